@@ -1,0 +1,9 @@
+// The kernel module: every export of every kernel family. JS binds these by name
+// (src/runtime/kernels.ts); sizes and strides are in elements, pointers are byte addresses.
+export * from './memory';
+export * from './mask';
+export * from './gemm/pack';
+export * from './gemm/f32-gemm-4x8';
+export * from './conv';
+export * from './elementwise';
+export * from './broadcast';

@@ -1,0 +1,220 @@
+// Declarative configs: plain JSON data ⇄ layer trees.
+//
+// Every layer type registers a LayerDef: its reference name, a field schema and a factory.
+// Configs are checked against the schema with paths in messages (`layers[2].kernel_size`).
+// Field names are camelCase in TypeScript; the reference's snake_case spelling is accepted too.
+import { SeqLayersError, show } from './errors.js';
+import type { BuildContext, Layer } from './layer.js';
+
+/** A layer config: `{ type: 'Conv1D', filters: 64, ... }`, nested configs for combinators. */
+export interface LayerConfig {
+  type: string;
+  name?: string;
+  [field: string]: unknown;
+}
+
+/** One config field: how to check a raw JSON value, and its default. */
+export interface Field<T, Optional extends boolean = boolean> {
+  readonly optional: Optional;
+  readonly defaultValue?: T;
+  /** What the field accepts, for messages ("an integer >= 1"). */
+  readonly expects: string;
+  /** Returns the checked value or undefined when it does not fit. Nested layer configs are parsed here. */
+  readonly check: (v: unknown, path: string) => T | undefined;
+}
+
+class FieldImpl<T, O extends boolean> implements Field<T, O> {
+  constructor(
+    readonly expects: string,
+    readonly check: (v: unknown, path: string) => T | undefined,
+    readonly optional: O,
+    readonly defaultValue?: T,
+  ) {}
+  /** The field may be omitted; it then takes `value`. */
+  default(value: T): FieldImpl<T, true> {
+    return new FieldImpl(this.expects, this.check, true, value);
+  }
+  /** The field may be omitted or null; it then stays undefined. */
+  opt(): FieldImpl<T | undefined, true> {
+    return new FieldImpl<T | undefined, true>(`${this.expects} or null`, (v, p) => (v === null ? undefined : this.check(v, p)), true);
+  }
+}
+
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const range = (min?: number, max?: number) =>
+  min !== undefined && max !== undefined ? ` in [${min}, ${max}]` : min !== undefined ? ` >= ${min}` : max !== undefined ? ` <= ${max}` : '';
+/** Largest size any dimension may have: keeps absurd configs an error instead of an OOM. */
+export const MAX_DIM = 1 << 24;
+
+/** Field constructors. */
+export const f = {
+  int: (min?: number, max: number = MAX_DIM) =>
+    new FieldImpl<number, false>(`an integer${range(min, max)}`, (v) => (isInt(v) && (min === undefined || v >= min) && v <= max ? v : undefined), false),
+  num: (min?: number, max?: number) =>
+    new FieldImpl<number, false>(`a number${range(min, max)}`, (v) =>
+      typeof v === 'number' && !Number.isNaN(v) && (min === undefined || v >= min) && (max === undefined || v <= max) ? v : undefined, false),
+  bool: () => new FieldImpl<boolean, false>('true or false', (v) => (typeof v === 'boolean' ? v : undefined), false),
+  str: () => new FieldImpl<string, false>('a string', (v) => (typeof v === 'string' ? v : undefined), false),
+  oneOf: <const V extends string>(values: readonly V[]) =>
+    new FieldImpl<V, false>(`one of ${values.map((s) => JSON.stringify(s)).join(', ')}`, (v) => (values.includes(v as V) ? (v as V) : undefined), false),
+  /** An integer, or a list of `n` integers (per-axis sizes such as [time, space]). */
+  ints: (n: number, min?: number) =>
+    new FieldImpl<number[], false>(`an integer${range(min)} or a list of ${n}`, (v) => {
+      const a = isInt(v) ? Array(n).fill(v) : Array.isArray(v) && v.length === n ? v : undefined;
+      return a && a.every((x) => isInt(x) && (min === undefined || x >= min) && x <= MAX_DIM) ? (a as number[]) : undefined;
+    }, false),
+  /** A list of integers (a shape, axes). */
+  intList: (min?: number) =>
+    new FieldImpl<number[], false>(`a list of integers${range(min)}`, (v) =>
+      Array.isArray(v) && v.every((x) => isInt(x) && (min === undefined || x >= min) && Math.abs(x) <= MAX_DIM) ? (v as number[]) : undefined, false),
+  numList: () =>
+    new FieldImpl<number[], false>('a list of numbers', (v) => (Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined), false),
+  /** A value checked by `check` (undefined = rejected). */
+  custom: <T>(expects: string, check: (v: unknown) => T | undefined) => new FieldImpl<T, false>(expects, check, false),
+  /** Any JSON value, checked by the layer itself. */
+  any: <T = unknown>(expects = 'a value') => new FieldImpl<T, false>(expects, (v) => v as T, false),
+  /** A nested layer config. */
+  layer: () => new FieldImpl<LayerConfig, false>('a layer config', (v, p) => normalizeConfig(v, p), false),
+  /** A list of nested layer configs. */
+  layers: () =>
+    new FieldImpl<LayerConfig[], false>('a list of layer configs', (v, p) =>
+      Array.isArray(v) ? v.map((c, i) => normalizeConfig(c, `${p}[${i}]`)) : undefined, false),
+};
+
+export type Fields = Record<string, Field<any, boolean>>;
+type ValueOf<F> = F extends Field<infer T, boolean> ? T : never;
+/** The TypeScript type of a config with fields F (optional fields may be omitted). */
+export type ConfigOf<F extends Fields> = { [K in keyof F as F[K] extends Field<any, false> ? K : never]: ValueOf<F[K]> } & {
+  [K in keyof F as F[K] extends Field<any, false> ? never : K]?: ValueOf<F[K]>;
+} & { name?: string };
+/** The config a layer receives: every field present, defaults filled in. */
+export type Resolved<F extends Fields> = { [K in keyof F]: ValueOf<F[K]> } & { type: string; name?: string };
+
+export interface LayerDef<F extends Fields = Fields> {
+  /** The reference's layer name, e.g. 'Conv1D'. */
+  readonly type: string;
+  readonly fields: F;
+  readonly create: (config: Resolved<F>, ctx: BuildContext) => Layer;
+}
+
+const registry = new Map<string, LayerDef>();
+
+/** Registers layer types (a second registration of a name is an error naming it). */
+export function registerLayers(defs: readonly LayerDef<any>[]): void {
+  for (const d of defs) {
+    if (registry.has(d.type)) throw new SeqLayersError('BAD_CONFIG', `layer type ${show(d.type)} is registered twice`);
+    registry.set(d.type, d as LayerDef);
+  }
+}
+
+export function layerDef(type: string): LayerDef | undefined {
+  return registry.get(type);
+}
+
+export function registeredTypes(): string[] {
+  return [...registry.keys()].sort();
+}
+
+/** Declares a layer type and returns its config builder: `Conv1D({ filters: 8, kernelSize: 3 })`. */
+export function defineLayer<F extends Fields>(def: LayerDef<F>): LayerDef<F> {
+  return def;
+}
+
+/** A builder function for a layer type with fields F. */
+export function builder<F extends Fields>(def: LayerDef<F>): {} extends ConfigOf<F>
+  ? (config?: ConfigOf<F>) => LayerConfig
+  : (config: ConfigOf<F>) => LayerConfig {
+  return ((config: object = {}) => ({ type: def.type, ...config })) as never;
+}
+
+const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const MAX_DEPTH = 64;
+let depth = 0; // nesting of normalizeConfig calls: nested layer fields call it back
+
+function closest(name: string, options: string[]): string | undefined {
+  const lower = name.toLowerCase().replace(/_/g, '');
+  return options.find((o) => o.toLowerCase() === lower) ?? options.find((o) => o.toLowerCase().startsWith(lower.slice(0, 4)));
+}
+
+/**
+ * Checks a raw config against its layer's schema and returns it with camelCase names and
+ * defaults filled in. Errors name the path, e.g. `layers[2].kernel_size`.
+ */
+export function normalizeConfig(raw: unknown, path = 'config'): LayerConfig {
+  if (depth >= MAX_DEPTH) throw new SeqLayersError('BAD_CONFIG', `${path}: configs nest deeper than ${MAX_DEPTH} levels (a cycle?)`);
+  depth++;
+  try {
+    return normalizeChecked(raw, path);
+  } finally {
+    depth--;
+  }
+}
+
+function normalizeChecked(raw: unknown, path: string): LayerConfig {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new SeqLayersError('BAD_CONFIG', `${path}: expected a layer config object with a "type", got ${show(raw)}`);
+  }
+  const obj = raw as Record<string, unknown>;
+  const type = obj.type;
+  if (typeof type !== 'string') throw new SeqLayersError('BAD_CONFIG', `${path}.type: expected a layer type name (string), got ${show(type)}`);
+  const def = registry.get(type);
+  if (!def) {
+    const hint = closest(type, registeredTypes());
+    throw new SeqLayersError(
+      'BAD_CONFIG',
+      `${path}.type: unknown layer type ${show(type)}.${hint ? ` Did you mean ${show(hint)}?` : ''} ` +
+        `Possible causes: a misspelled name (names follow the reference, e.g. "Conv1D"), or a custom layer that was not registered with registerLayers().`,
+    );
+  }
+  const out: LayerConfig = { type };
+  const seen = new Map<string, string>();
+  for (const [key, value] of Object.entries(obj)) {
+    if (key === 'type') continue;
+    const p = `${path}.${key}`;
+    if (key === 'name') {
+      if (value !== undefined && value !== null && typeof value !== 'string') throw new SeqLayersError('BAD_CONFIG', `${p}: expected a string, got ${show(value)}`);
+      if (typeof value === 'string') out.name = value;
+      continue;
+    }
+    const name = camel(key);
+    const field = def.fields[name];
+    if (!field) {
+      const hint = closest(name, Object.keys(def.fields));
+      throw new SeqLayersError(
+        'BAD_CONFIG',
+        `${p}: ${type} has no field ${show(key)}.${hint ? ` Did you mean ${show(hint)}?` : ''} Its fields: ${Object.keys(def.fields).map(snake).join(', ') || '(none)'}`,
+      );
+    }
+    if (seen.has(name)) throw new SeqLayersError('BAD_CONFIG', `${p}: field given twice (${show(seen.get(name))} and ${show(key)})`);
+    seen.set(name, key);
+    if (value === undefined) continue;
+    const checked = field.check(value, p);
+    if (checked === undefined && value !== null) {
+      throw new SeqLayersError('BAD_CONFIG', `${p}: expected ${field.expects}, got ${show(value)}`);
+    }
+    if (value === null && !field.optional) throw new SeqLayersError('BAD_CONFIG', `${p}: expected ${field.expects}, got null`);
+    if (checked !== undefined) out[name] = checked;
+  }
+  for (const [name, field] of Object.entries(def.fields)) {
+    if (name in out) continue;
+    if (!field.optional) {
+      throw new SeqLayersError('BAD_CONFIG', `${path}: ${type} needs field ${show(snake(name))} (${field.expects})`);
+    }
+    if (field.defaultValue !== undefined) out[name] = structuredCloneJSON(field.defaultValue);
+  }
+  return out;
+}
+
+function structuredCloneJSON<T>(v: T): T {
+  return v !== null && typeof v === 'object' ? (JSON.parse(JSON.stringify(v)) as T) : v;
+}
+
+/** A config in the reference's snake_case spelling (for files read by Python tools). */
+export function toSnakeCase(config: LayerConfig): LayerConfig {
+  const conv = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(conv) : v && typeof v === 'object' && 'type' in (v as object) ? toSnakeCase(v as LayerConfig) : v;
+  const out: LayerConfig = { type: config.type };
+  for (const [k, v] of Object.entries(config)) if (k !== 'type') out[snake(k)] = conv(v);
+  return out;
+}

@@ -1,0 +1,46 @@
+/**
+ * The one error class of seqlayers. `code` is stable and also leads the message
+ * ("[BAD_INPUT] ..."), so it survives a worker boundary where custom properties are lost.
+ */
+export type ErrorCode =
+  | 'NOT_INITIALIZED' // init() was not called, or the kernels could not load
+  | 'BAD_CONFIG' // a config value, type or field is wrong
+  | 'BAD_INPUT' // a Sequence does not fit the model (shape, dtype, block size)
+  | 'BAD_STATE' // a state from another model or batch size, or a disposed one
+  | 'BAD_WEIGHTS' // missing, extra or mis-shaped parameters
+  | 'BAD_SAFETENSORS' // a safetensors file that breaks the format
+  | 'BAD_SNAPSHOT' // a state snapshot that is corrupted or belongs elsewhere
+  | 'NOT_STEPPABLE' // step() on a layer that cannot step
+  | 'MEMORY_BUDGET' // an allocation past maxMemoryBytes
+  | 'DISPOSED' // use of a disposed model or state
+  | 'MISSING_CONSTANT' // a constants entry a layer needs is absent or mis-shaped
+  | 'CACHE_FULL' // a growing cache reached its configured maximum
+  | 'BAD_ARGUMENT'; // any other wrong argument at the public API
+
+export class SeqLayersError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(`[${code}] ${message}`);
+    this.name = 'SeqLayersError';
+    this.code = code;
+  }
+}
+
+/** Formats a value for an error message: strings quoted, arrays bracketed. */
+export function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
+  try {
+    const s = JSON.stringify(v);
+    return s.length > 80 ? s.slice(0, 77) + '...' : s;
+  } catch {
+    return String(v);
+  }
+}
+
+export function fail(code: ErrorCode, message: string): never {
+  throw new SeqLayersError(code, message);
+}

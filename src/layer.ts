@@ -1,0 +1,290 @@
+// The SequenceLayer contract (port of sequence_layers/jax/types.py) and the internal face of
+// every layer: it runs on sequences held in WebAssembly memory (WSeq), one kernel call per
+// layer per block, and composes inside combinators. The public face (Sequence in and out,
+// argument checks) is Model, in model.ts.
+import type { LayerConfig } from './config.js';
+import { SeqLayersError, show } from './errors.js';
+import { Fraction } from './fraction.js';
+import { POINT_RF, type ReceptiveFieldPerStep } from './receptive-field.js';
+import type { Runtime } from './runtime/runtime.js';
+import { dtypeWidth, Sequence, type DType } from './sequence.js';
+
+/** Channel shape and element type of a sequence (the reference's ChannelSpec). */
+export interface ChannelSpec {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/**
+ * A sequence in WebAssembly memory: values at byte address `values`, [batch, time, ...C]
+ * row-major, and mask bytes at `mask`, [batch, time]. The channel spec is known to the layer.
+ * Layers reuse one WSeq object for their output, so read it before calling the layer again.
+ */
+export interface WSeq {
+  values: number;
+  mask: number;
+  batch: number;
+  time: number;
+}
+
+export const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+/** Bytes of one time step of one batch item. */
+export const stepBytes = (spec: ChannelSpec) => product(spec.shape) * dtypeWidth(spec.dtype) * 4;
+export const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+export const joinPath = (a: string, b: string) => (a ? `${a}.${b}` : b);
+
+/** Fills a parameter's initial values; `random()` is uniform in [0, 1), seeded per parameter. */
+export type Initializer = (out: Float32Array, random: () => number) => void;
+
+/** A trained parameter in the reference's layout, stored as float32 in WebAssembly memory. */
+export class Param {
+  ptr = 0;
+  constructor(
+    readonly owner: Layer,
+    /** Name inside its layer, e.g. 'kernel'. */
+    readonly name: string,
+    readonly shape: readonly number[],
+    readonly init: Initializer,
+  ) {}
+  /** Tree path, e.g. 'layers.0.kernel'. */
+  get path(): string {
+    return joinPath(this.owner.path, this.name);
+  }
+  get size(): number {
+    return product(this.shape);
+  }
+  /** A live view of the values (re-take it after anything that may grow memory). */
+  view(): Float32Array {
+    return this.owner.rt.f32.subarray(this.ptr >> 2, (this.ptr >> 2) + this.size);
+  }
+}
+
+/** A buffer a layer derives from its parameters (e.g. packed GEMM panels), allocated with them. */
+export interface Derived {
+  ptr: number;
+  readonly bytes: number;
+}
+
+/** Shape of one buffer of a layer's streaming state (per batch, fixed across steps). */
+export interface StateSpec {
+  readonly name: string;
+  readonly dtype: 'float32' | 'int32' | 'uint8';
+  /** Full shape including the batch axis. */
+  readonly shape: readonly number[];
+  /** Initial value of every element (default 0). */
+  readonly fill?: number;
+}
+
+/** One allocated state buffer. A growing cache may replace ptr and shape between steps. */
+export interface StateBuffer {
+  readonly name: string;
+  readonly dtype: 'float32' | 'int32' | 'uint8';
+  shape: readonly number[];
+  ptr: number;
+  bytes: number;
+}
+
+export const stateElementBytes = (d: StateBuffer['dtype']) => (d === 'uint8' ? 1 : 4);
+
+/** What a layer constructor gets: where it sits and what it receives. */
+export interface BuildContext {
+  readonly rt: Runtime;
+  /** Tree path of the layer, e.g. 'layers.2' ('' for the root). */
+  readonly path: string;
+  /** Config path for messages, e.g. 'config.layers[2]'. */
+  readonly where: string;
+  readonly input: ChannelSpec;
+  /** Builds a child layer under `field` (e.g. 'layers.0') with its own input spec. */
+  child(config: LayerConfig, field: string, input: ChannelSpec): Layer;
+  /** Layer-mode constants given at build time (shapes only matter here). */
+  readonly constants?: Readonly<Record<string, Sequence | ConstantArray>>;
+}
+
+/** A non-sequence constant (e.g. a conditioning vector [batch, ...]). */
+export interface ConstantArray {
+  readonly values: Float32Array | Int32Array;
+  readonly shape: readonly number[];
+}
+export type Constants = Readonly<Record<string, Sequence | ConstantArray>>;
+
+/** Per-call context handed down the tree: state, constants, emits, scratch memory. */
+export class RunContext {
+  /** The state being stepped, or null in layer mode. */
+  state: { slots: StateBuffer[][] } | null = null;
+  constants: Constants = {};
+  /** Collected emits keyed by layer path, or null when nobody asked for them. */
+  emits: Record<string, Sequence> | null = null;
+  constructor(readonly rt: Runtime) {}
+  /** Scratch bytes valid until the end of the current public call. */
+  alloc(bytes: number): number {
+    return this.rt.arena.alloc(bytes);
+  }
+}
+
+/**
+ * Base class of every layer. Subclasses set `output` and any metadata that differs from the
+ * defaults in their constructor, declare parameters with `param()`, and implement runLayer
+ * (and runStep plus stateSpecs when they keep state).
+ */
+export abstract class Layer {
+  readonly rt: Runtime;
+  readonly path: string;
+  readonly where: string;
+  readonly config: LayerConfig;
+  readonly input: ChannelSpec;
+  output: ChannelSpec;
+  readonly children: Layer[] = [];
+  readonly params: Param[] = [];
+  readonly derived: Derived[] = [];
+
+  /** Step inputs must be a multiple of this many steps. */
+  blockSize = 1;
+  /** Output steps per input step. */
+  outputRatio: Fraction = Fraction.ONE;
+  /** Invalid steps to feed after the end of a stream to flush every output. */
+  inputLatency = 0;
+  private explicitOutputLatency: number | undefined;
+  receptiveFieldPerStep: ReceptiveFieldPerStep = POINT_RF;
+  supportsStep = true;
+  /** Index of this layer's state buffers in a State, or -1 when it keeps none. */
+  slot = -1;
+  /** The output descriptor, reused by every call. */
+  protected readonly out: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
+  private readonly ctx: BuildContext;
+
+  constructor(config: LayerConfig, ctx: BuildContext) {
+    this.rt = ctx.rt;
+    this.path = ctx.path;
+    this.where = ctx.where;
+    this.config = config;
+    this.input = ctx.input;
+    this.output = ctx.input;
+    this.ctx = ctx;
+  }
+
+  /** Leading output steps of step() to drop; default floor(inputLatency * outputRatio). */
+  get outputLatency(): number {
+    return this.explicitOutputLatency ?? this.outputRatio.floorMul(this.inputLatency);
+  }
+  set outputLatency(v: number) {
+    this.explicitOutputLatency = v;
+  }
+
+  get type(): string {
+    return this.config.type;
+  }
+
+  /** ceil(L / outputRatio) + inputLatency (used right to left through a Serial). */
+  accumulatedInputLatency(l: number): number {
+    return Math.ceil((l * this.outputRatio.den) / this.outputRatio.num) + this.inputLatency;
+  }
+
+  /** floor(L * outputRatio) + outputLatency (left to right); L must suit a downsampling layer. */
+  accumulatedOutputLatency(l: number): number {
+    const r = this.outputRatio;
+    if (r.num === 1 && r.den > 1 && l % r.den !== 0) {
+      throw this.error(
+        'BAD_CONFIG',
+        `expected an accumulated output latency divisible by the downsampling factor ${r.den}, got ${l}; ` +
+          `insert a Delay(${(r.den - (l % r.den)) % r.den}, delayLayerOutput: false) before this layer`,
+      );
+    }
+    return r.floorMul(l) + this.outputLatency;
+  }
+
+  /** An error that names this layer and where it sits. */
+  error(code: ConstructorParameters<typeof SeqLayersError>[0], message: string): SeqLayersError {
+    return new SeqLayersError(code, `${this.type} at ${this.where}: ${message}`);
+  }
+
+  /** Declares a parameter in the reference layout; the Model allocates and initialises it. */
+  protected param(name: string, shape: readonly number[], init: Initializer): Param {
+    const p = new Param(this, name, shape, init);
+    this.params.push(p);
+    return p;
+  }
+
+  /** Declares a derived buffer (allocated with the parameters, filled in prepare()). */
+  protected derive(bytes: number): Derived {
+    const d: Derived = { ptr: 0, bytes };
+    this.derived.push(d);
+    return d;
+  }
+
+  /** Builds a child layer at `field` (e.g. 'layers.0'); it is added to `children`. */
+  protected child(config: LayerConfig, field: string, input: ChannelSpec): Layer {
+    const c = this.ctx.child(config, field, input);
+    this.children.push(c);
+    return c;
+  }
+
+  /** Constants known at build time (for layers whose shapes depend on them). */
+  protected get buildConstants(): Constants {
+    return this.ctx.constants ?? {};
+  }
+
+  /** The state buffers this layer keeps for a batch (none by default). */
+  stateSpecs(_batch: number): StateSpec[] {
+    return [];
+  }
+
+  /** Extra state initialisation after the fills (e.g. from constants); default none. */
+  initState(_bufs: StateBuffer[], _batch: number, _ctx: RunContext): void {}
+
+  /** Called after parameters change (init or load): derive packed buffers here. */
+  prepare(): void {}
+
+  /** Output channel shape for an input channel shape (the built one by default). */
+  outputShapeFor(inputShape: readonly number[]): readonly number[] {
+    if (sameShape(inputShape, this.input.shape)) return this.output.shape;
+    throw this.error('BAD_INPUT', `this layer was built for input shape ${show(this.input.shape)}, got ${show(inputShape)}`);
+  }
+
+  /** Whole-sequence processing. */
+  abstract runLayer(x: WSeq, ctx: RunContext): WSeq;
+
+  /** One block (time a multiple of blockSize); updates ctx.state in place. Stateless: runLayer. */
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    return this.runLayer(x, ctx);
+  }
+
+  /** This layer's state buffers in the running state. */
+  protected stateOf(ctx: RunContext): StateBuffer[] {
+    return ctx.state!.slots[this.slot]!;
+  }
+
+  /** Fills the reused output descriptor. */
+  protected result(values: number, mask: number, batch: number, time: number): WSeq {
+    const o = this.out;
+    o.values = values;
+    o.mask = mask;
+    o.batch = batch;
+    o.time = time;
+    return o;
+  }
+
+  /** Scratch for an output of `time` steps in this layer's output spec (values only). */
+  protected allocOutput(ctx: RunContext, batch: number, time: number): number {
+    return ctx.alloc(batch * time * stepBytes(this.output));
+  }
+}
+
+/** Copies a Sequence into scratch memory, describing it in `into` (or a new WSeq). */
+export function toWasm(rt: Runtime, x: Sequence, into: WSeq = { values: 0, mask: 0, batch: 0, time: 0 }): WSeq {
+  into.values = rt.arena.alloc(x.values.length * 4);
+  into.mask = rt.arena.alloc(x.mask.length);
+  if (x.values instanceof Int32Array) rt.i32.set(x.values, into.values >> 2);
+  else rt.f32.set(x.values, into.values >> 2);
+  rt.u8.set(x.mask, into.mask);
+  into.batch = x.batch;
+  into.time = x.time;
+  return into;
+}
+
+/** Copies a WSeq out of WebAssembly memory into a new Sequence. */
+export function fromWasm(rt: Runtime, x: WSeq, spec: ChannelSpec): Sequence {
+  const n = x.batch * x.time * product(spec.shape) * dtypeWidth(spec.dtype);
+  const values = spec.dtype === 'int32' ? rt.i32.slice(x.values >> 2, (x.values >> 2) + n) : rt.f32.slice(x.values >> 2, (x.values >> 2) + n);
+  const mask = rt.u8.slice(x.mask, x.mask + x.batch * x.time);
+  return new Sequence(values, mask, [x.batch, x.time, ...spec.shape], spec.dtype);
+}

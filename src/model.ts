@@ -1,0 +1,534 @@
+// The public face of a built layer tree: Sequence in and out, checks at the boundary, weights
+// and streaming states. Everything inside runs on WebAssembly-resident tensors.
+import { layerDef, normalizeConfig, type LayerConfig } from './config.js';
+import { SeqLayersError, show } from './errors.js';
+import type { Fraction } from './fraction.js';
+import {
+  fromWasm, joinPath, product, RunContext, sameShape, stateElementBytes, toWasm,
+  type ChannelSpec, type Constants, type Layer, type Param, type StateBuffer, type WSeq,
+} from './layer.js';
+import { rfHull, type ReceptiveField, type ReceptiveFieldPerStep } from './receptive-field.js';
+import { getRuntime, type Runtime } from './runtime/runtime.js';
+import { dtypeWidth, Sequence, type DType } from './sequence.js';
+import { crc32, hashString, seededRandom } from './util/hash.js';
+import { toFloat32, type Tensor } from './weights/safetensors.js';
+
+export interface BuildOptions {
+  /** Channel shape of the input, e.g. [80] for 80 features per step. */
+  inputShape: readonly number[];
+  /** Input element type (default 'float32'; 'int32' for token ids). */
+  inputDtype?: DType;
+  /** Seed of the random initialisation (default 0). */
+  seed?: number;
+  /** Runtime to build in (default: the one init() made). */
+  runtime?: Runtime;
+  /** Constants whose shapes some layers need at build time (e.g. cross-attention sources). */
+  constants?: Constants;
+}
+
+export interface RunOptions {
+  constants?: Constants;
+}
+
+/** Destination buffers for stepInto: sized for exactly one block's output. */
+export interface StepOutput {
+  values: Float32Array | Int32Array;
+  mask: Uint8Array;
+}
+
+let nextModelId = 1;
+
+function whereOf(where: string, field: string): string {
+  return `${where}${field.split('.').map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('')}`;
+}
+
+function buildLayer(config: LayerConfig, rt: Runtime, path: string, where: string, input: ChannelSpec, constants?: Constants): Layer {
+  const def = layerDef(config.type)!;
+  return def.create(config as never, {
+    rt, path, where, input, constants,
+    child: (cfg, field, childInput) => buildLayer(cfg, rt, joinPath(path, field), whereOf(where, field), childInput, constants),
+  });
+}
+
+/** Builds a model from a config (checked and normalised first) for an input channel shape. */
+export function build(config: LayerConfig | object, opts: BuildOptions): Model {
+  if (!opts || !Array.isArray(opts.inputShape) || !opts.inputShape.every((d) => Number.isInteger(d) && d >= 1)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputShape to be a list of positive integers, got ${show(opts?.inputShape)}`);
+  }
+  const normalized = normalizeConfig(config);
+  return new Model(normalized, opts);
+}
+
+function preorder(l: Layer, out: Layer[] = []): Layer[] {
+  out.push(l);
+  for (const c of l.children) preorder(c, out);
+  return out;
+}
+
+/** A built model: the root of a layer tree plus its parameters in WebAssembly memory. */
+export class Model {
+  readonly id = nextModelId++;
+  readonly rt: Runtime;
+  readonly root: Layer;
+  readonly config: LayerConfig;
+  readonly inputSpec: ChannelSpec;
+  /** Identifies the architecture (config and input spec) in state snapshots. */
+  readonly fingerprint: number;
+  private readonly layers: Layer[];
+  private readonly ctx: RunContext;
+  private readonly xw: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
+  private disposed = false;
+
+  constructor(config: LayerConfig, opts: BuildOptions) {
+    this.rt = opts.runtime ?? getRuntime();
+    this.config = config;
+    this.inputSpec = { shape: Object.freeze([...opts.inputShape]), dtype: opts.inputDtype ?? 'float32' };
+    this.root = buildLayer(config, this.rt, '', 'config', this.inputSpec, opts.constants);
+    this.layers = preorder(this.root);
+    this.layers.forEach((l, i) => (l.slot = i));
+    this.fingerprint = hashString(JSON.stringify([config, this.inputSpec]));
+    this.ctx = new RunContext(this.rt);
+    this.allocate(opts.seed ?? 0);
+  }
+
+  private allocate(seed: number): void {
+    const params = this.params();
+    const seen = new Set<string>();
+    for (const p of params) {
+      if (seen.has(p.path)) throw new SeqLayersError('BAD_CONFIG', `two parameters share the path ${show(p.path)}`);
+      seen.add(p.path);
+    }
+    const derived = this.layers.flatMap((l) => l.derived);
+    const total = params.reduce((s, p) => s + p.size * 4, 0) + derived.reduce((s, d) => s + d.bytes, 0);
+    const heap = this.rt.heap;
+    if (total > heap.maxBytes - heap.inUse) {
+      throw new SeqLayersError(
+        'MEMORY_BUDGET',
+        `the model's parameters need ${total} bytes, over the ${heap.maxBytes - heap.inUse} bytes left in the budget of ${heap.maxBytes}`,
+      );
+    }
+    const allocated: number[] = [];
+    try {
+      for (const p of params) allocated.push((p.ptr = heap.alloc(p.size * 4, `parameter ${p.path}`)));
+      for (const d of derived) allocated.push((d.ptr = heap.alloc(d.bytes, 'derived weights')));
+    } catch (e) {
+      for (const ptr of allocated) heap.release(ptr);
+      throw e;
+    }
+    for (const p of params) {
+      const values = new Float32Array(p.size);
+      p.init(values, seededRandom(hashString(`${seed}:${p.path}`)));
+      this.rt.f32.set(values, p.ptr >> 2);
+    }
+    for (const l of this.layers) l.prepare();
+  }
+
+  private live(): void {
+    if (this.disposed) throw new SeqLayersError('DISPOSED', 'this model was disposed');
+  }
+
+  // Metadata, computed once at build time.
+  get outputSpec(): ChannelSpec {
+    return this.root.output;
+  }
+  get blockSize(): number {
+    return this.root.blockSize;
+  }
+  get outputRatio(): Fraction {
+    return this.root.outputRatio;
+  }
+  get inputLatency(): number {
+    return this.root.inputLatency;
+  }
+  get outputLatency(): number {
+    return this.root.outputLatency;
+  }
+  get supportsStep(): boolean {
+    return this.root.supportsStep;
+  }
+  get receptiveFieldPerStep(): ReceptiveFieldPerStep {
+    return this.root.receptiveFieldPerStep;
+  }
+  /** [start, end] of input steps an output step depends on (±Infinity allowed), or null. */
+  get receptiveField(): ReceptiveField {
+    return rfHull(this.root.receptiveFieldPerStep);
+  }
+
+  /** Output channel shape for an input channel shape (a different shape builds a shape-only tree). */
+  outputShape(inputShape: readonly number[] = this.inputSpec.shape): readonly number[] {
+    if (sameShape(inputShape, this.inputSpec.shape)) return this.root.output.shape;
+    return build(this.config, { inputShape, inputDtype: this.inputSpec.dtype, runtime: this.rt }).disposeAndReturn((m) => m.root.output.shape);
+  }
+
+  private disposeAndReturn<T>(f: (m: Model) => T): T {
+    try {
+      return f(this);
+    } finally {
+      this.dispose();
+    }
+  }
+
+  /** The config, normalised (camelCase names, defaults filled in); build() accepts it back. */
+  toConfig(): LayerConfig {
+    return JSON.parse(JSON.stringify(this.config)) as LayerConfig;
+  }
+
+  /** All parameters in tree order. */
+  params(): Param[] {
+    return this.layers.flatMap((l) => l.params);
+  }
+
+  private checkInput(x: Sequence, what: string): void {
+    this.live();
+    if (!(x instanceof Sequence)) throw new SeqLayersError('BAD_INPUT', `${what}: expected a Sequence, got ${show(x)}`);
+    if (x.dtype !== this.inputSpec.dtype || !sameShape(x.channelShape, this.inputSpec.shape)) {
+      throw new SeqLayersError(
+        'BAD_INPUT',
+        `${what}: expected input [batch, time, ${this.inputSpec.shape.join(', ')}] ${this.inputSpec.dtype}, got ${show(x.shape)} ${x.dtype}`,
+      );
+    }
+  }
+
+  /** Whole-sequence processing. */
+  layer(x: Sequence, opts?: RunOptions): Sequence {
+    return this.run(x, opts, null).output;
+  }
+
+  /** layer() plus the emits of Emit layers, keyed by layer path. */
+  layerWithEmits(x: Sequence, opts?: RunOptions): { output: Sequence; emits: Record<string, Sequence> } {
+    return this.run(x, opts, {});
+  }
+
+  private run(x: Sequence, opts: RunOptions | undefined, emits: Record<string, Sequence> | null) {
+    this.checkInput(x, 'layer');
+    const rt = this.rt;
+    rt.arena.begin();
+    try {
+      const ctx = this.ctx;
+      ctx.state = null;
+      ctx.constants = opts?.constants ?? {};
+      ctx.emits = emits;
+      const y = this.root.runLayer(toWasm(rt, x, this.xw), ctx);
+      return { output: fromWasm(rt, y, this.root.output), emits: emits ?? {} };
+    } finally {
+      this.ctx.emits = null;
+      rt.arena.end();
+    }
+  }
+
+  /** A fresh streaming state for `batch` items. */
+  initialState(batch: number, opts?: RunOptions): State {
+    this.live();
+    if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `initialState: expected a positive integer batch size, got ${show(batch)}`);
+    const specs = this.layers.map((l) => l.stateSpecs(batch));
+    const heap = this.rt.heap;
+    const slots: StateBuffer[][] = [];
+    try {
+      for (const layerSpecs of specs) {
+        slots.push(
+          layerSpecs.map((s) => {
+            const bytes = product(s.shape) * stateElementBytes(s.dtype);
+            return { name: s.name, dtype: s.dtype, shape: s.shape, bytes, ptr: heap.alloc(bytes, `state ${s.name}`) };
+          }),
+        );
+      }
+    } catch (e) {
+      for (const bufs of slots) for (const b of bufs) heap.release(b.ptr);
+      throw e;
+    }
+    const state = new State(this, batch, slots);
+    this.resetState(state, specs, opts);
+    return state;
+  }
+
+  private resetState(state: State, specs: ReturnType<Layer['stateSpecs']>[], opts?: RunOptions): void {
+    const rt = this.rt;
+    state.slots.forEach((bufs, i) =>
+      bufs.forEach((b, j) => {
+        const fill = specs[i]![j]!.fill ?? 0;
+        if (b.dtype === 'uint8') rt.k.mem_fill(b.ptr, fill, b.bytes);
+        else if (b.dtype === 'int32') rt.i32.fill(fill, b.ptr >> 2, (b.ptr + b.bytes) >> 2);
+        else rt.k.f32_fill(b.bytes >> 2, fill, b.ptr);
+      }),
+    );
+    rt.arena.begin();
+    try {
+      const ctx = this.ctx;
+      ctx.constants = opts?.constants ?? {};
+      this.layers.forEach((l, i) => l.initState(state.slots[i]!, state.batch, ctx));
+    } finally {
+      rt.arena.end();
+    }
+  }
+
+  private checkStep(x: Sequence, state: State, what: string): void {
+    this.checkInput(x, what);
+    if (!this.root.supportsStep) {
+      throw new SeqLayersError('NOT_STEPPABLE', `${what}: this model cannot step (${this.root.type} at the root has supportsStep = false)`);
+    }
+    if (x.time % this.root.blockSize !== 0) {
+      throw new SeqLayersError('BAD_INPUT', `${what}: expected input time to be a multiple of blockSize=${this.root.blockSize}, got time=${x.time}`);
+    }
+    if (!(state instanceof State) || state.model !== this) {
+      throw new SeqLayersError('BAD_STATE', `${what}: expected a state made by this model's initialState(), got ${state instanceof State ? `a state of model #${state.model.id}` : show(state)}`);
+    }
+    if (state.disposed) throw new SeqLayersError('DISPOSED', `${what}: this state was disposed`);
+    if (state.batch !== x.batch) throw new SeqLayersError('BAD_STATE', `${what}: the state holds ${state.batch} batch items, the input has ${x.batch}`);
+  }
+
+  /** Processes one block (time a multiple of blockSize) and updates `state` in place. */
+  step(x: Sequence, state: State, opts?: RunOptions): Sequence {
+    return this.runStep(x, state, opts, null, null).output;
+  }
+
+  /** step() plus emits. */
+  stepWithEmits(x: Sequence, state: State, opts?: RunOptions): { output: Sequence; emits: Record<string, Sequence> } {
+    return this.runStep(x, state, opts, {}, null);
+  }
+
+  /**
+   * step() writing the output into `out` instead of allocating: out.values holds
+   * [batch, time * outputRatio, ...outputShape] and out.mask [batch, time * outputRatio].
+   * Allocates nothing in steady state (for audio threads). Returns the output time.
+   */
+  stepInto(x: Sequence, state: State, out: StepOutput, opts?: RunOptions): number {
+    this.checkStep(x, state, 'stepInto');
+    const t = this.root.outputRatio.floorMul(x.time);
+    const spec = this.root.output;
+    const n = x.batch * t * product(spec.shape) * dtypeWidth(spec.dtype);
+    if (!out || out.values?.length !== n || out.mask?.length !== x.batch * t || (spec.dtype === 'int32') !== out.values instanceof Int32Array) {
+      throw new SeqLayersError('BAD_ARGUMENT', `stepInto: expected out.values of ${n} ${spec.dtype === 'int32' ? 'int32' : 'float32'} and out.mask of ${x.batch * t} bytes, got ${show(out?.values)} and ${show(out?.mask)}`);
+    }
+    this.runStep(x, state, opts, null, out);
+    return t;
+  }
+
+  private runStep(x: Sequence, state: State, opts: RunOptions | undefined, emits: Record<string, Sequence> | null, into: StepOutput | null) {
+    if (!into) this.checkStep(x, state, 'step');
+    const rt = this.rt;
+    rt.arena.begin();
+    try {
+      const ctx = this.ctx;
+      ctx.state = state;
+      ctx.constants = opts?.constants ?? EMPTY;
+      ctx.emits = emits;
+      const y = this.root.runStep(toWasm(rt, x, this.xw), ctx);
+      const want = this.root.outputRatio.floorMul(x.time);
+      if (y.time !== want) throw new SeqLayersError('BAD_CONFIG', `${this.root.type}.step returned ${y.time} steps for ${x.time} inputs, expected ${want} (ratio ${this.root.outputRatio})`);
+      if (into) {
+        const n = into.values.length;
+        if (into.values instanceof Int32Array) into.values.set(rt.i32.subarray(y.values >> 2, (y.values >> 2) + n));
+        else into.values.set(rt.f32.subarray(y.values >> 2, (y.values >> 2) + n));
+        into.mask.set(rt.u8.subarray(y.mask, y.mask + into.mask.length));
+        return NO_RESULT;
+      }
+      return { output: fromWasm(rt, y, this.root.output), emits: emits ?? {} };
+    } finally {
+      this.ctx.state = null;
+      this.ctx.emits = null;
+      rt.arena.end();
+    }
+  }
+
+  /**
+   * Sets parameters from named tensors (e.g. readSafetensors(bytes).tensors). Strict: every
+   * parameter must be present with its exact shape, and unknown names are errors unless
+   * `allowExtra`. Nothing is written unless everything checks.
+   */
+  loadWeights(tensors: Map<string, Tensor> | Record<string, Tensor> | { tensors: Map<string, Tensor> }, opts: { allowExtra?: boolean } = {}): void {
+    this.live();
+    const map = tensors instanceof Map ? tensors : 'tensors' in tensors && tensors.tensors instanceof Map ? tensors.tensors : new Map(Object.entries(tensors as Record<string, Tensor>));
+    const params = this.params();
+    const missing = params.filter((p) => !map.has(p.path)).map((p) => p.path);
+    if (missing.length) {
+      throw new SeqLayersError('BAD_WEIGHTS', `missing parameters ${show(missing.slice(0, 8))}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}; this model's parameters are ${show(params.slice(0, 8).map((p) => p.path))}${params.length > 8 ? ', ...' : ''}`);
+    }
+    const known = new Set(params.map((p) => p.path));
+    const extra = [...map.keys()].filter((k) => !known.has(k));
+    if (extra.length && !opts.allowExtra) {
+      throw new SeqLayersError('BAD_WEIGHTS', `unexpected tensors ${show(extra.slice(0, 8))}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''} (pass { allowExtra: true } to ignore them)`);
+    }
+    const values = params.map((p) => {
+      const t = map.get(p.path)!;
+      if (!t || !Array.isArray(t.shape) || !sameShape(t.shape, p.shape)) {
+        throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected shape ${show(p.shape)}, got ${show(t?.shape)}`);
+      }
+      if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) {
+        throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected a float tensor (F32, F16, BF16 or F64), got ${show(t.dtype)}`);
+      }
+      const v = toFloat32(t);
+      if (v.length !== p.size) throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected ${p.size} values, got ${v.length}`);
+      return v;
+    });
+    params.forEach((p, i) => this.rt.f32.set(values[i]!, p.ptr >> 2));
+    for (const l of this.layers) l.prepare();
+  }
+
+  /** Copies of every parameter as F32 tensors keyed by path (for writeSafetensors). */
+  getWeights(): Record<string, Tensor> {
+    this.live();
+    const out: Record<string, Tensor> = {};
+    for (const p of this.params()) out[p.path] = { dtype: 'F32', shape: [...p.shape], data: p.view().slice() };
+    return out;
+  }
+
+  /** Restores a state from State.toBytes() (this model's architecture and any batch size it recorded). */
+  restoreState(bytes: Uint8Array): State {
+    this.live();
+    return decodeState(this, bytes);
+  }
+
+  /** Frees the parameters. States of this model can no longer step. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const p of this.params()) this.rt.heap.release(p.ptr);
+    for (const d of this.layers.flatMap((l) => l.derived)) this.rt.heap.release(d.ptr);
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+}
+
+const EMPTY: Constants = Object.freeze({});
+const NO_RESULT = { output: null as unknown as Sequence, emits: EMPTY as Record<string, Sequence> };
+
+/** A model's streaming state: conv buffers, caches, recurrent states, in WebAssembly memory. */
+export class State {
+  disposed = false;
+  constructor(
+    readonly model: Model,
+    readonly batch: number,
+    /** Buffers per layer, indexed by the layer's slot. */
+    readonly slots: StateBuffer[][],
+  ) {}
+
+  private live(): void {
+    if (this.disposed) throw new SeqLayersError('DISPOSED', 'this state was disposed');
+    if (this.model.isDisposed) throw new SeqLayersError('DISPOSED', 'the model of this state was disposed');
+  }
+
+  /** An independent copy (same model and batch). */
+  clone(): State {
+    this.live();
+    const { heap, k } = this.model.rt;
+    const copy = this.slots.map((bufs) => bufs.map((b) => ({ ...b, ptr: heap.alloc(b.bytes, `state ${b.name}`) })));
+    copy.forEach((bufs, i) => bufs.forEach((b, j) => k.mem_copy(b.ptr, this.slots[i]![j]!.ptr, b.bytes)));
+    return new State(this.model, this.batch, copy);
+  }
+
+  /** Returns the buffers to the allocator. Using the state afterwards is a DISPOSED error. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.model.isDisposed) return;
+    for (const bufs of this.slots) for (const b of bufs) this.model.rt.heap.release(b.ptr);
+  }
+
+  /** Total bytes of state buffers. */
+  get bytes(): number {
+    return this.slots.reduce((s, bufs) => s + bufs.reduce((a, b) => a + b.bytes, 0), 0);
+  }
+
+  /**
+   * A snapshot: magic "SLST", format version, the model's fingerprint, batch size, each buffer's
+   * name, dtype, shape and bytes, and a CRC-32 of everything before it.
+   */
+  toBytes(): Uint8Array {
+    this.live();
+    return encodeState(this);
+  }
+}
+
+const MAGIC = 0x54534c53; // "SLST" little-endian
+const VERSION = 1;
+const DTYPES = ['float32', 'int32', 'uint8'] as const;
+
+function encodeState(s: State): Uint8Array {
+  const bufs = s.slots.flatMap((b, slot) => b.map((buf) => ({ slot, buf })));
+  const names = bufs.map(({ buf }) => buf.name);
+  let size = 4 * 5;
+  for (const { buf } of bufs) size += 4 * 4 + 2 * buf.name.length + 4 * buf.shape.length + buf.bytes + ((4 - (buf.bytes % 4)) % 4);
+  size += 4;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  let p = 0;
+  const u32 = (v: number) => {
+    dv.setUint32(p, v >>> 0, true);
+    p += 4;
+  };
+  u32(MAGIC);
+  u32(VERSION);
+  u32(s.model.fingerprint);
+  u32(s.batch);
+  u32(bufs.length);
+  const mem = s.model.rt.u8;
+  bufs.forEach(({ slot, buf }, i) => {
+    u32(slot);
+    u32(DTYPES.indexOf(buf.dtype));
+    u32(names[i]!.length);
+    for (let c = 0; c < buf.name.length; c++) {
+      dv.setUint16(p, buf.name.charCodeAt(c), true);
+      p += 2;
+    }
+    u32(buf.shape.length);
+    for (const d of buf.shape) u32(d);
+    out.set(mem.subarray(buf.ptr, buf.ptr + buf.bytes), p);
+    p += buf.bytes + ((4 - (buf.bytes % 4)) % 4);
+  });
+  u32(crc32(out.subarray(0, p)));
+  return out;
+}
+
+function decodeState(model: Model, bytes: Uint8Array): State {
+  const bad = (msg: string) => new SeqLayersError('BAD_SNAPSHOT', `restoreState: ${msg}`);
+  if (!(bytes instanceof Uint8Array)) throw bad(`expected a Uint8Array from State.toBytes(), got ${show(bytes)}`);
+  if (bytes.length < 24) throw bad(`expected at least 24 bytes, got ${bytes.length}`);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = 0;
+  const u32 = () => {
+    if (p + 4 > bytes.length) throw bad('truncated snapshot');
+    const v = dv.getUint32(p, true);
+    p += 4;
+    return v;
+  };
+  if (u32() !== MAGIC) throw bad('not a seqlayers state snapshot (bad magic)');
+  const version = u32();
+  if (version !== VERSION) throw bad(`snapshot format version ${version} is not supported (expected ${VERSION})`);
+  const stored = dv.getUint32(bytes.length - 4, true);
+  if (crc32(bytes.subarray(0, bytes.length - 4)) !== stored) throw bad('checksum mismatch: the snapshot is corrupted or truncated');
+  const fp = u32();
+  if (fp !== model.fingerprint) throw bad(`the snapshot belongs to another model (fingerprint ${fp.toString(16)}, this model ${model.fingerprint.toString(16)})`);
+  const batch = u32();
+  const state = model.initialState(batch);
+  try {
+    const expected = state.slots.flatMap((b) => b);
+    const count = u32();
+    if (count !== expected.length) throw bad(`expected ${expected.length} state buffers, got ${count}`);
+    const mem = () => model.rt.u8;
+    for (let i = 0; i < count; i++) {
+      const slot = u32();
+      const dtype = DTYPES[u32()];
+      const nameLen = u32();
+      if (p + 2 * nameLen > bytes.length) throw bad('truncated snapshot');
+      let name = '';
+      for (let c = 0; c < nameLen; c++) name += String.fromCharCode(dv.getUint16(p + 2 * c, true));
+      p += 2 * nameLen;
+      const rank = u32();
+      if (rank > 16) throw bad(`buffer ${show(name)} has rank ${rank}`);
+      const shape = Array.from({ length: rank }, u32);
+      const buf = state.slots[slot]?.find((b) => b.name === name);
+      if (!buf || buf.dtype !== dtype) throw bad(`unexpected buffer ${show(name)} (${dtype}) for layer slot ${slot}`);
+      const n = product(shape) * stateElementBytes(buf.dtype);
+      if (p + n > bytes.length - 4) throw bad('truncated snapshot');
+      if (!sameShape(shape, buf.shape)) throw bad(`buffer ${show(name)}: expected shape ${show(buf.shape)}, got ${show(shape)}`);
+      mem().set(bytes.subarray(p, p + n), buf.ptr);
+      p += n + ((4 - (n % 4)) % 4);
+    }
+    return state;
+  } catch (e) {
+    state.dispose();
+    throw e;
+  }
+}

@@ -1,0 +1,176 @@
+// Loading the kernels on every host and owning their memory.
+//
+// A Runtime is one instance of the kernel module with its Heap and Arena. `init()` creates the
+// default one; `createRuntime()` makes more (the benchmarks run both builds side by side).
+// Hosts differ in how they can get a module: Node reads the file, browsers fetch its URL, and
+// Cloudflare Workers and AudioWorklets can only take an already compiled WebAssembly.Module.
+import { SeqLayersError } from '../errors.js';
+import type { Kernels } from './kernels.js';
+import { Arena, DEFAULT_MAX_MEMORY_BYTES, Heap, MAX_MEMORY_BYTES } from './memory.js';
+
+export type KernelBuild = 'simd' | 'relaxed';
+
+export interface InitOptions {
+  /** A compiled kernel module (the only way on Cloudflare Workers and in an AudioWorklet). */
+  module?: WebAssembly.Module;
+  /** Kernel bytes to compile (either build; the module itself tells which one it is). */
+  bytes?: BufferSource;
+  /**
+   * Which build to load when seqlayers finds the files itself: 'auto' (default) takes the
+   * relaxed-SIMD build where WebAssembly.validate accepts relaxed SIMD, else the SIMD build.
+   */
+  build?: 'auto' | KernelBuild;
+  /** Upper bound on this runtime's WebAssembly memory, in bytes (default 1 GiB, at most 2 GiB). */
+  maxMemoryBytes?: number;
+}
+
+export interface RuntimeInfo {
+  /** The kernel build that runs: 'relaxed' (SIMD + relaxed SIMD FMA) or 'simd'. */
+  build: KernelBuild;
+  /** Whether this host accepts relaxed SIMD at all. */
+  relaxedSupported: boolean;
+  memoryBytes: number;
+  maxMemoryBytes: number;
+}
+
+// A 42-byte module whose only function uses f32x4.relaxed_madd: validating it tells whether the
+// host accepts relaxed SIMD without compiling anything (allowed even on Cloudflare Workers).
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 123, 1, 123, 3, 2, 1, 0, 7, 5, 1, 1, 112, 0, 0, 10, 13, 1, 11, 0, 32,
+  0, 32, 0, 32, 0, 253, 133, 2, 11,
+]);
+
+/** True where WebAssembly.validate accepts relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd). */
+export function relaxedSimdSupported(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** URL of a kernel binary shipped with the package, for hosts that fetch it themselves. */
+export function kernelUrl(build: KernelBuild): URL {
+  return new URL(`../../build/${build === 'relaxed' ? 'kernels-relaxed' : 'kernels'}.wasm`, import.meta.url);
+}
+
+export class Runtime {
+  readonly k: Kernels;
+  readonly memory: WebAssembly.Memory;
+  readonly heap: Heap;
+  readonly arena: Arena;
+  readonly build: KernelBuild;
+  private buf: ArrayBuffer;
+  private _f32: Float32Array;
+  private _i32: Int32Array;
+  private _u8: Uint8Array;
+
+  /** Instantiates a compiled kernel module synchronously (works in an AudioWorklet). */
+  constructor(module: WebAssembly.Module, maxMemoryBytes = DEFAULT_MAX_MEMORY_BYTES) {
+    if (!(maxMemoryBytes > 0) || maxMemoryBytes > MAX_MEMORY_BYTES) {
+      throw new SeqLayersError('BAD_ARGUMENT', `maxMemoryBytes must be in (0, ${MAX_MEMORY_BYTES}], got ${maxMemoryBytes}`);
+    }
+    const instance = new WebAssembly.Instance(module, {});
+    this.k = instance.exports as unknown as Kernels;
+    this.memory = this.k.memory;
+    this.build = this.k.relaxed_build() ? 'relaxed' : 'simd';
+    this.heap = new Heap(this.memory, this.k.heap_base(), maxMemoryBytes);
+    this.arena = new Arena(this.heap);
+    this.buf = this.memory.buffer;
+    this._f32 = new Float32Array(this.buf);
+    this._i32 = new Int32Array(this.buf);
+    this._u8 = new Uint8Array(this.buf);
+  }
+
+  // Views over linear memory, re-derived whenever memory.grow() replaced the buffer (the old
+  // views are detached and read as empty).
+  private refresh(): void {
+    this.buf = this.memory.buffer;
+    this._f32 = new Float32Array(this.buf);
+    this._i32 = new Int32Array(this.buf);
+    this._u8 = new Uint8Array(this.buf);
+  }
+  get f32(): Float32Array {
+    if (this.buf !== this.memory.buffer) this.refresh();
+    return this._f32;
+  }
+  get i32(): Int32Array {
+    if (this.buf !== this.memory.buffer) this.refresh();
+    return this._i32;
+  }
+  get u8(): Uint8Array {
+    if (this.buf !== this.memory.buffer) this.refresh();
+    return this._u8;
+  }
+
+  info(): RuntimeInfo {
+    return {
+      build: this.build,
+      relaxedSupported: relaxedSimdSupported(),
+      memoryBytes: this.memory.buffer.byteLength,
+      maxMemoryBytes: this.heap.maxBytes,
+    };
+  }
+}
+
+let current: Runtime | null = null;
+
+async function loadBytes(build: KernelBuild): Promise<BufferSource> {
+  const url = kernelUrl(build);
+  const g = globalThis as { process?: { versions?: { node?: string } } };
+  if (url.protocol === 'file:' && g.process?.versions?.node) {
+    const fs = await import('node:fs/promises');
+    return fs.readFile(url);
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new SeqLayersError('NOT_INITIALIZED', `could not fetch the kernels at ${url}: HTTP ${res.status}`);
+  return res.arrayBuffer();
+}
+
+function chooseBuild(build: InitOptions['build'] = 'auto'): KernelBuild {
+  if (build === 'relaxed' && !relaxedSimdSupported()) {
+    throw new SeqLayersError(
+      'NOT_INITIALIZED',
+      'the relaxed-SIMD build was asked for, but this host does not validate relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd)',
+    );
+  }
+  if (build === 'auto') return relaxedSimdSupported() ? 'relaxed' : 'simd';
+  return build;
+}
+
+/** Makes a Runtime without making it the default (init() does both). */
+export async function createRuntime(opts: InitOptions = {}): Promise<Runtime> {
+  let module = opts.module;
+  try {
+    if (!module) {
+      const bytes = opts.bytes ?? (await loadBytes(chooseBuild(opts.build)));
+      module = await WebAssembly.compile(bytes);
+    }
+  } catch (e) {
+    if (e instanceof SeqLayersError) throw e;
+    throw new SeqLayersError('NOT_INITIALIZED', `could not load the kernels: ${(e as Error).message}`);
+  }
+  return new Runtime(module, opts.maxMemoryBytes);
+}
+
+/**
+ * Loads the kernels and makes them the default runtime. Idempotent: later calls return the
+ * running runtime's info (pass `module` or `bytes` again only to replace it before building).
+ */
+export async function init(opts: InitOptions = {}): Promise<RuntimeInfo> {
+  if (current && !opts.module && !opts.bytes) return current.info();
+  current = await createRuntime(opts);
+  return current.info();
+}
+
+/** Synchronous init from a compiled module, for AudioWorklet processors. */
+export function initSync(opts: { module: WebAssembly.Module; maxMemoryBytes?: number }): RuntimeInfo {
+  current = new Runtime(opts.module, opts.maxMemoryBytes);
+  return current.info();
+}
+
+/** The default runtime; throws NOT_INITIALIZED before init(). */
+export function getRuntime(): Runtime {
+  if (!current) throw new SeqLayersError('NOT_INITIALIZED', 'call `await sl.init()` before building or running models');
+  return current;
+}

@@ -1,0 +1,208 @@
+// Sequence: values [batch, time, ...channels] with a mask [batch, time] (1 = valid step).
+// Port of the reference's Sequence (sequence_layers/jax/types.py), immutable like it.
+import { SeqLayersError, show } from './errors.js';
+
+/** Element types. complex64 values are interleaved (re, im) float32 pairs. */
+export type DType = 'float32' | 'int32' | 'complex64';
+export type Values = Float32Array | Int32Array;
+
+const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+/** Floats (or ints) stored per element: 2 for complex64. */
+export const dtypeWidth = (d: DType) => (d === 'complex64' ? 2 : 1);
+
+function newValues(dtype: DType, n: number): Values {
+  return dtype === 'int32' ? new Int32Array(n) : new Float32Array(n * dtypeWidth(dtype));
+}
+
+function checkShape(shape: readonly number[], what: string): void {
+  if (!Array.isArray(shape) || shape.length < 2 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new SeqLayersError('BAD_INPUT', `${what}: expected a shape [batch, time, ...channels] of non-negative integers, got ${show(shape)}`);
+  }
+}
+
+export class Sequence {
+  /** [batch, time, ...channelShape] */
+  readonly shape: readonly number[];
+  readonly values: Values;
+  /** [batch, time], 1 = valid, 0 = invalid. */
+  readonly mask: Uint8Array;
+  readonly dtype: DType;
+
+  constructor(values: Values, mask: Uint8Array, shape: readonly number[], dtype?: DType) {
+    checkShape(shape, 'Sequence');
+    const dt: DType = dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
+    if ((dt === 'int32') !== values instanceof Int32Array) {
+      throw new SeqLayersError('BAD_INPUT', `Sequence: dtype ${show(dt)} needs ${dt === 'int32' ? 'Int32Array' : 'Float32Array'} values, got ${values.constructor.name}`);
+    }
+    const n = product(shape) * dtypeWidth(dt);
+    if (values.length !== n) {
+      throw new SeqLayersError('BAD_INPUT', `Sequence: shape ${show(shape)} (${dt}) needs ${n} values, got ${values.length}`);
+    }
+    if (!(mask instanceof Uint8Array) || mask.length !== shape[0]! * shape[1]!) {
+      throw new SeqLayersError('BAD_INPUT', `Sequence: expected a Uint8Array mask of ${shape[0]! * shape[1]!} steps (batch x time), got ${show(mask)}`);
+    }
+    this.shape = Object.freeze([...shape]);
+    this.values = values;
+    this.mask = mask;
+    this.dtype = dt;
+  }
+
+  get batch(): number {
+    return this.shape[0]!;
+  }
+  get time(): number {
+    return this.shape[1]!;
+  }
+  get channelShape(): readonly number[] {
+    return this.shape.slice(2);
+  }
+  /** Elements per time step (complex counts once). */
+  get stepSize(): number {
+    return product(this.shape.slice(2));
+  }
+
+  /** All steps valid. */
+  static fromValues(values: Values | number[], shape: readonly number[], dtype?: DType): Sequence {
+    checkShape(shape, 'Sequence.fromValues');
+    const v = Array.isArray(values) ? (dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values)) : values;
+    return new Sequence(v, new Uint8Array(shape[0]! * shape[1]!).fill(1), shape, dtype);
+  }
+
+  /** Step t of item b is valid iff t < lengths[b]; lengths are clipped to [0, time]. */
+  static fromLengths(values: Values | number[], shape: readonly number[], lengths: ArrayLike<number>, dtype?: DType): Sequence {
+    checkShape(shape, 'Sequence.fromLengths');
+    const [b, t] = shape as [number, number];
+    if (lengths.length !== b) {
+      throw new SeqLayersError('BAD_INPUT', `Sequence.fromLengths: expected ${b} lengths (one per batch item), got ${lengths.length}`);
+    }
+    const mask = new Uint8Array(b * t);
+    for (let i = 0; i < b; i++) mask.fill(1, i * t, i * t + Math.max(0, Math.min(t, Math.floor(lengths[i]!))));
+    const v = Array.isArray(values) ? (dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values)) : values;
+    return new Sequence(v, mask, shape, dtype);
+  }
+
+  /** All-zero values with the given mask validity. */
+  static zeros(shape: readonly number[], dtype: DType = 'float32', valid = true): Sequence {
+    checkShape(shape, 'Sequence.zeros');
+    return new Sequence(newValues(dtype, product(shape)), new Uint8Array(shape[0]! * shape[1]!).fill(valid ? 1 : 0), shape, dtype);
+  }
+
+  /** Number of valid steps per batch item (a count, as the reference). */
+  lengths(): Int32Array {
+    const out = new Int32Array(this.batch);
+    const t = this.time;
+    for (let b = 0; b < this.batch; b++) {
+      let n = 0;
+      for (let i = 0; i < t; i++) n += this.mask[b * t + i]!;
+      out[b] = n;
+    }
+    return out;
+  }
+
+  /**
+   * Values at invalid steps replaced by `maskValue` (default 0). A select, not a multiply,
+   * so NaN and Inf at invalid steps disappear.
+   */
+  maskInvalid(maskValue = 0): Sequence {
+    const v = this.values.slice();
+    const row = this.stepSize * dtypeWidth(this.dtype);
+    for (let i = 0; i < this.mask.length; i++) if (!this.mask[i]) v.fill(maskValue, i * row, (i + 1) * row);
+    return new Sequence(v, this.mask, this.shape, this.dtype);
+  }
+
+  /** Pads `left` and `right` steps in time, with mask `valid` and value `padValue`. */
+  padTime(left: number, right: number, valid: boolean, padValue = 0): Sequence {
+    if (!(Number.isInteger(left) && Number.isInteger(right) && left >= 0 && right >= 0)) {
+      throw new SeqLayersError('BAD_ARGUMENT', `padTime: expected non-negative integer paddings, got ${left}, ${right}`);
+    }
+    const [b, t] = this.shape as [number, number];
+    const row = this.stepSize * dtypeWidth(this.dtype);
+    const t2 = left + t + right;
+    const v = newValues(this.dtype, b * t2 * this.stepSize);
+    if (padValue !== 0) v.fill(padValue);
+    const m = new Uint8Array(b * t2).fill(valid ? 1 : 0);
+    for (let i = 0; i < b; i++) {
+      v.set(this.values.subarray(i * t * row, (i + 1) * t * row), (i * t2 + left) * row);
+      m.set(this.mask.subarray(i * t, (i + 1) * t), i * t2 + left);
+    }
+    return new Sequence(v, m, [b, t2, ...this.channelShape], this.dtype);
+  }
+
+  /** Right-pads invalid steps up to a multiple of n. */
+  padToMultiple(n: number): Sequence {
+    const r = (n - (this.time % n)) % n;
+    return r ? this.padTime(0, r, false) : this;
+  }
+
+  /** Items [b0, b1) and steps [t0, t1) (clamped like Python slices with non-negative bounds). */
+  slice(b0: number, b1: number, t0 = 0, t1 = this.time): Sequence {
+    const [B, T] = this.shape as [number, number];
+    const cb0 = clamp(b0, B), cb1 = Math.max(clamp(b1, B), cb0), ct0 = clamp(t0, T), ct1 = Math.max(clamp(t1, T), ct0);
+    const row = this.stepSize * dtypeWidth(this.dtype);
+    const nb = cb1 - cb0, nt = ct1 - ct0;
+    const v = newValues(this.dtype, nb * nt * this.stepSize);
+    const m = new Uint8Array(nb * nt);
+    for (let i = 0; i < nb; i++) {
+      const src = (cb0 + i) * T + ct0;
+      v.set(this.values.subarray(src * row, (src + nt) * row), i * nt * row);
+      m.set(this.mask.subarray(src, src + nt), i * nt);
+    }
+    return new Sequence(v, m, [nb, nt, ...this.channelShape], this.dtype);
+  }
+
+  /** Steps [t0, t1) of every item. */
+  sliceTime(t0: number, t1 = this.time): Sequence {
+    return this.slice(0, this.batch, t0, t1);
+  }
+
+  /** Concatenation in time. */
+  concatenate(other: Sequence): Sequence {
+    return Sequence.concatenate([this, other]);
+  }
+
+  /** Concatenates sequences in time; batch, channel shape and dtype must agree. */
+  static concatenate(seqs: readonly Sequence[]): Sequence {
+    if (seqs.length === 0) throw new SeqLayersError('BAD_ARGUMENT', 'Sequence.concatenate: expected at least one sequence');
+    const first = seqs[0]!;
+    const row = first.stepSize * dtypeWidth(first.dtype);
+    for (const s of seqs) {
+      if (s.batch !== first.batch || s.dtype !== first.dtype || show(s.channelShape) !== show(first.channelShape)) {
+        throw new SeqLayersError('BAD_INPUT', `Sequence.concatenate: expected [${first.batch}, *, ${first.channelShape.join(', ')}] ${first.dtype}, got ${show(s.shape)} ${s.dtype}`);
+      }
+    }
+    const B = first.batch;
+    const T = seqs.reduce((a, s) => a + s.time, 0);
+    const v = newValues(first.dtype, B * T * first.stepSize);
+    const m = new Uint8Array(B * T);
+    for (let b = 0; b < B; b++) {
+      let t = 0;
+      for (const s of seqs) {
+        v.set(s.values.subarray(b * s.time * row, (b + 1) * s.time * row), (b * T + t) * row);
+        m.set(s.mask.subarray(b * s.time, (b + 1) * s.time), b * T + t);
+        t += s.time;
+      }
+    }
+    return new Sequence(v, m, [B, T, ...first.channelShape], first.dtype);
+  }
+
+  /** Flips the physical time axis. */
+  reverseTime(): Sequence {
+    const [B, T] = this.shape as [number, number];
+    const row = this.stepSize * dtypeWidth(this.dtype);
+    const v = newValues(this.dtype, B * T * this.stepSize);
+    const m = new Uint8Array(B * T);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        const s = b * T + t, d = b * T + (T - 1 - t);
+        v.set(this.values.subarray(s * row, (s + 1) * row), d * row);
+        m[d] = this.mask[s]!;
+      }
+    }
+    return new Sequence(v, m, this.shape, this.dtype);
+  }
+}
+
+function clamp(i: number, n: number): number {
+  return Math.max(0, Math.min(n, Math.trunc(i)));
+}
