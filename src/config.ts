@@ -132,9 +132,27 @@ const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const MAX_DEPTH = 64;
 let depth = 0; // nesting of normalizeConfig calls: nested layer fields call it back
 
+/** The option nearest to `name` by edit distance (case and underscores ignored), if close. */
 function closest(name: string, options: string[]): string | undefined {
-  const lower = name.toLowerCase().replace(/_/g, '');
-  return options.find((o) => o.toLowerCase() === lower) ?? options.find((o) => o.toLowerCase().startsWith(lower.slice(0, 4)));
+  const norm = (s: string) => s.toLowerCase().replace(/_/g, '');
+  const a = norm(name);
+  let best: string | undefined;
+  let bestD = Math.max(2, Math.floor(a.length / 3)) + 1;
+  for (const o of options) {
+    const d = editDistance(a, norm(o));
+    if (d < bestD) [best, bestD] = [o, d];
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /**

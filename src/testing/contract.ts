@@ -1,0 +1,241 @@
+// verifyContract: the test every layer passes (port of SequenceLayerTest.verify_contract in
+// sequence_layers/jax/test_utils.py), exported so users can check their own layers.
+//
+// It checks, on a built model:
+//  1. step() over any split of the input into multiples of blockSize equals layer(), values
+//     and masks, after flushing with inputLatency invalid steps and dropping outputLatency
+//     outputs (splits of 1, 2 and 3 blocks per step and a random split);
+//  2. padding invariance: NaN at every invalid step never changes valid outputs (layer and step);
+//  3. batch invariance: garbage batch items (NaN values, valid mask) change no other item;
+//  4. honest metadata: output channel shape and dtype, output time of every step
+//     (time * outputRatio), latencies (through 1), and the receptive field, measured by
+//     perturbing one input step at a time and seeing which outputs move.
+// Masks are compared exactly; values within |a - b| <= atol + rtol * |b|.
+import type { Constants } from '../layer.js';
+import type { Model } from '../model.js';
+import { Sequence, dtypeWidth } from '../sequence.js';
+import { seededRandom } from '../util/hash.js';
+import { normal, randomSequence } from './random.js';
+
+export interface ContractOptions {
+  /** The input; default a random [2, 4 * blockSize * 3 + 5, ...inputShape] sequence with random lengths. */
+  x?: Sequence;
+  constants?: Constants;
+  /** Value tolerances (default 1e-5 each). */
+  rtol?: number;
+  atol?: number;
+  seed?: number;
+  /** For int32 inputs: values in [0, vocab) (default 16). */
+  vocab?: number;
+  testPaddingInvariance?: boolean;
+  testBatching?: boolean;
+  testReceptiveField?: boolean;
+  /** Accept a declared receptive field that contains the measured one. */
+  receptiveFieldRelaxed?: boolean;
+}
+
+export interface ContractReport {
+  /** layer(x).maskInvalid() */
+  output: Sequence;
+  /** The checks that ran. */
+  checks: string[];
+  /** The receptive field measured by perturbation (null: no output moved). */
+  measuredReceptiveField?: readonly [number, number] | null;
+}
+
+class ContractError extends Error {}
+
+/** Runs step() over x in chunks of the given sizes (multiples of blockSize) and concatenates the outputs. */
+export function stepByStep(model: Model, x: Sequence, chunks: number | readonly number[], constants?: Constants): Sequence {
+  const xs = x.padToMultiple(model.blockSize);
+  const sizes: number[] = [];
+  if (typeof chunks === 'number') for (let t = 0; t < xs.time; t += chunks) sizes.push(Math.min(chunks, xs.time - t));
+  else sizes.push(...chunks);
+  const state = model.initialState(x.batch, { constants });
+  try {
+    const outs: Sequence[] = [];
+    let t = 0;
+    for (const n of sizes) {
+      outs.push(model.step(xs.sliceTime(t, t + n), state, { constants }));
+      t += n;
+    }
+    return Sequence.concatenate(outs);
+  } finally {
+    state.dispose();
+  }
+}
+
+/** Throws unless a and b agree: masks exactly, values within tolerance at valid steps. */
+export function assertSequencesClose(actual: Sequence, expected: Sequence, what: string, rtol = 1e-5, atol = 1e-5): void {
+  const fail = (msg: string): never => {
+    throw new ContractError(`${what}: ${msg}`);
+  };
+  if (actual.batch !== expected.batch || actual.channelShape.join() !== expected.channelShape.join() || actual.dtype !== expected.dtype) {
+    fail(`expected [${expected.batch}, *, ${expected.channelShape}] ${expected.dtype}, got [${actual.batch}, *, ${actual.channelShape}] ${actual.dtype}`);
+  }
+  const t = Math.max(actual.time, expected.time);
+  const a = actual.padTime(0, t - actual.time, false).maskInvalid();
+  const e = expected.padTime(0, t - expected.time, false).maskInvalid();
+  const row = a.stepSize * dtypeWidth(a.dtype);
+  for (let i = 0; i < a.mask.length; i++) {
+    if (a.mask[i] !== e.mask[i]) {
+      fail(`masks differ at batch ${Math.floor(i / t)}, step ${i % t}: got ${a.mask[i]}, expected ${e.mask[i]} (lengths ${actual.time} vs ${expected.time})`);
+    }
+    if (!a.mask[i]) continue;
+    for (let j = i * row; j < (i + 1) * row; j++) {
+      const x = a.values[j]!, y = e.values[j]!;
+      if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y)) && !(x === y)) {
+        fail(`values differ at batch ${Math.floor(i / t)}, step ${i % t}, element ${j - i * row}: got ${x}, expected ${y}`);
+      }
+    }
+  }
+}
+
+/** Adds a garbage item before and after the batch: NaN (or huge int) values, mask all valid. */
+function padBatchWithGarbage(x: Sequence): Sequence {
+  const g = Sequence.zeros([1, x.time, ...x.channelShape], x.dtype);
+  g.values.fill(x.dtype === 'int32' ? 2147483647 : NaN);
+  const parts = [g, x, g];
+  const row = x.time * x.stepSize * dtypeWidth(x.dtype);
+  const values = x.dtype === 'int32' ? new Int32Array(row * (x.batch + 2)) : new Float32Array(row * (x.batch + 2));
+  const mask = new Uint8Array(x.time * (x.batch + 2));
+  let at = 0;
+  for (const p of parts) {
+    values.set(p.values as never, at * row);
+    mask.set(p.mask, at * x.time);
+    at += p.batch;
+  }
+  return new Sequence(values, mask, [x.batch + 2, ...x.shape.slice(1)], x.dtype);
+}
+
+const stripGarbage = (y: Sequence) => y.slice(1, y.batch - 1);
+
+function invalidToNaN(x: Sequence): Sequence {
+  return x.maskInvalid(x.dtype === 'int32' ? 0 : NaN);
+}
+
+export function verifyContract(model: Model, opts: ContractOptions = {}): ContractReport {
+  const checks: string[] = [];
+  const rtol = opts.rtol ?? 1e-5, atol = opts.atol ?? 1e-5;
+  const constants = opts.constants;
+  const block = model.blockSize;
+  const x =
+    opts.x ??
+    randomSequence([2, 12 * block + 5, ...model.inputSpec.shape], {
+      seed: opts.seed,
+      dtype: model.inputSpec.dtype,
+      ...(model.inputSpec.dtype === 'int32' ? { low: 0, high: opts.vocab ?? 16 } : {}),
+    });
+  const close = (a: Sequence, e: Sequence, what: string) => assertSequencesClose(a, e, what, rtol, atol);
+
+  // Layer pass and honest output spec.
+  const y = model.layer(x, { constants }).maskInvalid();
+  const spec = model.outputSpec;
+  if (y.channelShape.join() !== model.outputShape().join() || y.channelShape.join() !== spec.shape.join() || y.dtype !== spec.dtype) {
+    throw new ContractError(`output spec: declared [${spec.shape}] ${spec.dtype}, layer() returned [${y.channelShape}] ${y.dtype}`);
+  }
+  if (y.time === 0 && x.time > 0 && model.supportsStep) throw new ContractError('layer() returned an empty output');
+  checks.push('output spec');
+
+  const padded = invalidToNaN(x.padTime(0, 4 * block, false));
+  if (opts.testPaddingInvariance !== false) {
+    close(model.layer(padded, { constants }), y, 'padding invariance (layer)');
+    checks.push('padding invariance (layer)');
+  }
+  if (opts.testBatching !== false && !constants) {
+    close(stripGarbage(model.layer(padBatchWithGarbage(x), { constants })), y, 'batch invariance (layer)');
+    checks.push('batch invariance (layer)');
+  }
+
+  if (model.supportsStep) {
+    const flush = (s: Sequence) => s.padTime(0, model.inputLatency, false);
+    const drop = (s: Sequence) => s.sliceTime(model.outputLatency);
+    const xs = flush(x);
+    const total = xs.padToMultiple(block).time;
+    const random = seededRandom(opts.seed ?? 7);
+    const split: number[] = [];
+    for (let t = 0; t < total; ) {
+      const n = Math.min(total - t, block * (1 + Math.floor(random() * 4)));
+      split.push(n);
+      t += n;
+    }
+    for (const [name, chunks] of [
+      ['1 block per step', block],
+      ['2 blocks per step', 2 * block],
+      ['3 blocks per step', 3 * block],
+      ['a random split', split],
+    ] as const) {
+      close(drop(stepByStep(model, xs, chunks, constants)), y, `step with ${name} vs layer`);
+    }
+    checks.push('layer == step (1, 2, 3 blocks per step, random split)');
+    if (opts.testPaddingInvariance !== false) {
+      close(drop(stepByStep(model, flush(padded), block, constants)), y, 'padding invariance (step)');
+      checks.push('padding invariance (step)');
+    }
+    if (opts.testBatching !== false && !constants) {
+      close(stripGarbage(drop(stepByStep(model, padBatchWithGarbage(xs), block))), y, 'batch invariance (step)');
+      checks.push('batch invariance (step)');
+    }
+  }
+
+  let measured: readonly [number, number] | null | undefined;
+  if (opts.testReceptiveField !== false && model.inputSpec.dtype === 'float32' && spec.dtype !== 'int32') {
+    measured = checkReceptiveField(model, opts, constants);
+    checks.push('receptive field');
+  }
+  return { output: y, checks, measuredReceptiveField: measured };
+}
+
+/**
+ * Measures which relative input offsets move the outputs: perturbs input steps one at a time
+ * (all steps valid) and records p - floor(t_o / ratio) for every output t_o that changed.
+ */
+function checkReceptiveField(model: Model, opts: ContractOptions, constants?: Constants): readonly [number, number] | null {
+  const declared = model.receptiveField;
+  if (declared && declared[0] === -Infinity && declared[1] === Infinity) return declared;
+  const ratio = model.outputRatio;
+  const finite = declared ? [declared[0], declared[1]].filter(Number.isFinite) : [0];
+  const span = finite.length ? Math.max(...finite.map(Math.abs)) : 0;
+  const period = Math.max(model.receptiveFieldPerStep.size, ratio.num, ratio.den, model.blockSize);
+  const probes = 2 * period;
+  const margin = span + 2 * period + 8;
+  const time = 2 * margin + probes;
+  const gauss = normal(seededRandom(opts.seed ?? 99));
+  const shape = [1, time, ...model.inputSpec.shape];
+  const x = Sequence.fromValues(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, gauss), shape);
+  const base = model.layer(x, { constants });
+  const row = x.stepSize;
+  const outRow = base.stepSize * dtypeWidth(base.dtype);
+  let lo = Infinity, hi = -Infinity;
+  for (let p = margin; p < margin + probes; p++) {
+    const v = x.values.slice() as Float32Array;
+    for (let j = p * row; j < (p + 1) * row; j++) v[j] = v[j]! + 1 + 2 * Math.abs(gauss());
+    const y = model.layer(new Sequence(v, x.mask, x.shape), { constants });
+    for (let t = 0; t < Math.min(y.time, base.time); t++) {
+      if (!y.mask[t] || !base.mask[t]) continue;
+      let moved = false;
+      for (let j = t * outRow; j < (t + 1) * outRow && !moved; j++) moved = !Object.is(y.values[j], base.values[j]);
+      if (moved) {
+        const off = p - ratio.floorDiv(t);
+        lo = Math.min(lo, off);
+        hi = Math.max(hi, off);
+      }
+    }
+  }
+  const got: readonly [number, number] | null = lo <= hi ? [lo, hi] : null;
+  const fmt = (r: readonly [number, number] | null) => (r ? `(${r[0]}, ${r[1]})` : 'null');
+  const bad = () => new ContractError(`receptive field: declared ${fmt(declared)}, measured ${fmt(got)} by perturbation`);
+  if (!declared || !got) {
+    if (declared !== got && !(opts.receptiveFieldRelaxed && !got)) throw bad();
+    return got;
+  }
+  if (opts.receptiveFieldRelaxed) {
+    if (got[0] < declared[0] || got[1] > declared[1]) throw bad();
+  } else {
+    if (Number.isFinite(declared[0]) && got[0] !== declared[0]) throw bad();
+    if (Number.isFinite(declared[1]) && got[1] !== declared[1]) throw bad();
+  }
+  return got;
+}
+
+export { ContractError };

@@ -1,0 +1,41 @@
+// verifyContract must pass honest layers and catch each kind of dishonest one.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sl from '../../src/index.js';
+import { TestPairSumConfig, TestScaleConfig } from './test-layers.js';
+
+beforeAll(async () => {
+  await sl.init();
+});
+
+const check = (bug: string) => sl.verifyContract(sl.build(sl.Serial([TestPairSumConfig(bug), TestScaleConfig]), { inputShape: [3] }));
+
+describe('verifyContract', () => {
+  it('passes an honest stateful layer and measures its receptive field', () => {
+    const r = check('none');
+    expect(r.measuredReceptiveField).toEqual([-1, 0]);
+    expect(r.checks).toEqual([
+      'output spec',
+      'padding invariance (layer)',
+      'batch invariance (layer)',
+      'layer == step (1, 2, 3 blocks per step, random split)',
+      'padding invariance (step)',
+      'batch invariance (step)',
+      'receptive field',
+    ]);
+  });
+  it('catches step differing from layer', () => {
+    expect(() => check('step')).toThrow(/step with 1 block per step vs layer: values differ/);
+  });
+  it('catches NaN leaking from invalid steps', () => {
+    expect(() => check('nan')).toThrow(/padding invariance \(layer\)/);
+  });
+  it('catches batch items influencing each other', () => {
+    expect(() => check('batch')).toThrow(/batch invariance \(layer\)/);
+  });
+  it('catches a dishonest receptive field', () => {
+    expect(() => check('rf')).toThrow(/receptive field: declared \(0, 0\), measured \(-1, 0\)/);
+  });
+  it('catches a layer that writes another shape than it declares', () => {
+    expect(() => check('shape')).toThrow(sl.ContractError);
+  });
+});

@@ -1,0 +1,165 @@
+// The public boundary: checks, errors that leave models and states usable, weights, states.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sl from '../../src/index.js';
+import { TestPairSumConfig, TestScaleConfig } from './test-layers.js';
+
+beforeAll(async () => {
+  await sl.init();
+});
+
+const cfg = sl.Serial([TestPairSumConfig(), TestScaleConfig]);
+const x = (b: number, t: number, c = 3) => sl.randomSequence([b, t, c], { randomLengths: false, seed: b * 100 + t });
+
+function error(f: () => unknown): sl.SeqLayersError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(sl.SeqLayersError);
+    return e as sl.SeqLayersError;
+  }
+  throw new Error('expected an error');
+}
+
+describe('Model boundary checks', () => {
+  it('rejects a wrong channel shape, dtype or block, then still works', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    const s = m.initialState(2);
+    const e1 = error(() => m.layer(x(2, 4, 5)));
+    expect(e1.code).toBe('BAD_INPUT');
+    expect(e1.message).toMatch(/expected input \[batch, time, 3\] float32, got \[2, 4, 5\] float32/);
+    expect(error(() => m.step(sl.Sequence.zeros([2, 1, 3], 'int32'), s)).code).toBe('BAD_INPUT');
+    expect(error(() => m.step(x(3, 2), s)).message).toMatch(/state holds 2 batch items, the input has 3/);
+    const other = sl.build(cfg, { inputShape: [3] });
+    expect(error(() => m.step(x(2, 2), other.initialState(2))).code).toBe('BAD_STATE');
+    expect(error(() => m.step(x(2, 2), {} as sl.State)).code).toBe('BAD_STATE');
+    // Everything still works after the errors.
+    const y = m.step(x(2, 4), s);
+    expect(y.shape).toEqual([2, 4, 3]);
+  });
+
+  it('checks that step input time is a multiple of blockSize', () => {
+    const m = sl.build({ type: 'Serial', layers: [] }, { inputShape: [3] });
+    Object.defineProperty(m.root, 'blockSize', { value: 4 });
+    expect(error(() => m.step(x(1, 6), m.initialState(1))).message).toMatch(/multiple of blockSize=4, got time=6/);
+  });
+
+  it('stepInto writes into caller buffers and checks their sizes', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    const s1 = m.initialState(1), s2 = m.initialState(1);
+    const out = { values: new Float32Array(6), mask: new Uint8Array(2) };
+    for (let i = 0; i < 3; i++) {
+      const xb = x(1, 2).sliceTime(0, 2);
+      expect(m.stepInto(xb, s1, out)).toBe(2);
+      const ref = m.step(xb, s2);
+      expect([...out.values]).toEqual([...ref.values]);
+      expect([...out.mask]).toEqual([...ref.mask]);
+    }
+    expect(error(() => m.stepInto(x(1, 2), s1, { values: new Float32Array(5), mask: new Uint8Array(2) })).code).toBe('BAD_ARGUMENT');
+  });
+});
+
+describe('State', () => {
+  it('clones, disposes and refuses use after dispose', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    const s = m.initialState(1);
+    m.step(x(1, 3), s);
+    const c = s.clone();
+    const a = m.step(x(1, 2), s), b = m.step(x(1, 2), c);
+    expect([...a.values]).toEqual([...b.values]);
+    s.dispose();
+    expect(error(() => m.step(x(1, 2), s)).code).toBe('DISPOSED');
+    expect(error(() => s.clone()).code).toBe('DISPOSED');
+    m.dispose();
+    expect(error(() => m.layer(x(1, 2))).code).toBe('DISPOSED');
+    expect(error(() => c.toBytes()).code).toBe('DISPOSED');
+  });
+
+  it('snapshots: a stream split across toBytes/restoreState equals the uninterrupted stream', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    const input = x(2, 10);
+    const whole = sl.stepByStep(m, input, 1);
+    const s = m.initialState(2);
+    const first = m.step(input.sliceTime(0, 4), s);
+    const bytes = s.toBytes();
+    s.dispose();
+    const twin = sl.build(cfg, { inputShape: [3] }); // another instance of the same architecture
+    const restored = twin.restoreState(bytes);
+    const rest = twin.step(input.sliceTime(4), restored);
+    sl.assertSequencesClose(first.concatenate(rest), whole, 'snapshot stream', 0, 0);
+  });
+
+  it('rejects corrupted, truncated and foreign snapshots', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    const s = m.initialState(1);
+    m.step(x(1, 2), s);
+    const bytes = s.toBytes();
+    const flipped = bytes.slice();
+    flipped[30] = flipped[30]! ^ 1;
+    expect(error(() => m.restoreState(flipped)).message).toMatch(/checksum mismatch/);
+    expect(error(() => m.restoreState(bytes.subarray(0, 20))).code).toBe('BAD_SNAPSHOT');
+    expect(error(() => m.restoreState(new Uint8Array(40))).message).toMatch(/bad magic/);
+    const foreign = sl.build(cfg, { inputShape: [4] });
+    expect(error(() => foreign.restoreState(bytes)).message).toMatch(/belongs to another model/);
+    expect(m.restoreState(bytes).batch).toBe(1);
+  });
+});
+
+describe('weights', () => {
+  it('loads strictly by path and round-trips through safetensors', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    expect(m.params().map((p) => p.path)).toEqual(['layers.1.scale']);
+    const w = { 'layers.1.scale': { dtype: 'F32' as const, shape: [3], data: Float32Array.from([1, 10, 100]) } };
+    m.loadWeights(sl.readSafetensors(sl.writeSafetensors(w)));
+    const y = m.layer(sl.Sequence.fromValues([1, 1, 1], [1, 1, 3]));
+    expect([...y.values]).toEqual([1, 10, 100]);
+    expect([...m.getWeights()['layers.1.scale']!.data]).toEqual([1, 10, 100]);
+  });
+
+  it('names what is missing, extra or mis-shaped, and loads nothing then', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    const ok = Float32Array.from([1, 2, 3]);
+    expect(error(() => m.loadWeights({})).message).toMatch(/missing parameters \["layers.1.scale"\]/);
+    expect(error(() => m.loadWeights({ 'layers.1.scale': { dtype: 'F32', shape: [4], data: new Float32Array(4) } })).message).toMatch(
+      /"layers.1.scale": expected shape \[3\], got \[4\]/,
+    );
+    const extra = { 'layers.1.scale': { dtype: 'F32' as const, shape: [3], data: ok }, 'layers.9.kernel': { dtype: 'F32' as const, shape: [1], data: ok.subarray(0, 1) } };
+    expect(error(() => m.loadWeights(extra)).message).toMatch(/unexpected tensors \["layers.9.kernel"\]/);
+    expect(error(() => m.loadWeights({ 'layers.1.scale': { dtype: 'I32', shape: [3], data: Int32Array.from([1, 2, 3]) } })).code).toBe('BAD_WEIGHTS');
+    expect([...m.getWeights()['layers.1.scale']!.data]).toEqual([2, 2, 2]); // untouched
+    m.loadWeights(extra, { allowExtra: true });
+    expect([...m.getWeights()['layers.1.scale']!.data]).toEqual([1, 2, 3]);
+  });
+});
+
+describe('configs', () => {
+  it('round-trip through toConfig and accept the reference snake_case', () => {
+    const m = sl.build({ type: 'Parallel', layers: [{ type: 'Relu' }, { type: 'Identity', name: 'id' }], combination: 'concat' }, { inputShape: [2] });
+    const again = sl.build(m.toConfig(), { inputShape: [2] });
+    expect(again.toConfig()).toEqual(m.toConfig());
+    expect(sl.toSnakeCase({ type: 'X', kernelSize: 3, layers: [{ type: 'Y', useBias: true }] })).toEqual({ type: 'X', kernel_size: 3, layers: [{ type: 'Y', use_bias: true }] });
+  });
+
+  it('names the path of an unknown type or field', () => {
+    expect(error(() => sl.build({ type: 'Serial', layers: [{ type: 'Relu' }, { type: 'Rleu' }] }, { inputShape: [2] })).message).toMatch(
+      /config\.layers\[1\]\.type: unknown layer type "Rleu"\. Did you mean "Relu"\?/,
+    );
+    expect(error(() => sl.build({ type: 'Serial', layers: [{ type: 'Relu', kernel_size: 3 }] }, { inputShape: [2] })).message).toMatch(
+      /config\.layers\[0\]\.kernel_size: Relu has no field "kernel_size"/,
+    );
+    expect(error(() => sl.build({ type: 'Parallel', layers: [], combination: 'sum' }, { inputShape: [2] })).message).toMatch(
+      /config\.combination: expected one of "stack", "concat", "add", "mean", "product", got "sum"/,
+    );
+    expect(error(() => sl.build({ type: 'Serial' }, { inputShape: [2] })).message).toMatch(/Serial needs field "layers"/);
+    expect(error(() => sl.build({ layers: [] }, { inputShape: [2] })).code).toBe('BAD_CONFIG');
+    expect(error(() => sl.build(sl.Relu(), { inputShape: [0] })).code).toBe('BAD_ARGUMENT');
+  });
+
+  it('rejects configs nested absurdly deep (or cyclic objects)', () => {
+    let c: sl.LayerConfig = { type: 'Relu' };
+    for (let i = 0; i < 100; i++) c = { type: 'Serial', layers: [c] };
+    expect(error(() => sl.build(c, { inputShape: [1] })).message).toMatch(/nest deeper than 64/);
+    const cyclic: sl.LayerConfig = { type: 'Serial', layers: [] };
+    (cyclic.layers as unknown[]).push(cyclic);
+    expect(error(() => sl.build(cyclic, { inputShape: [1] })).code).toBe('BAD_CONFIG');
+  });
+});

@@ -1,0 +1,54 @@
+// Runs the oracle fixtures written by tools/*.py (see tools/fixtures_common.py) through seqlayers.
+import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import * as sl from '../src/index.js';
+
+export interface FixtureCase {
+  name: string;
+  config: sl.LayerConfig;
+  input_dtype: 'float32' | 'int32';
+  input: { shape: number[]; values: number[] };
+  lengths?: number[];
+  weights: Record<string, { shape: number[]; values: number[] }>;
+  output: { shape: number[]; values: number[] };
+  output_mask?: number[];
+  rtol: number;
+  atol: number;
+}
+
+export function loadFixture(name: string): { source: string; cases: FixtureCase[] } {
+  return JSON.parse(readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8'));
+}
+
+/** Builds the case's model, loads its weights, and returns it with the case's input. */
+export function fixtureModel(c: FixtureCase): { model: sl.Model; x: sl.Sequence } {
+  const [b, t, ...channels] = c.input.shape as [number, number, ...number[]];
+  const model = sl.build(c.config, { inputShape: channels, inputDtype: c.input_dtype });
+  const weights: Record<string, sl.Tensor> = {};
+  for (const [k, w] of Object.entries(c.weights)) weights[k] = { dtype: 'F32', shape: w.shape, data: Float32Array.from(w.values) };
+  model.loadWeights(weights);
+  const values = c.input_dtype === 'int32' ? Int32Array.from(c.input.values) : Float32Array.from(c.input.values);
+  const x = c.lengths ? sl.Sequence.fromLengths(values, c.input.shape, c.lengths, c.input_dtype) : sl.Sequence.fromValues(values, [b, t, ...channels], c.input_dtype);
+  return { model, x };
+}
+
+/** Asserts layer() (and step(), when the model steps) match the oracle output at valid steps. */
+export function checkFixtureCase(c: FixtureCase): void {
+  const { model, x } = fixtureModel(c);
+  try {
+    const y = model.layer(x);
+    expect(y.shape, `${c.name}: output shape`).toEqual(c.output.shape);
+    if (c.output_mask) expect([...y.mask], `${c.name}: output mask`).toEqual(c.output_mask);
+    const row = y.values.length / y.mask.length;
+    for (let i = 0; i < y.mask.length; i++) {
+      if (!y.mask[i]) continue;
+      for (let j = i * row; j < (i + 1) * row; j++) {
+        const got = y.values[j]!, want = c.output.values[j]!;
+        const err = Math.abs(got - want) - c.rtol * Math.abs(want);
+        if (!(err <= c.atol)) expect.fail(`${c.name}: value ${j} is ${got}, oracle says ${want}`);
+      }
+    }
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,49 @@
+"""Shared helpers for the fixture scripts in tools/ (oracles we did not write: PyTorch, NumPy, SciPy).
+
+Each script builds cases with `case(...)` and writes them with `write_fixture(name, cases)` to
+test/fixtures/<name>.json; test/fixtures.ts runs every case through seqlayers and compares.
+A case holds a seqlayers config (reference field names), the input sequence, the weights by
+parameter path in seqlayers layouts, and the oracle's output. Run with Debian's python3
+(apt-get install python3-torch python3-numpy python3-scipy): /usr/bin/python3 tools/<script>.py
+"""
+import json
+import os
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tensor(a):
+    a = np.asarray(a)
+    return {"shape": list(a.shape), "values": [float(v) for v in a.astype(np.float32).ravel()]}
+
+
+def case(name, config, x, output, weights=None, lengths=None, output_mask=None, input_dtype="float32", rtol=1e-4, atol=1e-5):
+    """x: [B, T, ...] input values; output: [B, T', ...] oracle values (compared at valid steps).
+
+    lengths: valid lengths per batch item (default all valid); output_mask: [B, T'] expected mask
+    (default: not compared, only values at steps the layer marks valid)."""
+    x = np.asarray(x)
+    c = {
+        "name": name,
+        "config": config,
+        "input_dtype": input_dtype,
+        "input": {"shape": list(x.shape), "values": [float(v) for v in x.ravel()]},
+        "weights": {k: tensor(v) for k, v in (weights or {}).items()},
+        "output": tensor(output),
+        "rtol": rtol,
+        "atol": atol,
+    }
+    if lengths is not None:
+        c["lengths"] = [int(v) for v in lengths]
+    if output_mask is not None:
+        c["output_mask"] = [int(v) for v in np.asarray(output_mask).ravel()]
+    return c
+
+
+def write_fixture(name, cases, source):
+    path = os.path.join(ROOT, "test", "fixtures", f"{name}.json")
+    with open(path, "w") as f:
+        json.dump({"source": source, "cases": cases}, f, separators=(",", ":"))
+    print(f"wrote {path} ({len(cases)} cases)")
