@@ -68,3 +68,18 @@ export function seq_pad_time(
 export function relaxed_build(): i32 {
   return ASC_FEATURE_RELAXED_SIMD ? 1 : 0;
 }
+
+/** out[b, t] = src[b, T - 1 - t] for [B, T, row] tensors (rowBytes per step); no overlap. */
+export function seq_reverse_time(batch: i32, t: i32, rowBytes: i32, src: usize, out: usize): void {
+  const r = <usize>rowBytes, s = <usize>(t * rowBytes);
+  for (let b = 0; b < batch; b++) {
+    const ib = src + <usize>b * s, ob = out + <usize>b * s;
+    for (let i = 0; i < t; i++) memory.copy(ob + <usize>(t - 1 - i) * r, ib + <usize>i * r, r);
+  }
+}
+
+/** dst[b, t0 : t0 + n] = src[b, 0 : n] for src [B, n, row] and dst [B, tDst, row]; no overlap. */
+export function seq_place_time(batch: i32, n: i32, tDst: i32, t0: i32, rowBytes: i32, src: usize, dst: usize): void {
+  const sn = <usize>(n * rowBytes), sd = <usize>(tDst * rowBytes);
+  for (let b = 0; b < batch; b++) memory.copy(dst + <usize>b * sd + <usize>(t0 * rowBytes), src + <usize>b * sn, sn);
+}

@@ -51,39 +51,36 @@ export function contiguousStrides(shape: readonly number[]): number[] {
   return out;
 }
 
+/** An operand of a BroadcastPlan: its channel shape, and whether it has one entry per row. */
+export interface Operand {
+  readonly shape: readonly number[];
+  /** false: one value shared by every row (a parameter broadcast over all steps). */
+  readonly perRow: boolean;
+  /** Explicit element strides of the channel axes (default: broadcast of a contiguous `shape`). */
+  readonly strides?: readonly number[];
+  /** Explicit row stride in elements (default: the element count of `shape`, or 0 when not perRow). */
+  readonly rowStride?: number;
+}
+
 /**
- * One precomputed call of f32_strided_binary over [rows, ...shape]: y = op(a, b) with a and b
- * broadcast from their own channel shapes (or per-row constants when `perRow` is false, i.e. a
- * parameter broadcast over every step). Built once per layer; a call allocates nothing.
+ * One precomputed call of f32_strided_binary over [rows, ...shape]: y = op(a, b), each operand
+ * read through its own strides (broadcast axes have stride 0). Built once per layer at build
+ * time; a call allocates nothing on the JS heap. With op 'copy' it is a strided copy of a.
  */
 export class BroadcastPlan {
   private readonly rank: number;
-  private readonly arrays: Int32Array; // [shape | sa | sb | sy], rows entry patched per call
-  private readonly rowsA: number;
-  private readonly rowsB: number;
+  private readonly arrays: Int32Array; // [shape | sa | sb | sy]; the rows entry is set per call
 
   /**
    * @param shape output channel shape
-   * @param a channel shape of a, and whether a has one entry per row (false: shared by all rows)
-   * @param yStrides element strides of y's channel axes (default contiguous) and yRowStride
+   * @param y output strides (default contiguous)
    */
-  constructor(
-    shape: readonly number[],
-    a: { shape: readonly number[]; perRow: boolean },
-    b: { shape: readonly number[]; perRow: boolean },
-    y?: { strides: readonly number[]; rowStride: number },
-  ) {
-    const full = [1, ...shape];
-    this.rank = full.length;
-    const sa = [0, ...broadcastStrides(a.shape, shape)];
-    const sb = [0, ...broadcastStrides(b.shape, shape)];
+  constructor(shape: readonly number[], a: Operand, b: Operand, y?: { strides: readonly number[]; rowStride: number }) {
     const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
-    this.rowsA = a.perRow ? size(a.shape) : 0;
-    this.rowsB = b.perRow ? size(b.shape) : 0;
+    const strides = (o: Operand) => [o.rowStride ?? (o.perRow ? size(o.shape) : 0), ...(o.strides ?? broadcastStrides(o.shape, shape))];
+    this.rank = shape.length + 1;
     const sy = y ? [y.rowStride, ...y.strides] : [size(shape), ...contiguousStrides(shape)];
-    sa[0] = this.rowsA;
-    sb[0] = this.rowsB;
-    this.arrays = Int32Array.from([...full, ...sa, ...sb, ...sy]);
+    this.arrays = Int32Array.from([1, ...shape, ...strides(a), ...strides(b), ...sy]);
   }
 
   run(ctx: RunContext, op: OpCode, rows: number, a: number, b: number, y: number): void {

@@ -2,7 +2,7 @@
 import { BroadcastPlan, broadcastOrThrow, contiguousStrides, Op } from './broadcast.js';
 import { defineLayer, f, type LayerConfig, type Resolved } from './config.js';
 import { Fraction, lcm } from './fraction.js';
-import { Layer, product, stepBytes, type BuildContext, type ChannelSpec, type RunContext, type WSeq } from './layer.js';
+import { createStates, Layer, product, releaseStates, stepBytes, type BuildContext, type ChannelSpec, type RunContext, type StateBuffer, type WSeq } from './layer.js';
 import { rfAggregate, rfAt, rfSerial, rfUnion, type ReceptiveField } from './receptive-field.js';
 import { SeqLayersError, show } from './errors.js';
 
@@ -333,10 +333,353 @@ export class ResidualLayer extends Layer {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Wrappers: a child whose metadata passes through (the reference's WrapperMixin).
+
+/** Copies every metadata property of `child` onto `self`. */
+function inheritMetadata(self: Layer, child: Layer): void {
+  self.output = child.output;
+  self.outputRatio = child.outputRatio;
+  self.blockSize = child.blockSize;
+  self.inputLatency = child.inputLatency;
+  self.outputLatency = child.outputLatency;
+  self.supportsStep = child.supportsStep;
+  self.receptiveFieldPerStep = child.receptiveFieldPerStep;
+}
+
+const checkpointGradientFields = {
+  /** The wrapped layer. */
+  layer: f.layer(),
+  /** Training-only (rematerialisation); accepted for config compatibility, no effect here. */
+  preventCse: f.bool().default(true),
+  /** Training-only JAX checkpoint policy name; accepted, no effect here. */
+  policy: f.any<unknown>('a policy name or null').opt(),
+  /** Put the child's parameters at this layer's path instead of under `layer`. */
+  shareScope: f.bool().default(false),
+};
+
+/** Gradient checkpointing is a training concern: at inference this is the wrapped layer. */
+export class CheckpointGradientLayer extends Layer {
+  private readonly inner: Layer;
+  constructor(config: Resolved<typeof checkpointGradientFields>, ctx: BuildContext) {
+    super(config, ctx);
+    this.inner = this.child(config.layer, 'layer', ctx.input, config.shareScope);
+    inheritMetadata(this, this.inner);
+  }
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    return this.inner.runLayer(x, ctx);
+  }
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    return this.inner.runStep(x, ctx);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Repeat
+
+const repeatFields = {
+  /** The layer to repeat; it must keep its channel shape, dtype and an output ratio of 1. */
+  layer: f.layer(),
+  /** How many times (each repeat has its own parameters, stacked on a leading axis). */
+  numRepeats: f.int(1, 4096),
+  /** Training-only options of the reference, accepted for config compatibility. */
+  remat: f.bool().default(false),
+  preventCse: f.bool().default(false),
+  policy: f.any<unknown>('a policy name or null').opt(),
+  unrollLayer: f.bool().default(false),
+  unrollStep: f.bool().default(false),
+};
+
+/**
+ * The child applied numRepeats times in series. Parameters are stored as the reference does:
+ * one tensor per child parameter with a leading [numRepeats] axis (e.g. `layer.kernel`
+ * [n, in, out]); each repeat reads its slice.
+ */
+export class RepeatLayer extends Layer {
+  constructor(config: Resolved<typeof repeatFields>, ctx: BuildContext) {
+    super(config, ctx);
+    const n = config.numRepeats;
+    const repeats: Layer[] = [];
+    for (let i = 0; i < n; i++) repeats.push(this.child(config.layer, 'layer', ctx.input));
+    const first = repeats[0]!;
+    if (!first.outputRatio.equals(Fraction.ONE)) throw this.error('BAD_CONFIG', `expected the repeated layer to have output ratio 1, got ${first.outputRatio}`);
+    if (first.output.dtype !== ctx.input.dtype || first.output.shape.join() !== ctx.input.shape.join()) {
+      throw this.error('BAD_CONFIG', `expected the repeated layer to keep its input spec [${ctx.input.shape}] ${ctx.input.dtype}, got [${first.output.shape}] ${first.output.dtype}`);
+    }
+    const subtree = (l: Layer): Layer[] => [l, ...l.children.flatMap(subtree)];
+    const params = repeats.map((r) => subtree(r).flatMap((l) => l.params));
+    params[0]!.forEach((p0, j) => {
+      const slices = params.map((ps) => ps[j]!);
+      const stacked = this.param(p0.path.slice(this.path ? this.path.length + 1 : 0), [n, ...p0.shape], (out, random) =>
+        slices.forEach((p, i) => p.init(out.subarray(i * p0.size, (i + 1) * p0.size), random)),
+      );
+      slices.forEach((p, i) => (p.viewOf = { param: stacked, offset: i * p0.size }));
+    });
+    setSerialMetadata(this, repeats);
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    for (const l of this.children) x = l.runLayer(x, ctx);
+    return x;
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    for (const l of this.children) x = l.runStep(x, ctx);
+    return x;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blockwise
+
+const blockwiseFields = {
+  /** The wrapped layer (its parameters sit at this layer's path). */
+  childLayer: f.layer(),
+  /** Steps per block; a multiple of the child's block size. */
+  blockSize: f.int(1),
+};
+
+/**
+ * Runs the child in blocks of `blockSize` steps, stepping it in layer mode too, so scratch
+ * memory is bounded by the block size however long the input (the child must support step;
+ * otherwise layer mode runs the child whole). Stepping goes straight to the child.
+ */
+export class BlockwiseLayer extends Layer {
+  private readonly inner: Layer;
+  private readonly xb: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
+  private readonly state = { slots: [] as StateBuffer[][] };
+
+  constructor(config: Resolved<typeof blockwiseFields>, ctx: BuildContext) {
+    super(config, ctx);
+    this.inner = this.child(config.childLayer, 'child_layer', ctx.input, true);
+    inheritMetadata(this, this.inner);
+    if (config.blockSize % this.inner.blockSize !== 0) {
+      throw this.error('BAD_CONFIG', `expected block_size to be a multiple of the child's block size ${this.inner.blockSize}, got ${config.blockSize}`);
+    }
+    this.blockSize = config.blockSize;
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    return this.inner.runStep(x, ctx);
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const inner = this.inner;
+    if (!inner.supportsStep) return inner.runLayer(x, ctx);
+    const rt = ctx.rt, k = rt.k;
+    const block = this.blockSize;
+    const ratio = inner.outputRatio;
+    const inRow = stepBytes(this.input), outRow = stepBytes(this.output);
+    const padded = Math.ceil((x.time + inner.inputLatency) / block) * block;
+    const skip = inner.outputLatency;
+    const outTime = Math.max(0, Math.min(ratio.ceilMul(x.time), ratio.floorMul(padded) - skip));
+    const values = this.allocOutput(ctx, x.batch, outTime);
+    const mask = ctx.alloc(x.batch * outTime);
+    const outer = ctx.state;
+    const slots = createStates(inner, x.batch, ctx);
+    this.state.slots = slots;
+    ctx.state = this.state;
+    const xb = this.xb;
+    xb.batch = x.batch;
+    xb.time = block;
+    let produced = 0; // step outputs so far, including the `skip` dropped ones
+    try {
+      for (let t = 0; t < padded; t += block) {
+        rt.arena.mark();
+        const n = Math.max(0, Math.min(block, x.time - t)); // real input steps in this block
+        xb.values = ctx.alloc(x.batch * block * inRow);
+        xb.mask = ctx.alloc(x.batch * block);
+        if (n === block) {
+          k.seq_slice_time(x.batch, x.time, t, n, inRow, x.values, xb.values);
+          k.seq_slice_time(x.batch, x.time, t, n, 1, x.mask, xb.mask);
+        } else {
+          // The tail and the flush: the real steps, then invalid zero steps.
+          const tv = ctx.alloc(x.batch * n * inRow), tm = ctx.alloc(x.batch * n);
+          k.seq_slice_time(x.batch, x.time, t, n, inRow, x.values, tv);
+          k.seq_slice_time(x.batch, x.time, t, n, 1, x.mask, tm);
+          k.seq_pad_time(x.batch, n, 0, block - n, inRow, tv, xb.values, 0, 0);
+          k.seq_pad_time(x.batch, n, 0, block - n, 1, tm, xb.mask, 0, 0);
+        }
+        const y = inner.runStep(xb, ctx);
+        // Keep outputs [skip, skip + outTime) of the whole step output stream.
+        const from = Math.max(skip - produced, 0);
+        const to = Math.min(y.time, skip + outTime - produced);
+        if (to > from) {
+          const sv = ctx.alloc(x.batch * (to - from) * outRow), sm = ctx.alloc(x.batch * (to - from));
+          k.seq_slice_time(x.batch, y.time, from, to - from, outRow, y.values, sv);
+          k.seq_slice_time(x.batch, y.time, from, to - from, 1, y.mask, sm);
+          k.seq_place_time(x.batch, to - from, outTime, produced + from - skip, outRow, sv, values);
+          k.seq_place_time(x.batch, to - from, outTime, produced + from - skip, 1, sm, mask);
+        }
+        produced += y.time;
+        rt.arena.release();
+      }
+    } finally {
+      releaseStates(rt, slots);
+      ctx.state = outer;
+    }
+    return this.result(values, mask, x.batch, outTime);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bidirectional
+
+const bidirectionalFields = {
+  /** Processes the sequence as it is. */
+  forward: f.layer(),
+  /** Processes the sequence reversed in (physical) time; its output is reversed back. */
+  backward: f.layer(),
+  /** How the two outputs are combined. */
+  combination: combinationField(),
+};
+
+/**
+ * forward(x) combined with reverse(backward(reverse(x))). Reversal flips the physical time
+ * axis, padding included (so causal layers in the backward branch see the padding first, as in
+ * the reference). Not steppable: the backward branch needs the end of the sequence.
+ */
+export class BidirectionalLayer extends Layer {
+  private readonly fwd: Layer;
+  private readonly bwd: Layer;
+  private readonly combiner: Combiner;
+  private readonly ptrs = [0, 0];
+  private readonly masks = [0, 0];
+
+  constructor(config: Resolved<typeof bidirectionalFields>, ctx: BuildContext) {
+    super(config, ctx);
+    this.fwd = this.child(config.forward, 'forward', ctx.input);
+    this.bwd = this.child(config.backward, 'backward', ctx.input);
+    if (!this.fwd.outputRatio.equals(this.bwd.outputRatio)) {
+      throw this.error('BAD_CONFIG', `expected forward and backward to have the same output ratio, got ${this.fwd.outputRatio} and ${this.bwd.outputRatio}`);
+    }
+    if (this.fwd.output.dtype !== this.bwd.output.dtype) throw this.error('BAD_CONFIG', `expected forward and backward to output the same dtype, got ${this.fwd.output.dtype} and ${this.bwd.output.dtype}`);
+    this.combiner = new Combiner(config.combination, [this.fwd.output.shape, this.bwd.output.shape], this.where);
+    this.output = { shape: this.combiner.outShape, dtype: this.fwd.output.dtype };
+    this.outputRatio = this.fwd.outputRatio;
+    this.supportsStep = false;
+    const pf = this.fwd.receptiveFieldPerStep, pb = this.bwd.receptiveFieldPerStep;
+    const n = lcm(pf.size, pb.size);
+    const rf = new Map<number, ReceptiveField>();
+    for (let s = 0; s < n; s++) {
+      const b = pb.get((n - s) % pb.size) ?? null;
+      rf.set(s, rfUnion(pf.get(s % pf.size) ?? null, b && [-b[1], -b[0]]));
+    }
+    this.receptiveFieldPerStep = rf;
+  }
+
+  private reverse(ctx: RunContext, x: WSeq, row: number): [number, number] {
+    const v = ctx.alloc(x.batch * x.time * row), m = ctx.alloc(x.batch * x.time);
+    ctx.rt.k.seq_reverse_time(x.batch, x.time, row, x.values, v);
+    ctx.rt.k.seq_reverse_time(x.batch, x.time, 1, x.mask, m);
+    return [v, m];
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const yf = this.fwd.runLayer(x, ctx);
+    const [fv, fm, time] = [yf.values, yf.mask, yf.time];
+    const [rv, rm] = this.reverse(ctx, x, stepBytes(this.input));
+    const yb = this.bwd.runLayer({ values: rv, mask: rm, batch: x.batch, time: x.time }, ctx);
+    if (yb.time !== time) throw this.error('BAD_INPUT', `forward and backward produced different lengths (${time} and ${yb.time} steps)`);
+    const [bv, bm] = this.reverse(ctx, yb, stepBytes(this.bwd.output));
+    const rows = x.batch * time;
+    const out = this.allocOutput(ctx, x.batch, time);
+    this.ptrs[0] = fv;
+    this.ptrs[1] = bv;
+    this.combiner.run(ctx, rows, this.ptrs, out);
+    this.masks[0] = fm;
+    this.masks[1] = bm;
+    return this.result(out, andMasks(ctx, this.masks, rows), x.batch, time);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ParallelChannels
+
+const parallelChannelsFields = {
+  /** The layer applied to each group of channels, with shared parameters (at this layer's path). */
+  childLayer: f.layer(),
+  /** Number of groups the last channel axis is split into. */
+  numGroups: f.int(1),
+  /** How the group outputs are combined. */
+  combination: combinationField(),
+};
+
+/**
+ * Splits the last channel axis into numGroups groups, runs ONE child (shared parameters) on
+ * each, and combines the results. The groups are folded into the batch ([G * B] items, group
+ * major), so the child runs once per call and its state holds G * B items per stream batch B.
+ */
+export class ParallelChannelsLayer extends Layer {
+  private readonly inner: Layer;
+  private readonly split: BroadcastPlan;
+  private readonly combiner: Combiner;
+  private readonly groupSize: number;
+  private readonly ptrs: number[];
+  private readonly masks: number[];
+  private readonly xg: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
+
+  constructor(config: Resolved<typeof parallelChannelsFields>, ctx: BuildContext) {
+    super(config, ctx);
+    const shape = ctx.input.shape;
+    const g = config.numGroups;
+    const last = shape[shape.length - 1];
+    if (last === undefined || last % g !== 0) {
+      throw this.error('BAD_CONFIG', `expected the last channel dimension to be divisible by num_groups=${g}, got channel shape ${show(shape)}`);
+    }
+    const groupShape = [...shape.slice(0, -1), last / g];
+    this.groupSize = product(groupShape);
+    this.inner = this.child(config.childLayer, 'child_layer', { shape: groupShape, dtype: ctx.input.dtype }, true);
+    this.childBatchFactor = g;
+    this.split = new BroadcastPlan(groupShape, { shape: groupShape, perRow: true, strides: contiguousStrides(shape), rowStride: product(shape) }, { shape: groupShape, perRow: true });
+    this.combiner = new Combiner(config.combination, Array(g).fill(this.inner.output.shape), this.where);
+    inheritMetadata(this, this.inner);
+    this.output = { shape: this.combiner.outShape, dtype: this.inner.output.dtype };
+    this.ptrs = Array(g).fill(0);
+    this.masks = Array(g).fill(0);
+  }
+
+  private apply(x: WSeq, ctx: RunContext, stepping: boolean): WSeq {
+    const g = this.ptrs.length, rows = x.batch * x.time;
+    const k = ctx.rt.k;
+    const xg = this.xg;
+    xg.values = ctx.alloc(g * rows * this.groupSize * 4);
+    xg.mask = ctx.alloc(g * rows);
+    xg.batch = g * x.batch;
+    xg.time = x.time;
+    for (let i = 0; i < g; i++) {
+      this.split.run(ctx, Op.copy, rows, x.values + 4 * i * this.groupSize, 0, xg.values + 4 * i * rows * this.groupSize);
+      k.mem_copy(xg.mask + i * rows, x.mask, rows);
+    }
+    const y = stepping ? this.inner.runStep(xg, ctx) : this.inner.runLayer(xg, ctx);
+    const outRows = x.batch * y.time, size = product(this.inner.output.shape);
+    for (let i = 0; i < g; i++) {
+      this.ptrs[i] = y.values + 4 * i * outRows * size;
+      this.masks[i] = y.mask + i * outRows;
+    }
+    const out = this.allocOutput(ctx, x.batch, y.time);
+    this.combiner.run(ctx, outRows, this.ptrs, out);
+    return this.result(out, andMasks(ctx, this.masks, outRows), x.batch, y.time);
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    return this.apply(x, ctx, false);
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    return this.apply(x, ctx, true);
+  }
+}
+
 export const combinatorDefs = [
   defineLayer({ type: 'Serial', fields: serialFields, create: (c, ctx) => new SerialLayer(c, ctx) }),
   defineLayer({ type: 'Parallel', fields: parallelFields, create: (c, ctx) => new ParallelLayer(c, ctx) }),
   defineLayer({ type: 'Residual', fields: residualFields, create: (c, ctx) => new ResidualLayer(c, ctx) }),
+  defineLayer({ type: 'Repeat', fields: repeatFields, create: (c, ctx) => new RepeatLayer(c, ctx) }),
+  defineLayer({ type: 'Blockwise', fields: blockwiseFields, create: (c, ctx) => new BlockwiseLayer(c, ctx) }),
+  defineLayer({ type: 'Bidirectional', fields: bidirectionalFields, create: (c, ctx) => new BidirectionalLayer(c, ctx) }),
+  defineLayer({ type: 'ParallelChannels', fields: parallelChannelsFields, create: (c, ctx) => new ParallelChannelsLayer(c, ctx) }),
+  defineLayer({ type: 'CheckpointGradient', fields: checkpointGradientFields, create: (c, ctx) => new CheckpointGradientLayer(c, ctx) }),
 ];
 
 /** `Serial([a, b, c])`: the layers applied in order. */
@@ -352,4 +695,29 @@ export function Parallel(layers: LayerConfig[], opts: { combination?: Combinatio
 /** `Residual([a, b])`: body(x) + x, or body(x) + shortcut(x) with `shortcutLayers`. */
 export function Residual(layers: LayerConfig[], opts: { shortcutLayers?: LayerConfig[]; name?: string } = {}): LayerConfig {
   return { type: 'Residual', layers, ...opts };
+}
+
+/** `Repeat(layer, 4)`: the layer applied 4 times, each with its own (stacked) parameters. */
+export function Repeat(layer: LayerConfig, numRepeats: number, opts: { name?: string } = {}): LayerConfig {
+  return { type: 'Repeat', layer, numRepeats, ...opts };
+}
+
+/** `Blockwise(layer, 256)`: the layer run in blocks of 256 steps, in layer mode too (bounded memory). */
+export function Blockwise(childLayer: LayerConfig, blockSize: number, opts: { name?: string } = {}): LayerConfig {
+  return { type: 'Blockwise', childLayer, blockSize, ...opts };
+}
+
+/** `Bidirectional(forward, backward, { combination })`: not steppable. */
+export function Bidirectional(forward: LayerConfig, backward: LayerConfig, opts: { combination?: Combination; name?: string } = {}): LayerConfig {
+  return { type: 'Bidirectional', forward, backward, ...opts };
+}
+
+/** `ParallelChannels(layer, numGroups, { combination })`: one shared layer over channel groups. */
+export function ParallelChannels(childLayer: LayerConfig, numGroups: number, opts: { combination?: Combination; name?: string } = {}): LayerConfig {
+  return { type: 'ParallelChannels', childLayer, numGroups, ...opts };
+}
+
+/** `CheckpointGradient(layer)`: identity wrapper (gradient checkpointing is a training concern). */
+export function CheckpointGradient(layer: LayerConfig, opts: { name?: string } = {}): LayerConfig {
+  return { type: 'CheckpointGradient', layer, ...opts };
 }

@@ -39,6 +39,11 @@ export type Initializer = (out: Float32Array, random: () => number) => void;
 /** A trained parameter in the reference's layout, stored as float32 in WebAssembly memory. */
 export class Param {
   ptr = 0;
+  /**
+   * Set when this parameter is a slice of a stacked parameter (Repeat stacks its children's
+   * parameters on a leading axis): it is stored there, `offset` elements in.
+   */
+  viewOf: { param: Param; offset: number } | null = null;
   constructor(
     readonly owner: Layer,
     /** Name inside its layer, e.g. 'kernel'. */
@@ -94,8 +99,11 @@ export interface BuildContext {
   /** Config path for messages, e.g. 'config.layers[2]'. */
   readonly where: string;
   readonly input: ChannelSpec;
-  /** Builds a child layer under `field` (e.g. 'layers.0') with its own input spec. */
-  child(config: LayerConfig, field: string, input: ChannelSpec): Layer;
+  /**
+   * Builds a child layer under `field` (e.g. 'layers.0') with its own input spec. With
+   * `shareScope`, the child's parameters sit at this layer's path (the reference's share_scope).
+   */
+  child(config: LayerConfig, field: string, input: ChannelSpec, shareScope?: boolean): Layer;
   /** Layer-mode constants given at build time (shapes only matter here). */
   readonly constants?: Readonly<Record<string, Sequence | ConstantArray>>;
 }
@@ -148,6 +156,8 @@ export abstract class Layer {
   supportsStep = true;
   /** Index of this layer's state buffers in a State, or -1 when it keeps none. */
   slot = -1;
+  /** Batch items each stream item becomes inside this layer's children (ParallelChannels folds groups into the batch). */
+  childBatchFactor = 1;
   /** The output descriptor, reused by every call. */
   protected readonly out: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
   private readonly ctx: BuildContext;
@@ -212,8 +222,8 @@ export abstract class Layer {
   }
 
   /** Builds a child layer at `field` (e.g. 'layers.0'); it is added to `children`. */
-  protected child(config: LayerConfig, field: string, input: ChannelSpec): Layer {
-    const c = this.ctx.child(config, field, input);
+  protected child(config: LayerConfig, field: string, input: ChannelSpec, shareScope = false): Layer {
+    const c = this.ctx.child(config, field, input, shareScope);
     this.children.push(c);
     return c;
   }
@@ -267,6 +277,50 @@ export abstract class Layer {
   protected allocOutput(ctx: RunContext, batch: number, time: number): number {
     return ctx.alloc(batch * time * stepBytes(this.output));
   }
+}
+
+/**
+ * Allocates and initialises the state buffers of every layer in `root`'s subtree for `batch`
+ * stream items: indexed by layer slot (sparse for a subtree). Combinators may fold more items
+ * into their children's batch (childBatchFactor). Allocation failures free what was taken.
+ */
+export function createStates(root: Layer, batch: number, ctx: RunContext): StateBuffer[][] {
+  const rt = ctx.rt;
+  const plan: [Layer, StateSpec[], number][] = [];
+  const visit = (l: Layer, b: number) => {
+    plan.push([l, l.stateSpecs(b), b]);
+    for (const c of l.children) visit(c, b * l.childBatchFactor);
+  };
+  visit(root, batch);
+  const slots: StateBuffer[][] = [];
+  try {
+    for (const [l, specs] of plan) {
+      slots[l.slot] = [];
+      for (const s of specs) {
+        const bytes = product(s.shape) * stateElementBytes(s.dtype);
+        slots[l.slot]!.push({ name: s.name, dtype: s.dtype, shape: s.shape, bytes, ptr: rt.heap.alloc(bytes, `state ${s.name} of ${l.type} at ${l.where}`) });
+      }
+    }
+  } catch (e) {
+    releaseStates(rt, slots);
+    throw e;
+  }
+  for (const [l, specs, b] of plan) {
+    specs.forEach((s, j) => {
+      const buf = slots[l.slot]![j]!;
+      const fill = s.fill ?? 0;
+      if (buf.dtype === 'uint8') rt.k.mem_fill(buf.ptr, fill, buf.bytes);
+      else if (buf.dtype === 'int32') rt.i32.fill(fill, buf.ptr >> 2, (buf.ptr + buf.bytes) >> 2);
+      else rt.k.f32_fill(buf.bytes >> 2, fill, buf.ptr);
+    });
+    l.initState(slots[l.slot]!, b, ctx);
+  }
+  return slots;
+}
+
+/** Frees state buffers made by createStates. */
+export function releaseStates(rt: Runtime, slots: readonly (StateBuffer[] | undefined)[]): void {
+  for (const bufs of slots) if (bufs) for (const b of bufs) rt.heap.release(b.ptr);
 }
 
 /** Copies a Sequence into scratch memory, describing it in `into` (or a new WSeq). */

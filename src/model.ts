@@ -4,7 +4,7 @@ import { layerDef, normalizeConfig, type LayerConfig } from './config.js';
 import { SeqLayersError, show } from './errors.js';
 import type { Fraction } from './fraction.js';
 import {
-  fromWasm, joinPath, product, RunContext, sameShape, stateElementBytes, toWasm,
+  createStates, fromWasm, joinPath, product, releaseStates, RunContext, sameShape, stateElementBytes, toWasm,
   type ChannelSpec, type Constants, type Layer, type Param, type StateBuffer, type WSeq,
 } from './layer.js';
 import { rfHull, type ReceptiveField, type ReceptiveFieldPerStep } from './receptive-field.js';
@@ -46,7 +46,8 @@ function buildLayer(config: LayerConfig, rt: Runtime, path: string, where: strin
   const def = layerDef(config.type)!;
   return def.create(config as never, {
     rt, path, where, input, constants,
-    child: (cfg, field, childInput) => buildLayer(cfg, rt, joinPath(path, field), whereOf(where, field), childInput, constants),
+    child: (cfg, field, childInput, shareScope) =>
+      buildLayer(cfg, rt, shareScope ? path : joinPath(path, field), whereOf(where, field), childInput, constants),
   });
 }
 
@@ -93,6 +94,7 @@ export class Model {
 
   private allocate(seed: number): void {
     const params = this.params();
+    const views = this.layers.flatMap((l) => l.params).filter((p) => p.viewOf);
     const seen = new Set<string>();
     for (const p of params) {
       if (seen.has(p.path)) throw new SeqLayersError('BAD_CONFIG', `two parameters share the path ${show(p.path)}`);
@@ -115,6 +117,7 @@ export class Model {
       for (const ptr of allocated) heap.release(ptr);
       throw e;
     }
+    for (const v of views) v.ptr = v.viewOf!.param.ptr + 4 * v.viewOf!.offset;
     for (const p of params) {
       const values = new Float32Array(p.size);
       p.init(values, seededRandom(hashString(`${seed}:${p.path}`)));
@@ -173,9 +176,9 @@ export class Model {
     return JSON.parse(JSON.stringify(this.config)) as LayerConfig;
   }
 
-  /** All parameters in tree order. */
+  /** All parameters in tree order (a stacked parameter once, not its slices). */
   params(): Param[] {
-    return this.layers.flatMap((l) => l.params);
+    return this.layers.flatMap((l) => l.params).filter((p) => !p.viewOf);
   }
 
   private checkInput(x: Sequence, what: string): void {
@@ -220,42 +223,11 @@ export class Model {
   initialState(batch: number, opts?: RunOptions): State {
     this.live();
     if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `initialState: expected a positive integer batch size, got ${show(batch)}`);
-    const specs = this.layers.map((l) => l.stateSpecs(batch));
-    const heap = this.rt.heap;
-    const slots: StateBuffer[][] = [];
-    try {
-      for (const layerSpecs of specs) {
-        slots.push(
-          layerSpecs.map((s) => {
-            const bytes = product(s.shape) * stateElementBytes(s.dtype);
-            return { name: s.name, dtype: s.dtype, shape: s.shape, bytes, ptr: heap.alloc(bytes, `state ${s.name}`) };
-          }),
-        );
-      }
-    } catch (e) {
-      for (const bufs of slots) for (const b of bufs) heap.release(b.ptr);
-      throw e;
-    }
-    const state = new State(this, batch, slots);
-    this.resetState(state, specs, opts);
-    return state;
-  }
-
-  private resetState(state: State, specs: ReturnType<Layer['stateSpecs']>[], opts?: RunOptions): void {
     const rt = this.rt;
-    state.slots.forEach((bufs, i) =>
-      bufs.forEach((b, j) => {
-        const fill = specs[i]![j]!.fill ?? 0;
-        if (b.dtype === 'uint8') rt.k.mem_fill(b.ptr, fill, b.bytes);
-        else if (b.dtype === 'int32') rt.i32.fill(fill, b.ptr >> 2, (b.ptr + b.bytes) >> 2);
-        else rt.k.f32_fill(b.bytes >> 2, fill, b.ptr);
-      }),
-    );
     rt.arena.begin();
     try {
-      const ctx = this.ctx;
-      ctx.constants = opts?.constants ?? {};
-      this.layers.forEach((l, i) => l.initState(state.slots[i]!, state.batch, ctx));
+      this.ctx.constants = opts?.constants ?? EMPTY;
+      return new State(this, batch, createStates(this.root, batch, this.ctx));
     } finally {
       rt.arena.end();
     }
@@ -423,7 +395,7 @@ export class State {
     if (this.disposed) return;
     this.disposed = true;
     if (this.model.isDisposed) return;
-    for (const bufs of this.slots) for (const b of bufs) this.model.rt.heap.release(b.ptr);
+    releaseStates(this.model.rt, this.slots);
   }
 
   /** Total bytes of state buffers. */

@@ -51,3 +51,74 @@ describe('Residual', () => {
     expect([...y.values]).toEqual([2, -2]);
   });
 });
+
+describe('Repeat', () => {
+  it('stacks parameters on a leading axis and applies each repeat in turn', async () => {
+    const { TestScaleConfig } = await import('./core/test-layers.js');
+    const m = sl.build(sl.Repeat(sl.Serial([TestScaleConfig, sl.Relu()]), 3), { inputShape: [2] });
+    expect(m.params().map((p) => [p.path, p.shape])).toEqual([['layer.layers.0.scale', [3, 2]]]);
+    m.loadWeights({ 'layer.layers.0.scale': { dtype: 'F32', shape: [3, 2], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } });
+    const y = m.layer(sl.Sequence.fromValues([1, 1], [1, 1, 2]));
+    expect([...y.values]).toEqual([1 * 3 * 5, 2 * 4 * 6]);
+    sl.verifyContract(m);
+  });
+  it('composes latency and receptive field n times', async () => {
+    const { TestPairSumConfig } = await import('./core/test-layers.js');
+    const m = sl.build(sl.Repeat(TestPairSumConfig(), 4), { inputShape: [2] });
+    expect(m.receptiveField).toEqual([-4, 0]);
+    sl.verifyContract(m);
+  });
+  it('rejects a child that changes the channel shape', () => {
+    expect(() => sl.build(sl.Repeat(sl.Parallel([sl.Relu(), sl.Relu()]), 2), { inputShape: [2] })).toThrow(/\[BAD_CONFIG\] Repeat at config: expected the repeated layer to keep its input spec/);
+  });
+});
+
+describe('Blockwise', () => {
+  it('steps the child in blocks, in layer mode too', async () => {
+    const { TestPairSumConfig } = await import('./core/test-layers.js');
+    const m = sl.build(sl.Blockwise(sl.Serial([TestPairSumConfig(), sl.Relu()]), 4), { inputShape: [3] });
+    expect(m.blockSize).toBe(4);
+    const plain = sl.build(sl.Serial([TestPairSumConfig(), sl.Relu()]), { inputShape: [3] });
+    const x = sl.randomSequence([2, 23, 3]);
+    sl.assertSequencesClose(m.layer(x), plain.layer(x), 'blockwise layer', 0, 0);
+    sl.verifyContract(m);
+  });
+  it('rejects a block size that is not a multiple of the child block size', () => {
+    const child = sl.Blockwise(sl.Relu(), 3);
+    expect(() => sl.build(sl.Blockwise(child, 4), { inputShape: [1] })).toThrow(/expected block_size to be a multiple of the child's block size 3, got 4/);
+  });
+});
+
+describe('Bidirectional', () => {
+  it('combines forward and time-reversed backward outputs, and cannot step', async () => {
+    const { TestPairSumConfig } = await import('./core/test-layers.js');
+    const m = sl.build(sl.Bidirectional(TestPairSumConfig(), TestPairSumConfig(), { combination: 'concat' }), { inputShape: [1] });
+    expect(m.supportsStep).toBe(false);
+    expect(m.receptiveField).toEqual([-1, 1]);
+    const y = m.layer(sl.Sequence.fromValues([1, 2, 3], [1, 3, 1]));
+    // forward: [1, 3, 5]; backward over [3, 2, 1] gives [3, 5, 3], reversed [3, 5, 3].
+    expect([...y.values]).toEqual([1, 3, 3, 5, 5, 3]);
+    sl.verifyContract(m);
+    expect(() => m.step(sl.Sequence.zeros([1, 1, 1]), m.initialState(1))).toThrow(/NOT_STEPPABLE/);
+  });
+});
+
+describe('ParallelChannels', () => {
+  for (const combination of ['stack', 'concat', 'add'] as const) {
+    it(`runs one shared stateful child per channel group (${combination})`, async () => {
+      const { TestPairSumConfig, TestScaleConfig } = await import('./core/test-layers.js');
+      const m = sl.build(sl.ParallelChannels(sl.Serial([TestPairSumConfig(), TestScaleConfig]), 3, { combination }), { inputShape: [6] });
+      expect(m.params().map((p) => [p.path, p.shape])).toEqual([['layers.1.scale', [2]]]);
+      expect(m.outputShape()).toEqual({ stack: [3, 2], concat: [6], add: [2] }[combination]);
+      sl.verifyContract(m);
+    });
+  }
+});
+
+describe('CheckpointGradient', () => {
+  it('is its child at inference', () => {
+    const m = sl.build(sl.CheckpointGradient(sl.Relu()), { inputShape: [2] });
+    sl.verifyContract(m);
+    expect([...m.layer(sl.Sequence.fromValues([-1, 1], [1, 1, 2])).values]).toEqual([0, 1]);
+  });
+});

@@ -133,15 +133,16 @@ export class Arena {
   private chunks: Block[] = [];
   private index = 0;
   private offset = 0;
-  /** Largest number of bytes one call has used so far. */
-  highWater = 0;
-  private used = 0;
+  private depth = 0;
+  // A stack of marks (chunk index, offset) in preallocated arrays: marking allocates nothing.
+  private readonly markIndex = new Int32Array(64);
+  private readonly markOffset = new Float64Array(64);
+  private marks = 0;
 
   constructor(private readonly heap: Heap) {}
 
   alloc(bytes: number): number {
     const size = align(Math.max(bytes, ALIGN));
-    this.used += size;
     let chunk = this.chunks[this.index];
     if (chunk && this.offset + size > chunk.size) {
       // Try the next chunk kept from an earlier call before taking a new one.
@@ -163,8 +164,6 @@ export class Arena {
     return ptr;
   }
 
-  private depth = 0;
-
   /** Starts a public call; calls may nest (a Lambda layer can run another model). */
   begin(): void {
     this.depth++;
@@ -175,9 +174,23 @@ export class Arena {
     if (--this.depth === 0) this.reset();
   }
 
-  /** Releases everything allocated since the last reset. */
+  /**
+   * Remembers the current allocation point; release() frees everything allocated after it.
+   * Lets a layer bound its scratch by reusing it block after block (Blockwise).
+   */
+  mark(): void {
+    if (this.marks === this.markIndex.length) throw new Error('Arena: marks nest too deep');
+    this.markIndex[this.marks] = this.index;
+    this.markOffset[this.marks++] = this.offset;
+  }
+
+  release(): void {
+    this.index = this.markIndex[--this.marks]!;
+    this.offset = this.markOffset[this.marks]!;
+  }
+
+  /** Releases everything; several chunks are merged into one for the next call. */
   private reset(): void {
-    if (this.used > this.highWater) this.highWater = this.used;
     if (this.chunks.length > 1) {
       const total = this.chunks.reduce((s, c) => s + c.size, 0);
       for (const c of this.chunks) this.heap.release(c.ptr);
@@ -185,6 +198,6 @@ export class Arena {
     }
     this.index = 0;
     this.offset = 0;
-    this.used = 0;
+    this.marks = 0;
   }
 }
