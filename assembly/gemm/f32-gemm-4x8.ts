@@ -3,33 +3,17 @@
 // A is row-major with row stride lda elements (rows may overlap: a strided convolution passes
 // lda = stride * channels). B is packed by f32_gemm_pack_b into panels [ceil(n/8)][k][8].
 // C is row-major with row stride ldc. bias is a pointer to n floats, or 0 for none; it is added
-// only when not accumulating. Any m, n, k >= 1; no alignment assumed; never writes outside C's
-// m x n elements and never reads A or bias past their last element (packed panels are whole).
+// only when not accumulating. Any m, n, k >= 1 (m = 0 does nothing); no alignment assumed; never
+// writes outside C's m x n elements and never reads A or bias past their last element (packed
+// panels are whole). C must not overlap A or B.
 //
 // Micro-kernel 4x8: 8 accumulators + 2 B vectors + 1 A broadcast = 11 of V8's 15 usable xmm
-// registers, so the tile stays in registers. Rows left over (m mod 4) use the 1x8 tile.
-import { madd, storeLanes, loadLanes } from '../simd';
-
-@inline function initAcc(c: usize, bias: usize, nr: i32, accumulate: bool, hi: bool): v128 {
-  // hi selects columns 4..7 of the panel.
-  const off: usize = hi ? 16 : 0;
-  const lanes = hi ? nr - 4 : nr;
-  if (accumulate) return loadLanes(c + off, lanes);
-  if (bias) return loadLanes(bias + off, lanes);
-  return f32x4.splat(0);
-}
-
-@inline function storeRow(c: usize, lo: v128, hi: v128, nr: i32): void {
-  if (nr == 8) {
-    v128.store(c, lo);
-    v128.store(c, hi, 16);
-  } else if (nr > 4) {
-    v128.store(c, lo);
-    storeLanes(c + 16, hi, nr - 4);
-  } else {
-    storeLanes(c, lo, nr);
-  }
-}
+// registers, so the tile stays in registers. Rows left over (m mod 4, all of them when m < 4)
+// go to the 2x16 tile (f32-gemm-2x16.ts), which keeps enough madd chains for one or two rows.
+import { madd } from '../simd';
+import { f32_gemm_2x16 } from './f32-gemm-2x16';
+import { f32_gemm_packed_len } from './pack';
+import { accStart, accStore } from './tile';
 
 export function f32_gemm(
   m: i32, n: i32, k: i32, a: usize, lda: i32, bp: usize, c: usize, ldc: i32, bias: usize, accumulate: bool,
@@ -38,22 +22,23 @@ export function f32_gemm(
   const panelBytes = <usize>k << 5;
   const ldaB = <usize>lda << 2;
   const ldcB = <usize>ldc << 2;
-  for (let p = 0; p < panels; p++) {
+  const m4 = m & ~3;
+  // Panels outermost: one panel (k x 32 bytes) stays in cache across all row tiles.
+  for (let p = 0; p < panels && m4 > 0; p++) {
     const n0 = p << 3;
     const nr = min(8, n - n0);
     const bpan = bp + <usize>p * panelBytes;
     const biasP: usize = bias ? bias + (<usize>n0 << 2) : 0;
-    let i = 0;
     // Main loop: 4 rows x 8 columns.
-    for (; i + 4 <= m; i += 4) {
+    for (let i = 0; i < m4; i += 4) {
       const a0 = a + <usize>i * ldaB;
       const a1 = a0 + ldaB, a2 = a1 + ldaB, a3 = a2 + ldaB;
       const c0 = c + <usize>i * ldcB + (<usize>n0 << 2);
       const c1 = c0 + ldcB, c2 = c1 + ldcB, c3 = c2 + ldcB;
-      let x0 = initAcc(c0, biasP, nr, accumulate, false), y0 = nr > 4 ? initAcc(c0, biasP, nr, accumulate, true) : f32x4.splat(0);
-      let x1 = initAcc(c1, biasP, nr, accumulate, false), y1 = nr > 4 ? initAcc(c1, biasP, nr, accumulate, true) : f32x4.splat(0);
-      let x2 = initAcc(c2, biasP, nr, accumulate, false), y2 = nr > 4 ? initAcc(c2, biasP, nr, accumulate, true) : f32x4.splat(0);
-      let x3 = initAcc(c3, biasP, nr, accumulate, false), y3 = nr > 4 ? initAcc(c3, biasP, nr, accumulate, true) : f32x4.splat(0);
+      let x0 = accStart(c0, biasP, 0, nr, accumulate), y0 = accStart(c0, biasP, 4, nr, accumulate);
+      let x1 = accStart(c1, biasP, 0, nr, accumulate), y1 = accStart(c1, biasP, 4, nr, accumulate);
+      let x2 = accStart(c2, biasP, 0, nr, accumulate), y2 = accStart(c2, biasP, 4, nr, accumulate);
+      let x3 = accStart(c3, biasP, 0, nr, accumulate), y3 = accStart(c3, biasP, 4, nr, accumulate);
       let bk = bpan;
       for (let kk = 0; kk < k; kk++) {
         const ka = <usize>kk << 2;
@@ -68,24 +53,33 @@ export function f32_gemm(
         va = f32x4.splat(load<f32>(a3 + ka));
         x3 = madd(va, b0, x3); y3 = madd(va, b1, y3);
       }
-      storeRow(c0, x0, y0, nr);
-      storeRow(c1, x1, y1, nr);
-      storeRow(c2, x2, y2, nr);
-      storeRow(c3, x3, y3, nr);
+      accStore(c0, x0, 0, nr); accStore(c0, y0, 4, nr);
+      accStore(c1, x1, 0, nr); accStore(c1, y1, 4, nr);
+      accStore(c2, x2, 0, nr); accStore(c2, y2, 4, nr);
+      accStore(c3, x3, 0, nr); accStore(c3, y3, 4, nr);
     }
-    // Remaining rows: 1 x 8.
-    for (; i < m; i++) {
-      const a0 = a + <usize>i * ldaB;
-      const c0 = c + <usize>i * ldcB + (<usize>n0 << 2);
-      let x0 = initAcc(c0, biasP, nr, accumulate, false), y0 = nr > 4 ? initAcc(c0, biasP, nr, accumulate, true) : f32x4.splat(0);
-      let bk = bpan;
-      for (let kk = 0; kk < k; kk++) {
-        const va = f32x4.splat(load<f32>(a0 + (<usize>kk << 2)));
-        x0 = madd(va, v128.load(bk), x0);
-        y0 = madd(va, v128.load(bk, 16), y0);
-        bk += 32;
-      }
-      storeRow(c0, x0, y0, nr);
-    }
+  }
+  // Remaining rows: 2x16 tiles.
+  if (m > m4) f32_gemm_2x16(m - m4, n, k, a + <usize>m4 * ldaB, lda, bp, c + <usize>m4 * ldcB, ldc, bias, accumulate);
+}
+
+/**
+ * `batch` independent f32_gemm problems of the same sizes: for j < batch,
+ * C_j = A_j · B_j (+ bias_j) with A_j = a + j * strideA elements, C_j = c + j * strideC
+ * elements, B_j the j-th of `batch` consecutive packed matrices (f32_gemm_packed_len(k, n)
+ * floats each) and bias_j = bias + j * n elements (bias [batch, n], or 0 for none).
+ * Einsums with a letter shared by input, kernel and output (e.g. "...ab,abc->...bac") run as
+ * one call of this.
+ */
+export function f32_gemm_batch(
+  batch: i32, m: i32, n: i32, k: i32, a: usize, lda: i32, strideA: i32, bp: usize,
+  c: usize, ldc: i32, strideC: i32, bias: usize, accumulate: bool,
+): void {
+  const packedBytes = <usize>f32_gemm_packed_len(k, n) << 2;
+  for (let j = 0; j < batch; j++) {
+    f32_gemm(
+      m, n, k, a + (<usize>(j * strideA) << 2), lda, bp + <usize>j * packedBytes,
+      c + (<usize>(j * strideC) << 2), ldc, bias ? bias + (<usize>(j * n) << 2) : 0, accumulate,
+    );
   }
 }

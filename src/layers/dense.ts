@@ -1,0 +1,416 @@
+// Dense layers: a learned linear map of each step's channels. Port of sequence_layers/jax/dense.py.
+//
+// Exports (sorted): Dense, DenseShaped, EinsumDense.
+//
+// All three are one einsum of each step's channels with a kernel, lowered once at build time
+// (an EinsumPlan) to at most: a strided copy of x, ONE batched packed GEMM with the bias fused,
+// a strided copy of y, and the activation in place. Dense and DenseShaped never need the copies.
+// They are stateless (ratio 1, receptive field (0, 0)); each step only sees its own row, so
+// invalid steps (NaN included) stay in their own rows, and the input mask passes through.
+import { BroadcastPlan, broadcastStrides, contiguousStrides, Op } from '../broadcast.js';
+import { builder, defineLayer, f, type Resolved } from '../config.js';
+import { show } from '../errors.js';
+import { lecunNormal, zeros } from '../initializers.js';
+import { Layer, product, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { activationField, activationKernel, type UnaryKernel } from './simple.js';
+
+// ---------------------------------------------------------------------------------------------
+// Shared: an einsum "...X,Y->...Z" of each step with a kernel, as a batched GEMM.
+
+/**
+ * An einsum of each step's channels with a kernel, in labels: x, w and y name the axes of the
+ * input channels, the kernel and the output channels; `sizes` gives every label's size.
+ */
+interface EinsumSpec {
+  x: readonly string[];
+  w: readonly string[];
+  y: readonly string[];
+  sizes: ReadonlyMap<string, number>;
+  /** Bias shape, right-aligned against y as the reference's bias_add broadcasts it (null: no bias). */
+  bias: readonly number[] | null;
+}
+
+/** Channel groups f32_strided_binary can permute: rank 8 minus the rows axis. */
+const MAX_COPY_RANK = 7;
+const NO_OPERAND = { shape: [], perRow: false };
+
+/**
+ * The plan of one einsum. Labels fall in four groups: S (in x, w and y: a batch of separate
+ * GEMMs), M (x and y only: more rows), K (x, not y: contracted; a K label the kernel lacks
+ * sums x over it) and N (w and y only: columns). Per step, x is copied to [M, S, K] when its
+ * order differs, f32_gemm_batch computes [M, S, N] = one [rows, K] x [K, N] product per S index
+ * (rows = steps * M, kernel packed per S index in prepare), and the result is copied to y's
+ * order when that differs. M and S are ordered as in x or as in y, whichever moves fewer floats.
+ */
+class EinsumPlan {
+  // GEMM rows per step, batch count, contraction and column sizes.
+  private readonly m: number;
+  private readonly s: number;
+  private readonly k: number;
+  private readonly n: number;
+  private readonly xCopy: BroadcastPlan | null;
+  private readonly yCopy: BroadcastPlan | null;
+  // Bias added after the GEMM, when it varies along an M label (else it is fused into the GEMM).
+  private readonly biasAdd: BroadcastPlan | null;
+  private readonly inSize: number;
+  private readonly outSize: number;
+  // Kernel element offsets of each S, K and N index (null: the kernel is already [K, N]).
+  private readonly kernelOffsets: { s: Int32Array; k: Int32Array; n: Int32Array } | null;
+  // Bias element offsets of each S and N index (null: no bias, a post-GEMM add, or already [N]).
+  private readonly biasOffsets: { s: Int32Array; n: Int32Array } | null;
+
+  constructor(spec: EinsumSpec, fail: (message: string) => Error) {
+    const { x, w, y, sizes } = spec;
+    const size = (labels: readonly string[]) => product(labels.map((l) => sizes.get(l)!));
+    const sLabels = x.filter((l) => w.includes(l) && y.includes(l));
+    const mLabels = x.filter((l) => !w.includes(l) && y.includes(l));
+    const kLabels = x.filter((l) => !y.includes(l));
+    const nLabels = y.filter((l) => !x.includes(l));
+    this.m = size(mLabels);
+    this.s = size(sLabels);
+    this.k = size(kLabels);
+    this.n = size(nLabels);
+    this.inSize = size(x);
+    this.outSize = size(y);
+
+    // Order M and S as in x or as in y, whichever moves fewer floats per step.
+    const inYOrder = (labels: string[]) => y.filter((l) => labels.includes(l));
+    let best: { m: string[]; s: string[]; cost: number } | null = null;
+    for (const m of [mLabels, inYOrder(mLabels)]) {
+      for (const s of [sLabels, inYOrder(sLabels)]) {
+        const cost = (isPermutation(x, [...m, ...s, ...kLabels], sizes) ? this.inSize : 0) + (isPermutation([...m, ...s, ...nLabels], y, sizes) ? this.outSize : 0);
+        if (!best || cost < best.cost) best = { m, s, cost };
+      }
+    }
+    const gemmIn = [...best!.m, ...best!.s, ...kLabels];
+    const gemmOut = [...best!.m, ...best!.s, ...nLabels];
+    this.xCopy = permutation(x, gemmIn, sizes, fail);
+    this.yCopy = permutation(gemmOut, y, sizes, fail);
+
+    const wStrides = contiguousStrides(w.map((l) => sizes.get(l)!));
+    const wStride = (l: string) => (w.includes(l) ? wStrides[w.indexOf(l)]! : 0);
+    const ko = { s: offsets(best!.s, sizes, wStride), k: offsets(kLabels, sizes, wStride), n: offsets(nLabels, sizes, wStride) };
+    const kernelIsKN = this.s === 1 && ko.k.every((o, i) => o === i * this.n) && ko.n.every((o, i) => o === i);
+    this.kernelOffsets = kernelIsKN ? null : ko;
+
+    this.biasAdd = null;
+    this.biasOffsets = null;
+    if (spec.bias) {
+      const bStrides = broadcastStrides(spec.bias, y.map((l) => sizes.get(l)!));
+      const bStride = (l: string) => bStrides[y.indexOf(l)]!;
+      if (best!.m.some((l) => bStride(l) !== 0)) {
+        const yShape = y.map((l) => sizes.get(l)!);
+        if (yShape.length > MAX_COPY_RANK) throw fail(`bias_axes: a bias along an axis the kernel lacks needs an output of at most ${MAX_COPY_RANK} axes, got ${yShape.length}`);
+        this.biasAdd = new BroadcastPlan(yShape, { shape: yShape, perRow: true }, { shape: spec.bias, perRow: false });
+      } else {
+        const bo = { s: offsets(best!.s, sizes, bStride), n: offsets(nLabels, sizes, bStride) };
+        const biasIsN = this.s === 1 && product(spec.bias) === this.n && bo.n.every((o, i) => o === i);
+        if (!biasIsN) this.biasOffsets = bo;
+      }
+    }
+  }
+
+  /** Floats of the packed kernels (one per S index). */
+  packedLen(rt: Runtime): number {
+    return this.s * rt.k.f32_gemm_packed_len(this.k, this.n);
+  }
+
+  /** Floats of the GEMM-order bias [S, N] derived from the parameter, or 0 when the parameter serves as is. */
+  get gemmBiasLen(): number {
+    return this.biasOffsets ? this.s * this.n : 0;
+  }
+
+  /** Packs the kernel parameter (reference layout) into `packed`, one [K, N] matrix per S index. */
+  pack(rt: Runtime, kernel: number, packed: number): void {
+    const { k, n } = this;
+    const o = this.kernelOffsets;
+    if (!o) {
+      rt.k.f32_gemm_pack_b(k, n, kernel, n, packed);
+      return;
+    }
+    const packedBytes = rt.k.f32_gemm_packed_len(k, n) * 4;
+    const gathered = new Float32Array(k * n);
+    rt.arena.begin();
+    try {
+      const tmp = rt.arena.alloc(k * n * 4);
+      for (let si = 0; si < this.s; si++) {
+        const src = rt.f32.subarray(kernel >> 2);
+        for (let ki = 0; ki < k; ki++) {
+          const base = o.s[si]! + o.k[ki]!;
+          for (let ni = 0; ni < n; ni++) gathered[ki * n + ni] = src[base + o.n[ni]!]!;
+        }
+        rt.f32.set(gathered, tmp >> 2);
+        rt.k.f32_gemm_pack_b(k, n, tmp, n, packed + si * packedBytes);
+      }
+    } finally {
+      rt.arena.end();
+    }
+  }
+
+  /** Writes the bias parameter in GEMM order [S, N] to `out` (when gemmBiasLen > 0). */
+  gatherBias(rt: Runtime, bias: number, out: number): void {
+    const o = this.biasOffsets!;
+    const f32 = rt.f32;
+    for (let si = 0; si < this.s; si++) {
+      for (let ni = 0; ni < this.n; ni++) f32[(out >> 2) + si * this.n + ni] = f32[(bias >> 2) + o.s[si]! + o.n[ni]!]!;
+    }
+  }
+
+  /**
+   * y = einsum(x, kernel) + bias for `steps` steps: x [steps, ...X], y [steps, ...Z] (not
+   * overlapping x). bias is the parameter (0: none), gemmBias the [S, N] buffer filled by
+   * gatherBias (used when gemmBiasLen > 0).
+   */
+  run(ctx: RunContext, steps: number, x: number, y: number, packed: number, bias: number, gemmBias: number): void {
+    const { m, s, k, n } = this;
+    let a = x;
+    if (this.xCopy) {
+      a = ctx.alloc(steps * this.inSize * 4);
+      this.xCopy.run(ctx, Op.copy, steps, x, x, a);
+    }
+    const c = this.yCopy ? ctx.alloc(steps * this.outSize * 4) : y;
+    const fusedBias = this.biasAdd ? 0 : this.biasOffsets ? gemmBias : bias;
+    ctx.rt.k.f32_gemm_batch(s, steps * m, n, k, a, s * k, k, packed, c, s * n, n, fusedBias, false);
+    if (this.yCopy) this.yCopy.run(ctx, Op.copy, steps, c, c, y);
+    if (this.biasAdd) this.biasAdd.run(ctx, Op.add, steps, y, bias, y);
+  }
+}
+
+/** Whether laying out `src` as `dst` moves data (size-1 axes do not count). */
+function isPermutation(src: readonly string[], dst: readonly string[], sizes: ReadonlyMap<string, number>): boolean {
+  const big = (l: string) => sizes.get(l)! > 1;
+  const a = src.filter(big), b = dst.filter(big);
+  return a.some((l, i) => b[i] !== l);
+}
+
+/**
+ * A strided copy from [rows, ...src] to [rows, ...dst] (the same labels in another order), or
+ * null when no data moves. Labels adjacent in both orders are merged into one axis first.
+ */
+function permutation(src: readonly string[], dst: readonly string[], sizes: ReadonlyMap<string, number>, fail: (message: string) => Error): BroadcastPlan | null {
+  if (!isPermutation(src, dst, sizes)) return null;
+  const d = dst.filter((l) => sizes.get(l)! > 1);
+  const groups: string[][] = [];
+  for (const l of src.filter((l) => sizes.get(l)! > 1)) {
+    const g = groups.at(-1);
+    if (g && d.indexOf(l) === d.indexOf(g.at(-1)!) + 1) g.push(l);
+    else groups.push([l]);
+  }
+  if (groups.length > MAX_COPY_RANK) {
+    throw fail(`equation: reordering the axes needs a transpose of ${groups.length} axis groups, at most ${MAX_COPY_RANK} are supported`);
+  }
+  const groupSize = (g: string[]) => product(g.map((l) => sizes.get(l)!));
+  const shape = groups.map(groupSize);
+  const dstOrder = [...groups].sort((a, b) => d.indexOf(a[0]!) - d.indexOf(b[0]!));
+  const dstStrides = contiguousStrides(dstOrder.map(groupSize));
+  const strides = groups.map((g) => dstStrides[dstOrder.indexOf(g)]!);
+  return new BroadcastPlan(shape, { shape, perRow: true }, NO_OPERAND, { strides, rowStride: product(shape) });
+}
+
+/** Element offset (sum of `stride(label) * index`) of every row-major index over `labels`. */
+function offsets(labels: readonly string[], sizes: ReadonlyMap<string, number>, stride: (l: string) => number): Int32Array {
+  let out = Int32Array.of(0);
+  for (const l of labels) {
+    const size = sizes.get(l)!, st = stride(l);
+    const next = new Int32Array(out.length * size);
+    for (let i = 0; i < out.length; i++) for (let j = 0; j < size; j++) next[i * size + j] = out[i]! + j * st;
+    out = next;
+  }
+  return out;
+}
+
+/** Initialiser of the kernels: LeCun normal with fan-in = product of all but the last axis (flax's default_kernel_init). */
+const kernelInit = (shape: readonly number[]) => lecunNormal(product(shape.slice(0, -1)));
+
+/**
+ * Base of the dense layers: builds the plan, declares `kernel` (and `bias`), packs them in
+ * prepare() and runs the plan, then the activation.
+ */
+abstract class EinsumLayer extends Layer {
+  private plan!: EinsumPlan;
+  private kernel!: Param;
+  private bias!: Param | null;
+  private packed!: Derived;
+  private gemmBias!: Derived | null;
+  private activation!: UnaryKernel | null;
+
+  /** Called by the subclass constructor once it has validated its config. */
+  protected setup(spec: EinsumSpec, kernelShape: readonly number[], outputShape: readonly number[], activation: string | undefined): void {
+    if (this.input.dtype !== 'float32') throw this.error('BAD_CONFIG', `expected a float32 input, got ${this.input.dtype}`);
+    this.plan = new EinsumPlan(spec, (message) => this.error('BAD_CONFIG', message));
+    this.output = { shape: outputShape, dtype: 'float32' };
+    this.kernel = this.param('kernel', kernelShape, kernelInit(kernelShape));
+    this.bias = spec.bias ? this.param('bias', spec.bias, zeros) : null;
+    this.packed = this.derive(this.plan.packedLen(this.rt) * 4);
+    this.gemmBias = this.plan.gemmBiasLen ? this.derive(this.plan.gemmBiasLen * 4) : null;
+    this.activation = activationKernel(activation);
+  }
+
+  prepare(): void {
+    this.plan.pack(this.rt, this.kernel.ptr, this.packed.ptr);
+    if (this.gemmBias) this.plan.gatherBias(this.rt, this.bias!.ptr, this.gemmBias.ptr);
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const steps = x.batch * x.time;
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    this.plan.run(ctx, steps, x.values, y, this.packed.ptr, this.bias?.ptr ?? 0, this.gemmBias?.ptr ?? 0);
+    this.activation?.(ctx.rt.k, steps * product(this.output.shape), y, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense
+
+const denseFields = {
+  /** Output features: the size that replaces the last channel axis. */
+  features: f.int(1),
+  /** Add the learned `bias` (default true). */
+  useBias: f.bool().default(true),
+  /** Activation applied after the bias: a name such as 'relu' or 'gelu' (ACTIVATION_NAMES), or null for none (default). */
+  activation: activationField(),
+};
+
+/**
+ * y[..., o] = activation(sum_i x[..., i] kernel[i, o] + bias[o]) over the LAST channel axis;
+ * the other channel axes are more rows of the same GEMM. Needs at least one channel axis.
+ *
+ * Parameters: `kernel` [in, features] (in = last input channel size), `bias` [features]
+ * (when useBias; initialised to zeros).
+ */
+export class DenseLayer extends EinsumLayer {
+  constructor(config: Resolved<typeof denseFields>, ctx: BuildContext) {
+    super(config, ctx);
+    const shape = this.input.shape;
+    if (shape.length === 0) {
+      throw this.error('BAD_CONFIG', `expected an input with at least one channel axis (the reference needs rank >= 3: [batch, time, ...channels]), got channel shape []`);
+    }
+    const outer = shape.slice(0, -1).map((_, i) => `m${i}`);
+    const sizes = new Map<string, number>(outer.map((l, i) => [l, shape[i]!]));
+    sizes.set('in', shape.at(-1)!).set('out', config.features);
+    this.setup(
+      { x: [...outer, 'in'], w: ['in', 'out'], y: [...outer, 'out'], sizes, bias: config.useBias ? [config.features] : null },
+      [shape.at(-1)!, config.features],
+      [...shape.slice(0, -1), config.features],
+      config.activation,
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// DenseShaped
+
+const denseShapedFields = {
+  /** Output channel shape (may be [] for a scalar per step). */
+  outputShape: f.intList(1),
+  /** Add the learned `bias` (default true). */
+  useBias: f.bool().default(true),
+  /** Activation applied after the bias: a name such as 'relu' or 'gelu' (ACTIVATION_NAMES), or null for none (default). */
+  activation: activationField(),
+};
+
+/**
+ * y[...out] = activation(sum_in x[...in] kernel[...in, ...out] + bias[...out]): maps the whole
+ * input channel shape to `outputShape`.
+ *
+ * Parameters: `kernel` [*C_in, *outputShape], `bias` [*outputShape] (when useBias; zeros at
+ * init). An empty side is replaced by (1,): a scalar input gives kernel [1, ...], a scalar
+ * output kernel [..., 1] and bias [1].
+ */
+export class DenseShapedLayer extends EinsumLayer {
+  constructor(config: Resolved<typeof denseShapedFields>, ctx: BuildContext) {
+    super(config, ctx);
+    const inShape = this.input.shape.length ? this.input.shape : [1];
+    const outShape = config.outputShape.length ? config.outputShape : [1];
+    const x = inShape.map((_, i) => `i${i}`), y = outShape.map((_, i) => `o${i}`);
+    const sizes = new Map<string, number>([...x.map((l, i) => [l, inShape[i]!] as const), ...y.map((l, i) => [l, outShape[i]!] as const)]);
+    this.setup({ x, w: [...x, ...y], y, sizes, bias: config.useBias ? outShape : null }, [...inShape, ...outShape], config.outputShape, config.activation);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// EinsumDense
+
+const einsumDenseFields = {
+  /** The einsum "...X,Y->...Z": X the input channel axes, Y the kernel axes, Z the output channel axes (one letter per axis). */
+  equation: f.str(),
+  /** Output channel shape, one entry per letter of Z; null = the size of that letter in the input. */
+  outputShape: f.custom<(number | null)[]>('a list of positive integers or nulls', (v) =>
+    Array.isArray(v) && v.every((d) => d === null || (Number.isInteger(d) && d >= 1)) ? (v as (number | null)[]) : undefined,
+  ),
+  /** Output letters the learned `bias` varies along (default '': no bias). */
+  biasAxes: f.str().default(''),
+  /** Activation applied after the bias: a name such as 'relu' or 'gelu' (ACTIVATION_NAMES), or null for none (default). */
+  activation: activationField(),
+};
+
+const EQUATION = /^\.\.\.([a-zA-Z]*),([a-zA-Z]+)->\.\.\.([a-zA-Z]*)$/;
+
+/**
+ * y = activation(einsum(equation, x, kernel) + bias) per step, e.g. "...ab,bc->...ac". Every
+ * letter names one axis; X and Z must start with "..." (batch and time). As in the reference,
+ * a letter of Y must appear in X or Z, a letter of Z in X or Y, and X and Z must not repeat a
+ * letter (Y must not either: that would be a diagonal, which the reference's einsum allows but
+ * this port does not). A letter of X missing from Z and Y is summed over.
+ *
+ * Parameters: `kernel` with the sizes of Y's letters in Y's order; `bias` (when biasAxes is
+ * not empty; zeros at init) with the shape of Z from its first bias letter on, 1 for letters
+ * not in biasAxes (e.g. "...a,abc->...bc" with biasAxes "b" gives bias [b, 1]).
+ */
+export class EinsumDenseLayer extends EinsumLayer {
+  constructor(config: Resolved<typeof einsumDenseFields>, ctx: BuildContext) {
+    super(config, ctx);
+    const eq = config.equation;
+    const match = EQUATION.exec(eq);
+    if (!match) {
+      throw this.error('BAD_CONFIG', `equation: expected "...X,Y->...Z" with X, Y, Z made of letters (e.g. "...ab,bc->...ac"), got ${show(eq)}`);
+    }
+    const [x, w, y] = [match[1]!, match[2]!, match[3]!].map((s) => [...s]) as [string[], string[], string[]];
+    for (const [name, spec] of [['input', x], ['kernel', w], ['output', y]] as const) {
+      const repeated = spec.find((l, i) => spec.indexOf(l) !== i);
+      if (repeated) throw this.error('BAD_CONFIG', `equation: expected no repeated letter in the ${name} spec ${show(spec.join(''))}, got ${show(repeated)} twice in ${show(eq)}`);
+    }
+    const shape = this.input.shape;
+    if (x.length !== shape.length) {
+      throw this.error('BAD_CONFIG', `equation: the input spec ${show('...' + x.join(''))} has ${x.length} axes, but the input channel shape ${show(shape)} has ${shape.length}`);
+    }
+    for (const l of y) if (!x.includes(l) && !w.includes(l)) throw this.error('BAD_CONFIG', `equation: output letter ${show(l)} appears in neither the input nor the kernel spec of ${show(eq)}`);
+    for (const l of w) if (!x.includes(l) && !y.includes(l)) throw this.error('BAD_CONFIG', `equation: kernel letter ${show(l)} appears in neither the input nor the output spec of ${show(eq)}`);
+
+    const outputShape = config.outputShape;
+    if (outputShape.length !== y.length) {
+      throw this.error('BAD_CONFIG', `output_shape: expected ${y.length} entries (one per letter of ${show('...' + y.join(''))}), got ${show(outputShape)}`);
+    }
+    const sizes = new Map<string, number>(x.map((l, i) => [l, shape[i]!]));
+    y.forEach((l, i) => {
+      const given = outputShape[i], inferred = sizes.get(l);
+      if (given === null && inferred === undefined) {
+        throw this.error('BAD_CONFIG', `output_shape[${i}]: expected a size for ${show(l)}, which is not in the input spec so cannot be inferred, got null`);
+      }
+      if (given !== null && inferred !== undefined && given !== inferred) {
+        throw this.error('BAD_CONFIG', `output_shape[${i}]: expected ${inferred} (the input's size for ${show(l)}) or null, got ${given}`);
+      }
+      sizes.set(l, (given ?? inferred)!);
+    });
+
+    const biasAxes = [...config.biasAxes];
+    const stray = biasAxes.find((l) => !y.includes(l));
+    if (stray !== undefined) throw this.error('BAD_CONFIG', `bias_axes: expected letters of the output spec ${show(y.join(''))}, got ${show(config.biasAxes)}`);
+    // The reference's bias shape: Z from the first bias letter on, 1 where a letter has no bias.
+    const first = y.findIndex((l) => biasAxes.includes(l));
+    const bias = first >= 0 ? y.slice(first).map((l) => (biasAxes.includes(l) ? sizes.get(l)! : 1)) : null;
+    this.setup({ x, w, y, sizes, bias }, w.map((l) => sizes.get(l)!), y.map((l) => sizes.get(l)!), config.activation);
+  }
+}
+
+const DenseDef = defineLayer({ type: 'Dense', fields: denseFields, create: (c, ctx) => new DenseLayer(c, ctx) });
+const DenseShapedDef = defineLayer({ type: 'DenseShaped', fields: denseShapedFields, create: (c, ctx) => new DenseShapedLayer(c, ctx) });
+const EinsumDenseDef = defineLayer({ type: 'EinsumDense', fields: einsumDenseFields, create: (c, ctx) => new EinsumDenseLayer(c, ctx) });
+
+export const denseDefs = [DenseDef, DenseShapedDef, EinsumDenseDef];
+
+export const Dense = builder(DenseDef);
+export const DenseShaped = builder(DenseShapedDef);
+export const EinsumDense = builder(EinsumDenseDef);

@@ -1,0 +1,223 @@
+// Tester for the packed GEMM kernels (assembly/gemm/), in the style of XNNPACK's
+// gemm-microkernel-tester: a plain f64 reference, sizes around the tiles (4x8, 2x16), strides
+// set to the next prime above the row length, rows of A that overlap (lda < k, as strided
+// convolutions pass), unaligned pointers, and guard values around every output row.
+//
+// Tolerance (both builds): |got - ref| <= (k + 1) * 2^-23 * (|start| + sum_k |a * b|), twice the
+// classical bound for k sequential rounded multiply-adds (gamma_{k+1} with u = 2^-24). The SIMD
+// build rounds the product and the sum separately; the relaxed build may fuse them
+// (relaxed_madd), which only lowers the error, so one bound serves both.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sl from '../../src/index.js';
+import { seededRandom } from '../../src/util/hash.js';
+
+let rt: sl.Runtime;
+beforeAll(async () => {
+  await sl.init();
+  rt = sl.getRuntime();
+});
+
+const GUARD = 0x7fc0beef; // a NaN payload no kernel produces
+const isPrime = (v: number) => {
+  for (let d = 2; d * d <= v; d++) if (v % d === 0) return false;
+  return v >= 2;
+};
+/** Smallest prime > v (XNNPACK's next_prime, strictly above so a stride never equals the row). */
+const nextPrime = (v: number) => {
+  let p = v + 1;
+  while (!isPrime(p)) p++;
+  return p;
+};
+
+type GemmKernel = 'f32_gemm' | 'f32_gemm_2x16';
+
+interface GemmCase {
+  m: number;
+  n: number;
+  k: number;
+  lda: number;
+  ldc: number;
+  bias: boolean;
+  accumulate: boolean;
+  /** Byte offset of A, C and the packed B from 16-byte alignment (0, 4, 8 or 12). */
+  misalign: number;
+}
+
+/** Runs one case through `kernel` and returns a failure description, or null. */
+function runCase(kernel: GemmKernel, c: GemmCase, seed: number): string | null {
+  const { m, n, k, lda, ldc, misalign } = c;
+  const random = seededRandom(seed);
+  const rnd = () => 2 * random() - 1;
+  const ldb = nextPrime(n);
+  const aLen = (m - 1) * lda + k;
+  const cLen = (m - 1) * ldc + n;
+  const guard = 4; // guard floats before the first and after the last row
+  const a = Float64Array.from({ length: aLen }, rnd);
+  const b = Float64Array.from({ length: k * ldb }, rnd);
+  const bias = Float64Array.from({ length: n }, rnd);
+  const c0 = Float64Array.from({ length: cLen }, rnd);
+
+  const packedLen = rt.k.f32_gemm_packed_len(k, n);
+  const heap = rt.heap;
+  const pa = heap.alloc(aLen * 4 + 16) + misalign;
+  const pb = heap.alloc(k * ldb * 4);
+  const pp = heap.alloc(packedLen * 4 + 16) + misalign;
+  const pbias = heap.alloc(n * 4);
+  const pcBase = heap.alloc((cLen + 2 * guard) * 4 + 16);
+  const pc = pcBase + misalign + guard * 4;
+  try {
+    // A, C and the packed B may sit at unaligned addresses: write them through a DataView.
+    const dv = new DataView(rt.memory.buffer);
+    a.forEach((v, i) => dv.setFloat32(pa + 4 * i, v, true));
+    rt.f32.set(b, pb >> 2);
+    rt.f32.set(bias, pbias >> 2);
+    for (let i = -guard; i < cLen + guard; i++) dv.setUint32(pc + 4 * i, GUARD, true);
+    if (c.accumulate) {
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) dv.setFloat32(pc + 4 * (i * ldc + j), c0[i * ldc + j]!, true);
+    }
+    rt.k.f32_gemm_pack_b(k, n, pb, ldb, pp);
+    rt.k[kernel](m, n, k, pa, lda, pp, pc, ldc, c.bias ? pbias : 0, c.accumulate);
+
+    // Inputs are f32 in memory: the reference uses the rounded values.
+    const f = (x: number) => Math.fround(x);
+    for (let i = -guard; i < cLen + guard; i++) {
+      const inside = i >= 0 && i < cLen && i % ldc < n;
+      const bits = dv.getUint32(pc + 4 * i, true);
+      if (inside) {
+        const row = Math.floor(i / ldc), col = i % ldc;
+        let ref = c.accumulate ? f(c0[i]!) : c.bias ? f(bias[col]!) : 0;
+        let mag = Math.abs(ref);
+        for (let kk = 0; kk < k; kk++) {
+          const t = f(a[row * lda + kk]!) * f(b[kk * ldb + col]!);
+          ref += t;
+          mag += Math.abs(t);
+        }
+        const got = dv.getFloat32(pc + 4 * i, true);
+        const tol = (k + 1) * 2 ** -23 * mag;
+        if (!(Math.abs(got - ref) <= tol)) return `C[${row}, ${col}] = ${got}, reference ${ref} (tolerance ${tol})`;
+      } else if (bits !== GUARD) {
+        return `guard at offset ${i} of C (row stride ${ldc}) was overwritten`;
+      }
+    }
+    return null;
+  } finally {
+    heap.release(pa - misalign);
+    heap.release(pb);
+    heap.release(pp - misalign);
+    heap.release(pbias);
+    heap.release(pcBase);
+  }
+}
+
+const NS = [...Array.from({ length: 17 }, (_, i) => i + 1), 24, 33];
+const KS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 31, 64];
+
+/** Every (n, k, bias, accumulate) for one m, with prime strides; returns the failures. */
+function sweep(kernel: GemmKernel, m: number, stridedA: 'prime' | 'overlapping'): string[] {
+  const failures: string[] = [];
+  let seed = m * 1000;
+  for (const n of NS) {
+    for (const k of KS) {
+      for (const [bias, accumulate] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const lda = stridedA === 'prime' ? nextPrime(k) : Math.max(1, k >> 1);
+        const c: GemmCase = { m, n, k, lda, ldc: nextPrime(n), bias, accumulate, misalign: (seed % 4) * 4 };
+        const err = runCase(kernel, c, ++seed);
+        if (err) failures.push(`${JSON.stringify(c)}: ${err}`);
+      }
+    }
+  }
+  return failures;
+}
+
+describe('f32_gemm (4x8 tiles, 2x16 for the m mod 4 rows)', () => {
+  for (let m = 1; m <= 9; m++) {
+    it(`m = ${m}: every n, k, bias and accumulate, prime strides`, () => {
+      expect(sweep('f32_gemm', m, 'prime').slice(0, 3)).toEqual([]);
+    });
+  }
+  for (const m of [3, 5, 8]) {
+    it(`m = ${m}: rows of A overlap (lda = k / 2)`, () => {
+      expect(sweep('f32_gemm', m, 'overlapping').slice(0, 3)).toEqual([]);
+    });
+  }
+  it('m = 0 writes nothing', () => {
+    const pc = rt.heap.alloc(16);
+    rt.i32[pc >> 2] = GUARD;
+    rt.k.f32_gemm(0, 9, 3, pc, 3, pc, pc, 9, 0, false);
+    expect(rt.i32[pc >> 2]).toBe(GUARD);
+    rt.heap.release(pc);
+  });
+});
+
+describe('f32_gemm_2x16 (the few-rows path, called directly)', () => {
+  for (let m = 1; m <= 5; m++) {
+    it(`m = ${m}: every n, k, bias and accumulate`, () => {
+      expect(sweep('f32_gemm_2x16', m, 'prime').slice(0, 3)).toEqual([]);
+    });
+  }
+});
+
+describe('tiles agree bit for bit', () => {
+  // Every tile sums start + a0*b0 + a1*b1 + ... in the same order, so a row of C does not
+  // depend on how many rows were computed with it: step() (m = batch) equals layer() exactly.
+  it('one call with m = 11 equals 11 calls with m = 1', () => {
+    const m = 11, n = 37, k = 29;
+    const random = seededRandom(7);
+    const heap = rt.heap;
+    const pa = heap.alloc(m * k * 4), pb = heap.alloc(k * n * 4), pbias = heap.alloc(n * 4);
+    const pp = heap.alloc(rt.k.f32_gemm_packed_len(k, n) * 4);
+    const pc1 = heap.alloc(m * n * 4), pc2 = heap.alloc(m * n * 4);
+    try {
+      for (let i = 0; i < m * k; i++) rt.f32[(pa >> 2) + i] = 2 * random() - 1;
+      for (let i = 0; i < k * n; i++) rt.f32[(pb >> 2) + i] = 2 * random() - 1;
+      for (let i = 0; i < n; i++) rt.f32[(pbias >> 2) + i] = 2 * random() - 1;
+      rt.k.f32_gemm_pack_b(k, n, pb, n, pp);
+      rt.k.f32_gemm(m, n, k, pa, k, pp, pc1, n, pbias, false);
+      for (let i = 0; i < m; i++) rt.k.f32_gemm(1, n, k, pa + i * k * 4, k, pp, pc2 + i * n * 4, n, pbias, false);
+      const c1 = rt.i32.slice(pc1 >> 2, (pc1 >> 2) + m * n);
+      const c2 = rt.i32.slice(pc2 >> 2, (pc2 >> 2) + m * n);
+      expect(c1).toEqual(c2);
+    } finally {
+      for (const p of [pa, pb, pbias, pp, pc1, pc2]) heap.release(p);
+    }
+  });
+});
+
+describe('f32_gemm_batch', () => {
+  it('runs independent problems with their own A, B, bias and C offsets', () => {
+    const batch = 3, m = 5, n = 11, k = 7;
+    const lda = batch * k, ldc = batch * n; // the einsum layout [m, batch, k] -> [m, batch, n]
+    const random = seededRandom(11);
+    const rnd = () => 2 * random() - 1;
+    const a = Float32Array.from({ length: m * lda }, rnd);
+    const b = Float32Array.from({ length: batch * k * n }, rnd);
+    const bias = Float32Array.from({ length: batch * n }, rnd);
+    const packedLen = rt.k.f32_gemm_packed_len(k, n);
+    const heap = rt.heap;
+    const pa = heap.alloc(a.length * 4), pb = heap.alloc(b.length * 4), pbias = heap.alloc(bias.length * 4);
+    const pp = heap.alloc(batch * packedLen * 4), pc = heap.alloc(m * ldc * 4);
+    try {
+      rt.f32.set(a, pa >> 2);
+      rt.f32.set(b, pb >> 2);
+      rt.f32.set(bias, pbias >> 2);
+      for (let j = 0; j < batch; j++) rt.k.f32_gemm_pack_b(k, n, pb + j * k * n * 4, n, pp + j * packedLen * 4);
+      rt.k.f32_gemm_batch(batch, m, n, k, pa, lda, k, pp, pc, ldc, n, pbias, false);
+      const c = rt.f32.slice(pc >> 2, (pc >> 2) + m * ldc);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < batch; j++) {
+          for (let col = 0; col < n; col++) {
+            let ref = bias[j * n + col]!, mag = Math.abs(ref);
+            for (let kk = 0; kk < k; kk++) {
+              const t = a[i * lda + j * k + kk]! * b[j * k * n + kk * n + col]!;
+              ref += t;
+              mag += Math.abs(t);
+            }
+            expect(Math.abs(c[i * ldc + j * n + col]! - ref)).toBeLessThanOrEqual((k + 1) * 2 ** -23 * mag);
+          }
+        }
+      }
+    } finally {
+      for (const p of [pa, pb, pbias, pp, pc]) heap.release(p);
+    }
+  });
+});
