@@ -1,15 +1,20 @@
 // Normalization layers. Port of sequence_layers/jax/normalization.py.
 //
-// Exports (sorted): LayerNormalization, RMSNormalization.
+// Exports (sorted): BatchNormalization, GroupNormalization, L2Normalize, LayerNormalization,
+// RMSNormalization.
 //
-// Both normalise each step on its own over some channel axes, so they are stateless, ratio 1,
-// receptive field (0, 0), and steps equal layers trivially. As in the reference they never
-// re-mask: invalid steps come out normalised (NaN stays in its own step).
+// All but GroupNormalization normalise each step on its own over some channel axes (with
+// statistics of that step, or stored ones for BatchNormalization), so they are stateless,
+// ratio 1, receptive field (0, 0), and steps equal layers trivially. GroupNormalization
+// pools its statistics over time: over the whole sequence (not steppable), or cumulatively
+// up to each step (streaming state). As in the reference none of them re-masks: invalid
+// steps come out normalised too (NaN stays in its own step).
 import { BroadcastPlan, contiguousStrides, Op } from '../broadcast.js';
 import { builder, defineLayer, f, type Resolved } from '../config.js';
 import { show } from '../errors.js';
-import { Layer, product, type BuildContext, type Param, type RunContext, type WSeq } from '../layer.js';
+import { Layer, product, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { ones, zeros } from '../initializers.js';
+import { rfMap } from '../receptive-field.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared: reduction axes and the [outer, n, inner] view the kernels take.
@@ -38,6 +43,31 @@ interface NormPlan {
 /** Largest number of alternating axis groups the gather copy handles (f32_strided_binary rank 8, minus rows). */
 const MAX_GROUPS = 7;
 
+/**
+ * Checks the input is float32 and returns the channel-axis indices (0 = first channel axis)
+ * of `axis`, sorted and deduplicated (the reference's _validate_and_normalize_axes). As in
+ * the reference, negative axes count from the end and non-negative ones index the full
+ * [batch, time, ...channels] rank, so 0 and 1 (batch, time) are rejected. The reference
+ * range-checks only lists; a single integer is checked the same way here.
+ */
+function normalizationAxes(layer: Layer, axis: number | number[]): number[] {
+  const { dtype, shape } = layer.input;
+  if (dtype !== 'float32') throw layer.error('BAD_CONFIG', `expected a float32 input, got ${dtype}`);
+  const channelRank = shape.length, rank = channelRank + 2;
+  const expected = channelRank ? `expected channel axes in 2..${rank - 1} or -${channelRank}..-1` : 'expected a channel axis, and the input has none';
+  const got = `got axis ${show(axis)} for input [batch, time${channelRank ? ', ' : ''}${shape.join(', ')}]`;
+  const set = new Set<number>();
+  for (const a of Array.isArray(axis) ? axis : [axis]) {
+    const full = a < 0 ? a + rank : a;
+    if (full === 0 || full === 1) {
+      throw layer.error('BAD_CONFIG', `axis: normalizing over the ${full === 0 ? 'batch' : 'time'} axis is not allowed; ${expected}, ${got}`);
+    }
+    if (full < 0 || full >= rank) throw layer.error('BAD_CONFIG', `axis: ${expected}, ${got}`);
+    set.add(full - 2);
+  }
+  return [...set].sort((a, b) => a - b);
+}
+
 /** Base of the layers normalising each step over channel axes with a [outer, n, inner] kernel. */
 abstract class ChannelNormalization extends Layer {
   /** Sizes of the reduced axes, in axis order: the shape of scale and bias. */
@@ -46,33 +76,9 @@ abstract class ChannelNormalization extends Layer {
 
   constructor(config: Resolved<{ axis: ReturnType<typeof axisField> }>, ctx: BuildContext) {
     super(config, ctx);
-    if (ctx.input.dtype !== 'float32') throw this.error('BAD_CONFIG', `expected a float32 input, got ${ctx.input.dtype}`);
-    const shape = ctx.input.shape;
-    const axes = this.channelAxes(config.axis, shape.length);
-    this.reducedShape = axes.map((a) => shape[a]!);
-    this.plan = planNorm(shape, axes, this);
-  }
-
-  /**
-   * Channel-axis indices (0 = first channel axis) of `axis`, sorted and deduplicated. As in
-   * the reference, negative axes count from the end and non-negative ones index the full
-   * [batch, time, ...channels] rank, so 0 and 1 (batch, time) are rejected. The reference
-   * range-checks only lists; a single integer is checked the same way here.
-   */
-  private channelAxes(axis: number | number[], channelRank: number): number[] {
-    const rank = channelRank + 2;
-    const expected = channelRank ? `expected channel axes in 2..${rank - 1} or -${channelRank}..-1` : 'expected a channel axis, and the input has none';
-    const got = `got axis ${show(axis)} for input [batch, time${channelRank ? ', ' : ''}${this.input.shape.join(', ')}]`;
-    const set = new Set<number>();
-    for (const a of Array.isArray(axis) ? axis : [axis]) {
-      const full = a < 0 ? a + rank : a;
-      if (full === 0 || full === 1) {
-        throw this.error('BAD_CONFIG', `axis: normalizing over the ${full === 0 ? 'batch' : 'time'} axis is not allowed; ${expected}, ${got}`);
-      }
-      if (full < 0 || full >= rank) throw this.error('BAD_CONFIG', `axis: ${expected}, ${got}`);
-      set.add(full - 2);
-    }
-    return [...set].sort((a, b) => a - b);
+    const axes = normalizationAxes(this, config.axis);
+    this.reducedShape = axes.map((a) => ctx.input.shape[a]!);
+    this.plan = planNorm(ctx.input.shape, axes, this);
   }
 
   /** Runs the kernel on `rows` groups of [n, inner] (in place allowed). */
@@ -214,6 +220,226 @@ export class RMSNormalizationLayer extends ChannelNormalization {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// L2Normalize
+
+const l2NormalizeFields = {
+  /** Channel axes to normalise over: an integer or a list; negative from the end, else in the full [batch, time, ...] rank (default -1). */
+  axis: axisField().default(-1),
+  /** Added to the sum of squares before the square root (default 1e-12). */
+  epsilon: f.num(0).default(1e-12),
+};
+
+/** y = x / sqrt(sum(x²) + epsilon) over the `axis` channel axes of each step. No parameters. */
+export class L2NormalizeLayer extends ChannelNormalization {
+  private readonly epsilon: number;
+
+  constructor(config: Resolved<typeof l2NormalizeFields>, ctx: BuildContext) {
+    super(config, ctx);
+    this.epsilon = config.epsilon;
+  }
+
+  protected normalize(ctx: RunContext, rows: number, n: number, inner: number, x: number, y: number): void {
+    ctx.rt.k.f32_l2norm(rows, n, inner, x, this.epsilon, y);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchNormalization
+
+const batchNormalizationFields = {
+  /** The channel axis holding the features: negative from the end, else in the full [batch, time, ...] rank (default -1). */
+  axis: f.int().default(-1),
+  /** Decay of the moving statistics; training only, accepted for the reference's configs (default 0.99). */
+  momentum: f.num(0, 1).default(0.99),
+  /** Added to the variance before the square root (default 1e-3). */
+  epsilon: f.num(0).default(1e-3),
+  /** Add the learned `bias` after normalising (default true). */
+  useBias: f.bool().default(true),
+  /** Multiply by the learned `scale` after normalising (default true). */
+  useScale: f.bool().default(true),
+  /** How training computes the batch variance; accepted for the reference's configs (default true). */
+  useFastVariance: f.bool().default(true),
+};
+
+/**
+ * Inference-mode batch normalization with the stored statistics (the reference's layer with
+ * training=False): y = (x - mean) * (scale / sqrt(var + epsilon)) + bias per feature of the
+ * `axis` channel axis. Training (updating the statistics) is not supported.
+ *
+ * Parameters, each [C] (C = the size of `axis`); the statistics are parameters here, loaded
+ * with loadWeights like the others:
+ * - `scale` (ones), `bias` (zeros): Flax's `params/<child>/scale`, `params/<child>/bias`;
+ * - `mean` (zeros), `var` (ones): Flax's `batch_stats/<child>/mean`, `batch_stats/<child>/var`;
+ * where <child> is the nn.BatchNorm the reference creates under this layer's module, named
+ * config.name (or `BatchNorm_0` when unnamed). A converted checkpoint drops the collection and
+ * child names: `<layer path>.scale`, `.bias`, `.mean`, `.var`.
+ */
+export class BatchNormalizationLayer extends ChannelNormalization {
+  private readonly scale: Param | null;
+  private readonly bias: Param | null;
+  private readonly mean: Param;
+  private readonly variance: Param;
+  /** scale / sqrt(var + epsilon) [C], from the parameters in prepare(). */
+  private readonly mul: Derived;
+  private readonly epsilon: number;
+
+  constructor(config: Resolved<typeof batchNormalizationFields>, ctx: BuildContext) {
+    super(config, ctx);
+    this.epsilon = config.epsilon;
+    this.scale = config.useScale ? this.param('scale', this.reducedShape, ones) : null;
+    this.bias = config.useBias ? this.param('bias', this.reducedShape, zeros) : null;
+    this.mean = this.param('mean', this.reducedShape, zeros);
+    this.variance = this.param('var', this.reducedShape, ones);
+    this.mul = this.derive(product(this.reducedShape) * 4);
+  }
+
+  prepare(): void {
+    // In f32 as Flax: mul = rsqrt(var + eps), then mul *= scale.
+    const v = this.variance.view(), s = this.scale?.view();
+    const mul = this.rt.f32.subarray(this.mul.ptr >> 2, (this.mul.ptr >> 2) + v.length);
+    const eps = Math.fround(this.epsilon);
+    for (let k = 0; k < v.length; k++) {
+      const r = Math.fround(1 / Math.sqrt(Math.fround(v[k]! + eps)));
+      mul[k] = s ? r * s[k]! : r;
+    }
+  }
+
+  protected normalize(ctx: RunContext, rows: number, n: number, inner: number, x: number, y: number): void {
+    ctx.rt.k.f32_batchnorm(rows, n, inner, x, this.mean.ptr, this.mul.ptr, this.bias?.ptr ?? 0, y);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GroupNormalization
+
+const groupNormalizationFields = {
+  /** Number of groups the `axis` channel axis is split into; must divide its size. */
+  numGroups: f.int(1),
+  /** The channel axis to group: negative from the end, else in the full [batch, time, ...] rank (default -1). */
+  axis: f.int().default(-1),
+  /** Added to the variance before the square root (default 1e-6). */
+  epsilon: f.num(0).default(1e-6),
+  /** Statistics over the valid steps up to each step (causal, steppable) instead of the whole sequence (default false). */
+  cumulative: f.bool().default(false),
+  /** Add the learned `bias` after normalising (default true). */
+  useBias: f.bool().default(true),
+  /** Multiply by the learned `scale` after normalising (default true). */
+  useScale: f.bool().default(true),
+};
+
+/**
+ * Group normalization (https://arxiv.org/abs/1803.08494) over sequences: the `axis` channel
+ * axis (size A) is split into numGroups groups of A / numGroups, and each group of each batch
+ * item is normalised with the mean and (biased) variance of its elements over the other
+ * channel axes and over time, counting VALID steps only:
+ *   y = (x - mean) / sqrt(var + epsilon) * scale + bias, at every step (invalid ones too).
+ * - cumulative false: statistics of the whole sequence. Not steppable; receptive field (-inf, inf).
+ * - cumulative true: statistics of the valid steps up to and including each step, from running
+ *   sums (the reference's estimate: each step's squared deviations are taken from its running
+ *   mean). Steppable; receptive field (-inf, 0). State, each float32 [batch, numGroups]:
+ *   `sum_v`, `count_v`, `sum_vv` (the reference's accumulators, whose shape adds singleton
+ *   axes: [batch, 1, ..., numGroups, 1, ...]); updated in place by every step.
+ *
+ * Parameters (the reference's): `scale` [A], initialised to ones; `bias` [A], zeros.
+ */
+export class GroupNormalizationLayer extends Layer {
+  private readonly scale: Param | null;
+  private readonly bias: Param | null;
+  /** scale and bias repeated over the axes after `axis` ([A, inner]), when inner > 1. */
+  private readonly broadcast: { scale: Derived | null; bias: Derived | null } | null;
+  private readonly epsilon: number;
+  private readonly cumulative: boolean;
+  /** Kernel view of one step: [outer, groups, len] with len = group size × inner. */
+  private readonly outer: number;
+  private readonly groups: number;
+  private readonly len: number;
+  private readonly inner: number;
+  /** Addresses of scale and bias in the kernel's [groups, len] layout (0 for none), set in prepare(). */
+  private scalePtr = 0;
+  private biasPtr = 0;
+
+  constructor(config: Resolved<typeof groupNormalizationFields>, ctx: BuildContext) {
+    super(config, ctx);
+    const shape = ctx.input.shape;
+    const [axis] = normalizationAxes(this, config.axis) as [number];
+    const size = shape[axis]!;
+    if (size % config.numGroups !== 0) {
+      throw this.error('BAD_CONFIG', `num_groups: expected a divisor of ${size} (the size of axis ${config.axis} of input [batch, time, ${shape.join(', ')}]), got ${config.numGroups}`);
+    }
+    this.epsilon = config.epsilon;
+    this.cumulative = config.cumulative;
+    this.outer = product(shape.slice(0, axis));
+    this.inner = product(shape.slice(axis + 1));
+    this.groups = config.numGroups;
+    this.len = (size / config.numGroups) * this.inner;
+    this.scale = config.useScale ? this.param('scale', [size], ones) : null;
+    this.bias = config.useBias ? this.param('bias', [size], zeros) : null;
+    const repeated = (p: Param | null) => (p ? this.derive(size * this.inner * 4) : null);
+    this.broadcast = this.inner > 1 ? { scale: repeated(this.scale), bias: repeated(this.bias) } : null;
+    this.supportsStep = config.cumulative;
+    this.receptiveFieldPerStep = rfMap([[-Infinity, config.cumulative ? 0 : Infinity]]);
+  }
+
+  prepare(): void {
+    const b = this.broadcast;
+    if (b) {
+      for (const [p, d] of [[this.scale, b.scale], [this.bias, b.bias]] as const) {
+        if (!p || !d) continue;
+        const src = p.view(), dst = this.rt.f32.subarray(d.ptr >> 2, (d.ptr >> 2) + src.length * this.inner);
+        src.forEach((v, a) => dst.fill(v, a * this.inner, (a + 1) * this.inner));
+      }
+    }
+    this.scalePtr = (b ? b.scale : this.scale)?.ptr ?? 0;
+    this.biasPtr = (b ? b.bias : this.bias)?.ptr ?? 0;
+  }
+
+  stateSpecs(batch: number): StateSpec[] {
+    if (!this.cumulative) return [];
+    const shape = [batch, this.groups];
+    return ['sum_v', 'count_v', 'sum_vv'].map((name) => ({ name, dtype: 'float32', shape }));
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    if (!this.cumulative) {
+      const y = this.allocOutput(ctx, x.batch, x.time);
+      ctx.rt.k.f32_groupnorm(x.batch, x.time, this.outer, this.groups, this.len, x.values, x.mask, this.scalePtr, this.biasPtr, this.epsilon, y);
+      return this.result(y, x.mask, x.batch, x.time);
+    }
+    // A whole sequence is one step from zeroed sums.
+    const n = x.batch * this.groups;
+    const sums = ctx.alloc(3 * n * 4);
+    ctx.rt.k.f32_fill(3 * n, 0, sums);
+    return this.cumulate(x, ctx, sums, sums + n * 4, sums + 2 * n * 4);
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    const s = this.stateOf(ctx); // sum_v, count_v, sum_vv
+    return this.cumulate(x, ctx, s[0]!.ptr, s[1]!.ptr, s[2]!.ptr);
+  }
+
+  private cumulate(x: WSeq, ctx: RunContext, sumV: number, countV: number, sumVV: number): WSeq {
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    ctx.rt.k.f32_groupnorm_cumulative(x.batch, x.time, this.outer, this.groups, this.len, x.values, x.mask, this.scalePtr, this.biasPtr, this.epsilon, sumV, countV, sumVV, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+
+const BatchNormalizationDef = defineLayer({
+  type: 'BatchNormalization',
+  fields: batchNormalizationFields,
+  create: (c, ctx) => new BatchNormalizationLayer(c, ctx),
+});
+const GroupNormalizationDef = defineLayer({
+  type: 'GroupNormalization',
+  fields: groupNormalizationFields,
+  create: (c, ctx) => new GroupNormalizationLayer(c, ctx),
+});
+const L2NormalizeDef = defineLayer({
+  type: 'L2Normalize',
+  fields: l2NormalizeFields,
+  create: (c, ctx) => new L2NormalizeLayer(c, ctx),
+});
 const LayerNormalizationDef = defineLayer({
   type: 'LayerNormalization',
   fields: layerNormalizationFields,
@@ -225,7 +451,10 @@ const RMSNormalizationDef = defineLayer({
   create: (c, ctx) => new RMSNormalizationLayer(c, ctx),
 });
 
-export const normalizationDefs = [LayerNormalizationDef, RMSNormalizationDef];
+export const normalizationDefs = [BatchNormalizationDef, GroupNormalizationDef, L2NormalizeDef, LayerNormalizationDef, RMSNormalizationDef];
 
+export const BatchNormalization = builder(BatchNormalizationDef);
+export const GroupNormalization = builder(GroupNormalizationDef);
+export const L2Normalize = builder(L2NormalizeDef);
 export const LayerNormalization = builder(LayerNormalizationDef);
 export const RMSNormalization = builder(RMSNormalizationDef);
