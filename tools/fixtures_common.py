@@ -14,9 +14,14 @@ import numpy as np
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def f32(v):
+    """The shortest decimal that reads back as the same float32 (keeps fixture files small)."""
+    return float(repr(np.float32(v)))
+
+
 def tensor(a):
     a = np.asarray(a)
-    return {"shape": list(a.shape), "values": [float(v) for v in a.astype(np.float32).ravel()]}
+    return {"shape": list(a.shape), "values": [f32(v) for v in a.astype(np.float32).ravel()]}
 
 
 def case(name, config, x, output, weights=None, lengths=None, output_mask=None, input_dtype="float32", rtol=1e-4, atol=1e-5):
@@ -29,7 +34,7 @@ def case(name, config, x, output, weights=None, lengths=None, output_mask=None, 
         "name": name,
         "config": config,
         "input_dtype": input_dtype,
-        "input": {"shape": list(x.shape), "values": [float(v) for v in x.ravel()]},
+        "input": {"shape": list(x.shape), "values": [f32(v) if input_dtype == "float32" else int(v) for v in x.ravel()]},
         "weights": {k: tensor(v) for k, v in (weights or {}).items()},
         "output": tensor(output),
         "rtol": rtol,
