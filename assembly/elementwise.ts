@@ -1,19 +1,5 @@
 // Elementwise kernels over contiguous f32 arrays: x, y [n]; may run in place (x == y).
 
-/** y = max(x, 0) */
-export function f32_vrelu(n: i32, x: usize, y: usize): void {
-  const z = f32x4.splat(0);
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(y + o, f32x4.max(v128.load(x + o), z));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(y + o, max<f32>(load<f32>(x + o), 0));
-  }
-}
-
 /** y[r, :] = x[r, :] + bias[:] for r < rows; x, y [rows, n], bias [n]. */
 export function f32_vadd_rows(rows: i32, n: i32, x: usize, bias: usize, y: usize): void {
   const rowB = <usize>n << 2;

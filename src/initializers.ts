@@ -23,3 +23,30 @@ export const glorotUniform = (fanIn: number, fanOut: number): Initializer => uni
 
 /** LeCun normal: std sqrt(1 / fanIn) (flax's default kernel init). */
 export const lecunNormal = (fanIn: number): Initializer => gaussian(Math.sqrt(1 / Math.max(1, fanIn)));
+
+/**
+ * A random orthogonal [rows, cols] matrix, row-major (flax's orthogonal with column_axis=-1):
+ * orthonormal columns when rows >= cols, orthonormal rows otherwise. Gram-Schmidt on a normal
+ * matrix, which is QR with R's diagonal made positive, as flax does.
+ */
+export const orthogonal = (rows: number, cols: number): Initializer => (out, random) => {
+  const g = normal(random);
+  const n = Math.max(rows, cols), k = Math.min(rows, cols);
+  // q holds k vectors of length n (the columns of the tall matrix), vector-major.
+  const q = Float64Array.from({ length: n * k }, g);
+  for (let j = 0; j < k; j++) {
+    const v = q.subarray(j * n, (j + 1) * n);
+    for (let i = 0; i < j; i++) {
+      const w = q.subarray(i * n, (i + 1) * n);
+      let dot = 0;
+      for (let r = 0; r < n; r++) dot += v[r]! * w[r]!;
+      for (let r = 0; r < n; r++) v[r]! -= dot * w[r]!;
+    }
+    let norm = 0;
+    for (let r = 0; r < n; r++) norm += v[r]! ** 2;
+    norm = Math.sqrt(norm) || 1;
+    for (let r = 0; r < n; r++) v[r]! /= norm;
+  }
+  // Tall (rows >= cols): out[r, c] = q[c][r]; wide: the transpose, out[r, c] = q[r][c].
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = rows >= cols ? q[c * n + r]! : q[r * n + c]!;
+};

@@ -1,14 +1,98 @@
-// Activations, pointwise and utility layers. Port of sequence_layers/jax/simple.py.
-import { builder, defineLayer } from '../config.js';
-import { Layer, product, type RunContext, type WSeq } from '../layer.js';
+// Activations, pointwise and simple parametric layers. Port of sequence_layers/jax/simple.py.
+//
+// Exports (sorted): Abs, ACT, activationField, activationKernel, activationOf, ACTIVATION_NAMES,
+// Add, Affine, Elu, Embedding, EmbeddingTranspose, Exp, GatedLinearUnit, GatedTanhUnit,
+// GatedUnit, Gelu, Identity, LeakyRelu, Log, Maximum, Minimum, Mod, OneHot, Pointwise, Power,
+// PRelu, Relu, Scale, Sigmoid, Snake, Softmax, Softplus, Swish, Tanh, UnaryKernel, and the
+// <Name>Layer classes of the layers that are more than a kernel call.
+//
+// Every layer here is stateless with ratio 1 and receptive field (0, 0): each output step is a
+// function of its own input step, so invalid steps (NaN included) stay in their own rows and
+// layer() equals step() trivially. The mask passes through unchanged. Where the reference
+// marks an output "unmasked" (e.g. Exp: f(0) != 0), values at invalid steps are simply not
+// defined, as there.
+import { BroadcastPlan, broadcastShapes, broadcastStrides, Op, type OpCode } from '../broadcast.js';
+import { builder, defineLayer, f, MAX_DIM, type Fields, type LayerDef, type Resolved } from '../config.js';
+import { SeqLayersError, show } from '../errors.js';
+import { constant, lecunNormal, ones, zeros } from '../initializers.js';
+import { Layer, product, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
 import type { Kernels } from '../runtime/kernels.js';
+import type { DType } from '../sequence.js';
 
-/** A unary kernel over n contiguous floats: (n, x, y). */
-type UnaryKernel = (k: Kernels, n: number, x: number, y: number) => void;
+// ---------------------------------------------------------------------------------------------
+// Shared: activations by name, the pointwise base, broadcast constants.
+
+/** Activation codes of assembly/activations.ts (ACT_*): the `act` argument of f32_vactivation. */
+export const ACT = {
+  identity: 0, relu: 1, tanh: 2, sigmoid: 3, swish: 4, gelu: 5, gelu_exact: 6, elu: 7,
+  leaky_relu: 8, softplus: 9, exp: 10, log: 11, abs: 12, erf: 13, sin: 14,
+} as const;
+
+/** A kernel over n contiguous floats, (k, n, x, y); x === y (in place) is allowed. */
+export type UnaryKernel = (k: Kernels, n: number, x: number, y: number) => void;
+
+/** f32_vactivation with a fixed code and parameter. */
+const unary = (act: number, p = 0): UnaryKernel => (k, n, x, y) => k.f32_vactivation(act, n, x, p, y);
 
 /**
- * A stateless layer applying one elementwise kernel to the values; the mask passes through.
- * An activation is a kernel plus a registration line.
+ * Activations by name, as the reference passes them (jax.nn functions with their defaults):
+ * [code, parameter]. 'gelu' is jax.nn.gelu's default tanh approximation; 'gelu_exact' is the
+ * erf form (jax.nn.gelu(approximate=False), torch's default).
+ */
+const ACTIVATIONS: Readonly<Record<string, readonly [number, number]>> = {
+  relu: [ACT.relu, 0],
+  tanh: [ACT.tanh, 0],
+  sigmoid: [ACT.sigmoid, 0],
+  swish: [ACT.swish, 0],
+  silu: [ACT.swish, 0],
+  gelu: [ACT.gelu, 0],
+  gelu_exact: [ACT.gelu_exact, 0],
+  elu: [ACT.elu, 1],
+  leaky_relu: [ACT.leaky_relu, 0.01],
+  softplus: [ACT.softplus, 0],
+};
+
+/** The names activationField and activationKernel accept. */
+export const ACTIVATION_NAMES: readonly string[] = Object.keys(ACTIVATIONS);
+const namesText = ACTIVATION_NAMES.map((n) => JSON.stringify(n)).join(', ');
+
+/**
+ * A config field holding an optional activation by name (one of ACTIVATION_NAMES; null or
+ * omitted: none). Dense and Conv layers use it for their `activation` field.
+ */
+export const activationField = () =>
+  f.custom<string>(`one of ${namesText}`, (v) => (typeof v === 'string' && Object.hasOwn(ACTIVATIONS, v) ? v : undefined)).opt();
+
+/** [f32_vactivation code, parameter] of a named activation (ACT.identity for none); BAD_CONFIG for an unknown name. */
+export function activationOf(name: string | null | undefined): readonly [number, number] {
+  if (name === null || name === undefined) return [ACT.identity, 0];
+  const a = Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name] : undefined;
+  if (!a) throw new SeqLayersError('BAD_CONFIG', `expected an activation name, one of ${namesText} (or null), got ${show(name)}`);
+  return a;
+}
+
+/**
+ * The kernel applying a named activation, or null for none (null/undefined). Resolve it once
+ * at build time and call it after the matmul, in place on the layer's own output:
+ *
+ *   this.act = activationKernel(config.activation);          // constructor
+ *   this.act?.(ctx.rt.k, rows * features, y, y);              // runLayer: one kernel call
+ *
+ * Throws BAD_CONFIG for an unknown name (activationField already rejects it with its path).
+ */
+export function activationKernel(name: string | null | undefined): UnaryKernel | null {
+  const [act, p] = activationOf(name);
+  return act === ACT.identity ? null : unary(act, p);
+}
+
+/** Throws BAD_CONFIG unless the layer's input has the given dtype. */
+function expectInput(layer: Layer, dtype: DType, what = ''): void {
+  if (layer.input.dtype !== dtype) throw layer.error('BAD_CONFIG', `expected a ${dtype} input${what}, got ${layer.input.dtype}`);
+}
+
+/**
+ * A stateless layer applying one elementwise kernel to all values of a float32 input; the
+ * mask passes through. An activation is a kernel plus a definition line.
  */
 export class Pointwise extends Layer {
   constructor(
@@ -17,6 +101,7 @@ export class Pointwise extends Layer {
     private readonly kernel: UnaryKernel,
   ) {
     super(config, ctx);
+    expectInput(this, 'float32');
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
@@ -26,20 +111,597 @@ export class Pointwise extends Layer {
   }
 }
 
+/** Defines a pointwise layer whose kernel depends only on its config. */
+function pointwise<F extends Fields>(type: string, fields: F, kernel: (c: Resolved<F>) => UnaryKernel): LayerDef<F> {
+  return defineLayer({ type, fields, create: (c, ctx) => new Pointwise(c, ctx, kernel(c)) });
+}
+
+/** A number or a rectangular nested list of numbers, flattened row-major. */
+function parseArray(v: unknown): { shape: number[]; values: number[] } | undefined {
+  if (typeof v === 'number') return { shape: [], values: [v] };
+  if (!Array.isArray(v) || v.length === 0) return undefined;
+  const parts = v.map(parseArray);
+  const first = parts[0];
+  if (!first || parts.some((p) => !p || p.shape.join() !== first.shape.join())) return undefined;
+  return { shape: [v.length, ...first.shape], values: parts.flatMap((p) => p!.values) };
+}
+
+/** A constant broadcast against the channel shape (the reference's scalar-or-array fields). */
+const arrayField = () =>
+  f.custom<number | unknown[]>('a number or a (rectangular) nested list of numbers', (v) => (parseArray(v) ? (v as number | unknown[]) : undefined));
+
+/** values of `shape` repeated to `target` (numpy broadcasting), row-major. */
+function expandTo(values: readonly number[], shape: readonly number[], target: readonly number[]): Float32Array {
+  const strides = broadcastStrides(shape, target);
+  const out = new Float32Array(product(target));
+  for (let i = 0; i < out.length; i++) {
+    let rest = i, at = 0;
+    for (let d = target.length - 1; d >= 0; d--) {
+      at += (rest % target[d]!) * strides[d]!;
+      rest = Math.floor(rest / target[d]!);
+    }
+    out[i] = values[at]!;
+  }
+  return out;
+}
+
+/** Output channel shape of broadcasting a parameter of `shape` against the input (StatelessPointwiseBroadcasting). */
+function broadcastOutput(layer: Layer, field: string, shape: readonly number[]): number[] {
+  const input = layer.input.shape;
+  if (shape.length > input.length) {
+    throw layer.error('BAD_CONFIG', `expected ${field} with at most ${input.length} dimensions (the input channel rank), got shape ${show(shape)}`);
+  }
+  const out = broadcastShapes([input, shape]);
+  if (!out) throw layer.error('BAD_CONFIG', `expected ${field} of shape ${show(shape)} to broadcast with the input channel shape ${show(input)}`);
+  return out;
+}
+
+/**
+ * y = op(x, c) for a constant c from the config field `field` (Scale, Add, Maximum, Minimum,
+ * Mod), broadcast against the channel shape with numpy rules; the output channel shape is
+ * broadcast(C, shape of c). One f32_strided_binary call (Mod: f32_vmod_rows, after a
+ * broadcasting copy of x when the output is larger than the input).
+ */
+class ConstantOpLayer extends Layer {
+  private readonly c: Derived;
+  private readonly cValues: Float32Array;
+  private readonly plan: BroadcastPlan | null;
+
+  constructor(config: Resolved<Fields>, ctx: BuildContext, field: string, value: unknown, private readonly op: OpCode | 'mod') {
+    super(config, ctx);
+    expectInput(this, 'float32');
+    const { shape, values } = parseArray(value)!;
+    const out = broadcastOutput(this, field, shape);
+    this.output = { shape: out, dtype: 'float32' };
+    const perRow = { shape: ctx.input.shape, perRow: true };
+    if (op === 'mod') {
+      // f32_vmod_rows takes the divisor per output channel.
+      this.cValues = expandTo(values, shape, out);
+      this.plan = product(out) === product(ctx.input.shape) ? null : new BroadcastPlan(out, perRow, perRow);
+    } else {
+      this.cValues = Float32Array.from(values);
+      this.plan = new BroadcastPlan(out, perRow, { shape, perRow: false });
+    }
+    this.c = this.derive(this.cValues.length * 4);
+  }
+
+  prepare(): void {
+    this.rt.f32.set(this.cValues, this.c.ptr >> 2);
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const rows = x.batch * x.time;
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    if (this.op === 'mod') {
+      if (this.plan) this.plan.run(ctx, Op.copy, rows, x.values, x.values, y);
+      ctx.rt.k.f32_vmod_rows(rows, this.cValues.length, this.plan ? y : x.values, this.c.ptr, y);
+    } else {
+      this.plan!.run(ctx, this.op, rows, x.values, this.c.ptr, y);
+    }
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scale, Affine, Add, Maximum, Mod, Minimum
+
+const scaleFields = {
+  /** The factor: a number, or a nested list broadcastable to the channel shape. */
+  scale: arrayField(),
+};
+/** y = x * scale (broadcast; output shape broadcast(C, shape of scale)). No parameters. */
+const ScaleDef = defineLayer({ type: 'Scale', fields: scaleFields, create: (c, ctx) => new ConstantOpLayer(c, ctx, 'scale', c.scale, Op.mul) });
+
+const affineFields = {
+  /** Add the learned `bias` (default true). */
+  useBias: f.bool().default(true),
+  /** Multiply by the learned `scale` (default true). */
+  useScale: f.bool().default(true),
+  /** Shape of scale and bias, broadcast against the channel shape (default [], one scalar each). */
+  shape: f.intList(1).default([]),
+};
+
+/**
+ * y = x * scale + bias with learned parameters broadcast against the channel shape (output
+ * shape broadcast(C, shape)).
+ *
+ * Parameters: `scale` [shape] (when useScale; initialised to ones), `bias` [shape] (when
+ * useBias; zeros).
+ */
+export class AffineLayer extends Layer {
+  private readonly scale: Param | null;
+  private readonly bias: Param | null;
+  private readonly first: BroadcastPlan;
+  private readonly second: BroadcastPlan | null;
+
+  constructor(config: Resolved<typeof affineFields>, ctx: BuildContext) {
+    super(config, ctx);
+    expectInput(this, 'float32');
+    const out = broadcastOutput(this, 'shape', config.shape);
+    this.output = { shape: out, dtype: 'float32' };
+    this.scale = config.useScale ? this.param('scale', config.shape, ones) : null;
+    this.bias = config.useBias ? this.param('bias', config.shape, zeros) : null;
+    const param = { shape: config.shape, perRow: false };
+    this.first = new BroadcastPlan(out, { shape: ctx.input.shape, perRow: true }, param);
+    this.second = this.scale && this.bias ? new BroadcastPlan(out, { shape: out, perRow: true }, param) : null;
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const rows = x.batch * x.time;
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    if (this.scale) this.first.run(ctx, Op.mul, rows, x.values, this.scale.ptr, y);
+    else this.first.run(ctx, this.bias ? Op.add : Op.copy, rows, x.values, this.bias?.ptr ?? x.values, y);
+    this.second?.run(ctx, Op.add, rows, y, this.bias!.ptr, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const AffineDef = defineLayer({ type: 'Affine', fields: affineFields, create: (c, ctx) => new AffineLayer(c, ctx) });
+
+const addFields = {
+  /** The shift: a number, or a nested list broadcastable to the channel shape. */
+  shift: arrayField(),
+};
+/** y = x + shift (broadcast; output shape broadcast(C, shape of shift)). No parameters. */
+const AddDef = defineLayer({ type: 'Add', fields: addFields, create: (c, ctx) => new ConstantOpLayer(c, ctx, 'shift', c.shift, Op.add) });
+
+const maximumFields = {
+  /** The lower clip: a number, or a nested list broadcastable to the channel shape. */
+  maximum: arrayField(),
+};
+/** y = max(x, maximum) (NaN propagates; broadcast as Scale). No parameters. */
+const MaximumDef = defineLayer({ type: 'Maximum', fields: maximumFields, create: (c, ctx) => new ConstantOpLayer(c, ctx, 'maximum', c.maximum, Op.max) });
+
+const modFields = {
+  /** The divisor: a number, or a nested list broadcastable to the channel shape. */
+  divisor: arrayField(),
+};
+/**
+ * y = x mod divisor with the sign of the divisor (jnp.mod; broadcast as Scale). Exact while
+ * |x / divisor| < 2^29; a zero divisor gives NaN. No parameters.
+ */
+const ModDef = defineLayer({ type: 'Mod', fields: modFields, create: (c, ctx) => new ConstantOpLayer(c, ctx, 'divisor', c.divisor, 'mod') });
+
+const minimumFields = {
+  /** The upper clip: a number, or a nested list broadcastable to the channel shape. */
+  minimum: arrayField(),
+};
+/** y = min(x, minimum) (NaN propagates; broadcast as Scale). No parameters. */
+const MinimumDef = defineLayer({ type: 'Minimum', fields: minimumFields, create: (c, ctx) => new ConstantOpLayer(c, ctx, 'minimum', c.minimum, Op.min) });
+
+// ---------------------------------------------------------------------------------------------
+// Abs
+
+/** |x|; a complex64 input gives its float32 magnitude (computed in f64: no overflow). */
+export class AbsLayer extends Layer {
+  constructor(config: Resolved<{}>, ctx: BuildContext) {
+    super(config, ctx);
+    if (ctx.input.dtype === 'int32') throw this.error('BAD_CONFIG', `expected a float32 or complex64 input, got int32`);
+    this.output = { shape: ctx.input.shape, dtype: 'float32' };
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const n = x.batch * x.time * product(this.input.shape);
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    if (this.input.dtype === 'complex64') ctx.rt.k.f32_vcabs(n, x.values, y);
+    else ctx.rt.k.f32_vactivation(ACT.abs, n, x.values, 0, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const AbsDef = defineLayer({ type: 'Abs', fields: {}, create: (c, ctx) => new AbsLayer(c, ctx) });
+
+// ---------------------------------------------------------------------------------------------
+// GatedUnit, GatedLinearUnit, GatedTanhUnit
+
+const gatedUnitFields = {
+  /** Activation of the first half (the feature), by name (see ACTIVATION_NAMES); null: none. */
+  featureActivation: activationField(),
+  /** Activation of the second half (the gate), by name; null: none. */
+  gateActivation: activationField(),
+};
+
+/**
+ * Splits the last channel axis in halves a (first) and b (second) and returns
+ * featureActivation(a) * gateActivation(b): the last axis halves (it must be even). One
+ * f32_gated_unit call. No parameters.
+ */
+export class GatedUnitLayer extends Layer {
+  private readonly half: number;
+  private readonly feature: readonly [number, number];
+  private readonly gate: readonly [number, number];
+
+  constructor(config: Resolved<{}>, ctx: BuildContext, feature: string | undefined, gate: string | undefined) {
+    super(config, ctx);
+    expectInput(this, 'float32');
+    const shape = ctx.input.shape;
+    const last = shape.at(-1);
+    if (last === undefined || last % 2 !== 0) {
+      throw this.error('BAD_CONFIG', `expected the last channel axis to have an even size (split into feature and gate halves), got channel shape ${show(shape)}`);
+    }
+    this.half = last / 2;
+    this.output = { shape: [...shape.slice(0, -1), this.half], dtype: 'float32' };
+    this.feature = activationOf(feature);
+    this.gate = activationOf(gate);
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const rows = (x.batch * x.time * product(this.input.shape)) / (2 * this.half);
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    const [fa, fp] = this.feature, [ga, gp] = this.gate;
+    ctx.rt.k.f32_gated_unit(rows, this.half, fa, fp, ga, gp, x.values, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const GatedUnitDef = defineLayer({
+  type: 'GatedUnit',
+  fields: gatedUnitFields,
+  create: (c, ctx) => new GatedUnitLayer(c, ctx, c.featureActivation, c.gateActivation),
+});
+/** GatedUnit(null, 'sigmoid'): a * sigmoid(b). */
+const GatedLinearUnitDef = defineLayer({ type: 'GatedLinearUnit', fields: {}, create: (c, ctx) => new GatedUnitLayer(c, ctx, undefined, 'sigmoid') });
+/** GatedUnit('tanh', 'sigmoid'): tanh(a) * sigmoid(b). */
+const GatedTanhUnitDef = defineLayer({ type: 'GatedTanhUnit', fields: {}, create: (c, ctx) => new GatedUnitLayer(c, ctx, 'tanh', 'sigmoid') });
+
+// ---------------------------------------------------------------------------------------------
+// Identity
+
 /** Returns its input. */
 export class IdentityLayer extends Layer {
   runLayer(x: WSeq): WSeq {
     return x;
   }
 }
+const IdentityDef = defineLayer({ type: 'Identity', fields: {}, create: (c, ctx) => new IdentityLayer(c, ctx) });
 
-const pointwise = (type: string, kernel: UnaryKernel) =>
-  defineLayer({ type, fields: {}, create: (c, ctx) => new Pointwise(c, ctx, kernel) });
+// ---------------------------------------------------------------------------------------------
+// Snake
 
-export const simpleDefs = [
-  defineLayer({ type: 'Identity', fields: {}, create: (c, ctx) => new IdentityLayer(c, ctx) }),
-  pointwise('Relu', (k, n, x, y) => k.f32_vrelu(n, x, y)),
+const snakeFields = {
+  /** Learn beta separately (`beta_log`); false: beta = alpha. Required, as in the reference. */
+  separateBeta: f.bool(),
+};
+
+/**
+ * Snake (BigVGAN form): y = x + sin²(alpha x) / (beta + 1e-12) per channel, with alpha =
+ * exp(alpha_log) and beta = exp(beta_log) (or alpha). One f32_snake call.
+ *
+ * Parameters: `alpha_log` [*C], `beta_log` [*C] (when separateBeta); both initialised to zeros.
+ * alpha and 1 / (beta + 1e-12) are derived in prepare().
+ */
+export class SnakeLayer extends Layer {
+  private readonly alphaLog: Param;
+  private readonly betaLog: Param | null;
+  private readonly alpha: Derived;
+  private readonly invBeta: Derived;
+
+  constructor(config: Resolved<typeof snakeFields>, ctx: BuildContext) {
+    super(config, ctx);
+    expectInput(this, 'float32');
+    const shape = ctx.input.shape;
+    this.alphaLog = this.param('alpha_log', shape, zeros);
+    this.betaLog = config.separateBeta ? this.param('beta_log', shape, zeros) : null;
+    this.alpha = this.derive(product(shape) * 4);
+    this.invBeta = this.derive(product(shape) * 4);
+  }
+
+  prepare(): void {
+    const alphaLog = this.alphaLog.view(), betaLog = (this.betaLog ?? this.alphaLog).view();
+    const f32 = this.rt.f32;
+    for (let i = 0; i < alphaLog.length; i++) {
+      f32[(this.alpha.ptr >> 2) + i] = Math.exp(alphaLog[i]!);
+      f32[(this.invBeta.ptr >> 2) + i] = 1 / (Math.exp(betaLog[i]!) + 1e-12);
+    }
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const n = product(this.input.shape);
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    ctx.rt.k.f32_snake(x.batch * x.time, n, x.values, this.alpha.ptr, this.invBeta.ptr, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const SnakeDef = defineLayer({ type: 'Snake', fields: snakeFields, create: (c, ctx) => new SnakeLayer(c, ctx) });
+
+// ---------------------------------------------------------------------------------------------
+// Tanh, Relu, LeakyRelu, PRelu, Elu, Exp, Log, Power, Sigmoid, Softplus
+
+/** tanh x. */
+const TanhDef = pointwise('Tanh', {}, () => unary(ACT.tanh));
+/** max(x, 0). */
+const ReluDef = pointwise('Relu', {}, () => unary(ACT.relu));
+
+const leakyReluFields = {
+  /** Slope for x < 0 (default 0.01). */
+  negativeSlope: f.num().default(0.01),
+};
+/** x >= 0 ? x : negativeSlope * x. */
+const LeakyReluDef = pointwise('LeakyRelu', leakyReluFields, (c) => unary(ACT.leaky_relu, c.negativeSlope));
+
+const preluFields = {
+  /** Initial value of the learned slope (default 0.01). */
+  negativeSlopeInit: f.num().default(0.01),
+};
+
+/**
+ * x >= 0 ? x : negative_slope * x with a learned slope.
+ *
+ * Parameters: `negative_slope` [] (a scalar; initialised to negativeSlopeInit).
+ */
+export class PReluLayer extends Layer {
+  private readonly slope: Param;
+
+  constructor(config: Resolved<typeof preluFields>, ctx: BuildContext) {
+    super(config, ctx);
+    expectInput(this, 'float32');
+    this.slope = this.param('negative_slope', [], constant(config.negativeSlopeInit));
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    const slope = ctx.rt.f32[this.slope.ptr >> 2]!;
+    ctx.rt.k.f32_vactivation(ACT.leaky_relu, x.batch * x.time * product(this.input.shape), x.values, slope, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const PReluDef = defineLayer({ type: 'PRelu', fields: preluFields, create: (c, ctx) => new PReluLayer(c, ctx) });
+
+const eluFields = {
+  /** Scale of the negative part (default 1). */
+  alpha: f.num().default(1),
+};
+/** x > 0 ? x : alpha (e^x - 1). */
+const EluDef = pointwise('Elu', eluFields, (c) => unary(ACT.elu, c.alpha));
+/** e^x. */
+const ExpDef = pointwise('Exp', {}, () => unary(ACT.exp));
+/** Natural log (log 0 = -Inf, negative x = NaN). */
+const LogDef = pointwise('Log', {}, () => unary(ACT.log));
+
+const powerFields = {
+  /** The exponent (default 1). */
+  power: f.num().default(1),
+};
+/** x^power (C pow semantics: negative x gives NaN unless power is an integer). */
+const PowerDef = pointwise('Power', powerFields, (c) => (k, n, x, y) => k.f32_vpow(n, x, c.power, y));
+/** 1 / (1 + e^-x). */
+const SigmoidDef = pointwise('Sigmoid', {}, () => unary(ACT.sigmoid));
+/** log(1 + e^x). */
+const SoftplusDef = pointwise('Softplus', {}, () => unary(ACT.softplus));
+
+// ---------------------------------------------------------------------------------------------
+// Softmax
+
+const softmaxFields = {
+  /** Axis of [batch, time, ...channels] to normalise over; must be a channel axis (default -1). */
+  axis: f.int(-MAX_DIM).default(-1),
+};
+
+/** e^x / Σ e^x over one channel axis (one f32_softmax call). No parameters. */
+export class SoftmaxLayer extends Layer {
+  private readonly outer: number;
+  private readonly n: number;
+  private readonly inner: number;
+
+  constructor(config: Resolved<typeof softmaxFields>, ctx: BuildContext) {
+    super(config, ctx);
+    expectInput(this, 'float32');
+    const shape = ctx.input.shape;
+    const ndim = shape.length + 2;
+    const axis = config.axis < 0 ? ndim + config.axis : config.axis;
+    if (axis < 2 || axis >= ndim) {
+      const axes = shape.length ? `${2 - ndim}..-1 or 2..${ndim - 1}` : 'there is none';
+      throw this.error(
+        'BAD_CONFIG',
+        `expected axis to be a channel axis of the input [batch, time${shape.map((d) => `, ${d}`).join('')}] (${axes}), got axis=${config.axis}`,
+      );
+    }
+    const c = axis - 2;
+    this.outer = product(shape.slice(0, c));
+    this.n = shape[c]!;
+    this.inner = product(shape.slice(c + 1));
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    ctx.rt.k.f32_softmax(x.batch * x.time * this.outer, this.n, this.inner, x.values, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const SoftmaxDef = defineLayer({ type: 'Softmax', fields: softmaxFields, create: (c, ctx) => new SoftmaxLayer(c, ctx) });
+
+// ---------------------------------------------------------------------------------------------
+// Swish, Gelu
+
+/** x * sigmoid(x). */
+const SwishDef = pointwise('Swish', {}, () => unary(ACT.swish));
+
+const geluFields = {
+  /** Use the tanh approximation (default true, as jax.nn.gelu); false: the exact erf form. */
+  approximate: f.bool().default(true),
+};
+/** x Φ(x): 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))), or 0.5 x (1 + erf(x / √2)) when not approximate. */
+const GeluDef = pointwise('Gelu', geluFields, (c) => unary(c.approximate ? ACT.gelu : ACT.gelu_exact));
+
+// ---------------------------------------------------------------------------------------------
+// OneHot, Embedding, EmbeddingTranspose
+
+const oneHotFields = {
+  /** Length of the one-hot vectors (ids in [0, depth); others give all zeros). */
+  depth: f.int(1),
+};
+
+/**
+ * int32 ids [*C] -> float32 one-hot vectors [*C, depth] (jax.nn.one_hot: an id outside
+ * [0, depth) gives zeros; id 0 gives a non-zero vector, so masking is not preserved).
+ */
+export class OneHotLayer extends Layer {
+  constructor(config: Resolved<typeof oneHotFields>, ctx: BuildContext) {
+    super(config, ctx);
+    expectInput(this, 'int32', ' (integer ids)');
+    this.output = { shape: [...ctx.input.shape, config.depth], dtype: 'float32' };
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    ctx.rt.k.f32_one_hot(x.batch * x.time * product(this.input.shape), this.output.shape.at(-1)!, x.values, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const OneHotDef = defineLayer({ type: 'OneHot', fields: oneHotFields, create: (c, ctx) => new OneHotLayer(c, ctx) });
+
+const embeddingFields = {
+  /** Size of each embedding vector. */
+  dimension: f.int(1),
+  /** Rows of the table: ids are expected in [0, numEmbeddings). */
+  numEmbeddings: f.int(1),
+  /** Name of the table parameter (default 'embedding'). */
+  embeddingParamName: f.str().default('embedding'),
+};
+
+/**
+ * int32 ids [*C] -> rows of the table [*C, dimension] (jnp.take): ids in [-numEmbeddings, 0)
+ * count from the end, ids outside [-numEmbeddings, numEmbeddings) give a row of NaN (never an
+ * out-of-bounds read). One f32_embedding_lookup call.
+ *
+ * Parameters: `embedding` (or embeddingParamName) [numEmbeddings, dimension], initialised
+ * normal with std 1/√dimension (flax's default_embed_init).
+ */
+export class EmbeddingLayer extends Layer {
+  private readonly table: Param;
+
+  constructor(config: Resolved<typeof embeddingFields>, ctx: BuildContext) {
+    super(config, ctx);
+    expectInput(this, 'int32', ' (integer ids)');
+    this.output = { shape: [...ctx.input.shape, config.dimension], dtype: 'float32' };
+    this.table = this.param(config.embeddingParamName, [config.numEmbeddings, config.dimension], lecunNormal(config.dimension));
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const [v, d] = this.table.shape as [number, number];
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    ctx.rt.k.f32_embedding_lookup(x.batch * x.time * product(this.input.shape), v, d, x.values, this.table.ptr, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const EmbeddingDef = defineLayer({ type: 'Embedding', fields: embeddingFields, create: (c, ctx) => new EmbeddingLayer(c, ctx) });
+
+const embeddingTransposeFields = {
+  /** Rows of the embedding table: the output size. */
+  numEmbeddings: f.int(1),
+  /** Size of each embedding vector: the input's last channel axis. */
+  dimension: f.int(1),
+  /** Add the learned `bias` (default true). */
+  useBias: f.bool().default(true),
+};
+
+/**
+ * Logits against an embedding table: y = x · embeddingᵀ + bias over the last channel axis,
+ * [*C, dimension] -> [*C, numEmbeddings] (the reference's Embedding.attend). The reference
+ * binds an Embedding module to share its table; here the layer holds its own `embedding`
+ * parameter, and tying means loading the same tensor into both layers. One packed GEMM.
+ *
+ * Parameters: `embedding` [numEmbeddings, dimension] (std 1/√dimension normal), `bias`
+ * [numEmbeddings] (when useBias; zeros). The transposed table is packed in prepare().
+ */
+export class EmbeddingTransposeLayer extends Layer {
+  private readonly table: Param;
+  private readonly bias: Param | null;
+  private readonly packed: Derived;
+
+  constructor(config: Resolved<typeof embeddingTransposeFields>, ctx: BuildContext) {
+    super(config, ctx);
+    expectInput(this, 'float32');
+    const shape = ctx.input.shape;
+    if (shape.at(-1) !== config.dimension) {
+      throw this.error('BAD_CONFIG', `expected the input's last channel axis to equal dimension=${config.dimension}, got channel shape ${show(shape)}`);
+    }
+    const { numEmbeddings: v, dimension: d } = config;
+    this.output = { shape: [...shape.slice(0, -1), v], dtype: 'float32' };
+    this.table = this.param('embedding', [v, d], lecunNormal(d));
+    this.bias = config.useBias ? this.param('bias', [v], zeros) : null;
+    this.packed = this.derive(ctx.rt.k.f32_gemm_packed_len(d, v) * 4);
+  }
+
+  prepare(): void {
+    // f32_gemm_pack_b packs a row-major [k, n] matrix: transpose the table to [dimension, v] first.
+    const [v, d] = this.table.shape as [number, number];
+    const heap = this.rt.heap;
+    const t = heap.alloc(v * d * 4, 'transposed embedding');
+    try {
+      const e = this.table.view(), f32 = this.rt.f32, at = t >> 2;
+      for (let i = 0; i < v; i++) for (let j = 0; j < d; j++) f32[at + j * v + i] = e[i * d + j]!;
+      this.rt.k.f32_gemm_pack_b(d, v, t, v, this.packed.ptr);
+    } finally {
+      heap.release(t);
+    }
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const [v, d] = this.table.shape as [number, number];
+    const rows = (x.batch * x.time * product(this.input.shape)) / d;
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    ctx.rt.k.f32_gemm(rows, v, d, x.values, d, this.packed.ptr, y, v, this.bias?.ptr ?? 0, false);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const EmbeddingTransposeDef = defineLayer({
+  type: 'EmbeddingTranspose',
+  fields: embeddingTransposeFields,
+  create: (c, ctx) => new EmbeddingTransposeLayer(c, ctx),
+});
+
+// ---------------------------------------------------------------------------------------------
+// Registration and builders (reference order).
+
+export const simpleDefs: LayerDef<any>[] = [
+  ScaleDef, AffineDef, AddDef, MaximumDef, ModDef, MinimumDef, AbsDef, GatedUnitDef, GatedLinearUnitDef,
+  GatedTanhUnitDef, IdentityDef, SnakeDef, TanhDef, ReluDef, LeakyReluDef, PReluDef, EluDef, ExpDef, LogDef,
+  PowerDef, SigmoidDef, SoftplusDef, SoftmaxDef, SwishDef, GeluDef, OneHotDef, EmbeddingDef, EmbeddingTransposeDef,
 ];
 
-export const Identity = builder(simpleDefs[0]!);
-export const Relu = builder(simpleDefs[1]!);
+export const Scale = builder(ScaleDef);
+export const Affine = builder(AffineDef);
+export const Add = builder(AddDef);
+export const Maximum = builder(MaximumDef);
+export const Mod = builder(ModDef);
+export const Minimum = builder(MinimumDef);
+export const Abs = builder(AbsDef);
+export const GatedUnit = builder(GatedUnitDef);
+export const GatedLinearUnit = builder(GatedLinearUnitDef);
+export const GatedTanhUnit = builder(GatedTanhUnitDef);
+export const Identity = builder(IdentityDef);
+export const Snake = builder(SnakeDef);
+export const Tanh = builder(TanhDef);
+export const Relu = builder(ReluDef);
+export const LeakyRelu = builder(LeakyReluDef);
+export const PRelu = builder(PReluDef);
+export const Elu = builder(EluDef);
+export const Exp = builder(ExpDef);
+export const Log = builder(LogDef);
+export const Power = builder(PowerDef);
+export const Sigmoid = builder(SigmoidDef);
+export const Softplus = builder(SoftplusDef);
+export const Softmax = builder(SoftmaxDef);
+export const Swish = builder(SwishDef);
+export const Gelu = builder(GeluDef);
+export const OneHot = builder(OneHotDef);
+export const Embedding = builder(EmbeddingDef);
+export const EmbeddingTranspose = builder(EmbeddingTransposeDef);

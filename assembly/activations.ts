@@ -1,0 +1,324 @@
+// Activation kernels and the fused pointwise layers built on them (gated units, softmax, snake,
+// power, mod). Elementary functions come from assembly/math.ts; their measured errors are there.
+//
+// Every kernel here reads x and writes y as contiguous f32 arrays, never past element n (tails
+// run the vector code on a partial vector through loadLanes/storeLanes, so an element's result
+// does not depend on where it sits in the buffer). No alignment is assumed.
+import { erfV, expm1V, expV, log1pV, logV, sigmoidV, sinV, tanhV } from './math';
+import { hmax, hsum, loadLanes, storeLanes } from './simd';
+
+// Activation codes, the `act` argument of f32_vactivation and f32_gated_unit. src/layers/simple.ts
+// mirrors them (ACT) and test/layers/simple.test.ts checks the two agree. Errors are the ones
+// test/kernels/math.test.ts measures ("abs" is relative where |y| > 1); see math.ts for the
+// functions underneath.
+export const ACT_IDENTITY = 0;
+export const ACT_RELU = 1;
+/** Abs error 1.5e-7, relative 1.6e-7. */
+export const ACT_TANH = 2;
+/** Abs error 8.9e-8, relative 1.7e-7. */
+export const ACT_SIGMOID = 3;
+/** x * sigmoid(x) (also called silu). Relative error 2e-7 where |y| >= 1e-30. */
+export const ACT_SWISH = 4;
+/**
+ * The tanh approximation 0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³))) (jax.nn.gelu's default).
+ * Abs error 1.4e-7.
+ */
+export const ACT_GELU = 5;
+/** 0.5 x (1 + erf(x / √2)). Abs error 2.6e-7. */
+export const ACT_GELU_EXACT = 6;
+/** x > 0 ? x : p (e^x - 1), p = alpha. Relative error of e^x - 1: 1.2e-7. */
+export const ACT_ELU = 7;
+/** x >= 0 ? x : p x, p = negative slope. */
+export const ACT_LEAKY_RELU = 8;
+/** log(1 + e^x), computed as max(x, 0) + log1p(e^-|x|). Relative error 1.7e-7. */
+export const ACT_SOFTPLUS = 9;
+/** Relative error 8.3e-8. */
+export const ACT_EXP = 10;
+/** Relative error 8e-8 where |log x| >= 0.1, abs 3.9e-8 near 1. */
+export const ACT_LOG = 11;
+export const ACT_ABS = 12;
+/** Abs error 3.1e-7, relative 5.9e-7. */
+export const ACT_ERF = 13;
+/** Abs error 9e-8 for |x| <= 1e4. */
+export const ACT_SIN = 14;
+
+// gelu(x) = x sigmoid(2 √(2/π) (x + 0.044715 x³)), since (1 + tanh u) / 2 = sigmoid(2u).
+const GELU_C1: f32 = 1.5957691216057308; // 2 √(2/π)
+const GELU_C3: f32 = 0.07135481627159271; // 2 √(2/π) 0.044715
+const SQRT1_2: f32 = 0.7071067811865476;
+
+/** act(v) lane-wise; p is the parameter of ELU (alpha) and leaky ReLU (slope). */
+@inline function activate(act: i32, v: v128, p: v128): v128 {
+  const zero = f32x4.splat(0);
+  switch (act) {
+    case ACT_RELU: return f32x4.max(v, zero);
+    case ACT_TANH: return tanhV(v);
+    case ACT_SIGMOID: return sigmoidV(v);
+    case ACT_SWISH: return f32x4.mul(v, sigmoidV(v));
+    case ACT_GELU: {
+      const u = f32x4.mul(v, f32x4.add(f32x4.splat(GELU_C1), f32x4.mul(f32x4.splat(GELU_C3), f32x4.mul(v, v))));
+      return f32x4.mul(v, sigmoidV(u));
+    }
+    case ACT_GELU_EXACT: {
+      const cdf = f32x4.mul(f32x4.splat(0.5), f32x4.add(f32x4.splat(1), erfV(f32x4.mul(v, f32x4.splat(SQRT1_2)))));
+      return f32x4.mul(v, cdf);
+    }
+    case ACT_ELU: return v128.bitselect(v, f32x4.mul(p, expm1V(v)), f32x4.gt(v, zero));
+    case ACT_LEAKY_RELU: return v128.bitselect(v, f32x4.mul(p, v), f32x4.ge(v, zero));
+    // pmax(v, 0) = v < 0 ? 0 : v: one instruction, and a NaN v passes through.
+    case ACT_SOFTPLUS: return f32x4.add(f32x4.pmax(v, zero), log1pV(expV(f32x4.neg(f32x4.abs(v)))));
+    case ACT_EXP: return expV(v);
+    case ACT_LOG: return logV(v);
+    case ACT_ABS: return f32x4.abs(v);
+    case ACT_ERF: return erfV(v);
+    case ACT_SIN: return sinV(v);
+    default: return v;
+  }
+}
+
+/**
+ * activate() for an act known only at run time: one out-of-line copy of the switch, for the
+ * tails and the gated unit (inlining it everywhere would multiply the module size).
+ */
+function activateAny(act: i32, v: v128, p: v128): v128 {
+  return activate(act, v, p);
+}
+
+/** y = act(x) over n floats, for a constant act (the switch folds away after inlining). */
+@inline function map(act: i32, n: i32, x: usize, p: f32, y: usize): void {
+  const vp = f32x4.splat(p);
+  let i = 0;
+  // Main loop: one vector.
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, activate(act, v128.load(x + o), vp));
+  }
+  // Tail: 1-3 lanes through the same vector code (the same operations, out of line).
+  if (i < n) {
+    const o = <usize>i << 2;
+    storeLanes(y + o, activateAny(act, loadLanes(x + o, n - i), vp), n - i);
+  }
+}
+
+/**
+ * y = act(x) over n floats (x, y [n]; may run in place). p: ELU alpha or leaky-ReLU slope
+ * (ignored by the others). The one kernel behind every unary activation layer and the
+ * `activation` field of Dense/Conv layers. Any n >= 0.
+ */
+export function f32_vactivation(act: i32, n: i32, x: usize, p: f32, y: usize): void {
+  // One specialised loop per activation: the dispatch happens once, not per vector.
+  switch (act) {
+    case ACT_RELU: map(ACT_RELU, n, x, p, y); break;
+    case ACT_TANH: map(ACT_TANH, n, x, p, y); break;
+    case ACT_SIGMOID: map(ACT_SIGMOID, n, x, p, y); break;
+    case ACT_SWISH: map(ACT_SWISH, n, x, p, y); break;
+    case ACT_GELU: map(ACT_GELU, n, x, p, y); break;
+    case ACT_GELU_EXACT: map(ACT_GELU_EXACT, n, x, p, y); break;
+    case ACT_ELU: map(ACT_ELU, n, x, p, y); break;
+    case ACT_LEAKY_RELU: map(ACT_LEAKY_RELU, n, x, p, y); break;
+    case ACT_SOFTPLUS: map(ACT_SOFTPLUS, n, x, p, y); break;
+    case ACT_EXP: map(ACT_EXP, n, x, p, y); break;
+    case ACT_LOG: map(ACT_LOG, n, x, p, y); break;
+    case ACT_ABS: map(ACT_ABS, n, x, p, y); break;
+    case ACT_ERF: map(ACT_ERF, n, x, p, y); break;
+    case ACT_SIN: map(ACT_SIN, n, x, p, y); break;
+    default: if (x != y) memory.copy(y, x, <usize>n << 2);
+  }
+}
+
+/**
+ * Gated unit: y[r, j] = fa(x[r, j]) * ga(x[r, h + j]) for r < rows, j < h, with activations
+ * fa, ga (codes above; ACT_IDENTITY for none) and their parameters fp, gp.
+ * x [rows, 2h], y [rows, h]; not in place. Any rows, h >= 1.
+ */
+export function f32_gated_unit(rows: i32, h: i32, fa: i32, fp: f32, ga: i32, gp: f32, x: usize, y: usize): void {
+  const vf = f32x4.splat(fp), vg = f32x4.splat(gp);
+  for (let r = 0; r < rows; r++) {
+    const a = x + (<usize>(r * 2 * h) << 2), b = a + (<usize>h << 2), yr = y + (<usize>(r * h) << 2);
+    let j = 0;
+    for (; j + 4 <= h; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(yr + o, f32x4.mul(activateAny(fa, v128.load(a + o), vf), activateAny(ga, v128.load(b + o), vg)));
+    }
+    if (j < h) {
+      const o = <usize>j << 2, m = h - j;
+      storeLanes(yr + o, f32x4.mul(activateAny(fa, loadLanes(a + o, m), vf), activateAny(ga, loadLanes(b + o, m), vg)), m);
+    }
+  }
+}
+
+/**
+ * Softmax over the middle axis of x [outer, n, inner]: y = e^(x - max) / Σ e^(x - max).
+ * inner = 1 runs along contiguous rows; inner > 1 runs 4 columns at a time. A NaN makes its
+ * whole slice NaN (as the reference). y has x's layout; may run in place. Any sizes >= 1.
+ */
+export function f32_softmax(outer: i32, n: i32, inner: i32, x: usize, y: usize): void {
+  if (inner == 1) {
+    for (let r = 0; r < outer; r++) softmaxRow(n, x + (<usize>(r * n) << 2), y + (<usize>(r * n) << 2));
+    return;
+  }
+  const strideB = <usize>inner << 2;
+  for (let o = 0; o < outer; o++) {
+    const base = <usize>(o * n * inner) << 2;
+    for (let j = 0; j < inner; j += 4) {
+      const lanes = min(4, inner - j);
+      const xc = x + base + (<usize>j << 2), yc = y + base + (<usize>j << 2);
+      let m = f32x4.splat(<f32>-Infinity);
+      for (let k = 0; k < n; k++) m = f32x4.max(m, loadLanes(xc + <usize>k * strideB, lanes));
+      let s = f32x4.splat(0);
+      for (let k = 0; k < n; k++) {
+        const e = expV(f32x4.sub(loadLanes(xc + <usize>k * strideB, lanes), m));
+        storeLanes(yc + <usize>k * strideB, e, lanes);
+        s = f32x4.add(s, e);
+      }
+      for (let k = 0; k < n; k++) {
+        const p = yc + <usize>k * strideB;
+        storeLanes(p, f32x4.div(loadLanes(p, lanes), s), lanes);
+      }
+    }
+  }
+}
+
+@inline function softmaxRow(n: i32, x: usize, y: usize): void {
+  let vm = f32x4.splat(<f32>-Infinity);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) vm = f32x4.max(vm, v128.load(x + (<usize>i << 2)));
+  let m = hmax(vm);
+  for (; i < n; i++) m = max(m, load<f32>(x + (<usize>i << 2)));
+  const mv = f32x4.splat(m);
+  let vs = f32x4.splat(0);
+  for (i = 0; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const e = expV(f32x4.sub(v128.load(x + o), mv));
+    v128.store(y + o, e);
+    vs = f32x4.add(vs, e);
+  }
+  let s = hsum(vs);
+  if (i < n) {
+    const o = <usize>i << 2;
+    storeLanes(y + o, expV(f32x4.sub(loadLanes(x + o, n - i), mv)), n - i);
+    for (; i < n; i++) s += load<f32>(y + (<usize>i << 2));
+  }
+  const sv = f32x4.splat(s);
+  for (i = 0; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(y + o, f32x4.div(v128.load(y + o), sv));
+  }
+  for (; i < n; i++) store<f32>(y + (<usize>i << 2), load<f32>(y + (<usize>i << 2)) / s);
+}
+
+/**
+ * Snake: y = x + sin²(alpha x) * invBeta over rows of n channels, alpha and invBeta [n]
+ * (invBeta = 1 / (beta + 1e-12), precomputed). x, y [rows, n]; may run in place.
+ */
+export function f32_snake(rows: i32, n: i32, x: usize, alpha: usize, invBeta: usize, y: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = x + (<usize>(r * n) << 2), yr = y + (<usize>(r * n) << 2);
+    for (let j = 0; j < n; j += 4) {
+      const o = <usize>j << 2, m = min(4, n - j);
+      const v = loadLanes(xr + o, m);
+      const s = sinV(f32x4.mul(v, loadLanes(alpha + o, m)));
+      storeLanes(yr + o, f32x4.add(v, f32x4.mul(f32x4.mul(s, s), loadLanes(invBeta + o, m))), m);
+    }
+  }
+}
+
+/** Integer exponents up to this size use repeated squaring (exact up to rounding per product). */
+const POW_INT_MAX: f32 = 64;
+
+/**
+ * y = x^p (C pow semantics: negative x gives NaN unless p is an integer, x^0 = 1).
+ * Integer |p| <= 64 uses repeated squaring (error <= log2|p| + 1 ulp); other p use
+ * e^(p log|x|) (relative error about (1 + |p log x|) 1.2e-7). x, y [n]; may run in place.
+ */
+export function f32_vpow(n: i32, x: usize, p: f32, y: usize): void {
+  const integral = floor(p) == p;
+  if (integral && abs(p) <= POW_INT_MAX) {
+    for (let i = 0; i < n; i += 4) {
+      const o = <usize>i << 2, m = min(4, n - i);
+      storeLanes(y + o, powInt(loadLanes(x + o, m), <i32>p), m);
+    }
+    return;
+  }
+  // Sign of the result for x < 0: NaN unless p is an integer, negative if it is odd.
+  const odd = integral && abs(p) < 16777216 && (<i32>p & 1) != 0;
+  const vp = f32x4.splat(p);
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2, m = min(4, n - i);
+    const v = loadLanes(x + o, m);
+    let r = expV(f32x4.mul(vp, logV(f32x4.abs(v))));
+    const neg = f32x4.lt(v, f32x4.splat(0));
+    if (odd) r = v128.bitselect(f32x4.neg(r), r, neg);
+    else if (!integral) r = v128.bitselect(f32x4.splat(<f32>NaN), r, v128.and(neg, f32x4.ne(v, f32x4.splat(<f32>-Infinity))));
+    storeLanes(y + o, r, m);
+  }
+}
+
+@inline function powInt(v: v128, e: i32): v128 {
+  let r = f32x4.splat(1), b = v;
+  for (let k = abs(e); k != 0; k >>= 1) {
+    if (k & 1) r = f32x4.mul(r, b);
+    b = f32x4.mul(b, b);
+  }
+  return e < 0 ? f32x4.div(f32x4.splat(1), r) : r;
+}
+
+/**
+ * y = x mod d with the sign of d (numpy/jnp.mod), d [n] per channel, x, y [rows, n]; may run
+ * in place. Computed in f64: exact while |x / d| < 2^29. d = 0 or x = ±Inf give NaN.
+ */
+export function f32_vmod_rows(rows: i32, n: i32, x: usize, d: usize, y: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const xr = x + (<usize>(r * n) << 2), yr = y + (<usize>(r * n) << 2);
+    let j = 0;
+    // Two floats per step (f64x2); a lone last float goes through the same code.
+    for (; j + 2 <= n; j += 2) {
+      const o = <usize>j << 2;
+      v128.store64_lane(yr + o, mod2(v128.load64_zero(xr + o), v128.load64_zero(d + o)), 0);
+    }
+    if (j < n) {
+      const o = <usize>j << 2;
+      v128.store32_lane(yr + o, mod2(v128.load32_zero(xr + o), v128.load32_zero(d + o)), 0);
+    }
+  }
+}
+
+/** jnp.mod on the two low lanes (f32 in and out, f64 inside). */
+@inline function mod2(xv: v128, dv: v128): v128 {
+  const a = f64x2.promote_low_f32x4(xv), b = f64x2.promote_low_f32x4(dv);
+  // fmod: exact when the quotient has at most 29 bits (q b is then exact in f64); its result
+  // has the sign of x, also when it is zero (x - q b would give +0 for x = -0).
+  let r = f64x2.sub(a, f64x2.mul(f64x2.trunc(f64x2.div(a, b)), b));
+  r = v128.bitselect(a, r, i64x2.splat(<i64>1 << 63));
+  // fmod(x, ±Inf) = x for finite x (the product above is 0 * Inf = NaN).
+  const inf = f64x2.splat(Infinity);
+  r = v128.bitselect(a, r, v128.and(f64x2.eq(f64x2.abs(b), inf), f64x2.lt(f64x2.abs(a), inf)));
+  // jnp.mod: a non-zero remainder takes the sign of the divisor.
+  const zero = f64x2.splat(0);
+  const fix = v128.and(f64x2.ne(r, zero), v128.xor(f64x2.lt(r, zero), f64x2.lt(b, zero)));
+  return f32x4.demote_f64x2_zero(v128.bitselect(f64x2.add(r, b), r, fix));
+}
+
+/**
+ * Magnitude of complex numbers: y[i] = |x[2i] + i x[2i+1]| for n complex values (interleaved
+ * re, im); computed in f64, so no overflow or underflow. x [n, 2], y [n]; not in place.
+ */
+export function f32_vcabs(n: i32, x: usize, y: usize): void {
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const v = v128.load(x + (<usize>i << 3));
+    const lo = f64x2.promote_low_f32x4(v), hi = f64x2.promote_low_f32x4(i64x2.shuffle(v, v, 1, 0));
+    v128.store64_lane(y + (<usize>i << 2), cabs2(lo, hi), 0);
+  }
+  if (i < n) {
+    const lo = f64x2.promote_low_f32x4(v128.load64_zero(x + (<usize>i << 3)));
+    v128.store32_lane(y + (<usize>i << 2), cabs2(lo, lo), 0);
+  }
+}
+
+/** [|a0 + i a1|, |b0 + i b1|] in the two low f32 lanes. */
+@inline function cabs2(a: v128, b: v128): v128 {
+  const a2 = f64x2.mul(a, a), b2 = f64x2.mul(b, b);
+  const s = f64x2.add(i64x2.shuffle(a2, b2, 0, 2), i64x2.shuffle(a2, b2, 1, 3));
+  return f32x4.demote_f64x2_zero(f64x2.sqrt(s));
+}

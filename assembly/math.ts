@@ -1,0 +1,234 @@
+// Elementary functions on f32x4, inlined into the activation kernels (assembly/activations.ts).
+//
+// Each function takes and returns four floats and matches Math.* at the special values:
+// NaN in gives NaN out, ±Inf and overflow give what Math.* gives (rounded to f32), and results
+// that underflow become subnormal or 0. Lanes are independent, so a kernel that runs its tail
+// through the same function on a partial vector (loadLanes/storeLanes) gives bit-identical
+// results for an element wherever it falls in a buffer: layer() and step() agree exactly.
+//
+// Measured errors (test/kernels/math.test.ts: dense sweep against Math.* in f64, both builds)
+// are stated above each function; "ulp" errors are relative to the exact result.
+import { madd } from './simd';
+
+// Cody-Waite split of ln 2: LN2_HI has 9 significant bits, so n * LN2_HI is exact for every n
+// the exponentials reach and x - n * LN2_HI loses nothing (Cephes expf).
+const LN2_HI: f32 = 0.693359375;
+const LN2_LO: f32 = -2.12194440e-4;
+const LOG2E: f32 = 1.44269504088896341;
+const SIGN: i32 = 1 << 31;
+
+@inline function splat(v: f32): v128 {
+  return f32x4.splat(v);
+}
+
+/**
+ * min(max(x, lo), hi), keeping a NaN x. pmin/pmax are single instructions on x86 (minps,
+ * maxps), unlike the NaN-propagating f32x4.min/max; with x as the first operand they return x
+ * whenever a comparison with it is false, so NaN passes through.
+ */
+@inline function clampV(x: v128, lo: f32, hi: f32): v128 {
+  return f32x4.pmax(f32x4.pmin(x, splat(hi)), splat(lo));
+}
+
+/** x with the sign bit of s (the magnitude of x, which must be non-negative or NaN). */
+@inline function withSignOf(x: v128, s: v128): v128 {
+  return v128.bitselect(s, x, i32x4.splat(SIGN));
+}
+
+/**
+ * e^r - 1 for |r| <= ln2/2, as r + r^2 P(r) with Cephes' expf minimax P (degree 5):
+ * about 1 ulp of e^r, and relative accuracy as r -> 0.
+ */
+@inline function expm1Reduced(r: v128): v128 {
+  let p = splat(1.9875691500e-4);
+  p = madd(p, r, splat(1.3981999507e-3));
+  p = madd(p, r, splat(8.3334519073e-3));
+  p = madd(p, r, splat(4.1665795894e-2));
+  p = madd(p, r, splat(1.6666665459e-1));
+  p = madd(p, r, splat(5.0000001201e-1));
+  return madd(f32x4.mul(r, r), p, r);
+}
+
+/** round(x / ln2) (as floats). */
+@inline function reduceLn2(x: v128): v128 {
+  return f32x4.nearest(f32x4.mul(x, splat(LOG2E)));
+}
+/** x - n ln2 for n = reduceLn2(x): |r| <= ln2/2. */
+@inline function remainderLn2(x: v128, n: v128): v128 {
+  return madd(n, splat(-LN2_LO), madd(n, splat(-LN2_HI), x));
+}
+
+/** 2^n for integer lanes n in [-126, 127], built in the exponent field. */
+@inline function pow2(n: v128): v128 {
+  return i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23);
+}
+
+/**
+ * e^x. Max relative error 8.3e-8 (1 ulp) on normal results; subnormal results within one
+ * subnormal step. e^x = Inf above 88.72, 0 below -103.97.
+ */
+@inline export function expV(x: v128): v128 {
+  // The clamp keeps n in [-150, 129].
+  x = clampV(x, -104, 89);
+  const n = reduceLn2(x);
+  const q = expm1Reduced(remainderLn2(x, n));
+  // 2^n in two factors so both stay normal: the last product rounds once into the subnormal
+  // range or overflows to Inf, as the exact result would.
+  const ni = i32x4.trunc_sat_f32x4_s(n);
+  const n1 = i32x4.shr_s(ni, 1);
+  const s1 = pow2(n1), s2 = pow2(i32x4.sub(ni, n1));
+  return f32x4.mul(madd(s1, q, s1), s2);
+}
+
+/**
+ * e^x - 1, accurate near 0 (no cancellation). Max relative error 1.2e-7 (1 ulp) for normal
+ * results (subnormal x: within one subnormal step); -1 below -17.33, Inf above 88.72.
+ */
+@inline export function expm1V(x: v128): v128 {
+  // Below -17.5, e^x - 1 rounds to -1; the clamp keeps 2^(n-1) normal (n in [-25, 128]).
+  x = clampV(x, -17.5, 89);
+  const n = reduceLn2(x);
+  const q = expm1Reduced(remainderLn2(x, n));
+  // e^x - 1 = 2 (h (1 + q) - 1/2) with h = 2^(n-1): h - 1/2 is exact for n >= -24, and the
+  // halving keeps h finite up to n = 128 (the doubling then overflows only if the result does).
+  const h = pow2(i32x4.sub(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(1)));
+  const t = madd(h, q, f32x4.sub(h, splat(0.5)));
+  return f32x4.add(t, t);
+}
+
+/**
+ * tanh x = -expm1(-2|x|) / (2 + expm1(-2|x|)) with the sign of x. Max abs error 1.5e-7,
+ * relative 1.6e-7 (2.5 ulp, also near 0); exactly ±1 for |x| >= 8.75.
+ */
+@inline export function tanhV(x: v128): v128 {
+  const e = expm1V(f32x4.mul(f32x4.abs(x), splat(-2)));
+  return withSignOf(f32x4.div(f32x4.neg(e), f32x4.add(e, splat(2))), x);
+}
+
+/**
+ * 1 / (1 + e^-x), from e = e^-|x| (never overflows): 1/(1+e) for x >= 0, e/(1+e) below.
+ * Max abs error 8.9e-8, relative 1.7e-7 (2.3 ulp; also in the tail down to -87, where e^x
+ * becomes subnormal).
+ */
+@inline export function sigmoidV(x: v128): v128 {
+  const e = expV(f32x4.neg(f32x4.abs(x)));
+  const d = f32x4.add(e, splat(1));
+  return v128.bitselect(f32x4.div(e, d), f32x4.div(splat(1), d), f32x4.lt(x, splat(0)));
+}
+
+/**
+ * Natural logarithm (Cephes logf: x = m 2^e with m in [√½, √2), log1p(m - 1) by a degree-9
+ * polynomial). Max relative error 8e-8 (0.8 ulp) where |log x| >= 0.1, absolute 3.9e-8 near 1.
+ * log 0 = -Inf, log Inf = Inf, log of a negative number or NaN = NaN; subnormals handled.
+ */
+@inline export function logV(x: v128): v128 {
+  // Subnormals: scale by 2^23 so the exponent field is meaningful, and take 23 off e.
+  const sub = f32x4.lt(x, splat(1.17549435e-38));
+  const xs = v128.bitselect(f32x4.mul(x, splat(8388608)), x, sub);
+  let e = i32x4.sub(i32x4.shr_u(xs, 23), i32x4.add(i32x4.splat(127), v128.and(sub, i32x4.splat(23))));
+  let m = v128.or(v128.and(xs, i32x4.splat(0x007fffff)), i32x4.splat(0x3f800000)); // [1, 2)
+  const big = f32x4.gt(m, splat(1.41421356));
+  m = v128.bitselect(f32x4.mul(m, splat(0.5)), m, big);
+  e = i32x4.sub(e, big); // big lanes are -1: e + 1
+  const f = f32x4.sub(m, splat(1));
+  const z = f32x4.mul(f, f);
+  let p = splat(7.0376836292e-2);
+  p = madd(p, f, splat(-1.1514610310e-1));
+  p = madd(p, f, splat(1.1676998740e-1));
+  p = madd(p, f, splat(-1.2420140846e-1));
+  p = madd(p, f, splat(1.4249322787e-1));
+  p = madd(p, f, splat(-1.6668057665e-1));
+  p = madd(p, f, splat(2.0000714765e-1));
+  p = madd(p, f, splat(-2.4999993993e-1));
+  p = madd(p, f, splat(3.3333331174e-1));
+  const ef = f32x4.convert_i32x4_s(e);
+  let y = madd(ef, splat(LN2_LO), f32x4.mul(f32x4.mul(p, f), z));
+  y = madd(z, splat(-0.5), y);
+  let r = madd(ef, splat(LN2_HI), f32x4.add(f, y));
+  r = v128.bitselect(splat(<f32>Infinity), r, f32x4.eq(x, splat(<f32>Infinity)));
+  r = v128.bitselect(splat(<f32>-Infinity), r, f32x4.eq(x, splat(0)));
+  // x < 0 (including -Inf) and NaN: NaN.
+  return v128.bitselect(splat(<f32>NaN), r, v128.not(f32x4.ge(x, splat(0))));
+}
+
+/**
+ * log(1 + x) for x > -1, accurate near 0: log(u) corrected by the rounding of u = 1 + x
+ * (log1p x = log u - ((u - 1) - x) / u). Softplus, built on it, measures 1.7e-7 relative.
+ */
+@inline export function log1pV(x: v128): v128 {
+  const u = f32x4.add(x, splat(1));
+  const c = f32x4.div(f32x4.sub(f32x4.sub(u, splat(1)), x), u);
+  // u = Inf: the correction is NaN, and log1p is Inf.
+  return v128.bitselect(u, f32x4.sub(logV(u), c), f32x4.eq(u, splat(<f32>Infinity)));
+}
+
+/**
+ * sin(a + q π/2) for a = |x| (non-negative or NaN) and q = 0 (sin) or 1 (cos): reduction of a
+ * by π/2 in three parts (Cephes sinf constants, doubled), then Cephes' sin or cos polynomial on
+ * |r| <= π/4, picked by the quadrant j + q.
+ */
+@inline function sinQuadrant(a: v128, q: i32): v128 {
+  const j = f32x4.nearest(f32x4.mul(a, splat(0.636619772)));
+  let r = madd(j, splat(-1.5703125), a); // 8 significant bits: exact product
+  r = madd(j, splat(-4.837512969970703125e-4), r);
+  r = madd(j, splat(-7.54978995489188216e-8), r);
+  // Past |x| ~ 1e5 j * 1.5703125 is no longer exact and r drifts; past 1e38 it is garbage:
+  // the clamp keeps the result in [-1, 1] (NaN still propagates).
+  r = f32x4.max(f32x4.min(r, splat(1)), splat(-1));
+  const z = f32x4.mul(r, r);
+  let s = madd(z, splat(-1.9515295891e-4), splat(8.3321608736e-3));
+  s = madd(s, z, splat(-1.6666654611e-1));
+  s = madd(f32x4.mul(s, z), r, r);
+  let c = madd(z, splat(2.443315711809948e-5), splat(-1.388731625493765e-3));
+  c = madd(c, z, splat(4.166664568298827e-2));
+  c = madd(f32x4.mul(c, z), z, madd(z, splat(-0.5), splat(1)));
+  const k = i32x4.add(i32x4.trunc_sat_f32x4_s(j), i32x4.splat(q));
+  const odd = i32x4.eq(v128.and(k, i32x4.splat(1)), i32x4.splat(1));
+  // Quadrants 2 and 3 flip the sign.
+  return v128.xor(v128.bitselect(c, s, odd), i32x4.shl(v128.and(k, i32x4.splat(2)), 30));
+}
+
+/**
+ * sin x = sign(x) sin|x| (sinQuadrant). Max abs error 9e-8 for |x| <= 1e4; beyond, the
+ * reduction loses accuracy (3e-2 at 1e6 in the SIMD build, where products are not fused), but
+ * the result stays in [-1, 1]. sin ±Inf = NaN.
+ */
+@inline export function sinV(x: v128): v128 {
+  return v128.xor(sinQuadrant(f32x4.abs(x), 0), v128.and(x, i32x4.splat(SIGN)));
+}
+
+/**
+ * cos x = sin(|x| + π/2), shifting the quadrant rather than the argument (so no rounding of
+ * x + π/2). Same accuracy as sinV: max abs error 9e-8 for |x| <= 1e4. cos ±Inf = NaN.
+ */
+@inline export function cosV(x: v128): v128 {
+  return sinQuadrant(f32x4.abs(x), 1);
+}
+
+// erf: a Taylor series near 0 (relative accuracy), Abramowitz & Stegun 7.1.26 elsewhere.
+const ERF_SMALL: f32 = 0.5;
+const ERF_AS_P: f32 = 0.3275911;
+
+/**
+ * erf x. |x| < 0.5: the odd Taylor series to x^11 (truncation < 3e-8 relative);
+ * otherwise 1 - t (a1 + ... + a5 t^4) e^(-x²), t = 1 / (1 + p|x|) (A&S 7.1.26, 1.5e-7 in exact
+ * arithmetic). Max abs error 3.1e-7 and relative 5.9e-7 (both just above 0.5), 1 ulp near 0.
+ * erf ±Inf = ±1.
+ */
+@inline export function erfV(x: v128): v128 {
+  const a = f32x4.abs(x);
+  const z = f32x4.mul(a, a);
+  let s = madd(z, splat(-8.548325506784187e-4), splat(5.223977625442188e-3));
+  s = madd(s, z, splat(-2.6866170645131252e-2));
+  s = madd(s, z, splat(1.1283791670955126e-1));
+  s = madd(s, z, splat(-3.7612638903183754e-1));
+  s = madd(s, z, splat(1.1283791670955126));
+  s = f32x4.mul(s, a);
+  const t = f32x4.div(splat(1), madd(a, splat(ERF_AS_P), splat(1)));
+  let p = madd(t, splat(1.061405429), splat(-1.453152027));
+  p = madd(p, t, splat(1.421413741));
+  p = madd(p, t, splat(-0.284496736));
+  p = madd(p, t, splat(0.254829592));
+  const l = f32x4.sub(splat(1), f32x4.mul(f32x4.mul(p, t), expV(f32x4.neg(z))));
+  return withSignOf(v128.bitselect(s, l, f32x4.lt(a, splat(ERF_SMALL))), x);
+}
