@@ -1,0 +1,169 @@
+// Recurrent cells (LSTM, GRU, RG-LRU): one call runs a whole block of steps for every batch
+// item. The input projections of all steps come first, as one GEMM over batch * time rows;
+// then the recurrence runs step by step (the h-dependent GEMM has batch rows). The state is
+// updated in place and only at valid steps (mask != 0): an invalid step, NaN included, changes
+// nothing but its own output row. Outputs at invalid steps are whatever the cell computes.
+//
+// Layouts (sizes in elements, pointers in bytes, no alignment assumed): x [batch, time, din],
+// mask u8 [batch, time], y [batch, time, units], state [batch, units]; packed weights come from
+// f32_gemm_pack_b. Every element is computed by the same operations in the same order whatever
+// the block length, so a stream stepped in blocks of any size equals one call over the whole
+// sequence, bit for bit (the GEMM tiles agree exactly, activations are lane-independent).
+// Nothing is read or written past the last element of any buffer; y and the scratch buffers
+// must not overlap x, the weights or the state.
+import { f32_vactivation } from './activations';
+import { f32_gemm, f32_gemm_batch } from './gemm/f32-gemm-4x8';
+import { expV, sigmoidV } from './math';
+import { loadLanes, madd, storeLanes } from './simd';
+
+/**
+ * LSTM (Keras gate order i, f, g, o): z = x W + h U + b, i = ract(z_i), f = ract(z_f),
+ * g = act(z_g), o = ract(z_o), c' = f c + i g, h' = o act(c'); y = h'.
+ *
+ * wx: W [din, 4u] packed; wh: U [u, 4u] packed; bias [4u] or 0. act/ract: activation codes of
+ * f32_vactivation with their parameters. c, h [batch, u]: the state, read and updated in place.
+ * z: scratch of batch * time * 4u floats. Any sizes >= 1.
+ */
+export function f32_lstm(
+  batch: i32, time: i32, din: i32, units: i32, act: i32, actP: f32, ract: i32, ractP: f32,
+  x: usize, mask: usize, wx: usize, wh: usize, bias: usize, c: usize, h: usize, z: usize, y: usize,
+): void {
+  const u = units, g4 = 4 * u;
+  const rowB = <usize>g4 << 2, uB = <usize>u << 2;
+  // Input projection of every step at once: z [batch * time, 4u] = x W + b.
+  f32_gemm(batch * time, g4, din, x, din, wx, z, g4, bias, false);
+  for (let t = 0; t < time; t++) {
+    // z[:, t] += h U: batch rows, strided by time rows of z.
+    f32_gemm(batch, g4, u, h, u, wh, z + <usize>t * rowB, time * g4, 0, true);
+    for (let b = 0; b < batch; b++) {
+      const r = b * time + t;
+      const zi = z + <usize>r * rowB, zf = zi + uB, zg = zf + uB, zo = zg + uB;
+      const cb = c + <usize>b * uB, hb = h + <usize>b * uB, yr = y + <usize>r * uB;
+      f32_vactivation(ract, 2 * u, zi, ractP, zi);
+      f32_vactivation(act, u, zg, actP, zg);
+      f32_vactivation(ract, u, zo, ractP, zo);
+      // c' = f c + i g, written over i (read first at the same lanes).
+      for (let j = 0; j < u; j += 4) {
+        const o = <usize>j << 2, n = u - j;
+        storeLanes(zi + o, madd(loadLanes(zf + o, n), loadLanes(cb + o, n), f32x4.mul(loadLanes(zi + o, n), loadLanes(zg + o, n))), n);
+      }
+      // act(c') over f, then h' = o act(c').
+      f32_vactivation(act, u, zi, actP, zf);
+      const valid = load<u8>(mask + <usize>r) != 0;
+      for (let j = 0; j < u; j += 4) {
+        const o = <usize>j << 2, n = u - j;
+        const hn = f32x4.mul(loadLanes(zo + o, n), loadLanes(zf + o, n));
+        storeLanes(yr + o, hn, n);
+        if (valid) {
+          storeLanes(hb + o, hn, n);
+          storeLanes(cb + o, loadLanes(zi + o, n), n);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * GRU (Keras gate order z, r, h): with xz, xr, xh the columns of x W + bx,
+ *   reset_after (PyTorch, cuDNN, Keras 2 default): z = ract(xz + h Uz), r = ract(xr + h Ur),
+ *     n = act(xh + r (h Uh + bh));
+ *   reset before (Cho et al. 2014): z, r as above, n = act(xh + (r h) Uh);
+ * then h' = z h + (1 - z) n; y = h'. Recurrent biases of z and r fold into bx (they only add).
+ *
+ * wx: W [din, 3u] packed; bx [3u] or 0; uzr: U[:, 0:2u] packed [u, 2u]; uh: U[:, 2u:3u] packed
+ * [u, u]; bh [u] or 0 (reset_after only). h [batch, u]: the state, in place. Scratch: z
+ * batch * time * 3u floats, q batch * u floats. Any sizes >= 1.
+ */
+export function f32_gru(
+  batch: i32, time: i32, din: i32, units: i32, resetAfter: bool, act: i32, actP: f32, ract: i32, ractP: f32,
+  x: usize, mask: usize, wx: usize, bx: usize, uzr: usize, uh: usize, bh: usize, h: usize, z: usize, q: usize, y: usize,
+): void {
+  const u = units, g3 = 3 * u;
+  const rowB = <usize>g3 << 2, uB = <usize>u << 2;
+  const one = f32x4.splat(1);
+  // Input projection of every step at once: z [batch * time, 3u] = x W + bx.
+  f32_gemm(batch * time, g3, din, x, din, wx, z, g3, bx, false);
+  for (let t = 0; t < time; t++) {
+    const zt = z + <usize>t * rowB;
+    // z[:, t, 0:2u] += h [Uz Ur]; reset_after also needs q = h Uh + bh before h changes.
+    f32_gemm(batch, 2 * u, u, h, u, uzr, zt, time * g3, 0, true);
+    if (resetAfter) f32_gemm(batch, u, u, h, u, uh, q, u, bh, false);
+    for (let b = 0; b < batch; b++) {
+      const zz = z + <usize>(b * time + t) * rowB, zr = zz + uB, zh = zr + uB;
+      const hb = h + <usize>b * uB, qb = q + <usize>b * uB;
+      f32_vactivation(ract, 2 * u, zz, ractP, zz);
+      for (let j = 0; j < u; j += 4) {
+        const o = <usize>j << 2, n = u - j;
+        const r = loadLanes(zr + o, n);
+        // reset_after: xh += r q; before: q = r h (multiplied by Uh below).
+        if (resetAfter) storeLanes(zh + o, madd(r, loadLanes(qb + o, n), loadLanes(zh + o, n)), n);
+        else storeLanes(qb + o, f32x4.mul(r, loadLanes(hb + o, n)), n);
+      }
+    }
+    if (!resetAfter) f32_gemm(batch, u, u, q, u, uh, zt + (<usize>(2 * u) << 2), time * g3, 0, true);
+    for (let b = 0; b < batch; b++) {
+      const r = b * time + t;
+      const zz = z + <usize>r * rowB, zh = zz + (<usize>(2 * u) << 2);
+      const hb = h + <usize>b * uB, yr = y + <usize>r * uB;
+      f32_vactivation(act, u, zh, actP, zh);
+      const valid = load<u8>(mask + <usize>r) != 0;
+      for (let j = 0; j < u; j += 4) {
+        const o = <usize>j << 2, n = u - j;
+        const zg = loadLanes(zz + o, n);
+        const hn = f32x4.add(f32x4.mul(zg, loadLanes(hb + o, n)), f32x4.mul(f32x4.sub(one, zg), loadLanes(zh + o, n)));
+        storeLanes(yr + o, hn, n);
+        if (valid) storeLanes(hb + o, hn, n);
+      }
+    }
+  }
+}
+
+/**
+ * RG-LRU, real variant (Griffin, recurrentgemma): per step, with block-diagonal gates over
+ * `heads` heads of p = units / heads channels,
+ *   gx = sigmoid(x Wx + bx), ga = sigmoid(x Wa + ba), log a = -8 ga softplus(a_param),
+ *   a = e^(log a), at segment position 0: h' = x gx, elsewhere: h' = a h + sqrt(1 - a^2) x gx;
+ * y = h'. The segment position of step t of item b is pos[b] + t.
+ *
+ * wIn, wA: the gate kernels [heads, p, p], each head packed (heads consecutive packed [p, p]);
+ * bIn, bA [heads, p]; spA [units] = softplus(a_param). h [batch, units]: the state, in place;
+ * pos: int32 [batch] segment position of the block's first step, advanced by `time`
+ * (saturating at 2^31 - 1, so the reset never comes back). Scratch gx, ga: batch * time * units
+ * floats each. Any sizes >= 1 with heads dividing units.
+ */
+export function f32_rglru(
+  batch: i32, time: i32, units: i32, heads: i32,
+  x: usize, mask: usize, wIn: usize, bIn: usize, wA: usize, bA: usize, spA: usize, h: usize, pos: usize,
+  gx: usize, ga: usize, y: usize,
+): void {
+  const u = units, p = units / heads, rows = batch * time;
+  const uB = <usize>u << 2;
+  f32_gemm_batch(heads, rows, p, p, x, u, p, wIn, gx, u, p, bIn, false);
+  f32_gemm_batch(heads, rows, p, p, x, u, p, wA, ga, u, p, bA, false);
+  const one = f32x4.splat(1), m8 = f32x4.splat(-8);
+  for (let b = 0; b < batch; b++) {
+    const start = load<i32>(pos + (<usize>b << 2));
+    const hb = h + <usize>b * uB;
+    for (let t = 0; t < time; t++) {
+      const r = b * time + t;
+      const ro = <usize>r * uB;
+      const valid = load<u8>(mask + <usize>r) != 0;
+      const reset = start + t == 0;
+      for (let j = 0; j < u; j += 4) {
+        const o = <usize>j << 2, n = u - j;
+        const xg = f32x4.mul(loadLanes(x + ro + o, n), sigmoidV(loadLanes(gx + ro + o, n)));
+        let hn = xg;
+        if (!reset) {
+          const logA = f32x4.mul(f32x4.mul(m8, sigmoidV(loadLanes(ga + ro + o, n))), loadLanes(spA + o, n));
+          const a = expV(logA);
+          const norm = f32x4.sqrt(f32x4.sub(one, expV(f32x4.add(logA, logA))));
+          hn = madd(a, loadLanes(hb + o, n), f32x4.mul(xg, norm));
+        }
+        storeLanes(y + ro + o, hn, n);
+        if (valid) storeLanes(hb + o, hn, n);
+      }
+    }
+    // Saturating start + time: i64 so the sum cannot wrap.
+    store<i32>(pos + (<usize>b << 2), <i32>min<i64>(<i64>start + <i64>time, <i64>i32.MAX_VALUE));
+  }
+}
