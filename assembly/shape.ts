@@ -124,3 +124,23 @@ export function mask_broadcast_f32(rows: i32, n: i32, mask: usize, y: usize): vo
 export function mask_from_f32(n: i32, x: usize, mask: usize): void {
   for (let i = 0; i < n; i++) store<u8>(mask + <usize>i, load<f32>(x + (<usize>i << 2)) != 0 ? 1 : 0);
 }
+
+/**
+ * y[r] = index of the largest of x[r, 0..n) (the first one on ties; a NaN counts as the
+ * largest, as numpy's argmax), as int32. x [rows, n], y [rows]; n >= 1.
+ */
+export function f32_argmax(rows: i32, n: i32, x: usize, y: usize): void {
+  for (let r = 0; r < rows; r++) {
+    const row = x + (<usize>r * n << 2);
+    let best: f32 = load<f32>(row);
+    let at = 0;
+    for (let i = 1; i < n && best == best; i++) {
+      const v = load<f32>(row + (<usize>i << 2));
+      if (v > best || v != v) {
+        best = v;
+        at = i;
+      }
+    }
+    store<i32>(y + (<usize>r << 2), at);
+  }
+}

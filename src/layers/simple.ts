@@ -3,8 +3,9 @@
 // Exports (sorted): Abs, ACT, activationField, activationKernel, activationOf, ACTIVATION_NAMES,
 // Add, Affine, Elu, Embedding, EmbeddingTranspose, Exp, GatedLinearUnit, GatedTanhUnit,
 // GatedUnit, Gelu, Identity, LeakyRelu, Log, Maximum, Minimum, Mod, OneHot, Pointwise, Power,
-// PRelu, Relu, Scale, Sigmoid, Snake, Softmax, Softplus, Swish, Tanh, UnaryKernel, and the
-// <Name>Layer classes of the layers that are more than a kernel call.
+// PRelu, Relu, Scale, Sigmoid, Snake, Softmax, Softplus, Swish, Tanh, UnaryKernel; the utility
+// layers Argmax, Dropout, Emit, NamedEmit, Lambda, Logging, MaskInvalid; and the <Name>Layer
+// classes of the layers that are more than a kernel call.
 //
 // Every layer here is stateless with ratio 1 and receptive field (0, 0): each output step is a
 // function of its own input step, so invalid steps (NaN included) stay in their own rows and
@@ -12,12 +13,12 @@
 // marks an output "unmasked" (e.g. Exp: f(0) != 0), values at invalid steps are simply not
 // defined, as there.
 import { BroadcastPlan, broadcastShapes, broadcastStrides, Op, type OpCode } from '../broadcast.js';
-import { builder, defineLayer, f, MAX_DIM, type Fields, type LayerDef, type Resolved } from '../config.js';
+import { builder, defineLayer, f, MAX_DIM, type Fields, type LayerConfig, type LayerDef, type Resolved } from '../config.js';
 import { SeqLayersError, show } from '../errors.js';
 import { constant, lecunNormal, ones, zeros } from '../initializers.js';
-import { Layer, product, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
+import { fromWasm, Layer, product, toWasm, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
 import type { Kernels } from '../runtime/kernels.js';
-import type { DType } from '../sequence.js';
+import { Sequence, type DType } from '../sequence.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared: activations by name, the pointwise base, broadcast constants.
@@ -669,12 +670,168 @@ const EmbeddingTransposeDef = defineLayer({
 });
 
 // ---------------------------------------------------------------------------------------------
+// Utility layers: Argmax, Dropout, Emit, Lambda, Logging, MaskInvalid
+
+/** Index of the largest value on the last channel axis (int32; the axis is removed). */
+export class ArgmaxLayer extends Layer {
+  private readonly n: number;
+  constructor(config: LayerConfig, ctx: BuildContext) {
+    super(config, ctx);
+    expectInput(this, 'float32');
+    const shape = ctx.input.shape;
+    if (!shape.length) throw this.error('BAD_CONFIG', 'expected an input with at least one channel axis, got channel shape []');
+    this.n = shape[shape.length - 1]!;
+    this.output = { shape: shape.slice(0, -1), dtype: 'int32' };
+  }
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    ctx.rt.k.f32_argmax(x.batch * x.time * product(this.output.shape), this.n, x.values, y);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const ArgmaxDef = defineLayer({ type: 'Argmax', fields: {}, create: (c, ctx) => new ArgmaxLayer(c, ctx) });
+
+const dropoutFields = {
+  /** Fraction of values dropped in training; inference (all seqlayers does) keeps everything. */
+  rate: f.num(0, 1).default(0),
+  /** Axes sharing one dropout decision in training; accepted for config compatibility. */
+  broadcastDims: f.intList().default([]),
+  /** The reference's RNG collection name; accepted for config compatibility. */
+  rngCollection: f.str().default('dropout'),
+};
+/** Dropout is the identity at inference. */
+const DropoutDef = defineLayer({ type: 'Dropout', fields: dropoutFields, create: (c, ctx) => new IdentityLayer(c, ctx) });
+
+/**
+ * An identity that emits its input: layerWithEmits/stepWithEmits return it under the layer's
+ * path (Emit) or under `emit_name` (NamedEmit).
+ */
+export class EmitLayer extends Layer {
+  private readonly key: string;
+  constructor(config: LayerConfig, ctx: BuildContext) {
+    super(config, ctx);
+    this.key = typeof config.emitName === 'string' ? config.emitName : ctx.path || ctx.where;
+  }
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    if (ctx.emits) ctx.emits[this.key] = fromWasm(ctx.rt, x, this.input);
+    return x;
+  }
+}
+const EmitDef = defineLayer({ type: 'Emit', fields: {}, create: (c, ctx) => new EmitLayer(c, ctx) });
+const NamedEmitDef = defineLayer({
+  type: 'NamedEmit',
+  fields: { /** Key of the emitted sequence. */ emitName: f.str() },
+  create: (c, ctx) => new EmitLayer(c, ctx),
+});
+
+/** Lambda's function on plain arrays: values [batch, time, ...channels] in, values (and a new shape) out. */
+export type LambdaArrayFn = (values: Float32Array | Int32Array, shape: readonly number[]) => Float32Array | Int32Array | { values: Float32Array | Int32Array; shape: readonly number[] };
+/** Lambda's function on sequences (sequence_input): may also change the mask. */
+export type LambdaSequenceFn = (x: Sequence) => Sequence;
+
+const lambdaFields = {
+  /** A pointwise-in-time JS function (a LambdaArrayFn, or a LambdaSequenceFn with sequence_input). Not JSON: such configs cannot cross a worker boundary. */
+  fn: f.custom<LambdaArrayFn | LambdaSequenceFn>('a function', (v) => (typeof v === 'function' ? (v as LambdaArrayFn) : undefined)),
+  /** fn takes and returns a Sequence instead of arrays. */
+  sequenceInput: f.bool().default(false),
+  /** The reference's hint that fn may unmask its input; accepted (outputs are never assumed masked here). */
+  maskRequired: f.bool().default(true),
+  /** Accepted for config compatibility; the output spec is found by calling fn on one zero step. */
+  expectedInputSpec: f.any<unknown>('a channel spec or null').opt(),
+};
+
+/**
+ * A user's JS function as a stateless layer. It must not mix time steps or batch items (its
+ * receptive field is (0, 0)) and must keep batch and time. It runs on a copy of the values in
+ * JS, so it is an escape hatch, not a fast path. The output spec comes from calling fn once
+ * on a single zero step at build time.
+ */
+export class LambdaLayer extends Layer {
+  constructor(config: Resolved<typeof lambdaFields>, ctx: BuildContext) {
+    super(config, ctx);
+    const probe = this.apply(Sequence.zeros([1, 1, ...ctx.input.shape], ctx.input.dtype));
+    this.output = { shape: probe.channelShape, dtype: probe.dtype };
+  }
+
+  private apply(x: Sequence): Sequence {
+    const c = this.config as Resolved<typeof lambdaFields>;
+    let y: Sequence;
+    if (c.sequenceInput) {
+      y = (c.fn as LambdaSequenceFn)(x);
+      if (!(y instanceof Sequence)) throw this.error('BAD_INPUT', `expected fn to return a Sequence, got ${show(y)}`);
+    } else {
+      const r = (c.fn as LambdaArrayFn)(x.values, x.shape);
+      const [values, shape] = ArrayBuffer.isView(r) ? [r, x.shape] : [r?.values, r?.shape];
+      if (!(values instanceof Float32Array || values instanceof Int32Array) || !Array.isArray(shape)) {
+        throw this.error('BAD_INPUT', `expected fn to return a Float32Array/Int32Array or { values, shape }, got ${show(r)}`);
+      }
+      if (shape[0] !== x.batch || shape[1] !== x.time) {
+        throw this.error('BAD_INPUT', `expected fn to keep batch and time [${x.batch}, ${x.time}], got [${shape[0]}, ${shape[1]}]`);
+      }
+      y = new Sequence(values, x.mask, shape);
+    }
+    if (y.batch !== x.batch || y.time !== x.time) {
+      throw this.error('BAD_INPUT', `expected fn to keep batch and time [${x.batch}, ${x.time}], got [${y.batch}, ${y.time}]`);
+    }
+    return y;
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const y = this.apply(fromWasm(ctx.rt, x, this.input));
+    if (y.dtype !== this.output.dtype || y.channelShape.join() !== this.output.shape.join()) {
+      throw this.error('BAD_INPUT', `fn returned [${y.channelShape}] ${y.dtype} where it returned [${this.output.shape}] ${this.output.dtype} at build time`);
+    }
+    const w = toWasm(ctx.rt, y);
+    return this.result(w.values, w.mask, w.batch, w.time);
+  }
+}
+const LambdaDef = defineLayer({ type: 'Lambda', fields: lambdaFields, create: (c, ctx) => new LambdaLayer(c, ctx) });
+
+const loggingFields = {
+  /** Text that starts every log line. */
+  prefix: f.str().default(''),
+  /** Also print the values (not just shapes). */
+  dumpTensors: f.bool().default(false),
+};
+
+/** An identity that logs each layer/step call (shape, and values with dump_tensors) with console.log. */
+export class LoggingLayer extends Layer {
+  private log(what: string, x: WSeq, ctx: RunContext): void {
+    const c = this.config as Resolved<typeof loggingFields>;
+    const shape = `[${[x.batch, x.time, ...this.input.shape].join(', ')}] ${this.input.dtype}`;
+    const values = c.dumpTensors ? ` values=${show(Array.from(fromWasm(ctx.rt, x, this.input).values))} mask=${show(Array.from(ctx.rt.u8.subarray(x.mask, x.mask + x.batch * x.time)))}` : '';
+    console.log(`${c.prefix} ${what}(): x=${shape}${values}`);
+  }
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    this.log('layer', x, ctx);
+    return x;
+  }
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    this.log('step', x, ctx);
+    return x;
+  }
+}
+const LoggingDef = defineLayer({ type: 'Logging', fields: loggingFields, create: (c, ctx) => new LoggingLayer(c, ctx) });
+
+/** Zeroes the values of invalid steps (a select, so NaN there disappears). */
+export class MaskInvalidLayer extends Layer {
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    const width = product(this.input.shape) * (this.input.dtype === 'complex64' ? 2 : 1);
+    ctx.rt.k.f32_mask_invalid(x.batch * x.time, width, x.mask, x.values, y, 0);
+    return this.result(y, x.mask, x.batch, x.time);
+  }
+}
+const MaskInvalidDef = defineLayer({ type: 'MaskInvalid', fields: {}, create: (c, ctx) => new MaskInvalidLayer(c, ctx) });
+
+// ---------------------------------------------------------------------------------------------
 // Registration and builders (reference order).
 
 export const simpleDefs: LayerDef<any>[] = [
   ScaleDef, AffineDef, AddDef, MaximumDef, ModDef, MinimumDef, AbsDef, GatedUnitDef, GatedLinearUnitDef,
   GatedTanhUnitDef, IdentityDef, SnakeDef, TanhDef, ReluDef, LeakyReluDef, PReluDef, EluDef, ExpDef, LogDef,
   PowerDef, SigmoidDef, SoftplusDef, SoftmaxDef, SwishDef, GeluDef, OneHotDef, EmbeddingDef, EmbeddingTransposeDef,
+  ArgmaxDef, DropoutDef, EmitDef, NamedEmitDef, LambdaDef, LoggingDef, MaskInvalidDef,
 ];
 
 export const Scale = builder(ScaleDef);
@@ -705,3 +862,10 @@ export const Gelu = builder(GeluDef);
 export const OneHot = builder(OneHotDef);
 export const Embedding = builder(EmbeddingDef);
 export const EmbeddingTranspose = builder(EmbeddingTransposeDef);
+export const Argmax = builder(ArgmaxDef);
+export const Dropout = builder(DropoutDef);
+export const Emit = builder(EmitDef);
+export const NamedEmit = builder(NamedEmitDef);
+export const Lambda = builder(LambdaDef);
+export const Logging = builder(LoggingDef);
+export const MaskInvalid = builder(MaskInvalidDef);
