@@ -1,9 +1,11 @@
-// 1-D convolutions over time as packed GEMMs, and depthwise convolution.
+// Convolutions as packed GEMMs: 1-D over time (Conv1D), depthwise (DepthwiseConv1D), N-d by
+// im2col (Conv2D, Conv3D), transposed by a GEMM per input step plus an overlap-add
+// (Conv1DTranspose, Conv2DTranspose); and the step copies of the resampling layers.
 //
-// Layouts: x [B, tIn, cIn] already padded in time (callers apply the padding mode), kernel in the
+// 1-D layouts: x [B, tIn, cIn] already padded in time (callers apply the padding mode), kernel in the
 // reference layout w [k, cIn / g, f] (cross-correlation, HIO), y [B, tOut, f] with
 // y[b, t, o] = bias[o] + sum_j sum_c x[b, t*s + j*d, group(o)*cg + c] * w[j, c, o].
-import { f32_gemm } from './gemm/f32-gemm-4x8';
+import { f32_gemm, f32_gemm_batch } from './gemm/f32-gemm-4x8';
 import { f32_gemm_pack_b, f32_gemm_packed_len } from './gemm/pack';
 import { madd } from './simd';
 
@@ -117,5 +119,230 @@ export function f32_dwconv1d(
         store<f32>(yt + ob, acc);
       }
     }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// N-d convolutions (Conv2D, Conv3D) and transposed convolutions (Conv1DTranspose,
+// Conv2DTranspose) as packed GEMMs.
+//
+// Their sizes travel in a geometry record of i32 entries that a layer writes once:
+//   [0] cIn, [1] f, [2] g (groups),
+//   [3] kt, [4] st, [5] dt                                 time: taps, stride, dilation,
+//   [6] h, [7] hOut, [8] kh, [9] sh, [10] dh, [11] ph      spatial axis 1 and
+//   [12] w, [13] wOut, [14] kw, [15] sw, [16] dw, [17] pw  spatial axis 2: input and output
+//                                                          size, taps, stride, dilation, left pad
+// (a missing spatial axis is h = hOut = kh = sh = dh = 1, ph = 0; the transposed kernel reads
+// entries 0..11 only). Only the batch and time sizes change between calls: they are arguments.
+
+@inline function geo(geom: usize, i: i32): i32 {
+  return load<i32>(geom + (<usize>i << 2));
+}
+
+/** Floats needed by f32_conv3d_pack: g blocks [taps * cIn/g, f/g]. */
+export function f32_conv3d_packed_len(taps: i32, cIn: i32, f: i32, g: i32): i32 {
+  return g * f32_gemm_packed_len(taps * (cIn / g), f / g);
+}
+
+/**
+ * Packs w [taps, cIn/g, f] (the reference layout [kt, kh, kw, cIn/g, f] with the taps
+ * flattened) for f32_conv3d: group gi gets rows (tap, c) and its f/g output columns.
+ */
+export function f32_conv3d_pack(taps: i32, cIn: i32, f: i32, g: i32, w: usize, out: usize): void {
+  const kg = taps * (cIn / g), fg = f / g;
+  const blockBytes = <usize>f32_gemm_packed_len(kg, fg) << 2;
+  for (let gi = 0; gi < g; gi++) f32_gemm_pack_b(kg, fg, w + (<usize>(gi * fg) << 2), f, out + <usize>gi * blockBytes);
+}
+
+/**
+ * y = conv3d(x, w) + bias (bias 0 = none) with g groups, a stride and dilation per axis, valid
+ * in time (callers pad time by the padding mode), spatial padding implicit (taps outside the
+ * input read zeros):
+ *   y[b, t, i, j, o] = bias[o] + sum over taps (a, p, q) and c < cIn/g of
+ *     x[b, t*st + a*dt, i*sh + p*dh - ph, j*sw + q*dw - pw, group(o)*cg + c] * w[a, p, q, c, o].
+ * x [B, tIn, h, w, cIn]; y [B, tOut, hOut, wOut, f]; wp packed by f32_conv3d_pack; geometry at
+ * `geom` (see above). Conv2D is the case w = wOut = kw = 1.
+ *
+ * im2col: output positions are gathered, colRows at a time, into col [colRows, g, taps, cg]
+ * (scratch of colRows * taps * cIn floats), then one f32_gemm_batch over the groups writes
+ * their rows of y. Not in place; never reads or writes past the last element of x or y.
+ */
+export function f32_conv3d(
+  batch: i32, tIn: i32, tOut: i32, geom: usize, x: usize, wp: usize, bias: usize, col: usize, colRows: i32, y: usize,
+): void {
+  const cIn = geo(geom, 0), f = geo(geom, 1), g = geo(geom, 2);
+  const kt = geo(geom, 3), st = geo(geom, 4), dt = geo(geom, 5);
+  const h = geo(geom, 6), hOut = geo(geom, 7), kh = geo(geom, 8), sh = geo(geom, 9), dh = geo(geom, 10), ph = geo(geom, 11);
+  const w = geo(geom, 12), wOut = geo(geom, 13), kw = geo(geom, 14), sw = geo(geom, 15), dw = geo(geom, 16), pw = geo(geom, 17);
+  const cg = cIn / g, fg = f / g, taps = kt * kh * kw, kg = taps * cg;
+  const cgBytes = <usize>cg << 2, rowBytes = <usize>(g * kg) << 2;
+  const total = batch * tOut * hOut * wOut;
+  for (let r0 = 0; r0 < total; r0 += colRows) {
+    const n = min(colRows, total - r0);
+    for (let r = r0; r < r0 + n; r++) {
+      const j = r % wOut, rest = r / wOut, i = rest % hOut, bt = rest / hOut, t = bt % tOut, b = bt / tOut;
+      let dst = col + <usize>(r - r0) * rowBytes;
+      for (let gi = 0; gi < g; gi++) {
+        for (let a = 0; a < kt; a++) {
+          const xt = x + (<usize>((b * tIn + t * st + a * dt) * h) * w * cIn + <usize>(gi * cg)) * 4;
+          for (let p = 0; p < kh; p++) {
+            const ii = i * sh + p * dh - ph;
+            for (let q = 0; q < kw; q++) {
+              const jj = j * sw + q * dw - pw;
+              if (ii >= 0 && ii < h && jj >= 0 && jj < w) memory.copy(dst, xt + (<usize>(ii * w + jj) * cIn << 2), cgBytes);
+              else memory.fill(dst, 0, cgBytes);
+              dst += cgBytes;
+            }
+          }
+        }
+      }
+    }
+    f32_gemm_batch(g, n, fg, kg, col, g * kg, kg, wp, y + (<usize>r0 * f << 2), f, fg, bias, false);
+  }
+}
+
+/** Floats needed by f32_conv_transpose_pack: g blocks [cIn/g, taps * f/g]. */
+export function f32_conv_transpose_packed_len(taps: i32, cIn: i32, f: i32, g: i32): i32 {
+  return g * f32_gemm_packed_len(cIn / g, taps * (f / g));
+}
+
+/**
+ * Packs w [taps, cIn/g, f] (the reference layout [kt, (kh,) cIn/g, f], taps flattened) for
+ * f32_conv2d_transpose: group gi gets B [cIn/g, taps * f/g] with column (tap, o) =
+ * w[tap, c, gi * f/g + o], so one product per input step yields every tap's contribution.
+ */
+export function f32_conv_transpose_pack(taps: i32, cIn: i32, f: i32, g: i32, w: usize, out: usize): void {
+  const cg = cIn / g, fg = f / g, n = taps * fg;
+  const panels = (n + 7) >> 3;
+  let o = out;
+  for (let gi = 0; gi < g; gi++) {
+    for (let p = 0; p < panels; p++) {
+      for (let c = 0; c < cg; c++) {
+        for (let lane = 0; lane < 8; lane++) {
+          const col = (p << 3) + lane;
+          let v: f32 = 0;
+          if (col < n) v = load<f32>(w + (<usize>(((col / fg) * cg + c) * f + gi * fg + col % fg) << 2));
+          store<f32>(o, v);
+          o += 4;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * y += transposed conv2d(x, w) over time and one spatial axis, without bias:
+ *   y[b, t*st + offT - a*dt, i*sh + ph - p*dh, group(o)*fg + o'] += sum_c x[b, t, i, group*cg + c] * w[a, p, c, o]
+ * for every input step t < tIn, position i < h and tap (a, p), dropping targets outside
+ * [0, tOut) x [0, hOut). This is the reference's input-dilated cross-correlation with left
+ * padding offT (time) and ph (space), without the zeros: per input step, one GEMM row
+ * x[b, t, i, :] . B [cIn, taps * f] gives every tap's contribution (z [zRows, g, taps, f/g],
+ * zRows input positions at a time, scratch of zRows * taps * f floats), which is then
+ * overlap-added into y.
+ *
+ * x [B, tIn, h, cIn]; y [B, tOut, hOut, f] holds the start values (zeros, or a streaming tail);
+ * wp packed by f32_conv_transpose_pack; geometry at `geom` (w = wOut = kw = 1). Each element of
+ * y sums its contributions in increasing (t, i) order whatever zRows, so a stream that carries
+ * y's tail across blocks gets the same bits as one call over the whole input. Not in place;
+ * never reads or writes past the last element of x or y.
+ */
+export function f32_conv2d_transpose(
+  batch: i32, tIn: i32, tOut: i32, offT: i32, geom: usize, x: usize, wp: usize, z: usize, zRows: i32, y: usize,
+): void {
+  const cIn = geo(geom, 0), f = geo(geom, 1), g = geo(geom, 2);
+  const kt = geo(geom, 3), st = geo(geom, 4), dt = geo(geom, 5);
+  const h = geo(geom, 6), hOut = geo(geom, 7), kh = geo(geom, 8), sh = geo(geom, 9), dh = geo(geom, 10), ph = geo(geom, 11);
+  const cg = cIn / g, fg = f / g, taps = kt * kh, ng = taps * fg;
+  const zRowBytes = <usize>(taps * f) << 2;
+  const total = batch * tIn * h;
+  for (let r0 = 0; r0 < total; r0 += zRows) {
+    const n = min(zRows, total - r0);
+    f32_gemm_batch(g, n, ng, cg, x + (<usize>r0 * cIn << 2), cIn, cg, wp, z, taps * f, ng, 0, false);
+    for (let r = r0; r < r0 + n; r++) {
+      const i = r % h, bt = r / h, t = bt % tIn, b = bt / tIn;
+      const zr = z + <usize>(r - r0) * zRowBytes;
+      for (let a = 0; a < kt; a++) {
+        const ot = t * st + offT - a * dt;
+        if (ot < 0 || ot >= tOut) continue;
+        for (let p = 0; p < kh; p++) {
+          const os = i * sh + ph - p * dh;
+          if (os < 0 || os >= hOut) continue;
+          const yo = y + (<usize>((b * tOut + ot) * hOut + os) * f << 2);
+          for (let gi = 0; gi < g; gi++) {
+            addRow(fg, zr + (<usize>((gi * taps + a * kh + p) * fg) << 2), yo + (<usize>(gi * fg) << 2));
+          }
+        }
+      }
+    }
+  }
+}
+
+/** y[0..n) += x[0..n). */
+@inline function addRow(n: i32, x: usize, y: usize): void {
+  let c = 0;
+  for (; c + 4 <= n; c += 4) {
+    const o = <usize>c << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+  }
+  for (; c < n; c++) {
+    const o = <usize>c << 2;
+    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
+  }
+}
+
+/**
+ * Mask of a transposed convolution over time by the reference's "transposed conv of the
+ * mask" rules: out[b, o] = AND (OR when useOr) of mask[b, t] over every input step t < tIn
+ * and tap a < k with o = t*s + offset - a*d. An output no input reaches is valid for AND
+ * (no invalid input touches it) and invalid for OR.
+ */
+export function mask_conv_transpose(
+  batch: i32, tIn: i32, tOut: i32, k: i32, s: i32, d: i32, offset: i32, useOr: bool, mask: usize, out: usize,
+): void {
+  for (let b = 0; b < batch; b++) {
+    const mi = mask + <usize>(b * tIn), mo = out + <usize>(b * tOut);
+    for (let o = 0; o < tOut; o++) {
+      let acc: u8 = useOr ? 0 : 1;
+      for (let a = 0; a < k; a++) {
+        const num = o - offset + a * d;
+        if (num < 0 || num % s != 0) continue;
+        const t = num / s;
+        if (t >= tIn) continue;
+        const m = load<u8>(mi + <usize>t);
+        if (useOr) { if (m) { acc = 1; break; } } else if (!m) { acc = 0; break; }
+      }
+      store<u8>(mo + <usize>o, acc);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resampling over time (Downsample1D, Upsample1D, Upsample2D and the masks of transposed
+// convolutions): byte copies of whole steps, so they serve values of any dtype and masks.
+
+/** out[b, t*rate + r] = src[b, t] for r < rate: src [B, T, row] -> out [B, T*rate, row]; no overlap. */
+export function seq_repeat_time(batch: i32, t: i32, rate: i32, rowBytes: i32, src: usize, out: usize): void {
+  const row = <usize>rowBytes;
+  let o = out, i = src;
+  for (let n = 0; n < batch * t; n++) {
+    if (rowBytes == 1) {
+      memory.fill(o, load<u8>(i), <usize>rate);
+      o += <usize>rate;
+    } else {
+      for (let r = 0; r < rate; r++) {
+        memory.copy(o, i, row);
+        o += row;
+      }
+    }
+    i += row;
+  }
+}
+
+/** out[b, j] = src[b, j*rate] for j < tOut: src [B, tIn, row] -> out [B, tOut, row]; needs (tOut - 1) * rate < tIn; no overlap. */
+export function seq_stride_time(batch: i32, tIn: i32, tOut: i32, rate: i32, rowBytes: i32, src: usize, out: usize): void {
+  const row = <usize>rowBytes;
+  for (let b = 0; b < batch; b++) {
+    const ib = src + <usize>(b * tIn) * row, ob = out + <usize>(b * tOut) * row;
+    for (let j = 0; j < tOut; j++) memory.copy(ob + <usize>j * row, ib + <usize>(j * rate) * row, row);
   }
 }

@@ -1,15 +1,23 @@
 // Convolutions over time. Port of sequence_layers/jax/convolution.py (BaseConv, Conv1D,
-// DepthwiseConv1D) and of the padding arithmetic in sequence_layers/jax/utils.py.
+// DepthwiseConv1D, Conv2D, Conv3D, Conv1DTranspose, Conv2DTranspose) and of the padding
+// arithmetic in sequence_layers/jax/utils.py. The resamplers Downsample1D, Upsample1D and
+// Upsample2D live in the reference's simple.py; they are here, beside the strided and
+// transposed convolutions they are the parameter-free siblings of.
 //
-// Exports: Conv1D, Conv1DLayer, DepthwiseConv1D, DepthwiseConv1DLayer, PADDING_MODES,
-// PaddingMode, convolutionBufferWidth, convolutionDefs, convolutionExplicitPadding,
-// convolutionOutputSize, effectiveKernelSize.
-import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../config.js';
+// Exports: Conv1D, Conv1DLayer, Conv1DTranspose, Conv1DTransposeLayer, Conv2D, Conv2DLayer,
+// Conv2DTranspose, Conv2DTransposeLayer, Conv3D, Conv3DLayer, DepthwiseConv1D,
+// DepthwiseConv1DLayer, Downsample1D, Downsample1DLayer, PADDING_MODES, PaddingMode, SAME_LIKE,
+// SPATIAL_PADDING_TEXT, STEPPABLE, SpatialPadding, TRANSPOSE_PADDING_MODES, Upsample1D,
+// Upsample1DLayer, Upsample2D, Upsample2DLayer, checkSpatialPadding, convolutionBufferWidth,
+// convolutionDefs, convolutionExplicitPadding, convolutionOutputSize, effectiveKernelSize,
+// spatialExplicitPadding, transposeConvExplicitPadding, transposeConvOutputSize,
+// transposeConvReceptiveFieldPerStep.
+import { builder, defineLayer, f, MAX_DIM, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { Fraction } from '../fraction.js';
 import { lecunNormal, ones, zeros } from '../initializers.js';
-import { Layer, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
-import { rfMap } from '../receptive-field.js';
+import { Layer, product, stepBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { rfMap, type ReceptiveField, type ReceptiveFieldPerStep } from '../receptive-field.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { activationField, activationKernel, type UnaryKernel } from './simple.js';
 
@@ -23,9 +31,9 @@ export const PADDING_MODES = [
 export type PaddingMode = (typeof PADDING_MODES)[number];
 
 /** Modes whose output mask is the input mask subsampled (mask[:, ::s]); the others use a window rule. */
-const SAME_LIKE: ReadonlySet<PaddingMode> = new Set(['same', 'causal', 'reverse_causal', 'semicausal']);
+export const SAME_LIKE: ReadonlySet<PaddingMode> = new Set(['same', 'causal', 'reverse_causal', 'semicausal']);
 /** Modes a convolution can step (BaseConv.supports_step). */
-const STEPPABLE: ReadonlySet<PaddingMode> = new Set(['causal_valid', 'reverse_causal_valid', 'causal', 'reverse_causal', 'semicausal']);
+export const STEPPABLE: ReadonlySet<PaddingMode> = new Set(['causal_valid', 'reverse_causal_valid', 'causal', 'reverse_causal', 'semicausal']);
 
 /** Span of a dilated kernel in input steps: (k - 1) * d + 1. */
 export const effectiveKernelSize = (k: number, d: number) => (k - 1) * d + 1;
@@ -80,19 +88,89 @@ export function convolutionBufferWidth(padding: PaddingMode, k: number, s: numbe
   }
 }
 
+/** Spatial padding of Conv2D and Conv3D: a mode, or explicit [left, right] amounts. */
+export type SpatialPadding = PaddingMode | readonly [number, number];
+
+/** Zero padding [left, right] of a spatial axis (explicit amounts are taken as they are). */
+export function spatialExplicitPadding(padding: SpatialPadding, k: number, s: number, d: number): [number, number] {
+  return typeof padding === 'string' ? convolutionExplicitPadding(padding, k, s, d) : [padding[0], padding[1]];
+}
+
+/** Python's a % n (non-negative for n > 0). */
+const mod = (a: number, n: number) => ((a % n) + n) % n;
+
+// ---------------------------------------------------------------------------------------------
+// Transposed convolution arithmetic (convolution.py: transpose_conv_explicit_padding,
+// transpose_conv_receptive_field_per_step). A transposed convolution is the cross-correlation
+// of the input dilated by the stride (s - 1 zeros between steps), padded as below: input step
+// t reaches output t * s + left - j * d through tap j.
+
+/** Time padding modes of transposed convolutions; only 'causal' can step. */
+export const TRANSPOSE_PADDING_MODES = ['valid', 'same', 'causal', 'semicausal_full'] as const;
+type TransposePaddingMode = (typeof TRANSPOSE_PADDING_MODES)[number];
+
+/** Padding [left, right] of the dilated input that realises a transposed-convolution mode. */
+export function transposeConvExplicitPadding(padding: TransposePaddingMode, k: number, s: number, d: number): [number, number] {
+  const eks = effectiveKernelSize(k, d);
+  switch (padding) {
+    case 'valid':
+      return [eks - 1, s - 1 + Math.max(eks - s, 0)];
+    case 'causal':
+      return [eks - 1, s - 1];
+    case 'same': {
+      const total = eks + s - 2;
+      const left = s > eks - 1 ? eks - 1 : Math.ceil(total / 2);
+      return [left, total - left];
+    }
+    case 'semicausal_full':
+      return [eks - s, eks - 1];
+  }
+}
+
+/**
+ * Output length of a transposed convolution over `size` steps: (size - 1) * s + 1 + left +
+ * right - (eks - 1), i.e. size * s for same and causal and size * s + max(eks - s, 0) for
+ * valid; 0 for an empty input.
+ */
+export function transposeConvOutputSize(size: number, padding: TransposePaddingMode, k: number, s: number, d: number): number {
+  if (size === 0) return 0;
+  const [left, right] = transposeConvExplicitPadding(padding, k, s, d);
+  return Math.max(0, (size - 1) * s + 1 + left + right - (effectiveKernelSize(k, d) - 1));
+}
+
+/**
+ * Receptive field per output phase (s entries) of a transposed convolution, as the reference
+ * computes it: phase i sees inputs [start, end] relative to floor(t_o / s), or null when no
+ * tap reaches it (a kernel shorter than the stride). The reference derives it for a dense
+ * kernel; with dilation the union over phases is still exact.
+ */
+export function transposeConvReceptiveFieldPerStep(k: number, s: number, d: number, padding: TransposePaddingMode): ReceptiveFieldPerStep {
+  const [left] = transposeConvExplicitPadding(padding, k, s, d);
+  // Taps of the kernel that fall before the first input in the first step.
+  const shiftLeft = effectiveKernelSize(k, d) - left - 1;
+  const start = 1 - Math.ceil((left + 1) / s);
+  const end = Math.ceil(shiftLeft / s) - 1;
+  const out: ReceptiveField[] = [];
+  for (let i = 0; i < s; i++) {
+    const a = mod(left + 1, s) === 0 || i < mod(left + 1, s) ? start : start + 1;
+    const b = i < mod(-shiftLeft, s) ? end : end + 1;
+    out.push(a <= b ? [a, b] : null);
+  }
+  return rfMap(out);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Shared streaming logic (BaseConv)
 
-/** The time-axis geometry every convolution config has. */
-interface ConvGeometry {
+/** The time-axis geometry of a convolution over time. */
+interface TimeGeometry {
   kernelSize: number;
   strides: number;
   dilationRate: number;
   padding: PaddingMode;
-  activation?: string;
 }
 
-/** Reparameterises w [rows, cols] as scale[c] * w[:, c] / sqrt(sum_r w[r, c]^2 + 1e-12) into `out` (the reference's _weight_norm). */
+/** Reparameterises w [..., cols] as scale[c] * w[..., c] / sqrt(sum w[..., c]^2 + 1e-12) into `out` (the reference's _weight_norm). */
 function weightNorm(rt: Runtime, w: Param, scale: Param, out: Derived): void {
   const cols = scale.size, rows = w.size / cols;
   const wv = w.view(), sv = scale.view();
@@ -106,14 +184,71 @@ function weightNorm(rt: Runtime, w: Param, scale: Param, out: Derived): void {
 }
 
 /**
+ * Checks a float32 input of channel shape [...spatial, channels] and returns its channels.
+ * `spatial` names the axes before the channels, for the message.
+ */
+function convInputChannels(layer: Layer, spatial: readonly string[]): number {
+  const { shape, dtype } = layer.input;
+  const want = [...spatial, 'channels'];
+  if (shape.length !== want.length) {
+    throw layer.error('BAD_CONFIG', `expected a rank-${want.length} input channel shape [${want.join(', ')}], got ${show(shape)}`);
+  }
+  if (dtype !== 'float32') throw layer.error('BAD_CONFIG', `expected float32 input, got ${dtype}`);
+  return shape[shape.length - 1]!;
+}
+
+/** Config fields of the convolutions with filters and groups (all but DepthwiseConv1D). */
+interface FilterConfig {
+  filters: number;
+  groups: number;
+  useBias: boolean;
+  useWeightNorm: boolean;
+}
+
+/** Parameters of a convolution with filters: 'kernel' [...taps, in / groups, filters], 'scale' and 'bias' [filters]. */
+interface ConvParams {
+  kernel: Param;
+  scale: Param | null;
+  bias: Param | null;
+  /** The weight-normalised kernel, when useWeightNorm. */
+  normed: Derived | null;
+}
+
+/**
+ * Checks groups against the input channels and filters, then declares 'kernel' (LeCun normal
+ * over its fan-in), 'scale' (when useWeightNorm; initialised to 1, where the reference starts
+ * from the kernel's norm, which only matters for untrained models) and 'bias' (when useBias).
+ */
+function convParams(
+  layer: Layer, declare: (name: string, shape: readonly number[], init: Initializer) => Param, derive: (bytes: number) => Derived,
+  taps: readonly number[], cin: number, c: FilterConfig,
+): ConvParams {
+  const { filters, groups } = c;
+  if (cin % groups !== 0) throw layer.error('BAD_CONFIG', `expected input channels divisible by groups=${groups}, got ${cin}`);
+  if (filters % groups !== 0) throw layer.error('BAD_CONFIG', `expected filters divisible by groups=${groups}, got filters=${filters}`);
+  const cg = cin / groups;
+  const kernel = declare('kernel', [...taps, cg, filters], lecunNormal(product(taps) * cg));
+  const scale = c.useWeightNorm ? declare('scale', [filters], ones) : null;
+  const bias = c.useBias ? declare('bias', [filters], zeros) : null;
+  return { kernel, scale, bias, normed: scale ? derive(kernel.size * 4) : null };
+}
+
+/** The kernel to compute with: with weight norm, the normalised copy (recomputed here), else the kernel. */
+function effectiveKernel(rt: Runtime, p: ConvParams): number {
+  if (!p.scale) return p.kernel.ptr;
+  weightNorm(rt, p.kernel, p.scale, p.normed!);
+  return p.normed!.ptr;
+}
+
+/**
  * Padding, masks, metadata and the step buffer of a convolution over time (the reference's
- * BaseConv); subclasses supply `convolve`. Inputs are masked to zero first when the kernel spans
- * more than one step; outputs at invalid steps are not zeroed.
+ * BaseConv); subclasses supply `convolve`. Inputs [batch, time, ...spatial, in] are masked to
+ * zero first when the kernel spans more than one step; outputs at invalid steps are not zeroed.
  *
  * State when stepping with buffer width W > 0 (see convolutionBufferWidth): 'values'
- * [B, W, in] float32, the last W input steps, and 'mask' [B, W] uint8, initially valid for
- * causal_valid and reverse_causal_valid (their window rule treats the past as valid) and
- * invalid otherwise.
+ * [B, W, ...spatial, in] float32, the last W input steps, and 'mask' [B, W] uint8, initially
+ * valid for causal_valid and reverse_causal_valid (their window rule treats the past as valid)
+ * and invalid otherwise.
  */
 abstract class BaseConvLayer extends Layer {
   protected readonly k: number;
@@ -123,21 +258,22 @@ abstract class BaseConvLayer extends Layer {
   protected readonly padding: PaddingMode;
   /** Explicit [left, right] padding of the layer-wise convolution. */
   protected readonly pad: [number, number];
-  /** Input channels. */
+  /** Input channels (the last input axis). */
   protected readonly cin: number;
+  /** Floats per input step: spatial positions times channels. */
+  private readonly stepIn: number;
   private readonly bufferWidth: number;
   private readonly activation: UnaryKernel | null;
 
-  constructor(config: LayerConfig & ConvGeometry, ctx: BuildContext) {
+  /** `time` is the time axis of the config; `spatial` names the input axes between time and channels. */
+  constructor(config: LayerConfig & { activation?: string }, ctx: BuildContext, time: TimeGeometry, spatial: readonly string[] = []) {
     super(config, ctx);
-    const { shape, dtype } = ctx.input;
-    if (shape.length !== 1) throw this.error('BAD_CONFIG', `expected a rank-1 input channel shape [channels], got ${show(shape)}`);
-    if (dtype !== 'float32') throw this.error('BAD_CONFIG', `expected float32 input, got ${dtype}`);
-    this.cin = shape[0]!;
-    this.k = config.kernelSize;
-    this.s = config.strides;
-    this.d = config.dilationRate;
-    this.padding = config.padding;
+    this.cin = convInputChannels(this, spatial);
+    this.stepIn = product(this.input.shape);
+    this.k = time.kernelSize;
+    this.s = time.strides;
+    this.d = time.dilationRate;
+    this.padding = time.padding;
     this.eks = effectiveKernelSize(this.k, this.d);
     this.pad = convolutionExplicitPadding(this.padding, this.k, this.s, this.d);
 
@@ -155,14 +291,14 @@ abstract class BaseConvLayer extends Layer {
     this.activation = activationKernel(config.activation);
   }
 
-  /** y [batch, tOut, out] = the valid convolution of x [batch, tIn, in] (already padded), plus bias. */
+  /** y [batch, tOut, ...outShape] = the convolution of x [batch, tIn, ...inShape] (padded in time, valid there), plus bias. */
   protected abstract convolve(ctx: RunContext, batch: number, tIn: number, tOut: number, x: number, y: number): void;
 
-  /** A new output [batch, tOut, out]: convolve, then the activation in place. */
+  /** A new output [batch, tOut, ...outShape]: convolve, then the activation in place. */
   private convolveAndActivate(ctx: RunContext, batch: number, tIn: number, tOut: number, x: number): number {
     const y = this.allocOutput(ctx, batch, tOut);
     this.convolve(ctx, batch, tIn, tOut, x, y);
-    this.activation?.(ctx.rt.k, batch * tOut * this.output.shape[0]!, y, y);
+    this.activation?.(ctx.rt.k, batch * tOut * product(this.output.shape), y, y);
     return y;
   }
 
@@ -171,7 +307,7 @@ abstract class BaseConvLayer extends Layer {
     if (!this.supportsStep || w === 0) return [];
     const valid = this.padding === 'causal_valid' || this.padding === 'reverse_causal_valid';
     return [
-      { name: 'values', dtype: 'float32', shape: [batch, w, this.cin] },
+      { name: 'values', dtype: 'float32', shape: [batch, w, ...this.input.shape] },
       { name: 'mask', dtype: 'uint8', shape: [batch, w], fill: valid ? 1 : 0 },
     ];
   }
@@ -183,8 +319,8 @@ abstract class BaseConvLayer extends Layer {
     const tOut = convolutionOutputSize(time, this.padding, this.k, this.s, this.d);
     let xin = this.maskedValues(ctx, x);
     if (left + right > 0) {
-      const padded = ctx.alloc(batch * tIn * this.cin * 4);
-      ctx.rt.k.seq_pad_time(batch, time, left, right, this.cin * 4, xin, padded, 0, 0);
+      const padded = ctx.alloc(batch * tIn * this.stepIn * 4);
+      ctx.rt.k.seq_pad_time(batch, time, left, right, this.stepIn * 4, xin, padded, 0, 0);
       xin = padded;
     }
     const y = this.convolveAndActivate(ctx, batch, tIn, tOut, xin);
@@ -198,7 +334,7 @@ abstract class BaseConvLayer extends Layer {
     const { batch, time } = x;
     const k = ctx.rt.k;
     const w = this.bufferWidth;
-    const row = this.cin * 4;
+    const row = this.stepIn * 4;
     const tIn = w + time;
     let xin = this.maskedValues(ctx, x);
     let mask = x.mask;
@@ -228,8 +364,8 @@ abstract class BaseConvLayer extends Layer {
   /** x's values with invalid steps zeroed (a select, so NaN never leaks), when the kernel spans more than one step. */
   private maskedValues(ctx: RunContext, x: WSeq): number {
     if (this.eks === 1) return x.values;
-    const out = ctx.alloc(x.batch * x.time * this.cin * 4);
-    ctx.rt.k.f32_mask_invalid(x.batch * x.time, this.cin, x.mask, x.values, out, 0);
+    const out = ctx.alloc(x.batch * x.time * this.stepIn * 4);
+    ctx.rt.k.f32_mask_invalid(x.batch * x.time, this.stepIn, x.mask, x.values, out, 0);
     return out;
   }
 
@@ -294,43 +430,28 @@ export const Conv1D = builder(conv1dDef);
  * the GEMM in prepare().
  */
 export class Conv1DLayer extends BaseConvLayer {
-  readonly kernel: Param;
-  readonly scale: Param | null;
-  readonly bias: Param | null;
+  readonly weights: ConvParams;
   private readonly filters: number;
   private readonly groups: number;
-  /** The weight-normalised kernel, when useWeightNorm. */
-  private readonly normed: Derived | null;
   private readonly packed: Derived;
 
   constructor(config: Resolved<typeof conv1dFields>, ctx: BuildContext) {
-    super(config, ctx);
+    super(config, ctx, config);
     const { filters, groups } = config;
-    if (this.cin % groups !== 0) throw this.error('BAD_CONFIG', `expected input channels divisible by groups=${groups}, got ${this.cin}`);
-    if (filters % groups !== 0) throw this.error('BAD_CONFIG', `expected filters divisible by groups=${groups}, got filters=${filters}`);
+    this.weights = convParams(this, (...a) => this.param(...a), (b) => this.derive(b), [this.k], this.cin, config);
     this.filters = filters;
     this.groups = groups;
     this.output = { shape: [filters], dtype: 'float32' };
-    const cg = this.cin / groups;
-    this.kernel = this.param('kernel', [this.k, cg, filters], lecunNormal(this.k * cg));
-    this.scale = config.useWeightNorm ? this.param('scale', [filters], ones) : null;
-    this.bias = config.useBias ? this.param('bias', [filters], zeros) : null;
-    this.normed = this.scale ? this.derive(this.kernel.size * 4) : null;
     this.packed = this.derive(4 * this.rt.k.f32_conv1d_packed_len(this.k, this.cin, filters, groups, this.d));
   }
 
   prepare(): void {
-    let w = this.kernel.ptr;
-    if (this.scale) {
-      weightNorm(this.rt, this.kernel, this.scale, this.normed!);
-      w = this.normed!.ptr;
-    }
-    this.rt.k.f32_conv1d_pack(this.k, this.cin, this.filters, this.groups, this.d, w, this.packed.ptr);
+    this.rt.k.f32_conv1d_pack(this.k, this.cin, this.filters, this.groups, this.d, effectiveKernel(this.rt, this.weights), this.packed.ptr);
   }
 
   protected convolve(ctx: RunContext, batch: number, tIn: number, tOut: number, x: number, y: number): void {
     ctx.rt.k.f32_conv1d(
-      batch, tIn, tOut, this.cin, this.filters, this.k, this.s, this.d, this.groups, x, this.packed.ptr, this.bias?.ptr ?? 0, y,
+      batch, tIn, tOut, this.cin, this.filters, this.k, this.s, this.d, this.groups, x, this.packed.ptr, this.weights.bias?.ptr ?? 0, y,
     );
   }
 }
@@ -367,7 +488,7 @@ export class DepthwiseConv1DLayer extends BaseConvLayer {
   private readonly normed: Derived | null;
 
   constructor(config: Resolved<typeof depthwiseConv1dFields>, ctx: BuildContext) {
-    super(config, ctx);
+    super(config, ctx, config);
     this.multiplier = config.depthMultiplier;
     const out = this.cin * this.multiplier;
     this.output = { shape: [out], dtype: 'float32' };
@@ -387,4 +508,562 @@ export class DepthwiseConv1DLayer extends BaseConvLayer {
   }
 }
 
-export const convolutionDefs = [conv1dDef, depthwiseConv1dDef];
+// ---------------------------------------------------------------------------------------------
+// Conv2D and Conv3D
+
+/** One integer for every axis, or a list with one per axis (the reference's int | tuple). */
+const perAxisField = (axes: number) =>
+  f.custom<number | number[]>(`an integer >= 1 or a list of ${axes}`, (v) =>
+    (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_DIM) ||
+    (Array.isArray(v) && v.length === axes && v.every((x) => Number.isInteger(x) && x >= 1 && x <= MAX_DIM))
+      ? (v as number | number[])
+      : undefined,
+  );
+
+const perAxis = (v: number | number[], axes: number): number[] => (Array.isArray(v) ? v : Array<number>(axes).fill(v));
+
+/** What a spatial_padding field accepts, for config messages. */
+export const SPATIAL_PADDING_TEXT = `one of ${PADDING_MODES.map((m) => JSON.stringify(m)).join(', ')} or [left, right] (non-negative integers)`;
+
+/** A spatial padding (mode or [left, right]) from a config value, or undefined when it is not one. */
+export function checkSpatialPadding(v: unknown): SpatialPadding | undefined {
+  if (PADDING_MODES.includes(v as PaddingMode)) return v as PaddingMode;
+  return Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x) && x >= 0 && x <= MAX_DIM) ? [v[0], v[1]] : undefined;
+}
+
+/** Fields of Conv2D, Conv3D and Conv2DTranspose over `axes` axes (time first). */
+function spatialConvFields(axes: number) {
+  return {
+    /** Output channels (required). */
+    filters: f.int(1),
+    /** Taps per axis, time first: one integer for every axis or a list of `axes` (required). */
+    kernelSize: perAxisField(axes),
+    /** Steps between outputs per axis (default 1); the time stride is also the block size (ratio for transposed ones). */
+    strides: perAxisField(axes).default(1),
+    /** Steps between kernel taps per axis (default 1). */
+    dilationRate: perAxisField(axes).default(1),
+    /** Time padding mode, one of PADDING_MODES (TRANSPOSE_PADDING_MODES for Conv2DTranspose; default 'valid'). */
+    timePadding: f.oneOf(PADDING_MODES).default('valid'),
+    /** Channel groups: input and output channels split into this many independent convolutions (default 1). */
+    groups: f.int(1).default(1),
+    /** Adds a learned bias per output channel (default true). */
+    useBias: f.bool().default(true),
+    /** Reparameterises the kernel as scale * kernel / ||kernel|| per output channel, adding param 'scale' (default false). */
+    useWeightNorm: f.bool().default(false),
+    /** Activation applied after the bias, by name (see ACTIVATION_NAMES in simple.ts); null or omitted: none. */
+    activation: activationField(),
+  };
+}
+
+const conv2dFields = {
+  ...spatialConvFields(2),
+  /** Padding of the spatial axis: a mode of PADDING_MODES or explicit [left, right] amounts (default 'same'). */
+  spatialPadding: f.custom<SpatialPadding>(SPATIAL_PADDING_TEXT, checkSpatialPadding).default('same'),
+};
+
+const conv3dFields = {
+  ...spatialConvFields(3),
+  /** Padding of the two spatial axes, one entry each: a mode of PADDING_MODES or explicit [left, right] (default ['same', 'same']). */
+  spatialPadding: f
+    .custom<SpatialPadding[]>(`a list of 2 entries, each ${SPATIAL_PADDING_TEXT}`, (v) => {
+      if (!Array.isArray(v) || v.length !== 2) return undefined;
+      const p = v.map(checkSpatialPadding);
+      return p.every((e) => e !== undefined) ? (p as SpatialPadding[]) : undefined;
+    })
+    .default(['same', 'same']),
+};
+
+/** Floats of im2col (or GEMM output) scratch per kernel call: bounds the arena on long inputs while keeping GEMMs tall. */
+const SCRATCH_FLOATS = 1 << 15;
+
+/**
+ * Conv2D and Conv3D: a convolution over time (as Conv1D, buffered when stepping) and one or
+ * two spatial axes (padded by spatial_padding, whole in every step). Runs as im2col plus one
+ * GEMM per group (f32_conv3d; Conv2D is its case with a unit last axis). Parameters:
+ * 'kernel' [kt, ...spatial taps, in / groups, filters] (cross-correlation), 'bias' [filters],
+ * 'scale' [filters] when useWeightNorm; packed in prepare().
+ */
+abstract class SpatialConvLayer extends BaseConvLayer {
+  readonly weights: ConvParams;
+  private readonly filters: number;
+  private readonly groups: number;
+  private readonly taps: number;
+  /** Output positions per output step. */
+  private readonly positions: number;
+  /** Output positions per im2col chunk. */
+  private readonly colRows: number;
+  /** The geometry record of f32_conv3d, copied to `geom` in prepare(). */
+  private readonly geometry: Int32Array;
+  private readonly geom: Derived;
+  private readonly packed: Derived;
+
+  constructor(
+    config: LayerConfig & FilterConfig & { activation?: string },
+    ctx: BuildContext,
+    sizes: { kernelSize: number[]; strides: number[]; dilationRate: number[]; timePadding: PaddingMode },
+    spatialPadding: readonly SpatialPadding[],
+    names: readonly string[],
+  ) {
+    const { kernelSize: k, strides: s, dilationRate: d } = sizes;
+    super(config, ctx, { kernelSize: k[0]!, strides: s[0]!, dilationRate: d[0]!, padding: sizes.timePadding }, names);
+    const { filters, groups } = config;
+    this.weights = convParams(this, (...a) => this.param(...a), (b) => this.derive(b), k, this.cin, config);
+    this.filters = filters;
+    this.groups = groups;
+    const geometry = [this.cin, filters, groups, k[0]!, s[0]!, d[0]!];
+    const outShape: number[] = [];
+    for (let a = 1; a <= 2; a++) {
+      if (a > spatialPadding.length) {
+        geometry.push(1, 1, 1, 1, 1, 0);
+        continue;
+      }
+      const size = this.input.shape[a - 1]!, padding = spatialPadding[a - 1]!;
+      const [left, right] = spatialExplicitPadding(padding, k[a]!, s[a]!, d[a]!);
+      const eks = effectiveKernelSize(k[a]!, d[a]!);
+      const out = Math.ceil(Math.max(0, size + left + right - (eks - 1)) / s[a]!);
+      if (out === 0) {
+        throw this.error(
+          'BAD_CONFIG',
+          `expected kernel_size[${a}] = ${k[a]} (${eks} steps with dilation_rate ${d[a]}) to fit the ${names[a - 1]} axis: ` +
+            `${size} input positions + ${left + right} padding (spatial_padding ${show(padding)}), got an empty output`,
+        );
+      }
+      geometry.push(size, out, k[a]!, s[a]!, d[a]!, left);
+      outShape.push(out);
+    }
+    this.output = { shape: [...outShape, filters], dtype: 'float32' };
+    this.positions = product(outShape);
+    this.taps = product(k);
+    this.colRows = Math.max(4, Math.floor(SCRATCH_FLOATS / (this.taps * this.cin)));
+    this.geometry = Int32Array.from(geometry);
+    this.geom = this.derive(this.geometry.byteLength);
+    this.packed = this.derive(4 * this.rt.k.f32_conv3d_packed_len(this.taps, this.cin, filters, groups));
+  }
+
+  prepare(): void {
+    this.rt.i32.set(this.geometry, this.geom.ptr >> 2);
+    this.rt.k.f32_conv3d_pack(this.taps, this.cin, this.filters, this.groups, effectiveKernel(this.rt, this.weights), this.packed.ptr);
+  }
+
+  protected convolve(ctx: RunContext, batch: number, tIn: number, tOut: number, x: number, y: number): void {
+    const rows = batch * tOut * this.positions;
+    if (rows === 0) return;
+    const n = Math.min(this.colRows, rows);
+    const col = ctx.alloc(n * this.taps * this.cin * 4);
+    ctx.rt.k.f32_conv3d(batch, tIn, tOut, this.geom.ptr, x, this.packed.ptr, this.weights.bias?.ptr ?? 0, col, n, y);
+  }
+}
+
+const conv2dDef = defineLayer({ type: 'Conv2D', fields: conv2dFields, create: (c, ctx) => new Conv2DLayer(c, ctx) });
+
+/** A 2-D convolution over time and one spatial axis: input channel shape [space, in] -> [spaceOut, filters]. */
+export const Conv2D = builder(conv2dDef);
+
+/**
+ * Conv2D. Parameters: 'kernel' [kt, ks, in / groups, filters], 'bias' [filters], 'scale'
+ * [filters] when useWeightNorm. The time axis behaves as Conv1D's (time_padding, buffer
+ * [B, W, space, in] when stepping); spaceOut = ceil((space + padding - (eks - 1)) / stride).
+ */
+export class Conv2DLayer extends SpatialConvLayer {
+  constructor(config: Resolved<typeof conv2dFields>, ctx: BuildContext) {
+    const sizes = {
+      kernelSize: perAxis(config.kernelSize, 2),
+      strides: perAxis(config.strides, 2),
+      dilationRate: perAxis(config.dilationRate, 2),
+      timePadding: config.timePadding,
+    };
+    super(config, ctx, sizes, [config.spatialPadding], ['space']);
+  }
+}
+
+const conv3dDef = defineLayer({ type: 'Conv3D', fields: conv3dFields, create: (c, ctx) => new Conv3DLayer(c, ctx) });
+
+/** A 3-D convolution over time and two spatial axes: [space1, space2, in] -> [space1Out, space2Out, filters]. */
+export const Conv3D = builder(conv3dDef);
+
+/**
+ * Conv3D. Parameters: 'kernel' [kt, k1, k2, in / groups, filters], 'bias' [filters], 'scale'
+ * [filters] when useWeightNorm. Time as Conv1D; each spatial axis as Conv2D's.
+ */
+export class Conv3DLayer extends SpatialConvLayer {
+  constructor(config: Resolved<typeof conv3dFields>, ctx: BuildContext) {
+    const sizes = {
+      kernelSize: perAxis(config.kernelSize, 3),
+      strides: perAxis(config.strides, 3),
+      dilationRate: perAxis(config.dilationRate, 3),
+      timePadding: config.timePadding,
+    };
+    super(config, ctx, sizes, config.spatialPadding, ['space1', 'space2']);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv1DTranspose and Conv2DTranspose
+
+/** One axis of a transposed convolution: taps, stride, dilation and padding. */
+interface TransposeAxis<P = TransposePaddingMode> {
+  k: number;
+  s: number;
+  d: number;
+  padding: P;
+}
+
+/**
+ * A transposed convolution over time and at most one spatial axis (the reference's
+ * Conv1DTranspose / Conv2DTranspose): one GEMM row per input position gives every tap's
+ * contribution, which f32_conv2d_transpose overlap-adds into the output; bias and activation
+ * come after, so a stream can carry the unfinished sums. Inputs are masked to zero when the
+ * time kernel has more than one tap; outputs at invalid steps are not zeroed.
+ *
+ * Layer: output time transposeConvOutputSize (T * s, or T * s + max(eks - s, 0) for 'valid');
+ * the mask is the input mask repeated s times when eks <= s or for 'same' and 'causal', else
+ * the reference's transposed-conv rule ('valid': no invalid input reaches the output;
+ * 'semicausal_full': some valid input does). As in the reference, 'valid' treats taps past the
+ * end of the input as valid, so a full-length item keeps a valid tail of eks - s steps (and,
+ * with dilation, outputs no input reaches are valid): appending invalid steps to such an input
+ * can invalidate outputs, the one place these layers are not padding-invariant.
+ *
+ * Step ('causal' only): each block runs the 'valid' transposed convolution, adds the stored
+ * tail, emits s * T steps and keeps the next W = max(0, eks - s). State 'tail'
+ * [B, W, ...spatialOut, filters] float32 (zeros initially; none when W = 0).
+ */
+abstract class BaseConvTransposeLayer extends Layer {
+  readonly weights: ConvParams;
+  private readonly time: TransposeAxis;
+  private readonly eks: number;
+  /** Left padding of the dilated input in layer mode (the time offset of tap 0). */
+  private readonly left: number;
+  private readonly cin: number;
+  private readonly filters: number;
+  private readonly groups: number;
+  private readonly taps: number;
+  /** Spatial input positions per step. */
+  private readonly positionsIn: number;
+  /** Floats per output step. */
+  private readonly stepOut: number;
+  /** Input positions per GEMM chunk. */
+  private readonly zRows: number;
+  private readonly bufferWidth: number;
+  private readonly activation: UnaryKernel | null;
+  private readonly geometry: Int32Array;
+  private readonly geom: Derived;
+  private readonly packed: Derived;
+
+  /** `timeField` names the time padding field in messages; `spatial` is the spatial axis, if any. */
+  constructor(
+    config: LayerConfig & FilterConfig & { activation?: string },
+    ctx: BuildContext,
+    time: TransposeAxis<PaddingMode>,
+    timeField: string,
+    spatial: TransposeAxis<SpatialPadding> | null,
+  ) {
+    super(config, ctx);
+    this.cin = convInputChannels(this, spatial ? ['space'] : []);
+    const padding = time.padding as TransposePaddingMode;
+    if (!TRANSPOSE_PADDING_MODES.includes(padding)) {
+      throw this.error('BAD_CONFIG', `${timeField}: expected one of ${TRANSPOSE_PADDING_MODES.map((m) => show(m)).join(', ')}, got ${show(time.padding)}`);
+    }
+    this.eks = effectiveKernelSize(time.k, time.d);
+    if (padding === 'semicausal_full' && this.eks <= time.s) {
+      // The reference would then pair T * s mask steps with T * s + eks + 1 - 2s values.
+      throw this.error(
+        'BAD_CONFIG',
+        `${timeField}: expected an effective kernel size above strides for "semicausal_full", got kernel_size ${time.k}, dilation_rate ${time.d}, strides ${time.s}`,
+      );
+    }
+    this.time = { ...time, padding };
+    this.left = transposeConvExplicitPadding(padding, time.k, time.s, time.d)[0];
+    const { filters, groups } = config;
+    this.filters = filters;
+    this.groups = groups;
+    const geometry = [this.cin, filters, groups, time.k, time.s, time.d];
+    if (spatial) {
+      const sp = spatial.padding;
+      if (sp !== 'valid' && sp !== 'same' && sp !== 'causal') {
+        throw this.error('BAD_CONFIG', `spatial_padding: expected "valid", "same" or "causal" (the reference transposes no other spatial padding), got ${show(sp)}`);
+      }
+      const size = this.input.shape[0]!;
+      const out = transposeConvOutputSize(size, sp, spatial.k, spatial.s, spatial.d);
+      geometry.push(size, out, spatial.k, spatial.s, spatial.d, transposeConvExplicitPadding(sp, spatial.k, spatial.s, spatial.d)[0]);
+      this.output = { shape: [out, filters], dtype: 'float32' };
+    } else {
+      geometry.push(1, 1, 1, 1, 1, 0);
+      this.output = { shape: [filters], dtype: 'float32' };
+    }
+    const taps = spatial ? [time.k, spatial.k] : [time.k];
+    this.weights = convParams(this, (...a) => this.param(...a), (b) => this.derive(b), taps, this.cin, config);
+    this.taps = product(taps);
+    this.positionsIn = geometry[6]!;
+    this.stepOut = product(this.output.shape);
+    this.zRows = Math.max(4, Math.floor(SCRATCH_FLOATS / (this.taps * filters)));
+    this.geometry = Int32Array.from(geometry);
+    this.geom = this.derive(this.geometry.byteLength);
+    this.packed = this.derive(4 * this.rt.k.f32_conv_transpose_packed_len(this.taps, this.cin, filters, groups));
+
+    this.outputRatio = new Fraction(time.s);
+    this.supportsStep = padding === 'causal';
+    this.receptiveFieldPerStep = transposeConvReceptiveFieldPerStep(time.k, time.s, time.d, padding);
+    this.bufferWidth = Math.max(0, this.eks - time.s);
+    this.activation = activationKernel(config.activation);
+  }
+
+  prepare(): void {
+    this.rt.i32.set(this.geometry, this.geom.ptr >> 2);
+    this.rt.k.f32_conv_transpose_pack(this.taps, this.cin, this.filters, this.groups, effectiveKernel(this.rt, this.weights), this.packed.ptr);
+  }
+
+  stateSpecs(batch: number): StateSpec[] {
+    if (!this.supportsStep || this.bufferWidth === 0) return [];
+    return [{ name: 'tail', dtype: 'float32', shape: [batch, this.bufferWidth, ...this.output.shape] }];
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const { batch, time } = x;
+    const { k, s, d, padding } = this.time;
+    const tOut = transposeConvOutputSize(time, padding, k, s, d);
+    const y = this.allocOutput(ctx, batch, tOut);
+    ctx.rt.k.f32_fill(batch * tOut * this.stepOut, 0, y);
+    this.overlapAdd(ctx, x, tOut, this.left, y);
+    this.finish(ctx, batch * tOut, y);
+    let mask: number;
+    if (this.eks <= s || padding === 'same' || padding === 'causal') mask = repeatedMask(ctx, x, s);
+    else {
+      mask = ctx.alloc(batch * tOut);
+      ctx.rt.k.mask_conv_transpose(batch, time, tOut, k, s, d, this.left, padding === 'semicausal_full', x.mask, mask);
+    }
+    return this.result(y, mask, batch, tOut);
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    const { batch, time } = x;
+    const k = ctx.rt.k;
+    const w = this.bufferWidth, n = this.time.s * time, row = this.stepOut * 4;
+    // The block's 'valid' output: n steps ready now, w more to be finished by later blocks.
+    const ext = w > 0 ? ctx.alloc(batch * (n + w) * row) : this.allocOutput(ctx, batch, n);
+    const tail = w > 0 ? this.stateOf(ctx)[0]! : null;
+    if (tail) k.seq_pad_time(batch, w, 0, n, row, tail.ptr, ext, 0, 0);
+    else k.f32_fill(batch * n * this.stepOut, 0, ext);
+    this.overlapAdd(ctx, x, n + w, this.eks - 1, ext);
+    let y = ext;
+    if (tail) {
+      y = this.allocOutput(ctx, batch, n);
+      k.seq_slice_time(batch, n + w, 0, n, row, ext, y);
+      k.seq_slice_time(batch, n + w, n, w, row, ext, tail.ptr);
+    }
+    this.finish(ctx, batch * n, y);
+    return this.result(y, repeatedMask(ctx, x, this.time.s), batch, n);
+  }
+
+  /** y [B, tOut, ...] += the transposed convolution of x (masked first), tap 0 of input step t landing at t * s + offset. */
+  private overlapAdd(ctx: RunContext, x: WSeq, tOut: number, offset: number, y: number): void {
+    const rows = x.batch * x.time * this.positionsIn;
+    if (rows === 0 || tOut === 0) return;
+    let xv = x.values;
+    if (this.time.k > 1) {
+      xv = ctx.alloc(rows * this.cin * 4);
+      ctx.rt.k.f32_mask_invalid(x.batch * x.time, this.positionsIn * this.cin, x.mask, x.values, xv, 0);
+    }
+    const n = Math.min(this.zRows, rows);
+    const z = ctx.alloc(n * this.taps * this.filters * 4);
+    ctx.rt.k.f32_conv2d_transpose(x.batch, x.time, tOut, offset, this.geom.ptr, xv, this.packed.ptr, z, n, y);
+  }
+
+  /** Bias and activation in place over `steps` output steps. */
+  private finish(ctx: RunContext, steps: number, y: number): void {
+    const bias = this.weights.bias;
+    if (bias) ctx.rt.k.f32_vadd_rows(steps * (this.stepOut / this.filters), this.filters, y, bias.ptr, y);
+    this.activation?.(ctx.rt.k, steps * this.stepOut, y, y);
+  }
+}
+
+const transposeFields = {
+  /** Output channels (required). */
+  filters: f.int(1),
+  /** Taps of the kernel in time (required). */
+  kernelSize: f.int(1),
+  /** Output steps per input step: the output ratio (default 1). */
+  strides: f.int(1).default(1),
+  /** Output steps between kernel taps (default 1). */
+  dilationRate: f.int(1).default(1),
+  /** Time padding, one of TRANSPOSE_PADDING_MODES (default 'valid'); only 'causal' can step. */
+  padding: f.oneOf(PADDING_MODES).default('valid'),
+  /** Channel groups: input and output channels split into this many independent convolutions (default 1). */
+  groups: f.int(1).default(1),
+  /** Adds a learned bias per output channel, after the overlap-add (default true). */
+  useBias: f.bool().default(true),
+  /** Reparameterises the kernel as scale * kernel / ||kernel|| per output channel, adding param 'scale' (default false). */
+  useWeightNorm: f.bool().default(false),
+  /** Activation applied after the bias, by name (see ACTIVATION_NAMES in simple.ts); null or omitted: none. */
+  activation: activationField(),
+};
+
+const conv1dTransposeDef = defineLayer({ type: 'Conv1DTranspose', fields: transposeFields, create: (c, ctx) => new Conv1DTransposeLayer(c, ctx) });
+
+/** A 1-D transposed convolution over time: upsamples by `strides`. */
+export const Conv1DTranspose = builder(conv1dTransposeDef);
+
+/**
+ * Conv1DTranspose. Parameters: 'kernel' [kernelSize, in / groups, filters], 'bias' [filters],
+ * 'scale' [filters] when useWeightNorm. Input step t reaches output t * s + left - j * d
+ * through tap j (left = transposeConvExplicitPadding(...)[0]): the reference's kernel is not
+ * flipped. To load a Keras Conv1DTranspose kernel [k, filters, in], flip it in time and swap
+ * its last two axes: kernel[j, c, o] = keras[k - 1 - j, o, c] (same padding names). A PyTorch
+ * ConvTranspose1d weight [in, out / groups, k] maps to kernel[j, c, g * out/groups + o] =
+ * torch[g * in/groups + c, o, k - 1 - j]; torch's `padding` p equals left = eks - 1 - p
+ * ('valid' and 'causal' are p = 0; 'valid' keeps torch's full output length).
+ */
+export class Conv1DTransposeLayer extends BaseConvTransposeLayer {
+  constructor(config: Resolved<typeof transposeFields>, ctx: BuildContext) {
+    super(config, ctx, { k: config.kernelSize, s: config.strides, d: config.dilationRate, padding: config.padding }, 'padding', null);
+  }
+}
+
+const conv2dTransposeFields = {
+  ...spatialConvFields(2),
+  /** Padding of the spatial axis: 'valid', 'same' or 'causal' (default 'same'); the reference cannot transpose others. */
+  spatialPadding: f.custom<SpatialPadding>(SPATIAL_PADDING_TEXT, checkSpatialPadding).default('same'),
+};
+
+const conv2dTransposeDef = defineLayer({ type: 'Conv2DTranspose', fields: conv2dTransposeFields, create: (c, ctx) => new Conv2DTransposeLayer(c, ctx) });
+
+/** A 2-D transposed convolution over time and one spatial axis: upsamples time by strides[0]. */
+export const Conv2DTranspose = builder(conv2dTransposeDef);
+
+/**
+ * Conv2DTranspose. Parameters: 'kernel' [kt, ks, in / groups, filters], 'bias' [filters],
+ * 'scale' [filters] when useWeightNorm (not flipped; see Conv1DTransposeLayer for loading
+ * Keras or PyTorch kernels, flipping both tap axes). time_padding as Conv1DTranspose's
+ * padding; spaceOut = space * s (same, causal) or space * s + max(eks - s, 0) (valid).
+ */
+export class Conv2DTransposeLayer extends BaseConvTransposeLayer {
+  constructor(config: Resolved<typeof conv2dTransposeFields>, ctx: BuildContext) {
+    const [kt, ks] = perAxis(config.kernelSize, 2) as [number, number];
+    const [st, ss] = perAxis(config.strides, 2) as [number, number];
+    const [dt, ds] = perAxis(config.dilationRate, 2) as [number, number];
+    super(config, ctx, { k: kt, s: st, d: dt, padding: config.timePadding }, 'time_padding', { k: ks, s: ss, d: ds, padding: config.spatialPadding });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Downsample1D, Upsample1D, Upsample2D (simple.py in the reference): stateless; they move whole
+// steps as bytes, so any dtype passes.
+
+const downsample1dFields = {
+  /** Keeps every rate-th step, starting with the first (required); also the block size. */
+  rate: f.int(1),
+};
+
+const downsample1dDef = defineLayer({ type: 'Downsample1D', fields: downsample1dFields, create: (c, ctx) => new Downsample1DLayer(c, ctx) });
+
+/** Keeps x[:, ::rate], values and mask. */
+export const Downsample1D = builder(downsample1dDef);
+
+/**
+ * Downsample1D: output time ceil(T / rate). Steps in blocks of rate, each keeping its first
+ * step, as layer() does. Input latency rate - 1, as the reference declares: the flush
+ * completes a partial last block (output latency floor((rate - 1) / rate) = 0).
+ */
+export class Downsample1DLayer extends Layer {
+  private readonly rate: number;
+
+  constructor(config: Resolved<typeof downsample1dFields>, ctx: BuildContext) {
+    super(config, ctx);
+    this.rate = config.rate;
+    this.blockSize = this.rate;
+    this.outputRatio = new Fraction(1, this.rate);
+    this.inputLatency = this.rate - 1;
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const { batch, time } = x;
+    if (this.rate === 1) return this.result(x.values, x.mask, batch, time);
+    const tOut = Math.ceil(time / this.rate);
+    const y = this.allocOutput(ctx, batch, tOut), mask = ctx.alloc(batch * tOut);
+    ctx.rt.k.seq_stride_time(batch, time, tOut, this.rate, stepBytes(this.input), x.values, y);
+    ctx.rt.k.seq_stride_time(batch, time, tOut, this.rate, 1, x.mask, mask);
+    return this.result(y, mask, batch, tOut);
+  }
+}
+
+const upsample1dFields = {
+  /** Repeats every step this many times (required); the output ratio. */
+  rate: f.int(1),
+};
+
+const upsample1dDef = defineLayer({ type: 'Upsample1D', fields: upsample1dFields, create: (c, ctx) => new Upsample1DLayer(c, ctx) });
+
+/** Repeats each step `rate` times, values and mask. */
+export const Upsample1D = builder(upsample1dDef);
+
+/** Upsample1D: output time T * rate; receptive field (0, 0) for each of the rate output phases. */
+export class Upsample1DLayer extends Layer {
+  private readonly rate: number;
+
+  constructor(config: Resolved<typeof upsample1dFields>, ctx: BuildContext) {
+    super(config, ctx);
+    this.rate = config.rate;
+    this.outputRatio = new Fraction(this.rate);
+    this.receptiveFieldPerStep = rfMap(Array.from({ length: this.rate }, () => [0, 0] as const));
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const { batch, time } = x;
+    if (this.rate === 1) return this.result(x.values, x.mask, batch, time);
+    const y = this.allocOutput(ctx, batch, time * this.rate);
+    ctx.rt.k.seq_repeat_time(batch, time, this.rate, stepBytes(this.input), x.values, y);
+    return this.result(y, repeatedMask(ctx, x, this.rate), batch, time * this.rate);
+  }
+}
+
+/** x's mask with every step repeated `rate` times (x's own when rate is 1). */
+function repeatedMask(ctx: RunContext, x: WSeq, rate: number): number {
+  if (rate === 1) return x.mask;
+  const out = ctx.alloc(x.batch * x.time * rate);
+  ctx.rt.k.seq_repeat_time(x.batch, x.time, rate, 1, x.mask, out);
+  return out;
+}
+
+const upsample2dFields = {
+  /** Repeats of each step in time and of each position of the first channel axis: one integer for both or [time, space] (required). */
+  rate: perAxisField(2),
+};
+
+const upsample2dDef = defineLayer({ type: 'Upsample2D', fields: upsample2dFields, create: (c, ctx) => new Upsample2DLayer(c, ctx) });
+
+/** Repeats time by rate[0] and the first channel axis by rate[1]: [space, channels] -> [space * rate[1], channels]. */
+export const Upsample2D = builder(upsample2dDef);
+
+/** Upsample2D: output time T * rate[0]; receptive field (0, 0) for each of the rate[0] output phases. */
+export class Upsample2DLayer extends Layer {
+  private readonly rate: [number, number];
+
+  constructor(config: Resolved<typeof upsample2dFields>, ctx: BuildContext) {
+    super(config, ctx);
+    const shape = this.input.shape;
+    if (shape.length !== 2) throw this.error('BAD_CONFIG', `expected a rank-2 input channel shape [space, channels], got ${show(shape)}`);
+    this.rate = perAxis(config.rate, 2) as [number, number];
+    this.output = { shape: [shape[0]! * this.rate[1], shape[1]!], dtype: this.input.dtype };
+    this.outputRatio = new Fraction(this.rate[0]);
+    this.receptiveFieldPerStep = rfMap(Array.from({ length: this.rate[0] }, () => [0, 0] as const));
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const { batch, time } = x;
+    const [rTime, rSpace] = this.rate;
+    const space = this.input.shape[0]!;
+    let values = x.values;
+    if (rSpace > 1) {
+      // Spatial positions are the steps of a [batch * time, space, channels] view.
+      values = rTime === 1 ? this.allocOutput(ctx, batch, time) : ctx.alloc(batch * time * stepBytes(this.output));
+      ctx.rt.k.seq_repeat_time(batch * time, space, rSpace, stepBytes(this.input) / space, x.values, values);
+    }
+    if (rTime === 1) return this.result(values, x.mask, batch, time);
+    const y = this.allocOutput(ctx, batch, time * rTime);
+    ctx.rt.k.seq_repeat_time(batch, time, rTime, stepBytes(this.output), values, y);
+    return this.result(y, repeatedMask(ctx, x, rTime), batch, time * rTime);
+  }
+}
+
+export const convolutionDefs = [
+  conv1dDef, depthwiseConv1dDef, conv2dDef, conv3dDef, conv1dTransposeDef, conv2dTransposeDef, downsample1dDef, upsample1dDef, upsample2dDef,
+];

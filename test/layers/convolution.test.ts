@@ -1,5 +1,7 @@
-// Conv1D and DepthwiseConv1D: metadata, the contract over every padding mode, stride, dilation
-// and kernel size, masks from the reference's tests, oracle values from PyTorch, bad configs.
+// The convolution family (src/layers/convolution.ts): Conv1D, DepthwiseConv1D, Conv2D, Conv3D,
+// Conv1DTranspose, Conv2DTranspose, Downsample1D, Upsample1D, Upsample2D. Metadata, the contract
+// over the padding modes, strides, dilations and kernel sizes the reference's tests sweep, masks
+// from the reference's examples, oracle values from PyTorch, bad configs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { seededRandom } from '../../src/util/hash.js';
@@ -120,10 +122,10 @@ describe('Conv1D contract: padding × strides × dilation × kernel size', () =>
 });
 
 describe('Conv1D groups', () => {
-  for (const [groups, filters] of [[2, 6], [4, 4], [4, 8]]) {
+  for (const [groups, filters] of [[2, 6], [4, 4], [4, 8]] as const) {
     for (const padding of MODES) {
       it(`groups=${groups} filters=${filters} ${padding}`, () => {
-        for (const [k, s, d] of [[3, 1, 1], [3, 2, 2], [4, 3, 1]]) {
+        for (const [k, s, d] of [[3, 1, 1], [3, 2, 2], [4, 3, 1]] as const) {
           const m = randomizeWeights(sl.build(sl.Conv1D({ filters, kernelSize: k, strides: s, dilationRate: d, padding, groups }), { inputShape: [4] }));
           checkContract(m);
           m.dispose();
@@ -137,7 +139,7 @@ describe('DepthwiseConv1D contract', () => {
   for (const dm of [1, 2]) {
     for (const padding of MODES) {
       it(`depthMultiplier=${dm} ${padding}`, () => {
-        for (const [k, s, d] of [[1, 1, 1], [2, 2, 1], [3, 1, 2], [3, 3, 1], [5, 2, 2]]) {
+        for (const [k, s, d] of [[1, 1, 1], [2, 2, 1], [3, 1, 2], [3, 3, 1], [5, 2, 2]] as const) {
           const m = randomizeWeights(sl.build(sl.DepthwiseConv1D({ kernelSize: k, strides: s, dilationRate: d, depthMultiplier: dm, padding }), { inputShape: [5] }));
           checkContract(m);
           m.dispose();
@@ -226,6 +228,359 @@ describe('oracle: torch.nn.functional.conv1d', () => {
   for (const c of cases) it(c.name, () => checkFixtureCase(c));
 });
 
+describe('oracle: torch conv2d, conv3d, conv_transpose1d/2d; NumPy resampling', () => {
+  const { cases } = loadFixture('convolution2');
+  for (const c of cases) it(c.name, () => checkFixtureCase(c));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Conv2D and Conv3D
+
+describe('Conv2D and Conv3D', () => {
+  it('declare the reference metadata, parameters and output shapes', () => {
+    const m = sl.build(sl.Conv2D({ filters: 4, kernelSize: [3, 2], strides: [2, 3], timePadding: 'reverse_causal', spatialPadding: [2, 3], groups: 2 }), { inputShape: [7, 6] });
+    expect([m.blockSize, m.outputRatio.toString(), m.inputLatency, m.outputLatency, m.receptiveField, m.supportsStep]).toEqual([2, '1/2', 2, 1, [0, 2], true]);
+    expect(m.params().map((p) => [p.path, p.shape])).toEqual([['kernel', [3, 2, 3, 4]], ['bias', [4]]]);
+    expect(m.outputShape()).toEqual([4, 4]); // ceil((7 + 5 - 1) / 3)
+    expect(m.root.stateSpecs(1).map((s) => s.shape)).toEqual([[1, 2, 7, 6], [1, 2]]);
+    m.dispose();
+    const m3 = sl.build(sl.Conv3D({ filters: 2, kernelSize: 3, strides: [1, 2, 1], spatialPadding: ['valid', 'same'], useWeightNorm: true }), { inputShape: [7, 9, 3] });
+    expect(m3.params().map((p) => [p.path, p.shape])).toEqual([['kernel', [3, 3, 3, 3, 2]], ['scale', [2]], ['bias', [2]]]);
+    expect([m3.outputShape(), m3.supportsStep]).toEqual([[3, 9, 2], false]);
+    m3.dispose();
+  });
+
+  // [kernel, stride, dilation] per axis as the reference's convolution2d_test.py picks them.
+  const KSD = [[1, 1, 1], [2, 2, 1], [3, 2, 1], [2, 1, 3], [3, 1, 2]] as const;
+  const SPATIAL: sl.SpatialPadding[] = ['same', 'valid', 'causal_valid', 'reverse_causal_valid', 'semicausal', [2, 3]];
+  for (const timePadding of MODES) {
+    it(`Conv2D time ${timePadding} × spatial paddings × kernels`, () => {
+      for (const spatialPadding of SPATIAL) {
+        for (const [k, s, d] of KSD) {
+          const m = randomizeWeights(sl.build(sl.Conv2D({ filters: 2, kernelSize: k, strides: s, dilationRate: d, timePadding, spatialPadding }), { inputShape: [7, 3] }));
+          try {
+            checkContract(m);
+          } catch (e) {
+            throw new Error(`spatial ${JSON.stringify(spatialPadding)} k=${k} s=${s} d=${d}: ${(e as Error).message}`);
+          } finally {
+            m.dispose();
+          }
+        }
+      }
+    });
+  }
+
+  it('Conv2D groups, weight norm, activation', () => {
+    for (const cfg of [
+      sl.Conv2D({ filters: 6, kernelSize: [3, 2], groups: 2, timePadding: 'causal', spatialPadding: 'causal' }),
+      sl.Conv2D({ filters: 4, kernelSize: [2, 3], strides: [2, 1], groups: 4, timePadding: 'semicausal', useWeightNorm: true, activation: 'relu' }),
+    ]) {
+      const m = randomizeWeights(sl.build(cfg, { inputShape: [5, 4] }));
+      checkContract(m);
+      m.dispose();
+    }
+  });
+
+  for (const timePadding of ['causal', 'reverse_causal_valid', 'same', 'semicausal'] as const) {
+    it(`Conv3D time ${timePadding} × spatial paddings`, () => {
+      for (const spatialPadding of [['same', 'same'], ['valid', 'causal'], ['reverse_causal', [2, 3]], ['semicausal', 'causal_valid']] as sl.SpatialPadding[][]) {
+        for (const [k, s, d] of [[1, 1, 1], [2, 2, 1], [3, 1, 2]] as const) {
+          const m = randomizeWeights(sl.build(sl.Conv3D({ filters: 2, kernelSize: k, strides: s, dilationRate: d, timePadding, spatialPadding }), { inputShape: [5, 4, 2] }));
+          checkContract(m);
+          m.dispose();
+        }
+      }
+      const g = randomizeWeights(sl.build(sl.Conv3D({ filters: 4, kernelSize: [2, 3, 1], groups: 2, timePadding }), { inputShape: [3, 2, 4] }));
+      checkContract(g);
+      g.dispose();
+    });
+  }
+
+  it('gives every position its own im2col row on long inputs (several scratch chunks)', () => {
+    // 64 input channels and 3 x 3 taps: 576 floats per im2col row, 56 rows per chunk, 20 x 10 rows per item.
+    const m = randomizeWeights(sl.build(sl.Conv2D({ filters: 3, kernelSize: 3, timePadding: 'causal' }), { inputShape: [10, 64] }));
+    sl.verifyContract(m, { x: sl.randomSequence([2, 20, 10, 64]), testReceptiveField: false });
+    m.dispose();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Conv1DTranspose and Conv2DTranspose
+
+/**
+ * Per-phase receptive field of a transposed convolution found by enumerating which input steps
+ * reach an output far from the edges (input t reaches output t * s + left - j * d through tap j).
+ */
+function enumeratedRF(k: number, s: number, d: number, left: number): ([number, number] | null)[] {
+  const out: ([number, number] | null)[] = [];
+  for (let i = 0; i < s; i++) {
+    const q = 1000, o = q * s + i;
+    let lo = Infinity, hi = -Infinity;
+    for (let j = 0; j < k; j++) {
+      const num = o - left + j * d;
+      if (num % s === 0) {
+        lo = Math.min(lo, num / s - q);
+        hi = Math.max(hi, num / s - q);
+      }
+    }
+    out.push(lo <= hi ? [lo, hi] : null);
+  }
+  return out;
+}
+
+/** x with its last step invalid in every batch item (see the 'valid' note below). */
+function lastStepInvalid(x: sl.Sequence): sl.Sequence {
+  const mask = x.mask.slice();
+  for (let b = 0; b < x.batch; b++) mask[b * x.time + x.time - 1] = 0;
+  return new sl.Sequence(x.values, mask, x.shape).maskInvalid();
+}
+
+/**
+ * The contract for a transposed convolution. 'valid' with eks > s follows the reference's
+ * mask: an output is valid when no invalid input reaches it, taps past the end of the input
+ * counting as valid. So a full-length item keeps a valid tail that padding the input with
+ * invalid steps would invalidate (the reference's own tests draw shorter lengths): those
+ * checks run on inputs whose last step is invalid. That settles it for dilation 1, where every
+ * output an appended step reaches is also reached by the last step. With dilation it need not
+ * be, and outputs no input reaches are valid too (padding appends more of them), so padding
+ * invariance is not checked there.
+ */
+function checkTransposeContract(m: sl.Model, padding: string, eks: number, s: number, d: number): void {
+  const valid = padding === 'valid' && eks > s;
+  const shape = [2, 9 * m.blockSize + 4, ...m.inputSpec.shape];
+  const opts = { testPaddingInvariance: !(valid && d > 1) };
+  for (const x of [sl.randomSequence(shape, { seed: 3 }), sl.randomSequence(shape, { randomMask: true, seed: 5 })]) {
+    sl.verifyContract(m, { ...opts, x: valid ? lastStepInvalid(x) : x });
+  }
+}
+
+describe('Conv1DTranspose', () => {
+  it('declares the reference metadata and parameters', () => {
+    for (const padding of sl.TRANSPOSE_PADDING_MODES) {
+      const m = sl.build(sl.Conv1DTranspose({ filters: 2, kernelSize: 3, strides: 2, padding, groups: 1, useWeightNorm: true }), { inputShape: [3] });
+      expect([m.blockSize, m.outputRatio.toString(), m.inputLatency, m.outputLatency, m.supportsStep]).toEqual([1, '2', 0, 0, padding === 'causal']);
+      expect(m.params().map((p) => [p.path, p.shape])).toEqual([['kernel', [3, 3, 2]], ['scale', [2]], ['bias', [2]]]);
+      expect(m.root.stateSpecs(4).map((s) => s.shape)).toEqual(padding === 'causal' ? [[4, 1, 2]] : []);
+      m.dispose();
+    }
+    const g = sl.build(sl.Conv1DTranspose({ filters: 6, kernelSize: 4, strides: 3, groups: 2, padding: 'causal', useBias: false }), { inputShape: [4] });
+    expect(g.params().map((p) => [p.path, p.shape])).toEqual([['kernel', [4, 2, 6]]]);
+    g.dispose();
+  });
+
+  it('produces T*s steps (T*s + max(eks - s, 0) for valid)', () => {
+    for (const [padding, k, s, d, t, want] of [
+      ['valid', 3, 2, 1, 5, 11], ['valid', 1, 3, 1, 4, 12], ['valid', 3, 2, 2, 4, 11], ['same', 4, 2, 1, 5, 10],
+      ['causal', 5, 3, 1, 4, 12], ['semicausal_full', 3, 2, 1, 5, 10], ['semicausal_full', 4, 2, 1, 5, 11],
+    ] as const) {
+      const m = sl.build(sl.Conv1DTranspose({ filters: 2, kernelSize: k, strides: s, dilationRate: d, padding }), { inputShape: [3] });
+      expect(m.layer(sl.randomSequence([1, t, 3])).time, `${padding} k=${k} s=${s} d=${d}`).toBe(want);
+      m.dispose();
+    }
+  });
+
+  it('declares the reference per-step receptive field, holes included', () => {
+    const rf = (padding: (typeof sl.TRANSPOSE_PADDING_MODES)[number], k: number, s: number, d = 1) => [...sl.transposeConvReceptiveFieldPerStep(k, s, d, padding).values()];
+    // Inventory §6: k=1, s=2 leaves odd outputs without input; same k=4, s=2 looks one step ahead.
+    expect(rf('causal', 1, 2)).toEqual([[0, 0], null]);
+    expect(rf('same', 4, 2)).toEqual([[-1, 0], [0, 1]]);
+    expect(rf('causal', 3, 2)).toEqual([[-1, 0], [0, 0]]);
+    expect(rf('valid', 2, 3)).toEqual([[0, 0], [0, 0], null]);
+    // For a dense kernel (dilation 1) the reference's formula is exact for every phase; with
+    // dilation its union still is (the contract below measures it).
+    for (const padding of sl.TRANSPOSE_PADDING_MODES) {
+      for (let k = 1; k <= 6; k++) {
+        for (let s = 1; s <= 4; s++) {
+          if (padding === 'semicausal_full' && k <= s) continue;
+          const left = sl.transposeConvExplicitPadding(padding, k, s, 1)[0];
+          expect(rf(padding, k, s), `${padding} k=${k} s=${s}`).toEqual(enumeratedRF(k, s, 1, left));
+        }
+      }
+    }
+  });
+
+  for (const padding of sl.TRANSPOSE_PADDING_MODES) {
+    for (const s of [1, 2, 3]) {
+      for (const d of [1, 2]) {
+        it(`contract: ${padding} s=${s} d=${d} k=1..5${padding === 'causal' ? '' : ' (layer only)'}`, () => {
+          for (let k = 1; k <= 5; k++) {
+            const eks = (k - 1) * d + 1;
+            if (padding === 'semicausal_full' && eks <= s) continue;
+            const m = randomizeWeights(sl.build(sl.Conv1DTranspose({ filters: 3, kernelSize: k, strides: s, dilationRate: d, padding }), { inputShape: [2] }));
+            try {
+              checkTransposeContract(m, padding, eks, s, d);
+            } catch (e) {
+              throw new Error(`kernel size ${k}: ${(e as Error).message}`);
+            } finally {
+              m.dispose();
+            }
+          }
+        });
+      }
+    }
+  }
+
+  it('contract with groups, weight norm and activation (bias and activation after the overlap-add)', () => {
+    for (const cfg of [
+      sl.Conv1DTranspose({ filters: 6, kernelSize: 4, strides: 2, groups: 2, padding: 'causal' }),
+      sl.Conv1DTranspose({ filters: 4, kernelSize: 5, strides: 3, groups: 4, padding: 'causal', useWeightNorm: true, activation: 'tanh' }),
+      sl.Conv1DTranspose({ filters: 9, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu' }),
+    ]) {
+      const m = randomizeWeights(sl.build(cfg, { inputShape: [4] }));
+      checkContract(m);
+      m.dispose();
+    }
+  });
+
+  it('keeps a valid tail on a full-length input and follows the reference mask rules', () => {
+    const T = true, F = false;
+    // [padding, kernel size, stride, input mask, expected output mask]
+    for (const [padding, k, s, mask, want] of [
+      ['valid', 3, 2, [T, T, T, T], [T, T, T, T, T, T, T, T, T]],
+      ['valid', 3, 2, [T, T, T, F], [T, T, T, T, T, T, F, F, F]],
+      ['valid', 2, 3, [T, F, T], [T, T, T, F, F, F, T, T, T]], // eks <= s: the mask repeated
+      ['semicausal_full', 3, 2, [T, T, T, F], [T, T, T, T, T, T, F, F]],
+      ['same', 4, 2, [T, T, F], [T, T, T, T, F, F]],
+    ] as const) {
+      const m = sl.build(sl.Conv1DTranspose({ filters: 1, kernelSize: k, strides: s, padding }), { inputShape: [1] });
+      const x = new sl.Sequence(new Float32Array(mask.length), Uint8Array.from(mask, Number), [1, mask.length, 1]);
+      expect([...m.layer(x).mask].map(Boolean), `${padding} k=${k} s=${s}`).toEqual(want);
+      m.dispose();
+    }
+  });
+
+  it('runs inside a Serial with strided convolutions (the reference\'s upsample/downsample stacks)', () => {
+    for (const [kt, st, kc, sc, conv] of [[3, 2, 3, 2, 'causal'], [4, 2, 2, 1, 'semicausal'], [2, 3, 5, 3, 'reverse_causal'], [5, 2, 2, 4, 'causal']] as const) {
+      for (const order of ['up-down', 'down-up']) {
+        const up = sl.Conv1DTranspose({ filters: 2, kernelSize: kt, strides: st, padding: 'causal' });
+        const down = sl.Conv1D({ filters: 2, kernelSize: kc, strides: sc, padding: conv });
+        const cfg = order === 'up-down' ? sl.Serial([up, down]) : sl.Serial([down, up]);
+        let m: sl.Model;
+        try {
+          m = sl.build(cfg, { inputShape: [2] });
+        } catch (e) {
+          // The reference raises too when the accumulated output latency is not divisible by a downsampling stride.
+          expect((e as sl.SeqLayersError).code).toBe('BAD_CONFIG');
+          continue;
+        }
+        randomizeWeights(m);
+        try {
+          checkContract(m);
+        } catch (e) {
+          throw new Error(`${order} transpose k=${kt} s=${st}, conv ${conv} k=${kc} s=${sc}: ${(e as Error).message}`);
+        } finally {
+          m.dispose();
+        }
+      }
+    }
+  });
+});
+
+describe('Conv2DTranspose', () => {
+  it('declares the reference metadata, parameters and spatial output size', () => {
+    for (const [spatialPadding, want] of [['same', 14], ['causal', 14], ['valid', 15]] as const) {
+      const m = sl.build(sl.Conv2DTranspose({ filters: 2, kernelSize: 3, strides: 2, timePadding: 'causal', spatialPadding }), { inputShape: [7, 3] });
+      expect([m.outputShape(), m.outputRatio.toString(), m.blockSize, m.supportsStep]).toEqual([[want, 2], '2', 1, true]);
+      expect(m.params().map((p) => [p.path, p.shape])).toEqual([['kernel', [3, 3, 3, 2]], ['bias', [2]]]);
+      expect(m.root.stateSpecs(2).map((s) => s.shape)).toEqual([[2, 1, want, 2]]);
+      m.dispose();
+    }
+  });
+
+  // [kernel, stride] per axis as the reference's convolution2d_test.py picks them (dilation 1).
+  for (const timePadding of sl.TRANSPOSE_PADDING_MODES) {
+    it(`contract: time ${timePadding} × spatial valid/same/causal × kernels`, () => {
+      for (const spatialPadding of ['valid', 'same', 'causal'] as const) {
+        for (const [k, s] of [[1, 1], [1, 2], [2, 2], [2, 3], [3, 2], [3, 3], [3, 1], [4, 3]] as const) {
+          if (timePadding === 'semicausal_full' && k <= s) continue;
+          const m = randomizeWeights(sl.build(sl.Conv2DTranspose({ filters: 2, kernelSize: k, strides: s, timePadding, spatialPadding }), { inputShape: [4, 3] }));
+          try {
+            checkTransposeContract(m, timePadding, k, s, 1);
+          } catch (e) {
+            throw new Error(`spatial ${spatialPadding} k=${k} s=${s}: ${(e as Error).message}`);
+          } finally {
+            m.dispose();
+          }
+        }
+      }
+    });
+  }
+
+  it('contract with groups, dilation, weight norm and activation', () => {
+    for (const cfg of [
+      sl.Conv2DTranspose({ filters: 4, kernelSize: [3, 2], strides: [2, 2], groups: 2, timePadding: 'causal' }),
+      sl.Conv2DTranspose({ filters: 3, kernelSize: [2, 3], strides: [1, 2], dilationRate: [2, 2], timePadding: 'causal', spatialPadding: 'valid', useWeightNorm: true, activation: 'swish' }),
+    ]) {
+      const m = randomizeWeights(sl.build(cfg, { inputShape: [3, 4] }));
+      checkContract(m);
+      m.dispose();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Downsample1D, Upsample1D, Upsample2D
+
+describe('resampling', () => {
+  it('Downsample1D keeps x[:, ::rate] with block rate and input latency rate - 1', () => {
+    for (const [rate, shape] of [[2, [5]], [3, [5, 9]]] as const) {
+      const m = sl.build(sl.Downsample1D({ rate }), { inputShape: shape });
+      expect([m.blockSize, m.outputRatio.toString(), m.inputLatency, m.outputLatency, m.receptiveField, m.supportsStep, m.params()]).toEqual([rate, `1/${rate}`, rate - 1, 0, [0, 0], true, []]);
+      const { output: y } = sl.verifyContract(m, { x: sl.randomSequence([2, 3 * rate + 1, ...shape]) });
+      const x = sl.randomSequence([2, 3 * rate + 1, ...shape]);
+      const step = x.stepSize;
+      for (let b = 0; b < 2; b++)
+        for (let t = 0; t < y.time; t++) {
+          expect(y.mask[b * y.time + t]).toBe(x.mask[b * x.time + t * rate]);
+          expect(y.values.slice((b * y.time + t) * step, (b * y.time + t + 1) * step)).toEqual(x.values.slice((b * x.time + t * rate) * step, (b * x.time + t * rate + 1) * step));
+        }
+      m.dispose();
+    }
+  });
+
+  it('Upsample1D repeats every step rate times', () => {
+    for (const [rate, shape] of [[2, [5]], [3, [5, 9]]] as const) {
+      const m = sl.build(sl.Upsample1D({ rate }), { inputShape: shape });
+      expect([m.blockSize, m.outputRatio.toString(), m.inputLatency, m.outputLatency, [...m.receptiveFieldPerStep.values()]]).toEqual([1, `${rate}`, 0, 0, Array(rate).fill([0, 0])]);
+      const x = sl.randomSequence([2, 7, ...shape]);
+      const { output: y } = sl.verifyContract(m, { x });
+      const step = x.stepSize;
+      for (let i = 0; i < y.mask.length; i++) {
+        const src = Math.floor(i / rate);
+        expect(y.mask[i]).toBe(x.mask[src]);
+        expect(y.values.slice(i * step, (i + 1) * step)).toEqual(x.values.slice(src * step, (src + 1) * step));
+      }
+      m.dispose();
+    }
+  });
+
+  it('Upsample2D repeats time by rate[0] and the first channel axis by rate[1]', () => {
+    for (const rate of [[2, 1], [2, 3], [1, 3]] as const) {
+      const m = sl.build(sl.Upsample2D({ rate: [...rate] }), { inputShape: [5, 9] });
+      expect([m.outputShape(), m.outputRatio.toString(), m.blockSize, m.receptiveFieldPerStep.size]).toEqual([[5 * rate[1], 9], `${rate[0]}`, 1, rate[0]]);
+      const x = sl.randomSequence([2, 3, 5, 9]);
+      const { output: y } = sl.verifyContract(m, { x });
+      const [b, t, s, c] = [2, 3, 5, 9];
+      for (let i = 0; i < b * t * rate[0] * s * rate[1] * c; i++) {
+        const ci = i % c, si = Math.floor(i / c) % (s * rate[1]), ti = Math.floor(i / (c * s * rate[1])) % (t * rate[0]), bi = Math.floor(i / (c * s * rate[1] * t * rate[0]));
+        if (!y.mask[bi * t * rate[0] + ti]) continue;
+        expect(y.values[i]).toBe(x.values[((bi * t + Math.floor(ti / rate[0])) * s + Math.floor(si / rate[1])) * c + ci]);
+      }
+      m.dispose();
+    }
+  });
+
+  it('moves int32 values unchanged', () => {
+    const x = sl.randomSequence([2, 6, 4, 2], { dtype: 'int32', low: -1000, high: 1000 });
+    for (const cfg of [sl.Downsample1D({ rate: 2 }), sl.Upsample1D({ rate: 2 }), sl.Upsample2D({ rate: 2 })]) {
+      const m = sl.build(cfg, { inputShape: [4, 2], inputDtype: 'int32' });
+      expect(m.outputSpec.dtype).toBe('int32');
+      sl.verifyContract(m, { x });
+      m.dispose();
+    }
+  });
+});
+
 describe('bad configs', () => {
   const buildError = (config: object, inputShape = [4]) => {
     try {
@@ -277,5 +632,68 @@ describe('bad configs', () => {
     expect(() => m.step(x, state)).toThrow('this model cannot step (Conv1D at the root has supportsStep = false)');
     state.dispose();
     m.dispose();
+  });
+  it('rejects transposed-convolution paddings the reference rejects, naming the field', () => {
+    let e = buildError(sl.Conv1DTranspose({ filters: 2, kernelSize: 3, padding: 'reverse_causal' }));
+    expect(e.code).toBe('BAD_CONFIG');
+    expect(e.message).toBe('[BAD_CONFIG] Conv1DTranspose at config: padding: expected one of "valid", "same", "causal", "semicausal_full", got "reverse_causal"');
+    e = buildError(sl.Conv2DTranspose({ filters: 2, kernelSize: 3, timePadding: 'causal_valid' }), [4, 3]);
+    expect(e.message).toContain('time_padding: expected one of "valid", "same", "causal", "semicausal_full", got "causal_valid"');
+    e = buildError(sl.Conv2DTranspose({ filters: 2, kernelSize: 3, spatialPadding: [1, 1] }), [4, 3]);
+    expect(e.message).toContain('spatial_padding: expected "valid", "same" or "causal" (the reference transposes no other spatial padding), got [1, 1]');
+    e = buildError(sl.Conv1DTranspose({ filters: 2, kernelSize: 2, strides: 2, padding: 'semicausal_full' }));
+    expect(e.message).toContain('padding: expected an effective kernel size above strides for "semicausal_full", got kernel_size 2, dilation_rate 1, strides 2');
+  });
+
+  it('cannot step a non-causal transposed convolution', () => {
+    for (const padding of ['valid', 'same', 'semicausal_full'] as const) {
+      const m = sl.build(sl.Conv1DTranspose({ filters: 2, kernelSize: 3, strides: 2, padding }), { inputShape: [4] });
+      const state = m.initialState(1);
+      expect(() => m.step(sl.Sequence.zeros([1, 2, 4]), state)).toThrowError(expect.objectContaining({ code: 'NOT_STEPPABLE' }));
+      state.dispose();
+      m.dispose();
+    }
+  });
+
+  it('rejects a spatial kernel larger than a valid spatial input', () => {
+    let e = buildError(sl.Conv2D({ filters: 2, kernelSize: [1, 5], spatialPadding: 'valid' }), [3, 2]);
+    expect(e.code).toBe('BAD_CONFIG');
+    expect(e.message).toBe(
+      '[BAD_CONFIG] Conv2D at config: expected kernel_size[1] = 5 (5 steps with dilation_rate 1) to fit the space axis: 3 input positions + 0 padding (spatial_padding "valid"), got an empty output',
+    );
+    e = buildError(sl.Conv3D({ filters: 2, kernelSize: [1, 1, 3], dilationRate: [1, 1, 2], spatialPadding: ['same', [0, 1]] }), [3, 3, 2]);
+    expect(e.message).toContain('expected kernel_size[2] = 3 (5 steps with dilation_rate 2) to fit the space2 axis: 3 input positions + 1 padding (spatial_padding [0, 1])');
+  });
+
+  it('rejects filters or input channels not divisible by groups in every convolution', () => {
+    for (const [cfg, shape, msg] of [
+      [sl.Conv2D({ filters: 3, kernelSize: 2, groups: 2 }), [4, 4], 'expected filters divisible by groups=2, got filters=3'],
+      [sl.Conv3D({ filters: 4, kernelSize: 2, groups: 2 }), [3, 3, 3], 'expected input channels divisible by groups=2, got 3'],
+      [sl.Conv1DTranspose({ filters: 2, kernelSize: 3, groups: 2 }), [3], 'expected input channels divisible by groups=2, got 3'],
+      [sl.Conv2DTranspose({ filters: 2, kernelSize: [3, 2], groups: 2 }), [10, 3], 'expected input channels divisible by groups=2, got 3'],
+      [sl.Conv1DTranspose({ filters: 5, kernelSize: 3, groups: 2 }), [4], 'expected filters divisible by groups=2, got filters=5'],
+    ] as const) {
+      const e = buildError(cfg, [...shape]);
+      expect(e.code).toBe('BAD_CONFIG');
+      expect(e.message).toContain(msg);
+    }
+  });
+
+  it('rejects malformed per-axis sizes, spatial paddings and channel ranks', () => {
+    let e = buildError({ type: 'Conv2D', filters: 2, kernel_size: [3, 3, 3] }, [4, 2]);
+    expect(e.message).toBe('[BAD_CONFIG] config.kernel_size: expected an integer >= 1 or a list of 2, got [3, 3, 3]');
+    e = buildError({ type: 'Conv2D', filters: 2, kernel_size: 3, spatial_padding: [1, -1] }, [4, 2]);
+    expect(e.message).toContain('config.spatial_padding: expected one of "valid", "same",');
+    expect(e.message).toContain('or [left, right] (non-negative integers), got [1, -1]');
+    e = buildError({ type: 'Conv3D', filters: 2, kernel_size: 3, spatial_padding: 'same' }, [4, 4, 2]);
+    expect(e.message).toContain('config.spatial_padding: expected a list of 2 entries, each one of');
+    e = buildError(sl.Conv2D({ filters: 2, kernelSize: 3 }), [4]);
+    expect(e.message).toBe('[BAD_CONFIG] Conv2D at config: expected a rank-2 input channel shape [space, channels], got [4]');
+    e = buildError(sl.Conv3D({ filters: 2, kernelSize: 3 }), [4, 4]);
+    expect(e.message).toContain('expected a rank-3 input channel shape [space1, space2, channels], got [4, 4]');
+    e = buildError(sl.Upsample2D({ rate: 2 }), [4]);
+    expect(e.message).toBe('[BAD_CONFIG] Upsample2D at config: expected a rank-2 input channel shape [space, channels], got [4]');
+    e = buildError({ type: 'Downsample1D', rate: 0 }, [4]);
+    expect(e.message).toBe('[BAD_CONFIG] config.rate: expected an integer in [1, 16777216], got 0');
   });
 });
