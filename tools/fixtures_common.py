@@ -52,3 +52,42 @@ def write_fixture(name, cases, source):
     with open(path, "w") as f:
         json.dump({"source": source, "cases": cases}, f, separators=(",", ":"))
     print(f"wrote {path} ({len(cases)} cases)")
+
+
+SAME_LIKE = ("same", "causal", "reverse_causal", "semicausal")
+
+
+def explicit_padding(padding, k, s, d):
+    """[left, right] time padding of a padding mode (the reference's convolution_explicit_padding)."""
+    eks = (k - 1) * d + 1
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        return (eks - 1) // 2, eks - 1 - (eks - 1) // 2
+    if padding in ("causal", "causal_valid"):
+        return eks - 1, 0
+    if padding in ("reverse_causal", "reverse_causal_valid"):
+        return 0, eks - 1
+    if padding == "semicausal":
+        left = max(eks - s, 0)
+        return left, eks - 1 - left
+    if padding == "semicausal_full":
+        return max(eks - s, 0), eks - 1
+    raise ValueError(padding)
+
+
+def conv_mask(mask, padding, k, s, d):
+    """The reference's layer-wise output mask of a conv-like layer (compute_conv_mask, is_step=False):
+    mask[:, ::s] for same-like modes, else a window AND (OR for semicausal_full) over the padded
+    mask, causal_valid's padding counting as valid."""
+    if padding in SAME_LIKE:
+        return mask[:, ::s]
+    left, right = explicit_padding(padding, k, s, d)
+    m = np.pad(mask, ((0, 0), (left, right)), constant_values=(padding == "causal_valid"))
+    eks = (k - 1) * d + 1
+    n = max(0, (m.shape[1] - eks) // s + 1)
+    out = np.zeros((mask.shape[0], n), dtype=bool)
+    for j in range(n):
+        window = m[:, j * s : j * s + eks : d]
+        out[:, j] = window.any(axis=1) if padding == "semicausal_full" else window.all(axis=1)
+    return out

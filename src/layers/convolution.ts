@@ -512,7 +512,7 @@ export class DepthwiseConv1DLayer extends BaseConvLayer {
 // Conv2D and Conv3D
 
 /** One integer for every axis, or a list with one per axis (the reference's int | tuple). */
-const perAxisField = (axes: number) =>
+export const perAxisField = (axes: number) =>
   f.custom<number | number[]>(`an integer >= 1 or a list of ${axes}`, (v) =>
     (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_DIM) ||
     (Array.isArray(v) && v.length === axes && v.every((x) => Number.isInteger(x) && x >= 1 && x <= MAX_DIM))
@@ -520,7 +520,8 @@ const perAxisField = (axes: number) =>
       : undefined,
   );
 
-const perAxis = (v: number | number[], axes: number): number[] => (Array.isArray(v) ? v : Array<number>(axes).fill(v));
+/** A per-axis field's value as one entry per axis. */
+export const perAxis = (v: number | number[], axes: number): number[] => (Array.isArray(v) ? v : Array<number>(axes).fill(v));
 
 /** What a spatial_padding field accepts, for config messages. */
 export const SPATIAL_PADDING_TEXT = `one of ${PADDING_MODES.map((m) => JSON.stringify(m)).join(', ')} or [left, right] (non-negative integers)`;
