@@ -1,7 +1,7 @@
 // seqlayers: streaming sequence layers on WebAssembly SIMD.
 import './layers/index.js';
 
-export { init, initSync, createRuntime, getRuntime, relaxedSimdSupported, kernelUrl, Runtime } from './runtime/runtime.js';
+export { init, initSync, createRuntime, compileKernels, getRuntime, relaxedSimdSupported, kernelUrl, Runtime } from './runtime/runtime.js';
 export type { InitOptions, RuntimeInfo, KernelBuild } from './runtime/runtime.js';
 export { Sequence } from './sequence.js';
 export type { DType, Values } from './sequence.js';
@@ -9,7 +9,7 @@ export { SeqLayersError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { Fraction } from './fraction.js';
 export { build, Model, State } from './model.js';
-export type { BuildOptions, RunOptions, StepOutput } from './model.js';
+export type { BuildOptions, RunOptions, StepOutput, WeightsSource } from './model.js';
 export { Layer, Param, RunContext, toWasm, fromWasm } from './layer.js';
 export type { ChannelSpec, WSeq, StateSpec, StateBuffer, BuildContext, Constants, ConstantArray, Initializer } from './layer.js';
 export type { ReceptiveField, ReceptiveFieldPerStep } from './receptive-field.js';
@@ -17,5 +17,22 @@ export { defineLayer, registerLayers, registeredTypes, normalizeConfig, toSnakeC
 export type { LayerConfig, LayerDef, ConfigOf, Fields } from './config.js';
 export { readSafetensors, writeSafetensors, toFloat32 } from './weights/safetensors.js';
 export type { Tensor, SafeDType, SafetensorsFile } from './weights/safetensors.js';
-export { Serial, Parallel, Residual } from './combinators.js';
+export { Serial, Parallel, Residual, Repeat, Blockwise, Bidirectional, ParallelChannels, CheckpointGradient } from './combinators.js';
 export * from './layers/simple.js';
+export * from './testing/index.js';
+export * from './layers/dense.js';
+export * from './layers/convolution.js';
+export * from './layers/pooling.js';
+export * from './layers/normalization.js';
+export * from './layers/shape.js';
+export * from './layers/recurrent.js';
+export * from './layers/position.js';
+export * from './layers/time-varying.js';
+export * from './layers/conditioning.js';
+export * from './layers/attention/gmm-attention.js';
+export * from './layers/dsp.js';
+export * from './layers/attention/index.js';
+export * from './layers/padding.js';
+export * from './onnx/index.js';
+export { readWav } from './audio-io/wav.js';
+export type { Wav } from './audio-io/wav.js';

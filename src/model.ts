@@ -20,11 +20,20 @@ export interface BuildOptions {
   inputDtype?: DType;
   /** Seed of the random initialisation (default 0). */
   seed?: number;
+  /**
+   * Trained weights to load instead of initialising randomly (as loadWeights, strict): the
+   * fast path when weights are at hand, since random initialisation (orthogonal matrices for
+   * recurrent kernels) costs far more than copying.
+   */
+  weights?: WeightsSource;
   /** Runtime to build in (default: the one init() made). */
   runtime?: Runtime;
   /** Constants whose shapes some layers need at build time (e.g. cross-attention sources). */
   constants?: Constants;
 }
+
+/** Named tensors: a Map or record by parameter path, or what readSafetensors returns. */
+export type WeightsSource = Map<string, Tensor> | Record<string, Tensor> | { tensors: Map<string, Tensor> };
 
 export interface RunOptions {
   constants?: Constants;
@@ -89,10 +98,10 @@ export class Model {
     this.layers.forEach((l, i) => (l.slot = i));
     this.fingerprint = hashString(JSON.stringify([config, this.inputSpec]));
     this.ctx = new RunContext(this.rt);
-    this.allocate(opts.seed ?? 0);
+    this.allocate(opts.seed ?? 0, opts.weights);
   }
 
-  private allocate(seed: number): void {
+  private allocate(seed: number, weights: WeightsSource | undefined): void {
     const params = this.params();
     const views = this.layers.flatMap((l) => l.params).filter((p) => p.viewOf);
     const seen = new Set<string>();
@@ -118,6 +127,16 @@ export class Model {
       throw e;
     }
     for (const v of views) v.ptr = v.viewOf!.param.ptr + 4 * v.viewOf!.offset;
+    if (weights) {
+      try {
+        this.loadWeights(weights);
+      } catch (e) {
+        for (const ptr of allocated) heap.release(ptr);
+        this.disposed = true;
+        throw e;
+      }
+      return;
+    }
     for (const p of params) {
       const values = new Float32Array(p.size);
       p.init(values, seededRandom(hashString(`${seed}:${p.path}`)));
@@ -184,7 +203,7 @@ export class Model {
   private checkInput(x: Sequence, what: string): void {
     this.live();
     if (!(x instanceof Sequence)) throw new SeqLayersError('BAD_INPUT', `${what}: expected a Sequence, got ${show(x)}`);
-    if (x.dtype !== this.inputSpec.dtype || !sameShape(x.channelShape, this.inputSpec.shape)) {
+    if (x.dtype !== this.inputSpec.dtype || !channelsMatch(x.shape, this.inputSpec.shape)) {
       throw new SeqLayersError(
         'BAD_INPUT',
         `${what}: expected input [batch, time, ${this.inputSpec.shape.join(', ')}] ${this.inputSpec.dtype}, got ${show(x.shape)} ${x.dtype}`,
@@ -288,10 +307,12 @@ export class Model {
       const want = this.root.outputRatio.floorMul(x.time);
       if (y.time !== want) throw new SeqLayersError('BAD_CONFIG', `${this.root.type}.step returned ${y.time} steps for ${x.time} inputs, expected ${want} (ratio ${this.root.outputRatio})`);
       if (into) {
-        const n = into.values.length;
-        if (into.values instanceof Int32Array) into.values.set(rt.i32.subarray(y.values >> 2, (y.values >> 2) + n));
-        else into.values.set(rt.f32.subarray(y.values >> 2, (y.values >> 2) + n));
-        into.mask.set(rt.u8.subarray(y.mask, y.mask + into.mask.length));
+        // Element loops rather than set(subarray(...)): a subarray is an allocation, and stepInto
+        // runs in audio render threads, where it must allocate nothing.
+        const src = into.values instanceof Int32Array ? rt.i32 : rt.f32, dst = into.values, at = y.values >> 2;
+        for (let i = 0; i < dst.length; i++) dst[i] = src[at + i]!;
+        const u8 = rt.u8, mask = into.mask;
+        for (let i = 0; i < mask.length; i++) mask[i] = u8[y.mask + i]!;
         return NO_RESULT;
       }
       return { output: fromWasm(rt, y, this.root.output), emits: emits ?? {} };
@@ -307,7 +328,7 @@ export class Model {
    * parameter must be present with its exact shape, and unknown names are errors unless
    * `allowExtra`. Nothing is written unless everything checks.
    */
-  loadWeights(tensors: Map<string, Tensor> | Record<string, Tensor> | { tensors: Map<string, Tensor> }, opts: { allowExtra?: boolean } = {}): void {
+  loadWeights(tensors: WeightsSource, opts: { allowExtra?: boolean } = {}): void {
     this.live();
     const map = tensors instanceof Map ? tensors : 'tensors' in tensors && tensors.tensors instanceof Map ? tensors.tensors : new Map(Object.entries(tensors as Record<string, Tensor>));
     const params = this.params();
@@ -361,6 +382,13 @@ export class Model {
   get isDisposed(): boolean {
     return this.disposed;
   }
+}
+
+/** shape is [batch, time, ...channels] (compared without allocating: stepInto checks it per call). */
+function channelsMatch(shape: readonly number[], channels: readonly number[]): boolean {
+  if (shape.length !== channels.length + 2) return false;
+  for (let i = 0; i < channels.length; i++) if (shape[i + 2] !== channels[i]) return false;
+  return true;
 }
 
 const EMPTY: Constants = Object.freeze({});
@@ -494,7 +522,15 @@ function decodeState(model: Model, bytes: Uint8Array): State {
       if (!buf || buf.dtype !== dtype) throw bad(`unexpected buffer ${show(name)} (${dtype}) for layer slot ${slot}`);
       const n = product(shape) * stateElementBytes(buf.dtype);
       if (p + n > bytes.length - 4) throw bad('truncated snapshot');
-      if (!sameShape(shape, buf.shape)) throw bad(`buffer ${show(name)}: expected shape ${show(buf.shape)}, got ${show(shape)}`);
+      if (!sameShape(shape, buf.shape)) {
+        // A growable buffer (a grown KV cache) comes back at its snapshot shape: same rank and batch.
+        if (!buf.growable || shape.length !== buf.shape.length || shape[0] !== buf.shape[0]) {
+          throw bad(`buffer ${show(name)}: expected shape ${show(buf.shape)}, got ${show(shape)}`);
+        }
+        const ptr = model.rt.heap.alloc(n, `state ${name}`);
+        model.rt.heap.release(buf.ptr);
+        Object.assign(buf, { ptr, shape, bytes: n });
+      }
       mem().set(bytes.subarray(p, p + n), buf.ptr);
       p += n + ((4 - (n % 4)) % 4);
     }

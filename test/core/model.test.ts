@@ -115,6 +115,16 @@ describe('weights', () => {
     expect([...m.getWeights()['layers.1.scale']!.data]).toEqual([1, 10, 100]);
   });
 
+  it('builds straight from weights, skipping random initialisation; bad weights free everything', () => {
+    const w = { 'layers.1.scale': { dtype: 'F32' as const, shape: [3], data: Float32Array.from([1, 10, 100]) } };
+    const m = sl.build(cfg, { inputShape: [3], weights: sl.readSafetensors(sl.writeSafetensors(w)) });
+    expect([...m.getWeights()['layers.1.scale']!.data]).toEqual([1, 10, 100]);
+    const heap = sl.getRuntime().heap;
+    const used = heap.inUse;
+    expect(error(() => sl.build(cfg, { inputShape: [3], weights: {} })).code).toBe('BAD_WEIGHTS');
+    expect(heap.inUse).toBe(used);
+  });
+
   it('names what is missing, extra or mis-shaped, and loads nothing then', () => {
     const m = sl.build(cfg, { inputShape: [3] });
     const ok = Float32Array.from([1, 2, 3]);
