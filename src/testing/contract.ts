@@ -21,6 +21,14 @@ export interface ContractOptions {
   /** The input; default a random [2, 4 * blockSize * 3 + 5, ...inputShape] sequence with random lengths. */
   x?: Sequence;
   constants?: Constants;
+  /**
+   * The Sequence constants are time-synchronised with x (the reference's pad_constants): the
+   * padding-invariance checks pad them like x, and the receptive-field probe gets them at its
+   * own length (random values, every step valid).
+   */
+  padConstants?: boolean;
+  /** step() gets every Sequence constant sliced to its block, in step with x (the reference's stream_constants). */
+  streamConstants?: boolean;
   /** Value tolerances (default 1e-5 each). */
   rtol?: number;
   atol?: number;
@@ -45,8 +53,12 @@ export interface ContractReport {
 
 class ContractError extends Error {}
 
-/** Runs step() over x in chunks of the given sizes (multiples of blockSize) and concatenates the outputs. */
-export function stepByStep(model: Model, x: Sequence, chunks: number | readonly number[], constants?: Constants): Sequence {
+/**
+ * Runs step() over x in chunks of the given sizes (multiples of blockSize) and concatenates the
+ * outputs. With streamConstants, each step gets the Sequence constants sliced to its chunk
+ * (padded with invalid steps where they are shorter than x).
+ */
+export function stepByStep(model: Model, x: Sequence, chunks: number | readonly number[], constants?: Constants, streamConstants = false): Sequence {
   const xs = x.padToMultiple(model.blockSize);
   const sizes: number[] = [];
   if (typeof chunks === 'number') for (let t = 0; t < xs.time; t += chunks) sizes.push(Math.min(chunks, xs.time - t));
@@ -56,7 +68,8 @@ export function stepByStep(model: Model, x: Sequence, chunks: number | readonly 
     const outs: Sequence[] = [];
     let t = 0;
     for (const n of sizes) {
-      outs.push(model.step(xs.sliceTime(t, t + n), state, { constants }));
+      const c = streamConstants ? mapSequences(constants, (s) => s.padTime(0, Math.max(0, t + n - s.time), false).sliceTime(t, t + n)) : constants;
+      outs.push(model.step(xs.sliceTime(t, t + n), state, { constants: c }));
       t += n;
     }
     return Sequence.concatenate(outs);
@@ -89,6 +102,39 @@ export function assertSequencesClose(actual: Sequence, expected: Sequence, what:
       }
     }
   }
+}
+
+/** The constants with every Sequence among them replaced by f(it) (undefined stays undefined). */
+function mapSequences(constants: Constants | undefined, f: (s: Sequence) => Sequence): Constants | undefined {
+  if (!constants) return constants;
+  return Object.fromEntries(Object.entries(constants).map(([k, c]) => [k, c instanceof Sequence ? f(c) : c]));
+}
+
+/** The constants of the probe's single batch item: item 0 of every entry whose leading axis is the batch. */
+function firstItem(constants: Constants | undefined, batch: number): Constants | undefined {
+  if (!constants || batch === 1) return constants;
+  return Object.fromEntries(
+    Object.entries(constants).map(([k, c]) => {
+      if (c.shape[0] !== batch) return [k, c];
+      if (c instanceof Sequence) return [k, c.slice(0, 1)];
+      return [k, { values: c.values.subarray(0, c.values.length / batch), shape: [1, ...c.shape.slice(1)] }];
+    }),
+  );
+}
+
+/** Constants for the garbage-padded batch: items added like x's to every entry whose leading axis is the batch. */
+function padConstantsWithGarbage(constants: Constants | undefined, batch: number): Constants | undefined {
+  if (!constants) return constants;
+  return Object.fromEntries(
+    Object.entries(constants).map(([k, c]) => {
+      if (c.shape[0] !== batch) return [k, c];
+      if (c instanceof Sequence) return [k, padBatchWithGarbage(c)];
+      const row = c.values.length / batch;
+      const values = c.values instanceof Int32Array ? new Int32Array(row * (batch + 2)).fill(2147483647) : new Float32Array(row * (batch + 2)).fill(NaN);
+      values.set(c.values as never, row);
+      return [k, { values, shape: [batch + 2, ...c.shape.slice(1)] }];
+    }),
+  );
 }
 
 /** Adds a garbage item before and after the batch: NaN (or huge int) values, mask all valid. */
@@ -138,12 +184,15 @@ export function verifyContract(model: Model, opts: ContractOptions = {}): Contra
   checks.push('output spec');
 
   const padded = invalidToNaN(x.padTime(0, 4 * block, false));
+  const paddedConstants = opts.padConstants ? mapSequences(constants, (c) => invalidToNaN(c.padTime(0, 4 * block, false))) : constants;
+  const garbageConstants = padConstantsWithGarbage(constants, x.batch);
+  const stream = opts.streamConstants ?? false;
   if (opts.testPaddingInvariance !== false) {
-    close(model.layer(padded, { constants }), y, 'padding invariance (layer)');
+    close(model.layer(padded, { constants: paddedConstants }), y, 'padding invariance (layer)');
     checks.push('padding invariance (layer)');
   }
-  if (opts.testBatching !== false && !constants) {
-    close(stripGarbage(model.layer(padBatchWithGarbage(x), { constants })), y, 'batch invariance (layer)');
+  if (opts.testBatching !== false) {
+    close(stripGarbage(model.layer(padBatchWithGarbage(x), { constants: garbageConstants })), y, 'batch invariance (layer)');
     checks.push('batch invariance (layer)');
   }
 
@@ -165,22 +214,22 @@ export function verifyContract(model: Model, opts: ContractOptions = {}): Contra
       ['3 blocks per step', 3 * block],
       ['a random split', split],
     ] as const) {
-      close(drop(stepByStep(model, xs, chunks, constants)), y, `step with ${name} vs layer`);
+      close(drop(stepByStep(model, xs, chunks, constants, stream)), y, `step with ${name} vs layer`);
     }
     checks.push('layer == step (1, 2, 3 blocks per step, random split)');
     if (opts.testPaddingInvariance !== false) {
-      close(drop(stepByStep(model, flush(padded), block, constants)), y, 'padding invariance (step)');
+      close(drop(stepByStep(model, flush(padded), block, paddedConstants, stream)), y, 'padding invariance (step)');
       checks.push('padding invariance (step)');
     }
-    if (opts.testBatching !== false && !constants) {
-      close(stripGarbage(drop(stepByStep(model, padBatchWithGarbage(xs), block))), y, 'batch invariance (step)');
+    if (opts.testBatching !== false) {
+      close(stripGarbage(drop(stepByStep(model, padBatchWithGarbage(xs), block, garbageConstants, stream))), y, 'batch invariance (step)');
       checks.push('batch invariance (step)');
     }
   }
 
   let measured: readonly [number, number] | null | undefined;
-  if (opts.testReceptiveField !== false && model.inputSpec.dtype === 'float32' && spec.dtype !== 'int32') {
-    measured = checkReceptiveField(model, opts, constants);
+  if (opts.testReceptiveField !== false && model.inputSpec.dtype !== 'int32' && spec.dtype !== 'int32') {
+    measured = checkReceptiveField(model, opts, firstItem(constants, x.batch));
     checks.push('receptive field');
   }
   return { output: y, checks, measuredReceptiveField: measured };
@@ -190,7 +239,7 @@ export function verifyContract(model: Model, opts: ContractOptions = {}): Contra
  * Measures which relative input offsets move the outputs: perturbs input steps one at a time
  * (all steps valid) and records p - floor(t_o / ratio) for every output t_o that changed.
  */
-function checkReceptiveField(model: Model, opts: ContractOptions, constants?: Constants): readonly [number, number] | null {
+function checkReceptiveField(model: Model, opts: ContractOptions, given?: Constants): readonly [number, number] | null {
   const declared = model.receptiveField;
   if (declared && declared[0] === -Infinity && declared[1] === Infinity) return declared;
   const ratio = model.outputRatio;
@@ -201,16 +250,25 @@ function checkReceptiveField(model: Model, opts: ContractOptions, constants?: Co
   const margin = span + 2 * period + 8;
   const time = 2 * margin + probes;
   const gauss = normal(seededRandom(opts.seed ?? 99));
+  // Time-synchronised constants at the probe's length: floats random, ints repeated, all valid.
+  const constants = !opts.padConstants ? given : mapSequences(given, (c) => {
+    const row = c.stepSize * dtypeWidth(c.dtype);
+    const values = c.values instanceof Int32Array
+      ? Int32Array.from({ length: c.batch * time * row }, (_, i) => c.values[(Math.floor(i / (time * row)) * c.time + (Math.floor(i / row) % time) % c.time) * row + (i % row)]!)
+      : Float32Array.from({ length: c.batch * time * row }, gauss);
+    return new Sequence(values, new Uint8Array(c.batch * time).fill(1), [c.batch, time, ...c.channelShape], c.dtype);
+  });
   const shape = [1, time, ...model.inputSpec.shape];
-  const x = Sequence.fromValues(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, gauss), shape);
+  const width = dtypeWidth(model.inputSpec.dtype); // complex64 inputs: (re, im) pairs, both perturbed
+  const x = Sequence.fromValues(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) * width }, gauss), shape, model.inputSpec.dtype);
   const base = model.layer(x, { constants });
-  const row = x.stepSize;
+  const row = x.stepSize * width;
   const outRow = base.stepSize * dtypeWidth(base.dtype);
   let lo = Infinity, hi = -Infinity;
   for (let p = margin; p < margin + probes; p++) {
     const v = x.values.slice() as Float32Array;
     for (let j = p * row; j < (p + 1) * row; j++) v[j] = v[j]! + 1 + 2 * Math.abs(gauss());
-    const y = model.layer(new Sequence(v, x.mask, x.shape), { constants });
+    const y = model.layer(new Sequence(v, x.mask, x.shape, x.dtype), { constants });
     for (let t = 0; t < Math.min(y.time, base.time); t++) {
       if (!y.mask[t] || !base.mask[t]) continue;
       let moved = false;

@@ -1,0 +1,93 @@
+// Time-axis kernels of the DSP layers (src/layers/dsp.ts): framing, overlap-add and the Lookahead
+// countdown (overlap-add masks use mask_conv_transpose in conv.ts). Layouts are [batch, time, ...]
+// row-major; a "row" is one time step of one batch item (rowBytes bytes, or c floats).
+import { loadLanes, storeLanes } from './simd';
+
+/**
+ * Frames: out[b, j, i] = row (j * frameStep + i - padLeft) of src[b], for j < tOut and i <
+ * frameLength; rows outside [0, tIn), and rows whose mask byte is 0 when mask != 0, read as
+ * zero bytes (the reference masks the input before framing, with zero padding).
+ * src [B, tIn, row], mask [B, tIn] or 0, out [B, tOut, frameLength, row]; not in place.
+ */
+export function seq_frame(
+  batch: i32, tIn: i32, tOut: i32, frameLength: i32, frameStep: i32, padLeft: i32, rowBytes: i32,
+  src: usize, mask: usize, out: usize,
+): void {
+  const rb = <usize>rowBytes;
+  for (let b = 0; b < batch; b++) {
+    const sb = src + <usize>(b * tIn) * rb, mb = mask + <usize>(b * tIn);
+    let o = out + <usize>(b * tOut) * <usize>frameLength * rb;
+    for (let j = 0; j < tOut; j++) {
+      const start = j * frameStep - padLeft;
+      if (!mask) {
+        // One copy for the in-range run, zeros around it.
+        const lo = min(max(start, 0), start + frameLength), hi = max(min(start + frameLength, tIn), lo);
+        memory.fill(o, 0, <usize>(lo - start) * rb);
+        memory.copy(o + <usize>(lo - start) * rb, sb + <usize>lo * rb, <usize>(hi - lo) * rb);
+        memory.fill(o + <usize>(hi - start) * rb, 0, <usize>(start + frameLength - hi) * rb);
+      } else {
+        for (let i = 0; i < frameLength; i++) {
+          const r = start + i;
+          const d = o + <usize>i * rb;
+          if (r >= 0 && r < tIn && load<u8>(mb + <usize>r)) memory.copy(d, sb + <usize>r * rb, rb);
+          else memory.fill(d, 0, rb);
+        }
+      }
+      o += <usize>frameLength * rb;
+    }
+  }
+}
+
+/**
+ * Overlap-add: y[b, r] = (r < prefixLen ? prefix[b, r] : 0) + sum of x[b, t, i] over frames t
+ * (skipping frames whose mask byte is 0 when mask != 0) and taps i with t * frameStep + i - skip == r,
+ * for r < tOut. x [B, tIn, frameLength, c], prefix [B, prefixLen, c] or 0, y [B, tOut, c]; all f32,
+ * SIMD over c with a partial-vector tail; y must not overlap x or prefix.
+ */
+export function f32_overlap_add(
+  batch: i32, tIn: i32, frameLength: i32, frameStep: i32, c: i32, skip: i32, tOut: i32,
+  x: usize, mask: usize, prefix: usize, prefixLen: i32, y: usize,
+): void {
+  const row = <usize>c << 2;
+  const pl = min(prefixLen, tOut);
+  for (let b = 0; b < batch; b++) {
+    const yb = y + <usize>(b * tOut) * row;
+    if (pl > 0) memory.copy(yb, prefix + <usize>(b * prefixLen) * row, <usize>pl * row);
+    memory.fill(yb + <usize>pl * row, 0, <usize>(tOut - pl) * row);
+    for (let t = 0; t < tIn; t++) {
+      if (mask && !load<u8>(mask + <usize>(b * tIn + t))) continue;
+      const xf = x + <usize>(b * tIn + t) * <usize>frameLength * row;
+      const i0 = max(0, skip - t * frameStep), i1 = min(frameLength, tOut + skip - t * frameStep);
+      for (let i = i0; i < i1; i++) {
+        const xr = xf + <usize>i * row, yr = yb + <usize>(t * frameStep + i - skip) * row;
+        let k = 0;
+        for (; k + 4 <= c; k += 4) {
+          const o = <usize>k << 2;
+          v128.store(yr + o, f32x4.add(v128.load(yr + o), v128.load(xr + o)));
+        }
+        if (k < c) {
+          const o = <usize>k << 2;
+          storeLanes(yr + o, f32x4.add(loadLanes(yr + o, c - k), loadLanes(xr + o, c - k)), c - k);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Lookahead's streaming mask: per item, counter = state[b]; at every valid step counter =
+ * max(0, counter - 1), and the step stays valid only when the counter reached 0. state [B] i32
+ * is updated in place; mask, out [B, time] (may be the same).
+ */
+export function mask_countdown(batch: i32, time: i32, mask: usize, state: usize, out: usize): void {
+  for (let b = 0; b < batch; b++) {
+    let counter = load<i32>(state + (<usize>b << 2));
+    for (let t = 0; t < time; t++) {
+      const i = <usize>(b * time + t);
+      const m = load<u8>(mask + i);
+      if (m && counter > 0) counter--;
+      store<u8>(out + i, m && counter == 0 ? 1 : 0);
+    }
+    store<i32>(state + (<usize>b << 2), counter);
+  }
+}
