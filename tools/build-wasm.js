@@ -1,21 +1,15 @@
-// Builds the two kernel binaries from assembly/ with asc:
-//   build/kernels.wasm          WebAssembly SIMD (runs everywhere SIMD128 does)
-//   build/kernels-relaxed.wasm  SIMD + relaxed SIMD (fused multiply-add); chosen where it validates
+// Builds the two kernel binaries from assembly/ with asc, as asconfig.json's targets say:
+//   simd     build/kernels.wasm          WebAssembly SIMD (runs everywhere SIMD128 does)
+//   relaxed  build/kernels-relaxed.wasm  SIMD + relaxed SIMD (fused multiply-add), used where it validates
 // Both use the stub runtime (no GC) and import nothing (--use abort=), so every host can
-// instantiate them synchronously from a compiled Module. build/kernels.d.ts comes from asc's
-// raw bindings and gives the TypeScript side the exact export signatures.
+// instantiate them synchronously from a compiled Module. build/kernels.exports.d.ts comes from
+// asc's raw bindings and gives the TypeScript side the exact export signatures.
 import { main } from 'assemblyscript/asc';
-import { mkdirSync, rmSync, renameSync } from 'node:fs';
-
-const common = ['assembly/index.ts', '--runtime', 'stub', '--use', 'abort=', '-O3', '--noAssert', '--enable', 'simd'];
-const builds = [
-  { out: 'build/kernels.wasm', flags: ['--bindings', 'raw'] },
-  { out: 'build/kernels-relaxed.wasm', flags: ['--enable', 'relaxed-simd'] },
-];
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 
 mkdirSync('build', { recursive: true });
-for (const { out, flags } of builds) {
-  const { error, stderr } = await main([...common, ...flags, '-o', out]);
+for (const target of ['simd', 'relaxed']) {
+  const { error, stderr } = await main(['--config', 'asconfig.json', '--target', target]);
   if (error) {
     console.error(stderr.toString());
     process.exit(1);
