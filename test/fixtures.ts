@@ -9,11 +9,37 @@ export interface FixtureCase {
   input_dtype: 'float32' | 'int32';
   input: { shape: number[]; values: number[] };
   lengths?: number[];
+  /** An explicit [B, T] input mask (instead of lengths). */
+  input_mask?: number[];
+  /** Constants by key: a Sequence (with lengths or mask) or, kind 'array', a plain array. */
+  constants?: Record<string, FixtureConstant>;
   weights: Record<string, { shape: number[]; values: number[] }>;
   output: { shape: number[]; values: number[] };
   output_mask?: number[];
   rtol: number;
   atol: number;
+}
+
+export interface FixtureConstant {
+  kind: 'sequence' | 'array';
+  dtype?: 'float32' | 'int32';
+  shape: number[];
+  values: number[];
+  lengths?: number[];
+  mask?: number[];
+}
+
+/** The case's constants as seqlayers Constants (undefined when it has none). */
+export function fixtureConstants(c: FixtureCase): sl.Constants | undefined {
+  if (!c.constants) return undefined;
+  const out: Record<string, sl.Sequence | sl.ConstantArray> = {};
+  for (const [k, v] of Object.entries(c.constants)) {
+    const values = v.dtype === 'int32' ? Int32Array.from(v.values) : Float32Array.from(v.values);
+    if (v.kind === 'array') out[k] = { values, shape: v.shape };
+    else if (v.mask) out[k] = new sl.Sequence(values, Uint8Array.from(v.mask), v.shape, v.dtype ?? 'float32');
+    else out[k] = v.lengths ? sl.Sequence.fromLengths(values, v.shape, v.lengths, v.dtype) : sl.Sequence.fromValues(values, v.shape, v.dtype);
+  }
+  return out;
 }
 
 export function loadFixture(name: string): { source: string; cases: FixtureCase[] } {
@@ -23,12 +49,14 @@ export function loadFixture(name: string): { source: string; cases: FixtureCase[
 /** Builds the case's model, loads its weights, and returns it with the case's input. */
 export function fixtureModel(c: FixtureCase): { model: sl.Model; x: sl.Sequence } {
   const [b, t, ...channels] = c.input.shape as [number, number, ...number[]];
-  const model = sl.build(c.config, { inputShape: channels, inputDtype: c.input_dtype });
+  const model = sl.build(c.config, { inputShape: channels, inputDtype: c.input_dtype, constants: fixtureConstants(c) });
   const weights: Record<string, sl.Tensor> = {};
   for (const [k, w] of Object.entries(c.weights)) weights[k] = { dtype: 'F32', shape: w.shape, data: Float32Array.from(w.values) };
   model.loadWeights(weights);
   const values = c.input_dtype === 'int32' ? Int32Array.from(c.input.values) : Float32Array.from(c.input.values);
-  const x = c.lengths ? sl.Sequence.fromLengths(values, c.input.shape, c.lengths, c.input_dtype) : sl.Sequence.fromValues(values, [b, t, ...channels], c.input_dtype);
+  const x = c.input_mask
+    ? new sl.Sequence(values, Uint8Array.from(c.input_mask), c.input.shape, c.input_dtype)
+    : c.lengths ? sl.Sequence.fromLengths(values, c.input.shape, c.lengths, c.input_dtype) : sl.Sequence.fromValues(values, [b, t, ...channels], c.input_dtype);
   return { model, x };
 }
 
@@ -36,7 +64,7 @@ export function fixtureModel(c: FixtureCase): { model: sl.Model; x: sl.Sequence 
 export function checkFixtureCase(c: FixtureCase): void {
   const { model, x } = fixtureModel(c);
   try {
-    const y = model.layer(x);
+    const y = model.layer(x, { constants: fixtureConstants(c) });
     expect(y.shape, `${c.name}: output shape`).toEqual(c.output.shape);
     if (c.output_mask) expect([...y.mask], `${c.name}: output mask`).toEqual(c.output_mask);
     const row = y.values.length / y.mask.length;
