@@ -1,0 +1,400 @@
+// Attention kernels of src/layers/attention/: fused multi-head dot-product attention of a block
+// of queries over keys held in two parts (a ring buffer, the KV cache, then a linear block), and
+// the ring-buffer write that keeps a cache (and a query delay buffer) up to date.
+//
+// Every score, softmax and weighted sum of one (batch item, query, head) is computed from the
+// same keys in the same chronological order, whichever part holds them: a stream stepped in
+// blocks of any size (keys in the ring) equals one call over the whole sequence (keys in the
+// linear part), bit for bit. Keys that are not visible (masked, outside the window) are
+// skipped, never read: NaN or Inf stored at invalid steps cannot reach a valid output.
+import { expV, tanhV } from './math';
+import { hmax, hsum, loadLanes, madd, storeLanes } from './simd';
+
+// Descriptor slots of f32_attention (i32 unless noted); mirrored by ATT in
+// src/layers/attention/common.ts.
+const BATCH = 0; // B
+const QUERIES = 1; // nq: output queries per batch item
+const HEADS = 2; // H query heads
+const KV_HEADS = 3; // KVH key/value heads (H % KVH == 0; query head h reads kv head h / (H / KVH))
+const UNITS = 4; // U units per head
+const SINKS = 5; // S sink positions (0 = none)
+const Q_RING = 6; // queries ring [B, Q_CAP, H, U] (the query delay buffer)
+const Q_CAP = 7; // its capacity (0 = no ring)
+const Q_HEAD = 8; // slot of its oldest query (logical query 0)
+const Q_RING_MASK = 9; // u8 [B, Q_CAP]
+const Q_LIN = 10; // linear queries: query t of item b at Q_LIN + (b * Q_BATCH_STRIDE + t * Q_STRIDE) elements
+const Q_STRIDE = 11;
+const Q_BATCH_STRIDE = 12;
+const Q_LIN_MASK = 13; // u8 [B, Q_LIN_COUNT]
+const Q_LIN_COUNT = 14;
+const K_RING = 15; // keys ring [B, KV_CAP, KVH, U]
+const V_RING = 16; // values ring, same layout
+const KV_CAP = 17; // ring capacity (0 = no ring)
+const KV_HEAD = 18; // slot of the oldest key (logical key 0)
+const KV_RING_MASK = 19; // u8 [B, KV_CAP]
+const K_LIN = 20; // linear keys: key t of item b at K_LIN + (b * KV_BATCH_STRIDE + t * KV_STRIDE) elements
+const V_LIN = 21; // linear values, same strides
+const KV_STRIDE = 22;
+const KV_BATCH_STRIDE = 23;
+const KV_LIN_MASK = 24; // u8 [B, KV_LIN_COUNT]
+const KV_LIN_COUNT = 25;
+const KV_FIRST = 26; // logical keys below this one were never written: the window starts here at the earliest
+const Q_OFFSET = 27; // query i sits at logical key position i + Q_OFFSET
+const PAST = 28; // keys visible before it (-1 = all)
+const FUTURE = 29; // keys visible after it (-1 = all)
+const Q_SCALE = 30; // f32 [U]: query scale per unit
+const K_SCALE = 31; // f32 [U] key scale per unit, or 0 (1)
+const Q_BIAS = 32; // f32 [H, U] added to the scaled query for the content logits (Transformer-XL u), or 0
+const SINK_KEYS = 33; // f32 [S, H, U] sink key embeddings, or 0
+const SINK_VALUES = 34; // f32 [S, KVH, U] sink values, or 0 (zero values)
+const SINK_SCALARS = 35; // f32 [H] sink logits (S = 1), or 0
+const REL_MODE = 36; // relative position logit bias: 0 none, 1 table, 2 raw query · E, 3 (scaled query + REL_Q_BIAS) · E
+const REL_TABLE = 37; // mode 1: f32 [REL_BUCKETS, H]; modes 2, 3: f32 [REL_BUCKETS, H, U]
+const REL_BUCKETS = 38;
+const REL_BUCKET_MAP = 39; // i32 [D_HI - D_LO + 1]: bucket of a relative distance key - query, clamped to [D_LO, D_HI]
+const D_LO = 40;
+const D_HI = 41;
+const REL_Q_BIAS = 42; // mode 3: f32 [H, U] (Transformer-XL v), or 0
+const SOFT_CAP = 43; // f32: cap * tanh(logit / cap) when > 0
+const ZERO_FULLY_MASKED = 44; // 1: a query that sees no key gets zero probabilities
+const OUT = 45; // f32 [B, nq, H, U]
+const OUT_MASK = 46; // u8 [B, nq] validity of each query, or 0 (not written)
+const PROBS = 47; // f32 [B, nq, H, S + KV_CAP + KV_LIN_COUNT], or 0 (not written)
+const SCRATCH = 48; // 2 U + REL_BUCKETS + 4 (S + KV_CAP + KV_LIN_COUNT) floats (see f32_attention)
+const QUERY_BLOCK = 49; // queries processed together per (batch item, head): the loop tile
+
+/** Lane indices, to mask the lanes of a partial vector. */
+const LANES = i32x4(0, 1, 2, 3);
+
+@inline function slot(d: usize, i: i32): i32 {
+  return load<i32>(d + (<usize>i << 2));
+}
+@inline function ptr(d: usize, i: i32): usize {
+  return <usize>load<i32>(d + (<usize>i << 2));
+}
+
+/**
+ * a · b over n floats from two partial sums: even 4-float chunks into the first, odd ones and
+ * the partial tail into the second. dot() and dot4() reduce them in the same order, so a key's
+ * logit is bit-identical whichever of the two computes it.
+ */
+@inline function dot(n: i32, a: usize, b: usize): f32 {
+  let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    s0 = madd(v128.load(a + o), v128.load(b + o), s0);
+    s1 = madd(v128.load(a + o, 16), v128.load(b + o, 16), s1);
+  }
+  if (i + 4 <= n) {
+    const o = <usize>i << 2;
+    s0 = madd(v128.load(a + o), v128.load(b + o), s0);
+    i += 4;
+  }
+  if (i < n) {
+    const o = <usize>i << 2;
+    s1 = madd(loadLanes(a + o, n - i), loadLanes(b + o, n - i), s1);
+  }
+  return hsum(f32x4.add(s0, s1));
+}
+
+/**
+ * a · b0, a · b1, a · b2, a · b3 in the lanes of one vector, each summed exactly as dot()
+ * does: per key the same two chains, then hsum's order ((x0 + x2) + (x1 + x3)) by shuffles.
+ */
+@inline function dot4(n: i32, a: usize, b0: usize, b1: usize, b2: usize, b3: usize): v128 {
+  let x0 = f32x4.splat(0), y0 = f32x4.splat(0), x1 = f32x4.splat(0), y1 = f32x4.splat(0);
+  let x2 = f32x4.splat(0), y2 = f32x4.splat(0), x3 = f32x4.splat(0), y3 = f32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    const qa = v128.load(a + o), qb = v128.load(a + o, 16);
+    x0 = madd(qa, v128.load(b0 + o), x0); y0 = madd(qb, v128.load(b0 + o, 16), y0);
+    x1 = madd(qa, v128.load(b1 + o), x1); y1 = madd(qb, v128.load(b1 + o, 16), y1);
+    x2 = madd(qa, v128.load(b2 + o), x2); y2 = madd(qb, v128.load(b2 + o, 16), y2);
+    x3 = madd(qa, v128.load(b3 + o), x3); y3 = madd(qb, v128.load(b3 + o, 16), y3);
+  }
+  if (i + 4 <= n) {
+    const o = <usize>i << 2;
+    const qa = v128.load(a + o);
+    x0 = madd(qa, v128.load(b0 + o), x0);
+    x1 = madd(qa, v128.load(b1 + o), x1);
+    x2 = madd(qa, v128.load(b2 + o), x2);
+    x3 = madd(qa, v128.load(b3 + o), x3);
+    i += 4;
+  }
+  if (i < n) {
+    const o = <usize>i << 2, m = n - i;
+    const qa = loadLanes(a + o, m);
+    y0 = madd(qa, loadLanes(b0 + o, m), y0);
+    y1 = madd(qa, loadLanes(b1 + o, m), y1);
+    y2 = madd(qa, loadLanes(b2 + o, m), y2);
+    y3 = madd(qa, loadLanes(b3 + o, m), y3);
+  }
+  const v0 = f32x4.add(x0, y0), v1 = f32x4.add(x1, y1), v2 = f32x4.add(x2, y2), v3 = f32x4.add(x3, y3);
+  // [v0_0 + v0_2, v0_1 + v0_3, v1_0 + v1_2, v1_1 + v1_3], the same for v2, v3; then pairs.
+  const t01 = f32x4.add(i32x4.shuffle(v0, v1, 0, 1, 4, 5), i32x4.shuffle(v0, v1, 2, 3, 6, 7));
+  const t23 = f32x4.add(i32x4.shuffle(v2, v3, 0, 1, 4, 5), i32x4.shuffle(v2, v3, 2, 3, 6, 7));
+  return f32x4.add(i32x4.shuffle(t01, t23, 0, 2, 4, 6), i32x4.shuffle(t01, t23, 1, 3, 5, 7));
+}
+
+/**
+ * out[0 .. w) = Σ_t p[t] * v_t[0 .. w) over the `count` rows listed at vptr (0 entries skipped),
+ * in list order; w <= 16 floats, kept in four accumulators. Each element is the same chain of
+ * madds from 0 as one row at a time would give.
+ */
+@inline function weightedSum(w: i32, count: i32, p: usize, vptr: usize, off: usize, out: usize): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  if (w == 16) {
+    for (let t = 0; t < count; t++) {
+      const vp = <usize>load<i32>(vptr + (<usize>t << 2));
+      if (!vp) continue;
+      const pv = f32x4.splat(load<f32>(p + (<usize>t << 2)));
+      const v = vp + off;
+      a0 = madd(pv, v128.load(v), a0);
+      a1 = madd(pv, v128.load(v, 16), a1);
+      a2 = madd(pv, v128.load(v, 32), a2);
+      a3 = madd(pv, v128.load(v, 48), a3);
+    }
+  } else {
+    for (let t = 0; t < count; t++) {
+      const vp = <usize>load<i32>(vptr + (<usize>t << 2));
+      if (!vp) continue;
+      const pv = f32x4.splat(load<f32>(p + (<usize>t << 2)));
+      const v = vp + off;
+      a0 = madd(pv, loadLanes(v, w), a0);
+      if (w > 4) a1 = madd(pv, loadLanes(v + 16, w - 4), a1);
+      if (w > 8) a2 = madd(pv, loadLanes(v + 32, w - 8), a2);
+      if (w > 12) a3 = madd(pv, loadLanes(v + 48, w - 12), a3);
+    }
+  }
+  storeLanes(out, a0, w);
+  if (w > 4) storeLanes(out + 16, a1, w - 4);
+  if (w > 8) storeLanes(out + 32, a2, w - 8);
+  if (w > 12) storeLanes(out + 48, a3, w - 12);
+}
+
+/**
+ * Multi-head dot-product attention, one call for every batch item, query and head. The
+ * descriptor at `d` (i32 slots listed above; pointers are byte addresses, strides elements)
+ * describes:
+ *
+ * - queries: logical query i of item b is the i-th of [query ring (Q_CAP, oldest first) ‖
+ *   linear queries]; the first nq are answered. A query whose mask is 0 gets a zero output
+ *   (and zero probabilities).
+ * - keys and values: logical key j is the j-th of [KV ring (KV_CAP, oldest first) ‖ linear
+ *   keys], K = KV_CAP + KV_LIN_COUNT in all. Query i sees the keys j in its window
+ *   [i + Q_OFFSET - PAST, i + Q_OFFSET + FUTURE] ∩ [KV_FIRST, K) whose mask is 1; the others
+ *   are never read.
+ * - logits: l_j = ((q ⊙ Q_SCALE + Q_BIAS_h) ⊙ K_SCALE) · k_j + bias_h(j - i - Q_OFFSET), then
+ *   the soft cap. Sink logits (raw q · SINK_KEYS_s,h, or SINK_SCALARS_h) come first and are
+ *   capped too. Relative position bias: rel_h[r] for the bucket r of the clamped distance,
+ *   with rel_h[r] = REL_TABLE[r, h] (mode 1), q · REL_TABLE[r, h] (mode 2, raw query), or
+ *   (q ⊙ Q_SCALE + REL_Q_BIAS_h) · REL_TABLE[r, h] (mode 3).
+ * - softmax over the sinks and the visible keys (f32, max subtracted), p = e / Σe (Σ in key
+ *   order), and out = Σ p_s SINK_VALUES_s + Σ p_j v_j, sinks first, then keys in logical
+ *   order. A query that sees no key and has no sink gets out = 0 and uniform probabilities
+ *   over its window (zero with ZERO_FULLY_MASKED); in the reference, masked keys carry a -1e9
+ *   logit, which gives the same output whenever the masked values are zero.
+ *
+ * Writes OUT [B, nq, H, U], OUT_MASK [B, nq] (the query masks) when not 0, and PROBS
+ * [B, nq, H, S + K] when not 0 (zeros outside each window). SCRATCH holds, in floats: the
+ * effective query [U], the relative-position query [U], rel [REL_BUCKETS], then four lists of
+ * S + K: logits/probabilities, value pointers, key pointers and logical indices. Any sizes
+ * >= 1 (nq, S, KV_CAP, KV_LIN_COUNT, Q_CAP >= 0); no alignment assumed; OUT, PROBS and
+ * SCRATCH must not overlap the inputs; never reads or writes past the last element of any
+ * buffer. Measured error against an f64 reference (test/kernels/attention.test.ts, both
+ * builds): |out - ref| <= 4.4e-7 (1 + |ref|).
+ *
+ * Work per (query, head): the visible keys are listed once; their logits come four at a
+ * time (dot4) with the query loaded once per four keys; exp and the division run on vectors
+ * (lane-independent); the weighted sum keeps 16 output floats in registers over all listed
+ * values. Queries run in tiles of QUERY_BLOCK per head, so a tile's keys stay in cache.
+ */
+export function f32_attention(d: usize): void {
+  const batch = slot(d, BATCH), nq = slot(d, QUERIES), heads = slot(d, HEADS), kvHeads = slot(d, KV_HEADS);
+  const u = slot(d, UNITS), sinks = slot(d, SINKS);
+  const qRing = ptr(d, Q_RING), qCap = slot(d, Q_CAP), qHead = slot(d, Q_HEAD), qRingMask = ptr(d, Q_RING_MASK);
+  const qLin = ptr(d, Q_LIN), qStride = slot(d, Q_STRIDE), qBatchStride = slot(d, Q_BATCH_STRIDE);
+  const qLinMask = ptr(d, Q_LIN_MASK), qLinCount = slot(d, Q_LIN_COUNT);
+  const kRing = ptr(d, K_RING), vRing = ptr(d, V_RING), kvCap = slot(d, KV_CAP), kvHead = slot(d, KV_HEAD);
+  const kvRingMask = ptr(d, KV_RING_MASK);
+  const kLin = ptr(d, K_LIN), vLin = ptr(d, V_LIN), kvStride = slot(d, KV_STRIDE), kvBatchStride = slot(d, KV_BATCH_STRIDE);
+  const kvLinMask = ptr(d, KV_LIN_MASK), kvLinCount = slot(d, KV_LIN_COUNT), kvFirst = slot(d, KV_FIRST);
+  const qOffset = slot(d, Q_OFFSET), past = slot(d, PAST), future = slot(d, FUTURE);
+  const qScale = ptr(d, Q_SCALE), kScale = ptr(d, K_SCALE), qBias = ptr(d, Q_BIAS);
+  const sinkKeys = ptr(d, SINK_KEYS), sinkValues = ptr(d, SINK_VALUES), sinkScalars = ptr(d, SINK_SCALARS);
+  const relMode = slot(d, REL_MODE), relTable = ptr(d, REL_TABLE), relBuckets = slot(d, REL_BUCKETS);
+  const bucketMap = ptr(d, REL_BUCKET_MAP), dLo = slot(d, D_LO), dHi = slot(d, D_HI), relQBias = ptr(d, REL_Q_BIAS);
+  const cap = load<f32>(d + (<usize>SOFT_CAP << 2)), zeroFullyMasked = slot(d, ZERO_FULLY_MASKED) != 0;
+  const out = ptr(d, OUT), outMask = ptr(d, OUT_MASK), probs = ptr(d, PROBS), qBlock = max(1, slot(d, QUERY_BLOCK));
+
+  const keys = kvCap + kvLinCount;
+  const probRow = sinks + keys;
+  const group = heads / kvHeads;
+  const uB = <usize>u << 2, listB = <usize>probRow << 2;
+  const qe = ptr(d, SCRATCH), qr = qe + uB, rel = qr + uB;
+  const row = rel + (<usize>relBuckets << 2), vptr = row + listB, kptr = vptr + listB, jidx = kptr + listB;
+  const vCap = f32x4.splat(cap);
+
+  for (let b = 0; b < batch; b++) {
+    for (let i0 = 0; i0 < nq; i0 += qBlock) {
+      const i1 = min(nq, i0 + qBlock);
+      for (let h = 0; h < heads; h++) {
+        const kvh = h / group;
+        for (let i = i0; i < i1; i++) {
+          // The query: ring (delayed queries) first, then the linear block.
+          let qp: usize, qm: u8;
+          if (i < qCap) {
+            const s = (qHead + i) % qCap;
+            qp = qRing + <usize>((b * qCap + s) * heads + h) * uB;
+            qm = load<u8>(qRingMask + <usize>(b * qCap + s));
+          } else {
+            const t = i - qCap;
+            qp = qLin + (<usize>(b * qBatchStride + t * qStride + h * u) << 2);
+            qm = load<u8>(qLinMask + <usize>(b * qLinCount + t));
+          }
+          if (outMask && h == 0) store<u8>(outMask + <usize>(b * nq + i), qm);
+          const op = out + <usize>((b * nq + i) * heads + h) * uB;
+          const pp = probs ? probs + (<usize>(((b * nq + i) * heads + h) * probRow) << 2) : 0;
+          if (pp) memory.fill(pp, 0, listB);
+          if (!qm) {
+            memory.fill(op, 0, uB);
+            continue;
+          }
+
+          // The window's visible keys, listed in logical order after the sinks.
+          const c = i + qOffset;
+          const lo = max(0, max(kvFirst, past < 0 ? 0 : c - past));
+          const hi = future < 0 ? keys - 1 : min(keys - 1, c + future);
+          let n = sinks;
+          for (let j = lo; j <= hi; j++) {
+            let m: u8, off: usize, base: usize;
+            if (j < kvCap) {
+              const s = (kvHead + j) % kvCap;
+              m = load<u8>(kvRingMask + <usize>(b * kvCap + s));
+              off = <usize>((b * kvCap + s) * kvHeads + kvh) * uB;
+              base = 0;
+            } else {
+              const t = j - kvCap;
+              m = load<u8>(kvLinMask + <usize>(b * kvLinCount + t));
+              off = <usize>(b * kvBatchStride + t * kvStride + kvh * u) << 2;
+              base = 1;
+            }
+            if (!m) continue;
+            const e = <usize>n << 2;
+            store<i32>(kptr + e, <i32>(off + (base ? kLin : kRing)));
+            store<i32>(vptr + e, <i32>(off + (base ? vLin : vRing)));
+            store<i32>(jidx + e, j);
+            n++;
+          }
+          if (n == 0) {
+            // Nothing to attend to: zero output; uniform probabilities as the reference's
+            // all-masked softmax gives (unless zeroFullyMasked).
+            memory.fill(op, 0, uB);
+            if (pp && hi >= lo && !zeroFullyMasked) {
+              const p = f32(1) / f32(hi - lo + 1);
+              for (let j = lo; j <= hi; j++) store<f32>(pp + (<usize>(sinks + j) << 2), p);
+            }
+            continue;
+          }
+
+          // Effective query of the content logits: (q * qs + u_h) * ks.
+          for (let j = 0; j < u; j += 4) {
+            const o = <usize>j << 2, m = u - j;
+            let v = f32x4.mul(loadLanes(qp + o, m), loadLanes(qScale + o, m));
+            if (qBias) v = f32x4.add(v, loadLanes(qBias + <usize>h * uB + o, m));
+            if (kScale) v = f32x4.mul(v, loadLanes(kScale + o, m));
+            storeLanes(qe + o, v, m);
+          }
+          // Logits: sinks (raw query), then the keys four at a time.
+          for (let s = 0; s < sinks; s++) {
+            const l = sinkScalars ? load<f32>(sinkScalars + (<usize>h << 2)) : dot(u, qp, sinkKeys + <usize>(s * heads + h) * uB);
+            store<f32>(row + (<usize>s << 2), l);
+            store<i32>(vptr + (<usize>s << 2), sinkValues ? <i32>(sinkValues + <usize>(s * kvHeads + kvh) * uB) : 0);
+          }
+          let t = sinks;
+          for (; t + 4 <= n; t += 4) {
+            const e = kptr + (<usize>t << 2);
+            v128.store(row + (<usize>t << 2), dot4(u, qe, <usize>load<i32>(e), <usize>load<i32>(e, 4), <usize>load<i32>(e, 8), <usize>load<i32>(e, 12)));
+          }
+          for (; t < n; t++) store<f32>(row + (<usize>t << 2), dot(u, qe, <usize>load<i32>(kptr + (<usize>t << 2))));
+
+          // Relative position bias by the bucket of each key's distance.
+          if (relMode) {
+            if (relMode == 1) {
+              for (let r = 0; r < relBuckets; r++) store<f32>(rel + (<usize>r << 2), load<f32>(relTable + (<usize>(r * heads + h) << 2)));
+            } else {
+              let qv = qp;
+              if (relMode == 3) {
+                for (let j = 0; j < u; j += 4) {
+                  const o = <usize>j << 2, m = u - j;
+                  let v = f32x4.mul(loadLanes(qp + o, m), loadLanes(qScale + o, m));
+                  if (relQBias) v = f32x4.add(v, loadLanes(relQBias + <usize>h * uB + o, m));
+                  storeLanes(qr + o, v, m);
+                }
+                qv = qr;
+              }
+              for (let r = 0; r < relBuckets; r++) store<f32>(rel + (<usize>r << 2), dot(u, qv, relTable + <usize>(r * heads + h) * uB));
+            }
+            for (let k = sinks; k < n; k++) {
+              const dist = min(dHi, max(dLo, load<i32>(jidx + (<usize>k << 2)) - c));
+              const at = row + (<usize>k << 2);
+              store<f32>(at, load<f32>(at) + load<f32>(rel + (<usize>load<i32>(bucketMap + (<usize>(dist - dLo) << 2)) << 2)));
+            }
+          }
+
+          // Soft cap, max, e = exp(l - max), Σe in list order, p = e / Σe.
+          let vmax = f32x4.splat(<f32>-Infinity);
+          for (let k = 0; k < n; k += 4) {
+            const o = <usize>k << 2, m = n - k;
+            let l = loadLanes(row + o, m);
+            if (cap > 0) {
+              l = f32x4.mul(vCap, tanhV(f32x4.div(l, vCap)));
+              storeLanes(row + o, l, m);
+            }
+            // Missing lanes (zeros) must not raise the max: keep -Inf there.
+            vmax = f32x4.max(vmax, v128.bitselect(l, f32x4.splat(<f32>-Infinity), i32x4.lt_s(LANES, i32x4.splat(m))));
+          }
+          const vm = f32x4.splat(hmax(vmax));
+          for (let k = 0; k < n; k += 4) {
+            const o = <usize>k << 2, m = n - k;
+            storeLanes(row + o, expV(f32x4.sub(loadLanes(row + o, m), vm)), m);
+          }
+          let sum = f32(0);
+          for (let k = 0; k < n; k++) sum += load<f32>(row + (<usize>k << 2));
+          const vs = f32x4.splat(sum);
+          for (let k = 0; k < n; k += 4) {
+            const o = <usize>k << 2, m = n - k;
+            storeLanes(row + o, f32x4.div(loadLanes(row + o, m), vs), m);
+          }
+          if (pp) {
+            for (let k = 0; k < sinks; k++) store<f32>(pp + (<usize>k << 2), load<f32>(row + (<usize>k << 2)));
+            for (let k = sinks; k < n; k++) store<f32>(pp + (<usize>(sinks + load<i32>(jidx + (<usize>k << 2))) << 2), load<f32>(row + (<usize>k << 2)));
+          }
+
+          // out = Σ p v: sinks first, then keys, 16 floats at a time.
+          for (let j = 0; j < u; j += 16) weightedSum(min(16, u - j), n, row, vptr, <usize>j << 2, op + (<usize>j << 2));
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Appends n rows per batch item to ring buffers of `cap` rows: row t of item b, at
+ * src + (b * n + t) * srcStrideBytes, goes to slot (head + t) % cap of dst [batch, cap,
+ * rowBytes]. Only the last min(n, cap) rows are written (the earlier ones would be
+ * overwritten by this call anyway). Serves the KV cache and the query delay buffer (values
+ * and masks: rowBytes 1) and, with head 0 and cap n, a strided row copy. Sizes in bytes
+ * here, as the other time-axis copies (assembly/memory.ts); src must not overlap dst.
+ */
+export function seq_ring_write(batch: i32, n: i32, cap: i32, head: i32, rowBytes: i32, srcStrideBytes: i32, src: usize, dst: usize): void {
+  const first = max(0, n - cap);
+  for (let b = 0; b < batch; b++) {
+    for (let t = first; t < n; t++) {
+      const s = (head + t) % cap;
+      memory.copy(dst + <usize>(b * cap + s) * <usize>rowBytes, src + <usize>(b * n + t) * <usize>srcStrideBytes, <usize>rowBytes);
+    }
+  }
+}

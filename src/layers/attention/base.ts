@@ -1,0 +1,195 @@
+// The base of every attention layer: the fields they share, the input projections, the
+// per-dim scales, sinks and relative positions, and the call of the fused kernel.
+//
+// Exports (sorted): AttentionConfig, AttentionLayer, attentionFields, AttentionOptions.
+import { f, type LayerConfig } from '../../config.js';
+import { show } from '../../errors.js';
+import { gaussian, zeros } from '../../initializers.js';
+import { fromWasm, Layer, type BuildContext, type Derived, type Param, type RunContext } from '../../layer.js';
+import { ATT, AttentionCall, InputProjection, type InputProjectionConfig, type ParamHost } from './common.js';
+import { RelativePosition, relativePositionField, type RelativePositionConfig } from './relative-position.js';
+
+/** Fields every attention layer has (the reference's names; see each layer for the rest). */
+export const attentionFields = {
+  /** Number of attention heads H. */
+  numHeads: f.int(1),
+  /** Units per head U; the output channel shape is [H, U] (no output projection). */
+  unitsPerHead: f.int(1),
+  /** Learn biases in the query/key/value projections (default false). */
+  useBias: f.bool().default(false),
+  /** If set (> 0), logits become cap * tanh(logits / cap) before masking (default null: none). */
+  attentionLogitsSoftCap: f.num(0).opt(),
+  /** Learn a [U] query scale: queries times query_scale * 1.442695041 * softplus(p) (p = 0 gives query_scale; default false). */
+  perDimScale: f.bool().default(false),
+  /** Learn a [U] key scale: keys times 1.442695041 * softplus(p) (default false). */
+  perDimKeyScale: f.bool().default(false),
+  /** Query scale (default null: 1/sqrt(units_per_head)). */
+  queryScale: f.num().opt(),
+  /** A query with no visible key gets zero probabilities (default false; its output is zero either way). */
+  zeroFullyMasked: f.bool().default(false),
+  /** Learned sink keys and values put in front of the keys (default 0: none). */
+  numSinkEmbeddings: f.int(0).default(0),
+  /** A learned sink logit per head with a zero value (gpt-oss style; default false). */
+  useSinkScalars: f.bool().default(false),
+  /** Dropout on the probabilities when training; inference ignores it (default 0). */
+  attentionProbabilitiesDropoutRate: f.num(0, 1).default(0),
+  /** Whether training's dropout is shared across queries; ignored at inference (default false). */
+  broadcastDropoutAcrossQueries: f.bool().default(false),
+  /** Relative position embedding config (default null: none); see relative-position.ts. */
+  relativePositionEmbedding: relativePositionField().opt(),
+};
+
+/** The resolved common fields. */
+export interface AttentionConfig extends LayerConfig {
+  numHeads: number;
+  unitsPerHead: number;
+  useBias: boolean;
+  attentionLogitsSoftCap?: number;
+  perDimScale: boolean;
+  perDimKeyScale: boolean;
+  queryScale?: number;
+  zeroFullyMasked: boolean;
+  numSinkEmbeddings: number;
+  useSinkScalars: boolean;
+  relativePositionEmbedding?: RelativePositionConfig;
+  inputProjection: InputProjectionConfig;
+}
+
+/** Which relative position embeddings a layer accepts, and the horizons they must match. */
+export interface AttentionOptions {
+  kvHeads: number;
+  /** Channels of the cross-attention source (null: self attention). */
+  sourceChannels: number | null;
+  relativePosition: { allowed: readonly RelativePositionConfig['type'][]; past: number; future: number };
+}
+
+/** softplus(0) inverse: the per-dim scales are 1 at p = 0 (the reference's r_softplus_0). */
+const R_SOFTPLUS_0 = 1.442695041;
+const softplus = (x: number) => (x > 20 ? x : Math.log1p(Math.exp(x)));
+
+/**
+ * Base of the attention layers: checks the input ([channels], float32), builds the
+ * projections and the parameters every variant shares, and owns the kernel descriptor.
+ *
+ * Parameters beyond the projections: `per_dim_scale` [U] and `per_dim_key_scale` [U] (zeros),
+ * `sink_key_embeddings` [S, H, U] and `sink_value_embeddings` [S, KVH, U] (normal,
+ * std 1/sqrt(U)), `sink_scalars` [H] (zeros), relative position parameters under
+ * `relative_position_embedding.` (relative-position.ts).
+ */
+export abstract class AttentionLayer extends Layer {
+  protected readonly heads: number;
+  protected readonly kvHeads: number;
+  protected readonly units: number;
+  protected readonly sinks: number;
+  protected readonly projection: InputProjection;
+  protected readonly call = new AttentionCall();
+  protected readonly relativePosition: RelativePosition | null;
+  private readonly perDimScale: Param | null;
+  private readonly perDimKeyScale: Param | null;
+  private readonly sinkKeys: Param | null;
+  private readonly sinkValues: Param | null;
+  private readonly sinkScalars: Param | null;
+  /** [2, U]: the query scale, then the key scale. */
+  private readonly scales: Derived;
+  private readonly queryScale: number;
+  /** Channels of the cross-attention source (null: self attention). */
+  protected readonly sourceChannels: number | null;
+
+  constructor(cfg: AttentionConfig, ctx: BuildContext, opts: AttentionOptions) {
+    super(cfg, ctx);
+    const { shape, dtype } = ctx.input;
+    if (shape.length !== 1 || dtype !== 'float32') {
+      throw this.error('BAD_CONFIG', `expected a float32 input with channel shape [channels] (rank 3 [batch, time, channels]), got ${show(shape)} ${dtype}`);
+    }
+    this.heads = cfg.numHeads;
+    this.kvHeads = opts.kvHeads;
+    this.units = cfg.unitsPerHead;
+    if (this.heads % this.kvHeads !== 0) throw this.error('BAD_CONFIG', `num_heads: expected a multiple of num_kv_heads=${this.kvHeads}, got ${this.heads}`);
+    if (cfg.numSinkEmbeddings > 0 && cfg.useSinkScalars) throw this.error('BAD_CONFIG', `expected num_sink_embeddings or use_sink_scalars, not both (got ${cfg.numSinkEmbeddings} and true)`);
+    if (cfg.zeroFullyMasked && (cfg.numSinkEmbeddings > 0 || cfg.useSinkScalars)) throw this.error('BAD_CONFIG', 'zero_fully_masked: incompatible with attention sinks (a query always sees its sinks)');
+    this.sinks = cfg.useSinkScalars ? 1 : cfg.numSinkEmbeddings;
+    this.output = { shape: [this.heads, this.units], dtype: 'float32' };
+    this.queryScale = cfg.queryScale ?? 1 / Math.sqrt(this.units);
+    this.sourceChannels = opts.sourceChannels;
+
+    const host: ParamHost = {
+      rt: this.rt,
+      param: (name, s, init) => this.param(name, s, init),
+      derive: (bytes) => this.derive(bytes),
+      error: (code, message) => this.error(code, message),
+    };
+    this.projection = new InputProjection(host, cfg.inputProjection, shape[0]!, opts.sourceChannels, this.heads, this.kvHeads, this.units, cfg.useBias);
+    const U = this.units;
+    this.perDimScale = cfg.perDimScale ? this.param('per_dim_scale', [U], zeros) : null;
+    this.perDimKeyScale = cfg.perDimKeyScale ? this.param('per_dim_key_scale', [U], zeros) : null;
+    const embed = gaussian(1 / Math.sqrt(U));
+    this.sinkKeys = cfg.numSinkEmbeddings > 0 ? this.param('sink_key_embeddings', [cfg.numSinkEmbeddings, this.heads, U], embed) : null;
+    this.sinkValues = cfg.numSinkEmbeddings > 0 ? this.param('sink_value_embeddings', [cfg.numSinkEmbeddings, this.kvHeads, U], embed) : null;
+    this.sinkScalars = cfg.useSinkScalars ? this.param('sink_scalars', [this.heads], zeros) : null;
+    const rp = cfg.relativePositionEmbedding;
+    if (rp && !opts.relativePosition.allowed.includes(rp.type)) {
+      const ok = opts.relativePosition.allowed;
+      throw this.error(
+        'BAD_CONFIG',
+        `relative_position_embedding: ${this.type} supports ${ok.length ? ok.map((t) => show(t)).join(' or ') : 'none'}, got ${show(rp.type)}`,
+      );
+    }
+    this.relativePosition = rp ? new RelativePosition(host, rp, this.heads, U, opts.relativePosition.past, opts.relativePosition.future) : null;
+    this.scales = this.derive(2 * U * 4);
+
+    const a = this.call.i32;
+    a[ATT.HEADS] = this.heads;
+    a[ATT.KV_HEADS] = this.kvHeads;
+    a[ATT.UNITS] = U;
+    a[ATT.SINKS] = this.sinks;
+    a[ATT.ZERO_FULLY_MASKED] = cfg.zeroFullyMasked ? 1 : 0;
+    this.call.setFloat(ATT.SOFT_CAP, cfg.attentionLogitsSoftCap ?? 0);
+  }
+
+  prepare(): void {
+    this.projection.prepare();
+    const U = this.units, rt = this.rt;
+    // Query scale and key scale per unit, as _scale_query / _scale_key compute them.
+    const s = new Float32Array(2 * U);
+    const pq = this.perDimScale?.view(), pk = this.perDimKeyScale?.view();
+    const base = pq ? Math.fround(R_SOFTPLUS_0 * this.queryScale) : this.queryScale;
+    for (let u = 0; u < U; u++) {
+      s[u] = pq ? base * Math.fround(softplus(pq[u]!)) : base;
+      s[U + u] = pk ? Math.fround(R_SOFTPLUS_0) * Math.fround(softplus(pk[u]!)) : 1;
+    }
+    rt.f32.set(s, this.scales.ptr >> 2);
+    const a = this.call.i32;
+    a[ATT.Q_SCALE] = this.scales.ptr;
+    a[ATT.K_SCALE] = this.perDimKeyScale ? this.scales.ptr + U * 4 : 0;
+    a[ATT.SINK_KEYS] = this.sinkKeys?.ptr ?? 0;
+    a[ATT.SINK_VALUES] = this.sinkValues?.ptr ?? 0;
+    a[ATT.SINK_SCALARS] = this.sinkScalars?.ptr ?? 0;
+    a[ATT.Q_BIAS] = 0;
+    a[ATT.REL_MODE] = 0;
+    this.relativePosition?.prepare(this.call);
+  }
+
+  /**
+   * Runs the kernel for nq queries per item with the per-call slots the caller set; returns
+   * the output [batch, nq, H, U]. When emits are asked for, the probabilities [batch, nq, H,
+   * sinks + keys] become this layer's emit, with `outMask` (the answered queries' mask).
+   */
+  protected attend(ctx: RunContext, batch: number, nq: number, outMask: number): number {
+    const a = this.call.i32;
+    const keys = a[ATT.KV_CAP]! + a[ATT.KV_LIN_COUNT]!;
+    const out = this.allocOutput(ctx, batch, nq);
+    const probRow = this.sinks + keys;
+    const probs = ctx.emits ? ctx.alloc(Math.max(1, batch * nq * this.heads * probRow) * 4) : 0;
+    a[ATT.BATCH] = batch;
+    a[ATT.QUERIES] = nq;
+    a[ATT.OUT] = out;
+    a[ATT.PROBS] = probs;
+    // Effective and relative-position queries, rel, then four lists of sinks + keys (assembly/attention.ts).
+    a[ATT.SCRATCH] = ctx.alloc((2 * this.units + (this.relativePosition?.buckets ?? 0) + 4 * probRow) * 4);
+    this.call.run(ctx);
+    if (ctx.emits) {
+      ctx.emits[this.path] = fromWasm(ctx.rt, { values: probs, mask: outMask, batch, time: nq }, { shape: [this.heads, probRow], dtype: 'float32' });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,156 @@
+// Multi-headed dot-product cross attention to a source sequence in the constants. Port of
+// sequence_layers/jax/attention/dot_product_attention.py.
+//
+// Exports (sorted): DotProductAttention, DotProductAttentionDef, DotProductAttentionLayer.
+//
+// Queries come from x, keys and values from constants[source_name], a Sequence [batch,
+// source_time, source_channels] whose channel count the layer learns at build time
+// (build(config, { inputShape, constants })). Every query sees every valid source step, so
+// the layer is pointwise in x (receptive field (0, 0)). step() projects the source once
+// (at initialState when the constants are given there, else at the first step) and keeps the
+// keys and values in its state; with recompute_kv_per_step it projects the step's source
+// every step instead.
+import { builder, defineLayer, f, type Resolved } from '../../config.js';
+import { toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
+import type { Sequence } from '../../sequence.js';
+import { AttentionLayer, attentionFields } from './base.js';
+import { ATT, getSource, inputProjectionField, resizeState, sourceChannelsAtBuild } from './common.js';
+
+const dotProductAttentionFields = {
+  /** Key of the source Sequence [batch, source_time, channels] in the constants. */
+  sourceName: f.str(),
+  ...attentionFields,
+  /** Query/key/value projections (default {"type": "QueryAndKeyValueProjection"}; not Combined). */
+  inputProjection: inputProjectionField('QueryAndKeyValueProjection'),
+  /** Re-read the source and project it every step instead of once (default false). */
+  recomputeKvPerStep: f.bool().default(false),
+};
+
+/**
+ * Dot-product cross attention. Output [H, U] per query step, mask = query mask; a query
+ * whose source item has no valid step gets zeros (or the sinks' values). Relative position
+ * embeddings (Shaw or T5) use query position = step index (counted across steps when
+ * stepping) and key position = source index.
+ *
+ * State: `keys` and `values` [B, source_time, H, U] and `mask` [B, source_time] (sized from
+ * the source, so growable), and `time_step` i32 [B]; only `time_step` with
+ * recompute_kv_per_step. Parameters as AttentionLayer documents (projections of x and of
+ * the source).
+ */
+export class DotProductAttentionLayer extends AttentionLayer {
+  private readonly sourceName: string;
+  private readonly recompute: boolean;
+
+  constructor(config: Resolved<typeof dotProductAttentionFields>, ctx: BuildContext) {
+    const channels = sourceChannelsAtBuild(config.type, ctx.where, ctx.constants, config.sourceName);
+    super(config, ctx, {
+      kvHeads: config.numHeads,
+      sourceChannels: channels,
+      relativePosition: { allowed: ['ShawRelativePositionEmbedding', 'T5RelativePositionEmbedding'], past: -1, future: -1 },
+    });
+    this.sourceName = config.sourceName;
+    this.recompute = config.recomputeKvPerStep;
+    const a = this.call.i32;
+    a[ATT.QUERY_BLOCK] = 1;
+    a[ATT.PAST] = a[ATT.FUTURE] = -1;
+    a[ATT.Q_CAP] = a[ATT.Q_RING] = a[ATT.Q_RING_MASK] = a[ATT.Q_HEAD] = 0;
+    a[ATT.KV_CAP] = a[ATT.K_RING] = a[ATT.V_RING] = a[ATT.KV_RING_MASK] = a[ATT.KV_HEAD] = 0;
+    a[ATT.KV_FIRST] = a[ATT.OUT_MASK] = 0;
+  }
+
+  stateSpecs(batch: number): StateSpec[] {
+    const step: StateSpec = { name: 'time_step', dtype: 'int32', shape: [batch] };
+    if (this.recompute) return [step];
+    const { heads, units } = this;
+    return [
+      { name: 'keys', dtype: 'float32', shape: [batch, 0, heads, units], growable: true },
+      { name: 'values', dtype: 'float32', shape: [batch, 0, heads, units], growable: true },
+      { name: 'mask', dtype: 'uint8', shape: [batch, 0], growable: true },
+      step,
+    ];
+  }
+
+  /** Projects the source now when initialState got it; a missing one waits for the first step. */
+  initState(bufs: StateBuffer[], batch: number, ctx: RunContext): void {
+    if (this.recompute || !ctx.constants[this.sourceName]) return;
+    this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch));
+  }
+
+  /** keys, values: the projected source, masked (zeros at invalid steps); mask: the source's. */
+  private projectIntoState(ctx: RunContext, bufs: StateBuffer[], source: Sequence): void {
+    const rt = ctx.rt, { heads, units } = this, p = this.projection;
+    const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
+    const b = source.batch, s = source.time, row = heads * units;
+    resizeState(rt, keys, [b, s, heads, units]);
+    resizeState(rt, values, [b, s, heads, units]);
+    resizeState(rt, mask, [b, s]);
+    const src = toWasm(rt, source);
+    const kv = p.runKeyValue(ctx, b * s, src.values);
+    // A strided copy of every row (a ring write of capacity s from slot 0).
+    rt.k.seq_ring_write(b, s, s, 0, row * 4, p.kvStride * 4, kv + 4 * p.kOffset, keys.ptr);
+    rt.k.seq_ring_write(b, s, s, 0, row * 4, p.kvStride * 4, kv + 4 * p.vOffset, values.ptr);
+    rt.k.mem_copy(mask.ptr, src.mask, b * s);
+    rt.k.f32_mask_invalid(b * s, row, mask.ptr, keys.ptr, keys.ptr, 0);
+    rt.k.f32_mask_invalid(b * s, row, mask.ptr, values.ptr, values.ptr, 0);
+  }
+
+  /** Projects the source into scratch and points the descriptor's keys at it. */
+  private bindSource(ctx: RunContext, source: Sequence): void {
+    const p = this.projection, a = this.call.i32;
+    const src = toWasm(ctx.rt, source);
+    const kv = p.runKeyValue(ctx, source.batch * source.time, src.values);
+    a[ATT.K_LIN] = kv + 4 * p.kOffset;
+    a[ATT.V_LIN] = kv + 4 * p.vOffset;
+    a[ATT.KV_STRIDE] = p.kvStride;
+    a[ATT.KV_BATCH_STRIDE] = source.time * p.kvStride;
+    a[ATT.KV_LIN_MASK] = src.mask;
+    a[ATT.KV_LIN_COUNT] = source.time;
+  }
+
+  /** Projects and attends the queries of x; query i sits at position i + offset. */
+  private attendQueries(x: WSeq, ctx: RunContext, offset: number): WSeq {
+    const p = this.projection, a = this.call.i32;
+    const q = p.runQuery(ctx, x.batch * x.time, x.values);
+    a[ATT.Q_LIN] = q;
+    a[ATT.Q_STRIDE] = p.qStride;
+    a[ATT.Q_BATCH_STRIDE] = x.time * p.qStride;
+    a[ATT.Q_LIN_MASK] = x.mask;
+    a[ATT.Q_LIN_COUNT] = x.time;
+    a[ATT.Q_OFFSET] = offset;
+    return this.result(this.attend(ctx, x.batch, x.time, x.mask), x.mask, x.batch, x.time);
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    this.bindSource(ctx, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
+    return this.attendQueries(x, ctx, 0);
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    const rt = ctx.rt, bufs = this.stateOf(ctx);
+    const stepBuf = bufs[bufs.length - 1]!;
+    const pos = rt.i32[stepBuf.ptr >> 2]!;
+    if (this.recompute) {
+      this.bindSource(ctx, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
+    } else {
+      const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
+      if (keys.shape[1] === 0) this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
+      const s = keys.shape[1]!, row = this.heads * this.units, a = this.call.i32;
+      a[ATT.K_LIN] = keys.ptr;
+      a[ATT.V_LIN] = values.ptr;
+      a[ATT.KV_STRIDE] = row;
+      a[ATT.KV_BATCH_STRIDE] = s * row;
+      a[ATT.KV_LIN_MASK] = mask.ptr;
+      a[ATT.KV_LIN_COUNT] = s;
+    }
+    const y = this.attendQueries(x, ctx, pos);
+    rt.i32.fill(pos + x.time, stepBuf.ptr >> 2, (stepBuf.ptr >> 2) + x.batch);
+    return y;
+  }
+}
+
+export const DotProductAttentionDef = defineLayer({
+  type: 'DotProductAttention',
+  fields: dotProductAttentionFields,
+  create: (c, ctx) => new DotProductAttentionLayer(c, ctx),
+});
+export const DotProductAttention = builder(DotProductAttentionDef);

@@ -1,0 +1,154 @@
+// Multi-headed dot-product self attention. Port of
+// sequence_layers/jax/attention/dot_product_self_attention.py.
+//
+// Exports (sorted): DotProductSelfAttention, DotProductSelfAttentionDef,
+// DotProductSelfAttentionLayer, SelfAttentionLayer, selfAttentionFields.
+//
+// Query t sees the keys t - max_past_horizon .. t + max_future_horizon (-1: unbounded on that
+// side) that are valid. layer() runs the fused kernel once over the projected sequence (each
+// query scans only its window). step() keeps the last past + future keys and values in ring
+// buffers (KvCache) and, with a future horizon F > 0, delays the queries by F steps so each is
+// answered once its future keys have arrived: input and output latency F. The window, the key
+// order and the arithmetic are the same in both modes, so step() equals layer() bit for bit.
+import { builder, defineLayer, f, type Resolved } from '../../config.js';
+import { rfMap } from '../../receptive-field.js';
+import type { BuildContext, RunContext, StateSpec, WSeq } from '../../layer.js';
+import { AttentionLayer, attentionFields, type AttentionConfig } from './base.js';
+import { ATT, inputProjectionField, KvCache } from './common.js';
+import type { RelativePositionConfig } from './relative-position.js';
+
+/** Default query tile of layer mode: queries of one head scanned together while their keys are in cache. */
+const QUERY_TILE = 16;
+
+/** Fields of the self-attention layers (DotProductSelfAttention, LocalDotProductSelfAttention). */
+export const selfAttentionFields = {
+  ...attentionFields,
+  /** Past steps each step sees: -1 all of them, 0 none (required). */
+  maxPastHorizon: f.int(-1),
+  /** Future steps each step sees: -1 all of them (then not steppable), 0 none (default 0). */
+  maxFutureHorizon: f.int(-1).default(0),
+  /** Query/key/value projections (default {"type": "CombinedQueryKeyValueProjection"}). */
+  inputProjection: inputProjectionField('CombinedQueryKeyValueProjection'),
+  /**
+   * With max_past_horizon = -1, the most steps the KV cache may hold when stepping (default
+   * 4096): it starts at 256 steps and doubles as needed; a block past this is a CACHE_FULL
+   * error. Unused with a finite past (the cache then holds exactly past + future steps).
+   */
+  maxCacheSteps: f.int(1).default(4096),
+};
+
+interface SelfAttentionConfig extends AttentionConfig {
+  maxPastHorizon: number;
+  maxFutureHorizon: number;
+  maxCacheSteps: number;
+}
+
+/**
+ * Base of the self-attention layers: metadata from the horizons, the KV cache, layer() and
+ * step() over the fused kernel. Output channel shape [H, U]; the output mask is the (delayed)
+ * query mask; outputs at invalid steps are zero.
+ */
+export abstract class SelfAttentionLayer extends AttentionLayer {
+  protected readonly past: number;
+  protected readonly future: number;
+  private readonly cache: KvCache | null;
+
+  constructor(cfg: SelfAttentionConfig, ctx: BuildContext, opts: { kvHeads: number; relativePositions: readonly RelativePositionConfig['type'][]; queryBlock: number }) {
+    const past = cfg.maxPastHorizon, future = cfg.maxFutureHorizon;
+    super(cfg, ctx, { kvHeads: opts.kvHeads, sourceChannels: null, relativePosition: { allowed: opts.relativePositions, past, future } });
+    if (past === 0 && future === 0) throw this.error('BAD_CONFIG', 'max_past_horizon and max_future_horizon are both 0: no step would see any key');
+    this.past = past;
+    this.future = future;
+    // An unlimited past steps with a growing cache (the reference cannot step it); an
+    // unlimited future never can, nor a relative position embedding with a future horizon.
+    this.supportsStep = future >= 0 && !(future > 0 && this.relativePosition);
+    this.inputLatency = Math.max(0, future);
+    this.receptiveFieldPerStep = rfMap([[past < 0 ? -Infinity : -past, future < 0 ? Infinity : future]]);
+    this.cache = this.supportsStep ? new KvCache(this, this.heads, this.kvHeads, this.units, past, future, future, cfg.maxCacheSteps) : null;
+    this.call.i32[ATT.QUERY_BLOCK] = opts.queryBlock;
+  }
+
+  /** keys, values, mask, time_step, and query_delay + query_delay_mask when max_future_horizon > 0 (see KvCache). */
+  stateSpecs(batch: number): StateSpec[] {
+    return this.cache?.specs(batch) ?? [];
+  }
+
+  /** Points the descriptor's linear queries, keys and values at a projected block of n steps. */
+  private bindLinear(qkv: number, mask: number, n: number): void {
+    const a = this.call.i32, p = this.projection;
+    a[ATT.Q_LIN] = qkv + 4 * p.qOffset;
+    a[ATT.Q_STRIDE] = p.qStride;
+    a[ATT.Q_BATCH_STRIDE] = n * p.qStride;
+    a[ATT.Q_LIN_MASK] = mask;
+    a[ATT.Q_LIN_COUNT] = n;
+    a[ATT.K_LIN] = qkv + 4 * p.kOffset;
+    a[ATT.V_LIN] = qkv + 4 * p.vOffset;
+    a[ATT.KV_STRIDE] = p.kvStride;
+    a[ATT.KV_BATCH_STRIDE] = n * p.kvStride;
+    a[ATT.KV_LIN_MASK] = mask;
+    a[ATT.KV_LIN_COUNT] = n;
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const { batch, time } = x;
+    const qkv = this.projection.runQuery(ctx, batch * time, x.values);
+    const a = this.call.i32;
+    a[ATT.Q_CAP] = a[ATT.Q_RING] = a[ATT.Q_RING_MASK] = a[ATT.Q_HEAD] = 0;
+    a[ATT.KV_CAP] = a[ATT.K_RING] = a[ATT.V_RING] = a[ATT.KV_RING_MASK] = a[ATT.KV_HEAD] = 0;
+    a[ATT.KV_FIRST] = a[ATT.Q_OFFSET] = a[ATT.OUT_MASK] = 0;
+    a[ATT.PAST] = this.past;
+    a[ATT.FUTURE] = this.future;
+    this.bindLinear(qkv, x.mask, time);
+    const out = this.attend(ctx, batch, time, x.mask);
+    return this.result(out, x.mask, batch, time);
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    const { batch, time } = x;
+    const rt = ctx.rt, bufs = this.stateOf(ctx), cache = this.cache!, p = this.projection;
+    cache.reserve(ctx, bufs, time);
+    const qkv = p.runQuery(ctx, batch * time, x.values);
+    cache.bind(this.call, rt, bufs, time);
+    this.bindLinear(qkv, x.mask, time);
+    // With a future horizon the answered queries are delayed ones: the kernel writes their mask.
+    const outMask = this.future > 0 ? ctx.alloc(batch * time) : x.mask;
+    this.call.i32[ATT.OUT_MASK] = this.future > 0 ? outMask : 0;
+    const out = this.attend(ctx, batch, time, outMask);
+    cache.write(rt, bufs, batch, time,
+      { keys: qkv + 4 * p.kOffset, values: qkv + 4 * p.vOffset, stride: p.kvStride, mask: x.mask },
+      { queries: qkv + 4 * p.qOffset, stride: p.qStride, mask: x.mask });
+    return this.result(out, outMask, batch, time);
+  }
+}
+
+const dotProductSelfAttentionFields = {
+  ...selfAttentionFields,
+  /** Key/value heads for grouped-query attention (default null: num_heads); query head h uses kv head h / (num_heads / num_kv_heads). */
+  numKvHeads: f.int(1).opt(),
+};
+
+/**
+ * Multi-headed dot-product self attention (no output projection: add DenseShaped yourself).
+ * Steppable when max_future_horizon >= 0 (and 0 with a relative position embedding);
+ * latency max(0, max_future_horizon); receptive field (-past or -inf, future or +inf).
+ * Relative position embeddings: Shaw or T5.
+ *
+ * Parameters: the input projection's (see InputProjection), `per_dim_scale`,
+ * `per_dim_key_scale`, sinks and relative positions as AttentionLayer documents.
+ */
+export class DotProductSelfAttentionLayer extends SelfAttentionLayer {
+  constructor(config: Resolved<typeof dotProductSelfAttentionFields>, ctx: BuildContext) {
+    super(config as SelfAttentionConfig, ctx, {
+      kvHeads: config.numKvHeads ?? config.numHeads,
+      relativePositions: ['ShawRelativePositionEmbedding', 'T5RelativePositionEmbedding'],
+      queryBlock: QUERY_TILE,
+    });
+  }
+}
+
+export const DotProductSelfAttentionDef = defineLayer({
+  type: 'DotProductSelfAttention',
+  fields: dotProductSelfAttentionFields,
+  create: (c, ctx) => new DotProductSelfAttentionLayer(c, ctx),
+});
+export const DotProductSelfAttention = builder(DotProductSelfAttentionDef);

@@ -1,0 +1,43 @@
+// Local (sliding-window) dot-product self attention. Port of
+// sequence_layers/jax/attention/local_dot_product_self_attention.py.
+//
+// Exports (sorted): LocalDotProductSelfAttention, LocalDotProductSelfAttentionDef,
+// LocalDotProductSelfAttentionLayer.
+//
+// The reference computes layer() in blocks of `block_size` queries against their
+// past + block + future keys instead of the full [query, key] matrix; the fused kernel always
+// scans only each query's window, and `block_size` is its query tile (queries of one head
+// scanned together). Results equal DotProductSelfAttention with the same horizons, except
+// for a query that sees no key at all (output zero here; the reference spreads it uniformly
+// over the block's context, whose masked values are zero too). The layer's own block size
+// stays 1.
+import { builder, defineLayer, f, type Resolved } from '../../config.js';
+import type { BuildContext } from '../../layer.js';
+import { SelfAttentionLayer, selfAttentionFields } from './dot-product-self-attention.js';
+
+const localFields = {
+  ...selfAttentionFields,
+  /** Queries per layer-mode chunk (>= 1); not the layer's block size, which is 1. */
+  blockSize: f.int(1),
+};
+
+/**
+ * Local dot-product self attention: max_past_horizon >= 1 and max_future_horizon >= 0 are
+ * required; no grouped-query attention. Relative position embeddings: Transformer-XL (with
+ * max_backward/max_forward equal to the horizons; steppable only with no future horizon).
+ * Parameters as DotProductSelfAttention.
+ */
+export class LocalDotProductSelfAttentionLayer extends SelfAttentionLayer {
+  constructor(config: Resolved<typeof localFields>, ctx: BuildContext) {
+    super(config, ctx, { kvHeads: config.numHeads, relativePositions: ['TransformerXLRelativePositionEmbedding'], queryBlock: config.blockSize });
+    if (config.maxPastHorizon < 1) throw this.error('BAD_CONFIG', `max_past_horizon: expected >= 1, got ${config.maxPastHorizon}`);
+    if (config.maxFutureHorizon < 0) throw this.error('BAD_CONFIG', `max_future_horizon: expected >= 0, got ${config.maxFutureHorizon}`);
+  }
+}
+
+export const LocalDotProductSelfAttentionDef = defineLayer({
+  type: 'LocalDotProductSelfAttention',
+  fields: localFields,
+  create: (c, ctx) => new LocalDotProductSelfAttentionLayer(c, ctx),
+});
+export const LocalDotProductSelfAttention = builder(LocalDotProductSelfAttentionDef);

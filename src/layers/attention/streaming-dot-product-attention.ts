@@ -1,0 +1,166 @@
+// Cross attention to a source streamed in lock-step with the input. Port of
+// sequence_layers/jax/attention/streaming_dot_product_attention.py and
+// streaming_local_dot_product_attention.py.
+//
+// Exports (sorted): StreamingDotProductAttention, StreamingDotProductAttentionDef,
+// StreamingDotProductAttentionLayer, StreamingLocalDotProductAttention,
+// StreamingLocalDotProductAttentionDef, StreamingLocalDotProductAttentionLayer.
+//
+// layer() takes the whole source from constants[source_name] and lets query t see source
+// steps t - max_past_horizon .. t + max_future_horizon. step() takes, in the same constant,
+// the source block of the step: as many steps as the input block (the reference's streamed
+// constants). Its keys and values go through a KV cache as in self attention, and with
+// use_query_delay_buffer the queries wait max_future_horizon steps for their future keys.
+// The queries come from x alone, so the receptive field in x is (0, 0).
+import { builder, defineLayer, f, type Resolved } from '../../config.js';
+import { toWasm, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
+import type { Sequence } from '../../sequence.js';
+import { AttentionLayer, attentionFields, type AttentionConfig } from './base.js';
+import { ATT, getSource, inputProjectionField, KvCache, sourceChannelsAtBuild } from './common.js';
+import type { RelativePositionConfig } from './relative-position.js';
+
+const streamingFields = {
+  /** Key of the source Sequence in the constants: the whole source for layer(), the step's block for step(). */
+  sourceName: f.str(),
+  ...attentionFields,
+  /** Past source steps each query sees (>= 1). */
+  maxPastHorizon: f.int(),
+  /** Future source steps each query sees (>= 0, default 0). */
+  maxFutureHorizon: f.int().default(0),
+  /** Query/key/value projections (default {"type": "QueryAndKeyValueProjection"}; not Combined). */
+  inputProjection: inputProjectionField('QueryAndKeyValueProjection'),
+  /**
+   * Delay the queries by max_future_horizon steps when stepping (latency max_future_horizon;
+   * default true). Without it the caller delays x against the source itself.
+   */
+  useQueryDelayBuffer: f.bool().default(true),
+};
+
+interface StreamingConfig extends AttentionConfig {
+  sourceName: string;
+  maxPastHorizon: number;
+  maxFutureHorizon: number;
+  useQueryDelayBuffer: boolean;
+}
+
+/**
+ * Base of the streaming cross-attention layers. Output [H, U], mask = (delayed) query mask.
+ * State: as KvCache (H key/value heads; query delay when use_query_delay_buffer and
+ * max_future_horizon > 0). Parameters as AttentionLayer documents (projections of x and of
+ * the source, whose channel count comes from the constants given at build time).
+ */
+export abstract class StreamingAttentionLayer extends AttentionLayer {
+  private readonly sourceName: string;
+  private readonly past: number;
+  private readonly future: number;
+  private readonly cache: KvCache;
+
+  constructor(cfg: StreamingConfig, ctx: BuildContext, relativePositions: readonly RelativePositionConfig['type'][], queryBlock: number) {
+    const channels = sourceChannelsAtBuild(cfg.type, ctx.where, ctx.constants, cfg.sourceName);
+    const past = cfg.maxPastHorizon, future = cfg.maxFutureHorizon;
+    super(cfg, ctx, { kvHeads: cfg.numHeads, sourceChannels: channels, relativePosition: { allowed: relativePositions, past, future } });
+    if (past < 1) throw this.error('BAD_CONFIG', `max_past_horizon: expected >= 1, got ${past}`);
+    if (future < 0) throw this.error('BAD_CONFIG', `max_future_horizon: expected >= 0, got ${future}`);
+    this.sourceName = cfg.sourceName;
+    this.past = past;
+    this.future = future;
+    this.supportsStep = !(future > 0 && this.relativePosition);
+    const delay = cfg.useQueryDelayBuffer ? future : 0;
+    this.inputLatency = delay;
+    this.cache = new KvCache(this, this.heads, this.heads, this.units, past, future, delay, past + future);
+    this.call.i32[ATT.QUERY_BLOCK] = queryBlock;
+  }
+
+  /** keys, values, mask, time_step, and query_delay + query_delay_mask when queries are delayed (see KvCache). */
+  stateSpecs(batch: number): StateSpec[] {
+    return this.cache.specs(batch);
+  }
+
+  /** Projects the queries of x and the keys and values of the source; points the linear parts at them. */
+  private bindLinear(ctx: RunContext, x: WSeq, source: Sequence): { q: number; kv: number; mask: number } {
+    const p = this.projection, a = this.call.i32;
+    const src = toWasm(ctx.rt, source);
+    const q = p.runQuery(ctx, x.batch * x.time, x.values);
+    const kv = p.runKeyValue(ctx, source.batch * source.time, src.values);
+    a[ATT.Q_LIN] = q;
+    a[ATT.Q_STRIDE] = p.qStride;
+    a[ATT.Q_BATCH_STRIDE] = x.time * p.qStride;
+    a[ATT.Q_LIN_MASK] = x.mask;
+    a[ATT.Q_LIN_COUNT] = x.time;
+    a[ATT.K_LIN] = kv + 4 * p.kOffset;
+    a[ATT.V_LIN] = kv + 4 * p.vOffset;
+    a[ATT.KV_STRIDE] = p.kvStride;
+    a[ATT.KV_BATCH_STRIDE] = source.time * p.kvStride;
+    a[ATT.KV_LIN_MASK] = src.mask;
+    a[ATT.KV_LIN_COUNT] = source.time;
+    return { q, kv, mask: src.mask };
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const source = getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch);
+    const a = this.call.i32;
+    a[ATT.Q_CAP] = a[ATT.Q_RING] = a[ATT.Q_RING_MASK] = a[ATT.Q_HEAD] = 0;
+    a[ATT.KV_CAP] = a[ATT.K_RING] = a[ATT.V_RING] = a[ATT.KV_RING_MASK] = a[ATT.KV_HEAD] = 0;
+    a[ATT.KV_FIRST] = a[ATT.Q_OFFSET] = a[ATT.OUT_MASK] = 0;
+    a[ATT.PAST] = this.past;
+    a[ATT.FUTURE] = this.future;
+    this.bindLinear(ctx, x, source);
+    return this.result(this.attend(ctx, x.batch, x.time, x.mask), x.mask, x.batch, x.time);
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    const { batch, time } = x;
+    const source = getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch, time);
+    const rt = ctx.rt, bufs = this.stateOf(ctx), p = this.projection;
+    this.cache.bind(this.call, rt, bufs, time);
+    const { q, kv, mask } = this.bindLinear(ctx, x, source);
+    const delayed = this.inputLatency > 0;
+    const outMask = delayed ? ctx.alloc(batch * time) : x.mask;
+    this.call.i32[ATT.OUT_MASK] = delayed ? outMask : 0;
+    const out = this.attend(ctx, batch, time, outMask);
+    this.cache.write(rt, bufs, batch, time,
+      { keys: kv + 4 * p.kOffset, values: kv + 4 * p.vOffset, stride: p.kvStride, mask },
+      { queries: q, stride: p.qStride, mask: x.mask });
+    return this.result(out, outMask, batch, time);
+  }
+}
+
+/**
+ * Streaming dot-product cross attention: the source arrives block by block with x. No
+ * relative position embedding (the reference accepts none that works here).
+ */
+export class StreamingDotProductAttentionLayer extends StreamingAttentionLayer {
+  constructor(config: Resolved<typeof streamingFields>, ctx: BuildContext) {
+    super(config, ctx, [], 1);
+  }
+}
+
+const streamingLocalFields = {
+  ...streamingFields,
+  /** Queries per layer-mode chunk (>= 1); not the layer's block size, which is 1. */
+  blockSize: f.int(1),
+};
+
+/**
+ * Streaming local dot-product cross attention: as StreamingDotProductAttention with the
+ * reference's blocked layer mode (`block_size` = query tile here) and Transformer-XL relative
+ * positions (max_backward/max_forward equal to the horizons; steppable with no future horizon).
+ */
+export class StreamingLocalDotProductAttentionLayer extends StreamingAttentionLayer {
+  constructor(config: Resolved<typeof streamingLocalFields>, ctx: BuildContext) {
+    super(config, ctx, ['TransformerXLRelativePositionEmbedding'], config.blockSize);
+  }
+}
+
+export const StreamingDotProductAttentionDef = defineLayer({
+  type: 'StreamingDotProductAttention',
+  fields: streamingFields,
+  create: (c, ctx) => new StreamingDotProductAttentionLayer(c, ctx),
+});
+export const StreamingLocalDotProductAttentionDef = defineLayer({
+  type: 'StreamingLocalDotProductAttention',
+  fields: streamingLocalFields,
+  create: (c, ctx) => new StreamingLocalDotProductAttentionLayer(c, ctx),
+});
+export const StreamingDotProductAttention = builder(StreamingDotProductAttentionDef);
+export const StreamingLocalDotProductAttention = builder(StreamingLocalDotProductAttentionDef);

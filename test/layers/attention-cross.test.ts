@@ -1,0 +1,201 @@
+// Cross-attention layers (src/layers/attention/): DotProductAttention, StreamingDotProductAttention
+// and StreamingLocalDotProductAttention through the reference's test cases
+// (dot_product_attention_test.py, streaming_*_test.py) with verifyContract (constants streamed
+// in lock-step for the streaming layers), the torch oracle fixtures, projection of the source
+// at initialState or at the first step, snapshots, and bad constants and configs.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sl from '../../src/index.js';
+import { loadFixture } from '../fixtures.js';
+import { checkAttentionCase, paramShapes, randomizeWeights } from './attention-helpers.js';
+
+beforeAll(async () => {
+  await sl.init();
+});
+
+const fixture = loadFixture('attention');
+
+describe('oracle fixtures (cross attention)', () => {
+  for (const c of fixture.cases.filter((c) => c.constants)) it(c.name, () => checkAttentionCase(c));
+});
+
+/**
+ * verifyContract with constants; then the receptive field on the first batch item (the
+ * contract's probe is one item long, and the source must match the batch; its first item needs a
+ * few valid steps: with one, the output is that value whatever x).
+ */
+function contract(model: sl.Model, x: sl.Sequence, constants: sl.Constants, streamed = false): void {
+  const opts = { constants, streamConstants: streamed, padConstants: streamed };
+  sl.verifyContract(model, { ...opts, x, testReceptiveField: false });
+  const first = Object.fromEntries(Object.entries(constants).map(([k, c]) => [k, (c as sl.Sequence).slice(0, 1)]));
+  const report = sl.verifyContract(model, { ...opts, constants: first, x: x.slice(0, 1), testBatching: false, testPaddingInvariance: false });
+  expect(report.measuredReceptiveField).toEqual([0, 0]);
+}
+
+describe('DotProductAttention', () => {
+  // The reference's parameters: (heads, units, sink embeddings, sink scalars).
+  for (const [heads, units, sinks, scalars] of [[1, 2, 0, false], [3, 5, 0, false], [3, 5, 1, false], [3, 5, 0, true]] as const) {
+    it(`heads ${heads}, units ${units}, sinks ${sinks}${scalars ? ', sink scalars' : ''}`, () => {
+      const source = sl.randomSequence([2, 11, 2], { seed: 1, lowLength: 3 });
+      const m = sl.build(sl.DotProductAttention({ sourceName: 'source', numHeads: heads, unitsPerHead: units, perDimScale: true, numSinkEmbeddings: sinks, useSinkScalars: scalars }), { inputShape: [3], constants: { source } });
+      randomizeWeights(m);
+      for (const time of [11, 12]) contract(m, sl.randomSequence([2, time, 3], { seed: time }), { source });
+      expect([m.blockSize, m.inputLatency, m.outputLatency, m.supportsStep]).toEqual([1, 0, 0, true]);
+      expect(m.outputShape()).toEqual([heads, units]);
+      const shapes: Record<string, number[]> = { 'query_projection.kernel': [3, heads, units], 'key_value_projection.kernel': [2, 2, heads, units], per_dim_scale: [units] };
+      if (sinks) Object.assign(shapes, { sink_key_embeddings: [sinks, heads, units], sink_value_embeddings: [sinks, heads, units] });
+      if (scalars) shapes.sink_scalars = [heads];
+      expect(paramShapes(m)).toEqual(shapes);
+      m.dispose();
+    });
+  }
+
+  for (const inputProjection of [{ type: 'SeparateQueryKeyValueProjection' }, { type: 'QueryAndKeyValueProjection' }, { type: 'QueryAndSharedKeyValueProjection' }] as const) {
+    it(`projection ${inputProjection.type} with biases`, () => {
+      const source = sl.randomSequence([2, 7, 4], { seed: 2, lowLength: 3 });
+      const m = sl.build(sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, inputProjection, useBias: true }), { inputShape: [3], constants: { source } });
+      randomizeWeights(m);
+      contract(m, sl.randomSequence([2, 9, 3], { seed: 3 }), { source });
+      expect(paramShapes(m)['query_projection.bias']).toEqual([2, 3]);
+      m.dispose();
+    });
+  }
+
+  for (const rp of <sl.RelativePositionConfig[]>[
+    { type: 'ShawRelativePositionEmbedding', maxBackward: 3, maxForward: 2, numHeads: 2, unitsPerHead: 3 },
+    { type: 'T5RelativePositionEmbedding', numBuckets: 8, numHeads: 2, bidirectional: true, maxDistance: 6 },
+  ]) {
+    it(`${rp.type}: query positions count steps across step() calls`, () => {
+      const source = sl.randomSequence([2, 9, 2], { seed: 4, lowLength: 3 });
+      const m = sl.build(sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, relativePositionEmbedding: rp }), { inputShape: [3], constants: { source } });
+      randomizeWeights(m);
+      contract(m, sl.randomSequence([2, 12, 3], { seed: 5 }), { source });
+      m.dispose();
+    });
+  }
+
+  for (const time of [5, 11]) {
+    it(`recompute_kv_per_step (time ${time}) equals projecting once`, () => {
+      const source = sl.randomSequence([2, 6, 2], { seed: 6, lowLength: 3 });
+      const a = sl.build(sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, recomputeKvPerStep: true }), { inputShape: [3], constants: { source } });
+      const b = sl.build(sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3 }), { inputShape: [3], constants: { source } });
+      randomizeWeights(a);
+      b.loadWeights(a.getWeights());
+      const x = sl.randomSequence([2, time, 3], { seed: time });
+      contract(a, x, { source });
+      expect(a.initialState(2, { constants: { source } }).slots[0]!.map((s) => s.name)).toEqual(['time_step']);
+      expect(Array.from(sl.stepByStep(a, x, 2, { source }).values)).toEqual(Array.from(sl.stepByStep(b, x, 2, { source }).values));
+      a.dispose();
+      b.dispose();
+    });
+  }
+
+  it('projects the source at the first step when initialState had no constants, and restores without them', () => {
+    const source = sl.randomSequence([1, 5, 2], { seed: 7, randomLengths: false });
+    const m = sl.build(sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3 }), { inputShape: [3], constants: { source } });
+    randomizeWeights(m);
+    const x = sl.randomSequence([1, 6, 3], { seed: 8, randomLengths: false });
+    const y = m.layer(x, { constants: { source } });
+    const state = m.initialState(1);
+    expect(state.slots[0]!.find((b) => b.name === 'keys')!.shape).toEqual([1, 0, 2, 3]);
+    const first = m.step(x.sliceTime(0, 2), state, { constants: { source } });
+    expect(state.slots[0]!.find((b) => b.name === 'keys')!.shape).toEqual([1, 5, 2, 3]);
+    const restored = m.restoreState(state.toBytes());
+    const rest = m.step(x.sliceTime(2), restored);
+    sl.assertSequencesClose(first.concatenate(rest), y, 'first-step projection, then a restored state without constants', 0, 0);
+    expect(() => m.step(x.sliceTime(0, 1), m.initialState(1))).toThrow(expect.objectContaining({ code: 'MISSING_CONSTANT' }));
+    state.dispose();
+    restored.dispose();
+    m.dispose();
+  });
+});
+
+describe('StreamingDotProductAttention and StreamingLocalDotProductAttention', () => {
+  /** x with random lengths >= time / 2 and a source with x's mask, as the reference's test. */
+  const inputs = (time: number, seed: number) => {
+    const x = sl.randomSequence([2, time, 3], { seed, lowLength: Math.floor(time / 2) });
+    const source = new sl.Sequence(sl.randomSequence([2, time, 2], { seed: seed + 1, randomLengths: false }).values, x.mask, [2, time, 2]).maskInvalid();
+    return { x, source };
+  };
+  for (const local of [false, true]) {
+    const name = local ? 'StreamingLocalDotProductAttention' : 'StreamingDotProductAttention';
+    // The reference's parameters: (heads, units, past, future, sink embeddings, sink scalars).
+    for (const [heads, units, past, future, sinks, scalars] of [[1, 2, 3, 0, 0, false], [3, 5, 3, 0, 0, false], [3, 5, 3, 2, 0, false], [3, 5, 3, 5, 0, false], [3, 5, 3, 5, 1, false], [3, 5, 3, 5, 0, true]] as const) {
+      it(`${name}: heads ${heads}, units ${units}, past ${past}, future ${future}, sinks ${sinks}${scalars ? ', sink scalars' : ''}`, () => {
+        const common = { sourceName: 'source', numHeads: heads, unitsPerHead: units, maxPastHorizon: past, maxFutureHorizon: future, perDimScale: true, numSinkEmbeddings: sinks, useSinkScalars: scalars };
+        const config = local ? sl.StreamingLocalDotProductAttention({ ...common, blockSize: Math.max(1, future, past - 1) }) : sl.StreamingDotProductAttention(common);
+        const m = sl.build(config, { inputShape: [3], constants: { source: inputs(1, 0).source } });
+        randomizeWeights(m);
+        for (const time of [11, 12]) {
+          const { x, source } = inputs(time, time);
+          contract(m, x, { source }, true);
+        }
+        expect([m.blockSize, m.inputLatency, m.outputLatency, m.supportsStep]).toEqual([1, future, future, true]);
+        expect(paramShapes(m)['key_value_projection.kernel']).toEqual([2, 2, heads, units]);
+        m.dispose();
+      });
+    }
+  }
+
+  it('without the query delay buffer: no latency, and step() on a delayed x equals layer()', () => {
+    const future = 2;
+    const m = sl.build(sl.StreamingDotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, maxPastHorizon: 3, maxFutureHorizon: future, useQueryDelayBuffer: false }), { inputShape: [3], constants: { source: inputs(1, 0).source } });
+    randomizeWeights(m);
+    expect([m.inputLatency, m.outputLatency]).toEqual([0, 0]);
+    const { x, source } = inputs(30, 3);
+    const y = m.layer(x, { constants: { source } });
+    const ys = sl.stepByStep(m, x.padTime(future, 0, false), 1, { source: source.padTime(0, future, false) }, true);
+    sl.assertSequencesClose(ys.sliceTime(future), y, 'delayed x vs layer', 0, 0);
+    m.dispose();
+  });
+
+  it('Transformer-XL relative positions (StreamingLocalDotProductAttention, no future horizon)', () => {
+    const m = sl.build(sl.StreamingLocalDotProductAttention({
+      sourceName: 'source', numHeads: 2, unitsPerHead: 3, blockSize: 2, maxPastHorizon: 3,
+      relativePositionEmbedding: { type: 'TransformerXLRelativePositionEmbedding', numHeads: 2, unitsPerHead: 3, maxBackward: 3, maxForward: 0, positionBiasDim: 4 },
+    }), { inputShape: [3], constants: { source: inputs(1, 0).source } });
+    randomizeWeights(m);
+    const { x, source } = inputs(12, 5);
+    contract(m, x, { source }, true);
+    m.dispose();
+  });
+});
+
+describe('bad constants and configs', () => {
+  const source = sl.randomSequence([2, 5, 2], { seed: 1 });
+  const dpa = sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3 });
+
+  it('MISSING_CONSTANT at build, naming the key and the expected shape', () => {
+    expect(() => sl.build(dpa, { inputShape: [3] })).toThrow(expect.objectContaining({ code: 'MISSING_CONSTANT' }));
+    expect(() => sl.build(dpa, { inputShape: [3] })).toThrow(/constants\["source"\] at build time to be a Sequence \[batch, time, channels\].*got no such constant/);
+    expect(() => sl.build(dpa, { inputShape: [3], constants: { source: { values: new Float32Array(4), shape: [2, 2] } } })).toThrow(/got an array of shape \[2, 2\]/);
+  });
+
+  it('MISSING_CONSTANT in layer() and step(): absent, wrong channels, wrong batch, wrong block length', () => {
+    const m = sl.build(dpa, { inputShape: [3], constants: { source } });
+    const x = sl.randomSequence([2, 4, 3]);
+    const code = expect.objectContaining({ code: 'MISSING_CONSTANT' });
+    expect(() => m.layer(x)).toThrow(code);
+    expect(() => m.layer(x)).toThrow(/expected constants\["source"\] to be a Sequence \[2, time, 2\] float32, got no such constant/);
+    expect(() => m.layer(x, { constants: { source: sl.randomSequence([2, 5, 3]) } })).toThrow(/\[2, time, 2\] float32, got \[2, 5, 3\] float32/);
+    expect(() => m.layer(x, { constants: { source: sl.randomSequence([1, 5, 2]) } })).toThrow(/\[2, time, 2\] float32, got \[1, 5, 2\] float32/);
+    expect(() => m.initialState(2, { constants: { source: sl.randomSequence([2, 5, 4]) } })).toThrow(code);
+    m.dispose();
+    const s = sl.build(sl.StreamingDotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, maxPastHorizon: 2 }), { inputShape: [3], constants: { source } });
+    const state = s.initialState(2);
+    expect(() => s.step(x, state, { constants: { source } })).toThrow(/expected constants\["source"\] to be a Sequence \[2, 4, 2\] float32, got \[2, 5, 2\] float32/);
+    state.dispose();
+    s.dispose();
+  });
+
+  it('BAD_CONFIG for configs the cross-attention layers cannot take', () => {
+    const bad = (config: sl.LayerConfig, pattern: RegExp) => {
+      expect(() => sl.build(config, { inputShape: [3], constants: { source } })).toThrow(expect.objectContaining({ code: 'BAD_CONFIG' }));
+      expect(() => sl.build(config, { inputShape: [3], constants: { source } })).toThrow(pattern);
+    };
+    bad(sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, inputProjection: { type: 'CombinedQueryKeyValueProjection', shareKvProjection: false } }), /CombinedQueryKeyValueProjection is not possible for cross attention/);
+    bad(sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, relativePositionEmbedding: { type: 'TransformerXLRelativePositionEmbedding', numHeads: 2, unitsPerHead: 3, maxBackward: 1, maxForward: 0, positionBiasDim: 4, useBias: true } }), /supports "ShawRelativePositionEmbedding" or "T5RelativePositionEmbedding"/);
+    bad(sl.StreamingDotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, maxPastHorizon: 0, maxFutureHorizon: 1 }), /max_past_horizon: expected >= 1, got 0/);
+    bad(sl.StreamingDotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, maxPastHorizon: 2, maxFutureHorizon: -1 }), /max_future_horizon: expected >= 0, got -1/);
+    bad(sl.StreamingDotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, maxPastHorizon: 2, relativePositionEmbedding: { type: 'ShawRelativePositionEmbedding', maxBackward: 1, maxForward: 0, numHeads: 2, unitsPerHead: 3 } }), /StreamingDotProductAttention supports none/);
+  });
+});

@@ -1,0 +1,35 @@
+// Shared by the attention tests: random weights and the oracle fixture check with constants.
+import * as sl from '../../src/index.js';
+import { seededRandom } from '../../src/util/hash.js';
+import { checkFixtureCase, fixtureConstants, fixtureModel, type FixtureCase } from '../fixtures.js';
+
+/** Replaces every parameter by normal noise, so a zero-initialised bias cannot hide a bug. */
+export function randomizeWeights(model: sl.Model, seed = 1, std = 1): void {
+  const g = sl.normal(seededRandom(seed));
+  const w = model.getWeights();
+  for (const t of Object.values(w)) (t.data as Float32Array).forEach((_, i, a) => (a[i] = g() * std));
+  model.loadWeights(w);
+}
+
+export const paramShapes = (model: sl.Model) => Object.fromEntries(Object.entries(model.getWeights()).map(([k, t]) => [k, t.shape]));
+
+/**
+ * Checks a fixture case against its oracle: layer() (checkFixtureCase), then step() in blocks of
+ * 1 and 3 steps, flushed by the input latency (streaming layers get their source block by block).
+ */
+export function checkAttentionCase(c: FixtureCase): void {
+  checkFixtureCase(c);
+  const { model, x } = fixtureModel(c);
+  try {
+    if (!model.supportsStep) return;
+    const constants = fixtureConstants(c);
+    const expected = new sl.Sequence(Float32Array.from(c.output.values), x.mask, c.output.shape);
+    const streamed = c.config.type.startsWith('Streaming');
+    for (const chunk of [1, 3]) {
+      const y = sl.stepByStep(model, x.padTime(0, model.inputLatency, false), chunk, constants, streamed).sliceTime(model.outputLatency);
+      sl.assertSequencesClose(y, expected, `${c.name} (step, ${chunk} per call)`, c.rtol, c.atol);
+    }
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,341 @@
+// Self-attention layers (src/layers/attention/): DotProductSelfAttention and
+// LocalDotProductSelfAttention through the reference's test cases (dot_product_self_attention_test.py,
+// local_dot_product_self_attention_test.py) with verifyContract and random weights, parameter
+// shapes, the torch oracle fixtures (tools/fixtures_attention.py, layer and step), emits, the KV
+// cache (2,000 steps without memory growth, growing cache, CACHE_FULL, snapshots) and bad
+// configs. Cross and streaming attention: attention-cross.test.ts.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sl from '../../src/index.js';
+import { loadFixture } from '../fixtures.js';
+import { checkAttentionCase, paramShapes, randomizeWeights } from './attention-helpers.js';
+
+beforeAll(async () => {
+  await sl.init();
+});
+
+const fixture = loadFixture('attention');
+
+describe('oracle fixtures (self attention)', () => {
+  for (const c of fixture.cases.filter((c) => !c.constants)) it(c.name, () => checkAttentionCase(c));
+});
+
+/** Builds with random weights and runs verifyContract over the reference's lengths. */
+function contract(config: sl.LayerConfig, inputShape: number[], opts: { times?: number[]; randomMask?: boolean } = {}): sl.Model {
+  const model = sl.build(config, { inputShape });
+  randomizeWeights(model);
+  for (const time of opts.times ?? [1, 3, 12]) {
+    const x = sl.randomSequence([2, time, ...inputShape], { seed: time, randomMask: opts.randomMask });
+    sl.verifyContract(model, { x });
+  }
+  sl.verifyContract(model);
+  return model;
+}
+
+describe('DotProductSelfAttention', () => {
+  // The reference's parameters: (heads, units, past, future, random mask, sink embeddings, sink scalars).
+  const cases: [number, number, number, number, boolean, number, boolean][] = [
+    [1, 2, 3, 0, false, 0, false], [1, 2, 3, 0, true, 0, false], [3, 5, 3, 0, false, 0, false], [3, 5, 3, 0, true, 0, false],
+    [3, 5, 3, 2, false, 0, false], [3, 5, 3, 2, true, 0, false], [3, 5, 3, 5, false, 0, false], [3, 5, 3, 5, true, 0, false],
+    [3, 5, -1, 2, false, 0, false], [3, 5, -1, 2, true, 0, false], [3, 5, 3, -1, false, 0, false], [3, 5, 3, -1, true, 0, false],
+    [3, 5, -1, -1, false, 0, false], [3, 5, -1, -1, true, 0, false], [3, 5, 3, 2, false, 1, false], [3, 5, 3, 2, true, 1, false],
+    [3, 5, 3, 2, false, 0, true], [3, 5, 3, 2, true, 0, true], [2, 3, 0, 2, true, 0, false], [2, 3, -1, 0, true, 0, false],
+  ];
+  for (const [heads, units, past, future, randomMask, sinks, scalars] of cases) {
+    it(`heads ${heads}, units ${units}, past ${past}, future ${future}, random mask ${randomMask}, sinks ${sinks}${scalars ? ', sink scalars' : ''}`, () => {
+      const m = contract(
+        sl.DotProductSelfAttention({ numHeads: heads, unitsPerHead: units, maxPastHorizon: past, maxFutureHorizon: future, perDimScale: true, numSinkEmbeddings: sinks, useSinkScalars: scalars }),
+        [1], { times: [1, 2, 3, 11, 12], randomMask },
+      );
+      expect(m.blockSize).toBe(1);
+      expect(m.outputRatio.toString()).toBe('1');
+      expect(m.outputShape()).toEqual([heads, units]);
+      // The reference steps only with both horizons >= 0; an unlimited past steps here with a growing cache.
+      expect(m.supportsStep).toBe(future >= 0);
+      expect(m.inputLatency).toBe(Math.max(0, future));
+      expect(m.outputLatency).toBe(Math.max(0, future));
+      expect(m.receptiveField).toEqual([past < 0 ? -Infinity : -past, future < 0 ? Infinity : future]);
+      const shapes: Record<string, number[]> = { 'query_key_value_projection.kernel': [1, 3, heads, units], per_dim_scale: [units] };
+      if (sinks) Object.assign(shapes, { sink_key_embeddings: [sinks, heads, units], sink_value_embeddings: [sinks, heads, units] });
+      if (scalars) shapes.sink_scalars = [heads];
+      expect(paramShapes(m)).toEqual(shapes);
+      m.dispose();
+    });
+  }
+
+  // The reference's projection configs (MHA and GQA) crossed with the attention sinks.
+  const projections: [sl.InputProjectionConfig, number, number | undefined][] = [
+    [{ type: 'CombinedQueryKeyValueProjection', shareKvProjection: false }, 3, undefined],
+    [{ type: 'CombinedQueryKeyValueProjection', shareKvProjection: true }, 3, undefined],
+    [{ type: 'SeparateQueryKeyValueProjection' }, 3, undefined],
+    [{ type: 'SeparateQueryKeyValueProjection' }, 6, 3],
+    [{ type: 'QueryAndKeyValueProjection' }, 3, undefined],
+    [{ type: 'QueryAndKeyValueProjection' }, 6, 3],
+    [{ type: 'QueryAndSharedKeyValueProjection' }, 3, undefined],
+    [{ type: 'QueryAndSharedKeyValueProjection' }, 6, 3],
+  ];
+  for (const [inputProjection, heads, kvHeads] of projections) {
+    for (const sinks of ['none', 'embeddings', 'scalars'] as const) {
+      it(`projection ${JSON.stringify(inputProjection)}, heads ${heads}/${kvHeads ?? heads}, sinks ${sinks}`, () => {
+        const m = sl.build(sl.DotProductSelfAttention({
+          numHeads: heads, numKvHeads: kvHeads, unitsPerHead: 5, inputProjection, maxPastHorizon: 7, maxFutureHorizon: 11, useBias: true,
+          numSinkEmbeddings: sinks === 'embeddings' ? 2 : 0, useSinkScalars: sinks === 'scalars',
+        }), { inputShape: [2] });
+        randomizeWeights(m);
+        sl.verifyContract(m, { x: sl.randomSequence([2, 16, 2], { seed: 3 }) });
+        expect(m.supportsStep).toBe(true);
+        expect(m.inputLatency).toBe(11);
+        const kv = kvHeads ?? heads;
+        const names = Object.keys(paramShapes(m));
+        if (inputProjection.type === 'CombinedQueryKeyValueProjection') {
+          const n = inputProjection.shareKvProjection ? 2 : 3;
+          expect(paramShapes(m)['query_key_value_projection.kernel']).toEqual([2, n, heads, 5]);
+          expect(paramShapes(m)['query_key_value_projection.bias']).toEqual([n, heads, 5]);
+        } else {
+          expect(paramShapes(m)['query_projection.kernel']).toEqual([2, heads, 5]);
+          expect(paramShapes(m)['query_projection.bias']).toEqual([heads, 5]);
+          if (inputProjection.type === 'SeparateQueryKeyValueProjection') {
+            expect(paramShapes(m)['key_projection.kernel']).toEqual([2, kv, 5]);
+            expect(paramShapes(m)['value_projection.bias']).toEqual([kv, 5]);
+          } else if (inputProjection.type === 'QueryAndKeyValueProjection') {
+            expect(paramShapes(m)['key_value_projection.kernel']).toEqual([2, 2, kv, 5]);
+          } else {
+            expect(paramShapes(m)['shared_key_value_projection.kernel']).toEqual([2, kv, 5]);
+          }
+        }
+        if (sinks === 'embeddings') expect([paramShapes(m).sink_key_embeddings, paramShapes(m).sink_value_embeddings]).toEqual([[2, heads, 5], [2, kv, 5]]);
+        expect(names.includes('sink_scalars')).toBe(sinks === 'scalars');
+        m.dispose();
+      });
+    }
+  }
+
+  // The reference's Shaw and T5 relative position cases: (past, future, max_backward, max_forward).
+  for (const [past, future, mb, mf] of [[-1, -1, 5, 5], [-1, 0, 8, 0], [-1, 0, 8, 8], [0, -1, 4, 4], [4, 4, 4, 4], [4, 4, 3, 2], [8, 0, 8, 0]] as const) {
+    it(`Shaw relative positions: past ${past}, future ${future}, max_backward ${mb}, max_forward ${mf}`, () => {
+      const m = contract(sl.DotProductSelfAttention({
+        numHeads: 2, unitsPerHead: 3, maxPastHorizon: past, maxFutureHorizon: future,
+        relativePositionEmbedding: { type: 'ShawRelativePositionEmbedding', maxBackward: mb, maxForward: mf, numHeads: 2, unitsPerHead: 3 },
+      }), [2]);
+      expect(m.supportsStep).toBe(future === 0);
+      expect(paramShapes(m)['relative_position_embedding.embedding']).toEqual([mb + mf + 1, 2, 3]);
+      m.dispose();
+    });
+  }
+  for (const [past, future, bidirectional] of [[-1, -1, true], [-1, -1, false], [-1, 0, true], [-1, 0, false], [0, -1, true], [4, 4, true], [4, 4, false], [8, 0, false]] as const) {
+    it(`T5 relative positions: past ${past}, future ${future}, bidirectional ${bidirectional}`, () => {
+      const m = contract(sl.DotProductSelfAttention({
+        numHeads: 2, unitsPerHead: 3, maxPastHorizon: past, maxFutureHorizon: future,
+        relativePositionEmbedding: { type: 'T5RelativePositionEmbedding', numBuckets: 8, numHeads: 2, bidirectional, maxDistance: 16 },
+      }), [2]);
+      expect(paramShapes(m)['relative_position_embedding.embedding']).toEqual([8, 2]);
+      m.dispose();
+    });
+  }
+
+  it('soft cap, per-dim key scale, query scale and zero_fully_masked keep the contract', () => {
+    contract(sl.DotProductSelfAttention({
+      numHeads: 2, unitsPerHead: 6, maxPastHorizon: 5, maxFutureHorizon: 1, attentionLogitsSoftCap: 1.5,
+      perDimScale: true, perDimKeyScale: true, queryScale: 0.3, zeroFullyMasked: true,
+    }), [3], { randomMask: true }).dispose();
+  });
+
+  it('emits the attention probabilities [batch, query, heads, sinks + keys], in layer and step mode', () => {
+    const m = sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 3, maxPastHorizon: 2, numSinkEmbeddings: 1 }), { inputShape: [4] });
+    randomizeWeights(m);
+    const x = sl.randomSequence([1, 5, 4], { randomLengths: false });
+    const { emits } = m.layerWithEmits(x);
+    const p = emits['']!;
+    expect(p.shape).toEqual([1, 5, 2, 1 + 5]);
+    for (let t = 0; t < 5; t++) {
+      for (let h = 0; h < 2; h++) {
+        const row = p.values.subarray((t * 2 + h) * 6, (t * 2 + h + 1) * 6);
+        expect(Array.from(row).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+        // Keys outside [t - 2, t] get nothing.
+        for (let j = 0; j < 5; j++) if (j < t - 2 || j > t) expect(row[1 + j]).toBe(0);
+      }
+    }
+    // Step mode: [sinks ‖ cache (2) ‖ block] per query.
+    const state = m.initialState(1);
+    m.step(x.sliceTime(0, 3), state);
+    const s = m.stepWithEmits(x.sliceTime(3, 5), state).emits['']!;
+    expect(s.shape).toEqual([1, 2, 2, 1 + 2 + 2]);
+    const layerRow = p.values.subarray((3 * 2) * 6, (3 * 2 + 1) * 6); // query 3, head 0: keys 1..3
+    const stepRow = s.values.subarray(0, 5); // query 0 of the block: cache = keys 1, 2; block = keys 3, 4
+    expect([stepRow[0], stepRow[1], stepRow[2], stepRow[3], stepRow[4]]).toEqual([layerRow[0], layerRow[2], layerRow[3], layerRow[4], 0]);
+    state.dispose();
+    m.dispose();
+  });
+});
+
+describe('LocalDotProductSelfAttention', () => {
+  const cases: [number, number, number, number, boolean, number, boolean][] = [
+    [1, 2, 3, 0, false, 0, false], [1, 2, 3, 0, true, 0, false], [3, 5, 3, 0, false, 0, false], [3, 5, 3, 0, true, 0, false],
+    [3, 5, 3, 2, false, 0, false], [3, 5, 3, 2, true, 0, false], [3, 5, 3, 5, false, 0, false], [3, 5, 3, 5, true, 0, false],
+    [3, 5, 3, 2, false, 1, false], [3, 5, 3, 2, true, 1, false], [3, 5, 3, 2, false, 0, true], [3, 5, 3, 2, true, 0, true],
+  ];
+  for (const [heads, units, past, future, randomMask, sinks, scalars] of cases) {
+    it(`heads ${heads}, units ${units}, past ${past}, future ${future}, random mask ${randomMask}, sinks ${sinks}${scalars ? ', sink scalars' : ''}`, () => {
+      const blockSize = Math.max(1, future, past - 1);
+      const m = contract(
+        sl.LocalDotProductSelfAttention({ numHeads: heads, unitsPerHead: units, blockSize, maxPastHorizon: past, maxFutureHorizon: future, perDimScale: true, numSinkEmbeddings: sinks, useSinkScalars: scalars }),
+        [1], { times: [1, 2, 3, 11, 12], randomMask },
+      );
+      expect(m.blockSize).toBe(1);
+      expect(m.supportsStep).toBe(true);
+      expect(m.inputLatency).toBe(future);
+      m.dispose();
+    });
+  }
+
+  it('equals DotProductSelfAttention with the same horizons and weights', () => {
+    const common = { numHeads: 2, unitsPerHead: 4, maxPastHorizon: 4, maxFutureHorizon: 2, perDimScale: true };
+    const a = sl.build(sl.LocalDotProductSelfAttention({ ...common, blockSize: 3 }), { inputShape: [3] });
+    const b = sl.build(sl.DotProductSelfAttention(common), { inputShape: [3] });
+    randomizeWeights(a);
+    b.loadWeights(a.getWeights());
+    const x = sl.randomSequence([2, 17, 3], { seed: 9, lowLength: 1 });
+    expect(Array.from(a.layer(x).maskInvalid().values)).toEqual(Array.from(b.layer(x).maskInvalid().values));
+    a.dispose();
+    b.dispose();
+  });
+
+  // The reference's Transformer-XL cases: steppable only without a future horizon.
+  for (const [heads, units, past, future, randomMask] of [[1, 2, 3, 0, false], [3, 5, 3, 0, false], [1, 2, 3, 0, true], [3, 5, 3, 0, true], [3, 5, 3, 2, false], [3, 5, 3, 2, true], [3, 5, 3, 5, false], [3, 5, 3, 5, true]] as const) {
+    it(`Transformer-XL relative positions: heads ${heads}, units ${units}, past ${past}, future ${future}, random mask ${randomMask}`, () => {
+      const m = contract(sl.LocalDotProductSelfAttention({
+        numHeads: heads, unitsPerHead: units, blockSize: Math.max(1, future, past - 1), maxPastHorizon: past, maxFutureHorizon: future,
+        relativePositionEmbedding: { type: 'TransformerXLRelativePositionEmbedding', numHeads: heads, unitsPerHead: units, maxBackward: past, maxForward: future, positionBiasDim: 8 },
+      }), [1], { times: [1, 2, 3, 11, 12], randomMask });
+      expect(m.supportsStep).toBe(future === 0);
+      expect(m.inputLatency).toBe(future);
+      expect(paramShapes(m)).toMatchObject({
+        'relative_position_embedding.pos_proj.kernel': [8, heads, units], 'relative_position_embedding.u': [heads, units], 'relative_position_embedding.v': [heads, units],
+      });
+      m.dispose();
+    });
+  }
+});
+
+describe('KV cache', () => {
+  it('2,000 single steps of windowed attention equal layer() and never grow WebAssembly memory', () => {
+    const m = sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 8, maxPastHorizon: 16, maxFutureHorizon: 2, numKvHeads: 1, inputProjection: { type: 'SeparateQueryKeyValueProjection' } }), { inputShape: [6] });
+    randomizeWeights(m, 2, 0.5);
+    const T = 2000, F = 2;
+    const x = sl.randomSequence([1, T, 6], { seed: 4, randomLengths: false });
+    const y = m.layer(x);
+    const xs = x.padTime(0, F, false);
+    const state = m.initialState(1);
+    const out = { values: new Float32Array(2 * 8), mask: new Uint8Array(1) };
+    const got = new Float32Array(T * 16);
+    const memory = sl.getRuntime().memory;
+    let bytes = 0;
+    for (let t = 0; t < T + F; t++) {
+      m.stepInto(xs.sliceTime(t, t + 1), state, out);
+      if (t === 0) bytes = memory.buffer.byteLength;
+      else expect(memory.buffer.byteLength).toBe(bytes);
+      if (t >= F) got.set(out.values, (t - F) * 16);
+    }
+    expect(Array.from(got)).toEqual(Array.from(y.values));
+    state.dispose();
+    m.dispose();
+  });
+
+  it('grows with an unlimited past (256 steps, doubling), stays exact, and survives a snapshot', () => {
+    const m = sl.build(sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: -1, maxFutureHorizon: 1, maxCacheSteps: 1000 }), { inputShape: [3] });
+    randomizeWeights(m, 5, 0.5);
+    const x = sl.randomSequence([2, 700, 3], { seed: 6, lowLength: 650 });
+    const y = m.layer(x);
+    const state = m.initialState(2);
+    const keys = () => state.slots[0]!.find((b) => b.name === 'keys')!.shape[1];
+    expect(keys()).toBe(256);
+    const xs = x.padTime(0, 1, false);
+    const outs = [m.step(xs.sliceTime(0, 300), state)];
+    expect(keys()).toBe(512);
+    const restored = m.restoreState(state.toBytes());
+    expect(restored.slots[0]!.find((b) => b.name === 'keys')!.shape[1]).toBe(512);
+    outs.push(m.step(xs.sliceTime(300, 701), restored));
+    expect(restored.slots[0]!.find((b) => b.name === 'keys')!.shape[1]).toBe(1000);
+    sl.assertSequencesClose(sl.Sequence.concatenate(outs).sliceTime(1), y, 'grown cache vs layer', 0, 0);
+    state.dispose();
+    restored.dispose();
+    m.dispose();
+  });
+
+  it('fails with CACHE_FULL past max_cache_steps, before writing anything', () => {
+    const m = sl.build(sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: -1, maxCacheSteps: 8 }), { inputShape: [2] });
+    const x = sl.randomSequence([1, 12, 2], { randomLengths: false });
+    const state = m.initialState(1);
+    m.step(x.sliceTime(0, 6), state);
+    const before = state.toBytes();
+    expect(() => m.step(x.sliceTime(6, 9), state)).toThrow(expect.objectContaining({ code: 'CACHE_FULL' }));
+    expect(() => m.step(x.sliceTime(6, 9), state)).toThrow(/holds 6 steps and a block of 3 needs 9, over max_cache_steps=8/);
+    expect(state.toBytes()).toEqual(before);
+    // The state is still usable for what fits.
+    const y = m.step(x.sliceTime(6, 8), state);
+    sl.assertSequencesClose(y, m.layer(x.sliceTime(0, 8)).sliceTime(6), 'after CACHE_FULL', 0, 0);
+    state.dispose();
+    m.dispose();
+  });
+
+  it('rejects a state from another model', () => {
+    const cfg = sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 2 });
+    const a = sl.build(cfg, { inputShape: [2] });
+    const b = sl.build(cfg, { inputShape: [2] });
+    const state = a.initialState(1);
+    const x = sl.randomSequence([1, 1, 2]);
+    expect(() => b.step(x, state)).toThrow(expect.objectContaining({ code: 'BAD_STATE' }));
+    const other = sl.build(sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 3 }), { inputShape: [2] });
+    expect(() => other.restoreState(state.toBytes())).toThrow(expect.objectContaining({ code: 'BAD_SNAPSHOT' }));
+    state.dispose();
+    for (const m of [a, b, other]) m.dispose();
+  });
+});
+
+describe('bad configs', () => {
+  const bad = (config: object, inputShape: number[], pattern: RegExp, code = 'BAD_CONFIG') => {
+    let error: unknown;
+    try {
+      sl.build(config, { inputShape }).dispose();
+    } catch (e) {
+      error = e;
+    }
+    expect(error, JSON.stringify(config)).toMatchObject({ code });
+    expect(String((error as Error).message)).toMatch(pattern);
+  };
+  const base = { type: 'DotProductSelfAttention', num_heads: 2, units_per_head: 3, max_past_horizon: 2 };
+
+  it('names the field and what was expected', () => {
+    bad({ ...base, max_past_horizon: undefined }, [4], /needs field "max_past_horizon"/);
+    bad({ ...base, max_past_horizon: -2 }, [4], /max_past_horizon: expected an integer in \[-1, \d+\], got -2/);
+    bad({ ...base, max_past_horizon: 0, max_future_horizon: 0 }, [4], /both 0/);
+    bad({ ...base, num_heads: 0 }, [4], /num_heads: expected an integer in \[1, \d+\], got 0/);
+    bad({ ...base, num_kv_heads: 4 }, [4], /num_heads: expected a multiple of num_kv_heads=4, got 2/);
+    bad({ ...base, num_kv_heads: 1 }, [4], /CombinedQueryKeyValueProjection needs num_kv_heads = num_heads \(2\), got 1/);
+    bad({ ...base, attention_logits_soft_cap: -1 }, [4], /attention_logits_soft_cap: expected a number >= 0 or null, got -1/);
+    bad({ ...base, num_sink_embeddings: 1, use_sink_scalars: true }, [4], /not both/);
+    bad({ ...base, zero_fully_masked: true, use_sink_scalars: true }, [4], /zero_fully_masked: incompatible with attention sinks/);
+    bad(base, [4, 2], /expected a float32 input with channel shape \[channels\].*got \[4, 2\]/);
+  });
+
+  it('checks nested input_projection and relative_position_embedding configs', () => {
+    bad({ ...base, input_projection: { type: 'Combined' } }, [4], /config\.input_projection\.type: expected one of "CombinedQueryKeyValueProjection"/);
+    bad({ ...base, input_projection: { type: 'SeparateQueryKeyValueProjection', share_kv_projection: true } }, [4], /input_projection\.share_kv_projection: SeparateQueryKeyValueProjection has no field "share_kv_projection"/);
+    bad({ ...base, input_projection: 'combined' }, [4], /input_projection: expected a config object/);
+    bad({ ...base, relative_position_embedding: { type: 'ShawRelativePositionEmbedding', max_backward: 2, num_heads: 2, units_per_head: 3 } }, [4], /relative_position_embedding: ShawRelativePositionEmbedding needs field "max_forward"/);
+    bad({ ...base, relative_position_embedding: { type: 'ShawRelativePositionEmbedding', max_backward: 2, max_forward: 0, num_heads: 3, units_per_head: 3 } }, [4], /num_heads: expected the layer's num_heads 2, got 3/);
+    bad({ ...base, relative_position_embedding: { type: 'TransformerXLRelativePositionEmbedding', num_heads: 2, units_per_head: 3, max_backward: 2, max_forward: 0, position_bias_dim: 4 } }, [4], /DotProductSelfAttention supports "ShawRelativePositionEmbedding" or "T5RelativePositionEmbedding", got "TransformerXLRelativePositionEmbedding"/);
+    const local = { type: 'LocalDotProductSelfAttention', num_heads: 2, units_per_head: 3, max_past_horizon: 2, block_size: 2 };
+    bad({ ...local, relative_position_embedding: { type: 'T5RelativePositionEmbedding', num_buckets: 4, num_heads: 2, bidirectional: true } }, [4], /supports "TransformerXLRelativePositionEmbedding", got "T5RelativePositionEmbedding"/);
+    bad({ ...local, relative_position_embedding: { type: 'TransformerXLRelativePositionEmbedding', num_heads: 2, units_per_head: 3, max_backward: 3, max_forward: 0, position_bias_dim: 4 } }, [4], /max_backward = max_past_horizon \(2\)/);
+    bad({ ...local, max_past_horizon: 0, max_future_horizon: 2 }, [4], /max_past_horizon: expected >= 1, got 0/);
+    bad({ ...local, block_size: 0 }, [4], /block_size: expected an integer in \[1, \d+\], got 0/);
+  });
+
+  it('reads the reference spelling and round-trips the normalised config', () => {
+    const m = sl.build({ ...base, input_projection: { type: 'CombinedQueryKeyValueProjection', share_kv_projection: true } }, { inputShape: [4] });
+    expect(m.toConfig()).toMatchObject({ inputProjection: { type: 'CombinedQueryKeyValueProjection', shareKvProjection: true }, maxFutureHorizon: 0, maxCacheSteps: 4096 });
+    expect(sl.toSnakeCase(m.toConfig())).toMatchObject({ input_projection: { type: 'CombinedQueryKeyValueProjection', share_kv_projection: true } });
+    sl.build(m.toConfig(), { inputShape: [4] }).dispose();
+    m.dispose();
+  });
+});
