@@ -9,12 +9,17 @@ export type ErrorCode =
   | 'BAD_STATE' // a state from another model or batch size, or a disposed one
   | 'BAD_WEIGHTS' // missing, extra or mis-shaped parameters
   | 'BAD_SAFETENSORS' // a safetensors file that breaks the format
+  | 'BAD_ONNX' // an ONNX file that breaks the protobuf or ONNX format, or a graph a converter does not recognise
+  | 'BAD_WAV' // a WAV file that is malformed or in an encoding the reader does not take
+  | 'BAD_NPY' // a NumPy .npy file that is malformed or of a dtype the reader does not take
   | 'BAD_SNAPSHOT' // a state snapshot that is corrupted or belongs elsewhere
   | 'NOT_STEPPABLE' // step() on a layer that cannot step
   | 'MEMORY_BUDGET' // an allocation past maxMemoryBytes
   | 'DISPOSED' // use of a disposed model or state
   | 'MISSING_CONSTANT' // a constants entry a layer needs is absent or mis-shaped
   | 'CACHE_FULL' // a growing cache reached its configured maximum
+  | 'WORKER_FAILED' // a worker died, or a layer failed inside it with an uncoded error (a kernel trap)
+  | 'CLOSED' // a stream, worker or pool was closed before the call could be served
   | 'BAD_ARGUMENT'; // any other wrong argument at the public API
 
 export class SeqLayersError extends Error {

@@ -65,8 +65,14 @@ export class Runtime {
   private _i32: Int32Array;
   private _u8: Uint8Array;
 
-  /** Instantiates a compiled kernel module synchronously (works in an AudioWorklet). */
-  constructor(module: WebAssembly.Module, maxMemoryBytes = DEFAULT_MAX_MEMORY_BYTES) {
+  /**
+   * Instantiates a compiled kernel module synchronously (works in an AudioWorklet). `module`
+   * stays available, to hand the same build to workers.
+   */
+  constructor(
+    readonly module: WebAssembly.Module,
+    maxMemoryBytes = DEFAULT_MAX_MEMORY_BYTES,
+  ) {
     if (!(maxMemoryBytes > 0) || maxMemoryBytes > MAX_MEMORY_BYTES) {
       throw new SeqLayersError('BAD_ARGUMENT', `maxMemoryBytes must be in (0, ${MAX_MEMORY_BYTES}], got ${maxMemoryBytes}`);
     }
@@ -138,19 +144,22 @@ function chooseBuild(build: InitOptions['build'] = 'auto'): KernelBuild {
   return build;
 }
 
-/** Makes a Runtime without making it the default (init() does both). */
-export async function createRuntime(opts: InitOptions = {}): Promise<Runtime> {
-  let module = opts.module;
+/**
+ * Compiles the kernels for this host without instantiating them: the module to hand to
+ * workers, AudioWorklet processors or initSync() (options as init: `bytes` or `build`).
+ */
+export async function compileKernels(opts: Pick<InitOptions, 'bytes' | 'build'> = {}): Promise<WebAssembly.Module> {
   try {
-    if (!module) {
-      const bytes = opts.bytes ?? (await loadBytes(chooseBuild(opts.build)));
-      module = await WebAssembly.compile(bytes);
-    }
+    return await WebAssembly.compile(opts.bytes ?? (await loadBytes(chooseBuild(opts.build))));
   } catch (e) {
     if (e instanceof SeqLayersError) throw e;
     throw new SeqLayersError('NOT_INITIALIZED', `could not load the kernels: ${(e as Error).message}`);
   }
-  return new Runtime(module, opts.maxMemoryBytes);
+}
+
+/** Makes a Runtime without making it the default (init() does both). */
+export async function createRuntime(opts: InitOptions = {}): Promise<Runtime> {
+  return new Runtime(opts.module ?? (await compileKernels(opts)), opts.maxMemoryBytes);
 }
 
 /**

@@ -1,0 +1,102 @@
+// seqlayers/audio: a model inside an AudioWorklet, run synchronously in the render thread.
+// The main thread compiles the kernels and hands them, with the config and weights, to the
+// processor (processor.ts), which steps the model on every render quantum.
+import type { LayerConfig } from '../config.js';
+import { SeqLayersError } from '../errors.js';
+import { build as buildModel } from '../model.js';
+import { Runtime, type KernelBuild } from '../runtime/runtime.js';
+import { kernelsFor, reviveError } from '../workers/protocol.js';
+import type { ProcessorMessage, ProcessorOptions } from './protocol.js';
+
+export { BlockAdapter } from './adapter.js';
+export type { AdapterOptions } from './adapter.js';
+
+/** URL of the processor module, for context.audioWorklet.addModule (createModelNode adds it). */
+export const processorUrl = new URL('./processor.js', import.meta.url);
+
+export interface ModelNodeOptions {
+  /** The model's config (JSON data); its input is [channels] of samples, its output ratio 1. */
+  config: LayerConfig | object;
+  /** Model input channels as [channels] (default [1]: mono). */
+  inputShape?: readonly number[];
+  /** safetensors bytes (cloned into the worklet). */
+  weights?: Uint8Array;
+  seed?: number;
+  /** Compiled kernels; default: those of this thread's runtime after sl.init(), else compiled here. */
+  module?: WebAssembly.Module;
+  /** Kernel build to compile when `module` is absent: 'auto', 'simd' or 'relaxed'. */
+  build?: 'auto' | KernelBuild;
+  /** The worklet runtime's WebAssembly memory budget in bytes. */
+  maxMemoryBytes?: number;
+  /** Frames per model step (a multiple of the model's block size; default: the smallest one >= 128). */
+  blockFrames?: number;
+}
+
+export interface ModelNode {
+  /** Connect it like any node: input [channels], output [model output channels]. */
+  readonly node: AudioWorkletNode;
+  /** Output frame n is the model's layer() output at input frame n - latency (silence before). */
+  readonly latency: number;
+  readonly blockFrames: number;
+  readonly build: KernelBuild;
+  /** WebAssembly memory of the worklet's runtime, in bytes. */
+  readonly memoryBytes: number;
+  /** Rejects with the coded error if the processor fails while rendering (then it outputs silence). */
+  readonly failed: Promise<never>;
+  /** Frees the model in the worklet; the node outputs nothing afterwards. Disconnect it too. */
+  dispose(): void;
+}
+
+/**
+ * Adds the processor module to the context (once), builds the model in the worklet and
+ * resolves when it is ready, or rejects with its coded error (e.g. BAD_CONFIG).
+ */
+export async function createModelNode(context: BaseAudioContext, opts: ModelNodeOptions): Promise<ModelNode> {
+  const inputShape = [...(opts.inputShape ?? [1])];
+  const [module] = await Promise.all([kernelsFor(opts), context.audioWorklet.addModule(processorUrl)]);
+  // The node's output channel count is fixed at construction: build the model here once to learn
+  // it (and to report a bad config with its code before touching the audio graph).
+  const probe = buildModel(opts.config, { inputShape, runtime: new Runtime(module, opts.maxMemoryBytes) });
+  const outputChannels = probe.outputSpec.shape[0] ?? 1;
+  probe.dispose();
+  const processorOptions: ProcessorOptions = {
+    module,
+    config: opts.config,
+    inputShape,
+    weights: opts.weights,
+    seed: opts.seed,
+    maxMemoryBytes: opts.maxMemoryBytes,
+    blockFrames: opts.blockFrames,
+  };
+  const node = new AudioWorkletNode(context, 'seqlayers-model', {
+    numberOfInputs: 1,
+    numberOfOutputs: 1,
+    channelCount: inputShape[0] ?? 1,
+    channelCountMode: 'explicit',
+    outputChannelCount: [outputChannels],
+    processorOptions,
+  });
+  let failWith!: (e: SeqLayersError) => void;
+  const failed = new Promise<never>((_, reject) => (failWith = reject));
+  failed.catch(() => {});
+  const ready = await new Promise<Extract<ProcessorMessage, { type: 'ready' }>>((resolve, reject) => {
+    node.port.onmessage = (ev: MessageEvent<ProcessorMessage>) => {
+      if (ev.data.type === 'ready') resolve(ev.data);
+      else {
+        const e = reviveError(new Error(ev.data.message));
+        reject(e);
+        failWith(e);
+      }
+    };
+    node.onprocessorerror = () => reject(new SeqLayersError('WORKER_FAILED', 'the seqlayers-model processor failed to start'));
+  });
+  return {
+    node,
+    latency: ready.latency,
+    blockFrames: ready.blockFrames,
+    build: ready.build,
+    memoryBytes: ready.memoryBytes,
+    failed,
+    dispose: () => node.port.postMessage({ type: 'dispose' }),
+  };
+}

@@ -1,0 +1,80 @@
+// The AudioWorklet processor of seqlayers/audio ("seqlayers-model"): builds the model
+// synchronously in the render thread from a compiled kernel module, config and weights passed
+// in processorOptions, then steps it inside process() through a BlockAdapter (no allocation per
+// quantum). The worklet scope has no fetch, TextDecoder, performance or timers: nothing here or
+// in what it imports uses them on this path.
+import { SeqLayersError } from '../errors.js';
+import '../layers/index.js';
+import { build, type Model } from '../model.js';
+import { Runtime } from '../runtime/runtime.js';
+import { readSafetensors } from '../weights/safetensors.js';
+import { BlockAdapter } from './adapter.js';
+import type { ProcessorMessage, ProcessorOptions } from './protocol.js';
+
+// The AudioWorkletGlobalScope API (not in TypeScript's DOM library).
+declare class AudioWorkletProcessor {
+  readonly port: MessagePort;
+  constructor(options?: { processorOptions?: unknown });
+}
+declare function registerProcessor(name: string, ctor: new (options: { processorOptions: ProcessorOptions }) => AudioWorkletProcessor): void;
+
+class SeqLayersProcessor extends AudioWorkletProcessor {
+  private model: Model | null = null;
+  private adapter: BlockAdapter | null = null;
+
+  constructor(options: { processorOptions: ProcessorOptions }) {
+    super(options);
+    const o = options.processorOptions;
+    try {
+      const rt = new Runtime(o.module, o.maxMemoryBytes);
+      this.model = build(o.config, { inputShape: o.inputShape, seed: o.seed, runtime: rt });
+      if (o.weights) this.model.loadWeights(readSafetensors(o.weights));
+      const g = globalThis as { renderQuantumSize?: number };
+      this.adapter = new BlockAdapter(this.model, { quantum: g.renderQuantumSize ?? 128, blockFrames: o.blockFrames });
+      this.post({
+        type: 'ready',
+        latency: this.adapter.latency,
+        blockFrames: this.adapter.blockFrames,
+        build: rt.build,
+        memoryBytes: rt.memory.buffer.byteLength,
+      });
+    } catch (e) {
+      this.fail(e);
+    }
+    this.port.onmessage = (ev: MessageEvent<{ type: 'dispose' }>) => {
+      if (ev.data?.type === 'dispose') this.dispose();
+    };
+  }
+
+  process(inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
+    if (!this.adapter) return false;
+    try {
+      this.adapter.process(inputs[0], outputs[0]!);
+      return true;
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
+  }
+
+  private post(m: ProcessorMessage): void {
+    this.port.postMessage(m);
+  }
+
+  // Reported through the port: a processorerror event carries no message.
+  private fail(e: unknown): void {
+    const err = e as Error;
+    this.post({ type: 'error', message: e instanceof SeqLayersError ? err.message : `[WORKER_FAILED] ${err?.name ?? 'Error'}: ${err?.message ?? String(e)}` });
+    this.dispose();
+  }
+
+  private dispose(): void {
+    this.adapter?.dispose();
+    this.model?.dispose();
+    this.adapter = null;
+    this.model = null;
+    this.port.onmessage = null;
+  }
+}
+
+registerProcessor('seqlayers-model', SeqLayersProcessor);

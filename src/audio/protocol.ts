@@ -1,0 +1,21 @@
+// What the main thread and the seqlayers-model processor exchange.
+import type { LayerConfig } from '../config.js';
+
+/** processorOptions of the seqlayers-model AudioWorkletNode (structured-cloned into the worklet). */
+export interface ProcessorOptions {
+  /** Compiled kernels: the worklet cannot fetch, so the main thread compiles them. */
+  module: WebAssembly.Module;
+  config: LayerConfig | object;
+  /** [channels] of the model input: the node's input is mixed to this many channels. */
+  inputShape: number[];
+  /** safetensors bytes; absent = the seeded random initialisation. */
+  weights?: Uint8Array;
+  seed?: number;
+  maxMemoryBytes?: number;
+  blockFrames?: number;
+}
+
+/** Messages from the processor: one 'ready' or 'error' after construction, 'error' later on a failure. */
+export type ProcessorMessage =
+  | { type: 'ready'; latency: number; blockFrames: number; build: 'simd' | 'relaxed'; memoryBytes: number }
+  | { type: 'error'; message: string };

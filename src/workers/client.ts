@@ -1,0 +1,601 @@
+// The caller side of seqlayers/workers: a model running in a worker (ModelWorker), streams
+// through it (ModelStream), and a pool that pins streams to workers and moves them to another
+// worker, from their last snapshot, when theirs dies (ModelPool). Host-independent: index.ts
+// (Web Workers, Deno) and node.ts (worker_threads) supply a WorkerHost.
+import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
+import type { LayerConfig } from '../config.js';
+import { SeqLayersError, show } from '../errors.js';
+import type { KernelBuild } from '../runtime/runtime.js';
+import { Sequence, type DType } from '../sequence.js';
+import { fromWire, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepReply, type WireSequence } from './protocol.js';
+
+export type { ModelInfo } from './protocol.js';
+
+/** How a host starts the worker script (worker.js or worker-node.js) and learns of its end. */
+export interface WorkerHost {
+  spawn(): SpawnedWorker;
+  /** Workers a pool starts when not told (the host's core count). */
+  concurrency(): number;
+}
+
+export interface SpawnedWorker {
+  endpoint: Endpoint;
+  /** Calls back once if the worker ends or reports an uncaught error. */
+  onExit(cb: (reason: string) => void): void;
+  /** Ends the worker at once. */
+  terminate(): void;
+  /** After the API was released: resolves once the worker has ended (ending it if it lingers). */
+  finish(): Promise<void>;
+}
+
+export interface WorkerOptions {
+  /** The model's config: JSON data (e.g. JSON.parse of a saved config) or a config builder's result. */
+  config: LayerConfig | object;
+  /** Channel shape of the input, e.g. [80]. */
+  inputShape: readonly number[];
+  inputDtype?: DType;
+  /**
+   * safetensors bytes (e.g. sl.writeSafetensors(model.getWeights())). startWorker transfers
+   * their ArrayBuffer, which is detached here afterwards; a pool keeps them to start workers.
+   */
+  weights?: Uint8Array;
+  /** Seed of the random initialisation when there are no weights (default 0). */
+  seed?: number;
+  /** Compiled kernels; default: those of this thread's runtime after sl.init(), else compiled here. */
+  module?: WebAssembly.Module;
+  /** Kernel build to compile when `module` is absent: 'auto', 'simd' or 'relaxed'. */
+  build?: 'auto' | KernelBuild;
+  /** Each worker's WebAssembly memory budget in bytes (as init's maxMemoryBytes). */
+  maxMemoryBytes?: number;
+  /** Module URLs each worker imports before building: custom layers register themselves there. */
+  layerModules?: readonly string[];
+}
+
+export interface OpenOptions {
+  /** Batch items of the stream (default 1). */
+  batch?: number;
+  /** Start from a State.toBytes() snapshot (e.g. one from stream.snapshot()) instead of a fresh state. */
+  snapshot?: Uint8Array;
+  /** Pushes sent and not yet served before push() waits (default 4). Unread outputs are kept until read(). */
+  maxInFlight?: number;
+  /**
+   * In a pool: the worker returns a state snapshot after every k-th push (default 1 = after
+   * every push). After a worker dies, the stream restarts from its last snapshot and replays
+   * the pushes acknowledged since (outputs dropped) and then those not yet acknowledged, so no
+   * output is lost or repeated. Larger k: less copying, longer replays. Ignored by a lone worker
+   * (startWorker), whose streams cannot move.
+   */
+  snapshotEvery?: number;
+  /** Told of each worker failure the stream survived (code WORKER_FAILED). */
+  onFailure?: (error: SeqLayersError) => void;
+}
+
+/** A promise with its resolve and reject at hand. */
+class Deferred<T> {
+  resolve!: (v: T) => void;
+  reject!: (e: unknown) => void;
+  readonly promise = new Promise<T>((res, rej) => {
+    this.resolve = res;
+    this.reject = rej;
+  });
+}
+
+/** A model in one worker. Calls run in order; a dead worker rejects them with WORKER_FAILED. */
+export class ModelWorker {
+  readonly streams = new Set<ModelStream>();
+  /** Why the worker stopped serving, once it did. */
+  failure: SeqLayersError | null = null;
+  /** Called once if the worker fails (set by a pool). */
+  onFailure: ((e: SeqLayersError) => void) | null = null;
+  private readonly death = new Deferred<never>();
+  private closing: Promise<void> | null = null;
+  /** Set once the proxy is released: the worker's end is expected from then on. */
+  private released = false;
+
+  private constructor(
+    private readonly spawned: SpawnedWorker,
+    private readonly api: Remote<ServiceApi>,
+    readonly info: ModelInfo,
+  ) {
+    this.death.promise.catch(() => {});
+    spawned.onExit((reason) => this.released || this.fail(new SeqLayersError('WORKER_FAILED', `the worker ${reason}`)));
+  }
+
+  /** Starts a worker and builds the model in it; the weights' buffer is transferred. */
+  static async start(host: WorkerHost, opts: WorkerOptions & { module: WebAssembly.Module }): Promise<ModelWorker> {
+    const spawned = host.spawn();
+    const api = wrap<ServiceApi>(spawned.endpoint);
+    const ended = new Deferred<never>();
+    spawned.onExit((reason) => ended.reject(new SeqLayersError('WORKER_FAILED', `the worker ${reason} while starting`)));
+    const init = {
+      module: opts.module,
+      config: opts.config,
+      inputShape: [...opts.inputShape],
+      inputDtype: opts.inputDtype,
+      weights: opts.weights,
+      seed: opts.seed,
+      maxMemoryBytes: opts.maxMemoryBytes,
+      layerModules: opts.layerModules ? [...opts.layerModules] : undefined,
+    };
+    try {
+      const info = await Promise.race([api.init(transfer(init, opts.weights ? [opts.weights.buffer as ArrayBuffer] : [])), ended.promise]);
+      return new ModelWorker(spawned, api, info);
+    } catch (e) {
+      spawned.terminate();
+      await spawned.finish();
+      throw reviveError(e);
+    }
+  }
+
+  get alive(): boolean {
+    return !this.failure && !this.closing;
+  }
+
+  /** A new stream with its own state in this worker (it fails with the worker: no pool to move to). */
+  open(opts: OpenOptions = {}): Promise<ModelStream> {
+    if (this.closing) return Promise.reject(new SeqLayersError('CLOSED', 'open: the worker is closed'));
+    return ModelStream.open(this, null, { ...opts, snapshotEvery: 0 });
+  }
+
+  /** @internal A call into the worker, rejected with WORKER_FAILED if the worker dies first. */
+  call<T>(f: (api: Remote<ServiceApi>) => Promise<T>): Promise<T> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.released) return Promise.reject(new SeqLayersError('CLOSED', 'the worker is closed'));
+    return Promise.race([f(this.api), this.death.promise]).catch((e) => {
+      const err = reviveError(e);
+      if (err.code === 'WORKER_FAILED') this.fail(err);
+      throw err;
+    });
+  }
+
+  /** Ends the worker now: calls in flight fail with WORKER_FAILED (a pool moves its streams). */
+  terminate(): void {
+    this.spawned.terminate();
+    this.fail(new SeqLayersError('WORKER_FAILED', 'the worker was terminated'));
+  }
+
+  /** @internal Marks the worker failed (once): ends it, fails its calls, tells its owner. */
+  fail(e: SeqLayersError): void {
+    if (this.failure) return;
+    this.failure = e;
+    this.spawned.terminate();
+    this.death.reject(e);
+    if (this.onFailure) this.onFailure(e);
+    else for (const s of [...this.streams]) s.workerFailed(e);
+  }
+
+  /**
+   * Closes every stream (each drains its pushes in flight), frees the model, releases the
+   * Comlink proxy and waits for the worker to end.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.streams].map((s) => s.close().catch(() => {})));
+      if (!this.failure) {
+        await this.call((api) => api.dispose()).catch(() => {});
+        this.released = true;
+        this.api[releaseProxy]();
+      }
+      await this.spawned.finish();
+    })();
+    return this.closing;
+  }
+}
+
+/** Who can give a stream a new worker (a pool); lone workers have none. */
+interface StreamOwner {
+  acquire(): Promise<ModelWorker>;
+  forget(s: ModelStream): void;
+}
+
+type Outcome = { ok: Sequence[] } | { error: SeqLayersError };
+
+interface Push {
+  blocks: WireSequence[];
+  /** The worker returns a snapshot with the outputs. */
+  snapshot: boolean;
+  acked: boolean;
+  /** The stream epoch it was last sent in (-1: not yet). */
+  sentIn: number;
+  /** process() waits on this; push() results go to the read queue instead. */
+  result: Deferred<Sequence[]> | null;
+  /** The snapshot that came with the reply, if any. */
+  snapshotBytes?: Uint8Array;
+}
+
+const MAX_FAILURES_WITHOUT_PROGRESS = 2;
+
+/**
+ * One stream through a model in a worker: its own state, blocks in order. push() sends blocks
+ * (waiting while `maxInFlight` pushes are not yet served) and read() returns each push's
+ * outputs in order; process() is push + its own outputs. Outputs: one Sequence per block.
+ */
+export class ModelStream {
+  /** Worker failures this stream survived (in a pool), oldest first. */
+  readonly failures: SeqLayersError[] = [];
+  private remoteId = 0;
+  /** Bumped when the stream moves to another worker: replies from before are stale. */
+  private epoch = 0;
+  /** Snapshot the log starts from (null: the state the stream was opened with). */
+  private base: Uint8Array | null;
+  /** Pushes since `base`, in order: acknowledged ones first, then those in flight. */
+  private readonly log: Push[] = [];
+  private readonly unread: Outcome[] = [];
+  private readonly readers: Deferred<Sequence[]>[] = [];
+  private readonly roomWaiters: Deferred<void>[] = [];
+  private inFlight = 0;
+  private pushesSinceSnapshot = 0;
+  private failuresInARow = 0;
+  /** The move to another worker under way, if any: nothing is sent until it is done. */
+  private resuming: Promise<void> | null = null;
+  private error: SeqLayersError | null = null;
+  private closing: Promise<void> | null = null;
+  private drained: Deferred<void> | null = null;
+  private readonly maxInFlight: number;
+  private readonly snapshotEvery: number;
+  private readonly onFailure?: (e: SeqLayersError) => void;
+
+  private constructor(
+    private worker: ModelWorker,
+    private readonly owner: StreamOwner | null,
+    readonly batch: number,
+    opts: OpenOptions,
+  ) {
+    this.base = opts.snapshot ?? null;
+    this.maxInFlight = opts.maxInFlight ?? 4;
+    this.snapshotEvery = opts.snapshotEvery ?? 1;
+    this.onFailure = opts.onFailure;
+  }
+
+  /** @internal */
+  static async open(worker: ModelWorker, owner: StreamOwner | null, opts: OpenOptions): Promise<ModelStream> {
+    const batch = opts.batch ?? 1;
+    if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `open: expected batch to be a positive integer, got ${show(batch)}`);
+    // A pool stream needs snapshots to resume; a lone worker's stream (snapshotEvery 0) cannot.
+    for (const [k, min] of [['maxInFlight', 1], ['snapshotEvery', owner ? 1 : 0]] as const) {
+      const v = opts[k];
+      if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
+        throw new SeqLayersError('BAD_ARGUMENT', `open: expected ${k} to be an integer >= ${min}, got ${show(v)}`);
+      }
+    }
+    const s = new ModelStream(worker, owner, batch, opts);
+    await s.attach(worker);
+    return s;
+  }
+
+  /** The model's metadata (block size, latencies, output shape). */
+  get info(): ModelInfo {
+    return this.worker.info;
+  }
+
+  /** Queues blocks for the worker; resolves once they are accepted (backpressure). */
+  async push(blocks: Sequence | readonly Sequence[]): Promise<void> {
+    await this.submit(blocks, null);
+  }
+
+  /** The outputs of the oldest unread push(), one Sequence per block, in order. */
+  read(): Promise<Sequence[]> {
+    const next = this.unread.shift();
+    if (next) {
+      return 'ok' in next ? Promise.resolve(next.ok) : Promise.reject(next.error);
+    }
+    if (this.error) return Promise.reject(this.error);
+    if (this.closing && this.inFlight === 0) return Promise.reject(new SeqLayersError('CLOSED', 'read: the stream is closed and every output was read'));
+    const d = new Deferred<Sequence[]>();
+    this.readers.push(d);
+    return d.promise;
+  }
+
+  /** Sends blocks and resolves with their outputs (not through read()). */
+  process(block: Sequence): Promise<Sequence>;
+  process(blocks: readonly Sequence[]): Promise<Sequence[]>;
+  async process(blocks: Sequence | readonly Sequence[]): Promise<Sequence | Sequence[]> {
+    const result = new Deferred<Sequence[]>();
+    await this.submit(blocks, result);
+    const out = await result.promise;
+    return Array.isArray(blocks) ? out : out[0]!;
+  }
+
+  /** The state after every push so far, as State.toBytes() (open({ snapshot }) resumes from it). */
+  async snapshot(): Promise<Uint8Array> {
+    const result = new Deferred<Sequence[]>();
+    const push = await this.submit([], result, true);
+    await result.promise;
+    return push.snapshotBytes!;
+  }
+
+  /**
+   * Stops taking pushes, waits for those in flight, then frees the state in the worker.
+   * Unread outputs stay readable; afterwards read() rejects with CLOSED.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const w of this.roomWaiters.splice(0)) w.reject(new SeqLayersError('CLOSED', 'push: the stream was closed while this push waited for room'));
+      while (this.resuming) await this.resuming;
+      if (this.inFlight > 0) {
+        this.drained = new Deferred<void>();
+        await this.drained.promise;
+      }
+      if (!this.error && this.worker.alive) await this.worker.call((api) => api.close(this.remoteId)).catch(() => {});
+      this.detach();
+      const closed = new SeqLayersError('CLOSED', 'read: the stream is closed and every output was read');
+      for (const r of this.readers.splice(0)) r.reject(this.error ?? closed);
+    })();
+    return this.closing;
+  }
+
+  /** @internal Fails everything unsettled with `e` and stops the stream (pool shutdown). */
+  abort(e: SeqLayersError): void {
+    this.fatal(e);
+  }
+
+  private async submit(blocks: Sequence | readonly Sequence[], result: Deferred<Sequence[]> | null, snapshot = false): Promise<Push> {
+    const list = Array.isArray(blocks) ? (blocks as readonly Sequence[]) : [blocks as Sequence];
+    const bad = list.find((x) => !(x instanceof Sequence));
+    if (bad !== undefined) throw new SeqLayersError('BAD_INPUT', `push: expected a Sequence or an array of Sequences, got ${show(bad)}`);
+    while (true) {
+      if (this.error) throw this.error;
+      if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
+      if (this.inFlight < this.maxInFlight) break;
+      const d = new Deferred<void>();
+      this.roomWaiters.push(d);
+      await d.promise;
+    }
+    const takeSnapshot = snapshot || (this.snapshotEvery > 0 && ++this.pushesSinceSnapshot >= this.snapshotEvery);
+    if (takeSnapshot) this.pushesSinceSnapshot = 0;
+    // Copies: the log keeps the blocks for replays, whatever the caller does with its arrays.
+    const push: Push = { blocks: list.map((x) => toWire(x, this.snapshotEvery > 0)), snapshot: takeSnapshot, acked: false, sentIn: -1, result };
+    this.log.push(push);
+    this.inFlight++;
+    this.pump();
+    return push;
+  }
+
+  // Sends, in order, every push not yet sent to the current worker.
+  private pump(): void {
+    if (this.resuming || this.error) return;
+    const epoch = this.epoch, worker = this.worker, id = this.remoteId;
+    for (const push of this.log) {
+      if (push.acked || push.sentIn === epoch) continue;
+      push.sentIn = epoch;
+      worker.call((api) => api.step(id, push.blocks, { snapshot: push.snapshot, discard: false })).then(
+        (reply) => epoch === this.epoch && this.acked(push, reply),
+        (e: SeqLayersError) => epoch === this.epoch && this.refused(push, e),
+      );
+    }
+  }
+
+  private acked(push: Push, reply: StepReply): void {
+    push.acked = true;
+    this.failuresInARow = 0;
+    if (reply.snapshot) {
+      this.base = reply.snapshot;
+      push.snapshotBytes = reply.snapshot;
+      this.log.splice(0, this.log.indexOf(push) + 1);
+    } else if (this.snapshotEvery === 0) {
+      this.log.splice(this.log.indexOf(push), 1);
+    }
+    this.settle(push, { ok: reply.outputs.map(fromWire) });
+  }
+
+  // A coded error for one push (bad input): the worker left the state as it was, so the push is
+  // dropped from the log and the stream goes on.
+  private refused(push: Push, e: SeqLayersError): void {
+    this.log.splice(this.log.indexOf(push), 1);
+    this.settle(push, { error: e });
+  }
+
+  private settle(push: Push, o: Outcome): void {
+    this.inFlight--;
+    if (push.result) {
+      if ('ok' in o) push.result.resolve(o.ok);
+      else push.result.reject(o.error);
+    } else {
+      const reader = this.readers.shift();
+      if (!reader) this.unread.push(o);
+      else if ('ok' in o) reader.resolve(o.ok);
+      else reader.reject(o.error);
+    }
+    this.wakeRoom();
+    if (this.inFlight === 0 && this.drained) this.drained.resolve();
+  }
+
+  private wakeRoom(): void {
+    const w = this.roomWaiters.shift();
+    if (w) w.resolve();
+  }
+
+  /** @internal The stream's worker failed: move to another one (pool) or fail (lone worker). */
+  workerFailed(e: SeqLayersError): void {
+    this.epoch++;
+    this.detachFrom(this.worker);
+    if (this.error) return;
+    if (!this.owner || ++this.failuresInARow > MAX_FAILURES_WITHOUT_PROGRESS) {
+      this.fatal(e);
+      return;
+    }
+    this.failures.push(e);
+    this.onFailure?.(e);
+    this.resuming = this.resume(this.epoch);
+  }
+
+  // Restores the last snapshot on a new worker, replays the acknowledged pushes since (their
+  // outputs were delivered: dropped), then resends those in flight. Deterministic kernels (the
+  // same module everywhere) make the replayed state bit-identical.
+  private async resume(epoch: number): Promise<void> {
+    try {
+      const worker = await this.owner!.acquire();
+      if (epoch !== this.epoch) return;
+      await this.attach(worker);
+      if (epoch !== this.epoch) return;
+      const replay = this.log.filter((p) => p.acked).flatMap((p) => p.blocks);
+      if (replay.length) {
+        worker.call((api) => api.step(this.remoteId, replay, { snapshot: false, discard: true })).catch((e: SeqLayersError) => {
+          if (epoch === this.epoch) this.fatal(e);
+        });
+      }
+      this.resuming = null;
+      this.pump();
+    } catch (e) {
+      // A worker that dies while we attach bumps the epoch and starts another resume (its
+      // failure reaches workerFailed before its rejected call reaches here); anything else ends
+      // the stream.
+      if (epoch === this.epoch) this.fatal(e as SeqLayersError);
+    } finally {
+      if (epoch === this.epoch) this.resuming = null;
+    }
+  }
+
+  private async attach(worker: ModelWorker): Promise<void> {
+    this.worker = worker;
+    worker.streams.add(this);
+    try {
+      this.remoteId = await worker.call((api) => api.open(this.batch, this.base ?? undefined));
+    } catch (e) {
+      worker.streams.delete(this);
+      throw e;
+    }
+  }
+
+  private detachFrom(worker: ModelWorker): void {
+    worker.streams.delete(this);
+  }
+
+  private detach(): void {
+    this.detachFrom(this.worker);
+    this.owner?.forget(this);
+  }
+
+  private fatal(e: SeqLayersError): void {
+    if (this.error) return;
+    this.error = e;
+    for (const push of this.log.filter((p) => !p.acked)) this.settle(push, { error: e });
+    this.log.length = 0;
+    for (const w of this.roomWaiters.splice(0)) w.reject(e);
+    for (const r of this.readers.splice(0)) r.reject(e);
+    this.detach();
+  }
+}
+
+export interface PoolOptions extends WorkerOptions {
+  /** Number of workers (default: the host's core count). */
+  workers?: number;
+}
+
+/**
+ * N workers running the same model; each stream is pinned to the least loaded worker. When a
+ * worker dies (or a layer traps inside it) the pool starts a replacement and moves the
+ * worker's streams, from their last snapshots, to the live workers.
+ */
+export class ModelPool {
+  /** The live workers. */
+  readonly workers: ModelWorker[] = [];
+  /** Failed workers until they have ended (close() waits for them). */
+  private readonly ending = new Set<Promise<void>>();
+  private readonly streams = new Set<ModelStream>();
+  private readonly starting = new Set<Promise<ModelWorker>>();
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly host: WorkerHost,
+    private readonly opts: WorkerOptions & { module: WebAssembly.Module },
+  ) {}
+
+  /** The model's metadata (block size, latencies, output shape). */
+  info!: ModelInfo;
+
+  /** @internal */
+  static async create(host: WorkerHost, opts: PoolOptions): Promise<ModelPool> {
+    const n = opts.workers ?? host.concurrency();
+    if (!Number.isInteger(n) || n < 1) throw new SeqLayersError('BAD_ARGUMENT', `createPool: expected workers to be a positive integer, got ${show(n)}`);
+    const module = await kernelsFor(opts);
+    const pool = new ModelPool(host, { ...opts, module });
+    try {
+      await Promise.all(Array.from({ length: n }, () => pool.startWorker()));
+      pool.info = pool.workers[0]!.info;
+    } catch (e) {
+      await pool.close();
+      throw e;
+    }
+    return pool;
+  }
+
+  /** Opens a stream on the least loaded worker (snapshots after every push unless told otherwise). */
+  async open(opts: OpenOptions = {}): Promise<ModelStream> {
+    if (this.closing) throw new SeqLayersError('CLOSED', 'open: the pool is closed');
+    // No await before ModelStream.open pins the stream: concurrent opens see each other's load.
+    const worker = this.leastLoaded() ?? (await this.acquire());
+    const s = await ModelStream.open(worker, this.owner, opts);
+    this.streams.add(s);
+    return s;
+  }
+
+  /**
+   * Closes the pool: streams drain their pushes in flight, then workers end. Past `timeoutMs`
+   * (default 10 s) workers are terminated and what is still unsettled rejects with CLOSED.
+   */
+  close(opts: { timeoutMs?: number } = {}): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.starting]);
+      const graceful = Promise.all([...this.streams].map((s) => s.close().catch(() => {})));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((res) => (timer = setTimeout(() => res(true), opts.timeoutMs ?? 10_000))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) {
+        const e = new SeqLayersError('CLOSED', `the pool was closed before this push was served (drain timed out after ${opts.timeoutMs ?? 10_000} ms)`);
+        for (const s of [...this.streams]) s.abort(e);
+        for (const w of [...this.workers]) w.terminate();
+      }
+      await Promise.all([...this.workers.map((w) => w.close()), ...this.ending]);
+    })();
+    return this.closing;
+  }
+
+  private readonly owner: StreamOwner = {
+    acquire: () => this.acquire(),
+    forget: (s) => this.streams.delete(s),
+  };
+
+  private leastLoaded(): ModelWorker | undefined {
+    const live = this.workers.filter((w) => w.alive);
+    return live.length ? live.reduce((a, b) => (b.streams.size < a.streams.size ? b : a)) : undefined;
+  }
+
+  private acquire(): Promise<ModelWorker> {
+    const live = this.leastLoaded();
+    if (live) return Promise.resolve(live);
+    const next = [...this.starting][0];
+    if (next && !this.closing) return next;
+    return Promise.reject(new SeqLayersError('WORKER_FAILED', 'no live worker in the pool to move the stream to'));
+  }
+
+  private startWorker(): Promise<ModelWorker> {
+    // Each worker gets its own copy of the weights, transferred; the pool keeps the original.
+    const p = ModelWorker.start(this.host, { ...this.opts, weights: this.opts.weights?.slice() }).then((w) => {
+      w.onFailure = (e) => this.workerFailed(w, e);
+      this.workers.push(w);
+      return w;
+    });
+    this.starting.add(p);
+    const done = () => this.starting.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private workerFailed(w: ModelWorker, e: SeqLayersError): void {
+    this.workers.splice(this.workers.indexOf(w), 1);
+    if (!this.closing) this.startWorker().catch(() => {});
+    for (const s of [...w.streams]) s.workerFailed(e);
+    const ended = w.close().then(() => void this.ending.delete(ended));
+    this.ending.add(ended);
+  }
+}
+
+/** Starts one worker running the model (the weights' buffer is transferred). */
+export async function startWorkerOn(host: WorkerHost, opts: WorkerOptions): Promise<ModelWorker> {
+  const module = await kernelsFor(opts);
+  return ModelWorker.start(host, { ...opts, module });
+}

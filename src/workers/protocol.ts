@@ -1,0 +1,117 @@
+// What crosses the boundary between a caller and a model worker: sequences as plain objects,
+// coded errors as messages, and the shapes of the worker's calls. Shared by both sides.
+import { SeqLayersError, type ErrorCode } from '../errors.js';
+import { compileKernels, getRuntime, type KernelBuild } from '../runtime/runtime.js';
+import type { LayerConfig } from '../config.js';
+import { Sequence, type DType, type Values } from '../sequence.js';
+
+/** A Sequence as structured clone carries it (class instances lose their prototype). */
+export interface WireSequence {
+  values: Values;
+  mask: Uint8Array;
+  shape: number[];
+  dtype: DType;
+}
+
+// A typed array that views part of a larger buffer would be cloned with all of that buffer.
+const tight = <T extends Values | Uint8Array>(a: T): T => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : (a.slice() as T));
+
+/** A Sequence for the wire; `copy` detaches it from the caller's arrays (kept for replays). */
+export function toWire(x: Sequence, copy = false): WireSequence {
+  return {
+    values: copy ? x.values.slice() : tight(x.values),
+    mask: copy ? x.mask.slice() : tight(x.mask),
+    shape: [...x.shape],
+    dtype: x.dtype,
+  };
+}
+
+export function fromWire(w: WireSequence): Sequence {
+  return new Sequence(w.values, w.mask, w.shape, w.dtype);
+}
+
+/** The buffers of wire sequences, for a transfer list. */
+export function buffersOf(seqs: readonly WireSequence[]): ArrayBuffer[] {
+  return seqs.flatMap((s) => [s.values.buffer as ArrayBuffer, s.mask.buffer as ArrayBuffer]);
+}
+
+/** Everything a worker needs to build the model. */
+export interface ServiceInit {
+  /** Compiled kernels (the same module for every worker of a pool, so results are bit-identical). */
+  module: WebAssembly.Module;
+  config: LayerConfig | object;
+  inputShape: number[];
+  inputDtype?: DType;
+  /** safetensors bytes; absent = the seeded random initialisation. */
+  weights?: Uint8Array;
+  seed?: number;
+  maxMemoryBytes?: number;
+  /** Module URLs imported before building (custom layers register themselves there). */
+  layerModules?: string[];
+}
+
+/** The model's metadata, as the worker reports it after building. */
+export interface ModelInfo {
+  blockSize: number;
+  /** Output steps per input step, as [numerator, denominator]. */
+  outputRatio: [number, number];
+  inputLatency: number;
+  outputLatency: number;
+  outputShape: number[];
+  build: 'simd' | 'relaxed';
+  /** Bytes of WebAssembly memory in the worker after building. */
+  memoryBytes: number;
+}
+
+export interface StepRequest {
+  /** Take a state snapshot after these blocks and return it. */
+  snapshot: boolean;
+  /** Step for the state only and return no outputs (replaying blocks already answered). */
+  discard: boolean;
+}
+
+export interface StepReply {
+  outputs: WireSequence[];
+  snapshot?: Uint8Array;
+}
+
+/** The worker's API (see service.ts). */
+export interface ServiceApi {
+  init(o: ServiceInit): Promise<ModelInfo>;
+  open(batch: number, snapshot?: Uint8Array): number;
+  step(stream: number, blocks: WireSequence[], req: StepRequest): StepReply;
+  close(stream: number): void;
+  dispose(): void;
+}
+
+/**
+ * The kernel module to hand to a worker or worklet: `module` if given; else, unless a build is
+ * asked for, the module of the caller's own runtime after init() (the same build, so results
+ * match bit for bit, and on Deno or workerd the module their entry imported); else compiled here.
+ */
+export async function kernelsFor(opts: { module?: WebAssembly.Module; build?: 'auto' | KernelBuild }): Promise<WebAssembly.Module> {
+  if (opts.module) return opts.module;
+  if (!opts.build) {
+    try {
+      return getRuntime().module;
+    } catch {
+      // not initialised: compile
+    }
+  }
+  return compileKernels({ build: opts.build });
+}
+
+const CODED = /^\[([A-Z_]+)\] ([\s\S]*)$/;
+
+/**
+ * The caller-side error for something thrown across a worker boundary: a SeqLayersError with
+ * the code from the message's "[CODE]" prefix (class and properties do not survive the trip),
+ * or WORKER_FAILED for an uncoded error.
+ */
+export function reviveError(e: unknown): SeqLayersError {
+  if (e instanceof SeqLayersError) return e;
+  const message = e instanceof Error ? e.message : String(e);
+  const m = CODED.exec(message);
+  if (m) return new SeqLayersError(m[1] as ErrorCode, m[2]!);
+  return new SeqLayersError('WORKER_FAILED', `${e instanceof Error ? e.name : 'error'}: ${message}`);
+}

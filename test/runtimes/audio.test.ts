@@ -1,0 +1,105 @@
+// seqlayers/audio outside the browser: the quantum-to-block adapter the processor runs (latency,
+// exactness, no allocation per quantum), and what the worklet's module graph may use.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DIST, loadDist } from './helpers.js';
+
+let sl: Awaited<ReturnType<typeof loadDist>>;
+let audio: typeof import('../../dist/audio/index.js');
+
+beforeAll(async () => {
+  sl = await loadDist();
+  audio = await import('../../dist/audio/index.js');
+  await sl.init();
+});
+
+const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+
+describe('seqlayers/audio: BlockAdapter', () => {
+  const cases = [
+    { name: 'block size 1, blocks of one quantum', block: 1, blockFrames: undefined, quantum: 128, channels: 1 },
+    { name: 'blocks of 160 frames', block: 1, blockFrames: 160, quantum: 128, channels: 1 },
+    { name: 'blocks of 48 frames (several steps per quantum)', block: 1, blockFrames: 48, quantum: 128, channels: 2 },
+    { name: 'block size 5 (blocks of 130 frames)', block: 5, blockFrames: undefined, quantum: 128, channels: 1 },
+    { name: 'a 256-frame render quantum, blocks of 100', block: 1, blockFrames: 100, quantum: 256, channels: 1 },
+  ];
+  for (const c of cases) {
+    it(`plays layer() delayed by its latency: ${c.name}`, () => {
+      const inner = sl.Serial([sl.Conv1D({ filters: 6, kernelSize: 4, padding: 'causal' }), sl.Relu(), sl.Dense({ features: c.channels })]);
+      const model = sl.build(c.block > 1 ? sl.Blockwise(inner, c.block) : inner, { inputShape: [c.channels], seed: 5 });
+      const adapter = new audio.BlockAdapter(model, { quantum: c.quantum, blockFrames: c.blockFrames });
+      const n = adapter.blockFrames;
+      expect(n % c.block).toBe(0);
+      expect(adapter.latency).toBe(n - gcd(n, c.quantum));
+      const quanta = 40;
+      const x = sl.randomSequence([1, quanta * c.quantum, c.channels], { randomLengths: false, seed: 9 });
+      const expected = model.layer(x).values;
+      const played = new Float32Array(quanta * c.quantum * c.channels);
+      const input = Array.from({ length: c.channels }, () => new Float32Array(c.quantum));
+      const output = Array.from({ length: c.channels }, () => new Float32Array(c.quantum));
+      for (let q = 0; q < quanta; q++) {
+        for (let t = 0; t < c.quantum; t++) for (let ch = 0; ch < c.channels; ch++) input[ch]![t] = x.values[(q * c.quantum + t) * c.channels + ch]!;
+        adapter.process(input, output);
+        for (let t = 0; t < c.quantum; t++) for (let ch = 0; ch < c.channels; ch++) played[(q * c.quantum + t) * c.channels + ch] = output[ch]![t]!;
+      }
+      const lat = adapter.latency * c.channels;
+      expect(played.subarray(0, lat).every((v) => v === 0), 'silence first').toBe(true);
+      let err = 0;
+      for (let i = lat; i < played.length; i++) err = Math.max(err, Math.abs(played[i]! - expected[i - lat]!));
+      expect(err).toBeLessThan(1e-5);
+      adapter.dispose();
+    });
+  }
+
+  it('rejects models that cannot play as audio, with BAD_CONFIG', () => {
+    const strided = sl.build(sl.Conv1D({ filters: 1, kernelSize: 2, strides: 2, padding: 'causal' }), { inputShape: [1] });
+    expect(() => new audio.BlockAdapter(strided, { quantum: 128 })).toThrow(/^\[BAD_CONFIG\] audio: expected output ratio 1/);
+    const model = sl.build(sl.Relu(), { inputShape: [2, 2] });
+    expect(() => new audio.BlockAdapter(model, { quantum: 128 })).toThrow(/^\[BAD_CONFIG\] audio: expected a model input of \[channels\]/);
+    const blocky = sl.build(sl.Blockwise(sl.Relu(), 4), { inputShape: [1] });
+    expect(() => new audio.BlockAdapter(blocky, { quantum: 128, blockFrames: 10 })).toThrow(/blockFrames .* multiple of the block size 4, got 10/);
+  });
+
+  it('allocates nothing on the JS heap per quantum (stepInto included)', () => {
+    const probe = join(dirname(new URL(import.meta.url).pathname), 'fixtures/alloc-probe.js');
+    const out = execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=256', probe], { encoding: 'utf8' });
+    const { bytesPerQuantum } = JSON.parse(out) as { bytesPerQuantum: number };
+    console.log(`[audio] JS heap allocated per quantum in steady state: ${bytesPerQuantum.toFixed(2)} bytes`);
+    // A single small object per call would be >= 16 bytes; what remains is one-off JIT noise.
+    expect(bytesPerQuantum).toBeLessThan(4);
+  });
+});
+
+describe('seqlayers/audio: the worklet module graph', () => {
+  // What AudioWorkletGlobalScope lacks (deployment.md §1.4), and Node's module system.
+  const FORBIDDEN = /\b(TextDecoder|TextEncoder|performance|setTimeout|setInterval|queueMicrotask|atob|btoa|importScripts|crypto|require|Buffer)\b|\bfetch\(|\bimport\(|\bprocess\./;
+  // Host loading in runtime.js: init()/compileKernels() fetch or read the kernels when given
+  // no module. The processor never calls them (it instantiates the module it is given).
+  const ALLOWED: Record<string, RegExp> = { 'runtime/runtime.js': /\bfetch\(url\)|\bimport\('node:fs\/promises'\)/g };
+
+  it('imports only relative modules, and none of them uses what the worklet scope lacks', () => {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const code = readFileSync(file, 'utf8');
+      for (const m of code.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s*'([^']+)'|^\s*import\s*'([^']+)'/gm)) {
+        const spec = (m[1] ?? m[2])!;
+        expect(spec.startsWith('.'), `${relative(DIST, file)} imports ${spec}`).toBe(true);
+        visit(resolve(dirname(file), spec));
+      }
+      const name = relative(DIST, file);
+      const body = code
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/(^|\s)\/\/.*$/gm, '$1')
+        .replace(ALLOWED[name] ?? /$^/, '');
+      const hit = FORBIDDEN.exec(body);
+      expect(hit?.[0], `${name} uses ${hit?.[0]}`).toBeUndefined();
+    };
+    visit(join(DIST, 'audio/processor.js'));
+    expect(seen.size).toBeGreaterThan(10);
+    expect([...seen].some((f) => f.endsWith('workers/client.js')), 'no Comlink in the worklet').toBe(false);
+  });
+});

@@ -1,0 +1,172 @@
+// seqlayers/workers: a pool of worker_threads serving many streams, with backpressure, graceful
+// close, and failover from snapshots when a worker dies or traps.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { blocksOf, loadDist, testModel } from './helpers.js';
+
+let sl: Awaited<ReturnType<typeof loadDist>>;
+let W: typeof import('../../dist/workers/node.js');
+const FAULTS = new URL('./fixtures/fault-layers.js', import.meta.url).href;
+
+beforeAll(async () => {
+  sl = await loadDist();
+  W = await import('../../dist/workers/node.js');
+  await import(/* @vite-ignore */ FAULTS); // the same layers here, for the reference model
+  await sl.init();
+});
+
+type Sequence = import('../../dist/index.js').Sequence;
+
+/** In-thread stepping over the same blocks: what an uninterrupted stream returns, bit for bit. */
+function reference(model: import('../../dist/index.js').Model, blocks: Sequence[]): Sequence {
+  const state = model.initialState(blocks[0]!.batch);
+  return sl.Sequence.concatenate(blocks.map((b) => model.step(b, state)));
+}
+
+const settled = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: Error & { code?: string }) => ({ error }));
+
+describe('seqlayers/workers: pool', () => {
+  it('pins streams to the least loaded worker and serves them all exactly', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 2 });
+    expect(weights.byteLength, 'a pool keeps its weights for replacement workers').toBeGreaterThan(0);
+    const inputs = Array.from({ length: 6 }, (_, i) => blocksOf(sl.randomSequence([1, 48, 8], { randomLengths: false, seed: 10 + i }), 6));
+    const streams = await Promise.all(inputs.map(() => pool.open()));
+    expect(pool.workers.map((w) => w.streams.size)).toEqual([3, 3]);
+    const outs = await Promise.all(
+      streams.map(async (s, i) => {
+        for (const b of inputs[i]!) await s.push(b);
+        const o: Sequence[] = [];
+        for (let k = 0; k < inputs[i]!.length; k++) o.push(...(await s.read()));
+        await s.close();
+        return sl.Sequence.concatenate(o);
+      }),
+    );
+    outs.forEach((o, i) => sl.assertSequencesClose(o, reference(model, inputs[i]!), `stream ${i}`, 0, 0));
+    await pool.close();
+  });
+
+  it('applies backpressure: push() waits while maxInFlight pushes are unserved', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+    await expect(pool.open({ maxInFlight: 0 })).rejects.toThrow(/^\[BAD_ARGUMENT\] open: expected maxInFlight to be an integer >= 1, got 0/);
+    await expect(pool.open({ snapshotEvery: 0 })).rejects.toThrow(/^\[BAD_ARGUMENT\] open: expected snapshotEvery to be an integer >= 1/);
+    const s = await pool.open({ maxInFlight: 2 });
+    const x = sl.randomSequence([1, 4, 8]);
+    await s.push(x);
+    await s.push(x);
+    let admitted = false;
+    const third = s.push(x).then(() => (admitted = true));
+    await Promise.resolve();
+    expect(admitted, 'the third push waits: two are in flight').toBe(false);
+    await s.read(); // the first push was served, so there is room
+    await third;
+    expect(admitted).toBe(true);
+    await s.read();
+    await s.read();
+    await pool.close();
+  });
+
+  for (const snapshotEvery of [1, 3]) {
+    it(`resumes the streams of a terminated worker from their snapshots (snapshotEvery ${snapshotEvery}): nothing lost or repeated`, async () => {
+      const { model, config, inputShape, weights } = testModel(sl);
+      const pool = await W.createPool({ config, inputShape, weights, workers: 2 });
+      const inputs = [0, 1].map((i) => blocksOf(sl.randomSequence([2, 60, 8], { randomLengths: false, seed: 20 + i }), 4));
+      const failures: string[] = [];
+      const streams = await Promise.all(inputs.map(() => pool.open({ batch: 2, snapshotEvery, onFailure: (e) => failures.push(e.code) })));
+      const victim = pool.workers[0]!;
+      const outs: Sequence[][] = [[], []];
+      // 7 pushes served, then 3 in flight when the worker dies, then the rest.
+      for (const [i, s] of streams.entries()) for (const b of inputs[i]!.slice(0, 7)) outs[i]!.push(...(await s.process([b])));
+      const pending = streams.map((s, i) => Promise.all(inputs[i]!.slice(7, 10).map((b) => s.push(b))));
+      victim.terminate();
+      await Promise.all(pending);
+      for (const [i, s] of streams.entries()) for (const b of inputs[i]!.slice(10)) await s.push(b);
+      for (const [i, s] of streams.entries()) for (let k = 7; k < inputs[i]!.length; k++) outs[i]!.push(...(await s.read()));
+      outs.forEach((o, i) => sl.assertSequencesClose(sl.Sequence.concatenate(o), reference(model, inputs[i]!), `stream ${i}`, 0, 0));
+      expect(failures, 'the stream pinned to the dead worker was told').toEqual(['WORKER_FAILED']);
+      expect(streams.map((s) => s.failures.length).sort()).toEqual([0, 1]);
+      expect(victim.failure?.code).toBe('WORKER_FAILED');
+      await pool.close();
+    });
+  }
+
+  it('with one worker, a stream waits for the replacement and resumes there, even when that one dies too', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+    const blocks = blocksOf(sl.randomSequence([1, 64, 8], { randomLengths: false, seed: 40 }), 4);
+    const s = await pool.open({ snapshotEvery: 2 });
+    const outs: Sequence[] = [];
+    for (const [i, b] of blocks.entries()) {
+      if (i === 5 || i === 11) pool.workers[0]!.terminate(); // the first worker, then its replacement
+      outs.push(await s.process(b));
+    }
+    expect(s.failures.map((e) => e.code)).toEqual(['WORKER_FAILED', 'WORKER_FAILED']);
+    sl.assertSequencesClose(sl.Sequence.concatenate(outs), reference(model, blocks), 'resumed twice', 0, 0);
+    await pool.close();
+  });
+
+  it('retires a worker whose layer traps in a kernel, and resumes its stream elsewhere', async () => {
+    const flagFile = join(mkdtempSync(join(tmpdir(), 'seqlayers-trap-')), 'trapped');
+    const { config, inputShape } = testModel(sl);
+    const trapped = { type: 'Serial', layers: [{ type: 'TrapOnce', trigger: 100, flagFile }, ...config.layers] };
+    const local = sl.build(trapped, { inputShape, seed: 7 });
+    const weights = sl.writeSafetensors(local.getWeights());
+    const pool = await W.createPool({ config: trapped, inputShape, weights, workers: 2, layerModules: [FAULTS] });
+    const x = sl.randomSequence([1, 40, 8], { randomLengths: false, seed: 30 });
+    x.values[3 * 8 * 8] = 1000; // block 3 starts with the trigger
+    const blocks = blocksOf(x, 8);
+    const failures: Error[] = [];
+    const s = await pool.open({ onFailure: (e) => failures.push(e) });
+    for (const b of blocks) await s.push(b);
+    const outs: Sequence[] = [];
+    for (const _ of blocks) outs.push(...(await s.read()));
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.message).toMatch(/^\[WORKER_FAILED\] .*RuntimeError: memory access out of bounds/);
+    sl.assertSequencesClose(sl.Sequence.concatenate(outs), reference(local, blocks), 'resumed after the trap', 0, 0);
+    await pool.close();
+  });
+
+  it('close() with work in flight: every call gets its result or a coded error', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 2 });
+    const streams = await Promise.all([0, 1, 2].map(() => pool.open({ maxInFlight: 2 })));
+    const x = sl.randomSequence([1, 16, 8]);
+    const calls = streams.flatMap((s) => [settled(s.process(x)), settled(s.process(x)), settled(s.push(x)), settled(s.process(x))]);
+    await pool.close();
+    const results = await Promise.all(calls);
+    for (const r of results) if ('error' in r) expect(r.error.code).toBe('CLOSED');
+    expect(results.filter((r) => 'value' in r).length, 'the pushes in flight were served').toBeGreaterThanOrEqual(6);
+    await expect(pool.open()).rejects.toThrow(/^\[CLOSED\]/);
+  });
+
+  it('close() gives up on a hung worker after its timeout: calls reject with CLOSED, nothing hangs', async () => {
+    const { config, inputShape } = testModel(sl);
+    const hanging = { type: 'Serial', layers: [{ type: 'HangOnce', trigger: 100, ms: 60_000 }, ...config.layers] };
+    const pool = await W.createPool({ config: hanging, inputShape, workers: 1, layerModules: [FAULTS] });
+    const s = await pool.open();
+    const x = sl.randomSequence([1, 8, 8], { randomLengths: false });
+    x.values[0] = 1000;
+    const calls = [settled(s.process(x)), settled(s.process(sl.randomSequence([1, 8, 8])))];
+    const t0 = Date.now();
+    await pool.close({ timeoutMs: 300 });
+    for (const r of await Promise.all(calls)) expect('error' in r && r.error.code).toBe('CLOSED');
+    expect(Date.now() - t0).toBeLessThan(30_000);
+  });
+
+  it('a lone worker that dies fails its streams with WORKER_FAILED', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const worker = await W.startWorker({ config, inputShape, weights });
+    const s = await worker.open();
+    const x = sl.randomSequence([1, 8, 8]);
+    await s.push(x);
+    const inFlight = settled(s.process(x));
+    worker.terminate();
+    expect(((await inFlight) as { error: { code: string } }).error.code).toBe('WORKER_FAILED');
+    await expect(s.read()).rejects.toThrow(/^\[WORKER_FAILED\]/);
+    await expect(s.push(x)).rejects.toThrow(/^\[WORKER_FAILED\]/);
+    await worker.close();
+  });
+});

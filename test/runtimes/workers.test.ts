@@ -1,0 +1,144 @@
+// seqlayers/workers in Node worker_threads: one model in one worker, streams through it.
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOT, blocksOf, loadDist, median, testModel } from './helpers.js';
+
+let sl: Awaited<ReturnType<typeof loadDist>>;
+let W: typeof import('../../dist/workers/node.js');
+
+beforeAll(async () => {
+  sl = await loadDist();
+  W = await import('../../dist/workers/node.js');
+  await sl.init();
+});
+
+/** OS threads of this process: a worker_thread that ended is gone from here. */
+const threads = () => readdirSync('/proc/self/task').length;
+const processListeners = () => process.eventNames().map((n) => `${String(n)}:${process.listenerCount(n)}`).sort();
+
+async function expectCode(p: Promise<unknown>, code: string, text?: RegExp) {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e, `expected a ${code} error`).toBeInstanceOf(sl.SeqLayersError);
+  expect((e as { code: string }).code).toBe(code);
+  expect((e as Error).message.startsWith(`[${code}] `)).toBe(true);
+  if (text) expect((e as Error).message).toMatch(text);
+}
+
+describe('seqlayers/workers: a model in a worker_thread', () => {
+  it('streams exactly like in-thread stepping, with several blocks per call, and transfers the weights', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const x = sl.randomSequence([1, 96, 8], { randomLengths: false, seed: 1 });
+    const blocks = blocksOf(x, 8);
+    const state = model.initialState(1);
+    const local = sl.Sequence.concatenate(blocks.map((b) => model.step(b, state)));
+
+    const worker = await W.startWorker({ config, inputShape, weights });
+    expect(weights.byteLength, 'the weights were transferred, not copied').toBe(0);
+    expect(worker.info).toMatchObject({ blockSize: 1, outputLatency: 0, outputShape: [4], outputRatio: [1, 1] });
+    const s = await worker.open();
+    const outs = [await s.process(blocks[0]!)];
+    outs.push(...(await s.process(blocks.slice(1, 4)))); // three blocks, one round trip
+    for (const b of blocks.slice(4)) await s.push(b);
+    for (let i = 4; i < blocks.length; i++) outs.push(...(await s.read()));
+    const got = sl.Sequence.concatenate(outs);
+    sl.assertSequencesClose(got, local, 'worker stream vs in-thread step', 0, 0);
+    sl.assertSequencesClose(got, model.layer(x), 'worker stream vs layer', 1e-5, 1e-5);
+    await worker.close();
+  });
+
+  it('keeps error codes across the boundary; a refused push leaves the stream usable', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    await expectCode(W.startWorker({ config: { type: 'Conv1D', filters: 0, kernelSize: 3 }, inputShape }), 'BAD_CONFIG', /filters/);
+    await expectCode(W.startWorker({ config, inputShape: [3], weights: weights.slice() }), 'BAD_WEIGHTS', /shape/);
+    await expectCode(W.startWorker({ config, inputShape, weights: new Uint8Array([1, 2, 3]) }), 'BAD_SAFETENSORS');
+    await expectCode(W.startWorker({ config, inputShape, layerModules: ['file:///nonexistent/layers.js'] }), 'BAD_ARGUMENT', /nonexistent/);
+
+    const worker = await W.startWorker({ config, inputShape, weights });
+    await expectCode(worker.open({ batch: 0 }), 'BAD_ARGUMENT', /batch/);
+    await expectCode(worker.open({ snapshot: new Uint8Array(40) }), 'BAD_SNAPSHOT');
+    const s = await worker.open();
+    await expectCode(s.process(sl.randomSequence([1, 4, 5])), 'BAD_INPUT', /expected input \[batch, time, 8\]/);
+    await expectCode(s.process(sl.randomSequence([2, 4, 8])), 'BAD_STATE', /batch/);
+    const y = await s.process(sl.randomSequence([1, 4, 8]));
+    expect(y.shape).toEqual([1, 4, 4]);
+    await s.close();
+    await expectCode(s.push(sl.randomSequence([1, 4, 8])), 'CLOSED');
+    await expectCode(s.read(), 'CLOSED');
+    await worker.close();
+    await expectCode(worker.open(), 'CLOSED');
+  });
+
+  it('snapshots a stream and resumes it in another worker', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const x = sl.randomSequence([2, 40, 8], { randomLengths: false, seed: 2 });
+    const blocks = blocksOf(x, 4);
+    const a = await W.startWorker({ config, inputShape, weights: weights.slice() });
+    const b = await W.startWorker({ config, inputShape, weights });
+    const s1 = await a.open({ batch: 2 });
+    const outs = await s1.process(blocks.slice(0, 5));
+    const s2 = await b.open({ batch: 2, snapshot: await s1.snapshot() });
+    outs.push(...(await s2.process(blocks.slice(5))));
+    const state = model.initialState(2);
+    sl.assertSequencesClose(sl.Sequence.concatenate(outs), sl.Sequence.concatenate(blocks.map((blk) => model.step(blk, state))), 'moved stream', 0, 0);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('close() drains calls in flight, releases the proxy and ends the worker: threads, handles and listeners back to baseline', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const baseline = { threads: threads(), handles: process.getActiveResourcesInfo(), listeners: processListeners() };
+    const worker = await W.startWorker({ config, inputShape, weights });
+    expect(threads()).toBeGreaterThan(baseline.threads);
+    const s = await worker.open();
+    const inFlight = [s.process(sl.randomSequence([1, 16, 8])), s.process(sl.randomSequence([1, 16, 8]))];
+    await worker.close();
+    for (const y of await Promise.all(inFlight)) expect(y.shape).toEqual([1, 16, 4]);
+    for (let i = 0; i < 50 && threads() > baseline.threads; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(threads()).toBe(baseline.threads);
+    // Nothing new keeps the process alive (vitest's own timers may come and go).
+    const count = (xs: string[]) => xs.reduce((m, k) => m.set(k, (m.get(k) ?? 0) + 1), new Map<string, number>());
+    const before = count(baseline.handles);
+    for (const [kind, n] of count(process.getActiveResourcesInfo())) expect(n, kind).toBeLessThanOrEqual(before.get(kind) ?? 0);
+    expect(processListeners()).toEqual(baseline.listeners);
+  });
+
+  it('runs the Node examples', async () => {
+    for (const example of ['worker.js', 'pool.js']) {
+      const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'examples/runtimes/node', example)]);
+      expect(stdout).toMatch(/equal to model\.layer\(\)/);
+    }
+  });
+
+  it('measures the per-call overhead of a round trip (printed; no timing assertions)', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const worker = await W.startWorker({ config, inputShape, weights });
+    const s = await worker.open();
+    const state = model.initialState(1);
+    const block = sl.randomSequence([1, 8, 8], { randomLengths: false });
+    const batch8 = Array.from({ length: 8 }, () => block);
+    const time = async (n: number, f: () => unknown) => {
+      const ts: number[] = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        await f();
+        ts.push((performance.now() - t0) * 1000);
+      }
+      return median(ts.slice(n >> 2));
+    };
+    const inThread = await time(2000, () => model.step(block, state));
+    const oneBlock = await time(2000, () => s.process(block));
+    const eightBlocks = (await time(500, () => s.process(batch8))) / 8;
+    console.log(
+      `[workers] per call, block of 8 steps x 8 channels (median µs): in-thread step ${inThread.toFixed(1)}, ` +
+        `worker round trip ${oneBlock.toFixed(1)} (overhead ${(oneBlock - inThread).toFixed(1)}), ` +
+        `8 blocks per round trip ${eightBlocks.toFixed(1)} per block (overhead ${(eightBlocks - inThread).toFixed(1)})`,
+    );
+    expect(oneBlock).toBeGreaterThan(0);
+    await worker.close();
+  });
+});
