@@ -1,51 +1,115 @@
-// Shared benchmark helpers: benchmark.js for sampling, medians and p99 from its samples,
-// both kernel builds in one process, and the table / results.json writers.
+// Shared benchmark helpers: the interleaved sampler (medians and p99 per call), both kernel
+// builds in one process, the machine and versions, and the table / results.json writers.
+//
+// Why our own sampler rather than benchmark.js's: benchmark.js runs one function to the end
+// before the next, so on a shared or throttling machine two runtimes see different machines.
+// compare() interleaves the contestants round by round, warms each up first (V8 starts
+// functions in its baseline compiler and tiers up later), and keeps per-call times (or
+// per-batch means for calls too short for the clock) so the p99 is a tail, not a mean.
+// benchmark.js still names the platform in results.json.
 import Benchmark from 'benchmark';
 import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import * as sl from '../dist/index.js';
 
-/** Runtimes for every build this host can run (relaxed needs --experimental-wasm-relaxed-simd on Node 20). */
+/** Runtimes for both builds: 'plain' (SIMD) and 'relaxed' (needs --experimental-wasm-relaxed-simd on Node 20). */
 export async function runtimes() {
-  const out = { simd: await sl.createRuntime({ build: 'simd' }) };
+  const out = { plain: await sl.createRuntime({ build: 'simd' }) };
   if (sl.relaxedSimdSupported()) out.relaxed = await sl.createRuntime({ build: 'relaxed' });
   return out;
 }
 
-/**
- * Times fn with benchmark.js and returns seconds per call: median, p99 and mean over its
- * samples (each sample averages many calls, so p99 here is of sample means).
- */
-export function measure(name, fn, { minSamples = 20, maxTime = 1.5 } = {}) {
-  let result;
-  const bench = new Benchmark(name, fn, { minSamples, maxTime, initCount: 10 });
-  bench.on('complete', () => (result = bench));
-  bench.run({ async: false });
-  if (bench.error) throw bench.error;
-  const sample = [...result.stats.sample].sort((a, b) => a - b);
-  const q = (p) => sample[Math.min(sample.length - 1, Math.floor(p * sample.length))];
-  return { median: q(0.5), p99: q(0.99), mean: result.stats.mean, samples: sample.length };
-}
+/** Calls shorter than this are timed in batches (performance.now() costs ~0.05 µs and has µs-level jitter). */
+const MIN_SAMPLE_S = 4e-6;
 
 /**
- * Times single calls (for per-step latency tails): warms up, then records `n` individual
- * call times with performance.now() resolution aggregated in batches of `batch` calls.
+ * Times contestants side by side. `contestants` maps a name to a function (sync, or async
+ * returning a Promise, awaited per call). Each is warmed up for `warmup` seconds, then `rounds`
+ * rounds run every contestant for about `roundTime` seconds each, in a rotating order. Returns
+ * { name: { median, p99, mean, samples, batch } } in seconds per call; `batch` > 1 means each
+ * sample is the mean of that many consecutive calls.
  */
-export function latency(fn, { n = 2000, batch = 1, warmup = 500 } = {}) {
-  for (let i = 0; i < warmup; i++) fn();
-  const t = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
+export async function compare(contestants, { warmup = 0.4, rounds = 15, roundTime = 0.04 } = {}) {
+  const names = Object.keys(contestants);
+  const plan = {};
+  for (const name of names) {
+    const fn = contestants[name];
+    const isAsync = fn() instanceof Promise ? (await fn(), true) : false;
+    // Warm-up, also measuring the cost of one call: at least `warmup` seconds and 50 calls
+    // (V8 tiers a function up after enough calls), or 5 calls for calls longer than that.
+    let calls = 0;
     const t0 = performance.now();
-    for (let j = 0; j < batch; j++) fn();
-    t[i] = (performance.now() - t0) / 1000 / batch;
+    while (performance.now() - t0 < warmup * 1e3 || calls < (performance.now() - t0 > 4 * warmup * 1e3 ? 5 : 50)) {
+      if (isAsync) await fn();
+      else fn();
+      calls++;
+    }
+    const perCall = (performance.now() - t0) / 1e3 / calls;
+    const batch = Math.max(1, Math.ceil(MIN_SAMPLE_S / perCall));
+    plan[name] = { fn, isAsync, batch, perRound: Math.max(1, Math.round(roundTime / (perCall * batch))), times: [] };
   }
-  t.sort();
-  return { median: t[n >> 1], p99: t[Math.floor(0.99 * n)], samples: n };
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < names.length; i++) {
+      const p = plan[names[(i + r) % names.length]];
+      const { fn, batch, times } = p;
+      if (p.isAsync) {
+        for (let s = 0; s < p.perRound; s++) {
+          const t = performance.now();
+          for (let j = 0; j < batch; j++) await fn();
+          times.push((performance.now() - t) / 1e3 / batch);
+        }
+      } else {
+        for (let s = 0; s < p.perRound; s++) {
+          const t = performance.now();
+          for (let j = 0; j < batch; j++) fn();
+          times.push((performance.now() - t) / 1e3 / batch);
+        }
+      }
+    }
+  }
+  const out = {};
+  for (const name of names) {
+    const { times, batch } = plan[name];
+    const sorted = Float64Array.from(times).sort();
+    const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+    out[name] = { median: q(0.5), p99: q(0.99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, samples: sorted.length, batch };
+  }
+  return out;
+}
+
+/** Largest |a - b| over two arrays, relative to max |b| (or absolute when b is all zero). */
+export function relDiff(a, b) {
+  let d = 0, m = 0;
+  for (let i = 0; i < b.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  if (a.length !== b.length) return Infinity;
+  return m > 0 ? d / m : d;
+}
+
+/** Deterministic values in [-1, 1) (a sine hash: no state, same on every runtime). */
+export function pseudoRandom(n, seed = 1) {
+  const v = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = Math.sin((i + 1) * 12.9898 + seed * 78.233) * 43758.5453;
+    v[i] = 2 * (s - Math.floor(s)) - 1;
+  }
+  return v;
 }
 
 export function machine() {
   const cpus = os.cpus();
-  return { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, node: process.version, platform: `${os.platform()} ${os.arch()}` };
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    v8: process.versions.v8,
+    platform: `${os.platform()} ${os.arch()}`,
+    description: Benchmark.platform.description,
+    loadAverage: os.loadavg().map((l) => Math.round(l * 100) / 100),
+  };
 }
 
 export function versions(names) {
@@ -60,15 +124,31 @@ export function versions(names) {
   return out;
 }
 
-const fmtTime = (s) => (s === undefined ? '-' : s < 1e-3 ? `${(s * 1e6).toFixed(2)} µs` : `${(s * 1e3).toFixed(3)} ms`);
+/** Row values in results.json are µs (unit 'µs/call' or 'µs/step'); samples are seconds. */
+export const micros = (t) => (t ? { median: round(t.median * 1e6), p99: round(t.p99 * 1e6) } : undefined);
+export const round = (v, digits = 3) => (v === undefined || v === null ? v : Number(v.toPrecision(digits + 1)));
 
-/** Prints rows as a Markdown table and returns the text. */
-export function table(rows) {
-  const head = ['workload', 'seqlayers simd', 'seqlayers relaxed', 'GFLOP/s (best)', '% of peak', 'notes'];
+const fmt = (v) => (v === undefined ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(v < 10 ? 2 : 1)} µs`);
+const fmtRatio = (v) => (v === undefined ? '-' : `${v.toFixed(v < 10 ? 2 : 1)}×`);
+
+/** Prints the rows as one Markdown table and returns the text. */
+export function table(rows, anchorNames) {
+  const short = (a) => a.replace('onnxruntime', 'ort');
+  const head = ['workload', 'ours plain', 'ours relaxed', ...anchorNames.map(short), ...anchorNames.map((a) => `vs ${short(a)}`), 'rate, notes', 'target'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  const cell = (t) => (t ? `${fmt(t.median)} (p99 ${fmt(t.p99)})` : '-');
   for (const r of rows) {
+    const target = r.target ? `${r.target} ${r.met === undefined ? '' : r.met ? '✓' : '✗'}` : '';
     lines.push(
-      `| ${r.workload} | ${fmtTime(r.ours.simd?.median)} | ${fmtTime(r.ours.relaxed?.median)} | ${r.gflops?.toFixed(1) ?? '-'} | ${r.percentOfPeak !== undefined ? r.percentOfPeak.toFixed(0) + ' %' : '-'} | ${r.notes ?? ''} |`,
+      `| ${[
+        r.workload,
+        cell(r.ours.plain),
+        cell(r.ours.relaxed),
+        ...anchorNames.map((a) => cell(r.anchors[a])),
+        ...anchorNames.map((a) => fmtRatio(r.speedup[a])),
+        [r.rate, r.notes].filter(Boolean).join('; '),
+        target,
+      ].join(' | ')} |`,
     );
   }
   const text = lines.join('\n');

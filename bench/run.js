@@ -1,46 +1,49 @@
-// `npm run bench`: kernels and models, both builds, in one run. Writes bench/results.json.
-import { gemm, peak } from './kernels/gemm.bench.js';
-import { machine, runtimes, sl, table, versions, writeResults, measure } from './lib.js';
-import { config, inputShape, signal } from '../examples/demo-model.js';
+// `npm run bench [-- group ...]`: every benchmark group (or the named ones: gemm, overhead,
+// streaming, throughput, coldstart) on both kernel builds and every anchor, in one process.
+// Prints one table and writes bench/results.json; a run of every group also replaces the
+// latest table in bench/README.md. Needs `npm run build` first (benchmarks run the built dist/).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { ANCHOR_PACKAGES, loadAnchors } from './anchors/runtimes.js';
+import { gemmRows } from './kernels/gemm.bench.js';
+import { machine, runtimes, table, versions, writeResults } from './lib.js';
+import { coldstartRows } from './models/coldstart.bench.js';
+import { overheadRows } from './models/overhead.bench.js';
+import { streamingRows } from './models/streaming.bench.js';
+import { throughputRows } from './models/throughput.bench.js';
 
+const GROUPS = { gemm: gemmRows, overhead: overheadRows, streaming: streamingRows, throughput: throughputRows, coldstart: coldstartRows };
+const ANCHORS = ['onnxruntime-web', 'onnxruntime-node', 'tfjs-wasm'];
+
+const asked = process.argv.slice(2);
+for (const g of asked) if (!(g in GROUPS)) throw new Error(`unknown benchmark group ${JSON.stringify(g)}; groups: ${Object.keys(GROUPS).join(', ')}`);
 const rts = await runtimes();
+if (!rts.relaxed) console.warn('relaxed SIMD is not validated here: only the plain build runs (Node 20 needs --experimental-wasm-relaxed-simd)');
+const { anchors, missing } = await loadAnchors();
+for (const [name, why] of Object.entries(missing)) console.warn(`anchor ${name} skipped: ${why}`);
+// BENCH_QUICK=1: a short smoke run that checks the harness and the anchors (rough numbers,
+// printed only).
+const timing = process.env.BENCH_QUICK ? { warmup: 0.05, rounds: 2, roundTime: 0.01 } : undefined;
+const ctx = { rts, anchors, timing };
+
 const rows = [];
-const peaks = {};
-for (const [build, rt] of Object.entries(rts)) peaks[build] = peak(rt);
-rows.push({
-  workload: 'WASM SIMD peak loop (madd)',
-  unit: 's/call',
-  ours: Object.fromEntries(Object.entries(peaks).map(([b, p]) => [b, p])),
-  gflops: Math.max(...Object.values(peaks).map((p) => p.gflops)),
-  notes: Object.entries(peaks).map(([b, p]) => `${b} ${p.gflops.toFixed(1)} GFLOP/s`).join(', '),
-});
-
-for (const [m, n, k] of [[512, 512, 512], [1, 512, 512]]) {
-  const ours = {};
-  for (const [build, rt] of Object.entries(rts)) ours[build] = gemm(rt, m, n, k);
-  const best = Object.entries(ours).reduce((a, b) => (b[1].gflops > a[1].gflops ? b : a));
-  rows.push({
-    workload: `${m === 1 ? 'GEMV' : 'GEMM'} ${m}x${n}x${k}`,
-    unit: 's/call',
-    ours,
-    gflops: best[1].gflops,
-    percentOfPeak: (100 * best[1].gflops) / peaks[best[0]].gflops,
-    notes: Object.entries(ours).map(([b, r]) => `${b} ${r.gflops.toFixed(1)} GFLOP/s = ${((100 * r.gflops) / peaks[b].gflops).toFixed(0)} % of ${b} peak`).join('; '),
-  });
+for (const [name, run] of Object.entries(GROUPS)) {
+  if (asked.length && !asked.includes(name)) continue;
+  console.error(`running ${name} ...`);
+  rows.push(...(await run(ctx)));
 }
 
-{
-  const ours = {};
-  for (const [build, rt] of Object.entries(rts)) {
-    const model = sl.build(config, { inputShape, runtime: rt });
-    const state = model.initialState(1);
-    const x = signal(model.blockSize);
-    const out = { values: new Float32Array(model.outputShape()[0] * model.blockSize), mask: new Uint8Array(model.blockSize) };
-    ours[build] = measure(`demo step ${build}`, () => model.stepInto(x, state, out));
-  }
-  rows.push({ workload: 'demo model step (1 frame, stepInto)', unit: 's/step', ours });
-}
+const m = machine();
+const v = versions(['benchmark', ...ANCHOR_PACKAGES]);
+const heading = `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.platform}, Node ${m.node} (V8 ${m.v8}), load average ${m.loadAverage.join(' ')} at the end`;
+console.log(`\nseqlayers bench: ${heading}\n`);
+const text = table(rows, ANCHORS);
+if (!timing) writeResults({ machine: m, versions: v, groups: asked.length ? asked : Object.keys(GROUPS), missingAnchors: missing, rows, table: text });
 
-console.log(`\nseqlayers bench on ${machine().cpu}, Node ${process.version}\n`);
-const text = table(rows);
-writeResults({ machine: machine(), versions: versions(['benchmark']), rows, table: text });
+// The latest complete run goes into bench/README.md, between its two markers.
+if (!asked.length && !timing) {
+  const readme = new URL('./README.md', import.meta.url);
+  const [start, end] = ['<!-- results:start -->', '<!-- results:end -->'];
+  const old = readFileSync(readme, 'utf8');
+  const block = [start, '', `Machine: ${heading}.`, '', `Versions: ${Object.entries(v).map(([k, x]) => `${k} ${x}`).join(', ')}.`, '', text, '', end].join('\n');
+  writeFileSync(readme, old.slice(0, old.indexOf(start)) + block + old.slice(old.indexOf(end) + end.length));
+}

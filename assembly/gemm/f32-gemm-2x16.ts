@@ -6,39 +6,32 @@
 // only when not accumulating. Any m, n, k >= 1; no alignment assumed; never writes outside C's
 // m x n elements and never reads A or bias past their last element (packed panels are whole).
 //
-// Micro-kernel 2x16: two rows by two panels (16 columns). The 1x8 tile keeps only 2 dependent
-// madd chains, so a single row is bound by madd latency; 2x16 keeps 8 chains (8 accumulators +
-// 4 B vectors + 2 A broadcasts = 14 registers) and loads each B vector once for both rows.
-// Measured with f32_gemm, k = n = 512, x86-64, Node 20 (a shared machine, about +-15%), GFLOP/s
-// with 1x8 rows before -> with this tile: m = 1: 16 -> 24 (SIMD build), 15 -> 27 (relaxed);
-// m = 2: 15 -> 35 (SIMD), 15 -> 42 (relaxed); for scale, m = 4 (4x8) runs at 33 / 42. A 1x32
-// tile (8 chains for one row) measured slower than 1x16 (17 vs 30), probably from spills.
+// Micro-kernel 2x16: two rows by two panels (16 columns): 8 accumulator chains (8 accumulators
+// + 4 B vectors + 2 A broadcasts = 14 registers), each B vector loaded once for both rows. A
+// broadcasts are load32_splat, as in 4x8. Measured with f32_gemm, m = 2, k = n = 512, Zen 4,
+// Node 20, GFLOP/s plain / relaxed: 1x8 rows 15 / 15; this tile 35 / 42, and 37 / 48 with
+// load32_splat. An odd last row goes to the 1x24 tile (f32-gemm-1x24.ts), which keeps 6
+// chains on one row.
 import { madd } from '../simd';
+import { f32_gemm_1x24 } from './f32-gemm-1x24';
 import { accStart, accStore } from './tile';
 
 /**
- * One tile: `rows` (1 or 2) rows from a0/a1 into c0/c1, over one panel at b0 or, when `wide`,
- * two panels at b0 and b1; nr = valid columns (1..8, or 1..16 when wide). rows and wide are
- * constants at every call, so each call inlines to a straight loop without the unused chains.
+ * One tile: rows a0/a1 into c0/c1, over one panel at b0 or, when `wide`, two panels at b0 and
+ * b1; nr = valid columns (1..8, or 1..16 when wide). wide is a constant at every call, so each
+ * call inlines to a straight loop without the unused chains.
  */
 @inline function tile(
-  rows: i32, wide: bool, k: i32, a0: usize, a1: usize, b0: usize, b1: usize,
-  c0: usize, c1: usize, bias: usize, nr: i32, accumulate: bool,
+  wide: bool, k: i32, a0: usize, a1: usize, b0: usize, b1: usize, c0: usize, c1: usize, bias: usize, nr: i32, accumulate: bool,
 ): void {
   let x0 = accStart(c0, bias, 0, nr, accumulate), x1 = accStart(c0, bias, 4, nr, accumulate);
-  let x2 = f32x4.splat(0), x3 = f32x4.splat(0), y0 = f32x4.splat(0), y1 = f32x4.splat(0);
-  let y2 = f32x4.splat(0), y3 = f32x4.splat(0);
+  let y0 = accStart(c1, bias, 0, nr, accumulate), y1 = accStart(c1, bias, 4, nr, accumulate);
+  let x2 = f32x4.splat(0), x3 = x2, y2 = x2, y3 = x2;
   if (wide) {
     x2 = accStart(c0, bias, 8, nr, accumulate);
     x3 = accStart(c0, bias, 12, nr, accumulate);
-  }
-  if (rows == 2) {
-    y0 = accStart(c1, bias, 0, nr, accumulate);
-    y1 = accStart(c1, bias, 4, nr, accumulate);
-    if (wide) {
-      y2 = accStart(c1, bias, 8, nr, accumulate);
-      y3 = accStart(c1, bias, 12, nr, accumulate);
-    }
+    y2 = accStart(c1, bias, 8, nr, accumulate);
+    y3 = accStart(c1, bias, 12, nr, accumulate);
   }
   for (let kk = 0; kk < k; kk++) {
     const ka = <usize>kk << 2, kb = <usize>kk << 5;
@@ -48,36 +41,30 @@ import { accStart, accStore } from './tile';
       w2 = v128.load(b1 + kb);
       w3 = v128.load(b1 + kb, 16);
     }
-    const va = f32x4.splat(load<f32>(a0 + ka));
+    const va = v128.load32_splat(a0 + ka);
     x0 = madd(va, w0, x0);
     x1 = madd(va, w1, x1);
     if (wide) {
       x2 = madd(va, w2, x2);
       x3 = madd(va, w3, x3);
     }
-    if (rows == 2) {
-      const vb = f32x4.splat(load<f32>(a1 + ka));
-      y0 = madd(vb, w0, y0);
-      y1 = madd(vb, w1, y1);
-      if (wide) {
-        y2 = madd(vb, w2, y2);
-        y3 = madd(vb, w3, y3);
-      }
+    const vb = v128.load32_splat(a1 + ka);
+    y0 = madd(vb, w0, y0);
+    y1 = madd(vb, w1, y1);
+    if (wide) {
+      y2 = madd(vb, w2, y2);
+      y3 = madd(vb, w3, y3);
     }
   }
   accStore(c0, x0, 0, nr);
   accStore(c0, x1, 4, nr);
+  accStore(c1, y0, 0, nr);
+  accStore(c1, y1, 4, nr);
   if (wide) {
     accStore(c0, x2, 8, nr);
     accStore(c0, x3, 12, nr);
-  }
-  if (rows == 2) {
-    accStore(c1, y0, 0, nr);
-    accStore(c1, y1, 4, nr);
-    if (wide) {
-      accStore(c1, y2, 8, nr);
-      accStore(c1, y3, 12, nr);
-    }
+    accStore(c1, y2, 8, nr);
+    accStore(c1, y3, 12, nr);
   }
 }
 
@@ -88,25 +75,21 @@ export function f32_gemm_2x16(
   const panelBytes = <usize>k << 5;
   const ldaB = <usize>lda << 2;
   const ldcB = <usize>ldc << 2;
+  const m2 = m & ~1;
   // Pairs of panels outermost, so both stay in cache across the rows.
-  for (let p = 0; p < panels; p += 2) {
+  for (let p = 0; p < panels && m2 > 0; p += 2) {
     const n0 = p << 3;
     const nr = min(16, n - n0);
     const b0 = bp + <usize>p * panelBytes, b1 = b0 + panelBytes;
     const biasP: usize = bias ? bias + (<usize>n0 << 2) : 0;
     const wide = p + 1 < panels;
-    let i = 0;
     // Main loop: 2 rows.
-    for (; i + 2 <= m; i += 2) {
+    for (let i = 0; i < m2; i += 2) {
       const a0 = a + <usize>i * ldaB, c0 = c + <usize>i * ldcB + (<usize>n0 << 2);
-      if (wide) tile(2, true, k, a0, a0 + ldaB, b0, b1, c0, c0 + ldcB, biasP, nr, accumulate);
-      else tile(2, false, k, a0, a0 + ldaB, b0, b1, c0, c0 + ldcB, biasP, nr, accumulate);
-    }
-    // Last row when m is odd.
-    if (i < m) {
-      const a0 = a + <usize>i * ldaB, c0 = c + <usize>i * ldcB + (<usize>n0 << 2);
-      if (wide) tile(1, true, k, a0, a0, b0, b1, c0, c0, biasP, nr, accumulate);
-      else tile(1, false, k, a0, a0, b0, b1, c0, c0, biasP, nr, accumulate);
+      if (wide) tile(true, k, a0, a0 + ldaB, b0, b1, c0, c0 + ldcB, biasP, nr, accumulate);
+      else tile(false, k, a0, a0 + ldaB, b0, b1, c0, c0 + ldcB, biasP, nr, accumulate);
     }
   }
+  // Last row when m is odd.
+  if (m > m2) f32_gemm_1x24(1, n, k, a + <usize>m2 * ldaB, lda, bp, c + <usize>m2 * ldcB, ldc, bias, accumulate);
 }

@@ -8,8 +8,15 @@
 // panels are whole). C must not overlap A or B.
 //
 // Micro-kernel 4x8: 8 accumulators + 2 B vectors + 1 A broadcast = 11 of V8's 15 usable xmm
-// registers, so the tile stays in registers. Rows left over (m mod 4, all of them when m < 4)
-// go to the 2x16 tile (f32-gemm-2x16.ts), which keeps enough madd chains for one or two rows.
+// registers, so the tile stays in registers. Each A broadcast is a load32_splat (V8 emits one
+// vbroadcastss from memory) rather than splat(load), which costs a scalar load plus a shuffle
+// on an FP port the madds need: measured at 512 x 512 x 512 (bench/kernels/gemm.bench.js, Zen 4,
+// best of interleaved runs), 33 -> 42 GFLOP/s plain and 42 -> 53 relaxed. Cache blocking
+// (K in blocks of 128..512, rows in blocks of 32..256) measured no faster on the shapes of
+// bench/shapes.json, so panels stay outermost; packing A into [m/4][k][4] (one pointer for
+// the four broadcasts) gained 8 % plain and 3 % relaxed before counting the packing itself,
+// so A is read in place. Rows left over (m mod 4, all of them when
+// m < 4) go to the 2x16 tile (f32-gemm-2x16.ts), which hands an odd last row to 1x24.
 import { madd } from '../simd';
 import { f32_gemm_2x16 } from './f32-gemm-2x16';
 import { f32_gemm_packed_len } from './pack';
@@ -44,13 +51,13 @@ export function f32_gemm(
         const ka = <usize>kk << 2;
         const b0 = v128.load(bk), b1 = v128.load(bk, 16);
         bk += 32;
-        let va = f32x4.splat(load<f32>(a0 + ka));
+        let va = v128.load32_splat(a0 + ka);
         x0 = madd(va, b0, x0); y0 = madd(va, b1, y0);
-        va = f32x4.splat(load<f32>(a1 + ka));
+        va = v128.load32_splat(a1 + ka);
         x1 = madd(va, b0, x1); y1 = madd(va, b1, y1);
-        va = f32x4.splat(load<f32>(a2 + ka));
+        va = v128.load32_splat(a2 + ka);
         x2 = madd(va, b0, x2); y2 = madd(va, b1, y2);
-        va = f32x4.splat(load<f32>(a3 + ka));
+        va = v128.load32_splat(a3 + ka);
         x3 = madd(va, b0, x3); y3 = madd(va, b1, y3);
       }
       accStore(c0, x0, 0, nr); accStore(c0, y0, 4, nr);

@@ -1,23 +1,95 @@
-// f32 GEMM and GEMV against the WASM SIMD peak loop measured in the same run.
-import { measure } from '../lib.js';
+// f32 GEMM and GEMV (assembly/gemm/) on both builds, against limits measured in the same
+// comparison: the madd peak loop of each build (f32_peak_madd) for GEMM, and the time to read
+// the same packed weight bytes (f32_peak_read) for GEMV. Shapes come from bench/shapes.json.
+import { readFileSync } from 'node:fs';
+import { compare, micros, pseudoRandom, round } from '../lib.js';
 
-const PEAK_ITERS = 200_000;
+const SHAPES = JSON.parse(readFileSync(new URL('../shapes.json', import.meta.url)));
+/** Peak-loop iterations per call: 96 flops each, about 50 µs per call. */
+const PEAK_ITERS = 20_000;
+const PEAK_FLOPS = 96 * PEAK_ITERS;
 
-/** GFLOP/s of the madd peak loop (96 flops per iteration). */
-export function peak(rt) {
-  const t = measure('peak', () => rt.k.f32_peak_madd(PEAK_ITERS));
-  return { ...t, gflops: (96 * PEAK_ITERS) / t.median / 1e9 };
+/** A GEMM C[m, n] = A[m, k] · B[k, n] with B packed once (as Dense and Conv1D run it); returns { run, packedBytes, read, free }. */
+function gemmCase(rt, m, n, k) {
+  const { heap, k: kern } = rt;
+  const packedLen = kern.f32_gemm_packed_len(k, n);
+  const a = heap.alloc(m * k * 4), b = heap.alloc(k * n * 4), bp = heap.alloc(packedLen * 4), c = heap.alloc(m * n * 4);
+  rt.f32.set(pseudoRandom(m * k, 1), a >> 2);
+  rt.f32.set(pseudoRandom(k * n, 2), b >> 2);
+  kern.f32_gemm_pack_b(k, n, b, n, bp);
+  return {
+    run: () => kern.f32_gemm(m, n, k, a, k, bp, c, n, 0, false),
+    read: () => kern.f32_peak_read(packedLen, bp),
+    packedBytes: packedLen * 4,
+    free: () => [a, b, bp, c].forEach((p) => heap.release(p)),
+  };
 }
 
-/** C[m, n] = A[m, k] · B[k, n] with B packed once, as Dense and Conv1D use it. */
-export function gemm(rt, m, n, k) {
-  const { heap, k: kern } = rt;
-  const a = heap.alloc(m * k * 4), b = heap.alloc(k * n * 4), bp = heap.alloc(kern.f32_gemm_packed_len(k, n) * 4), c = heap.alloc(m * n * 4);
-  const f = rt.f32;
-  for (let i = 0; i < m * k; i++) f[(a >> 2) + i] = Math.sin(i);
-  for (let i = 0; i < k * n; i++) f[(b >> 2) + i] = Math.cos(i);
-  kern.f32_gemm_pack_b(k, n, b, n, bp);
-  const t = measure(`gemm ${m}x${n}x${k}`, () => kern.f32_gemm(m, n, k, a, k, bp, c, n, 0, false));
-  for (const p of [a, b, bp, c]) heap.release(p);
-  return { ...t, gflops: (2 * m * n * k) / t.median / 1e9 };
+const gflops = (flops, t) => flops / t.median / 1e9;
+
+export async function gemmRows(ctx) {
+  const builds = Object.keys(ctx.rts);
+  const rows = [];
+
+  // The peak loops alone first: their row states what "% of peak" means below.
+  const peaks = await compare(Object.fromEntries(builds.map((b) => [b, () => ctx.rts[b].k.f32_peak_madd(PEAK_ITERS)])), ctx.timing);
+  rows.push({
+    workload: 'WASM SIMD peak loop (12 madd chains)',
+    unit: 'µs/call',
+    ours: Object.fromEntries(builds.map((b) => [b, { ...micros(peaks[b]), gflops: round(gflops(PEAK_FLOPS, peaks[b])) }])),
+    anchors: {},
+    speedup: {},
+    rate: builds.map((b) => `${b} ${gflops(PEAK_FLOPS, peaks[b]).toFixed(1)} GFLOP/s`).join(', '),
+  });
+
+  for (const { shape: [m, n, k], from } of SHAPES.gemm) {
+    const cases = Object.fromEntries(builds.map((b) => [b, gemmCase(ctx.rts[b], m, n, k)]));
+    const contestants = {};
+    for (const b of builds) {
+      contestants[b] = cases[b].run;
+      contestants[`${b} peak`] = () => ctx.rts[b].k.f32_peak_madd(PEAK_ITERS);
+    }
+    const t = await compare(contestants, ctx.timing);
+    const flops = 2 * m * n * k;
+    const g = Object.fromEntries(builds.map((b) => [b, gflops(flops, t[b])]));
+    const pct = Object.fromEntries(builds.map((b) => [b, (100 * g[b]) / gflops(PEAK_FLOPS, t[`${b} peak`])]));
+    const gain = g.relaxed / g.plain;
+    rows.push({
+      workload: `GEMM ${m}×${n}×${k} (${from})`,
+      unit: 'µs/call',
+      ours: Object.fromEntries(builds.map((b) => [b, { ...micros(t[b]), gflops: round(g[b]), percentOfPeak: round(pct[b]) }])),
+      anchors: {},
+      speedup: {},
+      rate: `${builds.map((b) => `${b} ${g[b].toFixed(1)} GFLOP/s = ${pct[b].toFixed(0)} % of peak`).join('; ')}${gain ? `; relaxed/plain ${gain.toFixed(2)}×` : ''}`,
+      target: '≥95 % plain peak, ≥85 % relaxed peak, relaxed ≥1.2× plain',
+      met: pct.plain >= 95 && (!ctx.rts.relaxed || (pct.relaxed >= 85 && gain >= 1.2)),
+    });
+    Object.values(cases).forEach((c) => c.free());
+  }
+
+  for (const { shape: [m, n, k], from } of SHAPES.gemv) {
+    const cases = Object.fromEntries(builds.map((b) => [b, gemmCase(ctx.rts[b], m, n, k)]));
+    const contestants = {};
+    for (const b of builds) {
+      contestants[b] = cases[b].run;
+      contestants[`${b} read`] = cases[b].read;
+    }
+    const t = await compare(contestants, ctx.timing);
+    const bytes = cases[builds[0]].packedBytes;
+    const gbs = (x) => bytes / x.median / 1e9;
+    const bound = Math.max(...builds.map((b) => gbs(t[`${b} read`])));
+    const pct = Object.fromEntries(builds.map((b) => [b, (100 * gbs(t[b])) / bound]));
+    rows.push({
+      workload: `GEMV ${m}×${n}×${k} (${from})`,
+      unit: 'µs/call',
+      ours: Object.fromEntries(builds.map((b) => [b, { ...micros(t[b]), gbPerSecond: round(gbs(t[b])), percentOfBound: round(pct[b]) }])),
+      anchors: {},
+      speedup: {},
+      rate: `${builds.map((b) => `${b} ${gbs(t[b]).toFixed(1)} GB/s = ${pct[b].toFixed(0)} %`).join('; ')} of the ${bound.toFixed(1)} GB/s read bound (${(bytes / 2 ** 20).toFixed(1)} MiB)`,
+      target: '≥90 % of the read bound',
+      met: Math.max(...Object.values(pct)) >= 90,
+    });
+    Object.values(cases).forEach((c) => c.free());
+  }
+  return rows;
 }

@@ -1,5 +1,5 @@
 // Tester for the packed GEMM kernels (assembly/gemm/), in the style of XNNPACK's
-// gemm-microkernel-tester: a plain f64 reference, sizes around the tiles (4x8, 2x16), strides
+// gemm-microkernel-tester: a plain f64 reference, sizes around the tiles (4x8, 2x16, 1x24), strides
 // set to the next prime above the row length, rows of A that overlap (lda < k, as strided
 // convolutions pass), unaligned pointers, and guard values around every output row.
 //
@@ -29,7 +29,7 @@ const nextPrime = (v: number) => {
   return p;
 };
 
-type GemmKernel = 'f32_gemm' | 'f32_gemm_2x16';
+type GemmKernel = 'f32_gemm' | 'f32_gemm_2x16' | 'f32_gemm_1x24';
 
 interface GemmCase {
   m: number;
@@ -109,7 +109,9 @@ function runCase(kernel: GemmKernel, c: GemmCase, seed: number): string | null {
   }
 }
 
-const NS = [...Array.from({ length: 17 }, (_, i) => i + 1), 24, 33];
+// Up to 17 covers every partial panel below and just above two panels; 24 and 25 one 1x24 tile
+// and a tail; 33, 41 and 49 run the 1x24 loop twice with a tail of 2, 0 and 1 panels.
+const NS = [...Array.from({ length: 17 }, (_, i) => i + 1), 24, 25, 33, 41, 49];
 const KS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 31, 64];
 
 /** Every (n, k, bias, accumulate) for one m, with prime strides; returns the failures. */
@@ -157,16 +159,27 @@ describe('f32_gemm_2x16 (the few-rows path, called directly)', () => {
   }
 });
 
+describe('f32_gemm_1x24 (the one-row path, called directly)', () => {
+  for (let m = 1; m <= 3; m++) {
+    it(`m = ${m}: every n, k, bias and accumulate`, () => {
+      expect(sweep('f32_gemm_1x24', m, 'prime').slice(0, 3)).toEqual([]);
+    });
+  }
+  it('rows of A overlap (lda = k / 2)', () => {
+    expect(sweep('f32_gemm_1x24', 3, 'overlapping').slice(0, 3)).toEqual([]);
+  });
+});
+
 describe('tiles agree bit for bit', () => {
   // Every tile sums start + a0*b0 + a1*b1 + ... in the same order, so a row of C does not
   // depend on how many rows were computed with it: step() (m = batch) equals layer() exactly.
-  it('one call with m = 11 equals 11 calls with m = 1', () => {
+  it('one call with m = 11 equals 11 calls with m = 1 and 5 calls with m = 2 plus one with m = 1', () => {
     const m = 11, n = 37, k = 29;
     const random = seededRandom(7);
     const heap = rt.heap;
     const pa = heap.alloc(m * k * 4), pb = heap.alloc(k * n * 4), pbias = heap.alloc(n * 4);
     const pp = heap.alloc(rt.k.f32_gemm_packed_len(k, n) * 4);
-    const pc1 = heap.alloc(m * n * 4), pc2 = heap.alloc(m * n * 4);
+    const pc1 = heap.alloc(m * n * 4), pc2 = heap.alloc(m * n * 4), pc3 = heap.alloc(m * n * 4);
     try {
       for (let i = 0; i < m * k; i++) rt.f32[(pa >> 2) + i] = 2 * random() - 1;
       for (let i = 0; i < k * n; i++) rt.f32[(pb >> 2) + i] = 2 * random() - 1;
@@ -174,11 +187,14 @@ describe('tiles agree bit for bit', () => {
       rt.k.f32_gemm_pack_b(k, n, pb, n, pp);
       rt.k.f32_gemm(m, n, k, pa, k, pp, pc1, n, pbias, false);
       for (let i = 0; i < m; i++) rt.k.f32_gemm(1, n, k, pa + i * k * 4, k, pp, pc2 + i * n * 4, n, pbias, false);
+      for (let i = 0; i < m; i += 2) rt.k.f32_gemm(Math.min(2, m - i), n, k, pa + i * k * 4, k, pp, pc3 + i * n * 4, n, pbias, false);
       const c1 = rt.i32.slice(pc1 >> 2, (pc1 >> 2) + m * n);
       const c2 = rt.i32.slice(pc2 >> 2, (pc2 >> 2) + m * n);
+      const c3 = rt.i32.slice(pc3 >> 2, (pc3 >> 2) + m * n);
       expect(c1).toEqual(c2);
+      expect(c1).toEqual(c3);
     } finally {
-      for (const p of [pa, pb, pbias, pp, pc1, pc2]) heap.release(p);
+      for (const p of [pa, pb, pbias, pp, pc1, pc2, pc3]) heap.release(p);
     }
   });
 });
