@@ -31,7 +31,8 @@ const bad = (msg: string) => new SeqLayersError('BAD_SAFETENSORS', msg);
 
 /** Parses a safetensors file. Every failure is a BAD_SAFETENSORS error saying what was wrong. */
 export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFile {
-  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  // A plain Uint8Array view even for a Node Buffer, whose slice() (below) would not copy.
+  const bytes = input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input);
   if (bytes.length < 8) throw bad(`expected at least 8 bytes (the header length), got ${bytes.length}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = dv.getBigUint64(0, true);

@@ -1,0 +1,410 @@
+#!/usr/bin/env node
+// The command-line tool: `npx seqlayers <command>`. Run `seqlayers help` for the commands.
+// Exit codes: 0 done, 1 a file or model could not be used, 2 bad arguments.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as sl from './index.js';
+import { readNpy, writeNpy } from './io/npy.js';
+import { stateElementBytes, type Layer } from './layer.js';
+
+const USAGE = `seqlayers: streaming sequence layers on WebAssembly SIMD
+
+Usage:
+  seqlayers summary <config.json> [--input-shape S]
+      A table of the model's layers: output shape, output ratio, block size, latency
+      (input/output), receptive field, parameters and streaming state bytes.
+  seqlayers run <config.json> --weights <file.safetensors> --input <file.wav|.npy|.json>
+                [--block N] [--out <file.npy|.json>] [--input-shape S] [--progress | --quiet]
+      Streams the model over the input, N input steps per step (default: the block size),
+      flushing at the end as layer() would. Without --out, prints one line per output step.
+  seqlayers bench <config.json> [--weights <file.safetensors>] [--block N] [--steps N] [--input-shape S]
+      Measures the time of one step (random input, random weights unless --weights).
+  seqlayers convert-silero <silero_vad.onnx> <outdir> [--sample-rate 16000|8000]
+      Converts Silero VAD v5/v6 from its ONNX file into <outdir>/silero_vad_<rate>.json and
+      .safetensors (see docs/silero-vad.md).
+
+<config.json> is a layer config ({"type": "Serial", ...}), or a model file
+{"config": {...}, "input_shape": [...], "sample_rate": ...} as convert-silero writes.
+--input-shape gives the input channel shape (e.g. 80, or 4,80) when the file has none.`;
+
+/** A wrong command line: printed with a hint, exit code 2. */
+class UsageError extends Error {}
+
+/** What a config file describes. */
+interface ModelFile {
+  config: sl.LayerConfig;
+  inputShape: number[];
+  inputDtype: sl.DType;
+  /** Samples per second of the input, when the file says (audio models). */
+  sampleRate?: number;
+}
+
+const OPTIONS = {
+  weights: { type: 'string' },
+  input: { type: 'string' },
+  out: { type: 'string' },
+  block: { type: 'string' },
+  steps: { type: 'string' },
+  'input-shape': { type: 'string' },
+  'sample-rate': { type: 'string' },
+  progress: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/** Options each command takes, and how many positional arguments. */
+const COMMANDS: Record<string, { options: (keyof typeof OPTIONS)[]; args: string[] }> = {
+  summary: { options: ['input-shape'], args: ['config'] },
+  run: { options: ['weights', 'input', 'out', 'block', 'input-shape', 'progress', 'quiet'], args: ['config'] },
+  bench: { options: ['weights', 'block', 'steps', 'input-shape'], args: ['config'] },
+  'convert-silero': { options: ['sample-rate'], args: ['onnx', 'outdir'] },
+};
+
+type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
+
+async function main(argv: string[]): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const [command, ...args] = parsed.positionals;
+  const flags = parsed.values as Flags;
+  if (command === undefined || command === 'help' || flags.help) {
+    if (command === undefined && !flags.help) throw new UsageError('expected a command');
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  const spec = COMMANDS[command];
+  if (!spec) throw new UsageError(`unknown command ${JSON.stringify(command)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+  const extra = (Object.keys(flags) as (keyof Flags)[]).filter((k) => !spec.options.includes(k));
+  if (extra.length) throw new UsageError(`${command} does not take ${extra.map((k) => `--${k}`).join(', ')}`);
+  if (args.length !== spec.args.length) {
+    throw new UsageError(`${command} expects ${spec.args.map((a) => `<${a}>`).join(' ')}, got ${args.length} argument${args.length === 1 ? '' : 's'}`);
+  }
+  await sl.init();
+  if (command === 'summary') summary(args[0]!, flags);
+  else if (command === 'run') run(args[0]!, flags);
+  else if (command === 'bench') bench(args[0]!, flags);
+  else convertSilero(args[0]!, args[1]!, flags);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files and arguments
+
+function readFile(path: string, what: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new sl.SeqLayersError('BAD_ARGUMENT', `cannot read the ${what} ${JSON.stringify(path)}: ${why}`);
+  }
+}
+
+function readJson(path: string, what: string): unknown {
+  const text = new TextDecoder().decode(readFile(path, what));
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new sl.SeqLayersError('BAD_ARGUMENT', `the ${what} ${JSON.stringify(path)} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function positiveInt(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag}: expected a positive integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function parseShape(value: string): number[] {
+  const dims = value.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  if (!dims.every((d) => Number.isInteger(d) && d >= 1)) throw new UsageError(`--input-shape: expected positive integers separated by commas (e.g. 80 or 4,80), got ${JSON.stringify(value)}`);
+  return dims;
+}
+
+/** Reads a bare layer config or a model file; --input-shape wins over the file's input_shape. */
+function loadModelFile(path: string, flags: Flags): ModelFile {
+  const raw = readJson(path, 'config');
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new sl.SeqLayersError('BAD_CONFIG', `${path}: expected a layer config {"type": ...} or a model file {"config": ..., "input_shape": [...]}, got ${JSON.stringify(raw)?.slice(0, 60)}`);
+  }
+  const obj = raw as Record<string, unknown>;
+  const wrapped = 'config' in obj && !('type' in obj);
+  const config = (wrapped ? obj.config : obj) as sl.LayerConfig;
+  const fileShape = wrapped ? (obj.input_shape ?? obj.inputShape) : undefined;
+  if (fileShape !== undefined && !(Array.isArray(fileShape) && fileShape.every((d) => Number.isInteger(d) && d >= 1))) {
+    throw new sl.SeqLayersError('BAD_CONFIG', `${path}: expected input_shape to be a list of positive integers, got ${JSON.stringify(fileShape)}`);
+  }
+  const inputShape = flags['input-shape'] !== undefined ? parseShape(flags['input-shape']) : (fileShape as number[] | undefined);
+  if (!inputShape) {
+    throw new UsageError(`${path} does not say the input channel shape: pass --input-shape (e.g. --input-shape 80), or use a model file {"config": ..., "input_shape": [80]}`);
+  }
+  const inputDtype = ((wrapped ? (obj.input_dtype ?? obj.inputDtype) : undefined) ?? 'float32') as sl.DType;
+  const rate = wrapped ? (obj.sample_rate ?? obj.sampleRate) : undefined;
+  return { config, inputShape, inputDtype, sampleRate: typeof rate === 'number' ? rate : undefined };
+}
+
+function buildModel(file: ModelFile, weightsPath: string | undefined): sl.Model {
+  const model = sl.build(file.config, { inputShape: file.inputShape, inputDtype: file.inputDtype, seed: 0 });
+  if (weightsPath !== undefined) {
+    try {
+      model.loadWeights(sl.readSafetensors(readFile(weightsPath, 'weights file')));
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
+  return model;
+}
+
+// ---------------------------------------------------------------------------------------------
+// summary
+
+const showRF = (rf: sl.ReceptiveField) => (rf ? `[${rf.map((v) => (v === Infinity ? 'inf' : v === -Infinity ? '-inf' : String(v))).join(', ')}]` : 'none');
+const rfHull = (rf: sl.ReceptiveFieldPerStep): sl.ReceptiveField =>
+  [...rf.values()].reduce<sl.ReceptiveField>((a, v) => (!a ? v : !v ? a : [Math.min(a[0], v[0]), Math.max(a[1], v[1])]), null);
+const bytesText = (n: number) => (n < 10240 ? `${n} B` : n < 10 * 2 ** 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
+
+function summary(path: string, flags: Flags): void {
+  const file = loadModelFile(path, flags);
+  const model = buildModel(file, undefined);
+  const rows: string[][] = [['layer', 'output', 'ratio', 'block', 'latency', 'receptive field', 'params', 'state']];
+  const visit = (l: Layer, depth: number, batch: number) => {
+    const params = l.params.filter((p) => !p.viewOf).reduce((s, p) => s + p.size, 0);
+    const state = l.stateSpecs(batch).reduce((s, b) => s + b.shape.reduce((a, d) => a * d, 1) * stateElementBytes(b.dtype), 0);
+    rows.push([
+      `${'  '.repeat(depth)}${l.type}${l.config.name ? ` "${l.config.name}"` : ''}${l.path ? ` (${l.path})` : ''}`,
+      `[${l.output.shape.join(', ')}]${l.output.dtype === 'float32' ? '' : ` ${l.output.dtype}`}`,
+      l.outputRatio.toString(),
+      String(l.blockSize),
+      `${l.inputLatency}/${l.outputLatency}`,
+      showRF(rfHull(l.receptiveFieldPerStep)),
+      String(params),
+      bytesText(state),
+    ]);
+    for (const c of l.children) visit(c, depth + 1, batch * l.childBatchFactor);
+  };
+  visit(model.root, 0, 1);
+  const widths = rows[0]!.map((_, j) => Math.max(...rows.map((r) => r[j]!.length)));
+  const line = (r: string[]) => r.map((c, j) => (j === 0 || j === 1 || j === 5 ? c.padEnd(widths[j]!) : c.padStart(widths[j]!))).join('  ').trimEnd();
+  const params = model.params().reduce((s, p) => s + p.size, 0);
+  const state = model.initialState(1);
+  const out = [
+    `${basename(path)}: input [${file.inputShape.join(', ')}] ${file.inputDtype}${file.sampleRate ? ` at ${file.sampleRate} Hz` : ''}`,
+    line(rows[0]!),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.slice(1).map(line),
+    '',
+    `parameters: ${params} (${bytesText(params * 4)} float32); state per stream: ${bytesText(state.bytes)}; steps: ${model.supportsStep ? `yes, ${model.blockSize} input steps per block` : 'no (layer mode only)'}`,
+  ];
+  state.dispose();
+  model.dispose();
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// run
+
+/** The input as a Sequence, and whether the file had a batch axis (kept in the output file). */
+function readInput(path: string, file: ModelFile): { x: sl.Sequence; batched: boolean } {
+  const ext = extname(path).toLowerCase();
+  const channels = file.inputShape;
+  const size = channels.reduce((a, b) => a * b, 1);
+  const bytes = readFile(path, 'input');
+  if (ext === '.wav') {
+    const wav = sl.readWav(bytes);
+    if (file.sampleRate && wav.sampleRate !== file.sampleRate) {
+      throw new sl.SeqLayersError('BAD_INPUT', `${path} is sampled at ${wav.sampleRate} Hz, the model at ${file.sampleRate} Hz: resample it first (e.g. sox in.wav -r ${file.sampleRate} out.wav)`);
+    }
+    if (channels.length !== 1 || channels[0] !== wav.channels.length) {
+      throw new sl.SeqLayersError('BAD_INPUT', `${path} has ${wav.channels.length} channel(s), the model takes input [${channels.join(', ')}]: expected input shape [${wav.channels.length}]`);
+    }
+    const t = wav.channels[0]!.length, c = wav.channels.length;
+    const values = new Float32Array(t * c);
+    for (let i = 0; i < t; i++) for (let j = 0; j < c; j++) values[i * c + j] = wav.channels[j]![i]!;
+    return { x: sl.Sequence.fromValues(values, [1, t, ...channels]), batched: false };
+  }
+  let shape: number[], data: Float32Array | Int32Array;
+  if (ext === '.npy') ({ shape: shape, data } = readNpy(bytes) as { shape: number[]; data: Float32Array | Int32Array });
+  else if (ext === '.json') ({ shape, data } = jsonArray(path, bytes));
+  else throw new UsageError(`--input: expected a .wav, .npy or .json file, got ${JSON.stringify(path)}`);
+  // [T, ...channels] or [B, T, ...channels]; a 1-D array is a signal for a model taking [1].
+  const rank = shape.length - channels.length;
+  const tail = shape.slice(Math.max(0, rank));
+  const mono = shape.length === 1 && size === 1 && channels.length === 1;
+  if (!mono && (rank < 1 || rank > 2 || tail.join() !== channels.join())) {
+    throw new sl.SeqLayersError('BAD_INPUT', `${path} holds an array of shape [${shape.join(', ')}], expected [time, ${channels.join(', ')}] or [batch, time, ${channels.join(', ')}]`);
+  }
+  const full = mono ? [1, shape[0]!, 1] : rank === 1 ? [1, ...shape] : shape;
+  const values = file.inputDtype === 'int32' ? Int32Array.from(data) : data instanceof Float32Array ? data : Float32Array.from(data);
+  return { x: sl.Sequence.fromValues(values, full, file.inputDtype), batched: rank === 2 && !mono };
+}
+
+/** A JSON input: nested arrays (row-major), or {"shape": [...], "values": [...]}. */
+function jsonArray(path: string, bytes: Uint8Array): { shape: number[]; data: Float32Array } {
+  let v: unknown;
+  try {
+    v = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new sl.SeqLayersError('BAD_INPUT', `${path} is not valid JSON: ${(e as Error).message}`);
+  }
+  const badShape = () => new sl.SeqLayersError('BAD_INPUT', `${path}: expected nested arrays of numbers with equal lengths, or {"shape": [...], "values": [...]}`);
+  if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const { shape, values } = v as { shape?: unknown; values?: unknown };
+    if (!Array.isArray(shape) || !Array.isArray(values) || !shape.every((d) => Number.isInteger(d) && d >= 0) || shape.reduce((a: number, b: number) => a * b, 1) !== values.length || !values.every((x) => typeof x === 'number')) throw badShape();
+    return { shape, data: Float32Array.from(values as number[]) };
+  }
+  const shape: number[] = [];
+  for (let a: unknown = v; Array.isArray(a); a = a[0]) shape.push(a.length);
+  const flat = (v as unknown[]).flat(shape.length);
+  if (!shape.length || flat.length !== shape.reduce((a, b) => a * b, 1) || !flat.every((x) => typeof x === 'number')) throw badShape();
+  return { shape, data: Float32Array.from(flat as number[]) };
+}
+
+function run(path: string, flags: Flags): void {
+  const file = loadModelFile(path, flags);
+  if (flags.weights === undefined) throw new UsageError('run needs --weights <file.safetensors> (bench runs without weights)');
+  if (flags.input === undefined) throw new UsageError('run needs --input <file.wav|.npy|.json>');
+  const model = buildModel(file, flags.weights);
+  if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot stream (it has layers that only run whole sequences); nothing to run step by step`);
+  const block = positiveInt(flags.block, 'block') ?? model.blockSize;
+  if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
+  const { x, batched } = readInput(flags.input, file);
+
+  // Steps over the input, then invalid blocks to flush the input latency; the first
+  // outputLatency outputs are dropped (the contract that makes this equal layer()).
+  const flushed = x.padToMultiple(block).padTime(0, Math.ceil(model.inputLatency / block) * block, false);
+  const blocks = flushed.time / block;
+  const showProgress = flags.progress || (!flags.quiet && process.stderr.isTTY && blocks >= 50);
+  const state = model.initialState(x.batch);
+  const outputs: sl.Sequence[] = [];
+  const t0 = performance.now();
+  let shown = 0;
+  for (let i = 0; i < blocks; i++) {
+    outputs.push(model.step(flushed.sliceTime(i * block, (i + 1) * block), state));
+    const now = performance.now();
+    if (showProgress && (now - shown > 100 || i === blocks - 1)) {
+      shown = now;
+      const done = (i + 1) / blocks, width = 30;
+      process.stderr.write(`\r[${'#'.repeat(Math.round(done * width)).padEnd(width, '-')}] ${(done * 100).toFixed(0).padStart(3)}% ${i + 1}/${blocks} blocks`);
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (showProgress) process.stderr.write('\n');
+  state.dispose();
+  const all = sl.Sequence.concatenate(outputs);
+  const keep = Math.min(all.time - model.outputLatency, model.outputRatio.ceilMul(x.time));
+  const y = all.sliceTime(model.outputLatency, model.outputLatency + keep).maskInvalid();
+  model.dispose();
+
+  const outShape = batched ? y.shape : y.shape.slice(1);
+  if (flags.out !== undefined) {
+    const ext = extname(flags.out).toLowerCase();
+    let bytes: Uint8Array;
+    if (ext === '.npy') bytes = writeNpy(outShape, y.values);
+    else if (ext === '.json') bytes = new TextEncoder().encode(JSON.stringify({ shape: outShape, values: Array.from(y.values), mask: Array.from(y.mask) }));
+    else throw new UsageError(`--out: expected a .npy or .json file name, got ${JSON.stringify(flags.out)}`);
+    writeFileSync(flags.out, bytes);
+  } else {
+    const row = y.stepSize;
+    const lines: string[] = [];
+    for (let b = 0; b < y.batch; b++) {
+      for (let t = 0; t < y.time; t++) {
+        const at = (b * y.time + t) * row;
+        const vals = Array.from(y.values.subarray(at, at + row), (v) => String(Number(v.toPrecision(6))));
+        lines.push([...(y.batch > 1 ? [b] : []), t, ...(y.mask[b * y.time + t] ? vals : ['invalid'])].join('\t'));
+      }
+    }
+    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '');
+  }
+  if (!flags.quiet) {
+    const rtf = file.sampleRate ? `, real-time factor ${(seconds / (x.time / file.sampleRate)).toFixed(4)}` : '';
+    process.stderr.write(`${x.time} input steps in ${blocks} steps of ${block}: ${y.time} outputs [${outShape.join(', ')}]${flags.out ? ` written to ${flags.out}` : ''} in ${seconds.toFixed(3)} s${rtf}\n`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// bench
+
+function bench(path: string, flags: Flags): void {
+  const file = loadModelFile(path, flags);
+  const model = buildModel(file, flags.weights);
+  if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot step, so it has no per-step time`);
+  const block = positiveInt(flags.block, 'block') ?? model.blockSize;
+  if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
+  const size = file.inputShape.reduce((a, b) => a * b, 1);
+  const x = file.inputDtype === 'int32'
+    ? sl.Sequence.fromValues(Int32Array.from({ length: block * size }, (_, i) => i % 7), [1, block, ...file.inputShape], 'int32')
+    : sl.Sequence.fromValues(Float32Array.from({ length: block * size }, (_, i) => Math.sin(i * 0.37) * 0.5), [1, block, ...file.inputShape]);
+  const t = model.outputRatio.floorMul(block), outSize = model.outputShape().reduce((a, b) => a * b, 1);
+  const out = { values: model.outputSpec.dtype === 'int32' ? new Int32Array(t * outSize) : new Float32Array(t * outSize * (model.outputSpec.dtype === 'complex64' ? 2 : 1)), mask: new Uint8Array(t) };
+  const state = model.initialState(1);
+  for (let i = 0; i < 20; i++) model.stepInto(x, state, out); // warm-up: JIT and caches
+  const fixed = positiveInt(flags.steps, 'steps');
+  const times: number[] = [];
+  const start = performance.now();
+  while (fixed ? times.length < fixed : times.length < 50 || (performance.now() - start < 1000 && times.length < 100_000)) {
+    const t0 = performance.now();
+    model.stepInto(x, state, out);
+    times.push(performance.now() - t0);
+  }
+  state.dispose();
+  model.dispose();
+  const sorted = [...times].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+  const us = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
+  const mean = times.reduce((a, b) => a + b, 0) / times.length;
+  const lines = [
+    `${basename(path)}: ${times.length} steps of ${block} input steps (batch 1, ${sl.getRuntime().build} kernels)`,
+    `per step: median ${us(q(0.5))}, p90 ${us(q(0.9))}, p99 ${us(q(0.99))}, mean ${us(mean)}`,
+    `throughput: ${Math.round(1000 / mean)} steps/s, ${Math.round((block * 1000) / mean)} input steps/s`,
+  ];
+  if (file.sampleRate) lines.push(`real-time factor: ${(q(0.5) / ((block / file.sampleRate) * 1000)).toFixed(4)} (median step time / ${((block / file.sampleRate) * 1000).toFixed(1)} ms of audio)`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// convert-silero
+
+function convertSilero(onnxPath: string, outDir: string, flags: Flags): void {
+  const rate = flags['sample-rate'] === undefined ? 16000 : Number(flags['sample-rate']);
+  if (rate !== 16000 && rate !== 8000) throw new UsageError(`--sample-rate: expected 16000 or 8000, got ${JSON.stringify(flags['sample-rate'])}`);
+  const vad = sl.convertSileroVad(readFile(onnxPath, 'ONNX file'), { sampleRate: rate });
+  const model = sl.build(vad.config, { inputShape: vad.inputShape });
+  model.loadWeights(vad.weights); // checks names and shapes before anything is written
+  model.dispose();
+  try {
+    mkdirSync(outDir, { recursive: true });
+  } catch (e) {
+    throw new sl.SeqLayersError('BAD_ARGUMENT', `cannot create the output folder ${JSON.stringify(outDir)}: ${(e as Error).message}`);
+  }
+  const name = `silero_vad_${rate / 1000}k`;
+  const modelFile = { format: 'seqlayers model', source: vad.metadata.source, sample_rate: rate, input_shape: vad.inputShape, config: sl.toSnakeCase(vad.config) };
+  const configPath = join(outDir, `${name}.json`), weightsPath = join(outDir, `${name}.safetensors`);
+  writeFileSync(configPath, `${JSON.stringify(modelFile, null, 1)}\n`);
+  writeFileSync(weightsPath, sl.writeSafetensors(vad.weights, vad.metadata));
+  const params = Object.values(vad.weights).reduce((s, t) => s + t.data.length, 0);
+  process.stdout.write(
+    `Silero VAD at ${rate} Hz: chunks of ${vad.chunk} samples with ${vad.context} of context, ${params} parameters\n` +
+      `wrote ${configPath}\nwrote ${weightsPath}\n` +
+      `try: seqlayers run ${configPath} --weights ${weightsPath} --input speech.wav\n`,
+  );
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  const command = process.argv[2] && COMMANDS[process.argv[2]] ? ` ${process.argv[2]}` : '';
+  if (e instanceof UsageError) {
+    process.stderr.write(`seqlayers${command}: ${e.message}\nRun "seqlayers help" for usage.\n`);
+    process.exitCode = 2;
+  } else if (e instanceof sl.SeqLayersError) {
+    process.stderr.write(`seqlayers${command}: ${e.message}\n`);
+    process.exitCode = 1;
+  } else {
+    process.stderr.write(`seqlayers${command}: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exitCode = 1;
+  }
+});

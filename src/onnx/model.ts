@@ -1,0 +1,555 @@
+// ONNX model files (onnx/onnx.proto): ModelProto → GraphProto → nodes, initializers and
+// attributes (subgraphs of If/Loop/Scan included), TensorProto with raw_data or the typed
+// repeated fields. Enough to read a model's weights and its graph structure; not an ONNX
+// runtime. Every malformed file is a BAD_ONNX error (see protobuf.ts), never a crash or a hang.
+import { show } from '../errors.js';
+import { f16ToF32 } from '../weights/safetensors.js';
+import { badOnnx, ProtoReader, WIRE } from './protobuf.js';
+
+/** TensorProto.DataType names by number (onnx.proto). */
+export const ONNX_DTYPES = [
+  'UNDEFINED', 'FLOAT', 'UINT8', 'INT8', 'UINT16', 'INT16', 'INT32', 'INT64', 'STRING', 'BOOL', 'FLOAT16', 'DOUBLE', 'UINT32',
+  'UINT64', 'COMPLEX64', 'COMPLEX128', 'BFLOAT16', 'FLOAT8E4M3FN', 'FLOAT8E4M3FNUZ', 'FLOAT8E5M2', 'FLOAT8E5M2FNUZ', 'UINT4', 'INT4',
+] as const;
+
+/** Decoded tensor data: floats as Float32Array (FLOAT16/BFLOAT16 widened), DOUBLE as Float64Array, 64-bit integers as BigInt arrays, smaller integers and BOOL as Int32Array. */
+export type OnnxData = Float32Array | Float64Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+
+/** A TensorProto. `data` is null for element types this reader does not decode (strings, complex, 8- and 4-bit floats/ints). */
+export interface OnnxTensor {
+  readonly name: string;
+  readonly dims: readonly number[];
+  /** TensorProto.DataType number; ONNX_DTYPES[dataType] is its name. */
+  readonly dataType: number;
+  readonly data: OnnxData | null;
+}
+
+/** An AttributeProto; only the field its `type` names is set. */
+export interface OnnxAttribute {
+  readonly name: string;
+  /** AttributeProto.AttributeType: 1 FLOAT, 2 INT, 3 STRING, 4 TENSOR, 5 GRAPH, 6 FLOATS, 7 INTS, 8 STRINGS, 9 TENSORS, 10 GRAPHS. */
+  readonly type: number;
+  f?: number;
+  i?: number;
+  s?: Uint8Array;
+  t?: OnnxTensor;
+  g?: OnnxGraph;
+  floats?: number[];
+  ints?: number[];
+  strings?: Uint8Array[];
+  tensors?: OnnxTensor[];
+  graphs?: OnnxGraph[];
+}
+
+export interface OnnxNode {
+  readonly name: string;
+  readonly opType: string;
+  readonly domain: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+  readonly attributes: readonly OnnxAttribute[];
+}
+
+/** A graph input or output: its element type and shape (numbers, symbolic names, or null for unknown), or shape null for non-tensor types. */
+export interface OnnxValueInfo {
+  readonly name: string;
+  readonly elemType: number;
+  readonly shape: readonly (number | string | null)[] | null;
+}
+
+export interface OnnxGraph {
+  readonly name: string;
+  readonly nodes: readonly OnnxNode[];
+  readonly initializers: readonly OnnxTensor[];
+  readonly inputs: readonly OnnxValueInfo[];
+  readonly outputs: readonly OnnxValueInfo[];
+}
+
+export interface OnnxModel {
+  readonly irVersion: number;
+  readonly producerName: string;
+  readonly producerVersion: string;
+  readonly opsetImports: readonly { domain: string; version: number }[];
+  readonly graph: OnnxGraph;
+}
+
+/** Subgraphs nest at most this deep (If inside Loop inside If ...): deeper is taken as a hostile file. */
+export const MAX_GRAPH_DEPTH = 16;
+/** Tensors may hold at most this many elements (the 2 GB protobuf limit in 4-byte floats). */
+export const MAX_TENSOR_ELEMENTS = 2 ** 29;
+/** Tensors may have at most this many dimensions. */
+const MAX_RANK = 32;
+
+/** Parses an ONNX model file (a serialized ModelProto). */
+export function readOnnx(input: Uint8Array | ArrayBuffer): OnnxModel {
+  // A plain Uint8Array view even for a Node Buffer (whose slice() would not copy).
+  const bytes = input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : input instanceof ArrayBuffer ? new Uint8Array(input) : null;
+  if (!bytes) throw badOnnx(`expected the bytes of an .onnx file (Uint8Array or ArrayBuffer), got ${show(input)}`);
+  if (bytes.length === 0) throw badOnnx('expected the bytes of an .onnx file, got an empty buffer');
+  const r = new ProtoReader(bytes, 'ModelProto');
+  let irVersion = 0, producerName = '', producerVersion = '';
+  const opsetImports: { domain: string; version: number }[] = [];
+  let graph: OnnxGraph | null = null;
+  while (!r.done) {
+    r.tag();
+    switch (r.field) {
+      case 1:
+        r.expect(WIRE.VARINT, 'ir_version');
+        irVersion = r.int64();
+        break;
+      case 2:
+        r.expect(WIRE.LEN, 'producer_name');
+        producerName = r.string();
+        break;
+      case 3:
+        r.expect(WIRE.LEN, 'producer_version');
+        producerVersion = r.string();
+        break;
+      case 7:
+        r.expect(WIRE.LEN, 'graph');
+        graph = readGraph(r.message('GraphProto'), 0);
+        break;
+      case 8: {
+        r.expect(WIRE.LEN, 'opset_import');
+        const s = r.message('OperatorSetIdProto');
+        let domain = '', version = 0;
+        while (!s.done) {
+          s.tag();
+          if (s.field === 1 && s.wire === WIRE.LEN) domain = s.string();
+          else if (s.field === 2 && s.wire === WIRE.VARINT) version = s.int64();
+          else s.skip();
+        }
+        opsetImports.push({ domain, version });
+        break;
+      }
+      default:
+        r.skip();
+    }
+  }
+  if (!graph) throw badOnnx('ModelProto: expected a graph (field 7), found none: is this an .onnx file?');
+  return { irVersion, producerName, producerVersion, opsetImports, graph };
+}
+
+function readGraph(r: ProtoReader, depth: number): OnnxGraph {
+  if (depth > MAX_GRAPH_DEPTH) throw r.error(`subgraphs nest deeper than ${MAX_GRAPH_DEPTH} levels`);
+  let name = '';
+  const nodes: OnnxNode[] = [], initializers: OnnxTensor[] = [], inputs: OnnxValueInfo[] = [], outputs: OnnxValueInfo[] = [];
+  while (!r.done) {
+    r.tag();
+    switch (r.field) {
+      case 1:
+        r.expect(WIRE.LEN, 'node');
+        nodes.push(readNode(r.message(`NodeProto #${nodes.length}`), depth));
+        break;
+      case 2:
+        r.expect(WIRE.LEN, 'name');
+        name = r.string();
+        break;
+      case 5:
+        r.expect(WIRE.LEN, 'initializer');
+        initializers.push(readTensor(r.message(`initializer #${initializers.length}`)));
+        break;
+      case 11:
+        r.expect(WIRE.LEN, 'input');
+        inputs.push(readValueInfo(r.message('input')));
+        break;
+      case 12:
+        r.expect(WIRE.LEN, 'output');
+        outputs.push(readValueInfo(r.message('output')));
+        break;
+      default:
+        r.skip();
+    }
+  }
+  return { name, nodes, initializers, inputs, outputs };
+}
+
+function readNode(r: ProtoReader, depth: number): OnnxNode {
+  let name = '', opType = '', domain = '';
+  const inputs: string[] = [], outputs: string[] = [], attributes: OnnxAttribute[] = [];
+  while (!r.done) {
+    r.tag();
+    switch (r.field) {
+      case 1:
+        r.expect(WIRE.LEN, 'input');
+        inputs.push(r.string());
+        break;
+      case 2:
+        r.expect(WIRE.LEN, 'output');
+        outputs.push(r.string());
+        break;
+      case 3:
+        r.expect(WIRE.LEN, 'name');
+        name = r.string();
+        break;
+      case 4:
+        r.expect(WIRE.LEN, 'op_type');
+        opType = r.string();
+        break;
+      case 5:
+        r.expect(WIRE.LEN, 'attribute');
+        attributes.push(readAttribute(r.message('AttributeProto'), depth));
+        break;
+      case 7:
+        r.expect(WIRE.LEN, 'domain');
+        domain = r.string();
+        break;
+      default:
+        r.skip();
+    }
+  }
+  return { name, opType, domain, inputs, outputs, attributes };
+}
+
+function readAttribute(r: ProtoReader, depth: number): OnnxAttribute {
+  const a: { -readonly [K in keyof OnnxAttribute]: OnnxAttribute[K] } = { name: '', type: 0 };
+  const list = <T>(k: 'floats' | 'ints' | 'strings' | 'tensors' | 'graphs'): T[] => ((a[k] ??= []) as T[]);
+  while (!r.done) {
+    r.tag();
+    switch (r.field) {
+      case 1:
+        r.expect(WIRE.LEN, 'name');
+        a.name = r.string();
+        break;
+      case 20:
+        r.expect(WIRE.VARINT, 'type');
+        a.type = r.int64();
+        break;
+      case 2:
+        r.expect(WIRE.I32, 'f');
+        a.f = r.float();
+        break;
+      case 3:
+        r.expect(WIRE.VARINT, 'i');
+        a.i = r.int64();
+        break;
+      case 4:
+        r.expect(WIRE.LEN, 's');
+        a.s = r.lenBytes();
+        break;
+      case 5:
+        r.expect(WIRE.LEN, 't');
+        a.t = readTensor(r.message('TensorProto'));
+        break;
+      case 6:
+        r.expect(WIRE.LEN, 'g');
+        a.g = readGraph(r.message(`GraphProto of attribute ${show(a.name)}`), depth + 1);
+        break;
+      case 7:
+        r.repeated(list<number>('floats'), (s) => s.float(), WIRE.I32, 'floats');
+        break;
+      case 8:
+        r.repeated(list<number>('ints'), (s) => s.int64(), WIRE.VARINT, 'ints');
+        break;
+      case 9:
+        r.expect(WIRE.LEN, 'strings');
+        list<Uint8Array>('strings').push(r.lenBytes());
+        break;
+      case 10:
+        r.expect(WIRE.LEN, 'tensors');
+        list<OnnxTensor>('tensors').push(readTensor(r.message('TensorProto')));
+        break;
+      case 11:
+        r.expect(WIRE.LEN, 'graphs');
+        list<OnnxGraph>('graphs').push(readGraph(r.message(`GraphProto of attribute ${show(a.name)}`), depth + 1));
+        break;
+      default:
+        r.skip();
+    }
+  }
+  return a;
+}
+
+function readValueInfo(r: ProtoReader): OnnxValueInfo {
+  let name = '', elemType = 0;
+  let shape: (number | string | null)[] | null = null;
+  while (!r.done) {
+    r.tag();
+    if (r.field === 1 && r.wire === WIRE.LEN) name = r.string();
+    else if (r.field === 2 && r.wire === WIRE.LEN) {
+      const type = r.message('TypeProto');
+      while (!type.done) {
+        type.tag();
+        if (type.field !== 1 || type.wire !== WIRE.LEN) {
+          type.skip();
+          continue;
+        }
+        const tensor = type.message('TypeProto.Tensor');
+        while (!tensor.done) {
+          tensor.tag();
+          if (tensor.field === 1 && tensor.wire === WIRE.VARINT) elemType = tensor.int64();
+          else if (tensor.field === 2 && tensor.wire === WIRE.LEN) shape = readShape(tensor.message('TensorShapeProto'));
+          else tensor.skip();
+        }
+      }
+    } else r.skip();
+  }
+  return { name, elemType, shape };
+}
+
+function readShape(r: ProtoReader): (number | string | null)[] {
+  const dims: (number | string | null)[] = [];
+  while (!r.done) {
+    r.tag();
+    if (r.field !== 1 || r.wire !== WIRE.LEN) {
+      r.skip();
+      continue;
+    }
+    const d = r.message('Dimension');
+    let dim: number | string | null = null;
+    while (!d.done) {
+      d.tag();
+      if (d.field === 1 && d.wire === WIRE.VARINT) dim = d.int64();
+      else if (d.field === 2 && d.wire === WIRE.LEN) dim = d.string();
+      else d.skip();
+    }
+    dims.push(dim);
+  }
+  return dims;
+}
+
+/** Bytes per element in raw_data, for the element types this reader decodes. */
+const RAW_BYTES: Partial<Record<number, number>> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
+
+function readTensor(r: ProtoReader): OnnxTensor {
+  const dims: number[] = [];
+  let dataType = 0, name = '';
+  let raw: Uint8Array | null = null;
+  // The typed repeated fields, as read: floats, varint integers, doubles.
+  const floatData: number[] = [], intData: number[] = [], doubleData: number[] = [];
+  let bigData: bigint[] | null = null;
+  let external = false;
+  while (!r.done) {
+    r.tag();
+    switch (r.field) {
+      case 1:
+        r.repeated(dims, (s) => s.int64(), WIRE.VARINT, 'dims');
+        if (dims.length > MAX_RANK) throw r.error(`expected at most ${MAX_RANK} dims, got more`);
+        break;
+      case 2:
+        r.expect(WIRE.VARINT, 'data_type');
+        dataType = r.int64();
+        break;
+      case 4:
+        if (r.wire === WIRE.LEN) {
+          // Packed floats: copied as a block rather than one call per element (weights live here).
+          const b = r.lenBytes();
+          if (b.length % 4) throw r.error(`float_data of ${b.length} bytes is not a whole number of floats`);
+          const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+          for (let i = 0; i < b.length; i += 4) floatData.push(dv.getFloat32(i, true));
+        } else r.repeated(floatData, (s) => s.float(), WIRE.I32, 'float_data');
+        break;
+      case 5:
+        r.repeated(intData, (s) => s.int64(), WIRE.VARINT, 'int32_data');
+        break;
+      case 7:
+      case 11: {
+        // int64_data and uint64_data: kept exact as bigints.
+        const signed = r.field === 7, big = (bigData ??= []);
+        const one = (s: ProtoReader) => {
+          const start = s.pos;
+          s.varint();
+          big.push(varintBig(s.bytes, start, s.pos, signed));
+        };
+        if (r.wire === WIRE.LEN) {
+          const sub = r.message(signed ? 'int64_data' : 'uint64_data');
+          while (!sub.done) one(sub);
+        } else {
+          r.expect(WIRE.VARINT, signed ? 'int64_data' : 'uint64_data');
+          one(r);
+        }
+        break;
+      }
+      case 8:
+        r.expect(WIRE.LEN, 'name');
+        name = r.string();
+        break;
+      case 9:
+        r.expect(WIRE.LEN, 'raw_data');
+        raw = r.lenBytes();
+        break;
+      case 10:
+        if (r.wire === WIRE.LEN) {
+          const b = r.lenBytes();
+          if (b.length % 8) throw r.error(`double_data of ${b.length} bytes is not a whole number of doubles`);
+          const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+          for (let i = 0; i < b.length; i += 8) doubleData.push(dv.getFloat64(i, true));
+        } else {
+          r.expect(WIRE.I64, 'double_data');
+          const b = r.bytes, at = r.pos;
+          r.skip();
+          doubleData.push(new DataView(b.buffer, b.byteOffset + at, 8).getFloat64(0, true));
+        }
+        break;
+      case 14:
+        r.expect(WIRE.VARINT, 'data_location');
+        external = r.int64() === 1;
+        break;
+      default:
+        r.skip();
+    }
+  }
+  const label = `tensor ${show(name)}`;
+  let count = 1;
+  for (const d of dims) {
+    if (!Number.isSafeInteger(d) || d < 0) throw badOnnx(`${label}: expected non-negative dims, got ${show(dims)}`);
+    count *= d;
+    if (count > MAX_TENSOR_ELEMENTS) throw badOnnx(`${label}: dims ${show(dims)} hold more than ${MAX_TENSOR_ELEMENTS} elements`);
+  }
+  if (external) throw badOnnx(`${label}: its data is stored in an external file, which this reader does not load`);
+  if (dataType < 0 || dataType >= ONNX_DTYPES.length) throw badOnnx(`${label}: unknown data_type ${dataType}`);
+  const data = decodeData(label, dataType, count, raw, floatData, intData, doubleData, bigData);
+  return { name, dims, dataType, data };
+}
+
+/** A varint from bytes [start, end) as an exact bigint (signed: int64 two's complement). */
+function varintBig(b: Uint8Array, start: number, end: number, signed: boolean): bigint {
+  let v = 0n;
+  for (let i = end - 1; i >= start; i--) v = (v << 7n) | BigInt(b[i]! & 0x7f);
+  v &= (1n << 64n) - 1n;
+  return signed ? BigInt.asIntN(64, v) : v;
+}
+
+function decodeData(
+  label: string, dataType: number, count: number, raw: Uint8Array | null,
+  floatData: number[], intData: number[], doubleData: number[], bigData: bigint[] | null,
+): OnnxData | null {
+  const dtype = ONNX_DTYPES[dataType]!;
+  const elem = RAW_BYTES[dataType];
+  if (elem === undefined) return null;
+  const check = (n: number, what: string) => {
+    if (n !== count) throw badOnnx(`${label}: ${dtype} dims hold ${count} elements, ${what} has ${n}`);
+  };
+  if (raw) {
+    if (raw.length !== count * elem) throw badOnnx(`${label}: ${dtype} dims hold ${count} elements (${count * elem} bytes), raw_data has ${raw.length} bytes`);
+    // Copy to an aligned buffer: raw_data sits at any offset of the file.
+    const copy = new Uint8Array(raw.length);
+    copy.set(raw);
+    const buf = copy.buffer;
+    const dv = new DataView(buf);
+    switch (dataType) {
+      case 1: return new Float32Array(buf);
+      case 11: return new Float64Array(buf);
+      case 7: return new BigInt64Array(buf);
+      case 13: return new BigUint64Array(buf);
+      case 12: return new Uint32Array(buf);
+      case 6: return new Int32Array(buf);
+      case 10: return Float32Array.from(new Uint16Array(buf), f16ToF32);
+      case 16: return Float32Array.from(new Uint16Array(buf), (h) => bfloatToFloat(h));
+      case 2: case 9: return Int32Array.from(new Uint8Array(buf));
+      case 3: return Int32Array.from(new Int8Array(buf));
+      case 4: return Int32Array.from({ length: count }, (_, i) => dv.getUint16(2 * i, true));
+      default: return Int32Array.from({ length: count }, (_, i) => dv.getInt16(2 * i, true));
+    }
+  }
+  switch (dataType) {
+    case 1:
+      check(floatData.length, 'float_data');
+      return Float32Array.from(floatData);
+    case 11:
+      check(doubleData.length, 'double_data');
+      return Float64Array.from(doubleData);
+    case 7:
+    case 13: {
+      const v = bigData ?? [];
+      check(v.length, dataType === 7 ? 'int64_data' : 'uint64_data');
+      return dataType === 7 ? BigInt64Array.from(v) : BigUint64Array.from(v, (x) => BigInt.asUintN(64, x));
+    }
+    case 12: {
+      const v = bigData ?? [];
+      check(v.length, 'uint64_data');
+      return Uint32Array.from(v, (x) => Number(BigInt.asUintN(32, x)));
+    }
+    case 10:
+    case 16:
+      check(intData.length, 'int32_data');
+      return Float32Array.from(intData, (h) => (dataType === 10 ? f16ToF32(h & 0xffff) : bfloatToFloat(h & 0xffff)));
+    default:
+      check(intData.length, 'int32_data');
+      return Int32Array.from(intData);
+  }
+}
+
+const f32Bits = new Float32Array(1);
+const u32Bits = new Uint32Array(f32Bits.buffer);
+/** bfloat16 bits to a number (the top half of a float32). */
+function bfloatToFloat(h: number): number {
+  u32Bits[0] = h << 16;
+  return f32Bits[0]!;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers over a parsed model
+
+/** The attribute `name` of a node, or undefined. */
+export function onnxAttribute(node: OnnxNode, name: string): OnnxAttribute | undefined {
+  return node.attributes.find((a) => a.name === name);
+}
+
+/**
+ * The constant tensors of a graph and all its subgraphs (If branches, Loop bodies), keyed by the
+ * value name they define: initializers, and the outputs of Constant nodes (attribute `value`,
+ * `value_float(s)` or `value_int(s)`). Names are unique in a valid model (SSA, no shadowing); a
+ * second definition of a name is a BAD_ONNX error.
+ */
+export function onnxConstants(graph: OnnxGraph): Map<string, OnnxTensor> {
+  const out = new Map<string, OnnxTensor>();
+  const add = (name: string, t: OnnxTensor) => {
+    if (out.has(name)) throw badOnnx(`the value ${show(name)} is defined twice`);
+    out.set(name, t.name === name ? t : { ...t, name });
+  };
+  const visit = (g: OnnxGraph) => {
+    for (const t of g.initializers) add(t.name, t);
+    for (const n of g.nodes) {
+      if (n.opType === 'Constant' && (n.domain === '' || n.domain === 'ai.onnx') && n.outputs[0]) {
+        const t = constantValue(n);
+        if (t) add(n.outputs[0], t);
+      }
+      for (const a of n.attributes) {
+        if (a.g) visit(a.g);
+        for (const sub of a.graphs ?? []) visit(sub);
+      }
+    }
+  };
+  visit(graph);
+  return out;
+}
+
+/** The tensor a Constant node produces, or null for the kinds that hold no numbers (strings, sparse). */
+function constantValue(n: OnnxNode): OnnxTensor | null {
+  for (const a of n.attributes) {
+    switch (a.name) {
+      case 'value':
+        if (a.t) return a.t;
+        break;
+      case 'value_float':
+        if (a.f !== undefined) return { name: '', dims: [], dataType: 1, data: Float32Array.of(a.f) };
+        break;
+      case 'value_floats':
+        return { name: '', dims: [a.floats?.length ?? 0], dataType: 1, data: Float32Array.from(a.floats ?? []) };
+      case 'value_int':
+        if (a.i !== undefined) return { name: '', dims: [], dataType: 7, data: BigInt64Array.of(BigInt(a.i)) };
+        break;
+      case 'value_ints':
+        return { name: '', dims: [a.ints?.length ?? 0], dataType: 7, data: BigInt64Array.from(a.ints ?? [], (v) => BigInt(v)) };
+    }
+  }
+  return null;
+}
+
+/** A tensor's values as float32 (floats narrowed, integers converted); BAD_ONNX for undecoded types. */
+export function onnxFloat32(t: OnnxTensor): Float32Array {
+  const d = t.data;
+  if (!d) throw badOnnx(`tensor ${show(t.name)}: ${ONNX_DTYPES[t.dataType]} values cannot be read as numbers`);
+  if (d instanceof Float32Array) return d;
+  if (d instanceof BigInt64Array || d instanceof BigUint64Array) return Float32Array.from(d, (v) => Number(v));
+  return Float32Array.from(d);
+}
+
+/** A one-line description of a node: 'Conv(a, b) -> y {strides: [2]}'. */
+export function describeOnnxNode(n: OnnxNode): string {
+  const attrs = n.attributes
+    .filter((a) => a.g === undefined && a.graphs === undefined)
+    .map((a) => `${a.name}: ${a.t ? `tensor ${show(a.t.dims)} ${ONNX_DTYPES[a.t.dataType]}` : show(a.f ?? a.i ?? a.floats ?? a.ints ?? (a.s ? new TextDecoder().decode(a.s) : a.strings?.length))}`);
+  return `${n.opType}(${n.inputs.join(', ')}) -> ${n.outputs.join(', ')}${attrs.length ? ` {${attrs.join(', ')}}` : ''}`;
+}

@@ -1,0 +1,177 @@
+// The command-line tool (src/cli.ts), run as users run it: `node dist/cli.js ...` in a child
+// process (dist/ is rebuilt first when src/ changed). Every command, the file formats, and the
+// messages and exit codes of bad arguments and unreadable files.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as sl from '../src/index.js';
+import { readNpy, writeNpy } from '../src/io/npy.js';
+import { ensureBuilt, ROOT } from './runtimes/helpers.js';
+
+const onnx = createRequire(import.meta.url).resolve('@ricky0123/vad-web/dist/silero_vad_v5.onnx');
+const wavPath = join(ROOT, 'test/fixtures/vad/speech.wav');
+let dir: string;
+
+/** Runs the CLI; resolves with its exit code and output (never rejects). */
+function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'dist/cli.js'), ...args], { cwd: dir, maxBuffer: 1 << 26 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+// The CLI picks its kernel build in its own process: one vitest project is enough.
+const relaxedProject = process.execArgv.includes('--experimental-wasm-relaxed-simd');
+
+describe.skipIf(relaxedProject)('seqlayers CLI', () => {
+  beforeAll(async () => {
+    await sl.init();
+    await ensureBuilt();
+    dir = mkdtempSync(join(tmpdir(), 'seqlayers-cli-'));
+  }, 180_000);
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('help, and usage errors with exit code 2', async () => {
+    const help = await cli('help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/seqlayers summary <config.json>/);
+    expect(help.stdout).toMatch(/seqlayers convert-silero <silero_vad.onnx> <outdir>/);
+    const cases: [string[], RegExp][] = [
+      [[], /^seqlayers: expected a command\nRun "seqlayers help" for usage\.\n$/],
+      [['frobnicate'], /unknown command "frobnicate" \(commands: summary, run, bench, convert-silero\)/],
+      [['summary'], /^seqlayers summary: summary expects <config>, got 0 arguments/],
+      [['summary', 'a.json', '--weights', 'w'], /summary does not take --weights/],
+      [['run', 'a.json', '--colour'], /Unknown option '--colour'/],
+      [['convert-silero', onnx, 'out', '--sample-rate', '44100'], /--sample-rate: expected 16000 or 8000, got "44100"/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+  });
+
+  it('convert-silero, summary, run (stdout, .json, .npy, progress) and bench on Silero VAD', async () => {
+    const conv = await cli('convert-silero', onnx, 'vad');
+    expect(conv.code, conv.stderr).toBe(0);
+    expect(conv.stdout).toMatch(/Silero VAD at 16000 Hz: chunks of 512 samples with 64 of context, 309121 parameters/);
+    const config = join(dir, 'vad/silero_vad_16k.json'), weights = join(dir, 'vad/silero_vad_16k.safetensors');
+    expect(JSON.parse(readFileSync(config, 'utf8'))).toMatchObject({ sample_rate: 16000, input_shape: [1] });
+
+    const summary = await cli('summary', config);
+    expect(summary.code, summary.stderr).toBe(0);
+    const lines = summary.stdout.split('\n');
+    expect(lines[0]).toBe('silero_vad_16k.json: input [1] float32 at 16000 Hz');
+    expect(lines[1]).toMatch(/^layer +output +ratio +block +latency +receptive field +params +state$/);
+    expect(summary.stdout).toMatch(/^Serial +\[1\] +1\/512 +512 +0\/0 +\[-inf, 511\] +0 +0 B$/m);
+    expect(summary.stdout).toMatch(/^ {2}Frame \(layers\.0\) +\[576, 1\] +1\/512 +512 +0\/0 +\[-64, 511\] +0 +320 B$/m);
+    expect(summary.stdout).toMatch(/^ {2}LSTM \(layers\.12\) +\[128\] +1 +1 +0\/0 +\[-inf, 0\] +131584 +1024 B$/m);
+    expect(summary.stdout).toMatch(/parameters: 309121 \(1207\.5 KiB float32\); state per stream: 1344 B; steps: yes, 512 input steps per block/);
+
+    // The library's own layer() output, to compare the streamed CLI output with.
+    const vad = sl.convertSileroVad(readFileSync(onnx));
+    const model = sl.build(vad.config, { inputShape: [1] });
+    model.loadWeights(vad.weights);
+    const audio = sl.readWav(readFileSync(wavPath)).channels[0]!;
+    const expected = model.layer(sl.Sequence.fromValues(audio, [1, audio.length, 1])).values;
+    model.dispose();
+    const close = (got: ArrayLike<number>, tol: number) => {
+      expect(got.length).toBe(expected.length);
+      for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - expected[i]!)).toBeLessThanOrEqual(tol);
+    };
+
+    const stdout = await cli('run', config, '--weights', weights, '--input', wavPath, '--progress');
+    expect(stdout.code, stdout.stderr).toBe(0);
+    close(stdout.stdout.trim().split('\n').map((l) => Number(l.split('\t')[1])), 1e-5);
+    expect(stdout.stdout.split('\n')[0]).toMatch(/^0\t0\.0294\d*$/);
+    expect(stdout.stderr).toMatch(/\[#{30}\] 100% 209\/209 blocks\n/);
+    expect(stdout.stderr).toMatch(/106650 input steps in 209 steps of 512: 209 outputs \[209, 1\] in [\d.]+ s, real-time factor [\d.]+\n$/);
+
+    const json = await cli('run', config, '--weights', weights, '--input', wavPath, '--out', 'p.json', '--block', '1536', '--quiet');
+    expect(json.code, json.stderr).toBe(0);
+    expect([json.stdout, json.stderr]).toEqual(['', '']);
+    const out = JSON.parse(readFileSync(join(dir, 'p.json'), 'utf8'));
+    expect(out.shape).toEqual([209, 1]);
+    expect(out.mask.every((m: number) => m === 1)).toBe(true);
+    close(out.values, 1e-6);
+
+    const npy = await cli('run', config, '--weights', weights, '--input', wavPath, '--out', 'p.npy');
+    expect(npy.code, npy.stderr).toBe(0);
+    const arr = readNpy(readFileSync(join(dir, 'p.npy')));
+    expect(arr.shape).toEqual([209, 1]);
+    close(arr.data, 1e-6);
+
+    const bench = await cli('bench', config, '--weights', weights, '--steps', '30');
+    expect(bench.code, bench.stderr).toBe(0);
+    expect(bench.stdout).toMatch(/silero_vad_16k\.json: 30 steps of 512 input steps \(batch 1, (simd|relaxed) kernels\)\nper step: median [\d.]+ µs, p90 [\d.]+ µs, p99 [\d.]+ µs, mean [\d.]+ µs\nthroughput: \d+ steps\/s, \d+ input steps\/s\nreal-time factor: [\d.]+ \(median step time \/ 32\.0 ms of audio\)\n/);
+  }, 60_000);
+
+  it('a bare config with npy and json inputs, batched or not', async () => {
+    const config = sl.Serial([sl.Conv1D({ filters: 3, kernelSize: 3, padding: 'causal' }), sl.Relu(), sl.Dense({ features: 2 })]);
+    writeFileSync(join(dir, 'conv.json'), JSON.stringify(config));
+    const model = sl.build(config, { inputShape: [4], seed: 5 });
+    writeFileSync(join(dir, 'conv.safetensors'), sl.writeSafetensors(model.getWeights()));
+    const x = sl.Sequence.fromValues(Float32Array.from({ length: 2 * 7 * 4 }, (_, i) => Math.sin(i)), [2, 7, 4]);
+    const want = model.layer(x).values;
+    model.dispose();
+
+    const noShape = await cli('summary', 'conv.json');
+    expect(noShape.code).toBe(2);
+    expect(noShape.stderr).toMatch(/conv\.json does not say the input channel shape: pass --input-shape \(e\.g\. --input-shape 80\)/);
+    const summary = await cli('summary', 'conv.json', '--input-shape', '4');
+    expect(summary.code, summary.stderr).toBe(0);
+    expect(summary.stdout).toMatch(/^ {2}Conv1D \(layers\.0\) +\[3\] +1 +1 +0\/0 +\[-2, 0\] +39 +34 B$/m);
+
+    writeFileSync(join(dir, 'x.npy'), writeNpy([2, 7, 4], x.values as Float32Array));
+    const batched = await cli('run', 'conv.json', '--input-shape', '4', '--weights', 'conv.safetensors', '--input', 'x.npy', '--out', 'y.npy');
+    expect(batched.code, batched.stderr).toBe(0);
+    const y = readNpy(readFileSync(join(dir, 'y.npy')));
+    expect(y.shape).toEqual([2, 7, 2]);
+    y.data.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+
+    // One item as nested JSON arrays [time, channels]: stdout lines "step<TAB>values".
+    const rows = Array.from({ length: 7 }, (_, t) => Array.from(x.values.subarray(t * 4, t * 4 + 4)));
+    writeFileSync(join(dir, 'x.json'), JSON.stringify(rows));
+    const single = await cli('run', 'conv.json', '--input-shape', '4', '--weights', 'conv.safetensors', '--input', 'x.json', '--block', '2');
+    expect(single.code, single.stderr).toBe(0);
+    const lines = single.stdout.trim().split('\n').map((l) => l.split('\t').map(Number));
+    expect(lines.map((l) => l[0])).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    lines.forEach((l, t) => [l[1], l[2]].forEach((v, j) => expect(v).toBeCloseTo(want[t * 2 + j]!, 4)));
+  }, 60_000);
+
+  it('unreadable or wrong files: a clear message and exit code 1', async () => {
+    writeFileSync(join(dir, 'garbage.wav'), 'not a wav at all');
+    writeFileSync(join(dir, 'broken.json'), '{"type": "Serial",');
+    writeFileSync(join(dir, 'conv.json'), JSON.stringify(sl.Serial([sl.Dense({ features: 2 })])));
+    const vad = join(dir, 'vad8');
+    expect((await cli('convert-silero', onnx, vad, '--sample-rate', '8000')).code).toBe(0);
+    const cases: [string[], RegExp][] = [
+      [['summary', 'missing.json'], /^seqlayers summary: \[BAD_ARGUMENT\] cannot read the config "missing.json": no such file\n$/],
+      [['summary', 'broken.json', '--input-shape', '1'], /\[BAD_ARGUMENT\] the config "broken.json" is not valid JSON: /],
+      [['run', join(vad, 'silero_vad_8k.json'), '--weights', 'nope.safetensors', '--input', wavPath], /\[BAD_ARGUMENT\] cannot read the weights file "nope.safetensors": no such file/],
+      [['run', join(vad, 'silero_vad_8k.json'), '--weights', join(vad, 'silero_vad_8k.safetensors'), '--input', wavPath], /\[BAD_INPUT\] .*speech\.wav is sampled at 16000 Hz, the model at 8000 Hz: resample it first/],
+      [['run', join(vad, 'silero_vad_8k.json'), '--weights', join(vad, 'silero_vad_8k.safetensors'), '--input', 'garbage.wav'], /\[BAD_WAV\] WAV: expected a RIFF\/WAVE header/],
+      [['run', join(vad, 'silero_vad_8k.json'), '--weights', 'garbage.wav', '--input', wavPath], /\[BAD_SAFETENSORS\]/],
+      [['run', 'conv.json', '--input-shape', '3', '--weights', join(vad, 'silero_vad_8k.safetensors'), '--input', wavPath], /\[BAD_WEIGHTS\] missing parameters \["layers\.0\.kernel", "layers\.0\.bias"\]/],
+      [['convert-silero', wavPath, 'out'], /^seqlayers convert-silero: \[BAD_ONNX\] ONNX: /],
+      [['convert-silero', createRequire(import.meta.url).resolve('@ricky0123/vad-web/dist/silero_vad_legacy.onnx'), 'out'], /Silero v4 "legacy" files/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(...args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(message);
+    }
+    const badBlock = await cli('run', join(vad, 'silero_vad_8k.json'), '--weights', join(vad, 'silero_vad_8k.safetensors'), '--input', 'garbage.wav', '--block', '300');
+    expect(badBlock.code).toBe(2); // arguments are checked before the input is read
+    expect(badBlock.stderr).toMatch(/--block: expected a multiple of the model's block size 256, got 300/);
+    const block = await cli('bench', join(vad, 'silero_vad_8k.json'), '--block', '300');
+    expect(block.code).toBe(2);
+    expect(block.stderr).toMatch(/--block: expected a multiple of the model's block size 256, got 300/);
+  }, 60_000);
+});
