@@ -34,5 +34,5 @@ export * from './layers/dsp.js';
 export * from './layers/attention/index.js';
 export * from './layers/padding.js';
 export * from './onnx/index.js';
-export { readWav } from './audio-io/wav.js';
-export type { Wav } from './audio-io/wav.js';
+export { readWav } from './io/wav.js';
+export type { Wav } from './io/wav.js';
