@@ -1,10 +1,14 @@
 // Right-aligned (numpy) broadcasting of channel shapes and its kernel plan: the shared
-// mechanism behind Parallel/Residual combination and the broadcasting pointwise layers.
+// mechanism behind Parallel/Residual combination and the broadcasting pointwise layers; and
+// the strided copy (transposes, slices, gathers) built on the same kernel.
 import { SeqLayersError, show } from './errors.js';
 import type { RunContext } from './layer.js';
 
 export const Op = { add: 0, mul: 1, sub: 2, max: 3, min: 4, copy: 5 } as const;
 export type OpCode = (typeof Op)[keyof typeof Op];
+
+/** Largest rank f32_strided_binary takes, the rows axis included. */
+export const MAX_STRIDED_RANK = 8;
 
 /** numpy broadcasting of shapes, or null when they do not broadcast. */
 export function broadcastShapes(shapes: readonly (readonly number[])[]): number[] | null {
@@ -90,5 +94,76 @@ export class BroadcastPlan {
     rt.i32.set(this.arrays, ptr >> 2);
     const r = this.rank * 4;
     rt.k.f32_strided_binary(op, this.rank, ptr, a, ptr + r, b, ptr + 2 * r, y, ptr + 3 * r);
+  }
+}
+
+/** One axis of a strided copy, in output order: `size` elements read at stride `src` and written at stride `dst` (elements). */
+export interface CopyAxis {
+  size: number;
+  src: number;
+  dst: number;
+}
+
+/** The copy that writes the axes of a contiguous `shape` in the order `perm` (output axis j = input axis perm[j]), contiguously. */
+export function permutationAxes(shape: readonly number[], perm: readonly number[]): CopyAxis[] {
+  const src = contiguousStrides(shape);
+  const dst = contiguousStrides(perm.map((p) => shape[p]!));
+  return perm.map((p, j) => ({ size: shape[p]!, src: src[p]!, dst: dst[j]! }));
+}
+
+/**
+ * A precomputed strided copy of `rows` rows: y[r, i...] = x[offset + r * rowSrc + sum(i_k * src_k)],
+ * written at r * rowDst + sum(i_k * dst_k): one f32_strided_binary call with OP_COPY. Axes
+ * that stay contiguous on both sides are merged (often into one SIMD row), and so is the rows
+ * axis when it continues the first axis. Strides count elements of `width` floats (2 for
+ * complex64), so values move as 4-byte words and int32 passes bit-exactly. A call allocates
+ * nothing on the JS heap. More than MAX_STRIDED_RANK axes left after merging: `fail`'s error.
+ */
+export class StridedCopy {
+  /** True when the copy would reproduce its input exactly (the caller can skip it). */
+  readonly identity: boolean;
+  private readonly plan: BroadcastPlan | null; // null when an axis is empty
+  private readonly rowFactor: number;
+  private readonly offsetBytes: number;
+
+  constructor(axes: readonly CopyAxis[], rowSrc: number, rowDst: number, fail: (message: string) => Error, offset = 0, width = 1) {
+    this.offsetBytes = offset * width * 4;
+    const dims = axes.filter((a) => a.size !== 1).map((a) => ({ size: a.size, src: a.src * width, dst: a.dst * width }));
+    if (width > 1) dims.push({ size: width, src: 1, dst: 1 });
+    const merged: CopyAxis[] = [];
+    for (let i = dims.length - 1; i >= 0; i--) {
+      const a = dims[i]!, inner = merged[0];
+      if (inner && a.src === inner.size * inner.src && a.dst === inner.size * inner.dst) inner.size *= a.size;
+      else merged.unshift({ ...a });
+    }
+    let rows = { src: rowSrc * width, dst: rowDst * width };
+    const first = merged[0];
+    // The rows axis continues the first axis when both row strides span it exactly.
+    if (first && rows.src === first.size * first.src && rows.dst === first.size * first.dst) {
+      this.rowFactor = first.size;
+      rows = merged.shift()!;
+    } else {
+      this.rowFactor = 1;
+    }
+    const rank = merged.length + 1;
+    if (rank > MAX_STRIDED_RANK) throw fail(`expected a copy of at most ${MAX_STRIDED_RANK} non-mergeable axes (rows included), got ${rank}`);
+    const empty = axes.some((a) => a.size === 0);
+    this.identity = !empty && offset === 0 && rank === 1 && rows.src === 1 && rows.dst === 1;
+    const shape = merged.map((a) => a.size);
+    this.plan = empty
+      ? null
+      : new BroadcastPlan(
+          shape,
+          { shape, perRow: true, strides: merged.map((a) => a.src), rowStride: rows.src },
+          { shape: [], perRow: false },
+          { strides: merged.map((a) => a.dst), rowStride: rows.dst },
+        );
+  }
+
+  /** Copies `rows` rows from x to y (byte addresses; not overlapping). */
+  run(ctx: RunContext, rows: number, x: number, y: number): void {
+    if (!this.plan || rows === 0) return;
+    const a = x + this.offsetBytes;
+    this.plan.run(ctx, Op.copy, rows * this.rowFactor, a, a, y);
   }
 }

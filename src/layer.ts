@@ -299,18 +299,55 @@ export abstract class Layer {
 
   /** Fills the reused output descriptor. */
   protected result(values: number, mask: number, batch: number, time: number): WSeq {
-    const o = this.out;
-    o.values = values;
-    o.mask = mask;
-    o.batch = batch;
-    o.time = time;
-    return o;
+    return setSeq(this.out, values, mask, batch, time);
   }
 
   /** Scratch for an output of `time` steps in this layer's output spec (values only). */
   protected allocOutput(ctx: RunContext, batch: number, time: number): number {
     return ctx.alloc(batch * time * stepBytes(this.output));
   }
+}
+
+/** Throws BAD_CONFIG unless `layer`'s input has `dtype`: "expected a float32 input<what>, got int32". */
+export function expectInput(layer: Layer, dtype: DType, what = ''): void {
+  if (layer.input.dtype !== dtype) throw layer.error('BAD_CONFIG', `expected a ${dtype} input${what}, got ${layer.input.dtype}`);
+}
+
+/**
+ * The channel count of `layer`'s input, which must be float32 with channel shape [channels]
+ * (rank 3 in all); `note` follows "[channels]" in the error.
+ */
+export function inputChannels(layer: Layer, note = ''): number {
+  const { shape, dtype } = layer.input;
+  if (shape.length !== 1 || dtype !== 'float32') {
+    throw layer.error('BAD_CONFIG', `expected a float32 input with channel shape [channels]${note}, got ${show(shape)} ${dtype}`);
+  }
+  return shape[0]!;
+}
+
+/**
+ * Base of the layers whose layer() and step() are one `run`, told by `step` whether to read
+ * and advance the streaming state.
+ */
+export abstract class SharedRunLayer extends Layer {
+  protected abstract run(x: WSeq, ctx: RunContext, step: boolean): WSeq;
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    return this.run(x, ctx, false);
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    return this.run(x, ctx, true);
+  }
+}
+
+/** Fills a reused descriptor `into` and returns it (no allocation on step paths). */
+export function setSeq(into: WSeq, values: number, mask: number, batch: number, time: number): WSeq {
+  into.values = values;
+  into.mask = mask;
+  into.batch = batch;
+  into.time = time;
+  return into;
 }
 
 /**

@@ -76,6 +76,11 @@ def explicit_padding(padding, k, s, d):
     raise ValueError(padding)
 
 
+def padding_amounts(padding, k, s, d):
+    """[left, right] of a padding given as explicit amounts (taken as they are) or as a mode."""
+    return tuple(padding) if not isinstance(padding, str) else explicit_padding(padding, k, s, d)
+
+
 def conv_mask(mask, padding, k, s, d):
     """The reference's layer-wise output mask of a conv-like layer (compute_conv_mask, is_step=False):
     mask[:, ::s] for same-like modes, else a window AND (OR for semicausal_full) over the padded

@@ -2,8 +2,9 @@
 
 test/fixtures/convolution.json (Conv1D, DepthwiseConv1D): values from torch.nn.functional.conv1d
 on inputs zero-padded per padding mode (the reference's convolution_explicit_padding, re-derived
-here); expected masks from the reference's rules in NumPy (mask[:, ::s] for same-like modes, a
-window AND/OR otherwise), independent of seqlayers.
+in fixtures_common.explicit_padding); expected masks from the reference's rules in NumPy
+(fixtures_common.conv_mask: mask[:, ::s] for same-like modes, a window AND/OR otherwise),
+independent of seqlayers.
 
 test/fixtures/convolution2.json (Conv2D, Conv3D, Conv1DTranspose, Conv2DTranspose, Downsample1D,
 Upsample1D, Upsample2D): conv2d/conv3d on explicitly padded inputs; conv_transpose1d/2d with the
@@ -19,48 +20,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fixtures_common import case, write_fixture
+from fixtures_common import case, conv_mask, explicit_padding, padding_amounts, write_fixture
 
-SAME_LIKE = ("same", "causal", "reverse_causal", "semicausal")
 rng = np.random.default_rng(20240611)
 
 
 def normal(size, std=1.0):
     """Normal values rounded to multiples of 1/256: exact in float32 and short in JSON."""
     return np.round(rng.normal(size=size) * std * 256) / 256
-
-
-def explicit_padding(padding, k, s, d):
-    eks = (k - 1) * d + 1
-    if padding == "valid":
-        return 0, 0
-    if padding == "same":
-        return (eks - 1) // 2, eks - 1 - (eks - 1) // 2
-    if padding in ("causal", "causal_valid"):
-        return eks - 1, 0
-    if padding in ("reverse_causal", "reverse_causal_valid"):
-        return 0, eks - 1
-    if padding == "semicausal":
-        left = max(eks - s, 0)
-        return left, eks - 1 - left
-    if padding == "semicausal_full":
-        return max(eks - s, 0), eks - 1
-    raise ValueError(padding)
-
-
-def expected_mask(mask, padding, k, s, d):
-    """The reference's layer-wise mask rule (compute_conv_mask, is_step=False)."""
-    if padding in SAME_LIKE:
-        return mask[:, ::s]
-    left, right = explicit_padding(padding, k, s, d)
-    m = np.pad(mask, ((0, 0), (left, right)), constant_values=(padding == "causal_valid"))
-    eks = (k - 1) * d + 1
-    n = max(0, (m.shape[1] - eks) // s + 1)
-    out = np.zeros((mask.shape[0], n), dtype=bool)
-    for j in range(n):
-        window = m[:, j * s : j * s + eks : d]
-        out[:, j] = window.any(axis=1) if padding == "semicausal_full" else window.all(axis=1)
-    return out
 
 
 def oracle(x, lengths, w, bias, padding, k, s, d, groups):
@@ -73,7 +40,7 @@ def oracle(x, lengths, w, bias, padding, k, s, d, groups):
     wt = torch.tensor(np.transpose(w, (2, 1, 0)), dtype=torch.float64)  # [out, C/groups, k]
     bt = None if bias is None else torch.tensor(bias, dtype=torch.float64)
     y = F.conv1d(xt, wt, bt, stride=s, dilation=d, groups=groups).permute(0, 2, 1).numpy()
-    return y, expected_mask(mask, padding, k, s, d)
+    return y, conv_mask(mask, padding, k, s, d)
 
 
 def weight_norm(w, scale):
@@ -158,10 +125,6 @@ def masked(x, lengths):
     return np.where(m.reshape(m.shape + (1,) * (x.ndim - 2)), x, 0.0)
 
 
-def spatial_padding(p, k, s, d):
-    return tuple(p) if isinstance(p, (list, tuple)) else explicit_padding(p, k, s, d)
-
-
 def make_spatial_case(name, rank, filters, cin, spatial, k, s, d, time_padding, spatial_padding_, groups=1, use_weight_norm=False, activation=None):
     """Conv2D (rank 2) or Conv3D (rank 3); k, s, d per axis (time first), spatial_padding_ per spatial axis."""
     t = int(rng.integers(6, 12))
@@ -177,7 +140,7 @@ def make_spatial_case(name, rank, filters, cin, spatial, k, s, d, time_padding, 
         config["use_weight_norm"] = True
         weights["scale"] = np.round(rng.uniform(0.5, 2.0, size=(filters,)) * 256) / 256
         effective = weight_norm(w, weights["scale"])
-    pads = [explicit_padding(time_padding, k[0], s[0], d[0])] + [spatial_padding(p, k[i + 1], s[i + 1], d[i + 1]) for i, p in enumerate(spatial_padding_)]
+    pads = [explicit_padding(time_padding, k[0], s[0], d[0])] + [padding_amounts(p, k[i + 1], s[i + 1], d[i + 1]) for i, p in enumerate(spatial_padding_)]
     xt = torch.tensor(masked(x, lengths), dtype=torch.float64).movedim(-1, 1)  # [B, C, T, *S]
     xt = F.pad(xt, [v for pad in reversed(pads) for v in pad])
     wt = torch.tensor(np.moveaxis(effective, (-1, -2), (0, 1)), dtype=torch.float64)  # [out, C/groups, *k]
@@ -186,7 +149,7 @@ def make_spatial_case(name, rank, filters, cin, spatial, k, s, d, time_padding, 
     if activation:
         config["activation"] = activation
         y = ACTIVATIONS[activation](y)
-    mask = expected_mask(valid_mask(lengths, t), time_padding, k[0], s[0], d[0])
+    mask = conv_mask(valid_mask(lengths, t), time_padding, k[0], s[0], d[0])
     return case(name, config, x, y, weights=weights, lengths=lengths, output_mask=mask)
 
 

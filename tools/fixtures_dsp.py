@@ -27,10 +27,9 @@ import scipy.signal
 import torch
 import torch.nn.functional as F
 
-from fixtures_common import case, tensor, write_fixture
+from fixtures_common import case, conv_mask, padding_amounts, tensor, write_fixture
 
 rng = np.random.default_rng(20240612)
-SAME_LIKE = ("same", "causal", "reverse_causal", "semicausal")
 
 
 def normal(size):
@@ -99,39 +98,14 @@ def window_config(name):
     return name
 
 
-def explicit_padding(padding, k, s):
-    if not isinstance(padding, str):
-        return tuple(padding)
-    if padding == "valid":
-        return 0, 0
-    if padding == "same":
-        return (k - 1) // 2, k - 1 - (k - 1) // 2
-    if padding in ("causal", "causal_valid"):
-        return k - 1, 0
-    if padding in ("reverse_causal", "reverse_causal_valid"):
-        return 0, k - 1
-    if padding == "semicausal":
-        left = max(k - s, 0)
-        return left, k - 1 - left
-    if padding == "semicausal_full":
-        return max(k - s, 0), k - 1
-    raise ValueError(padding)
-
-
 def frame_mask(mask, padding, k, s):
-    """compute_conv_mask(is_step=False) with dilation 1."""
-    if not isinstance(padding, str) or padding in SAME_LIKE:
-        return mask[:, ::s]
-    left, right = explicit_padding(padding, k, s)
-    m = np.pad(mask, ((0, 0), (left, right)), constant_values=(padding == "causal_valid"))
-    n = max(0, (m.shape[1] - k) // s + 1)
-    w = np.stack([m[:, j * s : j * s + k] for j in range(n)], axis=1) if n else np.zeros((mask.shape[0], 0, k), bool)
-    return w.any(-1) if padding == "semicausal_full" else w.all(-1)
+    """compute_conv_mask(is_step=False) with dilation 1; explicit paddings subsample as same-like modes do."""
+    return mask[:, ::s] if not isinstance(padding, str) else conv_mask(mask, padding, k, s, 1)
 
 
 def frames_of(x, mask, padding, k, s):
     """[B, T, ...] -> [B, T', k, ...] frames of the masked, zero-padded input."""
-    left, right = explicit_padding(padding, k, s)
+    left, right = padding_amounts(padding, k, s, 1)
     xm = np.where(mask.reshape(mask.shape + (1,) * (x.ndim - 2)), x, 0) if k > 1 else x
     xp = np.pad(xm, [(0, 0), (left, right)] + [(0, 0)] * (x.ndim - 2))
     if xp.shape[1] < k:
@@ -273,7 +247,7 @@ def stft_oracle(x, mask, fl, fs, n, win_name, time_padding, fft_padding, magnitu
     w = window(win_name, fl)
     frames = frames_of(x, mask, time_padding, fl, fs)  # [B, T', fl, ...C]
     if n == fl and x.ndim == 2 and frames.shape[1] > 0:
-        left, right = explicit_padding(time_padding, fl, fs)
+        left, right = padding_amounts(time_padding, fl, fs, 1)
         xm = np.pad(np.where(mask, x, 0), ((0, 0), (left, right)))
         s = torch.stft(torch.tensor(xm, dtype=torch.float64), n_fft=n, hop_length=fs, win_length=fl, window=torch.tensor(w), center=False, return_complex=True)
         y = s.numpy().transpose(0, 2, 1)  # [B, bins, T'] -> [B, T', bins]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fixtures_common import case, conv_mask, explicit_padding, write_fixture
+from fixtures_common import case, conv_mask, explicit_padding, padding_amounts, write_fixture
 
 rng = np.random.default_rng(20240612)
 MODES = ("valid", "same", "causal_valid", "reverse_causal_valid", "causal", "reverse_causal", "semicausal", "semicausal_full")
@@ -31,10 +31,6 @@ NAMES = {"max": "MaxPooling", "min": "MinPooling", "average": "AveragePooling"}
 def normal(size):
     """Normal values rounded to multiples of 1/256: exact in float32 and short in JSON."""
     return np.round(rng.normal(size=size) * 256) / 256
-
-
-def spatial_pads(spatial_padding, k, s, d):
-    return [p if not isinstance(p, str) else explicit_padding(p, ka, sa, da) for p, ka, sa, da in zip(spatial_padding, k[1:], s[1:], d[1:])]
 
 
 def pad_input(x, mask, value, pads):
@@ -106,7 +102,8 @@ def make_case(op, n, shape, k, s, d, time_padding, spatial_padding=(), masked_av
     mask = np.arange(t)[None, :] < np.asarray(lengths)[:, None]
     x_in = np.where(mask.reshape(mask.shape + (1,) * len(shape)), x, garbage)
 
-    pads = [explicit_padding(time_padding, k[0], s[0], d[0])] + spatial_pads(spatial_padding, k, s, d)
+    spatial = [padding_amounts(p, ka, sa, da) for p, ka, sa, da in zip(spatial_padding, k[1:], s[1:], d[1:])]
+    pads = [explicit_padding(time_padding, k[0], s[0], d[0])] + spatial
     identity = (INT_IDENTITY if integer else IDENTITY)[op]
     xp = pad_input(x_in, mask, identity, pads)
     mp = np.pad(mask, ((0, 0), pads[0]), constant_values=False)

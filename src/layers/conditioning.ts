@@ -10,10 +10,10 @@
 // is given with every step and the layer slices the block it needs with an int32 time index
 // [batch] in its state (steps past its end are invalid). With streaming, each step gets just
 // its block of c. The output mask is x's AND c's. Ratio 1, receptive field (0, 0).
-import { broadcastShapes, broadcastStrides, contiguousStrides, Op, type OpCode } from '../broadcast.js';
+import { broadcastShapes, broadcastStrides, contiguousStrides, MAX_STRIDED_RANK, Op, type OpCode } from '../broadcast.js';
 import { builder, defineLayer, f, normalizeConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
-import { describeConstant, Layer, product, type BuildContext, type ConstantArray, type Derived, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { describeConstant, expectInput, Layer, product, setSeq, SharedRunLayer, type BuildContext, type ConstantArray, type Derived, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { Sequence } from '../sequence.js';
 import { DenseShaped } from './dense.js';
 
@@ -125,7 +125,7 @@ interface CombineStep {
  * int32 [batch] for a non-streamed conditioning Sequence, else none.
  * The conditioning must be in build()'s constants (its shape sets the output shape).
  */
-export class ConditioningLayer extends Layer {
+export class ConditioningLayer extends SharedRunLayer {
   private readonly name: string;
   private readonly kind: 'sequence' | 'array';
   private readonly streaming: boolean;
@@ -144,7 +144,7 @@ export class ConditioningLayer extends Layer {
     super(config, ctx);
     const { projection, combination } = config;
     checkModes(this, projection, combination);
-    if (this.input.dtype !== 'float32') throw this.error('BAD_CONFIG', `expected a float32 input, got ${this.input.dtype}`);
+    expectInput(this, 'float32');
     this.name = config.conditioningName;
     this.streaming = config.streaming;
     this.offsetValue = config.affineScaleOffset;
@@ -273,7 +273,7 @@ export class ConditioningLayer extends Layer {
     if (!sliced) {
       const values = ctx.alloc(c.values.length * 4);
       rt.f32.set(c.values, values >> 2);
-      if (!seq) return this.setLoaded(values, 0, cb, 1);
+      if (!seq) return setSeq(this.loaded, values, 0, cb, 1);
       // The mask as [x.batch, x.time] for mask_and (broadcast items or steps repeated).
       const mask = ctx.alloc(x.batch * x.time);
       for (let b = 0; b < x.batch; b++) {
@@ -281,7 +281,7 @@ export class ConditioningLayer extends Layer {
         if (ct === 1) rt.u8.fill(c.mask[src]!, mask + b * x.time, mask + (b + 1) * x.time);
         else rt.u8.set(c.mask.subarray(src * ct, (src + 1) * ct), mask + b * x.time);
       }
-      return this.setLoaded(values, mask, cb, ct);
+      return setSeq(this.loaded, values, mask, cb, ct);
     }
     // Non-streamed Sequence while stepping (so c is a Sequence): the block [index, index + time) of each item.
     const cm = (c as Sequence).mask;
@@ -302,28 +302,14 @@ export class ConditioningLayer extends Layer {
       rt.u8.fill(0, mask + b * x.time + n, mask + (b + 1) * x.time);
       rt.i32[index + b] = start + x.time;
     }
-    return this.setLoaded(values, mask, x.batch, x.time);
+    return setSeq(this.loaded, values, mask, x.batch, x.time);
   }
 
-  private setLoaded(values: number, mask: number, batch: number, time: number): Loaded {
-    const l = this.loaded;
-    l.values = values;
-    l.mask = mask;
-    l.batch = batch;
-    l.time = time;
-    return l;
-  }
-
-  private run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
+  protected run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
     const c = this.load(x, ctx, step);
     let cv = c.values;
     if (this.dense) {
-      const cs = this.conditioning;
-      cs.values = c.values;
-      cs.mask = c.mask;
-      cs.batch = c.batch;
-      cs.time = c.time;
-      cv = this.dense.runLayer(cs, ctx).values;
+      cv = this.dense.runLayer(setSeq(this.conditioning, c.values, c.mask, c.batch, c.time), ctx).values;
     }
     const y = this.allocOutput(ctx, x.batch, x.time);
     for (const s of this.steps) {
@@ -342,14 +328,6 @@ export class ConditioningLayer extends Layer {
 
   private pointer(o: Operand, x: WSeq, y: number, c: number): number {
     return o === 'x' ? x.values : o === 'y' ? y : o === 'c' ? c : this.scaleOffset.ptr;
-  }
-
-  runLayer(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, false);
-  }
-
-  runStep(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, true);
   }
 }
 
@@ -374,9 +352,10 @@ function checkModes(layer: Layer, projection: Projection, combination: Combinati
   }
 }
 
-/** f32_strided_binary takes at most 8 axes: batch, time and 6 channel axes. */
+/** f32_strided_binary takes batch, time and MAX_STRIDED_RANK - 2 channel axes. */
 function checkRank(layer: Layer, out: readonly number[]): void {
-  if (out.length > 6) throw layer.error('BAD_CONFIG', `expected an output channel shape of at most 6 axes, got ${show(out)}`);
+  const most = MAX_STRIDED_RANK - 2;
+  if (out.length > most) throw layer.error('BAD_CONFIG', `expected an output channel shape of at most ${most} axes, got ${show(out)}`);
 }
 
 const ConditioningDef = defineLayer({ type: 'Conditioning', fields: conditioningFields, create: (c, ctx) => new ConditioningLayer(c, ctx) });

@@ -5,18 +5,19 @@
 // transposed convolutions they are the parameter-free siblings of.
 //
 // Exports: Conv1D, Conv1DLayer, Conv1DTranspose, Conv1DTransposeLayer, Conv2D, Conv2DLayer,
-// Conv2DTranspose, Conv2DTransposeLayer, Conv3D, Conv3DLayer, DepthwiseConv1D,
+// Conv2DTranspose, Conv2DTransposeLayer, Conv3D, Conv3DLayer, ConvMask, DepthwiseConv1D,
 // DepthwiseConv1DLayer, Downsample1D, Downsample1DLayer, PADDING_MODES, PaddingMode, SAME_LIKE,
-// SPATIAL_PADDING_TEXT, STEPPABLE, SpatialPadding, TRANSPOSE_PADDING_MODES, Upsample1D,
-// Upsample1DLayer, Upsample2D, Upsample2DLayer, checkSpatialPadding, convolutionBufferWidth,
-// convolutionDefs, convolutionExplicitPadding, convolutionOutputSize, effectiveKernelSize,
-// spatialExplicitPadding, transposeConvExplicitPadding, transposeConvOutputSize,
-// transposeConvReceptiveFieldPerStep.
+// STEPPABLE, SpatialPadding, TRANSPOSE_PADDING_MODES, Upsample1D, Upsample1DLayer, Upsample2D,
+// Upsample2DLayer, bufferBlock, convolutionBufferWidth, convolutionDefs,
+// convolutionExplicitPadding, convolutionOutputSize, effectiveKernelSize, perAxis, perAxisField,
+// spatialExplicitPadding, spatialPaddingField, spatialPaddingsField,
+// transposeConvExplicitPadding, transposeConvOutputSize, transposeConvReceptiveFieldPerStep,
+// windowSpan.
 import { builder, defineLayer, f, MAX_DIM, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { Fraction } from '../fraction.js';
 import { lecunNormal, ones, zeros } from '../initializers.js';
-import { Layer, product, stepBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { expectInput, Layer, product, stepBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../layer.js';
 import { rfMap, type ReceptiveField, type ReceptiveFieldPerStep } from '../receptive-field.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { activationField, activationKernel, type UnaryKernel } from './simple.js';
@@ -37,6 +38,12 @@ export const STEPPABLE: ReadonlySet<PaddingMode> = new Set(['causal_valid', 'rev
 
 /** Span of a dilated kernel in input steps: (k - 1) * d + 1. */
 export const effectiveKernelSize = (k: number, d: number) => (k - 1) * d + 1;
+
+/** Input steps [first, last] an output reads relative to its own step, given the left padding and the span eks. */
+export function windowSpan(left: number, eks: number): [number, number] {
+  const start = 0 - left; // not -left: -0 would show up in the metadata
+  return [start, start + eks - 1];
+}
 
 /** Zero padding [left, right] in time that realises a mode (convolution_explicit_padding). */
 export function convolutionExplicitPadding(padding: PaddingMode, k: number, s: number, d: number): [number, number] {
@@ -86,6 +93,76 @@ export function convolutionBufferWidth(padding: PaddingMode, k: number, s: numbe
     default:
       return 0;
   }
+}
+
+/**
+ * The output mask of a convolution-like layer over time (the reference's compute_conv_mask), for
+ * one padding and geometry: same-like modes (and explicit paddings) subsample the input mask,
+ * the others AND (semicausal_full: OR) it over each output's window of k taps. Shared by the
+ * convolutions, the poolings and framing. Returns the input mask itself when nothing changes.
+ */
+export class ConvMask {
+  private readonly sameLike: boolean;
+  private readonly padValid: boolean;
+  private readonly useOr: boolean;
+
+  /** `left`: the layer-wise left padding; `mode`: the padding mode, null for explicit amounts. */
+  constructor(private readonly k: number, private readonly s: number, private readonly d: number, private readonly left: number, mode: PaddingMode | null) {
+    this.sameLike = mode === null || SAME_LIKE.has(mode);
+    this.padValid = mode === 'causal_valid';
+    this.useOr = mode === 'semicausal_full';
+  }
+
+  /** Layer mode: the mask [batch, tOut] of x's mask [batch, time] padded by the mode (causal_valid's padding counting as valid). */
+  layer(ctx: RunContext, batch: number, time: number, tOut: number, mask: number): number {
+    if (this.sameLike) return this.select(ctx, batch, time, tOut, 0, mask);
+    return this.window(ctx, batch, time, tOut, this.left, this.padValid, this.useOr, mask);
+  }
+
+  /**
+   * Step mode, over [buffer ‖ block] (unpadded): same-like outputs take the mask of the step they
+   * align with (the reference's one-tap selector at the left padding); the *_valid modes run
+   * their window rule.
+   */
+  step(ctx: RunContext, batch: number, tIn: number, tOut: number, mask: number): number {
+    if (this.sameLike) return this.select(ctx, batch, tIn, tOut, this.left, mask);
+    return this.window(ctx, batch, tIn, tOut, 0, false, false, mask);
+  }
+
+  /** out[b, j] = mask[b, offset + j * s]. */
+  private select(ctx: RunContext, batch: number, tIn: number, tOut: number, offset: number, mask: number): number {
+    if (this.s === 1 && offset === 0 && tIn === tOut) return mask;
+    const out = ctx.alloc(batch * tOut);
+    ctx.rt.k.mask_select(batch, tIn, tOut, this.s, offset, mask, out);
+    return out;
+  }
+
+  /** AND (OR when useOr) of the mask over each output's window; padding reads padValid. */
+  private window(ctx: RunContext, batch: number, tIn: number, tOut: number, padLeft: number, padValid: boolean, useOr: boolean, mask: number): number {
+    if (this.k === 1 && this.s === 1 && tIn === tOut) return mask;
+    const out = ctx.alloc(batch * tOut);
+    ctx.rt.k.mask_window(batch, tIn, tOut, this.k, this.s, this.d, padLeft, padValid ? 1 : 0, useOr, mask, out);
+    return out;
+  }
+}
+
+/**
+ * One streaming block of a buffered convolution-like layer: writes to `out` scratch copies of
+ * [buffer ‖ block], values (`row` bytes per step) and mask, from the state [values [B, W, ...],
+ * mask [B, W]] and the block; the state then keeps the last W steps of them.
+ */
+export function bufferBlock(
+  ctx: RunContext, state: readonly StateBuffer[], batch: number, w: number, time: number, row: number, values: number, mask: number,
+  out: { values: number; mask: number },
+): void {
+  const k = ctx.rt.k, tIn = w + time;
+  const [sv, sm] = state as [StateBuffer, StateBuffer];
+  out.values = ctx.alloc(batch * tIn * row);
+  out.mask = ctx.alloc(batch * tIn);
+  k.seq_concat_time(batch, w, time, row, sv.ptr, values, out.values);
+  k.seq_concat_time(batch, w, time, 1, sm.ptr, mask, out.mask);
+  k.seq_slice_time(batch, tIn, time, w, row, out.values, sv.ptr);
+  k.seq_slice_time(batch, tIn, time, w, 1, out.mask, sm.ptr);
 }
 
 /** Spatial padding of Conv2D and Conv3D: a mode, or explicit [left, right] amounts. */
@@ -188,12 +265,12 @@ function weightNorm(rt: Runtime, w: Param, scale: Param, out: Derived): void {
  * `spatial` names the axes before the channels, for the message.
  */
 function convInputChannels(layer: Layer, spatial: readonly string[]): number {
-  const { shape, dtype } = layer.input;
+  const { shape } = layer.input;
   const want = [...spatial, 'channels'];
   if (shape.length !== want.length) {
     throw layer.error('BAD_CONFIG', `expected a rank-${want.length} input channel shape [${want.join(', ')}], got ${show(shape)}`);
   }
-  if (dtype !== 'float32') throw layer.error('BAD_CONFIG', `expected float32 input, got ${dtype}`);
+  expectInput(layer, 'float32');
   return shape[shape.length - 1]!;
 }
 
@@ -264,6 +341,9 @@ abstract class BaseConvLayer extends Layer {
   private readonly stepIn: number;
   private readonly bufferWidth: number;
   private readonly activation: UnaryKernel | null;
+  private readonly masks: ConvMask;
+  /** The input of the current step: [buffer ‖ block] when buffered (reused by every step). */
+  private readonly block = { values: 0, mask: 0 };
 
   /** `time` is the time axis of the config; `spatial` names the input axes between time and channels. */
   constructor(config: LayerConfig & { activation?: string }, ctx: BuildContext, time: TimeGeometry, spatial: readonly string[] = []) {
@@ -285,10 +365,10 @@ abstract class BaseConvLayer extends Layer {
     this.inputLatency = future ? this.eks - 1 : 0;
     // semicausal_full pads both ends, so its step output lines up with layer() at once.
     if (this.padding === 'semicausal_full') this.outputLatency = 0;
-    const start = 0 - this.pad[0]; // not -pad: -0 would show up in the metadata
-    this.receptiveFieldPerStep = rfMap([[start, start + this.eks - 1]]);
+    this.receptiveFieldPerStep = rfMap([windowSpan(this.pad[0], this.eks)]);
     this.bufferWidth = convolutionBufferWidth(this.padding, this.k, this.s, this.d);
     this.activation = activationKernel(config.activation);
+    this.masks = new ConvMask(this.k, this.s, this.d, this.pad[0], this.padding);
   }
 
   /** y [batch, tOut, ...outShape] = the convolution of x [batch, tIn, ...inShape] (padded in time, valid there), plus bias. */
@@ -324,41 +404,20 @@ abstract class BaseConvLayer extends Layer {
       xin = padded;
     }
     const y = this.convolveAndActivate(ctx, batch, tIn, tOut, xin);
-    const mask = SAME_LIKE.has(this.padding)
-      ? this.selectMask(ctx, batch, time, tOut, 0, x.mask)
-      : this.windowMask(ctx, batch, time, tOut, left, this.padding === 'causal_valid', this.padding === 'semicausal_full', x.mask);
-    return this.result(y, mask, batch, tOut);
+    return this.result(y, this.masks.layer(ctx, batch, time, tOut, x.mask), batch, tOut);
   }
 
   runStep(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
-    const k = ctx.rt.k;
     const w = this.bufferWidth;
-    const row = this.stepIn * 4;
-    const tIn = w + time;
-    let xin = this.maskedValues(ctx, x);
-    let mask = x.mask;
-    const state = w > 0 ? this.stateOf(ctx) : null;
-    if (state) {
-      // The buffer supplies the past: convolve [buffer ‖ block] without padding.
-      const cat = ctx.alloc(batch * tIn * row), catMask = ctx.alloc(batch * tIn);
-      k.seq_concat_time(batch, w, time, row, state[0]!.ptr, xin, cat);
-      k.seq_concat_time(batch, w, time, 1, state[1]!.ptr, mask, catMask);
-      xin = cat;
-      mask = catMask;
-    }
-    const tOut = time / this.s;
-    const y = this.convolveAndActivate(ctx, batch, tIn, tOut, xin);
-    // Same-like modes take the mask of the step the output aligns with (the reference's one-tap
-    // selector); the *_valid modes run their window rule over buffer and block.
-    const yMask = SAME_LIKE.has(this.padding)
-      ? this.selectMask(ctx, batch, tIn, tOut, this.pad[0], mask)
-      : this.windowMask(ctx, batch, tIn, tOut, 0, false, false, mask);
-    if (state) {
-      k.seq_slice_time(batch, tIn, time, w, row, xin, state[0]!.ptr);
-      k.seq_slice_time(batch, tIn, time, w, 1, mask, state[1]!.ptr);
-    }
-    return this.result(y, yMask, batch, tOut);
+    const block = this.block;
+    block.values = this.maskedValues(ctx, x);
+    block.mask = x.mask;
+    // The buffer supplies the past: convolve [buffer ‖ block] without padding.
+    if (w > 0) bufferBlock(ctx, this.stateOf(ctx), batch, w, time, this.stepIn * 4, block.values, block.mask, block);
+    const tIn = w + time, tOut = time / this.s;
+    const y = this.convolveAndActivate(ctx, batch, tIn, tOut, block.values);
+    return this.result(y, this.masks.step(ctx, batch, tIn, tOut, block.mask), batch, tOut);
   }
 
   /** x's values with invalid steps zeroed (a select, so NaN never leaks), when the kernel spans more than one step. */
@@ -366,24 +425,6 @@ abstract class BaseConvLayer extends Layer {
     if (this.eks === 1) return x.values;
     const out = ctx.alloc(x.batch * x.time * this.stepIn * 4);
     ctx.rt.k.f32_mask_invalid(x.batch * x.time, this.stepIn, x.mask, x.values, out, 0);
-    return out;
-  }
-
-  /** out[b, j] = mask[b, offset + j * s]. */
-  private selectMask(ctx: RunContext, batch: number, tIn: number, tOut: number, offset: number, mask: number): number {
-    if (this.s === 1 && offset === 0 && tIn === tOut) return mask;
-    const out = ctx.alloc(batch * tOut);
-    ctx.rt.k.mask_select(batch, tIn, tOut, this.s, offset, mask, out);
-    return out;
-  }
-
-  /** AND (OR when useOr) of the mask over each output's window of input steps; padding reads padValid. */
-  private windowMask(
-    ctx: RunContext, batch: number, tIn: number, tOut: number, padLeft: number, padValid: boolean, useOr: boolean, mask: number,
-  ): number {
-    if (this.k === 1 && this.s === 1 && tIn === tOut) return mask;
-    const out = ctx.alloc(batch * tOut);
-    ctx.rt.k.mask_window(batch, tIn, tOut, this.k, this.s, this.d, padLeft, padValid ? 1 : 0, useOr, mask, out);
     return out;
   }
 }
@@ -524,13 +565,26 @@ export const perAxisField = (axes: number) =>
 export const perAxis = (v: number | number[], axes: number): number[] => (Array.isArray(v) ? v : Array<number>(axes).fill(v));
 
 /** What a spatial_padding field accepts, for config messages. */
-export const SPATIAL_PADDING_TEXT = `one of ${PADDING_MODES.map((m) => JSON.stringify(m)).join(', ')} or [left, right] (non-negative integers)`;
+const SPATIAL_PADDING_TEXT = `one of ${PADDING_MODES.map((m) => JSON.stringify(m)).join(', ')} or [left, right] (non-negative integers)`;
 
 /** A spatial padding (mode or [left, right]) from a config value, or undefined when it is not one. */
-export function checkSpatialPadding(v: unknown): SpatialPadding | undefined {
+function checkSpatialPadding(v: unknown): SpatialPadding | undefined {
   if (PADDING_MODES.includes(v as PaddingMode)) return v as PaddingMode;
   return Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x) && x >= 0 && x <= MAX_DIM) ? [v[0], v[1]] : undefined;
 }
+
+/** The spatial_padding field of the layers with one spatial axis: a mode or [left, right] (default 'same'). */
+export const spatialPaddingField = () => f.custom<SpatialPadding>(SPATIAL_PADDING_TEXT, checkSpatialPadding).default('same');
+
+/** The spatial_padding field of the layers with two spatial axes: one mode or [left, right] each (default ['same', 'same']). */
+export const spatialPaddingsField = () =>
+  f
+    .custom<SpatialPadding[]>(`a list of 2 entries, each ${SPATIAL_PADDING_TEXT}`, (v) => {
+      if (!Array.isArray(v) || v.length !== 2) return undefined;
+      const p = v.map(checkSpatialPadding);
+      return p.every((e) => e !== undefined) ? (p as SpatialPadding[]) : undefined;
+    })
+    .default(['same', 'same']);
 
 /** Fields of Conv2D, Conv3D and Conv2DTranspose over `axes` axes (time first). */
 function spatialConvFields(axes: number) {
@@ -559,19 +613,13 @@ function spatialConvFields(axes: number) {
 const conv2dFields = {
   ...spatialConvFields(2),
   /** Padding of the spatial axis: a mode of PADDING_MODES or explicit [left, right] amounts (default 'same'). */
-  spatialPadding: f.custom<SpatialPadding>(SPATIAL_PADDING_TEXT, checkSpatialPadding).default('same'),
+  spatialPadding: spatialPaddingField(),
 };
 
 const conv3dFields = {
   ...spatialConvFields(3),
   /** Padding of the two spatial axes, one entry each: a mode of PADDING_MODES or explicit [left, right] (default ['same', 'same']). */
-  spatialPadding: f
-    .custom<SpatialPadding[]>(`a list of 2 entries, each ${SPATIAL_PADDING_TEXT}`, (v) => {
-      if (!Array.isArray(v) || v.length !== 2) return undefined;
-      const p = v.map(checkSpatialPadding);
-      return p.every((e) => e !== undefined) ? (p as SpatialPadding[]) : undefined;
-    })
-    .default(['same', 'same']),
+  spatialPadding: spatialPaddingsField(),
 };
 
 /** Floats of im2col (or GEMM output) scratch per kernel call: bounds the arena on long inputs while keeping GEMMs tall. */
@@ -922,7 +970,7 @@ export class Conv1DTransposeLayer extends BaseConvTransposeLayer {
 const conv2dTransposeFields = {
   ...spatialConvFields(2),
   /** Padding of the spatial axis: 'valid', 'same' or 'causal' (default 'same'); the reference cannot transpose others. */
-  spatialPadding: f.custom<SpatialPadding>(SPATIAL_PADDING_TEXT, checkSpatialPadding).default('same'),
+  spatialPadding: spatialPaddingField(),
 };
 
 const conv2dTransposeDef = defineLayer({ type: 'Conv2DTranspose', fields: conv2dTransposeFields, create: (c, ctx) => new Conv2DTransposeLayer(c, ctx) });

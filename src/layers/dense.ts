@@ -7,11 +7,11 @@
 // a strided copy of y, and the activation in place. Dense and DenseShaped never need the copies.
 // They are stateless (ratio 1, receptive field (0, 0)); each step only sees its own row, so
 // invalid steps (NaN included) stay in their own rows, and the input mask passes through.
-import { BroadcastPlan, broadcastStrides, contiguousStrides, Op } from '../broadcast.js';
+import { BroadcastPlan, broadcastStrides, contiguousStrides, MAX_STRIDED_RANK, Op, permutationAxes, StridedCopy } from '../broadcast.js';
 import { builder, defineLayer, f, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { lecunNormal, zeros } from '../initializers.js';
-import { Layer, product, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
+import { expectInput, Layer, product, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { activationField, activationKernel, type UnaryKernel } from './simple.js';
 
@@ -31,9 +31,8 @@ interface EinsumSpec {
   bias: readonly number[] | null;
 }
 
-/** Channel groups f32_strided_binary can permute: rank 8 minus the rows axis. */
-const MAX_COPY_RANK = 7;
-const NO_OPERAND = { shape: [], perRow: false };
+/** Channel axes f32_strided_binary can broadcast over: its rank minus the rows axis. */
+const MAX_CHANNEL_AXES = MAX_STRIDED_RANK - 1;
 
 /**
  * The plan of one einsum. Labels fall in four groups: S (in x, w and y: a batch of separate
@@ -49,8 +48,8 @@ class EinsumPlan {
   private readonly s: number;
   private readonly k: number;
   private readonly n: number;
-  private readonly xCopy: BroadcastPlan | null;
-  private readonly yCopy: BroadcastPlan | null;
+  private readonly xCopy: StridedCopy | null;
+  private readonly yCopy: StridedCopy | null;
   // Bias added after the GEMM, when it varies along an M label (else it is fused into the GEMM).
   private readonly biasAdd: BroadcastPlan | null;
   private readonly inSize: number;
@@ -101,7 +100,7 @@ class EinsumPlan {
       const bStride = (l: string) => bStrides[y.indexOf(l)]!;
       if (best!.m.some((l) => bStride(l) !== 0)) {
         const yShape = y.map((l) => sizes.get(l)!);
-        if (yShape.length > MAX_COPY_RANK) throw fail(`bias_axes: a bias along an axis the kernel lacks needs an output of at most ${MAX_COPY_RANK} axes, got ${yShape.length}`);
+        if (yShape.length > MAX_CHANNEL_AXES) throw fail(`bias_axes: a bias along an axis the kernel lacks needs an output of at most ${MAX_CHANNEL_AXES} axes, got ${yShape.length}`);
         this.biasAdd = new BroadcastPlan(yShape, { shape: yShape, perRow: true }, { shape: spec.bias, perRow: false });
       } else {
         const bo = { s: offsets(best!.s, sizes, bStride), n: offsets(nLabels, sizes, bStride) };
@@ -167,12 +166,12 @@ class EinsumPlan {
     let a = x;
     if (this.xCopy) {
       a = ctx.alloc(steps * this.inSize * 4);
-      this.xCopy.run(ctx, Op.copy, steps, x, x, a);
+      this.xCopy.run(ctx, steps, x, a);
     }
     const c = this.yCopy ? ctx.alloc(steps * this.outSize * 4) : y;
     const fusedBias = this.biasAdd ? 0 : this.biasOffsets ? gemmBias : bias;
     ctx.rt.k.f32_gemm_batch(s, steps * m, n, k, a, s * k, k, packed, c, s * n, n, fusedBias, false);
-    if (this.yCopy) this.yCopy.run(ctx, Op.copy, steps, c, c, y);
+    if (this.yCopy) this.yCopy.run(ctx, steps, c, y);
     if (this.biasAdd) this.biasAdd.run(ctx, Op.add, steps, y, bias, y);
   }
 }
@@ -184,28 +183,12 @@ function isPermutation(src: readonly string[], dst: readonly string[], sizes: Re
   return a.some((l, i) => b[i] !== l);
 }
 
-/**
- * A strided copy from [rows, ...src] to [rows, ...dst] (the same labels in another order), or
- * null when no data moves. Labels adjacent in both orders are merged into one axis first.
- */
-function permutation(src: readonly string[], dst: readonly string[], sizes: ReadonlyMap<string, number>, fail: (message: string) => Error): BroadcastPlan | null {
+/** A strided copy from [rows, ...src] to [rows, ...dst] (the same labels in another order), or null when no data moves. */
+function permutation(src: readonly string[], dst: readonly string[], sizes: ReadonlyMap<string, number>, fail: (message: string) => Error): StridedCopy | null {
   if (!isPermutation(src, dst, sizes)) return null;
-  const d = dst.filter((l) => sizes.get(l)! > 1);
-  const groups: string[][] = [];
-  for (const l of src.filter((l) => sizes.get(l)! > 1)) {
-    const g = groups.at(-1);
-    if (g && d.indexOf(l) === d.indexOf(g.at(-1)!) + 1) g.push(l);
-    else groups.push([l]);
-  }
-  if (groups.length > MAX_COPY_RANK) {
-    throw fail(`equation: reordering the axes needs a transpose of ${groups.length} axis groups, at most ${MAX_COPY_RANK} are supported`);
-  }
-  const groupSize = (g: string[]) => product(g.map((l) => sizes.get(l)!));
-  const shape = groups.map(groupSize);
-  const dstOrder = [...groups].sort((a, b) => d.indexOf(a[0]!) - d.indexOf(b[0]!));
-  const dstStrides = contiguousStrides(dstOrder.map(groupSize));
-  const strides = groups.map((g) => dstStrides[dstOrder.indexOf(g)]!);
-  return new BroadcastPlan(shape, { shape, perRow: true }, NO_OPERAND, { strides, rowStride: product(shape) });
+  const shape = src.map((l) => sizes.get(l)!);
+  const n = product(shape);
+  return new StridedCopy(permutationAxes(shape, dst.map((l) => src.indexOf(l))), n, n, (m) => fail(`equation: reordering the axes: ${m}`));
 }
 
 /** Element offset (sum of `stride(label) * index`) of every row-major index over `labels`. */
@@ -237,7 +220,7 @@ abstract class EinsumLayer extends Layer {
 
   /** Called by the subclass constructor once it has validated its config. */
   protected setup(spec: EinsumSpec, kernelShape: readonly number[], outputShape: readonly number[], activation: string | undefined): void {
-    if (this.input.dtype !== 'float32') throw this.error('BAD_CONFIG', `expected a float32 input, got ${this.input.dtype}`);
+    expectInput(this, 'float32');
     this.plan = new EinsumPlan(spec, (message) => this.error('BAD_CONFIG', message));
     this.output = { shape: outputShape, dtype: 'float32' };
     this.kernel = this.param('kernel', kernelShape, kernelInit(kernelShape));

@@ -24,6 +24,7 @@
 // copies every streaming layer does); transforms are assembly/fft.ts (one call per block for all
 // frames, window and padding fused in); overlap-add masks reuse mask_conv_transpose and
 // seq_repeat_time (assembly/conv.ts); the mel matrix runs through the packed GEMM.
+import { axesMessage, channelAxes } from '../axes.js';
 import { BroadcastPlan, Op } from '../broadcast.js';
 import { builder, defineLayer, f, type Resolved } from '../config.js';
 import { SeqLayersError, show } from '../errors.js';
@@ -33,8 +34,8 @@ import { rfMap, type ReceptiveField, type ReceptiveFieldPerStep } from '../recep
 import type { Runtime } from '../runtime/runtime.js';
 import { dtypeWidth } from '../sequence.js';
 import {
-  PADDING_MODES, SAME_LIKE, STEPPABLE, convolutionBufferWidth, convolutionExplicitPadding, convolutionOutputSize,
-  transposeConvReceptiveFieldPerStep, type PaddingMode,
+  bufferBlock, ConvMask, PADDING_MODES, STEPPABLE, convolutionBufferWidth, convolutionExplicitPadding, convolutionOutputSize,
+  transposeConvReceptiveFieldPerStep, windowSpan, type PaddingMode,
 } from './convolution.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -163,16 +164,6 @@ function stepsState(name: string, spec: ChannelSpec, batch: number, steps: numbe
 
 /** An axis index (negative: from the end). */
 const axisField = () => f.custom<number>('an integer', (v) => (Number.isInteger(v) ? (v as number) : undefined));
-
-/** A channel axis given on the full [batch, time, ...channels] rank (negatives from the end), as a channel index. */
-function channelAxis(layer: Layer, field: string, axis: number, shape: readonly number[]): number {
-  const rank = shape.length + 2;
-  const full = axis < 0 ? axis + rank : axis;
-  const got = `got ${axis} for input [batch, time${shape.map((d) => `, ${d}`).join('')}]`;
-  if (full === 0 || full === 1) throw layer.error('BAD_CONFIG', `${field}: the batch and time axes (0, 1) cannot be used, ${got}`);
-  if (full < 0 || full >= rank) throw layer.error('BAD_CONFIG', `${field}: expected a channel axis in 2..${rank - 1} or ${2 - rank}..-1, ${got}`);
-  return full - 2;
-}
 
 /** FFT paddings: where a shorter axis gets its zeros, and which part of a longer one is kept. */
 const FFT_PADDINGS = ['right', 'center'] as const;
@@ -380,7 +371,7 @@ export class WindowLayer extends Layer {
     super(config, ctx);
     const { shape, dtype } = this.input;
     if (dtype === 'int32') throw this.error('BAD_CONFIG', `expected float32 or complex64 input, got ${dtype}`);
-    const a = channelAxis(this, 'axis', config.axis, shape);
+    const [a] = channelAxes(this, config.axis, shape, axesMessage('axis', 'a channel axis')) as [number];
     const n = shape[a]!;
     this.rows = product(shape.slice(0, a));
     const inner = product(shape.slice(a + 1)) * dtypeWidth(dtype);
@@ -431,12 +422,13 @@ class Framer {
   readonly receptiveField: readonly [number, number];
   /** Past input steps kept between steps. */
   readonly width: number;
-  /** Output masks subsample the input mask (mask[:, ::s]); otherwise a window rule. */
-  private readonly sameLike: boolean;
   private readonly initialMaskValid: boolean;
   private readonly mode: PaddingMode | null;
   private readonly row: number;
+  private readonly masks: ConvMask;
   private readonly out: SeqOut = { values: 0, mask: 0, time: 0 };
+  /** The input of the current step: [buffer ‖ block] when buffered (reused by every step). */
+  private readonly block = { values: 0, mask: 0 };
 
   constructor(
     readonly frameLength: number,
@@ -451,7 +443,6 @@ class Framer {
       this.mode = padding;
       this.pad = convolutionExplicitPadding(padding, fl, fs, 1);
       this.steppable = STEPPABLE.has(padding);
-      this.sameLike = SAME_LIKE.has(padding);
       this.width = convolutionBufferWidth(padding, fl, fs, 1);
       this.initialMaskValid = padding === 'causal_valid' || padding === 'reverse_causal_valid';
       this.inputLatency =
@@ -462,14 +453,13 @@ class Framer {
       this.mode = null;
       this.pad = [padding[0], padding[1]];
       this.steppable = true;
-      this.sameLike = true;
       this.width = fl - 1 - (padding[1] % fs);
       this.initialMaskValid = !explicitSameLike;
       this.inputLatency = Math.max(0, fl - 1 - padding[0]);
       this.outputLatency = undefined;
     }
-    const start = 0 - this.pad[0]; // not -pad: -0 would show up in the metadata
-    this.receptiveField = [start, start + fl - 1];
+    this.receptiveField = windowSpan(this.pad[0], fl);
+    this.masks = new ConvMask(fl, fs, 1, this.pad[0], this.mode);
   }
 
   /** Layer-wise output length (convolution_padding_output_size; explicit pairs give ceil(T / s)). */
@@ -487,47 +477,24 @@ class Framer {
 
   layer(ctx: RunContext, x: WSeq, valuesOut: number): SeqOut {
     const { batch, time } = x;
-    const k = ctx.rt.k;
-    const fl = this.frameLength, fs = this.frameStep;
+    const fl = this.frameLength;
     const tOut = this.outputTime(time);
-    k.seq_frame(batch, time, tOut, fl, fs, this.pad[0], this.row, x.values, fl > 1 ? x.mask : 0, valuesOut);
-    let mask = x.mask;
-    if (this.sameLike) {
-      if (fs !== 1 || tOut !== time) {
-        mask = ctx.alloc(batch * tOut);
-        k.mask_select(batch, time, tOut, fs, 0, x.mask, mask);
-      }
-    } else if (fl !== 1 || fs !== 1) {
-      mask = ctx.alloc(batch * tOut);
-      k.mask_window(batch, time, tOut, fl, fs, 1, this.pad[0], this.mode === 'causal_valid' ? 1 : 0, this.mode === 'semicausal_full', x.mask, mask);
-    }
-    return this.framed(valuesOut, mask, tOut);
+    ctx.rt.k.seq_frame(batch, time, tOut, fl, this.frameStep, this.pad[0], this.row, x.values, fl > 1 ? x.mask : 0, valuesOut);
+    return this.framed(valuesOut, this.masks.layer(ctx, batch, time, tOut, x.mask), tOut);
   }
 
   /** One block; `state` is the [values, mask] buffer pair (absent when width is 0). */
   step(ctx: RunContext, x: WSeq, state: readonly StateBuffer[] | undefined, valuesOut: number): SeqOut {
     const { batch, time } = x;
-    const k = ctx.rt.k;
     const fl = this.frameLength, fs = this.frameStep, w = this.width;
     const tIn = w + time, tOut = time / fs;
-    let values = x.values, mask = x.mask;
-    if (w) {
-      const [sv, sm] = state as [StateBuffer, StateBuffer];
-      values = ctx.alloc(batch * tIn * this.row);
-      mask = ctx.alloc(batch * tIn);
-      k.seq_concat_time(batch, w, time, this.row, sv.ptr, x.values, values);
-      k.seq_concat_time(batch, w, time, 1, sm.ptr, x.mask, mask);
-      // Raw values are kept: they are masked when framed.
-      k.seq_slice_time(batch, tIn, time, w, this.row, values, sv.ptr);
-      k.seq_slice_time(batch, tIn, time, w, 1, mask, sm.ptr);
-    }
-    k.seq_frame(batch, tIn, tOut, fl, fs, 0, this.row, values, fl > 1 ? mask : 0, valuesOut);
-    const yMask = ctx.alloc(batch * tOut);
-    // Same-like modes take the mask of the step each frame aligns with (the reference's one-tap
-    // selector at the past padding); the *_valid modes AND the mask over the frame.
-    if (this.sameLike) k.mask_select(batch, tIn, tOut, fs, this.pad[0], mask, yMask);
-    else k.mask_window(batch, tIn, tOut, fl, fs, 1, 0, 0, false, mask, yMask);
-    return this.framed(valuesOut, yMask, tOut);
+    const block = this.block;
+    block.values = x.values;
+    block.mask = x.mask;
+    // Raw values are kept: they are masked when framed.
+    if (w) bufferBlock(ctx, state!, batch, w, time, this.row, x.values, x.mask, block);
+    ctx.rt.k.seq_frame(batch, tIn, tOut, fl, fs, 0, this.row, block.values, fl > 1 ? block.mask : 0, valuesOut);
+    return this.framed(valuesOut, this.masks.step(ctx, batch, tIn, tOut, block.mask), tOut);
   }
 
   private framed(values: number, mask: number, time: number): SeqOut {
@@ -817,7 +784,7 @@ abstract class FourierLayer extends Layer {
   constructor(config: FftConfig, ctx: BuildContext, kind: FftKind) {
     super(config, ctx);
     const { shape, dtype } = this.input;
-    const a = channelAxis(this, 'axis', config.axis, shape);
+    const [a] = channelAxes(this, config.axis, shape, axesMessage('axis', 'a channel axis')) as [number];
     const d = shape[a]!;
     const real = kind === 'RFFT';
     const want = real ? 'float32' : 'complex64';

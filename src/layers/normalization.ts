@@ -9,10 +9,10 @@
 // pools its statistics over time: over the whole sequence (not steppable), or cumulatively
 // up to each step (streaming state). As in the reference none of them re-masks: invalid
 // steps come out normalised too (NaN stays in its own step).
-import { BroadcastPlan, contiguousStrides, Op } from '../broadcast.js';
+import { channelAxes, reductionGroups, showInput } from '../axes.js';
+import { permutationAxes, StridedCopy } from '../broadcast.js';
 import { builder, defineLayer, f, type Resolved } from '../config.js';
-import { show } from '../errors.js';
-import { Layer, product, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { expectInput, Layer, product, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { ones, zeros } from '../initializers.js';
 import { rfMap } from '../receptive-field.js';
 
@@ -36,36 +36,24 @@ interface NormPlan {
   n: number;
   inner: number;
   /** Strided copies to and from the gathered layout, or null when the axes are adjacent. */
-  gather: BroadcastPlan | null;
-  scatter: BroadcastPlan | null;
+  gather: StridedCopy | null;
+  scatter: StridedCopy | null;
 }
-
-/** Largest number of alternating axis groups the gather copy handles (f32_strided_binary rank 8, minus rows). */
-const MAX_GROUPS = 7;
 
 /**
  * Checks the input is float32 and returns the channel-axis indices (0 = first channel axis)
- * of `axis`, sorted and deduplicated (the reference's _validate_and_normalize_axes). As in
- * the reference, negative axes count from the end and non-negative ones index the full
- * [batch, time, ...channels] rank, so 0 and 1 (batch, time) are rejected. The reference
- * range-checks only lists; a single integer is checked the same way here.
+ * of `axis`, sorted and deduplicated (the reference's _validate_and_normalize_axes). The
+ * reference range-checks only lists; a single integer is checked the same way here.
  */
 function normalizationAxes(layer: Layer, axis: number | number[]): number[] {
-  const { dtype, shape } = layer.input;
-  if (dtype !== 'float32') throw layer.error('BAD_CONFIG', `expected a float32 input, got ${dtype}`);
-  const channelRank = shape.length, rank = channelRank + 2;
-  const expected = channelRank ? `expected channel axes in 2..${rank - 1} or -${channelRank}..-1` : 'expected a channel axis, and the input has none';
-  const got = `got axis ${show(axis)} for input [batch, time${channelRank ? ', ' : ''}${shape.join(', ')}]`;
-  const set = new Set<number>();
-  for (const a of Array.isArray(axis) ? axis : [axis]) {
-    const full = a < 0 ? a + rank : a;
-    if (full === 0 || full === 1) {
-      throw layer.error('BAD_CONFIG', `axis: normalizing over the ${full === 0 ? 'batch' : 'time'} axis is not allowed; ${expected}, ${got}`);
-    }
-    if (full < 0 || full >= rank) throw layer.error('BAD_CONFIG', `axis: ${expected}, ${got}`);
-    set.add(full - 2);
-  }
-  return [...set].sort((a, b) => a - b);
+  const { shape } = layer.input;
+  expectInput(layer, 'float32');
+  const axes = channelAxes(layer, axis, shape, (e) => {
+    const refused = e.problem === 'range' ? '' : `normalizing over the ${e.problem} axis is not allowed; `;
+    const expected = shape.length ? `expected channel axes in ${e.range}` : 'expected a channel axis, and the input has none';
+    return `axis: ${refused}${expected}, got axis ${e.value} for ${e.input}`;
+  });
+  return [...new Set(axes)].sort((a, b) => a - b);
 }
 
 /** Base of the layers normalising each step over channel axes with a [outer, n, inner] kernel. */
@@ -90,9 +78,9 @@ abstract class ChannelNormalization extends Layer {
     const y = this.allocOutput(ctx, x.batch, x.time);
     if (gather && scatter) {
       const t = this.allocOutput(ctx, x.batch, x.time);
-      gather.run(ctx, Op.copy, steps, x.values, x.values, t);
+      gather.run(ctx, steps, x.values, t);
       this.normalize(ctx, steps * outer, n, 1, t, t);
-      scatter.run(ctx, Op.copy, steps, t, t, y);
+      scatter.run(ctx, steps, t, y);
     } else {
       this.normalize(ctx, steps * outer, n, inner, x.values, y);
     }
@@ -102,14 +90,7 @@ abstract class ChannelNormalization extends Layer {
 
 /** Builds the kernel view of channel shape `shape` reduced over the sorted channel axes `axes`. */
 function planNorm(shape: readonly number[], axes: readonly number[], layer: Layer): NormPlan {
-  // Merge neighbouring axes of the same kind into groups: [size, reduced?].
-  const groups: { size: number; reduced: boolean }[] = [];
-  shape.forEach((d, i) => {
-    const reduced = axes.includes(i);
-    const last = groups.at(-1);
-    if (last && last.reduced === reduced) last.size *= d;
-    else groups.push({ size: d, reduced });
-  });
+  const groups = reductionGroups(shape, axes);
   const n = product(axes.map((a) => shape[a]!));
   const reducedGroups = groups.filter((g) => g.reduced).length;
   if (reducedGroups === 1) {
@@ -117,29 +98,18 @@ function planNorm(shape: readonly number[], axes: readonly number[], layer: Laye
     const outer = product(groups.slice(0, at).map((g) => g.size));
     return { outer, n, inner: product(groups.slice(at + 1).map((g) => g.size)), gather: null, scatter: null };
   }
-  if (groups.length > MAX_GROUPS) {
-    throw layer.error('BAD_CONFIG', `axis: expected at most ${MAX_GROUPS} alternating groups of reduced and kept axes, got ${groups.length}`);
-  }
   // Gathered order: kept groups, then reduced groups, each in axis order (so the reduced block
-  // is row-major in the reference's parameter layout).
+  // is row-major in the reference's parameter layout); the scatter is the inverse permutation.
   const sizes = groups.map((g) => g.size);
   const order = [...groups.keys()].sort((a, b) => Number(groups[a]!.reduced) - Number(groups[b]!.reduced));
-  const gatheredShape = order.map((i) => sizes[i]!);
-  const gatheredStrides = contiguousStrides(gatheredShape);
-  const stridesInGathered = new Array<number>(sizes.length);
-  order.forEach((g, k) => (stridesInGathered[g] = gatheredStrides[k]!));
-  const originalStrides = contiguousStrides(sizes);
   const total = product(sizes);
-  const none = { shape: [], perRow: false };
+  const fail = (message: string) => layer.error('BAD_CONFIG', `axis: alternating groups of reduced and kept axes: ${message}`);
   return {
     outer: total / n,
     n,
     inner: 1,
-    gather: new BroadcastPlan(sizes, { shape: sizes, perRow: true }, none, { strides: stridesInGathered, rowStride: total }),
-    scatter: new BroadcastPlan(gatheredShape, { shape: gatheredShape, perRow: true }, none, {
-      strides: order.map((g) => originalStrides[g]!),
-      rowStride: total,
-    }),
+    gather: new StridedCopy(permutationAxes(sizes, order), total, total, fail),
+    scatter: new StridedCopy(permutationAxes(order.map((g) => sizes[g]!), [...groups.keys()].map((g) => order.indexOf(g))), total, total, fail),
   };
 }
 
@@ -365,7 +335,7 @@ export class GroupNormalizationLayer extends Layer {
     const [axis] = normalizationAxes(this, config.axis) as [number];
     const size = shape[axis]!;
     if (size % config.numGroups !== 0) {
-      throw this.error('BAD_CONFIG', `num_groups: expected a divisor of ${size} (the size of axis ${config.axis} of input [batch, time, ${shape.join(', ')}]), got ${config.numGroups}`);
+      throw this.error('BAD_CONFIG', `num_groups: expected a divisor of ${size} (the size of axis ${config.axis} of ${showInput(shape)}), got ${config.numGroups}`);
     }
     this.epsilon = config.epsilon;
     this.cumulative = config.cumulative;

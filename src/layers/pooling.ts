@@ -12,8 +12,8 @@ import { Fraction } from '../fraction.js';
 import { Layer, product, stepBytes, type BuildContext, type Derived, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import {
-  checkSpatialPadding, convolutionBufferWidth, convolutionExplicitPadding, convolutionOutputSize, effectiveKernelSize, PADDING_MODES, perAxis,
-  perAxisField, SAME_LIKE, SPATIAL_PADDING_TEXT, spatialExplicitPadding, type PaddingMode, type SpatialPadding,
+  bufferBlock, ConvMask, convolutionBufferWidth, convolutionExplicitPadding, convolutionOutputSize, effectiveKernelSize, PADDING_MODES, perAxis,
+  perAxisField, spatialExplicitPadding, spatialPaddingField, spatialPaddingsField, windowSpan, type PaddingMode, type SpatialPadding,
 } from './convolution.js';
 
 /** Time paddings a pooling can step (BasePooling.supports_step): unlike a convolution, not causal_valid. */
@@ -68,6 +68,9 @@ abstract class BasePoolingLayer extends Layer {
   /** Explicit [left, right] time padding of the layer-wise pooling. */
   private readonly pad: [number, number];
   private readonly bufferWidth: number;
+  private readonly masks: ConvMask;
+  /** The input of the current step: [buffer ‖ block] when buffered (reused by every step). */
+  private readonly block = { values: 0, mask: 0 };
   /** The geometry record of f32_pool3d / i32_pool3d, copied to `geom` in prepare(). */
   private readonly geometry: Int32Array;
   private readonly geom: Derived;
@@ -120,9 +123,9 @@ abstract class BasePoolingLayer extends Layer {
     const eks = effectiveKernelSize(k, d);
     // Without past padding, the first output needs eks - 1 inputs beyond the current one.
     this.inputLatency = this.padding === 'reverse_causal_valid' || this.padding === 'reverse_causal' ? eks - 1 : 0;
-    const start = 0 - this.pad[0]; // not -pad: -0 would show up in the metadata
-    this.receptiveFieldPerStep = rfMap([[start, start + eks - 1]]);
+    this.receptiveFieldPerStep = rfMap([windowSpan(this.pad[0], eks)]);
     this.bufferWidth = this.supportsStep ? convolutionBufferWidth(this.padding, k, s, d) : 0;
+    this.masks = new ConvMask(k, s, d, this.pad[0], this.padding);
   }
 
   prepare(): void {
@@ -143,42 +146,21 @@ abstract class BasePoolingLayer extends Layer {
     const tOut = convolutionOutputSize(time, this.padding, this.k, this.s, this.d);
     const y = this.allocOutput(ctx, batch, tOut);
     this.pool(ctx, batch, time, tOut, this.pad[0], x.values, x.mask, y);
-    // compute_conv_mask: same-like paddings subsample the mask, the others AND (semicausal_full:
-    // OR) it over each window, causal_valid's padding counting as valid.
-    const mask = SAME_LIKE.has(this.padding)
-      ? selectMask(ctx, batch, time, tOut, this.s, 0, x.mask)
-      : windowMask(ctx, batch, time, tOut, this.k, this.s, this.d, this.pad[0], this.padding === 'causal_valid', this.padding === 'semicausal_full', x.mask);
-    return this.result(y, mask, batch, tOut);
+    return this.result(y, this.masks.layer(ctx, batch, time, tOut, x.mask), batch, tOut);
   }
 
   runStep(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
-    const k = ctx.rt.k;
     const w = this.bufferWidth;
-    const row = stepBytes(this.input);
-    const tIn = w + time;
-    let values = x.values, mask = x.mask;
-    const state = w > 0 ? this.stateOf(ctx) : null;
-    if (state) {
-      // The buffer supplies the past: pool [buffer ‖ block] without time padding.
-      values = ctx.alloc(batch * tIn * row);
-      mask = ctx.alloc(batch * tIn);
-      k.seq_concat_time(batch, w, time, row, state[0]!.ptr, x.values, values);
-      k.seq_concat_time(batch, w, time, 1, state[1]!.ptr, x.mask, mask);
-    }
-    const tOut = time / this.s;
+    const block = this.block;
+    block.values = x.values;
+    block.mask = x.mask;
+    // The buffer supplies the past: pool [buffer ‖ block] without time padding.
+    if (w > 0) bufferBlock(ctx, this.stateOf(ctx), batch, w, time, stepBytes(this.input), x.values, x.mask, block);
+    const tIn = w + time, tOut = time / this.s;
     const y = this.allocOutput(ctx, batch, tOut);
-    this.pool(ctx, batch, tIn, tOut, 0, values, mask, y);
-    // Same-like paddings take the mask of the step each output aligns with (the reference's
-    // one-tap selector); reverse_causal_valid runs its window rule over buffer and block.
-    const yMask = SAME_LIKE.has(this.padding)
-      ? selectMask(ctx, batch, tIn, tOut, this.s, this.pad[0], mask)
-      : windowMask(ctx, batch, tIn, tOut, this.k, this.s, this.d, 0, false, false, mask);
-    if (state) {
-      k.seq_slice_time(batch, tIn, time, w, row, values, state[0]!.ptr);
-      k.seq_slice_time(batch, tIn, time, w, 1, mask, state[1]!.ptr);
-    }
-    return this.result(y, yMask, batch, tOut);
+    this.pool(ctx, batch, tIn, tOut, 0, block.values, block.mask, y);
+    return this.result(y, this.masks.step(ctx, batch, tIn, tOut, block.mask), batch, tOut);
   }
 
   /** y [batch, tOut, ...] = the pooling of x [batch, tIn, ...] with `padLeft` steps of time padding. */
@@ -187,25 +169,6 @@ abstract class BasePoolingLayer extends Layer {
     const kernel = this.input.dtype === 'int32' ? k.i32_pool3d : k.f32_pool3d;
     kernel(this.op, batch, tIn, tOut, padLeft, this.geom.ptr, x, mask, y);
   }
-}
-
-/** out[b, j] = mask[b, offset + j * s] (mask itself when that is the identity). */
-function selectMask(ctx: RunContext, batch: number, tIn: number, tOut: number, s: number, offset: number, mask: number): number {
-  if (s === 1 && offset === 0 && tIn === tOut) return mask;
-  const out = ctx.alloc(batch * tOut);
-  ctx.rt.k.mask_select(batch, tIn, tOut, s, offset, mask, out);
-  return out;
-}
-
-/** AND (OR when useOr) of the mask over each output's window of k taps; padding reads padValid. */
-function windowMask(
-  ctx: RunContext, batch: number, tIn: number, tOut: number, k: number, s: number, d: number,
-  padLeft: number, padValid: boolean, useOr: boolean, mask: number,
-): number {
-  if (k === 1 && s === 1 && tIn === tOut) return mask;
-  const out = ctx.alloc(batch * tOut);
-  ctx.rt.k.mask_window(batch, tIn, tOut, k, s, d, padLeft, padValid ? 1 : 0, useOr, mask, out);
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -239,19 +202,13 @@ function spatialPoolingFields(axes: number) {
 const pooling2dFields = {
   ...spatialPoolingFields(2),
   /** Padding of the pooled channel axis: a mode of PADDING_MODES or explicit [left, right] amounts (default 'same'). */
-  spatialPadding: f.custom<SpatialPadding>(SPATIAL_PADDING_TEXT, checkSpatialPadding).default('same'),
+  spatialPadding: spatialPaddingField(),
 };
 
 const pooling3dFields = {
   ...spatialPoolingFields(3),
   /** Padding of the two pooled channel axes, one entry each: a mode of PADDING_MODES or explicit [left, right] (default ['same', 'same']). */
-  spatialPadding: f
-    .custom<SpatialPadding[]>(`a list of 2 entries, each ${SPATIAL_PADDING_TEXT}`, (v) => {
-      if (!Array.isArray(v) || v.length !== 2) return undefined;
-      const p = v.map(checkSpatialPadding);
-      return p.every((e) => e !== undefined) ? (p as SpatialPadding[]) : undefined;
-    })
-    .default(['same', 'same']),
+  spatialPadding: spatialPaddingsField(),
 };
 
 const maskedAverageField = {

@@ -9,12 +9,13 @@
 // starts at -1. With onlyAdvancePositionForValidTimesteps = false the position is the physical
 // step index (receptive field (0, 0), a plain step counter starting at 0). Positions are
 // counted from the mask only, so values at invalid steps (NaN included) stay in their rows.
+import { channelAxes, showFullShape } from '../axes.js';
 import { BroadcastPlan, Op } from '../broadcast.js';
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { ones } from '../initializers.js';
 import {
-  describeConstant, Layer, product, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq,
+  describeConstant, expectInput, product, SharedRunLayer, type BuildContext, type Layer, type Derived, type Param, type RunContext, type StateSpec, type WSeq,
 } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import { Sequence } from '../sequence.js';
@@ -26,10 +27,10 @@ const VALID_COUNT_RF = rfMap([[-Infinity, 0]]);
  * Base of the position layers: a float32 input, and step positions counted from the mask
  * (valid-count mode) or the step index, from a running int32 counter [batch, 1] when stepping.
  */
-abstract class PositionLayer extends Layer {
+abstract class PositionLayer extends SharedRunLayer {
   constructor(config: LayerConfig, ctx: BuildContext, protected readonly validOnly: boolean) {
     super(config, ctx);
-    if (this.input.dtype !== 'float32') throw this.error('BAD_CONFIG', `expected a float32 input, got ${this.input.dtype}`);
+    expectInput(this, 'float32');
     if (validOnly) this.receptiveFieldPerStep = VALID_COUNT_RF;
   }
 
@@ -116,7 +117,7 @@ export class AddTimingSignalLayer extends PositionLayer {
     this.rt.f32.set(this.invValues, this.invTimescales.ptr >> 2);
   }
 
-  private run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
+  protected run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
     const k = ctx.rt.k;
     const rows = x.batch * x.time;
     const pos = this.positions(x, ctx, step);
@@ -126,14 +127,6 @@ export class AddTimingSignalLayer extends PositionLayer {
     const y = this.allocOutput(ctx, x.batch, x.time);
     this.add.run(ctx, Op.add, rows, x.values, signal, y);
     return this.result(y, x.mask, x.batch, x.time);
-  }
-
-  runLayer(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, false);
-  }
-
-  runStep(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, true);
   }
 }
 
@@ -194,11 +187,7 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
     if (config.positionsName !== undefined && config.onlyAdvancePositionForValidTimesteps) {
       throw this.error('BAD_CONFIG', `only_advance_position_for_valid_timesteps: expected false with positions_name ${show(config.positionsName)} (the positions come from constants), got true`);
     }
-    const full = config.axis < 0 ? config.axis + shape.length + 2 : config.axis;
-    if (full < 2 || full >= shape.length + 2) {
-      throw this.error('BAD_CONFIG', `axis: expected a channel axis of [batch, time, ${shape.join(', ')}] (2..${shape.length + 1} or -${shape.length}..-1), got ${config.axis}`);
-    }
-    const k = full - 2;
+    const [k] = channelAxes(this, config.axis, shape, (e) => `axis: expected a channel axis of ${showFullShape(shape)} (${e.range}), got ${e.value}`) as [number];
     const d = shape[k]!;
     if (d % 2 !== 0) throw this.error('BAD_CONFIG', `axis: expected an even size along axis ${config.axis}, got ${d} (input channel shape ${show(shape)})`);
     if (!(config.maxWavelength > 0)) throw this.error('BAD_CONFIG', `max_wavelength: expected a positive number, got ${config.maxWavelength}`);
@@ -241,19 +230,11 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
     return pos;
   }
 
-  private run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
+  protected run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
     const pos = this.counts ? this.positions(x, ctx, step) : this.givenPositions(x, ctx);
     const y = this.allocOutput(ctx, x.batch, x.time);
     ctx.rt.k.f32_rope(x.batch * x.time, this.pre, this.half, this.post, pos, this.timescale.ptr, x.values, y);
     return this.result(y, x.mask, x.batch, x.time);
-  }
-
-  runLayer(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, false);
-  }
-
-  runStep(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, true);
   }
 }
 

@@ -13,7 +13,7 @@
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { gaussian, lecunNormal, orthogonal, zeros } from '../initializers.js';
-import { Layer, product, stateElementBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { inputChannels, Layer, product, stateElementBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import { ACT, ACTIVATION_NAMES, activationOf } from './simple.js';
 
@@ -38,11 +38,7 @@ abstract class RecurrentLayer extends Layer {
 
   constructor(config: LayerConfig, ctx: BuildContext, protected readonly units: number) {
     super(config, ctx);
-    const { shape, dtype } = ctx.input;
-    if (shape.length !== 1 || dtype !== 'float32') {
-      throw this.error('BAD_CONFIG', `expected a float32 input with channel shape [channels], got ${show(shape)} ${dtype}`);
-    }
-    this.din = shape[0]!;
+    this.din = inputChannels(this);
     this.output = { shape: [units], dtype: 'float32' };
     this.receptiveFieldPerStep = PAST_RF;
   }

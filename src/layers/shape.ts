@@ -12,15 +12,16 @@
 // all when that copy is the identity); reductions are one f32_reduce call per run of
 // neighbouring reduced axes. Copies move 4-byte words without arithmetic, so int32 values
 // pass bit-exactly and complex64 values move as (re, im) pairs.
-import { contiguousStrides, Op } from '../broadcast.js';
+import { axesMessage, channelAxes, reductionGroups, showInput } from '../axes.js';
+import { contiguousStrides, permutationAxes, StridedCopy, type CopyAxis } from '../broadcast.js';
 import { builder, defineLayer, f, type Resolved } from '../config.js';
 import { show } from '../errors.js';
-import { Layer, product, type BuildContext, type RunContext, type WSeq } from '../layer.js';
+import { expectInput, Layer, product, type BuildContext, type RunContext, type WSeq } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import { dtypeWidth, type DType } from '../sequence.js';
 
 // ---------------------------------------------------------------------------------------------
-// Shared: config fields, axis arithmetic, the strided copy.
+// Shared: config fields.
 
 type Axes = number | number[];
 
@@ -32,98 +33,8 @@ const axesField = () =>
 
 const asList = (a: Axes): number[] => (Array.isArray(a) ? a : [a]);
 
-/** "input [batch, time, 4, 5]" for messages. */
-const showInput = (shape: readonly number[]) => `input [batch, time${shape.map((d) => `, ${d}`).join('')}]`;
-
-/**
- * Full-rank axes (negatives from the end) as channel-axis indices; an error names `field` when
- * an axis is batch, time, or out of range.
- */
-function channelAxes(layer: Layer, field: string, value: Axes, shape: readonly number[]): number[] {
-  const rank = shape.length + 2;
-  return asList(value).map((a) => {
-    const full = a < 0 ? a + rank : a;
-    const got = `got ${show(value)} for ${showInput(shape)}`;
-    if (full === 0 || full === 1) throw layer.error('BAD_CONFIG', `${field}: the batch and time axes (0, 1) cannot be used, ${got}`);
-    if (full < 0 || full >= rank) throw layer.error('BAD_CONFIG', `${field}: expected channel axes in 2..${rank - 1} or ${-rank + 2}..-1, ${got}`);
-    return full - 2;
-  });
-}
-
-/** Largest rank f32_strided_binary takes (rows axis included). */
-const MAX_COPY_RANK = 8;
-
-/** One axis of a strided copy, in output order: `size` elements read at stride `src` and written at stride `dst` (elements). */
-interface CopyAxis {
-  size: number;
-  src: number;
-  dst: number;
-}
-
-/**
- * A precomputed strided copy of `rows` rows: y[r, i...] = x[offset + r * rowSrc + sum(i_k * src_k)],
- * written at r * rowDst + sum(i_k * dst_k). Axes that stay contiguous on both sides are
- * merged (often into one SIMD row), and so is the rows axis when it continues the first axis.
- * Strides count elements of `width` floats (2 for complex64). A call allocates nothing on the
- * JS heap.
- */
-class StridedCopy {
-  /** True when the copy would reproduce its input exactly (the caller can skip it). */
-  readonly identity: boolean;
-  private readonly arrays: Int32Array | null; // [shape | sa | sy]; shape[0] patched per call, null when empty
-  private readonly rank: number;
-  private readonly rowFactor: number;
-  private readonly offsetBytes: number;
-
-  constructor(axes: readonly CopyAxis[], rowSrc: number, rowDst: number, offset: number, width: number, layer: Layer) {
-    this.offsetBytes = offset * width * 4;
-    const dims = axes.filter((a) => a.size !== 1).map((a) => ({ size: a.size, src: a.src * width, dst: a.dst * width }));
-    if (width > 1) dims.push({ size: width, src: 1, dst: 1 });
-    const merged: CopyAxis[] = [];
-    for (let i = dims.length - 1; i >= 0; i--) {
-      const a = dims[i]!, inner = merged[0];
-      if (inner && a.src === inner.size * inner.src && a.dst === inner.size * inner.dst) inner.size *= a.size;
-      else merged.unshift({ ...a });
-    }
-    const first = merged[0];
-    const rows = { src: rowSrc * width, dst: rowDst * width };
-    // The rows axis continues the first axis when both row strides span it exactly.
-    if (first && rows.src === first.size * first.src && rows.dst === first.size * first.dst) {
-      this.rowFactor = first.size;
-      merged.shift();
-      merged.unshift({ size: 0, src: first.src, dst: first.dst });
-    } else {
-      this.rowFactor = 1;
-      merged.unshift({ size: 0, ...rows });
-    }
-    this.rank = merged.length;
-    if (this.rank > MAX_COPY_RANK) {
-      throw layer.error('BAD_CONFIG', `expected a copy of at most ${MAX_COPY_RANK} non-mergeable axes (rows included), got ${this.rank}`);
-    }
-    const empty = axes.some((a) => a.size === 0);
-    this.identity = !empty && offset === 0 && this.rank === 1 && merged[0]!.src === 1 && merged[0]!.dst === 1;
-    this.arrays = empty ? null : Int32Array.from([...merged.map((a) => a.size), ...merged.map((a) => a.src), ...merged.map((a) => a.dst)]);
-  }
-
-  run(ctx: RunContext, rows: number, x: number, y: number): void {
-    const arrays = this.arrays;
-    if (!arrays || rows === 0) return;
-    const rt = ctx.rt;
-    const ptr = ctx.alloc(arrays.length * 4);
-    arrays[0] = rows * this.rowFactor;
-    rt.i32.set(arrays, ptr >> 2);
-    const r = this.rank * 4;
-    const a = x + this.offsetBytes;
-    rt.k.f32_strided_binary(Op.copy, this.rank, ptr, a, ptr + r, a, ptr + r, y, ptr + 2 * r);
-  }
-}
-
-/** The copy that writes the channel axes of `shape` in the order `perm` (output axis j = input axis perm[j]). */
-function permutationAxes(shape: readonly number[], perm: readonly number[]): CopyAxis[] {
-  const src = contiguousStrides(shape);
-  const dst = contiguousStrides(perm.map((p) => shape[p]!));
-  return perm.map((p, j) => ({ size: shape[p]!, src: src[p]!, dst: dst[j]! }));
-}
+/** A config error of `layer` (what StridedCopy calls when a copy has too many axes). */
+const badConfig = (layer: Layer) => (message: string) => layer.error('BAD_CONFIG', message);
 
 // ---------------------------------------------------------------------------------------------
 // Layers that only relabel the channel shape: the values keep their row-major order.
@@ -207,7 +118,7 @@ export class SqueezeLayer extends ChannelView {
   constructor(config: Resolved<typeof squeezeFields>, ctx: BuildContext) {
     super(config, ctx);
     const shape = ctx.input.shape;
-    const axes = config.axis === undefined ? shape.flatMap((d, i) => (d === 1 ? [i] : [])) : channelAxes(this, 'axis', config.axis, shape);
+    const axes = config.axis === undefined ? shape.flatMap((d, i) => (d === 1 ? [i] : [])) : channelAxes(this, config.axis, shape, axesMessage('axis'));
     const got = `got ${show(config.axis)} for ${showInput(shape)}`;
     if (new Set(axes).size !== axes.length) throw this.error('BAD_CONFIG', `axis: expected distinct axes, ${got}`);
     const wide = axes.find((a) => shape[a] !== 1);
@@ -230,7 +141,7 @@ abstract class ChannelCopy extends Layer {
    */
   protected copyFrom(axes: readonly CopyAxis[], offset = 0, shape: readonly number[] = axes.map((a) => a.size)): void {
     this.output = { shape, dtype: this.input.dtype };
-    this.copy = new StridedCopy(axes, product(this.input.shape), product(shape), offset, dtypeWidth(this.input.dtype), this);
+    this.copy = new StridedCopy(axes, product(this.input.shape), product(shape), badConfig(this), offset, dtypeWidth(this.input.dtype));
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
@@ -354,8 +265,8 @@ const swapAxesFields = {
 export class SwapAxesLayer extends ChannelCopy {
   constructor(config: Resolved<typeof swapAxesFields>, ctx: BuildContext) {
     super(config, ctx);
-    const [a] = channelAxes(this, 'axis1', config.axis1, ctx.input.shape);
-    const [b] = channelAxes(this, 'axis2', config.axis2, ctx.input.shape);
+    const [a] = channelAxes(this, config.axis1, ctx.input.shape, axesMessage('axis1'));
+    const [b] = channelAxes(this, config.axis2, ctx.input.shape, axesMessage('axis2'));
     const perm = [...ctx.input.shape.keys()];
     [perm[a!], perm[b!]] = [b!, a!];
     this.copyFrom(permutationAxes(ctx.input.shape, perm));
@@ -376,8 +287,8 @@ export class MoveAxisLayer extends ChannelCopy {
   constructor(config: Resolved<typeof moveAxisFields>, ctx: BuildContext) {
     super(config, ctx);
     const shape = ctx.input.shape;
-    const s = channelAxes(this, 'source', config.source, shape);
-    const d = channelAxes(this, 'destination', config.destination, shape);
+    const s = channelAxes(this, config.source, shape, axesMessage('source'));
+    const d = channelAxes(this, config.destination, shape, axesMessage('destination'));
     if (s.length !== d.length) {
       throw this.error('BAD_CONFIG', `destination: expected as many axes as source (${s.length}), got ${show(config.destination)}`);
     }
@@ -528,8 +439,8 @@ export class CastLayer extends Layer {
     super(config, ctx);
     this.output = { shape: ctx.input.shape, dtype: config.dtype };
     // Real <-> interleaved complex: one axis over every element, stride 1 on one side and 2 on the other.
-    this.toComplex = new StridedCopy([], 1, 2, 0, 1, this);
-    this.fromComplex = new StridedCopy([], 2, 1, 0, 1, this);
+    this.toComplex = new StridedCopy([], 1, 2, badConfig(this));
+    this.fromComplex = new StridedCopy([], 2, 1, badConfig(this));
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
@@ -584,20 +495,15 @@ export class ReduceLayer extends Layer {
   constructor(config: Resolved<typeof reduceFields>, ctx: BuildContext, private readonly op: ReduceOp) {
     super(config, ctx);
     const shape = ctx.input.shape;
-    if (ctx.input.dtype !== 'float32') throw this.error('BAD_CONFIG', `expected a float32 input, got ${ctx.input.dtype}`);
-    const axes = config.axis === null ? [...shape.keys()] : channelAxes(this, 'axis', config.axis, shape);
+    expectInput(this, 'float32');
+    const axes = config.axis === null ? [...shape.keys()] : channelAxes(this, config.axis, shape, axesMessage('axis'));
     if (new Set(axes).size !== axes.length) throw this.error('BAD_CONFIG', `axis: expected distinct axes, got ${show(config.axis)}`);
     this.output = {
       shape: config.keepdims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i)),
       dtype: 'float32',
     };
     // Runs of neighbouring axes of the same kind, then one call per reduced run, innermost first.
-    const groups: { size: number; reduced: boolean }[] = [];
-    shape.forEach((d, i) => {
-      const reduced = axes.includes(i), last = groups.at(-1);
-      if (last && last.reduced === reduced) last.size *= d;
-      else groups.push({ size: d, reduced });
-    });
+    const groups = reductionGroups(shape, axes);
     for (let g = groups.length - 1; g >= 0; g--) {
       if (!groups[g]!.reduced) continue;
       const sizes = groups.map((x) => x.size);
@@ -751,8 +657,8 @@ export class GlobalEinopsRearrangeLayer extends Layer {
     return (this.plan = {
       time,
       tOut: groupSizes([this.pattern.right[0]!], sizes)[0]!,
-      values: new StridedCopy(axes, n, n, 0, dtypeWidth(this.input.dtype), this),
-      mask: new StridedCopy(axes, n, n, 0, 1, this),
+      values: new StridedCopy(axes, n, n, badConfig(this), 0, dtypeWidth(this.input.dtype)),
+      mask: new StridedCopy(axes, n, n, badConfig(this)),
     });
   }
 

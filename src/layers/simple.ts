@@ -12,13 +12,14 @@
 // layer() equals step() trivially. The mask passes through unchanged. Where the reference
 // marks an output "unmasked" (e.g. Exp: f(0) != 0), values at invalid steps are simply not
 // defined, as there.
+import { channelAxes } from '../axes.js';
 import { BroadcastPlan, broadcastShapes, broadcastStrides, Op, type OpCode } from '../broadcast.js';
 import { builder, defineLayer, f, MAX_DIM, type Fields, type LayerConfig, type LayerDef, type Resolved } from '../config.js';
 import { SeqLayersError, show } from '../errors.js';
 import { constant, lecunNormal, ones, zeros } from '../initializers.js';
-import { fromWasm, Layer, product, toWasm, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
+import { expectInput, fromWasm, Layer, product, toWasm, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
 import type { Kernels } from '../runtime/kernels.js';
-import { Sequence, type DType } from '../sequence.js';
+import { Sequence } from '../sequence.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared: activations by name, the pointwise base, broadcast constants.
@@ -87,10 +88,6 @@ export function activationKernel(name: string | null | undefined): UnaryKernel |
 }
 
 /** Throws BAD_CONFIG unless the layer's input has the given dtype. */
-function expectInput(layer: Layer, dtype: DType, what = ''): void {
-  if (layer.input.dtype !== dtype) throw layer.error('BAD_CONFIG', `expected a ${dtype} input${what}, got ${layer.input.dtype}`);
-}
-
 /**
  * A stateless layer applying one elementwise kernel to all values of a float32 input; the
  * mask passes through. An activation is a kernel plus a definition line.
@@ -505,16 +502,7 @@ export class SoftmaxLayer extends Layer {
     super(config, ctx);
     expectInput(this, 'float32');
     const shape = ctx.input.shape;
-    const ndim = shape.length + 2;
-    const axis = config.axis < 0 ? ndim + config.axis : config.axis;
-    if (axis < 2 || axis >= ndim) {
-      const axes = shape.length ? `${2 - ndim}..-1 or 2..${ndim - 1}` : 'there is none';
-      throw this.error(
-        'BAD_CONFIG',
-        `expected axis to be a channel axis of the input [batch, time${shape.map((d) => `, ${d}`).join('')}] (${axes}), got axis=${config.axis}`,
-      );
-    }
-    const c = axis - 2;
+    const [c] = channelAxes(this, config.axis, shape, (e) => `expected axis to be a channel axis of the ${e.input} (${shape.length ? e.range : 'there is none'}), got axis=${e.value}`) as [number];
     this.outer = product(shape.slice(0, c));
     this.n = shape[c]!;
     this.inner = product(shape.slice(c + 1));

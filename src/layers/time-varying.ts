@@ -11,12 +11,12 @@
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { lecunNormal, zeros } from '../initializers.js';
-import { Layer, product, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { inputChannels, product, SharedRunLayer, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import { activationField, activationKernel, type UnaryKernel } from './simple.js';
 
 /** Base: the step-counter state, and the first absolute step of a call. */
-abstract class StepIndexedLayer extends Layer {
+abstract class StepIndexedLayer extends SharedRunLayer {
   constructor(config: LayerConfig, ctx: BuildContext, protected readonly numSteps: number) {
     super(config, ctx);
   }
@@ -38,15 +38,6 @@ abstract class StepIndexedLayer extends Layer {
   protected stepsInRange(t0: number, time: number): number {
     return Math.max(0, Math.min(time, this.numSteps - t0));
   }
-}
-
-/** The float32 [channels] input the dense layers need (the reference: rank-3 input only). */
-function denseInput(layer: Layer): number {
-  const { shape, dtype } = layer.input;
-  if (shape.length !== 1 || dtype !== 'float32') {
-    throw layer.error('BAD_CONFIG', `expected a float32 input with channel shape [channels] (the reference needs rank 3), got ${show(shape)} ${dtype}`);
-  }
-  return shape[0]!;
 }
 
 const denseFields = {
@@ -75,7 +66,7 @@ abstract class TimeVaryingDense extends StepIndexedLayer {
 
   constructor(config: Resolved<typeof denseFields>, ctx: BuildContext, kernelShape: readonly number[], private readonly depth: number) {
     super(config, ctx, config.numSteps);
-    this.din = denseInput(this);
+    this.din = inputChannels(this, ' (the reference needs rank 3)');
     this.features = config.features;
     this.output = { shape: [config.features], dtype: 'float32' };
     this.kernel = this.param('kernel', kernelShape, lecunNormal(product(kernelShape.slice(0, -1))));
@@ -121,17 +112,9 @@ export class SequenceDenseLayer extends TimeVaryingDense {
     for (let t = 0; t < steps; t++) k.f32_gemm_pack_b(din, o, this.kernel.ptr + t * din * o * 4, o, this.packed.ptr + t * packedBytes);
   }
 
-  private run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
+  protected run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
     const t0 = this.start(x, ctx, step);
     return this.project(ctx, x, t0, x.values, x.time * this.din, this.din);
-  }
-
-  runLayer(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, false);
-  }
-
-  runStep(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, true);
   }
 }
 
@@ -179,22 +162,19 @@ export class MaskedDenseLayer extends TimeVaryingDense {
     }
   }
 
-  private run(x: WSeq, ctx: RunContext, inputs: number, t0: number): WSeq {
+  protected run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
+    let inputs: number;
+    if (step) inputs = this.stateOf(ctx)[1]!.ptr;
+    else {
+      const bytes = x.batch * this.numSteps * this.din * 4;
+      inputs = ctx.alloc(bytes);
+      ctx.rt.k.mem_fill(inputs, 0, bytes);
+    }
+    const t0 = this.start(x, ctx, step);
     const n = this.stepsInRange(t0, x.time);
     ctx.rt.k.f32_place_masked(x.batch, n, x.time, this.numSteps, t0, this.din, x.mask, x.values, inputs);
     // Every output step reads the whole buffer (strideA 0); the packed kernels zero the rows s > t.
     return this.project(ctx, x, t0, inputs, this.numSteps * this.din, 0);
-  }
-
-  runLayer(x: WSeq, ctx: RunContext): WSeq {
-    const bytes = x.batch * this.numSteps * this.din * 4;
-    const inputs = ctx.alloc(bytes);
-    ctx.rt.k.mem_fill(inputs, 0, bytes);
-    return this.run(x, ctx, inputs, 0);
-  }
-
-  runStep(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, this.stateOf(ctx)[1]!.ptr, this.start(x, ctx, true));
   }
 }
 
@@ -253,7 +233,7 @@ export class SequenceEmbeddingLayer extends StepIndexedLayer {
     this.rt.i32.set(this.limits, at + this.numSteps);
   }
 
-  private run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
+  protected run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
     const k = ctx.rt.k;
     const [rows, d] = this.table.shape as [number, number];
     const c = product(this.input.shape);
@@ -264,14 +244,6 @@ export class SequenceEmbeddingLayer extends StepIndexedLayer {
     const y = this.allocOutput(ctx, x.batch, x.time);
     k.f32_embedding_lookup(n, rows, d, ids, this.table.ptr, y);
     return this.result(y, x.mask, x.batch, x.time);
-  }
-
-  runLayer(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, false);
-  }
-
-  runStep(x: WSeq, ctx: RunContext): WSeq {
-    return this.run(x, ctx, true);
   }
 }
 

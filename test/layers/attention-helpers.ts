@@ -1,17 +1,6 @@
-// Shared by the attention tests: random weights and the oracle fixture check with constants.
+// Shared by the attention tests: the oracle fixture check with constants.
 import * as sl from '../../src/index.js';
-import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, fixtureConstants, fixtureModel, type FixtureCase } from '../fixtures.js';
-
-/** Replaces every parameter by normal noise, so a zero-initialised bias cannot hide a bug. */
-export function randomizeWeights(model: sl.Model, seed = 1, std = 1): void {
-  const g = sl.normal(seededRandom(seed));
-  const w = model.getWeights();
-  for (const t of Object.values(w)) (t.data as Float32Array).forEach((_, i, a) => (a[i] = g() * std));
-  model.loadWeights(w);
-}
-
-export const paramShapes = (model: sl.Model) => Object.fromEntries(Object.entries(model.getWeights()).map(([k, t]) => [k, t.shape]));
 
 /**
  * Checks a fixture case against its oracle: layer() (checkFixtureCase), then step() in blocks of

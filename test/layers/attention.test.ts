@@ -7,7 +7,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { loadFixture } from '../fixtures.js';
-import { checkAttentionCase, paramShapes, randomizeWeights } from './attention-helpers.js';
+import { checkAttentionCase } from './attention-helpers.js';
+import { paramShapes, randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();

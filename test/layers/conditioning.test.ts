@@ -5,25 +5,17 @@
 // configs and constants.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
-import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
+import { paramShapes, randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
 });
 
-/** Replaces every parameter by normal noise, so a zero-initialised bias cannot hide a bug. */
-function randomizeWeights(model: sl.Model, seed = 1): void {
-  const g = sl.normal(seededRandom(seed));
-  const w = model.getWeights();
-  for (const t of Object.values(w)) (t.data as Float32Array).forEach((_, i, a) => (a[i] = g()));
-  model.loadWeights(w);
-}
-
-const paramShapes = (model: sl.Model) => Object.fromEntries(Object.entries(model.getWeights()).map(([k, t]) => [k, t.shape]));
-
 /** [projection, combination, x channel shape, c channel shape, expected output channel shape (, projection channel shape)]. */
-type Row = [string, string, number[], number[], number[]] | [string, string, number[], number[], number[], number[]];
+type Projection = (typeof sl.CONDITIONING_PROJECTIONS)[number];
+type Combination = (typeof sl.CONDITIONING_COMBINATIONS)[number];
+type Row = [Projection, Combination, number[], number[], number[]] | [Projection, Combination, number[], number[], number[], number[]];
 
 // conditioning_test.py test_conditioning_sequence (test_conditioning_tensor: the same without linear/mul).
 const SEQUENCE: Row[] = [
@@ -250,7 +242,7 @@ describe('Conditioning on a Sequence', () => {
       });
     });
   }
-  for (const [projection, combination, xShape, cShape, pShape, expected] of PROJECTION as [string, string, number[], number[], number[], number[]][]) {
+  for (const [projection, combination, xShape, cShape, pShape, expected] of PROJECTION as [Projection, Combination, number[], number[], number[], number[]][]) {
     it(`projectionChannelShape ${JSON.stringify(pShape)}: ${label([projection, combination, xShape, cShape, expected])}`, () => {
       const projected = projection === 'linear_affine' ? [2, ...pShape] : pShape;
       check(sl.Conditioning({ conditioningName: 'test', projection, combination, projectionChannelShape: pShape }), xShape, cSequence(cShape), expected, expectedParams(projection, cShape, projected), {
@@ -277,7 +269,8 @@ describe("the reference's hand-computed examples", () => {
   };
   const run = (combination: string, x: sl.Sequence, c: sl.Sequence | sl.ConstantArray) => {
     const constants = { test: c };
-    const m = sl.build(sl.Conditioning({ conditioningName: 'test', projection: 'identity', combination }), { inputShape: [...x.channelShape], constants });
+    // `combination` may be spelled in another case ('ADD'), which the config accepts.
+    const m = sl.build(sl.Conditioning({ conditioningName: 'test', projection: 'identity', combination: combination as Combination }), { inputShape: [...x.channelShape], constants });
     const y = m.layer(x, { constants }).maskInvalid();
     const ys = sl.stepByStep(m, x, 1, constants).maskInvalid();
     m.dispose();

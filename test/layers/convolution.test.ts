@@ -4,24 +4,12 @@
 // from the reference's examples, oracle values from PyTorch, bad configs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
-import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
+import { buildError, randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
 });
-
-/** Replaces every parameter by normal noise so zero-initialised biases cannot hide a bug (the reference's randomize_weights). */
-function randomizeWeights(m: sl.Model, seed = 1): sl.Model {
-  const g = sl.normal(seededRandom(seed));
-  const w = m.getWeights();
-  for (const t of Object.values(w)) {
-    const data = t.data as Float32Array;
-    for (let i = 0; i < data.length; i++) data[i] = g();
-  }
-  m.loadWeights(w);
-  return m;
-}
 
 /** verifyContract on the default input and on one with a random non-contiguous mask. */
 function checkContract(m: sl.Model): void {
@@ -582,15 +570,6 @@ describe('resampling', () => {
 });
 
 describe('bad configs', () => {
-  const buildError = (config: object, inputShape = [4]) => {
-    try {
-      sl.build(config, { inputShape });
-    } catch (e) {
-      return e as sl.SeqLayersError;
-    }
-    throw new Error('expected build to fail');
-  };
-
   it('rejects an unknown activation', () => {
     const e = buildError({ type: 'Conv1D', filters: 2, kernel_size: 3, activation: 'rellu' });
     expect(e.code).toBe('BAD_CONFIG');

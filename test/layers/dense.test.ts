@@ -3,23 +3,12 @@
 // (tools/fixtures_dense.py: torch and np.einsum) and bad configs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
-import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
+import { paramShapes, randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
 });
-
-/** Replaces every parameter by normal noise, so a zero-initialised bias cannot hide a bug. */
-function randomizeWeights(model: sl.Model, seed = 1): void {
-  const g = sl.normal(seededRandom(seed));
-  const w = model.getWeights();
-  for (const t of Object.values(w)) (t.data as Float32Array).forEach((_, i, a) => (a[i] = g()));
-  model.loadWeights(w);
-}
-
-/** Parameter shapes by name. */
-const paramShapes = (model: sl.Model) => Object.fromEntries(Object.entries(model.getWeights()).map(([k, t]) => [k, t.shape]));
 
 /** Builds, randomises and checks the contract; returns the model (dispose it). */
 function contract(config: sl.LayerConfig, inputShape: number[]): sl.Model {

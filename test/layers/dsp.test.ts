@@ -158,7 +158,7 @@ describe('windows', () => {
   });
 
   it('the inverse-STFT window makes analysis x synthesis overlap-add to one', () => {
-    for (const [fl, fs] of [[400, 160], [512, 128], [8, 3], [7, 7]]) {
+    for (const [fl, fs] of [[400, 160], [512, 128], [8, 3], [7, 7]] as const) {
       const a = sl.windowValues('hann', fl);
       const s = sl.windowValues(sl.inverseStftWindowFn(fs, 'hann'), fl);
       for (let phase = 0; phase < fs; phase++) {

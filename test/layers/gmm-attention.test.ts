@@ -4,22 +4,12 @@
 // formulas in torch) and bad configs and constants.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
-import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
+import { paramShapes, randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
 });
-
-/** Replaces every parameter by normal noise (scaled down: softplus means stay within the source). */
-function randomizeWeights(model: sl.Model, seed = 1, scale = 0.5): void {
-  const g = sl.normal(seededRandom(seed));
-  const w = model.getWeights();
-  for (const t of Object.values(w)) (t.data as Float32Array).forEach((_, i, a) => (a[i] = scale * g()));
-  model.loadWeights(w);
-}
-
-const paramShapes = (model: sl.Model) => Object.fromEntries(Object.entries(model.getWeights()).map(([k, t]) => [k, t.shape]));
 
 const config = (numHeads: number, unitsPerHead: number, monotonic: boolean, numComponents = 7) =>
   sl.GmmAttention({ sourceName: 'source', numHeads, unitsPerHead, numComponents, monotonic, initOffsetBias: 1, initScaleBias: 1 });
@@ -36,7 +26,7 @@ describe('GmmAttention', () => {
       expect(m.outputShape()).toEqual([heads, 5]);
       expect(m.receptiveField).toEqual(monotonic ? [-Infinity, 0] : [0, 0]);
       expect(paramShapes(m)).toEqual({ 'hidden.kernel': [3, heads, units], 'output.kernel': [heads, units, 7, 3], 'output.bias': [heads, 7, 3] });
-      randomizeWeights(m);
+      randomizeWeights(m, 1, 0.5);
       for (const time of [11, 12]) {
         sl.verifyContract(m, { x: sl.randomSequence([2, time, 3], { seed: time }), constants });
       }
@@ -49,7 +39,7 @@ describe('GmmAttention', () => {
       inputShape: [3], constants,
     });
     expect(paramShapes(m)).toEqual({ 'hidden.kernel': [3, 2, 3], 'output.kernel': [2, 3, 4, 3] });
-    randomizeWeights(m);
+    randomizeWeights(m, 1, 0.5);
     sl.verifyContract(m, { x: sl.randomSequence([2, 9, 3]), constants });
     m.dispose();
   });
@@ -60,7 +50,7 @@ describe('GmmAttention', () => {
     const m = sl.build(sl.GmmAttention({ sourceName: 'source', numHeads: 3, unitsPerHead: 5, numComponents: 5, monotonic: true, initOffsetBias: 1, initScaleBias: 1 }), {
       inputShape: [3], constants: c,
     });
-    randomizeWeights(m);
+    randomizeWeights(m, 1, 0.5);
     const x = sl.randomSequence([2, 7, 3], { seed: 5 });
     const { output, emits } = m.layerWithEmits(x, { constants: c });
     const w = emits[''];
@@ -90,7 +80,7 @@ describe('GmmAttention', () => {
     const src = sl.Sequence.fromValues(Float32Array.from({ length: 40 }, (_, i) => i), [1, 40, 1]);
     const c = { source: src };
     const m = sl.build(sl.GmmAttention({ sourceName: 'source', numHeads: 1, unitsPerHead: 4, numComponents: 1, monotonic: true }), { inputShape: [2], constants: c });
-    randomizeWeights(m, 7);
+    randomizeWeights(m, 7, 0.5);
     const { emits } = m.layerWithEmits(sl.randomSequence([1, 12, 2], { randomLengths: false, seed: 8 }), { constants: c });
     const w = emits['']!.values;
     let last = -Infinity;

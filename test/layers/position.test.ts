@@ -4,22 +4,12 @@
 // torch) and bad configs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
-import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
+import { paramShapes, randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
 });
-
-/** Replaces every parameter by normal noise, so an initial value cannot hide a bug. */
-function randomizeWeights(model: sl.Model, seed = 1): void {
-  const g = sl.normal(seededRandom(seed));
-  const w = model.getWeights();
-  for (const t of Object.values(w)) (t.data as Float32Array).forEach((_, i, a) => (a[i] = g()));
-  model.loadWeights(w);
-}
-
-const paramShapes = (model: sl.Model) => Object.fromEntries(Object.entries(model.getWeights()).map(([k, t]) => [k, t.shape]));
 
 /** verifyContract on random lengths and on random (non-contiguous) masks, at two lengths. */
 function contract(model: sl.Model, randomMask: boolean): void {
@@ -41,7 +31,9 @@ describe('AddTimingSignal', () => {
   ];
   for (const { channels, only, ...c } of cases) {
     it(`${JSON.stringify(c)}, channels ${JSON.stringify(channels)}${only === false ? ', physical positions' : ''}`, () => {
-      const m = sl.build(sl.AddTimingSignal({ ...c, onlyAdvancePositionForValidTimesteps: only ?? true }), { inputShape: channels });
+      // axes null is the reference's None, which the config takes as the default.
+      const config = { ...c, onlyAdvancePositionForValidTimesteps: only ?? true } as Parameters<typeof sl.AddTimingSignal>[0];
+      const m = sl.build(sl.AddTimingSignal(config), { inputShape: channels });
       randomizeWeights(m);
       expect(m.blockSize).toBe(1);
       expect(m.outputRatio.toString()).toBe('1');

@@ -4,24 +4,12 @@
 // oracle values from PyTorch and NumPy (tools/fixtures_recurrent.py), bad configs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
-import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
+import { buildError, paramShapes, randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
 });
-
-/** Replaces every parameter by normal noise (times `scale`) so zero-initialised biases cannot hide a bug (the reference's randomize_weights). */
-function randomizeWeights(m: sl.Model, seed = 1, scale = 1): sl.Model {
-  const g = sl.normal(seededRandom(seed));
-  const w = m.getWeights();
-  for (const t of Object.values(w)) {
-    const data = t.data as Float32Array;
-    for (let i = 0; i < data.length; i++) data[i] = scale * g();
-  }
-  m.loadWeights(w);
-  return m;
-}
 
 /** verifyContract on the default input (random lengths) and on one with a random non-contiguous mask. */
 function checkContract(m: sl.Model): void {
@@ -30,15 +18,13 @@ function checkContract(m: sl.Model): void {
   sl.verifyContract(m, { x });
 }
 
-const shapes = (m: sl.Model) => Object.fromEntries(Object.entries(m.getWeights()).map(([k, t]) => [k, t.shape]));
-
 describe('metadata and parameters (reference recurrent_test.py)', () => {
   it('LSTM: steppable, block 1, ratio 1, no latency, rf (-inf, 0), Keras parameter tree', () => {
     const m = sl.build(sl.LSTM({ units: 8, name: 'lstm' }), { inputShape: [3] });
     expect([m.supportsStep, m.blockSize, m.outputRatio.toString(), m.inputLatency, m.outputLatency]).toEqual([true, 1, '1', 0, 0]);
     expect(m.receptiveField).toEqual([-Infinity, 0]);
     expect(m.outputShape()).toEqual([8]);
-    expect(shapes(m)).toEqual({ 'kernel.kernel': [3, 32], 'recurrent_kernel.kernel': [8, 32], bias: [32] });
+    expect(paramShapes(m)).toEqual({ 'kernel.kernel': [3, 32], 'recurrent_kernel.kernel': [8, 32], bias: [32] });
     expect(m.root.stateSpecs(2).map((s) => [s.name, s.dtype, s.shape])).toEqual([['c', 'float32', [2, 8]], ['h', 'float32', [2, 8]]]);
     m.dispose();
   });
@@ -61,15 +47,15 @@ describe('metadata and parameters (reference recurrent_test.py)', () => {
 
   it('GRU: parameter layout for both reset modes, use_bias=false', () => {
     let m = sl.build(sl.GRU({ units: 4 }), { inputShape: [5] });
-    expect(shapes(m)).toEqual({ 'kernel.kernel': [5, 12], 'recurrent_kernel.kernel': [4, 12], bias: [2, 12] });
+    expect(paramShapes(m)).toEqual({ 'kernel.kernel': [5, 12], 'recurrent_kernel.kernel': [4, 12], bias: [2, 12] });
     expect(m.root.stateSpecs(3).map((s) => [s.name, s.shape])).toEqual([['h', [3, 4]]]);
     expect(m.receptiveField).toEqual([-Infinity, 0]);
     m.dispose();
     m = sl.build(sl.GRU({ units: 4, resetAfter: false }), { inputShape: [5] });
-    expect(shapes(m)).toEqual({ 'kernel.kernel': [5, 12], 'recurrent_kernel.kernel': [4, 12], bias: [12] });
+    expect(paramShapes(m)).toEqual({ 'kernel.kernel': [5, 12], 'recurrent_kernel.kernel': [4, 12], bias: [12] });
     m.dispose();
     m = sl.build(sl.GRU({ units: 4, useBias: false }), { inputShape: [5] });
-    expect(shapes(m)).toEqual({ 'kernel.kernel': [5, 12], 'recurrent_kernel.kernel': [4, 12] });
+    expect(paramShapes(m)).toEqual({ 'kernel.kernel': [5, 12], 'recurrent_kernel.kernel': [4, 12] });
     m.dispose();
   });
 
@@ -77,7 +63,7 @@ describe('metadata and parameters (reference recurrent_test.py)', () => {
     const m = sl.build(sl.RGLRU({ units: 8, numHeads: 2, name: 'rglru' }), { inputShape: [8] });
     expect([m.supportsStep, m.blockSize, m.outputRatio.toString(), m.inputLatency, m.outputLatency]).toEqual([true, 1, '1', 0, 0]);
     expect(m.receptiveField).toEqual([-Infinity, 0]);
-    expect(shapes(m)).toEqual({
+    expect(paramShapes(m)).toEqual({
       'input_gate.kernel': [2, 4, 4], 'input_gate.bias': [2, 4], 'a_gate.kernel': [2, 4, 4], 'a_gate.bias': [2, 4], a_param: [8],
     });
     expect(m.root.stateSpecs(2).map((s) => [s.name, s.dtype, s.shape])).toEqual([['h', 'float32', [2, 8]], ['start_index', 'int32', [2]]]);
@@ -235,15 +221,6 @@ describe('oracle values (tools/fixtures_recurrent.py: torch.nn.LSTM, torch.nn.GR
 });
 
 describe('bad configs', () => {
-  const buildError = (config: object, inputShape = [4]) => {
-    try {
-      sl.build(config, { inputShape });
-    } catch (e) {
-      return e as sl.SeqLayersError;
-    }
-    throw new Error('expected build to fail');
-  };
-
   it('rejects units 0', () => {
     for (const type of ['LSTM', 'GRU']) {
       const e = buildError({ type, units: 0 });

@@ -5,20 +5,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { ACT } from '../../src/layers/simple.js';
-import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
+import { randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
 });
-
-/** Replaces every parameter by random values near `center` (so ones/zeros cannot hide a bug). */
-function randomizeWeights(model: sl.Model, center = 0, seed = 1): void {
-  const g = sl.normal(seededRandom(seed));
-  const w = model.getWeights();
-  for (const t of Object.values(w)) (t.data as Float32Array).forEach((_, i, a) => (a[i] = center + 0.5 * g()));
-  model.loadWeights(w);
-}
 
 /** Builds `config` for `shape` (channels), optionally randomises weights, runs verifyContract, returns the model's output shape. */
 function contract(config: sl.LayerConfig, shape: number[], opts: sl.ContractOptions & { dtype?: sl.DType; positive?: boolean; random?: number } = {}): readonly number[] {
@@ -26,7 +18,7 @@ function contract(config: sl.LayerConfig, shape: number[], opts: sl.ContractOpti
   try {
     expect([m.blockSize, m.outputRatio.toString(), m.inputLatency, m.outputLatency, m.supportsStep]).toEqual([1, '1', 0, 0, true]);
     expect(m.receptiveField).toEqual([0, 0]);
-    if (opts.random !== undefined) randomizeWeights(m, opts.random);
+    if (opts.random !== undefined) randomizeWeights(m, 1, 0.5, opts.random);
     const x = opts.positive ? abs(sl.randomSequence([2, 17, ...shape], { seed: 11 })) : opts.x;
     const report = sl.verifyContract(m, { ...opts, x });
     return report.output.channelShape;

@@ -6,20 +6,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
+import { paramShapes, randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
 });
-
-/** Replaces every parameter by normal noise, so a zero-initialised bias cannot hide a bug. */
-function randomizeWeights(model: sl.Model, seed = 1): void {
-  const g = sl.normal(seededRandom(seed));
-  const w = model.getWeights();
-  for (const t of Object.values(w)) (t.data as Float32Array).forEach((_, i, a) => (a[i] = g()));
-  model.loadWeights(w);
-}
-
-const paramShapes = (model: sl.Model) => Object.fromEntries(Object.entries(model.getWeights()).map(([k, t]) => [k, t.shape]));
 
 describe('SequenceDense', () => {
   for (const useBias of [true, false]) {

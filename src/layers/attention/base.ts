@@ -5,7 +5,7 @@
 import { f, type LayerConfig } from '../../config.js';
 import { show } from '../../errors.js';
 import { gaussian, zeros } from '../../initializers.js';
-import { fromWasm, Layer, type BuildContext, type Derived, type Param, type RunContext } from '../../layer.js';
+import { fromWasm, inputChannels, Layer, type BuildContext, type Derived, type Param, type RunContext } from '../../layer.js';
 import { ATT, AttentionCall, InputProjection, type InputProjectionConfig, type ParamHost } from './common.js';
 import { RelativePosition, relativePositionField, type RelativePositionConfig } from './relative-position.js';
 
@@ -97,10 +97,7 @@ export abstract class AttentionLayer extends Layer {
 
   constructor(cfg: AttentionConfig, ctx: BuildContext, opts: AttentionOptions) {
     super(cfg, ctx);
-    const { shape, dtype } = ctx.input;
-    if (shape.length !== 1 || dtype !== 'float32') {
-      throw this.error('BAD_CONFIG', `expected a float32 input with channel shape [channels] (rank 3 [batch, time, channels]), got ${show(shape)} ${dtype}`);
-    }
+    const channels = inputChannels(this, ' (rank 3 [batch, time, channels])');
     this.heads = cfg.numHeads;
     this.kvHeads = opts.kvHeads;
     this.units = cfg.unitsPerHead;
@@ -118,7 +115,7 @@ export abstract class AttentionLayer extends Layer {
       derive: (bytes) => this.derive(bytes),
       error: (code, message) => this.error(code, message),
     };
-    this.projection = new InputProjection(host, cfg.inputProjection, shape[0]!, opts.sourceChannels, this.heads, this.kvHeads, this.units, cfg.useBias);
+    this.projection = new InputProjection(host, cfg.inputProjection, channels, opts.sourceChannels, this.heads, this.kvHeads, this.units, cfg.useBias);
     const U = this.units;
     this.perDimScale = cfg.perDimScale ? this.param('per_dim_scale', [U], zeros) : null;
     this.perDimKeyScale = cfg.perDimKeyScale ? this.param('per_dim_key_scale', [U], zeros) : null;
@@ -167,6 +164,35 @@ export abstract class AttentionLayer extends Layer {
     a[ATT.Q_BIAS] = 0;
     a[ATT.REL_MODE] = 0;
     this.relativePosition?.prepare(this.call);
+  }
+
+  /** Points the descriptor's linear queries at `q`: n rows of `stride` floats per item, with mask [batch, n]. */
+  protected bindQueries(q: number, stride: number, mask: number, n: number): void {
+    const a = this.call.i32;
+    a[ATT.Q_LIN] = q;
+    a[ATT.Q_STRIDE] = stride;
+    a[ATT.Q_BATCH_STRIDE] = n * stride;
+    a[ATT.Q_LIN_MASK] = mask;
+    a[ATT.Q_LIN_COUNT] = n;
+  }
+
+  /** Points the descriptor's linear keys and values at `k` and `v`: n rows of `stride` floats per item, with mask [batch, n]. */
+  protected bindKeyValues(k: number, v: number, stride: number, mask: number, n: number): void {
+    const a = this.call.i32;
+    a[ATT.K_LIN] = k;
+    a[ATT.V_LIN] = v;
+    a[ATT.KV_STRIDE] = stride;
+    a[ATT.KV_BATCH_STRIDE] = n * stride;
+    a[ATT.KV_LIN_MASK] = mask;
+    a[ATT.KV_LIN_COUNT] = n;
+  }
+
+  /** Empties the descriptor's cache (ring) slots, query offset and delayed-output mask, so the kernel reads the linear parts only. */
+  protected clearCache(): void {
+    const a = this.call.i32;
+    a[ATT.Q_CAP] = a[ATT.Q_RING] = a[ATT.Q_RING_MASK] = a[ATT.Q_HEAD] = 0;
+    a[ATT.KV_CAP] = a[ATT.K_RING] = a[ATT.V_RING] = a[ATT.KV_RING_MASK] = a[ATT.KV_HEAD] = 0;
+    a[ATT.KV_FIRST] = a[ATT.Q_OFFSET] = a[ATT.OUT_MASK] = 0;
   }
 
   /**

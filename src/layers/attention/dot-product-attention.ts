@@ -53,9 +53,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
     const a = this.call.i32;
     a[ATT.QUERY_BLOCK] = 1;
     a[ATT.PAST] = a[ATT.FUTURE] = -1;
-    a[ATT.Q_CAP] = a[ATT.Q_RING] = a[ATT.Q_RING_MASK] = a[ATT.Q_HEAD] = 0;
-    a[ATT.KV_CAP] = a[ATT.K_RING] = a[ATT.V_RING] = a[ATT.KV_RING_MASK] = a[ATT.KV_HEAD] = 0;
-    a[ATT.KV_FIRST] = a[ATT.OUT_MASK] = 0;
+    this.clearCache();
   }
 
   stateSpecs(batch: number): StateSpec[] {
@@ -96,27 +94,17 @@ export class DotProductAttentionLayer extends AttentionLayer {
 
   /** Projects the source into scratch and points the descriptor's keys at it. */
   private bindSource(ctx: RunContext, source: Sequence): void {
-    const p = this.projection, a = this.call.i32;
+    const p = this.projection;
     const src = toWasm(ctx.rt, source);
     const kv = p.runKeyValue(ctx, source.batch * source.time, src.values);
-    a[ATT.K_LIN] = kv + 4 * p.kOffset;
-    a[ATT.V_LIN] = kv + 4 * p.vOffset;
-    a[ATT.KV_STRIDE] = p.kvStride;
-    a[ATT.KV_BATCH_STRIDE] = source.time * p.kvStride;
-    a[ATT.KV_LIN_MASK] = src.mask;
-    a[ATT.KV_LIN_COUNT] = source.time;
+    this.bindKeyValues(kv + 4 * p.kOffset, kv + 4 * p.vOffset, p.kvStride, src.mask, source.time);
   }
 
   /** Projects and attends the queries of x; query i sits at position i + offset. */
   private attendQueries(x: WSeq, ctx: RunContext, offset: number): WSeq {
-    const p = this.projection, a = this.call.i32;
-    const q = p.runQuery(ctx, x.batch * x.time, x.values);
-    a[ATT.Q_LIN] = q;
-    a[ATT.Q_STRIDE] = p.qStride;
-    a[ATT.Q_BATCH_STRIDE] = x.time * p.qStride;
-    a[ATT.Q_LIN_MASK] = x.mask;
-    a[ATT.Q_LIN_COUNT] = x.time;
-    a[ATT.Q_OFFSET] = offset;
+    const p = this.projection;
+    this.bindQueries(p.runQuery(ctx, x.batch * x.time, x.values), p.qStride, x.mask, x.time);
+    this.call.i32[ATT.Q_OFFSET] = offset;
     return this.result(this.attend(ctx, x.batch, x.time, x.mask), x.mask, x.batch, x.time);
   }
 
@@ -134,13 +122,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
     } else {
       const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
       if (keys.shape[1] === 0) this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
-      const s = keys.shape[1]!, row = this.heads * this.units, a = this.call.i32;
-      a[ATT.K_LIN] = keys.ptr;
-      a[ATT.V_LIN] = values.ptr;
-      a[ATT.KV_STRIDE] = row;
-      a[ATT.KV_BATCH_STRIDE] = s * row;
-      a[ATT.KV_LIN_MASK] = mask.ptr;
-      a[ATT.KV_LIN_COUNT] = s;
+      this.bindKeyValues(keys.ptr, values.ptr, this.heads * this.units, mask.ptr, keys.shape[1]!);
     }
     const y = this.attendQueries(x, ctx, pos);
     rt.i32.fill(pos + x.time, stepBuf.ptr >> 2, (stepBuf.ptr >> 2) + x.batch);

@@ -75,29 +75,17 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
 
   /** Points the descriptor's linear queries, keys and values at a projected block of n steps. */
   private bindLinear(qkv: number, mask: number, n: number): void {
-    const a = this.call.i32, p = this.projection;
-    a[ATT.Q_LIN] = qkv + 4 * p.qOffset;
-    a[ATT.Q_STRIDE] = p.qStride;
-    a[ATT.Q_BATCH_STRIDE] = n * p.qStride;
-    a[ATT.Q_LIN_MASK] = mask;
-    a[ATT.Q_LIN_COUNT] = n;
-    a[ATT.K_LIN] = qkv + 4 * p.kOffset;
-    a[ATT.V_LIN] = qkv + 4 * p.vOffset;
-    a[ATT.KV_STRIDE] = p.kvStride;
-    a[ATT.KV_BATCH_STRIDE] = n * p.kvStride;
-    a[ATT.KV_LIN_MASK] = mask;
-    a[ATT.KV_LIN_COUNT] = n;
+    const p = this.projection;
+    this.bindQueries(qkv + 4 * p.qOffset, p.qStride, mask, n);
+    this.bindKeyValues(qkv + 4 * p.kOffset, qkv + 4 * p.vOffset, p.kvStride, mask, n);
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
     const qkv = this.projection.runQuery(ctx, batch * time, x.values);
-    const a = this.call.i32;
-    a[ATT.Q_CAP] = a[ATT.Q_RING] = a[ATT.Q_RING_MASK] = a[ATT.Q_HEAD] = 0;
-    a[ATT.KV_CAP] = a[ATT.K_RING] = a[ATT.V_RING] = a[ATT.KV_RING_MASK] = a[ATT.KV_HEAD] = 0;
-    a[ATT.KV_FIRST] = a[ATT.Q_OFFSET] = a[ATT.OUT_MASK] = 0;
-    a[ATT.PAST] = this.past;
-    a[ATT.FUTURE] = this.future;
+    this.clearCache();
+    this.call.i32[ATT.PAST] = this.past;
+    this.call.i32[ATT.FUTURE] = this.future;
     this.bindLinear(qkv, x.mask, time);
     const out = this.attend(ctx, batch, time, x.mask);
     return this.result(out, x.mask, batch, time);

@@ -10,8 +10,7 @@
 // means are running sums of the offsets (they only move forward): a state [batch, 1, heads,
 // components] that layer() also runs through step by step (inside one kernel call).
 import { builder, defineLayer, f, normalizeConfig, type Resolved } from '../../config.js';
-import { show } from '../../errors.js';
-import { fromWasm, Layer, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
+import { fromWasm, inputChannels, Layer, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
 import { rfMap } from '../../receptive-field.js';
 import { EinsumDense } from '../dense.js';
 import { getSource, sourceChannelsAtBuild } from './common.js';
@@ -73,10 +72,7 @@ export class GmmAttentionLayer extends Layer {
 
   constructor(config: Resolved<typeof gmmAttentionFields>, ctx: BuildContext) {
     super(config, ctx);
-    const { shape, dtype } = this.input;
-    if (shape.length !== 1 || dtype !== 'float32') {
-      throw this.error('BAD_CONFIG', `expected a float32 input with channel shape [channels] (the reference needs rank 3), got ${show(shape)} ${dtype}`);
-    }
+    inputChannels(this, ' (the reference needs rank 3)');
     if (!config.sourceName) throw this.error('BAD_CONFIG', 'source_name: expected a non-empty constants key, got ""');
     this.sourceName = config.sourceName;
     this.sourceChannels = sourceChannelsAtBuild(config.type, ctx.where, ctx.constants, config.sourceName);

@@ -78,32 +78,20 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
 
   /** Projects the queries of x and the keys and values of the source; points the linear parts at them. */
   private bindLinear(ctx: RunContext, x: WSeq, source: Sequence): { q: number; kv: number; mask: number } {
-    const p = this.projection, a = this.call.i32;
+    const p = this.projection;
     const src = toWasm(ctx.rt, source);
     const q = p.runQuery(ctx, x.batch * x.time, x.values);
     const kv = p.runKeyValue(ctx, source.batch * source.time, src.values);
-    a[ATT.Q_LIN] = q;
-    a[ATT.Q_STRIDE] = p.qStride;
-    a[ATT.Q_BATCH_STRIDE] = x.time * p.qStride;
-    a[ATT.Q_LIN_MASK] = x.mask;
-    a[ATT.Q_LIN_COUNT] = x.time;
-    a[ATT.K_LIN] = kv + 4 * p.kOffset;
-    a[ATT.V_LIN] = kv + 4 * p.vOffset;
-    a[ATT.KV_STRIDE] = p.kvStride;
-    a[ATT.KV_BATCH_STRIDE] = source.time * p.kvStride;
-    a[ATT.KV_LIN_MASK] = src.mask;
-    a[ATT.KV_LIN_COUNT] = source.time;
+    this.bindQueries(q, p.qStride, x.mask, x.time);
+    this.bindKeyValues(kv + 4 * p.kOffset, kv + 4 * p.vOffset, p.kvStride, src.mask, source.time);
     return { q, kv, mask: src.mask };
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const source = getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch);
-    const a = this.call.i32;
-    a[ATT.Q_CAP] = a[ATT.Q_RING] = a[ATT.Q_RING_MASK] = a[ATT.Q_HEAD] = 0;
-    a[ATT.KV_CAP] = a[ATT.K_RING] = a[ATT.V_RING] = a[ATT.KV_RING_MASK] = a[ATT.KV_HEAD] = 0;
-    a[ATT.KV_FIRST] = a[ATT.Q_OFFSET] = a[ATT.OUT_MASK] = 0;
-    a[ATT.PAST] = this.past;
-    a[ATT.FUTURE] = this.future;
+    this.clearCache();
+    this.call.i32[ATT.PAST] = this.past;
+    this.call.i32[ATT.FUTURE] = this.future;
     this.bindLinear(ctx, x, source);
     return this.result(this.attend(ctx, x.batch, x.time, x.mask), x.mask, x.batch, x.time);
   }
