@@ -3,7 +3,7 @@ import { BroadcastPlan, broadcastOrThrow, contiguousStrides, Op } from './broadc
 import { defineLayer, f, type LayerConfig, type Resolved } from './config.js';
 import { Fraction, lcm } from './fraction.js';
 import { createStates, Layer, product, releaseStates, stepBytes, type BuildContext, type ChannelSpec, type RunContext, type StateBuffer, type WSeq } from './layer.js';
-import { rfAggregate, rfAt, rfSerial, rfUnion, type ReceptiveField } from './receptive-field.js';
+import { checkRfPhases, rfAggregate, rfAt, rfSerial, rfUnion, type ReceptiveField } from './receptive-field.js';
 import { SeqLayersError, show } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -44,7 +44,7 @@ function setSerialMetadata(self: Layer, layers: readonly Layer[]): void {
   self.inputLatency = serialInputLatency(layers);
   self.outputLatency = serialOutputLatency(layers);
   self.supportsStep = layers.every((l) => l.supportsStep);
-  self.receptiveFieldPerStep = rfSerial(layers);
+  self.receptiveFieldPerStep = rfSerial(layers, `${self.type} at ${self.where}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,9 +296,9 @@ export class ResidualLayer extends Layer {
     this.inputLatency = lat[0]!;
     this.outputLatency = outLat[0]!;
     this.supportsStep = [...this.body, ...s].every((l) => l.supportsStep);
-    const rfBody = rfSerial(this.body);
-    const rfShort = rfSerial(s);
-    const steps = lcm(rfBody.size, rfShort.size);
+    const rfBody = rfSerial(this.body, `${this.type} at ${this.where}`);
+    const rfShort = rfSerial(s, `${this.type} at ${this.where}`);
+    const steps = checkRfPhases(lcm(rfBody.size, rfShort.size), `${this.type} at ${this.where}`);
     const rf = new Map<number, ReceptiveField>();
     for (let k = 0; k < steps; k++) {
       const u = rfUnion(rfAt(rfBody, bodyRatio, k), rfAt(rfShort, bodyRatio, k));
@@ -559,7 +559,7 @@ export class BidirectionalLayer extends Layer {
     this.outputRatio = this.fwd.outputRatio;
     this.supportsStep = false;
     const pf = this.fwd.receptiveFieldPerStep, pb = this.bwd.receptiveFieldPerStep;
-    const n = lcm(pf.size, pb.size);
+    const n = checkRfPhases(lcm(pf.size, pb.size), `${this.type} at ${this.where}`);
     const rf = new Map<number, ReceptiveField>();
     for (let s = 0; s < n; s++) {
       const b = pb.get((n - s) % pb.size) ?? null;

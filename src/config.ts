@@ -131,11 +131,16 @@ const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpp
 const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 const MAX_DEPTH = 64;
 let depth = 0; // nesting of normalizeConfig calls: nested layer fields call it back
+/** Deepest nesting of objects and lists in a raw config (a nested layer config takes two levels or more). */
+const MAX_VALUE_DEPTH = 4 * MAX_DEPTH;
+/** Most objects and lists a raw config may hold, a shared one counted once per place it is used. */
+const MAX_VALUE_NODES = 100_000;
 
 /** The option nearest to `name` by edit distance (case and underscores ignored), if close. */
 function closest(name: string, options: string[]): string | undefined {
   const norm = (s: string) => s.toLowerCase().replace(/_/g, '');
   const a = norm(name);
+  if (a.length > 64) return undefined; // no name is this long; the distance table would be huge
   let best: string | undefined;
   let bestD = Math.max(2, Math.floor(a.length / 3)) + 1;
   for (const o of options) {
@@ -163,6 +168,7 @@ function editDistance(a: string, b: string): number {
  * defaults filled in. Errors name the path, e.g. `layers[2].kernel_size`.
  */
 export function normalizeConfig(raw: unknown, path = 'config'): LayerConfig {
+  if (depth === 0) checkData(raw, path);
   if (depth >= MAX_DEPTH) throw new SeqLayersError('BAD_CONFIG', `${path}: configs nest deeper than ${MAX_DEPTH} levels (a cycle?)`);
   depth++;
   try {
@@ -170,6 +176,46 @@ export function normalizeConfig(raw: unknown, path = 'config'): LayerConfig {
   } finally {
     depth--;
   }
+}
+
+/**
+ * Checks that a raw config is data the field checks can walk safely before any of them runs:
+ * no cycles, no nesting deeper than MAX_VALUE_DEPTH (recursive checks would overflow the
+ * stack), at most MAX_VALUE_NODES objects and lists counted along every path (an object shared
+ * 2^60 ways is small in memory but endless to walk), no holes in lists, and no BigInt or Symbol
+ * (none has a JSON form). Functions pass (Lambda takes one); typed arrays are leaves.
+ */
+function checkData(raw: unknown, root: string): void {
+  const keys: (string | number)[] = [];
+  const ancestors = new Set<object>();
+  let nodes = 0;
+  const fail = (msg: string): never => {
+    throw new SeqLayersError('BAD_CONFIG', `${root}${keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}: ${msg}`);
+  };
+  const visit = (v: unknown): void => {
+    if (typeof v === 'bigint' || typeof v === 'symbol') fail(`expected JSON data, got a ${typeof v}`);
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return;
+    if (ancestors.has(v)) fail('the config contains itself (a cycle)');
+    if (keys.length > MAX_VALUE_DEPTH) fail(`values nest deeper than ${MAX_VALUE_DEPTH} levels`);
+    if (++nodes > MAX_VALUE_NODES) fail(`the config holds more than ${MAX_VALUE_NODES} objects and lists (a shared one counts once per use)`);
+    ancestors.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        keys.push(i);
+        if (!(i in v)) fail('expected a value, got a hole in the list');
+        visit(v[i]);
+        keys.pop();
+      }
+    } else {
+      for (const [k, x] of Object.entries(v)) {
+        keys.push(k);
+        visit(x);
+        keys.pop();
+      }
+    }
+    ancestors.delete(v);
+  };
+  visit(raw);
 }
 
 function normalizeChecked(raw: unknown, path: string): LayerConfig {
@@ -199,7 +245,8 @@ function normalizeChecked(raw: unknown, path: string): LayerConfig {
       continue;
     }
     const name = camel(key);
-    const field = def.fields[name];
+    // Own fields only: "constructor" or "__proto__" must not find Object.prototype's members.
+    const field = Object.hasOwn(def.fields, name) ? def.fields[name] : undefined;
     if (!field) {
       const hint = closest(name, Object.keys(def.fields));
       throw new SeqLayersError(

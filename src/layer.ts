@@ -363,6 +363,8 @@ export function createStates(root: Layer, batch: number, ctx: RunContext): State
     for (const c of l.children) visit(c, b * l.childBatchFactor);
   };
   visit(root, batch);
+  const total = plan.reduce((n, [, specs]) => specs.reduce((m, s) => m + product(s.shape) * stateElementBytes(s.dtype), n), 0);
+  rt.heap.checkBudget(total, `a state of ${batch} items needs`);
   const slots: StateBuffer[][] = [];
   try {
     for (const [l, specs] of plan) {

@@ -1,6 +1,6 @@
 // The public face of a built layer tree: Sequence in and out, checks at the boundary, weights
 // and streaming states. Everything inside runs on WebAssembly-resident tensors.
-import { layerDef, normalizeConfig, type LayerConfig } from './config.js';
+import { layerDef, MAX_DIM, normalizeConfig, type LayerConfig } from './config.js';
 import { SeqLayersError, show } from './errors.js';
 import type { Fraction } from './fraction.js';
 import {
@@ -52,6 +52,11 @@ function whereOf(where: string, field: string): string {
 }
 
 function buildLayer(config: LayerConfig, rt: Runtime, path: string, where: string, input: ChannelSpec, constants?: Constants): Layer {
+  // Layers size JS tables from their input's channel shape at build time: bound it first.
+  const perStep = product(input.shape);
+  if (!(perStep <= MAX_DIM)) {
+    throw new SeqLayersError('BAD_CONFIG', `${where}: expected an input of at most ${MAX_DIM} values per step, got channel shape ${show(input.shape)} (${perStep} values)`);
+  }
   const def = layerDef(config.type)!;
   return def.create(config as never, {
     rt, path, where, input, constants,
@@ -112,12 +117,7 @@ export class Model {
     const derived = this.layers.flatMap((l) => l.derived);
     const total = params.reduce((s, p) => s + p.size * 4, 0) + derived.reduce((s, d) => s + d.bytes, 0);
     const heap = this.rt.heap;
-    if (total > heap.maxBytes - heap.inUse) {
-      throw new SeqLayersError(
-        'MEMORY_BUDGET',
-        `the model's parameters need ${total} bytes, over the ${heap.maxBytes - heap.inUse} bytes left in the budget of ${heap.maxBytes}`,
-      );
-    }
+    heap.checkBudget(total, "the model's parameters need");
     const allocated: number[] = [];
     try {
       for (const p of params) allocated.push((p.ptr = heap.alloc(p.size * 4, `parameter ${p.path}`)));
@@ -413,16 +413,28 @@ export class State {
   clone(): State {
     this.live();
     const { heap, k } = this.model.rt;
-    const copy = this.slots.map((bufs) => bufs.map((b) => ({ ...b, ptr: heap.alloc(b.bytes, `state ${b.name}`) })));
+    heap.checkBudget(this.bytes, `a copy of a state of ${this.batch} items needs`);
+    const copy: StateBuffer[][] = [];
+    try {
+      this.slots.forEach((bufs, i) => {
+        copy[i] = [];
+        for (const b of bufs) copy[i]!.push({ ...b, ptr: heap.alloc(b.bytes, `state ${b.name}`) });
+      });
+    } catch (e) {
+      releaseStates(this.model.rt, copy);
+      throw e;
+    }
     copy.forEach((bufs, i) => bufs.forEach((b, j) => k.mem_copy(b.ptr, this.slots[i]![j]!.ptr, b.bytes)));
     return new State(this.model, this.batch, copy);
   }
 
-  /** Returns the buffers to the allocator. Using the state afterwards is a DISPOSED error. */
+  /**
+   * Returns the buffers to the allocator (also after the model was disposed: they belong to the
+   * runtime's heap, not to the model). Using the state afterwards is a DISPOSED error.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    if (this.model.isDisposed) return;
     releaseStates(this.model.rt, this.slots);
   }
 

@@ -13,7 +13,23 @@ export type ReceptiveFieldPerStep = ReadonlyMap<number, ReceptiveField>;
 /** The receptive field of a pointwise layer: each output sees only its own input step. */
 export const POINT_RF: ReceptiveFieldPerStep = new Map([[0, [0, 0] as const]]);
 
+/**
+ * Most output phases a per-step receptive field may have. A resampling model's field repeats
+ * every lcm(...) output steps: absurd or coprime rates would make the map (and the work to
+ * compose it) grow without bound, so they are a BAD_CONFIG error instead.
+ */
+export const MAX_RF_PHASES = 1 << 16;
+
+/** Returns `n` (a receptive field's phase count) or throws BAD_CONFIG naming `who` when it is over MAX_RF_PHASES. */
+export function checkRfPhases(n: number, who: string): number {
+  if (n > MAX_RF_PHASES) {
+    throw new SeqLayersError('BAD_CONFIG', `${who}: expected a receptive field that repeats within ${MAX_RF_PHASES} output steps, got one that repeats every ${n} (resampling rates too large, or sharing no factors)`);
+  }
+  return n;
+}
+
 export function rfMap(entries: readonly ReceptiveField[]): ReceptiveFieldPerStep {
+  checkRfPhases(entries.length, 'receptive field');
   return new Map(entries.map((rf, i) => [i, rf]));
 }
 
@@ -91,9 +107,9 @@ function propagate(next: ReceptiveFieldPerStep, prev: ReceptiveFieldPerStep, rat
 }
 
 /** receptive_field_per_step_of_serial_layers */
-export function rfSerial(layers: readonly { receptiveFieldPerStep: ReceptiveFieldPerStep; outputRatio: Fraction }[]): ReceptiveFieldPerStep {
+export function rfSerial(layers: readonly { receptiveFieldPerStep: ReceptiveFieldPerStep; outputRatio: Fraction }[], who = 'Serial'): ReceptiveFieldPerStep {
   if (!layers.length) return POINT_RF;
-  const steps = layers.reduce((a, l) => lcm(a, l.receptiveFieldPerStep.size), 1);
+  const steps = checkRfPhases(layers.reduce((a, l) => lcm(a, l.receptiveFieldPerStep.size), 1), who);
   let rf: ReceptiveFieldPerStep = new Map(Array.from({ length: steps }, (_, k) => [k, [0, 0] as const]));
   let acc = Fraction.ONE;
   for (let i = layers.length - 1; i >= 0; i--) {

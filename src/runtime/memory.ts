@@ -42,6 +42,16 @@ export class Heap {
     return this.memory.buffer.byteLength;
   }
 
+  /**
+   * Throws MEMORY_BUDGET unless `bytes` more fit in what is left of the budget: lets a caller
+   * about to make several allocations refuse before taking any. `needs` starts the message,
+   * e.g. "the model's parameters need".
+   */
+  checkBudget(bytes: number, needs: string): void {
+    const left = this.maxBytes - this.inUse;
+    if (!(bytes <= left)) throw new SeqLayersError('MEMORY_BUDGET', `${needs} ${bytes} bytes, over the ${left} bytes left in the budget of ${this.maxBytes}`);
+  }
+
   /** Allocates `bytes` (rounded up to 16), 16-aligned; `what` names it in a budget error. */
   alloc(bytes: number, what = 'buffer'): number {
     if (!Number.isFinite(bytes) || bytes < 0) {
@@ -153,8 +163,16 @@ export class Arena {
     }
     if (!chunk) {
       const last = this.chunks[this.chunks.length - 1];
-      const chunkSize = Math.max(size, last ? last.size * 2 : 1 << 16);
-      chunk = { ptr: this.heap.alloc(chunkSize, 'scratch activations'), size: chunkSize };
+      let chunkSize = Math.max(size, last ? last.size * 2 : 1 << 16);
+      let ptr: number;
+      try {
+        ptr = this.heap.alloc(chunkSize, 'scratch activations');
+      } catch (e) {
+        // Doubling only saves later allocations: near the budget, take exactly what this one needs.
+        if (chunkSize === size || !(e instanceof SeqLayersError) || e.code !== 'MEMORY_BUDGET') throw e;
+        ptr = this.heap.alloc((chunkSize = size), 'scratch activations');
+      }
+      chunk = { ptr, size: chunkSize };
       this.chunks.push(chunk);
       this.index = this.chunks.length - 1;
       this.offset = 0;
