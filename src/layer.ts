@@ -89,6 +89,12 @@ export interface StateSpec {
    * and batch) instead of requiring the initial one.
    */
   readonly growable?: boolean;
+  /**
+   * Smallest value an int32 buffer may hold (e.g. 0 for a step counter that indexes memory):
+   * restoreState refuses snapshots below it, so a crafted snapshot cannot steer a kernel
+   * outside its buffers.
+   */
+  readonly min?: number;
 }
 
 /** One allocated state buffer. A growing cache may replace ptr and shape between steps. */
@@ -100,6 +106,8 @@ export interface StateBuffer {
   bytes: number;
   /** See StateSpec.growable. */
   readonly growable?: boolean;
+  /** See StateSpec.min. */
+  readonly min?: number;
 }
 
 export const stateElementBytes = (d: StateBuffer['dtype']) => (d === 'uint8' ? 1 : 4);
@@ -372,7 +380,7 @@ export function createStates(root: Layer, batch: number, ctx: RunContext): State
       for (const s of specs) {
         const bytes = product(s.shape) * stateElementBytes(s.dtype);
         slots[l.slot]!.push({
-          name: s.name, dtype: s.dtype, shape: s.shape, bytes, growable: s.growable,
+          name: s.name, dtype: s.dtype, shape: s.shape, bytes, growable: s.growable, min: s.min,
           ptr: rt.heap.alloc(bytes, `state ${s.name} of ${l.type} at ${l.where}`),
         });
       }

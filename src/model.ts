@@ -543,6 +543,12 @@ function decodeState(model: Model, bytes: Uint8Array): State {
         model.rt.heap.release(buf.ptr);
         Object.assign(buf, { ptr, shape, bytes: n });
       }
+      if (buf.min !== undefined) {
+        for (let at = p; at < p + n; at += 4) {
+          const v = dv.getInt32(at, true);
+          if (v < buf.min) throw bad(`buffer ${show(name)} holds ${v}, below its smallest valid value ${buf.min}`);
+        }
+      }
       mem().set(bytes.subarray(p, p + n), buf.ptr);
       p += n + ((4 - (n % 4)) % 4);
     }

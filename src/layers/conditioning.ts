@@ -240,7 +240,7 @@ export class ConditioningLayer extends SharedRunLayer {
   }
 
   stateSpecs(batch: number): StateSpec[] {
-    return this.kind === 'sequence' && !this.streaming ? [{ name: 'time_index', dtype: 'int32', shape: [batch] }] : [];
+    return this.kind === 'sequence' && !this.streaming ? [{ name: 'time_index', dtype: 'int32', shape: [batch], min: 0 }] : [];
   }
 
   prepare(): void {

@@ -18,7 +18,7 @@ import { show } from '../errors.js';
 import { Fraction } from '../fraction.js';
 import { lecunNormal, ones, zeros } from '../initializers.js';
 import { expectInput, Layer, product, stepBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../layer.js';
-import { rfMap, type ReceptiveField, type ReceptiveFieldPerStep } from '../receptive-field.js';
+import { MAX_RF_PHASES, rfMap, type ReceptiveField, type ReceptiveFieldPerStep } from '../receptive-field.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { activationField, activationKernel, type UnaryKernel } from './simple.js';
 
@@ -553,10 +553,10 @@ export class DepthwiseConv1DLayer extends BaseConvLayer {
 // Conv2D and Conv3D
 
 /** One integer for every axis, or a list with one per axis (the reference's int | tuple). */
-export const perAxisField = (axes: number) =>
-  f.custom<number | number[]>(`an integer >= 1 or a list of ${axes}`, (v) =>
-    (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= MAX_DIM) ||
-    (Array.isArray(v) && v.length === axes && v.every((x) => Number.isInteger(x) && x >= 1 && x <= MAX_DIM))
+export const perAxisField = (axes: number, max = MAX_DIM) =>
+  f.custom<number | number[]>(`an integer in [1, ${max}] or a list of ${axes}`, (v) =>
+    (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max) ||
+    (Array.isArray(v) && v.length === axes && v.every((x) => Number.isInteger(x) && x >= 1 && x <= max))
       ? (v as number | number[])
       : undefined,
   );
@@ -930,8 +930,8 @@ const transposeFields = {
   filters: f.int(1),
   /** Taps of the kernel in time (required). */
   kernelSize: f.int(1),
-  /** Output steps per input step: the output ratio (default 1). */
-  strides: f.int(1).default(1),
+  /** Output steps per input step: the output ratio (default 1; at most MAX_RF_PHASES, the period of its receptive field). */
+  strides: f.int(1, MAX_RF_PHASES).default(1),
   /** Output steps between kernel taps (default 1). */
   dilationRate: f.int(1).default(1),
   /** Time padding, one of TRANSPOSE_PADDING_MODES (default 'valid'); only 'causal' can step. */
@@ -969,6 +969,8 @@ export class Conv1DTransposeLayer extends BaseConvTransposeLayer {
 
 const conv2dTransposeFields = {
   ...spatialConvFields(2),
+  /** Steps between inputs per axis in the output (default 1); the time stride is the output ratio (at most MAX_RF_PHASES). */
+  strides: perAxisField(2, MAX_RF_PHASES).default(1),
   /** Padding of the spatial axis: 'valid', 'same' or 'causal' (default 'same'); the reference cannot transpose others. */
   spatialPadding: spatialPaddingField(),
 };
@@ -1035,8 +1037,8 @@ export class Downsample1DLayer extends Layer {
 }
 
 const upsample1dFields = {
-  /** Repeats every step this many times (required); the output ratio. */
-  rate: f.int(1),
+  /** Repeats every step this many times (required; at most MAX_RF_PHASES); the output ratio. */
+  rate: f.int(1, MAX_RF_PHASES),
 };
 
 const upsample1dDef = defineLayer({ type: 'Upsample1D', fields: upsample1dFields, create: (c, ctx) => new Upsample1DLayer(c, ctx) });
@@ -1074,7 +1076,7 @@ function repeatedMask(ctx: RunContext, x: WSeq, rate: number): number {
 
 const upsample2dFields = {
   /** Repeats of each step in time and of each position of the first channel axis: one integer for both or [time, space] (required). */
-  rate: perAxisField(2),
+  rate: perAxisField(2, MAX_RF_PHASES),
 };
 
 const upsample2dDef = defineLayer({ type: 'Upsample2D', fields: upsample2dFields, create: (c, ctx) => new Upsample2DLayer(c, ctx) });

@@ -22,7 +22,7 @@ abstract class StepIndexedLayer extends SharedRunLayer {
   }
 
   stateSpecs(_batch: number): StateSpec[] {
-    return [{ name: 'step', dtype: 'int32', shape: [1] }];
+    return [{ name: 'step', dtype: 'int32', shape: [1], min: 0 }];
   }
 
   /** The absolute step of x's first row: 0 in layer(), the counter in step() (advanced by x.time). */

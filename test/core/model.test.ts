@@ -1,6 +1,7 @@
 // The public boundary: checks, errors that leave models and states usable, weights, states.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
+import { crc32 } from '../../src/util/hash.js';
 import { TestPairSumConfig, TestScaleConfig } from './test-layers.js';
 
 beforeAll(async () => {
@@ -101,6 +102,19 @@ describe('State', () => {
     const foreign = sl.build(cfg, { inputShape: [4] });
     expect(error(() => foreign.restoreState(bytes)).message).toMatch(/belongs to another model/);
     expect(m.restoreState(bytes).batch).toBe(1);
+  });
+
+  it('refuses a crafted snapshot (valid checksum) whose index state is out of range', () => {
+    const m = sl.build(sl.SequenceDense({ features: 2, numSteps: 4 }), { inputShape: [3] });
+    const s = m.initialState(1);
+    m.step(x(1, 2), s);
+    const bytes = s.toBytes();
+    const dv = new DataView(bytes.buffer);
+    // The only buffer is the int32 step counter [1]: its value is the 4 bytes before the CRC.
+    expect(dv.getInt32(bytes.length - 8, true)).toBe(2);
+    dv.setInt32(bytes.length - 8, -5, true);
+    dv.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
+    expect(error(() => m.restoreState(bytes)).message).toMatch(/\[BAD_SNAPSHOT\].*"step" holds -5, below its smallest valid value 0/);
   });
 });
 

@@ -676,3 +676,18 @@ describe('bad configs', () => {
     expect(e.message).toBe('[BAD_CONFIG] config.rate: expected an integer in [1, 16777216], got 0');
   });
 });
+
+describe('upsampling factors are bounded', () => {
+  it('refuses rates and transposed strides past MAX_RF_PHASES before building tables of that size', async () => {
+    const sl = await import('../../src/index.js');
+    await sl.init();
+    for (const config of [
+      { type: 'Upsample1D', rate: 1 << 24 },
+      { type: 'Upsample2D', rate: [2, 1 << 20] },
+      { type: 'Conv1DTranspose', filters: 1, kernelSize: 1, strides: 1 << 24 },
+      { type: 'Conv2DTranspose', filters: 1, kernelSize: 1, strides: [1 << 24, 1] },
+    ]) {
+      expect(() => sl.build(config, { inputShape: config.type.includes('2D') ? [4, 1] : [1] })).toThrow(/\[BAD_CONFIG\].*(rate|strides): expected an integer in \[1, 65536\]/);
+    }
+  });
+});
