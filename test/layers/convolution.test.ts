@@ -678,9 +678,7 @@ describe('bad configs', () => {
 });
 
 describe('upsampling factors are bounded', () => {
-  it('refuses rates and transposed strides past MAX_RF_PHASES before building tables of that size', async () => {
-    const sl = await import('../../src/index.js');
-    await sl.init();
+  it('refuses rates and transposed strides past MAX_RF_PHASES before building tables of that size', () => {
     for (const config of [
       { type: 'Upsample1D', rate: 1 << 24 },
       { type: 'Upsample2D', rate: [2, 1 << 20] },
