@@ -60,8 +60,7 @@ const ZERO_FULLY_MASKED = 44; // 1: a query that sees no key gets zero probabili
 const OUT = 45; // f32 [B, nq, H, U]
 const OUT_MASK = 46; // u8 [B, nq] validity of each query, or 0 (not written)
 const PROBS = 47; // f32 [B, nq, H, S + KV_CAP + KV_LIN_COUNT], or 0 (not written)
-const SCRATCH = 48; // 2 U + REL_BUCKETS + 4 (S + KV_CAP + KV_LIN_COUNT) floats (see f32_attention)
-const QUERY_BLOCK = 49; // queries processed together per (batch item, head): the loop tile
+const SCRATCH = 48; // (H + 1) U + REL_BUCKETS + H + (H + 3) (S + KV_CAP + KV_LIN_COUNT) floats (see f32_attention)
 
 /** Lane indices, to mask the lanes of a partial vector. */
 const LANES = i32x4(0, 1, 2, 3);
@@ -75,8 +74,9 @@ const LANES = i32x4(0, 1, 2, 3);
 
 /**
  * a · b over n floats from two partial sums: even 4-float chunks into the first, odd ones and
- * the partial tail into the second. dot() and dot4() reduce them in the same order, so a key's
- * logit is bit-identical whichever of the two computes it.
+ * the partial tail into the second (two chains: half the rounding error of one on long rows).
+ * dot3() sums each key in the same order, so a key's logit is bit-identical whichever of the
+ * two computes it.
  */
 @inline function dot(n: i32, a: usize, b: usize): f32 {
   let s0 = f32x4.splat(0), s1 = f32x4.splat(0);
@@ -99,12 +99,12 @@ const LANES = i32x4(0, 1, 2, 3);
 }
 
 /**
- * a · b0, a · b1, a · b2, a · b3 in the lanes of one vector, each summed exactly as dot()
- * does: per key the same two chains, then hsum's order ((x0 + x2) + (x1 + x3)) by shuffles.
+ * a · b0, a · b1, a · b2 into out[0 .. 3), each summed exactly as dot() does. Six chains hide
+ * the madd latency; with the two query vectors and six loaded ones that is 14 registers, which
+ * V8 keeps in registers (four keys, eight chains, spill).
  */
-@inline function dot4(n: i32, a: usize, b0: usize, b1: usize, b2: usize, b3: usize): v128 {
-  let x0 = f32x4.splat(0), y0 = f32x4.splat(0), x1 = f32x4.splat(0), y1 = f32x4.splat(0);
-  let x2 = f32x4.splat(0), y2 = f32x4.splat(0), x3 = f32x4.splat(0), y3 = f32x4.splat(0);
+@inline function dot3(n: i32, a: usize, b0: usize, b1: usize, b2: usize, out: usize): void {
+  let x0 = f32x4.splat(0), y0 = f32x4.splat(0), x1 = f32x4.splat(0), y1 = f32x4.splat(0), x2 = f32x4.splat(0), y2 = f32x4.splat(0);
   let i = 0;
   for (; i + 8 <= n; i += 8) {
     const o = <usize>i << 2;
@@ -112,7 +112,6 @@ const LANES = i32x4(0, 1, 2, 3);
     x0 = madd(qa, v128.load(b0 + o), x0); y0 = madd(qb, v128.load(b0 + o, 16), y0);
     x1 = madd(qa, v128.load(b1 + o), x1); y1 = madd(qb, v128.load(b1 + o, 16), y1);
     x2 = madd(qa, v128.load(b2 + o), x2); y2 = madd(qb, v128.load(b2 + o, 16), y2);
-    x3 = madd(qa, v128.load(b3 + o), x3); y3 = madd(qb, v128.load(b3 + o, 16), y3);
   }
   if (i + 4 <= n) {
     const o = <usize>i << 2;
@@ -120,7 +119,6 @@ const LANES = i32x4(0, 1, 2, 3);
     x0 = madd(qa, v128.load(b0 + o), x0);
     x1 = madd(qa, v128.load(b1 + o), x1);
     x2 = madd(qa, v128.load(b2 + o), x2);
-    x3 = madd(qa, v128.load(b3 + o), x3);
     i += 4;
   }
   if (i < n) {
@@ -129,28 +127,48 @@ const LANES = i32x4(0, 1, 2, 3);
     y0 = madd(qa, loadLanes(b0 + o, m), y0);
     y1 = madd(qa, loadLanes(b1 + o, m), y1);
     y2 = madd(qa, loadLanes(b2 + o, m), y2);
-    y3 = madd(qa, loadLanes(b3 + o, m), y3);
   }
-  const v0 = f32x4.add(x0, y0), v1 = f32x4.add(x1, y1), v2 = f32x4.add(x2, y2), v3 = f32x4.add(x3, y3);
-  // [v0_0 + v0_2, v0_1 + v0_3, v1_0 + v1_2, v1_1 + v1_3], the same for v2, v3; then pairs.
-  const t01 = f32x4.add(i32x4.shuffle(v0, v1, 0, 1, 4, 5), i32x4.shuffle(v0, v1, 2, 3, 6, 7));
-  const t23 = f32x4.add(i32x4.shuffle(v2, v3, 0, 1, 4, 5), i32x4.shuffle(v2, v3, 2, 3, 6, 7));
-  return f32x4.add(i32x4.shuffle(t01, t23, 0, 2, 4, 6), i32x4.shuffle(t01, t23, 1, 3, 5, 7));
+  store<f32>(out, hsum(f32x4.add(x0, y0)));
+  store<f32>(out, hsum(f32x4.add(x1, y1)), 4);
+  store<f32>(out, hsum(f32x4.add(x2, y2)), 8);
 }
 
 /**
- * out[0 .. w) = Σ_t p[t] * v_t[0 .. w) over the `count` rows listed at vptr (0 entries skipped),
- * in list order; w <= 16 floats, kept in four accumulators. Each element is the same chain of
- * madds from 0 as one row at a time would give.
+ * Keys per block of the weighted sum of values: every head runs over a block before the next
+ * block (32 KiB of values for 8 heads of 64 units), so the values are read front to back.
+ * Measured on the decode step (8 x 64, 257 keys): 8 keys 29.8 µs, 12-24 keys 27.9-28.1 µs, 64
+ * keys 28.5 µs, one head at a time over all keys 31.7 µs.
+ */
+const VALUE_BLOCK = 16;
+
+/**
+ * out[0 .. w) += Σ_t p[t] * v_t[0 .. w) over the `count` rows listed at vptr (each + off), in
+ * list order; w <= 24 floats, kept in six accumulators (with the broadcast and the six loaded
+ * vectors, 13 registers: V8 keeps them all in registers). Each element is one chain of madds
+ * whatever w is and however the rows are split into calls.
  */
 @inline function weightedSum(w: i32, count: i32, p: usize, vptr: usize, off: usize, out: usize): void {
-  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
-  if (w == 16) {
+  let a0 = loadLanes(out, w), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0), a4 = f32x4.splat(0), a5 = f32x4.splat(0);
+  if (w > 4) a1 = loadLanes(out + 16, w - 4);
+  if (w > 8) a2 = loadLanes(out + 32, w - 8);
+  if (w > 12) a3 = loadLanes(out + 48, w - 12);
+  if (w > 16) a4 = loadLanes(out + 64, w - 16);
+  if (w > 20) a5 = loadLanes(out + 80, w - 20);
+  if (w == 24) {
     for (let t = 0; t < count; t++) {
-      const vp = <usize>load<i32>(vptr + (<usize>t << 2));
-      if (!vp) continue;
       const pv = f32x4.splat(load<f32>(p + (<usize>t << 2)));
-      const v = vp + off;
+      const v = <usize>load<i32>(vptr + (<usize>t << 2)) + off;
+      a0 = madd(pv, v128.load(v), a0);
+      a1 = madd(pv, v128.load(v, 16), a1);
+      a2 = madd(pv, v128.load(v, 32), a2);
+      a3 = madd(pv, v128.load(v, 48), a3);
+      a4 = madd(pv, v128.load(v, 64), a4);
+      a5 = madd(pv, v128.load(v, 80), a5);
+    }
+  } else if (w == 16) {
+    for (let t = 0; t < count; t++) {
+      const pv = f32x4.splat(load<f32>(p + (<usize>t << 2)));
+      const v = <usize>load<i32>(vptr + (<usize>t << 2)) + off;
       a0 = madd(pv, v128.load(v), a0);
       a1 = madd(pv, v128.load(v, 16), a1);
       a2 = madd(pv, v128.load(v, 32), a2);
@@ -158,20 +176,22 @@ const LANES = i32x4(0, 1, 2, 3);
     }
   } else {
     for (let t = 0; t < count; t++) {
-      const vp = <usize>load<i32>(vptr + (<usize>t << 2));
-      if (!vp) continue;
       const pv = f32x4.splat(load<f32>(p + (<usize>t << 2)));
-      const v = vp + off;
+      const v = <usize>load<i32>(vptr + (<usize>t << 2)) + off;
       a0 = madd(pv, loadLanes(v, w), a0);
       if (w > 4) a1 = madd(pv, loadLanes(v + 16, w - 4), a1);
       if (w > 8) a2 = madd(pv, loadLanes(v + 32, w - 8), a2);
       if (w > 12) a3 = madd(pv, loadLanes(v + 48, w - 12), a3);
+      if (w > 16) a4 = madd(pv, loadLanes(v + 64, w - 16), a4);
+      if (w > 20) a5 = madd(pv, loadLanes(v + 80, w - 20), a5);
     }
   }
   storeLanes(out, a0, w);
   if (w > 4) storeLanes(out + 16, a1, w - 4);
   if (w > 8) storeLanes(out + 32, a2, w - 8);
   if (w > 12) storeLanes(out + 48, a3, w - 12);
+  if (w > 16) storeLanes(out + 64, a4, w - 16);
+  if (w > 20) storeLanes(out + 80, a5, w - 20);
 }
 
 /**
@@ -191,25 +211,32 @@ const LANES = i32x4(0, 1, 2, 3);
  *   capped too. Relative position bias: rel_h[r] for the bucket r of the clamped distance,
  *   with rel_h[r] = REL_TABLE[r, h] (mode 1), q · REL_TABLE[r, h] (mode 2, raw query), or
  *   (q ⊙ Q_SCALE + REL_Q_BIAS_h) · REL_TABLE[r, h] (mode 3).
- * - softmax over the sinks and the visible keys (f32, max subtracted), p = e / Σe (Σ in key
- *   order), and out = Σ p_s SINK_VALUES_s + Σ p_j v_j, sinks first, then keys in logical
- *   order. A query that sees no key and has no sink gets out = 0 and uniform probabilities
- *   over its window (zero with ZERO_FULLY_MASKED); in the reference, masked keys carry a -1e9
- *   logit, which gives the same output whenever the masked values are zero.
+ * - softmax over the sinks and the visible keys (f32, max subtracted): e = exp(l - max), Σe
+ *   summed in four lanes (keys k ≡ lane mod 4, in list order) then as hsum(), p = e / Σe, and
+ *   out = (Σ e_s SINK_VALUES_s + Σ e_j v_j) * (1 / Σe), sinks first, then keys in logical
+ *   order, one chain of madds per output element. A query that sees no key and has no sink
+ *   gets out = 0 and uniform probabilities over its window (zero with ZERO_FULLY_MASKED); in
+ *   the reference, masked keys carry a -1e9 logit, which gives the same output whenever the
+ *   masked values are zero.
  *
  * Writes OUT [B, nq, H, U], OUT_MASK [B, nq] (the query masks) when not 0, and PROBS
  * [B, nq, H, S + K] when not 0 (zeros outside each window). SCRATCH holds, in floats: the
- * effective query [U], the relative-position query [U], rel [REL_BUCKETS], then four lists of
- * S + K: logits/probabilities, value pointers, key pointers and logical indices. Any sizes
- * >= 1 (nq, S, KV_CAP, KV_LIN_COUNT, Q_CAP >= 0); no alignment assumed; OUT, PROBS and
- * SCRATCH must not overlap the inputs; never reads or writes past the last element of any
- * buffer. Measured error against an f64 reference (test/kernels/attention.test.ts, both
- * builds): |out - ref| <= 4.4e-7 (1 + |ref|).
+ * effective queries [H, U], the relative-position query [U], rel [REL_BUCKETS], 1 / Σe [H],
+ * logits/probabilities [H, S + K], then three lists of S + K: value pointers, key pointers and
+ * logical indices. Any sizes >= 1 (nq, S, KV_CAP, KV_LIN_COUNT, Q_CAP >= 0); no alignment
+ * assumed; OUT, PROBS and SCRATCH must not overlap the inputs; never reads or writes past the
+ * last element of any buffer. Measured error against an f64 reference
+ * (test/kernels/attention.test.ts, both builds): |out - ref| <= 4.4e-7 (1 + |ref|) for U <= 17,
+ * 1.04e-6 (1 + |ref|) for U = 24 .. 64 (the logits' f32 rounding grows with U).
  *
- * Work per (query, head): the visible keys are listed once; their logits come four at a
- * time (dot4) with the query loaded once per four keys; exp and the division run on vectors
- * (lane-independent); the weighted sum keeps 16 output floats in registers over all listed
- * values. Queries run in tiles of QUERY_BLOCK per head, so a tile's keys stay in cache.
+ * Work per query, all heads together: the visible keys are listed once (pointers to kv head
+ * 0, without a division or a branch per key); the logits of three keys at a time come for every
+ * head in turn (dot3: six independent chains), so the cache, whose steps hold the keys of all
+ * heads side by side, is read front to back; exp runs on vectors; the weighted sum runs over
+ * blocks of VALUE_BLOCK keys for every head in turn, with six output vectors in registers and
+ * the sums kept in OUT between blocks. Decode step d = 512 (8 x 64) over 257 keys, relaxed
+ * build: 43 µs before (one head at a time, a list and a division per key and head, scalar Σe,
+ * p = e / Σe per key, accumulators spilled) -> 28.5 µs.
  */
 export function f32_attention(d: usize): void {
   const batch = slot(d, BATCH), nq = slot(d, QUERIES), heads = slot(d, HEADS), kvHeads = slot(d, KV_HEADS);
@@ -227,154 +254,211 @@ export function f32_attention(d: usize): void {
   const relMode = slot(d, REL_MODE), relTable = ptr(d, REL_TABLE), relBuckets = slot(d, REL_BUCKETS);
   const bucketMap = ptr(d, REL_BUCKET_MAP), dLo = slot(d, D_LO), dHi = slot(d, D_HI), relQBias = ptr(d, REL_Q_BIAS);
   const cap = load<f32>(d + (<usize>SOFT_CAP << 2)), zeroFullyMasked = slot(d, ZERO_FULLY_MASKED) != 0;
-  const out = ptr(d, OUT), outMask = ptr(d, OUT_MASK), probs = ptr(d, PROBS), qBlock = max(1, slot(d, QUERY_BLOCK));
+  const out = ptr(d, OUT), outMask = ptr(d, OUT_MASK), probs = ptr(d, PROBS);
 
   const keys = kvCap + kvLinCount;
   const probRow = sinks + keys;
   const group = heads / kvHeads;
-  const uB = <usize>u << 2, listB = <usize>probRow << 2;
-  const qe = ptr(d, SCRATCH), qr = qe + uB, rel = qr + uB;
-  const row = rel + (<usize>relBuckets << 2), vptr = row + listB, kptr = vptr + listB, jidx = kptr + listB;
+  const uB = <usize>u << 2, listB = <usize>probRow << 2, rowB = <usize>kvHeads * uB;
+  // Scratch: effective queries [H, U], relative-position query [U], rel [REL_BUCKETS], 1 / Σe [H],
+  // logits [H, S + K], then value pointers, key pointers and logical indices [S + K].
+  const qe = ptr(d, SCRATCH), qr = qe + <usize>heads * uB, rel = qr + uB, inv = rel + (<usize>relBuckets << 2);
+  const rows = inv + (<usize>heads << 2), vptr = rows + <usize>heads * listB, kptr = vptr + listB, jidx = kptr + listB;
   const vCap = f32x4.splat(cap);
+  // Sinks without values add nothing to the output: the weighted sum starts after them.
+  const from = sinkValues ? 0 : sinks;
 
   for (let b = 0; b < batch; b++) {
-    for (let i0 = 0; i0 < nq; i0 += qBlock) {
-      const i1 = min(nq, i0 + qBlock);
+    for (let i = 0; i < nq; i++) {
+      // The query: ring (delayed queries) first, then the linear block; head h at qp + h U.
+      let qp: usize, qm: u8;
+      if (i < qCap) {
+        const s = (qHead + i) % qCap;
+        qp = qRing + <usize>(b * qCap + s) * <usize>heads * uB;
+        qm = load<u8>(qRingMask + <usize>(b * qCap + s));
+      } else {
+        const t = i - qCap;
+        qp = qLin + (<usize>(b * qBatchStride + t * qStride) << 2);
+        qm = load<u8>(qLinMask + <usize>(b * qLinCount + t));
+      }
+      if (outMask) store<u8>(outMask + <usize>(b * nq + i), qm);
+      const op = out + <usize>(b * nq + i) * <usize>heads * uB;
+      const pq = probs ? probs + (<usize>((b * nq + i) * heads * probRow) << 2) : 0;
+      if (pq) memory.fill(pq, 0, <usize>heads * listB);
+      if (!qm) {
+        memory.fill(op, 0, <usize>heads * uB);
+        continue;
+      }
+
+      // The window's visible keys, listed in logical order after the sinks, as pointers to
+      // their kv head 0 (head h reads kvh U floats further).
+      const c = i + qOffset;
+      const lo = max(0, max(kvFirst, past < 0 ? 0 : c - past));
+      const hi = future < 0 ? keys - 1 : min(keys - 1, c + future);
+      let n = sinks;
+      // Ring part: slot (kvHead + j) mod kvCap, stepped without a division. Every key is
+      // written at n and kept (n + 1) only when its mask is set: no branch per key.
+      const ringHi = min(hi, kvCap - 1);
+      if (lo <= ringHi) {
+        const mk = kvRingMask + <usize>(b * kvCap);
+        const at = <usize>(b * kvCap) * rowB;
+        const kb = kRing + at, vb = vRing + at;
+        let s = (kvHead + lo) % kvCap;
+        for (let j = lo; j <= ringHi; j++) {
+          const e = <usize>n << 2, off = <usize>s * rowB;
+          store<i32>(kptr + e, <i32>(kb + off));
+          store<i32>(vptr + e, <i32>(vb + off));
+          store<i32>(jidx + e, j);
+          n += <i32>(load<u8>(mk + <usize>s) != 0);
+          if (++s == kvCap) s = 0;
+        }
+      }
+      // Linear part.
+      const mk = kvLinMask + <usize>(b * kvLinCount);
+      for (let j = max(lo, kvCap); j <= hi; j++) {
+        const t = j - kvCap, e = <usize>n << 2;
+        const off = <usize>(b * kvBatchStride + t * kvStride) << 2;
+        store<i32>(kptr + e, <i32>(kLin + off));
+        store<i32>(vptr + e, <i32>(vLin + off));
+        store<i32>(jidx + e, j);
+        n += <i32>(load<u8>(mk + <usize>t) != 0);
+      }
+      if (n == 0) {
+        // Nothing to attend to: zero output; uniform probabilities as the reference's
+        // all-masked softmax gives (unless zeroFullyMasked).
+        memory.fill(op, 0, <usize>heads * uB);
+        if (pq && hi >= lo && !zeroFullyMasked) {
+          const p = f32(1) / f32(hi - lo + 1);
+          for (let h = 0; h < heads; h++) {
+            const pp = pq + <usize>h * listB;
+            for (let j = lo; j <= hi; j++) store<f32>(pp + (<usize>(sinks + j) << 2), p);
+          }
+        }
+        continue;
+      }
+
+      // Per head: the effective query of the content logits, (q * qs + u_h) * ks, and the
+      // sink logits (raw query).
       for (let h = 0; h < heads; h++) {
-        const kvh = h / group;
-        for (let i = i0; i < i1; i++) {
-          // The query: ring (delayed queries) first, then the linear block.
-          let qp: usize, qm: u8;
-          if (i < qCap) {
-            const s = (qHead + i) % qCap;
-            qp = qRing + <usize>((b * qCap + s) * heads + h) * uB;
-            qm = load<u8>(qRingMask + <usize>(b * qCap + s));
+        const qh = qp + <usize>h * uB, qeh = qe + <usize>h * uB, row = rows + <usize>h * listB;
+        for (let j = 0; j < u; j += 4) {
+          const o = <usize>j << 2, m = u - j;
+          let v = f32x4.mul(loadLanes(qh + o, m), loadLanes(qScale + o, m));
+          if (qBias) v = f32x4.add(v, loadLanes(qBias + <usize>h * uB + o, m));
+          if (kScale) v = f32x4.mul(v, loadLanes(kScale + o, m));
+          storeLanes(qeh + o, v, m);
+        }
+        for (let s = 0; s < sinks; s++) {
+          const l = sinkScalars ? load<f32>(sinkScalars + (<usize>h << 2)) : dot(u, qh, sinkKeys + <usize>(s * heads + h) * uB);
+          store<f32>(row + (<usize>s << 2), l);
+        }
+      }
+      if (sinkValues) for (let s = 0; s < sinks; s++) store<i32>(vptr + (<usize>s << 2), <i32>(sinkValues + <usize>s * rowB));
+
+      // Content logits, three keys at a time for every head in turn: the keys of all heads of
+      // a step are adjacent, so the cache is read front to back.
+      let t = sinks;
+      for (; t + 3 <= n; t += 3) {
+        const e = kptr + (<usize>t << 2), tB = <usize>t << 2;
+        const k0 = <usize>load<i32>(e), k1 = <usize>load<i32>(e, 4), k2 = <usize>load<i32>(e, 8);
+        for (let h = 0; h < heads; h++) {
+          const o = <usize>(h / group) * uB;
+          dot3(u, qe + <usize>h * uB, k0 + o, k1 + o, k2 + o, rows + <usize>h * listB + tB);
+        }
+      }
+      for (; t < n; t++) {
+        const k0 = <usize>load<i32>(kptr + (<usize>t << 2)), tB = <usize>t << 2;
+        for (let h = 0; h < heads; h++) store<f32>(rows + <usize>h * listB + tB, dot(u, qe + <usize>h * uB, k0 + <usize>(h / group) * uB));
+      }
+
+      for (let h = 0; h < heads; h++) {
+        const row = rows + <usize>h * listB;
+        // Relative position bias by the bucket of each key's distance.
+        if (relMode) {
+          const qh = qp + <usize>h * uB;
+          if (relMode == 1) {
+            for (let r = 0; r < relBuckets; r++) store<f32>(rel + (<usize>r << 2), load<f32>(relTable + (<usize>(r * heads + h) << 2)));
           } else {
-            const t = i - qCap;
-            qp = qLin + (<usize>(b * qBatchStride + t * qStride + h * u) << 2);
-            qm = load<u8>(qLinMask + <usize>(b * qLinCount + t));
-          }
-          if (outMask && h == 0) store<u8>(outMask + <usize>(b * nq + i), qm);
-          const op = out + <usize>((b * nq + i) * heads + h) * uB;
-          const pp = probs ? probs + (<usize>(((b * nq + i) * heads + h) * probRow) << 2) : 0;
-          if (pp) memory.fill(pp, 0, listB);
-          if (!qm) {
-            memory.fill(op, 0, uB);
-            continue;
-          }
-
-          // The window's visible keys, listed in logical order after the sinks.
-          const c = i + qOffset;
-          const lo = max(0, max(kvFirst, past < 0 ? 0 : c - past));
-          const hi = future < 0 ? keys - 1 : min(keys - 1, c + future);
-          let n = sinks;
-          for (let j = lo; j <= hi; j++) {
-            let m: u8, off: usize, base: usize;
-            if (j < kvCap) {
-              const s = (kvHead + j) % kvCap;
-              m = load<u8>(kvRingMask + <usize>(b * kvCap + s));
-              off = <usize>((b * kvCap + s) * kvHeads + kvh) * uB;
-              base = 0;
-            } else {
-              const t = j - kvCap;
-              m = load<u8>(kvLinMask + <usize>(b * kvLinCount + t));
-              off = <usize>(b * kvBatchStride + t * kvStride + kvh * u) << 2;
-              base = 1;
-            }
-            if (!m) continue;
-            const e = <usize>n << 2;
-            store<i32>(kptr + e, <i32>(off + (base ? kLin : kRing)));
-            store<i32>(vptr + e, <i32>(off + (base ? vLin : vRing)));
-            store<i32>(jidx + e, j);
-            n++;
-          }
-          if (n == 0) {
-            // Nothing to attend to: zero output; uniform probabilities as the reference's
-            // all-masked softmax gives (unless zeroFullyMasked).
-            memory.fill(op, 0, uB);
-            if (pp && hi >= lo && !zeroFullyMasked) {
-              const p = f32(1) / f32(hi - lo + 1);
-              for (let j = lo; j <= hi; j++) store<f32>(pp + (<usize>(sinks + j) << 2), p);
-            }
-            continue;
-          }
-
-          // Effective query of the content logits: (q * qs + u_h) * ks.
-          for (let j = 0; j < u; j += 4) {
-            const o = <usize>j << 2, m = u - j;
-            let v = f32x4.mul(loadLanes(qp + o, m), loadLanes(qScale + o, m));
-            if (qBias) v = f32x4.add(v, loadLanes(qBias + <usize>h * uB + o, m));
-            if (kScale) v = f32x4.mul(v, loadLanes(kScale + o, m));
-            storeLanes(qe + o, v, m);
-          }
-          // Logits: sinks (raw query), then the keys four at a time.
-          for (let s = 0; s < sinks; s++) {
-            const l = sinkScalars ? load<f32>(sinkScalars + (<usize>h << 2)) : dot(u, qp, sinkKeys + <usize>(s * heads + h) * uB);
-            store<f32>(row + (<usize>s << 2), l);
-            store<i32>(vptr + (<usize>s << 2), sinkValues ? <i32>(sinkValues + <usize>(s * kvHeads + kvh) * uB) : 0);
-          }
-          let t = sinks;
-          for (; t + 4 <= n; t += 4) {
-            const e = kptr + (<usize>t << 2);
-            v128.store(row + (<usize>t << 2), dot4(u, qe, <usize>load<i32>(e), <usize>load<i32>(e, 4), <usize>load<i32>(e, 8), <usize>load<i32>(e, 12)));
-          }
-          for (; t < n; t++) store<f32>(row + (<usize>t << 2), dot(u, qe, <usize>load<i32>(kptr + (<usize>t << 2))));
-
-          // Relative position bias by the bucket of each key's distance.
-          if (relMode) {
-            if (relMode == 1) {
-              for (let r = 0; r < relBuckets; r++) store<f32>(rel + (<usize>r << 2), load<f32>(relTable + (<usize>(r * heads + h) << 2)));
-            } else {
-              let qv = qp;
-              if (relMode == 3) {
-                for (let j = 0; j < u; j += 4) {
-                  const o = <usize>j << 2, m = u - j;
-                  let v = f32x4.mul(loadLanes(qp + o, m), loadLanes(qScale + o, m));
-                  if (relQBias) v = f32x4.add(v, loadLanes(relQBias + <usize>h * uB + o, m));
-                  storeLanes(qr + o, v, m);
-                }
-                qv = qr;
+            let qv = qh;
+            if (relMode == 3) {
+              for (let j = 0; j < u; j += 4) {
+                const o = <usize>j << 2, m = u - j;
+                let v = f32x4.mul(loadLanes(qh + o, m), loadLanes(qScale + o, m));
+                if (relQBias) v = f32x4.add(v, loadLanes(relQBias + <usize>h * uB + o, m));
+                storeLanes(qr + o, v, m);
               }
-              for (let r = 0; r < relBuckets; r++) store<f32>(rel + (<usize>r << 2), dot(u, qv, relTable + <usize>(r * heads + h) * uB));
+              qv = qr;
             }
-            for (let k = sinks; k < n; k++) {
-              const dist = min(dHi, max(dLo, load<i32>(jidx + (<usize>k << 2)) - c));
-              const at = row + (<usize>k << 2);
-              store<f32>(at, load<f32>(at) + load<f32>(rel + (<usize>load<i32>(bucketMap + (<usize>(dist - dLo) << 2)) << 2)));
-            }
+            for (let r = 0; r < relBuckets; r++) store<f32>(rel + (<usize>r << 2), dot(u, qv, relTable + <usize>(r * heads + h) * uB));
           }
+          for (let k = sinks; k < n; k++) {
+            const dist = min(dHi, max(dLo, load<i32>(jidx + (<usize>k << 2)) - c));
+            const at = row + (<usize>k << 2);
+            store<f32>(at, load<f32>(at) + load<f32>(rel + (<usize>load<i32>(bucketMap + (<usize>(dist - dLo) << 2)) << 2)));
+          }
+        }
 
-          // Soft cap, max, e = exp(l - max), Σe in list order, p = e / Σe.
-          let vmax = f32x4.splat(<f32>-Infinity);
-          for (let k = 0; k < n; k += 4) {
-            const o = <usize>k << 2, m = n - k;
-            let l = loadLanes(row + o, m);
-            if (cap > 0) {
-              l = f32x4.mul(vCap, tanhV(f32x4.div(l, vCap)));
-              storeLanes(row + o, l, m);
-            }
-            // Missing lanes (zeros) must not raise the max: keep -Inf there.
-            vmax = f32x4.max(vmax, v128.bitselect(l, f32x4.splat(<f32>-Infinity), i32x4.lt_s(LANES, i32x4.splat(m))));
+        // Soft cap, max, e = exp(l - max) and Σe (four lanes, then hsum).
+        let vmax = f32x4.splat(<f32>-Infinity);
+        let k = 0;
+        for (; k + 4 <= n; k += 4) {
+          const at = row + (<usize>k << 2);
+          let l = v128.load(at);
+          if (cap > 0) {
+            l = f32x4.mul(vCap, tanhV(f32x4.div(l, vCap)));
+            v128.store(at, l);
           }
-          const vm = f32x4.splat(hmax(vmax));
-          for (let k = 0; k < n; k += 4) {
-            const o = <usize>k << 2, m = n - k;
-            storeLanes(row + o, expV(f32x4.sub(loadLanes(row + o, m), vm)), m);
+          vmax = f32x4.max(vmax, l);
+        }
+        const tail = n - k, tailLanes = i32x4.lt_s(LANES, i32x4.splat(tail));
+        if (tail) {
+          const at = row + (<usize>k << 2);
+          let l = loadLanes(at, tail);
+          if (cap > 0) {
+            l = f32x4.mul(vCap, tanhV(f32x4.div(l, vCap)));
+            storeLanes(at, l, tail);
           }
-          let sum = f32(0);
-          for (let k = 0; k < n; k++) sum += load<f32>(row + (<usize>k << 2));
-          const vs = f32x4.splat(sum);
-          for (let k = 0; k < n; k += 4) {
-            const o = <usize>k << 2, m = n - k;
-            storeLanes(row + o, f32x4.div(loadLanes(row + o, m), vs), m);
-          }
-          if (pp) {
-            for (let k = 0; k < sinks; k++) store<f32>(pp + (<usize>k << 2), load<f32>(row + (<usize>k << 2)));
-            for (let k = sinks; k < n; k++) store<f32>(pp + (<usize>(sinks + load<i32>(jidx + (<usize>k << 2))) << 2), load<f32>(row + (<usize>k << 2)));
-          }
+          // Missing lanes (zeros) must not raise the max: keep -Inf there.
+          vmax = f32x4.max(vmax, v128.bitselect(l, f32x4.splat(<f32>-Infinity), tailLanes));
+        }
+        const vm = f32x4.splat(hmax(vmax));
+        let vsum = f32x4.splat(0);
+        for (k = 0; k + 4 <= n; k += 4) {
+          const at = row + (<usize>k << 2);
+          const e = expV(f32x4.sub(v128.load(at), vm));
+          v128.store(at, e);
+          vsum = f32x4.add(vsum, e);
+        }
+        if (tail) {
+          const at = row + (<usize>k << 2);
+          const e = v128.and(expV(f32x4.sub(loadLanes(at, tail), vm)), tailLanes);
+          storeLanes(at, e, tail);
+          vsum = f32x4.add(vsum, e);
+        }
+        const sum = hsum(vsum);
+        store<f32>(inv + (<usize>h << 2), f32(1) / sum);
+        if (pq) {
+          const pp = pq + <usize>h * listB;
+          for (let k = 0; k < sinks; k++) store<f32>(pp + (<usize>k << 2), load<f32>(row + (<usize>k << 2)) / sum);
+          for (let k = sinks; k < n; k++) store<f32>(pp + (<usize>(sinks + load<i32>(jidx + (<usize>k << 2))) << 2), load<f32>(row + (<usize>k << 2)) / sum);
+        }
+      }
 
-          // out = Σ p v: sinks first, then keys, 16 floats at a time.
-          for (let j = 0; j < u; j += 16) weightedSum(min(16, u - j), n, row, vptr, <usize>j << 2, op + (<usize>j << 2));
+      // out = (Σ e v) · (1 / Σe), sinks first, then keys: blocks of VALUE_BLOCK keys for every
+      // head in turn (the cache again read front to back), the sums kept in out between blocks.
+      memory.fill(op, 0, <usize>heads * uB);
+      for (let t0 = from; t0 < n; t0 += VALUE_BLOCK) {
+        const cnt = min(VALUE_BLOCK, n - t0), tB = <usize>t0 << 2;
+        for (let h = 0; h < heads; h++) {
+          const vo = <usize>(h / group) * uB, oh = op + <usize>h * uB, row = rows + <usize>h * listB + tB;
+          for (let j = 0; j < u; j += 24) weightedSum(min(24, u - j), cnt, row, vptr + tB, vo + (<usize>j << 2), oh + (<usize>j << 2));
+        }
+      }
+      for (let h = 0; h < heads; h++) {
+        const oh = op + <usize>h * uB, sc = f32x4.splat(load<f32>(inv + (<usize>h << 2)));
+        for (let j = 0; j < u; j += 4) {
+          const o = <usize>j << 2, m = u - j;
+          storeLanes(oh + o, f32x4.mul(loadLanes(oh + o, m), sc), m);
         }
       }
     }

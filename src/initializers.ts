@@ -32,20 +32,21 @@ export const lecunNormal = (fanIn: number): Initializer => gaussian(Math.sqrt(1 
 export const orthogonal = (rows: number, cols: number): Initializer => (out, random) => {
   const g = normal(random);
   const n = Math.max(rows, cols), k = Math.min(rows, cols);
-  // q holds k vectors of length n (the columns of the tall matrix), vector-major.
-  const q = Float64Array.from({ length: n * k }, g);
-  for (let j = 0; j < k; j++) {
-    const v = q.subarray(j * n, (j + 1) * n);
-    for (let i = 0; i < j; i++) {
-      const w = q.subarray(i * n, (i + 1) * n);
+  // q holds k vectors of length n (the columns of the tall matrix), vector-major; vector j
+  // starts at j * n. Plain loops over offsets, with no subarray views or mapping callbacks:
+  // this runs once per build, mostly before V8 optimises it, where every allocation counts.
+  const q = new Float64Array(n * k);
+  for (let i = 0; i < q.length; i++) q[i] = g();
+  for (let v = 0; v < n * k; v += n) {
+    for (let w = 0; w < v; w += n) {
       let dot = 0;
-      for (let r = 0; r < n; r++) dot += v[r]! * w[r]!;
-      for (let r = 0; r < n; r++) v[r]! -= dot * w[r]!;
+      for (let r = 0; r < n; r++) dot += q[v + r]! * q[w + r]!;
+      for (let r = 0; r < n; r++) q[v + r]! -= dot * q[w + r]!;
     }
     let norm = 0;
-    for (let r = 0; r < n; r++) norm += v[r]! ** 2;
+    for (let r = 0; r < n; r++) norm += q[v + r]! ** 2;
     norm = Math.sqrt(norm) || 1;
-    for (let r = 0; r < n; r++) v[r]! /= norm;
+    for (let r = 0; r < n; r++) q[v + r]! /= norm;
   }
   // Tall (rows >= cols): out[r, c] = q[c][r]; wide: the transpose, out[r, c] = q[r][c].
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[r * cols + c] = rows >= cols ? q[c * n + r]! : q[r * n + c]!;

@@ -1,6 +1,8 @@
 // f32 GEMM and GEMV (assembly/gemm/) on both builds, against limits measured in the same
 // comparison: the madd peak loop of each build (f32_peak_madd) for GEMM, and the time to read
-// the same packed weight bytes (f32_peak_read) for GEMV. Shapes come from bench/shapes.json.
+// the same packed weight bytes (f32_peak_read) for GEMV. Each GEMV shape runs twice: f32_gemm
+// on its 8-column panels (Dense's one-step path) and f32_gemv on its own 28-column packing
+// (the LSTM step and the attention projections). Shapes come from bench/shapes.json.
 import { readFileSync } from 'node:fs';
 import { compare, micros, pseudoRandom, round } from '../lib.js';
 
@@ -22,6 +24,22 @@ function gemmCase(rt, m, n, k) {
     read: () => kern.f32_peak_read(packedLen, bp),
     packedBytes: packedLen * 4,
     free: () => [a, b, bp, c].forEach((p) => heap.release(p)),
+  };
+}
+
+/** A GEMV y[n] = a[k] · B[k, n] with B packed for f32_gemv (as the LSTM step and attention projections run it). */
+function gemvCase(rt, n, k) {
+  const { heap, k: kern } = rt;
+  const packedLen = kern.f32_gemv_packed_len(k, n);
+  const a = heap.alloc(k * 4), b = heap.alloc(k * n * 4), bp = heap.alloc(packedLen * 4), y = heap.alloc(n * 4);
+  rt.f32.set(pseudoRandom(k, 1), a >> 2);
+  rt.f32.set(pseudoRandom(k * n, 2), b >> 2);
+  kern.f32_gemv_pack_b(k, 0, k, n, b, n, bp);
+  return {
+    run: () => kern.f32_gemv(n, k, 0, k, a, 0, 0, bp, y, 0, false),
+    read: () => kern.f32_peak_read(packedLen, bp),
+    packedBytes: packedLen * 4,
+    free: () => [a, b, bp, y].forEach((p) => heap.release(p)),
   };
 }
 
@@ -67,8 +85,12 @@ export async function gemmRows(ctx) {
     Object.values(cases).forEach((c) => c.free());
   }
 
-  for (const { shape: [m, n, k], from } of SHAPES.gemv) {
-    const cases = Object.fromEntries(builds.map((b) => [b, gemmCase(ctx.rts[b], m, n, k)]));
+  const gemvKernels = [
+    ['f32_gemm', (rt, m, n, k) => gemmCase(rt, m, n, k)],
+    ['f32_gemv', (rt, _m, n, k) => gemvCase(rt, n, k)],
+  ];
+  for (const [kernel, makeCase] of gemvKernels) for (const { shape: [m, n, k], from } of SHAPES.gemv) {
+    const cases = Object.fromEntries(builds.map((b) => [b, makeCase(ctx.rts[b], m, n, k)]));
     const contestants = {};
     for (const b of builds) {
       contestants[b] = cases[b].run;
@@ -80,7 +102,7 @@ export async function gemmRows(ctx) {
     const bound = Math.max(...builds.map((b) => gbs(t[`${b} read`])));
     const pct = Object.fromEntries(builds.map((b) => [b, (100 * gbs(t[b])) / bound]));
     rows.push({
-      workload: `GEMV ${m}×${n}×${k} (${from})`,
+      workload: `GEMV ${m}×${n}×${k} (${from}), ${kernel}`,
       unit: 'µs/call',
       ours: Object.fromEntries(builds.map((b) => [b, { ...micros(t[b]), gbPerSecond: round(gbs(t[b])), percentOfBound: round(pct[b]) }])),
       anchors: {},

@@ -114,6 +114,8 @@ export class LSTMLayer extends RecurrentLayer {
   private readonly bias: Param | null;
   private readonly wx: Derived;
   private readonly wh: Derived;
+  /** [kernel; recurrent kernel] packed for f32_gemv: batch-1 steps read the weights in one pass. */
+  private readonly wxh: Derived;
   private readonly act: readonly [number, number];
   private readonly ract: readonly [number, number];
 
@@ -127,6 +129,7 @@ export class LSTMLayer extends RecurrentLayer {
     this.bias = config.useBias ? this.param('bias', [4 * u], unitForgetBias(u)) : null;
     this.wx = this.packed(this.din, 4 * u);
     this.wh = this.packed(u, 4 * u);
+    this.wxh = this.derive(this.rt.k.f32_gemv_packed_len(this.din + u, 4 * u) * 4);
   }
 
   stateSpecs(batch: number): StateSpec[] {
@@ -140,6 +143,9 @@ export class LSTMLayer extends RecurrentLayer {
     const k = this.rt.k, u = this.units;
     k.f32_gemm_pack_b(this.din, 4 * u, this.kernel.ptr, 4 * u, this.wx.ptr);
     k.f32_gemm_pack_b(u, 4 * u, this.recurrentKernel.ptr, 4 * u, this.wh.ptr);
+    const rows = this.din + u;
+    k.f32_gemv_pack_b(rows, 0, this.din, 4 * u, this.kernel.ptr, 4 * u, this.wxh.ptr);
+    k.f32_gemv_pack_b(rows, this.din, u, 4 * u, this.recurrentKernel.ptr, 4 * u, this.wxh.ptr);
   }
 
   protected cell(ctx: RunContext, x: WSeq, state: readonly StatePtr[], y: number): void {
@@ -147,7 +153,7 @@ export class LSTMLayer extends RecurrentLayer {
     const z = ctx.alloc(x.batch * x.time * 4 * u * 4);
     ctx.rt.k.f32_lstm(
       x.batch, x.time, this.din, u, this.act[0], this.act[1], this.ract[0], this.ract[1],
-      x.values, x.mask, this.wx.ptr, this.wh.ptr, this.bias?.ptr ?? 0, state[0]!.ptr, state[1]!.ptr, z, y,
+      x.values, x.mask, this.wx.ptr, this.wh.ptr, this.wxh.ptr, this.bias?.ptr ?? 0, state[0]!.ptr, state[1]!.ptr, z, y,
     );
   }
 }

@@ -1,7 +1,8 @@
 // Tester for the packed GEMM kernels (assembly/gemm/), in the style of XNNPACK's
 // gemm-microkernel-tester: a plain f64 reference, sizes around the tiles (4x8, 2x16, 1x24), strides
 // set to the next prime above the row length, rows of A that overlap (lda < k, as strided
-// convolutions pass), unaligned pointers, and guard values around every output row.
+// convolutions pass), unaligned pointers, and guard values around every output row. f32_gemv
+// (GEMV packing) must equal f32_gemm's one-row result bit for bit.
 //
 // Tolerance (both builds): |got - ref| <= (k + 1) * 2^-23 * (|start| + sum_k |a * b|), twice the
 // classical bound for k sequential rounded multiply-adds (gamma_{k+1} with u = 2^-24). The SIMD
@@ -235,5 +236,57 @@ describe('f32_gemm_batch', () => {
     } finally {
       for (const p of [pa, pb, pbias, pp, pc]) heap.release(p);
     }
+  });
+});
+
+describe('f32_gemv (one row against the GEMV packing)', () => {
+  // Rows [r0, r0 + k) of a packing with more rows around them, split between two A pointers (k1
+  // rows of a1, then k2 of a2): equal bits to f32_gemm with m = 1 on the same rows and start
+  // (which the sweeps above check against the f64 reference), guards around y untouched.
+  it('every n, k split, row offset, bias and accumulate equals f32_gemm bit for bit', () => {
+    const heap = rt.heap, failures: string[] = [];
+    let seed = 77;
+    for (const n of [...NS, 28, 29, 56, 57, 85]) {
+      for (const k of [1, 2, 7, 16, 31]) {
+        for (const k1 of new Set([k, k >> 1, k - 1].filter((v) => v >= 0))) {
+          for (const [bias, accumulate] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+            const random = seededRandom(++seed), misalign = (seed % 4) * 4;
+            const r0 = seed % 3, rows = r0 + k + 2, ldb = nextPrime(n), guard = 4;
+            const pa = heap.alloc(k * 4 + 16), pa2 = heap.alloc(k * 4 + 16) + misalign, pb = heap.alloc(rows * ldb * 4), pbias = heap.alloc(n * 4);
+            const pg = heap.alloc(rt.k.f32_gemm_packed_len(k, n) * 4), pv = heap.alloc(rt.k.f32_gemv_packed_len(rows, n) * 4 + 16) + misalign;
+            const pref = heap.alloc(n * 4), pyBase = heap.alloc((n + 2 * guard) * 4 + 16), py = pyBase + misalign + guard * 4;
+            try {
+              const dv = new DataView(rt.memory.buffer);
+              for (let i = 0; i < k; i++) rt.f32[(pa >> 2) + i] = 2 * random() - 1;
+              for (let i = 0; i < k - k1; i++) dv.setFloat32(pa2 + 4 * i, rt.f32[(pa >> 2) + k1 + i]!, true);
+              for (let i = 0; i < rows * ldb; i++) rt.f32[(pb >> 2) + i] = 2 * random() - 1;
+              for (let i = 0; i < n; i++) rt.f32[(pbias >> 2) + i] = 2 * random() - 1;
+              for (let i = -guard; i < n + guard; i++) dv.setUint32(py + 4 * i, GUARD, true);
+              for (let i = 0; i < n; i++) {
+                rt.f32[(pref >> 2) + i] = 2 * random() - 1;
+                if (accumulate) dv.setFloat32(py + 4 * i, rt.f32[(pref >> 2) + i]!, true);
+              }
+              // Stacked in two calls, as an LSTM packs [W; U].
+              rt.k.f32_gemv_pack_b(rows, 0, r0 + 1, n, pb, ldb, pv);
+              rt.k.f32_gemv_pack_b(rows, r0 + 1, rows - r0 - 1, n, pb + (r0 + 1) * ldb * 4, ldb, pv);
+              rt.k.f32_gemm_pack_b(k, n, pb + r0 * ldb * 4, ldb, pg);
+              rt.k.f32_gemm(1, n, k, pa, k, pg, pref, n, bias ? pbias : 0, accumulate);
+              rt.k.f32_gemv(n, rows, r0, k1, pa, k - k1, pa2, pv, py, bias ? pbias : 0, accumulate);
+              for (let i = -guard; i < n + guard; i++) {
+                const got = dv.getUint32(py + 4 * i, true);
+                const want = i >= 0 && i < n ? rt.i32[(pref >> 2) + i]! >>> 0 : GUARD;
+                if (got !== want) {
+                  failures.push(`n ${n}, k ${k} = ${k1} + ${k - k1}, r0 ${r0}, bias ${bias}, accumulate ${accumulate}: y[${i}] bits ${got}, expected ${want}`);
+                  break;
+                }
+              }
+            } finally {
+              for (const p of [pa, pa2 - misalign, pb, pbias, pg, pv - misalign, pref, pyBase]) heap.release(p);
+            }
+          }
+        }
+      }
+    }
+    expect(failures.slice(0, 3)).toEqual([]);
   });
 });

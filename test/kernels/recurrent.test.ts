@@ -73,6 +73,13 @@ class Mem {
     rt.k.f32_gemm_pack_b(k, n, src + offset * 4, ld, out);
     return out;
   }
+  /** [W; U] ([k1, n] over [k2, n]) packed for f32_gemv. */
+  gemvPacked(w: ArrayLike<number>, k1: number, u: ArrayLike<number>, k2: number, n: number): number {
+    const out = this.put(new Float32Array(rt.k.f32_gemv_packed_len(k1 + k2, n)));
+    rt.k.f32_gemv_pack_b(k1 + k2, 0, k1, n, this.put(w), n, out);
+    rt.k.f32_gemv_pack_b(k1 + k2, k1, k2, n, this.put(u), n, out);
+    return out;
+  }
   free(): void {
     for (const b of this.blocks) rt.heap.release(b);
   }
@@ -131,7 +138,7 @@ describe('f32_lstm', () => {
       const useBias = i % 3 !== 1;
       rt.k.f32_lstm(
         batch, time, din, u, useRelu ? sl.ACT.relu : sl.ACT.tanh, 0, sl.ACT.sigmoid, 0,
-        mem.put(x), mem.put(mask, 'u8'), mem.packed(w, din, 4 * u), mem.packed(U, u, 4 * u), useBias ? mem.put(b) : 0, pc, ph, pz, py,
+        mem.put(x), mem.put(mask, 'u8'), mem.packed(w, din, 4 * u), mem.packed(U, u, 4 * u), mem.gemvPacked(w, din, U, u, 4 * u), useBias ? mem.put(b) : 0, pc, ph, pz, py,
       );
       // Reference.
       const c = [...c0], h = [...h0], y = new Float64Array(batch * time * u);
@@ -154,6 +161,44 @@ describe('f32_lstm', () => {
       const fail = mismatch('y', mem.f32(py, y.length), y) ?? mismatch('c', mem.f32(pc, c.length), c) ?? mismatch('h', mem.f32(ph, h.length), h);
       expect(fail, JSON.stringify(s)).toBeNull();
       expect(mem.brokenGuards(), JSON.stringify(s)).toEqual([]);
+    } finally {
+      mem.free();
+    }
+  });
+});
+
+describe('f32_lstm one-step blocks (the fused f32_gemv path)', () => {
+  // T one-step calls of one item (one GEMV over [x ‖ h] against [W; U]), one call over the T
+  // steps (input GEMM, then h U per step) and item 0 of a batch of 2 sum in the same order:
+  // equal bits.
+  it.each([[1, 1], [5, 3], [16, 8], [7, 29], [33, 30]] as const)('din %i, units %i', (din, u) => {
+    const T = 5, random = seededRandom(din * 100 + u);
+    const x = randoms(random, 2 * T * din), w = randoms(random, din * 4 * u, 0.7), U = randoms(random, u * 4 * u, 0.7), b = randoms(random, 4 * u);
+    const mask = Array.from({ length: 2 * T }, (_, i) => (i % T === 2 ? 0 : 1));
+    const c0 = randoms(random, 2 * u), h0 = randoms(random, 2 * u);
+    const mem = new Mem(4);
+    try {
+      const wx = mem.packed(w, din, 4 * u), wh = mem.packed(U, u, 4 * u), wxh = mem.gemvPacked(w, din, U, u, 4 * u), pb = mem.put(b);
+      const run = (batch: number, time: number, xs: number[], ms: number[], c: number[], h: number[]) => {
+        const pc = mem.put(c), ph = mem.put(h), py = mem.scratch(batch * time * u, 'y');
+        rt.k.f32_lstm(batch, time, din, u, sl.ACT.tanh, 0, sl.ACT.sigmoid, 0, mem.put(xs), mem.put(ms, 'u8'), wx, wh, wxh, pb, pc, ph, mem.scratch(batch * time * 4 * u, 'z'), py);
+        return { y: mem.f32(py, batch * time * u), c: mem.f32(pc, batch * u), h: mem.f32(ph, batch * u) };
+      };
+      const whole = run(1, T, x.slice(0, T * din), mask.slice(0, T), c0.slice(0, u), h0.slice(0, u));
+      let c = c0.slice(0, u), h = h0.slice(0, u);
+      const ys: number[] = [];
+      for (let t = 0; t < T; t++) {
+        const r = run(1, 1, x.slice(t * din, (t + 1) * din), [mask[t]!], c, h);
+        ys.push(...r.y);
+        c = r.c;
+        h = r.h;
+      }
+      const pair = run(2, T, x, mask, c0, h0);
+      expect(ys).toEqual(whole.y);
+      expect([c, h]).toEqual([whole.c, whole.h]);
+      expect(pair.y.slice(0, T * u)).toEqual(whole.y);
+      expect([pair.c.slice(0, u), pair.h.slice(0, u)]).toEqual([whole.c, whole.h]);
+      expect(mem.brokenGuards()).toEqual([]);
     } finally {
       mem.free();
     }

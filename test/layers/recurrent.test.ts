@@ -11,11 +11,15 @@ beforeAll(async () => {
   await sl.init();
 });
 
-/** verifyContract on the default input (random lengths) and on one with a random non-contiguous mask. */
+/**
+ * verifyContract on the default input (random lengths), on one with a random non-contiguous
+ * mask, and on a batch of one (the kernels' one-row GEMV paths).
+ */
 function checkContract(m: sl.Model): void {
   sl.verifyContract(m);
   const x = sl.randomSequence([2, 23, ...m.inputSpec.shape], { randomMask: true, seed: 5 });
   sl.verifyContract(m, { x });
+  sl.verifyContract(m, { x: sl.randomSequence([1, 17, ...m.inputSpec.shape], { randomMask: true, seed: 6 }) });
 }
 
 describe('metadata and parameters (reference recurrent_test.py)', () => {

@@ -210,8 +210,10 @@ export abstract class AttentionLayer extends Layer {
     a[ATT.QUERIES] = nq;
     a[ATT.OUT] = out;
     a[ATT.PROBS] = probs;
-    // Effective and relative-position queries, rel, then four lists of sinks + keys (assembly/attention.ts).
-    a[ATT.SCRATCH] = ctx.alloc((2 * this.units + (this.relativePosition?.buckets ?? 0) + 4 * probRow) * 4);
+    // Effective queries [H, U], the relative-position query [U], rel, 1 / Σe [H], logits [H, sinks + keys],
+    // then three lists of sinks + keys (assembly/attention.ts).
+    const H = this.heads;
+    a[ATT.SCRATCH] = ctx.alloc(((H + 1) * this.units + (this.relativePosition?.buckets ?? 0) + H + (H + 3) * probRow) * 4);
     this.call.run(ctx);
     if (ctx.emits) {
       ctx.emits[this.path] = fromWasm(ctx.rt, { values: probs, mask: outMask, batch, time: nq }, { shape: [this.heads, probRow], dtype: 'float32' });

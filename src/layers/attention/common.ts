@@ -103,15 +103,19 @@ interface ProjectionBlock {
 /**
  * y [rows, n] = x [rows, in] · [W_1 | W_2 | ...] + [b_1 | b_2 | ...]: several kernels [in, ...]
  * side by side as the columns of one packed matrix, so one f32_gemm call projects them all.
+ * A single row (a batch-1 decode step) runs f32_gemv on a second packing of the same matrix,
+ * which streams the weights faster (assembly/gemm/f32-gemv.ts) and gives the same bits.
  */
 class PackedProjection {
   readonly n: number;
   private readonly packed: Derived;
+  private readonly gemv: Derived;
   private readonly bias: Derived | null;
 
   constructor(private readonly host: ParamHost, readonly inputs: number, private readonly blocks: readonly ProjectionBlock[]) {
     this.n = blocks.reduce((s, b) => s + b.kernel.size / inputs, 0);
     this.packed = host.derive(host.rt.k.f32_gemm_packed_len(inputs, this.n) * 4);
+    this.gemv = host.derive(host.rt.k.f32_gemv_packed_len(inputs, this.n) * 4);
     this.bias = blocks[0]!.bias ? host.derive(this.n * 4) : null;
   }
 
@@ -131,6 +135,7 @@ class PackedProjection {
       const tmp = rt.arena.alloc(w.length * 4);
       rt.f32.set(w, tmp >> 2);
       rt.k.f32_gemm_pack_b(inputs, n, tmp, n, this.packed.ptr);
+      rt.k.f32_gemv_pack_b(inputs, 0, inputs, n, tmp, n, this.gemv.ptr);
     } finally {
       rt.arena.end();
     }
@@ -139,7 +144,9 @@ class PackedProjection {
   /** Projects `rows` rows of x (contiguous) into new scratch [rows, n]. */
   run(ctx: RunContext, rows: number, x: number): number {
     const y = ctx.alloc(Math.max(1, rows * this.n) * 4);
-    if (rows > 0) ctx.rt.k.f32_gemm(rows, this.n, this.inputs, x, this.inputs, this.packed.ptr, y, this.n, this.bias?.ptr ?? 0, false);
+    const bias = this.bias?.ptr ?? 0;
+    if (rows === 1) ctx.rt.k.f32_gemv(this.n, this.inputs, 0, this.inputs, x, 0, 0, this.gemv.ptr, y, bias, false);
+    else if (rows > 0) ctx.rt.k.f32_gemm(rows, this.n, this.inputs, x, this.inputs, this.packed.ptr, y, this.n, bias, false);
     return y;
   }
 }
@@ -237,9 +244,9 @@ export const ATT = {
   KV_LIN_MASK: 24, KV_LIN_COUNT: 25, KV_FIRST: 26, Q_OFFSET: 27, PAST: 28, FUTURE: 29,
   Q_SCALE: 30, K_SCALE: 31, Q_BIAS: 32, SINK_KEYS: 33, SINK_VALUES: 34, SINK_SCALARS: 35,
   REL_MODE: 36, REL_TABLE: 37, REL_BUCKETS: 38, REL_BUCKET_MAP: 39, D_LO: 40, D_HI: 41, REL_Q_BIAS: 42,
-  SOFT_CAP: 43, ZERO_FULLY_MASKED: 44, OUT: 45, OUT_MASK: 46, PROBS: 47, SCRATCH: 48, QUERY_BLOCK: 49,
+  SOFT_CAP: 43, ZERO_FULLY_MASKED: 44, OUT: 45, OUT_MASK: 46, PROBS: 47, SCRATCH: 48,
 } as const;
-const ATT_SLOTS = 50;
+const ATT_SLOTS = 49;
 
 /**
  * One layer's f32_attention descriptor: fixed slots are set at prepare time, per-call slots

@@ -51,7 +51,6 @@ export class DotProductAttentionLayer extends AttentionLayer {
     this.sourceName = config.sourceName;
     this.recompute = config.recomputeKvPerStep;
     const a = this.call.i32;
-    a[ATT.QUERY_BLOCK] = 1;
     a[ATT.PAST] = a[ATT.FUTURE] = -1;
     this.clearCache();
   }

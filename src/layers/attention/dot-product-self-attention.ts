@@ -17,9 +17,6 @@ import { AttentionLayer, attentionFields, type AttentionConfig } from './base.js
 import { ATT, inputProjectionField, KvCache } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
-/** Default query tile of layer mode: queries of one head scanned together while their keys are in cache. */
-const QUERY_TILE = 16;
-
 /** Fields of the self-attention layers (DotProductSelfAttention, LocalDotProductSelfAttention). */
 export const selfAttentionFields = {
   ...attentionFields,
@@ -53,7 +50,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   protected readonly future: number;
   private readonly cache: KvCache | null;
 
-  constructor(cfg: SelfAttentionConfig, ctx: BuildContext, opts: { kvHeads: number; relativePositions: readonly RelativePositionConfig['type'][]; queryBlock: number }) {
+  constructor(cfg: SelfAttentionConfig, ctx: BuildContext, opts: { kvHeads: number; relativePositions: readonly RelativePositionConfig['type'][] }) {
     const past = cfg.maxPastHorizon, future = cfg.maxFutureHorizon;
     super(cfg, ctx, { kvHeads: opts.kvHeads, sourceChannels: null, relativePosition: { allowed: opts.relativePositions, past, future } });
     if (past === 0 && future === 0) throw this.error('BAD_CONFIG', 'max_past_horizon and max_future_horizon are both 0: no step would see any key');
@@ -65,7 +62,6 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.inputLatency = Math.max(0, future);
     this.receptiveFieldPerStep = rfMap([[past < 0 ? -Infinity : -past, future < 0 ? Infinity : future]]);
     this.cache = this.supportsStep ? new KvCache(this, this.heads, this.kvHeads, this.units, past, future, future, cfg.maxCacheSteps) : null;
-    this.call.i32[ATT.QUERY_BLOCK] = opts.queryBlock;
   }
 
   /** keys, values, mask, time_step, and query_delay + query_delay_mask when max_future_horizon > 0 (see KvCache). */
@@ -129,7 +125,6 @@ export class DotProductSelfAttentionLayer extends SelfAttentionLayer {
     super(config as SelfAttentionConfig, ctx, {
       kvHeads: config.numKvHeads ?? config.numHeads,
       relativePositions: ['ShawRelativePositionEmbedding', 'T5RelativePositionEmbedding'],
-      queryBlock: QUERY_TILE,
     });
   }
 }

@@ -17,7 +17,7 @@ import { SelfAttentionLayer, selfAttentionFields } from './dot-product-self-atte
 
 const localFields = {
   ...selfAttentionFields,
-  /** Queries per layer-mode chunk (>= 1); not the layer's block size, which is 1. */
+  /** The reference's layer-mode query chunk (>= 1); results do not depend on it (the fused kernel needs no chunks). Not the layer's block size, which is 1. */
   blockSize: f.int(1),
 };
 
@@ -29,7 +29,7 @@ const localFields = {
  */
 export class LocalDotProductSelfAttentionLayer extends SelfAttentionLayer {
   constructor(config: Resolved<typeof localFields>, ctx: BuildContext) {
-    super(config, ctx, { kvHeads: config.numHeads, relativePositions: ['TransformerXLRelativePositionEmbedding'], queryBlock: config.blockSize });
+    super(config, ctx, { kvHeads: config.numHeads, relativePositions: ['TransformerXLRelativePositionEmbedding'] });
     if (config.maxPastHorizon < 1) throw this.error('BAD_CONFIG', `max_past_horizon: expected >= 1, got ${config.maxPastHorizon}`);
     if (config.maxFutureHorizon < 0) throw this.error('BAD_CONFIG', `max_future_horizon: expected >= 0, got ${config.maxFutureHorizon}`);
   }

@@ -55,7 +55,7 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
   private readonly future: number;
   private readonly cache: KvCache;
 
-  constructor(cfg: StreamingConfig, ctx: BuildContext, relativePositions: readonly RelativePositionConfig['type'][], queryBlock: number) {
+  constructor(cfg: StreamingConfig, ctx: BuildContext, relativePositions: readonly RelativePositionConfig['type'][]) {
     const channels = sourceChannelsAtBuild(cfg.type, ctx.where, ctx.constants, cfg.sourceName);
     const past = cfg.maxPastHorizon, future = cfg.maxFutureHorizon;
     super(cfg, ctx, { kvHeads: cfg.numHeads, sourceChannels: channels, relativePosition: { allowed: relativePositions, past, future } });
@@ -68,7 +68,6 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
     const delay = cfg.useQueryDelayBuffer ? future : 0;
     this.inputLatency = delay;
     this.cache = new KvCache(this, this.heads, this.heads, this.units, past, future, delay, past + future);
-    this.call.i32[ATT.QUERY_BLOCK] = queryBlock;
   }
 
   /** keys, values, mask, time_step, and query_delay + query_delay_mask when queries are delayed (see KvCache). */
@@ -119,24 +118,24 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
  */
 export class StreamingDotProductAttentionLayer extends StreamingAttentionLayer {
   constructor(config: Resolved<typeof streamingFields>, ctx: BuildContext) {
-    super(config, ctx, [], 1);
+    super(config, ctx, []);
   }
 }
 
 const streamingLocalFields = {
   ...streamingFields,
-  /** Queries per layer-mode chunk (>= 1); not the layer's block size, which is 1. */
+  /** The reference's layer-mode query chunk (>= 1); results do not depend on it (the fused kernel needs no chunks). Not the layer's block size, which is 1. */
   blockSize: f.int(1),
 };
 
 /**
  * Streaming local dot-product cross attention: as StreamingDotProductAttention with the
- * reference's blocked layer mode (`block_size` = query tile here) and Transformer-XL relative
+ * reference's blocked layer mode (`block_size`, accepted, no effect on results) and Transformer-XL relative
  * positions (max_backward/max_forward equal to the horizons; steppable with no future horizon).
  */
 export class StreamingLocalDotProductAttentionLayer extends StreamingAttentionLayer {
   constructor(config: Resolved<typeof streamingLocalFields>, ctx: BuildContext) {
-    super(config, ctx, ['TransformerXLRelativePositionEmbedding'], config.blockSize);
+    super(config, ctx, ['TransformerXLRelativePositionEmbedding']);
   }
 }
 
