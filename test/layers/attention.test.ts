@@ -340,3 +340,11 @@ describe('bad configs', () => {
     m.dispose();
   });
 });
+
+describe('input projection configs', () => {
+  it('reject field names that exist on Object.prototype with a coded error', () => {
+    expect(() =>
+      sl.build(sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 2, inputProjection: { type: 'CombinedQueryKeyValueProjection', constructor: 1 } as never }), { inputShape: [2] }),
+    ).toThrow(/\[BAD_CONFIG\].*constructor/);
+  });
+});

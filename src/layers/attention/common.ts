@@ -42,7 +42,7 @@ export function subConfigField<T extends { type: string }>(kinds: Readonly<Recor
     for (const [key, value] of Object.entries(obj)) {
       if (key === 'type') continue;
       const name = camel(key);
-      const field: Field<unknown> | undefined = fields[name];
+      const field: Field<unknown> | undefined = Object.hasOwn(fields, name) ? fields[name] : undefined;
       if (!field) throw bad(`${path}.${key}`, `${type} has no field ${show(key)}. Its fields: ${Object.keys(fields).map(snake).join(', ') || '(none)'}`);
       const checked = value === null && field.optional ? undefined : field.check(value, `${path}.${key}`);
       if (checked === undefined && value !== null) throw bad(`${path}.${key}`, `expected ${field.expects}, got ${show(value)}`);
