@@ -554,7 +554,7 @@ export class DepthwiseConv1DLayer extends BaseConvLayer {
 
 /** One integer for every axis, or a list with one per axis (the reference's int | tuple). */
 export const perAxisField = (axes: number, max = MAX_DIM) =>
-  f.custom<number | number[]>(`an integer in [1, ${max}] or a list of ${axes}`, (v) =>
+  f.custom<number | number[]>(`an integer ${max === MAX_DIM ? '>= 1' : `in [1, ${max}]`} or a list of ${axes}`, (v) =>
     (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= max) ||
     (Array.isArray(v) && v.length === axes && v.every((x) => Number.isInteger(x) && x >= 1 && x <= max))
       ? (v as number | number[])
