@@ -535,8 +535,10 @@ function decodeState(model: Model, bytes: Uint8Array): State {
       const n = product(shape) * stateElementBytes(buf.dtype);
       if (p + n > bytes.length - 4) throw bad('truncated snapshot');
       if (!sameShape(shape, buf.shape)) {
-        // A growable buffer (a grown KV cache) comes back at its snapshot shape: same rank and batch.
-        if (!buf.growable || shape.length !== buf.shape.length || shape[0] !== buf.shape[0]) {
+        // A growable buffer (a grown KV cache) comes back at its snapshot shape; only its time
+        // axis (axis 1) may differ, and every growable buffer of the layer must agree on it, so
+        // the layer's kernels see a consistent cache.
+        if (!buf.growable || shape.length !== buf.shape.length || shape.some((d, k) => k !== 1 && d !== buf.shape[k])) {
           throw bad(`buffer ${show(name)}: expected shape ${show(buf.shape)}, got ${show(shape)}`);
         }
         const ptr = model.rt.heap.alloc(n, `state ${name}`);
@@ -551,6 +553,10 @@ function decodeState(model: Model, bytes: Uint8Array): State {
       }
       mem().set(bytes.subarray(p, p + n), buf.ptr);
       p += n + ((4 - (n % 4)) % 4);
+    }
+    for (const bufs of state.slots) {
+      const lengths = new Set(bufs.filter((b) => b.growable).map((b) => b.shape[1]));
+      if (lengths.size > 1) throw bad(`the growable buffers ${show(bufs.filter((b) => b.growable).map((b) => b.name))} disagree on their length: ${show([...lengths])}`);
     }
     return state;
   } catch (e) {

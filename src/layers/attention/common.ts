@@ -336,7 +336,7 @@ export class KvCache {
       { name: 'keys', dtype: 'float32', shape: [batch, c, kvHeads, units], growable },
       { name: 'values', dtype: 'float32', shape: [batch, c, kvHeads, units], growable },
       { name: 'mask', dtype: 'uint8', shape: [batch, c], growable },
-      { name: 'time_step', dtype: 'int32', shape: [batch] },
+      { name: 'time_step', dtype: 'int32', shape: [batch], min: 0 },
     ];
     if (delay > 0) {
       specs.push({ name: 'query_delay', dtype: 'float32', shape: [batch, delay, heads, units] });

@@ -56,7 +56,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
   }
 
   stateSpecs(batch: number): StateSpec[] {
-    const step: StateSpec = { name: 'time_step', dtype: 'int32', shape: [batch] };
+    const step: StateSpec = { name: 'time_step', dtype: 'int32', shape: [batch], min: 0 };
     if (this.recompute) return [step];
     const { heads, units } = this;
     return [
