@@ -4,18 +4,8 @@
 // build where the runtime validates it.
 import simd from '../build/kernels.wasm';
 import relaxed from '../build/kernels-relaxed.wasm';
-import { init as initAsync, initSync as initNow, relaxedSimdSupported } from '../dist/index.js';
+import { initFromModules } from '../dist/index.js';
 
 export * from '../dist/index.js';
 
-const kernels = () => (relaxedSimdSupported() ? relaxed : simd);
-
-/** Loads the kernels imported with this module (options as the main entry's init). */
-export function init(opts = {}) {
-  return initAsync({ module: kernels(), ...opts });
-}
-
-/** init() without a promise, for a Worker's global scope (options: maxMemoryBytes). */
-export function initSync(opts = {}) {
-  return initNow({ module: kernels(), ...opts });
-}
+export const { init, initSync } = initFromModules(simd, relaxed);

@@ -37,6 +37,19 @@ export function serialOutputLatency(layers: readonly Meta[]): number {
   return layers.reduce((l, layer) => layer.accumulatedOutputLatency(l), 0);
 }
 
+/** A layer that runs its children one after another (Serial, Repeat). */
+abstract class ChainLayer extends Layer {
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    for (const l of this.children) x = l.runLayer(x, ctx);
+    return x;
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    for (const l of this.children) x = l.runStep(x, ctx);
+    return x;
+  }
+}
+
 /** Sets a layer's metadata to that of its children run in series. */
 function setSerialMetadata(self: Layer, layers: readonly Layer[]): void {
   self.outputRatio = layers.reduce((r, l) => r.mul(l.outputRatio), Fraction.ONE);
@@ -55,7 +68,7 @@ const serialFields = {
   layers: f.layers(),
 };
 
-export class SerialLayer extends Layer {
+export class SerialLayer extends ChainLayer {
   constructor(config: Resolved<typeof serialFields>, ctx: BuildContext) {
     super(config, ctx);
     let spec = ctx.input;
@@ -64,16 +77,6 @@ export class SerialLayer extends Layer {
     });
     this.output = spec;
     setSerialMetadata(this, this.children);
-  }
-
-  runLayer(x: WSeq, ctx: RunContext): WSeq {
-    for (const l of this.children) x = l.runLayer(x, ctx);
-    return x;
-  }
-
-  runStep(x: WSeq, ctx: RunContext): WSeq {
-    for (const l of this.children) x = l.runStep(x, ctx);
-    return x;
   }
 }
 
@@ -395,7 +398,7 @@ const repeatFields = {
  * one tensor per child parameter with a leading [numRepeats] axis (e.g. `layer.kernel`
  * [n, in, out]); each repeat reads its slice.
  */
-export class RepeatLayer extends Layer {
+export class RepeatLayer extends ChainLayer {
   constructor(config: Resolved<typeof repeatFields>, ctx: BuildContext) {
     super(config, ctx);
     const n = config.numRepeats;
@@ -416,16 +419,6 @@ export class RepeatLayer extends Layer {
       slices.forEach((p, i) => (p.viewOf = { param: stacked, offset: i * p0.size }));
     });
     setSerialMetadata(this, repeats);
-  }
-
-  runLayer(x: WSeq, ctx: RunContext): WSeq {
-    for (const l of this.children) x = l.runLayer(x, ctx);
-    return x;
-  }
-
-  runStep(x: WSeq, ctx: RunContext): WSeq {
-    for (const l of this.children) x = l.runStep(x, ctx);
-    return x;
   }
 }
 

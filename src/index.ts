@@ -1,7 +1,7 @@
 // seqlayers: streaming sequence layers on WebAssembly SIMD.
 import './layers/index.js';
 
-export { init, initSync, createRuntime, compileKernels, getRuntime, relaxedSimdSupported, kernelUrl, Runtime } from './runtime/runtime.js';
+export { init, initSync, createRuntime, compileKernels, getRuntime, relaxedSimdSupported, kernelUrl, initFromModules, Runtime } from './runtime/runtime.js';
 export type { InitOptions, RuntimeInfo, KernelBuild } from './runtime/runtime.js';
 export { Sequence } from './sequence.js';
 export type { DType, Values } from './sequence.js';

@@ -183,3 +183,17 @@ export function getRuntime(): Runtime {
   if (!current) throw new SeqLayersError('NOT_INITIALIZED', 'call `await sl.init()` before building or running models');
   return current;
 }
+
+/**
+ * init and initSync for hosts that import both kernel builds as compiled modules (the
+ * `workerd` and `deno` entries): each picks the relaxed build where this host validates it.
+ */
+export function initFromModules(simd: WebAssembly.Module, relaxed: WebAssembly.Module) {
+  const module = () => (relaxedSimdSupported() ? relaxed : simd);
+  return {
+    /** Loads the imported kernels (options as the main entry's init). */
+    init: (opts: InitOptions = {}) => init({ module: module(), ...opts }),
+    /** init() without a promise, e.g. for a Worker's global scope (options: maxMemoryBytes). */
+    initSync: (opts: { maxMemoryBytes?: number } = {}) => initSync({ module: module(), ...opts }),
+  };
+}
