@@ -1,6 +1,7 @@
 // The public boundary: checks, errors that leave models and states usable, weights, states.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
+import { codedError as error } from '../errors.js';
 import { crc32 } from '../../src/util/hash.js';
 import { TestPairSumConfig, TestScaleConfig } from './test-layers.js';
 
@@ -11,15 +12,6 @@ beforeAll(async () => {
 const cfg = sl.Serial([TestPairSumConfig(), TestScaleConfig]);
 const x = (b: number, t: number, c = 3) => sl.randomSequence([b, t, c], { randomLengths: false, seed: b * 100 + t });
 
-function error(f: () => unknown): sl.SeqLayersError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(sl.SeqLayersError);
-    return e as sl.SeqLayersError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('Model boundary checks', () => {
   it('rejects a wrong channel shape, dtype or block, then still works', () => {

@@ -3,18 +3,10 @@
 // someone else.
 import { describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
+import { codedError as error } from '../errors.js';
 import { seededRandom } from '../../src/util/hash.js';
 import { SOAK_INPUT_SHAPE, soakConfig } from '../../tools/soak.js';
 
-function error(f: () => unknown): sl.SeqLayersError {
-  try {
-    f();
-  } catch (e) {
-    expect(e, String(e)).toBeInstanceOf(sl.SeqLayersError);
-    return e as sl.SeqLayersError;
-  }
-  throw new Error('expected an error');
-}
 
 /** A stream: its model, batch size, input and the block sizes it is fed in. */
 interface Stream {

@@ -3,19 +3,11 @@
 // sizes are coded errors; disposed models and states give their memory back for reuse.
 import { describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
+import { codedError as error } from '../errors.js';
 import { DEFAULT_MAX_MEMORY_BYTES } from '../../src/runtime/memory.js';
 
 const MB = 1 << 20;
 
-function error(f: () => unknown): sl.SeqLayersError {
-  try {
-    f();
-  } catch (e) {
-    expect(e, String(e)).toBeInstanceOf(sl.SeqLayersError);
-    return e as sl.SeqLayersError;
-  }
-  throw new Error('expected an error');
-}
 
 /** Heap bytes in use and linear memory size, to show a refusal took nothing. */
 const usage = (rt: sl.Runtime) => ({ inUse: rt.heap.inUse, memory: rt.memory.buffer.byteLength });

@@ -1,0 +1,13 @@
+// The SeqLayersError that `f` throws (failing the test when it throws nothing or another kind).
+import { expect } from 'vitest';
+import * as sl from '../src/index.js';
+
+export function codedError(f: () => unknown): sl.SeqLayersError {
+  try {
+    f();
+  } catch (e) {
+    expect(e, String(e)).toBeInstanceOf(sl.SeqLayersError);
+    return e as sl.SeqLayersError;
+  }
+  throw new Error('expected an error');
+}
