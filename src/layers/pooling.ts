@@ -2,10 +2,8 @@
 // (BasePooling, its max, min and average bases, and the 1-D, 2-D and 3-D mixins). The padding
 // arithmetic is the convolutions' (convolution.ts).
 //
-// Exports: AveragePooling1D, AveragePooling1DLayer, AveragePooling2D, AveragePooling2DLayer,
-// AveragePooling3D, AveragePooling3DLayer, MaxPooling1D, MaxPooling1DLayer, MaxPooling2D,
-// MaxPooling2DLayer, MaxPooling3D, MaxPooling3DLayer, MinPooling1D, MinPooling1DLayer,
-// MinPooling2D, MinPooling2DLayer, MinPooling3D, MinPooling3DLayer, poolingDefs.
+// Exports: AveragePooling1D, AveragePooling2D, AveragePooling3D, MaxPooling1D, MaxPooling2D,
+// MaxPooling3D, MinPooling1D, MinPooling2D, MinPooling3D, PoolingLayer, poolingDefs.
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { Fraction } from '../fraction.js';
@@ -58,7 +56,7 @@ const SPATIAL_NAMES = [[], ['space'], ['space1', 'space2']] as const;
  * [B, W] uint8, initially valid for reverse_causal_valid and invalid otherwise. The values of
  * invalid steps are kept as they came: the kernel never reads them.
  */
-abstract class BasePoolingLayer extends Layer {
+export class PoolingLayer extends Layer {
   private readonly op: number;
   private readonly fill: number;
   private readonly k: number;
@@ -229,97 +227,46 @@ const geometry2d = (c: Resolved<typeof pooling2dFields>) => spatialGeometry(c, 2
 const geometry3d = (c: Resolved<typeof pooling3dFields>) => spatialGeometry(c, 3, c.spatialPadding);
 
 // ---------------------------------------------------------------------------------------------
-// The nine layers. None has parameters; see BasePoolingLayer for semantics and state.
+// The nine layers: a reduction and a geometry each. None has parameters; see PoolingLayer.
 
-const maxPooling1dDef = defineLayer({ type: 'MaxPooling1D', fields: pooling1dFields, create: (c, ctx) => new MaxPooling1DLayer(c, ctx) });
-/** Max over a window in time: channel shape unchanged. */
+function poolingDef<F extends typeof pooling1dFields | typeof pooling2dFields | typeof pooling3dFields>(
+  type: string, fields: F, reduction: Reduction, geometry: (c: Resolved<F>) => PoolGeometry,
+) {
+  return defineLayer({
+    type,
+    fields,
+    create: (c, ctx) => new PoolingLayer(c, ctx, reduction, (c as { maskedAverage?: boolean }).maskedAverage ?? false, geometry(c)),
+  });
+}
+
+const maxPooling1dDef = poolingDef('MaxPooling1D', pooling1dFields, 'max', geometry1d);
+const minPooling1dDef = poolingDef('MinPooling1D', pooling1dFields, 'min', geometry1d);
+const averagePooling1dDef = poolingDef('AveragePooling1D', averagePooling1dFields, 'average', geometry1d);
+const maxPooling2dDef = poolingDef('MaxPooling2D', pooling2dFields, 'max', geometry2d);
+const minPooling2dDef = poolingDef('MinPooling2D', pooling2dFields, 'min', geometry2d);
+const averagePooling2dDef = poolingDef('AveragePooling2D', averagePooling2dFields, 'average', geometry2d);
+const maxPooling3dDef = poolingDef('MaxPooling3D', pooling3dFields, 'max', geometry3d);
+const minPooling3dDef = poolingDef('MinPooling3D', pooling3dFields, 'min', geometry3d);
+const averagePooling3dDef = poolingDef('AveragePooling3D', averagePooling3dFields, 'average', geometry3d);
+
+/** Max over a window in time (invalid steps and padding count as -inf; int32: int min): channel shape unchanged. */
 export const MaxPooling1D = builder(maxPooling1dDef);
-/** MaxPooling1D: invalid steps and padding count as -inf (int32: int min). */
-export class MaxPooling1DLayer extends BasePoolingLayer {
-  constructor(c: Resolved<typeof pooling1dFields>, ctx: BuildContext) {
-    super(c, ctx, 'max', false, geometry1d(c));
-  }
-}
-
-const minPooling1dDef = defineLayer({ type: 'MinPooling1D', fields: pooling1dFields, create: (c, ctx) => new MinPooling1DLayer(c, ctx) });
-/** Min over a window in time: channel shape unchanged. */
+/** Min over a window in time (invalid steps and padding count as +inf; int32: int max): channel shape unchanged. */
 export const MinPooling1D = builder(minPooling1dDef);
-/** MinPooling1D: invalid steps and padding count as +inf (int32: int max). */
-export class MinPooling1DLayer extends BasePoolingLayer {
-  constructor(c: Resolved<typeof pooling1dFields>, ctx: BuildContext) {
-    super(c, ctx, 'min', false, geometry1d(c));
-  }
-}
-
-const averagePooling1dDef = defineLayer({ type: 'AveragePooling1D', fields: averagePooling1dFields, create: (c, ctx) => new AveragePooling1DLayer(c, ctx) });
-/** Average over a window in time: channel shape unchanged. */
+/** Average over a window in time: sum / poolSize, or / (valid taps) with maskedAverage; invalid steps and padding count as 0. */
 export const AveragePooling1D = builder(averagePooling1dDef);
-/** AveragePooling1D: sum / poolSize, or / (valid taps) with maskedAverage; invalid steps and padding count as 0. */
-export class AveragePooling1DLayer extends BasePoolingLayer {
-  constructor(c: Resolved<typeof averagePooling1dFields>, ctx: BuildContext) {
-    super(c, ctx, 'average', c.maskedAverage, geometry1d(c));
-  }
-}
-
-const maxPooling2dDef = defineLayer({ type: 'MaxPooling2D', fields: pooling2dFields, create: (c, ctx) => new MaxPooling2DLayer(c, ctx) });
-/** Max over a window in time and the first channel axis: [space, ...rest] -> [spaceOut, ...rest]. */
+/** Max over time and the first channel axis: [space, ...rest] -> [spaceOut, ...rest], spaceOut = ceil((space + padding - (eks - 1)) / stride). */
 export const MaxPooling2D = builder(maxPooling2dDef);
-/** MaxPooling2D: spaceOut = ceil((space + padding - (eks - 1)) / stride) per spatial_padding. */
-export class MaxPooling2DLayer extends BasePoolingLayer {
-  constructor(c: Resolved<typeof pooling2dFields>, ctx: BuildContext) {
-    super(c, ctx, 'max', false, geometry2d(c));
-  }
-}
-
-const minPooling2dDef = defineLayer({ type: 'MinPooling2D', fields: pooling2dFields, create: (c, ctx) => new MinPooling2DLayer(c, ctx) });
-/** Min over a window in time and the first channel axis: [space, ...rest] -> [spaceOut, ...rest]. */
+/** Min over time and the first channel axis, shaped as MaxPooling2D. */
 export const MinPooling2D = builder(minPooling2dDef);
-/** MinPooling2D: spaceOut as MaxPooling2D's. */
-export class MinPooling2DLayer extends BasePoolingLayer {
-  constructor(c: Resolved<typeof pooling2dFields>, ctx: BuildContext) {
-    super(c, ctx, 'min', false, geometry2d(c));
-  }
-}
-
-const averagePooling2dDef = defineLayer({ type: 'AveragePooling2D', fields: averagePooling2dFields, create: (c, ctx) => new AveragePooling2DLayer(c, ctx) });
-/** Average over a window in time and the first channel axis: [space, ...rest] -> [spaceOut, ...rest]. */
+/** Average over time and the first channel axis; spatial padding counts as 0 and in the divisor, also with maskedAverage. */
 export const AveragePooling2D = builder(averagePooling2dDef);
-/** AveragePooling2D: spatial padding counts as 0 and in the divisor, also with maskedAverage. */
-export class AveragePooling2DLayer extends BasePoolingLayer {
-  constructor(c: Resolved<typeof averagePooling2dFields>, ctx: BuildContext) {
-    super(c, ctx, 'average', c.maskedAverage, geometry2d(c));
-  }
-}
-
-const maxPooling3dDef = defineLayer({ type: 'MaxPooling3D', fields: pooling3dFields, create: (c, ctx) => new MaxPooling3DLayer(c, ctx) });
-/** Max over a window in time and the first two channel axes: [space1, space2, ...rest] -> [space1Out, space2Out, ...rest]. */
+/** Max over time and the first two channel axes: [space1, space2, ...rest] -> [space1Out, space2Out, ...rest]. */
 export const MaxPooling3D = builder(maxPooling3dDef);
-/** MaxPooling3D: each spatial axis as MaxPooling2D's. */
-export class MaxPooling3DLayer extends BasePoolingLayer {
-  constructor(c: Resolved<typeof pooling3dFields>, ctx: BuildContext) {
-    super(c, ctx, 'max', false, geometry3d(c));
-  }
-}
-
-const minPooling3dDef = defineLayer({ type: 'MinPooling3D', fields: pooling3dFields, create: (c, ctx) => new MinPooling3DLayer(c, ctx) });
-/** Min over a window in time and the first two channel axes: [space1, space2, ...rest] -> [space1Out, space2Out, ...rest]. */
+/** Min over time and the first two channel axes, shaped as MaxPooling3D. */
 export const MinPooling3D = builder(minPooling3dDef);
-/** MinPooling3D: each spatial axis as MaxPooling2D's. */
-export class MinPooling3DLayer extends BasePoolingLayer {
-  constructor(c: Resolved<typeof pooling3dFields>, ctx: BuildContext) {
-    super(c, ctx, 'min', false, geometry3d(c));
-  }
-}
-
-const averagePooling3dDef = defineLayer({ type: 'AveragePooling3D', fields: averagePooling3dFields, create: (c, ctx) => new AveragePooling3DLayer(c, ctx) });
-/** Average over a window in time and the first two channel axes: [space1, space2, ...rest] -> [space1Out, space2Out, ...rest]. */
+/** Average over time and the first two channel axes, as AveragePooling2D on each. */
 export const AveragePooling3D = builder(averagePooling3dDef);
-/** AveragePooling3D: as AveragePooling2D over both spatial axes. */
-export class AveragePooling3DLayer extends BasePoolingLayer {
-  constructor(c: Resolved<typeof averagePooling3dFields>, ctx: BuildContext) {
-    super(c, ctx, 'average', c.maskedAverage, geometry3d(c));
-  }
-}
 
 export const poolingDefs = [
   maxPooling1dDef, minPooling1dDef, averagePooling1dDef, maxPooling2dDef, minPooling2dDef, averagePooling2dDef,
