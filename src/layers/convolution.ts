@@ -703,6 +703,16 @@ abstract class SpatialConvLayer extends BaseConvLayer {
   }
 }
 
+/** Per-axis sizes of a spatial convolution's config (time first). */
+function spatialSizes(config: Resolved<ReturnType<typeof spatialConvFields>>, axes: number) {
+  return {
+    kernelSize: perAxis(config.kernelSize, axes),
+    strides: perAxis(config.strides, axes),
+    dilationRate: perAxis(config.dilationRate, axes),
+    timePadding: config.timePadding,
+  };
+}
+
 const conv2dDef = defineLayer({ type: 'Conv2D', fields: conv2dFields, create: (c, ctx) => new Conv2DLayer(c, ctx) });
 
 /** A 2-D convolution over time and one spatial axis: input channel shape [space, in] -> [spaceOut, filters]. */
@@ -715,13 +725,7 @@ export const Conv2D = builder(conv2dDef);
  */
 export class Conv2DLayer extends SpatialConvLayer {
   constructor(config: Resolved<typeof conv2dFields>, ctx: BuildContext) {
-    const sizes = {
-      kernelSize: perAxis(config.kernelSize, 2),
-      strides: perAxis(config.strides, 2),
-      dilationRate: perAxis(config.dilationRate, 2),
-      timePadding: config.timePadding,
-    };
-    super(config, ctx, sizes, [config.spatialPadding], ['space']);
+    super(config, ctx, spatialSizes(config, 2), [config.spatialPadding], ['space']);
   }
 }
 
@@ -736,13 +740,7 @@ export const Conv3D = builder(conv3dDef);
  */
 export class Conv3DLayer extends SpatialConvLayer {
   constructor(config: Resolved<typeof conv3dFields>, ctx: BuildContext) {
-    const sizes = {
-      kernelSize: perAxis(config.kernelSize, 3),
-      strides: perAxis(config.strides, 3),
-      dilationRate: perAxis(config.dilationRate, 3),
-      timePadding: config.timePadding,
-    };
-    super(config, ctx, sizes, config.spatialPadding, ['space1', 'space2']);
+    super(config, ctx, spatialSizes(config, 3), config.spatialPadding, ['space1', 'space2']);
   }
 }
 
