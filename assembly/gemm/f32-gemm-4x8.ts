@@ -11,16 +11,85 @@
 // registers, so the tile stays in registers. Each A broadcast is a load32_splat (V8 emits one
 // vbroadcastss from memory) rather than splat(load), which costs a scalar load plus a shuffle
 // on an FP port the madds need: measured at 512 x 512 x 512 (bench/kernels/gemm.bench.js, Zen 4,
-// best of interleaved runs), 33 -> 42 GFLOP/s plain and 42 -> 53 relaxed. Cache blocking
-// (K in blocks of 128..512, rows in blocks of 32..256) measured no faster on the shapes of
-// bench/shapes.json, so panels stay outermost; packing A into [m/4][k][4] (one pointer for
-// the four broadcasts) gained 8 % plain and 3 % relaxed before counting the packing itself,
-// so A is read in place. Rows left over (m mod 4, all of them when
-// m < 4) go to the 2x16 tile (f32-gemm-2x16.ts), which hands an odd last row to 1x24.
+// best of interleaved runs), 33 -> 42 GFLOP/s plain and 42 -> 53 relaxed.
+//
+// Blocking: A is copied, KC columns by MC rows at a time, into A_BLOCK as [MC/4][kc][4], so the
+// tile's four broadcasts come from one pointer at constant offsets (with A in place each row
+// costs an address add per k, and the plain build is bound by how many instructions V8 issues,
+// not by its FP pipes). The block (128 KiB) stays in L2 while every panel's kc x 8 slice (16
+// KiB, in L1) passes over it. Measured on the shapes of bench/shapes.json against the 12-chain
+// peak loop of the same run (Zen 4, Node 20): plain 75-84 % -> 99-105 %, relaxed 76-91 % ->
+// 91-94 %. The K blocks keep every sum's order: the partial sums go to C (f32, exact) and the
+// next block starts from C, so an element is still start + k = 0, 1, ... in turn.
+//
+// Rows left over (m mod 4, all of them when m < 4) go, unpacked, to the 2x16 tile
+// (f32-gemm-2x16.ts), which hands an odd last row to 1x24.
 import { madd } from '../simd';
 import { f32_gemm_2x16 } from './f32-gemm-2x16';
 import { f32_gemm_packed_len } from './pack';
 import { accStart, accStore } from './tile';
+
+/** Rows and columns (depth) of A packed at a time. */
+const MC = 64, KC = 512;
+const A_BLOCK = memory.data(MC * KC * 4, 16);
+
+/**
+ * Copies A's rows [0, rows) (rows a multiple of 4), columns [0, kc), row stride ldaB bytes,
+ * into out as [rows / 4][kc][4]: row quartets interleaved column by column.
+ */
+@inline function packA(rows: i32, kc: i32, a: usize, ldaB: usize, out: usize): void {
+  const kc4 = kc & ~3;
+  for (let i = 0; i < rows; i += 4) {
+    const r0 = a + <usize>i * ldaB, r1 = r0 + ldaB, r2 = r1 + ldaB, r3 = r2 + ldaB;
+    let o = out + <usize>i * (<usize>kc << 2);
+    // 4 x 4 transposes.
+    for (let kk = 0; kk < kc4; kk += 4) {
+      const ka = <usize>kk << 2;
+      const v0 = v128.load(r0 + ka), v1 = v128.load(r1 + ka), v2 = v128.load(r2 + ka), v3 = v128.load(r3 + ka);
+      const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v2, v3, 0, 4, 1, 5);
+      const t2 = i32x4.shuffle(v0, v1, 2, 6, 3, 7), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
+      v128.store(o, i64x2.shuffle(t0, t1, 0, 2));
+      v128.store(o, i64x2.shuffle(t0, t1, 1, 3), 16);
+      v128.store(o, i64x2.shuffle(t2, t3, 0, 2), 32);
+      v128.store(o, i64x2.shuffle(t2, t3, 1, 3), 48);
+      o += 64;
+    }
+    for (let kk = kc4; kk < kc; kk++) {
+      const ka = <usize>kk << 2;
+      store<f32>(o, load<f32>(r0 + ka));
+      store<f32>(o, load<f32>(r1 + ka), 4);
+      store<f32>(o, load<f32>(r2 + ka), 8);
+      store<f32>(o, load<f32>(r3 + ka), 12);
+      o += 16;
+    }
+  }
+}
+
+/** One 4x8 tile over kc steps: packed A quartets at ap, the panel's slice at bk, C rows from c0 (ldcB bytes apart). */
+@inline function tile(kc: i32, ap: usize, bk: usize, c0: usize, ldcB: usize, bias: usize, nr: i32, accumulate: bool): void {
+  const c1 = c0 + ldcB, c2 = c1 + ldcB, c3 = c2 + ldcB;
+  let x0 = accStart(c0, bias, 0, nr, accumulate), y0 = accStart(c0, bias, 4, nr, accumulate);
+  let x1 = accStart(c1, bias, 0, nr, accumulate), y1 = accStart(c1, bias, 4, nr, accumulate);
+  let x2 = accStart(c2, bias, 0, nr, accumulate), y2 = accStart(c2, bias, 4, nr, accumulate);
+  let x3 = accStart(c3, bias, 0, nr, accumulate), y3 = accStart(c3, bias, 4, nr, accumulate);
+  const end = ap + (<usize>kc << 4);
+  for (; ap < end; ap += 16) {
+    const b0 = v128.load(bk), b1 = v128.load(bk, 16);
+    bk += 32;
+    let va = v128.load32_splat(ap);
+    x0 = madd(va, b0, x0); y0 = madd(va, b1, y0);
+    va = v128.load32_splat(ap, 4);
+    x1 = madd(va, b0, x1); y1 = madd(va, b1, y1);
+    va = v128.load32_splat(ap, 8);
+    x2 = madd(va, b0, x2); y2 = madd(va, b1, y2);
+    va = v128.load32_splat(ap, 12);
+    x3 = madd(va, b0, x3); y3 = madd(va, b1, y3);
+  }
+  accStore(c0, x0, 0, nr); accStore(c0, y0, 4, nr);
+  accStore(c1, x1, 0, nr); accStore(c1, y1, 4, nr);
+  accStore(c2, x2, 0, nr); accStore(c2, y2, 4, nr);
+  accStore(c3, x3, 0, nr); accStore(c3, y3, 4, nr);
+}
 
 export function f32_gemm(
   m: i32, n: i32, k: i32, a: usize, lda: i32, bp: usize, c: usize, ldc: i32, bias: usize, accumulate: bool,
@@ -30,40 +99,23 @@ export function f32_gemm(
   const ldaB = <usize>lda << 2;
   const ldcB = <usize>ldc << 2;
   const m4 = m & ~3;
-  // Panels outermost: one panel (k x 32 bytes) stays in cache across all row tiles.
-  for (let p = 0; p < panels && m4 > 0; p++) {
-    const n0 = p << 3;
-    const nr = min(8, n - n0);
-    const bpan = bp + <usize>p * panelBytes;
-    const biasP: usize = bias ? bias + (<usize>n0 << 2) : 0;
-    // Main loop: 4 rows x 8 columns.
-    for (let i = 0; i < m4; i += 4) {
-      const a0 = a + <usize>i * ldaB;
-      const a1 = a0 + ldaB, a2 = a1 + ldaB, a3 = a2 + ldaB;
-      const c0 = c + <usize>i * ldcB + (<usize>n0 << 2);
-      const c1 = c0 + ldcB, c2 = c1 + ldcB, c3 = c2 + ldcB;
-      let x0 = accStart(c0, biasP, 0, nr, accumulate), y0 = accStart(c0, biasP, 4, nr, accumulate);
-      let x1 = accStart(c1, biasP, 0, nr, accumulate), y1 = accStart(c1, biasP, 4, nr, accumulate);
-      let x2 = accStart(c2, biasP, 0, nr, accumulate), y2 = accStart(c2, biasP, 4, nr, accumulate);
-      let x3 = accStart(c3, biasP, 0, nr, accumulate), y3 = accStart(c3, biasP, 4, nr, accumulate);
-      let bk = bpan;
-      for (let kk = 0; kk < k; kk++) {
-        const ka = <usize>kk << 2;
-        const b0 = v128.load(bk), b1 = v128.load(bk, 16);
-        bk += 32;
-        let va = v128.load32_splat(a0 + ka);
-        x0 = madd(va, b0, x0); y0 = madd(va, b1, y0);
-        va = v128.load32_splat(a1 + ka);
-        x1 = madd(va, b0, x1); y1 = madd(va, b1, y1);
-        va = v128.load32_splat(a2 + ka);
-        x2 = madd(va, b0, x2); y2 = madd(va, b1, y2);
-        va = v128.load32_splat(a3 + ka);
-        x3 = madd(va, b0, x3); y3 = madd(va, b1, y3);
+  for (let k0 = 0; k0 < k && m4 > 0; k0 += KC) {
+    const kc = min(KC, k - k0);
+    // Later K blocks continue from the partial sums in C.
+    const acc = accumulate || k0 > 0;
+    for (let i0 = 0; i0 < m4; i0 += MC) {
+      const rows = min(MC, m4 - i0);
+      packA(rows, kc, a + <usize>i0 * ldaB + (<usize>k0 << 2), ldaB, A_BLOCK);
+      for (let p = 0; p < panels; p++) {
+        const n0 = p << 3;
+        const nr = min(8, n - n0);
+        const bk = bp + <usize>p * panelBytes + (<usize>k0 << 5);
+        const biasP: usize = bias ? bias + (<usize>n0 << 2) : 0;
+        const cp = c + <usize>i0 * ldcB + (<usize>n0 << 2);
+        for (let i = 0; i < rows; i += 4) {
+          tile(kc, A_BLOCK + <usize>i * (<usize>kc << 2), bk, cp + <usize>i * ldcB, ldcB, biasP, nr, acc);
+        }
       }
-      accStore(c0, x0, 0, nr); accStore(c0, y0, 4, nr);
-      accStore(c1, x1, 0, nr); accStore(c1, y1, 4, nr);
-      accStore(c2, x2, 0, nr); accStore(c2, y2, 4, nr);
-      accStore(c3, x3, 0, nr); accStore(c3, y3, 4, nr);
     }
   }
   // Remaining rows: 2x16 tiles.

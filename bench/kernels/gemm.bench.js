@@ -52,7 +52,7 @@ export async function gemmRows(ctx) {
   // The peak loops alone first: their row states what "% of peak" means below.
   const peaks = await compare(Object.fromEntries(builds.map((b) => [b, () => ctx.rts[b].k.f32_peak_madd(PEAK_ITERS)])), ctx.timing);
   rows.push({
-    workload: 'WASM SIMD peak loop (12 madd chains)',
+    workload: 'WASM SIMD peak loop (12 madd chains, 2 loads)',
     unit: 'µs/call',
     ours: Object.fromEntries(builds.map((b) => [b, { ...micros(peaks[b]), gflops: round(gflops(PEAK_FLOPS, peaks[b])) }])),
     anchors: {},

@@ -152,6 +152,26 @@ describe('f32_gemm (4x8 tiles, 2x16 for the m mod 4 rows)', () => {
   });
 });
 
+describe('f32_gemm over several blocks of A (64 rows by 512 columns packed at a time)', () => {
+  // Sizes that cross the row and depth blocks, with a depth tail that is not a multiple of 4
+  // and a row count that leaves rows for the 2x16 tile.
+  const cases: Array<[number, number, number]> = [[64, 9, 512], [68, 17, 513], [133, 11, 1030], [70, 25, 1027]];
+  for (const [m, n, k] of cases) {
+    it(`m = ${m}, n = ${n}, k = ${k}: bias and accumulate, prime and overlapping strides`, () => {
+      const failures: string[] = [];
+      let seed = m * n;
+      for (const [bias, accumulate] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        for (const lda of [nextPrime(k), k >> 1]) {
+          const c: GemmCase = { m, n, k, lda, ldc: nextPrime(n), bias, accumulate, misalign: (seed % 4) * 4 };
+          const err = runCase('f32_gemm', c, ++seed);
+          if (err) failures.push(`${JSON.stringify(c)}: ${err}`);
+        }
+      }
+      expect(failures.slice(0, 3)).toEqual([]);
+    });
+  }
+});
+
 describe('f32_gemm_2x16 (the few-rows path, called directly)', () => {
   for (let m = 1; m <= 5; m++) {
     it(`m = ${m}: every n, k, bias and accumulate`, () => {
@@ -174,8 +194,7 @@ describe('f32_gemm_1x24 (the one-row path, called directly)', () => {
 describe('tiles agree bit for bit', () => {
   // Every tile sums start + a0*b0 + a1*b1 + ... in the same order, so a row of C does not
   // depend on how many rows were computed with it: step() (m = batch) equals layer() exactly.
-  it('one call with m = 11 equals 11 calls with m = 1 and 5 calls with m = 2 plus one with m = 1', () => {
-    const m = 11, n = 37, k = 29;
+  for (const [m, n, k] of [[11, 37, 29], [133, 19, 1030]] as const) it(`one call with m = ${m} equals ${m} calls with m = 1 and calls with m = 2 (k = ${k})`, () => {
     const random = seededRandom(7);
     const heap = rt.heap;
     const pa = heap.alloc(m * k * 4), pb = heap.alloc(k * n * 4), pbias = heap.alloc(n * 4);
