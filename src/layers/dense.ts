@@ -3,7 +3,8 @@
 // Exports (sorted): Dense, DenseShaped, EinsumDense.
 //
 // All three are one einsum of each step's channels with a kernel, lowered once at build time
-// (an EinsumPlan) to at most: a strided copy of x, ONE batched packed GEMM with the bias fused,
+// (an EinsumPlan) to at most: a strided copy of x, ONE batched packed GEMM with the bias fused
+// (for one row against a kernel larger than L2, one GEMV on a second packing of the kernel),
 // a strided copy of y, and the activation in place. Dense and DenseShaped never need the copies.
 // They are stateless (ratio 1, receptive field (0, 0)); each step only sees its own row, so
 // invalid steps (NaN included) stay in their own rows, and the input mask passes through.
@@ -30,6 +31,9 @@ interface EinsumSpec {
   /** Bias shape, right-aligned against y as the reference's bias_add broadcasts it (null: no bias). */
   bias: readonly number[] | null;
 }
+
+/** Kernels above this size (L2 on current x86 cores) also get the GEMV packing (EinsumPlan.gemvLen). */
+const GEMV_COPY_MIN_BYTES = 1 << 20;
 
 /** Channel axes f32_strided_binary can broadcast over: its rank minus the rows axis. */
 const MAX_CHANNEL_AXES = MAX_STRIDED_RANK - 1;
@@ -115,20 +119,37 @@ class EinsumPlan {
     return this.s * rt.k.f32_gemm_packed_len(this.k, this.n);
   }
 
+  /**
+   * Floats of the kernel's second packing for one-row products (f32_gemv), or 0 when there is
+   * none: only a single [K, N] product (S = 1) whose kernel is larger than L2 gets one. A
+   * one-row product reads every weight once, and f32_gemv streams them from L3 or memory ~10 %
+   * faster than the GEMM's 8-column panels (bench/README.md); within L2 both run at the same
+   * speed, so smaller kernels keep one copy.
+   */
+  gemvLen(rt: Runtime): number {
+    return this.s === 1 && this.k * this.n * 4 > GEMV_COPY_MIN_BYTES ? rt.k.f32_gemv_packed_len(this.k, this.n) : 0;
+  }
+
   /** Floats of the GEMM-order bias [S, N] derived from the parameter, or 0 when the parameter serves as is. */
   get gemmBiasLen(): number {
     return this.biasOffsets ? this.s * this.n : 0;
   }
 
-  /** Packs the kernel parameter (reference layout) into `packed`, one [K, N] matrix per S index. */
-  pack(rt: Runtime, kernel: number, packed: number): void {
+  /**
+   * Packs the kernel parameter (reference layout) into `packed`, one [K, N] matrix per S index,
+   * and into `gemv` (0: none; see gemvLen).
+   */
+  pack(rt: Runtime, kernel: number, packed: number, gemv: number): void {
     const { k, n } = this;
+    const packOne = (kn: number, si: number) => {
+      rt.k.f32_gemm_pack_b(k, n, kn, n, packed + si * rt.k.f32_gemm_packed_len(k, n) * 4);
+      if (gemv) rt.k.f32_gemv_pack_b(k, 0, k, n, kn, n, gemv);
+    };
     const o = this.kernelOffsets;
     if (!o) {
-      rt.k.f32_gemm_pack_b(k, n, kernel, n, packed);
+      packOne(kernel, 0);
       return;
     }
-    const packedBytes = rt.k.f32_gemm_packed_len(k, n) * 4;
     const gathered = new Float32Array(k * n);
     rt.arena.begin();
     try {
@@ -140,7 +161,7 @@ class EinsumPlan {
           for (let ni = 0; ni < n; ni++) gathered[ki * n + ni] = src[base + o.n[ni]!]!;
         }
         rt.f32.set(gathered, tmp >> 2);
-        rt.k.f32_gemm_pack_b(k, n, tmp, n, packed + si * packedBytes);
+        packOne(tmp, si);
       }
     } finally {
       rt.arena.end();
@@ -159,9 +180,9 @@ class EinsumPlan {
   /**
    * y = einsum(x, kernel) + bias for `steps` steps: x [steps, ...X], y [steps, ...Z] (not
    * overlapping x). bias is the parameter (0: none), gemmBias the [S, N] buffer filled by
-   * gatherBias (used when gemmBiasLen > 0).
+   * gatherBias (used when gemmBiasLen > 0), gemv the second packing (0: none).
    */
-  run(ctx: RunContext, steps: number, x: number, y: number, packed: number, bias: number, gemmBias: number): void {
+  run(ctx: RunContext, steps: number, x: number, y: number, packed: number, gemv: number, bias: number, gemmBias: number): void {
     const { m, s, k, n } = this;
     let a = x;
     if (this.xCopy) {
@@ -170,7 +191,9 @@ class EinsumPlan {
     }
     const c = this.yCopy ? ctx.alloc(steps * this.outSize * 4) : y;
     const fusedBias = this.biasAdd ? 0 : this.biasOffsets ? gemmBias : bias;
-    ctx.rt.k.f32_gemm_batch(s, steps * m, n, k, a, s * k, k, packed, c, s * n, n, fusedBias, false);
+    // The same sums in the same order either way (f32_gemv matches f32_gemm bit for bit).
+    if (gemv && steps * m === 1) ctx.rt.k.f32_gemv(n, k, 0, k, a, 0, 0, gemv, c, fusedBias, false);
+    else ctx.rt.k.f32_gemm_batch(s, steps * m, n, k, a, s * k, k, packed, c, s * n, n, fusedBias, false);
     if (this.yCopy) this.yCopy.run(ctx, steps, c, y);
     if (this.biasAdd) this.biasAdd.run(ctx, Op.add, steps, y, bias, y);
   }
@@ -215,6 +238,7 @@ abstract class EinsumLayer extends Layer {
   private kernel!: Param;
   private bias!: Param | null;
   private packed!: Derived;
+  private gemv!: Derived | null;
   private gemmBias!: Derived | null;
   private activation!: UnaryKernel | null;
 
@@ -226,19 +250,21 @@ abstract class EinsumLayer extends Layer {
     this.kernel = this.param('kernel', kernelShape, kernelInit(kernelShape));
     this.bias = spec.bias ? this.param('bias', spec.bias, zeros) : null;
     this.packed = this.derive(this.plan.packedLen(this.rt) * 4);
+    const gemvLen = this.plan.gemvLen(this.rt);
+    this.gemv = gemvLen ? this.derive(gemvLen * 4) : null;
     this.gemmBias = this.plan.gemmBiasLen ? this.derive(this.plan.gemmBiasLen * 4) : null;
     this.activation = activationKernel(activation);
   }
 
   prepare(): void {
-    this.plan.pack(this.rt, this.kernel.ptr, this.packed.ptr);
+    this.plan.pack(this.rt, this.kernel.ptr, this.packed.ptr, this.gemv?.ptr ?? 0);
     if (this.gemmBias) this.plan.gatherBias(this.rt, this.bias!.ptr, this.gemmBias.ptr);
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const steps = x.batch * x.time;
     const y = this.allocOutput(ctx, x.batch, x.time);
-    this.plan.run(ctx, steps, x.values, y, this.packed.ptr, this.bias?.ptr ?? 0, this.gemmBias?.ptr ?? 0);
+    this.plan.run(ctx, steps, x.values, y, this.packed.ptr, this.gemv?.ptr ?? 0, this.bias?.ptr ?? 0, this.gemmBias?.ptr ?? 0);
     this.activation?.(ctx.rt.k, steps * product(this.output.shape), y, y);
     return this.result(y, x.mask, x.batch, x.time);
   }

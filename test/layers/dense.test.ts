@@ -45,6 +45,30 @@ describe('Dense', () => {
     m.dispose();
   });
 
+  it('a kernel larger than L2 steps batch 1 through its GEMV packing: same bits as layer, right values', () => {
+    // 520 x 600 floats = 1.19 MiB: one-row steps take f32_gemv, blocks of rows f32_gemm.
+    const din = 520, features = 600;
+    const m = sl.build(sl.Dense({ features }), { inputShape: [din] });
+    randomizeWeights(m);
+    const x = sl.randomSequence([1, 5, din], { randomLengths: false });
+    const y = m.layer(x);
+    expect(Array.from(sl.stepByStep(m, x, 1).values)).toEqual(Array.from(y.values));
+    const w = m.getWeights();
+    const kernel = w.kernel!.data as Float32Array, bias = w.bias!.data as Float32Array;
+    for (let t = 0; t < 5; t++) {
+      for (const o of [0, 299, 599]) {
+        let ref = bias[o]!, mag = Math.abs(ref);
+        for (let i = 0; i < din; i++) {
+          const p = x.values[t * din + i]! * kernel[i * features + o]!;
+          ref += p;
+          mag += Math.abs(p);
+        }
+        expect(Math.abs(y.values[t * features + o]! - ref)).toBeLessThanOrEqual(din * 2 ** -23 * mag);
+      }
+    }
+    m.dispose();
+  });
+
   it('applies the activation after the bias', () => {
     const m = contract(sl.Dense({ features: 6, activation: 'gelu' }), [3, 4]);
     const plain = sl.build(sl.Dense({ features: 6 }), { inputShape: [3, 4] });
