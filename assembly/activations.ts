@@ -228,8 +228,9 @@ const POW_INT_MAX: f32 = 64;
 
 /**
  * y = x^p (C pow semantics: negative x gives NaN unless p is an integer, x^0 = 1).
- * Integer |p| <= 64 uses repeated squaring (error <= log2|p| + 1 ulp); other p use
- * e^(p log|x|) (relative error about (1 + |p log x|) 1.2e-7). x, y [n]; may run in place.
+ * Integer |p| <= 64 uses repeated squaring (error <= log2|p| + 1 ulp), p = 0.5 the square
+ * root (correctly rounded); other p use e^(p log|x|) (relative error about (1 + |p log x|)
+ * 1.2e-7). x, y [n]; may run in place.
  */
 export function f32_vpow(n: i32, x: usize, p: f32, y: usize): void {
   const integral = floor(p) == p;
@@ -243,10 +244,12 @@ export function f32_vpow(n: i32, x: usize, p: f32, y: usize): void {
   // Sign of the result for x < 0: NaN unless p is an integer, negative if it is odd.
   const odd = integral && abs(p) < 16777216 && (<i32>p & 1) != 0;
   const vp = f32x4.splat(p);
+  const sqrt = p == 0.5;
   for (let i = 0; i < n; i += 4) {
     const o = <usize>i << 2, m = min(4, n - i);
     const v = loadLanes(x + o, m);
-    let r = expV(f32x4.mul(vp, logV(f32x4.abs(v))));
+    // p = 1/2 (a magnitude): the correctly rounded square root, with pow's special values.
+    let r = sqrt ? f32x4.sqrt(f32x4.abs(v)) : expV(f32x4.mul(vp, logV(f32x4.abs(v))));
     const neg = f32x4.lt(v, f32x4.splat(0));
     if (odd) r = v128.bitselect(f32x4.neg(r), r, neg);
     else if (!integral) r = v128.bitselect(f32x4.splat(<f32>NaN), r, v128.and(neg, f32x4.ne(v, f32x4.splat(<f32>-Infinity))));

@@ -3,18 +3,25 @@
 /**
  * Replaces the values of invalid steps by `fill` (the reference's mask_invalid): a select,
  * never a multiply, so NaN or Inf at invalid steps disappear. x, y [B*T, C]; may run in place.
+ * Runs of valid rows are copied with one memory.copy each (V8 calls out for every copy, which
+ * for rows of one float, as audio samples are, cost more than the copying).
  */
 export function f32_mask_invalid(rows: i32, c: i32, mask: usize, x: usize, y: usize, fill: f32): void {
   const rowBytes = <usize>c << 2;
-  for (let r = 0; r < rows; r++) {
+  const v = f32x4.splat(fill);
+  let r = 0;
+  while (r < rows) {
     const o = <usize>r * rowBytes;
     if (load<u8>(mask + <usize>r)) {
-      if (x != y) memory.copy(y + o, x + o, rowBytes);
+      let end = r + 1;
+      while (end < rows && load<u8>(mask + <usize>end)) end++;
+      if (x != y) memory.copy(y + o, x + o, <usize>(end - r) * rowBytes);
+      r = end;
     } else {
-      const v = f32x4.splat(fill);
       let i = 0;
       for (; i + 4 <= c; i += 4) v128.store(y + o + (<usize>i << 2), v);
       for (; i < c; i++) store<f32>(y + o + (<usize>i << 2), fill);
+      r++;
     }
   }
 }

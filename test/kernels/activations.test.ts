@@ -179,6 +179,18 @@ describe('f32_vpow', () => {
   }
 });
 
+describe('f32_vpow with p = 0.5', () => {
+  it('is the correctly rounded square root, with pow special values', () => {
+    const x = Float32Array.from([...randoms(37, 5, 4).map(Math.abs), 0, -0, Infinity, -Infinity, NaN, -1, -1e-30, 1e-40, 3.4e38]);
+    const xb = place(x, 4), yb = place(new Array(x.length).fill(0), 8);
+    rt.k.f32_vpow(x.length, xb.ptr, 0.5, yb.ptr);
+    const y = take(yb, 'p = 0.5');
+    // Math.pow(-0, 0.5) = +0 and Math.pow(-Infinity, 0.5) = +Infinity (C pow), unlike sqrt.
+    x.forEach((v, i) => expect(Object.is(y[i], Math.fround(Math.pow(v, 0.5))), `${v}^0.5 = ${y[i]}`).toBe(true));
+    free(xb);
+  });
+});
+
 describe('f32_vmod_rows', () => {
   it('every channel count, rows 1 and 2, in place', () => {
     for (const rows of [1, 2]) {
