@@ -26,6 +26,9 @@ async function allocations(rt, fn, steps = COUNTED_STEPS) {
   const gc = exposeGc();
   for (let i = 0; i < steps; i++) fn();
   const wasm0 = rt.memory.buffer.byteLength;
+  // Start from an empty young generation: garbage left by the previous contestant (step()
+  // allocates) would otherwise be collected during this one's count.
+  gc();
   let gcs = 0;
   const obs = new PerformanceObserver((list) => (gcs += list.getEntries().length));
   obs.observe({ entryTypes: ['gc'] });
