@@ -294,24 +294,24 @@ export function f32_conv2d_transpose(
  * Mask of a transposed convolution over time by the reference's "transposed conv of the
  * mask" rules: out[b, o] = AND (OR when useOr) of mask[b, t] over every input step t < tIn
  * and tap a < k with o = t*s + offset - a*d. An output no input reaches is valid for AND
- * (no invalid input touches it) and invalid for OR.
+ * (no invalid input touches it) and invalid for OR. Computed as a scatter: out starts at the
+ * rule's identity and each input that decides (invalid for AND, valid for OR) marks the k
+ * outputs it reaches, O(tIn k) like the convolution itself (a gather over every output's taps
+ * was O(tOut k), quadratic in k when the input is short).
  */
 export function mask_conv_transpose(
   batch: i32, tIn: i32, tOut: i32, k: i32, s: i32, d: i32, offset: i32, useOr: bool, mask: usize, out: usize,
 ): void {
+  const identity: u8 = useOr ? 0 : 1;
   for (let b = 0; b < batch; b++) {
     const mi = mask + <usize>(b * tIn), mo = out + <usize>(b * tOut);
-    for (let o = 0; o < tOut; o++) {
-      let acc: u8 = useOr ? 0 : 1;
-      for (let a = 0; a < k; a++) {
-        const num = o - offset + a * d;
-        if (num < 0 || num % s != 0) continue;
-        const t = num / s;
-        if (t >= tIn) continue;
-        const m = load<u8>(mi + <usize>t);
-        if (useOr) { if (m) { acc = 1; break; } } else if (!m) { acc = 0; break; }
-      }
-      store<u8>(mo + <usize>o, acc);
+    memory.fill(mo, identity, <usize>tOut);
+    for (let t = 0; t < tIn; t++) {
+      if ((load<u8>(mi + <usize>t) != 0) != useOr) continue;
+      // Targets o = t*s + offset - a*d fall as a grows: skip those past the end, stop below 0.
+      const top = t * s + offset;
+      let a = top >= tOut ? (top - tOut + d) / d : 0;
+      for (let o = top - a * d; a < k && o >= 0; a++, o -= d) store<u8>(mo + <usize>o, 1 - identity);
     }
   }
 }

@@ -396,6 +396,26 @@ describe('mask and resampling kernels', () => {
     }
   });
 
+  it('mask_conv_transpose: random masks and geometries equal the gather over every output', () => {
+    const random = seededRandom(31);
+    const int = (n: number) => Math.floor(random() * n);
+    for (let trial = 0; trial < 300; trial++) {
+      const tIn = 1 + int(7), k = 1 + int(9), s = 1 + int(3), d = 1 + int(3), off = int(k * d + 2), tOut = 1 + int(tIn * s + k * d + 2);
+      const mask = Uint8Array.from({ length: 2 * tIn }, () => +(random() < 0.7));
+      for (const useOr of [false, true]) {
+        const got = bytes(mask, 2 * tOut, (src, out) => rt.k.mask_conv_transpose(2, tIn, tOut, k, s, d, off, useOr, src, out));
+        const want: number[] = [];
+        for (let b = 0; b < 2; b++)
+          for (let o = 0; o < tOut; o++) {
+            const reach: number[] = [];
+            for (let t = 0; t < tIn; t++) for (let j = 0; j < k; j++) if (t * s + off - j * d === o) reach.push(mask[b * tIn + t]!);
+            want.push(useOr ? +reach.some(Boolean) : +reach.every(Boolean));
+          }
+        expect(got, JSON.stringify({ tIn, k, s, d, off, tOut, useOr })).toEqual(want);
+      }
+    }
+  });
+
   it('seq_repeat_time and seq_stride_time move whole steps', () => {
     const src = Uint8Array.from({ length: 2 * 5 * 3 }, (_, i) => i + 1); // [2, 5, 3 bytes]
     expect(bytes(src, 2 * 10 * 3, (a, o) => rt.k.seq_repeat_time(2, 5, 2, 3, a, o))).toEqual(
