@@ -17,9 +17,9 @@
 // tile's four broadcasts come from one pointer at constant offsets (with A in place each row
 // costs an address add per k, and the plain build is bound by how many instructions V8 issues,
 // not by its FP pipes). The block (128 KiB) stays in L2 while every panel's kc x 8 slice (16
-// KiB, in L1) passes over it. Measured on the shapes of bench/shapes.json against the 12-chain
-// peak loop of the same run (Zen 4, Node 20): plain 75-84 % -> 99-105 %, relaxed 76-91 % ->
-// 91-94 %. The K blocks keep every sum's order: the partial sums go to C (f32, exact) and the
+// KiB, in L1) passes over it. Measured by `npm run bench` on the shapes of bench/shapes.json
+// against the peak loop of the same run (Zen 4, Node 20): plain 75-84 % -> 96-102 %, relaxed
+// 76-91 % -> 86-91 %. The K blocks keep every sum's order: the partial sums go to C (f32, exact) and the
 // next block starts from C, so an element is still start + k = 0, 1, ... in turn.
 //
 // Rows left over (m mod 4, all of them when m < 4) go, unpacked, to the 2x16 tile
