@@ -1102,7 +1102,8 @@ export const LinearToMelSpectrogram = builder(LinearToMelSpectrogramDef);
 
 /**
  * LinearToMelSpectrogram. No parameters: the [bins, num_mel_bins] matrix of
- * linearToMelWeightMatrix is computed at build time and packed for the GEMM (one f32_gemm call
+ * linearToMelWeightMatrix is computed when the model is built (after its memory budget check)
+ * and packed for the GEMM (one f32_gemm call
  * per block over every [.., bins] row). Input float32, uncompressed magnitudes on the last axis.
  * Stateless, ratio 1, receptive field (0, 0).
  */
