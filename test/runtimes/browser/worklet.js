@@ -2,28 +2,18 @@
 // with an OfflineAudioContext and compares it with model.layer() on the same signal.
 import * as sl from '/dist/index.js';
 import { createModelNode } from '/dist/audio/index.js';
+import { seededRandom } from '/dist/util/hash.js';
 
 const SAMPLE_RATE = 48000;
 
 /** A deterministic test signal: two tones and a little noise, `channels` x `frames`. */
 function signal(channels, frames) {
-  const random = sl.normal(mulberry(1));
+  const random = sl.normal(seededRandom(1));
   return Array.from({ length: channels }, (_, c) => {
     const x = new Float32Array(frames);
     for (let t = 0; t < frames; t++) x[t] = 0.5 * Math.sin((2 * Math.PI * (220 + 110 * c) * t) / SAMPLE_RATE) + 0.2 * Math.sin((2 * Math.PI * 3150 * t) / SAMPLE_RATE) + 0.05 * random();
     return x;
   });
-}
-
-function mulberry(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function render(channels, frames, planar, makeNode) {
