@@ -7,6 +7,7 @@ export * from './gemm/f32-gemm-4x8';
 export * from './gemm/f32-gemm-2x16';
 export * from './gemm/f32-gemm-1x24';
 export * from './gemm/f32-gemv';
+export * from './gemm/q8-gemv';
 export * from './conv';
 export * from './elementwise';
 export * from './broadcast';

@@ -1,5 +1,7 @@
 """Oracle fixtures for the dense family (src/layers/dense.ts): Dense and DenseShaped through
 PyTorch (torch.tensordot), EinsumDense through np.einsum, in float64, rounded to float32.
+weight_storage 'int8' cases quantise with NumPy as the layers document it (float32 column
+scales max |col| / 127 and row scales max |row| / 32767, np.rint), then sum exactly in int64.
 
 Shapes and equations are the ones sequence_layers/jax/dense_test.py tests, plus a bias that
 varies along a row axis of the GEMM and a few more features. Writes test/fixtures/dense.json.
@@ -144,4 +146,50 @@ cases.append(case(
     {"type": "EinsumDense", "equation": "...ab,bac->...ca", "output_shape": [5, None], "bias_axes": "c", "activation": "swish"},
     x, y / (1 + np.exp(-y)), weights={"kernel": kernel, "bias": bias}, lengths=x_lens))
 
-write_fixture("dense", cases, "tools/fixtures_dense.py: torch.tensordot (Dense, DenseShaped) and np.einsum (EinsumDense), float64")
+
+def q8_rows(x, kernel_kn, bias):
+    """weight_storage 'int8': y[r] = scale * (sx[r] * sum(xq[r] q)) + bias, per row of x [..., K]."""
+    f32 = np.float32
+    scale = (np.abs(kernel_kn).max(axis=0).astype(f32) / f32(127)).astype(f32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = np.where(scale > 0, np.clip(np.rint(kernel_kn / scale), -127, 127), 0).astype(np.int64)
+    rows = x.reshape(-1, x.shape[-1])
+    sx = (np.abs(rows).max(axis=1).astype(f32) / f32(32767)).astype(f32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xq = np.where(sx[:, None] > 0, np.clip(np.rint(rows / sx[:, None]), -32767, 32767), 0).astype(np.int64)
+    y = (xq @ q).astype(np.float64) * sx[:, None].astype(np.float64) * scale.astype(np.float64)
+    if bias is not None:
+        y = y + bias.astype(np.float64)
+    return y.reshape(*x.shape[:-1], kernel_kn.shape[1])
+
+
+# weight_storage 'int8': more than one 32-column panel, more than one 256-row int32 block, odd
+# sizes; DenseShaped and a transposed EinsumDense (their kernels are gathered to [K, N] first).
+for channels, features, use_bias in [((5,), 11, True), ((3, 7), 3, False), ((300,), 70, True)]:
+    x_lens = lengths(2, 4)
+    x = masked(normal(2, 4, *channels), x_lens)
+    kernel = normal(channels[-1], features)
+    bias = normal(features) if use_bias else None
+    weights = {"kernel": kernel} | ({"bias": bias} if use_bias else {})
+    cases.append(case(
+        f"Dense int8 channels={list(channels)} features={features} use_bias={use_bias}",
+        {"type": "Dense", "features": features, "use_bias": use_bias, "weight_storage": "int8"},
+        x, q8_rows(x, kernel, bias), weights=weights, lengths=x_lens, rtol=1e-5, atol=1e-6))
+x_lens = lengths(2, 3)
+x = masked(normal(2, 3, 5, 7), x_lens)
+kernel, bias = normal(5, 7, 6, 8), normal(6, 8)
+cases.append(case(
+    "DenseShaped int8 channels=[5, 7] output_shape=[6, 8]",
+    {"type": "DenseShaped", "output_shape": [6, 8], "weight_storage": "int8"},
+    x, q8_rows(x.reshape(2, 3, 35), kernel.reshape(35, 48), bias.reshape(48)).reshape(2, 3, 6, 8),
+    weights={"kernel": kernel, "bias": bias}, lengths=x_lens, rtol=1e-5, atol=1e-6))
+x_lens = lengths(2, 4)
+x = masked(normal(2, 4, 6, 5), x_lens)
+kernel = normal(5, 9)
+y = q8_rows(x, kernel, None).transpose(0, 1, 3, 2)
+cases.append(case(
+    "EinsumDense int8 ...ab,bc->...ca",
+    {"type": "EinsumDense", "equation": "...ab,bc->...ca", "output_shape": [9, None], "weight_storage": "int8"},
+    x, y, weights={"kernel": kernel}, lengths=x_lens, rtol=1e-5, atol=1e-6))
+
+write_fixture("dense", cases, "tools/fixtures_dense.py: torch.tensordot (Dense, DenseShaped) and np.einsum (EinsumDense), float64; int8 storage quantised with NumPy, int64 sums")

@@ -3,7 +3,9 @@
 // the same packed weight bytes (f32_peak_read) for GEMV. Each GEMV shape runs twice: f32_gemm
 // on its 8-column panels and f32_gemv on its own 28-column packing (the LSTM step, attention
 // projections, and Dense kernels over 1 MiB). The target applies to the kernel the layers use
-// for the shape: f32_gemm rows only up to 1 MiB. Shapes come from bench/shapes.json.
+// for the shape: f32_gemm rows only up to 1 MiB. Then int8 weights (q8_gemv) against f32_gemv
+// on the same weights, from cache-resident to memory-bound sizes. Shapes come from
+// bench/shapes.json.
 import { readFileSync } from 'node:fs';
 import { compare, micros, pseudoRandom, round } from '../lib.js';
 
@@ -43,6 +45,25 @@ function gemvCase(rt, n, k) {
     read: () => kern.f32_peak_read(packedLen, bp),
     packedBytes: packedLen * 4,
     free: () => [a, b, bp, y].forEach((p) => heap.release(p)),
+  };
+}
+
+/** The same product with int8 weights (q8_gemv, the layers' weightStorage 'int8'): input quantised per call, as a step runs it. */
+function q8Case(rt, n, k) {
+  const { heap, k: kern } = rt;
+  const rows = (k + 1) & ~1, packedLen = kern.q8_gemv_packed_len(rows, n);
+  const a = heap.alloc(k * 4), b = heap.alloc(k * n * 4), scales = heap.alloc(n * 4), xq = heap.alloc(rows * 2), bp = heap.alloc(packedLen), y = heap.alloc(n * 4);
+  rt.f32.set(pseudoRandom(k, 1), a >> 2);
+  rt.f32.set(pseudoRandom(k * n, 2), b >> 2);
+  rt.f32.fill(0, scales >> 2, (scales >> 2) + n);
+  kern.f32_column_absmax(k, n, b, n, scales);
+  for (let j = 0; j < n; j++) rt.f32[(scales >> 2) + j] /= 127;
+  kern.mem_fill(bp, 0, packedLen);
+  kern.q8_gemv_pack_b(rows, 0, k, n, b, n, scales, bp);
+  return {
+    run: () => kern.q8_gemm(1, n, k, a, k, xq, bp, scales, 0, y, n),
+    packedBytes: packedLen,
+    free: () => [a, b, scales, xq, bp, y].forEach((p) => heap.release(p)),
   };
 }
 
@@ -112,6 +133,29 @@ export async function gemmRows(ctx) {
       speedup: {},
       rate: `${builds.map((b) => `${b} ${gbs(t[b]).toFixed(1)} GB/s = ${pct[b].toFixed(0)} %`).join('; ')} of the ${bound.toFixed(1)} GB/s read bound (${(bytes / 2 ** 20).toFixed(1)} MiB)`,
       ...(kernel === 'f32_gemv' || bytes <= DENSE_GEMV_COPY_MIN_BYTES ? { target: '≥90 % of the read bound', met: Math.max(...Object.values(pct)) >= 90 } : {}),
+    });
+    Object.values(cases).forEach((c) => c.free());
+  }
+
+  // int8 weights against f32 on the same shapes, both builds interleaved in one comparison.
+  for (const { shape: [m, n, k], from } of SHAPES.q8gemv) {
+    const cases = {};
+    for (const b of builds) {
+      cases[b] = gemvCase(ctx.rts[b], n, k);
+      cases[`${b} int8`] = q8Case(ctx.rts[b], n, k);
+    }
+    const t = await compare(Object.fromEntries(Object.entries(cases).map(([name, c]) => [name, c.run])), ctx.timing);
+    const best = (suffix) => builds.reduce((x, b) => (t[`${b}${suffix}`].median < t[`${x}${suffix}`].median ? b : x));
+    const bf = best(''), bq = best(' int8');
+    const gw = (x) => (n * k) / x.median / 1e9;
+    const gain = t[bf].median / t[`${bq} int8`].median;
+    rows.push({
+      workload: `GEMV ${m}×${n}×${k} (${from}), int8 weights (q8_gemv) vs f32_gemv`,
+      unit: 'µs/call',
+      ours: Object.fromEntries(builds.map((b) => [b, { ...micros(t[`${b} int8`]), gWeightsPerSecond: round(gw(t[`${b} int8`])), f32: micros(t[b]) }])),
+      anchors: {},
+      speedup: {},
+      rate: `int8 ${gw(t[`${bq} int8`]).toFixed(1)} G weights/s (${(cases[`${bq} int8`].packedBytes / 2 ** 20).toFixed(2)} MiB) vs f32 ${gw(t[bf]).toFixed(1)} (${(cases[bf].packedBytes / 2 ** 20).toFixed(1)} MiB): ${gain.toFixed(2)}× (best build each)`,
     });
     Object.values(cases).forEach((c) => c.free());
   }

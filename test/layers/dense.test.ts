@@ -200,6 +200,55 @@ describe('EinsumDense', () => {
   });
 });
 
+describe("weightStorage 'int8'", () => {
+  // The contract on every dense layer whose kernel is one matrix, sizes across the 32-column
+  // panel and the 256-row int32 block; values against NumPy are in the oracle fixtures.
+  const CASES: [string, sl.LayerConfig, number[]][] = [
+    ['Dense [5] -> 3', sl.Dense({ features: 3, weightStorage: 'int8' }), [5]],
+    ['Dense [2, 7] -> 33, no bias', sl.Dense({ features: 33, useBias: false, weightStorage: 'int8' }), [2, 7]],
+    ['Dense [300] -> 40, gelu', sl.Dense({ features: 40, activation: 'gelu', weightStorage: 'int8' }), [300]],
+    ['DenseShaped [5, 7] -> [6, 8]', sl.DenseShaped({ outputShape: [6, 8], weightStorage: 'int8' }), [5, 7]],
+    ['DenseShaped [] -> []', sl.DenseShaped({ outputShape: [], weightStorage: 'int8' }), []],
+    ['EinsumDense ...ab,bc->...ca, bias along a row axis', sl.EinsumDense({ equation: '...ab,bc->...ca', outputShape: [9, null], biasAxes: 'a', weightStorage: 'int8' }), [4, 5]],
+  ];
+  for (const [name, config, inputShape] of CASES) {
+    it(`${name}: the contract`, () => contract(config, inputShape).dispose());
+  }
+
+  it('is within 1 % of max |y| of the float32 layer (Gaussian weights), keeps the float32 parameters, and holds no float32 packing', () => {
+    const din = 512, features = 512, heap = sl.getRuntime().heap;
+    const held = (build: () => sl.Model) => {
+      const before = heap.inUse, m = build();
+      return { m, bytes: heap.inUse - before };
+    };
+    const { m: f32, bytes: f32Bytes } = held(() => randomizeWeights(sl.build(sl.Dense({ features }), { inputShape: [din] }), 3));
+    const { m: q8, bytes: q8Bytes } = held(() => sl.build(sl.Dense({ features, weightStorage: 'int8' }), { inputShape: [din] }));
+    q8.loadWeights(f32.getWeights());
+    const w = q8.getWeights();
+    expect(Array.from(w.kernel!.data as Float32Array)).toEqual(Array.from(f32.getWeights().kernel!.data as Float32Array));
+    const x = sl.randomSequence([2, 6, din], { randomLengths: false });
+    const want = f32.layer(x).values, got = q8.layer(x).values;
+    let err = 0, top = 0;
+    want.forEach((v, i) => {
+      err = Math.max(err, Math.abs(got[i]! - v));
+      top = Math.max(top, Math.abs(v));
+    });
+    expect(err / top).toBeGreaterThan(1e-4);
+    expect(err / top).toBeLessThan(1e-2);
+    // The float32 layer holds the kernel twice (parameter + GEMM panels), the int8 one 1.25 times.
+    expect(q8Bytes / f32Bytes).toBeCloseTo(1.25 / 2, 2);
+    f32.dispose();
+    q8.dispose();
+  });
+
+  it('rejects a kernel that is several matrices, and an unknown storage, naming the field', () => {
+    expect(() => sl.build(sl.EinsumDense({ equation: '...ab,ab->...ba', outputShape: [null, null], weightStorage: 'int8' }), { inputShape: [5, 7] })).toThrow(
+      /\[BAD_CONFIG\] EinsumDense at config: weight_storage: 'int8' needs a kernel that is one \[in, out\] matrix, got one per index of the axes input, kernel and output share \(35 matrices\); use 'float32'/,
+    );
+    expect(() => sl.build(sl.Dense({ features: 3, weightStorage: 'int4' as never }), { inputShape: [4] })).toThrow(/\[BAD_CONFIG\] config\.weightStorage: expected one of "float32", "int8", got "int4"/);
+  });
+});
+
 describe('oracle fixtures (torch.tensordot, np.einsum)', () => {
   const { cases } = loadFixture('dense');
   for (const c of cases) it(c.name, () => checkFixtureCase(c));
