@@ -14,6 +14,7 @@
 import { f32_vactivation } from './activations';
 import { f32_gemm, f32_gemm_batch } from './gemm/f32-gemm-4x8';
 import { f32_gemv } from './gemm/f32-gemv';
+import { q8_gemv, q8_quantize } from './gemm/q8-gemv';
 import { expV, sigmoidV } from './math';
 import { loadLanes, madd, storeLanes } from './simd';
 
@@ -46,28 +47,60 @@ export function f32_lstm(
     if (!fused) f32_gemm(batch, g4, u, h, u, wh, z + <usize>t * rowB, time * g4, 0, true);
     for (let b = 0; b < batch; b++) {
       const r = b * time + t;
-      const zi = z + <usize>r * rowB, zf = zi + uB, zg = zf + uB, zo = zg + uB;
-      const cb = c + <usize>b * uB, hb = h + <usize>b * uB, yr = y + <usize>r * uB;
-      f32_vactivation(ract, 2 * u, zi, ractP, zi);
-      f32_vactivation(act, u, zg, actP, zg);
-      f32_vactivation(ract, u, zo, ractP, zo);
-      // c' = f c + i g, written over i (read first at the same lanes).
-      for (let j = 0; j < u; j += 4) {
-        const o = <usize>j << 2, n = u - j;
-        storeLanes(zi + o, madd(loadLanes(zf + o, n), loadLanes(cb + o, n), f32x4.mul(loadLanes(zi + o, n), loadLanes(zg + o, n))), n);
-      }
-      // act(c') over f, then h' = o act(c').
-      f32_vactivation(act, u, zi, actP, zf);
-      const valid = load<u8>(mask + <usize>r) != 0;
-      for (let j = 0; j < u; j += 4) {
-        const o = <usize>j << 2, n = u - j;
-        const hn = f32x4.mul(loadLanes(zo + o, n), loadLanes(zf + o, n));
-        storeLanes(yr + o, hn, n);
-        if (valid) {
-          storeLanes(hb + o, hn, n);
-          storeLanes(cb + o, loadLanes(zi + o, n), n);
-        }
-      }
+      lstmCell(u, act, actP, ract, ractP, z + <usize>r * rowB, c + <usize>b * uB, h + <usize>b * uB, y + <usize>r * uB, load<u8>(mask + <usize>r) != 0);
+    }
+  }
+}
+
+/**
+ * One LSTM cell update from its gate pre-activations z [4u] (i, f, g, o; overwritten): c' = f c
+ * + i g, h' = o act(c') written to yr, and to c and h when the step is valid.
+ */
+@inline function lstmCell(u: i32, act: i32, actP: f32, ract: i32, ractP: f32, z: usize, c: usize, h: usize, yr: usize, valid: bool): void {
+  const uB = <usize>u << 2;
+  const zi = z, zf = zi + uB, zg = zf + uB, zo = zg + uB;
+  f32_vactivation(ract, 2 * u, zi, ractP, zi);
+  f32_vactivation(act, u, zg, actP, zg);
+  f32_vactivation(ract, u, zo, ractP, zo);
+  // c' = f c + i g, written over i (read first at the same lanes).
+  for (let j = 0; j < u; j += 4) {
+    const o = <usize>j << 2, n = u - j;
+    storeLanes(zi + o, madd(loadLanes(zf + o, n), loadLanes(c + o, n), f32x4.mul(loadLanes(zi + o, n), loadLanes(zg + o, n))), n);
+  }
+  // act(c') over f, then h' = o act(c').
+  f32_vactivation(act, u, zi, actP, zf);
+  for (let j = 0; j < u; j += 4) {
+    const o = <usize>j << 2, n = u - j;
+    const hn = f32x4.mul(loadLanes(zo + o, n), loadLanes(zf + o, n));
+    storeLanes(yr + o, hn, n);
+    if (valid) {
+      storeLanes(h + o, hn, n);
+      storeLanes(c + o, loadLanes(zi + o, n), n);
+    }
+  }
+}
+
+/**
+ * LSTM with int8 weights (the layer's weightStorage 'int8'): the cell of f32_lstm, with z =
+ * [x ‖ h] · [W; U] from q8_gemv (assembly/gemm/q8-gemv.ts) for every step of every item: x's
+ * row and h quantised to int16 each with its own scale, then one pass over the int8 weights.
+ * wq: [W; U] packed by q8_gemv_pack_b with rows = din' + u' (primes: rounded up to even), W
+ * at row 0 and U at row din'; scales: the 4u column scales. z: scratch of 4u floats; xq:
+ * scratch of din' + u' int16s. Each step is computed alone, so any split into blocks equals one
+ * call bit for bit. Other arguments as f32_lstm's.
+ */
+export function q8_lstm(
+  batch: i32, time: i32, din: i32, units: i32, act: i32, actP: f32, ract: i32, ractP: f32,
+  x: usize, mask: usize, wq: usize, scales: usize, bias: usize, c: usize, h: usize, z: usize, xq: usize, y: usize,
+): void {
+  const u = units, uB = <usize>u << 2, din2 = (din + 1) & ~1, rows = din2 + ((u + 1) & ~1);
+  const hq = xq + (<usize>din2 << 1);
+  for (let t = 0; t < time; t++) {
+    for (let b = 0; b < batch; b++) {
+      const r = b * time + t, hb = h + <usize>b * uB;
+      const sx = q8_quantize(din, x + (<usize>(r * din) << 2), xq), sh = q8_quantize(u, hb, hq);
+      q8_gemv(4 * u, rows, 0, din, xq, sx, u, hq, sh, wq, scales, bias, z);
+      lstmCell(u, act, actP, ract, ractP, z, c + <usize>b * uB, hb, y + <usize>r * uB, load<u8>(mask + <usize>r) != 0);
     }
   }
 }

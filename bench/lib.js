@@ -128,7 +128,7 @@ export function versions(names) {
 export const micros = (t) => (t ? { median: round(t.median * 1e6), p99: round(t.p99 * 1e6) } : undefined);
 export const round = (v, digits = 3) => (v === undefined || v === null ? v : Number(v.toPrecision(digits + 1)));
 
-const fmt = (v) => (v === undefined ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(v < 10 ? 2 : 1)} µs`);
+export const fmt = (v) => (v === undefined ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(v < 10 ? 2 : 1)} µs`);
 const fmtRatio = (v) => (v === undefined ? '-' : `${v.toFixed(v < 10 ? 2 : 1)}×`);
 
 /** Prints the rows as one Markdown table and returns the text. */

@@ -174,6 +174,35 @@ for din, units, act, ract in [(4, 6, "relu", "sigmoid"), (3, 5, "softplus", "tan
                       weights={"kernel.kernel": w, "recurrent_kernel.kernel": u, "bias": b}, lengths=lens))
 
 
+def lstm_q8_numpy(x, w, u, b):
+    """LSTM with weight_storage 'int8', as src/layers/recurrent.ts documents it: [W; U] as int8
+    with float32 column scales max |col| / 127, x and h quantised to int16 per step (scale
+    max |row| / 32767, np.rint), exact int64 sums, then the float64 cell."""
+    f32 = np.float32
+    wu = np.concatenate([w, u])
+    scale = (np.abs(wu).max(axis=0).astype(f32) / f32(127)).astype(f32)
+    q = np.where(scale > 0, np.clip(np.rint(wu / np.where(scale > 0, scale, 1)), -127, 127), 0).astype(np.int64)
+    qw, qu = q[:w.shape[0]], q[w.shape[0]:]
+
+    def quantize(v):
+        v = v.astype(f32)
+        s = f32(np.abs(v).max()) / f32(32767)
+        return (np.clip(np.rint(v / s), -32767, 32767).astype(np.int64) if s > 0 else np.zeros(v.shape, np.int64)), float(s)
+
+    units = u.shape[0]
+    h = np.zeros(units)
+    c = np.zeros(units)
+    out = []
+    for xt in x[0]:
+        (xq, sx), (hq, sh) = quantize(xt), quantize(h)
+        z = scale.astype(np.float64) * (sx * (xq @ qw) + sh * (hq @ qu)) + b
+        i, f, g, o = np.split(z, 4)
+        c = sigmoid(f) * c + sigmoid(i) * np.tanh(g)
+        h = sigmoid(o) * np.tanh(c)
+        out.append(h)
+    return np.array(out)[None]
+
+
 def rglru_numpy(x, p):
     """The RG-LRU formula of sequence_layers/jax/recurrent.py (real, layer mode) over x [B, n, U]."""
     batch, n, units = x.shape
@@ -212,5 +241,16 @@ for units, heads in [(8, 2), (8, 1), (3, 3), (6, 2), (15, 3)]:
     y = rglru_numpy(x, {k: v.astype(np.float64) for k, v in params.items()})
     cases.append(case(f"RGLRU numpy units={units} num_heads={heads}",
                       {"type": "RGLRU", "units": units, "num_heads": heads}, x, y, weights=params, lengths=lens))
+
+# LSTM weight_storage 'int8': odd sizes (the pad rows of the packing), more than one 32-column
+# panel and more than one 256-row int32 block of [x ‖ h].
+for din, units in [(5, 3), (40, 36), (300, 9)]:
+    lens = lengths(B, T)
+    x = masked(normal(B, T, din), lens)
+    w, u, b = normal(din, 4 * units, scale=0.5), normal(units, 4 * units, scale=0.5), normal(4 * units)
+    y = per_prefix(lambda xb: lstm_q8_numpy(xb, w, u, b.astype(np.float64)), x, lens, units)
+    cases.append(case(f"LSTM int8 in={din} units={units}",
+                      {"type": "LSTM", "units": units, "weight_storage": "int8"}, x, y,
+                      weights={"kernel.kernel": w, "recurrent_kernel.kernel": u, "bias": b}, lengths=lens))
 
 write_fixture("recurrent", cases, "torch.nn.LSTM / torch.nn.GRU (float64), NumPy GRU reset-before and RG-LRU formulas: tools/fixtures_recurrent.py")

@@ -2,13 +2,16 @@
 // comparison: streaming rows (one block per call, state carried between calls) and layer rows
 // (a whole sequence per call). Before timing, every anchor's output is checked against ours
 // on the same input and the same weights (relative max difference, in row.check).
-import { compare, micros, pseudoRandom, relDiff, round, sl } from '../lib.js';
+import { compare, fmt, micros, pseudoRandom, relDiff, round, sl } from '../lib.js';
 
 const ONNX = ['onnxruntime-web', 'onnxruntime-node'];
 /** Largest relative difference of an anchor's output from ours that still counts as the same model. */
 const MAX_DIFF = 1e-4;
 
-/** Our model on each build, with the same weights (the first build's, from seed 1). */
+/**
+ * Our model on each build, with the same weights (the first build's, from seed 1); with
+ * def.float32Config (an int8 workload's float32 twin), that model too, as '<build> float32'.
+ */
 function buildOurs(ctx, def) {
   const models = {};
   let weights = null;
@@ -17,6 +20,7 @@ function buildOurs(ctx, def) {
     if (weights) m.loadWeights(weights);
     else weights = m.getWeights();
     models[build] = m;
+    if (def.float32Config) models[`${build} float32`] = sl.build(def.float32Config, { inputShape: def.inputShape, runtime: rt, weights });
   }
   // Plain arrays keyed by path, as the graph builders read them.
   const w = Object.fromEntries(Object.entries(weights).map(([k, t]) => [k, t.data]));
@@ -34,12 +38,13 @@ function speedups(ours, anchors) {
   return { speedup, speedupP99 };
 }
 
-/** Contestant names of our builds; every other contestant is an anchor. */
+/** Contestant names of our builds; '<build> float32' are an int8 workload's float32 twins; every other contestant is an anchor. */
 const BUILDS = new Set(['plain', 'relaxed']);
+const FLOAT32_TWIN = / float32$/;
 
 function row(def, times, check, unit) {
-  const ours = {}, anchors = {};
-  for (const [name, t] of Object.entries(times)) (BUILDS.has(name) ? ours : anchors)[name] = t;
+  const ours = {}, anchors = {}, twins = {};
+  for (const [name, t] of Object.entries(times)) (BUILDS.has(name) ? ours : FLOAT32_TWIN.test(name) ? twins : anchors)[name] = t;
   const { speedup, speedupP99 } = speedups(ours, anchors);
   const out = {
     workload: def.workload,
@@ -50,11 +55,17 @@ function row(def, times, check, unit) {
     speedupP99,
     check,
   };
+  if (def.float32Config) {
+    const best = (ts) => Math.min(...Object.values(ts).map((t) => t.median));
+    out.oursFloat32 = Object.fromEntries(Object.entries(twins).map(([k, t]) => [k.replace(FLOAT32_TWIN, ''), micros(t)]));
+    out.speedupOverFloat32 = round(best(twins) / best(ours));
+    out.rate = `${out.speedupOverFloat32}× our float32 weights (${fmt(best(twins) * 1e6)}), best build each, same run`;
+  }
   if (def.target) {
     out.target = def.target.text;
     out.met = def.target.met(out);
   }
-  const off = Object.entries(check).filter(([, d]) => !(d <= MAX_DIFF));
+  const off = Object.entries(check).filter(([, d]) => !(d <= (def.maxDiff ?? MAX_DIFF)));
   if (off.length) {
     out.notes = `outputs differ from ours: ${off.map(([n, d]) => `${n} ${d}`).join(', ')}`;
     out.met = false;

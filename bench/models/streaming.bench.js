@@ -67,10 +67,24 @@ export const lstmStep = {
   target: { text: '≥1.6× ort-web, tfjs', met: atLeast(1.6, WEB_AND_TFJS) },
 };
 
+/**
+ * The same LSTM step with weightStorage 'int8', timed against its float32 twin (same weights)
+ * and the anchors (float32): the anchors' outputs differ by the int8 rounding, so the check
+ * allows 5 % (the test suite states the accuracy).
+ */
+export const lstmStepInt8 = {
+  ...lstmStep,
+  workload: 'LSTM 512/512, 1 step, int8 weights',
+  config: sl.LSTM({ units: 512, weightStorage: 'int8' }),
+  float32Config: lstmStep.config,
+  maxDiff: 0.05,
+  target: undefined,
+};
+
 /** Every streaming row; the attention row needs DotProductSelfAttention in this build. */
 export async function streamingRows(ctx) {
   const rows = [];
-  for (const def of [conv1dStep, lstmStep, sileroVad]) rows.push(await streamingRow(ctx, def));
+  for (const def of [conv1dStep, lstmStep, lstmStepInt8, sileroVad]) rows.push(await streamingRow(ctx, def));
   if (attentionAvailable()) rows.push(await streamingRow(ctx, attentionStep()));
   else rows.push({ workload: 'self-attention decode step', unit: 'µs/step', ours: {}, anchors: {}, speedup: {}, notes: 'pending: DotProductSelfAttention is not in this build' });
   return rows;

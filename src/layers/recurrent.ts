@@ -15,6 +15,7 @@ import { show } from '../errors.js';
 import { gaussian, lecunNormal, orthogonal, zeros } from '../initializers.js';
 import { inputChannels, Layer, product, stateElementBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
+import { weightStorageField } from './dense.js';
 import { ACT, ACTIVATION_NAMES, activationOf } from './simple.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -87,6 +88,12 @@ const gatedFields = {
 // ---------------------------------------------------------------------------------------------
 // LSTM
 
+const lstmFields = {
+  ...gatedFields,
+  /** How [kernel; recurrent kernel] is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in dense.ts; not in the reference). */
+  weightStorage: weightStorageField(),
+};
+
 /** The reference's unit_forget_bias: zeros except ones for the forget gate (Jozefowicz et al. 2015). */
 const unitForgetBias = (units: number): Initializer => (out) => {
   out.fill(0);
@@ -105,6 +112,11 @@ const unitForgetBias = (units: number): Initializer => (out) => {
  * weight_ih^T, recurrent kernel = weight_hh^T, bias = bias_ih + bias_hh. Init: LeCun normal,
  * orthogonal, and unit forget bias (1 for f, 0 elsewhere), as the reference.
  *
+ * weightStorage 'int8' stores [kernel; recurrent kernel] as int8 with a scale per gate column
+ * and computes every step as one q8_gemv of [x ‖ h] (x and h quantised to int16 on the fly):
+ * a quarter of the weight memory and a faster memory-bound step, with the error of the dense
+ * layers' int8 (WEIGHT_STORAGES in dense.ts) on z.
+ *
  * State: 'c' and 'h', float32 [batch, units], zeros at the start (the reference keeps a time
  * axis of 1 as well).
  */
@@ -112,14 +124,14 @@ export class LSTMLayer extends RecurrentLayer {
   private readonly kernel: Param;
   private readonly recurrentKernel: Param;
   private readonly bias: Param | null;
-  private readonly wx: Derived;
-  private readonly wh: Derived;
-  /** [kernel; recurrent kernel] packed for f32_gemv: batch-1 steps read the weights in one pass. */
-  private readonly wxh: Derived;
+  /** float32 storage: W and U packed for f32_gemm, and [W; U] for f32_gemv (batch-1 steps read the weights in one pass). */
+  private readonly f32: { wx: Derived; wh: Derived; wxh: Derived } | null;
+  /** int8 storage: [W; U] packed for q8_gemv (rows din' + u', each rounded up to even) and its column scales. */
+  private readonly q8: { wq: Derived; scales: Derived; rows: number; din2: number } | null;
   private readonly act: readonly [number, number];
   private readonly ract: readonly [number, number];
 
-  constructor(config: Resolved<typeof gatedFields>, ctx: BuildContext) {
+  constructor(config: Resolved<typeof lstmFields>, ctx: BuildContext) {
     super(config, ctx, config.units);
     const u = this.units;
     this.act = activationOf(config.activation);
@@ -127,9 +139,14 @@ export class LSTMLayer extends RecurrentLayer {
     this.kernel = this.param('kernel.kernel', [this.din, 4 * u], lecunNormal(this.din));
     this.recurrentKernel = this.param('recurrent_kernel.kernel', [u, 4 * u], orthogonal(u, 4 * u));
     this.bias = config.useBias ? this.param('bias', [4 * u], unitForgetBias(u)) : null;
-    this.wx = this.packed(this.din, 4 * u);
-    this.wh = this.packed(u, 4 * u);
-    this.wxh = this.derive(this.rt.k.f32_gemv_packed_len(this.din + u, 4 * u) * 4);
+    if (config.weightStorage === 'int8') {
+      const din2 = this.din + (this.din & 1), rows = din2 + u + (u & 1);
+      this.q8 = { wq: this.derive(this.rt.k.q8_gemv_packed_len(rows, 4 * u)), scales: this.derive(4 * u * 4), rows, din2 };
+      this.f32 = null;
+    } else {
+      this.f32 = { wx: this.packed(this.din, 4 * u), wh: this.packed(u, 4 * u), wxh: this.derive(this.rt.k.f32_gemv_packed_len(this.din + u, 4 * u) * 4) };
+      this.q8 = null;
+    }
   }
 
   stateSpecs(batch: number): StateSpec[] {
@@ -140,21 +157,35 @@ export class LSTMLayer extends RecurrentLayer {
   }
 
   prepare(): void {
-    const k = this.rt.k, u = this.units;
-    k.f32_gemm_pack_b(this.din, 4 * u, this.kernel.ptr, 4 * u, this.wx.ptr);
-    k.f32_gemm_pack_b(u, 4 * u, this.recurrentKernel.ptr, 4 * u, this.wh.ptr);
-    const rows = this.din + u;
-    k.f32_gemv_pack_b(rows, 0, this.din, 4 * u, this.kernel.ptr, 4 * u, this.wxh.ptr);
-    k.f32_gemv_pack_b(rows, this.din, u, 4 * u, this.recurrentKernel.ptr, 4 * u, this.wxh.ptr);
+    const k = this.rt.k, u = this.units, din = this.din, w = this.kernel.ptr, r = this.recurrentKernel.ptr;
+    if (this.q8) {
+      const { wq, scales, rows, din2 } = this.q8;
+      this.rt.f32.fill(0, scales.ptr >> 2, (scales.ptr >> 2) + 4 * u);
+      k.f32_column_absmax(din, 4 * u, w, 4 * u, scales.ptr);
+      k.f32_column_absmax(u, 4 * u, r, 4 * u, scales.ptr);
+      for (let j = scales.ptr >> 2; j < (scales.ptr >> 2) + 4 * u; j++) this.rt.f32[j] = this.rt.f32[j]! / 127;
+      k.mem_fill(wq.ptr, 0, wq.bytes);
+      k.q8_gemv_pack_b(rows, 0, din, 4 * u, w, 4 * u, scales.ptr, wq.ptr);
+      k.q8_gemv_pack_b(rows, din2, u, 4 * u, r, 4 * u, scales.ptr, wq.ptr);
+      return;
+    }
+    const { wx, wh, wxh } = this.f32!;
+    k.f32_gemm_pack_b(din, 4 * u, w, 4 * u, wx.ptr);
+    k.f32_gemm_pack_b(u, 4 * u, r, 4 * u, wh.ptr);
+    k.f32_gemv_pack_b(din + u, 0, din, 4 * u, w, 4 * u, wxh.ptr);
+    k.f32_gemv_pack_b(din + u, din, u, 4 * u, r, 4 * u, wxh.ptr);
   }
 
   protected cell(ctx: RunContext, x: WSeq, state: readonly StatePtr[], y: number): void {
-    const u = this.units;
-    const z = ctx.alloc(x.batch * x.time * 4 * u * 4);
-    ctx.rt.k.f32_lstm(
-      x.batch, x.time, this.din, u, this.act[0], this.act[1], this.ract[0], this.ract[1],
-      x.values, x.mask, this.wx.ptr, this.wh.ptr, this.wxh.ptr, this.bias?.ptr ?? 0, state[0]!.ptr, state[1]!.ptr, z, y,
-    );
+    const u = this.units, k = ctx.rt.k, [c, h] = [state[0]!.ptr, state[1]!.ptr];
+    const [act, actP] = this.act, [ract, ractP] = this.ract, bias = this.bias?.ptr ?? 0;
+    if (this.q8) {
+      const { wq, scales, rows } = this.q8;
+      k.q8_lstm(x.batch, x.time, this.din, u, act, actP, ract, ractP, x.values, x.mask, wq.ptr, scales.ptr, bias, c, h, ctx.alloc(4 * u * 4), ctx.alloc(rows * 2), y);
+      return;
+    }
+    const { wx, wh, wxh } = this.f32!;
+    k.f32_lstm(x.batch, x.time, this.din, u, act, actP, ract, ractP, x.values, x.mask, wx.ptr, wh.ptr, wxh.ptr, bias, c, h, ctx.alloc(x.batch * x.time * 4 * u * 4), y);
   }
 }
 
@@ -353,7 +384,7 @@ export class RGLRULayer extends RecurrentLayer {
   }
 }
 
-const LSTMDef = defineLayer({ type: 'LSTM', fields: gatedFields, create: (c, ctx) => new LSTMLayer(c, ctx) });
+const LSTMDef = defineLayer({ type: 'LSTM', fields: lstmFields, create: (c, ctx) => new LSTMLayer(c, ctx) });
 const GRUDef = defineLayer({ type: 'GRU', fields: gruFields, create: (c, ctx) => new GRULayer(c, ctx) });
 const RGLRUDef = defineLayer({ type: 'RGLRU', fields: rglruFields, create: (c, ctx) => new RGLRULayer(c, ctx) });
 
