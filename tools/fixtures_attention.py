@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from fixtures_common import case, tensor, write_fixture
+from fixtures_common import case, q8_matmul, tensor, write_fixture
 
 rng = np.random.default_rng(20240917)
 INVALID = -1e9
@@ -344,4 +344,28 @@ for layer_type, past, future in [("StreamingDotProductAttention", 3, 0), ("Strea
         config["block_size"] = 3
     cross_case(f"{layer_type} past={past} future={future} (torch SDPA)", config, x, lens, src, lens, w, y)
 
-write_fixture("attention", cases, "tools/fixtures_attention.py (PyTorch float64: torch 1.13 scaled-dot-product attention and manual attention)")
+# 9. weight_storage 'int8': the projections quantised as the layers document it (NumPy, exact
+# integer sums), then torch's SDPA; self attention with biases, and streaming cross attention
+# (query and key/value projections each their own int8 matrix).
+D, H, U, T = 5, 2, 4, 9
+lens = rng.integers(1, T + 1, size=B)
+x = masked(normal(B, T, D), lens)
+w = {"query_key_value_projection.kernel": normal(D, 3, H, U, std=0.5), "query_key_value_projection.bias": normal(3, H, U, std=0.5)}
+qkv = t64(q8_matmul(x, w["query_key_value_projection.kernel"].reshape(D, -1), w["query_key_value_projection.bias"])).reshape(B, T, 3, H, U)
+y = sdpa(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2], band(T, T, 3, 0)[None] & valid(lens, T)[:, None, :])
+self_case("DotProductSelfAttention int8 past=3 future=0 use_bias (NumPy int8 projection, torch SDPA)",
+          {"type": "DotProductSelfAttention", "num_heads": H, "units_per_head": U, "max_past_horizon": 3, "max_future_horizon": 0,
+           "use_bias": True, "weight_storage": "int8"}, x, lens, w, y)
+D, Ds, H, U, T = 3, 40, 2, 4, 10
+lens = rng.integers(T // 2, T + 1, size=B)
+x = masked(normal(B, T, D), lens)
+src = masked(normal(B, T, Ds), lens)
+w = {"query_projection.kernel": normal(D, H, U), "key_value_projection.kernel": normal(Ds, 2, H, U)}
+q = t64(q8_matmul(x, w["query_projection.kernel"].reshape(D, -1))).reshape(B, T, H, U)
+kvp = t64(q8_matmul(src, w["key_value_projection.kernel"].reshape(Ds, -1))).reshape(B, T, 2, H, U)
+y = sdpa(q, kvp[:, :, 0], kvp[:, :, 1], band(T, T, 2, 2)[None] & valid(lens, T)[:, None, :])
+cross_case("StreamingDotProductAttention int8 past=2 future=2 (NumPy int8 projections, torch SDPA)",
+           {"type": "StreamingDotProductAttention", "source_name": "source", "num_heads": H, "units_per_head": U,
+            "max_past_horizon": 2, "max_future_horizon": 2, "weight_storage": "int8"}, x, lens, src, lens, w, y)
+
+write_fixture("attention", cases, "tools/fixtures_attention.py (PyTorch float64: torch 1.13 scaled-dot-product attention and manual attention; int8 projections in NumPy)")

@@ -19,6 +19,35 @@ def f32(v):
     return float(repr(np.float32(v)))
 
 
+def q8_columns(kernel_kn):
+    """weight_storage 'int8' weights: float32 column scales max |col| / 127 and the int8 values
+    np.rint(kernel / scale) (0 where a column is all zero), as int64."""
+    kernel_kn = np.asarray(kernel_kn, np.float32)
+    scale = (np.abs(kernel_kn).max(axis=0) / np.float32(127)).astype(np.float32)
+    safe = np.where(scale > 0, scale, np.float32(1))
+    return np.where(scale > 0, np.clip(np.rint(kernel_kn / safe), -127, 127), 0).astype(np.int64), scale
+
+
+def q8_rows(rows):
+    """weight_storage 'int8' inputs: per row of [R, K] a float32 scale max |row| / 32767 and the
+    int16 values np.rint(row / scale) (0 for an all-zero row), as int64."""
+    rows = np.asarray(rows, np.float32)
+    scale = (np.abs(rows).max(axis=1) / np.float32(32767)).astype(np.float32)
+    safe = np.where(scale > 0, scale, np.float32(1))[:, None]
+    return np.where(scale[:, None] > 0, np.clip(np.rint(rows / safe), -32767, 32767), 0).astype(np.int64), scale
+
+
+def q8_matmul(x, kernel_kn, bias=None):
+    """x [..., K] times a [K, N] kernel stored as int8, row by row with exact integer sums, in
+    float64: scale * (sx * (xq . q)) (+ bias)."""
+    q, scale = q8_columns(kernel_kn)
+    xq, sx = q8_rows(np.asarray(x).reshape(-1, q.shape[0]))
+    y = (xq @ q).astype(np.float64) * sx[:, None].astype(np.float64) * scale.astype(np.float64)
+    if bias is not None:
+        y = y + np.asarray(bias, np.float64).reshape(-1)
+    return y.reshape(*np.asarray(x).shape[:-1], q.shape[1])
+
+
 def tensor(a):
     a = np.asarray(a)
     return {"shape": list(a.shape), "values": [f32(v) for v in a.astype(np.float32).ravel()]}

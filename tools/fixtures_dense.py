@@ -10,7 +10,7 @@ Run: /usr/bin/python3 tools/fixtures_dense.py
 import numpy as np
 import torch
 
-from fixtures_common import case, write_fixture
+from fixtures_common import case, q8_matmul, write_fixture
 
 rng = np.random.default_rng(20240611)
 
@@ -147,22 +147,6 @@ cases.append(case(
     x, y / (1 + np.exp(-y)), weights={"kernel": kernel, "bias": bias}, lengths=x_lens))
 
 
-def q8_rows(x, kernel_kn, bias):
-    """weight_storage 'int8': y[r] = scale * (sx[r] * sum(xq[r] q)) + bias, per row of x [..., K]."""
-    f32 = np.float32
-    scale = (np.abs(kernel_kn).max(axis=0).astype(f32) / f32(127)).astype(f32)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(scale > 0, np.clip(np.rint(kernel_kn / scale), -127, 127), 0).astype(np.int64)
-    rows = x.reshape(-1, x.shape[-1])
-    sx = (np.abs(rows).max(axis=1).astype(f32) / f32(32767)).astype(f32)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xq = np.where(sx[:, None] > 0, np.clip(np.rint(rows / sx[:, None]), -32767, 32767), 0).astype(np.int64)
-    y = (xq @ q).astype(np.float64) * sx[:, None].astype(np.float64) * scale.astype(np.float64)
-    if bias is not None:
-        y = y + bias.astype(np.float64)
-    return y.reshape(*x.shape[:-1], kernel_kn.shape[1])
-
-
 # weight_storage 'int8': more than one 32-column panel, more than one 256-row int32 block, odd
 # sizes; DenseShaped and a transposed EinsumDense (their kernels are gathered to [K, N] first).
 for channels, features, use_bias in [((5,), 11, True), ((3, 7), 3, False), ((300,), 70, True)]:
@@ -174,19 +158,19 @@ for channels, features, use_bias in [((5,), 11, True), ((3, 7), 3, False), ((300
     cases.append(case(
         f"Dense int8 channels={list(channels)} features={features} use_bias={use_bias}",
         {"type": "Dense", "features": features, "use_bias": use_bias, "weight_storage": "int8"},
-        x, q8_rows(x, kernel, bias), weights=weights, lengths=x_lens, rtol=1e-5, atol=1e-6))
+        x, q8_matmul(x, kernel, bias), weights=weights, lengths=x_lens, rtol=1e-5, atol=1e-6))
 x_lens = lengths(2, 3)
 x = masked(normal(2, 3, 5, 7), x_lens)
 kernel, bias = normal(5, 7, 6, 8), normal(6, 8)
 cases.append(case(
     "DenseShaped int8 channels=[5, 7] output_shape=[6, 8]",
     {"type": "DenseShaped", "output_shape": [6, 8], "weight_storage": "int8"},
-    x, q8_rows(x.reshape(2, 3, 35), kernel.reshape(35, 48), bias.reshape(48)).reshape(2, 3, 6, 8),
+    x, q8_matmul(x.reshape(2, 3, 35), kernel.reshape(35, 48), bias.reshape(48)).reshape(2, 3, 6, 8),
     weights={"kernel": kernel, "bias": bias}, lengths=x_lens, rtol=1e-5, atol=1e-6))
 x_lens = lengths(2, 4)
 x = masked(normal(2, 4, 6, 5), x_lens)
 kernel = normal(5, 9)
-y = q8_rows(x, kernel, None).transpose(0, 1, 3, 2)
+y = q8_matmul(x, kernel, None).transpose(0, 1, 3, 2)
 cases.append(case(
     "EinsumDense int8 ...ab,bc->...ca",
     {"type": "EinsumDense", "equation": "...ab,bc->...ca", "output_shape": [9, None], "weight_storage": "int8"},

@@ -15,7 +15,7 @@ test/fixtures/recurrent.json. Run: /usr/bin/python3 tools/fixtures_recurrent.py
 import numpy as np
 import torch
 
-from fixtures_common import case, write_fixture
+from fixtures_common import case, q8_columns, q8_rows, write_fixture
 
 rng = np.random.default_rng(20250307)
 torch.manual_seed(7)
@@ -178,16 +178,12 @@ def lstm_q8_numpy(x, w, u, b):
     """LSTM with weight_storage 'int8', as src/layers/recurrent.ts documents it: [W; U] as int8
     with float32 column scales max |col| / 127, x and h quantised to int16 per step (scale
     max |row| / 32767, np.rint), exact int64 sums, then the float64 cell."""
-    f32 = np.float32
-    wu = np.concatenate([w, u])
-    scale = (np.abs(wu).max(axis=0).astype(f32) / f32(127)).astype(f32)
-    q = np.where(scale > 0, np.clip(np.rint(wu / np.where(scale > 0, scale, 1)), -127, 127), 0).astype(np.int64)
+    q, scale = q8_columns(np.concatenate([w, u]))
     qw, qu = q[:w.shape[0]], q[w.shape[0]:]
 
     def quantize(v):
-        v = v.astype(f32)
-        s = f32(np.abs(v).max()) / f32(32767)
-        return (np.clip(np.rint(v / s), -32767, 32767).astype(np.int64) if s > 0 else np.zeros(v.shape, np.int64)), float(s)
+        vq, s = q8_rows(v[None])
+        return vq[0], float(s[0])
 
     units = u.shape[0]
     h = np.zeros(units)

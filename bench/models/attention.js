@@ -10,21 +10,27 @@ import { sl } from '../lib.js';
 import { atLeast } from './harness.js';
 
 /** Ours: self attention with `past` cached steps, then the output projection. */
-const attentionConfig = (heads, units, past) =>
-  sl.Serial([{ type: 'DotProductSelfAttention', numHeads: heads, unitsPerHead: units, maxPastHorizon: past }, sl.DenseShaped({ outputShape: [heads * units] })]);
+const attentionConfig = (heads, units, past, weightStorage = 'float32') =>
+  sl.Serial([{ type: 'DotProductSelfAttention', numHeads: heads, unitsPerHead: units, maxPastHorizon: past, weightStorage }, sl.DenseShaped({ outputShape: [heads * units], weightStorage })]);
 
 /** Whether this build has DotProductSelfAttention registered. */
 export const attentionAvailable = () => sl.registeredTypes().includes('DotProductSelfAttention');
 
 const MASKED = -1e9;
 
-/** Decode step: d = 512, 8 heads of 64, KV cache of 256 past steps (+ the new one). */
-export function attentionStep() {
+/**
+ * Decode step: d = 512, 8 heads of 64, KV cache of 256 past steps (+ the new one). With
+ * weightStorage 'int8' (projections and output projection), timed against its float32 twin;
+ * the anchors stay float32 (their outputs differ by the int8 rounding: the check allows 5 %).
+ */
+export function attentionStep(weightStorage = 'float32') {
   const H = 8, U = 64, D = H * U, PAST = 256;
   const cacheDims = [1, H, PAST, U];
+  const int8 = weightStorage === 'int8';
   return {
-    workload: `self-attention decode step d=${D}, ${H} heads, KV cache ${PAST}`,
-    config: attentionConfig(H, U, PAST),
+    workload: `self-attention decode step d=${D}, ${H} heads, KV cache ${PAST}${int8 ? ', int8 weights' : ''}`,
+    config: attentionConfig(H, U, PAST, weightStorage),
+    ...(int8 ? { float32Config: attentionConfig(H, U, PAST), maxDiff: 0.05 } : {}),
     inputShape: [D],
     frames: 1,
     onnx(w) {

@@ -85,7 +85,9 @@ export const lstmStepInt8 = {
 export async function streamingRows(ctx) {
   const rows = [];
   for (const def of [conv1dStep, lstmStep, lstmStepInt8, sileroVad]) rows.push(await streamingRow(ctx, def));
-  if (attentionAvailable()) rows.push(await streamingRow(ctx, attentionStep()));
-  else rows.push({ workload: 'self-attention decode step', unit: 'µs/step', ours: {}, anchors: {}, speedup: {}, notes: 'pending: DotProductSelfAttention is not in this build' });
+  if (attentionAvailable()) {
+    rows.push(await streamingRow(ctx, attentionStep()));
+    rows.push(await streamingRow(ctx, { ...attentionStep('int8'), target: undefined }));
+  } else rows.push({ workload: 'self-attention decode step', unit: 'µs/step', ours: {}, anchors: {}, speedup: {}, notes: 'pending: DotProductSelfAttention is not in this build' });
   return rows;
 }

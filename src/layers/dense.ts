@@ -17,6 +17,7 @@ import { lecunNormal, zeros } from '../initializers.js';
 import { expectInput, Layer, product, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { activationField, activationKernel, type UnaryKernel } from './simple.js';
+import { Q8Weights, weightStorageField, type WeightStorage } from './weight-storage.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared: an einsum "...X,Y->...Z" of each step with a kernel, as a batched GEMM.
@@ -36,22 +37,6 @@ interface EinsumSpec {
 
 /** Kernels above this size (L2 on current x86 cores) also get the GEMV packing (EinsumPlan.gemvLen). */
 const GEMV_COPY_MIN_BYTES = 1 << 20;
-
-/**
- * How a layer stores its kernel for the product (a field of Dense, DenseShaped, EinsumDense and
- * LSTM; not in the reference): 'float32' (default), or 'int8': one int8 per weight with a
- * float32 scale per output column (max |column| / 127), each row of the input quantised to
- * int16 on the fly (max |row| / 32767), exact integer sums (assembly/gemm/q8-gemv.ts). int8
- * holds a quarter of the weight memory and steps one row 1.3-2.2x faster on 1-24 MiB kernels
- * (bench/README.md). Its error, from the weights' rounding, measured 0.4 % (uniform weights)
- * to 0.8 % (Gaussian) of the output's RMS.
- * The float32 parameters stay as loaded (getWeights returns them); only the product uses int8.
- */
-export const WEIGHT_STORAGES = ['float32', 'int8'] as const;
-export type WeightStorage = (typeof WEIGHT_STORAGES)[number];
-
-/** The weightStorage config field (default 'float32'). */
-export const weightStorageField = () => f.oneOf(WEIGHT_STORAGES).default('float32');
 
 /** Channel axes f32_strided_binary can broadcast over: its rank minus the rows axis. */
 const MAX_CHANNEL_AXES = MAX_STRIDED_RANK - 1;
@@ -153,14 +138,9 @@ class EinsumPlan {
     return this.biasOffsets ? this.s * this.n : 0;
   }
 
-  /** Bytes of the int8 packing of the kernel (weightStorage 'int8', S = 1), its scales not included. */
-  q8Bytes(rt: Runtime): number {
-    return rt.k.q8_gemv_packed_len(roundUpEven(this.k), this.n);
-  }
-
-  /** Floats of the column scales of the int8 packing. */
-  get q8ScalesLen(): number {
-    return this.n;
+  /** Contraction and column sizes of the product: the kernel is [K, N] per S index. */
+  get kn(): { k: number; n: number } {
+    return { k: this.k, n: this.n };
   }
 
   /**
@@ -175,16 +155,9 @@ class EinsumPlan {
     });
   }
 
-  /** Quantises the kernel parameter (S = 1) into the int8 packing `q8` (q8Bytes) and its column scales. */
-  packQ8(rt: Runtime, kernel: number, q8: number, scales: number): void {
-    const { k, n } = this;
-    this.forEachKN(rt, kernel, (kn) => {
-      rt.f32.fill(0, scales >> 2, (scales >> 2) + n);
-      rt.k.f32_column_absmax(k, n, kn, n, scales);
-      for (let j = (scales >> 2); j < (scales >> 2) + n; j++) rt.f32[j] = rt.f32[j]! / 127;
-      rt.k.mem_fill(q8, 0, this.q8Bytes(rt));
-      rt.k.q8_gemv_pack_b(roundUpEven(k), 0, k, n, kn, n, scales, q8);
-    });
+  /** Quantises the kernel parameter (S = 1) into `q8`. */
+  packQ8(rt: Runtime, kernel: number, q8: Q8Weights): void {
+    this.forEachKN(rt, kernel, (kn) => q8.pack(rt, [kn]));
   }
 
   /** Calls fn with each S index's kernel as a contiguous [K, N] matrix in WASM memory (the parameter itself when it is one). */
@@ -228,7 +201,7 @@ class EinsumPlan {
    * gatherBias (used when gemmBiasLen > 0), gemv the second packing (0: none); with `q8` (the
    * int8 packing and its scales) every row runs q8_gemm instead and `packed` is unused.
    */
-  run(ctx: RunContext, steps: number, x: number, y: number, packed: number, gemv: number, bias: number, gemmBias: number, q8: { packed: number; scales: number } | null): void {
+  run(ctx: RunContext, steps: number, x: number, y: number, packed: number, gemv: number, bias: number, gemmBias: number, q8: Q8Weights | null): void {
     const { m, s, k, n } = this;
     let a = x;
     if (this.xCopy) {
@@ -239,15 +212,13 @@ class EinsumPlan {
     const fusedBias = this.biasAdd ? 0 : this.biasOffsets ? gemmBias : bias;
     // The same sums in the same order either way (f32_gemv matches f32_gemm bit for bit; q8_gemm
     // computes each row on its own).
-    if (q8) ctx.rt.k.q8_gemm(steps * m, n, k, a, k, ctx.alloc(roundUpEven(k) * 2), q8.packed, q8.scales, fusedBias, c, n);
+    if (q8) q8.gemm(ctx, steps * m, a, fusedBias, c);
     else if (gemv && steps * m === 1) ctx.rt.k.f32_gemv(n, k, 0, k, a, 0, 0, gemv, c, fusedBias, false);
     else ctx.rt.k.f32_gemm_batch(s, steps * m, n, k, a, s * k, k, packed, c, s * n, n, fusedBias, false);
     if (this.yCopy) this.yCopy.run(ctx, steps, c, y);
     if (this.biasAdd) this.biasAdd.run(ctx, Op.add, steps, y, bias, y);
   }
 }
-
-const roundUpEven = (v: number) => v + (v & 1);
 
 /** Whether laying out `src` as `dst` moves data (size-1 axes do not count). */
 function isPermutation(src: readonly string[], dst: readonly string[], sizes: ReadonlyMap<string, number>): boolean {
@@ -291,7 +262,7 @@ abstract class EinsumLayer extends Layer {
   private packed!: Derived | null;
   private gemv!: Derived | null;
   private gemmBias!: Derived | null;
-  private q8!: { packed: Derived; scales: Derived } | null;
+  private q8!: Q8Weights | null;
   private activation!: UnaryKernel | null;
 
   /** Called by the subclass constructor once it has validated its config. */
@@ -305,7 +276,8 @@ abstract class EinsumLayer extends Layer {
     this.kernel = this.param('kernel', kernelShape, kernelInit(kernelShape));
     this.bias = spec.bias ? this.param('bias', spec.bias, zeros) : null;
     const int8 = weightStorage === 'int8';
-    this.q8 = int8 ? { packed: this.derive(this.plan.q8Bytes(this.rt)), scales: this.derive(this.plan.q8ScalesLen * 4) } : null;
+    const { k, n } = this.plan.kn;
+    this.q8 = int8 ? new Q8Weights({ rt: this.rt, derive: (bytes) => this.derive(bytes) }, [k], n) : null;
     this.packed = int8 ? null : this.derive(this.plan.packedLen(this.rt) * 4);
     const gemvLen = int8 ? 0 : this.plan.gemvLen(this.rt);
     this.gemv = gemvLen ? this.derive(gemvLen * 4) : null;
@@ -314,7 +286,7 @@ abstract class EinsumLayer extends Layer {
   }
 
   prepare(): void {
-    if (this.q8) this.plan.packQ8(this.rt, this.kernel.ptr, this.q8.packed.ptr, this.q8.scales.ptr);
+    if (this.q8) this.plan.packQ8(this.rt, this.kernel.ptr, this.q8);
     else this.plan.pack(this.rt, this.kernel.ptr, this.packed!.ptr, this.gemv?.ptr ?? 0);
     if (this.gemmBias) this.plan.gatherBias(this.rt, this.bias!.ptr, this.gemmBias.ptr);
   }
@@ -322,8 +294,7 @@ abstract class EinsumLayer extends Layer {
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const steps = x.batch * x.time;
     const y = this.allocOutput(ctx, x.batch, x.time);
-    const q8 = this.q8 && { packed: this.q8.packed.ptr, scales: this.q8.scales.ptr };
-    this.plan.run(ctx, steps, x.values, y, this.packed?.ptr ?? 0, this.gemv?.ptr ?? 0, this.bias?.ptr ?? 0, this.gemmBias?.ptr ?? 0, q8);
+    this.plan.run(ctx, steps, x.values, y, this.packed?.ptr ?? 0, this.gemv?.ptr ?? 0, this.bias?.ptr ?? 0, this.gemmBias?.ptr ?? 0, this.q8);
     this.activation?.(ctx.rt.k, steps * product(this.output.shape), y, y);
     return this.result(y, x.mask, x.batch, x.time);
   }
@@ -339,7 +310,7 @@ const denseFields = {
   useBias: f.bool().default(true),
   /** Activation applied after the bias: a name such as 'relu' or 'gelu' (ACTIVATION_NAMES), or null for none (default). */
   activation: activationField(),
-  /** How the kernel is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES; not in the reference). */
+  /** How the kernel is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
 };
 
@@ -380,7 +351,7 @@ const denseShapedFields = {
   useBias: f.bool().default(true),
   /** Activation applied after the bias: a name such as 'relu' or 'gelu' (ACTIVATION_NAMES), or null for none (default). */
   activation: activationField(),
-  /** How the kernel is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES; not in the reference). */
+  /** How the kernel is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
 };
 
@@ -417,7 +388,7 @@ const einsumDenseFields = {
   biasAxes: f.str().default(''),
   /** Activation applied after the bias: a name such as 'relu' or 'gelu' (ACTIVATION_NAMES), or null for none (default). */
   activation: activationField(),
-  /** How the kernel is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES; not in the reference). */
+  /** How the kernel is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
 };
 

@@ -15,8 +15,8 @@ import { show } from '../errors.js';
 import { gaussian, lecunNormal, orthogonal, zeros } from '../initializers.js';
 import { inputChannels, Layer, product, stateElementBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
-import { weightStorageField } from './dense.js';
 import { ACT, ACTIVATION_NAMES, activationOf } from './simple.js';
+import { Q8Weights, weightStorageField } from './weight-storage.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared: the recurrent base and the fields LSTM and GRU have in common.
@@ -90,7 +90,7 @@ const gatedFields = {
 
 const lstmFields = {
   ...gatedFields,
-  /** How [kernel; recurrent kernel] is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in dense.ts; not in the reference). */
+  /** How [kernel; recurrent kernel] is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
 };
 
@@ -115,7 +115,7 @@ const unitForgetBias = (units: number): Initializer => (out) => {
  * weightStorage 'int8' stores [kernel; recurrent kernel] as int8 with a scale per gate column
  * and computes every step as one q8_gemv of [x ‖ h] (x and h quantised to int16 on the fly):
  * a quarter of the weight memory and a faster memory-bound step, with the error of the dense
- * layers' int8 (WEIGHT_STORAGES in dense.ts) on z.
+ * layers' int8 (WEIGHT_STORAGES in weight-storage.ts) on z.
  *
  * State: 'c' and 'h', float32 [batch, units], zeros at the start (the reference keeps a time
  * axis of 1 as well).
@@ -126,8 +126,8 @@ export class LSTMLayer extends RecurrentLayer {
   private readonly bias: Param | null;
   /** float32 storage: W and U packed for f32_gemm, and [W; U] for f32_gemv (batch-1 steps read the weights in one pass). */
   private readonly f32: { wx: Derived; wh: Derived; wxh: Derived } | null;
-  /** int8 storage: [W; U] packed for q8_gemv (rows din' + u', each rounded up to even) and its column scales. */
-  private readonly q8: { wq: Derived; scales: Derived; rows: number; din2: number } | null;
+  /** int8 storage: [W; U] packed for q8_gemv. */
+  private readonly q8: Q8Weights | null;
   private readonly act: readonly [number, number];
   private readonly ract: readonly [number, number];
 
@@ -140,8 +140,7 @@ export class LSTMLayer extends RecurrentLayer {
     this.recurrentKernel = this.param('recurrent_kernel.kernel', [u, 4 * u], orthogonal(u, 4 * u));
     this.bias = config.useBias ? this.param('bias', [4 * u], unitForgetBias(u)) : null;
     if (config.weightStorage === 'int8') {
-      const din2 = this.din + (this.din & 1), rows = din2 + u + (u & 1);
-      this.q8 = { wq: this.derive(this.rt.k.q8_gemv_packed_len(rows, 4 * u)), scales: this.derive(4 * u * 4), rows, din2 };
+      this.q8 = new Q8Weights({ rt: this.rt, derive: (bytes) => this.derive(bytes) }, [this.din, u], 4 * u);
       this.f32 = null;
     } else {
       this.f32 = { wx: this.packed(this.din, 4 * u), wh: this.packed(u, 4 * u), wxh: this.derive(this.rt.k.f32_gemv_packed_len(this.din + u, 4 * u) * 4) };
@@ -159,14 +158,7 @@ export class LSTMLayer extends RecurrentLayer {
   prepare(): void {
     const k = this.rt.k, u = this.units, din = this.din, w = this.kernel.ptr, r = this.recurrentKernel.ptr;
     if (this.q8) {
-      const { wq, scales, rows, din2 } = this.q8;
-      this.rt.f32.fill(0, scales.ptr >> 2, (scales.ptr >> 2) + 4 * u);
-      k.f32_column_absmax(din, 4 * u, w, 4 * u, scales.ptr);
-      k.f32_column_absmax(u, 4 * u, r, 4 * u, scales.ptr);
-      for (let j = scales.ptr >> 2; j < (scales.ptr >> 2) + 4 * u; j++) this.rt.f32[j] = this.rt.f32[j]! / 127;
-      k.mem_fill(wq.ptr, 0, wq.bytes);
-      k.q8_gemv_pack_b(rows, 0, din, 4 * u, w, 4 * u, scales.ptr, wq.ptr);
-      k.q8_gemv_pack_b(rows, din2, u, 4 * u, r, 4 * u, scales.ptr, wq.ptr);
+      this.q8.pack(this.rt, [w, r]);
       return;
     }
     const { wx, wh, wxh } = this.f32!;
@@ -180,8 +172,8 @@ export class LSTMLayer extends RecurrentLayer {
     const u = this.units, k = ctx.rt.k, [c, h] = [state[0]!.ptr, state[1]!.ptr];
     const [act, actP] = this.act, [ract, ractP] = this.ract, bias = this.bias?.ptr ?? 0;
     if (this.q8) {
-      const { wq, scales, rows } = this.q8;
-      k.q8_lstm(x.batch, x.time, this.din, u, act, actP, ract, ractP, x.values, x.mask, wq.ptr, scales.ptr, bias, c, h, ctx.alloc(4 * u * 4), ctx.alloc(rows * 2), y);
+      const q8 = this.q8;
+      k.q8_lstm(x.batch, x.time, this.din, u, act, actP, ract, ractP, x.values, x.mask, q8.packed.ptr, q8.scales.ptr, bias, c, h, ctx.alloc(4 * u * 4), ctx.alloc(q8.scratchBytes), y);
       return;
     }
     const { wx, wh, wxh } = this.f32!;

@@ -161,6 +161,16 @@ describe('StreamingDotProductAttention and StreamingLocalDotProductAttention', (
   });
 });
 
+describe("weightStorage 'int8'", () => {
+  it('DotProductAttention: the query and the source projections, each its own int8 matrix', () => {
+    const source = sl.randomSequence([2, 9, 40], { seed: 4, lowLength: 3 });
+    const m = sl.build(sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 5, useBias: true, weightStorage: 'int8' }), { inputShape: [33], constants: { source } });
+    randomizeWeights(m);
+    contract(m, sl.randomSequence([2, 10, 33], { seed: 5 }), { source });
+    m.dispose();
+  });
+});
+
 describe('bad constants and configs', () => {
   const source = sl.randomSequence([2, 5, 2], { seed: 1 });
   const dpa = sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3 });

@@ -168,6 +168,18 @@ describe('DotProductSelfAttention', () => {
   });
 });
 
+describe("weightStorage 'int8' (the query/key/value projections)", () => {
+  // Values against NumPy + torch are in the oracle fixtures; here the contract, with inputs
+  // wide enough for more than one 32-column panel and a projection with biases.
+  for (const [name, config] of [
+    ['DotProductSelfAttention, combined projection with biases', sl.DotProductSelfAttention({ numHeads: 4, unitsPerHead: 10, maxPastHorizon: 4, maxFutureHorizon: 1, useBias: true, weightStorage: 'int8' })],
+    ['DotProductSelfAttention, grouped-query separate projections', sl.DotProductSelfAttention({ numHeads: 4, numKvHeads: 2, unitsPerHead: 8, maxPastHorizon: -1, maxFutureHorizon: 0, inputProjection: { type: 'SeparateQueryKeyValueProjection' }, weightStorage: 'int8' })],
+    ['LocalDotProductSelfAttention', sl.LocalDotProductSelfAttention({ numHeads: 2, unitsPerHead: 6, blockSize: 3, maxPastHorizon: 3, maxFutureHorizon: 0, weightStorage: 'int8' })],
+  ] as const) {
+    it(name, () => contract(config, [37], { times: [1, 5, 12] }).dispose());
+  }
+});
+
 describe('LocalDotProductSelfAttention', () => {
   const cases: [number, number, number, number, boolean, number, boolean][] = [
     [1, 2, 3, 0, false, 0, false], [1, 2, 3, 0, true, 0, false], [3, 5, 3, 0, false, 0, false], [3, 5, 3, 0, true, 0, false],

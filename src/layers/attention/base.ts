@@ -6,6 +6,7 @@ import { f, type LayerConfig } from '../../config.js';
 import { show } from '../../errors.js';
 import { gaussian, zeros } from '../../initializers.js';
 import { fromWasm, inputChannels, Layer, type BuildContext, type Derived, type Param, type RunContext } from '../../layer.js';
+import { weightStorageField, type WeightStorage } from '../weight-storage.js';
 import { ATT, AttentionCall, InputProjection, type InputProjectionConfig, type ParamHost } from './common.js';
 import { RelativePosition, relativePositionField, type RelativePositionConfig } from './relative-position.js';
 
@@ -37,6 +38,8 @@ export const attentionFields = {
   broadcastDropoutAcrossQueries: f.bool().default(false),
   /** Relative position embedding config (default null: none); see relative-position.ts. */
   relativePositionEmbedding: relativePositionField().opt(),
+  /** How the query/key/value projection kernels are stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
+  weightStorage: weightStorageField(),
 };
 
 /** The resolved common fields. */
@@ -53,6 +56,7 @@ export interface AttentionConfig extends LayerConfig {
   useSinkScalars: boolean;
   relativePositionEmbedding?: RelativePositionConfig;
   inputProjection: InputProjectionConfig;
+  weightStorage: WeightStorage;
 }
 
 /** Which relative position embeddings a layer accepts, and the horizons they must match. */
@@ -115,7 +119,7 @@ export abstract class AttentionLayer extends Layer {
       derive: (bytes) => this.derive(bytes),
       error: (code, message) => this.error(code, message),
     };
-    this.projection = new InputProjection(host, cfg.inputProjection, channels, opts.sourceChannels, this.heads, this.kvHeads, this.units, cfg.useBias);
+    this.projection = new InputProjection(host, cfg.inputProjection, channels, opts.sourceChannels, this.heads, this.kvHeads, this.units, cfg.useBias, cfg.weightStorage);
     const U = this.units;
     this.perDimScale = cfg.perDimScale ? this.param('per_dim_scale', [U], zeros) : null;
     this.perDimKeyScale = cfg.perDimKeyScale ? this.param('per_dim_key_scale', [U], zeros) : null;

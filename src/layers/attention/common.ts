@@ -16,6 +16,7 @@ import { lecunNormal, zeros } from '../../initializers.js';
 import type { Constants, Derived, Initializer, Layer, Param, RunContext, StateBuffer, StateSpec } from '../../layer.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { Sequence } from '../../sequence.js';
+import { Q8Weights, type WeightStorage } from '../weight-storage.js';
 
 // ---------------------------------------------------------------------------------------------
 // Nested configs ({"type": ..., fields}) that are not layers: input projections, relative
@@ -104,19 +105,25 @@ interface ProjectionBlock {
  * y [rows, n] = x [rows, in] · [W_1 | W_2 | ...] + [b_1 | b_2 | ...]: several kernels [in, ...]
  * side by side as the columns of one packed matrix, so one f32_gemm call projects them all.
  * A single row (a batch-1 decode step) runs f32_gemv on a second packing of the same matrix,
- * which streams the weights faster (assembly/gemm/f32-gemv.ts) and gives the same bits.
+ * which streams the weights faster (assembly/gemm/f32-gemv.ts) and gives the same bits. With
+ * weightStorage 'int8' the matrix is packed once for q8_gemm instead, which every row runs.
  */
 class PackedProjection {
   readonly n: number;
-  private readonly packed: Derived;
-  private readonly gemv: Derived;
+  private readonly f32: { packed: Derived; gemv: Derived } | null;
+  private readonly q8: Q8Weights | null;
   private readonly bias: Derived | null;
 
-  constructor(private readonly host: ParamHost, readonly inputs: number, private readonly blocks: readonly ProjectionBlock[]) {
-    this.n = blocks.reduce((s, b) => s + b.kernel.size / inputs, 0);
-    this.packed = host.derive(host.rt.k.f32_gemm_packed_len(inputs, this.n) * 4);
-    this.gemv = host.derive(host.rt.k.f32_gemv_packed_len(inputs, this.n) * 4);
-    this.bias = blocks[0]!.bias ? host.derive(this.n * 4) : null;
+  constructor(private readonly host: ParamHost, readonly inputs: number, private readonly blocks: readonly ProjectionBlock[], weightStorage: WeightStorage) {
+    const k = host.rt.k, n = (this.n = blocks.reduce((s, b) => s + b.kernel.size / inputs, 0));
+    if (weightStorage === 'int8') {
+      this.q8 = new Q8Weights(host, [inputs], n);
+      this.f32 = null;
+    } else {
+      this.f32 = { packed: host.derive(k.f32_gemm_packed_len(inputs, n) * 4), gemv: host.derive(k.f32_gemv_packed_len(inputs, n) * 4) };
+      this.q8 = null;
+    }
+    this.bias = blocks[0]!.bias ? host.derive(n * 4) : null;
   }
 
   /** Gathers the kernels (and biases) into [in, n] and packs it (prepare time). */
@@ -134,8 +141,12 @@ class PackedProjection {
     try {
       const tmp = rt.arena.alloc(w.length * 4);
       rt.f32.set(w, tmp >> 2);
-      rt.k.f32_gemm_pack_b(inputs, n, tmp, n, this.packed.ptr);
-      rt.k.f32_gemv_pack_b(inputs, 0, inputs, n, tmp, n, this.gemv.ptr);
+      if (this.q8) {
+        this.q8.pack(rt, [tmp]);
+      } else {
+        rt.k.f32_gemm_pack_b(inputs, n, tmp, n, this.f32!.packed.ptr);
+        rt.k.f32_gemv_pack_b(inputs, 0, inputs, n, tmp, n, this.f32!.gemv.ptr);
+      }
     } finally {
       rt.arena.end();
     }
@@ -145,8 +156,9 @@ class PackedProjection {
   run(ctx: RunContext, rows: number, x: number): number {
     const y = ctx.alloc(Math.max(1, rows * this.n) * 4);
     const bias = this.bias?.ptr ?? 0;
-    if (rows === 1) ctx.rt.k.f32_gemv(this.n, this.inputs, 0, this.inputs, x, 0, 0, this.gemv.ptr, y, bias, false);
-    else if (rows > 0) ctx.rt.k.f32_gemm(rows, this.n, this.inputs, x, this.inputs, this.packed.ptr, y, this.n, bias, false);
+    if (this.q8) this.q8.gemm(ctx, rows, x, bias, y);
+    else if (rows === 1) ctx.rt.k.f32_gemv(this.n, this.inputs, 0, this.inputs, x, 0, 0, this.f32!.gemv.ptr, y, bias, false);
+    else if (rows > 0) ctx.rt.k.f32_gemm(rows, this.n, this.inputs, x, this.inputs, this.f32!.packed.ptr, y, this.n, bias, false);
     return y;
   }
 }
@@ -178,7 +190,10 @@ export class InputProjection {
   private readonly keyValue: PackedProjection | null;
 
   /** `sourceChannels` null: self attention (keys and values from x). */
-  constructor(host: ParamHost, cfg: InputProjectionConfig, inputs: number, sourceChannels: number | null, heads: number, kvHeads: number, units: number, useBias: boolean) {
+  constructor(
+    host: ParamHost, cfg: InputProjectionConfig, inputs: number, sourceChannels: number | null, heads: number, kvHeads: number, units: number, useBias: boolean,
+    weightStorage: WeightStorage,
+  ) {
     const kvIn = sourceChannels ?? inputs;
     const qCols = heads * units, kvCols = kvHeads * units;
     const param = (scope: string, shape: number[]): ProjectionBlock => ({
@@ -203,13 +218,13 @@ export class InputProjection {
       }
     }
     if (sourceChannels === null) {
-      this.query = new PackedProjection(host, inputs, [q, ...kv]);
+      this.query = new PackedProjection(host, inputs, [q, ...kv], weightStorage);
       this.keyValue = null;
       this.kOffset = qCols;
       this.qStride = this.kvStride = this.query.n;
     } else {
-      this.query = new PackedProjection(host, inputs, [q]);
-      this.keyValue = new PackedProjection(host, kvIn, kv);
+      this.query = new PackedProjection(host, inputs, [q], weightStorage);
+      this.keyValue = new PackedProjection(host, kvIn, kv, weightStorage);
       this.kOffset = 0;
       this.qStride = qCols;
       this.kvStride = this.keyValue.n;
