@@ -187,8 +187,8 @@ describe('streaming', () => {
     expect(diffs).toBe(0);
   }
 
-  for (const config of [sl.LSTM({ units: 8 }), sl.GRU({ units: 7 }), sl.GRU({ units: 7, resetAfter: false }), sl.RGLRU({ units: 6, numHeads: 2 })]) {
-    it(`${config.type}${config.resetAfter === false ? ' reset before' : ''}: 300 single steps equal layer() bit for bit`, () => {
+  for (const config of [sl.LSTM({ units: 8 }), sl.LSTM({ units: 8, weightStorage: 'int8' }), sl.GRU({ units: 7 }), sl.GRU({ units: 7, resetAfter: false }), sl.RGLRU({ units: 6, numHeads: 2 })]) {
+    it(`${config.type}${config.resetAfter === false ? ' reset before' : ''}${config.weightStorage === 'int8' ? ' int8' : ''}: 300 single steps equal layer() bit for bit`, () => {
       const din = config.type === 'RGLRU' ? 6 : 5;
       const m = randomizeWeights(sl.build(config, { inputShape: [din] }), 4, 0.5);
       const x = sl.randomSequence([2, 300, din], { seed: 11, lowLength: 200 });
@@ -199,7 +199,7 @@ describe('streaming', () => {
   }
 
   it('the state is frozen at invalid steps, NaN values included', () => {
-    for (const config of [sl.LSTM({ units: 5 }), sl.GRU({ units: 5 }), sl.RGLRU({ units: 4, numHeads: 2 })]) {
+    for (const config of [sl.LSTM({ units: 5 }), sl.LSTM({ units: 5, weightStorage: 'int8' }), sl.GRU({ units: 5 }), sl.RGLRU({ units: 4, numHeads: 2 })]) {
       const din = config.type === 'RGLRU' ? 4 : 3;
       const m = randomizeWeights(sl.build(config, { inputShape: [din] }), 2, 0.5);
       const state = m.initialState(2);
@@ -231,18 +231,20 @@ describe('streaming', () => {
     m.dispose();
   });
 
-  it('a streaming LSTM allocates no WebAssembly memory after its first step (1000 steps)', () => {
-    const m = randomizeWeights(sl.build(sl.LSTM({ units: 64 }), { inputShape: [16] }), 5, 0.1);
-    const rt = sl.getRuntime();
-    const x = sl.randomSequence([2, 1, 16], { seed: 4, randomLengths: false });
-    const state = m.initialState(2);
-    m.step(x, state);
-    const bytes = rt.memory.buffer.byteLength;
-    for (let i = 0; i < 1000; i++) m.step(x, state);
-    expect(rt.memory.buffer.byteLength).toBe(bytes);
-    state.dispose();
-    m.dispose();
-  });
+  for (const weightStorage of ['float32', 'int8'] as const) {
+    it(`a streaming LSTM (${weightStorage} weights) allocates no WebAssembly memory after its first step (1000 steps)`, () => {
+      const m = randomizeWeights(sl.build(sl.LSTM({ units: 64, weightStorage }), { inputShape: [16] }), 5, 0.1);
+      const rt = sl.getRuntime();
+      const x = sl.randomSequence([2, 1, 16], { seed: 4, randomLengths: false });
+      const state = m.initialState(2);
+      m.step(x, state);
+      const bytes = rt.memory.buffer.byteLength;
+      for (let i = 0; i < 1000; i++) m.step(x, state);
+      expect(rt.memory.buffer.byteLength).toBe(bytes);
+      state.dispose();
+      m.dispose();
+    });
+  }
 });
 
 describe('oracle values (tools/fixtures_recurrent.py: torch.nn.LSTM, torch.nn.GRU, NumPy)', () => {
