@@ -22,20 +22,14 @@
 // 1x24 loop reading its three 8-column panels with OR instead of madd reaches only 84, and this
 // loop with OR 90: one wide stream is what gains; the rest is the loop's own cost.
 import { madd } from '../simd';
-import { accStart, accStore } from './tile';
+import { accStart, accStore, panelledLen, panelWidth } from './tile';
 
 /** Panel width in floats. */
 const GEMV_W = 28;
 
-/** Width of panel p of n columns: 28, or the rest rounded up to 4 for the last one. */
-@inline function panelWidth(n: i32, p: i32): i32 {
-  return min(GEMV_W, (n - p * GEMV_W + 3) & ~3);
-}
-
 /** Floats needed to pack a [rows, n] matrix for f32_gemv. */
 export function f32_gemv_packed_len(rows: i32, n: i32): i32 {
-  const panels = (n + GEMV_W - 1) / GEMV_W;
-  return rows * ((panels - 1) * GEMV_W + panelWidth(n, panels - 1));
+  return panelledLen(rows, n, GEMV_W);
 }
 
 /**
@@ -46,7 +40,7 @@ export function f32_gemv_packed_len(rows: i32, n: i32): i32 {
 export function f32_gemv_pack_b(rows: i32, r0: i32, k: i32, n: i32, b: usize, ldb: i32, out: usize): void {
   const panels = (n + GEMV_W - 1) / GEMV_W;
   for (let p = 0; p < panels; p++) {
-    const n0 = p * GEMV_W, w = panelWidth(n, p), nr = min(w, n - n0);
+    const n0 = p * GEMV_W, w = panelWidth(n, p, GEMV_W), nr = min(w, n - n0);
     let o = out + (<usize>(rows * n0 + r0 * w) << 2);
     for (let r = 0; r < k; r++) {
       const src = b + (<usize>(r * ldb + n0) << 2);
@@ -102,7 +96,7 @@ export function f32_gemv(
 ): void {
   const panels = (n + GEMV_W - 1) / GEMV_W;
   for (let p = 0; p < panels; p++) {
-    const n0 = p * GEMV_W, w = panelWidth(n, p), nr = min(GEMV_W, n - n0);
+    const n0 = p * GEMV_W, w = panelWidth(n, p, GEMV_W), nr = min(GEMV_W, n - n0);
     const yp = y + (<usize>n0 << 2), biasP: usize = bias ? bias + (<usize>n0 << 2) : 0;
     const b = bp + (<usize>(rows * n0 + r0 * w) << 2);
     if (w == GEMV_W) panel(28, b, k1, a1, k2, a2, yp, biasP, nr, accumulate);

@@ -24,22 +24,16 @@
 // weights) is what limits it, not the bytes. Weights dequantised to f32 in registers instead
 // (f32 inputs, a convert and a madd per 4 weights) measured 11 G weights/s, slower than f32.
 import { loadLanes, madd } from '../simd';
-import { accStore } from './tile';
+import { accStore, panelledLen, panelWidth } from './tile';
 
 /** Panel width in columns. */
 const Q8_W = 32;
 /** Row pairs summed in int32 before they are converted (see the header). */
 const Q8_BLOCK_PAIRS = 128;
 
-/** Width of panel p of n columns: 32, or the rest rounded up to 4 for the last one. */
-@inline function panelWidth(n: i32, p: i32): i32 {
-  return min(Q8_W, (n - p * Q8_W + 3) & ~3);
-}
-
 /** Bytes needed to pack a [rows, n] matrix (rows even) for q8_gemv. */
 export function q8_gemv_packed_len(rows: i32, n: i32): i32 {
-  const panels = (n + Q8_W - 1) / Q8_W;
-  return rows * ((panels - 1) * Q8_W + panelWidth(n, panels - 1));
+  return panelledLen(rows, n, Q8_W);
 }
 
 /**
@@ -65,7 +59,7 @@ export function f32_column_absmax(k: i32, n: i32, b: usize, ldb: i32, out: usize
 export function q8_gemv_pack_b(rows: i32, r0: i32, k: i32, n: i32, b: usize, ldb: i32, scales: usize, out: usize): void {
   const panels = (n + Q8_W - 1) / Q8_W;
   for (let p = 0; p < panels; p++) {
-    const n0 = p * Q8_W, w = panelWidth(n, p), nr = min(w, n - n0);
+    const n0 = p * Q8_W, w = panelWidth(n, p, Q8_W), nr = min(w, n - n0);
     const panel = out + <usize>(rows * n0);
     for (let r = 0; r < k; r++) {
       const kr = r0 + r, src = b + (<usize>(r * ldb + n0) << 2);
@@ -164,7 +158,7 @@ export function q8_gemv(
 ): void {
   const panels = (n + Q8_W - 1) / Q8_W, pairs1 = (k1 + 1) >> 1, pairs2 = (k2 + 1) >> 1;
   for (let p = 0; p < panels; p++) {
-    const n0 = p * Q8_W, w = panelWidth(n, p), nr = min(Q8_W, n - n0);
+    const n0 = p * Q8_W, w = panelWidth(n, p, Q8_W), nr = min(Q8_W, n - n0);
     const yp = y + (<usize>n0 << 2);
     for (let j = 0; j < nr; j += 4) accStore(yp, f32x4.splat(0), j, nr);
     const b = bp + <usize>(rows * n0 + r0 * w);

@@ -2,7 +2,8 @@
 // f32x4 vectors; the last vectors of a row may be partial (the last panel of an n that is not
 // a multiple of 8) or absent. Every tile sums in the same order (start value, then k = 0, 1, ...
 // with one madd each), so a given element of C is bit-identical whichever tile computes it:
-// step() (few rows) matches layer() (many rows) exactly.
+// step() (few rows) matches layer() (many rows) exactly. Also the panel widths of the one-row
+// packings (f32-gemv.ts, q8-gemv.ts).
 import { loadLanes, storeLanes } from '../simd';
 
 /**
@@ -19,4 +20,18 @@ import { loadLanes, storeLanes } from '../simd';
 /** Stores the lanes of v that fall below nr valid columns at columns [col, col + 4) of a row. */
 @inline export function accStore(c: usize, v: v128, col: i32, nr: i32): void {
   storeLanes(c + (<usize>col << 2), v, nr - col);
+}
+
+/**
+ * Width of panel p when n columns are cut into panels of `width` (a multiple of 4): `width`, or
+ * for the last panel the rest rounded up to 4 (so at most 3 zero columns are packed and read).
+ */
+@inline export function panelWidth(n: i32, p: i32, width: i32): i32 {
+  return min(width, (n - p * width + 3) & ~3);
+}
+
+/** Elements of a [rows, n] matrix packed as column panels of `width` (see panelWidth). */
+@inline export function panelledLen(rows: i32, n: i32, width: i32): i32 {
+  const panels = (n + width - 1) / width;
+  return rows * ((panels - 1) * width + panelWidth(n, panels - 1, width));
 }
