@@ -8,6 +8,7 @@
 // a strided copy of y, and the activation in place. Dense and DenseShaped never need the copies.
 // With weightStorage 'int8' the kernel is kept as int8 with per-column scales instead of f32
 // packings, and every row runs q8_gemm (assembly/gemm/q8-gemv.ts).
+//
 // They are stateless (ratio 1, receptive field (0, 0)); each step only sees its own row, so
 // invalid steps (NaN included) stay in their own rows, and the input mask passes through.
 import { BroadcastPlan, broadcastStrides, contiguousStrides, MAX_STRIDED_RANK, Op, permutationAxes, StridedCopy } from '../broadcast.js';
