@@ -122,7 +122,6 @@ export function f32_gru(
 ): void {
   const u = units, g3 = 3 * u;
   const rowB = <usize>g3 << 2, uB = <usize>u << 2;
-  const one = f32x4.splat(1);
   // Input projection of every step at once: z [batch * time, 3u] = x W + bx.
   f32_gemm(batch * time, g3, din, x, din, wx, z, g3, bx, false);
   for (let t = 0; t < time; t++) {
@@ -131,31 +130,80 @@ export function f32_gru(
     f32_gemm(batch, 2 * u, u, h, u, uzr, zt, time * g3, 0, true);
     if (resetAfter) f32_gemm(batch, u, u, h, u, uh, q, u, bh, false);
     for (let b = 0; b < batch; b++) {
-      const zz = z + <usize>(b * time + t) * rowB, zr = zz + uB, zh = zr + uB;
-      const hb = h + <usize>b * uB, qb = q + <usize>b * uB;
+      const zz = z + <usize>(b * time + t) * rowB;
       f32_vactivation(ract, 2 * u, zz, ractP, zz);
-      for (let j = 0; j < u; j += 4) {
-        const o = <usize>j << 2, n = u - j;
-        const r = loadLanes(zr + o, n);
-        // reset_after: xh += r q; before: q = r h (multiplied by Uh below).
-        if (resetAfter) storeLanes(zh + o, madd(r, loadLanes(qb + o, n), loadLanes(zh + o, n)), n);
-        else storeLanes(qb + o, f32x4.mul(r, loadLanes(hb + o, n)), n);
-      }
+      gruReset(u, resetAfter, zz, h + <usize>b * uB, q + <usize>b * uB);
     }
     if (!resetAfter) f32_gemm(batch, u, u, q, u, uh, zt + (<usize>(2 * u) << 2), time * g3, 0, true);
     for (let b = 0; b < batch; b++) {
       const r = b * time + t;
-      const zz = z + <usize>r * rowB, zh = zz + (<usize>(2 * u) << 2);
-      const hb = h + <usize>b * uB, yr = y + <usize>r * uB;
-      f32_vactivation(act, u, zh, actP, zh);
-      const valid = load<u8>(mask + <usize>r) != 0;
-      for (let j = 0; j < u; j += 4) {
-        const o = <usize>j << 2, n = u - j;
-        const zg = loadLanes(zz + o, n);
-        const hn = f32x4.add(f32x4.mul(zg, loadLanes(hb + o, n)), f32x4.mul(f32x4.sub(one, zg), loadLanes(zh + o, n)));
-        storeLanes(yr + o, hn, n);
-        if (valid) storeLanes(hb + o, hn, n);
+      gruUpdate(u, act, actP, z + <usize>r * rowB, h + <usize>b * uB, y + <usize>r * uB, load<u8>(mask + <usize>r) != 0);
+    }
+  }
+}
+
+/**
+ * The reset gate of one GRU row, z [3u] holding the activated gates z, r and the candidate's
+ * input part xh: reset_after adds r q to xh (q = h Uh + bh); reset before writes q = r h.
+ */
+@inline function gruReset(u: i32, resetAfter: bool, z: usize, h: usize, q: usize): void {
+  const zr = z + (<usize>u << 2), zh = zr + (<usize>u << 2);
+  for (let j = 0; j < u; j += 4) {
+    const o = <usize>j << 2, n = u - j;
+    const r = loadLanes(zr + o, n);
+    if (resetAfter) storeLanes(zh + o, madd(r, loadLanes(q + o, n), loadLanes(zh + o, n)), n);
+    else storeLanes(q + o, f32x4.mul(r, loadLanes(h + o, n)), n);
+  }
+}
+
+/** The end of one GRU row: n = act(candidate), h' = z h + (1 - z) n to yr, and to h when valid. */
+@inline function gruUpdate(u: i32, act: i32, actP: f32, z: usize, h: usize, yr: usize, valid: bool): void {
+  const zh = z + (<usize>(2 * u) << 2), one = f32x4.splat(1);
+  f32_vactivation(act, u, zh, actP, zh);
+  for (let j = 0; j < u; j += 4) {
+    const o = <usize>j << 2, n = u - j;
+    const zg = loadLanes(z + o, n);
+    const hn = f32x4.add(f32x4.mul(zg, loadLanes(h + o, n)), f32x4.mul(f32x4.sub(one, zg), loadLanes(zh + o, n)));
+    storeLanes(yr + o, hn, n);
+    if (valid) storeLanes(h + o, hn, n);
+  }
+}
+
+/**
+ * GRU with int8 weights (the layer's weightStorage 'int8'): the cell of f32_gru, each step of
+ * each item on its own. x's row and h are quantised to int16 (q8_quantize); then z, r = [x ‖
+ * h] · [W_zr; U_zr] + bx[0:2u] (one q8_gemv over wzr, rows din' + u'), the candidate's x part
+ * x W_h + bx[2u:3u] (wh, rows din'), and its h part from uh (rows u'): reset_after q = h U_h +
+ * bh, reset before (r h) U_h, r h quantised again. Packings by q8_gemv_pack_b with their column
+ * scales (sZr, sWh, sUh); primes: rounded up to even. Scratch: z 3u floats, q u floats, xq
+ * din' + u' int16s. Other arguments as f32_gru's.
+ */
+export function q8_gru(
+  batch: i32, time: i32, din: i32, units: i32, resetAfter: bool, act: i32, actP: f32, ract: i32, ractP: f32,
+  x: usize, mask: usize, wzr: usize, sZr: usize, wh: usize, sWh: usize, uh: usize, sUh: usize, bx: usize, bh: usize,
+  h: usize, z: usize, q: usize, xq: usize, y: usize,
+): void {
+  const u = units, uB = <usize>u << 2, din2 = (din + 1) & ~1, u2 = (u + 1) & ~1;
+  const hq = xq + (<usize>din2 << 1), zh = z + (<usize>(2 * u) << 2);
+  for (let t = 0; t < time; t++) {
+    for (let b = 0; b < batch; b++) {
+      const r = b * time + t, hb = h + <usize>b * uB;
+      const sx = q8_quantize(din, x + (<usize>(r * din) << 2), xq), sh = q8_quantize(u, hb, hq);
+      q8_gemv(2 * u, din2 + u2, 0, din, xq, sx, u, hq, sh, wzr, sZr, bx, z);
+      q8_gemv(u, din2, 0, din, xq, sx, 0, 0, 0, wh, sWh, bx ? bx + (<usize>(2 * u) << 2) : 0, zh);
+      f32_vactivation(ract, 2 * u, z, ractP, z);
+      if (resetAfter) q8_gemv(u, u2, 0, u, hq, sh, 0, 0, 0, uh, sUh, bh, q);
+      gruReset(u, resetAfter, z, hb, q);
+      if (!resetAfter) {
+        // zh += (r h) U_h, r h quantised in hq's place (h itself is read again below).
+        const srh = q8_quantize(u, q, hq);
+        q8_gemv(u, u2, 0, u, hq, srh, 0, 0, 0, uh, sUh, 0, q);
+        for (let j = 0; j < u; j += 4) {
+          const o = <usize>j << 2, n = u - j;
+          storeLanes(zh + o, f32x4.add(loadLanes(zh + o, n), loadLanes(q + o, n)), n);
+        }
       }
+      gruUpdate(u, act, actP, z, hb, y + <usize>r * uB, load<u8>(mask + <usize>r) != 0);
     }
   }
 }

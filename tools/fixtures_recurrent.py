@@ -199,6 +199,38 @@ def lstm_q8_numpy(x, w, u, b):
     return np.array(out)[None]
 
 
+def gru_q8_numpy(x, w, u, b, reset_after):
+    """GRU with weight_storage 'int8', as src/layers/recurrent.ts documents it: int8 [W; U]
+    z and r columns (scales over both), W_h and U_h (scales of their own); x, h and (reset
+    before) r h quantised to int16 per step; exact int64 sums; the float64 cell."""
+    units = u.shape[0]
+    qzr, szr = q8_columns(np.concatenate([w[:, :2 * units], u[:, :2 * units]]))
+    qwh, swh = q8_columns(w[:, 2 * units:])
+    quh, suh = q8_columns(u[:, 2 * units:])
+    din = w.shape[0]
+    bx, bh = (b[0], b[1]) if reset_after else (b, np.zeros(3 * units))
+
+    def quantize(v):
+        vq, s = q8_rows(v[None])
+        return vq[0], float(s[0])
+
+    h = np.zeros(units)
+    out = []
+    for xt in x[0]:
+        (xq, sx), (hq, sh) = quantize(xt), quantize(h)
+        zr = szr * (sx * (xq @ qzr[:din]) + sh * (hq @ qzr[din:])) + bx[:2 * units] + bh[:2 * units]
+        z, r = sigmoid(zr[:units]), sigmoid(zr[units:])
+        xh = swh * (sx * (xq @ qwh)) + bx[2 * units:]
+        if reset_after:
+            n = np.tanh(xh + r * (suh * (sh * (hq @ quh)) + bh[2 * units:]))
+        else:
+            rhq, srh = quantize(r * h)
+            n = np.tanh(xh + suh * (srh * (rhq @ quh)))
+        h = z * h + (1 - z) * n
+        out.append(h)
+    return np.array(out)[None]
+
+
 def rglru_numpy(x, p):
     """The RG-LRU formula of sequence_layers/jax/recurrent.py (real, layer mode) over x [B, n, U]."""
     batch, n, units = x.shape
@@ -247,6 +279,17 @@ for din, units in [(5, 3), (40, 36), (300, 9)]:
     y = per_prefix(lambda xb: lstm_q8_numpy(xb, w, u, b.astype(np.float64)), x, lens, units)
     cases.append(case(f"LSTM int8 in={din} units={units}",
                       {"type": "LSTM", "units": units, "weight_storage": "int8"}, x, y,
+                      weights={"kernel.kernel": w, "recurrent_kernel.kernel": u, "bias": b}, lengths=lens))
+
+# GRU weight_storage 'int8', both reset modes, odd sizes and more than one 32-column panel.
+for din, units, reset_after in [(5, 3, True), (40, 36, True), (7, 13, False), (33, 20, False)]:
+    lens = lengths(B, T)
+    x = masked(normal(B, T, din), lens)
+    w, u = normal(din, 3 * units, scale=0.5), normal(units, 3 * units, scale=0.5)
+    b = normal(2, 3 * units) if reset_after else normal(3 * units)
+    y = per_prefix(lambda xb: gru_q8_numpy(xb, w, u, b.astype(np.float64), reset_after), x, lens, units)
+    cases.append(case(f"GRU int8 reset_after={reset_after} in={din} units={units}",
+                      {"type": "GRU", "units": units, "reset_after": reset_after, "weight_storage": "int8"}, x, y,
                       weights={"kernel.kernel": w, "recurrent_kernel.kernel": u, "bias": b}, lengths=lens))
 
 write_fixture("recurrent", cases, "torch.nn.LSTM / torch.nn.GRU (float64), NumPy GRU reset-before and RG-LRU formulas: tools/fixtures_recurrent.py")

@@ -83,16 +83,13 @@ const gatedFields = {
   recurrentActivation: activationName().default('sigmoid'),
   /** Adds the learned `bias` (default true). */
   useBias: f.bool().default(true),
+  /** How the kernel and recurrent kernel are stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
+  weightStorage: weightStorageField(),
 };
 
 // ---------------------------------------------------------------------------------------------
 // LSTM
 
-const lstmFields = {
-  ...gatedFields,
-  /** How [kernel; recurrent kernel] is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
-  weightStorage: weightStorageField(),
-};
 
 /** The reference's unit_forget_bias: zeros except ones for the forget gate (Jozefowicz et al. 2015). */
 const unitForgetBias = (units: number): Initializer => (out) => {
@@ -131,7 +128,7 @@ export class LSTMLayer extends RecurrentLayer {
   private readonly act: readonly [number, number];
   private readonly ract: readonly [number, number];
 
-  constructor(config: Resolved<typeof lstmFields>, ctx: BuildContext) {
+  constructor(config: Resolved<typeof gatedFields>, ctx: BuildContext) {
     super(config, ctx, config.units);
     const u = this.units;
     this.act = activationOf(config.activation);
@@ -207,6 +204,10 @@ const gruFields = {
  * reordered the same way; bias = [bias_ih, bias_hh], each reordered. Init: LeCun normal,
  * orthogonal, zeros.
  *
+ * weightStorage 'int8' stores [kernel; recurrent kernel]'s z and r columns, and the candidate's
+ * kernel and recurrent kernel, as int8 with a scale per column, and runs every step of every
+ * item alone with q8_gemv (x, h and, reset before, r h quantised to int16 on the fly).
+ *
  * State: 'h' float32 [batch, units], zeros at the start.
  */
 export class GRULayer extends RecurrentLayer {
@@ -214,9 +215,10 @@ export class GRULayer extends RecurrentLayer {
   private readonly recurrentKernel: Param;
   private readonly bias: Param | null;
   private readonly resetAfter: boolean;
-  private readonly wx: Derived;
-  private readonly uzr: Derived;
-  private readonly uh: Derived;
+  /** float32 storage: W, U[:, 0:2u] and U[:, 2u:3u] packed for f32_gemm. */
+  private readonly f32: { wx: Derived; uzr: Derived; uh: Derived } | null;
+  /** int8 storage: [W_zr; U_zr], W_h and U_h packed for q8_gemv. */
+  private readonly q8: { zr: Q8Weights; wh: Q8Weights; uh: Q8Weights } | null;
   /** resetAfter: the input projection's bias, with the recurrent biases of z and r folded in. */
   private readonly bx: Derived | null;
   private readonly act: readonly [number, number];
@@ -231,9 +233,14 @@ export class GRULayer extends RecurrentLayer {
     this.kernel = this.param('kernel.kernel', [this.din, 3 * u], lecunNormal(this.din));
     this.recurrentKernel = this.param('recurrent_kernel.kernel', [u, 3 * u], orthogonal(u, 3 * u));
     this.bias = config.useBias ? this.param('bias', this.resetAfter ? [2, 3 * u] : [3 * u], zeros) : null;
-    this.wx = this.packed(this.din, 3 * u);
-    this.uzr = this.packed(u, 2 * u);
-    this.uh = this.packed(u, u);
+    if (config.weightStorage === 'int8') {
+      const host = { rt: this.rt, derive: (bytes: number) => this.derive(bytes) };
+      this.q8 = { zr: new Q8Weights(host, [this.din, u], 2 * u), wh: new Q8Weights(host, [this.din], u), uh: new Q8Weights(host, [u], u) };
+      this.f32 = null;
+    } else {
+      this.f32 = { wx: this.packed(this.din, 3 * u), uzr: this.packed(u, 2 * u), uh: this.packed(u, u) };
+      this.q8 = null;
+    }
     this.bx = this.bias && this.resetAfter ? this.derive(3 * u * 4) : null;
   }
 
@@ -242,10 +249,17 @@ export class GRULayer extends RecurrentLayer {
   }
 
   prepare(): void {
-    const k = this.rt.k, u = this.units, rk = this.recurrentKernel.ptr;
-    k.f32_gemm_pack_b(this.din, 3 * u, this.kernel.ptr, 3 * u, this.wx.ptr);
-    k.f32_gemm_pack_b(u, 2 * u, rk, 3 * u, this.uzr.ptr);
-    k.f32_gemm_pack_b(u, u, rk + 2 * u * 4, 3 * u, this.uh.ptr);
+    const k = this.rt.k, u = this.units, w = this.kernel.ptr, rk = this.recurrentKernel.ptr;
+    if (this.q8) {
+      this.q8.zr.pack(this.rt, [w, rk], 3 * u);
+      this.q8.wh.pack(this.rt, [w + 2 * u * 4], 3 * u);
+      this.q8.uh.pack(this.rt, [rk + 2 * u * 4], 3 * u);
+    } else {
+      const { wx, uzr, uh } = this.f32!;
+      k.f32_gemm_pack_b(this.din, 3 * u, w, 3 * u, wx.ptr);
+      k.f32_gemm_pack_b(u, 2 * u, rk, 3 * u, uzr.ptr);
+      k.f32_gemm_pack_b(u, u, rk + 2 * u * 4, 3 * u, uh.ptr);
+    }
     if (this.bx) {
       const b = this.bias!.view(), out = this.rt.f32.subarray(this.bx.ptr >> 2, (this.bx.ptr >> 2) + 3 * u);
       for (let j = 0; j < 3 * u; j++) out[j] = b[j]! + (j < 2 * u ? b[3 * u + j]! : 0);
@@ -253,15 +267,22 @@ export class GRULayer extends RecurrentLayer {
   }
 
   protected cell(ctx: RunContext, x: WSeq, state: readonly StatePtr[], y: number): void {
-    const u = this.units;
-    const z = ctx.alloc(x.batch * x.time * 3 * u * 4), q = ctx.alloc(x.batch * u * 4);
+    const u = this.units, k = ctx.rt.k, h = state[0]!.ptr;
+    const [act, actP] = this.act, [ract, ractP] = this.ract;
     const bias = this.bias?.ptr ?? 0;
     const bx = this.bx ? this.bx.ptr : bias;
     const bh = this.bx ? bias + (3 * u + 2 * u) * 4 : 0;
-    ctx.rt.k.f32_gru(
-      x.batch, x.time, this.din, u, this.resetAfter, this.act[0], this.act[1], this.ract[0], this.ract[1],
-      x.values, x.mask, this.wx.ptr, bx, this.uzr.ptr, this.uh.ptr, bh, state[0]!.ptr, z, q, y,
-    );
+    if (this.q8) {
+      const { zr, wh, uh } = this.q8;
+      k.q8_gru(
+        x.batch, x.time, this.din, u, this.resetAfter, act, actP, ract, ractP, x.values, x.mask, zr.packed.ptr, zr.scales.ptr,
+        wh.packed.ptr, wh.scales.ptr, uh.packed.ptr, uh.scales.ptr, bx, bh, h, ctx.alloc(3 * u * 4), ctx.alloc(u * 4), ctx.alloc(zr.scratchBytes), y,
+      );
+      return;
+    }
+    const { wx, uzr, uh } = this.f32!;
+    const z = ctx.alloc(x.batch * x.time * 3 * u * 4), q = ctx.alloc(x.batch * u * 4);
+    k.f32_gru(x.batch, x.time, this.din, u, this.resetAfter, act, actP, ract, ractP, x.values, x.mask, wx.ptr, bx, uzr.ptr, uh.ptr, bh, h, z, q, y);
   }
 }
 
@@ -376,7 +397,7 @@ export class RGLRULayer extends RecurrentLayer {
   }
 }
 
-const LSTMDef = defineLayer({ type: 'LSTM', fields: lstmFields, create: (c, ctx) => new LSTMLayer(c, ctx) });
+const LSTMDef = defineLayer({ type: 'LSTM', fields: gatedFields, create: (c, ctx) => new LSTMLayer(c, ctx) });
 const GRUDef = defineLayer({ type: 'GRU', fields: gruFields, create: (c, ctx) => new GRULayer(c, ctx) });
 const RGLRUDef = defineLayer({ type: 'RGLRU', fields: rglruFields, create: (c, ctx) => new RGLRULayer(c, ctx) });
 

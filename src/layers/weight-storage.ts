@@ -1,6 +1,6 @@
 // How the memory-bound layers store their kernels: the weightStorage field of Dense,
-// DenseShaped, EinsumDense, LSTM and the attention layers (not in the reference), and the int8
-// packing they share (assembly/gemm/q8-gemv.ts).
+// DenseShaped, EinsumDense, LSTM, GRU and the attention layers (not in the reference), and the
+// int8 packing they share (assembly/gemm/q8-gemv.ts).
 //
 // Exports (sorted): Q8Weights, WEIGHT_STORAGES, WeightStorage, weightStorageField.
 import { f } from '../config.js';
@@ -51,14 +51,17 @@ export class Q8Weights {
     return this.blockRows.slice(0, i).reduce((s, r) => s + roundUpEven(r), 0);
   }
 
-  /** Quantises the blocks (row-major [blockRows[i], n] float32 at blocks[i]) with scales over all of them. */
-  pack(rt: Runtime, blocks: readonly number[]): void {
+  /**
+   * Quantises the blocks (float32 [blockRows[i], n] at blocks[i], rows `ld` floats apart: n,
+   * or more for columns of a wider matrix) with column scales over all of them.
+   */
+  pack(rt: Runtime, blocks: readonly number[], ld = this.n): void {
     const { n } = this, s = this.scales.ptr >> 2;
     rt.f32.fill(0, s, s + n);
-    blocks.forEach((ptr, i) => rt.k.f32_column_absmax(this.blockRows[i]!, n, ptr, n, this.scales.ptr));
+    blocks.forEach((ptr, i) => rt.k.f32_column_absmax(this.blockRows[i]!, n, ptr, ld, this.scales.ptr));
     for (let j = s; j < s + n; j++) rt.f32[j] = rt.f32[j]! / 127;
     rt.k.mem_fill(this.packed.ptr, 0, this.packed.bytes);
-    blocks.forEach((ptr, i) => rt.k.q8_gemv_pack_b(this.rows, this.blockStart(i), this.blockRows[i]!, n, ptr, n, this.scales.ptr, this.packed.ptr));
+    blocks.forEach((ptr, i) => rt.k.q8_gemv_pack_b(this.rows, this.blockStart(i), this.blockRows[i]!, n, ptr, ld, this.scales.ptr, this.packed.ptr));
   }
 
   /** Int16 scratch q8_gemm and q8_gemv need for the rows of all blocks, in bytes. */

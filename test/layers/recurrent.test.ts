@@ -99,6 +99,8 @@ describe('contract', () => {
     ['LSTM int8', (units) => sl.LSTM({ units, weightStorage: 'int8' })],
     ['GRU reset_after', (units) => sl.GRU({ units })],
     ['GRU reset before', (units) => sl.GRU({ units, resetAfter: false })],
+    ['GRU int8 reset_after', (units) => sl.GRU({ units, weightStorage: 'int8' })],
+    ['GRU int8 reset before', (units) => sl.GRU({ units, resetAfter: false, weightStorage: 'int8' })],
   ];
   for (const [name, config] of CELLS) {
     for (const units of UNITS) {
@@ -111,6 +113,24 @@ describe('contract', () => {
       });
     }
   }
+
+  it("GRU int8: within a percent of float32 over 50 steps, both reset modes", () => {
+    for (const resetAfter of [true, false]) {
+      const f32 = randomizeWeights(sl.build(sl.GRU({ units: 96, resetAfter }), { inputShape: [40] }), 4, 0.1);
+      const q8 = sl.build(sl.GRU({ units: 96, resetAfter, weightStorage: 'int8' }), { inputShape: [40], weights: f32.getWeights() });
+      const x = sl.randomSequence([2, 50, 40], { randomLengths: false });
+      const want = f32.layer(x).values, got = q8.layer(x).values;
+      let e2 = 0, y2 = 0;
+      want.forEach((v, i) => {
+        e2 += (got[i]! - v) ** 2;
+        y2 += v * v;
+      });
+      expect(Math.sqrt(e2 / y2)).toBeGreaterThan(1e-4);
+      expect(Math.sqrt(e2 / y2)).toBeLessThan(1e-2);
+      f32.dispose();
+      q8.dispose();
+    }
+  });
 
   it("LSTM int8: within a percent of float32 over 50 steps, a quarter of the weight packings, bad storage named", () => {
     const heap = sl.getRuntime().heap;
@@ -187,7 +207,10 @@ describe('streaming', () => {
     expect(diffs).toBe(0);
   }
 
-  for (const config of [sl.LSTM({ units: 8 }), sl.LSTM({ units: 8, weightStorage: 'int8' }), sl.GRU({ units: 7 }), sl.GRU({ units: 7, resetAfter: false }), sl.RGLRU({ units: 6, numHeads: 2 })]) {
+  for (const config of [
+    sl.LSTM({ units: 8 }), sl.LSTM({ units: 8, weightStorage: 'int8' }), sl.GRU({ units: 7 }), sl.GRU({ units: 7, resetAfter: false }),
+    sl.GRU({ units: 7, weightStorage: 'int8' }), sl.GRU({ units: 7, resetAfter: false, weightStorage: 'int8' }), sl.RGLRU({ units: 6, numHeads: 2 }),
+  ]) {
     it(`${config.type}${config.resetAfter === false ? ' reset before' : ''}${config.weightStorage === 'int8' ? ' int8' : ''}: 300 single steps equal layer() bit for bit`, () => {
       const din = config.type === 'RGLRU' ? 6 : 5;
       const m = randomizeWeights(sl.build(config, { inputShape: [din] }), 4, 0.5);
@@ -199,7 +222,7 @@ describe('streaming', () => {
   }
 
   it('the state is frozen at invalid steps, NaN values included', () => {
-    for (const config of [sl.LSTM({ units: 5 }), sl.LSTM({ units: 5, weightStorage: 'int8' }), sl.GRU({ units: 5 }), sl.RGLRU({ units: 4, numHeads: 2 })]) {
+    for (const config of [sl.LSTM({ units: 5 }), sl.LSTM({ units: 5, weightStorage: 'int8' }), sl.GRU({ units: 5 }), sl.GRU({ units: 5, weightStorage: 'int8' }), sl.RGLRU({ units: 4, numHeads: 2 })]) {
       const din = config.type === 'RGLRU' ? 4 : 3;
       const m = randomizeWeights(sl.build(config, { inputShape: [din] }), 2, 0.5);
       const state = m.initialState(2);
