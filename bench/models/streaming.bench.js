@@ -81,10 +81,19 @@ export const lstmStepInt8 = {
   target: undefined,
 };
 
+/** GRU 512/512 one step with int8 weights against its float32 twin (no anchor row: ours only). */
+export const gruStepInt8 = {
+  workload: 'GRU 512/512, 1 step, int8 weights (vs our float32 only)',
+  config: sl.GRU({ units: 512, weightStorage: 'int8' }),
+  float32Config: sl.GRU({ units: 512 }),
+  inputShape: [512],
+  frames: 1,
+};
+
 /** Every streaming row; the attention row needs DotProductSelfAttention in this build. */
 export async function streamingRows(ctx) {
   const rows = [];
-  for (const def of [conv1dStep, lstmStep, lstmStepInt8, sileroVad]) rows.push(await streamingRow(ctx, def));
+  for (const def of [conv1dStep, lstmStep, lstmStepInt8, gruStepInt8, sileroVad]) rows.push(await streamingRow(ctx, def));
   if (attentionAvailable()) {
     rows.push(await streamingRow(ctx, attentionStep()));
     rows.push(await streamingRow(ctx, { ...attentionStep('int8'), target: undefined }));
