@@ -15,10 +15,12 @@ Usage:
       A table of the model's layers: output shape, output ratio, block size, latency
       (input/output), receptive field, parameters and streaming state bytes.
   seqlayers run <config.json> --weights <file.safetensors> --input <file.wav|.npy|.json>
-                [--block N] [--out <file.npy|.json>] [--input-shape S] [--progress | --quiet]
+                [--block N] [--out <file.npy|.json>] [--input-shape S] [--weight-storage W]
+                [--progress | --quiet]
       Streams the model over the input, N input steps per step (default: the block size),
       flushing at the end as layer() would. Without --out, prints one line per output step.
-  seqlayers bench <config.json> [--weights <file.safetensors>] [--block N] [--steps N] [--input-shape S]
+  seqlayers bench <config.json> [--weights <file.safetensors>] [--block N] [--steps N]
+                  [--input-shape S] [--weight-storage W]
       Measures the time of one step (random input, random weights unless --weights).
   seqlayers convert-silero <silero_vad.onnx> <outdir> [--sample-rate 16000|8000]
       Converts Silero VAD v5/v6 from its ONNX file into <outdir>/silero_vad_<rate>.json and
@@ -26,7 +28,8 @@ Usage:
 
 <config.json> is a layer config ({"type": "Serial", ...}), or a model file
 {"config": {...}, "input_shape": [...], "sample_rate": ...} as convert-silero writes.
---input-shape gives the input channel shape (e.g. 80, or 4,80) when the file has none.`;
+--input-shape gives the input channel shape (e.g. 80, or 4,80) when the file has none.
+--weight-storage int8 stores the weights of every layer that can as int8 (weightStorage).`;
 
 /** A wrong command line: printed with a hint, exit code 2. */
 class UsageError extends Error {}
@@ -48,6 +51,7 @@ const OPTIONS = {
   steps: { type: 'string' },
   'input-shape': { type: 'string' },
   'sample-rate': { type: 'string' },
+  'weight-storage': { type: 'string' },
   progress: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -56,8 +60,8 @@ const OPTIONS = {
 /** Options each command takes, and how many positional arguments. */
 const COMMANDS: Record<string, { options: (keyof typeof OPTIONS)[]; args: string[] }> = {
   summary: { options: ['input-shape'], args: ['config'] },
-  run: { options: ['weights', 'input', 'out', 'block', 'input-shape', 'progress', 'quiet'], args: ['config'] },
-  bench: { options: ['weights', 'block', 'steps', 'input-shape'], args: ['config'] },
+  run: { options: ['weights', 'input', 'out', 'block', 'input-shape', 'weight-storage', 'progress', 'quiet'], args: ['config'] },
+  bench: { options: ['weights', 'block', 'steps', 'input-shape', 'weight-storage'], args: ['config'] },
   'convert-silero': { options: ['sample-rate'], args: ['onnx', 'outdir'] },
 };
 
@@ -126,7 +130,10 @@ function parseShape(value: string): number[] {
   return dims;
 }
 
-/** Reads a bare layer config or a model file; --input-shape wins over the file's input_shape. */
+/**
+ * Reads a bare layer config or a model file; --input-shape wins over the file's input_shape,
+ * and --weight-storage sets every layer's weightStorage that has one.
+ */
 function loadModelFile(path: string, flags: Flags): ModelFile {
   const raw = readJson(path, 'config');
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) {
@@ -134,7 +141,14 @@ function loadModelFile(path: string, flags: Flags): ModelFile {
   }
   const obj = raw as Record<string, unknown>;
   const wrapped = 'config' in obj && !('type' in obj);
-  const config = (wrapped ? obj.config : obj) as sl.LayerConfig;
+  let config = (wrapped ? obj.config : obj) as sl.LayerConfig;
+  const storage = flags['weight-storage'];
+  if (storage !== undefined) {
+    if (!(sl.WEIGHT_STORAGES as readonly string[]).includes(storage)) {
+      throw new UsageError(`--weight-storage: expected one of ${sl.WEIGHT_STORAGES.join(', ')}, got ${JSON.stringify(storage)}`);
+    }
+    config = sl.withWeightStorage(config, storage as sl.WeightStorage);
+  }
   const fileShape = wrapped ? (obj.input_shape ?? obj.inputShape) : undefined;
   if (fileShape !== undefined && !(Array.isArray(fileShape) && fileShape.every((d) => Number.isInteger(d) && d >= 1))) {
     throw new sl.SeqLayersError('BAD_CONFIG', `${path}: expected input_shape to be a list of positive integers, got ${JSON.stringify(fileShape)}`);

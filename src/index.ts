@@ -21,7 +21,7 @@ export { Serial, Parallel, Residual, Repeat, Blockwise, Bidirectional, ParallelC
 export * from './layers/simple.js';
 export * from './testing/index.js';
 export * from './layers/dense.js';
-export { WEIGHT_STORAGES, type WeightStorage } from './layers/weight-storage.js';
+export { WEIGHT_STORAGES, withWeightStorage, type WeightStorage } from './layers/weight-storage.js';
 export * from './layers/convolution.js';
 export * from './layers/pooling.js';
 export * from './layers/normalization.js';

@@ -49,6 +49,7 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
       [['summary', 'a.json', '--weights', 'w'], /summary does not take --weights/],
       [['run', 'a.json', '--colour'], /Unknown option '--colour'/],
       [['convert-silero', onnx, 'out', '--sample-rate', '44100'], /--sample-rate: expected 16000 or 8000, got "44100"/],
+      [['summary', 'a.json', '--weight-storage', 'int8'], /summary does not take --weight-storage/],
     ];
     for (const [args, message] of cases) {
       const r = await cli(...args);
@@ -110,6 +111,17 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
     const bench = await cli('bench', config, '--weights', weights, '--steps', '30');
     expect(bench.code, bench.stderr).toBe(0);
     expect(bench.stdout).toMatch(/silero_vad_16k\.json: 30 steps of 512 input steps \(batch 1, (simd|relaxed) kernels\)\nper step: median [\d.]+ µs, p90 [\d.]+ µs, p99 [\d.]+ µs, mean [\d.]+ µs\nthroughput: \d+ steps\/s, \d+ input steps\/s\nreal-time factor: [\d.]+ \(median step time \/ 32\.0 ms of audio\)\n/);
+
+    // int8 weights: the same speech probabilities within the int8 rounding.
+    const int8 = await cli('run', config, '--weights', weights, '--input', wavPath, '--weight-storage', 'int8');
+    expect(int8.code, int8.stderr).toBe(0);
+    const f32Probs = stdout.stdout.trim().split('\n').map((l) => Number(l.split('\t')[1]));
+    const int8Probs = int8.stdout.trim().split('\n').map((l) => Number(l.split('\t')[1]));
+    expect(int8Probs.length).toBe(f32Probs.length);
+    expect(Math.max(...int8Probs.map((p, i) => Math.abs(p - f32Probs[i]!)))).toBeLessThan(0.05);
+    const bad = await cli('bench', config, '--weight-storage', 'f16');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--weight-storage: expected one of float32, int8, got "f16"/);
   }, 60_000);
 
   it('a bare config with npy and json inputs, batched or not', async () => {

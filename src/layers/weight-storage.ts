@@ -2,8 +2,10 @@
 // DenseShaped, EinsumDense, LSTM, GRU and the attention layers (not in the reference), and the
 // int8 packing they share (assembly/gemm/q8-gemv.ts).
 //
-// Exports (sorted): Q8Weights, WEIGHT_STORAGES, WeightStorage, weightStorageField.
-import { f } from '../config.js';
+// Exports (sorted): Q8Weights, WEIGHT_STORAGES, WeightStorage, weightStorageField,
+// withWeightStorage.
+import { f, layerDef, normalizeConfig, type LayerConfig } from '../config.js';
+import { SeqLayersError, show } from '../errors.js';
 import type { Derived, RunContext } from '../layer.js';
 import type { Runtime } from '../runtime/runtime.js';
 
@@ -21,6 +23,26 @@ export type WeightStorage = (typeof WEIGHT_STORAGES)[number];
 
 /** The weightStorage config field (default 'float32'). */
 export const weightStorageField = () => f.oneOf(WEIGHT_STORAGES).default('float32');
+
+/**
+ * `config` (normalized: camelCase names, defaults filled in) with weightStorage set to
+ * `storage` on every layer that has the field, at any depth; other layers are unchanged. For
+ * trying int8 on a whole model: `sl.build(sl.withWeightStorage(config, 'int8'), opts)`.
+ */
+export function withWeightStorage(config: LayerConfig, storage: WeightStorage): LayerConfig {
+  if (!(WEIGHT_STORAGES as readonly unknown[]).includes(storage)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `withWeightStorage: expected one of ${WEIGHT_STORAGES.map((s) => show(s)).join(', ')}, got ${show(storage)}`);
+  }
+  const set = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(set);
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
+    const o = v as Record<string, unknown>;
+    const out = Object.fromEntries(Object.entries(o).map(([k, x]) => [k, set(x)]));
+    if (typeof o.type === 'string' && layerDef(o.type)?.fields.weightStorage) out.weightStorage = storage;
+    return out;
+  };
+  return set(normalizeConfig(config)) as LayerConfig;
+}
 
 /** What Q8Weights needs from its layer: the runtime and derived buffers (filled in prepare()). */
 interface Host {

@@ -241,6 +241,23 @@ describe("weightStorage 'int8'", () => {
     q8.dispose();
   });
 
+  it('withWeightStorage sets it on every layer that has it, at any depth, and leaves the rest', () => {
+    const config = sl.Serial([
+      sl.Conv1D({ filters: 4, kernelSize: 3, padding: 'causal' }),
+      { type: 'LSTM', units: 6, weight_storage: 'float32' },
+      sl.Residual([sl.Dense({ features: 6 })]),
+      sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 3, maxPastHorizon: 4 }),
+    ]);
+    const int8 = sl.withWeightStorage(config, 'int8') as { layers: sl.LayerConfig[] };
+    const storage = (c: sl.LayerConfig) => (c as { weightStorage?: string }).weightStorage;
+    expect(int8.layers.map(storage)).toEqual([undefined, 'int8', undefined, 'int8']);
+    expect(storage((int8.layers[2] as unknown as { layers: sl.LayerConfig[] }).layers[0]!)).toBe('int8');
+    const m = sl.build(int8, { inputShape: [5] });
+    sl.verifyContract(randomizeWeights(m));
+    m.dispose();
+    expect(() => sl.withWeightStorage(config, 'int4' as never)).toThrow(/\[BAD_ARGUMENT\] withWeightStorage: expected one of "float32", "int8", got "int4"/);
+  });
+
   it('rejects a kernel that is several matrices, and an unknown storage, naming the field', () => {
     expect(() => sl.build(sl.EinsumDense({ equation: '...ab,ab->...ba', outputShape: [null, null], weightStorage: 'int8' }), { inputShape: [5, 7] })).toThrow(
       /\[BAD_CONFIG\] EinsumDense at config: weight_storage: 'int8' needs a kernel that is one \[in, out\] matrix, got one per index of the axes input, kernel and output share \(35 matrices\); use 'float32'/,
