@@ -248,7 +248,7 @@ describe("weightStorage 'int8'", () => {
       sl.Residual([sl.Dense({ features: 6 })]),
       sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 3, maxPastHorizon: 4 }),
     ]);
-    const int8 = sl.withWeightStorage(config, 'int8') as { layers: sl.LayerConfig[] };
+    const int8 = sl.withWeightStorage(config, 'int8') as unknown as { layers: sl.LayerConfig[] };
     const storage = (c: sl.LayerConfig) => (c as { weightStorage?: string }).weightStorage;
     expect(int8.layers.map(storage)).toEqual([undefined, 'int8', undefined, 'int8']);
     expect(storage((int8.layers[2] as unknown as { layers: sl.LayerConfig[] }).layers[0]!)).toBe('int8');
