@@ -18,9 +18,9 @@
 // ((k >> 1) * w + j) * 2 + (k & 1). Four columns of a pair are 8 bytes, which v128.load8x8_s
 // widens to the i16x8 that dot_i16x8_s multiplies by the broadcast pair of the input.
 //
-// Measured (bench/kernels/gemm.bench.js, Zen 4, either build): 27-28 G weights/s on kernels of
-// 1, 8 and 24 MiB in f32 (0.25, 2 and 6 MiB here), where f32_gemv streams 19, 22 and 13 from
-// L2, L3 and memory: 1.42x, 1.29x and 2.21x. The loop (a load-widen, a dot and an add per 8
+// Measured (bench/kernels/gemm.bench.js, Zen 4, either build, three runs): 27-29 G weights/s
+// on kernels of 1, 8 and 24 MiB in f32 (0.25, 2 and 6 MiB here), where f32_gemv streams 18-19,
+// 22 and 13-14 from L2, L3 and memory: 1.41-1.46x, 1.28-1.29x and 2.03-2.21x. The loop (a load-widen, a dot and an add per 8
 // weights) is what limits it, not the bytes. Weights dequantised to f32 in registers instead
 // (f32 inputs, a convert and a madd per 4 weights) measured 11 G weights/s, slower than f32.
 import { loadLanes, madd } from '../simd';
