@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
-import { paramShapes, randomizeWeights } from './helpers.js';
+import { heldBytes, paramShapes, randomizeWeights } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
@@ -216,13 +216,9 @@ describe("weightStorage 'int8'", () => {
   }
 
   it('is within 1 % of max |y| of the float32 layer (Gaussian weights), keeps the float32 parameters, and holds no float32 packing', () => {
-    const din = 512, features = 512, heap = sl.getRuntime().heap;
-    const held = (build: () => sl.Model) => {
-      const before = heap.inUse, m = build();
-      return { m, bytes: heap.inUse - before };
-    };
-    const { m: f32, bytes: f32Bytes } = held(() => randomizeWeights(sl.build(sl.Dense({ features }), { inputShape: [din] }), 3));
-    const { m: q8, bytes: q8Bytes } = held(() => sl.build(sl.Dense({ features, weightStorage: 'int8' }), { inputShape: [din] }));
+    const din = 512, features = 512;
+    const { m: f32, bytes: f32Bytes } = heldBytes(() => randomizeWeights(sl.build(sl.Dense({ features }), { inputShape: [din] }), 3));
+    const { m: q8, bytes: q8Bytes } = heldBytes(() => sl.build(sl.Dense({ features, weightStorage: 'int8' }), { inputShape: [din] }));
     q8.loadWeights(f32.getWeights());
     const w = q8.getWeights();
     expect(Array.from(w.kernel!.data as Float32Array)).toEqual(Array.from(f32.getWeights().kernel!.data as Float32Array));

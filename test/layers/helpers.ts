@@ -17,6 +17,23 @@ export function randomizeWeights(model: sl.Model, seed = 1, scale = 1, center = 
   return model;
 }
 
+/** A model built by `build` and the WebAssembly heap bytes building it took (parameters, packings). */
+export function heldBytes(build: () => sl.Model): { m: sl.Model; bytes: number } {
+  const heap = sl.getRuntime().heap;
+  const before = heap.inUse, m = build();
+  return { m, bytes: heap.inUse - before };
+}
+
+/** RMS of got - want relative to the RMS of want. */
+export function rmsRelativeError(want: ArrayLike<number>, got: ArrayLike<number>): number {
+  let e2 = 0, y2 = 0;
+  for (let i = 0; i < want.length; i++) {
+    e2 += (got[i]! - want[i]!) ** 2;
+    y2 += want[i]! ** 2;
+  }
+  return Math.sqrt(e2 / y2);
+}
+
 /** Parameter shapes by name. */
 export const paramShapes = (model: sl.Model) => Object.fromEntries(Object.entries(model.getWeights()).map(([k, t]) => [k, t.shape]));
 

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
-import { buildError, paramShapes, randomizeWeights } from './helpers.js';
+import { buildError, heldBytes, paramShapes, randomizeWeights, rmsRelativeError } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
@@ -119,37 +119,22 @@ describe('contract', () => {
       const f32 = randomizeWeights(sl.build(sl.GRU({ units: 96, resetAfter }), { inputShape: [40] }), 4, 0.1);
       const q8 = sl.build(sl.GRU({ units: 96, resetAfter, weightStorage: 'int8' }), { inputShape: [40], weights: f32.getWeights() });
       const x = sl.randomSequence([2, 50, 40], { randomLengths: false });
-      const want = f32.layer(x).values, got = q8.layer(x).values;
-      let e2 = 0, y2 = 0;
-      want.forEach((v, i) => {
-        e2 += (got[i]! - v) ** 2;
-        y2 += v * v;
-      });
-      expect(Math.sqrt(e2 / y2)).toBeGreaterThan(1e-4);
-      expect(Math.sqrt(e2 / y2)).toBeLessThan(1e-2);
+      const err = rmsRelativeError(f32.layer(x).values, q8.layer(x).values);
+      expect(err).toBeGreaterThan(1e-4);
+      expect(err).toBeLessThan(1e-2);
       f32.dispose();
       q8.dispose();
     }
   });
 
   it("LSTM int8: within a percent of float32 over 50 steps, a quarter of the weight packings, bad storage named", () => {
-    const heap = sl.getRuntime().heap;
-    const held = (build: () => sl.Model) => {
-      const before = heap.inUse, m = build();
-      return { m, bytes: heap.inUse - before };
-    };
-    const { m: f32, bytes: f32Bytes } = held(() => randomizeWeights(sl.build(sl.LSTM({ units: 128 }), { inputShape: [64] }), 4, 0.1));
-    const { m: q8, bytes: q8Bytes } = held(() => sl.build(sl.LSTM({ units: 128, weightStorage: 'int8' }), { inputShape: [64] }));
+    const { m: f32, bytes: f32Bytes } = heldBytes(() => randomizeWeights(sl.build(sl.LSTM({ units: 128 }), { inputShape: [64] }), 4, 0.1));
+    const { m: q8, bytes: q8Bytes } = heldBytes(() => sl.build(sl.LSTM({ units: 128, weightStorage: 'int8' }), { inputShape: [64] }));
     q8.loadWeights(f32.getWeights());
     const x = sl.randomSequence([2, 50, 64], { randomLengths: false });
-    const want = f32.layer(x).values, got = q8.layer(x).values;
-    let e2 = 0, y2 = 0;
-    want.forEach((v, i) => {
-      e2 += (got[i]! - v) ** 2;
-      y2 += v * v;
-    });
-    expect(Math.sqrt(e2 / y2)).toBeGreaterThan(1e-4);
-    expect(Math.sqrt(e2 / y2)).toBeLessThan(1e-2);
+    const err = rmsRelativeError(f32.layer(x).values, q8.layer(x).values);
+    expect(err).toBeGreaterThan(1e-4);
+    expect(err).toBeLessThan(1e-2);
     // Parameters (4 bytes a weight) plus packings: float32 12 bytes a weight, int8 5.
     expect(q8Bytes / f32Bytes).toBeCloseTo(5 / 12, 1);
     f32.dispose();
