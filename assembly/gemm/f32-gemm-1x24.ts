@@ -16,7 +16,7 @@
 // tile on one row 48 / 53; this tile 66 / 80; the read bound (f32_peak_read) 97. Wider tiles
 // lose: 1x32 (8 chains) spills in V8 (39 / 36); 1x28 (7 chains, 4 panel pointers) 69 / 77.
 import { madd } from '../simd';
-import { accStart, accStore } from './tile';
+import { accStart, accStore, nextSweepBackward } from './tile';
 
 /**
  * One row over `w` (1..3) panels at b0, b0 + panelBytes, ...: nr valid columns (1..8w). w is
@@ -68,18 +68,18 @@ export function f32_gemm_1x24(
 ): void {
   const panels = (n + 7) >> 3;
   const panelBytes = <usize>k << 5;
+  // Groups of three panels, then the last one or two: groups >= 1 of them.
+  const triples = panels / 3, groups = (panels + 2) / 3;
   for (let i = 0; i < m; i++) {
     const ai = a + (<usize>(i * lda) << 2), ci = c + (<usize>(i * ldc) << 2);
-    let p = 0;
-    // Main loop: three panels.
-    for (; p + 3 <= panels; p += 3) {
-      const n0 = p << 3;
-      row(3, k, ai, bp + <usize>p * panelBytes, panelBytes, ci + (<usize>n0 << 2), bias ? bias + (<usize>n0 << 2) : 0, min(24, n - n0), accumulate);
+    // Every other row over the same (L2-sized) matrix runs its groups last to first (tile.ts).
+    const backward = nextSweepBackward(bp, <usize>panels * panelBytes);
+    for (let q = 0; q < groups; q++) {
+      const p = (backward ? groups - 1 - q : q) * 3, n0 = p << 3;
+      const b = bp + <usize>p * panelBytes, cp = ci + (<usize>n0 << 2), biasP: usize = bias ? bias + (<usize>n0 << 2) : 0;
+      if (p < triples * 3) row(3, k, ai, b, panelBytes, cp, biasP, min(24, n - n0), accumulate);
+      else if (panels - p == 2) row(2, k, ai, b, panelBytes, cp, biasP, n - n0, accumulate);
+      else row(1, k, ai, b, panelBytes, cp, biasP, n - n0, accumulate);
     }
-    // The last one or two panels.
-    const n0 = p << 3;
-    const biasP: usize = bias ? bias + (<usize>n0 << 2) : 0;
-    if (panels - p == 2) row(2, k, ai, bp + <usize>p * panelBytes, panelBytes, ci + (<usize>n0 << 2), biasP, n - n0, accumulate);
-    else if (panels - p == 1) row(1, k, ai, bp + <usize>p * panelBytes, panelBytes, ci + (<usize>n0 << 2), biasP, n - n0, accumulate);
   }
 }

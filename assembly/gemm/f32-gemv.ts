@@ -22,7 +22,7 @@
 // 1x24 loop reading its three 8-column panels with OR instead of madd reaches only 84, and this
 // loop with OR 90: one wide stream is what gains; the rest is the loop's own cost.
 import { madd } from '../simd';
-import { accStart, accStore, panelledLen, panelWidth } from './tile';
+import { accStart, accStore, nextSweepBackward, panelledLen, panelWidth } from './tile';
 
 /** Panel width in floats. */
 const GEMV_W = 28;
@@ -95,7 +95,10 @@ export function f32_gemv(
   n: i32, rows: i32, r0: i32, k1: i32, a1: usize, k2: i32, a2: usize, bp: usize, y: usize, bias: usize, accumulate: bool,
 ): void {
   const panels = (n + GEMV_W - 1) / GEMV_W;
-  for (let p = 0; p < panels; p++) {
+  // Every other call over the same (L2-sized) packing runs its panels last to first (tile.ts).
+  const backward = nextSweepBackward(bp, <usize>f32_gemv_packed_len(rows, n) << 2);
+  for (let q = 0; q < panels; q++) {
+    const p = backward ? panels - 1 - q : q;
     const n0 = p * GEMV_W, w = panelWidth(n, p, GEMV_W), nr = min(GEMV_W, n - n0);
     const yp = y + (<usize>n0 << 2), biasP: usize = bias ? bias + (<usize>n0 << 2) : 0;
     const b = bp + (<usize>(rows * n0 + r0 * w) << 2);

@@ -309,3 +309,41 @@ describe('f32_gemv (one row against the GEMV packing)', () => {
     expect(failures.slice(0, 3)).toEqual([]);
   });
 });
+
+describe('one-row sweeps over the same matrix alternate direction (tile.ts nextSweepBackward)', () => {
+  // After a sweep of another matrix the next is forward, then back, then forward again: every
+  // panel computes its own columns whole, so all three must give the same bits. n covers a
+  // last group of 1 and 2 panels (f32_gemm's 1x24) and a narrow last panel (f32_gemv's 28).
+  const k = 31;
+  for (const n of [33, 41, 49, 57, 85]) {
+    it(`n = ${n}: f32_gemm (m = 1) and f32_gemv, forward, backward, forward`, () => {
+      const random = seededRandom(n), heap = rt.heap;
+      const pa = heap.alloc(k * 4), pb = heap.alloc(k * n * 4), pbias = heap.alloc(n * 4);
+      const pg = heap.alloc(rt.k.f32_gemm_packed_len(k, n) * 4), pv = heap.alloc(rt.k.f32_gemv_packed_len(k, n) * 4);
+      const other = heap.alloc(rt.k.f32_gemv_packed_len(k, n) * 4), py = heap.alloc(n * 4);
+      try {
+        for (let i = 0; i < k; i++) rt.f32[(pa >> 2) + i] = 2 * random() - 1;
+        for (let i = 0; i < k * n; i++) rt.f32[(pb >> 2) + i] = 2 * random() - 1;
+        for (let i = 0; i < n; i++) rt.f32[(pbias >> 2) + i] = 2 * random() - 1;
+        rt.k.f32_gemm_pack_b(k, n, pb, n, pg);
+        rt.k.f32_gemv_pack_b(k, 0, k, n, pb, n, pv);
+        rt.k.f32_gemv_pack_b(k, 0, k, n, pb, n, other);
+        const run = (f: () => void) => {
+          rt.i32.fill(GUARD, py >> 2, (py >> 2) + n);
+          f();
+          return rt.i32.slice(py >> 2, (py >> 2) + n);
+        };
+        const gemm = () => rt.k.f32_gemm(1, n, k, pa, k, pg, py, n, pbias, false);
+        const gemv = () => rt.k.f32_gemv(n, k, 0, k, pa, 0, 0, pv, py, pbias, false);
+        const elsewhere = () => rt.k.f32_gemv(n, k, 0, k, pa, 0, 0, other, py, 0, false);
+        run(elsewhere);
+        const want = run(gemm);
+        expect([run(gemm), run(gemm)]).toEqual([want, want]);
+        run(elsewhere);
+        expect([run(gemv), run(gemv), run(gemv)]).toEqual([want, want, want]);
+      } finally {
+        for (const p of [pa, pb, pbias, pg, pv, other, py]) heap.release(p);
+      }
+    });
+  }
+});
