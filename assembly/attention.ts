@@ -7,6 +7,7 @@
 // blocks of any size (keys in the ring) equals one call over the whole sequence (keys in the
 // linear part), bit for bit. Keys that are not visible (masked, outside the window) are
 // skipped, never read: NaN or Inf stored at invalid steps cannot reach a valid output.
+import { expShiftedSum } from './activations';
 import { expV, tanhV } from './math';
 import { hmax, hsum, loadLanes, madd, storeLanes } from './simd';
 
@@ -422,13 +423,8 @@ export function f32_attention(d: usize): void {
           vmax = f32x4.max(vmax, v128.bitselect(l, f32x4.splat(<f32>-Infinity), tailLanes));
         }
         const vm = f32x4.splat(hmax(vmax));
-        let vsum = f32x4.splat(0);
-        for (k = 0; k + 4 <= n; k += 4) {
-          const at = row + (<usize>k << 2);
-          const e = expV(f32x4.sub(v128.load(at), vm));
-          v128.store(at, e);
-          vsum = f32x4.add(vsum, e);
-        }
+        k = n & ~3;
+        let vsum = expShiftedSum(k, row, row, vm);
         if (tail) {
           const at = row + (<usize>k << 2);
           const e = v128.and(expV(f32x4.sub(loadLanes(at, tail), vm)), tailLanes);

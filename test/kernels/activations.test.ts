@@ -115,7 +115,8 @@ describe('f32_gated_unit', () => {
 describe('f32_softmax', () => {
   it('every axis length and inner size, in place and not', () => {
     for (const outer of [1, 2]) {
-      for (const n of [1, 2, 3, 5, 8, 9]) {
+      // 12, 13 and 29: the exp loop's three vectors at a time, then single vectors and lanes.
+      for (const n of [1, 2, 3, 5, 8, 9, 12, 13, 29]) {
         for (const inner of [1, 2, 3, 4, 5, 9]) {
           const x = randoms(outer * n * inner, n * 10 + inner);
           const want = x.slice();
