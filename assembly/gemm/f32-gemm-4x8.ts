@@ -22,10 +22,13 @@
 // 76-91 % -> 86-91 %. The K blocks keep every sum's order: the partial sums go to C (f32, exact) and the
 // next block starts from C, so an element is still start + k = 0, 1, ... in turn.
 //
-// Rows left over (m mod 4, all of them when m < 4) go, unpacked, to the 2x16 tile
-// (f32-gemm-2x16.ts), which hands an odd last row to 1x24.
+// The relaxed build runs most rows in 5x8 tiles (f32-gemm-5x8.ts: 10 FMA chains instead of 8,
+// 86-91 % -> 91-96 % of its peak loop on the shapes above with 12 rows or more), leaving a
+// multiple of 4 rows to 4x8. Rows left over (m mod 4, all of them when m < 4) go, unpacked, to
+// the 2x16 tile (f32-gemm-2x16.ts), which hands an odd last row to 1x24.
 import { madd } from '../simd';
 import { f32_gemm_2x16 } from './f32-gemm-2x16';
+import { packA5, tile5x8 } from './f32-gemm-5x8';
 import { f32_gemm_packed_len } from './pack';
 import { accStart, accStore } from './tile';
 
@@ -94,32 +97,54 @@ const A_BLOCK = memory.data(MC * KC * 4, 16);
 export function f32_gemm(
   m: i32, n: i32, k: i32, a: usize, lda: i32, bp: usize, c: usize, ldc: i32, bias: usize, accumulate: bool,
 ): void {
-  const panels = (n + 7) >> 3;
-  const panelBytes = <usize>k << 5;
   const ldaB = <usize>lda << 2;
   const ldcB = <usize>ldc << 2;
-  const m4 = m & ~3;
-  for (let k0 = 0; k0 < k && m4 > 0; k0 += KC) {
+  // Relaxed build: 5x8 tiles over the first m5 rows, m5 the largest multiple of 5 that leaves
+  // a multiple of 4 rows (none when no such split exists: m < 12 and m not 5, 9 or 10).
+  let m5 = 0;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    m5 = m / 5;
+    while (m5 > 0 && (m - 5 * m5) & 3) m5--;
+    m5 *= 5;
+    if (m5) blocked(5, m5, n, k, a, ldaB, bp, c, ldcB, bias, accumulate);
+  }
+  const m4 = m5 + ((m - m5) & ~3);
+  if (m4 > m5) blocked(4, m4 - m5, n, k, a + <usize>m5 * ldaB, ldaB, bp, c + <usize>m5 * ldcB, ldcB, bias, accumulate);
+  if (m > m4) f32_gemm_2x16(m - m4, n, k, a + <usize>m4 * ldaB, lda, bp, c + <usize>m4 * ldcB, ldc, bias, accumulate);
+}
+
+/**
+ * Rows [0, m) (a multiple of r = 4 or 5, a constant at each call) in r x 8 tiles: A packed
+ * MC x KC at a time into A_BLOCK (packA or packA5), every panel's kc x 8 slice passed over the
+ * block. Arguments as f32_gemm's, strides in bytes.
+ */
+@inline function blocked(r: i32, m: i32, n: i32, k: i32, a: usize, ldaB: usize, bp: usize, c: usize, ldcB: usize, bias: usize, accumulate: bool): void {
+  const panels = (n + 7) >> 3;
+  const panelBytes = <usize>k << 5;
+  const mc = MC - MC % r;
+  for (let k0 = 0; k0 < k; k0 += KC) {
     const kc = min(KC, k - k0);
     // Later K blocks continue from the partial sums in C.
     const acc = accumulate || k0 > 0;
-    for (let i0 = 0; i0 < m4; i0 += MC) {
-      const rows = min(MC, m4 - i0);
-      packA(rows, kc, a + <usize>i0 * ldaB + (<usize>k0 << 2), ldaB, A_BLOCK);
+    for (let i0 = 0; i0 < m; i0 += mc) {
+      const rows = min(mc, m - i0);
+      if (r == 5) packA5(rows, kc, a + <usize>i0 * ldaB + (<usize>k0 << 2), ldaB, A_BLOCK);
+      else packA(rows, kc, a + <usize>i0 * ldaB + (<usize>k0 << 2), ldaB, A_BLOCK);
       for (let p = 0; p < panels; p++) {
         const n0 = p << 3;
         const nr = min(8, n - n0);
         const bk = bp + <usize>p * panelBytes + (<usize>k0 << 5);
         const biasP: usize = bias ? bias + (<usize>n0 << 2) : 0;
         const cp = c + <usize>i0 * ldcB + (<usize>n0 << 2);
-        for (let i = 0; i < rows; i += 4) {
-          tile(kc, A_BLOCK + <usize>i * (<usize>kc << 2), bk, cp + <usize>i * ldcB, ldcB, biasP, nr, acc);
+        // Row group i's packed A starts at i * kc floats for either tile height.
+        for (let i = 0; i < rows; i += r) {
+          const ap = A_BLOCK + <usize>i * (<usize>kc << 2), ci = cp + <usize>i * ldcB;
+          if (r == 5) tile5x8(kc, ap, bk, ci, ldcB, biasP, nr, acc);
+          else tile(kc, ap, bk, ci, ldcB, biasP, nr, acc);
         }
       }
     }
   }
-  // Remaining rows: 2x16 tiles.
-  if (m > m4) f32_gemm_2x16(m - m4, n, k, a + <usize>m4 * ldaB, lda, bp, c + <usize>m4 * ldcB, ldc, bias, accumulate);
 }
 
 /**
