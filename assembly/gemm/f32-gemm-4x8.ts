@@ -29,7 +29,7 @@
 import { madd } from '../simd';
 import { f32_gemm_2x16 } from './f32-gemm-2x16';
 import { packA5, tile5x8 } from './f32-gemm-5x8';
-import { f32_gemm_packed_len } from './pack';
+import { f32_gemm_packed_len, packColumns4 } from './pack';
 import { accStart, accStore } from './tile';
 
 /** Rows and columns (depth) of A packed at a time. */
@@ -45,16 +45,8 @@ const A_BLOCK = memory.data(MC * KC * 4, 16);
   for (let i = 0; i < rows; i += 4) {
     const r0 = a + <usize>i * ldaB, r1 = r0 + ldaB, r2 = r1 + ldaB, r3 = r2 + ldaB;
     let o = out + <usize>i * (<usize>kc << 2);
-    // 4 x 4 transposes.
     for (let kk = 0; kk < kc4; kk += 4) {
-      const ka = <usize>kk << 2;
-      const v0 = v128.load(r0 + ka), v1 = v128.load(r1 + ka), v2 = v128.load(r2 + ka), v3 = v128.load(r3 + ka);
-      const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v2, v3, 0, 4, 1, 5);
-      const t2 = i32x4.shuffle(v0, v1, 2, 6, 3, 7), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
-      v128.store(o, i64x2.shuffle(t0, t1, 0, 2));
-      v128.store(o, i64x2.shuffle(t0, t1, 1, 3), 16);
-      v128.store(o, i64x2.shuffle(t2, t3, 0, 2), 32);
-      v128.store(o, i64x2.shuffle(t2, t3, 1, 3), 48);
+      packColumns4(r0, r1, r2, r3, <usize>kk << 2, o, 16);
       o += 64;
     }
     for (let kk = kc4; kk < kc; kk++) {

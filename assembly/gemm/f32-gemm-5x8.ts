@@ -13,12 +13,13 @@
 // peak loop 59.0. The plain build keeps 4x8: its shuffles compete with mul and add for the
 // same ports (41.3 against 46.0), so this file is compiled into the relaxed build only.
 import { madd } from '../simd';
+import { packColumns4 } from './pack';
 import { accStart, accStore } from './tile';
 
 /**
  * Copies A's rows [0, rows) (rows a multiple of 5), columns [0, kc), row stride ldaB bytes,
- * into out as [rows / 5][kc][5]: row quintets interleaved column by column (rows 0-3 by 4 x 4
- * transposes, row 4 by single floats).
+ * into out as [rows / 5][kc][5]: row quintets interleaved column by column (rows 0-3 by
+ * packColumns4, row 4 by single floats).
  */
 @inline export function packA5(rows: i32, kc: i32, a: usize, ldaB: usize, out: usize): void {
   const kc4 = kc & ~3;
@@ -27,13 +28,7 @@ import { accStart, accStore } from './tile';
     let o = out + <usize>i * (<usize>kc << 2);
     for (let kk = 0; kk < kc4; kk += 4) {
       const ka = <usize>kk << 2;
-      const v0 = v128.load(r0 + ka), v1 = v128.load(r1 + ka), v2 = v128.load(r2 + ka), v3 = v128.load(r3 + ka);
-      const t0 = i32x4.shuffle(v0, v1, 0, 4, 1, 5), t1 = i32x4.shuffle(v2, v3, 0, 4, 1, 5);
-      const t2 = i32x4.shuffle(v0, v1, 2, 6, 3, 7), t3 = i32x4.shuffle(v2, v3, 2, 6, 3, 7);
-      v128.store(o, i64x2.shuffle(t0, t1, 0, 2));
-      v128.store(o, i64x2.shuffle(t0, t1, 1, 3), 20);
-      v128.store(o, i64x2.shuffle(t2, t3, 0, 2), 40);
-      v128.store(o, i64x2.shuffle(t2, t3, 1, 3), 60);
+      packColumns4(r0, r1, r2, r3, ka, o, 20);
       store<f32>(o, load<f32>(r4 + ka), 16);
       store<f32>(o, load<f32>(r4 + ka, 4), 36);
       store<f32>(o, load<f32>(r4 + ka, 8), 56);
