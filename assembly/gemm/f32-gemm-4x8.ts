@@ -23,7 +23,7 @@
 // next block starts from C, so an element is still start + k = 0, 1, ... in turn.
 //
 // The relaxed build runs most rows in 5x8 tiles (f32-gemm-5x8.ts: 10 FMA chains instead of 8,
-// 86-91 % -> 91-96 % of its peak loop on the shapes above with 12 rows or more), leaving a
+// 86-91 % -> 91-96 % of its peak loop on the bench's shapes of 64 rows or more), leaving a
 // multiple of 4 rows to 4x8. Rows left over (m mod 4, all of them when m < 4) go, unpacked, to
 // the 2x16 tile (f32-gemm-2x16.ts), which hands an odd last row to 1x24.
 import { madd } from '../simd';
@@ -92,7 +92,7 @@ export function f32_gemm(
   const ldaB = <usize>lda << 2;
   const ldcB = <usize>ldc << 2;
   // Relaxed build: 5x8 tiles over the first m5 rows, m5 the largest multiple of 5 that leaves
-  // a multiple of 4 rows (none when no such split exists: m < 12 and m not 5, 9 or 10).
+  // a multiple of 4 rows: 5a with a ≡ m (mod 4), so none for m = 1-4, 6-8, 11, 12, 16.
   let m5 = 0;
   if (ASC_FEATURE_RELAXED_SIMD) {
     m5 = m / 5;
