@@ -13,14 +13,15 @@
 // on an FP port the madds need: measured at 512 x 512 x 512 (bench/kernels/gemm.bench.js, Zen 4,
 // best of interleaved runs), 33 -> 42 GFLOP/s plain and 42 -> 53 relaxed.
 //
-// Blocking: A is copied, KC columns by MC rows at a time, into A_BLOCK as [MC/4][kc][4], so the
-// tile's four broadcasts come from one pointer at constant offsets (with A in place each row
-// costs an address add per k, and the plain build is bound by how many instructions V8 issues,
-// not by its FP pipes). The block (128 KiB) stays in L2 while every panel's kc x 8 slice (16
-// KiB, in L1) passes over it. Measured by `npm run bench` on the shapes of bench/shapes.json
-// against the peak loop of the same run (Zen 4, Node 20): plain 75-84 % -> 96-102 %, relaxed
-// 76-91 % -> 86-91 %. The K blocks keep every sum's order: the partial sums go to C (f32, exact) and the
-// next block starts from C, so an element is still start + k = 0, 1, ... in turn.
+// Blocking: A is copied (pack.ts packA), KC columns by MC rows at a time, into A_BLOCK as
+// [MC/4][kc][4], so the tile's four broadcasts come from one pointer at constant offsets (with
+// A in place each row costs an address add per k, and the plain build is bound by how many
+// instructions V8 issues, not by its FP pipes). The block (128 KiB) stays in L2 while every
+// panel's kc x 8 slice (16 KiB, in L1) passes over it. Measured by `npm run bench` on the
+// shapes of bench/shapes.json against the peak loop of the same run (Zen 4, Node 20): plain
+// 75-84 % -> 96-102 %, relaxed 76-91 % -> 86-91 %. The K blocks keep every sum's order: the
+// partial sums go to C (f32, exact) and the next block starts from C, so an element is still
+// start + k = 0, 1, ... in turn.
 //
 // The relaxed build runs most rows in 5x8 tiles (f32-gemm-5x8.ts: 10 FMA chains instead of 8,
 // 86-91 % -> 91-96 % of its peak loop on the bench's shapes of 64 rows or more), leaving a
@@ -28,37 +29,13 @@
 // the 2x16 tile (f32-gemm-2x16.ts), which hands an odd last row to 1x24.
 import { madd } from '../simd';
 import { f32_gemm_2x16 } from './f32-gemm-2x16';
-import { packA5, tile5x8 } from './f32-gemm-5x8';
-import { f32_gemm_packed_len, packColumns4 } from './pack';
+import { tile5x8 } from './f32-gemm-5x8';
+import { f32_gemm_packed_len, packA } from './pack';
 import { accStart, accStore } from './tile';
 
 /** Rows and columns (depth) of A packed at a time. */
 const MC = 64, KC = 512;
 const A_BLOCK = memory.data(MC * KC * 4, 16);
-
-/**
- * Copies A's rows [0, rows) (rows a multiple of 4), columns [0, kc), row stride ldaB bytes,
- * into out as [rows / 4][kc][4]: row quartets interleaved column by column.
- */
-@inline function packA(rows: i32, kc: i32, a: usize, ldaB: usize, out: usize): void {
-  const kc4 = kc & ~3;
-  for (let i = 0; i < rows; i += 4) {
-    const r0 = a + <usize>i * ldaB, r1 = r0 + ldaB, r2 = r1 + ldaB, r3 = r2 + ldaB;
-    let o = out + <usize>i * (<usize>kc << 2);
-    for (let kk = 0; kk < kc4; kk += 4) {
-      packColumns4(r0, r1, r2, r3, <usize>kk << 2, o, 16);
-      o += 64;
-    }
-    for (let kk = kc4; kk < kc; kk++) {
-      const ka = <usize>kk << 2;
-      store<f32>(o, load<f32>(r0 + ka));
-      store<f32>(o, load<f32>(r1 + ka), 4);
-      store<f32>(o, load<f32>(r2 + ka), 8);
-      store<f32>(o, load<f32>(r3 + ka), 12);
-      o += 16;
-    }
-  }
-}
 
 /** One 4x8 tile over kc steps: packed A quartets at ap, the panel's slice at bk, C rows from c0 (ldcB bytes apart). */
 @inline function tile(kc: i32, ap: usize, bk: usize, c0: usize, ldcB: usize, bias: usize, nr: i32, accumulate: bool): void {
@@ -107,7 +84,7 @@ export function f32_gemm(
 
 /**
  * Rows [0, m) (a multiple of r = 4 or 5, a constant at each call) in r x 8 tiles: A packed
- * MC x KC at a time into A_BLOCK (packA or packA5), every panel's kc x 8 slice passed over the
+ * MC x KC at a time into A_BLOCK (packA), every panel's kc x 8 slice passed over the
  * block. Arguments as f32_gemm's, strides in bytes.
  */
 @inline function blocked(r: i32, m: i32, n: i32, k: i32, a: usize, ldaB: usize, bp: usize, c: usize, ldcB: usize, bias: usize, accumulate: bool): void {
@@ -120,8 +97,7 @@ export function f32_gemm(
     const acc = accumulate || k0 > 0;
     for (let i0 = 0; i0 < m; i0 += mc) {
       const rows = min(mc, m - i0);
-      if (r == 5) packA5(rows, kc, a + <usize>i0 * ldaB + (<usize>k0 << 2), ldaB, A_BLOCK);
-      else packA(rows, kc, a + <usize>i0 * ldaB + (<usize>k0 << 2), ldaB, A_BLOCK);
+      packA(r, rows, kc, a + <usize>i0 * ldaB + (<usize>k0 << 2), ldaB, A_BLOCK);
       for (let p = 0; p < panels; p++) {
         const n0 = p << 3;
         const nr = min(8, n - n0);

@@ -13,39 +13,7 @@
 // peak loop 59.0. The plain build keeps 4x8: its shuffles compete with mul and add for the
 // same ports (41.3 against 46.0), so this file is compiled into the relaxed build only.
 import { madd } from '../simd';
-import { packColumns4 } from './pack';
 import { accStart, accStore } from './tile';
-
-/**
- * Copies A's rows [0, rows) (rows a multiple of 5), columns [0, kc), row stride ldaB bytes,
- * into out as [rows / 5][kc][5]: row quintets interleaved column by column (rows 0-3 by
- * packColumns4, row 4 by single floats).
- */
-@inline export function packA5(rows: i32, kc: i32, a: usize, ldaB: usize, out: usize): void {
-  const kc4 = kc & ~3;
-  for (let i = 0; i < rows; i += 5) {
-    const r0 = a + <usize>i * ldaB, r1 = r0 + ldaB, r2 = r1 + ldaB, r3 = r2 + ldaB, r4 = r3 + ldaB;
-    let o = out + <usize>i * (<usize>kc << 2);
-    for (let kk = 0; kk < kc4; kk += 4) {
-      const ka = <usize>kk << 2;
-      packColumns4(r0, r1, r2, r3, ka, o, 20);
-      store<f32>(o, load<f32>(r4 + ka), 16);
-      store<f32>(o, load<f32>(r4 + ka, 4), 36);
-      store<f32>(o, load<f32>(r4 + ka, 8), 56);
-      store<f32>(o, load<f32>(r4 + ka, 12), 76);
-      o += 80;
-    }
-    for (let kk = kc4; kk < kc; kk++) {
-      const ka = <usize>kk << 2;
-      store<f32>(o, load<f32>(r0 + ka));
-      store<f32>(o, load<f32>(r1 + ka), 4);
-      store<f32>(o, load<f32>(r2 + ka), 8);
-      store<f32>(o, load<f32>(r3 + ka), 12);
-      store<f32>(o, load<f32>(r4 + ka), 16);
-      o += 20;
-    }
-  }
-}
 
 /** One 5x8 tile over kc steps: packed A quintets at ap, the panel's slice at bk, C rows from c0 (ldcB bytes apart). */
 @inline export function tile5x8(kc: i32, ap: usize, bk: usize, c0: usize, ldcB: usize, bias: usize, nr: i32, accumulate: bool): void {
