@@ -135,7 +135,11 @@ def overlap_add_layer(frames, mask, fl, fs, padding):
     if padding == "causal" or fl == fs:
         m = np.repeat(mask, fs, axis=1)
     else:
-        out_len = (t - 1) * fs + fl
+        # The length of the reference's transposed-convolution mask (lhs dilation fs, kernel fl,
+        # padding (fl - 1, fl - 1) for valid, (fl - fs, fl - 1) for semicausal_full):
+        # (t - 1) * fs + 1 + left + right - (fl - 1). For semicausal_full this is fs - 1 shorter
+        # than the overlap-added values, so the cut below to the shorter one shortens the values.
+        out_len = (t - 1) * fs + fl if padding == "valid" else (t - 1) * fs + 1 + fl - fs
         m = np.zeros((mask.shape[0], out_len), bool)
         for r in range(out_len):
             # valid: AND over frames covering r; semicausal_full: OR, on the untrimmed grid.

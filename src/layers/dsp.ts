@@ -588,9 +588,12 @@ type OverlapAddPadding = (typeof OVERLAP_ADD_PADDINGS)[number];
  * output sample r sums tap r + skip - t * frameStep of every valid frame t (skip = frame_length -
  * frame_step for semicausal_full, which drops the front the matching Frame padded, else 0).
  * causal: T' = T * frame_step, the tail left for later steps is trimmed; valid: T' = (T - 1) *
- * frame_step + frame_length; semicausal_full: T * frame_step. Masks follow the reference's
- * transposed-convolution rules (mask repeated for causal; valid: no invalid frame overlaps;
- * semicausal_full: some valid frame overlaps the window [r, r + frame_length)).
+ * frame_step + frame_length; semicausal_full: (T - 1) * frame_step + 1 when frame_length >
+ * frame_step (the reference cuts its T * frame_step values to its shorter transposed-convolution
+ * mask; the frame_step - 1 samples dropped would be invalid), else T * frame_step. Masks follow
+ * the reference's transposed-convolution rules (mask repeated for causal and when frame_length
+ * == frame_step; valid: no invalid frame overlaps; semicausal_full: some valid frame overlaps
+ * the window [r, r + frame_length)).
  * Shared by OverlapAdd and InverseSTFT. Steps only in causal mode, with the tail
  * [B, frame_length - frame_step, ...C] as state.
  */
@@ -612,7 +615,12 @@ class OverlapAdder {
 
   outputTime(time: number): number {
     if (time === 0) return 0;
-    return this.padding === 'valid' ? (time - 1) * this.frameStep + this.frameLength : time * this.frameStep;
+    const fl = this.frameLength, fs = this.frameStep;
+    if (this.padding === 'valid') return (time - 1) * fs + fl;
+    // The reference's semicausal_full mask, a transposed convolution padded (fl - fs, fl - 1) and
+    // trimmed by fl - fs, has (T - 1) * fs + 1 steps; its values are cut to that length.
+    if (this.padding === 'semicausal_full' && fl > fs) return (time - 1) * fs + 1;
+    return time * fs;
   }
 
   layer(ctx: RunContext, batch: number, time: number, x: number, mask: number, y: number): SeqOut {
@@ -700,20 +708,22 @@ const overlapAddFields = {
   frameLength: f.int(1),
   /** Samples between frame starts, <= frame_length; the output ratio (required). */
   frameStep: f.int(1),
-  /** 'causal' (steppable; drops the unfinished tail), 'valid' (keeps it) or 'semicausal_full' (drops the front a semicausal_full Frame added) (default 'valid'). */
+  /** 'causal' (steppable; drops the unfinished tail), 'valid' (keeps it) or 'semicausal_full' (drops the front a semicausal_full Frame added; (T - 1) * frame_step + 1 steps when frame_length > frame_step, as the reference) (default 'valid'). */
   padding: f.oneOf(OVERLAP_ADD_PADDINGS).default('valid'),
 };
 
 const OverlapAddDef = defineLayer({ type: 'OverlapAdd', fields: overlapAddFields, create: (c, ctx) => new OverlapAddLayer(c, ctx) });
 
-/** Overlap-adds frames: [B, T, frame_length, ...C] -> [B, T * frame_step (+ tail), ...C]. */
+/** Overlap-adds frames: [B, T, frame_length, ...C] -> [B, T', ...C], T' = T * frame_step (causal), + the tail (valid), or (T - 1) * frame_step + 1 (semicausal_full with frame_length > frame_step). */
 export const OverlapAdd = builder(OverlapAddDef);
 
 /**
  * OverlapAdd. No parameters. Ratio frame_step, block 1, latency 0; steppable in causal mode only,
  * with state 'tail' [B, frame_length - frame_step, ...C] (output samples still waiting for
- * later frames). Receptive field: the transposed convolution's (semicausal_full: (0,
- * ceil(frame_length / frame_step) - 1), as the reference). float32 or complex64.
+ * later frames). layer() output lengths as the reference's (see OverlapAdder): longer than
+ * T * frame_step for valid, shorter for semicausal_full. Receptive field: the transposed
+ * convolution's (semicausal_full: (0, ceil(frame_length / frame_step) - 1), as the
+ * reference). float32 or complex64.
  */
 export class OverlapAddLayer extends Layer {
   private readonly ola: OverlapAdder;
@@ -984,7 +994,7 @@ const inverseStftFields = {
 
 const InverseSTFTDef = defineLayer({ type: 'InverseSTFT', fields: inverseStftFields, create: (c, ctx) => new InverseSTFTLayer(c, ctx) });
 
-/** Inverse STFT: complex64 [B, T, bins, ...C] -> float32 [B, T * frame_step (+ tail), ...C]. */
+/** Inverse STFT: complex64 [B, T, bins, ...C] -> float32 [B, T', ...C], T' as OverlapAdd's for time_padding. */
 export const InverseSTFT = builder(InverseSTFTDef);
 
 /**

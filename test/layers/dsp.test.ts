@@ -224,7 +224,11 @@ describe('OverlapAdd (reference test_overlap_add)', () => {
         for (const inner of [[], [3], [5, 9]]) {
           const [steps, block, ratio, inLat, outLat, , outShape] = meta(cfg, [fl, ...inner]);
           expect([steps, block, ratio, inLat, outLat, outShape]).toEqual([padding === 'causal', 1, `${fs}`, 0, 0, inner]);
-          contract(cfg, [fl, ...inner], { x: endsInvalid(sl.randomSequence([2, 34, fl, ...inner])) });
+          const y = contract(cfg, [fl, ...inner], { x: endsInvalid(sl.randomSequence([2, 34, fl, ...inner])) }).output;
+          // layer() lengths as the reference's: the valid tail kept; semicausal_full cut to its
+          // transposed-convolution mask, (T - 1) * fs + 1 steps, when frames overlap.
+          const want = padding === 'valid' ? 33 * fs + fl : padding === 'semicausal_full' && fl > fs ? 33 * fs + 1 : 34 * fs;
+          expect(y.time, 'layer() output length').toBe(want);
         }
         contract(cfg, [fl], { dtype: 'complex64', x: endsInvalid(sl.randomSequence([2, 29, fl], { dtype: 'complex64' })) });
       });
