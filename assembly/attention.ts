@@ -216,9 +216,13 @@ const VALUE_BLOCK = 16;
  *   summed in four lanes (keys k ≡ lane mod 4, in list order) then as hsum(), p = e / Σe, and
  *   out = (Σ e_s SINK_VALUES_s + Σ e_j v_j) * (1 / Σe), sinks first, then keys in logical
  *   order, one chain of madds per output element. A query that sees no key and has no sink
- *   gets out = 0 and uniform probabilities over its window (zero with ZERO_FULLY_MASKED); in
- *   the reference, masked keys carry a -1e9 logit, which gives the same output whenever the
- *   masked values are zero.
+ *   gets out = 0 and uniform probabilities over its window (zero with ZERO_FULLY_MASKED). The
+ *   reference differs there unless zero_fully_masked: every masked key carries a -1e9 logit,
+ *   so the softmax is uniform over all key columns of its call, outside the window too, and
+ *   the output is the mean of their values (invalid ones zeroed), which is non-zero when any
+ *   of them is a valid key. Only windowed cross attention (the streaming layers, when the
+ *   source is invalid throughout a valid query's window) meets this: in self attention a valid
+ *   query sees its own key, and without a window every key column is in view.
  *
  * Writes OUT [B, nq, H, U], OUT_MASK [B, nq] (the query masks) when not 0, and PROBS
  * [B, nq, H, S + K] when not 0 (zeros outside each window). SCRATCH holds, in floats: the

@@ -7,10 +7,10 @@
 // The reference computes layer() in blocks of `block_size` queries against their
 // past + block + future keys instead of the full [query, key] matrix; the fused kernel always
 // scans only each query's window, and `block_size` is its query tile (queries of one head
-// scanned together). Results equal DotProductSelfAttention with the same horizons, except
-// for a query that sees no key at all (output zero here; the reference spreads it uniformly
-// over the block's context, whose masked values are zero too). The layer's own block size
-// stays 1.
+// scanned together). Results equal DotProductSelfAttention with the same horizons, and the
+// reference's, at every valid query: a valid query always sees its own key, so the
+// reference's uniform softmax for a query with no visible key never reaches a valid output.
+// The layer's own block size stays 1.
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import type { BuildContext } from '../../layer.js';
 import { SelfAttentionLayer, selfAttentionFields } from './dot-product-self-attention.js';

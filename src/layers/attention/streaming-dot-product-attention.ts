@@ -12,10 +12,18 @@
 // constants). Its keys and values go through a KV cache as in self attention, and with
 // use_query_delay_buffer the queries wait max_future_horizon steps for their future keys.
 // The queries come from x alone, so the receptive field in x is (0, 0).
+//
+// A valid query whose window holds no valid source step outputs zero here, in layer() and
+// step() alike. So does the reference with zero_fully_masked; without it, its softmax is
+// uniform over every key column it holds, and the output is their mean value: over the whole
+// source in StreamingDotProductAttention.layer(), the query's block_size chunk with its
+// context in StreamingLocalDotProductAttention.layer(), the KV buffer plus the block in
+// step(). That is non-zero when valid source steps lie outside the window, and its layer() and
+// step() then disagree with each other.
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
-import { AttentionLayer, attentionFields, type AttentionConfig } from './base.js';
+import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig } from './base.js';
 import { ATT, getSource, inputProjectionField, KvCache, sourceChannelsAtBuild } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
@@ -34,6 +42,7 @@ const streamingFields = {
    * default true). Without it the caller delays x against the source itself.
    */
   useQueryDelayBuffer: f.bool().default(true),
+  ...kvCacheFields,
 };
 
 interface StreamingConfig extends AttentionConfig {
@@ -68,6 +77,11 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
     const delay = cfg.useQueryDelayBuffer ? future : 0;
     this.inputLatency = delay;
     this.cache = new KvCache(this, this.heads, this.heads, this.units, past, future, delay, past + future);
+    this.checksStep = true;
+  }
+
+  validateStep(batch: number, time: number, ctx: RunContext): void {
+    getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch, time);
   }
 
   /** keys, values, mask, time_step, and query_delay + query_delay_mask when queries are delayed (see KvCache). */
@@ -130,8 +144,10 @@ const streamingLocalFields = {
 
 /**
  * Streaming local dot-product cross attention: as StreamingDotProductAttention with the
- * reference's blocked layer mode (`block_size`, accepted, no effect on results) and Transformer-XL relative
- * positions (max_backward/max_forward equal to the horizons; steppable with no future horizon).
+ * reference's blocked layer mode (`block_size`, accepted, no effect on results; in the
+ * reference it only changes the output of a query with no valid key in its window, see the
+ * file comment) and Transformer-XL relative positions (max_backward/max_forward equal to the
+ * horizons; steppable with no future horizon).
  */
 export class StreamingLocalDotProductAttentionLayer extends StreamingAttentionLayer {
   constructor(config: Resolved<typeof streamingLocalFields>, ctx: BuildContext) {
