@@ -1,7 +1,7 @@
 // Memory budget: a model, a state or a call that would exceed maxMemoryBytes fails before
 // allocating (nothing taken, memory not grown), naming the size asked for and the budget; absurd
 // sizes are coded errors; disposed models and states give their memory back for reuse.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import * as sl from '../../src/index.js';
 import { codedError as error } from '../errors.js';
 import { DEFAULT_MAX_MEMORY_BYTES } from '../../src/runtime/memory.js';
@@ -152,5 +152,76 @@ describe('memory reuse', () => {
       if (i === 100) memory = rt.memory.buffer.byteLength;
     }
     expect(rt.memory.buffer.byteLength).toBe(memory);
+  });
+});
+
+describe('scratch arena', () => {
+  const dense64 = (rt: sl.Runtime) => sl.build(sl.Dense({ features: 64 }), { inputShape: [64], runtime: rt });
+  // 1500 x 1500 weights (about 27 MB with their packed copy): fits a 64 MiB budget only when
+  // little else is held.
+  const big = (rt: sl.Runtime) => sl.build(sl.Dense({ features: 1500 }), { inputShape: [1500], runtime: rt }).dispose();
+
+  it('a call refused for its activations gives back the scratch it took: the budget is whole again', async () => {
+    const rt = await sl.createRuntime({ maxMemoryBytes: 64 * MB });
+    const m = dense64(rt);
+    big(rt);
+    m.layer(sl.Sequence.zeros([1, 10, 64])); // the arena now holds a chunk from a call that succeeded
+    const before = usage(rt);
+    for (let i = 0; i < 3; i++) {
+      // 51 MB in and 51 MB out: the input fits, the output does not.
+      const e = error(() => m.layer(sl.Sequence.zeros([1, 200_000, 64])));
+      expect(e.code).toBe('MEMORY_BUDGET');
+      expect(rt.heap.inUse).toBe(before.inUse);
+    }
+    big(rt); // refused with MEMORY_BUDGET while the refused call's 51 MB stayed in use
+    expect(m.layer(sl.Sequence.zeros([1, 10, 64])).shape).toEqual([1, 10, 64]);
+  });
+
+  it('the scratch kept from a large call that succeeded is taken back when a build needs the budget', async () => {
+    const rt = await sl.createRuntime({ maxMemoryBytes: 64 * MB });
+    const m = dense64(rt);
+    const x = sl.randomSequence([1, 100, 64], { seed: 3, randomLengths: false });
+    const y = m.layer(x);
+    expect(m.layer(sl.Sequence.zeros([1, 100_000, 64])).shape).toEqual([1, 100_000, 64]); // about 51 MB of scratch
+    const held = usage(rt);
+    expect(held.inUse).toBeGreaterThan(48 * MB);
+    // A build that cannot fit even then is refused and changes nothing (the idle scratch stays).
+    expect(error(() => sl.build(sl.Dense({ features: 4096 }), { inputShape: [4096], runtime: rt })).code).toBe('MEMORY_BUDGET');
+    expect(usage(rt)).toEqual(held);
+    // An allocation that fits once the idle scratch is given back is served: straight from the
+    // heap (as a growing KV cache allocates) ...
+    rt.heap.release(rt.heap.alloc(40 * MB, 'test buffer'));
+    expect(rt.heap.inUse).toBeLessThan(MB);
+    // ... or after a budget check (as a build does).
+    m.layer(sl.Sequence.zeros([1, 100_000, 64]));
+    expect(rt.heap.inUse).toBeGreaterThan(48 * MB);
+    big(rt);
+    expect(rt.heap.inUse).toBeLessThan(MB);
+    sl.assertSequencesClose(m.layer(x), y, 'after the scratch was taken back', 0, 0);
+  });
+
+  it('steady-state stepInto takes nothing from the heap, before and after a refused call', async () => {
+    const rt = await sl.createRuntime({ maxMemoryBytes: 32 * MB });
+    const m = sl.build(convLstm(32), { inputShape: [4], runtime: rt });
+    const state = m.initialState(2);
+    const x = sl.randomSequence([2, 4, 4], { seed: 4, randomLengths: false });
+    const out = { values: new Float32Array(2 * 4 * 4), mask: new Uint8Array(2 * 4) };
+    const alloc = vi.spyOn(rt.heap, 'alloc');
+    try {
+      m.stepInto(x, state, out); // warm-up: the arena takes its chunk
+      alloc.mockClear();
+      const memory = rt.memory.buffer.byteLength;
+      for (let i = 0; i < 50; i++) m.stepInto(x, state, out);
+      expect(alloc).not.toHaveBeenCalled();
+      expect(rt.memory.buffer.byteLength).toBe(memory);
+      // The refused call took chunks (and grew memory) for its input; it keeps none of them, and
+      // the chunk the steps use stays.
+      expect(error(() => m.layer(sl.Sequence.zeros([2, 400_000, 4]))).code).toBe('MEMORY_BUDGET');
+      alloc.mockClear();
+      for (let i = 0; i < 50; i++) m.stepInto(x, state, out);
+      expect(alloc).not.toHaveBeenCalled();
+    } finally {
+      alloc.mockRestore();
+    }
   });
 });
