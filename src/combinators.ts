@@ -48,6 +48,18 @@ abstract class ChainLayer extends Layer {
     for (const l of this.children) x = l.runStep(x, ctx);
     return x;
   }
+
+  validateStep(batch: number, time: number, ctx: RunContext): void {
+    validateSeries(this.children, batch, time, ctx);
+  }
+}
+
+/** Layer.validateStep of layers run in series: each sees a block times its predecessors' output ratios. */
+function validateSeries(layers: readonly Layer[], batch: number, time: number, ctx: RunContext): void {
+  for (const l of layers) {
+    l.validateStep(batch, time, ctx);
+    time = l.outputRatio.floorMul(time);
+  }
 }
 
 /** Sets a layer's metadata to that of its children run in series. */
@@ -309,6 +321,11 @@ export class ResidualLayer extends Layer {
       rf.set(k, u && [u[0] - o, u[1] - o]);
     }
     this.receptiveFieldPerStep = rf;
+  }
+
+  validateStep(batch: number, time: number, ctx: RunContext): void {
+    validateSeries(this.body, batch, time, ctx);
+    validateSeries(this.shortcut, batch, time, ctx);
   }
 
   private apply(x: WSeq, ctx: RunContext, stepping: boolean): WSeq {

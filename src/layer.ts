@@ -75,6 +75,12 @@ export interface Derived {
   readonly bytes: number;
 }
 
+/**
+ * Largest value of an int32 step counter kept in a state (time-varying layers, conditioning
+ * indices, attention time steps): counters stop there rather than wrap to negative indices.
+ */
+export const MAX_STEP_COUNT = 0x7fffffff;
+
 /** Shape of one buffer of a layer's streaming state (per batch, fixed across steps). */
 export interface StateSpec {
   readonly name: string;
@@ -181,6 +187,8 @@ export abstract class Layer {
   private explicitOutputLatency: number | undefined;
   receptiveFieldPerStep: ReceptiveFieldPerStep = POINT_RF;
   supportsStep = true;
+  /** Whether validateStep checks anything for this layer itself (the model skips the walk when no layer does). */
+  checksStep = false;
   /** Index of this layer's state buffers in a State, or -1 when it keeps none. */
   slot = -1;
   /** Batch items each stream item becomes inside this layer's children (ParallelChannels folds groups into the batch). */
@@ -294,6 +302,18 @@ export abstract class Layer {
 
   /** Whole-sequence processing. */
   abstract runLayer(x: WSeq, ctx: RunContext): WSeq;
+
+  /**
+   * Raises, before any layer of a step has written its state, the errors this layer's runStep
+   * would raise for an input of `batch` items and `time` steps given ctx (missing or mis-shaped
+   * constants, a full cache), and makes room it will need (a growing cache), so that a refused
+   * step leaves the state as it was. Layers that check something set `checksStep`; containers
+   * hand each child its own input size (default: the children, with this layer's steps and
+   * childBatchFactor times its items).
+   */
+  validateStep(batch: number, time: number, ctx: RunContext): void {
+    for (const c of this.children) c.validateStep(batch * this.childBatchFactor, time, ctx);
+  }
 
   /** One block (time a multiple of blockSize); updates ctx.state in place. Stateless: runLayer. */
   runStep(x: WSeq, ctx: RunContext): WSeq {

@@ -91,6 +91,8 @@ export class Model {
   readonly fingerprint: number;
   private readonly layers: Layer[];
   private readonly ctx: RunContext;
+  /** Whether some layer checks its step inputs before any layer writes (Layer.validateStep). */
+  private readonly validatesStep: boolean;
   private readonly xw: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
   private disposed = false;
 
@@ -103,6 +105,7 @@ export class Model {
     this.layers.forEach((l, i) => (l.slot = i));
     this.fingerprint = hashString(JSON.stringify([config, this.inputSpec]));
     this.ctx = new RunContext(this.rt);
+    this.validatesStep = this.layers.some((l) => l.checksStep);
     this.allocate(opts.seed ?? 0, opts.weights);
   }
 
@@ -209,6 +212,13 @@ export class Model {
         `${what}: expected input [batch, time, ${this.inputSpec.shape.join(', ')}] ${this.inputSpec.dtype}, got ${show(x.shape)} ${x.dtype}`,
       );
     }
+    // Layers count valid steps and AND masks bitwise: any other byte would change results.
+    const mask = x.mask;
+    for (let i = 0; i < mask.length; i++) {
+      if (mask[i]! > 1) {
+        throw new SeqLayersError('BAD_INPUT', `${what}: expected mask bytes of 0 (invalid) or 1 (valid), got ${mask[i]} at batch item ${Math.floor(i / x.time)}, step ${i % x.time}`);
+      }
+    }
   }
 
   /** Whole-sequence processing. */
@@ -264,6 +274,7 @@ export class Model {
       throw new SeqLayersError('BAD_STATE', `${what}: expected a state made by this model's initialState(), got ${state instanceof State ? `a state of model #${state.model.id}` : show(state)}`);
     }
     if (state.disposed) throw new SeqLayersError('DISPOSED', `${what}: this state was disposed`);
+    state.checkIntact(what);
     if (state.batch !== x.batch) throw new SeqLayersError('BAD_STATE', `${what}: the state holds ${state.batch} batch items, the input has ${x.batch}`);
   }
 
@@ -287,7 +298,8 @@ export class Model {
     const t = this.root.outputRatio.floorMul(x.time);
     const spec = this.root.output;
     const n = x.batch * t * product(spec.shape) * dtypeWidth(spec.dtype);
-    if (!out || out.values?.length !== n || out.mask?.length !== x.batch * t || (spec.dtype === 'int32') !== out.values instanceof Int32Array) {
+    const valuesType = spec.dtype === 'int32' ? Int32Array : Float32Array;
+    if (!out || !(out.values instanceof valuesType) || out.values.length !== n || !(out.mask instanceof Uint8Array) || out.mask.length !== x.batch * t) {
       throw new SeqLayersError('BAD_ARGUMENT', `stepInto: expected out.values of ${n} ${spec.dtype === 'int32' ? 'int32' : 'float32'} and out.mask of ${x.batch * t} bytes, got ${show(out?.values)} and ${show(out?.mask)}`);
     }
     this.runStep(x, state, opts, null, out);
@@ -303,7 +315,17 @@ export class Model {
       ctx.state = state;
       ctx.constants = opts?.constants ?? EMPTY;
       ctx.emits = emits;
-      const y = this.root.runStep(toWasm(rt, x, this.xw), ctx);
+      // Every refusal a layer can foresee comes before the first state write.
+      const xw = toWasm(rt, x, this.xw);
+      if (this.validatesStep) this.root.validateStep(x.batch, x.time, ctx);
+      let y: WSeq;
+      try {
+        y = this.root.runStep(xw, ctx);
+      } catch (e) {
+        // Some layers may have advanced and others not: refuse the state from now on.
+        state.interrupted = e instanceof Error ? e.message : String(e);
+        throw e;
+      }
       const want = this.root.outputRatio.floorMul(x.time);
       if (y.time !== want) throw new SeqLayersError('BAD_CONFIG', `${this.root.type}.step returned ${y.time} steps for ${x.time} inputs, expected ${want} (ratio ${this.root.outputRatio})`);
       if (into) {
@@ -397,6 +419,12 @@ const NO_RESULT = { output: null as unknown as Sequence, emits: EMPTY as Record<
 /** A model's streaming state: conv buffers, caches, recurrent states, in WebAssembly memory. */
 export class State {
   disposed = false;
+  /**
+   * The message of an error that escaped a step after its layers had begun writing (a Lambda
+   * that threw, scratch memory over the budget): some layers advanced and others did not, so
+   * the state refuses every further use. null while intact.
+   */
+  interrupted: string | null = null;
   constructor(
     readonly model: Model,
     readonly batch: number,
@@ -404,14 +432,26 @@ export class State {
     readonly slots: StateBuffer[][],
   ) {}
 
-  private live(): void {
+  private live(what: string): void {
     if (this.disposed) throw new SeqLayersError('DISPOSED', 'this state was disposed');
     if (this.model.isDisposed) throw new SeqLayersError('DISPOSED', 'the model of this state was disposed');
+    this.checkIntact(what);
+  }
+
+  /** BAD_STATE when an error interrupted a step on this state (see `interrupted`). */
+  checkIntact(what: string): void {
+    if (this.interrupted !== null) {
+      throw new SeqLayersError(
+        'BAD_STATE',
+        `${what}: an error interrupted an earlier step on this state (${this.interrupted}), so its layers may be at different steps; ` +
+          'continue from a snapshot taken before it (restoreState) or from a new state (initialState)',
+      );
+    }
   }
 
   /** An independent copy (same model and batch). */
   clone(): State {
-    this.live();
+    this.live('clone');
     const { heap, k } = this.model.rt;
     heap.checkBudget(this.bytes, `a copy of a state of ${this.batch} items needs`);
     const copy: StateBuffer[][] = [];
@@ -448,7 +488,7 @@ export class State {
    * name, dtype, shape and bytes, and a CRC-32 of everything before it.
    */
   toBytes(): Uint8Array {
-    this.live();
+    this.live('toBytes');
     return encodeState(this);
   }
 }

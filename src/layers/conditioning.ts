@@ -13,7 +13,7 @@
 import { broadcastShapes, broadcastStrides, contiguousStrides, MAX_STRIDED_RANK, Op, type OpCode } from '../broadcast.js';
 import { builder, defineLayer, f, normalizeConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
-import { describeConstant, expectInput, Layer, product, setSeq, SharedRunLayer, type BuildContext, type ConstantArray, type Derived, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { describeConstant, expectInput, Layer, MAX_STEP_COUNT, product, setSeq, SharedRunLayer, type BuildContext, type ConstantArray, type Constants, type Derived, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { Sequence } from '../sequence.js';
 import { DenseShaped } from './dense.js';
 
@@ -163,6 +163,7 @@ export class ConditioningLayer extends SharedRunLayer {
       ? null
       : this.child(normalizeConfig(DenseShaped({ outputShape: [...this.pShape] }), `${this.where}.dense`), 'dense', { shape: this.cShape, dtype: 'float32' });
     this.scaleOffset = this.derive(4);
+    this.checksStep = true;
     this.output = { shape: this.plan(combination, xShape), dtype: 'float32' };
   }
 
@@ -247,28 +248,43 @@ export class ConditioningLayer extends SharedRunLayer {
     this.rt.f32[this.scaleOffset.ptr >> 2] = this.offsetValue;
   }
 
-  /** What the constant must look like for x (for messages). */
-  private expects(x: WSeq, sliced: boolean): string {
+  /** What the constant must look like for an input of batch x time steps (for messages). */
+  private expects(batch: number, time: number, sliced: boolean): string {
     const dims = (d: readonly string[]) => `[${[...d, ...this.cShape.map(String)].join(', ')}]`;
-    const b = `${x.batch} or 1`;
+    const b = `${batch} or 1`;
     if (this.kind === 'array') return `an array ${dims([b])} float32`;
-    return `a Sequence ${dims([b, sliced ? 'time' : `${x.time} or 1`])} float32`;
+    return `a Sequence ${dims([b, sliced ? 'time' : `${time} or 1`])} float32`;
+  }
+
+  /**
+   * The conditioning of a call on batch x time input steps, or MISSING_CONSTANT. `sliced`: a
+   * whole Sequence read block by block while stepping (any length).
+   */
+  private conditioningFor(batch: number, time: number, constants: Constants, sliced: boolean): Sequence | ConstantArray {
+    // The expected shape is spelled out only for a message.
+    const c = this.constant(constants, this.name, () => this.expects(batch, time, sliced));
+    const seq = c instanceof Sequence;
+    const cb = c.shape[0]!, ct = seq ? c.time : 1;
+    if (
+      seq !== (this.kind === 'sequence') || !isFloat(c) || (cb !== 1 && cb !== batch) || (!sliced && ct !== 1 && ct !== time) ||
+      !shapeFrom(c.shape, seq ? 2 : 1, this.cShape)
+    ) {
+      throw this.error('MISSING_CONSTANT', `constants.${this.name}: expected ${this.expects(batch, time, sliced)}, got ${describeConstant(c)}`);
+    }
+    return c;
+  }
+
+  validateStep(batch: number, time: number, ctx: RunContext): void {
+    this.conditioningFor(batch, time, ctx.constants, this.kind === 'sequence' && !this.streaming);
   }
 
   /** Copies the conditioning of this call into scratch (once per call, at the JS boundary). */
   private load(x: WSeq, ctx: RunContext, step: boolean): Loaded {
     const rt = ctx.rt;
     const sliced = step && this.kind === 'sequence' && !this.streaming;
-    // The expected shape is spelled out only for a message.
-    const c = this.constant(ctx.constants, this.name, () => this.expects(x, sliced));
+    const c = this.conditioningFor(x.batch, x.time, ctx.constants, sliced);
     const seq = c instanceof Sequence;
     const cb = c.shape[0]!, ct = seq ? c.time : 1;
-    if (
-      seq !== (this.kind === 'sequence') || !isFloat(c) || (cb !== 1 && cb !== x.batch) || (!sliced && ct !== 1 && ct !== x.time) ||
-      !shapeFrom(c.shape, seq ? 2 : 1, this.cShape)
-    ) {
-      throw this.error('MISSING_CONSTANT', `constants.${this.name}: expected ${this.expects(x, sliced)}, got ${describeConstant(c)}`);
-    }
     const row = product(this.cShape);
     if (!sliced) {
       const values = ctx.alloc(c.values.length * 4);
@@ -300,7 +316,7 @@ export class ConditioningLayer extends SharedRunLayer {
       // Steps past the end of the conditioning: invalid (and zero).
       rt.f32.fill(0, (values >> 2) + (b * x.time + n) * row, (values >> 2) + (b + 1) * x.time * row);
       rt.u8.fill(0, mask + b * x.time + n, mask + (b + 1) * x.time);
-      rt.i32[index + b] = start + x.time;
+      rt.i32[index + b] = Math.min(start + x.time, MAX_STEP_COUNT);
     }
     return setSeq(this.loaded, values, mask, x.batch, x.time);
   }

@@ -15,7 +15,7 @@ import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../con
 import { show } from '../errors.js';
 import { ones } from '../initializers.js';
 import {
-  describeConstant, expectInput, product, SharedRunLayer, type BuildContext, type Layer, type Derived, type Param, type RunContext, type StateSpec, type WSeq,
+  describeConstant, expectInput, product, SharedRunLayer, type BuildContext, type ConstantArray, type Constants, type Layer, type Derived, type Param, type RunContext, type StateSpec, type WSeq,
 } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import { Sequence } from '../sequence.js';
@@ -184,6 +184,7 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
     super(config, ctx, config.onlyAdvancePositionForValidTimesteps);
     const shape = this.input.shape;
     this.positionsName = config.positionsName;
+    this.checksStep = !this.counts;
     if (config.positionsName !== undefined && config.onlyAdvancePositionForValidTimesteps) {
       throw this.error('BAD_CONFIG', `only_advance_position_for_valid_timesteps: expected false with positions_name ${show(config.positionsName)} (the positions come from constants), got true`);
     }
@@ -207,15 +208,26 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
     this.rt.f32.set(this.timescaleValues, this.timescale.ptr >> 2);
   }
 
-  /** Positions [batch, time] from constants, as floats in scratch (batch or time may broadcast). */
-  private givenPositions(x: WSeq, ctx: RunContext): number {
+  /** The positions constant for an input of batch x time steps, or MISSING_CONSTANT. */
+  private positionsConstant(batch: number, time: number, constants: Constants): Sequence | ConstantArray {
     const name = this.positionsName!;
-    const expects = () => `positions [${x.batch} or 1, ${x.time} or 1] (a Sequence without channel axes, or an array; int32 or float32)`;
-    const c = this.constant(ctx.constants, name, expects);
+    const expects = () => `positions [${batch} or 1, ${time} or 1] (a Sequence without channel axes, or an array; int32 or float32)`;
+    const c = this.constant(constants, name, expects);
     const pb = c.shape[0]!, pt = c.shape[1]!;
-    if (c.shape.length !== 2 || (pb !== 1 && pb !== x.batch) || (pt !== 1 && pt !== x.time) || c.values.length !== pb * pt || (c instanceof Sequence && c.dtype === 'complex64')) {
+    if (c.shape.length !== 2 || (pb !== 1 && pb !== batch) || (pt !== 1 && pt !== time) || c.values.length !== pb * pt || (c instanceof Sequence && c.dtype === 'complex64')) {
       throw this.error('MISSING_CONSTANT', `constants.${name}: expected ${expects()}, got ${describeConstant(c)}`);
     }
+    return c;
+  }
+
+  validateStep(batch: number, time: number, ctx: RunContext): void {
+    if (!this.counts) this.positionsConstant(batch, time, ctx.constants);
+  }
+
+  /** Positions [batch, time] from constants, as floats in scratch (batch or time may broadcast). */
+  private givenPositions(x: WSeq, ctx: RunContext): number {
+    const c = this.positionsConstant(x.batch, x.time, ctx.constants);
+    const pb = c.shape[0]!, pt = c.shape[1]!;
     const f32 = ctx.rt.f32;
     const pos = ctx.alloc(x.batch * x.time * 4);
     // Once per call, at the boundary (ints convert natively in the typed-array copy).

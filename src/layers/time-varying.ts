@@ -11,7 +11,7 @@
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { lecunNormal, zeros } from '../initializers.js';
-import { inputChannels, product, SharedRunLayer, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { inputChannels, MAX_STEP_COUNT, product, SharedRunLayer, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import { activationField, activationKernel, type UnaryKernel } from './simple.js';
 
@@ -30,7 +30,7 @@ abstract class StepIndexedLayer extends SharedRunLayer {
     if (!step) return 0;
     const i = this.stateOf(ctx)[0]!.ptr >> 2;
     const t0 = ctx.rt.i32[i]!;
-    ctx.rt.i32[i] = t0 + x.time;
+    ctx.rt.i32[i] = Math.min(t0 + x.time, MAX_STEP_COUNT);
     return t0;
   }
 

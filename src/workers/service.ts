@@ -67,14 +67,27 @@ export class ModelService implements ServiceApi {
       const state = this.streams.get(stream);
       if (!state) throw new SeqLayersError('CLOSED', `step: stream ${stream} is not open in this worker`);
       const outputs: WireSequence[] = [];
-      for (const b of blocks) {
-        const y = model.step(fromWire(b), state);
-        if (!req.discard) outputs.push(toWire(y));
+      // A push is all or nothing (the client drops a refused push and goes on from the state
+      // before it): with several blocks, a later one refused would leave the earlier ones
+      // applied, so they run on a copy that replaces the state only when every block passed.
+      const target = blocks.length > 1 ? state.clone() : state;
+      try {
+        for (const b of blocks) {
+          const y = model.step(fromWire(b), target);
+          if (!req.discard) outputs.push(toWire(y));
+        }
+      } catch (e) {
+        if (target !== state) target.dispose();
+        throw e;
+      }
+      if (target !== state) {
+        state.dispose();
+        this.streams.set(stream, target);
       }
       const reply: StepReply = { outputs };
       const moved = buffersOf(outputs);
       if (req.snapshot) {
-        reply.snapshot = state.toBytes();
+        reply.snapshot = target.toBytes();
         moved.push(reply.snapshot.buffer as ArrayBuffer);
       }
       return transfer(reply, moved);

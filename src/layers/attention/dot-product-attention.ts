@@ -53,6 +53,12 @@ export class DotProductAttentionLayer extends AttentionLayer {
     const a = this.call.i32;
     a[ATT.PAST] = a[ATT.FUTURE] = -1;
     this.clearCache();
+    this.checksStep = true;
+  }
+
+  /** The source, whenever runStep will read it: every step with recompute, else the first. */
+  validateStep(batch: number, _time: number, ctx: RunContext): void {
+    if (this.recompute || this.stateOf(ctx)[0]!.shape[1] === 0) getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch);
   }
 
   stateSpecs(batch: number): StateSpec[] {

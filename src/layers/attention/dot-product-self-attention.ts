@@ -62,6 +62,12 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.inputLatency = Math.max(0, future);
     this.receptiveFieldPerStep = rfMap([[past < 0 ? -Infinity : -past, future < 0 ? Infinity : future]]);
     this.cache = this.supportsStep ? new KvCache(this, this.heads, this.kvHeads, this.units, past, future, future, cfg.maxCacheSteps) : null;
+    this.checksStep = past < 0;
+  }
+
+  /** A growing cache makes room for the block, or refuses it with CACHE_FULL. */
+  validateStep(_batch: number, time: number, ctx: RunContext): void {
+    this.cache!.reserve(ctx, this.stateOf(ctx), time);
   }
 
   /** keys, values, mask, time_step, and query_delay + query_delay_mask when max_future_horizon > 0 (see KvCache). */

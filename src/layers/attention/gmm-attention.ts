@@ -89,6 +89,11 @@ export class GmmAttentionLayer extends Layer {
     this.logits = this.child(normalizeConfig(output, `${this.where}.output`), 'output', this.hidden.output);
     this.output = { shape: [h, this.sourceChannels], dtype: 'float32' };
     if (this.monotonic) this.receptiveFieldPerStep = rfMap([[-Infinity, 0]]);
+    this.checksStep = true;
+  }
+
+  validateStep(batch: number, _time: number, ctx: RunContext): void {
+    getSource(this, ctx.constants, this.sourceName, this.sourceChannels, batch);
   }
 
   stateSpecs(batch: number): StateSpec[] {

@@ -1,0 +1,131 @@
+// A refused step leaves its state as it was: every error a layer can foresee (missing or
+// mis-shaped constants, a full KV cache) is raised before any layer of the model writes, and an
+// error no layer can foresee (a Lambda that throws) makes the state refuse further use rather
+// than go on with some layers a block ahead of others. Also the boundary's checks of masks and
+// of stepInto's output buffers.
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as sl from '../../src/index.js';
+import { codedError as error } from '../errors.js';
+
+beforeAll(() => sl.init());
+
+const block = (v: number, time = 2, channels = 4) => sl.Sequence.fromValues(new Float32Array(time * channels).fill(v), [1, time, channels]);
+const causalConv = () => sl.Conv1D({ filters: 4, kernelSize: 3, padding: 'causal' });
+
+/** Steps `model` from a state that saw one good block, through `bad`; checks the refusal and that the state is unchanged and still equals a twin. */
+function expectRefusedAndUnchanged(model: sl.Model, good: (s: sl.State) => sl.Sequence, bad: (s: sl.State) => unknown, code: string): void {
+  const state = model.initialState(1), twin = model.initialState(1);
+  good(state);
+  good(twin);
+  const before = state.toBytes();
+  expect(error(() => bad(state)).code).toBe(code);
+  expect(Buffer.from(state.toBytes()).equals(Buffer.from(before))).toBe(true);
+  expect(good(state).values).toEqual(good(twin).values);
+}
+
+describe('a refused step leaves the state as it was', () => {
+  it('MISSING_CONSTANT from a Conditioning after a causal conv (absent, then mis-shaped)', () => {
+    const c = sl.Sequence.fromValues(new Float32Array(36).fill(0.5), [1, 12, 3]);
+    const model = sl.build(sl.Serial([causalConv(), sl.Conditioning({ conditioningName: 'c', projection: 'linear', combination: 'add' })]), { inputShape: [4], constants: { c } });
+    const good = (s: sl.State) => model.step(block(1), s, { constants: { c } });
+    expectRefusedAndUnchanged(model, good, (s) => model.step(block(2), s), 'MISSING_CONSTANT');
+    const wrong = sl.Sequence.fromValues(new Float32Array(24), [1, 12, 2]);
+    expectRefusedAndUnchanged(model, good, (s) => model.step(block(2), s, { constants: { c: wrong } }), 'MISSING_CONSTANT');
+  });
+
+  it('MISSING_CONSTANT from rotary positions after a causal conv', () => {
+    const model = sl.build(sl.Serial([causalConv(), sl.ApplyRotaryPositionalEncoding({ maxWavelength: 100, positionsName: 'pos', onlyAdvancePositionForValidTimesteps: false })]), { inputShape: [4] });
+    const pos = { values: new Int32Array([3, 4]), shape: [1, 2] };
+    const good = (s: sl.State) => model.step(block(1), s, { constants: { pos } });
+    expectRefusedAndUnchanged(model, good, (s) => model.step(block(2), s), 'MISSING_CONSTANT');
+  });
+
+  it('CACHE_FULL from self-attention with a growing cache after a causal conv', () => {
+    const model = sl.build(sl.Serial([causalConv(), sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: -1, maxCacheSteps: 4 })]), { inputShape: [4] });
+    const state = model.initialState(1);
+    model.step(block(1), state);
+    model.step(block(2), state);
+    const before = state.toBytes();
+    const e = error(() => model.step(block(3), state));
+    expect(e.code).toBe('CACHE_FULL');
+    expect(Buffer.from(state.toBytes()).equals(Buffer.from(before))).toBe(true);
+  });
+
+  it('CACHE_FULL counts the steps the attention sees: after a downsampling, and inside a Residual', () => {
+    const attention = () => sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: -1, maxCacheSteps: 4 });
+    const downsampled = sl.build(sl.Serial([causalConv(), sl.Downsample1D({ rate: 2 }), attention()]), { inputShape: [4] });
+    const residual = sl.build(sl.Residual([causalConv(), attention(), sl.Flatten()]), { inputShape: [4] });
+    for (const [model, time] of [[downsampled, 4], [residual, 2]] as const) {
+      const state = model.initialState(1);
+      model.step(block(1, time), state);
+      model.step(block(2, time), state);
+      const before = state.toBytes();
+      expect(error(() => model.step(block(3, time), state)).code).toBe('CACHE_FULL');
+      expect(Buffer.from(state.toBytes()).equals(Buffer.from(before))).toBe(true);
+    }
+  });
+
+  it('MISSING_CONSTANT from cross-attention after a causal conv', () => {
+    const source = sl.Sequence.fromValues(new Float32Array(15).fill(0.25), [1, 5, 3]);
+    const model = sl.build(sl.Serial([causalConv(), sl.StreamingDotProductAttention({ sourceName: 'src', numHeads: 1, unitsPerHead: 4, maxPastHorizon: 2, maxFutureHorizon: 0 })]), { inputShape: [4], constants: { src: source } });
+    const src = sl.Sequence.fromValues(new Float32Array(6).fill(0.25), [1, 2, 3]);
+    const good = (s: sl.State) => model.step(block(1), s, { constants: { src } });
+    expectRefusedAndUnchanged(model, good, (s) => model.step(block(2), s), 'MISSING_CONSTANT');
+  });
+});
+
+describe('an error no layer can foresee', () => {
+  it('a Lambda that throws mid-model: the state then refuses step, stepInto, clone and toBytes, and a snapshot from before goes on', () => {
+    let fail = false;
+    const lambda = sl.Lambda({ fn: (v: Float32Array | Int32Array) => { if (fail) throw new Error('user function failed'); return v; } });
+    const model = sl.build(sl.Serial([causalConv(), lambda, sl.LSTM({ units: 3 })]), { inputShape: [4] });
+    const state = model.initialState(1), twin = model.initialState(1);
+    model.step(block(1), state);
+    model.step(block(1), twin);
+    const snapshot = state.toBytes();
+    fail = true;
+    expect(() => model.step(block(2), state)).toThrow('user function failed');
+    fail = false;
+    for (const use of [() => model.step(block(2), state), () => model.stepInto(block(2), state, { values: new Float32Array(6), mask: new Uint8Array(2) }), () => state.clone(), () => state.toBytes()]) {
+      const e = error(use);
+      expect(e.code).toBe('BAD_STATE');
+      expect(e.message).toContain('user function failed');
+      expect(e.message).toContain('restoreState');
+    }
+    const restored = model.restoreState(snapshot);
+    expect(model.step(block(2), restored).values).toEqual(model.step(block(2), twin).values);
+  });
+});
+
+describe('boundary checks', () => {
+  it('mask bytes other than 0 and 1 are BAD_INPUT in layer and step, naming the step', () => {
+    const model = sl.build(sl.AddTimingSignal(), { inputShape: [4] });
+    const x = block(1);
+    x.mask[1] = 2;
+    for (const run of [() => model.layer(x), () => model.step(x, model.initialState(1))]) {
+      const e = error(run);
+      expect(e.code).toBe('BAD_INPUT');
+      expect(e.message).toMatch(/expected mask bytes of 0 .* or 1 .*, got 2 at batch item 0, step 1/);
+    }
+  });
+
+  it('stepInto refuses output buffers of the wrong types before stepping', () => {
+    const model = sl.build(sl.Serial([causalConv(), sl.Dense({ features: 2 })]), { inputShape: [4] });
+    const state = model.initialState(1);
+    model.step(block(1), state);
+    const before = state.toBytes();
+    const bad = [
+      { values: new Uint8Array(4), mask: new Uint8Array(2) },
+      { values: new Float64Array(4), mask: new Uint8Array(2) },
+      { values: [0, 0, 0, 0], mask: new Uint8Array(2) },
+      { values: new Float32Array(4), mask: new Float32Array(2) },
+      { values: new Int32Array(4), mask: new Uint8Array(2) },
+    ];
+    for (const out of bad) {
+      const e = error(() => model.stepInto(block(2), state, out as unknown as sl.StepOutput));
+      expect(e.code).toBe('BAD_ARGUMENT');
+      expect(e.message).toContain('expected out.values of 4 float32');
+    }
+    expect(Buffer.from(state.toBytes()).equals(Buffer.from(before))).toBe(true);
+  });
+});
