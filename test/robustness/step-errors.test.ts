@@ -129,3 +129,42 @@ describe('boundary checks', () => {
     expect(Buffer.from(state.toBytes()).equals(Buffer.from(before))).toBe(true);
   });
 });
+
+describe('step counters near 2^31', () => {
+  /** The state's int32 buffer `name` (one per model here). */
+  const counter = (model: sl.Model, state: sl.State, name: string) => {
+    const buf = state.slots.flat().find((b) => b.name === name)!;
+    return { get: () => model.rt.i32[buf.ptr >> 2]!, set: (v: number) => model.rt.i32.fill(v, buf.ptr >> 2, (buf.ptr + buf.bytes) >> 2) };
+  };
+
+  it('a windowed attention ring stepped past 2^31 steps goes on as from the same phase, writing only its own buffers', () => {
+    // past 3 + future 2: a ring of C = 5 keys and a query delay of F = 2, period lcm(5, 2) = 10.
+    const model = sl.build(sl.LocalDotProductSelfAttention({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: 3, maxFutureHorizon: 2, blockSize: 2 }), { inputShape: [4] });
+    const bystander = sl.build(sl.LSTM({ units: 4 }), { inputShape: [4] });
+    const other = bystander.initialState(1);
+    bystander.step(block(0.5), other);
+    const otherBytes = other.toBytes();
+    const near = model.initialState(1);
+    for (let i = 0; i < 4; i++) model.step(block(i), near);
+    const far = near.clone();
+    const step = counter(model, far, 'time_step');
+    step.set(step.get() + 10 * Math.floor((2 ** 31 - 1 - step.get()) / 10) - 10); // same phase, 10 steps below 2^31
+    for (let i = 0; i < 12; i++) {
+      const x = sl.randomSequence([1, 2, 4], { seed: i });
+      expect(model.step(x, far).values).toEqual(model.step(x, near).values);
+      expect(step.get()).toBeGreaterThanOrEqual(5);
+    }
+    expect(Buffer.from(other.toBytes()).equals(Buffer.from(otherBytes))).toBe(true);
+  });
+
+  it('a time-varying layer step counter stops at 2^31 - 1 (past numSteps: NaN rows, as at any later step)', () => {
+    const model = sl.build(sl.SequenceDense({ features: 2, numSteps: 3 }), { inputShape: [4] });
+    const state = model.initialState(1);
+    const step = counter(model, state, 'step');
+    step.set(2 ** 31 - 3);
+    for (let i = 0; i < 3; i++) {
+      expect(model.step(block(1), state).values.every(Number.isNaN)).toBe(true);
+      expect(step.get()).toBe(Math.min(2 ** 31 - 3 + 2 * (i + 1), 2 ** 31 - 1));
+    }
+  });
+});

@@ -65,8 +65,14 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     const s = await worker.open();
     await expectCode(s.process(sl.randomSequence([1, 4, 5])), 'BAD_INPUT', /expected input \[batch, time, 8\]/);
     await expectCode(s.process(sl.randomSequence([2, 4, 8])), 'BAD_STATE', /batch/);
-    const y = await s.process(sl.randomSequence([1, 4, 8]));
-    expect(y.shape).toEqual([1, 4, 4]);
+    // A push is all or nothing: a bad block after a good one leaves the stream where it was.
+    const good = sl.randomSequence([1, 4, 8], { seed: 1 }), next = sl.randomSequence([1, 4, 8], { seed: 2 });
+    const twin = await worker.open();
+    await expectCode(s.process([good, sl.randomSequence([1, 4, 5])]), 'BAD_INPUT');
+    const [y] = await s.process([next]);
+    expect(y!.shape).toEqual([1, 4, 4]);
+    expect(y!.values).toEqual((await twin.process([next]))[0]!.values);
+    await twin.close();
     await s.close();
     await expectCode(s.push(sl.randomSequence([1, 4, 8])), 'CLOSED');
     await expectCode(s.read(), 'CLOSED');

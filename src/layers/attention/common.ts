@@ -12,6 +12,7 @@
 // ring buffer of the state followed by the block's own keys) and cross attention.
 import { f, type Field, type Fields } from '../../config.js';
 import { SeqLayersError, show } from '../../errors.js';
+import { lcm } from '../../fraction.js';
 import { lecunNormal, zeros } from '../../initializers.js';
 import type { Constants, Derived, Initializer, Layer, Param, RunContext, StateBuffer, StateSpec } from '../../layer.js';
 import type { Runtime } from '../../runtime/runtime.js';
@@ -444,7 +445,18 @@ export class KvCache {
       k.seq_ring_write(batch, n, f, pos % f, this.heads * this.units * 4, q.stride * 4, q.queries, bufs[4]!.ptr);
       k.seq_ring_write(batch, n, f, pos % f, 1, 1, q.mask, bufs[5]!.ptr);
     }
-    rt.i32.fill(pos + n, bufs[3]!.ptr >> 2, (bufs[3]!.ptr >> 2) + batch);
+    rt.i32.fill(this.nextTimeStep(pos + n, c), bufs[3]!.ptr >> 2, (bufs[3]!.ptr >> 2) + batch);
+  }
+
+  /**
+   * time_step after a block ends at step t. A ring only needs t mod C, t mod F and whether t >= C,
+   * so past 2^30 steps it goes back by a multiple of both, staying >= C, rather than wrap
+   * negative at 2^31 (a growing cache stops at maxCacheSteps first).
+   */
+  private nextTimeStep(t: number, c: number): number {
+    if (t < 2 ** 30 || this.unlimited) return t;
+    const period = lcm(c, Math.max(1, this.delay));
+    return c + ((t - c) % period);
   }
 }
 

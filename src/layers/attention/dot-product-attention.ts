@@ -11,7 +11,7 @@
 // keys and values in its state; with recompute_kv_per_step it projects the step's source
 // every step instead.
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
-import { toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
+import { MAX_STEP_COUNT, toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
 import { AttentionLayer, attentionFields } from './base.js';
 import { ATT, getSource, inputProjectionField, resizeState, sourceChannelsAtBuild } from './common.js';
@@ -130,7 +130,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
       this.bindKeyValues(keys.ptr, values.ptr, this.heads * this.units, mask.ptr, keys.shape[1]!);
     }
     const y = this.attendQueries(x, ctx, pos);
-    rt.i32.fill(pos + x.time, stepBuf.ptr >> 2, (stepBuf.ptr >> 2) + x.batch);
+    rt.i32.fill(Math.min(pos + x.time, MAX_STEP_COUNT), stepBuf.ptr >> 2, (stepBuf.ptr >> 2) + x.batch);
     return y;
   }
 }
