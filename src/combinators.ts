@@ -75,9 +75,18 @@ function setSerialMetadata(self: Layer, layers: readonly Layer[]): void {
 // ---------------------------------------------------------------------------------------------
 // Serial
 
+/**
+ * share_scope of Serial, Parallel and Residual: only false, the reference's default. True (or a
+ * list of booleans, one per child) would put children's parameters at the combinator's own path
+ * instead of under `layers.<i>`; not implemented (CheckpointGradient's share_scope is).
+ */
+const shareScopeField = () => f.only([false], "sharing the combinator's parameter scope with its children is not implemented");
+
 const serialFields = {
   /** Child layers, applied in order. */
   layers: f.layers(),
+  /** share_scope: false only (see shareScopeField). */
+  shareScope: shareScopeField(),
 };
 
 export class SerialLayer extends ChainLayer {
@@ -202,6 +211,8 @@ const parallelFields = {
   layers: f.layers(),
   /** How branch outputs are combined: stack (new first channel axis), concat (last axis), add, mean, product. */
   combination: combinationField(),
+  /** share_scope: false only (see shareScopeField). */
+  shareScope: shareScopeField(),
 };
 
 export class ParallelLayer extends Layer {
@@ -273,6 +284,8 @@ const residualFields = {
   layers: f.layers(),
   /** The shortcut, applied in series (null: identity). */
   shortcutLayers: f.layers().opt(),
+  /** share_scope: false only (see shareScopeField). */
+  shareScope: shareScopeField(),
 };
 
 export class ResidualLayer extends Layer {

@@ -40,6 +40,14 @@ class FieldImpl<T, O extends boolean> implements Field<T, O> {
   }
 }
 
+/** Whether a and b are the same JSON data (object keys in any order). */
+function sameJSON(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a), kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJSON((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
 const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
 const range = (min?: number, max?: number) =>
   min !== undefined && max !== undefined ? ` in [${min}, ${max}]` : min !== undefined ? ` >= ${min}` : max !== undefined ? ` <= ${max}` : '';
@@ -73,12 +81,66 @@ export const f = {
   custom: <T>(expects: string, check: (v: unknown) => T | undefined) => new FieldImpl<T, false>(expects, check, false),
   /** Any JSON value, checked by the layer itself. */
   any: <T = unknown>(expects = 'a value') => new FieldImpl<T, false>(expects, (v) => v as T, false),
+  /**
+   * A reference field we support only at `values` (JSON data): its reference default, and any
+   * value that means the same here. Reference JSON that spells it out then loads unchanged. It
+   * may be omitted (it is not filled in) and null is dropped like an omitted field; any other
+   * value is a BAD_CONFIG error: "<path>: only <values> is supported (<why>), got <value>".
+   */
+  only: <const V>(values: readonly V[], why: string) => {
+    const list = values.map(show).join(' or ');
+    return new FieldImpl<V | undefined, true>(`${list} (${why})`, (v, p) => {
+      if (!values.some((x) => sameJSON(x, v))) throw new SeqLayersError('BAD_CONFIG', `${p}: only ${list} is supported (${why}), got ${show(v)}`);
+      return v === null ? undefined : (v as V);
+    }, true);
+  },
   /** A nested layer config. */
   layer: () => new FieldImpl<LayerConfig, false>('a layer config', (v, p) => normalizeConfig(v, p), false),
   /** A list of nested layer configs. */
   layers: () =>
     new FieldImpl<LayerConfig[], false>('a list of layer configs', (v, p) =>
       Array.isArray(v) ? v.map((c, i) => normalizeConfig(c, `${p}[${i}]`)) : undefined, false),
+};
+
+/** jax.lax.Precision's names and the aliases it accepts, for precision fields. */
+const PRECISIONS = ['default', 'high', 'highest', 'fastest', 'bfloat16', 'bfloat16_3x', 'tensorfloat32', 'float32'];
+const isPrecision = (v: unknown) => typeof v === 'string' && PRECISIONS.includes(v.toLowerCase());
+/** One dimension of a sharding: a mesh axis name, a list of them, or null (not split). */
+const isDimSharding = (v: unknown) => v === null || typeof v === 'string' || (Array.isArray(v) && v.every((s) => typeof s === 'string'));
+
+/**
+ * Fields of the reference's configs that concern training or JAX rather than what a layer
+ * computes, shared by every layer whose reference Config has them, so reference JSON that
+ * spells them out loads unchanged. A layer declares each one it has under the reference's name
+ * (`kernelInit: ref.init()`).
+ */
+export const ref = {
+  /**
+   * An initializer (kernel_init, bias_init, ...): only null, standing for the reference's
+   * default. Flax initializers have no JSON form, and here they would only change the random
+   * weights of an untrained model (ours are seeded; see initializers.ts).
+   */
+  init: () => f.only([null], 'initializers are not configurable here: load trained weights'),
+  /**
+   * A sharding annotation (kernel_sharding, ...): how JAX splits a tensor over devices. Any
+   * value is accepted and has no effect here: everything runs on one device, with the same
+   * results.
+   */
+  sharding: () =>
+    f.custom<unknown[]>('a sharding: a list with, per dimension, a mesh axis name, a list of them or null', (v) =>
+      Array.isArray(v) && v.every(isDimSharding) ? v : undefined).opt(),
+  /** param_dtype: only "float32", the reference's default (parameters are float32 here). */
+  paramDtype: () => f.only(['float32'], 'parameters are float32 here'),
+  /** compute_dtype: null (the reference's default: the input's dtype) or "float32" (layers compute in float32 here). */
+  computeDtype: () => f.only([null, 'float32'], 'layers compute in float32 here'),
+  /**
+   * precision (jax.lax.Precision for einsums): any value is accepted and has no effect here:
+   * products are always float32 with float32 sums, as the reference computes on CPU with any
+   * precision and on accelerators with "highest".
+   */
+  precision: () =>
+    f.custom<string | string[]>(`a jax.lax.Precision name (${PRECISIONS.join(', ')}) or a list of two`, (v) =>
+      isPrecision(v) || (Array.isArray(v) && v.length === 2 && v.every(isPrecision)) ? (v as string | string[]) : undefined).opt(),
 };
 
 export type Fields = Record<string, Field<any, boolean>>;

@@ -13,7 +13,7 @@
 // spatialExplicitPadding, spatialPaddingField, spatialPaddingsField,
 // transposeConvExplicitPadding, transposeConvOutputSize, transposeConvReceptiveFieldPerStep,
 // windowSpan.
-import { builder, defineLayer, f, MAX_DIM, type LayerConfig, type Resolved } from '../config.js';
+import { builder, defineLayer, f, MAX_DIM, ref, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { Fraction } from '../fraction.js';
 import { lecunNormal, ones, zeros } from '../initializers.js';
@@ -429,6 +429,37 @@ abstract class BaseConvLayer extends Layer {
   }
 }
 
+/**
+ * Fields every reference convolution Config has that concern training or JAX, accepted so
+ * reference JSON loads unchanged (see `ref` in config.ts for what each takes).
+ */
+const convReferenceFields = {
+  /** compute_dtype: null or "float32" only. */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+  /** precision: any, no effect (float32 products). */
+  precision: ref.precision(),
+  /** kernel_init: null only (the reference's default). */
+  kernelInit: ref.init(),
+  /** kernel_constraint: null only; the reference's constraints (WeightNormalization configs applied to the kernel at every call) are not implemented, use_weight_norm is. */
+  kernelConstraint: f.only([null], 'kernel constraints are not implemented; use_weight_norm is'),
+  /** kernel_sharding: any, no effect. */
+  kernelSharding: ref.sharding(),
+  /** bias_init: null only (the reference's default). */
+  biasInit: ref.init(),
+  /** bias_sharding: any, no effect. */
+  biasSharding: ref.sharding(),
+};
+
+/**
+ * array_factory of DepthwiseConv1D and Conv2D (ConvArrayConstraintFactory: modules that
+ * compress the kernel, input or output, e.g. to quantise them): only its default, spelled null
+ * or with its three factories null.
+ */
+const arrayFactoryField = () =>
+  f.only([null, { weight_factory: null, input_factory: null, output_factory: null }], 'array constraints (e.g. quantisation) are not implemented');
+
 /** Fields common to Conv1D and DepthwiseConv1D. */
 const convFields = {
   /** Taps of the kernel in time (required). */
@@ -445,6 +476,7 @@ const convFields = {
   useWeightNorm: f.bool().default(false),
   /** Activation applied after the bias, by name (see ACTIVATION_NAMES in simple.ts); null or omitted: none. */
   activation: activationField(),
+  ...convReferenceFields,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -504,6 +536,8 @@ const depthwiseConv1dFields = {
   ...convFields,
   /** Output channels per input channel (default 1). */
   depthMultiplier: f.int(1).default(1),
+  /** array_factory: its default only (see arrayFactoryField). */
+  arrayFactory: arrayFactoryField(),
 };
 
 const depthwiseConv1dDef = defineLayer({
@@ -607,6 +641,7 @@ function spatialConvFields(axes: number) {
     useWeightNorm: f.bool().default(false),
     /** Activation applied after the bias, by name (see ACTIVATION_NAMES in simple.ts); null or omitted: none. */
     activation: activationField(),
+    ...convReferenceFields,
   };
 }
 
@@ -614,6 +649,8 @@ const conv2dFields = {
   ...spatialConvFields(2),
   /** Padding of the spatial axis: a mode of PADDING_MODES or explicit [left, right] amounts (default 'same'). */
   spatialPadding: spatialPaddingField(),
+  /** array_factory: its default only (see arrayFactoryField). */
+  arrayFactory: arrayFactoryField(),
 };
 
 const conv3dFields = {
@@ -942,6 +979,7 @@ const transposeFields = {
   useWeightNorm: f.bool().default(false),
   /** Activation applied after the bias, by name (see ACTIVATION_NAMES in simple.ts); null or omitted: none. */
   activation: activationField(),
+  ...convReferenceFields,
 };
 
 const conv1dTransposeDef = defineLayer({ type: 'Conv1DTranspose', fields: transposeFields, create: (c, ctx) => new Conv1DTransposeLayer(c, ctx) });

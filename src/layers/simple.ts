@@ -14,7 +14,7 @@
 // defined, as there.
 import { channelAxes } from '../axes.js';
 import { BroadcastPlan, broadcastShapes, broadcastStrides, Op, type OpCode } from '../broadcast.js';
-import { builder, defineLayer, f, MAX_DIM, type Fields, type LayerConfig, type LayerDef, type Resolved } from '../config.js';
+import { builder, defineLayer, f, MAX_DIM, ref, type Fields, type LayerConfig, type LayerDef, type Resolved } from '../config.js';
 import { SeqLayersError, show } from '../errors.js';
 import { constant, lecunNormal, ones, zeros } from '../initializers.js';
 import { expectInput, fromWasm, Layer, product, toWasm, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
@@ -217,6 +217,16 @@ const affineFields = {
   useScale: f.bool().default(true),
   /** Shape of scale and bias, broadcast against the channel shape (default [], one scalar each). */
   shape: f.intList(1).default([]),
+  /** param_dtype: "float32" only (see `ref` in config.ts for these reference fields). */
+  paramDtype: ref.paramDtype(),
+  /** scale_init: null only. */
+  scaleInit: ref.init(),
+  /** bias_init: null only. */
+  biasInit: ref.init(),
+  /** scale_sharding: any, no effect. */
+  scaleSharding: ref.sharding(),
+  /** bias_sharding: any, no effect. */
+  biasSharding: ref.sharding(),
 };
 
 /**
@@ -376,6 +386,8 @@ const IdentityDef = defineLayer({ type: 'Identity', fields: {}, create: (c, ctx)
 const snakeFields = {
   /** Learn beta separately (`beta_log`); false: beta = alpha. Required, as in the reference. */
   separateBeta: f.bool(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
 };
 
 /**
@@ -437,6 +449,8 @@ const LeakyReluDef = pointwise('LeakyRelu', leakyReluFields, (c) => unary(ACT.le
 const preluFields = {
   /** Initial value of the learned slope (default 0.01). */
   negativeSlopeInit: f.num().default(0.01),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
 };
 
 /**
@@ -535,6 +549,8 @@ const GeluDef = pointwise('Gelu', geluFields, (c) => unary(c.approximate ? ACT.g
 const oneHotFields = {
   /** Length of the one-hot vectors (ids in [0, depth); others give all zeros). */
   depth: f.int(1),
+  /** compute_dtype, the output dtype: "float32" only, the reference's default. */
+  computeDtype: f.only(['float32'], 'OneHot outputs float32 here'),
 };
 
 /**
@@ -563,6 +579,14 @@ const embeddingFields = {
   numEmbeddings: f.int(1),
   /** Name of the table parameter (default 'embedding'). */
   embeddingParamName: f.str().default('embedding'),
+  /** compute_dtype: null or "float32" only (see `ref` in config.ts for these reference fields). */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+  /** embedding_init: null only. */
+  embeddingInit: ref.init(),
+  /** embedding_sharding: any, no effect. */
+  embeddingSharding: ref.sharding(),
 };
 
 /**
@@ -599,6 +623,14 @@ const embeddingTransposeFields = {
   dimension: f.int(1),
   /** Add the learned `bias` (default true). */
   useBias: f.bool().default(true),
+  /** bias_init: null only (see `ref` in config.ts for these reference fields). */
+  biasInit: ref.init(),
+  /** bias_sharding: any, no effect. */
+  biasSharding: ref.sharding(),
+  /** compute_dtype: null (the embedding's) or "float32" only. */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: null (the embedding's, the reference's default) or "float32" only. */
+  paramDtype: f.only([null, 'float32'], 'parameters are float32 here'),
 };
 
 /**
@@ -780,6 +812,12 @@ const loggingFields = {
   prefix: f.str().default(''),
   /** Also print the values (not just shapes). */
   dumpTensors: f.bool().default(false),
+  /** The reference's format string of layer()'s log line: any string, no effect (this layer prints its own fixed line). */
+  layerFormatStr: f.str().opt(),
+  /** The reference's format string of get_initial_state()'s log line: any string, no effect (nothing is logged there). */
+  getInitialStateFormatStr: f.str().opt(),
+  /** The reference's format string of step()'s log line: any string, no effect (this layer prints its own fixed line). */
+  stepFormatStr: f.str().opt(),
 };
 
 /** An identity that logs each layer/step call (shape, and values with dump_tensors) with console.log. */

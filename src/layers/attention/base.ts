@@ -2,7 +2,7 @@
 // per-dim scales, sinks and relative positions, and the call of the fused kernel.
 //
 // Exports (sorted): AttentionConfig, AttentionLayer, attentionFields, AttentionOptions.
-import { f, type LayerConfig } from '../../config.js';
+import { f, ref, type LayerConfig } from '../../config.js';
 import { show } from '../../errors.js';
 import { gaussian, zeros } from '../../initializers.js';
 import { fromWasm, inputChannels, Layer, type BuildContext, type Derived, type Param, type RunContext } from '../../layer.js';
@@ -40,6 +40,40 @@ export const attentionFields = {
   relativePositionEmbedding: relativePositionField().opt(),
   /** How the query/key/value projection kernels are stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
+  /** query_network: null only (the reference's optional layer over the queries, e.g. RoPE, is not implemented). */
+  queryNetwork: f.only([null], 'query/key/value networks are not implemented'),
+  /** key_network: null only (as query_network). */
+  keyNetwork: f.only([null], 'query/key/value networks are not implemented'),
+  /** value_network: null only (as query_network). */
+  valueNetwork: f.only([null], 'query/key/value networks are not implemented'),
+  /** experimental_accumulate_logits_in_float32: any boolean, no effect (logits are always computed and summed in float32 here). */
+  experimentalAccumulateLogitsInFloat32: f.bool().opt(),
+  /** per_dim_scale_sharding: any, no effect (see `ref` in config.ts for these reference fields). */
+  perDimScaleSharding: ref.sharding(),
+  /** precision: any, no effect (float32 products). */
+  precision: ref.precision(),
+  /** compute_dtype: null or "float32" only. */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+  /** sink_embeddings_init: null only. */
+  sinkEmbeddingsInit: ref.init(),
+  /** sink_embeddings_sharding: any, no effect. */
+  sinkEmbeddingsSharding: ref.sharding(),
+  /** sink_scalars_init: null only. */
+  sinkScalarsInit: ref.init(),
+};
+
+/** The reference's use_kv_cache_ringbuffer, a field of the attention layers that keep a KV cache (all but DotProductAttention). */
+export const kvCacheFields = {
+  /**
+   * use_kv_cache_ringbuffer: any boolean, no effect. In the reference it picks a KV-cache update
+   * that is faster on TPU (a ring buffer written in place; blocks of one step, no GQA, sinks or
+   * relative positions) with the same outputs up to float rounding; our cache is a ring buffer
+   * either way. Only the reference's step emits differ with it (cached keys in ring order; here
+   * in time order).
+   */
+  useKvCacheRingbuffer: f.bool().opt(),
 };
 
 /** The resolved common fields. */

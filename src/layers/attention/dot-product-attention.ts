@@ -24,6 +24,8 @@ const dotProductAttentionFields = {
   inputProjection: inputProjectionField('QueryAndKeyValueProjection'),
   /** Re-read the source and project it every step instead of once (default false). */
   recomputeKvPerStep: f.bool().default(false),
+  /** query_positions_name: null only (relative positions use the query's step index; query positions from the constants are not implemented). */
+  queryPositionsName: f.only([null], 'query positions from the constants are not implemented'),
 };
 
 /**

@@ -13,7 +13,7 @@
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { rfMap } from '../../receptive-field.js';
 import type { BuildContext, RunContext, StateSpec, WSeq } from '../../layer.js';
-import { AttentionLayer, attentionFields, type AttentionConfig } from './base.js';
+import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig } from './base.js';
 import { ATT, inputProjectionField, KvCache } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
@@ -32,6 +32,7 @@ export const selfAttentionFields = {
    * error. Unused with a finite past (the cache then holds exactly past + future steps).
    */
   maxCacheSteps: f.int(1).default(4096),
+  ...kvCacheFields,
 };
 
 interface SelfAttentionConfig extends AttentionConfig {

@@ -9,7 +9,7 @@
 // is the weighted sum of the source's values (no value projection). With `monotonic`, the
 // means are running sums of the offsets (they only move forward): a state [batch, 1, heads,
 // components] that layer() also runs through step by step (inside one kernel call).
-import { builder, defineLayer, f, normalizeConfig, type Resolved } from '../../config.js';
+import { builder, defineLayer, f, normalizeConfig, ref, type Resolved } from '../../config.js';
 import { fromWasm, inputChannels, Layer, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
 import { rfMap } from '../../receptive-field.js';
 import { EinsumDense } from '../dense.js';
@@ -34,6 +34,20 @@ const gmmAttentionFields = {
   initScaleBias: f.num().default(0),
   /** > 0: offsets saturate at this many source steps (softplus(o) - softplus(o - maxOffset)); else unbounded (default -1). */
   maxOffset: f.num().default(-1),
+  /** precision: any, no effect (float32 products; see `ref` in config.ts for these reference fields). */
+  precision: ref.precision(),
+  /** hidden_kernel_init: null only. */
+  hiddenKernelInit: ref.init(),
+  /** hidden_kernel_sharding: any, no effect. */
+  hiddenKernelSharding: ref.sharding(),
+  /** output_kernel_init: null only. */
+  outputKernelInit: ref.init(),
+  /** output_bias_init: null only. */
+  outputBiasInit: ref.init(),
+  /** output_bias_sharding: any, no effect. */
+  outputBiasSharding: ref.sharding(),
+  /** output_kernel_sharding: any, no effect. */
+  outputKernelSharding: ref.sharding(),
 };
 
 /**

@@ -16,7 +16,7 @@
 // sinusoid of the distance, and (q·scale + u_h) instead of q·scale in the content logits.
 // The kernel (f32_attention, REL_* slots) evaluates them; this file holds the parameters, the
 // bucket map and the derived tables.
-import { f, type Fields } from '../../config.js';
+import { f, ref, type Fields } from '../../config.js';
 import { gaussian, lecunNormal, zeros } from '../../initializers.js';
 import type { Derived, Param } from '../../layer.js';
 import { ATT, subConfigField, type AttentionCall, type ParamHost } from './common.js';
@@ -44,6 +44,14 @@ const KINDS: Readonly<Record<RelativePositionConfig['type'], Fields>> = {
     numHeads: f.int(1),
     /** Must equal the layer's units_per_head. */
     unitsPerHead: f.int(1),
+    /** embedding_init: null only (see `ref` in config.ts for these reference fields). */
+    embeddingInit: ref.init(),
+    /** embedding_sharding: any, no effect. */
+    embeddingSharding: ref.sharding(),
+    /** param_dtype: "float32" only. */
+    paramDtype: ref.paramDtype(),
+    /** compute_dtype: "float32" only, the reference's default here. */
+    computeDtype: f.only(['float32'], 'layers compute in float32 here'),
   },
   T5RelativePositionEmbedding: {
     /** Buckets of the learned bias table (halved per direction when bidirectional). */
@@ -54,6 +62,14 @@ const KINDS: Readonly<Record<RelativePositionConfig['type'], Fields>> = {
     bidirectional: f.bool(),
     /** Distance at which the log-spaced buckets end (default 128). */
     maxDistance: f.int(1).default(128),
+    /** bias_matrix_init: null only (see `ref` in config.ts for these reference fields). */
+    biasMatrixInit: ref.init(),
+    /** bias_matrix_sharding: any, no effect. */
+    biasMatrixSharding: ref.sharding(),
+    /** param_dtype: "float32" only. */
+    paramDtype: ref.paramDtype(),
+    /** compute_dtype: null or "float32" only. */
+    computeDtype: ref.computeDtype(),
   },
   TransformerXLRelativePositionEmbedding: {
     /** Must equal the layer's num_heads. */
@@ -68,6 +84,16 @@ const KINDS: Readonly<Record<RelativePositionConfig['type'], Fields>> = {
     positionBiasDim: f.int(1),
     /** Learn the content and position biases `u` and `v` [H, U] (default true). */
     useBias: f.bool().default(true),
+    /** u_sharding: any, no effect (see `ref` in config.ts for these reference fields). */
+    uSharding: ref.sharding(),
+    /** v_sharding: any, no effect. */
+    vSharding: ref.sharding(),
+    /** pos_proj_sharding: any, no effect. */
+    posProjSharding: ref.sharding(),
+    /** param_dtype: "float32" only. */
+    paramDtype: ref.paramDtype(),
+    /** einsum_factory: null only (the reference's hook for a custom einsum, e.g. quantised, is not implemented). */
+    einsumFactory: f.only([null], 'custom einsum implementations are not implemented'),
   },
 };
 

@@ -23,7 +23,7 @@
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
-import { AttentionLayer, attentionFields, type AttentionConfig } from './base.js';
+import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig } from './base.js';
 import { ATT, getSource, inputProjectionField, KvCache, sourceChannelsAtBuild } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
@@ -42,6 +42,7 @@ const streamingFields = {
    * default true). Without it the caller delays x against the source itself.
    */
   useQueryDelayBuffer: f.bool().default(true),
+  ...kvCacheFields,
 };
 
 interface StreamingConfig extends AttentionConfig {
