@@ -31,18 +31,39 @@ export class SeqLayersError extends Error {
   }
 }
 
-/** Formats a value for an error message: strings quoted, arrays bracketed. */
+/** Array elements show() lists before it elides the rest. */
+const SHOW_ITEMS = 16;
+
+/**
+ * Formats a value for an error message: strings quoted, arrays bracketed (long ones elided),
+ * binary data by type and size, functions and class instances by name.
+ */
 export function show(v: unknown): string {
   if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
+  if (Array.isArray(v)) {
+    const items = v.slice(0, SHOW_ITEMS).map(show);
+    return `[${items.join(', ')}${v.length > SHOW_ITEMS ? `, ... (${v.length} items)` : ''}]`;
+  }
   if (v === undefined) return 'undefined';
   if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
-  if (ArrayBuffer.isView(v)) return `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'symbol' || typeof v === 'function') return v.toString().split('\n')[0]!.slice(0, 80);
+  if (ArrayBuffer.isView(v)) {
+    return v instanceof DataView ? `DataView(${v.byteLength} bytes)` : `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
+  }
+  if (v instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer)) {
+    return `${v.constructor.name}(${v.byteLength} bytes)`;
+  }
+  if (v instanceof Map || v instanceof Set) return `${v.constructor.name}(${v.size})`;
+  // A class instance (not a plain object) is named: a Sequence must not look like {"shape": ...}.
+  const proto = Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null;
+  const name = (proto && proto !== Object.prototype && proto.constructor?.name) || '';
   try {
     const s = JSON.stringify(v);
-    return s.length > 80 ? s.slice(0, 77) + '...' : s;
+    const text = s.length > 80 ? s.slice(0, 77) + '...' : s;
+    return name ? `${name} ${text}` : text;
   } catch {
-    return String(v);
+    return name || String(v); // circular
   }
 }
 

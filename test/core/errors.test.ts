@@ -1,0 +1,43 @@
+// show(): how an error message names what arrived. Every coded error says what was expected
+// and what arrived, so show() must name any value recognisably and briefly.
+import { describe, expect, it } from 'vitest';
+import * as sl from '../../src/index.js';
+import { show } from '../../src/errors.js';
+
+describe('show', () => {
+  it('names binary data, functions, collections and class instances instead of printing "{}"', () => {
+    expect(show(new ArrayBuffer(12))).toBe('ArrayBuffer(12 bytes)');
+    expect(show(new SharedArrayBuffer(8))).toBe('SharedArrayBuffer(8 bytes)');
+    expect(show(new DataView(new ArrayBuffer(3)))).toBe('DataView(3 bytes)');
+    expect(show(new Float64Array(4))).toBe('Float64Array(4)');
+    expect(show(new Map([['a', 1]]))).toBe('Map(1)');
+    expect(show(new Set())).toBe('Set(0)');
+    expect(show(5n)).toBe('5n');
+    expect(show(function weights() {})).toBe('function weights() {}');
+    expect(show(Symbol('s'))).toBe('Symbol(s)');
+    expect(show(sl.Sequence.zeros([1, 1, 1]))).toMatch(/^Sequence \{"shape":\[1,1,1\]/);
+    class Node {
+      self = this;
+    }
+    expect(show(new Node())).toBe('Node');
+    // Plain objects and short arrays as before; long arrays elided with their length.
+    expect(show({ a: 1 })).toBe('{"a":1}');
+    expect(show([1, 'a', null])).toBe('[1, "a", null]');
+    expect(show(Array.from({ length: 40 }, (_, i) => i))).toBe(`[${Array.from({ length: 16 }, (_, i) => i).join(', ')}, ... (40 items)]`);
+  });
+
+  it('restoreState takes an ArrayBuffer of a snapshot, or names it when refusing it', async () => {
+    await sl.init();
+    const m = sl.build(sl.Dense({ features: 2 }), { inputShape: [2] });
+    const buffer = m.initialState(1).toBytes().slice().buffer;
+    let restored: sl.State | undefined;
+    try {
+      restored = m.restoreState(buffer as never);
+    } catch (e) {
+      expect(e).toBeInstanceOf(sl.SeqLayersError);
+      expect((e as sl.SeqLayersError).code).toBe('BAD_SNAPSHOT');
+      expect((e as Error).message).toMatch(/expected a Uint8Array from State\.toBytes\(\), got ArrayBuffer\(\d+ bytes\)/);
+    }
+    if (restored) expect(restored.batch).toBe(1);
+  });
+});
