@@ -131,6 +131,8 @@ describe('readNpy and writeNpy', () => {
       [npy("{'shape': (1,)}\n", Float32Array.of(1)), /expected a header dict with 'descr', 'fortran_order' and 'shape'/],
       [npy(header('<f4', '(-1,)'), Float32Array.of(1)), /expected a shape of non-negative integers, got \(-1,\)/],
       [npy(header('<f4', '(1,)'), Float32Array.of(1)).subarray(0, 20), /the header claims \d+ bytes, but the file has 10 after the preamble/],
+      [null as never, /expected the bytes of a \.npy file \(Uint8Array or ArrayBuffer\), got null/],
+      ['x.npy' as never, /expected the bytes of a \.npy file \(Uint8Array or ArrayBuffer\), got "x\.npy"/],
     ];
     for (const [bytes, message] of cases) {
       let err: unknown;

@@ -184,4 +184,11 @@ describe('Silero VAD: contract and errors', () => {
     );
     expectBadOnnx(() => sl.convertSileroVad(new Uint8Array([8, 1])), /ModelProto: expected a graph \(field 7\)/);
   });
+
+  it('refuses what is neither bytes nor a parsed model, naming what arrived', () => {
+    const expected = /convertSileroVad: expected the bytes of an \.onnx file \(Uint8Array or ArrayBuffer\) or a model from readOnnx\(\), got /;
+    expectBadOnnx(() => sl.convertSileroVad(null as never), new RegExp(expected.source + 'null'));
+    expectBadOnnx(() => sl.convertSileroVad('silero_vad.onnx' as never), new RegExp(expected.source + '"silero_vad\\.onnx"'));
+    expectBadOnnx(() => sl.convertSileroVad({ graph: null } as never), new RegExp(expected.source + '\\{"graph":null\\}'));
+  });
 });

@@ -2,6 +2,7 @@
 // integer or bool array in C order as float32 (int32 kept for int32 arrays); write float32 or
 // int32 arrays. Every malformed or unsupported file is a BAD_NPY error saying what was expected.
 import { SeqLayersError, show } from '../errors.js';
+import { asBytes } from '../util/bytes.js';
 import { f16ToF32 } from '../weights/safetensors.js';
 
 export interface NpyArray {
@@ -30,7 +31,8 @@ const READERS: Record<string, [bytes: number, read: (d: DataView, at: number) =>
 
 /** Parses a .npy file. int32 arrays stay Int32Array; every other dtype becomes float32. */
 export function readNpy(input: Uint8Array | ArrayBuffer): NpyArray {
-  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  const bytes = asBytes(input);
+  if (!bytes) throw bad(`expected the bytes of a .npy file (Uint8Array or ArrayBuffer), got ${show(input)}`);
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw bad('expected the magic string "\\x93NUMPY" at the start: not a .npy file');
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const major = bytes[6]!;

@@ -3,6 +3,7 @@
 // by 2^(bits-1); 8-bit is unsigned with 128 as zero, as the format defines). Every malformed or
 // unsupported file is a BAD_WAV error saying what was expected and what the file holds.
 import { SeqLayersError, show } from '../errors.js';
+import { asBytes } from '../util/bytes.js';
 
 export interface Wav {
   readonly sampleRate: number;
@@ -22,7 +23,7 @@ const FORMAT_EXTENSIBLE = 0xfffe;
 
 /** Parses a WAV file. */
 export function readWav(input: Uint8Array | ArrayBuffer): Wav {
-  const bytes = input instanceof Uint8Array ? input : input instanceof ArrayBuffer ? new Uint8Array(input) : null;
+  const bytes = asBytes(input);
   if (!bytes) throw bad(`expected the bytes of a .wav file (Uint8Array or ArrayBuffer), got ${show(input)}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (at: number) => String.fromCharCode(...bytes.subarray(at, at + 4));

@@ -3,6 +3,7 @@
 // repeated fields. Enough to read a model's weights and its graph structure; not an ONNX
 // runtime. Every malformed file is a BAD_ONNX error (see protobuf.ts), never a crash or a hang.
 import { show } from '../errors.js';
+import { asBytes } from '../util/bytes.js';
 import { f16ToF32 } from '../weights/safetensors.js';
 import { badOnnx, ProtoReader, WIRE } from './protobuf.js';
 
@@ -83,7 +84,7 @@ const MAX_RANK = 32;
 /** Parses an ONNX model file (a serialized ModelProto). */
 export function readOnnx(input: Uint8Array | ArrayBuffer): OnnxModel {
   // A plain Uint8Array view even for a Node Buffer (whose slice() would not copy).
-  const bytes = input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : input instanceof ArrayBuffer ? new Uint8Array(input) : null;
+  const bytes = asBytes(input);
   if (!bytes) throw badOnnx(`expected the bytes of an .onnx file (Uint8Array or ArrayBuffer), got ${show(input)}`);
   if (bytes.length === 0) throw badOnnx('expected the bytes of an .onnx file, got an empty buffer');
   const r = new ProtoReader(bytes, 'ModelProto');

@@ -46,6 +46,7 @@ import type { LayerConfig } from '../config.js';
 import { show } from '../errors.js';
 import type { Tensor } from '../weights/safetensors.js';
 import { ConstantFolder, type Folded } from './fold.js';
+import { asBytes } from '../util/bytes.js';
 import { onnxAttribute, readOnnx, type OnnxGraph, type OnnxModel, type OnnxNode } from './model.js';
 import { badOnnx } from './protobuf.js';
 
@@ -81,7 +82,11 @@ const expected = (what: string) => badOnnx(`expected a Silero VAD v5/v6 graph: $
 
 /** Converts the Silero VAD v5 or v6 ONNX file (bytes or a parsed model) into a seqlayers config and weights. */
 export function convertSileroVad(onnx: Uint8Array | ArrayBuffer | OnnxModel, opts: SileroVadOptions = {}): SileroVad {
-  const model = onnx instanceof Uint8Array || onnx instanceof ArrayBuffer ? readOnnx(onnx) : onnx;
+  const bytes = asBytes(onnx);
+  const model = bytes ? readOnnx(bytes) : (onnx as OnnxModel);
+  if (!model || typeof model !== 'object' || !model.graph || !Array.isArray(model.graph.inputs)) {
+    throw badOnnx(`convertSileroVad: expected the bytes of an .onnx file (Uint8Array or ArrayBuffer) or a model from readOnnx(), got ${show(onnx)}`);
+  }
   const sampleRate = opts.sampleRate ?? 16000;
   if (sampleRate !== 16000 && sampleRate !== 8000) throw badOnnx(`convertSileroVad: expected sampleRate 16000 or 8000, got ${show(sampleRate)}`);
   const g = model.graph;

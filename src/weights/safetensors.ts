@@ -2,6 +2,7 @@
 // of the upstream reader: header at most 100 MB, tensors covering the byte buffer contiguously
 // from 0 with no gaps or overlaps, exact byte counts, no duplicate names. Little-endian.
 import { SeqLayersError, show } from '../errors.js';
+import { asBytes } from '../util/bytes.js';
 
 export type SafeDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
 
@@ -32,7 +33,8 @@ const bad = (msg: string) => new SeqLayersError('BAD_SAFETENSORS', msg);
 /** Parses a safetensors file. Every failure is a BAD_SAFETENSORS error saying what was wrong. */
 export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFile {
   // A plain Uint8Array view even for a Node Buffer, whose slice() (below) would not copy.
-  const bytes = input instanceof Uint8Array ? new Uint8Array(input.buffer, input.byteOffset, input.byteLength) : new Uint8Array(input);
+  const bytes = asBytes(input);
+  if (!bytes) throw bad(`expected the bytes of a .safetensors file (Uint8Array or ArrayBuffer), got ${show(input)}`);
   if (bytes.length < 8) throw bad(`expected at least 8 bytes (the header length), got ${bytes.length}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = dv.getBigUint64(0, true);
@@ -58,7 +60,7 @@ export function readSafetensors(input: Uint8Array | ArrayBuffer): SafetensorsFil
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
     const extra = Object.keys(info).filter((k) => k !== 'dtype' && k !== 'shape' && k !== 'data_offsets');
     if (extra.length) throw bad(`tensor ${show(name)}: unknown keys ${show(extra)}`);
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_BYTES)) {
+    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, dtype)) {
       throw bad(`tensor ${show(name)}: expected a dtype among ${Object.keys(DTYPE_BYTES).join(', ')}, got ${show(dtype)}`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -139,11 +141,26 @@ export function f16ToF32(h: number): number {
  * ordered by descending element size then name, so each is naturally aligned.
  */
 export function writeSafetensors(tensors: Record<string, Tensor> | Map<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+  if (!(tensors instanceof Map) && !isObject(tensors)) {
+    throw bad(`writeSafetensors: expected tensors as an object or a Map of names to {dtype, shape, data}, got ${show(tensors)}`);
+  }
+  if (metadata !== undefined && (!isObject(metadata) || !Object.values(metadata).every((v) => typeof v === 'string'))) {
+    throw bad(`writeSafetensors: expected metadata to map strings to strings, got ${show(metadata)}`);
+  }
   const list = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))];
   for (const [name, t] of list) {
+    const what = `writeSafetensors: tensor ${show(name)}`;
     if (name === '__metadata__') throw bad(`a tensor cannot be named __metadata__`);
+    if (!isObject(t)) throw bad(`${what}: expected {dtype, shape, data}, got ${show(t)}`);
+    if (typeof t.dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_BYTES, t.dtype)) {
+      throw bad(`${what}: expected a dtype among ${Object.keys(DTYPE_BYTES).join(', ')}, got ${show(t.dtype)}`);
+    }
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw bad(`${what}: expected a shape of non-negative integers, got ${show(t.shape)}`);
+    }
+    if (!ArrayBuffer.isView(t.data) || t.data instanceof DataView) throw bad(`${what}: expected data as a typed array, got ${show(t.data)}`);
     const want = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
-    if (t.data.byteLength !== want) throw bad(`tensor ${show(name)}: shape ${show(t.shape)} of ${t.dtype} needs ${want} bytes, got ${t.data.byteLength}`);
+    if (t.data.byteLength !== want) throw bad(`${what}: shape ${show(t.shape)} of ${t.dtype} needs ${want} bytes, got ${t.data.byteLength}`);
   }
   list.sort(([na, a], [nb, b]) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (na < nb ? -1 : na > nb ? 1 : 0));
   const header: Record<string, unknown> = {};

@@ -65,6 +65,7 @@ describe('safetensors', () => {
     ).toMatch(/overlaps/);
     expect(code(() => readSafetensors(rawFile({ a: { dtype: 'F32', shape: [1], data_offsets: [4, 8] } }, data)))).toMatch(/gap/);
     expect(code(() => readSafetensors(rawFile({ a: { dtype: 'Q4', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1))))).toMatch(/expected a dtype/);
+    expect(code(() => readSafetensors(rawFile({ a: { dtype: 'toString', shape: [1], data_offsets: [0, 1] } }, new Uint8Array(1))))).toMatch(/expected a dtype among .*, got "toString"/);
     expect(code(() => readSafetensors(rawFile({ a: { dtype: 'F32', shape: [-1], data_offsets: [0, 0] } }, new Uint8Array(0))))).toMatch(/non-negative/);
     expect(code(() => readSafetensors(rawFile([1, 2], new Uint8Array(0))))).toMatch(/JSON object/);
     expect(code(() => readSafetensors(rawFile({ __metadata__: { a: 1 } }, new Uint8Array(0))))).toMatch(/strings to strings/);
@@ -83,5 +84,33 @@ describe('safetensors', () => {
     new DataView(deepFile.buffer).setBigUint64(0, BigInt(deep.length), true);
     deepFile.set(deep, 8);
     expect(code(() => readSafetensors(deepFile))).toMatch(/nesting deeper/);
+  });
+
+  it('refuses what is not a file\'s bytes, naming what arrived, never a RangeError', () => {
+    const expected = 'BAD_SAFETENSORS: \\[BAD_SAFETENSORS\\] expected the bytes of a \\.safetensors file \\(Uint8Array or ArrayBuffer\\), got ';
+    expect(code(() => readSafetensors(null as never))).toMatch(new RegExp(expected + 'null'));
+    expect(code(() => readSafetensors('weights.safetensors' as never))).toMatch(new RegExp(expected + '"weights\\.safetensors"'));
+    expect(code(() => readSafetensors(1e12 as never))).toMatch(new RegExp(expected + '1000000000000'));
+    expect(code(() => readSafetensors([1, 2, 3, 4, 5, 6, 7, 8, 9] as never))).toMatch(new RegExp(expected + '\\[1, 2, 3'));
+    // An ArrayBuffer is bytes.
+    expect([...readSafetensors(writeSafetensors({ a: f32([1], [5]) }).slice().buffer).tensors.keys()]).toEqual(['a']);
+  });
+
+  it('writeSafetensors refuses malformed tensors with BAD_SAFETENSORS naming what was expected and what arrived', () => {
+    const cases: [unknown, unknown, RegExp][] = [
+      [null, undefined, /writeSafetensors: expected tensors as an object or a Map of names to \{dtype, shape, data\}, got null/],
+      ['a', undefined, /expected tensors as an object or a Map .*, got "a"/],
+      [{ a: null }, undefined, /writeSafetensors: tensor "a": expected \{dtype, shape, data\}, got null/],
+      [{ a: { dtype: 'F32', data: new Float32Array(1) } }, undefined, /tensor "a": expected a shape of non-negative integers, got undefined/],
+      [{ a: { dtype: 'F32', shape: [-1], data: new Float32Array(1) } }, undefined, /tensor "a": expected a shape of non-negative integers, got \[-1\]/],
+      [{ a: { dtype: 'F99', shape: [1], data: new Float32Array(1) } }, undefined, /tensor "a": expected a dtype among F64, F32, .*, got "F99"/],
+      [{ a: { dtype: 'toString', shape: [1], data: new Float32Array(1) } }, undefined, /tensor "a": expected a dtype among .*, got "toString"/],
+      [{ a: { dtype: 'F32', shape: [2], data: [1, 2] } }, undefined, /tensor "a": expected data as a typed array, got \[1, 2\]/],
+      [{ a: { dtype: 'F32', shape: [2], data: new Float32Array(1) } }, undefined, /tensor "a": shape \[2\] of F32 needs 8 bytes, got 4/],
+      [{ a: f32([1], [1]) }, { version: 2 }, /writeSafetensors: expected metadata to map strings to strings, got \{"version":2\}/],
+    ];
+    for (const [tensors, metadata, message] of cases) {
+      expect(code(() => writeSafetensors(tensors as never, metadata as never))).toMatch(new RegExp('^BAD_SAFETENSORS: .*' + message.source));
+    }
   });
 });
