@@ -11,3 +11,14 @@ export function codedError(f: () => unknown): sl.SeqLayersError {
   }
   throw new Error('expected an error');
 }
+
+// The SeqLayersError that the promise `p` rejects with (failing the test when it resolves or rejects with another kind).
+export async function codedRejection(p: Promise<unknown>): Promise<sl.SeqLayersError> {
+  try {
+    await p;
+  } catch (e) {
+    expect(e, String(e)).toBeInstanceOf(sl.SeqLayersError);
+    return e as sl.SeqLayersError;
+  }
+  throw new Error('expected a rejection');
+}

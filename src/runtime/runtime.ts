@@ -4,7 +4,7 @@
 // default one; `createRuntime()` makes more (the benchmarks run both builds side by side).
 // Hosts differ in how they can get a module: Node reads the file, browsers fetch its URL, and
 // Cloudflare Workers and AudioWorklets can only take an already compiled WebAssembly.Module.
-import { SeqLayersError } from '../errors.js';
+import { SeqLayersError, show } from '../errors.js';
 import type { Kernels } from './kernels.js';
 import { Arena, DEFAULT_MAX_MEMORY_BYTES, Heap, MAX_MEMORY_BYTES } from './memory.js';
 
@@ -22,6 +22,35 @@ export interface InitOptions {
   build?: 'auto' | KernelBuild;
   /** Upper bound on this runtime's WebAssembly memory, in bytes (default 1 GiB, at most 2 GiB). */
   maxMemoryBytes?: number;
+}
+
+const INIT_OPTIONS = ['module', 'bytes', 'build', 'maxMemoryBytes'] as const;
+const BUILDS = ['auto', 'simd', 'relaxed'];
+/** Exports without which a module is not the seqlayers kernels (checked before instantiating). */
+const REQUIRED_EXPORTS = ['memory', 'heap_base', 'relaxed_build'];
+
+function checkMaxMemory(maxMemoryBytes: unknown): void {
+  if (!(typeof maxMemoryBytes === 'number' && maxMemoryBytes > 0 && maxMemoryBytes <= MAX_MEMORY_BYTES)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `maxMemoryBytes must be in (0, ${MAX_MEMORY_BYTES}], got ${show(maxMemoryBytes)}`);
+  }
+}
+
+/**
+ * Checks init-style options at the public boundary: an object with only `allowed` keys, each
+ * of the right kind (the Runtime checks `module` itself, by its exports, so a module from
+ * another realm passes).
+ */
+function checkOptions(opts: unknown, what: string, allowed: readonly (keyof InitOptions)[]): void {
+  const bad = (msg: string) => new SeqLayersError('BAD_ARGUMENT', `${what}: ${msg}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw bad(`expected an options object, got ${show(opts)}`);
+  const unknown = Object.keys(opts).filter((k) => !(allowed as readonly string[]).includes(k));
+  if (unknown.length) throw bad(`unknown option ${show(unknown[0])}; the options are ${allowed.join(', ')}`);
+  const o = opts as InitOptions;
+  if (o.build !== undefined && !BUILDS.includes(o.build)) throw bad(`expected build "auto", "simd" or "relaxed", got ${show(o.build)}`);
+  if (o.maxMemoryBytes !== undefined) checkMaxMemory(o.maxMemoryBytes);
+  if (o.bytes !== undefined && !(o.bytes instanceof ArrayBuffer || ArrayBuffer.isView(o.bytes))) {
+    throw bad(`expected bytes to be the kernel file's bytes (an ArrayBuffer or a typed array), got ${show(o.bytes)}`);
+  }
 }
 
 export interface RuntimeInfo {
@@ -73,10 +102,26 @@ export class Runtime {
     readonly module: WebAssembly.Module,
     maxMemoryBytes = DEFAULT_MAX_MEMORY_BYTES,
   ) {
-    if (!(maxMemoryBytes > 0) || maxMemoryBytes > MAX_MEMORY_BYTES) {
-      throw new SeqLayersError('BAD_ARGUMENT', `maxMemoryBytes must be in (0, ${MAX_MEMORY_BYTES}], got ${maxMemoryBytes}`);
+    checkMaxMemory(maxMemoryBytes);
+    let exported: string[];
+    try {
+      exported = WebAssembly.Module.exports(module).map((e) => e.name);
+    } catch {
+      throw new SeqLayersError('BAD_ARGUMENT', `expected a compiled WebAssembly.Module of the seqlayers kernels, got ${show(module)}`);
     }
-    const instance = new WebAssembly.Instance(module, {});
+    const missing = REQUIRED_EXPORTS.filter((n) => !exported.includes(n));
+    if (missing.length) {
+      throw new SeqLayersError(
+        'NOT_INITIALIZED',
+        `the module is not the seqlayers kernels: expected it to export ${show(REQUIRED_EXPORTS)}, it exports ${show(exported)}`,
+      );
+    }
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(module, {});
+    } catch (e) {
+      throw new SeqLayersError('NOT_INITIALIZED', `could not instantiate the kernels: ${(e as Error).message}`);
+    }
     this.k = instance.exports as unknown as Kernels;
     this.memory = this.k.memory;
     this.build = this.k.relaxed_build() ? 'relaxed' : 'simd';
@@ -149,6 +194,11 @@ function chooseBuild(build: InitOptions['build'] = 'auto'): KernelBuild {
  * workers, AudioWorklet processors or initSync() (options as init: `bytes` or `build`).
  */
 export async function compileKernels(opts: Pick<InitOptions, 'bytes' | 'build'> = {}): Promise<WebAssembly.Module> {
+  checkOptions(opts, 'compileKernels', ['bytes', 'build']);
+  return compile(opts);
+}
+
+async function compile(opts: Pick<InitOptions, 'bytes' | 'build'>): Promise<WebAssembly.Module> {
   try {
     return await WebAssembly.compile(opts.bytes ?? (await loadBytes(chooseBuild(opts.build))));
   } catch (e) {
@@ -159,14 +209,19 @@ export async function compileKernels(opts: Pick<InitOptions, 'bytes' | 'build'> 
 
 /** Makes a Runtime without making it the default (init() does both). */
 export async function createRuntime(opts: InitOptions = {}): Promise<Runtime> {
-  return new Runtime(opts.module ?? (await compileKernels(opts)), opts.maxMemoryBytes);
+  checkOptions(opts, 'createRuntime', INIT_OPTIONS);
+  return new Runtime(opts.module ?? (await compile(opts)), opts.maxMemoryBytes);
 }
 
 /**
- * Loads the kernels and makes them the default runtime. Idempotent: later calls return the
- * running runtime's info (pass `module` or `bytes` again only to replace it before building).
+ * Loads the kernels and makes them the default runtime. Idempotent: once a runtime runs, a
+ * call without `module` or `bytes` returns its info and changes nothing, whatever `build` or
+ * `maxMemoryBytes` it asks for (the info says which build and budget run; options are still
+ * checked). Pass `module` or `bytes` again to replace the runtime (models already built keep
+ * theirs), or use createRuntime() for a second runtime with other options.
  */
 export async function init(opts: InitOptions = {}): Promise<RuntimeInfo> {
+  checkOptions(opts, 'init', INIT_OPTIONS);
   if (current && !opts.module && !opts.bytes) return current.info();
   current = await createRuntime(opts);
   return current.info();
@@ -174,6 +229,8 @@ export async function init(opts: InitOptions = {}): Promise<RuntimeInfo> {
 
 /** Synchronous init from a compiled module, for AudioWorklet processors. */
 export function initSync(opts: { module: WebAssembly.Module; maxMemoryBytes?: number }): RuntimeInfo {
+  checkOptions(opts, 'initSync', ['module', 'maxMemoryBytes']);
+  if (opts.module === undefined) throw new SeqLayersError('BAD_ARGUMENT', `initSync: expected { module: the kernels as a compiled WebAssembly.Module }, got ${show(opts)}`);
   current = new Runtime(opts.module, opts.maxMemoryBytes);
   return current.info();
 }

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import type { RunContext, WSeq } from '../../src/index.js';
 import { TestPairSumConfig, TestScaleConfig } from './test-layers.js';
+import { codedError, codedRejection } from '../errors.js';
 
 /** Grows linear memory by `mb` MiB in the middle of a run (then frees it): old views detach. */
 class GrowMemory extends sl.Layer {
@@ -79,5 +80,52 @@ describe('runtime', () => {
     for (let i = 0; i < 20; i++) sl.build(TestScaleConfig, { inputShape: [1000], runtime: rt }).dispose();
     expect(rt.memory.buffer.byteLength).toBe(bytes);
     await expect(sl.createRuntime({ maxMemoryBytes: 2 ** 33 })).rejects.toThrow(/maxMemoryBytes/);
+  });
+
+  it('refuses wrong init options with a coded error naming what was expected and what arrived', async () => {
+    await sl.init();
+    const running = sl.getRuntime();
+    // A valid module that is not the kernels (no exports), and something that is not a module.
+    const empty = new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+    const rejections: [Promise<unknown>, string, RegExp][] = [
+      [sl.init({ module: empty }), 'NOT_INITIALIZED', /the module is not the seqlayers kernels: expected it to export \["memory", "heap_base", "relaxed_build"\], it exports \[\]/],
+      [sl.init({ module: {} as never }), 'BAD_ARGUMENT', /expected a compiled WebAssembly.Module of the seqlayers kernels, got \{\}/],
+      [sl.init({ build: 'fast' as never }), 'BAD_ARGUMENT', /init: expected build "auto", "simd" or "relaxed", got "fast"/],
+      [sl.init({ maxMemoryBytes: NaN }), 'BAD_ARGUMENT', /maxMemoryBytes must be in \(0, \d+\], got NaN/],
+      [sl.init({ maxMemoryBytes: '8' as never }), 'BAD_ARGUMENT', /maxMemoryBytes must be in .*, got "8"/],
+      [sl.init({ maxMemory: 1 } as never), 'BAD_ARGUMENT', /init: unknown option "maxMemory"; the options are module, bytes, build, maxMemoryBytes/],
+      [sl.init(null as never), 'BAD_ARGUMENT', /init: expected an options object, got null/],
+      [sl.init({ bytes: 'kernels.wasm' as never }), 'BAD_ARGUMENT', /init: expected bytes to be the kernel file's bytes .*, got "kernels.wasm"/],
+      [sl.createRuntime({ build: 'fast' as never }), 'BAD_ARGUMENT', /createRuntime: expected build .*, got "fast"/],
+      [sl.compileKernels({ build: 1 as never }), 'BAD_ARGUMENT', /compileKernels: expected build .*, got 1/],
+    ];
+    for (const [p, code, message] of rejections) {
+      const e = await codedRejection(p);
+      expect(e.code, e.message).toBe(code);
+      expect(e.message).toMatch(message);
+    }
+    const throws: [() => unknown, RegExp][] = [
+      [() => sl.initSync({} as never), /initSync: expected \{ module: the kernels as a compiled WebAssembly.Module \}, got \{\}/],
+      [() => sl.initSync(null as never), /initSync: expected an options object, got null/],
+      [() => sl.initSync({ module: null as never }), /expected a compiled WebAssembly.Module of the seqlayers kernels, got null/],
+      [() => sl.initSync({ module: empty, build: 'simd' } as never), /initSync: unknown option "build"; the options are module, maxMemoryBytes/],
+    ];
+    for (const [f, message] of throws) {
+      const e = codedError(f);
+      expect(e.code, e.message).toBe('BAD_ARGUMENT');
+      expect(e.message).toMatch(message);
+    }
+    expect(codedError(() => new sl.Runtime(empty)).code).toBe('NOT_INITIALIZED');
+    // None of the refusals replaced the running runtime.
+    expect(sl.getRuntime()).toBe(running);
+  });
+
+  it('a later init() without module or bytes changes nothing and reports what runs', async () => {
+    const first = await sl.init();
+    const running = sl.getRuntime();
+    const again = await sl.init({ maxMemoryBytes: first.maxMemoryBytes / 2, build: 'simd' });
+    expect(sl.getRuntime()).toBe(running);
+    expect(again.maxMemoryBytes).toBe(first.maxMemoryBytes);
+    expect(again.build).toBe(first.build);
   });
 });
