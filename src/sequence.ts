@@ -8,17 +8,56 @@ export type Values = Float32Array | Int32Array;
 
 const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
+const DTYPES: readonly DType[] = ['float32', 'int32', 'complex64'];
+
+/**
+ * Most numbers a Sequence's values (or its mask) may hold: 2^31 - 1, more than a model can
+ * take (WebAssembly memory is at most 2 GiB) and within what JS engines allocate.
+ */
+export const MAX_SEQUENCE_VALUES = 2 ** 31 - 1;
+
 /** Floats (or ints) stored per element: 2 for complex64. */
 export const dtypeWidth = (d: DType) => (d === 'complex64' ? 2 : 1);
 
-function newValues(dtype: DType, n: number): Values {
-  return dtype === 'int32' ? new Int32Array(n) : new Float32Array(n * dtypeWidth(dtype));
+/** Allocates a typed array, turning the host's RangeError (out of memory) into a coded error. */
+function allocate<T>(make: () => T, n: number, what: string): T {
+  try {
+    return make();
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new SeqLayersError('BAD_INPUT', `${what}: could not allocate ${n} numbers, too large for this host (${e.message})`);
+  }
 }
 
-function checkShape(shape: readonly number[], what: string): void {
+function newValues(dtype: DType, n: number, what: string): Values {
+  return allocate(() => (dtype === 'int32' ? new Int32Array(n) : new Float32Array(n * dtypeWidth(dtype))), n * dtypeWidth(dtype), what);
+}
+
+function newMask(n: number, what: string): Uint8Array {
+  return allocate(() => new Uint8Array(n), n, what);
+}
+
+function checkDtype(dtype: unknown, what: string): asserts dtype is DType {
+  if (!DTYPES.includes(dtype as DType)) throw new SeqLayersError('BAD_INPUT', `${what}: expected dtype "float32", "int32" or "complex64", got ${show(dtype)}`);
+}
+
+/** A shape of [batch, time, ...channels] non-negative integers whose values and mask fit in a Sequence. */
+function checkShape(shape: readonly number[], what: string, dtype: DType = 'float32'): void {
   if (!Array.isArray(shape) || shape.length < 2 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
     throw new SeqLayersError('BAD_INPUT', `${what}: expected a shape [batch, time, ...channels] of non-negative integers, got ${show(shape)}`);
   }
+  const values = product(shape) * dtypeWidth(dtype), steps = shape[0]! * shape[1]!;
+  if (!(values <= MAX_SEQUENCE_VALUES && steps <= MAX_SEQUENCE_VALUES)) {
+    throw new SeqLayersError(
+      'BAD_INPUT',
+      `${what}: shape ${show(shape)} is too large: ${values} values and ${steps} mask steps, expected at most ${MAX_SEQUENCE_VALUES} of each`,
+    );
+  }
+}
+
+/** Plain number arrays become typed arrays of the dtype; anything else is left to the constructor's checks. */
+function toValues(values: Values | number[], dtype: DType | undefined): Values {
+  return Array.isArray(values) ? (dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values)) : values;
 }
 
 export class Sequence {
@@ -30,10 +69,15 @@ export class Sequence {
   readonly dtype: DType;
 
   constructor(values: Values, mask: Uint8Array, shape: readonly number[], dtype?: DType) {
-    checkShape(shape, 'Sequence');
+    if (dtype !== undefined) checkDtype(dtype, 'Sequence');
     const dt: DType = dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
-    if ((dt === 'int32') !== values instanceof Int32Array) {
-      throw new SeqLayersError('BAD_INPUT', `Sequence: dtype ${show(dt)} needs ${dt === 'int32' ? 'Int32Array' : 'Float32Array'} values, got ${values.constructor.name}`);
+    checkShape(shape, 'Sequence', dt);
+    if (!(dt === 'int32' ? values instanceof Int32Array : values instanceof Float32Array)) {
+      throw new SeqLayersError(
+        'BAD_INPUT',
+        `Sequence: dtype ${show(dt)} needs ${dt === 'int32' ? 'Int32Array' : 'Float32Array'} values, got ${show(values)}` +
+          (Array.isArray(values) ? ' (Sequence.fromValues takes plain arrays)' : ''),
+      );
     }
     const n = product(shape) * dtypeWidth(dt);
     if (values.length !== n) {
@@ -64,28 +108,37 @@ export class Sequence {
 
   /** All steps valid. */
   static fromValues(values: Values | number[], shape: readonly number[], dtype?: DType): Sequence {
-    checkShape(shape, 'Sequence.fromValues');
-    const v = Array.isArray(values) ? (dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values)) : values;
-    return new Sequence(v, new Uint8Array(shape[0]! * shape[1]!).fill(1), shape, dtype);
+    if (dtype !== undefined) checkDtype(dtype, 'Sequence.fromValues');
+    checkShape(shape, 'Sequence.fromValues', dtype);
+    return new Sequence(toValues(values, dtype), newMask(shape[0]! * shape[1]!, 'Sequence.fromValues').fill(1), shape, dtype);
   }
 
   /** Step t of item b is valid iff t < lengths[b]; lengths are clipped to [0, time]. */
   static fromLengths(values: Values | number[], shape: readonly number[], lengths: ArrayLike<number>, dtype?: DType): Sequence {
-    checkShape(shape, 'Sequence.fromLengths');
+    if (dtype !== undefined) checkDtype(dtype, 'Sequence.fromLengths');
+    checkShape(shape, 'Sequence.fromLengths', dtype);
     const [b, t] = shape as [number, number];
+    if (lengths === null || typeof lengths !== 'object' || typeof lengths.length !== 'number') {
+      throw new SeqLayersError('BAD_INPUT', `Sequence.fromLengths: expected ${b} lengths (an array, one per batch item), got ${show(lengths)}`);
+    }
     if (lengths.length !== b) {
       throw new SeqLayersError('BAD_INPUT', `Sequence.fromLengths: expected ${b} lengths (one per batch item), got ${lengths.length}`);
     }
-    const mask = new Uint8Array(b * t);
+    for (let i = 0; i < b; i++) {
+      if (typeof lengths[i] !== 'number' || Number.isNaN(lengths[i])) {
+        throw new SeqLayersError('BAD_INPUT', `Sequence.fromLengths: expected lengths to be numbers, got ${show(lengths[i])} for batch item ${i}`);
+      }
+    }
+    const mask = newMask(b * t, 'Sequence.fromLengths');
     for (let i = 0; i < b; i++) mask.fill(1, i * t, i * t + Math.max(0, Math.min(t, Math.floor(lengths[i]!))));
-    const v = Array.isArray(values) ? (dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values)) : values;
-    return new Sequence(v, mask, shape, dtype);
+    return new Sequence(toValues(values, dtype), mask, shape, dtype);
   }
 
   /** All-zero values with the given mask validity. */
   static zeros(shape: readonly number[], dtype: DType = 'float32', valid = true): Sequence {
-    checkShape(shape, 'Sequence.zeros');
-    return new Sequence(newValues(dtype, product(shape)), new Uint8Array(shape[0]! * shape[1]!).fill(valid ? 1 : 0), shape, dtype);
+    checkDtype(dtype, 'Sequence.zeros');
+    checkShape(shape, 'Sequence.zeros', dtype);
+    return new Sequence(newValues(dtype, product(shape), 'Sequence.zeros'), newMask(shape[0]! * shape[1]!, 'Sequence.zeros').fill(valid ? 1 : 0), shape, dtype);
   }
 
   /** Number of valid steps per batch item (a count, as the reference). */
@@ -119,9 +172,10 @@ export class Sequence {
     const [b, t] = this.shape as [number, number];
     const row = this.stepSize * dtypeWidth(this.dtype);
     const t2 = left + t + right;
-    const v = newValues(this.dtype, b * t2 * this.stepSize);
+    checkShape([b, t2, ...this.channelShape], 'padTime', this.dtype);
+    const v = newValues(this.dtype, b * t2 * this.stepSize, 'padTime');
     if (padValue !== 0) v.fill(padValue);
-    const m = new Uint8Array(b * t2).fill(valid ? 1 : 0);
+    const m = newMask(b * t2, 'padTime').fill(valid ? 1 : 0);
     for (let i = 0; i < b; i++) {
       v.set(this.values.subarray(i * t * row, (i + 1) * t * row), (i * t2 + left) * row);
       m.set(this.mask.subarray(i * t, (i + 1) * t), i * t2 + left);
@@ -131,18 +185,22 @@ export class Sequence {
 
   /** Right-pads invalid steps up to a multiple of n. */
   padToMultiple(n: number): Sequence {
+    if (!(Number.isInteger(n) && n >= 1)) throw new SeqLayersError('BAD_ARGUMENT', `padToMultiple: expected a positive integer, got ${show(n)}`);
     const r = (n - (this.time % n)) % n;
     return r ? this.padTime(0, r, false) : this;
   }
 
   /** Items [b0, b1) and steps [t0, t1) (clamped like Python slices with non-negative bounds). */
   slice(b0: number, b1: number, t0 = 0, t1 = this.time): Sequence {
+    if (![b0, b1, t0, t1].every((i) => typeof i === 'number' && !Number.isNaN(i))) {
+      throw new SeqLayersError('BAD_ARGUMENT', `slice: expected numbers for the bounds [b0, b1) and [t0, t1), got ${show([b0, b1, t0, t1])}`);
+    }
     const [B, T] = this.shape as [number, number];
     const cb0 = clamp(b0, B), cb1 = Math.max(clamp(b1, B), cb0), ct0 = clamp(t0, T), ct1 = Math.max(clamp(t1, T), ct0);
     const row = this.stepSize * dtypeWidth(this.dtype);
     const nb = cb1 - cb0, nt = ct1 - ct0;
-    const v = newValues(this.dtype, nb * nt * this.stepSize);
-    const m = new Uint8Array(nb * nt);
+    const v = newValues(this.dtype, nb * nt * this.stepSize, 'slice');
+    const m = newMask(nb * nt, 'slice');
     for (let i = 0; i < nb; i++) {
       const src = (cb0 + i) * T + ct0;
       v.set(this.values.subarray(src * row, (src + nt) * row), i * nt * row);
@@ -163,7 +221,11 @@ export class Sequence {
 
   /** Concatenates sequences in time; batch, channel shape and dtype must agree. */
   static concatenate(seqs: readonly Sequence[]): Sequence {
+    if (!Array.isArray(seqs)) throw new SeqLayersError('BAD_ARGUMENT', `Sequence.concatenate: expected an array of Sequences, got ${show(seqs)}`);
     if (seqs.length === 0) throw new SeqLayersError('BAD_ARGUMENT', 'Sequence.concatenate: expected at least one sequence');
+    seqs.forEach((s, i) => {
+      if (!(s instanceof Sequence)) throw new SeqLayersError('BAD_INPUT', `Sequence.concatenate: expected a Sequence at index ${i}, got ${show(s)}`);
+    });
     const first = seqs[0]!;
     const row = first.stepSize * dtypeWidth(first.dtype);
     for (const s of seqs) {
@@ -173,8 +235,9 @@ export class Sequence {
     }
     const B = first.batch;
     const T = seqs.reduce((a, s) => a + s.time, 0);
-    const v = newValues(first.dtype, B * T * first.stepSize);
-    const m = new Uint8Array(B * T);
+    checkShape([B, T, ...first.channelShape], 'Sequence.concatenate', first.dtype);
+    const v = newValues(first.dtype, B * T * first.stepSize, 'Sequence.concatenate');
+    const m = newMask(B * T, 'Sequence.concatenate');
     for (let b = 0; b < B; b++) {
       let t = 0;
       for (const s of seqs) {
@@ -190,8 +253,8 @@ export class Sequence {
   reverseTime(): Sequence {
     const [B, T] = this.shape as [number, number];
     const row = this.stepSize * dtypeWidth(this.dtype);
-    const v = newValues(this.dtype, B * T * this.stepSize);
-    const m = new Uint8Array(B * T);
+    const v = newValues(this.dtype, B * T * this.stepSize, 'reverseTime');
+    const m = newMask(B * T, 'reverseTime');
     for (let b = 0; b < B; b++) {
       for (let t = 0; t < T; t++) {
         const s = b * T + t, d = b * T + (T - 1 - t);

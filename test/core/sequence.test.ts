@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Sequence, SeqLayersError } from '../../src/index.js';
+import { codedError } from '../errors.js';
 
 describe('Sequence', () => {
   it('maskInvalid matches the reference example (select, not multiply)', () => {
@@ -45,5 +46,51 @@ describe('Sequence', () => {
     expect(() => new Sequence(new Float32Array(4), new Uint8Array(3), [2, 2])).toThrow(SeqLayersError);
     expect(() => Sequence.fromValues([1], [1])).toThrow(/expected a shape \[batch, time/);
     expect(() => Sequence.concatenate([Sequence.zeros([1, 1, 2]), Sequence.zeros([1, 1, 3])])).toThrow(/BAD_INPUT/);
+  });
+
+  it('refuses wrong arguments with a coded error naming what was expected and what arrived', () => {
+    const mask = new Uint8Array(2);
+    const cases: [() => unknown, string, RegExp][] = [
+      [() => new Sequence(null as never, mask, [1, 2]), 'BAD_INPUT', /Sequence: dtype "float32" needs Float32Array values, got null/],
+      [() => new Sequence(new Float64Array(2) as never, mask, [1, 2]), 'BAD_INPUT', /needs Float32Array values, got Float64Array\(2\)/],
+      [() => new Sequence([0, 0] as never, mask, [1, 2]), 'BAD_INPUT', /needs Float32Array values, got \[0, 0\] \(Sequence.fromValues takes plain arrays\)/],
+      [() => new Sequence(new Int32Array(2) as never, mask, [1, 2], 'float32'), 'BAD_INPUT', /needs Float32Array values, got Int32Array\(2\)/],
+      [() => new Sequence(new Float32Array(2), mask, [1, 2], 'float64' as never), 'BAD_INPUT', /Sequence: expected dtype "float32", "int32" or "complex64", got "float64"/],
+      [() => Sequence.zeros([1, 2], 'bogus' as never), 'BAD_INPUT', /Sequence.zeros: expected dtype "float32", "int32" or "complex64", got "bogus"/],
+      [() => Sequence.fromValues([1, 2], [1, 2], 'float64' as never), 'BAD_INPUT', /Sequence.fromValues: expected dtype .*, got "float64"/],
+      [() => Sequence.fromLengths([1, 2], [2, 1], null as never), 'BAD_INPUT', /Sequence.fromLengths: expected 2 lengths \(an array, one per batch item\), got null/],
+      [() => Sequence.fromLengths([1, 2], [2, 1], 'ab' as never), 'BAD_INPUT', /expected 2 lengths .*, got "ab"/],
+      [() => Sequence.fromLengths([1, 2], [2, 1], [1, NaN]), 'BAD_INPUT', /Sequence.fromLengths: expected lengths to be numbers, got NaN for batch item 1/],
+      [() => Sequence.fromLengths([1, 2], [2, 1], [1, '1'] as never), 'BAD_INPUT', /expected lengths to be numbers, got "1" for batch item 1/],
+      [() => Sequence.concatenate(null as never), 'BAD_ARGUMENT', /Sequence.concatenate: expected an array of Sequences, got null/],
+      [() => Sequence.concatenate([Sequence.zeros([1, 1]), {} as never]), 'BAD_INPUT', /Sequence.concatenate: expected a Sequence at index 1, got \{\}/],
+      [() => Sequence.zeros([1, 3]).padToMultiple(0), 'BAD_ARGUMENT', /padToMultiple: expected a positive integer, got 0/],
+      [() => Sequence.zeros([1, 3]).padToMultiple(-2), 'BAD_ARGUMENT', /padToMultiple: expected a positive integer, got -2/],
+      [() => Sequence.zeros([1, 3]).padToMultiple(2.5), 'BAD_ARGUMENT', /padToMultiple: expected a positive integer, got 2.5/],
+      [() => Sequence.zeros([1, 3]).slice(NaN, 1), 'BAD_ARGUMENT', /slice: expected numbers for the bounds .*, got \[NaN, 1, 0, 3\]/],
+    ];
+    for (const [f, code, message] of cases) {
+      const e = codedError(f);
+      expect(e.code, e.message).toBe(code);
+      expect(e.message).toMatch(message);
+    }
+    // Lengths still clip: Infinity is the whole sequence, fractions floor.
+    expect([...Sequence.fromLengths([1, 2, 3, 4], [2, 2], [Infinity, 1.5]).mask]).toEqual([1, 1, 1, 0]);
+  });
+
+  it('refuses shapes too large to hold with a coded error, never a RangeError', () => {
+    const cases: [() => unknown, RegExp][] = [
+      [() => Sequence.fromValues(new Float32Array(4), [1e9, 1e9, 4]), /Sequence.fromValues: shape \[1000000000, 1000000000, 4\] is too large: 4000000000000000000 values and 1000000000000000000 mask steps, expected at most 2147483647 of each/],
+      [() => Sequence.zeros([1e5, 1e5, 100]), /Sequence.zeros: shape \[100000, 100000, 100\] is too large/],
+      [() => Sequence.zeros([2 ** 20, 2 ** 20, 0]), /Sequence.zeros: shape .* is too large: 0 values and 1099511627776 mask steps/],
+      [() => Sequence.zeros([1, 2 ** 30, 1], 'complex64'), /Sequence.zeros: shape \[1, 1073741824, 1\] is too large: 2147483648 values/],
+      [() => Sequence.fromLengths([], [1e9, 1e9], []), /Sequence.fromLengths: shape .* is too large/],
+      [() => Sequence.zeros([1, 4, 2]).padTime(0, 2 ** 31, false), /padTime: shape \[1, 2147483652, 2\] is too large/],
+    ];
+    for (const [f, message] of cases) {
+      const e = codedError(f);
+      expect(e.code, e.message).toBe('BAD_INPUT');
+      expect(e.message).toMatch(message);
+    }
   });
 });
