@@ -378,6 +378,24 @@ export function setSeq(into: WSeq, values: number, mask: number, batch: number, 
   return into;
 }
 
+/** Every layer of the tree with its state specs for `batch` items (children get childBatchFactor times as many). */
+function statePlan(root: Layer, batch: number): [Layer, StateSpec[], number][] {
+  const plan: [Layer, StateSpec[], number][] = [];
+  const visit = (l: Layer, b: number) => {
+    plan.push([l, l.stateSpecs(b), b]);
+    for (const c of l.children) visit(c, b * l.childBatchFactor);
+  };
+  visit(root, batch);
+  return plan;
+}
+
+const planBytes = (plan: [Layer, StateSpec[], number][]) => plan.reduce((n, [, specs]) => specs.reduce((m, s) => m + product(s.shape) * stateElementBytes(s.dtype), n), 0);
+
+/** Bytes of a new state of `batch` items (growable buffers at their initial size), allocating nothing. */
+export function initialStateBytes(root: Layer, batch: number): number {
+  return planBytes(statePlan(root, batch));
+}
+
 /**
  * Allocates and initialises the state buffers of every layer in `root`'s subtree for `batch`
  * stream items: indexed by layer slot (sparse for a subtree). Combinators may fold more items
@@ -385,13 +403,8 @@ export function setSeq(into: WSeq, values: number, mask: number, batch: number, 
  */
 export function createStates(root: Layer, batch: number, ctx: RunContext): StateBuffer[][] {
   const rt = ctx.rt;
-  const plan: [Layer, StateSpec[], number][] = [];
-  const visit = (l: Layer, b: number) => {
-    plan.push([l, l.stateSpecs(b), b]);
-    for (const c of l.children) visit(c, b * l.childBatchFactor);
-  };
-  visit(root, batch);
-  const total = plan.reduce((n, [, specs]) => specs.reduce((m, s) => m + product(s.shape) * stateElementBytes(s.dtype), n), 0);
+  const plan = statePlan(root, batch);
+  const total = planBytes(plan);
   rt.heap.checkBudget(total, `a state of ${batch} items needs`);
   const slots: StateBuffer[][] = [];
   try {

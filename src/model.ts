@@ -4,11 +4,11 @@ import { layerDef, MAX_DIM, normalizeConfig, type LayerConfig } from './config.j
 import { SeqLayersError, show } from './errors.js';
 import type { Fraction } from './fraction.js';
 import {
-  createStates, fromWasm, joinPath, product, releaseStates, RunContext, sameShape, stateElementBytes, toWasm,
+  createStates, fromWasm, initialStateBytes, joinPath, product, releaseStates, RunContext, sameShape, stateElementBytes, toWasm,
   type ChannelSpec, type Constants, type Layer, type Param, type StateBuffer, type WSeq,
 } from './layer.js';
 import { rfHull, type ReceptiveField, type ReceptiveFieldPerStep } from './receptive-field.js';
-import { getRuntime, type Runtime } from './runtime/runtime.js';
+import { getRuntime, Runtime } from './runtime/runtime.js';
 import { dtypeWidth, Sequence, type DType } from './sequence.js';
 import { crc32, hashString, seededRandom } from './util/hash.js';
 import { toFloat32, type Tensor } from './weights/safetensors.js';
@@ -65,10 +65,25 @@ function buildLayer(config: LayerConfig, rt: Runtime, path: string, where: strin
   });
 }
 
+const INPUT_DTYPES: readonly DType[] = ['float32', 'int32', 'complex64'];
+
 /** Builds a model from a config (checked and normalised first) for an input channel shape. */
 export function build(config: LayerConfig | object, opts: BuildOptions): Model {
-  if (!opts || !Array.isArray(opts.inputShape) || !opts.inputShape.every((d) => Number.isInteger(d) && d >= 1)) {
-    throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputShape to be a list of positive integers, got ${show(opts?.inputShape)}`);
+  // A for loop, not every(): every() skips the holes of a sparse array ([, 4]).
+  const shape = opts?.inputShape;
+  let goodShape = Array.isArray(shape);
+  for (let i = 0; goodShape && i < shape.length; i++) goodShape = Number.isInteger(shape[i]) && shape[i]! >= 1;
+  if (!goodShape) {
+    throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputShape to be a list of positive integers, got ${show(shape)}`);
+  }
+  if (opts.inputDtype !== undefined && !INPUT_DTYPES.includes(opts.inputDtype)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputDtype ${INPUT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${show(opts.inputDtype)}`);
+  }
+  if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `build: expected seed to be an integer, got ${show(opts.seed)}`);
+  }
+  if (opts.runtime !== undefined && !(opts.runtime instanceof Runtime)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `build: expected runtime to be one from createRuntime(), got ${show(opts.runtime)}`);
   }
   const normalized = normalizeConfig(config);
   return new Model(normalized, opts);
@@ -93,6 +108,8 @@ export class Model {
   private readonly ctx: RunContext;
   /** Whether some layer checks its step inputs before any layer writes (Layer.validateStep). */
   private readonly validatesStep: boolean;
+  /** Set during a call that uses `ctx` (layer, step, initialState). */
+  private busy = false;
   private readonly xw: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
   private disposed = false;
 
@@ -181,6 +198,7 @@ export class Model {
 
   /** Output channel shape for an input channel shape (a different shape builds a shape-only tree). */
   outputShape(inputShape: readonly number[] = this.inputSpec.shape): readonly number[] {
+    if (!Array.isArray(inputShape)) throw new SeqLayersError('BAD_ARGUMENT', `outputShape: expected a channel shape (a list of positive integers), got ${show(inputShape)}`);
     if (sameShape(inputShape, this.inputSpec.shape)) return this.root.output.shape;
     return build(this.config, { inputShape, inputDtype: this.inputSpec.dtype, runtime: this.rt }).disposeAndReturn((m) => m.root.output.shape);
   }
@@ -201,6 +219,14 @@ export class Model {
   /** All parameters in tree order (a stacked parameter once, not its slices). */
   params(): Param[] {
     return this.layers.flatMap((l) => l.params).filter((p) => !p.viewOf);
+  }
+
+  /** Marks a call that uses `ctx` as running; a second one meanwhile (from a Lambda's function) would overwrite it. */
+  private enter(what: string): void {
+    if (this.busy) {
+      throw new SeqLayersError('BAD_ARGUMENT', `${what}: this model is in the middle of another call (a Lambda's function calling its own model?); a model runs one call at a time`);
+    }
+    this.busy = true;
   }
 
   private checkInput(x: Sequence, what: string): void {
@@ -234,6 +260,7 @@ export class Model {
   private run(x: Sequence, opts: RunOptions | undefined, emits: Record<string, Sequence> | null) {
     this.checkInput(x, 'layer');
     const rt = this.rt;
+    this.enter('layer');
     rt.arena.begin();
     try {
       const ctx = this.ctx;
@@ -245,6 +272,7 @@ export class Model {
     } finally {
       this.ctx.emits = null;
       rt.arena.end();
+      this.busy = false;
     }
   }
 
@@ -253,12 +281,14 @@ export class Model {
     this.live();
     if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `initialState: expected a positive integer batch size, got ${show(batch)}`);
     const rt = this.rt;
+    this.enter('initialState');
     rt.arena.begin();
     try {
       this.ctx.constants = opts?.constants ?? EMPTY;
       return new State(this, batch, createStates(this.root, batch, this.ctx));
     } finally {
       rt.arena.end();
+      this.busy = false;
     }
   }
 
@@ -309,6 +339,7 @@ export class Model {
   private runStep(x: Sequence, state: State, opts: RunOptions | undefined, emits: Record<string, Sequence> | null, into: StepOutput | null) {
     if (!into) this.checkStep(x, state, 'step');
     const rt = this.rt;
+    this.enter(into ? 'stepInto' : 'step');
     rt.arena.begin();
     try {
       const ctx = this.ctx;
@@ -342,6 +373,7 @@ export class Model {
       this.ctx.state = null;
       this.ctx.emits = null;
       rt.arena.end();
+      this.busy = false;
     }
   }
 
@@ -352,6 +384,9 @@ export class Model {
    */
   loadWeights(tensors: WeightsSource, opts: { allowExtra?: boolean } = {}): void {
     this.live();
+    if (typeof tensors !== 'object' || tensors === null) {
+      throw new SeqLayersError('BAD_WEIGHTS', `loadWeights: expected named tensors (a Map or record of {dtype, shape, data}, or readSafetensors' result), got ${show(tensors)}`);
+    }
     const map = tensors instanceof Map ? tensors : 'tensors' in tensors && tensors.tensors instanceof Map ? tensors.tensors : new Map(Object.entries(tensors as Record<string, Tensor>));
     const params = this.params();
     const missing = params.filter((p) => !map.has(p.path)).map((p) => p.path);
@@ -368,8 +403,12 @@ export class Model {
       if (!t || !Array.isArray(t.shape) || !sameShape(t.shape, p.shape)) {
         throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected shape ${show(p.shape)}, got ${show(t?.shape)}`);
       }
-      if (!['F32', 'F16', 'BF16', 'F64'].includes(t.dtype)) {
+      const dataType = FLOAT_DATA[t.dtype as keyof typeof FLOAT_DATA];
+      if (!dataType) {
         throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected a float tensor (F32, F16, BF16 or F64), got ${show(t.dtype)}`);
+      }
+      if (!(t.data instanceof dataType)) {
+        throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected the data of a ${t.dtype} tensor as a ${dataType.name}, got ${show(t.data)}`);
       }
       const v = toFloat32(t);
       if (v.length !== p.size) throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected ${p.size} values, got ${v.length}`);
@@ -388,7 +427,7 @@ export class Model {
   }
 
   /** Restores a state from State.toBytes() (this model's architecture and any batch size it recorded). */
-  restoreState(bytes: Uint8Array): State {
+  restoreState(bytes: Uint8Array | ArrayBuffer): State {
     this.live();
     return decodeState(this, bytes);
   }
@@ -414,6 +453,8 @@ function channelsMatch(shape: readonly number[], channels: readonly number[]): b
 }
 
 const EMPTY: Constants = Object.freeze({});
+/** The typed array holding each float dtype loadWeights takes (F16 and BF16 as raw bits, as readSafetensors gives them). */
+const FLOAT_DATA = { F32: Float32Array, F64: Float64Array, F16: Uint16Array, BF16: Uint16Array } as const;
 const NO_RESULT = { output: null as unknown as Sequence, emits: EMPTY as Record<string, Sequence> };
 
 /** A model's streaming state: conv buffers, caches, recurrent states, in WebAssembly memory. */
@@ -533,9 +574,10 @@ function encodeState(s: State): Uint8Array {
   return out;
 }
 
-function decodeState(model: Model, bytes: Uint8Array): State {
+function decodeState(model: Model, input: Uint8Array | ArrayBuffer): State {
   const bad = (msg: string) => new SeqLayersError('BAD_SNAPSHOT', `restoreState: ${msg}`);
-  if (!(bytes instanceof Uint8Array)) throw bad(`expected a Uint8Array from State.toBytes(), got ${show(bytes)}`);
+  const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : input;
+  if (!(bytes instanceof Uint8Array)) throw bad(`expected the Uint8Array (or its ArrayBuffer) from State.toBytes(), got ${show(input)}`);
   if (bytes.length < 24) throw bad(`expected at least 24 bytes, got ${bytes.length}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
@@ -553,6 +595,10 @@ function decodeState(model: Model, bytes: Uint8Array): State {
   const fp = u32();
   if (fp !== model.fingerprint) throw bad(`the snapshot belongs to another model (fingerprint ${fp.toString(16)}, this model ${model.fingerprint.toString(16)})`);
   const batch = u32();
+  // Before allocating: a new state of that batch must fit in the snapshot (buffers only grow).
+  if (batch < 1) throw bad(`expected a batch of at least 1 item, got ${batch}`);
+  const least = initialStateBytes(model.root, batch);
+  if (least > bytes.length) throw bad(`a state of ${batch} items holds at least ${least} bytes, the snapshot only ${bytes.length}`);
   const state = model.initialState(batch);
   try {
     const expected = state.slots.flatMap((b) => b);

@@ -508,6 +508,7 @@ export class ModelPool {
   static async create(host: WorkerHost, opts: PoolOptions): Promise<ModelPool> {
     const n = opts.workers ?? host.concurrency();
     if (!Number.isInteger(n) || n < 1) throw new SeqLayersError('BAD_ARGUMENT', `createPool: expected workers to be a positive integer, got ${show(n)}`);
+    checkWorkerOptions(opts, 'createPool');
     const module = await kernelsFor(opts);
     const pool = new ModelPool(host, { ...opts, module });
     try {
@@ -594,8 +595,36 @@ export class ModelPool {
   }
 }
 
+/**
+ * What must hold before options cross to a worker: the config as plain data (a function, such
+ * as a Lambda's, cannot be posted) and the weights as bytes whose buffer is still here (start
+ * transfers it, so a second start with the same array would post an empty buffer).
+ */
+function checkWorkerOptions(opts: WorkerOptions, what: string): void {
+  const fn = findFunction(opts?.config, 'config');
+  if (fn) throw new SeqLayersError('BAD_CONFIG', `${what}: ${fn} is a function, which cannot cross to a worker (a Lambda layer runs only in the thread that built it)`);
+  const w = opts?.weights;
+  if (w === undefined) return;
+  if (!(w instanceof Uint8Array)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected weights as the Uint8Array of a .safetensors file, got ${show(w)}`);
+  if (w.buffer.byteLength === 0) {
+    throw new SeqLayersError('BAD_ARGUMENT', `${what}: the weights' buffer is empty or was transferred to an earlier worker; pass weights.slice() to each start to keep a copy`);
+  }
+}
+
+/** The path of the first function inside a config, or null. */
+function findFunction(v: unknown, path: string, depth = 0): string | null {
+  if (typeof v === 'function') return path;
+  if (typeof v !== 'object' || v === null || depth > 64) return null;
+  for (const [k, child] of Object.entries(v)) {
+    const found = findFunction(child, Array.isArray(v) ? `${path}[${k}]` : `${path}.${k}`, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
 /** Starts one worker running the model (the weights' buffer is transferred). */
 export async function startWorkerOn(host: WorkerHost, opts: WorkerOptions): Promise<ModelWorker> {
+  checkWorkerOptions(opts, 'startWorker');
   const module = await kernelsFor(opts);
   return ModelWorker.start(host, { ...opts, module });
 }

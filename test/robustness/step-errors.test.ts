@@ -5,6 +5,7 @@
 // of stepInto's output buffers.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
+import { crc32 } from '../../src/util/hash.js';
 import { codedError as error } from '../errors.js';
 
 beforeAll(() => sl.init());
@@ -127,6 +128,82 @@ describe('boundary checks', () => {
       expect(e.message).toContain('expected out.values of 4 float32');
     }
     expect(Buffer.from(state.toBytes()).equals(Buffer.from(before))).toBe(true);
+  });
+});
+
+describe('arguments of the model API', () => {
+  const model = () => sl.build(sl.Dense({ features: 2 }), { inputShape: [4] });
+
+  it('build: sparse input shapes, unknown dtypes, non-integer seeds and foreign runtimes are BAD_ARGUMENT', () => {
+    // eslint-disable-next-line no-sparse-arrays
+    for (const [opts, text] of [
+      [{ inputShape: [, 4] }, 'inputShape'], [{ inputShape: [4], inputDtype: 'float64' }, "inputDtype 'float32', 'int32', 'complex64'"],
+      [{ inputShape: [4], seed: 'x' }, 'seed'], [{ inputShape: [4], seed: NaN }, 'seed'], [{ inputShape: [4], runtime: {} }, 'createRuntime'],
+    ] as const) {
+      const e = error(() => sl.build(sl.Dense({ features: 2 }), opts as unknown as sl.BuildOptions));
+      expect(e.code).toBe('BAD_ARGUMENT');
+      expect(e.message).toContain(text);
+    }
+  });
+
+  it('loadWeights: a non-object, or data that does not match its dtype, is BAD_WEIGHTS and keeps the weights', () => {
+    const m = model();
+    const x = block(1, 2);
+    const before = m.layer(x).values;
+    const good = m.getWeights();
+    const mismatched = (path: string, t: object) => ({ ...good, [path]: { ...good[path], ...t } });
+    for (const [w, text] of [
+      [null, 'expected named tensors'], [5, 'expected named tensors'], ['abc', 'expected named tensors'],
+      [mismatched('kernel', { dtype: 'F16' }), 'as a Uint16Array, got'], [mismatched('kernel', { data: new Int32Array(8) }), 'as a Float32Array, got'],
+      [mismatched('kernel', { data: 'ab' }), 'as a Float32Array, got'], [mismatched('kernel', { data: undefined }), 'as a Float32Array, got'],
+    ] as const) {
+      const e = error(() => m.loadWeights(w as unknown as sl.WeightsSource));
+      expect(e.code).toBe('BAD_WEIGHTS');
+      expect(e.message).toContain(text);
+    }
+    expect(m.layer(x).values).toEqual(before);
+  });
+
+  it('outputShape of something other than a list is BAD_ARGUMENT', () => {
+    for (const bad of [null, '4', 4]) expect(error(() => model().outputShape(bad as unknown as number[])).code).toBe('BAD_ARGUMENT');
+  });
+
+  it('restoreState takes the snapshot as an ArrayBuffer too, and checks the batch before allocating', () => {
+    const m = sl.build(sl.LSTM({ units: 3 }), { inputShape: [4] });
+    const s = m.initialState(1);
+    m.step(block(1), s);
+    const bytes = s.toBytes();
+    expect(m.restoreState(bytes.slice().buffer).toBytes()).toEqual(bytes);
+    /** The snapshot with another batch size (bytes 12..16) and a fresh checksum. */
+    const withBatch = (batch: number) => {
+      const b = bytes.slice();
+      const dv = new DataView(b.buffer);
+      dv.setUint32(12, batch, true);
+      dv.setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)), true);
+      return b;
+    };
+    const inUse = m.rt.heap.inUse;
+    for (const [batch, text] of [[0, 'at least 1 item, got 0'], [2 ** 32 - 1, 'holds at least'], [1e6, 'holds at least']] as const) {
+      const e = error(() => m.restoreState(withBatch(batch)));
+      expect(e.code).toBe('BAD_SNAPSHOT');
+      expect(e.message).toContain(text);
+    }
+    expect(m.rt.heap.inUse).toBe(inUse);
+  });
+
+  it('a Lambda whose function calls its own model is refused, and the model works afterwards', () => {
+    let inner: (() => unknown) | null = null;
+    const m = sl.build(sl.Serial([sl.Lambda({ fn: (v: Float32Array | Int32Array) => (inner?.(), v) }), sl.Dense({ features: 2 })]), { inputShape: [4] });
+    const x = block(1);
+    const expected = m.layer(x).values;
+    for (const call of [() => m.layer(x), () => m.step(x, m.initialState(1)), () => m.initialState(1)]) {
+      inner = call;
+      const e = error(() => m.layer(x));
+      expect(e.code).toBe('BAD_ARGUMENT');
+      expect(e.message).toContain('one call at a time');
+    }
+    inner = null;
+    expect(m.layer(x).values).toEqual(expected);
   });
 });
 

@@ -58,6 +58,12 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     await expectCode(W.startWorker({ config, inputShape: [3], weights: weights.slice() }), 'BAD_WEIGHTS', /shape/);
     await expectCode(W.startWorker({ config, inputShape, weights: new Uint8Array([1, 2, 3]) }), 'BAD_SAFETENSORS');
     await expectCode(W.startWorker({ config, inputShape, layerModules: ['file:///nonexistent/layers.js'] }), 'BAD_ARGUMENT', /nonexistent/);
+    await expectCode(W.startWorker({ config: sl.Lambda({ fn: (v: Float32Array | Int32Array) => v }), inputShape }), 'BAD_CONFIG', /config\.fn is a function/);
+    await expectCode(W.startWorker({ config, inputShape, weights: { a: 1 } as unknown as Uint8Array }), 'BAD_ARGUMENT', /expected weights as the Uint8Array/);
+    const given = weights.slice();
+    await (await W.startWorker({ config, inputShape, weights: given })).close();
+    await expectCode(W.startWorker({ config, inputShape, weights: given }), 'BAD_ARGUMENT', /transferred to an earlier worker/);
+    await expectCode(W.createPool({ config, inputShape, weights: given, workers: 1 }), 'BAD_ARGUMENT', /transferred to an earlier worker/);
 
     const worker = await W.startWorker({ config, inputShape, weights });
     await expectCode(worker.open({ batch: 0 }), 'BAD_ARGUMENT', /batch/);
