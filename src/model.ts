@@ -9,7 +9,7 @@ import {
 } from './layer.js';
 import { rfHull, type ReceptiveField, type ReceptiveFieldPerStep } from './receptive-field.js';
 import { getRuntime, Runtime } from './runtime/runtime.js';
-import { dtypeWidth, Sequence, type DType } from './sequence.js';
+import { DTYPES as SEQUENCE_DTYPES, dtypeWidth, Sequence, type DType } from './sequence.js';
 import { crc32, hashString, seededRandom } from './util/hash.js';
 import { toFloat32, type Tensor } from './weights/safetensors.js';
 
@@ -65,8 +65,6 @@ function buildLayer(config: LayerConfig, rt: Runtime, path: string, where: strin
   });
 }
 
-const INPUT_DTYPES: readonly DType[] = ['float32', 'int32', 'complex64'];
-
 /** Builds a model from a config (checked and normalised first) for an input channel shape. */
 export function build(config: LayerConfig | object, opts: BuildOptions): Model {
   // A for loop, not every(): every() skips the holes of a sparse array ([, 4]).
@@ -76,8 +74,8 @@ export function build(config: LayerConfig | object, opts: BuildOptions): Model {
   if (!goodShape) {
     throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputShape to be a list of positive integers, got ${show(shape)}`);
   }
-  if (opts.inputDtype !== undefined && !INPUT_DTYPES.includes(opts.inputDtype)) {
-    throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputDtype ${INPUT_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${show(opts.inputDtype)}`);
+  if (opts.inputDtype !== undefined && !SEQUENCE_DTYPES.includes(opts.inputDtype)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputDtype ${SEQUENCE_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${show(opts.inputDtype)}`);
   }
   if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) {
     throw new SeqLayersError('BAD_ARGUMENT', `build: expected seed to be an integer, got ${show(opts.seed)}`);

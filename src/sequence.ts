@@ -8,7 +8,8 @@ export type Values = Float32Array | Int32Array;
 
 const product = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
 
-const DTYPES: readonly DType[] = ['float32', 'int32', 'complex64'];
+/** Every element type a Sequence holds. */
+export const DTYPES: readonly DType[] = ['float32', 'int32', 'complex64'];
 
 /**
  * Most numbers a Sequence's values (or its mask) may hold: 2^31 - 1, more than a model can
