@@ -11,6 +11,7 @@ import { rfHull, type ReceptiveField, type ReceptiveFieldPerStep } from './recep
 import { getRuntime, Runtime } from './runtime/runtime.js';
 import { DTYPES as SEQUENCE_DTYPES, dtypeWidth, Sequence, type DType } from './sequence.js';
 import { crc32, hashString, seededRandom } from './util/hash.js';
+import { asBytes } from './util/bytes.js';
 import { toFloat32, type Tensor } from './weights/safetensors.js';
 
 export interface BuildOptions {
@@ -574,8 +575,8 @@ function encodeState(s: State): Uint8Array {
 
 function decodeState(model: Model, input: Uint8Array | ArrayBuffer): State {
   const bad = (msg: string) => new SeqLayersError('BAD_SNAPSHOT', `restoreState: ${msg}`);
-  const bytes = input instanceof ArrayBuffer ? new Uint8Array(input) : input;
-  if (!(bytes instanceof Uint8Array)) throw bad(`expected the Uint8Array (or its ArrayBuffer) from State.toBytes(), got ${show(input)}`);
+  const bytes = asBytes(input);
+  if (!bytes) throw bad(`expected the Uint8Array (or its ArrayBuffer) from State.toBytes(), got ${show(input)}`);
   if (bytes.length < 24) throw bad(`expected at least 24 bytes, got ${bytes.length}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
