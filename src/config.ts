@@ -141,6 +141,18 @@ export const ref = {
   precision: () =>
     f.custom<string | string[]>(`a jax.lax.Precision name (${PRECISIONS.join(', ')}) or a list of two`, (v) =>
       isPrecision(v) || (Array.isArray(v) && v.length === 2 && v.every(isPrecision)) ? (v as string | string[]) : undefined).opt(),
+  /**
+   * einsum_factory: only null, the reference's default. Otherwise a Python callable returning
+   * the einsum to use instead of jnp.einsum (e.g. for quantisation-aware training); not
+   * implemented, and it has no JSON form.
+   */
+  einsumFactory: () => f.only([null], 'custom einsum implementations are not implemented'),
+  /**
+   * quantization_provider: only null, the reference's default. Otherwise a Python object that
+   * creates quantised weights and their einsum; not implemented (weight_storage 'int8' is this
+   * port's own int8 kernel storage).
+   */
+  quantizationProvider: () => f.only([null], "quantization providers are not implemented; weight_storage 'int8' is"),
 };
 
 export type Fields = Record<string, Field<any, boolean>>;

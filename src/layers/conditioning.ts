@@ -11,7 +11,7 @@
 // [batch] in its state (steps past its end are invalid). With streaming, each step gets just
 // its block of c. The output mask is x's AND c's. Ratio 1, receptive field (0, 0).
 import { broadcastShapes, broadcastStrides, contiguousStrides, MAX_STRIDED_RANK, Op, type OpCode } from '../broadcast.js';
-import { builder, defineLayer, f, normalizeConfig, type Resolved } from '../config.js';
+import { builder, defineLayer, f, normalizeConfig, ref, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { describeConstant, expectInput, Layer, MAX_STEP_COUNT, product, setSeq, SharedRunLayer, type BuildContext, type ConstantArray, type Constants, type Derived, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { Sequence } from '../sequence.js';
@@ -43,6 +43,18 @@ const conditioningFields = {
   streaming: f.bool().default(false),
   /** Added to the scale of 'affine' and 'affine_scale' (default 1, so zero-initialised weights start near identity). */
   affineScaleOffset: f.num().default(1),
+  /** compute_dtype: null or "float32" only (see `ref` in config.ts for these reference fields; they configure the linear projection). */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+  /** kernel_init: null only (the reference's default). */
+  kernelInit: ref.init(),
+  /** kernel_sharding: any, no effect. */
+  kernelSharding: ref.sharding(),
+  /** bias_init: null only (the reference's default). */
+  biasInit: ref.init(),
+  /** bias_sharding: any, no effect. */
+  biasSharding: ref.sharding(),
 };
 
 /** An operand of a SeqBroadcast: channel strides in the iteration shape, and elements per step. */

@@ -12,7 +12,7 @@
 // They are stateless (ratio 1, receptive field (0, 0)); each step only sees its own row, so
 // invalid steps (NaN included) stay in their own rows, and the input mask passes through.
 import { BroadcastPlan, broadcastStrides, contiguousStrides, MAX_STRIDED_RANK, Op, permutationAxes, StridedCopy } from '../broadcast.js';
-import { builder, defineLayer, f, type Resolved } from '../config.js';
+import { builder, defineLayer, f, ref, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { lecunNormal, zeros } from '../initializers.js';
 import { expectInput, Layer, product, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
@@ -301,6 +301,38 @@ abstract class EinsumLayer extends Layer {
   }
 }
 
+/**
+ * Fields of the reference's Dense, DenseShaped and EinsumDense Configs that concern training or
+ * JAX, accepted so reference JSON loads unchanged (see `ref` in config.ts for what each takes).
+ */
+const denseReferenceFields = {
+  /** compute_dtype: null or "float32" only. */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+  /** precision: any, no effect (float32 products). */
+  precision: ref.precision(),
+  /** kernel_init: null only (the reference's default). */
+  kernelInit: ref.init(),
+  /** kernel_sharding: any, no effect. */
+  kernelSharding: ref.sharding(),
+  /** bias_init: null only (the reference's default). */
+  biasInit: ref.init(),
+  /** bias_sharding: any, no effect. */
+  biasSharding: ref.sharding(),
+  /** einsum_factory: null only. */
+  einsumFactory: ref.einsumFactory(),
+  /** quantization_provider: null only. */
+  quantizationProvider: ref.quantizationProvider(),
+};
+
+/**
+ * projectable of Dense and DenseShaped: any boolean, no effect. The reference passes it with the
+ * kernel's initializer to meta.with_meta as parameter metadata, which ignores it ("Extra
+ * arguments are currently ignored"): it changes neither the parameters nor the outputs.
+ */
+const projectableField = () => f.bool().opt();
+
 // ---------------------------------------------------------------------------------------------
 // Dense
 
@@ -313,6 +345,9 @@ const denseFields = {
   activation: activationField(),
   /** How the kernel is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
+  /** projectable: any boolean, no effect (see projectableField). */
+  projectable: projectableField(),
+  ...denseReferenceFields,
 };
 
 /**
@@ -354,6 +389,9 @@ const denseShapedFields = {
   activation: activationField(),
   /** How the kernel is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
+  /** projectable: any boolean, no effect (see projectableField). */
+  projectable: projectableField(),
+  ...denseReferenceFields,
 };
 
 /**
@@ -391,6 +429,7 @@ const einsumDenseFields = {
   activation: activationField(),
   /** How the kernel is stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
+  ...denseReferenceFields,
 };
 
 const EQUATION = /^\.\.\.([a-zA-Z]*),([a-zA-Z]+)->\.\.\.([a-zA-Z]*)$/;

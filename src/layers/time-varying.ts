@@ -8,7 +8,7 @@
 // the reference: every item of a batch is at the same step). Steps t >= numSteps have no
 // parameters and give NaN, as in the reference. Fixed-length sequences set numSteps to their
 // length; variable-length ones to the longest.
-import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../config.js';
+import { builder, defineLayer, f, ref, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { lecunNormal, zeros } from '../initializers.js';
 import { inputChannels, MAX_STEP_COUNT, product, SharedRunLayer, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
@@ -49,6 +49,20 @@ const denseFields = {
   useBias: f.bool().default(true),
   /** Activation applied after the bias: a name such as 'relu' (ACTIVATION_NAMES), or null for none (default). */
   activation: activationField(),
+  /** compute_dtype: null or "float32" only (see `ref` in config.ts for these reference fields). */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+  /** precision: any, no effect (float32 products). */
+  precision: ref.precision(),
+  /** kernel_init: null only (the reference's default). */
+  kernelInit: ref.init(),
+  /** kernel_sharding: any, no effect. */
+  kernelSharding: ref.sharding(),
+  /** bias_init: null only (the reference's default). */
+  biasInit: ref.init(),
+  /** bias_sharding: any, no effect. */
+  biasSharding: ref.sharding(),
 };
 
 /**
@@ -192,6 +206,14 @@ const embeddingFields = {
   numSteps: f.int(1),
   /** Round the table's rows up to a multiple of this (e.g. 128); null = no rounding (default). */
   roundNumEmbeddingsToMultipleOf: f.int(1).opt(),
+  /** compute_dtype, the output dtype: null or "float32" only (see `ref` in config.ts for these reference fields). */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+  /** embedding_init: null only (the reference's default). */
+  embeddingInit: ref.init(),
+  /** embedding_sharding: any, no effect. */
+  embeddingSharding: ref.sharding(),
 };
 
 /**

@@ -54,6 +54,24 @@ const kvCacheNoEffect = { ...attentionNoEffect, use_kv_cache_ringbuffer: true };
 const shareScope = { defaults: { share_scope: false }, rejected: { share_scope: true } };
 const heads = { num_heads: 2, units_per_head: 3 };
 
+const dense = {
+  compute_dtype: null, param_dtype: 'float32', precision: null, kernel_init: null, kernel_sharding: null, bias_init: null, bias_sharding: null,
+  einsum_factory: null, quantization_provider: null,
+};
+const denseNoEffect = { compute_dtype: 'float32', precision: 'bfloat16_3x', kernel_sharding: ['data', 'model'], bias_sharding: [['model', 'replica']] };
+const denseRejected = { kernel_init: 'lecun_normal', bias_init: 'zeros', param_dtype: 'bfloat16', compute_dtype: 'float16', einsum_factory: 'int8_einsum', quantization_provider: { type: 'aqt' } };
+const timeVarying = { compute_dtype: null, param_dtype: 'float32', precision: null, kernel_init: null, kernel_sharding: null, bias_init: null, bias_sharding: null };
+const timeVaryingRejected = { kernel_init: 'zeros', bias_init: 'ones', param_dtype: 'bfloat16', compute_dtype: 'bfloat16' };
+const projectionOf = (type: string) => (e: Record<string, unknown>) => ({ type: 'DotProductSelfAttention', ...heads, max_past_horizon: 2, use_bias: true, input_projection: { type, ...e } });
+const projection = { einsum_factory: null, quantization_provider: null };
+const projectionRejected = { einsum_factory: 'int8_einsum', quantization_provider: 'aqt' };
+const queryAndKeyValue = {
+  ...projection, q_kernel_init: null, q_kernel_sharding: null, q_bias_init: null, q_bias_sharding: null,
+  kv_kernel_init: null, kv_kernel_sharding: null, kv_bias_init: null, kv_bias_sharding: null,
+};
+const queryAndKeyValueNoEffect = { q_kernel_sharding: ['data', 'model', null], kv_bias_sharding: [null, 'model'] };
+const queryAndKeyValueRejected = { ...projectionRejected, q_kernel_init: 'zeros', q_bias_init: 'ones', kv_kernel_init: 'zeros', kv_bias_init: 'ones' };
+
 const cases: Case[] = [
   { name: 'Conv1D', make: (e) => ({ type: 'Conv1D', filters: 2, kernel_size: 3, ...e }), inputShape: [3], defaults: conv, noEffect: convNoEffect, rejected: convRejected },
   {
@@ -134,6 +152,57 @@ const cases: Case[] = [
   { name: 'OneHot', make: (e) => ({ type: 'OneHot', depth: 4, ...e }), inputShape: [2], inputDtype: 'int32', defaults: { compute_dtype: 'float32' }, rejected: { compute_dtype: 'int32' } },
   { name: 'PRelu', make: (e) => ({ type: 'PRelu', ...e }), inputShape: [3], defaults: { param_dtype: 'float32' }, rejected: { param_dtype: 'bfloat16' } },
   { name: 'Snake', make: (e) => ({ type: 'Snake', separate_beta: true, ...e }), inputShape: [3], defaults: { param_dtype: 'float32' }, rejected: { param_dtype: 'float16' } },
+  {
+    name: 'Dense', make: (e) => ({ type: 'Dense', features: 2, ...e }), inputShape: [3],
+    defaults: { ...dense, projectable: true }, noEffect: { ...denseNoEffect, projectable: false }, rejected: denseRejected,
+  },
+  {
+    name: 'DenseShaped', make: (e) => ({ type: 'DenseShaped', output_shape: [2, 2], ...e }), inputShape: [3],
+    defaults: { ...dense, projectable: true }, noEffect: { ...denseNoEffect, projectable: false }, rejected: denseRejected,
+  },
+  {
+    name: 'EinsumDense', make: (e) => ({ type: 'EinsumDense', equation: '...ab,bc->...ac', output_shape: [null, 4], bias_axes: 'c', ...e }), inputShape: [2, 3],
+    defaults: dense, noEffect: denseNoEffect, rejected: denseRejected,
+  },
+  {
+    name: 'Conditioning', make: (e) => ({ type: 'Conditioning', conditioning_name: 'source', projection: 'linear', combination: 'add', ...e }), inputShape: [3], source: true,
+    defaults: { compute_dtype: null, param_dtype: 'float32', kernel_init: null, kernel_sharding: null, bias_init: null, bias_sharding: null },
+    noEffect: { compute_dtype: 'float32', kernel_sharding: ['data', null], bias_sharding: ['model'] },
+    rejected: { kernel_init: 'zeros', bias_init: 'ones', param_dtype: 'bfloat16', compute_dtype: 'bfloat16' },
+  },
+  {
+    name: 'SequenceDense', make: (e) => ({ type: 'SequenceDense', features: 2, num_steps: 6, ...e }), inputShape: [3],
+    defaults: timeVarying, noEffect: { compute_dtype: 'float32', precision: 'highest', kernel_sharding: [null, null, 'model'] }, rejected: timeVaryingRejected,
+  },
+  {
+    name: 'MaskedDense', make: (e) => ({ type: 'MaskedDense', features: 2, num_steps: 6, ...e }), inputShape: [3],
+    defaults: timeVarying, noEffect: { compute_dtype: 'float32', precision: 'default', bias_sharding: [null, 'model'] }, rejected: timeVaryingRejected,
+  },
+  {
+    name: 'SequenceEmbedding', make: (e) => ({ type: 'SequenceEmbedding', dimension: 3, num_embeddings_per_step: 5, num_steps: 6, ...e }), inputShape: [2], inputDtype: 'int32',
+    defaults: { compute_dtype: null, param_dtype: 'float32', embedding_init: null, embedding_sharding: null }, noEffect: { compute_dtype: 'float32', embedding_sharding: ['model', null] },
+    rejected: { embedding_init: 'uniform', param_dtype: 'int8', compute_dtype: 'int32' },
+  },
+  {
+    name: 'CombinedQueryKeyValueProjection', at: 'config.input_projection', make: projectionOf('CombinedQueryKeyValueProjection'), inputShape: [4],
+    defaults: { ...projection, qkv_kernel_init: null, qkv_kernel_sharding: null, bias_init: null, bias_sharding: null },
+    noEffect: { qkv_kernel_sharding: [null, null, 'model', null], bias_sharding: [null, 'model', null] },
+    rejected: { ...projectionRejected, qkv_kernel_init: 'zeros', bias_init: 'ones' },
+  },
+  {
+    name: 'SeparateQueryKeyValueProjection', at: 'config.input_projection', make: projectionOf('SeparateQueryKeyValueProjection'), inputShape: [4],
+    defaults: { ...projection, q_kernel_init: null, k_kernel_init: null, v_kernel_init: null, q_kernel_sharding: null, k_kernel_sharding: null, v_kernel_sharding: null, bias_init: null, bias_sharding: null },
+    noEffect: { k_kernel_sharding: ['data', 'model', null], bias_sharding: ['model', null] },
+    rejected: { ...projectionRejected, q_kernel_init: 'zeros', k_kernel_init: 'zeros', v_kernel_init: 'zeros', bias_init: 'ones' },
+  },
+  {
+    name: 'QueryAndKeyValueProjection', at: 'config.input_projection', make: projectionOf('QueryAndKeyValueProjection'), inputShape: [4],
+    defaults: queryAndKeyValue, noEffect: queryAndKeyValueNoEffect, rejected: queryAndKeyValueRejected,
+  },
+  {
+    name: 'QueryAndSharedKeyValueProjection', at: 'config.input_projection', make: projectionOf('QueryAndSharedKeyValueProjection'), inputShape: [4],
+    defaults: queryAndKeyValue, noEffect: queryAndKeyValueNoEffect, rejected: queryAndKeyValueRejected,
+  },
   {
     name: 'Logging', make: (e) => ({ type: 'Logging', prefix: 'test', ...e }), inputShape: [3],
     defaults: { layer_format_str: '{prefix} layer():\n\tx={x}\n\ttraining={training}\n\tconstants={constants}', get_initial_state_format_str: '{prefix} get_initial_state()', step_format_str: '{prefix} step():\n\tx={x}' },
@@ -219,6 +288,8 @@ describe('reference fields accepted for compatibility', () => {
     expect(error(() => sl.build({ type: 'Serial', layers: [], share_scope: [false] }, { inputShape: [1] })).message).toMatch(
       /config\.share_scope: only false is supported \(sharing the combinator's parameter scope with its children is not implemented\), got \[false\]/,
     );
+    expect(error(() => sl.build({ type: 'Dense', features: 2, projectable: 1 }, { inputShape: [3] })).message).toMatch(/config\.projectable: expected true or false or null, got 1/);
+    expect(bad({ input_projection: { type: 'SeparateQueryKeyValueProjection', q_kernel_sharding: [1] } })).toMatch(/config\.input_projection\.q_kernel_sharding: expected a sharding.*, got \[1\]/);
   });
 
   it('loads a reference-style snake_case JSON that spells the defaults out', () => {

@@ -10,7 +10,7 @@
 // the KV cache. The kernel is told where queries, keys and values are by a descriptor (ATT),
 // so the same kernel serves layer mode (keys in the projection output), step mode (keys in the
 // ring buffer of the state followed by the block's own keys) and cross attention.
-import { f, type Field, type Fields } from '../../config.js';
+import { f, ref, type Field, type Fields } from '../../config.js';
 import { SeqLayersError, show } from '../../errors.js';
 import { lcm } from '../../fraction.js';
 import { lecunNormal, zeros } from '../../initializers.js';
@@ -69,14 +69,77 @@ export type InputProjectionConfig =
   | { type: 'CombinedQueryKeyValueProjection'; shareKvProjection?: boolean }
   | { type: 'SeparateQueryKeyValueProjection' | 'QueryAndKeyValueProjection' | 'QueryAndSharedKeyValueProjection' };
 
+/**
+ * Fields of every reference projection config (QueryKeyValueProjectionConfig), accepted so
+ * reference JSON loads unchanged (see `ref` in config.ts for what each takes).
+ */
+const projectionReferenceFields = {
+  /** einsum_factory: null only. */
+  einsumFactory: ref.einsumFactory(),
+  /** quantization_provider: null only. */
+  quantizationProvider: ref.quantizationProvider(),
+};
+
+/**
+ * Fields of QueryAndKeyValueProjection and QueryAndSharedKeyValueProjection: those of every
+ * projection config, and the initializers and shardings of the query (q_) and the key/value
+ * (kv_) projection.
+ */
+const queryAndKeyValueReferenceFields = {
+  ...projectionReferenceFields,
+  /** q_kernel_init: null only (the reference's default). */
+  qKernelInit: ref.init(),
+  /** q_kernel_sharding: any, no effect. */
+  qKernelSharding: ref.sharding(),
+  /** q_bias_init: null only (the reference's default). */
+  qBiasInit: ref.init(),
+  /** q_bias_sharding: any, no effect. */
+  qBiasSharding: ref.sharding(),
+  /** kv_kernel_init: null only (the reference's default). */
+  kvKernelInit: ref.init(),
+  /** kv_kernel_sharding: any, no effect. */
+  kvKernelSharding: ref.sharding(),
+  /** kv_bias_init: null only (the reference's default). */
+  kvBiasInit: ref.init(),
+  /** kv_bias_sharding: any, no effect. */
+  kvBiasSharding: ref.sharding(),
+};
+
 const PROJECTIONS: Readonly<Record<InputProjectionConfig['type'], Fields>> = {
   CombinedQueryKeyValueProjection: {
     /** Keys and values share one projection: kernel [in, 2, H, U] instead of [in, 3, H, U] (default false). */
     shareKvProjection: f.bool().default(false),
+    ...projectionReferenceFields,
+    /** qkv_kernel_init: null only (the reference's default). */
+    qkvKernelInit: ref.init(),
+    /** qkv_kernel_sharding: any, no effect. */
+    qkvKernelSharding: ref.sharding(),
+    /** bias_init: null only (the reference's default). */
+    biasInit: ref.init(),
+    /** bias_sharding: any, no effect. */
+    biasSharding: ref.sharding(),
   },
-  SeparateQueryKeyValueProjection: {},
-  QueryAndKeyValueProjection: {},
-  QueryAndSharedKeyValueProjection: {},
+  SeparateQueryKeyValueProjection: {
+    ...projectionReferenceFields,
+    /** q_kernel_init: null only (the reference's default). */
+    qKernelInit: ref.init(),
+    /** k_kernel_init: null only (the reference's default). */
+    kKernelInit: ref.init(),
+    /** v_kernel_init: null only (the reference's default). */
+    vKernelInit: ref.init(),
+    /** q_kernel_sharding: any, no effect. */
+    qKernelSharding: ref.sharding(),
+    /** k_kernel_sharding: any, no effect. */
+    kKernelSharding: ref.sharding(),
+    /** v_kernel_sharding: any, no effect. */
+    vKernelSharding: ref.sharding(),
+    /** bias_init (of all three): null only (the reference's default). */
+    biasInit: ref.init(),
+    /** bias_sharding: any, no effect. */
+    biasSharding: ref.sharding(),
+  },
+  QueryAndKeyValueProjection: queryAndKeyValueReferenceFields,
+  QueryAndSharedKeyValueProjection: queryAndKeyValueReferenceFields,
 };
 
 /** The `input_projection` field, defaulting to `{type: defaultType}`. */
