@@ -11,7 +11,7 @@
 // steps come out normalised too (NaN stays in its own step).
 import { channelAxes, reductionGroups, showInput } from '../axes.js';
 import { permutationAxes, StridedCopy } from '../broadcast.js';
-import { builder, defineLayer, f, type Resolved } from '../config.js';
+import { builder, defineLayer, f, ref, type Resolved } from '../config.js';
 import { expectInput, Layer, product, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { ones, zeros } from '../initializers.js';
 import { rfMap } from '../receptive-field.js';
@@ -113,6 +113,28 @@ function planNorm(shape: readonly number[], axes: readonly number[], layer: Laye
   };
 }
 
+/**
+ * Fields of the reference's LayerNormalization, RMSNormalization, BatchNormalization and
+ * GroupNormalization Configs that concern training or JAX, accepted so reference JSON loads
+ * unchanged (see `ref` in config.ts for what each takes). All but RMSNormalization also have
+ * bias_init (null only).
+ */
+const normReferenceFields = {
+  /** scale_init: null only (the reference's default, ones). */
+  scaleInit: ref.init(),
+  /** sharding (of scale and bias): any, no effect. */
+  sharding: ref.sharding(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+  /**
+   * guard_against_excess_precision: any boolean, no effect. In the reference it rounds the input
+   * with jax.lax.reduce_precision to its own dtype's exponent and mantissa widths (for float32:
+   * 8 and 23 bits), which leaves float32 values unchanged; it exists for XLA fusions of the
+   * backward pass. Inputs are float32 here.
+   */
+  guardAgainstExcessPrecision: f.bool().opt(),
+};
+
 // ---------------------------------------------------------------------------------------------
 // LayerNormalization
 
@@ -127,6 +149,9 @@ const layerNormalizationFields = {
   useScale: f.bool().default(true),
   /** Accepted for the reference's configs; statistics are always float32 here (default true). */
   reductionsInAtLeastFp32: f.bool().default(true),
+  /** bias_init: null only (the reference's default, zeros). */
+  biasInit: ref.init(),
+  ...normReferenceFields,
 };
 
 /**
@@ -166,6 +191,7 @@ const rmsNormalizationFields = {
   useScale: f.bool().default(true),
   /** Accepted for the reference's configs; statistics are always float32 here (default true). */
   reductionsInAtLeastFp32: f.bool().default(true),
+  ...normReferenceFields,
 };
 
 /**
@@ -230,6 +256,9 @@ const batchNormalizationFields = {
   useScale: f.bool().default(true),
   /** How training computes the batch variance; accepted for the reference's configs (default true). */
   useFastVariance: f.bool().default(true),
+  /** bias_init: null only (the reference's default, zeros). */
+  biasInit: ref.init(),
+  ...normReferenceFields,
 };
 
 /**
@@ -296,6 +325,9 @@ const groupNormalizationFields = {
   useBias: f.bool().default(true),
   /** Multiply by the learned `scale` after normalising (default true). */
   useScale: f.bool().default(true),
+  /** bias_init: null only (the reference's default, zeros). */
+  biasInit: ref.init(),
+  ...normReferenceFields,
 };
 
 /**

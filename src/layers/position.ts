@@ -11,7 +11,7 @@
 // counted from the mask only, so values at invalid steps (NaN included) stay in their rows.
 import { channelAxes, showFullShape } from '../axes.js';
 import { BroadcastPlan, Op } from '../broadcast.js';
-import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../config.js';
+import { builder, defineLayer, f, ref, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { ones } from '../initializers.js';
 import {
@@ -75,6 +75,10 @@ const timingFields = {
   ).opt(),
   /** Count only valid steps as positions (default true); false: the physical step index. */
   onlyAdvancePositionForValidTimesteps: f.bool().default(true),
+  /** sharding (of `scale`): any, no effect (see `ref` in config.ts for these reference fields). */
+  sharding: ref.sharding(),
+  /** param_dtype, the dtype of `scale` and of the signal: "float32" only. */
+  paramDtype: ref.paramDtype(),
 };
 
 /**

@@ -10,7 +10,7 @@
 // so layer() equals any split into steps bit for bit. The state is frozen (not updated) at
 // invalid steps, so values there (NaN included) never reach a later step; the output mask is
 // the input mask and outputs at invalid steps are unspecified, as in the reference.
-import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../config.js';
+import { builder, defineLayer, f, ref, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { gaussian, lecunNormal, orthogonal, zeros } from '../initializers.js';
 import { inputChannels, Layer, product, stateElementBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
@@ -90,6 +90,32 @@ const gatedFields = {
 // ---------------------------------------------------------------------------------------------
 // LSTM
 
+/**
+ * LSTM's fields: the shared ones, and the reference's fields that concern training or JAX,
+ * accepted so reference JSON loads unchanged (see `ref` in config.ts for what each takes). GRU,
+ * which the reference lacks, has none of these.
+ */
+const lstmFields = {
+  ...gatedFields,
+  /** compute_dtype: null or "float32" only. */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+  /** precision: any, no effect (float32 products). */
+  precision: ref.precision(),
+  /** kernel_init: null only (the reference's default, LeCun normal). */
+  kernelInit: ref.init(),
+  /** kernel_sharding: any, no effect. */
+  kernelSharding: ref.sharding(),
+  /** recurrent_kernel_init: null only (the reference's default, orthogonal). */
+  recurrentKernelInit: ref.init(),
+  /** recurrent_kernel_sharding: any, no effect. */
+  recurrentKernelSharding: ref.sharding(),
+  /** bias_init: null only (the reference's default, unit forget bias). */
+  biasInit: ref.init(),
+  /** bias_sharding: any, no effect. */
+  biasSharding: ref.sharding(),
+};
 
 /** The reference's unit_forget_bias: zeros except ones for the forget gate (Jozefowicz et al. 2015). */
 const unitForgetBias = (units: number): Initializer => (out) => {
@@ -128,7 +154,7 @@ export class LSTMLayer extends RecurrentLayer {
   private readonly act: readonly [number, number];
   private readonly ract: readonly [number, number];
 
-  constructor(config: Resolved<typeof gatedFields>, ctx: BuildContext) {
+  constructor(config: Resolved<typeof lstmFields>, ctx: BuildContext) {
     super(config, ctx, config.units);
     const u = this.units;
     this.act = activationOf(config.activation);
@@ -304,6 +330,18 @@ const rglruFields = {
   minRad: f.num(0, 1).default(0.9),
   /** Variance scale of the gate kernels' initialiser (normal, fan-in) (default 1). */
   gateKernelVarianceScale: f.num(0).default(1),
+  /** scan_sharding: any, no effect (how JAX splits the scan over devices; see `ref` in config.ts for these reference fields). */
+  scanSharding: ref.sharding(),
+  /** a_sharding: any, no effect. */
+  aSharding: ref.sharding(),
+  /** gate_kernel_sharding: any, no effect. */
+  gateKernelSharding: ref.sharding(),
+  /** gate_bias_sharding: any, no effect. */
+  gateBiasSharding: ref.sharding(),
+  /** compute_dtype: null or "float32" only. */
+  computeDtype: ref.computeDtype(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
 };
 
 /** Largest |a| of the a_param initialiser (the reference's max_rad). */
@@ -397,7 +435,7 @@ export class RGLRULayer extends RecurrentLayer {
   }
 }
 
-const LSTMDef = defineLayer({ type: 'LSTM', fields: gatedFields, create: (c, ctx) => new LSTMLayer(c, ctx) });
+const LSTMDef = defineLayer({ type: 'LSTM', fields: lstmFields, create: (c, ctx) => new LSTMLayer(c, ctx) });
 const GRUDef = defineLayer({ type: 'GRU', fields: gruFields, create: (c, ctx) => new GRULayer(c, ctx) });
 const RGLRUDef = defineLayer({ type: 'RGLRU', fields: rglruFields, create: (c, ctx) => new RGLRULayer(c, ctx) });
 

@@ -62,6 +62,9 @@ const denseNoEffect = { compute_dtype: 'float32', precision: 'bfloat16_3x', kern
 const denseRejected = { kernel_init: 'lecun_normal', bias_init: 'zeros', param_dtype: 'bfloat16', compute_dtype: 'float16', einsum_factory: 'int8_einsum', quantization_provider: { type: 'aqt' } };
 const timeVarying = { compute_dtype: null, param_dtype: 'float32', precision: null, kernel_init: null, kernel_sharding: null, bias_init: null, bias_sharding: null };
 const timeVaryingRejected = { kernel_init: 'zeros', bias_init: 'ones', param_dtype: 'bfloat16', compute_dtype: 'bfloat16' };
+const norm = { scale_init: null, bias_init: null, sharding: null, param_dtype: 'float32', guard_against_excess_precision: false };
+const normNoEffect = { sharding: ['model'], guard_against_excess_precision: true };
+const normRejected = { scale_init: 'zeros', bias_init: 'ones', param_dtype: 'bfloat16' };
 const projectionOf = (type: string) => (e: Record<string, unknown>) => ({ type: 'DotProductSelfAttention', ...heads, max_past_horizon: 2, use_bias: true, input_projection: { type, ...e } });
 const projection = { einsum_factory: null, quantization_provider: null };
 const projectionRejected = { einsum_factory: 'int8_einsum', quantization_provider: 'aqt' };
@@ -163,6 +166,33 @@ const cases: Case[] = [
   {
     name: 'EinsumDense', make: (e) => ({ type: 'EinsumDense', equation: '...ab,bc->...ac', output_shape: [null, 4], bias_axes: 'c', ...e }), inputShape: [2, 3],
     defaults: dense, noEffect: denseNoEffect, rejected: denseRejected,
+  },
+  { name: 'LayerNormalization', make: (e) => ({ type: 'LayerNormalization', ...e }), inputShape: [4], defaults: norm, noEffect: normNoEffect, rejected: normRejected },
+  {
+    name: 'RMSNormalization', make: (e) => ({ type: 'RMSNormalization', ...e }), inputShape: [4],
+    defaults: { scale_init: null, sharding: null, param_dtype: 'float32', guard_against_excess_precision: false }, noEffect: normNoEffect,
+    rejected: { scale_init: 'zeros', param_dtype: 'float16' },
+  },
+  { name: 'GroupNormalization', make: (e) => ({ type: 'GroupNormalization', num_groups: 2, cumulative: true, ...e }), inputShape: [4], defaults: norm, noEffect: normNoEffect, rejected: normRejected },
+  { name: 'BatchNormalization', make: (e) => ({ type: 'BatchNormalization', ...e }), inputShape: [4], defaults: norm, noEffect: normNoEffect, rejected: normRejected },
+  {
+    name: 'LSTM', make: (e) => ({ type: 'LSTM', units: 3, ...e }), inputShape: [2],
+    defaults: {
+      compute_dtype: null, param_dtype: 'float32', precision: null, kernel_init: null, kernel_sharding: null, recurrent_kernel_init: null,
+      recurrent_kernel_sharding: null, bias_init: null, bias_sharding: null,
+    },
+    noEffect: { compute_dtype: 'float32', precision: 'highest', kernel_sharding: [null, 'model'], recurrent_kernel_sharding: ['model', null], bias_sharding: ['model'] },
+    rejected: { kernel_init: 'zeros', recurrent_kernel_init: 'orthogonal', bias_init: 'zeros', param_dtype: 'float16', compute_dtype: 'bfloat16' },
+  },
+  {
+    name: 'RGLRU', make: (e) => ({ type: 'RGLRU', units: 4, num_heads: 2, ...e }), inputShape: [4],
+    defaults: { scan_sharding: null, a_sharding: null, gate_kernel_sharding: null, gate_bias_sharding: null, compute_dtype: null, param_dtype: 'float32' },
+    noEffect: { scan_sharding: ['data', null, 'model'], a_sharding: ['model'], gate_kernel_sharding: ['model', null, null], gate_bias_sharding: ['model', null], compute_dtype: 'float32' },
+    rejected: { param_dtype: 'bfloat16', compute_dtype: 'bfloat16' },
+  },
+  {
+    name: 'AddTimingSignal', make: (e) => ({ type: 'AddTimingSignal', trainable_scale: true, ...e }), inputShape: [4],
+    defaults: { sharding: null, param_dtype: 'float32' }, noEffect: { sharding: [] }, rejected: { param_dtype: 'bfloat16' },
   },
   {
     name: 'Conditioning', make: (e) => ({ type: 'Conditioning', conditioning_name: 'source', projection: 'linear', combination: 'add', ...e }), inputShape: [3], source: true,
@@ -289,7 +319,17 @@ describe('reference fields accepted for compatibility', () => {
       /config\.share_scope: only false is supported \(sharing the combinator's parameter scope with its children is not implemented\), got \[false\]/,
     );
     expect(error(() => sl.build({ type: 'Dense', features: 2, projectable: 1 }, { inputShape: [3] })).message).toMatch(/config\.projectable: expected true or false or null, got 1/);
+    expect(error(() => sl.build({ type: 'LayerNormalization', guard_against_excess_precision: 'yes' }, { inputShape: [3] })).message).toMatch(
+      /config\.guard_against_excess_precision: expected true or false or null, got "yes"/,
+    );
+    expect(error(() => sl.build({ type: 'RGLRU', units: 4, num_heads: 2, scan_sharding: 'model' }, { inputShape: [4] })).message).toMatch(/config\.scan_sharding: expected a sharding.*, got "model"/);
     expect(bad({ input_projection: { type: 'SeparateQueryKeyValueProjection', q_kernel_sharding: [1] } })).toMatch(/config\.input_projection\.q_kernel_sharding: expected a sharding.*, got \[1\]/);
+  });
+
+  it('GRU, not in the reference, has none of its LSTM fields', () => {
+    const e = error(() => sl.build({ type: 'GRU', units: 3, kernel_init: null }, { inputShape: [2] }));
+    expect(e.code).toBe('BAD_CONFIG');
+    expect(e.message).toMatch(/config\.kernel_init: GRU has no field "kernel_init"/);
   });
 
   it('loads a reference-style snake_case JSON that spells the defaults out', () => {
@@ -329,6 +369,55 @@ describe('reference fields accepted for compatibility', () => {
     expect(again.toConfig()).toEqual(m.toConfig());
     expect(m.toConfig()).toMatchObject({ shareScope: false, layers: [{ paramDtype: 'float32' }, {}, { layers: [{ useKvCacheRingbuffer: false }, {}] }, {}] });
     expect(m.toConfig().layers).not.toHaveProperty('0.kernelConstraint');
+    for (const model of [m, p, again]) model.dispose();
+  });
+
+  it('loads a reference-style JSON of dense, normalization, recurrent and position layers spelling the defaults out', () => {
+    const json = `{
+      "type": "Serial",
+      "layers": [
+        {"type": "Dense", "features": 4, "use_bias": true, "compute_dtype": null, "param_dtype": "float32", "precision": null, "kernel_init": null,
+         "kernel_sharding": null, "bias_init": null, "bias_sharding": null, "einsum_factory": null, "projectable": true, "quantization_provider": null},
+        {"type": "LayerNormalization", "scale_init": null, "bias_init": null, "sharding": null, "reductions_in_at_least_fp32": true,
+         "param_dtype": "float32", "guard_against_excess_precision": false},
+        {"type": "AddTimingSignal", "trainable_scale": true, "axes": null, "sharding": null, "param_dtype": "float32"},
+        {"type": "DotProductSelfAttention", "num_heads": 2, "units_per_head": 2, "max_past_horizon": 4, "use_bias": true,
+         "input_projection": {"type": "QueryAndKeyValueProjection", "q_kernel_init": null, "q_kernel_sharding": null, "q_bias_init": null,
+          "q_bias_sharding": null, "kv_kernel_init": null, "kv_kernel_sharding": null, "kv_bias_init": null, "kv_bias_sharding": null,
+          "einsum_factory": null, "quantization_provider": null}},
+        {"type": "EinsumDense", "equation": "...hu,huo->...o", "output_shape": [4], "bias_axes": "o", "compute_dtype": null, "param_dtype": "float32",
+         "precision": null, "kernel_init": null, "kernel_sharding": null, "bias_init": null, "bias_sharding": null, "einsum_factory": null,
+         "quantization_provider": null},
+        {"type": "LSTM", "units": 4, "compute_dtype": null, "param_dtype": "float32", "precision": null, "use_bias": true, "kernel_init": null,
+         "kernel_sharding": null, "recurrent_kernel_init": null, "recurrent_kernel_sharding": null, "bias_init": null, "bias_sharding": null},
+        {"type": "RGLRU", "units": 4, "num_heads": 2, "scan_type": "auto", "scan_sharding": null, "a_sharding": null, "gate_kernel_sharding": null,
+         "gate_bias_sharding": null, "compute_dtype": null, "param_dtype": "float32"},
+        {"type": "RMSNormalization", "scale_init": null, "sharding": null, "param_dtype": "float32", "guard_against_excess_precision": false}
+      ]
+    }`;
+    const plain = {
+      type: 'Serial',
+      layers: [
+        { type: 'Dense', features: 4 },
+        { type: 'LayerNormalization' },
+        { type: 'AddTimingSignal', trainable_scale: true },
+        { type: 'DotProductSelfAttention', num_heads: 2, units_per_head: 2, max_past_horizon: 4, use_bias: true, input_projection: { type: 'QueryAndKeyValueProjection' } },
+        { type: 'EinsumDense', equation: '...hu,huo->...o', output_shape: [4], bias_axes: 'o' },
+        { type: 'LSTM', units: 4 },
+        { type: 'RGLRU', units: 4, num_heads: 2 },
+        { type: 'RMSNormalization' },
+      ],
+    };
+    const m = randomizeWeights(sl.build(JSON.parse(json), { inputShape: [3] }));
+    const p = sl.build(plain, { inputShape: [3] });
+    p.loadWeights(m.getWeights());
+    const x = sl.randomSequence([2, 8, 3], { seed: 5 });
+    expect(m.layer(x).values).toEqual(p.layer(x).values);
+    expect(sl.stepByStep(m, x, 2).values).toEqual(sl.stepByStep(p, x, 2).values);
+    const again = sl.build(JSON.parse(JSON.stringify(sl.toSnakeCase(m.toConfig()))), { inputShape: [3] });
+    expect(again.toConfig()).toEqual(m.toConfig());
+    expect(m.toConfig()).toMatchObject({ layers: [{ paramDtype: 'float32', projectable: true }, { guardAgainstExcessPrecision: false }, {}, {}, {}, {}, {}, {}] });
+    expect(m.toConfig().layers).not.toHaveProperty('0.kernelInit');
     for (const model of [m, p, again]) model.dispose();
   });
 });
