@@ -332,6 +332,24 @@ describe('reference fields accepted for compatibility', () => {
     expect(e.message).toMatch(/config\.kernel_init: GRU has no field "kernel_init"/);
   });
 
+  it('sub-configs check null and repeated fields as layer configs do', () => {
+    const dpsa = { type: 'DotProductSelfAttention', num_heads: 2, units_per_head: 3, max_past_horizon: 2 };
+    const shaw = { type: 'ShawRelativePositionEmbedding', max_backward: 2, max_forward: 0, num_heads: 2, units_per_head: 3 };
+    const bad = (extra: object) => error(() => sl.build({ ...dpsa, ...extra }, { inputShape: [4] }));
+    // null is checked, not skipped: a field supported only at other values refuses it.
+    let e = bad({ relative_position_embedding: { ...shaw, param_dtype: null } });
+    expect(e.code).toBe('BAD_CONFIG');
+    expect(e.message).toMatch(/config\.relative_position_embedding\.param_dtype: only "float32" is supported \(parameters are float32 here\), got null/);
+    e = bad({ input_projection: { type: 'CombinedQueryKeyValueProjection', share_kv_projection: true, shareKvProjection: false } });
+    expect(e.code).toBe('BAD_CONFIG');
+    expect(e.message).toMatch(/config\.input_projection\.shareKvProjection: field given twice \("share_kv_projection" and "shareKvProjection"\)/);
+    // null still stands for an omitted optional field where the field allows it.
+    const m = sl.build({ ...dpsa, input_projection: { type: 'CombinedQueryKeyValueProjection', share_kv_projection: null, einsum_factory: null }, relative_position_embedding: { ...shaw, embedding_sharding: null } }, { inputShape: [4] });
+    expect(m.toConfig()).toMatchObject({ inputProjection: { type: 'CombinedQueryKeyValueProjection', shareKvProjection: false } });
+    expect(m.toConfig().inputProjection).not.toHaveProperty('einsumFactory');
+    m.dispose();
+  });
+
   it('loads a reference-style snake_case JSON that spells the defaults out', () => {
     const json = `{
       "type": "Serial", "share_scope": false, "name": "encoder",

@@ -41,13 +41,20 @@ export function subConfigField<T extends { type: string }>(kinds: Readonly<Recor
     if (typeof type !== 'string' || !Object.hasOwn(kinds, type)) throw bad(`${path}.type`, `expected one of ${names}, got ${show(type)}`);
     const fields = kinds[type]!;
     const out: Record<string, unknown> = { type };
+    const seen = new Map<string, string>();
     for (const [key, value] of Object.entries(obj)) {
       if (key === 'type') continue;
       const name = camel(key);
       const field: Field<unknown> | undefined = Object.hasOwn(fields, name) ? fields[name] : undefined;
       if (!field) throw bad(`${path}.${key}`, `${type} has no field ${show(key)}. Its fields: ${Object.keys(fields).map(snake).join(', ') || '(none)'}`);
-      const checked = value === null && field.optional ? undefined : field.check(value, `${path}.${key}`);
+      if (seen.has(name)) throw bad(`${path}.${key}`, `field given twice (${show(seen.get(name))} and ${show(key)})`);
+      seen.set(name, key);
+      if (value === undefined) continue;
+      // As layer fields: null is checked too (a field supported only at other values refuses
+      // it), then stands for an omitted optional field.
+      const checked = field.check(value, `${path}.${key}`);
       if (checked === undefined && value !== null) throw bad(`${path}.${key}`, `expected ${field.expects}, got ${show(value)}`);
+      if (value === null && !field.optional) throw bad(`${path}.${key}`, `expected ${field.expects}, got null`);
       if (checked !== undefined) out[name] = checked;
     }
     for (const [name, field] of Object.entries(fields)) {
