@@ -92,8 +92,8 @@ const KINDS: Readonly<Record<RelativePositionConfig['type'], Fields>> = {
     posProjSharding: ref.sharding(),
     /** param_dtype: "float32" only. */
     paramDtype: ref.paramDtype(),
-    /** einsum_factory: null only (the reference's hook for a custom einsum, e.g. quantised, is not implemented). */
-    einsumFactory: f.only([null], 'custom einsum implementations are not implemented'),
+    /** einsum_factory: null only (see ref.einsumFactory). */
+    einsumFactory: ref.einsumFactory(),
   },
 };
 
