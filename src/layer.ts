@@ -148,6 +148,9 @@ export function describeConstant(c: Sequence | ConstantArray): string {
   return `an array ${show(c.shape)} ${c.values instanceof Int32Array ? 'int32' : 'float32'}`;
 }
 
+/** A constant's size that may broadcast, for messages: "3 or 1", or just "1". */
+export const sizeOrOne = (n: number) => (n === 1 ? '1' : `${n} or 1`);
+
 /** Per-call context handed down the tree: state, constants, emits, scratch memory. */
 export class RunContext {
   /** The state being stepped, or null in layer mode. */

@@ -13,7 +13,7 @@
 import { broadcastShapes, broadcastStrides, contiguousStrides, MAX_STRIDED_RANK, Op, type OpCode } from '../broadcast.js';
 import { builder, defineLayer, f, normalizeConfig, ref, type Resolved } from '../config.js';
 import { show } from '../errors.js';
-import { describeConstant, expectInput, Layer, MAX_STEP_COUNT, product, setSeq, SharedRunLayer, type BuildContext, type ConstantArray, type Constants, type Derived, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { describeConstant, expectInput, Layer, MAX_STEP_COUNT, product, sizeOrOne, setSeq, SharedRunLayer, type BuildContext, type ConstantArray, type Constants, type Derived, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { Sequence } from '../sequence.js';
 import { DenseShaped } from './dense.js';
 
@@ -263,9 +263,9 @@ export class ConditioningLayer extends SharedRunLayer {
   /** What the constant must look like for an input of batch x time steps (for messages). */
   private expects(batch: number, time: number, sliced: boolean): string {
     const dims = (d: readonly string[]) => `[${[...d, ...this.cShape.map(String)].join(', ')}]`;
-    const b = `${batch} or 1`;
+    const b = sizeOrOne(batch);
     if (this.kind === 'array') return `an array ${dims([b])} float32`;
-    return `a Sequence ${dims([b, sliced ? 'time' : `${time} or 1`])} float32`;
+    return `a Sequence ${dims([b, sliced ? 'time' : sizeOrOne(time)])} float32`;
   }
 
   /**

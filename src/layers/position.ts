@@ -15,7 +15,7 @@ import { builder, defineLayer, f, ref, type LayerConfig, type Resolved } from '.
 import { show } from '../errors.js';
 import { ones } from '../initializers.js';
 import {
-  describeConstant, expectInput, product, SharedRunLayer, type BuildContext, type ConstantArray, type Constants, type Layer, type Derived, type Param, type RunContext, type StateSpec, type WSeq,
+  describeConstant, expectInput, product, SharedRunLayer, sizeOrOne, type BuildContext, type ConstantArray, type Constants, type Layer, type Derived, type Param, type RunContext, type StateSpec, type WSeq,
 } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import { Sequence } from '../sequence.js';
@@ -215,7 +215,7 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
   /** The positions constant for an input of batch x time steps, or MISSING_CONSTANT. */
   private positionsConstant(batch: number, time: number, constants: Constants): Sequence | ConstantArray {
     const name = this.positionsName!;
-    const expects = () => `positions [${batch} or 1, ${time} or 1] (a Sequence without channel axes, or an array; int32 or float32)`;
+    const expects = () => `positions [${sizeOrOne(batch)}, ${sizeOrOne(time)}] (a Sequence without channel axes, or an array; int32 or float32)`;
     const c = this.constant(constants, name, expects);
     const pb = c.shape[0]!, pt = c.shape[1]!;
     if (c.shape.length !== 2 || (pb !== 1 && pb !== batch) || (pt !== 1 && pt !== time) || c.values.length !== pb * pt || (c instanceof Sequence && c.dtype === 'complex64')) {
