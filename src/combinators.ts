@@ -638,6 +638,8 @@ export class ParallelChannelsLayer extends Layer {
   private readonly split: BroadcastPlan;
   private readonly combiner: Combiner;
   private readonly groupSize: number;
+  /** Where group i starts within an input row: i * groupStride elements (the group's width on the last axis). */
+  private readonly groupStride: number;
   private readonly ptrs: number[];
   private readonly masks: number[];
   private readonly xg: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
@@ -652,6 +654,7 @@ export class ParallelChannelsLayer extends Layer {
     }
     const groupShape = [...shape.slice(0, -1), last / g];
     this.groupSize = product(groupShape);
+    this.groupStride = last / g;
     this.inner = this.child(config.childLayer, 'child_layer', { shape: groupShape, dtype: ctx.input.dtype }, true);
     this.childBatchFactor = g;
     this.split = new BroadcastPlan(groupShape, { shape: groupShape, perRow: true, strides: contiguousStrides(shape), rowStride: product(shape) }, { shape: groupShape, perRow: true });
@@ -671,7 +674,7 @@ export class ParallelChannelsLayer extends Layer {
     xg.batch = g * x.batch;
     xg.time = x.time;
     for (let i = 0; i < g; i++) {
-      this.split.run(ctx, Op.copy, rows, x.values + 4 * i * this.groupSize, 0, xg.values + 4 * i * rows * this.groupSize);
+      this.split.run(ctx, Op.copy, rows, x.values + 4 * i * this.groupStride, 0, xg.values + 4 * i * rows * this.groupSize);
       k.mem_copy(xg.mask + i * rows, x.mask, rows);
     }
     const y = stepping ? this.inner.runStep(xg, ctx) : this.inner.runLayer(xg, ctx);

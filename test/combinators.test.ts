@@ -113,6 +113,20 @@ describe('ParallelChannels', () => {
       sl.verifyContract(m);
     });
   }
+  it('splits the last axis of a rank-2 channel shape (group i starts i * size/numGroups into each row)', () => {
+    // Found by contract fuzzing: groups were read at i * (whole group size), so with leading
+    // channel axes they took the wrong channels and read past the end of each row.
+    const m = sl.build(sl.ParallelChannels(sl.Identity(), 2, { combination: 'stack' }), { inputShape: [2, 4] });
+    const x = sl.Sequence.fromValues(Float32Array.from({ length: 16 }, (_, i) => i), [1, 2, 2, 4]);
+    // Step t, row r: [8t + 4r .. 8t + 4r + 3]; group 0 holds the first two of each row, group 1 the last two.
+    expect([...m.layer(x).values]).toEqual([0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15]);
+    expect(m.outputShape()).toEqual([2, 2, 2]);
+    sl.verifyContract(m);
+    const c = sl.build(sl.ParallelChannels(sl.Relu(), 2, { combination: 'concat' }), { inputShape: [3, 4] });
+    const y = sl.randomSequence([2, 7, 3, 4], { seed: 4 });
+    sl.assertSequencesClose(c.layer(y), sl.build(sl.Relu(), { inputShape: [3, 4] }).layer(y), 'concat of groups = the child on all channels', 0, 0);
+    sl.verifyContract(c);
+  });
 });
 
 describe('CheckpointGradient', () => {
