@@ -1,10 +1,11 @@
 // Combinators: layers made of layers. Port of sequence_layers/jax/combinators.py.
-import { BroadcastPlan, broadcastOrThrow, contiguousStrides, Op } from './broadcast.js';
+import { BroadcastPlan, broadcastOrThrow, broadcastStrides, contiguousStrides, Op } from './broadcast.js';
 import { defineLayer, f, type LayerConfig, type Resolved } from './config.js';
 import { Fraction, lcm } from './fraction.js';
 import { createStates, Layer, product, releaseStates, stepBytes, type BuildContext, type ChannelSpec, type RunContext, type StateBuffer, type WSeq } from './layer.js';
 import { checkRfPhases, rfAggregate, rfAt, rfSerial, rfUnion, type ReceptiveField } from './receptive-field.js';
 import { SeqLayersError, show } from './errors.js';
+import { dtypeWidth, type DType } from './sequence.js';
 
 // ---------------------------------------------------------------------------------------------
 // Metadata of children run one after another (serial_block_size & co. in the reference's utils).
@@ -135,60 +136,97 @@ export function combinedShape(mode: Combination, shapes: readonly (readonly numb
 
 /**
  * Combines branch outputs [rows, ...shape_i] into [rows, ...outShape] with one strided kernel
- * call per branch; masks are AND-ed. Plans are made once at build time.
+ * call per branch; masks are AND-ed. Plans are made once at build time. complex64 values are
+ * (re, im) float pairs: the plans see them as a trailing axis of 2, and a product multiplies
+ * them as complex numbers (six strided calls per branch after the first, through scratch).
  */
 export class Combiner {
   readonly outShape: number[];
   private readonly plans: BroadcastPlan[] = [];
   private readonly offsets: number[] = [];
+  /** Floats per value: 2 for complex64. */
+  private readonly width: number;
+  /** complex64 product: y * x_i into real scratch [rows, ...outShape], then the (re, im) pairs of y written back. */
+  private readonly complexProduct: { mul: BroadcastPlan[]; sub: BroadcastPlan; addTo: BroadcastPlan; copyTo: BroadcastPlan } | null = null;
 
   constructor(
     readonly mode: Combination,
     shapes: readonly (readonly number[])[],
     who: string,
+    dtype: DType = 'float32',
   ) {
     this.outShape = combinedShape(mode, shapes, who);
+    const w = (this.width = dtypeWidth(dtype));
+    // A channel shape as the kernels see it: complex values gain a trailing (re, im) axis.
+    const floats = (shape: readonly number[]) => (w > 1 ? [...shape, w] : [...shape]);
     const out = this.outShape;
-    const rows = product(out);
-    const perRow = (shape: readonly number[]) => ({ shape, perRow: true });
+    const rows = product(out) * w;
+    const perRow = (shape: readonly number[]) => ({ shape: floats(shape), perRow: true });
     if (mode === 'stack') {
-      const inner = out.slice(1);
+      const inner = floats(out.slice(1));
       shapes.forEach((s, i) => {
         this.plans.push(new BroadcastPlan(inner, perRow(s), perRow(s), { strides: contiguousStrides(inner), rowStride: rows }));
         this.offsets.push(i * product(inner));
       });
     } else if (mode === 'concat') {
-      const strides = contiguousStrides(out);
+      const strides = contiguousStrides(floats(out));
       let at = 0;
       for (const s of shapes) {
         const last = s.length ? s[s.length - 1]! : 1;
-        const target = [...out.slice(0, -1), last];
+        const target = floats([...out.slice(0, -1), last]);
         const own = s.length ? s : [1];
         this.plans.push(new BroadcastPlan(target, perRow(own), perRow(own), { strides, rowStride: rows }));
-        this.offsets.push(at);
+        this.offsets.push(at * w);
         at += last;
       }
+    } else if (mode === 'product' && w > 1) {
+      // Branch 0 is copied in as (re, im) pairs; each later branch multiplies through views of
+      // the real and imaginary parts (element strides doubled, the imaginary part 4 bytes on).
+      this.plans.push(new BroadcastPlan(floats(out), perRow(shapes[0]!), perRow(shapes[0]!)));
+      this.offsets.push(0);
+      const n = product(out), pairs = contiguousStrides(out).map((d) => d * w);
+      const yView = { shape: out, perRow: true, strides: pairs, rowStride: n * w };
+      const real = { shape: out, perRow: true };
+      this.complexProduct = {
+        mul: shapes.map((s) => new BroadcastPlan(out, yView, { shape: s, perRow: true, strides: broadcastStrides(s, out).map((d) => d * w), rowStride: product(s) * w })),
+        sub: new BroadcastPlan(out, real, real),
+        addTo: new BroadcastPlan(out, real, real, { strides: pairs, rowStride: n * w }),
+        copyTo: new BroadcastPlan(out, real, real, { strides: pairs, rowStride: n * w }),
+      };
     } else {
       shapes.forEach((s, i) => {
-        this.plans.push(i === 0 ? new BroadcastPlan(out, perRow(s), perRow(s)) : new BroadcastPlan(out, perRow(out), perRow(s)));
+        this.plans.push(i === 0 ? new BroadcastPlan(floats(out), perRow(s), perRow(s)) : new BroadcastPlan(floats(out), perRow(out), perRow(s)));
         this.offsets.push(0);
       });
     }
   }
 
-  /** y = combine(inputs) over `rows` rows; y must hold rows * product(outShape) floats. */
+  /** y = combine(inputs) over `rows` rows; y must hold rows * product(outShape) values. */
   run(ctx: RunContext, rows: number, inputs: readonly number[], y: number): void {
     const mode = this.mode;
+    const cp = this.complexProduct;
     for (let i = 0; i < inputs.length; i++) {
       const x = inputs[i]!;
       if (mode === 'stack' || mode === 'concat' || i === 0) {
         this.plans[i]!.run(ctx, Op.copy, rows, x, x, y + 4 * this.offsets[i]!);
+      } else if (cp) {
+        // (a + bi)(c + di) = (ac - bd) + (ad + bc)i, with y = a + bi and x = c + di.
+        const bytes = rows * product(this.outShape) * 4;
+        const ac = ctx.alloc(bytes), bd = ctx.alloc(bytes), ad = ctx.alloc(bytes), bc = ctx.alloc(bytes);
+        const mul = cp.mul[i]!;
+        mul.run(ctx, Op.mul, rows, y, x, ac);
+        mul.run(ctx, Op.mul, rows, y + 4, x + 4, bd);
+        mul.run(ctx, Op.mul, rows, y, x + 4, ad);
+        mul.run(ctx, Op.mul, rows, y + 4, x, bc);
+        cp.sub.run(ctx, Op.sub, rows, ac, bd, ac);
+        cp.addTo.run(ctx, Op.add, rows, ad, bc, y + 4);
+        cp.copyTo.run(ctx, Op.copy, rows, ac, ac, y);
       } else {
         this.plans[i]!.run(ctx, mode === 'product' ? Op.mul : Op.add, rows, y, x, y);
       }
     }
     if (mode === 'mean') {
-      const n = rows * product(this.outShape);
+      const n = rows * product(this.outShape) * this.width;
       ctx.rt.k.f32_vscale_shift(n, y, 1 / inputs.length, 0, y);
     }
   }
@@ -241,7 +279,7 @@ export class ParallelLayer extends Layer {
       }
       if (l.output.dtype !== first.output.dtype) throw this.error('BAD_CONFIG', `expected every branch to output the same dtype, got ${ls.map((b) => b.output.dtype).join(', ')}`);
     }
-    this.combiner = new Combiner(mode, ls.map((l) => l.output.shape), this.where);
+    this.combiner = new Combiner(mode, ls.map((l) => l.output.shape), this.where, first.output.dtype);
     this.output = { shape: this.combiner.outShape, dtype: first.output.dtype };
     this.outputRatio = first.outputRatio;
     this.blockSize = ls.reduce((b, l) => lcm(b, l.blockSize), 1);
@@ -349,7 +387,7 @@ export class ResidualLayer extends Layer {
     for (const l of this.shortcut) s = stepping ? l.runStep(s, ctx) : l.runLayer(s, ctx);
     if (s.time !== yt) throw this.error('BAD_INPUT', `body and shortcut produced different lengths (${yt} and ${s.time} steps)`);
     const rows = x.batch * yt;
-    const n = rows * product(this.output.shape);
+    const n = rows * product(this.output.shape) * dtypeWidth(this.output.dtype);
     const out = this.allocOutput(ctx, x.batch, yt);
     ctx.rt.k.f32_vadd(n, yv, s.values, out);
     const mask = ctx.alloc(rows);
@@ -577,7 +615,7 @@ export class BidirectionalLayer extends Layer {
       throw this.error('BAD_CONFIG', `expected forward and backward to have the same output ratio, got ${this.fwd.outputRatio} and ${this.bwd.outputRatio}`);
     }
     if (this.fwd.output.dtype !== this.bwd.output.dtype) throw this.error('BAD_CONFIG', `expected forward and backward to output the same dtype, got ${this.fwd.output.dtype} and ${this.bwd.output.dtype}`);
-    this.combiner = new Combiner(config.combination, [this.fwd.output.shape, this.bwd.output.shape], this.where);
+    this.combiner = new Combiner(config.combination, [this.fwd.output.shape, this.bwd.output.shape], this.where, this.fwd.output.dtype);
     this.output = { shape: this.combiner.outShape, dtype: this.fwd.output.dtype };
     this.outputRatio = this.fwd.outputRatio;
     this.supportsStep = false;
@@ -638,8 +676,10 @@ export class ParallelChannelsLayer extends Layer {
   private readonly split: BroadcastPlan;
   private readonly combiner: Combiner;
   private readonly groupSize: number;
-  /** Where group i starts within an input row: i * groupStride elements (the group's width on the last axis). */
+  /** Where group i starts within an input row: i * groupStride values (the group's width on the last axis). */
   private readonly groupStride: number;
+  /** Floats per input value (2 for complex64). */
+  private readonly width: number;
   private readonly ptrs: number[];
   private readonly masks: number[];
   private readonly xg: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
@@ -657,8 +697,11 @@ export class ParallelChannelsLayer extends Layer {
     this.groupStride = last / g;
     this.inner = this.child(config.childLayer, 'child_layer', { shape: groupShape, dtype: ctx.input.dtype }, true);
     this.childBatchFactor = g;
-    this.split = new BroadcastPlan(groupShape, { shape: groupShape, perRow: true, strides: contiguousStrides(shape), rowStride: product(shape) }, { shape: groupShape, perRow: true });
-    this.combiner = new Combiner(config.combination, Array(g).fill(this.inner.output.shape), this.where);
+    // complex64 values are (re, im) float pairs: a trailing axis of 2 for the split.
+    const w = (this.width = dtypeWidth(ctx.input.dtype));
+    const floats = (s: readonly number[]) => (w > 1 ? [...s, w] : [...s]);
+    this.split = new BroadcastPlan(floats(groupShape), { shape: floats(groupShape), perRow: true, strides: contiguousStrides(floats(shape)), rowStride: product(shape) * w }, { shape: floats(groupShape), perRow: true });
+    this.combiner = new Combiner(config.combination, Array(g).fill(this.inner.output.shape), this.where, this.inner.output.dtype);
     inheritMetadata(this, this.inner);
     this.output = { shape: this.combiner.outShape, dtype: this.inner.output.dtype };
     this.ptrs = Array(g).fill(0);
@@ -669,18 +712,19 @@ export class ParallelChannelsLayer extends Layer {
     const g = this.ptrs.length, rows = x.batch * x.time;
     const k = ctx.rt.k;
     const xg = this.xg;
-    xg.values = ctx.alloc(g * rows * this.groupSize * 4);
+    const w = this.width;
+    xg.values = ctx.alloc(g * rows * this.groupSize * w * 4);
     xg.mask = ctx.alloc(g * rows);
     xg.batch = g * x.batch;
     xg.time = x.time;
     for (let i = 0; i < g; i++) {
-      this.split.run(ctx, Op.copy, rows, x.values + 4 * i * this.groupStride, 0, xg.values + 4 * i * rows * this.groupSize);
+      this.split.run(ctx, Op.copy, rows, x.values + 4 * w * i * this.groupStride, 0, xg.values + 4 * w * i * rows * this.groupSize);
       k.mem_copy(xg.mask + i * rows, x.mask, rows);
     }
     const y = stepping ? this.inner.runStep(xg, ctx) : this.inner.runLayer(xg, ctx);
-    const outRows = x.batch * y.time, size = product(this.inner.output.shape);
+    const outRows = x.batch * y.time, size = stepBytes(this.inner.output);
     for (let i = 0; i < g; i++) {
-      this.ptrs[i] = y.values + 4 * i * outRows * size;
+      this.ptrs[i] = y.values + i * outRows * size;
       this.masks[i] = y.mask + i * outRows;
     }
     const out = this.allocOutput(ctx, x.batch, y.time);

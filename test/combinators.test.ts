@@ -129,6 +129,72 @@ describe('ParallelChannels', () => {
   });
 });
 
+describe('complex64 branches', () => {
+  // Found by contract fuzzing: the combinators counted one float per complex value, so only
+  // the first half of each step was combined and the rest of the output was uninitialised.
+  const x = sl.randomSequence([2, 5, 2], { dtype: 'complex64', seed: 9 });
+  const pairs = (y: sl.Sequence) => [...y.values].map((v) => Math.fround(v));
+  /** x's values through f per (re, im) pair, as float32. */
+  const each = (f: (re: number, im: number) => number[]) => {
+    const out: number[] = [];
+    for (let i = 0; i < x.values.length; i += 2) out.push(...f(x.values[i]!, x.values[i + 1]!).map(Math.fround));
+    return out;
+  };
+  const close = (got: number[], want: number[]) => {
+    expect(got.length).toBe(want.length);
+    got.forEach((g, i) => expect(g).toBeCloseTo(want[i]!, 5));
+  };
+  /** Per step of x (2 complex values): the step's floats f(step) concatenated. */
+  const perStep = (f: (step: number[]) => number[]) => {
+    const out: number[] = [];
+    for (let i = 0; i < x.values.length; i += 4) out.push(...f([...x.values.slice(i, i + 4)]));
+    return out;
+  };
+  for (const combination of ['stack', 'concat', 'add', 'mean', 'product'] as const) {
+    it(`Parallel combines complex values with ${combination}`, () => {
+      const m = sl.build(sl.Parallel([sl.Identity(), sl.Identity()], { combination }), { inputShape: [2], inputDtype: 'complex64' });
+      const want = {
+        stack: perStep((s) => [...s, ...s]),
+        concat: perStep((s) => [...s, ...s]),
+        add: each((re, im) => [2 * re, 2 * im]),
+        mean: each((re, im) => [re, im]),
+        product: each((re, im) => [re * re - im * im, 2 * re * im]),
+      }[combination];
+      const y = m.layer(x);
+      expect(y.dtype).toBe('complex64');
+      close(pairs(y), want);
+      sl.verifyContract(m, { x });
+    });
+  }
+  it('Parallel multiplies three complex branches, broadcasting one', () => {
+    const m = sl.build(sl.Parallel([sl.Identity(), sl.Identity(), sl.Slice({ slices: [[0, 1, null]] })], { combination: 'product' }), { inputShape: [2], inputDtype: 'complex64' });
+    const want = perStep(([a, b, c, d]) => {
+      // z0 = a + bi, z1 = c + di, each squared, times z0.
+      const cube = (re: number, im: number) => [re * (re * re - im * im) - im * 2 * re * im, re * 2 * re * im + im * (re * re - im * im)];
+      const [r0, i0] = cube(a!, b!);
+      const [sr, si] = [c! * c! - d! * d!, 2 * c! * d!];
+      return [r0!, i0!, sr * a! - si * b!, sr * b! + si * a!];
+    });
+    close(pairs(m.layer(x)), want);
+    sl.verifyContract(m, { x });
+  });
+  it('Residual adds complex values', () => {
+    const m = sl.build(sl.Residual([sl.Identity()]), { inputShape: [2], inputDtype: 'complex64' });
+    close(pairs(m.layer(x)), each((re, im) => [2 * re, 2 * im]));
+    sl.verifyContract(m, { x });
+  });
+  it('Bidirectional adds complex values', () => {
+    const m = sl.build(sl.Bidirectional(sl.Identity(), sl.Identity(), { combination: 'add' }), { inputShape: [2], inputDtype: 'complex64' });
+    close(pairs(m.layer(x)), each((re, im) => [2 * re, 2 * im]));
+    sl.verifyContract(m, { x });
+  });
+  it('ParallelChannels splits and concatenates complex values', () => {
+    const m = sl.build(sl.ParallelChannels(sl.Identity(), 2, { combination: 'concat' }), { inputShape: [2], inputDtype: 'complex64' });
+    close(pairs(m.layer(x)), [...x.values]);
+    sl.verifyContract(m, { x });
+  });
+});
+
 describe('CheckpointGradient', () => {
   it('is its child at inference', () => {
     const m = sl.build(sl.CheckpointGradient(sl.Relu()), { inputShape: [2] });
