@@ -156,6 +156,10 @@ export class Combiner {
     dtype: DType = 'float32',
   ) {
     this.outShape = combinedShape(mode, shapes, who);
+    if (dtype === 'int32' && mode !== 'stack' && mode !== 'concat') {
+      // The kernels add and multiply float32 bit patterns: int32 sums and products come out wrong.
+      throw new SeqLayersError('BAD_CONFIG', `${who}: expected float32 or complex64 branch outputs to ${mode}, got int32 (integer arithmetic is not implemented: stack or concat them, or Cast them first)`);
+    }
     const w = (this.width = dtypeWidth(dtype));
     // A channel shape as the kernels see it: complex values gain a trailing (re, im) axis.
     const floats = (shape: readonly number[]) => (w > 1 ? [...shape, w] : [...shape]);
@@ -346,6 +350,9 @@ export class ResidualLayer extends Layer {
     const spec = this.shortcut.at(-1)?.output ?? ctx.input;
     if (bodySpec.dtype !== spec.dtype || bodySpec.shape.join() !== spec.shape.join()) {
       throw this.error('BAD_CONFIG', `expected the body and the shortcut to output the same channel shape, got ${show(bodySpec.shape)} and ${show(spec.shape)}`);
+    }
+    if (bodySpec.dtype === 'int32') {
+      throw this.error('BAD_CONFIG', 'expected a float32 or complex64 body output to add, got int32 (integer arithmetic is not implemented: Cast it first)');
     }
     this.output = bodySpec;
     const s = this.shortcut;

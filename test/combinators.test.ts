@@ -195,6 +195,30 @@ describe('complex64 branches', () => {
   });
 });
 
+describe('int32 branches', () => {
+  // Found by contract fuzzing: add, mean and product ran float32 kernels over int32 bit patterns
+  // (2^24 + 2^24 gave 25165824, every product gave 0). Integer arithmetic is refused instead.
+  const ids = new sl.Sequence(Int32Array.from([2, 3, 1 << 24, 7]), Uint8Array.from([1, 1]), [1, 2, 2], 'int32');
+  for (const combination of ['add', 'mean', 'product'] as const) {
+    it(`Parallel refuses to ${combination} int32 branches`, () => {
+      expect(() => sl.build(sl.Parallel([sl.Identity(), sl.Identity()], { combination }), { inputShape: [2], inputDtype: 'int32' })).toThrow(
+        new RegExp(`\\[BAD_CONFIG\\] config: expected float32 or complex64 branch outputs to ${combination}, got int32`),
+      );
+    });
+  }
+  it('Residual refuses an int32 body', () => {
+    expect(() => sl.build(sl.Residual([sl.Identity()]), { inputShape: [2], inputDtype: 'int32' })).toThrow(/\[BAD_CONFIG\] Residual at config: expected a float32 or complex64 body output to add, got int32/);
+  });
+  it('Bidirectional and ParallelChannels refuse to add int32', () => {
+    expect(() => sl.build(sl.Bidirectional(sl.Identity(), sl.Identity(), { combination: 'add' }), { inputShape: [2], inputDtype: 'int32' })).toThrow(/BAD_CONFIG/);
+    expect(() => sl.build(sl.ParallelChannels(sl.Identity(), 2, { combination: 'product' }), { inputShape: [2], inputDtype: 'int32' })).toThrow(/BAD_CONFIG/);
+  });
+  it('still stacks and concatenates int32 exactly', () => {
+    const m = sl.build(sl.Parallel([sl.Identity(), sl.Identity()], { combination: 'concat' }), { inputShape: [2], inputDtype: 'int32' });
+    expect([...m.layer(ids).values]).toEqual([2, 3, 2, 3, 1 << 24, 7, 1 << 24, 7]);
+  });
+});
+
 describe('CheckpointGradient', () => {
   it('is its child at inference', () => {
     const m = sl.build(sl.CheckpointGradient(sl.Relu()), { inputShape: [2] });
