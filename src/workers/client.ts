@@ -311,7 +311,10 @@ export class ModelStream {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const w of this.roomWaiters.splice(0)) w.reject(new SeqLayersError('CLOSED', 'push: the stream was closed while this push waited for room'));
-      while (this.resuming) await this.resuming;
+      // Waits for a move under way (a failed move starts the next one, or fails the stream and
+      // clears the marker); the same settled promise twice means nothing more is coming, so
+      // this loop cannot spin on it (an await of a settled promise never yields to the loop).
+      for (let r = this.resuming; r; r = this.resuming === r ? null : this.resuming) await r;
       if (this.inFlight > 0) {
         this.drained = new Deferred<void>();
         await this.drained.promise;
@@ -469,6 +472,8 @@ export class ModelStream {
   private fatal(e: SeqLayersError): void {
     if (this.error) return;
     this.error = e;
+    // A move under way is stale now (the epoch moved on): nothing will clear its marker.
+    this.resuming = null;
     for (const push of this.log.filter((p) => !p.acked)) this.settle(push, { error: e });
     this.log.length = 0;
     for (const w of this.roomWaiters.splice(0)) w.reject(e);

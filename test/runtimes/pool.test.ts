@@ -108,6 +108,40 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it('a stream whose worker dies again while it moves, and is failed, still closes', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+    const s = await pool.open();
+    // Every replacement worker dies the moment the stream attaches to it (deterministically,
+    // while the move is under way): deaths 2 and 3 land during moves, and the third fails it.
+    let kills = 1;
+    const push = pool.workers.push.bind(pool.workers);
+    pool.workers.push = (...ws) => {
+      for (const w of ws) {
+        const add = w.streams.add.bind(w.streams);
+        w.streams.add = (x) => {
+          add(x);
+          if (x === s && kills < 3) {
+            kills++;
+            w.terminate();
+          }
+          return w.streams;
+        };
+      }
+      return push(...ws);
+    };
+    const pending = settled(s.process(sl.randomSequence([1, 4, 8])));
+    pool.workers[0]!.terminate();
+    expect(((await pending) as { error: { code: string } }).error.code).toBe('WORKER_FAILED');
+    expect(kills).toBe(3);
+    // White-box: a marker left set made close() await the same settled promise forever, a
+    // microtask loop that blocks the thread (no timeout could fire), so check it first.
+    expect(Reflect.get(s, 'resuming'), 'the failed stream has no move under way').toBeNull();
+    await s.close();
+    await expect(s.read()).rejects.toThrow(/^\[WORKER_FAILED\]/);
+    await pool.close();
+  });
+
   it('retires a worker whose layer traps in a kernel, and resumes its stream elsewhere', async () => {
     const flagFile = join(mkdtempSync(join(tmpdir(), 'seqlayers-trap-')), 'trapped');
     const { config, inputShape } = testModel(sl);
