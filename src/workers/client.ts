@@ -87,7 +87,12 @@ export class ModelWorker {
   failure: SeqLayersError | null = null;
   /** Called once if the worker fails (set by a pool). */
   onFailure: ((e: SeqLayersError) => void) | null = null;
-  private readonly death = new Deferred<never>();
+  /**
+   * The rejecters of the calls in flight, each removed when its call settles: a death rejects
+   * them. (A race of every call against one never-settling death promise left a reaction on it
+   * per call, about 1 KB each, kept for the worker's life.)
+   */
+  private readonly pending = new Set<(e: SeqLayersError) => void>();
   private closing: Promise<void> | null = null;
   /** Set once the proxy is released: the worker's end is expected from then on. */
   private released = false;
@@ -97,7 +102,6 @@ export class ModelWorker {
     private readonly api: Remote<ServiceApi>,
     readonly info: ModelInfo,
   ) {
-    this.death.promise.catch(() => {});
     spawned.onExit((reason) => this.released || this.fail(new SeqLayersError('WORKER_FAILED', `the worker ${reason}`)));
   }
 
@@ -141,7 +145,17 @@ export class ModelWorker {
   call<T>(f: (api: Remote<ServiceApi>) => Promise<T>): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.released) return Promise.reject(new SeqLayersError('CLOSED', 'the worker is closed'));
-    return Promise.race([f(this.api), this.death.promise]).catch((e) => {
+    return new Promise<T>((resolve, reject) => {
+      this.pending.add(reject);
+      const done = () => this.pending.delete(reject);
+      let reply: Promise<T>;
+      try {
+        reply = f(this.api);
+      } catch (e) {
+        reply = Promise.reject(e);
+      }
+      reply.then(resolve, reject).then(done, done);
+    }).catch((e) => {
       const err = reviveError(e);
       if (err.code === 'WORKER_FAILED') this.fail(err);
       throw err;
@@ -159,7 +173,8 @@ export class ModelWorker {
     if (this.failure) return;
     this.failure = e;
     this.spawned.terminate();
-    this.death.reject(e);
+    for (const reject of [...this.pending]) reject(e);
+    this.pending.clear();
     if (this.onFailure) this.onFailure(e);
     else for (const s of [...this.streams]) s.workerFailed(e);
   }
