@@ -218,6 +218,14 @@ interface Push {
   snapshotBytes?: Uint8Array;
 }
 
+/** A push() waiting for room: admitted (turned into a Push in the log) in call order. */
+interface Waiting {
+  blocks: WireSequence[];
+  result: Deferred<Sequence[]> | null;
+  snapshot: boolean;
+  admitted: Deferred<Push>;
+}
+
 const MAX_FAILURES_WITHOUT_PROGRESS = 2;
 
 /**
@@ -237,7 +245,12 @@ export class ModelStream {
   private readonly log: Push[] = [];
   private readonly unread: Outcome[] = [];
   private readonly readers: Deferred<Sequence[]>[] = [];
-  private readonly roomWaiters: Deferred<void>[] = [];
+  /**
+   * Pushes waiting for room, in call order. Room is handed to the first of them synchronously
+   * when a push is served, and a new push goes behind them: a woken waiter cannot lose its place
+   * to a push() called before it runs (which served pushes out of order).
+   */
+  private readonly waiting: Waiting[] = [];
   private inFlight = 0;
   private pushesSinceSnapshot = 0;
   private failuresInARow = 0;
@@ -325,7 +338,7 @@ export class ModelStream {
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const w of this.roomWaiters.splice(0)) w.reject(new SeqLayersError('CLOSED', 'push: the stream was closed while this push waited for room'));
+      for (const w of this.waiting.splice(0)) w.admitted.reject(new SeqLayersError('CLOSED', 'push: the stream was closed while this push waited for room'));
       // Waits for a move under way (a failed move starts the next one, or fails the stream and
       // clears the marker); the same settled promise twice means nothing more is coming, so
       // this loop cannot spin on it (an await of a settled promise never yields to the loop).
@@ -351,22 +364,30 @@ export class ModelStream {
     const list = Array.isArray(blocks) ? (blocks as readonly Sequence[]) : [blocks as Sequence];
     const bad = list.find((x) => !(x instanceof Sequence));
     if (bad !== undefined) throw new SeqLayersError('BAD_INPUT', `push: expected a Sequence or an array of Sequences, got ${show(bad)}`);
-    while (true) {
-      if (this.error) throw this.error;
-      if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
-      if (this.inFlight < this.maxInFlight) break;
-      const d = new Deferred<void>();
-      this.roomWaiters.push(d);
-      await d.promise;
-    }
-    const takeSnapshot = snapshot || (this.snapshotEvery > 0 && ++this.pushesSinceSnapshot >= this.snapshotEvery);
-    if (takeSnapshot) this.pushesSinceSnapshot = 0;
+    if (this.error) throw this.error;
+    if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
     // Copies: the log keeps the blocks for replays, whatever the caller does with its arrays.
-    const push: Push = { blocks: list.map((x) => toWire(x, this.snapshotEvery > 0)), snapshot: takeSnapshot, acked: false, sentIn: -1, result };
-    this.log.push(push);
-    this.inFlight++;
-    this.pump();
-    return push;
+    const w: Waiting = { blocks: list.map((x) => toWire(x, this.snapshotEvery > 0)), result, snapshot, admitted: new Deferred<Push>() };
+    this.waiting.push(w);
+    this.admit();
+    return w.admitted.promise;
+  }
+
+  // Admits waiting pushes, oldest first, while fewer than maxInFlight are unserved, and sends them.
+  private admit(): void {
+    if (this.error) return;
+    let admitted = false;
+    while (this.waiting.length > 0 && this.inFlight < this.maxInFlight) {
+      const { blocks, result, snapshot, admitted: done } = this.waiting.shift()!;
+      const takeSnapshot = snapshot || (this.snapshotEvery > 0 && ++this.pushesSinceSnapshot >= this.snapshotEvery);
+      if (takeSnapshot) this.pushesSinceSnapshot = 0;
+      const push: Push = { blocks, snapshot: takeSnapshot, acked: false, sentIn: -1, result };
+      this.log.push(push);
+      this.inFlight++;
+      done.resolve(push);
+      admitted = true;
+    }
+    if (admitted) this.pump();
   }
 
   // Sends, in order, every push not yet sent to the current worker.
@@ -414,13 +435,8 @@ export class ModelStream {
       else if ('ok' in o) reader.resolve(o.ok);
       else reader.reject(o.error);
     }
-    this.wakeRoom();
+    this.admit();
     if (this.inFlight === 0 && this.drained) this.drained.resolve();
-  }
-
-  private wakeRoom(): void {
-    const w = this.roomWaiters.shift();
-    if (w) w.resolve();
   }
 
   /** @internal The stream's worker failed: move to another one (pool) or fail (lone worker). */
@@ -487,11 +503,11 @@ export class ModelStream {
   private fatal(e: SeqLayersError): void {
     if (this.error) return;
     this.error = e;
+    for (const w of this.waiting.splice(0)) w.admitted.reject(e);
     // A move under way is stale now (the epoch moved on): nothing will clear its marker.
     this.resuming = null;
     for (const push of this.log.filter((p) => !p.acked)) this.settle(push, { error: e });
     this.log.length = 0;
-    for (const w of this.roomWaiters.splice(0)) w.reject(e);
     for (const r of this.readers.splice(0)) r.reject(e);
     this.detach();
   }

@@ -69,6 +69,25 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it('serves pushes waiting for room in call order, before a push called while they wait', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+    const worker = await W.startWorker({ config, inputShape, weights: weights.slice() });
+    for (const host of [pool, worker]) {
+      const s = await host.open({ maxInFlight: 1 });
+      const blk = (t: number) => sl.randomSequence([1, t, 8], { randomLengths: false, seed: t });
+      // 2 and 3 wait for room; 4 is pushed as soon as the output of 1 is read, while they wait.
+      const pushes = [s.push(blk(1)), s.push(blk(2)), s.push(blk(3))];
+      const reads = [s.read().then((y) => (pushes.push(s.push(blk(4))), y))];
+      await Promise.all(pushes);
+      for (let k = 0; k < 3; k++) reads.push(s.read());
+      expect((await Promise.all(reads)).map((y) => y[0]!.time)).toEqual([1, 2, 3, 4]);
+      await Promise.all(pushes);
+    }
+    await worker.close();
+    await pool.close();
+  });
+
   for (const snapshotEvery of [1, 3]) {
     it(`resumes the streams of a terminated worker from their snapshots (snapshotEvery ${snapshotEvery}): nothing lost or repeated`, async () => {
       const { model, config, inputShape, weights } = testModel(sl);
