@@ -398,7 +398,7 @@ export class ModelStream {
       if (push.acked || push.sentIn === epoch) continue;
       push.sentIn = epoch;
       worker.call((api) => api.step(id, push.blocks, { snapshot: push.snapshot, discard: false })).then(
-        (reply) => epoch === this.epoch && this.acked(push, reply),
+        (reply) => epoch === this.epoch && (reply.lost === undefined ? this.acked(push, reply) : this.lost(push, reviveError(reply.lost))),
         (e: SeqLayersError) => epoch === this.epoch && this.refused(push, e),
       );
     }
@@ -421,6 +421,22 @@ export class ModelStream {
   // dropped from the log and the stream goes on.
   private refused(push: Push, e: SeqLayersError): void {
     this.log.splice(this.log.indexOf(push), 1);
+    this.settle(push, { error: e });
+  }
+
+  // A coded error for one push that the worker hit after the push began writing the state: the
+  // worker discarded the stream's state (StepReply.lost). The push is refused as above, and the
+  // stream is rebuilt on the same worker from its last snapshot, replaying the acknowledged
+  // pushes since and resending the later ones, as after a worker's death but without counting
+  // a failure. This costs nothing per push; the alternative, stepping every one-block push on
+  // a copy of the state (as multi-block pushes are), would copy the state on every push. A
+  // lone worker's stream keeps no log (snapshotEvery 0) and cannot be rebuilt: it fails.
+  private lost(push: Push, e: SeqLayersError): void {
+    if (!this.owner) return this.fatal(e);
+    this.log.splice(this.log.indexOf(push), 1);
+    this.epoch++; // replies to the pushes sent after it (refused: no stream there) are stale
+    this.detachFrom(this.worker);
+    this.resuming = this.resume(this.epoch, this.worker);
     this.settle(push, { error: e });
   }
 
@@ -456,17 +472,18 @@ export class ModelStream {
   // Restores the last snapshot on a new worker, replays the acknowledged pushes since (their
   // outputs were delivered: dropped), then resends those in flight. Deterministic kernels (the
   // same module everywhere) make the replayed state bit-identical.
-  private async resume(epoch: number): Promise<void> {
+  private async resume(epoch: number, same?: ModelWorker): Promise<void> {
     try {
-      const worker = await this.owner!.acquire();
+      const worker = same ?? (await this.owner!.acquire());
       if (epoch !== this.epoch) return;
       await this.attach(worker);
       if (epoch !== this.epoch) return;
       const replay = this.log.filter((p) => p.acked).flatMap((p) => p.blocks);
       if (replay.length) {
-        worker.call((api) => api.step(this.remoteId, replay, { snapshot: false, discard: true })).catch((e: SeqLayersError) => {
-          if (epoch === this.epoch) this.fatal(e);
-        });
+        worker.call((api) => api.step(this.remoteId, replay, { snapshot: false, discard: true })).then(
+          (reply) => reply.lost !== undefined && epoch === this.epoch && this.fatal(reviveError(reply.lost)),
+          (e: SeqLayersError) => epoch === this.epoch && this.fatal(e),
+        );
       }
       this.resuming = null;
       this.pump();

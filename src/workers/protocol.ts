@@ -73,6 +73,12 @@ export interface StepRequest {
 export interface StepReply {
   outputs: WireSequence[];
   snapshot?: Uint8Array;
+  /**
+   * Set (to the error's message) when a coded error refused a one-block push after its layers
+   * had begun writing the state (e.g. MEMORY_BUDGET for scratch memory): the state was
+   * interrupted, so the worker discarded it and closed the stream there. No outputs.
+   */
+  lost?: string;
 }
 
 /** The worker's API (see service.ts). */

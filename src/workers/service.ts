@@ -78,6 +78,15 @@ export class ModelService implements ServiceApi {
         }
       } catch (e) {
         if (target !== state) target.dispose();
+        else if (e instanceof SeqLayersError && state.interrupted !== null) {
+          // A one-block push runs on the state itself (a copy per push would cost more than
+          // the step), so a refusal after the layers began writing leaves it interrupted. The
+          // state is discarded and the client told: it rebuilds the stream from its last
+          // snapshot and log (see ModelStream.lost), as it does after a worker's death.
+          state.dispose();
+          this.streams.delete(stream);
+          return { outputs: [], lost: e.message };
+        }
         throw e;
       }
       if (target !== state) {

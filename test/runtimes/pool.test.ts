@@ -161,6 +161,33 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it('a one-block push refused mid-step (memory budget) leaves the stream usable: rebuilt from its snapshot and log', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const maxMemoryBytes = 64 << 20;
+    const pool = await W.createPool({ config, inputShape, weights, workers: 1, maxMemoryBytes });
+    const good = [1, 2, 3, 4, 5].map((k) => sl.randomSequence([1, 4, 8], { randomLengths: false, seed: k }));
+    // Its scratch activations exceed the budget after the first layer has stepped.
+    const huge = sl.randomSequence([1, 1 << 19, 8], { randomLengths: false, seed: 9 });
+    for (const snapshotEvery of [1, 3]) {
+      const s = await pool.open({ snapshotEvery });
+      const outs = [await s.process(good[0]!), await s.process(good[1]!)];
+      const calls = [s.process(huge), ...good.slice(2).map((b) => s.process(b))];
+      await expect(calls[0]).rejects.toThrow(/^\[MEMORY_BUDGET\]/);
+      outs.push(...(await Promise.all(calls.slice(1))));
+      sl.assertSequencesClose(sl.Sequence.concatenate(outs), reference(model, good), `snapshotEvery ${snapshotEvery}`, 0, 0);
+      expect(s.failures).toEqual([]);
+      await s.close();
+    }
+    await pool.close();
+    // A lone worker's stream keeps no log to rebuild from: it fails with the cause.
+    const worker = await W.startWorker({ config, inputShape, weights: weights.slice(), maxMemoryBytes });
+    const s = await worker.open();
+    await s.process(good[0]!);
+    await expect(s.process(huge)).rejects.toThrow(/^\[MEMORY_BUDGET\]/);
+    await expect(s.process(good[1]!)).rejects.toThrow(/^\[MEMORY_BUDGET\]/);
+    await worker.close();
+  });
+
   it('retires a worker whose layer traps in a kernel, and resumes its stream elsewhere', async () => {
     const flagFile = join(mkdtempSync(join(tmpdir(), 'seqlayers-trap-')), 'trapped');
     const { config, inputShape } = testModel(sl);
