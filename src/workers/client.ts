@@ -473,6 +473,15 @@ export class ModelStream {
   // outputs were delivered: dropped), then resends those in flight. Deterministic kernels (the
   // same module everywhere) make the replayed state bit-identical.
   private async resume(epoch: number, same?: ModelWorker): Promise<void> {
+    // Only failures in a row count against the stream (MAX_FAILURES_WITHOUT_PROGRESS). A push
+    // acknowledged is progress; so is a completed move (reopened, replay acknowledged) when no
+    // push was in flight at the failure, so an idle stream survives any number of unrelated
+    // deaths apart. With pushes in flight, their acknowledgement is the progress: a push that
+    // kills every worker it reaches is not retried forever.
+    const idle = this.log.every((p) => p.acked);
+    const recovered = () => {
+      if (idle && epoch === this.epoch) this.failuresInARow = 0;
+    };
     try {
       const worker = same ?? (await this.owner!.acquire());
       if (epoch !== this.epoch) return;
@@ -481,10 +490,10 @@ export class ModelStream {
       const replay = this.log.filter((p) => p.acked).flatMap((p) => p.blocks);
       if (replay.length) {
         worker.call((api) => api.step(this.remoteId, replay, { snapshot: false, discard: true })).then(
-          (reply) => reply.lost !== undefined && epoch === this.epoch && this.fatal(reviveError(reply.lost)),
+          (reply) => (reply.lost === undefined ? recovered() : epoch === this.epoch && this.fatal(reviveError(reply.lost))),
           (e: SeqLayersError) => epoch === this.epoch && this.fatal(e),
         );
-      }
+      } else recovered();
       this.resuming = null;
       this.pump();
     } catch (e) {

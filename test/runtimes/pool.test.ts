@@ -188,6 +188,31 @@ describe('seqlayers/workers: pool', () => {
     await worker.close();
   });
 
+  it('an idle stream survives any number of unrelated worker deaths, each recovered from', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 2 });
+    const x = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 3 });
+    for (const snapshotEvery of [1, 2]) {
+      const idle = await pool.open({ snapshotEvery });
+      await idle.process(x); // then nothing in flight during the deaths
+      const home = () => pool.workers.find((w) => w.alive && w.streams.has(idle));
+      for (let k = 0; k < 4; k++) {
+        home()!.terminate();
+        for (let i = 0; i < 2000 && !home(); i++) await new Promise((r) => setTimeout(r, 5));
+        expect(home(), `after death ${k + 1}, the stream moved to a live worker`).toBeDefined();
+        // Calls to a worker are served in order: once a probe's open and close are answered,
+        // so were the moved stream's open and replay (sent once that open is answered).
+        await (await home()!.open()).close();
+      }
+      expect(idle.failures).toHaveLength(4);
+      const state = model.initialState(1);
+      model.step(x, state);
+      sl.assertSequencesClose(await idle.process(x), model.step(x, state), `after 4 deaths (snapshotEvery ${snapshotEvery})`, 0, 0);
+      await idle.close();
+    }
+    await pool.close();
+  });
+
   it('retires a worker whose layer traps in a kernel, and resumes its stream elsewhere', async () => {
     const flagFile = join(mkdtempSync(join(tmpdir(), 'seqlayers-trap-')), 'trapped');
     const { config, inputShape } = testModel(sl);
