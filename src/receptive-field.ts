@@ -5,7 +5,7 @@
 // per output phase (period = the number of output steps before the pattern repeats); null
 // means that output step depends on no input. Infinite ends are ±Infinity.
 import { SeqLayersError, show } from './errors.js';
-import { Fraction, lcm } from './fraction.js';
+import { Fraction, gcd, lcm } from './fraction.js';
 
 export type ReceptiveField = readonly [number, number] | null;
 export type ReceptiveFieldPerStep = ReadonlyMap<number, ReceptiveField>;
@@ -109,7 +109,16 @@ function propagate(next: ReceptiveFieldPerStep, prev: ReceptiveFieldPerStep, rat
 /** receptive_field_per_step_of_serial_layers */
 export function rfSerial(layers: readonly { receptiveFieldPerStep: ReceptiveFieldPerStep; outputRatio: Fraction }[], who = 'Serial'): ReceptiveFieldPerStep {
   if (!layers.length) return POINT_RF;
-  const steps = checkRfPhases(layers.reduce((a, l) => lcm(a, l.receptiveFieldPerStep.size), 1), who);
+  // The composed field repeats once every layer's own pattern repeats at the output rate: layer
+  // i's phases (L_i of them) advance by S * den(A_i) / num(A_i) per S output steps, A_i being
+  // the ratio of the layers after it, and the whole input index by S / ratio.
+  let steps = 1, after = Fraction.ONE;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const n = layers[i]!.receptiveFieldPerStep.size;
+    steps = lcm(steps, after.num * (n / gcd(n, after.den)));
+    after = after.mul(layers[i]!.outputRatio);
+  }
+  steps = checkRfPhases(lcm(steps, after.num), who);
   let rf: ReceptiveFieldPerStep = new Map(Array.from({ length: steps }, (_, k) => [k, [0, 0] as const]));
   let acc = Fraction.ONE;
   for (let i = layers.length - 1; i >= 0; i--) {

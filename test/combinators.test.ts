@@ -12,6 +12,23 @@ describe('Serial', () => {
     expect(r.checks).toContain('receptive field');
     expect(m.blockSize).toBe(1);
   });
+  it('composes the receptive field over every output phase, not just the lcm of the children\'s', () => {
+    // Found by contract fuzzing (the reference's receptive_field_per_step_of_serial_layers uses
+    // lcm(len(per-step maps)) steps): after upsampling, a child's phases repeat more slowly than
+    // its own map, so the composed field missed offsets. Output 22 of [Upsample 16, every 3rd,
+    // Upsample 4] (ratio 64/3) reads input floor(3 * floor(22 / 4) / 16) = 0, one before
+    // floor(22 * 3 / 64) = 1.
+    const cases: [sl.LayerConfig[], number[], [number, number]][] = [
+      [[sl.Upsample1D({ rate: 16 }), sl.MaxPooling1D({ poolSize: 1, strides: 3 }), sl.Upsample1D({ rate: 4 })], [4], [-1, 0]],
+      [[sl.Upsample1D({ rate: 2 }), sl.Upsample1D({ rate: 2 }), sl.Lookahead({ length: 2 })], [4], [0, 1]],
+      [[sl.InverseSTFT({ frameLength: 4, frameStep: 2, fftLength: 4 }), sl.Upsample1D({ rate: 2 })], [3], [-1, 0]],
+    ];
+    for (const [layers, inputShape, rf] of cases) {
+      const m = sl.build(sl.Serial(layers), { inputShape, inputDtype: layers[0]!.type === 'InverseSTFT' ? 'complex64' : 'float32' });
+      expect(m.receptiveField, JSON.stringify(layers)).toEqual(rf);
+      expect(sl.verifyContract(m).measuredReceptiveField).toEqual(rf);
+    }
+  });
   it('is the identity when empty', () => {
     const m = sl.build(sl.Serial([]), { inputShape: [2] });
     sl.verifyContract(m);
