@@ -364,6 +364,12 @@ export class ModelStream {
     const list = Array.isArray(blocks) ? (blocks as readonly Sequence[]) : [blocks as Sequence];
     const bad = list.find((x) => !(x instanceof Sequence));
     if (bad !== undefined) throw new SeqLayersError('BAD_INPUT', `push: expected a Sequence or an array of Sequences, got ${show(bad)}`);
+    // Checked here, before anything is posted: a detached buffer cannot be cloned, and the
+    // DataCloneError would read as the worker's failure (a lone worker would be ended for it).
+    const gone = list.findIndex((x) => isDetached(x.values.buffer) || isDetached(x.mask.buffer));
+    if (gone >= 0) {
+      throw new SeqLayersError('BAD_INPUT', `push: the buffer of block ${gone} was detached (transferred elsewhere, e.g. to a worker); push a copy of the block`);
+    }
     if (this.error) throw this.error;
     if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
     // Copies: the log keeps the blocks for replays, whatever the caller does with its arrays.
@@ -654,6 +660,17 @@ export class ModelPool {
     for (const s of [...w.streams]) s.workerFailed(e);
     const ended = w.close().then(() => void this.ending.delete(ended));
     this.ending.add(ended);
+  }
+}
+
+/** Whether a buffer was detached (transferred away): only an empty one can be, and a view on it cannot be made. */
+function isDetached(b: ArrayBufferLike): boolean {
+  if (b.byteLength !== 0) return false;
+  try {
+    new Uint8Array(b);
+    return false;
+  } catch {
+    return true;
   }
 }
 

@@ -88,6 +88,27 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     await expectCode(worker.open(), 'CLOSED');
   });
 
+  it('refuses a block whose buffer was transferred away with BAD_INPUT, before the worker sees it', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const detached = () => {
+      const x = sl.randomSequence([1, 4, 8], { randomLengths: false });
+      structuredClone(x.values.buffer, { transfer: [x.values.buffer as ArrayBuffer] });
+      return x;
+    };
+    const good = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 2 });
+    const worker = await W.startWorker({ config, inputShape, weights: weights.slice() });
+    const other = await worker.open();
+    const s = await worker.open();
+    await expectCode(s.process([good, detached()]), 'BAD_INPUT', /buffer of block 1 was detached/);
+    expect(worker.failure, 'the worker is untouched').toBeNull();
+    expect((await other.process(good)).shape).toEqual([1, 4, 4]);
+    expect((await s.process(good)).values).toEqual((await (await worker.open()).process(good)).values);
+    await worker.close();
+    const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+    await expectCode((await pool.open()).push(detached()), 'BAD_INPUT', /buffer of block 0 was detached/);
+    await pool.close();
+  });
+
   it('snapshots a stream and resumes it in another worker', async () => {
     const { model, config, inputShape, weights } = testModel(sl);
     const x = sl.randomSequence([2, 40, 8], { randomLengths: false, seed: 2 });
