@@ -63,6 +63,7 @@ export function stepByStep(model: Model, x: Sequence, chunks: number | readonly 
   const sizes: number[] = [];
   if (typeof chunks === 'number') for (let t = 0; t < xs.time; t += chunks) sizes.push(Math.min(chunks, xs.time - t));
   else sizes.push(...chunks);
+  if (!sizes.length) return Sequence.zeros([x.batch, 0, ...model.outputSpec.shape], model.outputSpec.dtype);
   const state = model.initialState(x.batch, { constants });
   try {
     const outs: Sequence[] = [];
@@ -272,7 +273,11 @@ function checkReceptiveField(model: Model, opts: ContractOptions, given?: Consta
     for (let t = 0; t < Math.min(y.time, base.time); t++) {
       if (!y.mask[t] || !base.mask[t]) continue;
       let moved = false;
-      for (let j = t * outRow; j < (t + 1) * outRow && !moved; j++) moved = !Object.is(y.values[j], base.values[j]);
+      // -0 and 0 are the same output (a zero weight times a perturbed input flips the sign); NaN stays NaN.
+      for (let j = t * outRow; j < (t + 1) * outRow && !moved; j++) {
+        const a = y.values[j]!, b = base.values[j]!;
+        moved = a !== b && !(a !== a && b !== b);
+      }
       if (moved) {
         const off = p - ratio.floorDiv(t);
         lo = Math.min(lo, off);

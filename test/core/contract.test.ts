@@ -35,6 +35,18 @@ describe('verifyContract', () => {
   it('catches a dishonest receptive field', () => {
     expect(() => check('rf')).toThrow(/receptive field: declared \(0, 0\), measured \(-1, 0\)/);
   });
+  it('does not count a sign flip of zero as a dependence (found by contract fuzzing)', () => {
+    // STFT keeps only the first fft_length = 1 sample of each frame, where the periodic Hann
+    // window is 0: every output is 0 * x, which is -0 for negative x, and the field is null.
+    const m = sl.build(sl.STFT({ frameLength: 6, frameStep: 6, fftLength: 1 }), { inputShape: [] });
+    expect(m.receptiveField).toBeNull();
+    expect(sl.verifyContract(m).measuredReceptiveField).toBeNull();
+  });
+  it('accepts an empty input (found by contract fuzzing: stepping zero blocks threw)', () => {
+    const m = sl.build(sl.Serial([TestPairSumConfig(), TestScaleConfig]), { inputShape: [3] });
+    expect(sl.stepByStep(m, sl.randomSequence([2, 0, 3]), 1).shape).toEqual([2, 0, 3]);
+    expect(sl.verifyContract(m, { x: sl.randomSequence([2, 0, 3]) }).checks).toContain('layer == step (1, 2, 3 blocks per step, random split)');
+  });
   it('catches a layer that writes another shape than it declares', () => {
     expect(() => check('shape')).toThrow(sl.ContractError);
   });
