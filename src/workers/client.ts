@@ -287,7 +287,16 @@ export class ModelStream {
       }
     }
     const s = new ModelStream(worker, owner, batch, opts);
-    await s.attach(worker);
+    try {
+      await s.attach(worker);
+    } catch (e) {
+      // The worker died while the stream opened there: a pool has begun moving the stream
+      // (workerFailed runs before the call's rejection arrives). Wait for the move rather than
+      // fail the open and leave the moved stream behind, unreachable, in another worker.
+      if (!s.resuming) throw e;
+      await s.moved();
+      if (s.error) throw s.error;
+    }
     return s;
   }
 
@@ -339,10 +348,7 @@ export class ModelStream {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const w of this.waiting.splice(0)) w.admitted.reject(new SeqLayersError('CLOSED', 'push: the stream was closed while this push waited for room'));
-      // Waits for a move under way (a failed move starts the next one, or fails the stream and
-      // clears the marker); the same settled promise twice means nothing more is coming, so
-      // this loop cannot spin on it (an await of a settled promise never yields to the loop).
-      for (let r = this.resuming; r; r = this.resuming === r ? null : this.resuming) await r;
+      await this.moved();
       if (this.inFlight > 0) {
         this.drained = new Deferred<void>();
         await this.drained.promise;
@@ -353,6 +359,13 @@ export class ModelStream {
       for (const r of this.readers.splice(0)) r.reject(this.error ?? closed);
     })();
     return this.closing;
+  }
+
+  // Waits for a move under way (a failed move starts the next one, or fails the stream and
+  // clears the marker); the same settled promise twice means nothing more is coming, so this
+  // loop cannot spin on it (an await of a settled promise never yields to the event loop).
+  private async moved(): Promise<void> {
+    for (let r = this.resuming; r; r = this.resuming === r ? null : this.resuming) await r;
   }
 
   /** @internal Fails everything unsettled with `e` and stops the stream (pool shutdown). */

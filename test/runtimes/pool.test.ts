@@ -213,6 +213,22 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it('a worker that dies while pool.open() attaches a stream there: the stream opens on another', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 2 });
+    const opening = pool.open();
+    const victim = pool.workers.find((w) => w.streams.size === 1)!; // pinned synchronously
+    victim.terminate();
+    const s = await opening;
+    expect(s.failures.map((e) => e.code)).toEqual(['WORKER_FAILED']);
+    const x = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 5 });
+    sl.assertSequencesClose(await s.process(x), reference(model, [x]), 'moved while opening', 0, 0);
+    expect(pool.workers.reduce((n, w) => n + w.streams.size, 0), 'one stream in the pool').toBe(1);
+    await s.close();
+    expect(pool.workers.reduce((n, w) => n + w.streams.size, 0), 'none left after close').toBe(0);
+    await pool.close();
+  });
+
   it('retires a worker whose layer traps in a kernel, and resumes its stream elsewhere', async () => {
     const flagFile = join(mkdtempSync(join(tmpdir(), 'seqlayers-trap-')), 'trapped');
     const { config, inputShape } = testModel(sl);
