@@ -302,10 +302,11 @@ abstract class EinsumLayer extends Layer {
 }
 
 /**
- * Fields of the reference's Dense, DenseShaped and EinsumDense Configs that concern training or
- * JAX, accepted so reference JSON loads unchanged (see `ref` in config.ts for what each takes).
+ * Fields of the reference's dense-like Configs (Dense, DenseShaped, EinsumDense, and the
+ * time-varying SequenceDense and MaskedDense) that concern training or JAX, accepted so
+ * reference JSON loads unchanged (see `ref` in config.ts for what each takes).
  */
-const denseReferenceFields = {
+export const kernelReferenceFields = {
   /** compute_dtype: null or "float32" only. */
   computeDtype: ref.computeDtype(),
   /** param_dtype: "float32" only. */
@@ -320,6 +321,11 @@ const denseReferenceFields = {
   biasInit: ref.init(),
   /** bias_sharding: any, no effect. */
   biasSharding: ref.sharding(),
+};
+
+/** kernelReferenceFields plus the reference dense layers' custom-einsum hooks. */
+const denseReferenceFields = {
+  ...kernelReferenceFields,
   /** einsum_factory: null only. */
   einsumFactory: ref.einsumFactory(),
   /** quantization_provider: null only. */

@@ -14,6 +14,7 @@ import { lecunNormal, zeros } from '../initializers.js';
 import { inputChannels, MAX_STEP_COUNT, product, SharedRunLayer, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import { activationField, activationKernel, type UnaryKernel } from './simple.js';
+import { kernelReferenceFields } from './dense.js';
 
 /** Base: the step-counter state, and the first absolute step of a call. */
 abstract class StepIndexedLayer extends SharedRunLayer {
@@ -49,20 +50,8 @@ const denseFields = {
   useBias: f.bool().default(true),
   /** Activation applied after the bias: a name such as 'relu' (ACTIVATION_NAMES), or null for none (default). */
   activation: activationField(),
-  /** compute_dtype: null or "float32" only (see `ref` in config.ts for these reference fields). */
-  computeDtype: ref.computeDtype(),
-  /** param_dtype: "float32" only. */
-  paramDtype: ref.paramDtype(),
-  /** precision: any, no effect (float32 products). */
-  precision: ref.precision(),
-  /** kernel_init: null only (the reference's default). */
-  kernelInit: ref.init(),
-  /** kernel_sharding: any, no effect. */
-  kernelSharding: ref.sharding(),
-  /** bias_init: null only (the reference's default). */
-  biasInit: ref.init(),
-  /** bias_sharding: any, no effect. */
-  biasSharding: ref.sharding(),
+  /** The reference's training and JAX fields, at their defaults (see dense.ts). */
+  ...kernelReferenceFields,
 };
 
 /**
