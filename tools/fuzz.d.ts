@@ -49,6 +49,7 @@ export declare const TARGETS: readonly string[];
 export declare class FuzzFailure extends Error {}
 export declare function fuzzSafetensors(api: FuzzApi, rt: SL.Runtime, opts?: FuzzOptions): FuzzReport;
 export declare function fuzzConfigs(api: FuzzApi, rt: SL.Runtime, opts?: FuzzOptions): FuzzReport;
+export declare function fuzzContract(api: FuzzApi, rt: SL.Runtime, opts?: FuzzOptions): FuzzReport;
 export declare function fuzzSnapshots(api: FuzzApi, rt: SL.Runtime, opts?: FuzzOptions): FuzzReport;
 export declare function fuzzOnnx(api: FuzzApi, rt: SL.Runtime, opts?: FuzzOptions): FuzzReport;
 export declare function fuzzImporter(api: FuzzApi, rt: SL.Runtime, opts?: FuzzOptions): FuzzReport;

@@ -1,13 +1,13 @@
 // Parsers under fuzzing (a bounded run; `node tools/fuzz.js --cases N` runs longer): every input
 // ends in a coded SeqLayersError or a valid result, never another exception, a WebAssembly trap,
-// a hang or a half-loaded model. The generators live in tools/fuzz.js; each report prints how many
-// cases it tried and how they ended.
+// a hang or a half-loaded model; and random valid configs keep the layer contract. The generators
+// live in tools/fuzz.js; each report prints how many cases it tried and how they ended.
 import { readFileSync, existsSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { layerDef } from '../../src/config.js';
 import { crc32, seededRandom } from '../../src/util/hash.js';
-import { formatReport, fuzzConfigs, fuzzImporter, fuzzOnnx, fuzzSafetensors, fuzzSnapshots, type FuzzApi, type FuzzReport } from '../../tools/fuzz.js';
+import { formatReport, fuzzConfigs, fuzzContract, fuzzImporter, fuzzOnnx, fuzzSafetensors, fuzzSnapshots, type FuzzApi, type FuzzReport } from '../../tools/fuzz.js';
 
 /** Fixed so a failure reproduces with `node tools/fuzz.js --seed 8 --case I`. */
 const SEED = 8;
@@ -43,6 +43,13 @@ describe('fuzzing', () => {
     const r = fuzzConfigs(api, rt, { cases: 3000, seed: SEED, slowMs });
     expectClean(r, 3000);
     expect(r.unseeded, 'every registered type has a config that builds and runs').toEqual([]);
+  });
+
+  it('contract: random valid layers and 2-4 layer stacks pass verifyContract (layer == step, padding, batch, metadata)', () => {
+    // `node tools/fuzz.js --only contract --cases 40000` runs longer (about 10 ms a case).
+    const r = fuzzContract(api, rt, { cases: 300, seed: SEED, slowMs });
+    expectClean(r, 300);
+    expect(r.valid, 'most drawn cases get checked').toBeGreaterThan(200);
   });
 
   it('state snapshots: truncated, flipped, wrong checksum, another model, rewritten fields', () => {
