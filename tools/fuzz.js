@@ -757,14 +757,10 @@ const SIMPLE_FIELD = /^(one of |true or false|an integer|a number)/;
 /**
  * Known contract violations that the contract cases steer around, so that a failure is news.
  * Each has a minimal repro; drop the exclusion once it is fixed.
- *  - A reverse_causal_valid Conv/Pooling/Frame/STFT (Frame's and STFT's default) marks its
- *    warm-up step outputs (the outputLatency ones step() drops) valid, as the reference's
- *    all-valid initial buffer mask does, so a stateful layer or a Delay after it reads them:
- *    Serial([STFT({frameLength: 8, frameStep: 4, fftLength: 8}), LSTM({units: 4})]) has
- *    step != layer. The other way round, a causal_valid layer counts the steps before the
- *    sequence as valid padding in layer(), but after a latency step() feeds it invalid steps
- *    there: Serial([Delay({length: 1, delayLayerOutput: false}), Conv1D({filters: 2,
- *    kernelSize: 2, padding: 'causal_valid'})]). Here stacks use reverse_causal and causal.
+ *  - A causal_valid layer counts the steps before the sequence as valid padding in layer(),
+ *    but after a latency step() feeds it invalid steps there: Serial([Delay({length: 1,
+ *    delayLayerOutput: false}), Conv1D({filters: 2, kernelSize: 2, padding: 'causal_valid'})]).
+ *    As in the reference. Here layers after the first use causal instead.
  *  - Layers that advance a position over invalid steps (GmmAttention, the time-varying layers,
  *    RGLRU's segment position, AddTimingSignal and ApplyRotaryPositionalEncoding counting every
  *    step) and Lookahead (which counts valid steps in step() but drops physical steps in
@@ -775,8 +771,8 @@ const SIMPLE_FIELD = /^(one of |true or false|an integer|a number)/;
  */
 const POSITIONAL = /"type":"(GmmAttention|SequenceDense|MaskedDense|SequenceEmbedding|RGLRU|Lookahead)"|"onlyAdvancePositionForValidTimesteps":false/;
 
-/** A copy of `config` with the *_valid causal paddings made reverse_causal and causal (see the note above POSITIONAL). */
-const withoutValidWarmUp = (config) => JSON.parse(JSON.stringify(config).replaceAll('"reverse_causal_valid"', '"reverse_causal"').replaceAll('"causal_valid"', '"causal"'));
+/** A copy of `config` with causal_valid paddings made causal (see the note above POSITIONAL). */
+const withoutValidWarmUp = (config) => JSON.parse(JSON.stringify(config).replaceAll('"causal_valid"', '"causal"'));
 
 /**
  * Contract: random VALID configs, single layers of every type and 2-4 layer Serial, Residual
@@ -879,7 +875,7 @@ function contractCase(api, rt, rng, seeds) {
       }
       config = { type: 'Parallel', layers, combination: rng.pick(['stack', 'concat', 'add', 'mean', 'product']) };
     } else {
-      const layers = [withoutValidWarmUp(first.config)];
+      const layers = [first.config];
       let spec = first.spec;
       while (layers.length < n) {
         const l = contractLayer(api, rt, rng, seeds, spec.shape, spec.dtype, true);

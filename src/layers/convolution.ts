@@ -324,8 +324,10 @@ function effectiveKernel(rt: Runtime, p: ConvParams): number {
  *
  * State when stepping with buffer width W > 0 (see convolutionBufferWidth): 'values'
  * [B, W, ...spatial, in] float32, the last W input steps, and 'mask' [B, W] uint8, initially
- * valid for causal_valid and reverse_causal_valid (their window rule treats the past as valid)
- * and invalid otherwise.
+ * valid for causal_valid (its window rule treats the past as valid padding) and invalid
+ * otherwise. Departing from the reference, which starts reverse_causal_valid's mask valid too:
+ * there the buffer only feeds the warm-up outputs (the input latency), which have no layer()
+ * counterpart, so a stateful layer after it would read them in step() only.
  */
 abstract class BaseConvLayer extends Layer {
   protected readonly k: number;
@@ -385,10 +387,9 @@ abstract class BaseConvLayer extends Layer {
   stateSpecs(batch: number): StateSpec[] {
     const w = this.bufferWidth;
     if (!this.supportsStep || w === 0) return [];
-    const valid = this.padding === 'causal_valid' || this.padding === 'reverse_causal_valid';
     return [
       { name: 'values', dtype: 'float32', shape: [batch, w, ...this.input.shape] },
-      { name: 'mask', dtype: 'uint8', shape: [batch, w], fill: valid ? 1 : 0 },
+      { name: 'mask', dtype: 'uint8', shape: [batch, w], fill: this.padding === 'causal_valid' ? 1 : 0 },
     ];
   }
 

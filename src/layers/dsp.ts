@@ -425,7 +425,6 @@ class Framer {
   readonly receptiveField: readonly [number, number];
   /** Past input steps kept between steps. */
   readonly width: number;
-  private readonly initialMaskValid: boolean;
   private readonly mode: PaddingMode | null;
   private readonly row: number;
   private readonly masks: ConvMask;
@@ -437,7 +436,6 @@ class Framer {
     readonly frameLength: number,
     readonly frameStep: number,
     padding: FramePadding,
-    explicitSameLike: boolean,
     readonly input: ChannelSpec,
   ) {
     const fl = frameLength, fs = frameStep;
@@ -447,7 +445,6 @@ class Framer {
       this.pad = convolutionExplicitPadding(padding, fl, fs, 1);
       this.steppable = STEPPABLE.has(padding);
       this.width = convolutionBufferWidth(padding, fl, fs, 1);
-      this.initialMaskValid = padding === 'causal_valid' || padding === 'reverse_causal_valid';
       this.inputLatency =
         padding === 'reverse_causal_valid' || padding === 'reverse_causal' ? fl - 1 : padding === 'semicausal_full' ? fs - 1 : 0;
       // Padding on both ends lines the step outputs up with layer() at once.
@@ -457,7 +454,6 @@ class Framer {
       this.pad = [padding[0], padding[1]];
       this.steppable = true;
       this.width = fl - 1 - (padding[1] % fs);
-      this.initialMaskValid = !explicitSameLike;
       this.inputLatency = Math.max(0, fl - 1 - padding[0]);
       this.outputLatency = undefined;
     }
@@ -474,7 +470,7 @@ class Framer {
     if (!this.steppable || !this.width) return [];
     return [
       stepsState('values', this.input, batch, this.width),
-      { name: 'mask', dtype: 'uint8', shape: [batch, this.width], fill: this.initialMaskValid ? 1 : 0 },
+      { name: 'mask', dtype: 'uint8', shape: [batch, this.width], fill: this.mode === 'causal_valid' ? 1 : 0 },
     ];
   }
 
@@ -521,7 +517,11 @@ const frameFields = {
       PADDING_MODES.includes(v as PaddingMode) || isPair(v) ? (v as FramePadding) : undefined,
     )
     .default('reverse_causal_valid'),
-  /** With explicit padding, start streaming with an invalid past (as the same-like modes) instead of a valid one (default false). */
+  /**
+   * The reference's choice of the initial step mask with explicit padding (default false). Any
+   * value is accepted and has no effect here: that mask only reaches the warm-up outputs, which
+   * have no layer() counterpart and start invalid either way.
+   */
   explicitPaddingIsSameLike: f.bool().default(false),
 };
 
@@ -541,8 +541,8 @@ function checkFramePadding(layer: Layer, field: string, padding: FramePadding, f
  * Frame. No parameters. Ratio 1/frame_step, block frame_step; steppable for causal_valid,
  * reverse_causal_valid, causal, reverse_causal, semicausal and explicit pairs. State: 'values'
  * [B, W, ...C] (raw past inputs; W as Conv1D's buffer, or frame_length - 1 - (future mod
- * frame_step) for explicit pairs) and 'mask' [B, W] (initially valid for the *_valid modes and
- * explicit pairs unless explicit_padding_is_same_like).
+ * frame_step) for explicit pairs) and 'mask' [B, W] (initially valid for causal_valid only: see
+ * BaseConvLayer for where this departs from the reference).
  */
 export class FrameLayer extends Layer {
   private readonly framer: Framer;
@@ -550,7 +550,7 @@ export class FrameLayer extends Layer {
   constructor(config: Resolved<typeof frameFields>, ctx: BuildContext) {
     super(config, ctx);
     checkFramePadding(this, 'padding', config.padding, config.frameLength);
-    const fr = (this.framer = new Framer(config.frameLength, config.frameStep, config.padding, config.explicitPaddingIsSameLike, this.input));
+    const fr = (this.framer = new Framer(config.frameLength, config.frameStep, config.padding, this.input));
     this.output = { shape: [config.frameLength, ...this.input.shape], dtype: this.input.dtype };
     this.blockSize = config.frameStep;
     this.outputRatio = new Fraction(1, config.frameStep);
@@ -920,7 +920,7 @@ export class STFTLayer extends Layer {
     super(config, ctx);
     const { frameLength: fl, frameStep: fs, fftLength: n } = config;
     if (this.input.dtype !== 'float32') throw this.error('BAD_CONFIG', `expected float32 input, got ${this.input.dtype}`);
-    const fr = (this.framer = new Framer(fl, fs, config.timePadding, false, this.input));
+    const fr = (this.framer = new Framer(fl, fs, config.timePadding, this.input));
     this.blockSize = fs;
     this.outputRatio = new Fraction(1, fs);
     this.supportsStep = fr.steppable;

@@ -53,8 +53,8 @@ const SPATIAL_NAMES = [[], ['space'], ['space1', 'space2']] as const;
  *
  * No parameters. State when stepping with buffer width W > 0 (convolutionBufferWidth): 'values'
  * [B, W, ...C] of the input dtype, the last W input steps (initially the identity), and 'mask'
- * [B, W] uint8, initially valid for reverse_causal_valid and invalid otherwise. The values of
- * invalid steps are kept as they came: the kernel never reads them.
+ * [B, W] uint8, initially invalid (the reference starts reverse_causal_valid's valid; see
+ * BaseConvLayer). The values of invalid steps are kept as they came: the kernel never reads them.
  */
 export class PoolingLayer extends Layer {
   private readonly op: number;
@@ -135,7 +135,7 @@ export class PoolingLayer extends Layer {
     if (w === 0) return [];
     return [
       { name: 'values', dtype: this.input.dtype as 'float32' | 'int32', shape: [batch, w, ...this.input.shape], fill: this.fill },
-      { name: 'mask', dtype: 'uint8', shape: [batch, w], fill: this.padding === 'reverse_causal_valid' ? 1 : 0 },
+      { name: 'mask', dtype: 'uint8', shape: [batch, w], fill: 0 },
     ];
   }
 

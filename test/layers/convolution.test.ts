@@ -27,7 +27,7 @@ describe('padding metadata (inventory §1)', () => {
     valid: [false, 0, 0, [0, 2], 0, 0],
     same: [false, 0, 0, [-1, 1], 0, 0],
     causal_valid: [true, 0, 0, [-2, 0], 2, 1],
-    reverse_causal_valid: [true, 2, 1, [0, 2], 2, 1],
+    reverse_causal_valid: [true, 2, 1, [0, 2], 2, 0], // the reference starts it valid (see the warm-up test below)
     causal: [true, 0, 0, [-2, 0], 2, 0],
     reverse_causal: [true, 2, 1, [0, 2], 2, 0],
     semicausal: [true, 0, 0, [-1, 1], 1, 0],
@@ -211,6 +211,31 @@ describe('masks (the reference\'s convolution_test.py examples)', () => {
   }
 });
 
+
+describe('warm-up outputs of a lookahead padding are invalid in step()', () => {
+  // Their windows reach before the sequence, where layer() has no output at all: a stateful
+  // layer after them must not read them (the reference starts reverse_causal_valid's buffer
+  // valid, so an LSTM after it streams differently from layer()).
+  const cases: [string, sl.LayerConfig, number[]][] = [
+    ['Conv1D reverse_causal_valid', sl.Conv1D({ filters: 3, kernelSize: 3, padding: 'reverse_causal_valid' }), [2]],
+    ['Conv1D reverse_causal_valid, stride 2, k 4', sl.Conv1D({ filters: 3, kernelSize: 4, strides: 2, padding: 'reverse_causal_valid' }), [2]],
+    ['MaxPooling1D reverse_causal_valid', sl.MaxPooling1D({ poolSize: 3, strides: 1, padding: 'reverse_causal_valid' }), [2]],
+    ['Frame (default padding)', sl.Frame({ frameLength: 4, frameStep: 2 }), []],
+    ['Frame explicit [1, 3]', sl.Frame({ frameLength: 5, frameStep: 2, padding: [1, 3] }), []],
+    ['STFT (default padding)', sl.STFT({ frameLength: 8, frameStep: 4, fftLength: 8 }), []],
+  ];
+  for (const [name, layer, shape] of cases) {
+    it(`${name}, then an LSTM: step = layer`, () => {
+      const m = sl.build(sl.Serial([layer, sl.Abs(), sl.Flatten(), sl.LSTM({ units: 4 })]), { inputShape: shape, seed: 3 });
+      checkContract(m);
+      const y = sl.stepByStep(m, sl.randomSequence([1, 4 * m.blockSize * 4, ...shape], { seed: 1 }), m.blockSize);
+      const warmUp = m.outputLatency;
+      expect(warmUp).toBeGreaterThan(0);
+      expect([...y.mask.subarray(0, warmUp)]).toEqual(new Array(warmUp).fill(0));
+      m.dispose();
+    });
+  }
+});
 describe('oracle: torch.nn.functional.conv1d', () => {
   const { cases } = loadFixture('convolution');
   for (const c of cases) it(c.name, () => checkFixtureCase(c));
