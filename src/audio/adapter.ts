@@ -21,7 +21,7 @@ export interface AdapterOptions {
 export class BlockAdapter {
   /** Frames per model step. */
   readonly blockFrames: number;
-  /** Output frame n is the model's layer() output at input frame n - latency (silence before). */
+  /** Output frame n is the model's layer() output at input frame n - latency; silence before, and at any invalid frame. */
   readonly latency: number;
   readonly inChannels: number;
   readonly outChannels: number;
@@ -82,10 +82,11 @@ export class BlockAdapter {
       if (this.filled === n) {
         this.model.stepInto(this.x, this.state, this.out);
         this.filled = 0;
-        const ov = this.out.values;
+        const ov = this.out.values, om = this.out.mask;
         let w = (this.head + this.count) % this.capacity;
         for (let t = 0; t < n; t++) {
-          for (let c = 0; c < cout; c++) this.fifo[w * cout + c] = ov[t * cout + c]!;
+          // Invalid frames (the warm-up of a model with output latency) play as silence.
+          for (let c = 0; c < cout; c++) this.fifo[w * cout + c] = om[t] ? ov[t * cout + c]! : 0;
           if (++w === this.capacity) w = 0;
         }
         this.count += n;

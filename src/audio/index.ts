@@ -35,7 +35,7 @@ export interface ModelNodeOptions {
 export interface ModelNode {
   /** Connect it like any node: input [channels], output [model output channels]. */
   readonly node: AudioWorkletNode;
-  /** Output frame n is the model's layer() output at input frame n - latency (silence before). */
+  /** Output frame n is the model's layer() output at input frame n - latency; silence before, and at any invalid frame. */
   readonly latency: number;
   readonly blockFrames: number;
   readonly build: KernelBuild;

@@ -53,6 +53,29 @@ describe('seqlayers/audio: BlockAdapter', () => {
     });
   }
 
+  it('plays a model with output latency (a lookahead convolution) as silence until its first valid frame', () => {
+    for (const padding of ['reverse_causal', 'reverse_causal_valid'] as const) {
+      const model = sl.build(sl.Serial([sl.Conv1D({ filters: 1, kernelSize: 5, padding }), sl.Dense({ features: 1 })]), { inputShape: [1], seed: 5 });
+      const adapter = new audio.BlockAdapter(model, { quantum: 128, blockFrames: 48 });
+      expect(adapter.latency).toBe(48 - gcd(48, 128) + 4);
+      const x = sl.randomSequence([1, 10 * 128, 1], { randomLengths: false, seed: 3 });
+      const expected = model.layer(x).values;
+      const played = new Float32Array(x.time);
+      const output = [new Float32Array(128)];
+      for (let q = 0; q < 10; q++) {
+        adapter.process([x.values.subarray(q * 128, (q + 1) * 128)], output);
+        played.set(output[0]!, q * 128);
+      }
+      const lat = adapter.latency;
+      expect(played.subarray(0, lat).every((v) => v === 0), `${padding}: silence first`).toBe(true);
+      let err = 0;
+      for (let i = lat; i < played.length; i++) err = Math.max(err, Math.abs(played[i]! - expected[i - lat]!));
+      expect(err, padding).toBeLessThan(1e-5);
+      adapter.dispose();
+      model.dispose();
+    }
+  });
+
   it('rejects models that cannot play as audio, with BAD_CONFIG', () => {
     const strided = sl.build(sl.Conv1D({ filters: 1, kernelSize: 2, strides: 2, padding: 'causal' }), { inputShape: [1] });
     expect(() => new audio.BlockAdapter(strided, { quantum: 128 })).toThrow(/^\[BAD_CONFIG\] audio: expected output ratio 1/);
