@@ -784,7 +784,7 @@ const withoutValidWarmUp = (config) => JSON.parse(JSON.stringify(config).replace
  * is an outcome, and so are the cases left unchecked: 'nonfinite' (NaN or Inf at valid
  * outputs, e.g. an exploding recurrence with random weights) and 'empty' (an input shorter
  * than the layer needs). Receptive fields are checked relaxed (declared must contain
- * measured): the probe cannot see dependences through min/max/ReLU or zero weights.
+ * measured): random configs make dependences vanish (zero weights, a zero scale, an empty mel band).
  */
 export function fuzzContract(api, rt, opts = {}) {
   return withSeeds(api, rt, (seeds) => {

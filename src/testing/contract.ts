@@ -237,8 +237,9 @@ export function verifyContract(model: Model, opts: ContractOptions = {}): Contra
 }
 
 /**
- * Measures which relative input offsets move the outputs: perturbs input steps one at a time
- * (all steps valid) and records p - floor(t_o / ratio) for every output t_o that changed.
+ * Measures which relative input offsets move the outputs: perturbs input steps one at a time,
+ * each up and down (all steps valid), and records p - floor(t_o / ratio) for every output t_o
+ * that changed.
  */
 function checkReceptiveField(model: Model, opts: ContractOptions, given?: Constants): readonly [number, number] | null {
   const declared = model.receptiveField;
@@ -266,9 +267,11 @@ function checkReceptiveField(model: Model, opts: ContractOptions, given?: Consta
   const row = x.stepSize * width;
   const outRow = base.stepSize * dtypeWidth(base.dtype);
   let lo = Infinity, hi = -Infinity;
-  for (let p = margin; p < margin + probes; p++) {
+  // Each step is pushed up, then down: one direction alone misses what max, min or ReLU ignore.
+  for (let probe = 0; probe < 2 * probes; probe++) {
+    const p = margin + (probe >> 1), sign = probe & 1 ? -1 : 1;
     const v = x.values.slice() as Float32Array;
-    for (let j = p * row; j < (p + 1) * row; j++) v[j] = v[j]! + 1 + 2 * Math.abs(gauss());
+    for (let j = p * row; j < (p + 1) * row; j++) v[j] = v[j]! + sign * (1 + 2 * Math.abs(gauss()));
     const y = model.layer(new Sequence(v, x.mask, x.shape, x.dtype), { constants });
     for (let t = 0; t < Math.min(y.time, base.time); t++) {
       if (!y.mask[t] || !base.mask[t]) continue;
