@@ -63,7 +63,7 @@ describe('seqlayers/audio: BlockAdapter', () => {
       const played = new Float32Array(x.time);
       const output = [new Float32Array(128)];
       for (let q = 0; q < 10; q++) {
-        adapter.process([x.values.subarray(q * 128, (q + 1) * 128)], output);
+        adapter.process([(x.values as Float32Array).subarray(q * 128, (q + 1) * 128)], output);
         played.set(output[0]!, q * 128);
       }
       const lat = adapter.latency;
