@@ -68,3 +68,15 @@ export function mask_and(n: i32, a: usize, b: usize, out: usize): void {
     store<u8>(out + <usize>i, load<u8>(a + <usize>i) & load<u8>(b + <usize>i));
   }
 }
+
+/** Index of the first of n mask bytes that is neither 0 nor 1, or -1 if there is none. */
+export function mask_first_bad(n: i32, mask: usize): i32 {
+  let i = 0;
+  for (; i + 16 <= n; i += 16) {
+    if (v128.any_true(i8x16.gt_u(v128.load(mask + <usize>i), i8x16.splat(1)))) break;
+  }
+  for (; i < n; i++) {
+    if (load<u8>(mask + <usize>i) > 1) return i;
+  }
+  return -1;
+}

@@ -110,6 +110,8 @@ export class Model {
   /** Set during a call that uses `ctx` (layer, step, initialState). */
   private busy = false;
   private readonly xw: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
+  /** The views of WebAssembly memory that stepInto last copied its output from. */
+  private readonly outViews: { f32: Float32Array | null; i32: Int32Array | null; mask: Uint8Array | null } = { f32: null, i32: null, mask: null };
   private disposed = false;
 
   constructor(config: LayerConfig, opts: BuildOptions) {
@@ -237,13 +239,19 @@ export class Model {
         `${what}: expected input [batch, time, ${this.inputSpec.shape.join(', ')}] ${this.inputSpec.dtype}, got ${show(x.shape)} ${x.dtype}`,
       );
     }
-    // Layers count valid steps and AND masks bitwise: any other byte would change results.
-    const mask = x.mask;
-    for (let i = 0; i < mask.length; i++) {
-      if (mask[i]! > 1) {
-        throw new SeqLayersError('BAD_INPUT', `${what}: expected mask bytes of 0 (invalid) or 1 (valid), got ${mask[i]} at batch item ${Math.floor(i / x.time)}, step ${i % x.time}`);
-      }
+  }
+
+  /**
+   * x copied into WebAssembly memory, its mask bytes checked there: layers count valid steps and
+   * AND masks bitwise, so any byte but 0 and 1 would change results. Writes only arena scratch.
+   */
+  private inputToWasm(x: Sequence, what: string): WSeq {
+    const xw = toWasm(this.rt, x, this.xw);
+    const i = this.rt.k.mask_first_bad(x.mask.length, xw.mask);
+    if (i >= 0) {
+      throw new SeqLayersError('BAD_INPUT', `${what}: expected mask bytes of 0 (invalid) or 1 (valid), got ${x.mask[i]} at batch item ${Math.floor(i / x.time)}, step ${i % x.time}`);
     }
+    return xw;
   }
 
   /** Whole-sequence processing. */
@@ -266,7 +274,7 @@ export class Model {
       ctx.state = null;
       ctx.constants = opts?.constants ?? {};
       ctx.emits = emits;
-      const y = this.root.runLayer(toWasm(rt, x, this.xw), ctx);
+      const y = this.root.runLayer(this.inputToWasm(x, 'layer'), ctx);
       return { output: fromWasm(rt, y, this.root.output), emits: emits ?? {} };
     } finally {
       this.ctx.emits = null;
@@ -346,7 +354,7 @@ export class Model {
       ctx.constants = opts?.constants ?? EMPTY;
       ctx.emits = emits;
       // Every refusal a layer can foresee comes before the first state write.
-      const xw = toWasm(rt, x, this.xw);
+      const xw = this.inputToWasm(x, into ? 'stepInto' : 'step');
       if (this.validatesStep) this.root.validateStep(x.batch, x.time, ctx);
       let y: WSeq;
       try {
@@ -359,12 +367,19 @@ export class Model {
       const want = this.root.outputRatio.floorMul(x.time);
       if (y.time !== want) throw new SeqLayersError('BAD_CONFIG', `${this.root.type}.step returned ${y.time} steps for ${x.time} inputs, expected ${want} (ratio ${this.root.outputRatio})`);
       if (into) {
-        // Element loops rather than set(subarray(...)): a subarray is an allocation, and stepInto
-        // runs in audio render threads, where it must allocate nothing.
-        const src = into.values instanceof Int32Array ? rt.i32 : rt.f32, dst = into.values, at = y.values >> 2;
-        for (let i = 0; i < dst.length; i++) dst[i] = src[at + i]!;
-        const u8 = rt.u8, mask = into.mask;
-        for (let i = 0; i < mask.length; i++) mask[i] = u8[y.mask + i]!;
+        // Copied from views kept while the output lands at the same place (as it does step after
+        // step): stepInto runs in audio render threads, where it must allocate nothing.
+        const views = this.outViews, buffer = rt.memory.buffer;
+        const values = into.values;
+        if (values instanceof Int32Array) {
+          views.i32 = sameView(views.i32, buffer, y.values, values.length) ?? new Int32Array(buffer, y.values, values.length);
+          values.set(views.i32);
+        } else {
+          views.f32 = sameView(views.f32, buffer, y.values, values.length) ?? new Float32Array(buffer, y.values, values.length);
+          values.set(views.f32);
+        }
+        views.mask = sameView(views.mask, buffer, y.mask, into.mask.length) ?? new Uint8Array(buffer, y.mask, into.mask.length);
+        into.mask.set(views.mask);
         return NO_RESULT;
       }
       return { output: fromWasm(rt, y, this.root.output), emits: emits ?? {} };
@@ -454,6 +469,11 @@ function channelsMatch(shape: readonly number[], channels: readonly number[]): b
 const EMPTY: Constants = Object.freeze({});
 /** The typed array holding each float dtype loadWeights takes (F16 and BF16 as raw bits, as readSafetensors gives them). */
 const FLOAT_DATA = { F32: Float32Array, F64: Float64Array, F16: Uint16Array, BF16: Uint16Array } as const;
+/** `view` if it still shows `length` elements at `byteOffset` of `buffer`, else null. */
+function sameView<T extends Float32Array | Int32Array | Uint8Array>(view: T | null, buffer: ArrayBufferLike, byteOffset: number, length: number): T | null {
+  return view && view.buffer === buffer && view.byteOffset === byteOffset && view.length === length ? view : null;
+}
+
 const NO_RESULT = { output: null as unknown as Sequence, emits: EMPTY as Record<string, Sequence> };
 
 /** A model's streaming state: conv buffers, caches, recurrent states, in WebAssembly memory. */

@@ -49,6 +49,47 @@ describe('Model boundary checks', () => {
     }
     expect(error(() => m.stepInto(x(1, 2), s1, { values: new Float32Array(5), mask: new Uint8Array(2) })).code).toBe('BAD_ARGUMENT');
   });
+
+  it('stepInto copies the right output when another call moves its scratch', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    // Room in the memory first, so that the scratch moves within the same buffer.
+    sl.build(sl.Dense({ features: 2048 }), { inputShape: [2048], runtime: m.rt }).dispose();
+    const buffer = m.rt.memory.buffer;
+    const other = sl.build(sl.Dense({ features: 64 }), { inputShape: [64], runtime: m.rt });
+    const s1 = m.initialState(1), s2 = m.initialState(1);
+    const out = { values: new Float32Array(6), mask: new Uint8Array(2) };
+    for (let i = 0; i < 4; i++) {
+      // 4 MB of scratch: the arena takes more chunks, then keeps one chunk of their total size.
+      if (i === 2) other.layer(sl.randomSequence([1, 8192, 64], { randomLengths: false }));
+      const xb = x(1, 2 + i).sliceTime(i, i + 2);
+      m.stepInto(xb, s1, out);
+      expect([...out.values]).toEqual([...m.step(xb, s2).values]);
+    }
+    expect(m.rt.memory.buffer).toBe(buffer);
+  });
+
+  it('stepInto copies the right output when blocks change length and when memory grows', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    const s1 = m.initialState(1), s2 = m.initialState(1);
+    const input = sl.randomSequence([1, 40, 3], { randomLengths: false, seed: 4 });
+    let t = 0;
+    for (const len of [2, 2, 5, 1, 1, 7, 2, 9, 2]) {
+      if (len === 7) {
+        // A model this size grows the memory, which detaches every view of the old buffer.
+        const before = m.rt.memory.buffer;
+        const big = sl.build(sl.Dense({ features: 4096 }), { inputShape: [4096], runtime: m.rt });
+        expect(m.rt.memory.buffer).not.toBe(before);
+        big.dispose();
+      }
+      const xb = input.sliceTime(t, t + len);
+      t += len;
+      const out = { values: new Float32Array(len * 3), mask: new Uint8Array(len) };
+      expect(m.stepInto(xb, s1, out)).toBe(len);
+      const ref = m.step(xb, s2);
+      expect([...out.values]).toEqual([...ref.values]);
+      expect([...out.mask]).toEqual([...ref.mask]);
+    }
+  });
 });
 
 describe('State', () => {

@@ -103,7 +103,8 @@ describe('boundary checks', () => {
     const model = sl.build(sl.AddTimingSignal(), { inputShape: [4] });
     const x = block(1);
     x.mask[1] = 2;
-    for (const run of [() => model.layer(x), () => model.step(x, model.initialState(1))]) {
+    const out = { values: new Float32Array(2 * 4), mask: new Uint8Array(2) };
+    for (const run of [() => model.layer(x), () => model.step(x, model.initialState(1)), () => model.stepInto(x, model.initialState(1), out)]) {
       const e = error(run);
       expect(e.code).toBe('BAD_INPUT');
       expect(e.message).toMatch(/expected mask bytes of 0 .* or 1 .*, got 2 at batch item 0, step 1/);
