@@ -2,7 +2,7 @@
 import { BroadcastPlan, broadcastOrThrow, broadcastStrides, contiguousStrides, Op } from './broadcast.js';
 import { defineLayer, f, type LayerConfig, type Resolved } from './config.js';
 import { Fraction, lcm } from './fraction.js';
-import { createStates, Layer, product, releaseStates, stepBytes, type BuildContext, type ChannelSpec, type RunContext, type StateBuffer, type WSeq } from './layer.js';
+import { createStates, Layer, product, releaseStates, stepBytes, type BuildContext, type ChannelSpec, type RunContext, type StateBuffer, type StateSpec, type WSeq } from './layer.js';
 import { checkRfPhases, rfAggregate, rfAt, rfSerial, rfUnion, type ReceptiveField } from './receptive-field.js';
 import { SeqLayersError, show } from './errors.js';
 import { dtypeWidth, type DType } from './sequence.js';
@@ -38,14 +38,117 @@ export function serialOutputLatency(layers: readonly Meta[]): number {
   return layers.reduce((l, layer) => layer.accumulatedOutputLatency(l), 0);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Warm-up steps of layers in series.
+
+const skipsWarmUp = (l: Layer): boolean => l.skipsWarmUp || l.children.some(skipsWarmUp);
+
+/**
+ * In step(), a latency in a chain (a Delay, a lookahead convolution, Frame) first emits
+ * outputLatency invalid warm-up steps that layer() does not have. Layers that ignore invalid
+ * steps do not mind them; a layer that counts steps or takes the steps before the sequence for
+ * valid padding (Layer.skipsWarmUp, or one of its descendants) would step differently from
+ * layer(), so the chain withholds them from it and puts invalid steps in their place in its
+ * output. This departs from the reference, where such stacks step differently from layer().
+ * A chain that needs it keeps one more state, 'steps' [1] int32: its input steps so far, up to
+ * `horizon`.
+ */
+class WarmUp {
+  private constructor(
+    private readonly layers: readonly Layer[],
+    /** Per layer: the leading input steps to withhold (0: none). */
+    private readonly withheld: readonly number[],
+    /** Per layer: its input steps per chain input step. */
+    private readonly ratios: readonly Fraction[],
+    /** Chain input steps after which nothing is withheld. */
+    readonly horizon: number,
+  ) {}
+
+  /** The warm-up of `layers` run in series, or null when no layer needs any step withheld. */
+  static of(layers: readonly Layer[]): WarmUp | null {
+    const withheld: number[] = [], ratios: Fraction[] = [];
+    let latency = 0, ratio = Fraction.ONE, horizon = 0;
+    for (const l of layers) {
+      // A layer stepping in blocks can only be spared whole blocks (its block size divides its
+      // whole input); otherwise it sees the warm-up as in the reference.
+      const w = skipsWarmUp(l) && latency % l.blockSize === 0 ? latency : 0;
+      withheld.push(w);
+      ratios.push(ratio);
+      if (w) horizon = Math.max(horizon, Math.ceil((w * ratio.den) / ratio.num));
+      latency = l.accumulatedOutputLatency(latency);
+      ratio = ratio.mul(l.outputRatio);
+    }
+    return horizon ? new WarmUp(layers, withheld, ratios, horizon) : null;
+  }
+
+  /** The state this adds to the chain's owner. */
+  stateSpec(): StateSpec {
+    return { name: 'steps', dtype: 'int32', shape: [1], min: 0 };
+  }
+
+  /** Steps the layers over x (a block of the chain's input), withholding warm-up steps; `steps` is the state above. */
+  runStep(x: WSeq, ctx: RunContext, steps: StateBuffer): WSeq {
+    const i32 = ctx.rt.i32, seen = i32[steps.ptr >> 2]!, n = x.time;
+    if (seen >= this.horizon) {
+      for (const l of this.layers) x = l.runStep(x, ctx);
+      return x;
+    }
+    for (let i = 0; i < this.layers.length; i++) {
+      const l = this.layers[i]!;
+      const skip = Math.min(Math.max(this.withheld[i]! - this.ratios[i]!.floorMul(seen), 0), x.time);
+      x = skip ? withholding(l, x, skip, ctx) : l.runStep(x, ctx);
+    }
+    i32[steps.ptr >> 2] = Math.min(seen + n, this.horizon);
+    return x;
+  }
+}
+
+/**
+ * l.runStep on x without its first `skip` steps, whose place in the output (skip times the
+ * output ratio) holds invalid zero steps.
+ */
+function withholding(l: Layer, x: WSeq, skip: number, ctx: RunContext): WSeq {
+  const k = ctx.rt.k, { batch, time } = x;
+  const outRow = stepBytes(l.output), head = l.outputRatio.floorMul(skip);
+  const rest = time - skip;
+  let tail: WSeq | null = null;
+  if (rest) {
+    const inRow = stepBytes(l.input);
+    const xs = { values: ctx.alloc(batch * rest * inRow), mask: ctx.alloc(batch * rest), batch, time: rest };
+    k.seq_slice_time(batch, time, skip, rest, inRow, x.values, xs.values);
+    k.seq_slice_time(batch, time, skip, rest, 1, x.mask, xs.mask);
+    tail = l.runStep(xs, ctx);
+  }
+  const tailTime = tail ? tail.time : 0, outTime = head + tailTime;
+  const values = ctx.alloc(batch * outTime * outRow), mask = ctx.alloc(batch * outTime);
+  k.mem_fill(values, 0, batch * outTime * outRow);
+  k.mem_fill(mask, 0, batch * outTime);
+  if (tail) {
+    // Each item: `head` zero steps, then its tail steps.
+    for (let b = 0; b < batch; b++) {
+      k.mem_copy(values + (b * outTime + head) * outRow, tail.values + b * tailTime * outRow, tailTime * outRow);
+      k.mem_copy(mask + b * outTime + head, tail.mask + b * tailTime, tailTime);
+    }
+  }
+  return { values, mask, batch, time: outTime };
+}
+
 /** A layer that runs its children one after another (Serial, Repeat). */
 abstract class ChainLayer extends Layer {
+  /** Set by subclasses once their children are built. */
+  protected warmUp: WarmUp | null = null;
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     for (const l of this.children) x = l.runLayer(x, ctx);
     return x;
   }
 
+  stateSpecs(_batch: number): StateSpec[] {
+    return this.warmUp ? [this.warmUp.stateSpec()] : [];
+  }
+
   runStep(x: WSeq, ctx: RunContext): WSeq {
+    if (this.warmUp) return this.warmUp.runStep(x, ctx, this.stateOf(ctx)[0]!);
     for (const l of this.children) x = l.runStep(x, ctx);
     return x;
   }
@@ -99,6 +202,7 @@ export class SerialLayer extends ChainLayer {
     });
     this.output = spec;
     setSerialMetadata(this, this.children);
+    this.warmUp = WarmUp.of(this.children);
   }
 }
 
@@ -333,6 +437,8 @@ const residualFields = {
 export class ResidualLayer extends Layer {
   private readonly body: Layer[];
   private readonly shortcut: Layer[];
+  private readonly bodyWarmUp: WarmUp | null;
+  private readonly shortcutWarmUp: WarmUp | null;
 
   constructor(config: Resolved<typeof residualFields>, ctx: BuildContext) {
     super(config, ctx);
@@ -379,6 +485,15 @@ export class ResidualLayer extends Layer {
       rf.set(k, u && [u[0] - o, u[1] - o]);
     }
     this.receptiveFieldPerStep = rf;
+    this.bodyWarmUp = WarmUp.of(this.body);
+    this.shortcutWarmUp = WarmUp.of(s);
+  }
+
+  stateSpecs(_batch: number): StateSpec[] {
+    const specs: StateSpec[] = [];
+    if (this.bodyWarmUp) specs.push({ ...this.bodyWarmUp.stateSpec(), name: 'body_steps' });
+    if (this.shortcutWarmUp) specs.push({ ...this.shortcutWarmUp.stateSpec(), name: 'shortcut_steps' });
+    return specs;
   }
 
   validateStep(batch: number, time: number, ctx: RunContext): void {
@@ -386,12 +501,17 @@ export class ResidualLayer extends Layer {
     validateSeries(this.shortcut, batch, time, ctx);
   }
 
+  /** One chain of layers over x: layer(), or step() withholding warm-up steps (its state at `slot`) when it needs to. */
+  private chain(layers: readonly Layer[], warmUp: WarmUp | null, slot: number, x: WSeq, ctx: RunContext, stepping: boolean): WSeq {
+    if (stepping && warmUp) return warmUp.runStep(x, ctx, this.stateOf(ctx)[slot]!);
+    for (const l of layers) x = stepping ? l.runStep(x, ctx) : l.runLayer(x, ctx);
+    return x;
+  }
+
   private apply(x: WSeq, ctx: RunContext, stepping: boolean): WSeq {
-    let y = x;
-    for (const l of this.body) y = stepping ? l.runStep(y, ctx) : l.runLayer(y, ctx);
+    const y = this.chain(this.body, this.bodyWarmUp, 0, x, ctx, stepping);
     const yv = y.values, ym = y.mask, yt = y.time;
-    let s = x;
-    for (const l of this.shortcut) s = stepping ? l.runStep(s, ctx) : l.runLayer(s, ctx);
+    const s = this.chain(this.shortcut, this.shortcutWarmUp, this.bodyWarmUp ? 1 : 0, x, ctx, stepping);
     if (s.time !== yt) throw this.error('BAD_INPUT', `body and shortcut produced different lengths (${yt} and ${s.time} steps)`);
     const rows = x.batch * yt;
     const n = rows * product(this.output.shape) * dtypeWidth(this.output.dtype);
@@ -494,6 +614,7 @@ export class RepeatLayer extends ChainLayer {
       slices.forEach((p, i) => (p.viewOf = { param: stacked, offset: i * p0.size }));
     });
     setSerialMetadata(this, repeats);
+    this.warmUp = WarmUp.of(repeats);
   }
 }
 

@@ -192,6 +192,12 @@ export abstract class Layer {
   supportsStep = true;
   /** Whether validateStep checks anything for this layer itself (the model skips the walk when no layer does). */
   checksStep = false;
+  /**
+   * Whether step() must not see the invalid warm-up steps a latency before it emits (it counts
+   * steps, or takes the steps before the sequence for valid padding): layers in series withhold
+   * them (see WarmUp in combinators.ts).
+   */
+  skipsWarmUp = false;
   /** Index of this layer's state buffers in a State, or -1 when it keeps none. */
   slot = -1;
   /** Batch items each stream item becomes inside this layer's children (ParallelChannels folds groups into the batch). */

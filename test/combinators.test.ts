@@ -36,6 +36,59 @@ describe('Serial', () => {
   });
 });
 
+describe('warm-up steps after a latency', () => {
+  // In step() a latency first emits invalid warm-up steps that layer() does not have; a chain
+  // withholds them from layers that count steps or take the past for valid padding. Each of
+  // these stepped differently from layer() before (as they do in the reference).
+  const delay = (length: number) => sl.Delay({ length, delayLayerOutput: false });
+  const cases: [string, sl.LayerConfig, number[]][] = [
+    ['causal_valid Conv1D after a Delay', sl.Serial([delay(1), sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal_valid' }), sl.LSTM({ units: 3 })]), [2]],
+    ['causal_valid Conv1D after an STFT', sl.Serial([sl.STFT({ frameLength: 8, frameStep: 4, fftLength: 8 }), sl.Abs(), sl.Conv1D({ filters: 2, kernelSize: 3, padding: 'causal_valid' })]), []],
+    ['causal_valid Frame after a lookahead conv', sl.Serial([sl.Conv1D({ filters: 2, kernelSize: 3, padding: 'reverse_causal' }), sl.Frame({ frameLength: 3, frameStep: 1, padding: 'causal_valid' })]), [2]],
+    ['SequenceDense after a Delay', sl.Serial([delay(2), sl.SequenceDense({ features: 2, numSteps: 40 })]), [2]],
+    ['physical-step positions after a strided latency', sl.Serial([delay(2), sl.Conv1D({ filters: 4, kernelSize: 2, strides: 2, padding: 'causal' }), sl.AddTimingSignal({ onlyAdvancePositionForValidTimesteps: false })]), [2]],
+    ['RGLRU after a Delay, nested', sl.Serial([delay(1), sl.Serial([sl.Relu(), sl.RGLRU({ units: 4, numHeads: 2 })])]), [4]],
+    ['a Residual body with a latency', sl.Residual([delay(1), sl.SequenceDense({ features: 2, numSteps: 40 })], { shortcutLayers: [delay(1)] }), [2]],
+    ['Repeat of a Delay and a causal_valid conv', sl.Repeat(sl.Serial([delay(1), sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal_valid' })]), 3), [2]],
+  ];
+  for (const [name, config, shape] of cases) {
+    it(`${name}: step = layer`, () => {
+      const m = sl.build(config, { inputShape: shape, seed: 2 });
+      sl.verifyContract(m);
+      sl.verifyContract(m, { x: sl.randomSequence([2, 9 * m.blockSize + 3, ...shape], { randomMask: true, seed: 3 }) });
+      m.dispose();
+    });
+  }
+
+  it('a Conditioning indexes its sequence by the steps layer() has, not the warm-up', () => {
+    const constants = { c: sl.randomSequence([2, 16, 4], { lowLength: 8, seed: 23 }) };
+    const m = sl.build(sl.Serial([delay(3), sl.Conditioning({ conditioningName: 'c', projection: 'identity', combination: 'add' })]), { inputShape: [4], constants });
+    sl.verifyContract(m, { x: sl.randomSequence([2, 16, 4], { lowLength: 8, seed: 25 }), constants, padConstants: true });
+    m.dispose();
+  });
+
+  it('keeps a saturating step count only where a layer needs it, and snapshots mid-warm-up', () => {
+    const plain = sl.build(sl.Serial([delay(3), sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal' })]), { inputShape: [2] });
+    expect(plain.root.stateSpecs(1)).toEqual([]);
+    const m = sl.build(sl.Serial([delay(3), sl.SequenceDense({ features: 2, numSteps: 40 })]), { inputShape: [2], seed: 1 });
+    expect(m.root.stateSpecs(1).map((s) => [s.name, s.dtype, s.shape])).toEqual([['steps', 'int32', [1]]]);
+    const x = sl.randomSequence([1, 12, 2], { randomLengths: false, seed: 4 });
+    const state = m.initialState(1);
+    m.step(x.sliceTime(0, 2), state);
+    const snapshot = state.toBytes();
+    const a = m.step(x.sliceTime(2, 12), state);
+    const b = m.step(x.sliceTime(2, 12), m.restoreState(snapshot));
+    expect([...a.values]).toEqual([...b.values]);
+    expect([...a.mask]).toEqual([...b.mask]);
+    // The count stops at the warm-up's end (3 steps).
+    const steps = state.slots[m.root.slot]![0]!;
+    expect(steps.name).toBe('steps');
+    expect(m.rt.i32[steps.ptr >> 2]).toBe(3);
+    plain.dispose();
+    m.dispose();
+  });
+});
+
 describe('Parallel', () => {
   for (const combination of ['stack', 'concat', 'add', 'mean', 'product'] as const) {
     it(`combines with ${combination}`, () => {

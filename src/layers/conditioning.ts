@@ -166,6 +166,7 @@ export class ConditioningLayer extends SharedRunLayer {
       throw this.error('MISSING_CONSTANT', `constants.${this.name}: expected a float32 Sequence [batch, time, ...channels] or a float32 array [batch, ...channels], got ${describeConstant(c)}`);
     }
     this.kind = c instanceof Sequence ? 'sequence' : 'array';
+    this.skipsWarmUp = this.kind === 'sequence' && !this.streaming; // it counts steps into the sequence
     this.cShape = c instanceof Sequence ? c.channelShape : c.shape.slice(1);
 
     const xShape = this.input.shape;

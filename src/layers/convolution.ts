@@ -365,6 +365,7 @@ abstract class BaseConvLayer extends Layer {
     // Without past padding, the first output needs eks - 1 inputs beyond the current one.
     const future = this.padding === 'reverse_causal_valid' || this.padding === 'reverse_causal' || this.padding === 'semicausal_full';
     this.inputLatency = future ? this.eks - 1 : 0;
+    this.skipsWarmUp = this.padding === 'causal_valid';
     // semicausal_full pads both ends, so its step output lines up with layer() at once.
     if (this.padding === 'semicausal_full') this.outputLatency = 0;
     this.receptiveFieldPerStep = rfMap([windowSpan(this.pad[0], this.eks)]);

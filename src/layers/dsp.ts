@@ -425,6 +425,8 @@ class Framer {
   readonly receptiveField: readonly [number, number];
   /** Past input steps kept between steps. */
   readonly width: number;
+  /** causal_valid takes the steps before the sequence for valid padding (see Layer.skipsWarmUp). */
+  readonly skipsWarmUp: boolean;
   private readonly mode: PaddingMode | null;
   private readonly row: number;
   private readonly masks: ConvMask;
@@ -459,6 +461,7 @@ class Framer {
     }
     this.receptiveField = windowSpan(this.pad[0], fl);
     this.masks = new ConvMask(fl, fs, 1, this.pad[0], this.mode);
+    this.skipsWarmUp = this.mode === 'causal_valid';
   }
 
   /** Layer-wise output length (convolution_padding_output_size; explicit pairs give ceil(T / s)). */
@@ -557,6 +560,7 @@ export class FrameLayer extends Layer {
     this.supportsStep = fr.steppable;
     this.inputLatency = fr.inputLatency;
     if (fr.outputLatency !== undefined) this.outputLatency = fr.outputLatency;
+    this.skipsWarmUp = fr.skipsWarmUp;
     this.receptiveFieldPerStep = rfMap([fr.receptiveField]);
   }
 
@@ -926,6 +930,7 @@ export class STFTLayer extends Layer {
     this.supportsStep = fr.steppable;
     this.inputLatency = fr.inputLatency;
     if (fr.outputLatency !== undefined) this.outputLatency = fr.outputLatency;
+    this.skipsWarmUp = fr.skipsWarmUp;
     this.bins = Math.floor(n / 2) + 1;
     this.inOff = placement(fl, n, config.fftPadding);
     this.magnitude = config.outputMagnitude;

@@ -32,6 +32,7 @@ abstract class PositionLayer extends SharedRunLayer {
     super(config, ctx);
     expectInput(this, 'float32');
     if (validOnly) this.receptiveFieldPerStep = VALID_COUNT_RF;
+    this.skipsWarmUp = !validOnly;
   }
 
   /** Whether this layer counts positions itself (false when they come from constants). */

@@ -389,6 +389,7 @@ export class RGLRULayer extends RecurrentLayer {
 
   constructor(config: Resolved<typeof rglruFields>, ctx: BuildContext) {
     super(config, ctx, config.units);
+    this.skipsWarmUp = true; // its segment position counts steps
     const u = this.units, h = config.numHeads;
     if (!config.onlyReal) throw this.error('BAD_CONFIG', 'only_real: expected true (the complex variant is not implemented), got false');
     if (u % h !== 0) throw this.error('BAD_CONFIG', `num_heads: expected a divisor of units=${u}, got ${h}`);

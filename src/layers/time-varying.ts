@@ -20,6 +20,7 @@ import { kernelReferenceFields } from './dense.js';
 abstract class StepIndexedLayer extends SharedRunLayer {
   constructor(config: LayerConfig, ctx: BuildContext, protected readonly numSteps: number) {
     super(config, ctx);
+    this.skipsWarmUp = true;
   }
 
   stateSpecs(_batch: number): StateSpec[] {

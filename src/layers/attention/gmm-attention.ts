@@ -93,6 +93,7 @@ export class GmmAttentionLayer extends Layer {
     this.heads = config.numHeads;
     this.components = config.numComponents;
     this.monotonic = config.monotonic;
+    this.skipsWarmUp = config.monotonic;
     this.offsetBias = config.initOffsetBias;
     this.scaleBias = config.initScaleBias;
     this.maxOffset = config.maxOffset;
