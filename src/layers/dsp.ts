@@ -299,9 +299,12 @@ export const Lookahead = builder(LookaheadDef);
 /**
  * Lookahead. No parameters. layer() drops the first `length` steps (output `length` shorter,
  * unless preserveLengthInLayer pads invalid steps back at the end); step() keeps every step but
- * marks the first `length` valid inputs of each item invalid, so its output lags by `length`
- * (outputLatency). State (length > 0): 'countdown' [B] int32, initially length + 1 (the
- * reference's counter: decremented at each valid step, a step stays valid once it reached 0).
+ * marks the first `length` of each item invalid, so its output lags by `length`
+ * (outputLatency). State (length > 0): 'countdown' [B] int32, initially length + 1, decremented
+ * at each step; a step keeps its mask once it reached 0. The reference counts valid steps only,
+ * so that it passes over a latency's warm-up; then leading invalid steps of the sequence itself
+ * (a mask, a Delay before it) shift it in step() but not in layer(). Here it counts every step
+ * and chains withhold the warm-up from it (skipsWarmUp).
  */
 export class LookaheadLayer extends Layer {
   private readonly length: number;
@@ -313,6 +316,7 @@ export class LookaheadLayer extends Layer {
     this.preserve = config.preserveLengthInLayer;
     this.outputLatency = this.length;
     this.receptiveFieldPerStep = rfMap([[this.length, this.length]]);
+    this.skipsWarmUp = this.length > 0;
   }
 
   stateSpecs(batch: number): StateSpec[] {

@@ -100,11 +100,14 @@ describe('Delay and Lookahead', () => {
     m.dispose();
   });
 
-  it('Lookahead step() masks the first `length` valid inputs of each item, wherever they fall', () => {
+  it('Lookahead step() masks the first `length` steps, valid or not, as layer() drops them', () => {
+    // The reference masks the first `length` valid steps: leading invalid steps then shifted
+    // step() against layer() (expected [0, 0, 0, 0, 0, 0, 1, 1] below).
     const m = sl.build(sl.Lookahead({ length: 3 }), { inputShape: [1] });
     const state = m.initialState(1);
-    const x = new sl.Sequence(new Float32Array(8), Uint8Array.from([0, 1, 0, 1, 1, 0, 1, 1]), [1, 8, 1]);
-    expect([...m.step(x.sliceTime(0, 3), state).mask, ...m.step(x.sliceTime(3), state).mask]).toEqual([0, 0, 0, 0, 0, 0, 1, 1]);
+    const x = new sl.Sequence(Float32Array.from({ length: 8 }, (_, i) => i), Uint8Array.from([0, 1, 0, 1, 1, 0, 1, 1]), [1, 8, 1]);
+    expect([...m.step(x.sliceTime(0, 3), state).mask, ...m.step(x.sliceTime(3), state).mask]).toEqual([0, 0, 0, 1, 1, 0, 1, 1]);
+    sl.verifyContract(m, { x });
     state.dispose();
     m.dispose();
   });
