@@ -198,6 +198,8 @@ export abstract class Layer {
    * them (see WarmUp in combinators.ts).
    */
   skipsWarmUp = false;
+  /** Whether step() reads constants that arrive block by block with the input: no step of a block can be withheld from it. */
+  readsBlockConstants = false;
   /** Index of this layer's state buffers in a State, or -1 when it keeps none. */
   slot = -1;
   /** Batch items each stream item becomes inside this layer's children (ParallelChannels folds groups into the batch). */

@@ -67,6 +67,25 @@ describe('warm-up steps after a latency', () => {
     m.dispose();
   });
 
+  it('withholds nothing from layers reading constants that come with each block (found in review: they threw mid-step)', () => {
+    const T = 4;
+    const x = sl.randomSequence([1, T, 4], { randomLengths: false, seed: 1 });
+    const pos = new sl.Sequence(Int32Array.from({ length: T }, (_, i) => i), new Uint8Array(T).fill(1), [1, T], 'int32');
+    const cond = sl.randomSequence([1, T, 4], { randomLengths: false, seed: 2 });
+    const cases: [sl.LayerConfig, sl.Constants][] = [
+      [sl.Serial([delay(1), sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4, onlyAdvancePositionForValidTimesteps: false, positionsName: 'pos' })]), { pos }],
+      [sl.Serial([delay(1), sl.Serial([sl.Conditioning({ conditioningName: 'c', projection: 'identity', combination: 'add', streaming: true }), sl.RGLRU({ units: 4, numHeads: 2 })])]), { c: cond }],
+      [sl.Serial([delay(1), sl.Serial([sl.StreamingDotProductAttention({ sourceName: 'c', numHeads: 1, unitsPerHead: 4, maxPastHorizon: 2, maxFutureHorizon: 0 }), sl.Flatten(), sl.RGLRU({ units: 4, numHeads: 2 })])]), { c: cond }],
+    ];
+    for (const [config, constants] of cases) {
+      const m = sl.build(config, { inputShape: [4], constants });
+      expect(m.root.stateSpecs(1)).toEqual([]);
+      const state = m.initialState(1);
+      for (let i = 0; i < 2; i++) expect(m.step(x, state, { constants }).time).toBe(T);
+      m.dispose();
+    }
+  });
+
   it('keeps a saturating step count only where a layer needs it, and snapshots mid-warm-up', () => {
     const plain = sl.build(sl.Serial([delay(3), sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal' })]), { inputShape: [2] });
     expect(plain.root.stateSpecs(1)).toEqual([]);

@@ -190,6 +190,9 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
     const shape = this.input.shape;
     this.positionsName = config.positionsName;
     this.checksStep = !this.counts;
+    // Positions from the constants come with each block; nothing is counted.
+    this.skipsWarmUp &&= this.counts;
+    this.readsBlockConstants = !this.counts;
     if (config.positionsName !== undefined && config.onlyAdvancePositionForValidTimesteps) {
       throw this.error('BAD_CONFIG', `only_advance_position_for_valid_timesteps: expected false with positions_name ${show(config.positionsName)} (the positions come from constants), got true`);
     }
