@@ -75,17 +75,17 @@ export function f32_overlap_add(
 }
 
 /**
- * Lookahead's streaming mask: per item, counter = state[b]; at every step counter =
- * max(0, counter - 1), and a valid step stays valid only when the counter reached 0. state [B]
- * i32 is updated in place; mask, out [B, time] (may be the same).
+ * Lookahead's streaming mask: per item, counter = state[b]; at every step (every valid step when
+ * validOnly) counter = max(0, counter - 1), and a valid step stays valid only when the counter
+ * reached 0. state [B] i32 is updated in place; mask, out [B, time] (may be the same).
  */
-export function mask_countdown(batch: i32, time: i32, mask: usize, state: usize, out: usize): void {
+export function mask_countdown(batch: i32, time: i32, validOnly: bool, mask: usize, state: usize, out: usize): void {
   for (let b = 0; b < batch; b++) {
     let counter = load<i32>(state + (<usize>b << 2));
     for (let t = 0; t < time; t++) {
       const i = <usize>(b * time + t);
       const m = load<u8>(mask + i);
-      if (counter > 0) counter--;
+      if ((m || !validOnly) && counter > 0) counter--;
       store<u8>(out + i, m && counter == 0 ? 1 : 0);
     }
     store<i32>(state + (<usize>b << 2), counter);

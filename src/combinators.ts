@@ -42,7 +42,7 @@ export function serialOutputLatency(layers: readonly Meta[]): number {
 // Warm-up steps of layers in series.
 
 const skipsWarmUp = (l: Layer): boolean => l.skipsWarmUp || l.children.some(skipsWarmUp);
-const readsBlockConstants = (l: Layer): boolean => l.readsBlockConstants || l.children.some(readsBlockConstants);
+const readsStepConstants = (l: Layer): boolean => l.readsStepConstants || l.children.some(readsStepConstants);
 
 /**
  * In step(), a latency in a chain (a Delay, a lookahead convolution, Frame) first emits
@@ -71,9 +71,11 @@ class WarmUp {
     let latency = 0, ratio = Fraction.ONE, horizon = 0;
     for (const l of layers) {
       // A layer stepping in blocks can only be spared whole blocks (its block size divides its
-      // whole input), and one reading constants that come with each block none; otherwise it
-      // sees the warm-up as in the reference.
-      const w = skipsWarmUp(l) && !readsBlockConstants(l) && latency % l.blockSize === 0 ? latency : 0;
+      // whole input), and one reading constants given with a step call none; otherwise it sees
+      // the warm-up as in the reference.
+      const needs = latency > 0 && skipsWarmUp(l);
+      const w = needs && !readsStepConstants(l) && latency % l.blockSize === 0 ? latency : 0;
+      if (needs && !w) l.seesWarmUp();
       withheld.push(w);
       ratios.push(ratio);
       if (w) horizon = Math.max(horizon, Math.ceil((w * ratio.den) / ratio.num));

@@ -198,8 +198,20 @@ export abstract class Layer {
    * them (see WarmUp in combinators.ts).
    */
   skipsWarmUp = false;
-  /** Whether step() reads constants that arrive block by block with the input: no step of a block can be withheld from it. */
-  readsBlockConstants = false;
+  /**
+   * Whether step() reads constants given with a particular step call (each block's, or a source
+   * taken at the first step): no step can be withheld from it.
+   */
+  readsStepConstants = false;
+
+  /**
+   * Called at build on every layer under a chain's child that cannot be spared a latency's
+   * warm-up (see WarmUp in combinators.ts), so that layers which can also pass over it their
+   * own way do (Lookahead counts valid steps only, as in the reference). Default: the children.
+   */
+  seesWarmUp(): void {
+    for (const c of this.children) c.seesWarmUp();
+  }
   /** Index of this layer's state buffers in a State, or -1 when it keeps none. */
   slot = -1;
   /** Batch items each stream item becomes inside this layer's children (ParallelChannels folds groups into the batch). */

@@ -86,6 +86,33 @@ describe('warm-up steps after a latency', () => {
     }
   });
 
+  it('a Lookahead that cannot be spared the warm-up passes over it by counting valid steps (found in review)', () => {
+    const pos = { values: Int32Array.from([5]), shape: [1, 1] };
+    const rope = sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4, onlyAdvancePositionForValidTimesteps: false, positionsName: 'pos' });
+    const cases: [sl.LayerConfig, sl.Constants | undefined][] = [
+      // The Blockwise's block size 2 does not divide the Delay's 1 step; the RoPE reads a constant.
+      [sl.Serial([delay(1), sl.Blockwise(sl.Serial([sl.Lookahead({ length: 1 }), sl.LSTM({ units: 3 })]), 2)]), undefined],
+      [sl.Serial([delay(1), sl.Serial([rope, sl.Lookahead({ length: 1 }), sl.LSTM({ units: 3 })])]), { pos }],
+    ];
+    const x = sl.randomSequence([2, 13, 4], { seed: 3, randomLengths: false });
+    for (const [config, constants] of cases) {
+      const m = sl.build(config, { inputShape: [4], seed: 2, constants });
+      sl.verifyContract(m, { x, constants });
+      m.dispose();
+    }
+  });
+
+  it('a cross attention taking its source at the first step is not withheld from (found in review: later steps had no source)', () => {
+    const source = sl.randomSequence([1, 5, 3], { randomLengths: false, seed: 7 });
+    const attention = sl.DotProductAttention({ sourceName: 'src', numHeads: 1, unitsPerHead: 4 });
+    const m = sl.build(sl.Serial([delay(1), sl.Serial([attention, sl.Flatten(), sl.RGLRU({ units: 4, numHeads: 2 })])]), { inputShape: [4], constants: { src: source } });
+    const state = m.initialState(1);
+    const x = sl.randomSequence([1, 1, 4], { randomLengths: false, seed: 1 });
+    m.step(x, state, { constants: { src: source } });
+    for (let i = 0; i < 2; i++) expect(m.step(x, state).time).toBe(1);
+    m.dispose();
+  });
+
   it('keeps a saturating step count only where a layer needs it, and snapshots mid-warm-up', () => {
     const plain = sl.build(sl.Serial([delay(3), sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal' })]), { inputShape: [2] });
     expect(plain.root.stateSpecs(1)).toEqual([]);

@@ -167,7 +167,7 @@ export class ConditioningLayer extends SharedRunLayer {
     }
     this.kind = c instanceof Sequence ? 'sequence' : 'array';
     this.skipsWarmUp = this.kind === 'sequence' && !this.streaming; // it counts steps into the sequence
-    this.readsBlockConstants = this.kind === 'sequence' && this.streaming;
+    this.readsStepConstants = this.kind === 'sequence' && this.streaming;
     this.cShape = c instanceof Sequence ? c.channelShape : c.shape.slice(1);
 
     const xShape = this.input.shape;

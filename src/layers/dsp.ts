@@ -304,11 +304,14 @@ export const Lookahead = builder(LookaheadDef);
  * at each step; a step keeps its mask once it reached 0. The reference counts valid steps only,
  * so that it passes over a latency's warm-up; then leading invalid steps of the sequence itself
  * (a mask, a Delay before it) shift it in step() but not in layer(). Here it counts every step
- * and chains withhold the warm-up from it (skipsWarmUp).
+ * and chains withhold the warm-up from it (skipsWarmUp), except where they cannot
+ * (seesWarmUp): then it counts valid steps, as the reference.
  */
 export class LookaheadLayer extends Layer {
   private readonly length: number;
   private readonly preserve: boolean;
+  /** Count only valid steps (set by seesWarmUp). */
+  private countsValidOnly = false;
 
   constructor(config: Resolved<typeof lookaheadFields>, ctx: BuildContext) {
     super(config, ctx);
@@ -317,6 +320,11 @@ export class LookaheadLayer extends Layer {
     this.outputLatency = this.length;
     this.receptiveFieldPerStep = rfMap([[this.length, this.length]]);
     this.skipsWarmUp = this.length > 0;
+  }
+
+  /** Not spared a latency's warm-up: pass over it as the reference does, counting valid steps only. */
+  seesWarmUp(): void {
+    this.countsValidOnly = true;
   }
 
   stateSpecs(batch: number): StateSpec[] {
@@ -344,7 +352,7 @@ export class LookaheadLayer extends Layer {
   runStep(x: WSeq, ctx: RunContext): WSeq {
     if (!this.length) return x;
     const mask = ctx.alloc(x.batch * x.time);
-    ctx.rt.k.mask_countdown(x.batch, x.time, x.mask, this.stateOf(ctx)[0]!.ptr, mask);
+    ctx.rt.k.mask_countdown(x.batch, x.time, this.countsValidOnly, x.mask, this.stateOf(ctx)[0]!.ptr, mask);
     return this.result(x.values, mask, x.batch, x.time);
   }
 }

@@ -192,7 +192,7 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
     this.checksStep = !this.counts;
     // Positions from the constants come with each block; nothing is counted.
     this.skipsWarmUp &&= this.counts;
-    this.readsBlockConstants = !this.counts;
+    this.readsStepConstants = !this.counts;
     if (config.positionsName !== undefined && config.onlyAdvancePositionForValidTimesteps) {
       throw this.error('BAD_CONFIG', `only_advance_position_for_valid_timesteps: expected false with positions_name ${show(config.positionsName)} (the positions come from constants), got true`);
     }

@@ -56,6 +56,10 @@ export class DotProductAttentionLayer extends AttentionLayer {
     a[ATT.PAST] = a[ATT.FUTURE] = -1;
     this.clearCache();
     this.checksStep = true;
+    // The source is taken at the first step when initialState did not get it: no step can be
+    // withheld; relative positions count query steps (see Layer.skipsWarmUp).
+    this.readsStepConstants = !this.recompute;
+    this.skipsWarmUp = config.relativePositionEmbedding != null;
   }
 
   /** The source, whenever runStep will read it: every step with recompute, else the first. */

@@ -68,7 +68,7 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
     const channels = sourceChannelsAtBuild(cfg.type, ctx.where, ctx.constants, cfg.sourceName);
     const past = cfg.maxPastHorizon, future = cfg.maxFutureHorizon;
     super(cfg, ctx, { kvHeads: cfg.numHeads, sourceChannels: channels, relativePosition: { allowed: relativePositions, past, future } });
-    this.readsBlockConstants = true;
+    this.readsStepConstants = true;
     if (past < 1) throw this.error('BAD_CONFIG', `max_past_horizon: expected >= 1, got ${past}`);
     if (future < 0) throw this.error('BAD_CONFIG', `max_future_horizon: expected >= 0, got ${future}`);
     this.sourceName = cfg.sourceName;
