@@ -634,8 +634,9 @@ const blockwiseFields = {
 
 /**
  * Runs the child in blocks of `blockSize` steps, stepping it in layer mode too, so scratch
- * memory is bounded by the block size however long the input (the child must support step;
- * otherwise layer mode runs the child whole). Stepping goes straight to the child.
+ * memory is bounded by the block size however long the input (the child must support step and
+ * read no step constants; otherwise layer mode runs the child whole). Stepping goes straight to
+ * the child.
  */
 export class BlockwiseLayer extends Layer {
   private readonly inner: Layer;
@@ -658,7 +659,8 @@ export class BlockwiseLayer extends Layer {
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const inner = this.inner;
-    if (!inner.supportsStep) return inner.runLayer(x, ctx);
+    // A child reading step constants would get the whole sequence's with each block.
+    if (!inner.supportsStep || readsStepConstants(inner)) return inner.runLayer(x, ctx);
     const rt = ctx.rt, k = rt.k;
     const block = this.blockSize;
     const ratio = inner.outputRatio;

@@ -199,6 +199,16 @@ describe('Blockwise', () => {
     sl.assertSequencesClose(m.layer(x), plain.layer(x), 'blockwise layer', 0, 0);
     sl.verifyContract(m);
   });
+  it('runs a child reading step constants whole in layer mode (found in review: each block got the whole sequence\'s)', () => {
+    const T = 9;
+    const pos = new sl.Sequence(Int32Array.from({ length: 2 * T }, (_, i) => i % T), new Uint8Array(2 * T).fill(1), [2, T], 'int32');
+    const rope = sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4, onlyAdvancePositionForValidTimesteps: false, positionsName: 'pos' });
+    const m = sl.build(sl.Blockwise(rope, 2), { inputShape: [4] });
+    const plain = sl.build(rope, { inputShape: [4] });
+    const x = sl.randomSequence([2, T, 4], { randomLengths: false, seed: 1 });
+    sl.assertSequencesClose(m.layer(x, { constants: { pos } }), plain.layer(x, { constants: { pos } }), 'blockwise layer', 0, 0);
+    sl.verifyContract(m, { x, constants: { pos }, streamConstants: true, padConstants: true });
+  });
   it('rejects a block size that is not a multiple of the child block size', () => {
     const child = sl.Blockwise(sl.Relu(), 3);
     expect(() => sl.build(sl.Blockwise(child, 4), { inputShape: [1] })).toThrow(/expected block_size to be a multiple of the child's block size 3, got 4/);
