@@ -273,6 +273,8 @@ function checkReceptiveField(model: Model, opts: ContractOptions, given?: Consta
     const v = x.values.slice() as Float32Array;
     for (let j = p * row; j < (p + 1) * row; j++) v[j] = v[j]! + sign * (1 + 2 * Math.abs(gauss()));
     const y = model.layer(new Sequence(v, x.mask, x.shape, x.dtype), { constants });
+    // An output the push made non-finite (0 * Inf is NaN even where a weight is 0) measures nothing.
+    if (madeNonFinite(y, base)) continue;
     for (let t = 0; t < Math.min(y.time, base.time); t++) {
       if (!y.mask[t] || !base.mask[t]) continue;
       let moved = false;
@@ -302,6 +304,16 @@ function checkReceptiveField(model: Model, opts: ContractOptions, given?: Consta
     if (Number.isFinite(declared[1]) && got[1] !== declared[1]) throw bad();
   }
   return got;
+}
+
+/** Whether y has a NaN or Inf at a step valid in both where base has a finite value. */
+function madeNonFinite(y: Sequence, base: Sequence): boolean {
+  const row = y.stepSize * dtypeWidth(y.dtype);
+  for (let t = 0; t < Math.min(y.time, base.time); t++) {
+    if (!y.mask[t] || !base.mask[t]) continue;
+    for (let j = t * row; j < (t + 1) * row; j++) if (!Number.isFinite(y.values[j]!) && Number.isFinite(base.values[j]!)) return true;
+  }
+  return false;
 }
 
 export { ContractError };

@@ -50,6 +50,12 @@ describe('verifyContract', () => {
     expect(m.receptiveField).toBeNull();
     expect(sl.verifyContract(m).measuredReceptiveField).toBeNull();
   });
+  it('does not count a push that makes an output non-finite as a dependence (found by contract fuzzing)', () => {
+    // exp(30 x) overflows for x > 2.96, and the STFT keeps only 0 * x (see above): 0 * Inf is NaN.
+    const m = sl.build(sl.Serial([sl.Scale({ scale: 30 }), sl.Exp(), sl.STFT({ frameLength: 6, frameStep: 6, fftLength: 1 })]), { inputShape: [] });
+    expect(m.receptiveField).toBeNull();
+    expect(sl.verifyContract(m).measuredReceptiveField).toBeNull();
+  });
   it('accepts an empty input (found by contract fuzzing: stepping zero blocks threw)', () => {
     const m = sl.build(sl.Serial([TestPairSumConfig(), TestScaleConfig]), { inputShape: [3] });
     expect(sl.stepByStep(m, sl.randomSequence([2, 0, 3]), 1).shape).toEqual([2, 0, 3]);
