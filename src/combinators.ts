@@ -125,15 +125,9 @@ function withholding(l: Layer, x: WSeq, skip: number, ctx: RunContext): WSeq {
   }
   const tailTime = tail ? tail.time : 0, outTime = head + tailTime;
   const values = ctx.alloc(batch * outTime * outRow), mask = ctx.alloc(batch * outTime);
-  k.mem_fill(values, 0, batch * outTime * outRow);
-  k.mem_fill(mask, 0, batch * outTime);
-  if (tail) {
-    // Each item: `head` zero steps, then its tail steps.
-    for (let b = 0; b < batch; b++) {
-      k.mem_copy(values + (b * outTime + head) * outRow, tail.values + b * tailTime * outRow, tailTime * outRow);
-      k.mem_copy(mask + b * outTime + head, tail.mask + b * tailTime, tailTime);
-    }
-  }
+  // Each item: `head` invalid zero steps, then its tail steps.
+  k.seq_pad_time(batch, tailTime, head, 0, outRow, tail ? tail.values : 0, values, 0, 0);
+  k.seq_pad_time(batch, tailTime, head, 0, 1, tail ? tail.mask : 0, mask, 0, 0);
   return { values, mask, batch, time: outTime };
 }
 
