@@ -71,11 +71,11 @@ class WarmUp {
     let latency = 0, ratio = Fraction.ONE, horizon = 0;
     for (const l of layers) {
       // A layer stepping in blocks can only be spared whole blocks (its block size divides its
-      // whole input), and one reading constants given with a step call none; otherwise it sees
-      // the warm-up as in the reference.
+      // whole input), and one reading constants given with a step call none; otherwise it
+      // starts its count before the warm-up or sees the warm-up as in the reference.
       const needs = latency > 0 && skipsWarmUp(l);
       const w = needs && !readsStepConstants(l) && latency % l.blockSize === 0 ? latency : 0;
-      if (needs && !w) l.seesWarmUp();
+      if (needs && !w && !l.offsetsWarmUp(latency)) l.seesWarmUp();
       withheld.push(w);
       ratios.push(ratio);
       if (w) horizon = Math.max(horizon, Math.ceil((w * ratio.den) / ratio.num));

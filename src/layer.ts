@@ -212,6 +212,17 @@ export abstract class Layer {
   seesWarmUp(): void {
     for (const c of this.children) c.seesWarmUp();
   }
+
+  /**
+   * Called at build, before seesWarmUp, on a layer that a chain cannot spare the `steps`
+   * warm-up input steps a latency before it emits (see WarmUp in combinators.ts): a layer that
+   * counts steps only for its positions can start the count at -steps, so that its valid steps
+   * sit where layer() puts them. Returns whether it did (then seesWarmUp is not called).
+   * Default: false.
+   */
+  offsetsWarmUp(_steps: number): boolean {
+    return false;
+  }
   /** Index of this layer's state buffers in a State, or -1 when it keeps none. */
   slot = -1;
   /** Batch items each stream item becomes inside this layer's children (ParallelChannels folds groups into the batch). */

@@ -113,6 +113,28 @@ describe('warm-up steps after a latency', () => {
     m.dispose();
   });
 
+  it('a cross attention with relative positions starts its query count at minus the warm-up it is not spared', () => {
+    const source = sl.randomSequence([2, 5, 3], { seed: 7 });
+    const relative = [
+      { type: 'T5RelativePositionEmbedding', numBuckets: 8, maxDistance: 16, numHeads: 2, bidirectional: true },
+      { type: 'ShawRelativePositionEmbedding', maxBackward: 3, maxForward: 2, numHeads: 2, unitsPerHead: 4 },
+    ] as const;
+    const x = sl.randomSequence([2, 13, 4], { seed: 3 });
+    for (const relativePositionEmbedding of relative) {
+      const attention = sl.DotProductAttention({ sourceName: 'src', numHeads: 2, unitsPerHead: 4, relativePositionEmbedding });
+      const m = sl.build(sl.Serial([delay(3), attention]), { inputShape: [4], constants: { src: source }, seed: 5 });
+      sl.verifyContract(m, { x, constants: { src: source } });
+      // Mid-warm-up, the count is negative; a snapshot holding it restores.
+      const state = m.initialState(2, { constants: { src: source } });
+      m.step(x.sliceTime(0, 1), state);
+      const count = state.slots[m.root.children[1]!.slot]!.find((b) => b.name === 'time_step')!;
+      expect(m.rt.i32[count.ptr >> 2]).toBe(-2);
+      const again = m.restoreState(state.toBytes());
+      sl.assertSequencesClose(m.step(x.sliceTime(1, 13), again), m.step(x.sliceTime(1, 13), state), 'restored mid-warm-up', 0, 0);
+      m.dispose();
+    }
+  });
+
   it('keeps a saturating step count only where a layer needs it, and snapshots mid-warm-up', () => {
     const plain = sl.build(sl.Serial([delay(3), sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal' })]), { inputShape: [2] });
     expect(plain.root.stateSpecs(1)).toEqual([]);

@@ -35,9 +35,11 @@ const dotProductAttentionFields = {
  * stepping) and key position = source index.
  *
  * State: `keys` and `values` [B, source_time, H, U] and `mask` [B, source_time] (sized from
- * the source, so growable), and `time_step` i32 [B]; only `time_step` with
- * recompute_kv_per_step. Parameters as AttentionLayer documents (projections of x and of
- * the source).
+ * the source, so growable), and `time_step` i32 [B] (the next query's position: it starts at
+ * minus the warm-up steps of a latency before the layer that a chain cannot withhold, as the
+ * source may come with the first step, so that query positions match layer()'s; the reference
+ * starts it at 0); only `time_step` with recompute_kv_per_step. Parameters as AttentionLayer
+ * documents (projections of x and of the source).
  */
 export class DotProductAttentionLayer extends AttentionLayer {
   private readonly sourceName: string;
@@ -57,9 +59,19 @@ export class DotProductAttentionLayer extends AttentionLayer {
     this.clearCache();
     this.checksStep = true;
     // The source is taken at the first step when initialState did not get it: no step can be
-    // withheld; relative positions count query steps (see Layer.skipsWarmUp).
+    // withheld; relative positions count query steps (see Layer.skipsWarmUp), from minus the
+    // warm-up a chain could not withhold (offsetsWarmUp).
     this.readsStepConstants = !this.recompute;
     this.skipsWarmUp = config.relativePositionEmbedding != null;
+  }
+
+  /** Query positions of the warm-up steps before it, counted from -steps so the first valid step is at 0. */
+  private warmUp = 0;
+
+  offsetsWarmUp(steps: number): boolean {
+    if (!this.skipsWarmUp) return false;
+    this.warmUp = steps;
+    return true;
   }
 
   /** The source, whenever runStep will read it: every step with recompute, else the first. */
@@ -68,7 +80,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
   }
 
   stateSpecs(batch: number): StateSpec[] {
-    const step: StateSpec = { name: 'time_step', dtype: 'int32', shape: [batch], min: 0 };
+    const step: StateSpec = { name: 'time_step', dtype: 'int32', shape: [batch], fill: -this.warmUp, min: -this.warmUp };
     if (this.recompute) return [step];
     const { heads, units } = this;
     return [
