@@ -80,13 +80,25 @@ class Deferred<T> {
   });
 }
 
+/**
+ * What a call into a worker serves: a stream and, for a step, the push (absent: the stream's
+ * open or replay). When a layer fails inside the worker on that call, it is the one to blame.
+ */
+interface CallSource {
+  stream: ModelStream;
+  push?: Push;
+}
+
 /** A model in one worker. Calls run in order; a dead worker rejects them with WORKER_FAILED. */
 export class ModelWorker {
   readonly streams = new Set<ModelStream>();
   /** Why the worker stopped serving, once it did. */
   failure: SeqLayersError | null = null;
-  /** Called once if the worker fails (set by a pool). */
-  onFailure: ((e: SeqLayersError) => void) | null = null;
+  /**
+   * Called once if the worker fails (set by a pool), with the call a layer failed on (null:
+   * the worker died, cause unknown).
+   */
+  onFailure: ((e: SeqLayersError, culprit: CallSource | null) => void) | null = null;
   /**
    * The rejecters of the calls in flight, each removed when its call settles: a death rejects
    * them. (A race of every call against one never-settling death promise left a reaction on it
@@ -141,8 +153,11 @@ export class ModelWorker {
     return ModelStream.open(this, null, { ...opts, snapshotEvery: 0 });
   }
 
-  /** @internal A call into the worker, rejected with WORKER_FAILED if the worker dies first. */
-  call<T>(f: (api: Remote<ServiceApi>) => Promise<T>): Promise<T> {
+  /**
+   * @internal A call into the worker, rejected with WORKER_FAILED if the worker dies first.
+   * `source`: whom to blame if a layer fails inside the worker on this call.
+   */
+  call<T>(f: (api: Remote<ServiceApi>) => Promise<T>, source: CallSource | null = null): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.released) return Promise.reject(new SeqLayersError('CLOSED', 'the worker is closed'));
     return new Promise<T>((resolve, reject) => {
@@ -157,7 +172,9 @@ export class ModelWorker {
       reply.then(resolve, reject).then(done, done);
     }).catch((e) => {
       const err = reviveError(e);
-      if (err.code === 'WORKER_FAILED') this.fail(err);
+      // The worker answers in order, so the first call answered WORKER_FAILED (its layer
+      // failed; later calls hear that the worker stopped serving) is the one to blame.
+      if (err.code === 'WORKER_FAILED') this.fail(err, source);
       throw err;
     });
   }
@@ -169,14 +186,14 @@ export class ModelWorker {
   }
 
   /** @internal Marks the worker failed (once): ends it, fails its calls, tells its owner. */
-  fail(e: SeqLayersError): void {
+  fail(e: SeqLayersError, culprit: CallSource | null = null): void {
     if (this.failure) return;
     this.failure = e;
     this.spawned.terminate();
     for (const reject of [...this.pending]) reject(e);
     this.pending.clear();
-    if (this.onFailure) this.onFailure(e);
-    else for (const s of [...this.streams]) s.workerFailed(e);
+    if (this.onFailure) this.onFailure(e, culprit);
+    else for (const s of [...this.streams]) s.workerFailed(e, culprit);
   }
 
   /**
@@ -416,7 +433,7 @@ export class ModelStream {
     for (const push of this.log) {
       if (push.acked || push.sentIn === epoch) continue;
       push.sentIn = epoch;
-      worker.call((api) => api.step(id, push.blocks, { snapshot: push.snapshot, discard: false })).then(
+      worker.call((api) => api.step(id, push.blocks, { snapshot: push.snapshot, discard: false }), { stream: this, push }).then(
         (reply) => epoch === this.epoch && (reply.lost === undefined ? this.acked(push, reply) : this.lost(push, reviveError(reply.lost))),
         (e: SeqLayersError) => epoch === this.epoch && this.refused(push, e),
       );
@@ -474,18 +491,34 @@ export class ModelStream {
     if (this.inFlight === 0 && this.drained) this.drained.resolve();
   }
 
-  /** @internal The stream's worker failed: move to another one (pool) or fail (lone worker). */
-  workerFailed(e: SeqLayersError): void {
+  /**
+   * @internal The stream's worker failed: move to another one (pool) or fail (lone worker).
+   * `culprit`: the call a layer failed on, if known (else the worker died).
+   */
+  workerFailed(e: SeqLayersError, culprit: CallSource | null = null): void {
     this.epoch++;
     this.detachFrom(this.worker);
     if (this.error) return;
-    if (!this.owner || ++this.failuresInARow > MAX_FAILURES_WITHOUT_PROGRESS) {
-      this.fatal(e);
-      return;
+    if (!this.owner) return this.fatal(e);
+    // A failure counts against the streams that may have caused it: the one whose call a layer
+    // failed on, or every stream when the worker died of an unknown cause. The others move on
+    // (a poison push does not take its worker's other streams down with it).
+    let refused: Push | null = null;
+    if ((!culprit || culprit.stream === this) && ++this.failuresInARow > MAX_FAILURES_WITHOUT_PROGRESS) {
+      // A push that failed every worker it reached is refused and the stream goes on without
+      // it, as after a bad input; without such a push to drop, the stream fails.
+      refused = culprit?.push && this.log.includes(culprit.push) ? culprit.push : null;
+      if (!refused) return this.fatal(e);
+      this.log.splice(this.log.indexOf(refused), 1);
+      this.failuresInARow = 0;
     }
     this.failures.push(e);
     this.onFailure?.(e);
     this.resuming = this.resume(this.epoch);
+    if (refused) {
+      const n = MAX_FAILURES_WITHOUT_PROGRESS + 1;
+      this.settle(refused, { error: new SeqLayersError('WORKER_FAILED', `push refused: a layer failed on it in ${n} workers in a row, the last time with: ${e.message}`) });
+    }
   }
 
   // Restores the last snapshot on a new worker, replays the acknowledged pushes since (their
@@ -496,7 +529,7 @@ export class ModelStream {
     // acknowledged is progress; so is a completed move (reopened, replay acknowledged) when no
     // push was in flight at the failure, so an idle stream survives any number of unrelated
     // deaths apart. With pushes in flight, their acknowledgement is the progress: a push that
-    // kills every worker it reaches is not retried forever.
+    // kills every worker it reaches is not retried forever (see workerFailed).
     const idle = this.log.every((p) => p.acked);
     const recovered = () => {
       if (idle && epoch === this.epoch) this.failuresInARow = 0;
@@ -508,7 +541,7 @@ export class ModelStream {
       if (epoch !== this.epoch) return;
       const replay = this.log.filter((p) => p.acked).flatMap((p) => p.blocks);
       if (replay.length) {
-        worker.call((api) => api.step(this.remoteId, replay, { snapshot: false, discard: true })).then(
+        worker.call((api) => api.step(this.remoteId, replay, { snapshot: false, discard: true }), { stream: this }).then(
           (reply) => (reply.lost === undefined ? recovered() : epoch === this.epoch && this.fatal(reviveError(reply.lost))),
           (e: SeqLayersError) => epoch === this.epoch && this.fatal(e),
         );
@@ -529,7 +562,7 @@ export class ModelStream {
     this.worker = worker;
     worker.streams.add(this);
     try {
-      this.remoteId = await worker.call((api) => api.open(this.batch, this.base ?? undefined));
+      this.remoteId = await worker.call((api) => api.open(this.batch, this.base ?? undefined), { stream: this });
     } catch (e) {
       worker.streams.delete(this);
       throw e;
@@ -657,7 +690,7 @@ export class ModelPool {
   private startWorker(): Promise<ModelWorker> {
     // Each worker gets its own copy of the weights, transferred; the pool keeps the original.
     const p = ModelWorker.start(this.host, { ...this.opts, weights: this.opts.weights?.slice() }).then((w) => {
-      w.onFailure = (e) => this.workerFailed(w, e);
+      w.onFailure = (e, culprit) => this.workerFailed(w, e, culprit);
       this.workers.push(w);
       return w;
     });
@@ -667,10 +700,10 @@ export class ModelPool {
     return p;
   }
 
-  private workerFailed(w: ModelWorker, e: SeqLayersError): void {
+  private workerFailed(w: ModelWorker, e: SeqLayersError, culprit: CallSource | null): void {
     this.workers.splice(this.workers.indexOf(w), 1);
     if (!this.closing) this.startWorker().catch(() => {});
-    for (const s of [...w.streams]) s.workerFailed(e);
+    for (const s of [...w.streams]) s.workerFailed(e, culprit);
     const ended = w.close().then(() => void this.ending.delete(ended));
     this.ending.add(ended);
   }

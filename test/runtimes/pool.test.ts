@@ -250,6 +250,40 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it('a push a layer fails on in every worker is refused; the other streams of a one-worker pool go on', async () => {
+    const { config, inputShape } = testModel(sl);
+    const poisoned = { type: 'Serial', layers: [{ type: 'Trap', trigger: 100 }, ...config.layers] };
+    const local = sl.build(poisoned, { inputShape, seed: 7 });
+    const weights = sl.writeSafetensors(local.getWeights());
+    const pool = await W.createPool({ config: poisoned, inputShape, weights, workers: 1, layerModules: [FAULTS] });
+    const blocks = (seed: number) => blocksOf(sl.randomSequence([1, 24, 8], { randomLengths: false, seed }), 4);
+    const poison = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 3 });
+    poison.values[0] = 1000;
+    for (const snapshotEvery of [1, 2]) {
+      const streams = await Promise.all([0, 1, 2].map(() => pool.open({ snapshotEvery, maxInFlight: 8 })));
+      const a = streams[0]!;
+      const [ia, ib, ic] = [blocks(20), blocks(21), blocks(22)];
+      // a: two blocks, the poison, the rest; the others keep pushes in flight around it.
+      const calls = [...ia.slice(0, 2), poison, ...ia.slice(2)].map((x) => settled(a.process(x)));
+      const others = streams.slice(1).map((s, i) => Promise.all([ib, ic][i]!.map((x) => s.process(x))));
+      const results = await Promise.all(calls);
+      const refused = results[2] as { error: Error & { code?: string } };
+      expect(refused.error.code).toBe('WORKER_FAILED');
+      expect(refused.error.message).toMatch(/^\[WORKER_FAILED\] push refused: a layer failed on it in 3 workers in a row, the last time with: .*memory access out of bounds/);
+      const served = results.filter((_, i) => i !== 2).map((r) => (r as { value: Sequence }).value);
+      sl.assertSequencesClose(sl.Sequence.concatenate(served), reference(local, ia), `snapshotEvery ${snapshotEvery}: the poisoned stream without the poison`, 0, 0);
+      const [ob, oc] = await Promise.all(others);
+      sl.assertSequencesClose(sl.Sequence.concatenate(ob!), reference(local, ib), 'a stream beside it', 0, 0);
+      sl.assertSequencesClose(sl.Sequence.concatenate(oc!), reference(local, ic), 'another stream beside it', 0, 0);
+      expect(a.failures).toHaveLength(3);
+      // The poisoned stream goes on.
+      const next = blocks(23);
+      sl.assertSequencesClose(await a.process(next[0]!), reference(local, [...ia, next[0]!]).sliceTime(24, 28), 'after the refusal', 0, 0);
+      await Promise.all(streams.map((s) => s.close()));
+    }
+    await pool.close();
+  });
+
   it('close() with work in flight: every call gets its result or a coded error', async () => {
     const { config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 2 });
