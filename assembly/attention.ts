@@ -62,6 +62,8 @@ const OUT = 45; // f32 [B, nq, H, U]
 const OUT_MASK = 46; // u8 [B, nq] validity of each query, or 0 (not written)
 const PROBS = 47; // f32 [B, nq, H, S + KV_CAP + KV_LIN_COUNT], or 0 (not written)
 const SCRATCH = 48; // (H + 1) U + REL_BUCKETS + H + (H + 3) (S + KV_CAP + KV_LIN_COUNT) floats (see f32_attention)
+const WINDOW_BLOCK = 49; // windows start at the query's block of this many steps (0 or 1: at the query)
+const WINDOW_PHASE = 50; // logical key j is step j + WINDOW_PHASE of the blocks' grid (0 <= phase < WINDOW_BLOCK)
 
 /** Lane indices, to mask the lanes of a partial vector. */
 const LANES = i32x4(0, 1, 2, 3);
@@ -205,8 +207,9 @@ const VALUE_BLOCK = 16;
  *   (and zero probabilities).
  * - keys and values: logical key j is the j-th of [KV ring (KV_CAP, oldest first) ‖ linear
  *   keys], K = KV_CAP + KV_LIN_COUNT in all. Query i sees the keys j in its window
- *   [i + Q_OFFSET - PAST, i + Q_OFFSET + FUTURE] ∩ [KV_FIRST, K) whose mask is 1; the others
- *   are never read.
+ *   [c - PAST, c + FUTURE] ∩ [KV_FIRST, K) whose mask is 1, the others are never read; c is
+ *   the query's logical position i + Q_OFFSET, or with WINDOW_BLOCK = W > 1 the first of its
+ *   block (blockwise attention: c rounded down to a multiple of W, counted from -WINDOW_PHASE).
  * - logits: l_j = ((q ⊙ Q_SCALE + Q_BIAS_h) ⊙ K_SCALE) · k_j + bias_h(j - i - Q_OFFSET), then
  *   the soft cap. Sink logits (raw q · SINK_KEYS_s,h, or SINK_SCALARS_h) come first and are
  *   capped too. Relative position bias: rel_h[r] for the bucket r of the clamped distance,
@@ -259,6 +262,7 @@ export function f32_attention(d: usize): void {
   const relMode = slot(d, REL_MODE), relTable = ptr(d, REL_TABLE), relBuckets = slot(d, REL_BUCKETS);
   const bucketMap = ptr(d, REL_BUCKET_MAP), dLo = slot(d, D_LO), dHi = slot(d, D_HI), relQBias = ptr(d, REL_Q_BIAS);
   const cap = load<f32>(d + (<usize>SOFT_CAP << 2)), zeroFullyMasked = slot(d, ZERO_FULLY_MASKED) != 0;
+  const block = max(1, slot(d, WINDOW_BLOCK)), phase = slot(d, WINDOW_PHASE);
   const out = ptr(d, OUT), outMask = ptr(d, OUT_MASK), probs = ptr(d, PROBS);
 
   const keys = kvCap + kvLinCount;
@@ -297,9 +301,9 @@ export function f32_attention(d: usize): void {
 
       // The window's visible keys, listed in logical order after the sinks, as pointers to
       // their kv head 0 (head h reads kvh U floats further).
-      const c = i + qOffset;
-      const lo = max(0, max(kvFirst, past < 0 ? 0 : c - past));
-      const hi = future < 0 ? keys - 1 : min(keys - 1, c + future);
+      const c = i + qOffset, first = c - (c + phase) % block; // (c >= 0 where block > 1)
+      const lo = max(0, max(kvFirst, past < 0 ? 0 : first - past));
+      const hi = future < 0 ? keys - 1 : min(keys - 1, first + future);
       let n = sinks;
       // Ring part: slot (kvHead + j) mod kvCap, stepped without a division. Every key is
       // written at n and kept (n + 1) only when its mask is set: no branch per key.

@@ -293,6 +293,45 @@ for xl, past, future in [(False, 3, 2), (True, 3, 0), (True, 2, 2)]:
                                                  "max_backward": past, "max_forward": future, "position_bias_dim": dim}
     self_case(f"LocalDotProductSelfAttention past={past} future={future} xl={xl}", config, x, lens, w, y)
 
+# 7. Blockwise attention through torch's SDPA with a block mask: a query sees the keys of its
+# block and of the past / future blocks around it (-1: all of them).
+def block_band(time, width, past, future):
+    qb = torch.arange(time)[:, None] // width
+    kb = torch.arange(time)[None, :] // width
+    m = torch.ones(time, time, dtype=torch.bool)
+    if past >= 0:
+        m &= kb >= qb - past
+    if future >= 0:
+        m &= kb <= qb + future
+    return m
+
+
+for width, past, future, T in [(3, 1, 0, 13), (2, 2, 1, 12), (4, 0, 0, 11), (2, -1, 0, 9), (3, 1, -1, 10), (1, 2, 0, 8)]:
+    D, H, U = 3, 2, 4
+    lens = rng.integers(1, T + 1, size=B)
+    x = masked(normal(B, T, D), lens)
+    w, q, k, v = qkv_combined(x, D, H, U)
+    y = sdpa(q, k, v, block_band(T, width, past, future)[None] & valid(lens, T)[:, None, :])
+    self_case(f"BlockwiseDotProductSelfAttention block={width} past={past} future={future} (torch SDPA)",
+              {"type": "BlockwiseDotProductSelfAttention", "block_size": width, "num_heads": H, "units_per_head": U,
+               "max_past_horizon_blocks": past, "max_future_horizon_blocks": future},
+              x, lens, w, y)
+
+# Grouped-query blockwise attention with a query/key-value projection and biases.
+D, H, KVH, U, T, width = 5, 4, 2, 3, 14, 2
+lens = rng.integers(1, T + 1, size=B)
+x = masked(normal(B, T, D), lens)
+w = {"query_projection.kernel": normal(D, H, U, std=0.5), "query_projection.bias": normal(H, U, std=0.5),
+     "key_value_projection.kernel": normal(D, 2, KVH, U, std=0.5), "key_value_projection.bias": normal(2, KVH, U, std=0.5)}
+q = proj(x, w["query_projection.kernel"], w["query_projection.bias"])
+kvp = proj(x, w["key_value_projection.kernel"], w["key_value_projection.bias"])
+y = sdpa(q, kvp[:, :, 0], kvp[:, :, 1], block_band(T, width, 1, 1)[None] & valid(lens, T)[:, None, :])
+self_case("BlockwiseDotProductSelfAttention GQA QueryAndKeyValueProjection block=2 past=1 future=1 (torch SDPA)",
+          {"type": "BlockwiseDotProductSelfAttention", "block_size": width, "num_heads": H, "num_kv_heads": KVH, "units_per_head": U,
+           "max_past_horizon_blocks": 1, "max_future_horizon_blocks": 1, "use_bias": True,
+           "input_projection": {"type": "QueryAndKeyValueProjection"}},
+          x, lens, w, y)
+
 
 def cross_case(name, config, x, lens, src, src_lens, weights, y):
     c = case(name, config, x, finite_at_valid(y, lens), weights=weights, lengths=lens, rtol=1e-4, atol=2e-5)

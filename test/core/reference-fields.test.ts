@@ -100,6 +100,16 @@ const cases: Case[] = [
     defaults: kvCache, noEffect: kvCacheNoEffect, rejected: attentionRejected,
   },
   {
+    name: 'BlockwiseDotProductSelfAttention', make: (e) => ({ type: 'BlockwiseDotProductSelfAttention', ...heads, block_size: 2, max_past_horizon_blocks: 1, ...e }), inputShape: [4],
+    defaults: {
+      query_network: null, key_network: null, value_network: null, experimental_accumulate_logits_in_float32: false, per_dim_scale_sharding: null,
+      precision: null, compute_dtype: null, param_dtype: 'float32', use_kv_cache_ringbuffer: false, segment_ids_name: null, position_name: null,
+      flash_attention_query_block_size: null, flash_attention_key_block_size: null,
+    },
+    noEffect: { ...kvCacheNoEffect, flash_attention_query_block_size: 128, flash_attention_key_block_size: 64 },
+    rejected: { query_network: { type: 'Identity' }, key_network: { type: 'Identity' }, value_network: { type: 'Identity' }, param_dtype: 'bfloat16', segment_ids_name: 'segments', position_name: 'positions' },
+  },
+  {
     name: 'DotProductAttention', make: (e) => ({ type: 'DotProductAttention', source_name: 'source', ...heads, ...e }), inputShape: [4], source: true,
     defaults: { ...attention, query_positions_name: null }, noEffect: attentionNoEffect, rejected: { ...attentionRejected, query_positions_name: 'positions' },
   },

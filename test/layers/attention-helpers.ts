@@ -14,8 +14,9 @@ export function checkAttentionCase(c: FixtureCase): void {
     const constants = fixtureConstants(c);
     const expected = new sl.Sequence(Float32Array.from(c.output.values), x.mask, c.output.shape);
     const streamed = c.config.type.startsWith('Streaming');
-    for (const chunk of [1, 3]) {
-      const y = sl.stepByStep(model, x.padTime(0, model.inputLatency, false), chunk, constants, streamed).sliceTime(model.outputLatency);
+    for (const blocks of [1, 3]) {
+      const chunk = blocks * model.blockSize;
+      const y = sl.stepByStep(model, x.padTime(0, model.inputLatency, false), chunk, constants, streamed).sliceTime(model.outputLatency, model.outputLatency + x.time);
       sl.assertSequencesClose(y, expected, `${c.name} (step, ${chunk} per call)`, c.rtol, c.atol);
     }
   } finally {

@@ -229,6 +229,63 @@ describe('LocalDotProductSelfAttention', () => {
   }
 });
 
+describe('BlockwiseDotProductSelfAttention', () => {
+  // (block size, past blocks, future blocks): the reference's test cases and an unlimited side each.
+  const cases: [number, number, number][] = [[1, 0, 0], [1, 2, 0], [2, 1, 0], [3, 2, 1], [4, 0, 0], [2, 0, 2], [2, -1, 0], [3, -1, 1], [3, 1, -1]];
+  for (const [w, past, future] of cases) {
+    it(`block ${w}, past ${past} blocks, future ${future} blocks`, () => {
+      const m = contract(sl.BlockwiseDotProductSelfAttention({ blockSize: w, numHeads: 2, unitsPerHead: 3, maxPastHorizonBlocks: past, maxFutureHorizonBlocks: future, perDimScale: true }),
+        [2], { times: [w, 3 * w, 12 * w + 1], randomMask: true });
+      expect(m.blockSize).toBe(w);
+      expect(m.supportsStep).toBe(future >= 0);
+      expect(m.inputLatency).toBe(Math.max(0, future * w));
+      expect(m.outputLatency).toBe(Math.max(0, future * w));
+      // Step i of a block: from `past` blocks before its block to `future` blocks after it.
+      expect([...m.receptiveFieldPerStep.values()]).toEqual(Array.from({ length: w }, (_, i) => [past < 0 ? -Infinity : -past * w - i, future < 0 ? Infinity : future * w + w - 1 - i]));
+      if (m.supportsStep && past >= 0) {
+        expect(m.root.stateSpecs(1).map((s) => [s.name, s.shape])).toEqual([
+          ['keys', [1, (past + future) * w, 2, 3]], ['values', [1, (past + future) * w, 2, 3]], ['mask', [1, (past + future) * w]], ['time_step', [1]],
+          ...(future > 0 ? [['query_delay', [1, future * w, 2, 3]], ['query_delay_mask', [1, future * w]]] : []),
+        ]);
+      }
+      m.dispose();
+    });
+  }
+
+  it('an unlimited past steps through cache growth whose capacity the block size does not divide', () => {
+    // The cache starts at 256 steps and doubles; blocks of 3 then sit off the ring's grid.
+    const m = sl.build(sl.BlockwiseDotProductSelfAttention({ blockSize: 3, numHeads: 1, unitsPerHead: 4, maxPastHorizonBlocks: -1, maxFutureHorizonBlocks: 1 }), { inputShape: [2], seed: 4 });
+    const x = sl.randomSequence([1, 600, 2], { seed: 5, randomLengths: false });
+    const y = m.layer(x);
+    const stepped = sl.stepByStep(m, x.padTime(0, 3, false), 6).sliceTime(3, 603);
+    sl.assertSequencesClose(stepped, y, 'stepped past 256 and 512 cached steps', 0, 0);
+    m.dispose();
+  });
+
+  it('equals DotProductSelfAttention with the same horizons when blocks are one step', () => {
+    const a = sl.build(sl.BlockwiseDotProductSelfAttention({ blockSize: 1, numHeads: 2, unitsPerHead: 4, maxPastHorizonBlocks: 3, maxFutureHorizonBlocks: 2 }), { inputShape: [3] });
+    const b = sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: 3, maxFutureHorizon: 2 }), { inputShape: [3] });
+    randomizeWeights(a);
+    b.loadWeights(a.getWeights());
+    const x = sl.randomSequence([2, 17, 3], { seed: 9, lowLength: 1 });
+    expect(Array.from(a.layer(x).maskInvalid().values)).toEqual(Array.from(b.layer(x).maskInvalid().values));
+    a.dispose();
+    b.dispose();
+  });
+
+  it('refuses horizons below -1 and step blocks off its grid', () => {
+    const build = (c: Partial<Parameters<typeof sl.BlockwiseDotProductSelfAttention>[0]>) =>
+      sl.build(sl.BlockwiseDotProductSelfAttention({ blockSize: 2, numHeads: 1, unitsPerHead: 2, maxPastHorizonBlocks: 1, ...c }), { inputShape: [2] });
+    expect(() => build({ maxPastHorizonBlocks: -2 })).toThrow(/^\[BAD_CONFIG\] config.maxPastHorizonBlocks: expected an integer in \[-1, /);
+    expect(() => build({ maxFutureHorizonBlocks: -2 })).toThrow(/^\[BAD_CONFIG\] config.maxFutureHorizonBlocks: expected an integer in \[-1, /);
+    expect(() => build({ blockSize: 0 })).toThrow(/^\[BAD_CONFIG\] config.blockSize: expected an integer in \[1, /);
+    const m = build({});
+    const state = m.initialState(1);
+    expect(() => m.step(sl.randomSequence([1, 3, 2]), state)).toThrow(/^\[BAD_INPUT\].*multiple of .*2/);
+    m.dispose();
+  });
+});
+
 describe('KV cache', () => {
   it('2,000 single steps of windowed attention equal layer() and never grow WebAssembly memory', () => {
     const m = sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 8, maxPastHorizon: 16, maxFutureHorizon: 2, numKvHeads: 1, inputProjection: { type: 'SeparateQueryKeyValueProjection' } }), { inputShape: [6] });

@@ -330,9 +330,9 @@ export const ATT = {
   KV_LIN_MASK: 24, KV_LIN_COUNT: 25, KV_FIRST: 26, Q_OFFSET: 27, PAST: 28, FUTURE: 29,
   Q_SCALE: 30, K_SCALE: 31, Q_BIAS: 32, SINK_KEYS: 33, SINK_VALUES: 34, SINK_SCALARS: 35,
   REL_MODE: 36, REL_TABLE: 37, REL_BUCKETS: 38, REL_BUCKET_MAP: 39, D_LO: 40, D_HI: 41, REL_Q_BIAS: 42,
-  SOFT_CAP: 43, ZERO_FULLY_MASKED: 44, OUT: 45, OUT_MASK: 46, PROBS: 47, SCRATCH: 48,
+  SOFT_CAP: 43, ZERO_FULLY_MASKED: 44, OUT: 45, OUT_MASK: 46, PROBS: 47, SCRATCH: 48, WINDOW_BLOCK: 49, WINDOW_PHASE: 50,
 } as const;
-const ATT_SLOTS = 49;
+const ATT_SLOTS = 51;
 
 /**
  * One layer's f32_attention descriptor: fixed slots are set at prepare time, per-call slots
@@ -494,8 +494,6 @@ export class KvCache {
     a[ATT.KV_FIRST] = Math.max(0, c - pos);
     // Query i answers step pos - F + i, which sits at logical key C - F + i.
     a[ATT.Q_OFFSET] = c - this.future;
-    a[ATT.PAST] = this.past;
-    a[ATT.FUTURE] = this.future;
   }
 
   /**

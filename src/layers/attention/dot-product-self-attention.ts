@@ -45,23 +45,35 @@ interface SelfAttentionConfig extends AttentionConfig {
  * Base of the self-attention layers: metadata from the horizons, the KV cache, layer() and
  * step() over the fused kernel. Output channel shape [H, U]; the output mask is the (delayed)
  * query mask; outputs at invalid steps are zero.
+ *
+ * With `block` W > 1 (blockwise attention) the steps form blocks of W, the layer's block size,
+ * and a step sees the keys from `past` steps before its block's first step to `future` steps
+ * after its block's last (the horizons are then whole blocks).
  */
 export abstract class SelfAttentionLayer extends AttentionLayer {
   protected readonly past: number;
   protected readonly future: number;
+  private readonly block: number;
   private readonly cache: KvCache | null;
 
-  constructor(cfg: SelfAttentionConfig, ctx: BuildContext, opts: { kvHeads: number; relativePositions: readonly RelativePositionConfig['type'][] }) {
-    const past = cfg.maxPastHorizon, future = cfg.maxFutureHorizon;
+  constructor(
+    cfg: SelfAttentionConfig,
+    ctx: BuildContext,
+    opts: { kvHeads: number; relativePositions: readonly RelativePositionConfig['type'][]; block?: number },
+  ) {
+    const past = cfg.maxPastHorizon, future = cfg.maxFutureHorizon, block = opts.block ?? 1;
     super(cfg, ctx, { kvHeads: opts.kvHeads, sourceChannels: null, relativePosition: { allowed: opts.relativePositions, past, future } });
-    if (past === 0 && future === 0) throw this.error('BAD_CONFIG', 'max_past_horizon and max_future_horizon are both 0: no step would see any key');
+    if (past === 0 && future === 0 && !opts.block) throw this.error('BAD_CONFIG', 'max_past_horizon and max_future_horizon are both 0: no step would see any key');
     this.past = past;
     this.future = future;
+    this.block = block;
+    this.blockSize = block;
     // An unlimited past steps with a growing cache (the reference cannot step it); an
     // unlimited future never can, nor a relative position embedding with a future horizon.
     this.supportsStep = future >= 0 && !(future > 0 && this.relativePosition);
     this.inputLatency = Math.max(0, future);
-    this.receptiveFieldPerStep = rfMap([[past < 0 ? -Infinity : -past, future < 0 ? Infinity : future]]);
+    // Step i of a block sees i more steps before it than the block's first, and i fewer after.
+    this.receptiveFieldPerStep = rfMap(Array.from({ length: block }, (_, i) => [past < 0 ? -Infinity : -past - i, future < 0 ? Infinity : future + block - 1 - i]));
     this.cache = this.supportsStep ? new KvCache(this, this.heads, this.kvHeads, this.units, past, future, future, cfg.maxCacheSteps) : null;
     this.checksStep = past < 0;
   }
@@ -83,12 +95,20 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.bindKeyValues(qkv + 4 * p.kOffset, qkv + 4 * p.vOffset, p.kvStride, mask, n);
   }
 
+  /** The descriptor's window; logical key j is step j + phase of the blocks' grid. */
+  private bindWindow(phase: number): void {
+    const a = this.call.i32;
+    a[ATT.PAST] = this.past;
+    a[ATT.FUTURE] = this.future < 0 ? -1 : this.future + this.block - 1;
+    a[ATT.WINDOW_BLOCK] = this.block;
+    a[ATT.WINDOW_PHASE] = phase;
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
     const qkv = this.projection.runQuery(ctx, batch * time, x.values);
     this.clearCache();
-    this.call.i32[ATT.PAST] = this.past;
-    this.call.i32[ATT.FUTURE] = this.future;
+    this.bindWindow(0);
     this.bindLinear(qkv, x.mask, time);
     const out = this.attend(ctx, batch, time, x.mask);
     return this.result(out, x.mask, batch, time);
@@ -100,6 +120,10 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     cache.reserve(ctx, bufs, time);
     const qkv = p.runQuery(ctx, batch * time, x.values);
     cache.bind(this.call, rt, bufs, time);
+    // The ring's oldest slot holds step time_step - capacity: whole blocks back, but for a
+    // growing cache whose capacity the block size need not divide.
+    const b = this.block, oldest = rt.i32[bufs[3]!.ptr >> 2]! - bufs[0]!.shape[1]!;
+    this.bindWindow(((oldest % b) + b) % b);
     this.bindLinear(qkv, x.mask, time);
     // With a future horizon the answered queries are delayed ones: the kernel writes their mask.
     const outMask = this.future > 0 ? ctx.alloc(batch * time) : x.mask;

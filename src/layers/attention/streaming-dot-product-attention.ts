@@ -60,8 +60,6 @@ interface StreamingConfig extends AttentionConfig {
  */
 export abstract class StreamingAttentionLayer extends AttentionLayer {
   private readonly sourceName: string;
-  private readonly past: number;
-  private readonly future: number;
   private readonly cache: KvCache;
 
   constructor(cfg: StreamingConfig, ctx: BuildContext, relativePositions: readonly RelativePositionConfig['type'][]) {
@@ -72,8 +70,9 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
     if (past < 1) throw this.error('BAD_CONFIG', `max_past_horizon: expected >= 1, got ${past}`);
     if (future < 0) throw this.error('BAD_CONFIG', `max_future_horizon: expected >= 0, got ${future}`);
     this.sourceName = cfg.sourceName;
-    this.past = past;
-    this.future = future;
+    const a = this.call.i32;
+    a[ATT.PAST] = past;
+    a[ATT.FUTURE] = future;
     this.supportsStep = !(future > 0 && this.relativePosition);
     const delay = cfg.useQueryDelayBuffer ? future : 0;
     this.inputLatency = delay;
@@ -104,8 +103,6 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const source = getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch);
     this.clearCache();
-    this.call.i32[ATT.PAST] = this.past;
-    this.call.i32[ATT.FUTURE] = this.future;
     this.bindLinear(ctx, x, source);
     return this.result(this.attend(ctx, x.batch, x.time, x.mask), x.mask, x.batch, x.time);
   }
