@@ -23,7 +23,7 @@ Usage:
                   [--input-shape S] [--weight-storage W]
       Measures the time of one step (random input, random weights unless --weights).
   seqlayers convert-silero <silero_vad.onnx> <outdir> [--sample-rate 16000|8000]
-      Converts Silero VAD v5/v6 from its ONNX file into <outdir>/silero_vad_<rate>.json and
+      Converts Silero VAD v5/v6 from its ONNX file into <outdir>/silero_vad_<16k|8k>.json and
       .safetensors (see docs/silero-vad.md).
 
 <config.json> is a layer config ({"type": "Serial", ...}), or a model file

@@ -166,11 +166,17 @@ export class Runtime {
 
 let current: Runtime | null = null;
 
+/**
+ * Read only on Node. Named through a variable so that bundlers for other hosts (wrangler's
+ * esbuild, Vite) neither try to resolve it nor warn that the Worker may fail without it.
+ */
+const NODE_FS = 'node:fs/promises';
+
 async function loadBytes(build: KernelBuild): Promise<BufferSource> {
   const url = kernelUrl(build);
   const g = globalThis as { process?: { versions?: { node?: string } } };
   if (url.protocol === 'file:' && g.process?.versions?.node) {
-    const fs = await import('node:fs/promises');
+    const fs = (await import(/* @vite-ignore */ NODE_FS)) as typeof import('node:fs/promises');
     return fs.readFile(url);
   }
   const res = await fetch(url);
@@ -227,10 +233,13 @@ export async function init(opts: InitOptions = {}): Promise<RuntimeInfo> {
   return current.info();
 }
 
-/** Synchronous init from a compiled module, for AudioWorklet processors. */
-export function initSync(opts: { module: WebAssembly.Module; maxMemoryBytes?: number }): RuntimeInfo {
+/**
+ * Synchronous init from a compiled module, for AudioWorklet processors. `module` is required
+ * here; the workerd and deno entries supply their own (their initSync takes maxMemoryBytes only).
+ */
+export function initSync(opts: { module?: WebAssembly.Module; maxMemoryBytes?: number }): RuntimeInfo {
   checkOptions(opts, 'initSync', ['module', 'maxMemoryBytes']);
-  if (opts.module === undefined) throw new SeqLayersError('BAD_ARGUMENT', `initSync: expected { module: the kernels as a compiled WebAssembly.Module }, got ${show(opts)}`);
+  if (opts.module === undefined) throw new SeqLayersError('BAD_ARGUMENT', `initSync: expected { module: the kernels as a compiled WebAssembly.Module } (only the workerd and deno entries bring their own), got ${show(opts)}`);
   current = new Runtime(opts.module, opts.maxMemoryBytes);
   return current.info();
 }

@@ -105,7 +105,7 @@ describe('runtime', () => {
       expect(e.message).toMatch(message);
     }
     const throws: [() => unknown, RegExp][] = [
-      [() => sl.initSync({} as never), /initSync: expected \{ module: the kernels as a compiled WebAssembly.Module \}, got \{\}/],
+      [() => sl.initSync({}), /initSync: expected \{ module: the kernels as a compiled WebAssembly.Module \} \(only the workerd and deno entries bring their own\), got \{\}/],
       [() => sl.initSync(null as never), /initSync: expected an options object, got null/],
       [() => sl.initSync({ module: null as never }), /expected a compiled WebAssembly.Module of the seqlayers kernels, got null/],
       [() => sl.initSync({ module: empty, build: 'simd' } as never), /initSync: unknown option "build"; the options are module, maxMemoryBytes/],
