@@ -332,6 +332,17 @@ self_case("BlockwiseDotProductSelfAttention GQA QueryAndKeyValueProjection block
            "input_projection": {"type": "QueryAndKeyValueProjection"}},
           x, lens, w, y)
 
+# 8. DotProductSelfAttentionV2: the same windows as DotProductSelfAttention (torch SDPA).
+for past, future, T in [(3, 0, 10), (2, 2, 9), (-1, 1, 8)]:
+    D, H, U = 3, 2, 4
+    lens = rng.integers(1, T + 1, size=B)
+    x = masked(normal(B, T, D), lens)
+    w, q, k, v = qkv_combined(x, D, H, U)
+    y = sdpa(q, k, v, band(T, T, past, future)[None] & valid(lens, T)[:, None, :])
+    self_case(f"DotProductSelfAttentionV2 past={past} future={future} (torch SDPA)",
+              {"type": "DotProductSelfAttentionV2", "num_heads": H, "units_per_head": U, "max_past_horizon": past, "max_future_horizon": future},
+              x, lens, w, y)
+
 
 def cross_case(name, config, x, lens, src, src_lens, weights, y):
     c = case(name, config, x, finite_at_valid(y, lens), weights=weights, lengths=lens, rtol=1e-4, atol=2e-5)

@@ -744,7 +744,7 @@ const CONTRACT_FAMILIES = [
   ['AveragePooling1D', 'MaxPooling1D', 'MinPooling1D', 'AveragePooling2D', 'MaxPooling2D', 'MinPooling2D', 'AveragePooling3D', 'MaxPooling3D', 'MinPooling3D'],
   ['Downsample1D', 'Upsample1D', 'Upsample2D', 'Delay', 'Lookahead'],
   ['Frame', 'OverlapAdd', 'STFT', 'InverseSTFT', 'FFT', 'IFFT', 'RFFT', 'IRFFT', 'LinearToMelSpectrogram', 'Window'],
-  ['DotProductSelfAttention', 'LocalDotProductSelfAttention', 'BlockwiseDotProductSelfAttention', 'StreamingDotProductAttention', 'StreamingLocalDotProductAttention', 'GmmAttention', 'DotProductAttention'],
+  ['DotProductSelfAttention', 'LocalDotProductSelfAttention', 'BlockwiseDotProductSelfAttention', 'DotProductSelfAttentionV2', 'StreamingDotProductAttention', 'StreamingLocalDotProductAttention', 'GmmAttention', 'DotProductAttention'],
   ['LSTM', 'GRU', 'RGLRU'],
   ['LayerNormalization', 'RMSNormalization', 'BatchNormalization', 'GroupNormalization', 'L2Normalize'],
   ['AddTimingSignal', 'ApplyRotaryPositionalEncoding'],

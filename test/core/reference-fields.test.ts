@@ -52,6 +52,14 @@ const attentionRejected = {
 const kvCache = { ...attention, use_kv_cache_ringbuffer: false };
 const kvCacheNoEffect = { ...attentionNoEffect, use_kv_cache_ringbuffer: true };
 const shareScope = { defaults: { share_scope: false }, rejected: { share_scope: true } };
+/** The flash-attention layers (DotProductSelfAttentionV2, BlockwiseDotProductSelfAttention): no sinks. */
+const flash = {
+  query_network: null, key_network: null, value_network: null, experimental_accumulate_logits_in_float32: false, per_dim_scale_sharding: null,
+  precision: null, compute_dtype: null, param_dtype: 'float32', use_kv_cache_ringbuffer: false, segment_ids_name: null, position_name: null,
+  flash_attention_query_block_size: null, flash_attention_key_block_size: null,
+};
+const flashNoEffect = { ...kvCacheNoEffect, flash_attention_query_block_size: 128, flash_attention_key_block_size: 64 };
+const flashRejected = { query_network: { type: 'Identity' }, key_network: { type: 'Identity' }, value_network: { type: 'Identity' }, param_dtype: 'bfloat16', segment_ids_name: 'segments', position_name: 'positions' };
 const heads = { num_heads: 2, units_per_head: 3 };
 
 const dense = {
@@ -101,13 +109,12 @@ const cases: Case[] = [
   },
   {
     name: 'BlockwiseDotProductSelfAttention', make: (e) => ({ type: 'BlockwiseDotProductSelfAttention', ...heads, block_size: 2, max_past_horizon_blocks: 1, ...e }), inputShape: [4],
-    defaults: {
-      query_network: null, key_network: null, value_network: null, experimental_accumulate_logits_in_float32: false, per_dim_scale_sharding: null,
-      precision: null, compute_dtype: null, param_dtype: 'float32', use_kv_cache_ringbuffer: false, segment_ids_name: null, position_name: null,
-      flash_attention_query_block_size: null, flash_attention_key_block_size: null,
-    },
-    noEffect: { ...kvCacheNoEffect, flash_attention_query_block_size: 128, flash_attention_key_block_size: 64 },
-    rejected: { query_network: { type: 'Identity' }, key_network: { type: 'Identity' }, value_network: { type: 'Identity' }, param_dtype: 'bfloat16', segment_ids_name: 'segments', position_name: 'positions' },
+    defaults: flash, noEffect: flashNoEffect, rejected: flashRejected,
+  },
+  {
+    name: 'DotProductSelfAttentionV2', make: (e) => ({ type: 'DotProductSelfAttentionV2', ...heads, max_past_horizon: 2, ...e }), inputShape: [4],
+    defaults: { ...flash, experimental_remat_outer: false, experimental_remat_inner: false },
+    noEffect: { ...flashNoEffect, experimental_remat_outer: true, experimental_remat_inner: true }, rejected: flashRejected,
   },
   {
     name: 'DotProductAttention', make: (e) => ({ type: 'DotProductAttention', source_name: 'source', ...heads, ...e }), inputShape: [4], source: true,

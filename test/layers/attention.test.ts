@@ -286,6 +286,28 @@ describe('BlockwiseDotProductSelfAttention', () => {
   });
 });
 
+describe('DotProductSelfAttentionV2', () => {
+  for (const [past, future] of [[3, 0], [2, 2], [-1, 1], [0, 2], [3, -1]] as const) {
+    it(`past ${past}, future ${future}: the contract, and DotProductSelfAttention's outputs`, () => {
+      const common = { numHeads: 2, unitsPerHead: 3, maxPastHorizon: past, maxFutureHorizon: future, perDimScale: true };
+      const m = contract(sl.DotProductSelfAttentionV2(common), [2], { times: [1, 3, 12], randomMask: true });
+      expect(m.supportsStep).toBe(future >= 0);
+      expect(m.inputLatency).toBe(Math.max(0, future));
+      const b = sl.build(sl.DotProductSelfAttention(common), { inputShape: [2] });
+      b.loadWeights(m.getWeights());
+      const x = sl.randomSequence([2, 13, 2], { seed: 6, lowLength: 1 });
+      expect(Array.from(m.layer(x).maskInvalid().values)).toEqual(Array.from(b.layer(x).maskInvalid().values));
+      m.dispose();
+      b.dispose();
+    });
+  }
+
+  it('refuses a window of no steps, as the reference', () => {
+    expect(() => sl.build(sl.DotProductSelfAttentionV2({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 0 }), { inputShape: [2] }))
+      .toThrow(/^\[BAD_CONFIG\] DotProductSelfAttentionV2 at config: max_past_horizon and max_future_horizon are both 0/);
+  });
+});
+
 describe('KV cache', () => {
   it('2,000 single steps of windowed attention equal layer() and never grow WebAssembly memory', () => {
     const m = sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 8, maxPastHorizon: 16, maxFutureHorizon: 2, numKvHeads: 1, inputProjection: { type: 'SeparateQueryKeyValueProjection' } }), { inputShape: [6] });

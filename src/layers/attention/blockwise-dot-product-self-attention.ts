@@ -12,54 +12,17 @@
 // queries wait future blocks, and step() equals layer() bit for bit.
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import type { BuildContext } from '../../layer.js';
-import { attentionFields, kvCacheFields } from './base.js';
-import { inputProjectionField } from './common.js';
 import { SelfAttentionLayer } from './dot-product-self-attention.js';
-
-const { numHeads, unitsPerHead, useBias, attentionLogitsSoftCap, perDimScale, queryScale, weightStorage } = attentionFields;
-const { queryNetwork, keyNetwork, valueNetwork, experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype } = attentionFields;
+import { flashAttentionFields, NO_SINKS } from './dot-product-self-attention-v2.js';
 
 const blockwiseFields = {
   /** Steps per block: the layer's block size, and the span of bidirectional attention (>= 1). */
   blockSize: f.int(1),
-  numHeads,
-  unitsPerHead,
   /** Past blocks each block sees: -1 all of them, 0 none (required). */
   maxPastHorizonBlocks: f.int(-1),
   /** Future blocks each block sees: -1 all of them (then not steppable), 0 none (default 0). */
   maxFutureHorizonBlocks: f.int(-1).default(0),
-  /** Key/value heads for grouped-query attention (default null: num_heads); query head h uses kv head h / (num_heads / num_kv_heads). */
-  numKvHeads: f.int(1).opt(),
-  useBias,
-  /** Query/key/value projections (default {"type": "CombinedQueryKeyValueProjection"}). */
-  inputProjection: inputProjectionField('CombinedQueryKeyValueProjection'),
-  attentionLogitsSoftCap,
-  perDimScale,
-  queryScale,
-  /**
-   * With max_past_horizon_blocks = -1, the most steps the KV cache may hold when stepping
-   * (default 4096; not in the reference, which cannot step an unlimited past): as
-   * DotProductSelfAttention's max_cache_steps.
-   */
-  maxCacheSteps: f.int(1).default(4096),
-  weightStorage,
-  /** segment_ids_name: null only (attention within segments from the constants is not implemented). */
-  segmentIdsName: f.only([null], 'segment ids from the constants are not implemented'),
-  /** position_name: null only (positions from the constants are not implemented; steps are counted). */
-  positionName: f.only([null], 'positions from the constants are not implemented'),
-  /** flash_attention_query_block_size: any, no effect (the fused kernel scans each query's window). */
-  flashAttentionQueryBlockSize: f.int(1).opt(),
-  /** flash_attention_key_block_size: any, no effect. */
-  flashAttentionKeyBlockSize: f.int(1).opt(),
-  queryNetwork,
-  keyNetwork,
-  valueNetwork,
-  experimentalAccumulateLogitsInFloat32,
-  perDimScaleSharding,
-  precision,
-  computeDtype,
-  paramDtype,
-  ...kvCacheFields,
+  ...flashAttentionFields,
 };
 
 /**
@@ -76,15 +39,7 @@ export class BlockwiseDotProductSelfAttentionLayer extends SelfAttentionLayer {
   constructor(config: Resolved<typeof blockwiseFields>, ctx: BuildContext) {
     const w = config.blockSize, steps = (blocks: number) => (blocks < 0 ? -1 : blocks * w);
     super(
-      {
-        ...config,
-        maxPastHorizon: steps(config.maxPastHorizonBlocks),
-        maxFutureHorizon: steps(config.maxFutureHorizonBlocks),
-        perDimKeyScale: false,
-        zeroFullyMasked: false,
-        numSinkEmbeddings: 0,
-        useSinkScalars: false,
-      },
+      { ...config, ...NO_SINKS, maxPastHorizon: steps(config.maxPastHorizonBlocks), maxFutureHorizon: steps(config.maxFutureHorizonBlocks) },
       ctx,
       { kvHeads: config.numKvHeads ?? config.numHeads, relativePositions: [], block: w },
     );

@@ -1,0 +1,92 @@
+// Dot-product self attention, the reference's second version. Port of
+// sequence_layers/jax/attention/dot_product_self_attention_v2.py.
+//
+// Exports (sorted): DotProductSelfAttentionV2, DotProductSelfAttentionV2Def,
+// DotProductSelfAttentionV2Layer, flashAttentionFields, NO_SINKS.
+//
+// The reference rewrote self attention around flash attention, segment ids and external
+// positions, without sinks or relative positions. Its results are DotProductSelfAttention's
+// with the same horizons: here both run the same fused kernel (the flash block sizes do not
+// change results, so they are accepted and ignored).
+import { builder, defineLayer, f, type Resolved } from '../../config.js';
+import type { BuildContext } from '../../layer.js';
+import { attentionFields, kvCacheFields } from './base.js';
+import { inputProjectionField } from './common.js';
+import { SelfAttentionLayer } from './dot-product-self-attention.js';
+
+const { numHeads, unitsPerHead, useBias, attentionLogitsSoftCap, perDimScale, queryScale, weightStorage } = attentionFields;
+const { queryNetwork, keyNetwork, valueNetwork, experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype } = attentionFields;
+
+/** The fields the flash-attention layers (DotProductSelfAttentionV2, BlockwiseDotProductSelfAttention) share beyond their horizons. */
+export const flashAttentionFields = {
+  numHeads,
+  unitsPerHead,
+  /** Key/value heads for grouped-query attention (default null: num_heads); query head h uses kv head h / (num_heads / num_kv_heads). */
+  numKvHeads: f.int(1).opt(),
+  useBias,
+  /** Query/key/value projections (default {"type": "CombinedQueryKeyValueProjection"}). */
+  inputProjection: inputProjectionField('CombinedQueryKeyValueProjection'),
+  attentionLogitsSoftCap,
+  perDimScale,
+  queryScale,
+  /**
+   * With an unlimited past, the most steps the KV cache may hold when stepping (default 4096;
+   * not in the reference, which cannot step an unlimited past): as DotProductSelfAttention's
+   * max_cache_steps.
+   */
+  maxCacheSteps: f.int(1).default(4096),
+  weightStorage,
+  /** segment_ids_name: null only (attention within segments from the constants is not implemented). */
+  segmentIdsName: f.only([null], 'segment ids from the constants are not implemented'),
+  /** position_name: null only (positions from the constants are not implemented; steps are counted). */
+  positionName: f.only([null], 'positions from the constants are not implemented'),
+  /** flash_attention_query_block_size: any, no effect (the fused kernel scans each query's window). */
+  flashAttentionQueryBlockSize: f.int(1).opt(),
+  /** flash_attention_key_block_size: any, no effect. */
+  flashAttentionKeyBlockSize: f.int(1).opt(),
+  queryNetwork,
+  keyNetwork,
+  valueNetwork,
+  experimentalAccumulateLogitsInFloat32,
+  perDimScaleSharding,
+  precision,
+  computeDtype,
+  paramDtype,
+  ...kvCacheFields,
+};
+
+/** What the flash-attention layers leave at the defaults of the fields every attention layer reads. */
+export const NO_SINKS = { perDimKeyScale: false, zeroFullyMasked: false, numSinkEmbeddings: 0, useSinkScalars: false } as const;
+
+const v2Fields = {
+  ...flashAttentionFields,
+  /** Past steps each step sees: -1 all of them, 0 none (required). */
+  maxPastHorizon: f.int(-1),
+  /** Future steps each step sees: -1 all of them (then not steppable), 0 none (default 0). */
+  maxFutureHorizon: f.int(-1).default(0),
+  /** experimental_remat_outer: any boolean, no effect (training memory). */
+  experimentalRematOuter: f.bool().opt(),
+  /** experimental_remat_inner: any boolean, no effect (training memory). */
+  experimentalRematInner: f.bool().opt(),
+};
+
+/**
+ * DotProductSelfAttentionV2 (no output projection): DotProductSelfAttention without sinks or
+ * relative positions. Steppable when max_future_horizon >= 0 (the reference also needs
+ * max_past_horizon >= 0; an unlimited past steps here with a growing cache); latency
+ * max(0, max_future_horizon); receptive field (-past or -inf, future or +inf).
+ *
+ * Parameters: the input projection's (see InputProjection) and `per_dim_scale`.
+ */
+export class DotProductSelfAttentionV2Layer extends SelfAttentionLayer {
+  constructor(config: Resolved<typeof v2Fields>, ctx: BuildContext) {
+    super({ ...config, ...NO_SINKS }, ctx, { kvHeads: config.numKvHeads ?? config.numHeads, relativePositions: [] });
+  }
+}
+
+export const DotProductSelfAttentionV2Def = defineLayer({
+  type: 'DotProductSelfAttentionV2',
+  fields: v2Fields,
+  create: (c, ctx) => new DotProductSelfAttentionV2Layer(c, ctx),
+});
+export const DotProductSelfAttentionV2 = builder(DotProductSelfAttentionV2Def);
