@@ -75,7 +75,7 @@ class WarmUp {
       // starts its count before the warm-up or sees the warm-up as in the reference.
       const needs = latency > 0 && skipsWarmUp(l);
       const w = needs && !readsStepConstants(l) && latency % l.blockSize === 0 ? latency : 0;
-      if (needs && !w && !l.offsetsWarmUp(latency)) l.seesWarmUp();
+      if (needs && !w && !l.offsetsWarmUp(latency)) l.seesWarmUp(latency);
       withheld.push(w);
       ratios.push(ratio);
       if (w) horizon = Math.max(horizon, Math.ceil((w * ratio.den) / ratio.num));
@@ -154,6 +154,20 @@ abstract class ChainLayer extends Layer {
   validateStep(batch: number, time: number, ctx: RunContext): void {
     validateSeries(this.children, batch, time, ctx);
   }
+
+  /** Each child sees the warm-up as it reaches it, latencies before it added. */
+  seesWarmUp(steps: number): void {
+    seriesSeesWarmUp(this.children, steps);
+    this.stepsWithChildren();
+  }
+}
+
+/** Layer.seesWarmUp of layers run in series, the first seeing `steps`. */
+function seriesSeesWarmUp(layers: readonly Layer[], steps: number): void {
+  for (const l of layers) {
+    if (steps > 0) l.seesWarmUp(steps);
+    steps = l.accumulatedOutputLatency(steps);
+  }
 }
 
 /** Layer.validateStep of layers run in series: each sees a block times its predecessors' output ratios. */
@@ -199,8 +213,8 @@ export class SerialLayer extends ChainLayer {
       spec = this.child(c, `layers.${i}`, spec).output;
     });
     this.output = spec;
+    this.warmUp = WarmUp.of(this.children); // first: a child may find it cannot step (seesWarmUp)
     setSerialMetadata(this, this.children);
-    this.warmUp = WarmUp.of(this.children);
   }
 }
 
@@ -472,6 +486,8 @@ export class ResidualLayer extends Layer {
     this.blockSize = lcm(serialBlockSize(this.body), serialBlockSize(s));
     this.inputLatency = lat[0]!;
     this.outputLatency = outLat[0]!;
+    this.bodyWarmUp = WarmUp.of(this.body); // first: a child may find it cannot step (seesWarmUp)
+    this.shortcutWarmUp = WarmUp.of(s);
     this.supportsStep = [...this.body, ...s].every((l) => l.supportsStep);
     const rfBody = rfSerial(this.body, `${this.type} at ${this.where}`);
     const rfShort = rfSerial(s, `${this.type} at ${this.where}`);
@@ -483,8 +499,13 @@ export class ResidualLayer extends Layer {
       rf.set(k, u && [u[0] - o, u[1] - o]);
     }
     this.receptiveFieldPerStep = rf;
-    this.bodyWarmUp = WarmUp.of(this.body);
-    this.shortcutWarmUp = WarmUp.of(s);
+  }
+
+  /** The body and the shortcut each see the warm-up as it reaches their layers. */
+  seesWarmUp(steps: number): void {
+    seriesSeesWarmUp(this.body, steps);
+    seriesSeesWarmUp(this.shortcut, steps);
+    this.stepsWithChildren();
   }
 
   stateSpecs(_batch: number): StateSpec[] {
@@ -611,8 +632,8 @@ export class RepeatLayer extends ChainLayer {
       );
       slices.forEach((p, i) => (p.viewOf = { param: stacked, offset: i * p0.size }));
     });
+    this.warmUp = WarmUp.of(repeats); // first: a child may find it cannot step (seesWarmUp)
     setSerialMetadata(this, repeats);
-    this.warmUp = WarmUp.of(repeats);
   }
 }
 

@@ -205,13 +205,25 @@ export abstract class Layer {
   readsStepConstants = false;
 
   /**
-   * Called at build on every layer under a chain's child that cannot be spared a latency's
-   * warm-up (see WarmUp in combinators.ts), so that layers which can also pass over it their
-   * own way do (Lookahead counts valid steps only, as in the reference). Default: the children.
+   * Called at build on every layer under a chain's child that cannot be spared the `steps`
+   * warm-up input steps a latency before it emits (see WarmUp in combinators.ts), so that
+   * layers which can pass over it their own way do (Lookahead counts valid steps only, as in
+   * the reference), and those that cannot step over it say so (supportsStep = false, with
+   * `stepRefusal`). Default: the children, each seeing the same steps (layers in series
+   * override it), then supportsStep = false if a child's is.
    */
-  seesWarmUp(): void {
-    for (const c of this.children) c.seesWarmUp();
+  seesWarmUp(steps: number): void {
+    for (const c of this.children) c.seesWarmUp(steps);
+    this.stepsWithChildren();
   }
+
+  /** After a child's supportsStep fell (seesWarmUp): a layer that steps its children cannot step either. */
+  protected stepsWithChildren(): void {
+    if (this.children.some((c) => !c.supportsStep)) this.supportsStep = false;
+  }
+
+  /** Why supportsStep is false, when a config that otherwise steps cannot (named by step()'s NOT_STEPPABLE error). */
+  stepRefusal: string | null = null;
 
   /**
    * Called at build, before seesWarmUp, on a layer that a chain cannot spare the `steps`

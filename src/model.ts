@@ -302,7 +302,9 @@ export class Model {
   private checkStep(x: Sequence, state: State, what: string): void {
     this.checkInput(x, what);
     if (!this.root.supportsStep) {
-      throw new SeqLayersError('NOT_STEPPABLE', `${what}: this model cannot step (${this.root.type} at the root has supportsStep = false)`);
+      const refusal = this.layers.find((l) => l.stepRefusal);
+      const why = refusal ? `: ${refusal.type} at ${refusal.where} cannot step: ${refusal.stepRefusal}` : '';
+      throw new SeqLayersError('NOT_STEPPABLE', `${what}: this model cannot step (${this.root.type} at the root has supportsStep = false)${why}`);
     }
     if (x.time % this.root.blockSize !== 0) {
       throw new SeqLayersError('BAD_INPUT', `${what}: expected input time to be a multiple of blockSize=${this.root.blockSize}, got time=${x.time}`);

@@ -135,6 +135,30 @@ describe('warm-up steps after a latency', () => {
     }
   });
 
+  it('a blockwise attention after a warm-up of whole blocks steps as layer(); after any other it cannot step, naming the Delay to insert', () => {
+    const attention = sl.BlockwiseDotProductSelfAttention({ blockSize: 2, numHeads: 1, unitsPerHead: 2, maxPastHorizonBlocks: 1 });
+    const x = sl.randomSequence([2, 14, 2], { seed: 3, randomMask: true });
+    for (const config of [sl.Serial([delay(4), attention]), sl.Serial([sl.Lookahead({ length: 3 }), delay(1), attention])]) {
+      const m = sl.build(config, { inputShape: [2], seed: 2 });
+      sl.verifyContract(m, { x });
+      m.dispose();
+    }
+    const refused: [sl.LayerConfig, string][] = [
+      [sl.Serial([delay(3), attention]), 'config.layers[1]'],
+      [sl.Serial([sl.Lookahead({ length: 3 }), sl.Residual([sl.Relu(), attention, sl.Flatten()])]), 'config.layers[1].layers[1]'],
+    ];
+    for (const [config, where] of refused) {
+      const m = sl.build(config, { inputShape: [2], seed: 2 });
+      expect(m.supportsStep).toBe(false);
+      sl.verifyContract(m, { x }); // layer() as the reference's
+      expect(() => m.step(x, m.initialState(2))).toThrow(
+        `this model cannot step (Serial at the root has supportsStep = false): BlockwiseDotProductSelfAttention at ${where} cannot step: ` +
+          "a latency before it first emits 3 warm-up steps, not whole blocks of 2, so step() would shift its blocks from layer()'s; insert a Delay(1, delayLayerOutput: false) before it",
+      );
+      m.dispose();
+    }
+  });
+
   it('keeps a saturating step count only where a layer needs it, and snapshots mid-warm-up', () => {
     const plain = sl.build(sl.Serial([delay(3), sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal' })]), { inputShape: [2] });
     expect(plain.root.stateSpecs(1)).toEqual([]);

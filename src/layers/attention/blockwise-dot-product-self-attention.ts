@@ -31,6 +31,8 @@ const blockwiseFields = {
  * max_past_horizon_blocks >= 0; an unlimited past steps here with a growing cache, as
  * DotProductSelfAttention's); latency max(0, future blocks) * block_size; receptive field of
  * step i of a block (-past * W - i, future * W + W - 1 - i) (W = block_size; ±inf for -1).
+ * After a latency whose warm-up is not whole blocks it does not step (the reference steps it
+ * with its blocks shifted from layer()'s; see SelfAttentionLayer.seesWarmUp).
  *
  * Parameters: the input projection's (see InputProjection) and `per_dim_scale`, as
  * DotProductSelfAttention's.

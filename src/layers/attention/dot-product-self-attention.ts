@@ -76,6 +76,21 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.receptiveFieldPerStep = rfMap(Array.from({ length: block }, (_, i) => [past < 0 ? -Infinity : -past - i, future < 0 ? Infinity : future + block - 1 - i]));
     this.cache = this.supportsStep ? new KvCache(this, this.heads, this.kvHeads, this.units, past, future, future, cfg.maxCacheSteps) : null;
     this.checksStep = past < 0;
+    // Blocks are a grid on the steps: a warm-up before the layer must be whole blocks.
+    this.skipsWarmUp = block > 1;
+  }
+
+  /**
+   * A warm-up of whole blocks leaves the blocks where layer() has them; any other would shift
+   * them in step() (as in the reference, where such a stack steps differently from layer()),
+   * so the layer then does not step.
+   */
+  seesWarmUp(steps: number): void {
+    if (steps % this.block === 0) return;
+    this.supportsStep = false;
+    this.stepRefusal =
+      `a latency before it first emits ${steps} warm-up steps, not whole blocks of ${this.block}, so step() would shift its blocks from layer()'s; ` +
+      `insert a Delay(${this.block - (steps % this.block)}, delayLayerOutput: false) before it`;
   }
 
   /** A growing cache makes room for the block, or refuses it with CACHE_FULL. */
