@@ -418,4 +418,52 @@ cross_case("StreamingDotProductAttention int8 past=2 future=2 (NumPy int8 projec
            {"type": "StreamingDotProductAttention", "source_name": "source", "num_heads": H, "units_per_head": U,
             "max_past_horizon": 2, "max_future_horizon": 2, "weight_storage": "int8"}, x, lens, src, lens, w, y)
 
+# Multi-source cross attention: every query sees the valid steps of all sources in one softmax
+# (torch SDPA over the sources' keys and values laid end to end), with one shared key/value
+# projection, or one per source (use_separate_kv_projections) for sources of other widths.
+def multi_source_case(name, config, x, lens, sources, weights, y):
+    c = case(name, config, x, finite_at_valid(y, lens), weights=weights, lengths=lens, rtol=1e-4, atol=2e-5)
+    c["constants"] = {k: {"kind": "sequence", **tensor(v), "lengths": [int(n) for n in ls]} for k, (v, ls) in sources.items()}
+    cases.append(c)
+
+
+D, H, U, T = 4, 2, 3, 7
+lens = rng.integers(1, T + 1, size=B)
+x = masked(normal(B, T, D), lens)
+srcs = {}
+for name, S, Ds in [("text", 5, 3), ("speaker", 3, 3)]:
+    ls = rng.integers(0, S + 1, size=B)
+    ls[0] = max(ls[0], 1)
+    srcs[name] = (masked(normal(B, S, Ds), ls), ls)
+w = {"query_projection.kernel": normal(D, H, U, std=0.5), "key_value_projection.kernel": normal(3, 2, H, U, std=0.5)}
+q = proj(x, w["query_projection.kernel"])
+kvp = torch.cat([proj(srcs[n][0], w["key_value_projection.kernel"]) for n in srcs], dim=1)
+kv_valid = torch.cat([valid(srcs[n][1], srcs[n][0].shape[1]) for n in srcs], dim=1)
+y = sdpa(q, kvp[:, :, 0], kvp[:, :, 1], kv_valid[:, None, :].expand(B, T, kvp.shape[1]))
+multi_source_case("MultiSourceDotProductAttention shared projection (torch SDPA)",
+                  {"type": "MultiSourceDotProductAttention", "source_names": ["text", "speaker"], "num_heads": H, "units_per_head": U},
+                  x, lens, srcs, w, y)
+
+H, KVH = 4, 2
+srcs = {}
+for name, S, Ds in [("text", 4, 3), ("style", 6, 5)]:
+    ls = rng.integers(1, S + 1, size=B)
+    srcs[name] = (masked(normal(B, S, Ds), ls), ls)
+w = {"query_projection.kernel": normal(D, H, U, std=0.5), "query_projection.bias": normal(H, U, std=0.5)}
+ks, vs = [], []
+for name, (src, _) in srcs.items():
+    for part in ["key", "value"]:
+        w[f"{name}_projection.{part}_projection.kernel"] = normal(src.shape[2], KVH, U, std=0.5)
+        w[f"{name}_projection.{part}_projection.bias"] = normal(KVH, U, std=0.5)
+    ks.append(proj(src, w[f"{name}_projection.key_projection.kernel"], w[f"{name}_projection.key_projection.bias"]))
+    vs.append(proj(src, w[f"{name}_projection.value_projection.kernel"], w[f"{name}_projection.value_projection.bias"]))
+q = proj(x, w["query_projection.kernel"], w["query_projection.bias"])
+kv_valid = torch.cat([valid(srcs[n][1], srcs[n][0].shape[1]) for n in srcs], dim=1)
+y = sdpa(q, torch.cat(ks, dim=1), torch.cat(vs, dim=1), kv_valid[:, None, :].expand(B, T, kv_valid.shape[1]))
+multi_source_case("MultiSourceDotProductAttention separate projections, GQA (torch SDPA)",
+                  {"type": "MultiSourceDotProductAttention", "source_names": ["text", "style"], "num_heads": H, "num_kv_heads": KVH,
+                   "units_per_head": U, "use_bias": True, "use_separate_kv_projections": True,
+                   "input_projection": {"type": "SeparateQueryKeyValueProjection"}},
+                  x, lens, srcs, w, y)
+
 write_fixture("attention", cases, "tools/fixtures_attention.py (PyTorch float64: torch 1.13 scaled-dot-product attention and manual attention; int8 projections in NumPy)")

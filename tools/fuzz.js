@@ -439,6 +439,7 @@ const SEED_OVERRIDES = {
   DenseShaped: [{ outputShape: [3] }, [4]],
   Conditioning: [{ conditioningName: 'cond', projection: 'linear', combination: 'add' }, [4]],
   DotProductAttention: [{ sourceName: 'src', numHeads: 2, unitsPerHead: 2 }, [4]],
+  MultiSourceDotProductAttention: [{ sourceNames: ['src'], numHeads: 2, unitsPerHead: 2 }, [4]],
   StreamingDotProductAttention: [{ sourceName: 'src', numHeads: 2, unitsPerHead: 2, maxPastHorizon: 2 }, [4]],
   StreamingLocalDotProductAttention: [{ sourceName: 'src', numHeads: 2, unitsPerHead: 2, maxPastHorizon: 2, blockSize: 2 }, [4]],
   GmmAttention: [{ sourceName: 'src', numHeads: 2, unitsPerHead: 2, numComponents: 2, monotonic: true }, [4]],
@@ -744,7 +745,7 @@ const CONTRACT_FAMILIES = [
   ['AveragePooling1D', 'MaxPooling1D', 'MinPooling1D', 'AveragePooling2D', 'MaxPooling2D', 'MinPooling2D', 'AveragePooling3D', 'MaxPooling3D', 'MinPooling3D'],
   ['Downsample1D', 'Upsample1D', 'Upsample2D', 'Delay', 'Lookahead'],
   ['Frame', 'OverlapAdd', 'STFT', 'InverseSTFT', 'FFT', 'IFFT', 'RFFT', 'IRFFT', 'LinearToMelSpectrogram', 'Window'],
-  ['DotProductSelfAttention', 'LocalDotProductSelfAttention', 'BlockwiseDotProductSelfAttention', 'DotProductSelfAttentionV2', 'StreamingDotProductAttention', 'StreamingLocalDotProductAttention', 'GmmAttention', 'DotProductAttention'],
+  ['DotProductSelfAttention', 'LocalDotProductSelfAttention', 'BlockwiseDotProductSelfAttention', 'DotProductSelfAttentionV2', 'StreamingDotProductAttention', 'StreamingLocalDotProductAttention', 'GmmAttention', 'DotProductAttention', 'MultiSourceDotProductAttention'],
   ['LSTM', 'GRU', 'RGLRU'],
   ['LayerNormalization', 'RMSNormalization', 'BatchNormalization', 'GroupNormalization', 'L2Normalize'],
   ['AddTimingSignal', 'ApplyRotaryPositionalEncoding'],
@@ -892,7 +893,7 @@ function runContractCase(api, rt, c) {
   const json = JSON.stringify(c.config);
   const stream = /"type":"Streaming|"streaming":true/.test(json);
   // A streamed source reaches step() a block at a time: layers reading all of it cannot share it.
-  if (stream && /"type":"(DotProductAttention|GmmAttention)"|"streaming":false/.test(json)) return 'shared source';
+  if (stream && /"type":"(DotProductAttention|MultiSourceDotProductAttention|GmmAttention)"|"streaming":false/.test(json)) return 'shared source';
   const built = attempt(api, () => sl.build(c.config, { inputShape: c.inputShape, inputDtype: c.dtype, runtime: rt, constants: fuzzConstants(sl, 2, 5), seed: c.seed }));
   if (built.code) throw new FuzzFailure(`a config that built while drawing it failed to build: ${built.error.message}`);
   const model = built.value;

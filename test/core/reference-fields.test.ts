@@ -121,6 +121,19 @@ const cases: Case[] = [
     defaults: { ...attention, query_positions_name: null }, noEffect: attentionNoEffect, rejected: { ...attentionRejected, query_positions_name: 'positions' },
   },
   {
+    name: 'MultiSourceDotProductAttention', make: (e) => ({ type: 'MultiSourceDotProductAttention', source_names: ['source'], ...heads, ...e }), inputShape: [4], source: true,
+    defaults: {
+      query_network: null, key_network: null, value_network: null, experimental_accumulate_logits_in_float32: false, per_dim_scale_sharding: null,
+      precision: null, compute_dtype: null, param_dtype: 'float32', query_positions_name: null, source_position_names: null, query_segment_ids_name: null,
+      source_segment_ids_names: null, flash_attention_query_block_size: null, flash_attention_source_block_sizes: null,
+    },
+    noEffect: { ...attentionNoEffect, query_positions_name: 'positions', source_position_names: ['source_positions'], flash_attention_source_block_sizes: [128] },
+    rejected: {
+      query_network: { type: 'Identity' }, key_network: { type: 'Identity' }, value_network: { type: 'Identity' }, param_dtype: 'bfloat16',
+      query_segment_ids_name: 'segments', source_segment_ids_names: ['segments'],
+    },
+  },
+  {
     name: 'StreamingDotProductAttention', make: (e) => ({ type: 'StreamingDotProductAttention', source_name: 'source', ...heads, max_past_horizon: 2, ...e }), inputShape: [4],
     source: true, defaults: kvCache, noEffect: kvCacheNoEffect, rejected: attentionRejected,
   },

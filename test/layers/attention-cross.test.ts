@@ -110,6 +110,67 @@ describe('DotProductAttention', () => {
   });
 });
 
+describe('MultiSourceDotProductAttention', () => {
+  const text = sl.randomSequence([2, 7, 3], { seed: 1, lowLength: 3 });
+  const speaker = sl.randomSequence([2, 4, 3], { seed: 2, lowLength: 1 });
+  const style = sl.randomSequence([2, 5, 6], { seed: 3, lowLength: 2 });
+
+  it('attends to every source in one softmax: the contract, and DotProductAttention over the sources laid end to end', () => {
+    const m = sl.build(sl.MultiSourceDotProductAttention({ sourceNames: ['text', 'speaker'], numHeads: 2, unitsPerHead: 3, perDimScale: true }), { inputShape: [3], constants: { text, speaker } });
+    randomizeWeights(m);
+    for (const time of [9, 12]) contract(m, sl.randomSequence([2, time, 3], { seed: time }), { text, speaker });
+    expect([m.blockSize, m.inputLatency, m.outputLatency, m.supportsStep]).toEqual([1, 0, 0, true]);
+    expect(paramShapes(m)).toEqual({ 'query_projection.kernel': [3, 2, 3], 'key_value_projection.kernel': [3, 2, 2, 3], per_dim_scale: [3] });
+    // One source of both, valid steps first: the same keys in the same order.
+    const both = sl.Sequence.concatenate([text, speaker]);
+    const one = sl.build(sl.DotProductAttention({ sourceName: 'both', numHeads: 2, unitsPerHead: 3, perDimScale: true }), { inputShape: [3], constants: { both } });
+    one.loadWeights(m.getWeights());
+    const x = sl.randomSequence([2, 6, 3], { seed: 4 });
+    sl.assertSequencesClose(m.layer(x, { constants: { text, speaker } }), one.layer(x, { constants: { both } }), 'one source of both', 1e-6, 1e-6);
+    m.dispose();
+    one.dispose();
+  });
+
+  it('separate key/value projections per source, of other widths, with grouped-query heads', () => {
+    const m = sl.build(sl.MultiSourceDotProductAttention({
+      sourceNames: ['text', 'style'], numHeads: 4, numKvHeads: 2, unitsPerHead: 3, useSeparateKvProjections: true, useBias: true,
+      inputProjection: { type: 'QueryAndSharedKeyValueProjection' },
+    }), { inputShape: [3], constants: { text, style } });
+    randomizeWeights(m);
+    contract(m, sl.randomSequence([2, 10, 3], { seed: 5 }), { text, style });
+    expect(paramShapes(m)).toEqual({
+      'query_projection.kernel': [3, 4, 3], 'query_projection.bias': [4, 3],
+      'text_projection.shared_key_value_projection.kernel': [3, 2, 3], 'text_projection.shared_key_value_projection.bias': [2, 3],
+      'style_projection.shared_key_value_projection.kernel': [6, 2, 3], 'style_projection.shared_key_value_projection.bias': [2, 3],
+    });
+    expect(m.root.stateSpecs(2).map((s) => [s.name, s.shape])).toEqual([['keys', [2, 0, 2, 3]], ['values', [2, 0, 2, 3]], ['mask', [2, 0]]]);
+    // Sources given at initialState or with the first step: the same outputs; a snapshot keeps them.
+    const x = sl.randomSequence([2, 4, 3], { seed: 6 });
+    const early = m.initialState(2, { constants: { text, style } }), late = m.initialState(2);
+    const a = m.step(x, early), b = m.step(x, late, { constants: { text, style } });
+    sl.assertSequencesClose(a, b, 'sources at the first step', 0, 0);
+    expect(late.slots[m.root.slot]![0]!.shape).toEqual([2, 12, 2, 3]);
+    sl.assertSequencesClose(m.step(x, m.restoreState(late.toBytes())), m.step(x, late), 'restored', 0, 0);
+    m.dispose();
+  });
+
+  it('refuses sources it cannot attend to together, and a missing one', () => {
+    const make = (c: Partial<Parameters<typeof sl.MultiSourceDotProductAttention>[0]>, constants: sl.Constants) =>
+      sl.build(sl.MultiSourceDotProductAttention({ sourceNames: ['text', 'style'], numHeads: 1, unitsPerHead: 2, ...c }), { inputShape: [3], constants });
+    expect(() => make({}, { text, style })).toThrow(
+      '[BAD_CONFIG] MultiSourceDotProductAttention at config: expected sources of the same channels for a shared key/value projection, got [3,6] for ["text","style"]; set use_separate_kv_projections',
+    );
+    expect(() => make({ sourceNames: ['text', 'text'] }, { text })).toThrow('source_names: expected distinct names, got ["text","text"]');
+    expect(() => make({ sourceNames: [] }, { text })).toThrow(/^\[BAD_CONFIG\] config.sourceNames: expected source names: a non-empty string or a non-empty list of them/);
+    expect(() => make({ sourceNames: ['text', 'speaker'], inputProjection: { type: 'CombinedQueryKeyValueProjection' } }, { text, speaker })).toThrow(/CombinedQueryKeyValueProjection is not possible for cross attention/);
+    const m = make({ sourceNames: ['text', 'speaker'] }, { text, speaker });
+    const state = m.initialState(2);
+    expect(() => m.step(sl.randomSequence([2, 1, 3]), state, { constants: { text } })).toThrow(/^\[MISSING_CONSTANT\] .*constants\["speaker"\]/);
+    expect(m.step(sl.randomSequence([2, 1, 3]), state, { constants: { text, speaker } }).time).toBe(1); // the refusal left the state as it was
+    m.dispose();
+  });
+});
+
 describe('StreamingDotProductAttention and StreamingLocalDotProductAttention', () => {
   /** x with random lengths >= time / 2 and a source with x's mask, as the reference's test. */
   const inputs = (time: number, seed: number) => {

@@ -99,6 +99,8 @@ export interface AttentionOptions {
   /** Channels of the cross-attention source (null: self attention). */
   sourceChannels: number | null;
   relativePosition: { allowed: readonly RelativePositionConfig['type'][]; past: number; future: number };
+  /** Which projections the layer's own input projection holds (default both; see InputProjection). */
+  projection?: 'both' | 'query';
 }
 
 /** softplus(0) inverse: the per-dim scales are 1 at p = 0 (the reference's r_softplus_0). */
@@ -120,6 +122,8 @@ export abstract class AttentionLayer extends Layer {
   protected readonly units: number;
   protected readonly sinks: number;
   protected readonly projection: InputProjection;
+  /** How this layer declares parameters and derived buffers (for projections beyond `projection`). */
+  protected readonly paramHost: ParamHost;
   protected readonly call = new AttentionCall();
   protected readonly relativePosition: RelativePosition | null;
   private readonly perDimScale: Param | null;
@@ -147,13 +151,13 @@ export abstract class AttentionLayer extends Layer {
     this.queryScale = cfg.queryScale ?? 1 / Math.sqrt(this.units);
     this.sourceChannels = opts.sourceChannels;
 
-    const host: ParamHost = {
+    const host: ParamHost = (this.paramHost = {
       rt: this.rt,
       param: (name, s, init) => this.param(name, s, init),
       derive: (bytes) => this.derive(bytes),
       error: (code, message) => this.error(code, message),
-    };
-    this.projection = new InputProjection(host, cfg.inputProjection, channels, opts.sourceChannels, this.heads, this.kvHeads, this.units, cfg.useBias, cfg.weightStorage);
+    });
+    this.projection = new InputProjection(host, cfg.inputProjection, channels, opts.sourceChannels, this.heads, this.kvHeads, this.units, cfg.useBias, cfg.weightStorage, opts.projection);
     const U = this.units;
     this.perDimScale = cfg.perDimScale ? this.param('per_dim_scale', [U], zeros) : null;
     this.perDimKeyScale = cfg.perDimKeyScale ? this.param('per_dim_key_scale', [U], zeros) : null;

@@ -248,7 +248,8 @@ class PackedProjection {
  *
  * Self attention (no source) projects everything with one GEMM: a row of its output is
  * [q (H*U) | k (KVH*U) | v (KVH*U)] (v = k when shared). Cross attention projects the query
- * from x and the keys and values from the source, each with one GEMM.
+ * from x and the keys and values from the source, each with one GEMM; `parts` 'query' or
+ * 'keyValue' keeps only those parameters (a multi-source layer's separate projections).
  */
 export class InputProjection {
   /** Element offsets in a projected row and row strides: queries in `query` rows, keys and values in `keyValue` rows. */
@@ -257,13 +258,13 @@ export class InputProjection {
   readonly vOffset: number;
   readonly qStride: number;
   readonly kvStride: number;
-  private readonly query: PackedProjection;
+  private readonly query: PackedProjection | null;
   private readonly keyValue: PackedProjection | null;
 
   /** `sourceChannels` null: self attention (keys and values from x). */
   constructor(
     host: ParamHost, cfg: InputProjectionConfig, inputs: number, sourceChannels: number | null, heads: number, kvHeads: number, units: number, useBias: boolean,
-    weightStorage: WeightStorage,
+    weightStorage: WeightStorage, parts: 'both' | 'query' | 'keyValue' = 'both',
   ) {
     const kvIn = sourceChannels ?? inputs;
     const qCols = heads * units, kvCols = kvHeads * units;
@@ -271,8 +272,9 @@ export class InputProjection {
       kernel: host.param(`${scope}.kernel`, shape, lecunNormal(shape[0]!)),
       bias: useBias ? host.param(`${scope}.bias`, shape.slice(1), zeros) : null,
     });
+    const kvParam = (scope: string, shape: number[]) => (parts === 'query' ? null : param(scope, shape));
     let shared = false;
-    let q: ProjectionBlock, kv: ProjectionBlock[];
+    let q: ProjectionBlock | null, kv: (ProjectionBlock | null)[];
     if (cfg.type === 'CombinedQueryKeyValueProjection') {
       if (sourceChannels !== null) throw host.error('BAD_CONFIG', `input_projection: CombinedQueryKeyValueProjection is not possible for cross attention; use SeparateQueryKeyValueProjection, QueryAndKeyValueProjection or QueryAndSharedKeyValueProjection`);
       if (heads !== kvHeads) throw host.error('BAD_CONFIG', `input_projection: CombinedQueryKeyValueProjection needs num_kv_heads = num_heads (${heads}), got ${kvHeads}; use a separate query projection for grouped-query attention`);
@@ -280,37 +282,38 @@ export class InputProjection {
       q = param('query_key_value_projection', [inputs, shared ? 2 : 3, heads, units]);
       kv = [];
     } else {
-      q = param('query_projection', [inputs, heads, units]);
-      if (cfg.type === 'SeparateQueryKeyValueProjection') kv = [param('key_projection', [kvIn, kvHeads, units]), param('value_projection', [kvIn, kvHeads, units])];
-      else if (cfg.type === 'QueryAndKeyValueProjection') kv = [param('key_value_projection', [kvIn, 2, kvHeads, units])];
+      q = parts === 'keyValue' ? null : param('query_projection', [inputs, heads, units]);
+      if (cfg.type === 'SeparateQueryKeyValueProjection') kv = [kvParam('key_projection', [kvIn, kvHeads, units]), kvParam('value_projection', [kvIn, kvHeads, units])];
+      else if (cfg.type === 'QueryAndKeyValueProjection') kv = [kvParam('key_value_projection', [kvIn, 2, kvHeads, units])];
       else {
         shared = true;
-        kv = [param('shared_key_value_projection', [kvIn, kvHeads, units])];
+        kv = [kvParam('shared_key_value_projection', [kvIn, kvHeads, units])];
       }
     }
+    const kvBlocks = kv.filter((b) => b !== null);
     if (sourceChannels === null) {
-      this.query = new PackedProjection(host, inputs, [q, ...kv], weightStorage);
+      this.query = new PackedProjection(host, inputs, [q!, ...kvBlocks], weightStorage);
       this.keyValue = null;
       this.kOffset = qCols;
       this.qStride = this.kvStride = this.query.n;
     } else {
-      this.query = new PackedProjection(host, inputs, [q], weightStorage);
-      this.keyValue = new PackedProjection(host, kvIn, kv, weightStorage);
+      this.query = q ? new PackedProjection(host, inputs, [q], weightStorage) : null;
+      this.keyValue = kvBlocks.length ? new PackedProjection(host, kvIn, kvBlocks, weightStorage) : null;
       this.kOffset = 0;
       this.qStride = qCols;
-      this.kvStride = this.keyValue.n;
+      this.kvStride = this.keyValue?.n ?? 0;
     }
     this.vOffset = shared ? this.kOffset : this.kOffset + kvCols;
   }
 
   prepare(): void {
-    this.query.prepare();
+    this.query?.prepare();
     this.keyValue?.prepare();
   }
 
   /** Projects x [rows, in]: queries (and, for self attention, keys and values) per row. */
   runQuery(ctx: RunContext, rows: number, x: number): number {
-    return this.query.run(ctx, rows, x);
+    return this.query!.run(ctx, rows, x);
   }
 
   /** Projects a cross-attention source [rows, in_kv] into key and value rows. */
