@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from fixtures_common import case, q8_matmul, tensor, write_fixture
+from fixtures_position import rope_torch
 
 rng = np.random.default_rng(20240917)
 INVALID = -1e9
@@ -465,5 +466,20 @@ multi_source_case("MultiSourceDotProductAttention separate projections, GQA (tor
                    "units_per_head": U, "use_bias": True, "use_separate_kv_projections": True,
                    "input_projection": {"type": "SeparateQueryKeyValueProjection"}},
                   x, lens, srcs, w, y)
+
+# Rotary positions on the queries and keys (query_network, key_network): torch rotate-half RoPE
+# of the projected queries and keys at their step (tools/fixtures_position.py), then SDPA.
+D, H, U, T, past = 4, 2, 6, 10, 3
+lens = rng.integers(1, T + 1, size=B)
+x = masked(normal(B, T, D), lens)
+w, q, k, v = qkv_combined(x, D, H, U)
+steps = np.broadcast_to(np.arange(T), (B, T))
+q, k = (t64(rope_torch(t.numpy(), steps, 1e4, -1)) for t in (q, k))
+y = sdpa(q, k, v, band(T, T, past, 0)[None] & valid(lens, T)[:, None, :])
+rope = {"type": "ApplyRotaryPositionalEncoding", "max_wavelength": 1e4, "only_advance_position_for_valid_timesteps": False}
+self_case("DotProductSelfAttention RoPE query and key networks (torch RoPE, SDPA)",
+          {"type": "DotProductSelfAttention", "num_heads": H, "units_per_head": U, "max_past_horizon": past,
+           "query_network": rope, "key_network": rope},
+          x, lens, w, y)
 
 write_fixture("attention", cases, "tools/fixtures_attention.py (PyTorch float64: torch 1.13 scaled-dot-product attention and manual attention; int8 projections in NumPy)")

@@ -49,6 +49,8 @@ const attentionRejected = {
   query_network: { type: 'ApplyRotaryPositionalEncoding', max_wavelength: 10000 }, key_network: { type: 'Identity' }, value_network: { type: 'Identity' },
   param_dtype: 'bfloat16', sink_embeddings_init: 'zeros',
 };
+/** The self-attention layers take query/key/value networks (a cross attention does not). */
+const selfAttentionRejected = { param_dtype: 'bfloat16', sink_embeddings_init: 'zeros' };
 const kvCache = { ...attention, use_kv_cache_ringbuffer: false };
 const kvCacheNoEffect = { ...attentionNoEffect, use_kv_cache_ringbuffer: true };
 const shareScope = { defaults: { share_scope: false }, rejected: { share_scope: true } };
@@ -59,7 +61,7 @@ const flash = {
   flash_attention_query_block_size: null, flash_attention_key_block_size: null,
 };
 const flashNoEffect = { ...kvCacheNoEffect, flash_attention_query_block_size: 128, flash_attention_key_block_size: 64 };
-const flashRejected = { query_network: { type: 'Identity' }, key_network: { type: 'Identity' }, value_network: { type: 'Identity' }, param_dtype: 'bfloat16', segment_ids_name: 'segments', position_name: 'positions' };
+const flashRejected = { param_dtype: 'bfloat16', segment_ids_name: 'segments', position_name: 'positions' };
 const heads = { num_heads: 2, units_per_head: 3 };
 
 const dense = {
@@ -101,11 +103,11 @@ const cases: Case[] = [
   { name: 'Residual', make: (e) => ({ type: 'Residual', layers: [{ type: 'Conv1D', filters: 3, kernel_size: 1 }], ...e }), inputShape: [3], ...shareScope },
   {
     name: 'DotProductSelfAttention', make: (e) => ({ type: 'DotProductSelfAttention', ...heads, max_past_horizon: 2, ...e }), inputShape: [4],
-    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: attentionRejected,
+    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: selfAttentionRejected,
   },
   {
     name: 'LocalDotProductSelfAttention', make: (e) => ({ type: 'LocalDotProductSelfAttention', ...heads, max_past_horizon: 2, block_size: 2, ...e }), inputShape: [4],
-    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: attentionRejected,
+    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: selfAttentionRejected,
   },
   {
     name: 'BlockwiseDotProductSelfAttention', make: (e) => ({ type: 'BlockwiseDotProductSelfAttention', ...heads, block_size: 2, max_past_horizon_blocks: 1, ...e }), inputShape: [4],

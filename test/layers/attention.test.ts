@@ -308,6 +308,75 @@ describe('DotProductSelfAttentionV2', () => {
   });
 });
 
+describe('query, key and value networks', () => {
+  const rope = sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4 });
+  const networks = { queryNetwork: rope, keyNetwork: rope, valueNetwork: sl.RMSNormalization({}) };
+  const layers: [string, sl.LayerConfig][] = [
+    ['DotProductSelfAttention, future 2', sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: 3, maxFutureHorizon: 2, numKvHeads: 1, inputProjection: { type: 'SeparateQueryKeyValueProjection' }, ...networks })],
+    ['LocalDotProductSelfAttention', sl.LocalDotProductSelfAttention({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: 3, blockSize: 2, queryNetwork: rope })],
+    ['DotProductSelfAttentionV2, unlimited past', sl.DotProductSelfAttentionV2({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: -1, keyNetwork: rope })],
+    ['BlockwiseDotProductSelfAttention', sl.BlockwiseDotProductSelfAttention({ blockSize: 2, numHeads: 2, unitsPerHead: 4, maxPastHorizonBlocks: 1, maxFutureHorizonBlocks: 1, ...networks })],
+  ];
+  for (const [name, config] of layers) {
+    it(`${name}: the contract with the networks' own state`, () => {
+      const m = contract(config, [3], { times: [2, 6, 12], randomMask: true });
+      expect(m.supportsStep).toBe(true);
+      m.dispose();
+    });
+  }
+
+  it('a key network changes what the cache holds: RoPE on the keys moves the outputs, and step() keeps up', () => {
+    const plain = sl.build(sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: 4 }), { inputShape: [3], seed: 1 });
+    const roped = sl.build(sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: 4, keyNetwork: rope }), { inputShape: [3], seed: 1 });
+    roped.loadWeights(plain.getWeights());
+    const x = sl.randomSequence([1, 8, 3], { seed: 2, randomLengths: false });
+    const a = plain.layer(x), b = roped.layer(x);
+    expect(a.values[0]).toBe(b.values[0]); // position 0: no rotation
+    expect(Array.from(a.values)).not.toEqual(Array.from(b.values));
+    sl.assertSequencesClose(sl.stepByStep(roped, x, 3), b, 'stepped', 0, 0);
+    expect(paramShapes(sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: 4, valueNetwork: sl.RMSNormalization({}) }), { inputShape: [3] })))
+      .toMatchObject({ 'value_network.scale': [4] });
+    plain.dispose();
+    roped.dispose();
+  });
+
+  it("a key network that reads the past widens the receptive field by its own", () => {
+    const causal = sl.Serial([sl.Flatten(), sl.Conv1D({ filters: 8, kernelSize: 2, padding: 'causal' }), sl.Reshape({ outputShape: [2, 4] })]);
+    const m = contract(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: 3, maxFutureHorizon: 1, keyNetwork: causal }), [3], { times: [3, 12] });
+    expect(m.receptiveField).toEqual([-4, 1]);
+    expect(sl.verifyContract(m).measuredReceptiveField).toEqual([-4, 1]);
+    m.dispose();
+  });
+
+  it('a network after a latency is spared the warm-up with its attention', () => {
+    const m = sl.build(sl.Serial([sl.Delay({ length: 2, delayLayerOutput: false }), sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: 3, queryNetwork: rope, keyNetwork: rope })]), { inputShape: [3], seed: 3 });
+    sl.verifyContract(m, { x: sl.randomSequence([2, 11, 3], { seed: 4, randomMask: true }) });
+    m.dispose();
+  });
+
+  it('refuses networks that change the steps or the shape', () => {
+    const bad: [sl.LayerConfig, RegExp][] = [
+      [sl.Delay({ length: 1 }), /latency 1\/0/],
+      [sl.Downsample1D({ rate: 2 }), /ratio 1\/2, block size 2/],
+      [sl.Flatten(), /Flatten gives \[8\] float32/],
+    ];
+    for (const [queryNetwork, detail] of bad) {
+      const e = (() => {
+        try {
+          sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: 2, queryNetwork }), { inputShape: [3] });
+        } catch (err) {
+          return err as Error;
+        }
+        throw new Error('built');
+      })();
+      expect(e.message).toMatch(/^\[BAD_CONFIG\] DotProductSelfAttention at config: query_network: expected a layer that keeps the shape \[2,4\] float32, with one output step per input step, block size 1 and no latency; /);
+      expect(e.message).toMatch(detail);
+    }
+    expect(() => sl.build(sl.DotProductAttention({ sourceName: 's', numHeads: 1, unitsPerHead: 2, queryNetwork: rope as never }), { inputShape: [3], constants: { s: sl.randomSequence([1, 2, 3]) } }))
+      .toThrow(/query\/key\/value networks are not implemented/);
+  });
+});
+
 describe('KV cache', () => {
   it('2,000 single steps of windowed attention equal layer() and never grow WebAssembly memory', () => {
     const m = sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 8, maxPastHorizon: 16, maxFutureHorizon: 2, numKvHeads: 1, inputProjection: { type: 'SeparateQueryKeyValueProjection' } }), { inputShape: [6] });

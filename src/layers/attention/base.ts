@@ -40,12 +40,12 @@ export const attentionFields = {
   relativePositionEmbedding: relativePositionField().opt(),
   /** How the query/key/value projection kernels are stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
-  /** query_network: null only (the reference's optional layer over the queries, e.g. RoPE, is not implemented). */
-  queryNetwork: f.only([null], 'query/key/value networks are not implemented'),
-  /** key_network: null only (as query_network). */
-  keyNetwork: f.only([null], 'query/key/value networks are not implemented'),
-  /** value_network: null only (as query_network). */
-  valueNetwork: f.only([null], 'query/key/value networks are not implemented'),
+  /** query_network: null only here (the self-attention layers take one: attentionNetworkFields in dot-product-self-attention.ts). */
+  queryNetwork: f.only([null], 'query/key/value networks are not implemented for cross attention'),
+  /** key_network: null only here (as query_network). */
+  keyNetwork: f.only([null], 'query/key/value networks are not implemented for cross attention'),
+  /** value_network: null only here (as query_network). */
+  valueNetwork: f.only([null], 'query/key/value networks are not implemented for cross attention'),
   /** experimental_accumulate_logits_in_float32: any boolean, no effect (logits are always computed and summed in float32 here). */
   experimentalAccumulateLogitsInFloat32: f.bool().opt(),
   /** per_dim_scale_sharding: any, no effect (see `ref` in config.ts for these reference fields). */

@@ -12,10 +12,10 @@ import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import type { BuildContext } from '../../layer.js';
 import { attentionFields, kvCacheFields } from './base.js';
 import { inputProjectionField } from './common.js';
-import { SelfAttentionLayer } from './dot-product-self-attention.js';
+import { attentionNetworkFields, SelfAttentionLayer } from './dot-product-self-attention.js';
 
 const { numHeads, unitsPerHead, useBias, attentionLogitsSoftCap, perDimScale, queryScale, weightStorage } = attentionFields;
-const { queryNetwork, keyNetwork, valueNetwork, experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype } = attentionFields;
+const { experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype } = attentionFields;
 
 /** The fields the flash-attention layers (DotProductSelfAttentionV2, BlockwiseDotProductSelfAttention) share beyond their horizons. */
 export const flashAttentionFields = {
@@ -44,9 +44,7 @@ export const flashAttentionFields = {
   flashAttentionQueryBlockSize: f.int(1).opt(),
   /** flash_attention_key_block_size: any, no effect. */
   flashAttentionKeyBlockSize: f.int(1).opt(),
-  queryNetwork,
-  keyNetwork,
-  valueNetwork,
+  ...attentionNetworkFields,
   experimentalAccumulateLogitsInFloat32,
   perDimScaleSharding,
   precision,

@@ -10,16 +10,33 @@
 // buffers (KvCache) and, with a future horizon F > 0, delays the queries by F steps so each is
 // answered once its future keys have arrived: input and output latency F. The window, the key
 // order and the arithmetic are the same in both modes, so step() equals layer() bit for bit.
-import { builder, defineLayer, f, type Resolved } from '../../config.js';
-import { rfMap } from '../../receptive-field.js';
-import type { BuildContext, RunContext, StateSpec, WSeq } from '../../layer.js';
+import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../../config.js';
+import { Fraction } from '../../fraction.js';
+import { rfMap, type ReceptiveField } from '../../receptive-field.js';
+import type { BuildContext, Layer, RunContext, StateSpec, WSeq } from '../../layer.js';
 import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig } from './base.js';
 import { ATT, inputProjectionField, KvCache } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
+/**
+ * The reference's query/key/value networks, layers over the projected queries [H, U], keys and
+ * values [KVH, U] before the attention (e.g. ApplyRotaryPositionalEncoding, RMSNormalization):
+ * each must keep its input's shape, one output step per input step, block size 1, no latency
+ * and a receptive field of (0, 0) (other layers are a BAD_CONFIG error).
+ */
+export const attentionNetworkFields = {
+  /** A layer over the queries [H, U] (default null: none); parameters under `query_network.`. */
+  queryNetwork: f.layer().opt(),
+  /** A layer over the keys [KVH, U] (default null: none); parameters under `key_network.`. */
+  keyNetwork: f.layer().opt(),
+  /** A layer over the values [KVH, U] (default null: none); parameters under `value_network.`. */
+  valueNetwork: f.layer().opt(),
+};
+
 /** Fields of the self-attention layers (DotProductSelfAttention, LocalDotProductSelfAttention). */
 export const selfAttentionFields = {
   ...attentionFields,
+  ...attentionNetworkFields,
   /** Past steps each step sees: -1 all of them, 0 none (required). */
   maxPastHorizon: f.int(-1),
   /** Future steps each step sees: -1 all of them (then not steppable), 0 none (default 0). */
@@ -39,6 +56,20 @@ interface SelfAttentionConfig extends AttentionConfig {
   maxPastHorizon: number;
   maxFutureHorizon: number;
   maxCacheSteps: number;
+  queryNetwork?: LayerConfig;
+  keyNetwork?: LayerConfig;
+  valueNetwork?: LayerConfig;
+}
+
+/** Queries, keys and values of a block as the kernel reads them: rows `stride` floats apart. */
+interface Projected {
+  queries: number;
+  qStride: number;
+  qMask: number;
+  keys: number;
+  values: number;
+  kvStride: number;
+  kvMask: number;
 }
 
 /**
@@ -55,6 +86,9 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   protected readonly future: number;
   private readonly block: number;
   private readonly cache: KvCache | null;
+  private readonly networks: { query: Layer | null; key: Layer | null; value: Layer | null };
+  /** project()'s result, reused by every call. */
+  private readonly projected: Projected = { queries: 0, qStride: 0, qMask: 0, keys: 0, values: 0, kvStride: 0, kvMask: 0 };
 
   constructor(
     cfg: SelfAttentionConfig,
@@ -78,6 +112,34 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.checksStep = past < 0;
     // Blocks are a grid on the steps: a warm-up before the layer must be whole blocks.
     this.skipsWarmUp = block > 1;
+    const network = (config: LayerConfig | undefined, field: string, heads: number): Layer | null => {
+      if (!config) return null;
+      const input = { shape: [heads, this.units], dtype: 'float32' } as const;
+      const l = this.child(config, field, input);
+      const sameSteps = l.outputRatio.equals(Fraction.ONE) && l.blockSize === 1 && l.inputLatency === 0 && l.outputLatency === 0 && l.receptiveFieldPerStep.size === 1;
+      if (!sameSteps || l.output.dtype !== 'float32' || l.output.shape.join() !== input.shape.join()) {
+        throw this.error(
+          'BAD_CONFIG',
+          `${field}: expected a layer that keeps the shape [${input.shape}] float32, with one output step per input step, block size 1 and no latency; ` +
+            `${l.type} gives [${l.output.shape}] ${l.output.dtype}, ratio ${l.outputRatio}, block size ${l.blockSize}, latency ${l.inputLatency}/${l.outputLatency}`,
+        );
+      }
+      if (!l.supportsStep) this.supportsStep = false;
+      return l;
+    };
+    const networks = (this.networks = {
+      query: network(cfg.queryNetwork, 'query_network', this.heads),
+      key: network(cfg.keyNetwork, 'key_network', this.kvHeads),
+      value: network(cfg.valueNetwork, 'value_network', this.kvHeads),
+    });
+    // A query reads its own step of the query network, and the keys and values of its window
+    // their steps of theirs: the fields add up.
+    const field = (l: Layer | null): ReceptiveField | null => (l ? l.receptiveFieldPerStep.get(0)! : [0, 0]);
+    const [q, k, v] = [field(networks.query), field(networks.key), field(networks.value)];
+    if (networks.query || networks.key || networks.value) this.receptiveFieldPerStep = new Map([...this.receptiveFieldPerStep].map(([i, w]) => {
+      const parts = [q, ...[k, v].map((r) => r && w && ([w[0] + r[0], w[1] + r[1]] as const))].filter((r) => r !== null);
+      return [i, parts.length ? [Math.min(...parts.map((r) => r[0])), Math.max(...parts.map((r) => r[1]))] : null];
+    }));
   }
 
   /**
@@ -93,9 +155,10 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
       `insert a Delay(${this.block - (steps % this.block)}, delayLayerOutput: false) before it`;
   }
 
-  /** A growing cache makes room for the block, or refuses it with CACHE_FULL. */
-  validateStep(_batch: number, time: number, ctx: RunContext): void {
+  /** A growing cache makes room for the block, or refuses it with CACHE_FULL; then the networks check theirs. */
+  validateStep(batch: number, time: number, ctx: RunContext): void {
     this.cache!.reserve(ctx, this.stateOf(ctx), time);
+    super.validateStep(batch, time, ctx);
   }
 
   /** keys, values, mask, time_step, and query_delay + query_delay_mask when max_future_horizon > 0 (see KvCache). */
@@ -103,11 +166,48 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     return this.cache?.specs(batch) ?? [];
   }
 
-  /** Points the descriptor's linear queries, keys and values at a projected block of n steps. */
-  private bindLinear(qkv: number, mask: number, n: number): void {
-    const p = this.projection;
-    this.bindQueries(qkv + 4 * p.qOffset, p.qStride, mask, n);
-    this.bindKeyValues(qkv + 4 * p.kOffset, qkv + 4 * p.vOffset, p.kvStride, mask, n);
+  /**
+   * The block's queries, keys and values from its projection `qkv` (rows [q | k | v]), through
+   * the networks (layer() or step() of each) where the layer has them: a part a network runs on
+   * is copied out to contiguous rows first, keys and values together (they share a stride).
+   */
+  private project(qkv: number, x: WSeq, ctx: RunContext, stepping: boolean): Projected {
+    const p = this.projection, out = this.projected, { query, key, value } = this.networks;
+    out.queries = qkv + 4 * p.qOffset;
+    out.keys = qkv + 4 * p.kOffset;
+    out.values = qkv + 4 * p.vOffset;
+    out.qStride = out.kvStride = p.qStride;
+    out.qMask = out.kvMask = x.mask;
+    if (query) {
+      const q = this.runNetwork(query, out.queries, this.heads * this.units, x, ctx, stepping);
+      out.queries = q.values;
+      out.qStride = this.heads * this.units;
+      out.qMask = q.mask;
+    }
+    if (key || value) {
+      const width = this.kvHeads * this.units, rows = x.batch * x.time;
+      const keys = this.runNetwork(key, out.keys, width, x, ctx, stepping), values = this.runNetwork(value, out.values, width, x, ctx, stepping);
+      out.keys = keys.values;
+      out.values = values.values;
+      out.kvStride = width;
+      out.kvMask = keys.mask;
+      if (keys.mask !== values.mask) ctx.rt.k.mask_and(rows, keys.mask, values.mask, (out.kvMask = ctx.alloc(rows)));
+    }
+    return out;
+  }
+
+  /** One part of x's projection (rows of `width` floats at `from`) copied out to contiguous rows and run through `l` (none: as is). */
+  private runNetwork(l: Layer | null, from: number, width: number, x: WSeq, ctx: RunContext, stepping: boolean): WSeq {
+    const rows = x.batch * x.time, values = ctx.alloc(Math.max(1, rows * width) * 4);
+    ctx.rt.k.seq_ring_write(1, rows, rows, 0, width * 4, this.projection.qStride * 4, from, values);
+    const seq = { values, mask: x.mask, batch: x.batch, time: x.time };
+    return !l ? seq : stepping ? l.runStep(seq, ctx) : l.runLayer(seq, ctx);
+  }
+
+  /** Points the descriptor's linear queries, keys and values at a block of n steps. */
+  private bindLinear(pr: Projected, n: number): void {
+    this.bindQueries(pr.queries, pr.qStride, pr.qMask, n);
+    this.bindKeyValues(pr.keys, pr.values, pr.kvStride, pr.kvMask, n);
   }
 
   /** The descriptor's window; logical key j is step j + phase of the blocks' grid. */
@@ -121,32 +221,30 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
-    const qkv = this.projection.runQuery(ctx, batch * time, x.values);
+    const pr = this.project(this.projection.runQuery(ctx, batch * time, x.values), x, ctx, false);
     this.clearCache();
     this.bindWindow(0);
-    this.bindLinear(qkv, x.mask, time);
-    const out = this.attend(ctx, batch, time, x.mask);
-    return this.result(out, x.mask, batch, time);
+    this.bindLinear(pr, time);
+    const out = this.attend(ctx, batch, time, pr.qMask);
+    return this.result(out, pr.qMask, batch, time);
   }
 
   runStep(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
     const rt = ctx.rt, bufs = this.stateOf(ctx), cache = this.cache!, p = this.projection;
     cache.reserve(ctx, bufs, time);
-    const qkv = p.runQuery(ctx, batch * time, x.values);
+    const pr = this.project(p.runQuery(ctx, batch * time, x.values), x, ctx, true);
     cache.bind(this.call, rt, bufs, time);
     // The ring's oldest slot holds step time_step - capacity: whole blocks back, but for a
     // growing cache whose capacity the block size need not divide.
     const b = this.block, oldest = rt.i32[bufs[3]!.ptr >> 2]! - bufs[0]!.shape[1]!;
     this.bindWindow(((oldest % b) + b) % b);
-    this.bindLinear(qkv, x.mask, time);
+    this.bindLinear(pr, time);
     // With a future horizon the answered queries are delayed ones: the kernel writes their mask.
-    const outMask = this.future > 0 ? ctx.alloc(batch * time) : x.mask;
+    const outMask = this.future > 0 ? ctx.alloc(batch * time) : pr.qMask;
     this.call.i32[ATT.OUT_MASK] = this.future > 0 ? outMask : 0;
     const out = this.attend(ctx, batch, time, outMask);
-    cache.write(rt, bufs, batch, time,
-      { keys: qkv + 4 * p.kOffset, values: qkv + 4 * p.vOffset, stride: p.kvStride, mask: x.mask },
-      { queries: qkv + 4 * p.qOffset, stride: p.qStride, mask: x.mask });
+    cache.write(rt, bufs, batch, time, { keys: pr.keys, values: pr.values, stride: pr.kvStride, mask: pr.kvMask }, { queries: pr.queries, stride: pr.qStride, mask: pr.qMask });
     return this.result(out, outMask, batch, time);
   }
 }

@@ -11,7 +11,7 @@
 // when the constants are given there, else at the first step) and keeps them in its state.
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
-import { AttentionLayer } from './base.js';
+import { AttentionLayer, attentionFields } from './base.js';
 import { ATT, getSource, InputProjection, inputProjectionField, resizeState, sourceChannelsAtBuild } from './common.js';
 import { flashAttentionFields, NO_SINKS } from './dot-product-self-attention-v2.js';
 
@@ -23,8 +23,10 @@ const names = (what: string) =>
 
 const {
   numHeads, unitsPerHead, numKvHeads, useBias, attentionLogitsSoftCap, perDimScale, queryScale, weightStorage, flashAttentionQueryBlockSize,
-  queryNetwork, keyNetwork, valueNetwork, experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype,
+  experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype,
 } = flashAttentionFields;
+/** Query/key/value networks: null only (not implemented for cross attention). */
+const { queryNetwork, keyNetwork, valueNetwork } = attentionFields;
 
 const multiSourceFields = {
   /** Keys of the source Sequences [batch, source_time, channels] in the constants, attended together in this order. */
