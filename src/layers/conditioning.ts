@@ -295,10 +295,12 @@ export class ConditioningLayer extends SharedRunLayer {
   /** Copies the conditioning of this call into scratch (once per call, at the JS boundary). */
   private load(x: WSeq, ctx: RunContext, step: boolean): Loaded {
     const rt = ctx.rt;
-    const sliced = step && this.kind === 'sequence' && !this.streaming;
-    const c = this.conditioningFor(x.batch, x.time, ctx.constants, sliced);
+    const whole = step && this.kind === 'sequence' && !this.streaming;
+    const c = this.conditioningFor(x.batch, x.time, ctx.constants, whole);
     const seq = c instanceof Sequence;
     const cb = c.shape[0]!, ct = seq ? c.time : 1;
+    // Read block by block, except a Sequence of one step, which every step sees (as in layer()).
+    const sliced = whole && ct !== 1;
     const row = product(this.cShape);
     if (!sliced) {
       const values = ctx.alloc(c.values.length * 4);

@@ -359,6 +359,17 @@ describe('streaming and slicing', () => {
       m.dispose();
     }
   });
+
+  it('a one-step Sequence is seen by every step when it is not streamed, as in layer() (found by fuzzing: only step 0 was valid)', () => {
+    const c = sl.randomSequence([2, 1, 2], { seed: 8, randomLengths: false });
+    for (const combination of ['add', 'concat'] as const) {
+      const m = sl.build(sl.Conditioning({ conditioningName: 'c', projection: 'linear', combination }), { inputShape: [4], constants: { c } });
+      const x = sl.randomSequence([2, 6, 4], { seed: 9, randomLengths: false });
+      sl.assertSequencesClose(sl.stepByStep(m, x, 2, { c }), m.layer(x, { constants: { c } }), `step, ${combination}`, 0, 0);
+      sl.verifyContract(m, { x, constants: { c } });
+      m.dispose();
+    }
+  });
 });
 
 describe('bad configs and constants', () => {
