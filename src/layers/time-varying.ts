@@ -84,13 +84,24 @@ abstract class TimeVaryingDense extends StepIndexedLayer {
    * GEMM with row stride lda and step stride strideA (elements).
    */
   protected project(ctx: RunContext, x: WSeq, t0: number, a: number, lda: number, strideA: number): WSeq {
-    const k = ctx.rt.k;
-    const o = this.features;
-    const y = this.allocOutput(ctx, x.batch, x.time);
-    const n = this.stepsInRange(t0, x.time);
-    const packedBytes = k.f32_gemm_packed_len(this.depth, o) * 4;
-    const bias = this.bias ? this.bias.ptr + t0 * o * 4 : 0;
-    if (n > 0) k.f32_gemm_batch(n, x.batch, o, this.depth, a, lda, strideA, this.packed.ptr + t0 * packedBytes, y, x.time * o, o, bias, false);
+    const o = this.features, y = this.allocOutput(ctx, x.batch, x.time), n = this.stepsInRange(t0, x.time);
+    if (n > 0) ctx.rt.k.f32_gemm_batch(n, x.batch, o, this.depth, a, lda, strideA, this.packedAt(t0), y, x.time * o, o, this.biasAt(t0), false);
+    return this.finish(ctx, x, y, n);
+  }
+
+  /** Step t's packed kernel (each packed as [depth, features], one after another). */
+  protected packedAt(t: number): number {
+    return this.packed.ptr + t * this.rt.k.f32_gemm_packed_len(this.depth, this.features) * 4;
+  }
+
+  /** Step t's bias, or 0 without one. */
+  protected biasAt(t: number): number {
+    return this.bias ? this.bias.ptr + t * this.features * 4 : 0;
+  }
+
+  /** The output y [batch, time, features] whose first n steps were projected: the activation, then NaN past numSteps. */
+  protected finish(ctx: RunContext, x: WSeq, y: number, n: number): WSeq {
+    const k = ctx.rt.k, o = this.features;
     this.activation?.(k, x.batch * x.time * o, y, y);
     if (n < x.time) k.f32_fill_steps(x.batch, x.time, n, x.time - n, o, NaN, y);
     return this.result(y, x.mask, x.batch, x.time);
@@ -127,7 +138,8 @@ export class SequenceDenseLayer extends TimeVaryingDense {
  * + bias[t]) for t < numSteps (NaN beyond, where the reference's slices clamp silently), so an
  * output sees the inputs of every earlier step (receptive field (-(numSteps - 1), 0)). Invalid
  * input steps count as zeros. Input [channels] only. The kernel's entries with s > t are unused
- * (masked out, as in the reference).
+ * (masked out, as in the reference): output t's product runs over the inputs of steps s <= t
+ * only, so a NaN or Inf at a later step cannot reach it in layer() or in a longer block.
  *
  * Parameters: `kernel` [numSteps (input step s), numSteps (output step t), in, features],
  * `bias` [numSteps, features] (when useBias; zeros). State: `step` int32 [1] and `inputs`
@@ -144,11 +156,10 @@ export class MaskedDenseLayer extends TimeVaryingDense {
     return [...super.stateSpecs(batch), { name: 'inputs', dtype: 'float32', shape: [batch, this.numSteps, this.din] }];
   }
 
-  /** Packs, for every output step t, the [numSteps * in, features] kernel[:, t] with rows s > t zeroed. */
+  /** Packs, for every output step t, the [(t + 1) * in, features] kernel[0..t, t] (in the room of a [numSteps * in, features] packing). */
   prepare(): void {
     const rt = this.rt;
     const n = this.numSteps, din = this.din, o = this.features;
-    const packedBytes = rt.k.f32_gemm_packed_len(n * din, o) * 4;
     const block = din * o; // kernel[s, t] is [in, features]
     const gathered = new Float32Array(n * block);
     rt.arena.begin();
@@ -156,10 +167,9 @@ export class MaskedDenseLayer extends TimeVaryingDense {
       const tmp = rt.arena.alloc(gathered.length * 4);
       for (let t = 0; t < n; t++) {
         const kernel = rt.f32.subarray(this.kernel.ptr >> 2);
-        gathered.fill(0);
         for (let s = 0; s <= t; s++) gathered.set(kernel.subarray((s * n + t) * block, (s * n + t + 1) * block), s * block);
-        rt.f32.set(gathered, tmp >> 2);
-        rt.k.f32_gemm_pack_b(n * din, o, tmp, o, this.packed.ptr + t * packedBytes);
+        rt.f32.set(gathered.subarray(0, (t + 1) * block), tmp >> 2);
+        rt.k.f32_gemm_pack_b((t + 1) * din, o, tmp, o, this.packedAt(t));
       }
     } finally {
       rt.arena.end();
@@ -176,9 +186,15 @@ export class MaskedDenseLayer extends TimeVaryingDense {
     }
     const t0 = this.start(x, ctx, step);
     const n = this.stepsInRange(t0, x.time);
-    ctx.rt.k.f32_place_masked(x.batch, n, x.time, this.numSteps, t0, this.din, x.mask, x.values, inputs);
-    // Every output step reads the whole buffer (strideA 0); the packed kernels zero the rows s > t.
-    return this.project(ctx, x, t0, inputs, this.numSteps * this.din, 0);
+    const k = ctx.rt.k, o = this.features, din = this.din;
+    k.f32_place_masked(x.batch, n, x.time, this.numSteps, t0, din, x.mask, x.values, inputs);
+    // Output step t reads the buffer's first t + 1 steps, the same sums in layer() and step().
+    const y = this.allocOutput(ctx, x.batch, x.time);
+    for (let j = 0; j < n; j++) {
+      const t = t0 + j;
+      k.f32_gemm(x.batch, o, (t + 1) * din, inputs, this.numSteps * din, this.packedAt(t), y + j * o * 4, x.time * o, this.biasAt(t), false);
+    }
+    return this.finish(ctx, x, y, n);
   }
 }
 

@@ -108,6 +108,17 @@ describe('MaskedDense', () => {
     }
     m.dispose();
   });
+
+  it('a NaN at a later valid step reaches no earlier output, in layer() or in a longer block (found by fuzzing: 0 * NaN)', () => {
+    const m = sl.build(sl.MaskedDense({ features: 2, numSteps: 4 }), { inputShape: [1], seed: 1 });
+    const x = sl.randomSequence([1, 4, 1], { randomLengths: false, seed: 2 });
+    x.values[3] = NaN;
+    for (const y of [m.layer(x), sl.stepByStep(m, x, 4), sl.stepByStep(m, x, 1)]) {
+      expect(Array.from(y.values.subarray(0, 6)).every(Number.isFinite)).toBe(true);
+      expect(Array.from(y.values.subarray(6)).every(Number.isNaN)).toBe(true);
+    }
+    m.dispose();
+  });
 });
 
 describe('SequenceEmbedding', () => {
