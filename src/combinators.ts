@@ -72,10 +72,10 @@ class WarmUp {
     for (const l of layers) {
       // A layer stepping in blocks can only be spared whole blocks (its block size divides its
       // whole input), and one reading constants given with a step call none; otherwise it
-      // starts its count before the warm-up or sees the warm-up as in the reference.
+      // sees the warm-up (Layer.seesWarmUp).
       const needs = latency > 0 && skipsWarmUp(l);
       const w = needs && !readsStepConstants(l) && latency % l.blockSize === 0 ? latency : 0;
-      if (needs && !w && !l.offsetsWarmUp(latency)) l.seesWarmUp(latency);
+      if (needs && !w) l.seesWarmUp(latency);
       withheld.push(w);
       ratios.push(ratio);
       if (w) horizon = Math.max(horizon, Math.ceil((w * ratio.den) / ratio.num));

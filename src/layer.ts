@@ -208,9 +208,11 @@ export abstract class Layer {
    * Called at build on every layer under a chain's child that cannot be spared the `steps`
    * warm-up input steps a latency before it emits (see WarmUp in combinators.ts), so that
    * layers which can pass over it their own way do (Lookahead counts valid steps only, as in
-   * the reference), and those that cannot step over it say so (supportsStep = false, with
-   * `stepRefusal`). Default: the children, each seeing the same steps (layers in series
-   * override it), then supportsStep = false if a child's is.
+   * the reference; a cross attention starts its query positions at -steps), and those that
+   * cannot step over it say so (supportsStep = false, with `stepRefusal`). A layer nested in
+   * chains hears of each warm-up that reaches it, the outermost last (the whole of it).
+   * Default: the children, each seeing the same steps (layers in series override it), then
+   * supportsStep = false if a child's is.
    */
   seesWarmUp(steps: number): void {
     for (const c of this.children) c.seesWarmUp(steps);
@@ -225,16 +227,6 @@ export abstract class Layer {
   /** Why supportsStep is false, when a config that otherwise steps cannot (named by step()'s NOT_STEPPABLE error). */
   stepRefusal: string | null = null;
 
-  /**
-   * Called at build, before seesWarmUp, on a layer that a chain cannot spare the `steps`
-   * warm-up input steps a latency before it emits (see WarmUp in combinators.ts): a layer that
-   * counts steps only for its positions can start the count at -steps, so that its valid steps
-   * sit where layer() puts them. Returns whether it did (then seesWarmUp is not called).
-   * Default: false.
-   */
-  offsetsWarmUp(_steps: number): boolean {
-    return false;
-  }
   /** Index of this layer's state buffers in a State, or -1 when it keeps none. */
   slot = -1;
   /** Batch items each stream item becomes inside this layer's children (ParallelChannels folds groups into the batch). */

@@ -159,6 +159,21 @@ describe('warm-up steps after a latency', () => {
     }
   });
 
+  it('... and nested in a Residual and chains with latencies of their own (found by fuzzing)', () => {
+    const source = sl.randomSequence([2, 5, 3], { seed: 7 });
+    const attention = sl.DotProductAttention({
+      sourceName: 'src', numHeads: 2, unitsPerHead: 4,
+      relativePositionEmbedding: { type: 'T5RelativePositionEmbedding', numBuckets: 8, maxDistance: 16, numHeads: 2, bidirectional: true },
+    });
+    const decoder = sl.Residual([attention, sl.Flatten()]);
+    const x = sl.randomSequence([2, 13, 8], { seed: 3 });
+    for (const config of [sl.Serial([delay(2), decoder]), sl.Serial([sl.Lookahead({ length: 1 }), sl.Serial([delay(2), sl.Relu(), decoder])])]) {
+      const m = sl.build(config, { inputShape: [8], constants: { src: source }, seed: 5 });
+      sl.verifyContract(m, { x, constants: { src: source } });
+      m.dispose();
+    }
+  });
+
   it('keeps a saturating step count only where a layer needs it, and snapshots mid-warm-up', () => {
     const plain = sl.build(sl.Serial([delay(3), sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal' })]), { inputShape: [2] });
     expect(plain.root.stateSpecs(1)).toEqual([]);

@@ -60,7 +60,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
     this.checksStep = true;
     // The source is taken at the first step when initialState did not get it: no step can be
     // withheld; relative positions count query steps (see Layer.skipsWarmUp), from minus the
-    // warm-up a chain could not withhold (offsetsWarmUp).
+    // warm-up a chain could not withhold (seesWarmUp).
     this.readsStepConstants = !this.recompute;
     this.skipsWarmUp = config.relativePositionEmbedding != null;
   }
@@ -68,10 +68,9 @@ export class DotProductAttentionLayer extends AttentionLayer {
   /** Query positions of the warm-up steps before it, counted from -steps so the first valid step is at 0. */
   private warmUp = 0;
 
-  offsetsWarmUp(steps: number): boolean {
-    if (!this.skipsWarmUp) return false;
-    this.warmUp = steps;
-    return true;
+  /** Not spared `steps` warm-up steps (the whole of them: see Layer.seesWarmUp): the query positions start at -steps. */
+  seesWarmUp(steps: number): void {
+    if (this.skipsWarmUp) this.warmUp = steps;
   }
 
   /** The source, whenever runStep will read it: every step with recompute, else the first. */
