@@ -49,10 +49,11 @@ def proj(x, kernel, bias=None):
     return y + t64(bias) if bias is not None else y
 
 
-def band(q_time, k_time, past, future, offset=0):
-    """visible[i, j]: key j within [i + offset - past, i + offset + future] (-1 = unbounded)."""
-    i = torch.arange(q_time)[:, None] + offset
-    j = torch.arange(k_time)[None, :]
+def band(q_time, k_time, past, future, offset=0, width=1):
+    """visible[i, j]: key j within [i + offset - past, i + offset + future] (-1 = unbounded); with
+    width > 1, the same over blocks of `width` steps (block of j against block of i + offset)."""
+    i = (torch.arange(q_time)[:, None] + offset) // width
+    j = torch.arange(k_time)[None, :] // width
     m = torch.ones(q_time, k_time, dtype=torch.bool)
     if past >= 0:
         m &= j >= i - past
@@ -296,23 +297,13 @@ for xl, past, future in [(False, 3, 2), (True, 3, 0), (True, 2, 2)]:
 
 # 7. Blockwise attention through torch's SDPA with a block mask: a query sees the keys of its
 # block and of the past / future blocks around it (-1: all of them).
-def block_band(time, width, past, future):
-    qb = torch.arange(time)[:, None] // width
-    kb = torch.arange(time)[None, :] // width
-    m = torch.ones(time, time, dtype=torch.bool)
-    if past >= 0:
-        m &= kb >= qb - past
-    if future >= 0:
-        m &= kb <= qb + future
-    return m
-
 
 for width, past, future, T in [(3, 1, 0, 13), (2, 2, 1, 12), (4, 0, 0, 11), (2, -1, 0, 9), (3, 1, -1, 10), (1, 2, 0, 8)]:
     D, H, U = 3, 2, 4
     lens = rng.integers(1, T + 1, size=B)
     x = masked(normal(B, T, D), lens)
     w, q, k, v = qkv_combined(x, D, H, U)
-    y = sdpa(q, k, v, block_band(T, width, past, future)[None] & valid(lens, T)[:, None, :])
+    y = sdpa(q, k, v, band(T, T, past, future, width=width)[None] & valid(lens, T)[:, None, :])
     self_case(f"BlockwiseDotProductSelfAttention block={width} past={past} future={future} (torch SDPA)",
               {"type": "BlockwiseDotProductSelfAttention", "block_size": width, "num_heads": H, "units_per_head": U,
                "max_past_horizon_blocks": past, "max_future_horizon_blocks": future},
@@ -326,7 +317,7 @@ w = {"query_projection.kernel": normal(D, H, U, std=0.5), "query_projection.bias
      "key_value_projection.kernel": normal(D, 2, KVH, U, std=0.5), "key_value_projection.bias": normal(2, KVH, U, std=0.5)}
 q = proj(x, w["query_projection.kernel"], w["query_projection.bias"])
 kvp = proj(x, w["key_value_projection.kernel"], w["key_value_projection.bias"])
-y = sdpa(q, kvp[:, :, 0], kvp[:, :, 1], block_band(T, width, 1, 1)[None] & valid(lens, T)[:, None, :])
+y = sdpa(q, kvp[:, :, 0], kvp[:, :, 1], band(T, T, 1, 1, width=width)[None] & valid(lens, T)[:, None, :])
 self_case("BlockwiseDotProductSelfAttention GQA QueryAndKeyValueProjection block=2 past=1 future=1 (torch SDPA)",
           {"type": "BlockwiseDotProductSelfAttention", "block_size": width, "num_heads": H, "num_kv_heads": KVH, "units_per_head": U,
            "max_past_horizon_blocks": 1, "max_future_horizon_blocks": 1, "use_bias": True,

@@ -21,6 +21,17 @@ describe('oracle fixtures (self attention)', () => {
 });
 
 /** Builds with random weights and runs verifyContract over the reference's lengths. */
+/** `a` with random weights and `b` with a's: the same outputs at x's valid steps, bit for bit. */
+function expectSameOutputs(a: sl.LayerConfig, b: sl.LayerConfig, x: sl.Sequence): void {
+  const inputShape = x.shape.slice(2);
+  const [ma, mb] = [sl.build(a, { inputShape }), sl.build(b, { inputShape })];
+  randomizeWeights(ma);
+  mb.loadWeights(ma.getWeights());
+  expect(Array.from(ma.layer(x).maskInvalid().values)).toEqual(Array.from(mb.layer(x).maskInvalid().values));
+  ma.dispose();
+  mb.dispose();
+}
+
 function contract(config: sl.LayerConfig, inputShape: number[], opts: { times?: number[]; randomMask?: boolean } = {}): sl.Model {
   const model = sl.build(config, { inputShape });
   randomizeWeights(model);
@@ -202,14 +213,7 @@ describe('LocalDotProductSelfAttention', () => {
 
   it('equals DotProductSelfAttention with the same horizons and weights', () => {
     const common = { numHeads: 2, unitsPerHead: 4, maxPastHorizon: 4, maxFutureHorizon: 2, perDimScale: true };
-    const a = sl.build(sl.LocalDotProductSelfAttention({ ...common, blockSize: 3 }), { inputShape: [3] });
-    const b = sl.build(sl.DotProductSelfAttention(common), { inputShape: [3] });
-    randomizeWeights(a);
-    b.loadWeights(a.getWeights());
-    const x = sl.randomSequence([2, 17, 3], { seed: 9, lowLength: 1 });
-    expect(Array.from(a.layer(x).maskInvalid().values)).toEqual(Array.from(b.layer(x).maskInvalid().values));
-    a.dispose();
-    b.dispose();
+    expectSameOutputs(sl.LocalDotProductSelfAttention({ ...common, blockSize: 3 }), sl.DotProductSelfAttention(common), sl.randomSequence([2, 17, 3], { seed: 9, lowLength: 1 }));
   });
 
   // The reference's Transformer-XL cases: steppable only without a future horizon.
@@ -263,14 +267,11 @@ describe('BlockwiseDotProductSelfAttention', () => {
   });
 
   it('equals DotProductSelfAttention with the same horizons when blocks are one step', () => {
-    const a = sl.build(sl.BlockwiseDotProductSelfAttention({ blockSize: 1, numHeads: 2, unitsPerHead: 4, maxPastHorizonBlocks: 3, maxFutureHorizonBlocks: 2 }), { inputShape: [3] });
-    const b = sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: 3, maxFutureHorizon: 2 }), { inputShape: [3] });
-    randomizeWeights(a);
-    b.loadWeights(a.getWeights());
-    const x = sl.randomSequence([2, 17, 3], { seed: 9, lowLength: 1 });
-    expect(Array.from(a.layer(x).maskInvalid().values)).toEqual(Array.from(b.layer(x).maskInvalid().values));
-    a.dispose();
-    b.dispose();
+    expectSameOutputs(
+      sl.BlockwiseDotProductSelfAttention({ blockSize: 1, numHeads: 2, unitsPerHead: 4, maxPastHorizonBlocks: 3, maxFutureHorizonBlocks: 2 }),
+      sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: 3, maxFutureHorizon: 2 }),
+      sl.randomSequence([2, 17, 3], { seed: 9, lowLength: 1 }),
+    );
   });
 
   it('refuses horizons below -1 and step blocks off its grid', () => {
@@ -293,12 +294,8 @@ describe('DotProductSelfAttentionV2', () => {
       const m = contract(sl.DotProductSelfAttentionV2(common), [2], { times: [1, 3, 12], randomMask: true });
       expect(m.supportsStep).toBe(future >= 0);
       expect(m.inputLatency).toBe(Math.max(0, future));
-      const b = sl.build(sl.DotProductSelfAttention(common), { inputShape: [2] });
-      b.loadWeights(m.getWeights());
-      const x = sl.randomSequence([2, 13, 2], { seed: 6, lowLength: 1 });
-      expect(Array.from(m.layer(x).maskInvalid().values)).toEqual(Array.from(b.layer(x).maskInvalid().values));
       m.dispose();
-      b.dispose();
+      expectSameOutputs(sl.DotProductSelfAttentionV2(common), sl.DotProductSelfAttention(common), sl.randomSequence([2, 13, 2], { seed: 6, lowLength: 1 }));
     });
   }
 
