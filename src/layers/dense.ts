@@ -12,7 +12,7 @@
 // They are stateless (ratio 1, receptive field (0, 0)); each step only sees its own row, so
 // invalid steps (NaN included) stay in their own rows, and the input mask passes through.
 import { BroadcastPlan, broadcastStrides, contiguousStrides, MAX_STRIDED_RANK, Op, permutationAxes, StridedCopy } from '../broadcast.js';
-import { builder, defineLayer, f, ref, type Resolved } from '../config.js';
+import { builder, defineLayer, f, MAX_DIM, ref, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { lecunNormal, zeros } from '../initializers.js';
 import { expectInput, Layer, product, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
@@ -97,9 +97,8 @@ class EinsumPlan {
 
     const wStrides = contiguousStrides(w.map((l) => sizes.get(l)!));
     const wStride = (l: string) => (w.includes(l) ? wStrides[w.indexOf(l)]! : 0);
-    const ko = { s: offsets(best!.s, sizes, wStride), k: offsets(kLabels, sizes, wStride), n: offsets(nLabels, sizes, wStride) };
-    const kernelIsKN = this.s === 1 && ko.k.every((o, i) => o === i * this.n) && ko.n.every((o, i) => o === i);
-    this.kernelOffsets = kernelIsKN ? null : ko;
+    const kernelIsKN = this.s === 1 && isRowMajor([...kLabels, ...nLabels], sizes, wStride);
+    this.kernelOffsets = kernelIsKN ? null : { s: offsets(best!.s, sizes, wStride), k: offsets(kLabels, sizes, wStride), n: offsets(nLabels, sizes, wStride) };
 
     this.biasAdd = null;
     this.biasOffsets = null;
@@ -111,9 +110,8 @@ class EinsumPlan {
         if (yShape.length > MAX_CHANNEL_AXES) throw fail(`bias_axes: a bias along an axis the kernel lacks needs an output of at most ${MAX_CHANNEL_AXES} axes, got ${yShape.length}`);
         this.biasAdd = new BroadcastPlan(yShape, { shape: yShape, perRow: true }, { shape: spec.bias, perRow: false });
       } else {
-        const bo = { s: offsets(best!.s, sizes, bStride), n: offsets(nLabels, sizes, bStride) };
-        const biasIsN = this.s === 1 && product(spec.bias) === this.n && bo.n.every((o, i) => o === i);
-        if (!biasIsN) this.biasOffsets = bo;
+        const biasIsN = this.s === 1 && product(spec.bias) === this.n && isRowMajor(nLabels, sizes, bStride);
+        if (!biasIsN) this.biasOffsets = { s: offsets(best!.s, sizes, bStride), n: offsets(nLabels, sizes, bStride) };
       }
     }
   }
@@ -236,6 +234,17 @@ function permutation(src: readonly string[], dst: readonly string[], sizes: Read
   return new StridedCopy(permutationAxes(shape, dst.map((l) => src.indexOf(l))), n, n, (m) => fail(`equation: reordering the axes: ${m}`));
 }
 
+/** Whether offsets(labels, sizes, stride) is 0, 1, 2, ...: every label of size > 1 has its row-major stride. */
+function isRowMajor(labels: readonly string[], sizes: ReadonlyMap<string, number>, stride: (l: string) => number): boolean {
+  let rowMajor = 1;
+  for (let i = labels.length - 1; i >= 0; i--) {
+    const l = labels[i]!, size = sizes.get(l)!;
+    if (size > 1 && stride(l) !== rowMajor) return false;
+    rowMajor *= size;
+  }
+  return true;
+}
+
 /** Element offset (sum of `stride(label) * index`) of every row-major index over `labels`. */
 function offsets(labels: readonly string[], sizes: ReadonlyMap<string, number>, stride: (l: string) => number): Int32Array {
   let out = Int32Array.of(0);
@@ -269,6 +278,15 @@ abstract class EinsumLayer extends Layer {
   /** Called by the subclass constructor once it has validated its config. */
   protected setup(spec: EinsumSpec, kernelShape: readonly number[], outputShape: readonly number[], activation: string | undefined, weightStorage: WeightStorage): void {
     expectInput(this, 'float32');
+    // Before planning, bound what the plan sizes from (as buildLayer bounds the input): the
+    // output, as its offset tables hold an entry per S, K and N index; then the kernel and bias
+    // against the budget, as the WASM packing lengths are i32 and wrap past 2^31. The model's
+    // check (Model.allocate) then counts the packings and the other layers too.
+    const outSize = product(outputShape);
+    if (!(outSize <= MAX_DIM)) {
+      throw this.error('BAD_CONFIG', `expected an output of at most ${MAX_DIM} values per step, got channel shape ${show(outputShape)} (${outSize} values)`);
+    }
+    this.rt.heap.checkBudget((product(kernelShape) + (spec.bias ? product(spec.bias) : 0)) * 4, "the model's parameters need");
     this.plan = new EinsumPlan(spec, (message) => this.error('BAD_CONFIG', message));
     if (weightStorage === 'int8' && this.plan.s > 1) {
       throw this.error('BAD_CONFIG', `weight_storage: 'int8' needs a kernel that is one [in, out] matrix, got one per index of the axes input, kernel and output share (${this.plan.s} matrices); use 'float32'`);

@@ -3,6 +3,7 @@
 // (tools/fixtures_dense.py: torch and np.einsum) and bad configs.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
+import { codedError as error } from '../errors.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
 import { heldBytes, paramShapes, randomizeWeights } from './helpers.js';
 
@@ -259,6 +260,53 @@ describe("weightStorage 'int8'", () => {
       /\[BAD_CONFIG\] EinsumDense at config: weight_storage: 'int8' needs a kernel that is one \[in, out\] matrix, got one per index of the axes input, kernel and output share \(35 matrices\); use 'float32'/,
     );
     expect(() => sl.build(sl.Dense({ features: 3, weightStorage: 'int4' as never }), { inputShape: [4] })).toThrow(/\[BAD_CONFIG\] config\.weightStorage: expected one of "float32", "int8", got "int4"/);
+  });
+});
+
+describe('sizes past the limits', () => {
+  const MB = 1 << 20;
+  const usage = (rt: sl.Runtime) => ({ inUse: rt.heap.inUse, memory: rt.memory.buffer.byteLength });
+
+  it('an output of more than MAX_DIM values per step is BAD_CONFIG, naming it, before the plan sizes anything from it', () => {
+    // Each was a RangeError (or seconds and gigabytes of offset tables before MEMORY_BUDGET).
+    const cases: [sl.LayerConfig, number[], string, number[]][] = [
+      [sl.DenseShaped({ outputShape: [2 ** 24, 2 ** 24] }), [4], 'DenseShaped', [2 ** 24, 2 ** 24]],
+      [sl.DenseShaped({ outputShape: [4096, 4096, 4096] }), [4], 'DenseShaped', [4096, 4096, 4096]],
+      [sl.DenseShaped({ outputShape: [1024, 1024, 64] }), [4], 'DenseShaped', [1024, 1024, 64]],
+      [sl.EinsumDense({ equation: '...a,abc->...bc', outputShape: [2 ** 24, 2 ** 24] }), [4], 'EinsumDense', [2 ** 24, 2 ** 24]],
+      [sl.Dense({ features: 2 ** 24 }), [16, 4], 'Dense', [16, 2 ** 24]],
+    ];
+    for (const [config, inputShape, type, outputShape] of cases) {
+      const e = error(() => sl.build(config, { inputShape }));
+      expect(e.code, JSON.stringify(config)).toBe('BAD_CONFIG');
+      const values = outputShape.reduce((a, b) => a * b, 1);
+      expect(e.message).toContain(`${type} at config: expected an output of at most 16777216 values per step, got channel shape [${outputShape.join(', ')}] (${values} values)`);
+    }
+  });
+
+  it('a kernel and bias over the budget are MEMORY_BUDGET, naming their bytes and the budget, before anything is sized from them or allocated', async () => {
+    const rt = await sl.createRuntime({ maxMemoryBytes: 64 * MB });
+    // [config, input channel shape, bytes of the kernel and bias]
+    const cases: [sl.LayerConfig, number[], number][] = [
+      // An output of exactly MAX_DIM values passes the output bound.
+      [sl.DenseShaped({ outputShape: [4096, 4096] }), [4], (4 + 1) * 2 ** 24 * 4],
+      // Packings past 2^31 floats (i32 lengths in WASM): this one was refused only while allocating.
+      [sl.Dense({ features: 2 ** 24 - 1 }), [128], (128 + 1) * (2 ** 24 - 1) * 4],
+      // A kernel that is not [K, N] (gathered when packed), and one matrix per index of "b".
+      [sl.EinsumDense({ equation: '...a,cab->...bc', outputShape: [4096, 4096] }), [64], 64 * 2 ** 24 * 4],
+      [sl.EinsumDense({ equation: '...ab,abc->...bc', outputShape: [null, 4096] }), [4096, 4096], 2 ** 36 * 4],
+    ];
+    const before = usage(rt);
+    for (const [config, inputShape, bytes] of cases) {
+      const e = error(() => sl.build(config, { inputShape, runtime: rt }));
+      expect(e.code, JSON.stringify(config)).toBe('MEMORY_BUDGET');
+      expect(e.message).toContain(`the model's parameters need ${bytes} bytes, over the ${64 * MB} bytes left in the budget of ${64 * MB}`);
+      expect(usage(rt)).toEqual(before);
+    }
+    // The runtime still builds a model that fits.
+    const m = sl.build(sl.DenseShaped({ outputShape: [64, 64] }), { inputShape: [64], runtime: rt });
+    expect(m.layer(sl.randomSequence([1, 3, 64])).shape).toEqual([1, 3, 64, 64]);
+    m.dispose();
   });
 });
 
