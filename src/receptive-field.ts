@@ -65,16 +65,26 @@ export function rfAt(rf: ReceptiveFieldPerStep, ratio: Fraction, step: number): 
   return [v[0] + shift, v[1] + shift];
 }
 
-/** Per-step union keyed by step index (Parallel's rule). */
-export function rfAggregate(list: readonly ReceptiveFieldPerStep[]): ReceptiveFieldPerStep {
+/**
+ * Per-step union of fields with the same output ratio (Parallel's rule): each map is read at
+ * output step k modulo its own phase count, over lcm of the counts.
+ */
+export function rfAggregate(list: readonly ReceptiveFieldPerStep[], who = 'Parallel'): ReceptiveFieldPerStep {
+  const steps = checkRfPhases(list.reduce((n, rf) => lcm(n, rf.size), 1), who);
   const out = new Map<number, ReceptiveField>();
-  for (const rf of list) for (const [k, v] of rf) out.set(k, rfUnion(v, out.get(k) ?? null));
+  for (let k = 0; k < steps; k++) out.set(k, list.reduce<ReceptiveField>((u, rf) => rfUnion(u, rf.get(k % rf.size) ?? null), null));
   return out;
 }
 
-/** Receptive field of Serial([prev, next]) from next's (already composed) map. */
+/**
+ * Receptive field of Serial([prev, next]) from next's (already composed) map. An infinite end
+ * of next's range sees prev's steps out to infinity on that side; prev's field at step i is
+ * its phase's field shifted by floor(i / ratio), which never decreases with i, so the finite
+ * side's bound is reached within one period (prev.size steps) of next's finite end.
+ */
 function propagate(next: ReceptiveFieldPerStep, prev: ReceptiveFieldPerStep, ratioPrev: Fraction, ratioNext: Fraction): ReceptiveFieldPerStep {
   const composed = ratioPrev.mul(ratioNext);
+  const period = prev.size;
   const out = new Map<number, ReceptiveField>();
   for (const [step, rfNext] of next) {
     if (!rfNext) {
@@ -82,26 +92,23 @@ function propagate(next: ReceptiveFieldPerStep, prev: ReceptiveFieldPerStep, rat
       continue;
     }
     const offset = ratioNext.floorDiv(step);
-    let start = rfNext[0] + offset;
-    let end = rfNext[1] + offset;
-    const parts: [number, number][] = [];
-    if (start === -Infinity && end === Infinity) parts.push([-Infinity, Infinity]);
-    else {
-      if (start === -Infinity) parts.push([-Infinity, -Infinity]);
-      if (end === Infinity) parts.push([Infinity, Infinity]);
-      if (start === -Infinity) start = end;
-      end = end === Infinity ? start + 1 : end + 1;
-      for (let i = start; i < end; i++) {
-        const r = rfAt(prev, ratioPrev, i);
-        if (r) parts.push([r[0], r[1]]);
-      }
+    const start = rfNext[0] + offset, end = rfNext[1] + offset;
+    // With both ends infinite, any period says whether prev sees anything at all.
+    const first = Number.isFinite(start) ? start : Number.isFinite(end) ? end - period + 1 : 0;
+    const last = Number.isFinite(end) ? end : first + period - 1;
+    let lo = Infinity, hi = -Infinity;
+    for (let i = first; i <= last; i++) {
+      const r = rfAt(prev, ratioPrev, i);
+      if (!r) continue;
+      lo = Math.min(lo, r[0]);
+      hi = Math.max(hi, r[1]);
     }
-    if (!parts.length) {
+    if (lo > hi) {
       out.set(step, null);
       continue;
     }
     const o = composed.floorDiv(step);
-    out.set(step, [Math.min(...parts.map((p) => p[0])) - o, Math.max(...parts.map((p) => p[1])) - o]);
+    out.set(step, [(Number.isFinite(start) ? lo : start) - o, (Number.isFinite(end) ? hi : end) - o]);
   }
   return out;
 }

@@ -297,12 +297,11 @@ function checkReceptiveField(model: Model, opts: ContractOptions, given?: Consta
     if (declared !== got && !(opts.receptiveFieldRelaxed && !got)) throw bad();
     return got;
   }
-  if (opts.receptiveFieldRelaxed) {
-    if (got[0] < declared[0] || got[1] > declared[1]) throw bad();
-  } else {
-    if (Number.isFinite(declared[0]) && got[0] !== declared[0]) throw bad();
-    if (Number.isFinite(declared[1]) && got[1] !== declared[1]) throw bad();
-  }
+  // Relaxed, the measured field must lie within the declared one; strict, it must also reach
+  // each finite end (a finite probe cannot reach -Inf or +Inf, but an end of -Inf or a start
+  // of +Inf is never within).
+  if (got[0] < declared[0] || got[1] > declared[1]) throw bad();
+  if (!opts.receptiveFieldRelaxed && ((Number.isFinite(declared[0]) && got[0] !== declared[0]) || (Number.isFinite(declared[1]) && got[1] !== declared[1]))) throw bad();
   return got;
 }
 

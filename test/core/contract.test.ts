@@ -35,6 +35,24 @@ describe('verifyContract', () => {
   it('catches a dishonest receptive field', () => {
     expect(() => check('rf')).toThrow(/receptive field: declared \(0, 0\), measured \(-1, 0\)/);
   });
+  it('catches a declared field that ends at -Inf or starts at +Inf (found by contract fuzzing)', () => {
+    // No finite measurement reaches such an end, but every one contradicts it: the check used
+    // to skip any infinite end, so these passed against the measured (-1, 0).
+    for (const [lo, hi] of [[-Infinity, -Infinity], [Infinity, Infinity]] as const) {
+      const m = sl.build(TestPairSumConfig(), { inputShape: [3] });
+      m.root.receptiveFieldPerStep = new Map([[0, [lo, hi]]]);
+      expect(() => sl.verifyContract(m)).toThrow(`receptive field: declared (${lo}, ${hi}), measured (-1, 0)`);
+      m.dispose();
+    }
+  });
+  it('accepts an unbounded end that the measurement cannot reach', () => {
+    for (const [lo, hi] of [[-Infinity, 0], [-1, Infinity]] as const) {
+      const m = sl.build(TestPairSumConfig(), { inputShape: [3] });
+      m.root.receptiveFieldPerStep = new Map([[0, [lo, hi]]]);
+      expect(sl.verifyContract(m).measuredReceptiveField).toEqual([-1, 0]);
+      m.dispose();
+    }
+  });
   it('measures the field through min pooling (each step is probed up and down)', () => {
     // Pushed up only, a step rarely becomes a window's minimum: 7 of these 10 seeds measured less.
     for (let seed = 0; seed < 10; seed++) {
