@@ -12,7 +12,7 @@
 // order and the arithmetic are the same in both modes, so step() equals layer() bit for bit.
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../../config.js';
 import { Fraction } from '../../fraction.js';
-import { rfMap, type ReceptiveField } from '../../receptive-field.js';
+import { rfMap, rfUnion, type ReceptiveField } from '../../receptive-field.js';
 import type { BuildContext, Layer, RunContext, StateSpec, WSeq } from '../../layer.js';
 import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig } from './base.js';
 import { ATT, inputProjectionField, KvCache } from './common.js';
@@ -21,8 +21,8 @@ import type { RelativePositionConfig } from './relative-position.js';
 /**
  * The reference's query/key/value networks, layers over the projected queries [H, U], keys and
  * values [KVH, U] before the attention (e.g. ApplyRotaryPositionalEncoding, RMSNormalization):
- * each must keep its input's shape, one output step per input step, block size 1, no latency
- * and a receptive field of (0, 0) (other layers are a BAD_CONFIG error).
+ * each must keep its input's shape, with one output step per input step, block size 1 and no
+ * latency (other layers are a BAD_CONFIG error); its receptive field adds to the attention's.
  */
 export const attentionNetworkFields = {
   /** A layer over the queries [H, U] (default null: none); parameters under `query_network.`. */
@@ -134,12 +134,13 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     });
     // A query reads its own step of the query network, and the keys and values of its window
     // their steps of theirs: the fields add up.
-    const field = (l: Layer | null): ReceptiveField | null => (l ? l.receptiveFieldPerStep.get(0)! : [0, 0]);
-    const [q, k, v] = [field(networks.query), field(networks.key), field(networks.value)];
-    if (networks.query || networks.key || networks.value) this.receptiveFieldPerStep = new Map([...this.receptiveFieldPerStep].map(([i, w]) => {
-      const parts = [q, ...[k, v].map((r) => r && w && ([w[0] + r[0], w[1] + r[1]] as const))].filter((r) => r !== null);
-      return [i, parts.length ? [Math.min(...parts.map((r) => r[0])), Math.max(...parts.map((r) => r[1]))] : null];
-    }));
+    if (networks.query || networks.key || networks.value) {
+      const field = (l: Layer | null): ReceptiveField => (l ? l.receptiveFieldPerStep.get(0)! : [0, 0]);
+      const [q, k, v] = [field(networks.query), field(networks.key), field(networks.value)];
+      const widened = (w: ReceptiveField): ReceptiveField =>
+        rfUnion(q, w && rfUnion(k && [w[0] + k[0], w[1] + k[1]], v && [w[0] + v[0], w[1] + v[1]]));
+      this.receptiveFieldPerStep = new Map([...this.receptiveFieldPerStep].map(([i, w]) => [i, widened(w)]));
+    }
   }
 
   /**
@@ -176,17 +177,19 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     out.queries = qkv + 4 * p.qOffset;
     out.keys = qkv + 4 * p.kOffset;
     out.values = qkv + 4 * p.vOffset;
-    out.qStride = out.kvStride = p.qStride;
+    out.qStride = p.qStride;
+    out.kvStride = p.kvStride;
     out.qMask = out.kvMask = x.mask;
     if (query) {
-      const q = this.runNetwork(query, out.queries, this.heads * this.units, x, ctx, stepping);
+      const q = this.runNetwork(query, out.queries, p.qStride, this.heads * this.units, x, ctx, stepping);
       out.queries = q.values;
       out.qStride = this.heads * this.units;
       out.qMask = q.mask;
     }
     if (key || value) {
       const width = this.kvHeads * this.units, rows = x.batch * x.time;
-      const keys = this.runNetwork(key, out.keys, width, x, ctx, stepping), values = this.runNetwork(value, out.values, width, x, ctx, stepping);
+      const keys = this.runNetwork(key, out.keys, p.kvStride, width, x, ctx, stepping);
+      const values = this.runNetwork(value, out.values, p.kvStride, width, x, ctx, stepping);
       out.keys = keys.values;
       out.values = values.values;
       out.kvStride = width;
@@ -196,10 +199,10 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     return out;
   }
 
-  /** One part of x's projection (rows of `width` floats at `from`) copied out to contiguous rows and run through `l` (none: as is). */
-  private runNetwork(l: Layer | null, from: number, width: number, x: WSeq, ctx: RunContext, stepping: boolean): WSeq {
+  /** One part of x's projection (rows of `width` floats at `from`, `stride` apart) copied out to contiguous rows and run through `l` (none: as is). */
+  private runNetwork(l: Layer | null, from: number, stride: number, width: number, x: WSeq, ctx: RunContext, stepping: boolean): WSeq {
     const rows = x.batch * x.time, values = ctx.alloc(Math.max(1, rows * width) * 4);
-    ctx.rt.k.seq_ring_write(1, rows, rows, 0, width * 4, this.projection.qStride * 4, from, values);
+    ctx.rt.k.seq_ring_write(1, rows, rows, 0, width * 4, stride * 4, from, values);
     const seq = { values, mask: x.mask, batch: x.batch, time: x.time };
     return !l ? seq : stepping ? l.runStep(seq, ctx) : l.runLayer(seq, ctx);
   }
