@@ -158,7 +158,6 @@ abstract class ChainLayer extends Layer {
   /** Each child sees the warm-up as it reaches it, latencies before it added. */
   seesWarmUp(steps: number): void {
     seriesSeesWarmUp(this.children, steps);
-    this.stepsWithChildren();
   }
 }
 
@@ -213,8 +212,8 @@ export class SerialLayer extends ChainLayer {
       spec = this.child(c, `layers.${i}`, spec).output;
     });
     this.output = spec;
-    this.warmUp = WarmUp.of(this.children); // first: a child may find it cannot step (seesWarmUp)
     setSerialMetadata(this, this.children);
+    this.warmUp = WarmUp.of(this.children);
   }
 }
 
@@ -486,8 +485,6 @@ export class ResidualLayer extends Layer {
     this.blockSize = lcm(serialBlockSize(this.body), serialBlockSize(s));
     this.inputLatency = lat[0]!;
     this.outputLatency = outLat[0]!;
-    this.bodyWarmUp = WarmUp.of(this.body); // first: a child may find it cannot step (seesWarmUp)
-    this.shortcutWarmUp = WarmUp.of(s);
     this.supportsStep = [...this.body, ...s].every((l) => l.supportsStep);
     const rfBody = rfSerial(this.body, `${this.type} at ${this.where}`);
     const rfShort = rfSerial(s, `${this.type} at ${this.where}`);
@@ -499,13 +496,14 @@ export class ResidualLayer extends Layer {
       rf.set(k, u && [u[0] - o, u[1] - o]);
     }
     this.receptiveFieldPerStep = rf;
+    this.bodyWarmUp = WarmUp.of(this.body);
+    this.shortcutWarmUp = WarmUp.of(s);
   }
 
   /** The body and the shortcut each see the warm-up as it reaches their layers. */
   seesWarmUp(steps: number): void {
     seriesSeesWarmUp(this.body, steps);
     seriesSeesWarmUp(this.shortcut, steps);
-    this.stepsWithChildren();
   }
 
   stateSpecs(_batch: number): StateSpec[] {
@@ -632,8 +630,8 @@ export class RepeatLayer extends ChainLayer {
       );
       slices.forEach((p, i) => (p.viewOf = { param: stacked, offset: i * p0.size }));
     });
-    this.warmUp = WarmUp.of(repeats); // first: a child may find it cannot step (seesWarmUp)
     setSerialMetadata(this, repeats);
+    this.warmUp = WarmUp.of(repeats);
   }
 }
 

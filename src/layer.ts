@@ -209,22 +209,19 @@ export abstract class Layer {
    * warm-up input steps a latency before it emits (see WarmUp in combinators.ts), so that
    * layers which can pass over it their own way do (Lookahead counts valid steps only, as in
    * the reference; a cross attention starts its query positions at -steps), and those that
-   * cannot step over it say so (supportsStep = false, with `stepRefusal`). A layer nested in
-   * chains hears of each warm-up that reaches it, the outermost last (the whole of it).
-   * Default: the children, each seeing the same steps (layers in series override it), then
-   * supportsStep = false if a child's is.
+   * cannot step over it say so (`stepRefusal`). A layer nested in chains hears of each warm-up
+   * that reaches it, the outermost last (the whole of it). Default: the children, each seeing
+   * the same steps (layers in series override it).
    */
   seesWarmUp(steps: number): void {
     for (const c of this.children) c.seesWarmUp(steps);
-    this.stepsWithChildren();
   }
 
-  /** After a child's supportsStep fell (seesWarmUp): a layer that steps its children cannot step either. */
-  protected stepsWithChildren(): void {
-    if (this.children.some((c) => !c.supportsStep)) this.supportsStep = false;
-  }
-
-  /** Why supportsStep is false, when a config that otherwise steps cannot (named by step()'s NOT_STEPPABLE error). */
+  /**
+   * Why a layer that steps on its own cannot step where it sits (set by seesWarmUp): the model
+   * then marks it and the layers holding it as not steppable, and step()'s NOT_STEPPABLE error
+   * names the reason.
+   */
   stepRefusal: string | null = null;
 
   /** Index of this layer's state buffers in a State, or -1 when it keeps none. */

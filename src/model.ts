@@ -94,6 +94,13 @@ function preorder(l: Layer, out: Layer[] = []): Layer[] {
   return out;
 }
 
+/** Marks a layer with a stepRefusal, and every layer holding one, as not steppable; returns whether l steps. */
+function refuseSteps(l: Layer): boolean {
+  const children = l.children.map(refuseSteps).every(Boolean);
+  if (!children || l.stepRefusal) l.supportsStep = false;
+  return l.supportsStep;
+}
+
 /** A built model: the root of a layer tree plus its parameters in WebAssembly memory. */
 export class Model {
   readonly id = nextModelId++;
@@ -119,6 +126,7 @@ export class Model {
     this.config = config;
     this.inputSpec = { shape: Object.freeze([...opts.inputShape]), dtype: opts.inputDtype ?? 'float32' };
     this.root = buildLayer(config, this.rt, '', 'config', this.inputSpec, opts.constants);
+    refuseSteps(this.root);
     this.layers = preorder(this.root);
     this.layers.forEach((l, i) => (l.slot = i));
     this.fingerprint = hashString(JSON.stringify([config, this.inputSpec]));

@@ -138,7 +138,9 @@ describe('warm-up steps after a latency', () => {
   it('a blockwise attention after a warm-up of whole blocks steps as layer(); after any other it cannot step, naming the Delay to insert', () => {
     const attention = sl.BlockwiseDotProductSelfAttention({ blockSize: 2, numHeads: 1, unitsPerHead: 2, maxPastHorizonBlocks: 1 });
     const x = sl.randomSequence([2, 14, 2], { seed: 3, randomMask: true });
-    for (const config of [sl.Serial([delay(4), attention]), sl.Serial([sl.Lookahead({ length: 3 }), delay(1), attention])]) {
+    // Nested warm-ups count together (found in review: the inner one alone refused the model).
+    const nested = [sl.Serial([delay(1), sl.Serial([delay(1), attention])]), sl.Serial([delay(1), sl.Serial([delay(1), delay(1), delay(1), attention])])];
+    for (const config of [sl.Serial([delay(4), attention]), sl.Serial([sl.Lookahead({ length: 3 }), delay(1), attention]), ...nested]) {
       const m = sl.build(config, { inputShape: [2], seed: 2 });
       sl.verifyContract(m, { x });
       m.dispose();
@@ -146,6 +148,7 @@ describe('warm-up steps after a latency', () => {
     const refused: [sl.LayerConfig, string][] = [
       [sl.Serial([delay(3), attention]), 'config.layers[1]'],
       [sl.Serial([sl.Lookahead({ length: 3 }), sl.Residual([sl.Relu(), attention, sl.Flatten()])]), 'config.layers[1].layers[1]'],
+      [sl.Serial([delay(1), sl.Serial([delay(2), attention])]), 'config.layers[1].layers[1]'],
     ];
     for (const [config, where] of refused) {
       const m = sl.build(config, { inputShape: [2], seed: 2 });

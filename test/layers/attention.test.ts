@@ -369,6 +369,11 @@ describe('query, key and value networks', () => {
       expect(e.message).toMatch(/^\[BAD_CONFIG\] DotProductSelfAttention at config: query_network: expected a layer that keeps the shape \[2,4\] float32, with one output step per input step, block size 1 and no latency; /);
       expect(e.message).toMatch(detail);
     }
+    // A 'valid' convolution keeps the metadata of one step per step but drops steps in layer() (found in review: batch items were read across).
+    const valid = sl.Serial([sl.Flatten(), sl.Conv1D({ filters: 4, kernelSize: 3, padding: 'valid' }), sl.Reshape({ outputShape: [1, 4] })]);
+    const m = sl.build(sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: 8, keyNetwork: valid }), { inputShape: [3] });
+    expect(() => m.layer(sl.randomSequence([2, 6, 3]))).toThrow('[BAD_CONFIG] DotProductSelfAttention at config: key_network: expected a network that keeps the number of steps, but Serial gave 4 for 6');
+    m.dispose();
     expect(() => sl.build(sl.DotProductAttention({ sourceName: 's', numHeads: 1, unitsPerHead: 2, queryNetwork: rope as never }), { inputShape: [3], constants: { s: sl.randomSequence([1, 2, 3]) } }))
       .toThrow(/query\/key\/value networks are not implemented/);
   });

@@ -146,14 +146,13 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   /**
    * A warm-up of whole blocks leaves the blocks where layer() has them; any other would shift
    * them in step() (as in the reference, where such a stack steps differently from layer()),
-   * so the layer then does not step.
+   * so the layer then does not step (the last call, with the whole warm-up, decides).
    */
   seesWarmUp(steps: number): void {
-    if (steps % this.block === 0) return;
-    this.supportsStep = false;
-    this.stepRefusal =
+    const rest = steps % this.block;
+    this.stepRefusal = !rest ? null :
       `a latency before it first emits ${steps} warm-up steps, not whole blocks of ${this.block}, so step() would shift its blocks from layer()'s; ` +
-      `insert a Delay(${this.block - (steps % this.block)}, delayLayerOutput: false) before it`;
+      `insert a Delay(${this.block - rest}, delayLayerOutput: false) before it`;
   }
 
   /** A growing cache makes room for the block, or refuses it with CACHE_FULL; then the networks check theirs. */
@@ -204,7 +203,11 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     const rows = x.batch * x.time, values = ctx.alloc(Math.max(1, rows * width) * 4);
     ctx.rt.k.seq_ring_write(1, rows, rows, 0, width * 4, stride * 4, from, values);
     const seq = { values, mask: x.mask, batch: x.batch, time: x.time };
-    return !l ? seq : stepping ? l.runStep(seq, ctx) : l.runLayer(seq, ctx);
+    if (!l) return seq;
+    const y = stepping ? l.runStep(seq, ctx) : l.runLayer(seq, ctx);
+    // The metadata cannot tell a layer that drops steps in layer() (a 'valid' convolution).
+    if (y.time !== x.time) throw this.error('BAD_CONFIG', `${l.where.slice(this.where.length + 1)}: expected a network that keeps the number of steps, but ${l.type} gave ${y.time} for ${x.time}`);
+    return y;
   }
 
   /** Points the descriptor's linear queries, keys and values at a block of n steps. */
