@@ -517,7 +517,7 @@ export class ModelStream {
     this.resuming = this.resume(this.epoch);
     if (refused) {
       const n = MAX_FAILURES_WITHOUT_PROGRESS + 1;
-      this.settle(refused, { error: new SeqLayersError('WORKER_FAILED', `push refused: a layer failed on it in ${n} workers in a row, the last time with: ${e.message}`) });
+      this.settle(refused, { error: new SeqLayersError('WORKER_FAILED', `push refused: a layer failed on it in its worker, after ${n} worker failures of the stream in a row without progress (the last: ${e.message})`) });
     }
   }
 

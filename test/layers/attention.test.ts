@@ -280,6 +280,7 @@ describe('BlockwiseDotProductSelfAttention', () => {
     expect(() => build({ maxPastHorizonBlocks: -2 })).toThrow(/^\[BAD_CONFIG\] config.maxPastHorizonBlocks: expected an integer in \[-1, /);
     expect(() => build({ maxFutureHorizonBlocks: -2 })).toThrow(/^\[BAD_CONFIG\] config.maxFutureHorizonBlocks: expected an integer in \[-1, /);
     expect(() => build({ blockSize: 0 })).toThrow(/^\[BAD_CONFIG\] config.blockSize: expected an integer in \[1, /);
+    expect(() => build({ maxPastHorizonBlocks: -1, maxCacheSteps: 1 })).toThrow('max_cache_steps: expected at least one block (2 steps), got 1: every step would be CACHE_FULL');
     const m = build({});
     const state = m.initialState(1);
     expect(() => m.step(sl.randomSequence([1, 3, 2]), state)).toThrow(/^\[BAD_INPUT\].*multiple of .*2/);

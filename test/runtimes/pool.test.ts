@@ -269,7 +269,7 @@ describe('seqlayers/workers: pool', () => {
       const results = await Promise.all(calls);
       const refused = results[2] as { error: Error & { code?: string } };
       expect(refused.error.code).toBe('WORKER_FAILED');
-      expect(refused.error.message).toMatch(/^\[WORKER_FAILED\] push refused: a layer failed on it in 3 workers in a row, the last time with: .*memory access out of bounds/);
+      expect(refused.error.message).toMatch(/^\[WORKER_FAILED\] push refused: a layer failed on it in its worker, after 3 worker failures of the stream in a row without progress \(the last: .*memory access out of bounds/);
       const served = results.filter((_, i) => i !== 2).map((r) => (r as { value: Sequence }).value);
       sl.assertSequencesClose(sl.Sequence.concatenate(served), reference(local, ia), `snapshotEvery ${snapshotEvery}: the poisoned stream without the poison`, 0, 0);
       const [ob, oc] = await Promise.all(others);

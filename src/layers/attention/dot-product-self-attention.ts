@@ -108,6 +108,9 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.inputLatency = Math.max(0, future);
     // Step i of a block sees i more steps before it than the block's first, and i fewer after.
     this.receptiveFieldPerStep = rfMap(Array.from({ length: block }, (_, i) => [past < 0 ? -Infinity : -past - i, future < 0 ? Infinity : future + block - 1 - i]));
+    if (past < 0 && cfg.maxCacheSteps < block) {
+      throw this.error('BAD_CONFIG', `max_cache_steps: expected at least one block (${block} steps), got ${cfg.maxCacheSteps}: every step would be CACHE_FULL`);
+    }
     this.cache = this.supportsStep ? new KvCache(this, this.heads, this.kvHeads, this.units, past, future, future, cfg.maxCacheSteps) : null;
     this.checksStep = past < 0;
     // Blocks are a grid on the steps: a warm-up before the layer must be whole blocks.
