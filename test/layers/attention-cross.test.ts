@@ -115,6 +115,16 @@ describe('MultiSourceDotProductAttention', () => {
   const speaker = sl.randomSequence([2, 4, 3], { seed: 2, lowLength: 1 });
   const style = sl.randomSequence([2, 5, 6], { seed: 3, lowLength: 2 });
 
+  // The reference's test cases: (heads, units, separate key/value projections).
+  for (const [heads, units, separate] of [[1, 2, false], [3, 5, false], [3, 5, true]] as const) {
+    it(`${heads} heads of ${units}, ${separate ? 'separate' : 'shared'} key/value projections: the contract`, () => {
+      const m = sl.build(sl.MultiSourceDotProductAttention({ sourceNames: ['text', 'speaker'], numHeads: heads, unitsPerHead: units, useSeparateKvProjections: separate }), { inputShape: [3], constants: { text, speaker } });
+      randomizeWeights(m);
+      for (const time of [1, 11]) contract(m, sl.randomSequence([2, time, 3], { seed: time }), { text, speaker });
+      m.dispose();
+    });
+  }
+
   it('attends to every source in one softmax: the contract, and DotProductAttention over the sources laid end to end', () => {
     const m = sl.build(sl.MultiSourceDotProductAttention({ sourceNames: ['text', 'speaker'], numHeads: 2, unitsPerHead: 3, perDimScale: true }), { inputShape: [3], constants: { text, speaker } });
     randomizeWeights(m);

@@ -234,11 +234,13 @@ describe('LocalDotProductSelfAttention', () => {
 });
 
 describe('BlockwiseDotProductSelfAttention', () => {
-  // (block size, past blocks, future blocks): the reference's test cases and an unlimited side each.
-  const cases: [number, number, number][] = [[1, 0, 0], [1, 2, 0], [2, 1, 0], [3, 2, 1], [4, 0, 0], [2, 0, 2], [2, -1, 0], [3, -1, 1], [3, 1, -1]];
-  for (const [w, past, future] of cases) {
-    it(`block ${w}, past ${past} blocks, future ${future} blocks`, () => {
-      const m = contract(sl.BlockwiseDotProductSelfAttention({ blockSize: w, numHeads: 2, unitsPerHead: 3, maxPastHorizonBlocks: past, maxFutureHorizonBlocks: future, perDimScale: true }),
+  // (block size, heads, units, past blocks, future blocks): the reference's test cases (block 4,
+  // 3 heads of 5; an unlimited past steps here, with a growing cache), then other blocks.
+  const reference = [[3, 0], [2, 1], [2, 3], [-1, 2], [2, -1], [-1, -1]].map(([p, f]) => [4, 3, 5, p, f]);
+  const others = [[1, 0, 0], [1, 2, 0], [2, 1, 0], [3, 2, 1], [4, 0, 0], [2, 0, 2], [2, -1, 0], [3, -1, 1], [3, 1, -1]].map(([w, p, f]) => [w, 2, 3, p, f]);
+  for (const [w, heads, units, past, future] of [...reference, ...others] as [number, number, number, number, number][]) {
+    it(`block ${w}, ${heads} heads of ${units}, past ${past} blocks, future ${future} blocks`, () => {
+      const m = contract(sl.BlockwiseDotProductSelfAttention({ blockSize: w, numHeads: heads, unitsPerHead: units, maxPastHorizonBlocks: past, maxFutureHorizonBlocks: future, perDimScale: true }),
         [2], { times: [w, 3 * w, 12 * w + 1], randomMask: true });
       expect(m.blockSize).toBe(w);
       expect(m.supportsStep).toBe(future >= 0);
@@ -248,8 +250,8 @@ describe('BlockwiseDotProductSelfAttention', () => {
       expect([...m.receptiveFieldPerStep.values()]).toEqual(Array.from({ length: w }, (_, i) => [past < 0 ? -Infinity : -past * w - i, future < 0 ? Infinity : future * w + w - 1 - i]));
       if (m.supportsStep && past >= 0) {
         expect(m.root.stateSpecs(1).map((s) => [s.name, s.shape])).toEqual([
-          ['keys', [1, (past + future) * w, 2, 3]], ['values', [1, (past + future) * w, 2, 3]], ['mask', [1, (past + future) * w]], ['time_step', [1]],
-          ...(future > 0 ? [['query_delay', [1, future * w, 2, 3]], ['query_delay_mask', [1, future * w]]] : []),
+          ['keys', [1, (past + future) * w, heads, units]], ['values', [1, (past + future) * w, heads, units]], ['mask', [1, (past + future) * w]], ['time_step', [1]],
+          ...(future > 0 ? [['query_delay', [1, future * w, heads, units]], ['query_delay_mask', [1, future * w]]] : []),
         ]);
       }
       m.dispose();
@@ -289,9 +291,11 @@ describe('BlockwiseDotProductSelfAttention', () => {
 });
 
 describe('DotProductSelfAttentionV2', () => {
-  for (const [past, future] of [[3, 0], [2, 2], [-1, 1], [0, 2], [3, -1]] as const) {
-    it(`past ${past}, future ${future}: the contract, and DotProductSelfAttention's outputs`, () => {
-      const common = { numHeads: 2, unitsPerHead: 3, maxPastHorizon: past, maxFutureHorizon: future, perDimScale: true };
+  // The reference's test cases (heads, units, past, future; an unlimited past steps here), and a future only.
+  const cases = [[1, 2, 3, 0], [3, 5, 3, 0], [3, 5, 3, 2], [3, 5, 3, 5], [3, 5, -1, 2], [3, 5, 3, -1], [3, 5, -1, -1], [2, 3, 0, 2]] as const;
+  for (const [heads, units, past, future] of cases) {
+    it(`${heads} heads of ${units}, past ${past}, future ${future}: the contract, and DotProductSelfAttention's outputs`, () => {
+      const common = { numHeads: heads, unitsPerHead: units, maxPastHorizon: past, maxFutureHorizon: future, perDimScale: true };
       const m = contract(sl.DotProductSelfAttentionV2(common), [2], { times: [1, 3, 12], randomMask: true });
       expect(m.supportsStep).toBe(future >= 0);
       expect(m.inputLatency).toBe(Math.max(0, future));
