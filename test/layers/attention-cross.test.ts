@@ -153,7 +153,7 @@ describe('MultiSourceDotProductAttention', () => {
       'text_projection.shared_key_value_projection.kernel': [3, 2, 3], 'text_projection.shared_key_value_projection.bias': [2, 3],
       'style_projection.shared_key_value_projection.kernel': [6, 2, 3], 'style_projection.shared_key_value_projection.bias': [2, 3],
     });
-    expect(m.root.stateSpecs(2).map((s) => [s.name, s.shape])).toEqual([['keys', [2, 0, 2, 3]], ['values', [2, 0, 2, 3]], ['mask', [2, 0]]]);
+    expect(m.root.stateSpecs(2).map((s) => [s.name, s.shape])).toEqual([['keys', [2, 0, 2, 3]], ['values', [2, 0, 2, 3]], ['mask', [2, 0]], ['projected', [1]]]);
     // Sources given at initialState or with the first step: the same outputs; a snapshot keeps them.
     const x = sl.randomSequence([2, 4, 3], { seed: 6 });
     const early = m.initialState(2, { constants: { text, style } }), late = m.initialState(2);
@@ -162,6 +162,21 @@ describe('MultiSourceDotProductAttention', () => {
     expect(late.slots[m.root.slot]![0]!.shape).toEqual([2, 12, 2, 3]);
     sl.assertSequencesClose(m.step(x, m.restoreState(late.toBytes())), m.step(x, late), 'restored', 0, 0);
     m.dispose();
+  });
+
+  it('a source of no steps given to initialState is kept: zeros, not a missing constant (found in review)', () => {
+    const empty = sl.Sequence.zeros([2, 0, 3], 'float32');
+    const cases: [sl.LayerConfig, string][] = [
+      [sl.MultiSourceDotProductAttention({ sourceNames: 'empty', numHeads: 2, unitsPerHead: 2 }), 'multi-source'],
+      [sl.DotProductAttention({ sourceName: 'empty', numHeads: 2, unitsPerHead: 2 }), 'cross'],
+    ];
+    for (const [config, what] of cases) {
+      const m = sl.build(config, { inputShape: [3], constants: { empty } });
+      const state = m.initialState(2, { constants: { empty } });
+      const y = m.step(sl.randomSequence([2, 2, 3], { randomLengths: false }), state);
+      expect(Array.from(y.values).every((v) => v === 0), what).toBe(true);
+      m.dispose();
+    }
   });
 
   it('refuses sources it cannot attend to together, and a missing one', () => {

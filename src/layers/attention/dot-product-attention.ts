@@ -35,7 +35,8 @@ const dotProductAttentionFields = {
  * stepping) and key position = source index.
  *
  * State: `keys` and `values` [B, source_time, H, U] and `mask` [B, source_time] (sized from
- * the source, so growable), and `time_step` i32 [B] (the next query's position: it starts at
+ * the source, so growable), `projected` u8 [1] (1 once they hold the source, which may have no
+ * steps), and `time_step` i32 [B] (the next query's position: it starts at
  * minus the warm-up steps of a latency before the layer that a chain cannot withhold, as the
  * source may come with the first step, so that query positions match layer()'s; the reference
  * starts it at 0); only `time_step` with recompute_kv_per_step. Parameters as AttentionLayer
@@ -75,7 +76,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
 
   /** The source, whenever runStep will read it: every step with recompute, else the first. */
   validateStep(batch: number, _time: number, ctx: RunContext): void {
-    if (this.recompute || this.stateOf(ctx)[0]!.shape[1] === 0) getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch);
+    if (this.recompute || !this.projected(ctx, this.stateOf(ctx))) getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch);
   }
 
   stateSpecs(batch: number): StateSpec[] {
@@ -86,6 +87,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
       { name: 'keys', dtype: 'float32', shape: [batch, 0, heads, units], growable: true },
       { name: 'values', dtype: 'float32', shape: [batch, 0, heads, units], growable: true },
       { name: 'mask', dtype: 'uint8', shape: [batch, 0], growable: true },
+      { name: 'projected', dtype: 'uint8', shape: [1] },
       step,
     ];
   }
@@ -96,9 +98,15 @@ export class DotProductAttentionLayer extends AttentionLayer {
     this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch));
   }
 
-  /** keys, values: the projected source, masked (zeros at invalid steps); mask: the source's. */
+  /** Whether the state holds the projected source (which may have no steps). */
+  private projected(ctx: RunContext, bufs: StateBuffer[]): boolean {
+    return ctx.rt.u8[bufs[3]!.ptr] !== 0;
+  }
+
+  /** keys, values: the projected source, masked (zeros at invalid steps); mask: the source's; projected: 1. */
   private projectIntoState(ctx: RunContext, bufs: StateBuffer[], source: Sequence): void {
     const rt = ctx.rt, { heads, units } = this, p = this.projection;
+    rt.u8[bufs[3]!.ptr] = 1;
     const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
     const b = source.batch, s = source.time, row = heads * units;
     resizeState(rt, keys, [b, s, heads, units]);
@@ -143,7 +151,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
       this.bindSource(ctx, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
     } else {
       const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
-      if (keys.shape[1] === 0) this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
+      if (!this.projected(ctx, bufs)) this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
       this.bindKeyValues(keys.ptr, values.ptr, this.heads * this.units, mask.ptr, keys.shape[1]!);
     }
     const y = this.attendQueries(x, ctx, pos);

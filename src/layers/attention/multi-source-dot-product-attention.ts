@@ -75,8 +75,9 @@ const multiSourceFields = {
  * `<source name>_projection.` for each source (see InputProjection for the names).
  *
  * State: `keys` and `values` [B, S, KVH, U] and `mask` [B, S], S the sources' steps together
- * (sized from the sources, so growable); the reference also keeps a time_step, which only its
- * query positions (not used by any mask here) read.
+ * (sized from the sources, so growable), and `projected` u8 [1] (1 once they hold the sources,
+ * which may have no steps); the reference also keeps a time_step, which only its query
+ * positions (not used by any mask here) read.
  */
 export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   private readonly sources: { name: string; channels: number; projection: InputProjection }[];
@@ -117,7 +118,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
 
   /** The sources, whenever runStep will read them: at the first step. */
   validateStep(batch: number, _time: number, ctx: RunContext): void {
-    if (this.stateOf(ctx)[0]!.shape[1] === 0) for (const s of this.sources) getSource(this, ctx.constants, s.name, s.channels, batch);
+    if (!ctx.rt.u8[this.stateOf(ctx)[3]!.ptr]) for (const s of this.sources) getSource(this, ctx.constants, s.name, s.channels, batch);
   }
 
   stateSpecs(batch: number): StateSpec[] {
@@ -126,6 +127,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
       { name: 'keys', dtype: 'float32', shape: [batch, 0, kvHeads, units], growable: true },
       { name: 'values', dtype: 'float32', shape: [batch, 0, kvHeads, units], growable: true },
       { name: 'mask', dtype: 'uint8', shape: [batch, 0], growable: true },
+      { name: 'projected', dtype: 'uint8', shape: [1] },
     ];
   }
 
@@ -149,6 +151,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
       resizeState(rt, kb, [batch, steps, this.kvHeads, this.units]);
       resizeState(rt, vb, [batch, steps, this.kvHeads, this.units]);
       resizeState(rt, mb, [batch, steps]);
+      rt.u8[bufs[3]!.ptr] = 1;
       [keys, values, mask] = [kb.ptr, vb.ptr, mb.ptr];
     } else {
       [keys, values, mask] = [ctx.alloc(Math.max(1, batch * steps * row) * 4), ctx.alloc(Math.max(1, batch * steps * row) * 4), ctx.alloc(Math.max(1, batch * steps))];
@@ -183,7 +186,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   runStep(x: WSeq, ctx: RunContext): WSeq {
     const bufs = this.stateOf(ctx);
     const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
-    const kv = keys.shape[1] === 0 ? this.project(ctx, x.batch, bufs) : { keys: keys.ptr, values: values.ptr, mask: mask.ptr, steps: keys.shape[1]! };
+    const kv = !ctx.rt.u8[bufs[3]!.ptr] ? this.project(ctx, x.batch, bufs) : { keys: keys.ptr, values: values.ptr, mask: mask.ptr, steps: keys.shape[1]! };
     return this.attendQueries(x, ctx, kv);
   }
 }
