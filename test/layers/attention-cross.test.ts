@@ -167,7 +167,7 @@ describe('MultiSourceDotProductAttention', () => {
   it('a source of no steps given to initialState is kept: zeros, not a missing constant (found in review)', () => {
     const empty = sl.Sequence.zeros([2, 0, 3], 'float32');
     const cases: [sl.LayerConfig, string][] = [
-      [sl.MultiSourceDotProductAttention({ sourceNames: 'empty', numHeads: 2, unitsPerHead: 2 }), 'multi-source'],
+      [sl.MultiSourceDotProductAttention({ sourceNames: ['empty'], numHeads: 2, unitsPerHead: 2 }), 'multi-source'],
       [sl.DotProductAttention({ sourceName: 'empty', numHeads: 2, unitsPerHead: 2 }), 'cross'],
     ];
     for (const [config, what] of cases) {

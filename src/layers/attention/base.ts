@@ -1,11 +1,13 @@
 // The base of every attention layer: the fields they share, the input projections, the
 // per-dim scales, sinks and relative positions, and the call of the fused kernel.
 //
-// Exports (sorted): AttentionConfig, AttentionLayer, attentionFields, AttentionOptions.
+// Exports (sorted): AttentionConfig, AttentionLayer, attentionFields, attentionNetworkFields,
+// AttentionOptions.
 import { f, ref, type LayerConfig } from '../../config.js';
 import { show } from '../../errors.js';
+import { Fraction } from '../../fraction.js';
 import { gaussian, zeros } from '../../initializers.js';
-import { fromWasm, inputChannels, Layer, type BuildContext, type Derived, type Param, type RunContext } from '../../layer.js';
+import { fromWasm, inputChannels, Layer, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../../layer.js';
 import { weightStorageField, type WeightStorage } from '../weight-storage.js';
 import { ATT, AttentionCall, InputProjection, type InputProjectionConfig, type ParamHost } from './common.js';
 import { RelativePosition, relativePositionField, type RelativePositionConfig } from './relative-position.js';
@@ -40,12 +42,12 @@ export const attentionFields = {
   relativePositionEmbedding: relativePositionField().opt(),
   /** How the query/key/value projection kernels are stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
-  /** query_network: null only here (the self-attention layers take one: attentionNetworkFields in dot-product-self-attention.ts). */
-  queryNetwork: f.only([null], 'query/key/value networks are not implemented for cross attention'),
+  /** query_network: null only here (the layers that take one spread attentionNetworkFields over these). */
+  queryNetwork: f.only([null], 'query/key/value networks are not implemented for this layer'),
   /** key_network: null only here (as query_network). */
-  keyNetwork: f.only([null], 'query/key/value networks are not implemented for cross attention'),
+  keyNetwork: f.only([null], 'query/key/value networks are not implemented for this layer'),
   /** value_network: null only here (as query_network). */
-  valueNetwork: f.only([null], 'query/key/value networks are not implemented for cross attention'),
+  valueNetwork: f.only([null], 'query/key/value networks are not implemented for this layer'),
   /** experimental_accumulate_logits_in_float32: any boolean, no effect (logits are always computed and summed in float32 here). */
   experimentalAccumulateLogitsInFloat32: f.bool().opt(),
   /** per_dim_scale_sharding: any, no effect (see `ref` in config.ts for these reference fields). */
@@ -63,6 +65,31 @@ export const attentionFields = {
   /** sink_scalars_init: null only. */
   sinkScalarsInit: ref.init(),
 };
+
+/**
+ * The reference's query/key/value networks, layers over the projected queries [H, U], keys and
+ * values [KVH, U] before the attention (e.g. ApplyRotaryPositionalEncoding, RMSNormalization):
+ * each must keep its input's shape, with one output step per input step, block size 1 and no
+ * latency (other layers are a BAD_CONFIG error). The query network steps with the queries; the
+ * key and value networks run over the keys and values as they are made (a self attention's
+ * block by block, a cross attention's source whole, in layer() as in step()).
+ */
+export const attentionNetworkFields = {
+  /** A layer over the queries [H, U] (default null: none); parameters under `query_network.`. */
+  queryNetwork: f.layer().opt(),
+  /** A layer over the keys [KVH, U] (default null: none); parameters under `key_network.`. */
+  keyNetwork: f.layer().opt(),
+  /** A layer over the values [KVH, U] (default null: none); parameters under `value_network.`. */
+  valueNetwork: f.layer().opt(),
+};
+
+/** Keys and values as the kernel reads them: rows `stride` floats apart, with their mask. */
+export interface KeyValues {
+  keys: number;
+  values: number;
+  stride: number;
+  mask: number;
+}
 
 /** The reference's use_kv_cache_ringbuffer, a field of the attention layers that keep a KV cache (all but DotProductAttention). */
 export const kvCacheFields = {
@@ -126,6 +153,10 @@ export abstract class AttentionLayer extends Layer {
   protected readonly paramHost: ParamHost;
   protected readonly call = new AttentionCall();
   protected readonly relativePosition: RelativePosition | null;
+  /** The query/key/value networks (attentionNetworkFields), built by buildNetworks. */
+  protected networks: { query: Layer | null; key: Layer | null; value: Layer | null } = { query: null, key: null, value: null };
+  /** keyValueNetworks()'s result, reused by every call. */
+  private readonly networkKv: KeyValues = { keys: 0, values: 0, stride: 0, mask: 0 };
   private readonly perDimScale: Param | null;
   private readonly perDimKeyScale: Param | null;
   private readonly sinkKeys: Param | null;
@@ -206,6 +237,66 @@ export abstract class AttentionLayer extends Layer {
     a[ATT.Q_BIAS] = 0;
     a[ATT.REL_MODE] = 0;
     this.relativePosition?.prepare(this.call);
+  }
+
+  /**
+   * Builds the networks `cfg` names (attentionNetworkFields), after the layer's own parameters;
+   * one that cannot step makes the layer not steppable.
+   */
+  protected buildNetworks(cfg: { queryNetwork?: LayerConfig; keyNetwork?: LayerConfig; valueNetwork?: LayerConfig }): void {
+    const network = (config: LayerConfig | undefined, field: string, heads: number): Layer | null => {
+      if (!config) return null;
+      const input = { shape: [heads, this.units], dtype: 'float32' } as const;
+      const l = this.child(config, field, input);
+      const sameSteps = l.outputRatio.equals(Fraction.ONE) && l.blockSize === 1 && l.inputLatency === 0 && l.outputLatency === 0 && l.receptiveFieldPerStep.size === 1;
+      if (!sameSteps || l.output.dtype !== 'float32' || l.output.shape.join() !== input.shape.join()) {
+        throw this.error(
+          'BAD_CONFIG',
+          `${field}: expected a layer that keeps the shape [${input.shape}] float32, with one output step per input step, block size 1 and no latency; ` +
+            `${l.type} gives [${l.output.shape}] ${l.output.dtype}, ratio ${l.outputRatio}, block size ${l.blockSize}, latency ${l.inputLatency}/${l.outputLatency}`,
+        );
+      }
+      if (!l.supportsStep) this.supportsStep = false;
+      return l;
+    };
+    this.networks = {
+      query: network(cfg.queryNetwork, 'query_network', this.heads),
+      key: network(cfg.keyNetwork, 'key_network', this.kvHeads),
+      value: network(cfg.valueNetwork, 'value_network', this.kvHeads),
+    };
+  }
+
+  /**
+   * Rows of `width` floats at `from` (`stride` apart) for `of`'s batch x time steps and mask,
+   * copied out to contiguous rows and run through `l` (none: the copy), layer() or step().
+   */
+  protected runNetwork(l: Layer | null, from: number, stride: number, width: number, of: WSeq, ctx: RunContext, stepping: boolean): WSeq {
+    const rows = of.batch * of.time, values = ctx.alloc(Math.max(1, rows * width) * 4);
+    ctx.rt.k.seq_ring_write(1, rows, rows, 0, width * 4, stride * 4, from, values);
+    const seq = { values, mask: of.mask, batch: of.batch, time: of.time };
+    if (!l) return seq;
+    const y = stepping ? l.runStep(seq, ctx) : l.runLayer(seq, ctx);
+    // The metadata cannot tell a layer that drops steps in layer() (a 'valid' convolution).
+    if (y.time !== of.time) throw this.error('BAD_CONFIG', `${l.where.slice(this.where.length + 1)}: expected a network that keeps the number of steps, but ${l.type} gave ${y.time} for ${of.time}`);
+    return y;
+  }
+
+  /**
+   * `kv` (of `of`'s steps) through the key and value networks, when the layer has either:
+   * contiguous rows of KVH * U floats and the two outputs' masks combined. Else `kv` itself.
+   */
+  protected keyValueNetworks(kv: KeyValues, of: WSeq, ctx: RunContext, stepping: boolean): KeyValues {
+    const { key, value } = this.networks;
+    if (!key && !value) return kv;
+    const out = this.networkKv, width = this.kvHeads * this.units, rows = of.batch * of.time;
+    const keys = this.runNetwork(key, kv.keys, kv.stride, width, of, ctx, stepping);
+    const values = this.runNetwork(value, kv.values, kv.stride, width, of, ctx, stepping);
+    out.keys = keys.values;
+    out.values = values.values;
+    out.stride = width;
+    out.mask = keys.mask;
+    if (keys.mask !== values.mask) ctx.rt.k.mask_and(rows, keys.mask, values.mask, (out.mask = ctx.alloc(rows)));
+    return out;
   }
 
   /** Points the descriptor's linear queries at `q`: n rows of `stride` floats per item, with mask [batch, n]. */

@@ -10,9 +10,9 @@
 // change results, so they are accepted and ignored).
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import type { BuildContext } from '../../layer.js';
-import { attentionFields, kvCacheFields } from './base.js';
+import { attentionFields, attentionNetworkFields, kvCacheFields } from './base.js';
 import { inputProjectionField } from './common.js';
-import { attentionNetworkFields, SelfAttentionLayer } from './dot-product-self-attention.js';
+import { SelfAttentionLayer } from './dot-product-self-attention.js';
 
 const { numHeads, unitsPerHead, useBias, attentionLogitsSoftCap, perDimScale, queryScale, weightStorage } = attentionFields;
 const { experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype } = attentionFields;

@@ -11,27 +11,11 @@
 // answered once its future keys have arrived: input and output latency F. The window, the key
 // order and the arithmetic are the same in both modes, so step() equals layer() bit for bit.
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../../config.js';
-import { Fraction } from '../../fraction.js';
 import { rfMap, rfUnion, type ReceptiveField } from '../../receptive-field.js';
 import type { BuildContext, Layer, RunContext, StateSpec, WSeq } from '../../layer.js';
-import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig } from './base.js';
+import { AttentionLayer, attentionFields, attentionNetworkFields, kvCacheFields, type AttentionConfig, type KeyValues } from './base.js';
 import { ATT, inputProjectionField, KvCache } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
-
-/**
- * The reference's query/key/value networks, layers over the projected queries [H, U], keys and
- * values [KVH, U] before the attention (e.g. ApplyRotaryPositionalEncoding, RMSNormalization):
- * each must keep its input's shape, with one output step per input step, block size 1 and no
- * latency (other layers are a BAD_CONFIG error); its receptive field adds to the attention's.
- */
-export const attentionNetworkFields = {
-  /** A layer over the queries [H, U] (default null: none); parameters under `query_network.`. */
-  queryNetwork: f.layer().opt(),
-  /** A layer over the keys [KVH, U] (default null: none); parameters under `key_network.`. */
-  keyNetwork: f.layer().opt(),
-  /** A layer over the values [KVH, U] (default null: none); parameters under `value_network.`. */
-  valueNetwork: f.layer().opt(),
-};
 
 /** Fields of the self-attention layers (DotProductSelfAttention, LocalDotProductSelfAttention). */
 export const selfAttentionFields = {
@@ -61,15 +45,12 @@ interface SelfAttentionConfig extends AttentionConfig {
   valueNetwork?: LayerConfig;
 }
 
-/** Queries, keys and values of a block as the kernel reads them: rows `stride` floats apart. */
+/** Queries of a block as the kernel reads them (rows `stride` floats apart), and its keys and values. */
 interface Projected {
   queries: number;
   qStride: number;
   qMask: number;
-  keys: number;
-  values: number;
-  kvStride: number;
-  kvMask: number;
+  kv: KeyValues;
 }
 
 /**
@@ -86,9 +67,10 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   protected readonly future: number;
   private readonly block: number;
   private readonly cache: KvCache | null;
-  private readonly networks: { query: Layer | null; key: Layer | null; value: Layer | null };
   /** project()'s result, reused by every call. */
-  private readonly projected: Projected = { queries: 0, qStride: 0, qMask: 0, keys: 0, values: 0, kvStride: 0, kvMask: 0 };
+  private readonly projected: Projected = { queries: 0, qStride: 0, qMask: 0, kv: { keys: 0, values: 0, stride: 0, mask: 0 } };
+  /** The keys and values of the projection itself, reused by every call. */
+  private readonly ownKv: KeyValues = { keys: 0, values: 0, stride: 0, mask: 0 };
 
   constructor(
     cfg: SelfAttentionConfig,
@@ -115,26 +97,8 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.checksStep = past < 0;
     // Blocks are a grid on the steps: a warm-up before the layer must be whole blocks.
     this.skipsWarmUp = block > 1;
-    const network = (config: LayerConfig | undefined, field: string, heads: number): Layer | null => {
-      if (!config) return null;
-      const input = { shape: [heads, this.units], dtype: 'float32' } as const;
-      const l = this.child(config, field, input);
-      const sameSteps = l.outputRatio.equals(Fraction.ONE) && l.blockSize === 1 && l.inputLatency === 0 && l.outputLatency === 0 && l.receptiveFieldPerStep.size === 1;
-      if (!sameSteps || l.output.dtype !== 'float32' || l.output.shape.join() !== input.shape.join()) {
-        throw this.error(
-          'BAD_CONFIG',
-          `${field}: expected a layer that keeps the shape [${input.shape}] float32, with one output step per input step, block size 1 and no latency; ` +
-            `${l.type} gives [${l.output.shape}] ${l.output.dtype}, ratio ${l.outputRatio}, block size ${l.blockSize}, latency ${l.inputLatency}/${l.outputLatency}`,
-        );
-      }
-      if (!l.supportsStep) this.supportsStep = false;
-      return l;
-    };
-    const networks = (this.networks = {
-      query: network(cfg.queryNetwork, 'query_network', this.heads),
-      key: network(cfg.keyNetwork, 'key_network', this.kvHeads),
-      value: network(cfg.valueNetwork, 'value_network', this.kvHeads),
-    });
+    this.buildNetworks(cfg);
+    const networks = this.networks;
     // A query reads its own step of the query network, and the keys and values of its window
     // their steps of theirs: the fields add up.
     if (networks.query || networks.key || networks.value) {
@@ -175,48 +139,28 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
    * is copied out to contiguous rows first, keys and values together (they share a stride).
    */
   private project(qkv: number, x: WSeq, ctx: RunContext, stepping: boolean): Projected {
-    const p = this.projection, out = this.projected, { query, key, value } = this.networks;
+    const p = this.projection, out = this.projected, own = this.ownKv, query = this.networks.query;
     out.queries = qkv + 4 * p.qOffset;
-    out.keys = qkv + 4 * p.kOffset;
-    out.values = qkv + 4 * p.vOffset;
     out.qStride = p.qStride;
-    out.kvStride = p.kvStride;
-    out.qMask = out.kvMask = x.mask;
+    out.qMask = x.mask;
     if (query) {
       const q = this.runNetwork(query, out.queries, p.qStride, this.heads * this.units, x, ctx, stepping);
       out.queries = q.values;
       out.qStride = this.heads * this.units;
       out.qMask = q.mask;
     }
-    if (key || value) {
-      const width = this.kvHeads * this.units, rows = x.batch * x.time;
-      const keys = this.runNetwork(key, out.keys, p.kvStride, width, x, ctx, stepping);
-      const values = this.runNetwork(value, out.values, p.kvStride, width, x, ctx, stepping);
-      out.keys = keys.values;
-      out.values = values.values;
-      out.kvStride = width;
-      out.kvMask = keys.mask;
-      if (keys.mask !== values.mask) ctx.rt.k.mask_and(rows, keys.mask, values.mask, (out.kvMask = ctx.alloc(rows)));
-    }
+    own.keys = qkv + 4 * p.kOffset;
+    own.values = qkv + 4 * p.vOffset;
+    own.stride = p.kvStride;
+    own.mask = x.mask;
+    out.kv = this.keyValueNetworks(own, x, ctx, stepping);
     return out;
-  }
-
-  /** One part of x's projection (rows of `width` floats at `from`, `stride` apart) copied out to contiguous rows and run through `l` (none: as is). */
-  private runNetwork(l: Layer | null, from: number, stride: number, width: number, x: WSeq, ctx: RunContext, stepping: boolean): WSeq {
-    const rows = x.batch * x.time, values = ctx.alloc(Math.max(1, rows * width) * 4);
-    ctx.rt.k.seq_ring_write(1, rows, rows, 0, width * 4, stride * 4, from, values);
-    const seq = { values, mask: x.mask, batch: x.batch, time: x.time };
-    if (!l) return seq;
-    const y = stepping ? l.runStep(seq, ctx) : l.runLayer(seq, ctx);
-    // The metadata cannot tell a layer that drops steps in layer() (a 'valid' convolution).
-    if (y.time !== x.time) throw this.error('BAD_CONFIG', `${l.where.slice(this.where.length + 1)}: expected a network that keeps the number of steps, but ${l.type} gave ${y.time} for ${x.time}`);
-    return y;
   }
 
   /** Points the descriptor's linear queries, keys and values at a block of n steps. */
   private bindLinear(pr: Projected, n: number): void {
     this.bindQueries(pr.queries, pr.qStride, pr.qMask, n);
-    this.bindKeyValues(pr.keys, pr.values, pr.kvStride, pr.kvMask, n);
+    this.bindKeyValues(pr.kv.keys, pr.kv.values, pr.kv.stride, pr.kv.mask, n);
   }
 
   /** The descriptor's window; logical key j is step j + phase of the blocks' grid. */
@@ -253,7 +197,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     const outMask = this.future > 0 ? ctx.alloc(batch * time) : pr.qMask;
     this.call.i32[ATT.OUT_MASK] = this.future > 0 ? outMask : 0;
     const out = this.attend(ctx, batch, time, outMask);
-    cache.write(rt, bufs, batch, time, { keys: pr.keys, values: pr.values, stride: pr.kvStride, mask: pr.kvMask }, { queries: pr.queries, stride: pr.qStride, mask: pr.qMask });
+    cache.write(rt, bufs, batch, time, pr.kv, { queries: pr.queries, stride: pr.qStride, mask: pr.qMask });
     return this.result(out, outMask, batch, time);
   }
 }
