@@ -473,4 +473,29 @@ self_case("DotProductSelfAttention RoPE query and key networks (torch RoPE, SDPA
            "query_network": rope, "key_network": rope},
           x, lens, w, y)
 
+# Rotary positions in cross attention: queries at their step, each source's keys at their own
+# step (query_network, key_network).
+D, H, U, T = 4, 2, 6, 7
+lens = rng.integers(1, T + 1, size=B)
+x = masked(normal(B, T, D), lens)
+srcs = {}
+for name, S in [("text", 5), ("speaker", 4)]:
+    ls = rng.integers(1, S + 1, size=B)
+    srcs[name] = (masked(normal(B, S, 3), ls), ls)
+w = {"query_projection.kernel": normal(D, H, U, std=0.5), "key_value_projection.kernel": normal(3, 2, H, U, std=0.5)}
+at = lambda t: np.broadcast_to(np.arange(t), (B, t))
+q = t64(rope_torch(proj(x, w["query_projection.kernel"]).numpy(), at(T), 1e4, -1))
+kvs = {n: proj(src, w["key_value_projection.kernel"]) for n, (src, _) in srcs.items()}
+ks = {n: t64(rope_torch(kv[:, :, 0].numpy(), at(kv.shape[1]), 1e4, -1)) for n, kv in kvs.items()}
+kv_valid = {n: valid(ls, srcs[n][0].shape[1]) for n, (_, ls) in srcs.items()}
+for names, config in [(["text"], {"type": "DotProductAttention", "source_name": "text"}),
+                      (["text", "speaker"], {"type": "MultiSourceDotProductAttention", "source_names": ["text", "speaker"]})]:
+    k = torch.cat([ks[n] for n in names], dim=1)
+    v = torch.cat([kvs[n][:, :, 1] for n in names], dim=1)
+    m = torch.cat([kv_valid[n] for n in names], dim=1)
+    y = sdpa(q, k, v, m[:, None, :].expand(B, T, m.shape[1]))
+    multi_source_case(f"{config['type']} RoPE query and key networks (torch RoPE, SDPA)",
+                      {**config, "num_heads": H, "units_per_head": U, "query_network": rope, "key_network": rope},
+                      x, lens, {n: srcs[n] for n in names}, w, y)
+
 write_fixture("attention", cases, "tools/fixtures_attention.py (PyTorch float64: torch 1.13 scaled-dot-product attention and manual attention; int8 projections in NumPy)")

@@ -49,8 +49,8 @@ const attentionRejected = {
   query_network: { type: 'ApplyRotaryPositionalEncoding', max_wavelength: 10000 }, key_network: { type: 'Identity' }, value_network: { type: 'Identity' },
   param_dtype: 'bfloat16', sink_embeddings_init: 'zeros',
 };
-/** The self-attention layers take query/key/value networks (a cross attention does not). */
-const selfAttentionRejected = { param_dtype: 'bfloat16', sink_embeddings_init: 'zeros' };
+/** The dot-product attention layers take query/key/value networks (the streaming ones do not). */
+const networksRejected = { param_dtype: 'bfloat16', sink_embeddings_init: 'zeros' };
 const kvCache = { ...attention, use_kv_cache_ringbuffer: false };
 const kvCacheNoEffect = { ...attentionNoEffect, use_kv_cache_ringbuffer: true };
 const shareScope = { defaults: { share_scope: false }, rejected: { share_scope: true } };
@@ -103,11 +103,11 @@ const cases: Case[] = [
   { name: 'Residual', make: (e) => ({ type: 'Residual', layers: [{ type: 'Conv1D', filters: 3, kernel_size: 1 }], ...e }), inputShape: [3], ...shareScope },
   {
     name: 'DotProductSelfAttention', make: (e) => ({ type: 'DotProductSelfAttention', ...heads, max_past_horizon: 2, ...e }), inputShape: [4],
-    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: selfAttentionRejected,
+    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: networksRejected,
   },
   {
     name: 'LocalDotProductSelfAttention', make: (e) => ({ type: 'LocalDotProductSelfAttention', ...heads, max_past_horizon: 2, block_size: 2, ...e }), inputShape: [4],
-    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: selfAttentionRejected,
+    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: networksRejected,
   },
   {
     name: 'BlockwiseDotProductSelfAttention', make: (e) => ({ type: 'BlockwiseDotProductSelfAttention', ...heads, block_size: 2, max_past_horizon_blocks: 1, ...e }), inputShape: [4],
@@ -120,7 +120,7 @@ const cases: Case[] = [
   },
   {
     name: 'DotProductAttention', make: (e) => ({ type: 'DotProductAttention', source_name: 'source', ...heads, ...e }), inputShape: [4], source: true,
-    defaults: { ...attention, query_positions_name: null }, noEffect: attentionNoEffect, rejected: { ...attentionRejected, query_positions_name: 'positions' },
+    defaults: { ...attention, query_positions_name: null }, noEffect: attentionNoEffect, rejected: { ...networksRejected, query_positions_name: 'positions' },
   },
   {
     name: 'MultiSourceDotProductAttention', make: (e) => ({ type: 'MultiSourceDotProductAttention', source_names: ['source'], ...heads, ...e }), inputShape: [4], source: true,
@@ -130,10 +130,7 @@ const cases: Case[] = [
       source_segment_ids_names: null, flash_attention_query_block_size: null, flash_attention_source_block_sizes: null,
     },
     noEffect: { ...attentionNoEffect, query_positions_name: 'positions', source_position_names: ['source_positions'], flash_attention_source_block_sizes: [128] },
-    rejected: {
-      query_network: { type: 'Identity' }, key_network: { type: 'Identity' }, value_network: { type: 'Identity' }, param_dtype: 'bfloat16',
-      query_segment_ids_name: 'segments', source_segment_ids_names: ['segments'],
-    },
+    rejected: { param_dtype: 'bfloat16', query_segment_ids_name: 'segments', source_segment_ids_names: ['segments'] },
   },
   {
     name: 'StreamingDotProductAttention', make: (e) => ({ type: 'StreamingDotProductAttention', source_name: 'source', ...heads, max_past_horizon: 2, ...e }), inputShape: [4],

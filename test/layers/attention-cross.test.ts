@@ -196,6 +196,38 @@ describe('MultiSourceDotProductAttention', () => {
   });
 });
 
+describe('query, key and value networks in cross attention', () => {
+  const rope = sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4 });
+  const networks = { queryNetwork: rope, keyNetwork: rope, valueNetwork: sl.RMSNormalization({}) };
+  const text = sl.randomSequence([2, 7, 3], { seed: 1, lowLength: 3 });
+  const speaker = sl.randomSequence([2, 4, 3], { seed: 2, lowLength: 1 });
+
+  it('the contract with the networks, the source given at initialState or with the first step', () => {
+    const cases: [sl.LayerConfig, sl.Constants][] = [
+      [sl.DotProductAttention({ sourceName: 'text', numHeads: 2, unitsPerHead: 4, ...networks }), { text }],
+      [sl.DotProductAttention({ sourceName: 'text', numHeads: 2, unitsPerHead: 4, recomputeKvPerStep: true, ...networks }), { text }],
+      [sl.MultiSourceDotProductAttention({ sourceNames: ['text', 'speaker'], numHeads: 2, unitsPerHead: 4, useSeparateKvProjections: true, ...networks }), { text, speaker }],
+    ];
+    for (const [config, constants] of cases) {
+      const m = sl.build(config, { inputShape: [3], constants });
+      randomizeWeights(m);
+      contract(m, sl.randomSequence([2, 9, 3], { seed: 3 }), constants);
+      const x = sl.randomSequence([2, 4, 3], { seed: 4 });
+      sl.assertSequencesClose(m.step(x, m.initialState(2), { constants }), m.step(x, m.initialState(2, { constants }), { constants }), 'source at the first step', 0, 0);
+      expect(paramShapes(m)['value_network.scale']).toEqual([4]);
+      m.dispose();
+    }
+  });
+
+  it('after a latency: the query network is spared the warm-up, or (RoPE counting valid steps) passes over it', () => {
+    for (const recomputeKvPerStep of [true, false]) {
+      const m = sl.build(sl.Serial([sl.Delay({ length: 2, delayLayerOutput: false }), sl.DotProductAttention({ sourceName: 'text', numHeads: 2, unitsPerHead: 4, recomputeKvPerStep, ...networks })]), { inputShape: [3], constants: { text } });
+      sl.verifyContract(m, { x: sl.randomSequence([2, 11, 3], { seed: 5, randomMask: true }), constants: { text } });
+      m.dispose();
+    }
+  });
+});
+
 describe('StreamingDotProductAttention and StreamingLocalDotProductAttention', () => {
   /** x with random lengths >= time / 2 and a source with x's mask, as the reference's test. */
   const inputs = (time: number, seed: number) => {

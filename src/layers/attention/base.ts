@@ -299,6 +299,18 @@ export abstract class AttentionLayer extends Layer {
     return out;
   }
 
+  /**
+   * A cross attention's queries: x projected, then through the query network (layer() or
+   * step()), bound as the descriptor's linear queries. Returns their mask.
+   */
+  protected bindCrossQueries(x: WSeq, ctx: RunContext, stepping: boolean): number {
+    const p = this.projection, query = this.networks.query;
+    let queries = p.runQuery(ctx, x.batch * x.time, x.values), mask = x.mask;
+    if (query) ({ values: queries, mask } = this.runNetwork(query, queries, p.qStride, this.heads * this.units, x, ctx, stepping));
+    this.bindQueries(queries, p.qStride, mask, x.time);
+    return mask;
+  }
+
   /** Points the descriptor's linear queries at `q`: n rows of `stride` floats per item, with mask [batch, n]. */
   protected bindQueries(q: number, stride: number, mask: number, n: number): void {
     const a = this.call.i32;

@@ -13,13 +13,14 @@
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { MAX_STEP_COUNT, toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
-import { AttentionLayer, attentionFields } from './base.js';
+import { AttentionLayer, attentionFields, attentionNetworkFields, type KeyValues } from './base.js';
 import { ATT, getSource, inputProjectionField, resizeState, sourceChannelsAtBuild } from './common.js';
 
 const dotProductAttentionFields = {
   /** Key of the source Sequence [batch, source_time, channels] in the constants. */
   sourceName: f.str(),
   ...attentionFields,
+  ...attentionNetworkFields,
   /** Query/key/value projections (default {"type": "QueryAndKeyValueProjection"}; not Combined). */
   inputProjection: inputProjectionField('QueryAndKeyValueProjection'),
   /** Re-read the source and project it every step instead of once (default false). */
@@ -64,6 +65,9 @@ export class DotProductAttentionLayer extends AttentionLayer {
     // warm-up a chain could not withhold (seesWarmUp).
     this.readsStepConstants = !this.recompute;
     this.skipsWarmUp = config.relativePositionEmbedding != null;
+    this.buildNetworks(config);
+    // x only makes queries: the query network's field is the layer's.
+    if (this.networks.query) this.receptiveFieldPerStep = this.networks.query.receptiveFieldPerStep;
   }
 
   /** Query positions of the warm-up steps before it, counted from -steps so the first valid step is at 0. */
@@ -72,11 +76,13 @@ export class DotProductAttentionLayer extends AttentionLayer {
   /** Not spared `steps` warm-up steps (the whole of them: see Layer.seesWarmUp): the query positions start at -steps. */
   seesWarmUp(steps: number): void {
     if (this.skipsWarmUp) this.warmUp = steps;
+    super.seesWarmUp(steps); // the query network
   }
 
   /** The source, whenever runStep will read it: every step with recompute, else the first. */
-  validateStep(batch: number, _time: number, ctx: RunContext): void {
+  validateStep(batch: number, time: number, ctx: RunContext): void {
     if (this.recompute || !this.projected(ctx, this.stateOf(ctx))) getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch);
+    super.validateStep(batch, time, ctx);
   }
 
   stateSpecs(batch: number): StateSpec[] {
@@ -112,35 +118,39 @@ export class DotProductAttentionLayer extends AttentionLayer {
     resizeState(rt, keys, [b, s, heads, units]);
     resizeState(rt, values, [b, s, heads, units]);
     resizeState(rt, mask, [b, s]);
-    const src = toWasm(rt, source);
-    const kv = p.runKeyValue(ctx, b * s, src.values);
+    const kv = this.projectSource(ctx, source);
     // A strided copy of every row (a ring write of capacity s from slot 0).
-    rt.k.seq_ring_write(b, s, s, 0, row * 4, p.kvStride * 4, kv + 4 * p.kOffset, keys.ptr);
-    rt.k.seq_ring_write(b, s, s, 0, row * 4, p.kvStride * 4, kv + 4 * p.vOffset, values.ptr);
-    rt.k.mem_copy(mask.ptr, src.mask, b * s);
+    rt.k.seq_ring_write(b, s, s, 0, row * 4, kv.stride * 4, kv.keys, keys.ptr);
+    rt.k.seq_ring_write(b, s, s, 0, row * 4, kv.stride * 4, kv.values, values.ptr);
+    rt.k.mem_copy(mask.ptr, kv.mask, b * s);
     rt.k.f32_mask_invalid(b * s, row, mask.ptr, keys.ptr, keys.ptr, 0);
     rt.k.f32_mask_invalid(b * s, row, mask.ptr, values.ptr, values.ptr, 0);
   }
 
+  /** The source's keys and values in scratch: projected, then through the key and value networks (layer() over the whole source). */
+  private projectSource(ctx: RunContext, source: Sequence): KeyValues {
+    const p = this.projection, src = toWasm(ctx.rt, source);
+    const kv = p.runKeyValue(ctx, source.batch * source.time, src.values);
+    const own = { keys: kv + 4 * p.kOffset, values: kv + 4 * p.vOffset, stride: p.kvStride, mask: src.mask };
+    return this.keyValueNetworks(own, src, ctx, false);
+  }
+
   /** Projects the source into scratch and points the descriptor's keys at it. */
   private bindSource(ctx: RunContext, source: Sequence): void {
-    const p = this.projection;
-    const src = toWasm(ctx.rt, source);
-    const kv = p.runKeyValue(ctx, source.batch * source.time, src.values);
-    this.bindKeyValues(kv + 4 * p.kOffset, kv + 4 * p.vOffset, p.kvStride, src.mask, source.time);
+    const kv = this.projectSource(ctx, source);
+    this.bindKeyValues(kv.keys, kv.values, kv.stride, kv.mask, source.time);
   }
 
   /** Projects and attends the queries of x; query i sits at position i + offset. */
-  private attendQueries(x: WSeq, ctx: RunContext, offset: number): WSeq {
-    const p = this.projection;
-    this.bindQueries(p.runQuery(ctx, x.batch * x.time, x.values), p.qStride, x.mask, x.time);
+  private attendQueries(x: WSeq, ctx: RunContext, offset: number, stepping: boolean): WSeq {
+    const mask = this.bindCrossQueries(x, ctx, stepping);
     this.call.i32[ATT.Q_OFFSET] = offset;
-    return this.result(this.attend(ctx, x.batch, x.time, x.mask), x.mask, x.batch, x.time);
+    return this.result(this.attend(ctx, x.batch, x.time, mask), mask, x.batch, x.time);
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     this.bindSource(ctx, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
-    return this.attendQueries(x, ctx, 0);
+    return this.attendQueries(x, ctx, 0, false);
   }
 
   runStep(x: WSeq, ctx: RunContext): WSeq {
@@ -154,7 +164,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
       if (!this.projected(ctx, bufs)) this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
       this.bindKeyValues(keys.ptr, values.ptr, this.heads * this.units, mask.ptr, keys.shape[1]!);
     }
-    const y = this.attendQueries(x, ctx, pos);
+    const y = this.attendQueries(x, ctx, pos, true);
     rt.i32.fill(Math.min(pos + x.time, MAX_STEP_COUNT), stepBuf.ptr >> 2, (stepBuf.ptr >> 2) + x.batch);
     return y;
   }

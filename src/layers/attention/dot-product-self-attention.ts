@@ -116,6 +116,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
    * so the layer then does not step (the last call, with the whole warm-up, decides).
    */
   seesWarmUp(steps: number): void {
+    super.seesWarmUp(steps); // the networks
     const rest = steps % this.block;
     this.stepRefusal = !rest ? null :
       `a latency before it first emits ${steps} warm-up steps, not whole blocks of ${this.block}, so step() would shift its blocks from layer()'s; ` +

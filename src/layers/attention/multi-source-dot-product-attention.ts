@@ -11,7 +11,7 @@
 // when the constants are given there, else at the first step) and keeps them in its state.
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
-import { AttentionLayer, attentionFields } from './base.js';
+import { AttentionLayer, attentionNetworkFields } from './base.js';
 import { ATT, getSource, InputProjection, inputProjectionField, resizeState, sourceChannelsAtBuild } from './common.js';
 import { flashAttentionFields, NO_SINKS } from './dot-product-self-attention-v2.js';
 
@@ -25,8 +25,6 @@ const {
   numHeads, unitsPerHead, numKvHeads, useBias, attentionLogitsSoftCap, perDimScale, queryScale, weightStorage, flashAttentionQueryBlockSize,
   experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype,
 } = flashAttentionFields;
-/** Query/key/value networks: null only (not implemented for cross attention). */
-const { queryNetwork, keyNetwork, valueNetwork } = attentionFields;
 
 const multiSourceFields = {
   /** Keys of the source Sequences [batch, source_time, channels] in the constants, attended together in this order. */
@@ -57,9 +55,7 @@ const multiSourceFields = {
   flashAttentionQueryBlockSize,
   /** flash_attention_source_block_sizes: any, no effect (the fused kernel needs no blocks). */
   flashAttentionSourceBlockSizes: f.any('a block size, a list of them, or null').opt(),
-  queryNetwork,
-  keyNetwork,
-  valueNetwork,
+  ...attentionNetworkFields,
   experimentalAccumulateLogitsInFloat32,
   perDimScaleSharding,
   precision,
@@ -109,6 +105,9 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
     this.clearCache();
     this.checksStep = true;
     this.readsStepConstants = true; // the sources may come with the first step
+    this.buildNetworks(config);
+    // x only makes queries: the query network's field is the layer's.
+    if (this.networks.query) this.receptiveFieldPerStep = this.networks.query.receptiveFieldPerStep;
   }
 
   prepare(): void {
@@ -117,8 +116,9 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   }
 
   /** The sources, whenever runStep will read them: at the first step. */
-  validateStep(batch: number, _time: number, ctx: RunContext): void {
+  validateStep(batch: number, time: number, ctx: RunContext): void {
     if (!ctx.rt.u8[this.stateOf(ctx)[3]!.ptr]) for (const s of this.sources) getSource(this, ctx.constants, s.name, s.channels, batch);
+    super.validateStep(batch, time, ctx);
   }
 
   stateSpecs(batch: number): StateSpec[] {
@@ -159,11 +159,13 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
     let at = 0;
     this.sources.forEach(({ projection: p }, i) => {
       const source = given[i]!, src = toWasm(rt, source), n = source.time;
-      const kv = p.runKeyValue(ctx, batch * n, src.values);
+      const projected = p.runKeyValue(ctx, batch * n, src.values);
+      // Each source through the key and value networks on its own (layer() over all of it).
+      const kv = this.keyValueNetworks({ keys: projected + 4 * p.kOffset, values: projected + 4 * p.vOffset, stride: p.kvStride, mask: src.mask }, src, ctx, false);
       // Each item's n rows go to its steps at..at+n of S (a ring write that does not wrap).
-      k.seq_ring_write(batch, n, steps, at, row * 4, p.kvStride * 4, kv + 4 * p.kOffset, keys);
-      k.seq_ring_write(batch, n, steps, at, row * 4, p.kvStride * 4, kv + 4 * p.vOffset, values);
-      k.seq_ring_write(batch, n, steps, at, 1, 1, src.mask, mask);
+      k.seq_ring_write(batch, n, steps, at, row * 4, kv.stride * 4, kv.keys, keys);
+      k.seq_ring_write(batch, n, steps, at, row * 4, kv.stride * 4, kv.values, values);
+      k.seq_ring_write(batch, n, steps, at, 1, 1, kv.mask, mask);
       at += n;
     });
     k.f32_mask_invalid(batch * steps, row, mask, keys, keys, 0);
@@ -172,22 +174,21 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   }
 
   /** Attends the queries of x to keys, values and mask laid out [batch, steps, KVH, U]. */
-  private attendQueries(x: WSeq, ctx: RunContext, kv: { keys: number; values: number; mask: number; steps: number }): WSeq {
-    const p = this.projection;
+  private attendQueries(x: WSeq, ctx: RunContext, kv: { keys: number; values: number; mask: number; steps: number }, stepping: boolean): WSeq {
     this.bindKeyValues(kv.keys, kv.values, this.kvHeads * this.units, kv.mask, kv.steps);
-    this.bindQueries(p.runQuery(ctx, x.batch * x.time, x.values), p.qStride, x.mask, x.time);
-    return this.result(this.attend(ctx, x.batch, x.time, x.mask), x.mask, x.batch, x.time);
+    const mask = this.bindCrossQueries(x, ctx, stepping);
+    return this.result(this.attend(ctx, x.batch, x.time, mask), mask, x.batch, x.time);
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
-    return this.attendQueries(x, ctx, this.project(ctx, x.batch));
+    return this.attendQueries(x, ctx, this.project(ctx, x.batch), false);
   }
 
   runStep(x: WSeq, ctx: RunContext): WSeq {
     const bufs = this.stateOf(ctx);
     const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
     const kv = !ctx.rt.u8[bufs[3]!.ptr] ? this.project(ctx, x.batch, bufs) : { keys: keys.ptr, values: values.ptr, mask: mask.ptr, steps: keys.shape[1]! };
-    return this.attendQueries(x, ctx, kv);
+    return this.attendQueries(x, ctx, kv, true);
   }
 }
 
