@@ -2,7 +2,7 @@
 // sequence_layers/jax/attention/dot_product_self_attention_v2.py.
 //
 // Exports (sorted): DotProductSelfAttentionV2, DotProductSelfAttentionV2Def,
-// DotProductSelfAttentionV2Layer, flashAttentionFields, NO_SINKS.
+// DotProductSelfAttentionV2Layer, flashAttentionFields, flashNetworkAndReferenceFields, NO_SINKS.
 //
 // The reference rewrote self attention around flash attention, segment ids and external
 // positions, without sinks or relative positions. Its results are DotProductSelfAttention's
@@ -16,6 +16,16 @@ import { SelfAttentionLayer } from './dot-product-self-attention.js';
 
 const { numHeads, unitsPerHead, useBias, attentionLogitsSoftCap, perDimScale, queryScale, weightStorage } = attentionFields;
 const { experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype } = attentionFields;
+
+/** The networks, and the reference's fields of no effect here, of the flash-attention layers (and MultiSourceDotProductAttention). */
+export const flashNetworkAndReferenceFields = {
+  ...attentionNetworkFields,
+  experimentalAccumulateLogitsInFloat32,
+  perDimScaleSharding,
+  precision,
+  computeDtype,
+  paramDtype,
+};
 
 /** The fields the flash-attention layers (DotProductSelfAttentionV2, BlockwiseDotProductSelfAttention) share beyond their horizons. */
 export const flashAttentionFields = {
@@ -44,12 +54,7 @@ export const flashAttentionFields = {
   flashAttentionQueryBlockSize: f.int(1).opt(),
   /** flash_attention_key_block_size: any, no effect. */
   flashAttentionKeyBlockSize: f.int(1).opt(),
-  ...attentionNetworkFields,
-  experimentalAccumulateLogitsInFloat32,
-  perDimScaleSharding,
-  precision,
-  computeDtype,
-  paramDtype,
+  ...flashNetworkAndReferenceFields,
   ...kvCacheFields,
 };
 

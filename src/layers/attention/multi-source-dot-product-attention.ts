@@ -11,9 +11,9 @@
 // when the constants are given there, else at the first step) and keeps them in its state.
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
-import { AttentionLayer, attentionNetworkFields } from './base.js';
+import { AttentionLayer } from './base.js';
 import { ATT, getSource, InputProjection, inputProjectionField, resizeState, sourceChannelsAtBuild } from './common.js';
-import { flashAttentionFields, NO_SINKS } from './dot-product-self-attention-v2.js';
+import { flashAttentionFields, flashNetworkAndReferenceFields, NO_SINKS } from './dot-product-self-attention-v2.js';
 
 const names = (what: string) =>
   f.custom<string[]>(`${what}: a non-empty string or a non-empty list of them`, (v) => {
@@ -21,10 +21,7 @@ const names = (what: string) =>
     return Array.isArray(list) && list.length > 0 && list.every((s) => typeof s === 'string' && s.length > 0) ? [...list] : undefined;
   });
 
-const {
-  numHeads, unitsPerHead, numKvHeads, useBias, attentionLogitsSoftCap, perDimScale, queryScale, weightStorage, flashAttentionQueryBlockSize,
-  experimentalAccumulateLogitsInFloat32, perDimScaleSharding, precision, computeDtype, paramDtype,
-} = flashAttentionFields;
+const { numHeads, unitsPerHead, numKvHeads, useBias, attentionLogitsSoftCap, perDimScale, queryScale, weightStorage, flashAttentionQueryBlockSize } = flashAttentionFields;
 
 const multiSourceFields = {
   /** Keys of the source Sequences [batch, source_time, channels] in the constants, attended together in this order. */
@@ -55,12 +52,7 @@ const multiSourceFields = {
   flashAttentionQueryBlockSize,
   /** flash_attention_source_block_sizes: any, no effect (the fused kernel needs no blocks). */
   flashAttentionSourceBlockSizes: f.any('a block size, a list of them, or null').opt(),
-  ...attentionNetworkFields,
-  experimentalAccumulateLogitsInFloat32,
-  perDimScaleSharding,
-  precision,
-  computeDtype,
-  paramDtype,
+  ...flashNetworkAndReferenceFields,
 };
 
 /**
