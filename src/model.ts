@@ -94,11 +94,11 @@ function preorder(l: Layer, out: Layer[] = []): Layer[] {
   return out;
 }
 
-/** Marks a layer with a stepRefusal, and every layer holding one, as not steppable; returns whether l steps. */
+/** Marks a layer with a stepRefusal, and every layer holding one, as not steppable; returns whether l's subtree has one. */
 function refuseSteps(l: Layer): boolean {
-  const children = l.children.map(refuseSteps).every(Boolean);
-  if (!children || l.stepRefusal) l.supportsStep = false;
-  return l.supportsStep;
+  const refused = l.children.map(refuseSteps).some(Boolean) || l.stepRefusal !== null;
+  if (refused) l.supportsStep = false;
+  return refused;
 }
 
 /** A built model: the root of a layer tree plus its parameters in WebAssembly memory. */

@@ -40,8 +40,16 @@ abstract class PositionLayer extends SharedRunLayer {
     return true;
   }
 
+  /** Physical positions of the warm-up steps before it, counted from -steps so the first valid step is at 0. */
+  private warmUp = 0;
+
+  /** Not spared `steps` warm-up steps (see Layer.seesWarmUp): physical positions start at -steps. */
+  seesWarmUp(steps: number): void {
+    if (!this.validOnly) this.warmUp = steps;
+  }
+
   stateSpecs(batch: number): StateSpec[] {
-    return this.counts ? [{ name: 'position', dtype: 'int32', shape: [batch, 1], fill: this.validOnly ? -1 : 0 }] : [];
+    return this.counts ? [{ name: 'position', dtype: 'int32', shape: [batch, 1], fill: this.validOnly ? -1 : -this.warmUp }] : [];
   }
 
   /** Positions f32 [batch, time] of x's steps (scratch); step() advances the state. */

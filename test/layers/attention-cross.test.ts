@@ -219,12 +219,33 @@ describe('query, key and value networks in cross attention', () => {
     }
   });
 
-  it('after a latency: the query network is spared the warm-up, or (RoPE counting valid steps) passes over it', () => {
-    for (const recomputeKvPerStep of [true, false]) {
-      const m = sl.build(sl.Serial([sl.Delay({ length: 2, delayLayerOutput: false }), sl.DotProductAttention({ sourceName: 'text', numHeads: 2, unitsPerHead: 4, recomputeKvPerStep, ...networks })]), { inputShape: [3], constants: { text } });
-      sl.verifyContract(m, { x: sl.randomSequence([2, 11, 3], { seed: 5, randomMask: true }), constants: { text } });
-      m.dispose();
+  it('after a latency: the query network is spared the warm-up, or starts its positions before it (found in review: physical RoPE)', () => {
+    const physical = sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4, onlyAdvancePositionForValidTimesteps: false });
+    for (const queryNetwork of [rope, physical]) {
+      for (const recomputeKvPerStep of [true, false]) {
+        const attention = sl.DotProductAttention({ sourceName: 'text', numHeads: 2, unitsPerHead: 4, recomputeKvPerStep, ...networks, queryNetwork });
+        for (const config of [sl.Serial([sl.Delay({ length: 2, delayLayerOutput: false }), attention]), sl.Serial([sl.Lookahead({ length: 2 }), sl.Residual([attention, sl.Flatten()], { shortcutLayers: [sl.Dense({ features: 8 })] })])]) {
+          const m = sl.build(config, { inputShape: [3], constants: { text } });
+          sl.verifyContract(m, { x: sl.randomSequence([2, 11, 3], { seed: 5, randomMask: true }), constants: { text } });
+          m.dispose();
+        }
+      }
     }
+  });
+
+  it('key and value networks run over the source only: they need not step, and see no step constants (found in review)', () => {
+    const same = sl.Serial([sl.Flatten(), sl.Conv1D({ filters: 8, kernelSize: 3, padding: 'same' }), sl.Reshape({ outputShape: [2, 4] })]);
+    const m = sl.build(sl.DotProductAttention({ sourceName: 'text', numHeads: 2, unitsPerHead: 4, keyNetwork: same, valueNetwork: same }), { inputShape: [3], constants: { text } });
+    expect(m.supportsStep).toBe(true);
+    sl.verifyContract(m, { x: sl.randomSequence([2, 9, 3], { seed: 6 }), constants: { text }, testReceptiveField: false });
+    m.dispose();
+    const positions = new sl.Sequence(Float32Array.from({ length: 14 }, (_, i) => i % 7), new Uint8Array(14).fill(1), [2, 7]);
+    const keyNetwork = sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4, positionsName: 'source_positions', onlyAdvancePositionForValidTimesteps: false });
+    const constants = { text, source_positions: positions };
+    const r = sl.build(sl.MultiSourceDotProductAttention({ sourceNames: ['text'], numHeads: 2, unitsPerHead: 4, keyNetwork }), { inputShape: [3], constants });
+    const x = sl.randomSequence([2, 3, 3], { randomLengths: false });
+    sl.assertSequencesClose(r.step(x, r.initialState(2, { constants }), { constants }), r.layer(x, { constants }), 'step with source positions', 0, 0);
+    r.dispose();
   });
 });
 

@@ -241,10 +241,11 @@ export abstract class AttentionLayer extends Layer {
 
   /**
    * Builds the networks `cfg` names (attentionNetworkFields), after the layer's own parameters;
-   * one that cannot step makes the layer not steppable.
+   * one that cannot step makes the layer not steppable, except a cross attention's key and value
+   * networks (`source`), which only ever run layer() over the source.
    */
-  protected buildNetworks(cfg: { queryNetwork?: LayerConfig; keyNetwork?: LayerConfig; valueNetwork?: LayerConfig }): void {
-    const network = (config: LayerConfig | undefined, field: string, heads: number): Layer | null => {
+  protected buildNetworks(cfg: { queryNetwork?: LayerConfig; keyNetwork?: LayerConfig; valueNetwork?: LayerConfig }, source = false): void {
+    const network = (config: LayerConfig | undefined, field: string, heads: number, steps = true): Layer | null => {
       if (!config) return null;
       const input = { shape: [heads, this.units], dtype: 'float32' } as const;
       const l = this.child(config, field, input);
@@ -256,13 +257,13 @@ export abstract class AttentionLayer extends Layer {
             `${l.type} gives [${l.output.shape}] ${l.output.dtype}, ratio ${l.outputRatio}, block size ${l.blockSize}, latency ${l.inputLatency}/${l.outputLatency}`,
         );
       }
-      if (!l.supportsStep) this.supportsStep = false;
+      if (steps && !l.supportsStep) this.supportsStep = false;
       return l;
     };
     this.networks = {
       query: network(cfg.queryNetwork, 'query_network', this.heads),
-      key: network(cfg.keyNetwork, 'key_network', this.kvHeads),
-      value: network(cfg.valueNetwork, 'value_network', this.kvHeads),
+      key: network(cfg.keyNetwork, 'key_network', this.kvHeads, !source),
+      value: network(cfg.valueNetwork, 'value_network', this.kvHeads, !source),
     };
   }
 

@@ -65,7 +65,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
     // warm-up a chain could not withhold (seesWarmUp).
     this.readsStepConstants = !this.recompute;
     this.skipsWarmUp = config.relativePositionEmbedding != null;
-    this.buildNetworks(config);
+    this.buildNetworks(config, true);
     // x only makes queries: the query network's field is the layer's.
     if (this.networks.query) this.receptiveFieldPerStep = this.networks.query.receptiveFieldPerStep;
   }
@@ -76,13 +76,13 @@ export class DotProductAttentionLayer extends AttentionLayer {
   /** Not spared `steps` warm-up steps (the whole of them: see Layer.seesWarmUp): the query positions start at -steps. */
   seesWarmUp(steps: number): void {
     if (this.skipsWarmUp) this.warmUp = steps;
-    super.seesWarmUp(steps); // the query network
+    this.networks.query?.seesWarmUp(steps);
   }
 
   /** The source, whenever runStep will read it: every step with recompute, else the first. */
   validateStep(batch: number, time: number, ctx: RunContext): void {
     if (this.recompute || !this.projected(ctx, this.stateOf(ctx))) getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch);
-    super.validateStep(batch, time, ctx);
+    this.networks.query?.validateStep(batch, time, ctx); // the key and value networks run over the source, not the step
   }
 
   stateSpecs(batch: number): StateSpec[] {

@@ -97,7 +97,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
     this.clearCache();
     this.checksStep = true;
     this.readsStepConstants = true; // the sources may come with the first step
-    this.buildNetworks(config);
+    this.buildNetworks(config, true);
     // x only makes queries: the query network's field is the layer's.
     if (this.networks.query) this.receptiveFieldPerStep = this.networks.query.receptiveFieldPerStep;
   }
@@ -110,7 +110,12 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   /** The sources, whenever runStep will read them: at the first step. */
   validateStep(batch: number, time: number, ctx: RunContext): void {
     if (!ctx.rt.u8[this.stateOf(ctx)[3]!.ptr]) for (const s of this.sources) getSource(this, ctx.constants, s.name, s.channels, batch);
-    super.validateStep(batch, time, ctx);
+    this.networks.query?.validateStep(batch, time, ctx); // the key and value networks run over the sources, not the step
+  }
+
+  /** Not spared a warm-up: only the query network steps. */
+  seesWarmUp(steps: number): void {
+    this.networks.query?.seesWarmUp(steps);
   }
 
   stateSpecs(batch: number): StateSpec[] {
