@@ -115,13 +115,30 @@ export function q8_lstm(
  * wx: W [din, 3u] packed; bx [3u] or 0; uzr: U[:, 0:2u] packed [u, 2u]; uh: U[:, 2u:3u] packed
  * [u, u]; bh [u] or 0 (reset_after only). h [batch, u]: the state, in place. Scratch: z
  * batch * time * 3u floats, q batch * u floats. Any sizes >= 1.
+ *
+ * gzr, gwh, guh: [W_zr; U_zr] (rows din + u, 2u columns), W_h (din rows) and U_h (u rows)
+ * packed by f32_gemv_pack_b, for a block of one step of one item: it then runs as q8_gru does,
+ * with f32_gemv streaming each packing once (as the LSTM step; the sums are the GEMMs', bias,
+ * then x's rows, then h's, so a step equals the layer bit for bit).
  */
 export function f32_gru(
   batch: i32, time: i32, din: i32, units: i32, resetAfter: bool, act: i32, actP: f32, ract: i32, ractP: f32,
   x: usize, mask: usize, wx: usize, bx: usize, uzr: usize, uh: usize, bh: usize, h: usize, z: usize, q: usize, y: usize,
+  gzr: usize, gwh: usize, guh: usize,
 ): void {
   const u = units, g3 = 3 * u;
   const rowB = <usize>g3 << 2, uB = <usize>u << 2;
+  if (batch == 1 && time == 1) {
+    const zh = z + (<usize>(2 * u) << 2);
+    f32_gemv(2 * u, din + u, 0, din, x, u, h, gzr, z, bx, false);
+    f32_gemv(u, din, 0, din, x, 0, 0, gwh, zh, bx ? bx + (<usize>(2 * u) << 2) : 0, false);
+    f32_vactivation(ract, 2 * u, z, ractP, z);
+    if (resetAfter) f32_gemv(u, u, 0, u, h, 0, 0, guh, q, bh, false);
+    gruReset(u, resetAfter, z, h, q);
+    if (!resetAfter) f32_gemv(u, u, 0, u, q, 0, 0, guh, zh, 0, true);
+    gruUpdate(u, act, actP, z, h, y, load<u8>(mask) != 0);
+    return;
+  }
   // Input projection of every step at once: z [batch * time, 3u] = x W + bx.
   f32_gemm(batch * time, g3, din, x, din, wx, z, g3, bx, false);
   for (let t = 0; t < time; t++) {

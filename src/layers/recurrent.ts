@@ -241,8 +241,11 @@ export class GRULayer extends RecurrentLayer {
   private readonly recurrentKernel: Param;
   private readonly bias: Param | null;
   private readonly resetAfter: boolean;
-  /** float32 storage: W, U[:, 0:2u] and U[:, 2u:3u] packed for f32_gemm. */
-  private readonly f32: { wx: Derived; uzr: Derived; uh: Derived } | null;
+  /**
+   * float32 storage: W, U[:, 0:2u] and U[:, 2u:3u] packed for f32_gemm, and for f32_gemv
+   * (a one-step block) [W_zr; U_zr], W_h and U_h.
+   */
+  private readonly f32: { wx: Derived; uzr: Derived; uh: Derived; gzr: Derived; gwh: Derived; guh: Derived } | null;
   /** int8 storage: [W_zr; U_zr], W_h and U_h packed for q8_gemv. */
   private readonly q8: { zr: Q8Weights; wh: Q8Weights; uh: Q8Weights } | null;
   /** resetAfter: the input projection's bias, with the recurrent biases of z and r folded in. */
@@ -264,7 +267,11 @@ export class GRULayer extends RecurrentLayer {
       this.q8 = { zr: new Q8Weights(host, [this.din, u], 2 * u), wh: new Q8Weights(host, [this.din], u), uh: new Q8Weights(host, [u], u) };
       this.f32 = null;
     } else {
-      this.f32 = { wx: this.packed(this.din, 3 * u), uzr: this.packed(u, 2 * u), uh: this.packed(u, u) };
+      const gemv = (rows: number, n: number) => this.derive(this.rt.k.f32_gemv_packed_len(rows, n) * 4);
+      this.f32 = {
+        wx: this.packed(this.din, 3 * u), uzr: this.packed(u, 2 * u), uh: this.packed(u, u),
+        gzr: gemv(this.din + u, 2 * u), gwh: gemv(this.din, u), guh: gemv(u, u),
+      };
       this.q8 = null;
     }
     this.bx = this.bias && this.resetAfter ? this.derive(3 * u * 4) : null;
@@ -281,10 +288,14 @@ export class GRULayer extends RecurrentLayer {
       this.q8.wh.pack(this.rt, [w + 2 * u * 4], 3 * u);
       this.q8.uh.pack(this.rt, [rk + 2 * u * 4], 3 * u);
     } else {
-      const { wx, uzr, uh } = this.f32!;
-      k.f32_gemm_pack_b(this.din, 3 * u, w, 3 * u, wx.ptr);
+      const { wx, uzr, uh, gzr, gwh, guh } = this.f32!, din = this.din;
+      k.f32_gemm_pack_b(din, 3 * u, w, 3 * u, wx.ptr);
       k.f32_gemm_pack_b(u, 2 * u, rk, 3 * u, uzr.ptr);
       k.f32_gemm_pack_b(u, u, rk + 2 * u * 4, 3 * u, uh.ptr);
+      k.f32_gemv_pack_b(din + u, 0, din, 2 * u, w, 3 * u, gzr.ptr);
+      k.f32_gemv_pack_b(din + u, din, u, 2 * u, rk, 3 * u, gzr.ptr);
+      k.f32_gemv_pack_b(din, 0, din, u, w + 2 * u * 4, 3 * u, gwh.ptr);
+      k.f32_gemv_pack_b(u, 0, u, u, rk + 2 * u * 4, 3 * u, guh.ptr);
     }
     if (this.bx) {
       const b = this.bias!.view(), out = this.rt.f32.subarray(this.bx.ptr >> 2, (this.bx.ptr >> 2) + 3 * u);
@@ -306,9 +317,9 @@ export class GRULayer extends RecurrentLayer {
       );
       return;
     }
-    const { wx, uzr, uh } = this.f32!;
+    const { wx, uzr, uh, gzr, gwh, guh } = this.f32!;
     const z = ctx.alloc(x.batch * x.time * 3 * u * 4), q = ctx.alloc(x.batch * u * 4);
-    k.f32_gru(x.batch, x.time, this.din, u, this.resetAfter, act, actP, ract, ractP, x.values, x.mask, wx.ptr, bx, uzr.ptr, uh.ptr, bh, h, z, q, y);
+    k.f32_gru(x.batch, x.time, this.din, u, this.resetAfter, act, actP, ract, ractP, x.values, x.mask, wx.ptr, bx, uzr.ptr, uh.ptr, bh, h, z, q, y, gzr.ptr, gwh.ptr, guh.ptr);
   }
 }
 

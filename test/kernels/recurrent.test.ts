@@ -75,9 +75,17 @@ class Mem {
   }
   /** [W; U] ([k1, n] over [k2, n]) packed for f32_gemv. */
   gemvPacked(w: ArrayLike<number>, k1: number, u: ArrayLike<number>, k2: number, n: number): number {
-    const out = this.put(new Float32Array(rt.k.f32_gemv_packed_len(k1 + k2, n)));
-    rt.k.f32_gemv_pack_b(k1 + k2, 0, k1, n, this.put(w), n, out);
-    rt.k.f32_gemv_pack_b(k1 + k2, k1, k2, n, this.put(u), n, out);
+    return this.gemvStacked([{ m: w, k: k1 }, { m: u, k: k2 }], n);
+  }
+  /** Matrices stacked by rows (each k rows of n columns from `off`, rows `ld` apart), packed for f32_gemv. */
+  gemvStacked(parts: { m: ArrayLike<number>; k: number; ld?: number; off?: number }[], n: number): number {
+    const rows = parts.reduce((s, p) => s + p.k, 0);
+    const out = this.put(new Float32Array(rt.k.f32_gemv_packed_len(rows, n)));
+    let r0 = 0;
+    for (const { m, k, ld = n, off = 0 } of parts) {
+      rt.k.f32_gemv_pack_b(rows, r0, k, n, this.put(m) + off * 4, ld, out);
+      r0 += k;
+    }
     return out;
   }
   free(): void {
@@ -167,6 +175,47 @@ describe('f32_lstm', () => {
   });
 });
 
+describe('f32_gru one-step blocks (the f32_gemv path)', () => {
+  // T one-step calls of one item (GEMVs over each packing), one call over the T steps (input
+  // GEMM, then h U per step) and item 0 of a batch of 2 sum in the same order: equal bits.
+  it.each([[1, 1, true], [5, 3, false], [16, 8, true], [7, 29, false], [33, 30, true], [9, 12, false]] as const)('din %i, units %i, reset_after %s', (din, u, resetAfter) => {
+    const T = 5, random = seededRandom(din * 100 + u);
+    const x = randoms(random, 2 * T * din), w = randoms(random, din * 3 * u, 0.7), U = randoms(random, u * 3 * u, 0.7);
+    const bx = randoms(random, 3 * u), bh = randoms(random, u);
+    const mask = Array.from({ length: 2 * T }, (_, i) => (i % T === 2 ? 0 : 1));
+    const h0 = randoms(random, 2 * u);
+    const mem = new Mem(4);
+    try {
+      const wx = mem.packed(w, din, 3 * u), uzr = mem.packed(U, u, 2 * u, 3 * u), uh = mem.packed(U, u, u, 3 * u, 2 * u), g = gruGemv(mem, w, U, din, u);
+      const pbx = mem.put(bx), pbh = resetAfter ? mem.put(bh) : 0;
+      const run = (batch: number, time: number, xs: number[], ms: number[], h: number[]) => {
+        const ph = mem.put(h), py = mem.scratch(batch * time * u, 'y');
+        rt.k.f32_gru(
+          batch, time, din, u, resetAfter, sl.ACT.tanh, 0, sl.ACT.sigmoid, 0, mem.put(xs), mem.put(ms, 'u8'), wx, pbx, uzr, uh, pbh, ph,
+          mem.scratch(batch * time * 3 * u, 'z'), mem.scratch(batch * u, 'q'), py, ...g,
+        );
+        return { y: mem.f32(py, batch * time * u), h: mem.f32(ph, batch * u) };
+      };
+      const whole = run(1, T, x.slice(0, T * din), mask.slice(0, T), h0.slice(0, u));
+      let h = h0.slice(0, u);
+      const ys: number[] = [];
+      for (let t = 0; t < T; t++) {
+        const r = run(1, 1, x.slice(t * din, (t + 1) * din), [mask[t]!], h);
+        ys.push(...r.y);
+        h = r.h;
+      }
+      const pair = run(2, T, x, mask, h0);
+      expect(ys).toEqual(whole.y);
+      expect(h).toEqual(whole.h);
+      expect(pair.y.slice(0, T * u)).toEqual(whole.y);
+      expect(pair.h.slice(0, u)).toEqual(whole.h);
+      expect(mem.brokenGuards()).toEqual([]);
+    } finally {
+      mem.free();
+    }
+  });
+});
+
 describe('f32_lstm one-step blocks (the fused f32_gemv path)', () => {
   // T one-step calls of one item (one GEMV over [x ‖ h] against [W; U]), one call over the T
   // steps (input GEMM, then h U per step) and item 0 of a batch of 2 sum in the same order:
@@ -205,6 +254,15 @@ describe('f32_lstm one-step blocks (the fused f32_gemv path)', () => {
   });
 });
 
+/** The f32_gru one-step packings: [W_zr; U_zr], W_h and U_h for f32_gemv. */
+function gruGemv(mem: Mem, w: ArrayLike<number>, U: ArrayLike<number>, din: number, u: number): [number, number, number] {
+  return [
+    mem.gemvStacked([{ m: w, k: din, ld: 3 * u }, { m: U, k: u, ld: 3 * u }], 2 * u),
+    mem.gemvStacked([{ m: w, k: din, ld: 3 * u, off: 2 * u }], u),
+    mem.gemvStacked([{ m: U, k: u, ld: 3 * u, off: 2 * u }], u),
+  ];
+}
+
 describe('f32_gru', () => {
   it.each(SIZES.flatMap((s, i) => [[i, s, true], [i, s, false]] as const))('case %i reset_after=%s', (i, s, resetAfter) => {
     const { batch, time, din, units: u } = s;
@@ -222,7 +280,7 @@ describe('f32_gru', () => {
       rt.k.f32_gru(
         batch, time, din, u, resetAfter, sl.ACT.tanh, 0, sl.ACT.sigmoid, 0, mem.put(x), mem.put(mask, 'u8'),
         mem.packed(w, din, 3 * u), mem.put(bx), mem.packed(U, u, 2 * u, 3 * u), mem.packed(U, u, u, 3 * u, 2 * u),
-        resetAfter ? mem.put(bRec.slice(2 * u)) : 0, ph, pz, pq, py,
+        resetAfter ? mem.put(bRec.slice(2 * u)) : 0, ph, pz, pq, py, ...gruGemv(mem, w, U, din, u),
       );
       const h = [...h0], y = new Float64Array(batch * time * u);
       for (let t = 0; t < time; t++) {
