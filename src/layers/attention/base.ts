@@ -300,6 +300,12 @@ export abstract class AttentionLayer extends Layer {
     return out;
   }
 
+  /** A cross attention's source (in WebAssembly memory) projected by `p`, then through the key and value networks (layer() over all of it). */
+  protected projectSource(p: InputProjection, source: WSeq, ctx: RunContext): KeyValues {
+    const kv = p.runKeyValue(ctx, source.batch * source.time, source.values);
+    return this.keyValueNetworks({ keys: kv + 4 * p.kOffset, values: kv + 4 * p.vOffset, stride: p.kvStride, mask: source.mask }, source, ctx, false);
+  }
+
   /**
    * A cross attention's queries: x projected, then through the query network (layer() or
    * step()), bound as the descriptor's linear queries. Returns their mask.

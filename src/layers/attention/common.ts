@@ -2,7 +2,7 @@
 //
 // Exports (sorted): ATT, AttentionCall, getSource, InputProjection,
 // InputProjectionConfig, inputProjectionField, KvCache, ParamHost, resizeState,
-// sourceChannelsAtBuild, subConfigField.
+// sourceChannelsAtBuild, SourceState, subConfigField.
 //
 // Every attention layer is: one packed GEMM for the input projections (query, key and value
 // kernels side by side), then ONE call of the fused kernel f32_attention (assembly/attention.ts)
@@ -530,6 +530,36 @@ export class KvCache {
     return c + ((t - c) % period);
   }
 }
+
+/**
+ * The projected source a cross attention keeps at the start of its state: `keys`, `values`
+ * [B, S, KVH, U] and `mask` [B, S] (sized from the source, so growable), and `projected` u8 [1]
+ * (1 once they hold it: a source may have no steps).
+ */
+export const SourceState = {
+  specs(batch: number, kvHeads: number, units: number): StateSpec[] {
+    return [
+      { name: 'keys', dtype: 'float32', shape: [batch, 0, kvHeads, units], growable: true },
+      { name: 'values', dtype: 'float32', shape: [batch, 0, kvHeads, units], growable: true },
+      { name: 'mask', dtype: 'uint8', shape: [batch, 0], growable: true },
+      { name: 'projected', dtype: 'uint8', shape: [1] },
+    ];
+  },
+
+  projected(rt: Runtime, bufs: readonly StateBuffer[]): boolean {
+    return rt.u8[bufs[3]!.ptr] !== 0;
+  },
+
+  /** Sizes the buffers (zeros) for `steps` source steps and marks them projected; returns their pointers. */
+  resize(rt: Runtime, bufs: readonly StateBuffer[], batch: number, steps: number, kvHeads: number, units: number): { keys: number; values: number; mask: number } {
+    const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
+    resizeState(rt, keys, [batch, steps, kvHeads, units]);
+    resizeState(rt, values, [batch, steps, kvHeads, units]);
+    resizeState(rt, mask, [batch, steps]);
+    rt.u8[bufs[3]!.ptr] = 1;
+    return { keys: keys.ptr, values: values.ptr, mask: mask.ptr };
+  },
+};
 
 /** Replaces a growable state buffer by a zero-filled one of `shape` (same dtype). */
 export function resizeState(rt: Runtime, buf: StateBuffer, shape: readonly number[]): void {

@@ -13,8 +13,8 @@
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { MAX_STEP_COUNT, toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
-import { AttentionLayer, attentionFields, attentionNetworkFields, type KeyValues } from './base.js';
-import { ATT, getSource, inputProjectionField, resizeState, sourceChannelsAtBuild } from './common.js';
+import { AttentionLayer, attentionFields, attentionNetworkFields } from './base.js';
+import { ATT, getSource, inputProjectionField, sourceChannelsAtBuild, SourceState } from './common.js';
 
 const dotProductAttentionFields = {
   /** Key of the source Sequence [batch, source_time, channels] in the constants. */
@@ -81,21 +81,14 @@ export class DotProductAttentionLayer extends AttentionLayer {
 
   /** The source, whenever runStep will read it: every step with recompute, else the first. */
   validateStep(batch: number, time: number, ctx: RunContext): void {
-    if (this.recompute || !this.projected(ctx, this.stateOf(ctx))) getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch);
+    if (this.recompute || !SourceState.projected(ctx.rt, this.stateOf(ctx))) getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch);
     this.networks.query?.validateStep(batch, time, ctx); // the key and value networks run over the source, not the step
   }
 
   stateSpecs(batch: number): StateSpec[] {
     const step: StateSpec = { name: 'time_step', dtype: 'int32', shape: [batch], fill: -this.warmUp, min: -this.warmUp };
     if (this.recompute) return [step];
-    const { heads, units } = this;
-    return [
-      { name: 'keys', dtype: 'float32', shape: [batch, 0, heads, units], growable: true },
-      { name: 'values', dtype: 'float32', shape: [batch, 0, heads, units], growable: true },
-      { name: 'mask', dtype: 'uint8', shape: [batch, 0], growable: true },
-      { name: 'projected', dtype: 'uint8', shape: [1] },
-      step,
-    ];
+    return [...SourceState.specs(batch, this.kvHeads, this.units), step];
   }
 
   /** Projects the source now when initialState got it; a missing one waits for the first step. */
@@ -104,40 +97,22 @@ export class DotProductAttentionLayer extends AttentionLayer {
     this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch));
   }
 
-  /** Whether the state holds the projected source (which may have no steps). */
-  private projected(ctx: RunContext, bufs: StateBuffer[]): boolean {
-    return ctx.rt.u8[bufs[3]!.ptr] !== 0;
-  }
-
   /** keys, values: the projected source, masked (zeros at invalid steps); mask: the source's; projected: 1. */
   private projectIntoState(ctx: RunContext, bufs: StateBuffer[], source: Sequence): void {
-    const rt = ctx.rt, { heads, units } = this, p = this.projection;
-    rt.u8[bufs[3]!.ptr] = 1;
-    const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
-    const b = source.batch, s = source.time, row = heads * units;
-    resizeState(rt, keys, [b, s, heads, units]);
-    resizeState(rt, values, [b, s, heads, units]);
-    resizeState(rt, mask, [b, s]);
-    const kv = this.projectSource(ctx, source);
+    const rt = ctx.rt, b = source.batch, s = source.time, row = this.kvHeads * this.units;
+    const { keys, values, mask } = SourceState.resize(rt, bufs, b, s, this.kvHeads, this.units);
+    const kv = this.projectSource(this.projection, toWasm(rt, source), ctx);
     // A strided copy of every row (a ring write of capacity s from slot 0).
-    rt.k.seq_ring_write(b, s, s, 0, row * 4, kv.stride * 4, kv.keys, keys.ptr);
-    rt.k.seq_ring_write(b, s, s, 0, row * 4, kv.stride * 4, kv.values, values.ptr);
-    rt.k.mem_copy(mask.ptr, kv.mask, b * s);
-    rt.k.f32_mask_invalid(b * s, row, mask.ptr, keys.ptr, keys.ptr, 0);
-    rt.k.f32_mask_invalid(b * s, row, mask.ptr, values.ptr, values.ptr, 0);
-  }
-
-  /** The source's keys and values in scratch: projected, then through the key and value networks (layer() over the whole source). */
-  private projectSource(ctx: RunContext, source: Sequence): KeyValues {
-    const p = this.projection, src = toWasm(ctx.rt, source);
-    const kv = p.runKeyValue(ctx, source.batch * source.time, src.values);
-    const own = { keys: kv + 4 * p.kOffset, values: kv + 4 * p.vOffset, stride: p.kvStride, mask: src.mask };
-    return this.keyValueNetworks(own, src, ctx, false);
+    rt.k.seq_ring_write(b, s, s, 0, row * 4, kv.stride * 4, kv.keys, keys);
+    rt.k.seq_ring_write(b, s, s, 0, row * 4, kv.stride * 4, kv.values, values);
+    rt.k.mem_copy(mask, kv.mask, b * s);
+    rt.k.f32_mask_invalid(b * s, row, mask, keys, keys, 0);
+    rt.k.f32_mask_invalid(b * s, row, mask, values, values, 0);
   }
 
   /** Projects the source into scratch and points the descriptor's keys at it. */
   private bindSource(ctx: RunContext, source: Sequence): void {
-    const kv = this.projectSource(ctx, source);
+    const kv = this.projectSource(this.projection, toWasm(ctx.rt, source), ctx);
     this.bindKeyValues(kv.keys, kv.values, kv.stride, kv.mask, source.time);
   }
 
@@ -161,7 +136,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
       this.bindSource(ctx, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
     } else {
       const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
-      if (!this.projected(ctx, bufs)) this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
+      if (!SourceState.projected(rt, bufs)) this.projectIntoState(ctx, bufs, getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch));
       this.bindKeyValues(keys.ptr, values.ptr, this.heads * this.units, mask.ptr, keys.shape[1]!);
     }
     const y = this.attendQueries(x, ctx, pos, true);

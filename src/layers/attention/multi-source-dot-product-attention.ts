@@ -12,7 +12,7 @@
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
 import { AttentionLayer } from './base.js';
-import { ATT, getSource, InputProjection, inputProjectionField, resizeState, sourceChannelsAtBuild } from './common.js';
+import { ATT, getSource, InputProjection, inputProjectionField, sourceChannelsAtBuild, SourceState } from './common.js';
 import { flashAttentionFields, flashNetworkAndReferenceFields, NO_SINKS } from './dot-product-self-attention-v2.js';
 
 const names = (what: string) =>
@@ -109,7 +109,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
 
   /** The sources, whenever runStep will read them: at the first step. */
   validateStep(batch: number, time: number, ctx: RunContext): void {
-    if (!ctx.rt.u8[this.stateOf(ctx)[3]!.ptr]) for (const s of this.sources) getSource(this, ctx.constants, s.name, s.channels, batch);
+    if (!SourceState.projected(ctx.rt, this.stateOf(ctx))) for (const s of this.sources) getSource(this, ctx.constants, s.name, s.channels, batch);
     this.networks.query?.validateStep(batch, time, ctx); // the key and value networks run over the sources, not the step
   }
 
@@ -119,13 +119,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   }
 
   stateSpecs(batch: number): StateSpec[] {
-    const { kvHeads, units } = this;
-    return [
-      { name: 'keys', dtype: 'float32', shape: [batch, 0, kvHeads, units], growable: true },
-      { name: 'values', dtype: 'float32', shape: [batch, 0, kvHeads, units], growable: true },
-      { name: 'mask', dtype: 'uint8', shape: [batch, 0], growable: true },
-      { name: 'projected', dtype: 'uint8', shape: [1] },
-    ];
+    return SourceState.specs(batch, this.kvHeads, this.units);
   }
 
   /** Projects the sources now when initialState got them all; otherwise at the first step. */
@@ -143,22 +137,15 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
     const given = this.sources.map((s) => getSource(this, ctx.constants, s.name, s.channels, batch));
     const steps = given.reduce((n, x) => n + x.time, 0);
     let keys: number, values: number, mask: number;
-    if (bufs) {
-      const [kb, vb, mb] = bufs as [StateBuffer, StateBuffer, StateBuffer];
-      resizeState(rt, kb, [batch, steps, this.kvHeads, this.units]);
-      resizeState(rt, vb, [batch, steps, this.kvHeads, this.units]);
-      resizeState(rt, mb, [batch, steps]);
-      rt.u8[bufs[3]!.ptr] = 1;
-      [keys, values, mask] = [kb.ptr, vb.ptr, mb.ptr];
-    } else {
+    if (bufs) ({ keys, values, mask } = SourceState.resize(rt, bufs, batch, steps, this.kvHeads, this.units));
+    else {
       [keys, values, mask] = [ctx.alloc(Math.max(1, batch * steps * row) * 4), ctx.alloc(Math.max(1, batch * steps * row) * 4), ctx.alloc(Math.max(1, batch * steps))];
     }
     let at = 0;
     this.sources.forEach(({ projection: p }, i) => {
-      const source = given[i]!, src = toWasm(rt, source), n = source.time;
-      const projected = p.runKeyValue(ctx, batch * n, src.values);
-      // Each source through the key and value networks on its own (layer() over all of it).
-      const kv = this.keyValueNetworks({ keys: projected + 4 * p.kOffset, values: projected + 4 * p.vOffset, stride: p.kvStride, mask: src.mask }, src, ctx, false);
+      const n = given[i]!.time;
+      // Each source through the key and value networks on its own.
+      const kv = this.projectSource(p, toWasm(rt, given[i]!), ctx);
       // Each item's n rows go to its steps at..at+n of S (a ring write that does not wrap).
       k.seq_ring_write(batch, n, steps, at, row * 4, kv.stride * 4, kv.keys, keys);
       k.seq_ring_write(batch, n, steps, at, row * 4, kv.stride * 4, kv.values, values);
@@ -184,7 +171,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   runStep(x: WSeq, ctx: RunContext): WSeq {
     const bufs = this.stateOf(ctx);
     const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
-    const kv = !ctx.rt.u8[bufs[3]!.ptr] ? this.project(ctx, x.batch, bufs) : { keys: keys.ptr, values: values.ptr, mask: mask.ptr, steps: keys.shape[1]! };
+    const kv = !SourceState.projected(ctx.rt, bufs) ? this.project(ctx, x.batch, bufs) : { keys: keys.ptr, values: values.ptr, mask: mask.ptr, steps: keys.shape[1]! };
     return this.attendQueries(x, ctx, kv, true);
   }
 }
