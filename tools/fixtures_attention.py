@@ -498,4 +498,23 @@ for names, config in [(["text"], {"type": "DotProductAttention", "source_name": 
                       {**config, "num_heads": H, "units_per_head": U, "query_network": rope, "key_network": rope},
                       x, lens, {n: srcs[n] for n in names}, w, y)
 
+# Rotary positions in streaming cross attention: queries at their step of x, keys at their
+# step of the source (streamed in lock-step), values RMS-normalised (value_network).
+D, Ds, H, U, T, past, future = 3, 2, 2, 6, 10, 3, 2
+lens = rng.integers(T // 2, T + 1, size=B)
+x = masked(normal(B, T, D), lens)
+src = masked(normal(B, T, Ds), lens)
+w = {"query_projection.kernel": normal(D, H, U), "key_value_projection.kernel": normal(Ds, 2, H, U), "value_network.scale": normal(U)}
+kvp = proj(src, w["key_value_projection.kernel"])
+q = t64(rope_torch(proj(x, w["query_projection.kernel"]).numpy(), at(T), 1e4, -1))
+k = t64(rope_torch(kvp[:, :, 0].numpy(), at(T), 1e4, -1))
+v = kvp[:, :, 1]
+v = v * torch.rsqrt((v * v).mean(-1, keepdim=True) + 1e-6) * t64(w["value_network.scale"])
+y = sdpa(q, k, v, band(T, T, past, future)[None] & valid(lens, T)[:, None, :])
+cross_case(f"StreamingDotProductAttention RoPE query and key networks, RMSNorm value network past={past} future={future} (torch RoPE, SDPA)",
+           {"type": "StreamingDotProductAttention", "source_name": "source", "num_heads": H, "units_per_head": U,
+            "max_past_horizon": past, "max_future_horizon": future, "query_network": rope, "key_network": rope,
+            "value_network": {"type": "RMSNormalization", "epsilon": 1e-6}},
+           x, lens, src, lens, w, y)
+
 write_fixture("attention", cases, "tools/fixtures_attention.py (PyTorch float64: torch 1.13 scaled-dot-product attention and manual attention; int8 projections in NumPy)")

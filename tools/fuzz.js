@@ -752,6 +752,14 @@ const CONTRACT_FAMILIES = [
   ['SequenceDense', 'MaskedDense', 'SequenceEmbedding'],
 ];
 
+/** Query/key/value networks the contract cases give attention layers (each keeps the [heads, units] shape and one step per step). */
+const ATTENTION_NETWORKS = [
+  (rng) => ({ type: 'ApplyRotaryPositionalEncoding', maxWavelength: rng.pick([10, 1e4]), onlyAdvancePositionForValidTimesteps: rng.chance(0.5) }),
+  () => ({ type: 'RMSNormalization' }),
+  () => ({ type: 'LayerNormalization' }),
+  () => ({ type: 'Serial', layers: [{ type: 'RMSNormalization' }, { type: 'Tanh' }] }),
+];
+
 /** Config fields a contract case sets to plausible values (fields of other kinds keep the seed's). */
 const SIMPLE_FIELD = /^(one of |true or false|an integer|a number)/;
 
@@ -822,6 +830,11 @@ function contractLayer(api, rt, rng, seeds, inputShape, dtype, inner) {
         { type: 'T5RelativePositionEmbedding', numBuckets: rng.range(1, 8), numHeads: h, bidirectional: rng.chance(0.5), maxDistance: rng.range(1, 16) },
         { type: 'TransformerXLRelativePositionEmbedding', numHeads: h, unitsPerHead: u, maxBackward: rng.int(4), maxForward: rng.int(4), positionBiasDim: rng.range(1, 4) },
       ]);
+    }
+    // Query/key/value networks where the layer takes them: per-step layers over [heads, units].
+    const fieldsOf = api.layerDef(type).fields;
+    for (const name of ['queryNetwork', 'keyNetwork', 'valueNetwork']) {
+      if (fieldsOf[name]?.expects.startsWith('a layer config') && rng.chance(0.2)) config[name] = rng.pick(ATTENTION_NETWORKS)(rng);
     }
     // Without the query delay buffer the caller delays x against the source (documented).
     if (config.useQueryDelayBuffer === false) config.useQueryDelayBuffer = true;

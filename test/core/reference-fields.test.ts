@@ -45,12 +45,8 @@ const attention = {
   precision: null, compute_dtype: null, param_dtype: 'float32', sink_embeddings_init: null, sink_embeddings_sharding: null, sink_scalars_init: null,
 };
 const attentionNoEffect = { experimental_accumulate_logits_in_float32: true, precision: ['highest', 'highest'], per_dim_scale_sharding: ['model'] };
-const attentionRejected = {
-  query_network: { type: 'ApplyRotaryPositionalEncoding', max_wavelength: 10000 }, key_network: { type: 'Identity' }, value_network: { type: 'Identity' },
-  param_dtype: 'bfloat16', sink_embeddings_init: 'zeros',
-};
-/** The dot-product attention layers take query/key/value networks (the streaming ones do not). */
-const networksRejected = { param_dtype: 'bfloat16', sink_embeddings_init: 'zeros' };
+/** Every dot-product attention layer takes query/key/value networks. */
+const attentionRejected = { param_dtype: 'bfloat16', sink_embeddings_init: 'zeros' };
 const kvCache = { ...attention, use_kv_cache_ringbuffer: false };
 const kvCacheNoEffect = { ...attentionNoEffect, use_kv_cache_ringbuffer: true };
 const shareScope = { defaults: { share_scope: false }, rejected: { share_scope: true } };
@@ -103,11 +99,11 @@ const cases: Case[] = [
   { name: 'Residual', make: (e) => ({ type: 'Residual', layers: [{ type: 'Conv1D', filters: 3, kernel_size: 1 }], ...e }), inputShape: [3], ...shareScope },
   {
     name: 'DotProductSelfAttention', make: (e) => ({ type: 'DotProductSelfAttention', ...heads, max_past_horizon: 2, ...e }), inputShape: [4],
-    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: networksRejected,
+    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: attentionRejected,
   },
   {
     name: 'LocalDotProductSelfAttention', make: (e) => ({ type: 'LocalDotProductSelfAttention', ...heads, max_past_horizon: 2, block_size: 2, ...e }), inputShape: [4],
-    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: networksRejected,
+    defaults: kvCache, noEffect: kvCacheNoEffect, rejected: attentionRejected,
   },
   {
     name: 'BlockwiseDotProductSelfAttention', make: (e) => ({ type: 'BlockwiseDotProductSelfAttention', ...heads, block_size: 2, max_past_horizon_blocks: 1, ...e }), inputShape: [4],
@@ -120,7 +116,7 @@ const cases: Case[] = [
   },
   {
     name: 'DotProductAttention', make: (e) => ({ type: 'DotProductAttention', source_name: 'source', ...heads, ...e }), inputShape: [4], source: true,
-    defaults: { ...attention, query_positions_name: null }, noEffect: attentionNoEffect, rejected: { ...networksRejected, query_positions_name: 'positions' },
+    defaults: { ...attention, query_positions_name: null }, noEffect: attentionNoEffect, rejected: { ...attentionRejected, query_positions_name: 'positions' },
   },
   {
     name: 'MultiSourceDotProductAttention', make: (e) => ({ type: 'MultiSourceDotProductAttention', source_names: ['source'], ...heads, ...e }), inputShape: [4], source: true,

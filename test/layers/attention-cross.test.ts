@@ -300,6 +300,49 @@ describe('StreamingDotProductAttention and StreamingLocalDotProductAttention', (
   });
 });
 
+describe('StreamingDotProductAttention networks', () => {
+  const rope = sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4 });
+  const source = (time: number, seed: number, x: sl.Sequence) =>
+    new sl.Sequence(sl.randomSequence([x.batch, time, 2], { seed, randomLengths: false }).values, x.mask, [x.batch, time, 2]).maskInvalid();
+
+  for (const [local, future] of [[false, 0], [false, 2], [true, 1]] as const) {
+    it(`${local ? 'StreamingLocalDotProductAttention' : 'StreamingDotProductAttention'}, future ${future}: RoPE queries and keys, RMSNorm values, stepped with their own state`, () => {
+      const common = { sourceName: 'source', numHeads: 2, unitsPerHead: 4, maxPastHorizon: 3, maxFutureHorizon: future, queryNetwork: rope, keyNetwork: rope, valueNetwork: sl.RMSNormalization({}) };
+      const config = local ? sl.StreamingLocalDotProductAttention({ ...common, blockSize: 2 }) : sl.StreamingDotProductAttention(common);
+      const m = sl.build(config, { inputShape: [3], constants: { source: source(1, 0, sl.randomSequence([2, 1, 3])) } });
+      randomizeWeights(m);
+      for (const time of [7, 12]) {
+        const x = sl.randomSequence([2, time, 3], { seed: time, lowLength: Math.floor(time / 2) });
+        contract(m, x, { source: source(time, time + 1, x) }, true);
+      }
+      expect([m.inputLatency, m.outputLatency, m.supportsStep]).toEqual([future, future, true]);
+      expect(paramShapes(m)['value_network.scale']).toEqual([4]);
+      m.dispose();
+    });
+  }
+
+  it('a key network moves the outputs; a query network that reads the past is the receptive field', () => {
+    const common = { sourceName: 'source', numHeads: 1, unitsPerHead: 4, maxPastHorizon: 4 };
+    const x = sl.randomSequence([1, 8, 3], { seed: 2, randomLengths: false });
+    const constants = { source: source(8, 3, x) };
+    const plain = sl.build(sl.StreamingDotProductAttention(common), { inputShape: [3], constants, seed: 1 });
+    const roped = sl.build(sl.StreamingDotProductAttention({ ...common, keyNetwork: rope }), { inputShape: [3], constants, seed: 1 });
+    roped.loadWeights(plain.getWeights());
+    const a = plain.layer(x, { constants }), b = roped.layer(x, { constants });
+    expect(a.values.slice(0, 4)).toEqual(b.values.slice(0, 4)); // step 0 sees only source step 0: no rotation
+    expect(Array.from(a.values)).not.toEqual(Array.from(b.values));
+    sl.assertSequencesClose(sl.stepByStep(roped, x, 3, constants, true), b, 'stepped', 0, 0);
+    plain.dispose();
+    roped.dispose();
+    const causal = sl.Serial([sl.Flatten(), sl.Conv1D({ filters: 4, kernelSize: 3, padding: 'causal' }), sl.Reshape({ outputShape: [1, 4] })]);
+    const m = sl.build(sl.StreamingDotProductAttention({ ...common, maxFutureHorizon: 1, queryNetwork: causal }), { inputShape: [3], constants });
+    expect(m.receptiveField).toEqual([-2, 0]);
+    const opts = { constants, streamConstants: true, padConstants: true };
+    expect(sl.verifyContract(m, { ...opts, x }).measuredReceptiveField).toEqual([-2, 0]);
+    m.dispose();
+  });
+});
+
 describe("weightStorage 'int8'", () => {
   it('DotProductAttention: the query and the source projections, each its own int8 matrix', () => {
     const source = sl.randomSequence([2, 9, 40], { seed: 4, lowLength: 3 });

@@ -2,7 +2,7 @@
 // per-dim scales, sinks and relative positions, and the call of the fused kernel.
 //
 // Exports (sorted): AttentionConfig, AttentionLayer, attentionFields, attentionNetworkFields,
-// AttentionOptions.
+// AttentionOptions, KeyValues, kvCacheFields, Queries.
 import { f, ref, type LayerConfig } from '../../config.js';
 import { show } from '../../errors.js';
 import { Fraction } from '../../fraction.js';
@@ -11,6 +11,24 @@ import { fromWasm, inputChannels, Layer, type BuildContext, type Derived, type P
 import { weightStorageField, type WeightStorage } from '../weight-storage.js';
 import { ATT, AttentionCall, InputProjection, type InputProjectionConfig, type ParamHost } from './common.js';
 import { RelativePosition, relativePositionField, type RelativePositionConfig } from './relative-position.js';
+
+/**
+ * The reference's query/key/value networks, layers over the projected queries [H, U], keys and
+ * values [KVH, U] before the attention (e.g. ApplyRotaryPositionalEncoding, RMSNormalization):
+ * each must keep its input's shape, with one output step per input step, block size 1 and no
+ * latency (other layers are a BAD_CONFIG error). The query network steps with the queries; the
+ * key and value networks run over the keys and values as they are made (a self attention's
+ * and a streamed source's block by block, another cross attention's source whole, in layer()
+ * as in step()). Every dot-product attention layer takes them (attentionFields).
+ */
+export const attentionNetworkFields = {
+  /** A layer over the queries [H, U] (default null: none); parameters under `query_network.`. */
+  queryNetwork: f.layer().opt(),
+  /** A layer over the keys [KVH, U] (default null: none); parameters under `key_network.`. */
+  keyNetwork: f.layer().opt(),
+  /** A layer over the values [KVH, U] (default null: none); parameters under `value_network.`. */
+  valueNetwork: f.layer().opt(),
+};
 
 /** Fields every attention layer has (the reference's names; see each layer for the rest). */
 export const attentionFields = {
@@ -42,12 +60,7 @@ export const attentionFields = {
   relativePositionEmbedding: relativePositionField().opt(),
   /** How the query/key/value projection kernels are stored: 'float32' (default) or 'int8' (WEIGHT_STORAGES in weight-storage.ts; not in the reference). */
   weightStorage: weightStorageField(),
-  /** query_network: null only here (the layers that take one spread attentionNetworkFields over these). */
-  queryNetwork: f.only([null], 'query/key/value networks are not implemented for this layer'),
-  /** key_network: null only here (as query_network). */
-  keyNetwork: f.only([null], 'query/key/value networks are not implemented for this layer'),
-  /** value_network: null only here (as query_network). */
-  valueNetwork: f.only([null], 'query/key/value networks are not implemented for this layer'),
+  ...attentionNetworkFields,
   /** experimental_accumulate_logits_in_float32: any boolean, no effect (logits are always computed and summed in float32 here). */
   experimentalAccumulateLogitsInFloat32: f.bool().opt(),
   /** per_dim_scale_sharding: any, no effect (see `ref` in config.ts for these reference fields). */
@@ -66,27 +79,18 @@ export const attentionFields = {
   sinkScalarsInit: ref.init(),
 };
 
-/**
- * The reference's query/key/value networks, layers over the projected queries [H, U], keys and
- * values [KVH, U] before the attention (e.g. ApplyRotaryPositionalEncoding, RMSNormalization):
- * each must keep its input's shape, with one output step per input step, block size 1 and no
- * latency (other layers are a BAD_CONFIG error). The query network steps with the queries; the
- * key and value networks run over the keys and values as they are made (a self attention's
- * block by block, a cross attention's source whole, in layer() as in step()).
- */
-export const attentionNetworkFields = {
-  /** A layer over the queries [H, U] (default null: none); parameters under `query_network.`. */
-  queryNetwork: f.layer().opt(),
-  /** A layer over the keys [KVH, U] (default null: none); parameters under `key_network.`. */
-  keyNetwork: f.layer().opt(),
-  /** A layer over the values [KVH, U] (default null: none); parameters under `value_network.`. */
-  valueNetwork: f.layer().opt(),
-};
 
 /** Keys and values as the kernel reads them: rows `stride` floats apart, with their mask. */
 export interface KeyValues {
   keys: number;
   values: number;
+  stride: number;
+  mask: number;
+}
+
+/** Queries as the kernel reads them: rows `stride` floats apart, with their mask. */
+export interface Queries {
+  queries: number;
   stride: number;
   mask: number;
 }
@@ -105,6 +109,9 @@ export const kvCacheFields = {
 
 /** The resolved common fields. */
 export interface AttentionConfig extends LayerConfig {
+  queryNetwork?: LayerConfig;
+  keyNetwork?: LayerConfig;
+  valueNetwork?: LayerConfig;
   numHeads: number;
   unitsPerHead: number;
   useBias: boolean;
@@ -157,6 +164,8 @@ export abstract class AttentionLayer extends Layer {
   protected networks: { query: Layer | null; key: Layer | null; value: Layer | null } = { query: null, key: null, value: null };
   /** keyValueNetworks()'s result, reused by every call. */
   private readonly networkKv: KeyValues = { keys: 0, values: 0, stride: 0, mask: 0 };
+  /** bindCrossQueries()'s result, reused by every call. */
+  private readonly crossQueries: Queries = { queries: 0, stride: 0, mask: 0 };
   private readonly perDimScale: Param | null;
   private readonly perDimKeyScale: Param | null;
   private readonly sinkKeys: Param | null;
@@ -244,7 +253,7 @@ export abstract class AttentionLayer extends Layer {
    * one that cannot step makes the layer not steppable, except a cross attention's key and value
    * networks (`source`), which only ever run layer() over the source.
    */
-  protected buildNetworks(cfg: { queryNetwork?: LayerConfig; keyNetwork?: LayerConfig; valueNetwork?: LayerConfig }, source = false): void {
+  protected buildNetworks(cfg: Pick<AttentionConfig, 'queryNetwork' | 'keyNetwork' | 'valueNetwork'>, source = false): void {
     const network = (config: LayerConfig | undefined, field: string, heads: number, steps = true): Layer | null => {
       if (!config) return null;
       const input = { shape: [heads, this.units], dtype: 'float32' } as const;
@@ -300,22 +309,31 @@ export abstract class AttentionLayer extends Layer {
     return out;
   }
 
-  /** A cross attention's source (in WebAssembly memory) projected by `p`, then through the key and value networks (layer() over all of it). */
-  protected projectSource(p: InputProjection, source: WSeq, ctx: RunContext): KeyValues {
+  /**
+   * A cross attention's source (in WebAssembly memory) projected by `p`, then through the key
+   * and value networks: layer() over all of it, or step() over a block of a streamed source.
+   */
+  protected projectSource(p: InputProjection, source: WSeq, ctx: RunContext, stepping = false): KeyValues {
     const kv = p.runKeyValue(ctx, source.batch * source.time, source.values);
-    return this.keyValueNetworks({ keys: kv + 4 * p.kOffset, values: kv + 4 * p.vOffset, stride: p.kvStride, mask: source.mask }, source, ctx, false);
+    return this.keyValueNetworks({ keys: kv + 4 * p.kOffset, values: kv + 4 * p.vOffset, stride: p.kvStride, mask: source.mask }, source, ctx, stepping);
   }
 
   /**
    * A cross attention's queries: x projected, then through the query network (layer() or
-   * step()), bound as the descriptor's linear queries. Returns their mask.
+   * step()), bound as the descriptor's linear queries. Returns them (an object reused by every call).
    */
-  protected bindCrossQueries(x: WSeq, ctx: RunContext, stepping: boolean): number {
-    const p = this.projection, query = this.networks.query;
-    let queries = p.runQuery(ctx, x.batch * x.time, x.values), mask = x.mask;
-    if (query) ({ values: queries, mask } = this.runNetwork(query, queries, p.qStride, this.heads * this.units, x, ctx, stepping));
-    this.bindQueries(queries, p.qStride, mask, x.time);
-    return mask;
+  protected bindCrossQueries(x: WSeq, ctx: RunContext, stepping: boolean): Queries {
+    const p = this.projection, query = this.networks.query, out = this.crossQueries;
+    out.queries = p.runQuery(ctx, x.batch * x.time, x.values);
+    out.stride = p.qStride;
+    out.mask = x.mask;
+    if (query) {
+      const width = this.heads * this.units;
+      ({ values: out.queries, mask: out.mask } = this.runNetwork(query, out.queries, p.qStride, width, x, ctx, stepping));
+      out.stride = width;
+    }
+    this.bindQueries(out.queries, out.stride, out.mask, x.time);
+    return out;
   }
 
   /** Points the descriptor's linear queries at `q`: n rows of `stride` floats per item, with mask [batch, n]. */

@@ -13,14 +13,13 @@
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { MAX_STEP_COUNT, toWasm, type BuildContext, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
-import { AttentionLayer, attentionFields, attentionNetworkFields } from './base.js';
+import { AttentionLayer, attentionFields } from './base.js';
 import { ATT, getSource, inputProjectionField, sourceChannelsAtBuild, SourceState } from './common.js';
 
 const dotProductAttentionFields = {
   /** Key of the source Sequence [batch, source_time, channels] in the constants. */
   sourceName: f.str(),
   ...attentionFields,
-  ...attentionNetworkFields,
   /** Query/key/value projections (default {"type": "QueryAndKeyValueProjection"}; not Combined). */
   inputProjection: inputProjectionField('QueryAndKeyValueProjection'),
   /** Re-read the source and project it every step instead of once (default false). */
@@ -118,7 +117,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
 
   /** Projects and attends the queries of x; query i sits at position i + offset. */
   private attendQueries(x: WSeq, ctx: RunContext, offset: number, stepping: boolean): WSeq {
-    const mask = this.bindCrossQueries(x, ctx, stepping);
+    const { mask } = this.bindCrossQueries(x, ctx, stepping);
     this.call.i32[ATT.Q_OFFSET] = offset;
     return this.result(this.attend(ctx, x.batch, x.time, mask), mask, x.batch, x.time);
   }

@@ -13,14 +13,13 @@
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../../config.js';
 import { rfMap, rfUnion, type ReceptiveField } from '../../receptive-field.js';
 import type { BuildContext, Layer, RunContext, StateSpec, WSeq } from '../../layer.js';
-import { AttentionLayer, attentionFields, attentionNetworkFields, kvCacheFields, type AttentionConfig, type KeyValues } from './base.js';
+import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues } from './base.js';
 import { ATT, inputProjectionField, KvCache } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
 /** Fields of the self-attention layers (DotProductSelfAttention, LocalDotProductSelfAttention). */
 export const selfAttentionFields = {
   ...attentionFields,
-  ...attentionNetworkFields,
   /** Past steps each step sees: -1 all of them, 0 none (required). */
   maxPastHorizon: f.int(-1),
   /** Future steps each step sees: -1 all of them (then not steppable), 0 none (default 0). */
@@ -40,9 +39,6 @@ interface SelfAttentionConfig extends AttentionConfig {
   maxPastHorizon: number;
   maxFutureHorizon: number;
   maxCacheSteps: number;
-  queryNetwork?: LayerConfig;
-  keyNetwork?: LayerConfig;
-  valueNetwork?: LayerConfig;
 }
 
 /** Queries of a block as the kernel reads them (rows `stride` floats apart), and its keys and values. */

@@ -160,7 +160,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   /** Attends the queries of x to keys, values and mask laid out [batch, steps, KVH, U]. */
   private attendQueries(x: WSeq, ctx: RunContext, kv: { keys: number; values: number; mask: number; steps: number }, stepping: boolean): WSeq {
     this.bindKeyValues(kv.keys, kv.values, this.kvHeads * this.units, kv.mask, kv.steps);
-    const mask = this.bindCrossQueries(x, ctx, stepping);
+    const { mask } = this.bindCrossQueries(x, ctx, stepping);
     return this.result(this.attend(ctx, x.batch, x.time, mask), mask, x.batch, x.time);
   }
 

@@ -11,7 +11,9 @@
 // the source block of the step: as many steps as the input block (the reference's streamed
 // constants). Its keys and values go through a KV cache as in self attention, and with
 // use_query_delay_buffer the queries wait max_future_horizon steps for their future keys.
-// The queries come from x alone, so the receptive field in x is (0, 0).
+// The queries come from x alone, so the receptive field in x is (0, 0), or the query
+// network's. The query network steps with x, the key and value networks with the source
+// (layer() over all of it in layer(), step() over each block in step()).
 //
 // A valid query whose window holds no valid source step outputs zero here, in layer() and
 // step() alike. So does the reference with zero_fully_masked; without it, its softmax is
@@ -20,10 +22,10 @@
 // context in StreamingLocalDotProductAttention.layer(), the KV buffer plus the block in
 // step(). That is non-zero when valid source steps lie outside the window, and its layer() and
 // step() then disagree with each other.
-import { builder, defineLayer, f, type Resolved } from '../../config.js';
+import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
-import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig } from './base.js';
+import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues, type Queries } from './base.js';
 import { ATT, getSource, inputProjectionField, KvCache, sourceChannelsAtBuild } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
@@ -53,10 +55,12 @@ interface StreamingConfig extends AttentionConfig {
 }
 
 /**
- * Base of the streaming cross-attention layers. Output [H, U], mask = (delayed) query mask.
- * State: as KvCache (H key/value heads; query delay when use_query_delay_buffer and
- * max_future_horizon > 0). Parameters as AttentionLayer documents (projections of x and of
- * the source, whose channel count comes from the constants given at build time).
+ * Base of the streaming cross-attention layers. Output [H, U], mask = (delayed) query mask
+ * (the query network's when it changes the mask). State: as KvCache (H key/value heads; query
+ * delay when use_query_delay_buffer and max_future_horizon > 0), then the networks'.
+ * Parameters as AttentionLayer documents (projections of x and of the source, whose channel
+ * count comes from the constants given at build time), then the networks' under
+ * `query_network.`, `key_network.` and `value_network.`.
  */
 export abstract class StreamingAttentionLayer extends AttentionLayer {
   private readonly sourceName: string;
@@ -78,10 +82,20 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
     this.inputLatency = delay;
     this.cache = new KvCache(this, this.heads, this.heads, this.units, past, future, delay, past + future);
     this.checksStep = true;
+    this.buildNetworks(cfg);
+    // x only makes queries: the query network's field is the layer's.
+    if (this.networks.query) this.receptiveFieldPerStep = this.networks.query.receptiveFieldPerStep;
   }
 
+  /** The step's source block, then the networks' checks (the source's blocks are x's length). */
   validateStep(batch: number, time: number, ctx: RunContext): void {
     getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch, time);
+    super.validateStep(batch, time, ctx);
+  }
+
+  /** Not spared a warm-up (the source may come with it): only the query network sees it, the source's networks step from its first block. */
+  seesWarmUp(steps: number): void {
+    this.networks.query?.seesWarmUp(steps);
   }
 
   /** keys, values, mask, time_step, and query_delay + query_delay_mask when queries are delayed (see KvCache). */
@@ -89,37 +103,34 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
     return this.cache.specs(batch);
   }
 
-  /** Projects the queries of x and the keys and values of the source; points the linear parts at them. */
-  private bindLinear(ctx: RunContext, x: WSeq, source: Sequence): { q: number; kv: number; mask: number } {
-    const p = this.projection;
-    const src = toWasm(ctx.rt, source);
-    const q = p.runQuery(ctx, x.batch * x.time, x.values);
-    const kv = p.runKeyValue(ctx, source.batch * source.time, src.values);
-    this.bindQueries(q, p.qStride, x.mask, x.time);
-    this.bindKeyValues(kv + 4 * p.kOffset, kv + 4 * p.vOffset, p.kvStride, src.mask, source.time);
-    return { q, kv, mask: src.mask };
+  /**
+   * Projects the queries of x and the keys and values of the source (a block of it when
+   * stepping), each through its network; points the linear parts at them.
+   */
+  private bindLinear(ctx: RunContext, x: WSeq, source: Sequence, stepping: boolean): { q: Queries; kv: KeyValues } {
+    const kv = this.projectSource(this.projection, toWasm(ctx.rt, source), ctx, stepping);
+    this.bindKeyValues(kv.keys, kv.values, kv.stride, kv.mask, source.time);
+    return { q: this.bindCrossQueries(x, ctx, stepping), kv };
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const source = getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch);
     this.clearCache();
-    this.bindLinear(ctx, x, source);
-    return this.result(this.attend(ctx, x.batch, x.time, x.mask), x.mask, x.batch, x.time);
+    const { q } = this.bindLinear(ctx, x, source, false);
+    return this.result(this.attend(ctx, x.batch, x.time, q.mask), q.mask, x.batch, x.time);
   }
 
   runStep(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
     const source = getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch, time);
-    const rt = ctx.rt, bufs = this.stateOf(ctx), p = this.projection;
+    const rt = ctx.rt, bufs = this.stateOf(ctx);
     this.cache.bind(this.call, rt, bufs, time);
-    const { q, kv, mask } = this.bindLinear(ctx, x, source);
+    const { q, kv } = this.bindLinear(ctx, x, source, true);
     const delayed = this.inputLatency > 0;
-    const outMask = delayed ? ctx.alloc(batch * time) : x.mask;
+    const outMask = delayed ? ctx.alloc(batch * time) : q.mask;
     this.call.i32[ATT.OUT_MASK] = delayed ? outMask : 0;
     const out = this.attend(ctx, batch, time, outMask);
-    this.cache.write(rt, bufs, batch, time,
-      { keys: kv + 4 * p.kOffset, values: kv + 4 * p.vOffset, stride: p.kvStride, mask },
-      { queries: q, stride: p.qStride, mask: x.mask });
+    this.cache.write(rt, bufs, batch, time, kv, q);
     return this.result(out, outMask, batch, time);
   }
 }
