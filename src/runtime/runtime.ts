@@ -221,14 +221,26 @@ export async function createRuntime(opts: InitOptions = {}): Promise<Runtime> {
 
 /**
  * Loads the kernels and makes them the default runtime. Idempotent: once a runtime runs, a
- * call without `module` or `bytes` returns its info and changes nothing, whatever `build` or
- * `maxMemoryBytes` it asks for (the info says which build and budget run; options are still
- * checked). Pass `module` or `bytes` again to replace the runtime (models already built keep
- * theirs), or use createRuntime() for a second runtime with other options.
+ * call without `module` or `bytes` returns its info and changes nothing; one asking for another
+ * `build` or `maxMemoryBytes` than what runs is a BAD_ARGUMENT error naming both (the running
+ * runtime stays). Pass `module` or `bytes` again to replace the runtime (models already built
+ * keep theirs), or use createRuntime() for a second runtime with other options.
  */
 export async function init(opts: InitOptions = {}): Promise<RuntimeInfo> {
   checkOptions(opts, 'init', INIT_OPTIONS);
-  if (current && !opts.module && !opts.bytes) return current.info();
+  if (current && !opts.module && !opts.bytes) {
+    const info = current.info();
+    const build = opts.build === undefined || opts.build === 'auto' ? info.build : opts.build;
+    const budget = opts.maxMemoryBytes ?? info.maxMemoryBytes;
+    if (build !== info.build || budget !== info.maxMemoryBytes) {
+      throw new SeqLayersError(
+        'BAD_ARGUMENT',
+        `init: a runtime already runs the ${info.build} build with maxMemoryBytes ${info.maxMemoryBytes}, got ${show({ build: opts.build, maxMemoryBytes: opts.maxMemoryBytes })}; ` +
+          'pass module or bytes to replace it, or use createRuntime() for a second runtime',
+      );
+    }
+    return info;
+  }
   current = await createRuntime(opts);
   return current.info();
 }

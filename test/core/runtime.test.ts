@@ -120,12 +120,17 @@ describe('runtime', () => {
     expect(sl.getRuntime()).toBe(running);
   });
 
-  it('a later init() without module or bytes changes nothing and reports what runs', async () => {
+  it('a later init() without module or bytes changes nothing; one asking for other options is refused', async () => {
     const first = await sl.init();
     const running = sl.getRuntime();
-    const again = await sl.init({ maxMemoryBytes: first.maxMemoryBytes / 2, build: 'simd' });
+    const again = await sl.init({ maxMemoryBytes: first.maxMemoryBytes, build: first.build });
+    expect(again).toEqual(first);
+    expect(await sl.init({ build: 'auto' })).toEqual(first);
+    const other = first.build === 'simd' ? 'relaxed' : 'simd';
+    for (const opts of [{ maxMemoryBytes: first.maxMemoryBytes / 2 }, { build: other }] as const) {
+      await expect(sl.init(opts)).rejects.toThrow(expect.objectContaining({ code: 'BAD_ARGUMENT' }));
+      await expect(sl.init(opts)).rejects.toThrow(`[BAD_ARGUMENT] init: a runtime already runs the ${first.build} build with maxMemoryBytes ${first.maxMemoryBytes}, got `);
+    }
     expect(sl.getRuntime()).toBe(running);
-    expect(again.maxMemoryBytes).toBe(first.maxMemoryBytes);
-    expect(again.build).toBe(first.build);
   });
 });
