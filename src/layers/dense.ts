@@ -286,7 +286,7 @@ abstract class EinsumLayer extends Layer {
     if (!(outSize <= MAX_DIM)) {
       throw this.error('BAD_CONFIG', `expected an output of at most ${MAX_DIM} values per step, got channel shape ${show(outputShape)} (${outSize} values)`);
     }
-    this.rt.heap.checkBudget((product(kernelShape) + (spec.bias ? product(spec.bias) : 0)) * 4, "the model's parameters need");
+    this.rt.heap.checkBudget((product(kernelShape) + (spec.bias ? product(spec.bias) : 0)) * 4, `${this.type} at ${this.where}: its kernel and bias need`);
     this.plan = new EinsumPlan(spec, (message) => this.error('BAD_CONFIG', message));
     if (weightStorage === 'int8' && this.plan.s > 1) {
       throw this.error('BAD_CONFIG', `weight_storage: 'int8' needs a kernel that is one [in, out] matrix, got one per index of the axes input, kernel and output share (${this.plan.s} matrices); use 'float32'`);

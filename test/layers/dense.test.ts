@@ -300,7 +300,7 @@ describe('sizes past the limits', () => {
     for (const [config, inputShape, bytes] of cases) {
       const e = error(() => sl.build(config, { inputShape, runtime: rt }));
       expect(e.code, JSON.stringify(config)).toBe('MEMORY_BUDGET');
-      expect(e.message).toContain(`the model's parameters need ${bytes} bytes, over the ${64 * MB} bytes left in the budget of ${64 * MB}`);
+      expect(e.message).toContain(`${config.type} at config: its kernel and bias need ${bytes} bytes, over the ${64 * MB} bytes left in the budget of ${64 * MB}`);
       expect(usage(rt)).toEqual(before);
     }
     // The runtime still builds a model that fits.

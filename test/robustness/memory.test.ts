@@ -83,7 +83,7 @@ describe('memory budget', () => {
       [sl.Conv1D({ filters: 1e9, kernelSize: 3 }), [4], /\[BAD_CONFIG\] config\.filters/],
       [sl.LSTM({ units: 1e8 }), [4], /\[BAD_CONFIG\] config\.units/],
       [sl.LSTM({ units: 1e7 }), [4], /\[MEMORY_BUDGET\] the model's parameters need \d+ bytes/],
-      [sl.Dense({ features: 2 ** 24 }), [2 ** 24], /\[MEMORY_BUDGET\] the model's parameters need \d+ bytes, over the \d+ bytes left in the budget of 67108864/],
+      [sl.Dense({ features: 2 ** 24 }), [2 ** 24], /\[MEMORY_BUDGET\] Dense at config: its kernel and bias need \d+ bytes, over the \d+ bytes left in the budget of 67108864/],
       [sl.Conv1D({ filters: 2 ** 24, kernelSize: 2 ** 24 }), [16], /\[MEMORY_BUDGET\]/],
       [sl.Relu(), [2 ** 20, 2 ** 20], /\[BAD_CONFIG\] config: expected an input of at most 16777216 values per step, got channel shape \[1048576, 1048576\]/],
     ];
