@@ -453,16 +453,17 @@ export class ResidualLayer extends Layer {
 
   constructor(config: Resolved<typeof residualFields>, ctx: BuildContext) {
     super(config, ctx);
-    const chain = (configs: readonly LayerConfig[], field: string): Layer[] => {
+    // The reference wraps the shortcut in a Serial, its module `shortcut_layer`.
+    const chain = (configs: readonly LayerConfig[], field: string, flaxName: string): Layer[] => {
       let spec: ChannelSpec = ctx.input;
       return configs.map((c, i) => {
-        const l = this.child(c, `${field}.${i}`, spec);
+        const l = this.child(c, `${field}.${i}`, spec, false, `${flaxName}layers_${i}`);
         spec = l.output;
         return l;
       });
     };
-    this.body = chain(config.layers, 'layers');
-    this.shortcut = chain(config.shortcutLayers ?? [], 'shortcut_layers');
+    this.body = chain(config.layers, 'layers', '');
+    this.shortcut = chain(config.shortcutLayers ?? [], 'shortcut_layers', 'shortcut_layer/');
     const bodySpec = this.body.at(-1)?.output ?? ctx.input;
     const spec = this.shortcut.at(-1)?.output ?? ctx.input;
     if (bodySpec.dtype !== spec.dtype || bodySpec.shape.join() !== spec.shape.join()) {
@@ -578,7 +579,7 @@ export class CheckpointGradientLayer extends Layer {
   private readonly inner: Layer;
   constructor(config: Resolved<typeof checkpointGradientFields>, ctx: BuildContext) {
     super(config, ctx);
-    this.inner = this.child(config.layer, 'layer', ctx.input, config.shareScope);
+    this.inner = this.child(config.layer, 'layer', ctx.input, config.shareScope, 'child_layer');
     inheritMetadata(this, this.inner);
   }
   runLayer(x: WSeq, ctx: RunContext): WSeq {
@@ -615,7 +616,7 @@ export class RepeatLayer extends ChainLayer {
     super(config, ctx);
     const n = config.numRepeats;
     const repeats: Layer[] = [];
-    for (let i = 0; i < n; i++) repeats.push(this.child(config.layer, 'layer', ctx.input));
+    for (let i = 0; i < n; i++) repeats.push(this.child(config.layer, 'layer', ctx.input, false, 'child_layer'));
     const first = repeats[0]!;
     if (!first.outputRatio.equals(Fraction.ONE)) throw this.error('BAD_CONFIG', `expected the repeated layer to have output ratio 1, got ${first.outputRatio}`);
     if (first.output.dtype !== ctx.input.dtype || first.output.shape.join() !== ctx.input.shape.join()) {
@@ -627,7 +628,7 @@ export class RepeatLayer extends ChainLayer {
       const slices = params.map((ps) => ps[j]!);
       const stacked = this.param(p0.path.slice(this.path ? this.path.length + 1 : 0), [n, ...p0.shape], (out, random) =>
         slices.forEach((p, i) => p.init(out.subarray(i * p0.size, (i + 1) * p0.size), random)),
-      );
+      p0.flaxPath);
       slices.forEach((p, i) => (p.viewOf = { param: stacked, offset: i * p0.size }));
     });
     setSerialMetadata(this, repeats);

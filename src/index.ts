@@ -9,7 +9,7 @@ export { SeqLayersError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { Fraction } from './fraction.js';
 export { build, Model, State } from './model.js';
-export type { BuildOptions, RunOptions, StepOutput, WeightsSource } from './model.js';
+export type { BuildOptions, RunOptions, StepOutput, WeightNaming, WeightsSource } from './model.js';
 export { Layer, Param, RunContext, toWasm, fromWasm } from './layer.js';
 export type { ChannelSpec, WSeq, StateSpec, StateBuffer, BuildContext, Constants, ConstantArray, Initializer } from './layer.js';
 export type { ReceptiveField, ReceptiveFieldPerStep } from './receptive-field.js';

@@ -37,6 +37,8 @@ export function product(s: readonly number[]): number {
 export const stepBytes = (spec: ChannelSpec) => product(spec.shape) * dtypeWidth(spec.dtype) * 4;
 export const sameShape = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 export const joinPath = (a: string, b: string) => (a ? `${a}.${b}` : b);
+/** A flax path ('layers_0/kernel'): module names joined with '/'. */
+export const joinFlaxPath = (a: string, b: string) => (a ? `${a}/${b}` : b);
 
 /** Fills a parameter's initial values; `random()` is uniform in [0, 1), seeded per parameter. */
 export type Initializer = (out: Float32Array, random: () => number) => void;
@@ -55,10 +57,20 @@ export class Param {
     readonly name: string,
     readonly shape: readonly number[],
     readonly init: Initializer,
+    /** Where the reference's flax module keeps it, when not at the layer's flax path + name (see flaxPath). */
+    private readonly flaxName?: string,
   ) {}
   /** Tree path, e.g. 'layers.0.kernel'. */
   get path(): string {
     return joinPath(this.owner.path, this.name);
+  }
+  /**
+   * Path in the reference's flax parameter tree, flattened with '/' (e.g. 'layers_0/kernel',
+   * 'encoder/kernel' for a layer named 'encoder'): the layer's flax path (Layer.flaxPath), then
+   * the name with its dots as '/' (a projection's 'query_projection.kernel' is a submodule's).
+   */
+  get flaxPath(): string {
+    return this.flaxName ?? joinFlaxPath(this.owner.flaxPath, this.name.replaceAll('.', '/'));
   }
   get size(): number {
     return product(this.shape);
@@ -123,14 +135,18 @@ export interface BuildContext {
   readonly rt: Runtime;
   /** Tree path of the layer, e.g. 'layers.2' ('' for the root). */
   readonly path: string;
+  /** The layer's module path in the reference's flax tree, e.g. 'layers_2' (see Layer.flaxPath). */
+  readonly flaxPath: string;
   /** Config path for messages, e.g. 'config.layers[2]'. */
   readonly where: string;
   readonly input: ChannelSpec;
   /**
    * Builds a child layer under `field` (e.g. 'layers.0') with its own input spec. With
    * `shareScope`, the child's parameters sit at this layer's path (the reference's share_scope).
+   * `flaxName`: the child's module name in the reference when it is not the field's (see
+   * Layer.child).
    */
-  child(config: LayerConfig, field: string, input: ChannelSpec, shareScope?: boolean): Layer;
+  child(config: LayerConfig, field: string, input: ChannelSpec, shareScope?: boolean, flaxName?: string): Layer;
   /** Layer-mode constants given at build time (shapes only matter here). */
   readonly constants?: Readonly<Record<string, Sequence | ConstantArray>>;
 }
@@ -173,6 +189,8 @@ export class RunContext {
 export abstract class Layer {
   readonly rt: Runtime;
   readonly path: string;
+  /** Module path in the reference's flax parameter tree, e.g. 'layers_2' ('' for the root; see Param.flaxPath). */
+  readonly flaxPath: string;
   readonly where: string;
   readonly config: LayerConfig;
   readonly input: ChannelSpec;
@@ -235,6 +253,7 @@ export abstract class Layer {
   constructor(config: LayerConfig, ctx: BuildContext) {
     this.rt = ctx.rt;
     this.path = ctx.path;
+    this.flaxPath = ctx.flaxPath;
     this.where = ctx.where;
     this.config = config;
     this.input = ctx.input;
@@ -277,9 +296,12 @@ export abstract class Layer {
     return new SeqLayersError(code, `${this.type} at ${this.where}: ${message}`);
   }
 
-  /** Declares a parameter in the reference layout; the Model allocates and initialises it. */
-  protected param(name: string, shape: readonly number[], init: Initializer): Param {
-    const p = new Param(this, name, shape, init);
+  /**
+   * Declares a parameter in the reference layout; the Model allocates and initialises it.
+   * `flaxName`: its whole flax path, when not this layer's flax path + name (Param.flaxPath).
+   */
+  protected param(name: string, shape: readonly number[], init: Initializer, flaxName?: string): Param {
+    const p = new Param(this, name, shape, init, flaxName);
     this.params.push(p);
     return p;
   }
@@ -291,9 +313,14 @@ export abstract class Layer {
     return d;
   }
 
-  /** Builds a child layer at `field` (e.g. 'layers.0'); it is added to `children`. */
-  protected child(config: LayerConfig, field: string, input: ChannelSpec, shareScope = false): Layer {
-    const c = this.ctx.child(config, field, input, shareScope);
+  /**
+   * Builds a child layer at `field` (e.g. 'layers.0'); it is added to `children`. Its flax path
+   * (the reference's module names under this layer's) is `flaxName`, else the field with a list
+   * index as flax numbers list items ('layers.0' -> 'layers_0'); a config `name` replaces the
+   * last module name.
+   */
+  protected child(config: LayerConfig, field: string, input: ChannelSpec, shareScope = false, flaxName?: string): Layer {
+    const c = this.ctx.child(config, field, input, shareScope, flaxName);
     this.children.push(c);
     return c;
   }

@@ -4,7 +4,7 @@ import { layerDef, MAX_DIM, normalizeConfig, type LayerConfig } from './config.j
 import { SeqLayersError, show } from './errors.js';
 import type { Fraction } from './fraction.js';
 import {
-  createStates, fromWasm, initialStateBytes, joinPath, product, releaseStates, RunContext, sameShape, stateElementBytes, toWasm,
+  createStates, fromWasm, initialStateBytes, joinFlaxPath, joinPath, product, releaseStates, RunContext, sameShape, stateElementBytes, toWasm,
   type ChannelSpec, type Constants, type Layer, type Param, type StateBuffer, type WSeq,
 } from './layer.js';
 import { rfHull, type ReceptiveField, type ReceptiveFieldPerStep } from './receptive-field.js';
@@ -27,6 +27,8 @@ export interface BuildOptions {
    * recurrent kernels) costs far more than copying.
    */
   weights?: WeightsSource;
+  /** How `weights` names its tensors (default 'seqlayers'; see WeightNaming). */
+  weightNaming?: WeightNaming;
   /** Runtime to build in (default: the one init() made). */
   runtime?: Runtime;
   /** Constants whose shapes some layers need at build time (e.g. cross-attention sources). */
@@ -35,6 +37,27 @@ export interface BuildOptions {
 
 /** Named tensors: a Map or record by parameter path, or what readSafetensors returns. */
 export type WeightsSource = Map<string, Tensor> | Record<string, Tensor> | { tensors: Map<string, Tensor> };
+
+/**
+ * How tensors are named. 'seqlayers' (the default): Param.path, e.g. 'layers.0.kernel'. 'flax':
+ * Param.flaxPath, the reference's flax parameter tree flattened with '/' (e.g. 'layers_0/kernel',
+ * 'encoder/kernel' for a layer named 'encoder', 'layers_1/child_layer/kernel' in a Repeat), as
+ * `flax.traverse_util.flatten_dict(variables, sep='/')` gives it: a leading 'params/' or
+ * 'batch_stats/' (the collection) is dropped, so the params alone or all variables load.
+ */
+export type WeightNaming = 'seqlayers' | 'flax';
+const WEIGHT_NAMINGS: readonly WeightNaming[] = ['seqlayers', 'flax'];
+
+/** A parameter's name under `naming` (checked by checkNaming). */
+const nameOf = (p: Param, naming: WeightNaming): string => (naming === 'flax' ? p.flaxPath : p.path);
+
+function checkNaming(naming: unknown, where: string): WeightNaming {
+  if (naming === undefined) return 'seqlayers';
+  if (!WEIGHT_NAMINGS.includes(naming as WeightNaming)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `${where}: expected naming ${WEIGHT_NAMINGS.map((n) => show(n)).join(' or ')}, got ${show(naming)}`);
+  }
+  return naming as WeightNaming;
+}
 
 export interface RunOptions {
   constants?: Constants;
@@ -52,7 +75,17 @@ function whereOf(where: string, field: string): string {
   return `${where}${field.split('.').map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('')}`;
 }
 
-function buildLayer(config: LayerConfig, rt: Runtime, path: string, where: string, input: ChannelSpec, constants?: Constants): Layer {
+/**
+ * A child's module path in the reference's flax tree, relative to its parent's: `flaxName`, else
+ * the field with a list index as flax numbers list items ('layers.0' -> 'layers_0'); a config
+ * `name` replaces the last module name (flax names a module by its name when it has one).
+ */
+function flaxModuleName(config: LayerConfig, field: string, flaxName?: string): string {
+  const path = flaxName ?? field.replace(/\.(\d+)$/, '_$1');
+  return config.name ? path.replace(/[^/]*$/, config.name) : path;
+}
+
+function buildLayer(config: LayerConfig, rt: Runtime, path: string, flaxPath: string, where: string, input: ChannelSpec, constants?: Constants): Layer {
   // Layers size JS tables from their input's channel shape at build time: bound it first.
   const perStep = product(input.shape);
   if (!(perStep <= MAX_DIM)) {
@@ -60,9 +93,12 @@ function buildLayer(config: LayerConfig, rt: Runtime, path: string, where: strin
   }
   const def = layerDef(config.type)!;
   return def.create(config as never, {
-    rt, path, where, input, constants,
-    child: (cfg, field, childInput, shareScope) =>
-      buildLayer(cfg, rt, shareScope ? path : joinPath(path, field), whereOf(where, field), childInput, constants),
+    rt, path, flaxPath, where, input, constants,
+    child: (cfg, field, childInput, shareScope, flaxName) =>
+      buildLayer(
+        cfg, rt, shareScope ? path : joinPath(path, field), shareScope ? flaxPath : joinFlaxPath(flaxPath, flaxModuleName(cfg, field, flaxName)),
+        whereOf(where, field), childInput, constants,
+      ),
   });
 }
 
@@ -84,6 +120,7 @@ export function build(config: LayerConfig | object, opts: BuildOptions): Model {
   if (opts.runtime !== undefined && !(opts.runtime instanceof Runtime)) {
     throw new SeqLayersError('BAD_ARGUMENT', `build: expected runtime to be one from createRuntime(), got ${show(opts.runtime)}`);
   }
+  checkNaming(opts.weightNaming, 'build: weightNaming');
   const normalized = normalizeConfig(config);
   return new Model(normalized, opts);
 }
@@ -125,17 +162,17 @@ export class Model {
     this.rt = opts.runtime ?? getRuntime();
     this.config = config;
     this.inputSpec = { shape: Object.freeze([...opts.inputShape]), dtype: opts.inputDtype ?? 'float32' };
-    this.root = buildLayer(config, this.rt, '', 'config', this.inputSpec, opts.constants);
+    this.root = buildLayer(config, this.rt, '', '', 'config', this.inputSpec, opts.constants);
     refuseSteps(this.root);
     this.layers = preorder(this.root);
     this.layers.forEach((l, i) => (l.slot = i));
     this.fingerprint = hashString(JSON.stringify([config, this.inputSpec]));
     this.ctx = new RunContext(this.rt);
     this.validatesStep = this.layers.some((l) => l.checksStep);
-    this.allocate(opts.seed ?? 0, opts.weights);
+    this.allocate(opts.seed ?? 0, opts.weights, opts.weightNaming);
   }
 
-  private allocate(seed: number, weights: WeightsSource | undefined): void {
+  private allocate(seed: number, weights: WeightsSource | undefined, naming: WeightNaming | undefined): void {
     const params = this.params();
     const views = this.layers.flatMap((l) => l.params).filter((p) => p.viewOf);
     const seen = new Set<string>();
@@ -158,7 +195,7 @@ export class Model {
     for (const v of views) v.ptr = v.viewOf!.param.ptr + 4 * v.viewOf!.offset;
     if (weights) {
       try {
-        this.loadWeights(weights);
+        this.loadWeights(weights, { naming });
       } catch (e) {
         for (const ptr of allocated) heap.release(ptr);
         this.disposed = true;
@@ -402,28 +439,32 @@ export class Model {
   }
 
   /**
-   * Sets parameters from named tensors (e.g. readSafetensors(bytes).tensors). Strict: every
-   * parameter must be present with its exact shape, and unknown names are errors unless
-   * `allowExtra`. Nothing is written unless everything checks.
+   * Sets parameters from named tensors (e.g. readSafetensors(bytes).tensors), named as `naming`
+   * says (default 'seqlayers'; 'flax' for the reference's parameter tree, see WeightNaming).
+   * Strict: every parameter must be present with its exact shape, and unknown names are errors
+   * unless `allowExtra`. Nothing is written unless everything checks.
    */
-  loadWeights(tensors: WeightsSource, opts: { allowExtra?: boolean } = {}): void {
+  loadWeights(tensors: WeightsSource, opts: { allowExtra?: boolean; naming?: WeightNaming } = {}): void {
     this.live();
+    const naming = checkNaming(opts.naming, 'loadWeights');
     if (typeof tensors !== 'object' || tensors === null) {
       throw new SeqLayersError('BAD_WEIGHTS', `loadWeights: expected named tensors (a Map or record of {dtype, shape, data}, or readSafetensors' result), got ${show(tensors)}`);
     }
-    const map = tensors instanceof Map ? tensors : 'tensors' in tensors && tensors.tensors instanceof Map ? tensors.tensors : new Map(Object.entries(tensors as Record<string, Tensor>));
+    let map = tensors instanceof Map ? tensors : 'tensors' in tensors && tensors.tensors instanceof Map ? tensors.tensors : new Map(Object.entries(tensors as Record<string, Tensor>));
+    if (naming === 'flax') map = new Map([...map].map(([k, t]) => [k.replace(/^(params|batch_stats)\//, ''), t]));
     const params = this.params();
-    const missing = params.filter((p) => !map.has(p.path)).map((p) => p.path);
+    const name = (p: Param) => nameOf(p, naming);
+    const missing = params.filter((p) => !map.has(name(p))).map(name);
     if (missing.length) {
-      throw new SeqLayersError('BAD_WEIGHTS', `missing parameters ${show(missing.slice(0, 8))}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}; this model's parameters are ${show(params.slice(0, 8).map((p) => p.path))}${params.length > 8 ? ', ...' : ''}`);
+      throw new SeqLayersError('BAD_WEIGHTS', `missing parameters ${show(missing.slice(0, 8))}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}; this model's parameters are ${show(params.slice(0, 8).map(name))}${params.length > 8 ? ', ...' : ''}`);
     }
-    const known = new Set(params.map((p) => p.path));
+    const known = new Set(params.map(name));
     const extra = [...map.keys()].filter((k) => !known.has(k));
     if (extra.length && !opts.allowExtra) {
       throw new SeqLayersError('BAD_WEIGHTS', `unexpected tensors ${show(extra.slice(0, 8))}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''} (pass { allowExtra: true } to ignore them)`);
     }
     const values = params.map((p) => {
-      const t = map.get(p.path)!;
+      const t = map.get(name(p))!;
       if (!t || !Array.isArray(t.shape) || !sameShape(t.shape, p.shape)) {
         throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected shape ${show(p.shape)}, got ${show(t?.shape)}`);
       }
@@ -442,11 +483,12 @@ export class Model {
     for (const l of this.layers) l.prepare();
   }
 
-  /** Copies of every parameter as F32 tensors keyed by path (for writeSafetensors). */
-  getWeights(): Record<string, Tensor> {
+  /** Copies of every parameter as F32 tensors keyed by path, or by flax path with naming 'flax' (for writeSafetensors). */
+  getWeights(opts: { naming?: WeightNaming } = {}): Record<string, Tensor> {
     this.live();
+    const naming = checkNaming(opts.naming, 'getWeights');
     const out: Record<string, Tensor> = {};
-    for (const p of this.params()) out[p.path] = { dtype: 'F32', shape: [...p.shape], data: p.view().slice() };
+    for (const p of this.params()) out[nameOf(p, naming)] = { dtype: 'F32', shape: [...p.shape], data: p.view().slice() };
     return out;
   }
 

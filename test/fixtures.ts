@@ -16,6 +16,8 @@ export interface FixtureCase {
   weights: Record<string, { shape: number[]; values: number[] }>;
   output: { shape: number[]; values: number[] };
   output_mask?: number[];
+  /** How `weights` names the parameters (default seqlayers paths; 'flax' in tools/fixtures_reference.py). */
+  weight_naming?: sl.WeightNaming;
   rtol: number;
   atol: number;
 }
@@ -52,7 +54,7 @@ export function fixtureModel(c: FixtureCase): { model: sl.Model; x: sl.Sequence 
   const model = sl.build(c.config, { inputShape: channels, inputDtype: c.input_dtype, constants: fixtureConstants(c) });
   const weights: Record<string, sl.Tensor> = {};
   for (const [k, w] of Object.entries(c.weights)) weights[k] = { dtype: 'F32', shape: w.shape, data: Float32Array.from(w.values) };
-  model.loadWeights(weights);
+  model.loadWeights(weights, { naming: c.weight_naming });
   const values = c.input_dtype === 'int32' ? Int32Array.from(c.input.values) : Float32Array.from(c.input.values);
   const x = c.input_mask
     ? new sl.Sequence(values, Uint8Array.from(c.input_mask), c.input.shape, c.input_dtype)

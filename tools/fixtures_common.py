@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def f32(v):
     """The shortest decimal that reads back as the same float32 (keeps fixture files small)."""
-    return float(repr(np.float32(v)))
+    return float(str(np.float32(v)))
 
 
 def q8_columns(kernel_kn):

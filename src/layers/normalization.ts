@@ -12,7 +12,7 @@
 import { channelAxes, reductionGroups, showInput } from '../axes.js';
 import { permutationAxes, StridedCopy } from '../broadcast.js';
 import { builder, defineLayer, f, ref, type Resolved } from '../config.js';
-import { expectInput, Layer, product, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
+import { expectInput, joinFlaxPath, Layer, product, type BuildContext, type Derived, type Param, type RunContext, type StateSpec, type WSeq } from '../layer.js';
 import { ones, zeros } from '../initializers.js';
 import { rfMap } from '../receptive-field.js';
 
@@ -286,10 +286,12 @@ export class BatchNormalizationLayer extends ChannelNormalization {
   constructor(config: Resolved<typeof batchNormalizationFields>, ctx: BuildContext) {
     super(config, ctx);
     this.epsilon = config.epsilon;
-    this.scale = config.useScale ? this.param('scale', this.reducedShape, ones) : null;
-    this.bias = config.useBias ? this.param('bias', this.reducedShape, zeros) : null;
-    this.mean = this.param('mean', this.reducedShape, zeros);
-    this.variance = this.param('var', this.reducedShape, ones);
+    // The reference wraps flax's nn.BatchNorm: its parameters and statistics sit in BatchNorm_0.
+    const flax = (name: string) => joinFlaxPath(this.flaxPath, `BatchNorm_0/${name}`);
+    this.scale = config.useScale ? this.param('scale', this.reducedShape, ones, flax('scale')) : null;
+    this.bias = config.useBias ? this.param('bias', this.reducedShape, zeros, flax('bias')) : null;
+    this.mean = this.param('mean', this.reducedShape, zeros, flax('mean'));
+    this.variance = this.param('var', this.reducedShape, ones, flax('var'));
     this.mul = this.derive(product(this.reducedShape) * 4);
   }
 

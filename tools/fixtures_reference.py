@@ -1,0 +1,164 @@
+"""Fixtures from the reference itself: models built and run by Google's SequenceLayers (JAX).
+
+Each case is a reference Config, made and initialised by the reference (flax), run with its
+layer() on a random input. The fixture keeps the config as JSON (the reference's field names,
+only the fields that differ from their defaults), the variables under their flax names
+(`params/layers_0/kernel`, flattened with '/'), the input and the reference's output. test/reference.test.ts loads them with loadWeights(..., { naming: 'flax' })
+and compares layer() and step().
+
+Needs jax, flax and a checkout of the reference (github.com/google/sequence-layers):
+  python3 -m venv /tmp/refenv && /tmp/refenv/bin/pip install jax jaxlib flax einops jaxtyping typeguard scipy
+  SEQUENCE_LAYERS=/path/to/sequence-layers /tmp/refenv/bin/python tools/fixtures_reference.py
+(pip needs an index that has them; the tests only read the committed fixture.)
+"""
+import dataclasses
+import enum
+import fractions
+import os
+import sys
+import types
+import typing
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fixtures_common import case, tensor, write_fixture  # noqa: E402
+
+# The reference imports typing.override (Python 3.12); on 3.11 typing_extensions has it.
+if not hasattr(typing, "override"):
+    import typing_extensions
+    typing.override = typing_extensions.override
+# recurrentgemma is only needed by RGLRU, which no case here builds: a stand-in lets the
+# package import without it.
+try:
+    import recurrentgemma  # noqa: F401
+except ImportError:
+    stand_in = types.ModuleType("recurrentgemma")
+    stand_in.common = types.SimpleNamespace(ScanType=None)
+    stand_in.complex_lib = types.SimpleNamespace(RealOrComplex=None, Complex=None)
+    sys.modules["recurrentgemma"] = stand_in
+
+sys.path.insert(0, os.environ.get("SEQUENCE_LAYERS", "."))
+import flax  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import sequence_layers.jax as sl  # noqa: E402
+from flax import traverse_util  # noqa: E402
+
+B = 2
+
+
+def to_json(value):
+    """A reference Config (or a value of one of its fields) as seqlayers JSON: {"type": <layer>,
+    fields that differ from their defaults}; enums by value, tuples as lists."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {"type": type(value).__qualname__.split(".")[0]}
+        for field in dataclasses.fields(value):
+            v = getattr(value, field.name)
+            if field.default is not dataclasses.MISSING and _same(v, field.default):
+                continue
+            if field.default_factory is not dataclasses.MISSING and _same(v, field.default_factory()):
+                continue
+            out[field.name] = to_json(v)
+        return out
+    if isinstance(value, enum.Enum):
+        return value.value if isinstance(value.value, str) else value.name.lower()
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    if isinstance(value, fractions.Fraction):
+        raise TypeError(f"no JSON for {value!r}")
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if callable(value):
+        raise TypeError(f"no JSON for {value!r}: set the field in the case")
+    return value
+
+
+def _same(a, b):
+    try:
+        return bool(a == b)
+    except Exception:  # arrays and the like
+        return a is b
+
+
+def reference_case(name, config, channels, time=11, dtype=np.float32, constants=None, seed=0, rtol=1e-4, atol=1e-5, vocab=None):
+    rng = np.random.default_rng(seed)
+    if dtype == np.int32:
+        values = rng.integers(0, vocab, size=(B, time, *channels)).astype(np.int32)
+    else:
+        values = rng.normal(size=(B, time, *channels)).astype(np.float32)
+    lengths = np.array([time, max(1, time - 3)])
+    mask = np.arange(time)[None, :] < lengths[:, None]
+    values = np.where(mask.reshape(B, time, *([1] * len(channels))), values, 0).astype(values.dtype)
+    x = sl.Sequence(jnp.asarray(values), jnp.asarray(mask))
+    layer = config.make()
+    variables = flax.core.meta.unbox(layer.init(jax.random.PRNGKey(seed), x, training=False, constants=constants))
+    # Every collection (params, BatchNormalization's batch_stats), moved off their initial values:
+    # biases and scales start at 0 or 1, which would hide a misplaced one (variances stay > 0).
+    leaves = traverse_util.flatten_dict(variables, sep="/")
+    rng_w = np.random.default_rng(seed + 1)
+    moved = lambda k, v: np.abs(v) + 0.5 if k.endswith("/var") else v + rng_w.normal(scale=0.2, size=np.shape(v))
+    leaves = {k: moved(k, np.asarray(v)).astype(np.float32) for k, v in leaves.items()}
+    variables = traverse_util.unflatten_dict({tuple(k.split("/")): jnp.asarray(v) for k, v in leaves.items()})
+    y = layer.apply(variables, x, training=False, constants=constants, method=layer.layer)
+    out = np.asarray(y.values, np.float64)
+    out = np.where(np.asarray(y.mask).reshape(*y.mask.shape, *([1] * (out.ndim - 2))), out, 0)
+    c = case(name, to_json(config), values, out, weights=leaves, lengths=lengths, output_mask=np.asarray(y.mask),
+             input_dtype="int32" if dtype == np.int32 else "float32", rtol=rtol, atol=atol)
+    c["weight_naming"] = "flax"
+    if constants:
+        c["constants"] = {k: {"kind": "sequence", **tensor(v.values), "mask": [int(m) for m in np.asarray(v.mask).ravel()]} for k, v in constants.items()}
+    cases.append(c)
+
+
+cases = []
+
+reference_case("Serial: named Conv1D, Residual, Parallel, Repeat", sl.Serial.Config([
+    sl.Conv1D.Config(filters=4, kernel_size=3, padding="causal", name="encoder"),
+    sl.Residual.Config([sl.Dense.Config(4), sl.Tanh.Config()], shortcut_layers=[sl.Dense.Config(4)]),
+    sl.Parallel.Config([sl.Dense.Config(4), sl.Dense.Config(4)], combination=sl.CombinationMode.ADD),
+    sl.Repeat.Config(sl.Dense.Config(4), num_repeats=2),
+]), [3])
+
+reference_case("Bidirectional (a named forward) and CheckpointGradient", sl.Serial.Config([
+    sl.Bidirectional.Config(forward=sl.Conv1D.Config(filters=3, kernel_size=2, padding="causal", name="ahead"),
+                            backward=sl.Conv1D.Config(filters=3, kernel_size=2, padding="causal"), combination=sl.CombinationMode.CONCAT),
+    sl.CheckpointGradient.Config(sl.Dense.Config(4)),
+]), [3])
+reference_case("Repeat of a Serial with a named Dense, Blockwise, ParallelChannels", sl.Serial.Config([
+    sl.Repeat.Config(sl.Serial.Config([sl.Dense.Config(4, name="inner"), sl.Tanh.Config()]), num_repeats=3),
+    sl.Blockwise.Config(sl.Dense.Config(4), block_size=2),
+    sl.ParallelChannels.Config(sl.Dense.Config(2), num_groups=2),
+]), [4])
+reference_case("Conv1D weight norm, DepthwiseConv1D, Conv1DTranspose", sl.Serial.Config([
+    sl.Conv1D.Config(filters=4, kernel_size=3, padding="causal", use_weight_norm=True),
+    sl.DepthwiseConv1D.Config(kernel_size=3, padding="causal", depth_multiplier=2),
+    sl.Conv1DTranspose.Config(filters=3, kernel_size=4, strides=2, padding="causal"),
+]), [3])
+reference_case("Conv2D over [time, freq, channels]", sl.Conv2D.Config(filters=3, kernel_size=(3, 2), time_padding="causal", spatial_padding="same"), [5, 2])
+reference_case("LayerNormalization, RMSNormalization, GroupNormalization, BatchNormalization", sl.Serial.Config([
+    sl.LayerNormalization.Config(), sl.RMSNormalization.Config(), sl.GroupNormalization.Config(num_groups=2), sl.BatchNormalization.Config(),
+]), [4])
+reference_case("Dense, DenseShaped, EinsumDense, PRelu, Snake", sl.Serial.Config([
+    sl.Dense.Config(6), sl.PRelu.Config(), sl.DenseShaped.Config([2, 3]), sl.Flatten.Config(),
+    sl.EinsumDense.Config("...a,ab->...b", output_shape=[5], bias_axes="b"), sl.Snake.Config(separate_beta=True),
+]), [3])
+reference_case("Embedding", sl.Embedding.Config(dimension=4, num_embeddings=7), [], dtype=np.int32, vocab=7)
+reference_case("SequenceDense, MaskedDense", sl.Serial.Config([sl.SequenceDense.Config(features=3, num_steps=11), sl.MaskedDense.Config(features=2, num_steps=11)]), [4])
+rope = sl.ApplyRotaryPositionalEncoding.Config(max_wavelength=1e4)
+reference_case("DotProductSelfAttention: per-dim scale, sinks, T5, RoPE query network, RMSNorm key network", sl.DotProductSelfAttention.Config(
+    num_heads=2, units_per_head=4, max_past_horizon=3, per_dim_scale=True, num_sink_embeddings=1, query_network=rope, key_network=sl.RMSNormalization.Config(),
+    relative_position_embedding=sl.T5RelativePositionEmbedding.Config(num_buckets=4, num_heads=2, bidirectional=False, max_distance=8)), [5])
+reference_case("DotProductSelfAttention: separate projections with biases, GQA, Shaw, future 2", sl.DotProductSelfAttention.Config(
+    num_heads=2, num_kv_heads=1, units_per_head=4, max_past_horizon=3, max_future_horizon=2, input_projection=sl.SeparateQueryKeyValueProjection(), use_bias=True,
+    relative_position_embedding=sl.ShawRelativePositionEmbedding.Config(max_backward=3, max_forward=2, num_heads=2, units_per_head=4)), [5])
+reference_case("LocalDotProductSelfAttention: Transformer-XL positions", sl.LocalDotProductSelfAttention.Config(
+    num_heads=2, units_per_head=4, max_past_horizon=3, block_size=2,
+    relative_position_embedding=sl.TransformerXLRelativePositionEmbedding.Config(num_heads=2, units_per_head=4, max_backward=3, max_forward=0, position_bias_dim=4)), [5])
+source = sl.Sequence(jnp.asarray(np.random.default_rng(9).normal(size=(B, 6, 3)).astype(np.float32)), jnp.asarray(np.arange(6)[None, :] < np.array([[6], [4]])))
+reference_case("DotProductAttention", sl.DotProductAttention.Config(source_name="source", num_heads=2, units_per_head=4), [5], constants={"source": source})
+reference_case("MultiSourceDotProductAttention, separate projections", sl.MultiSourceDotProductAttention.Config(
+    source_names=("source",), num_heads=2, units_per_head=4, use_separate_kv_projections=True), [5], constants={"source": source})
+reference_case("GmmAttention", sl.GmmAttention.Config(source_name="source", num_heads=2, units_per_head=4, num_components=2, monotonic=True), [5], constants={"source": source})
+
+write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
