@@ -101,10 +101,12 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
     leaves = {k: moved(k, np.asarray(v)).astype(np.float32) for k, v in leaves.items()}
     variables = traverse_util.unflatten_dict({tuple(k.split("/")): jnp.asarray(v) for k, v in leaves.items()})
     y = layer.apply(variables, x, training=False, constants=constants, method=layer.layer)
-    out = np.asarray(y.values, np.float64)
+    out = np.asarray(y.values, np.complex128 if jnp.iscomplexobj(y.values) else np.float64)
     out = np.where(np.asarray(y.mask).reshape(*y.mask.shape, *([1] * (out.ndim - 2))), out, 0)
-    c = case(name, to_json(config), values, out, weights=leaves, lengths=lengths, output_mask=np.asarray(y.mask),
+    c = case(name, to_json(config), values, out.real if np.iscomplexobj(out) else out, weights=leaves, lengths=lengths, output_mask=np.asarray(y.mask),
              input_dtype="int32" if dtype == np.int32 else "float32", rtol=rtol, atol=atol)
+    if np.iscomplexobj(out):  # complex64 outputs: interleaved (re, im) pairs, as seqlayers holds them
+        c["output"]["values"] = tensor(np.stack([out.real, out.imag], axis=-1))["values"]
     c["weight_naming"] = "flax"
     if constants:
         c["constants"] = {k: {"kind": "sequence", **tensor(v.values), "mask": [int(m) for m in np.asarray(v.mask).ravel()]} for k, v in constants.items()}
@@ -160,5 +162,34 @@ reference_case("DotProductAttention", sl.DotProductAttention.Config(source_name=
 reference_case("MultiSourceDotProductAttention, separate projections", sl.MultiSourceDotProductAttention.Config(
     source_names=("source",), num_heads=2, units_per_head=4, use_separate_kv_projections=True), [5], constants={"source": source})
 reference_case("GmmAttention", sl.GmmAttention.Config(source_name="source", num_heads=2, units_per_head=4, num_components=2, monotonic=True), [5], constants={"source": source})
+reference_case("StreamingDotProductAttention (layer mode, a source as long as x)", sl.StreamingDotProductAttention.Config(
+    source_name="stream", num_heads=2, units_per_head=4, max_past_horizon=2, max_future_horizon=1), [5],
+    constants={"stream": sl.Sequence(jnp.asarray(np.random.default_rng(8).normal(size=(B, 11, 3)).astype(np.float32)), jnp.asarray(np.arange(11)[None, :] < np.array([[11], [8]])))})
+conditioning = sl.Sequence(jnp.asarray(np.random.default_rng(7).normal(size=(B, 11, 3)).astype(np.float32)), jnp.asarray(np.ones((B, 11), bool)))
+reference_case("Conditioning: linear add, then linear-affine", sl.Serial.Config([
+    sl.Conditioning.Config(conditioning_name="c", projection=sl.Conditioning.Projection.LINEAR, combination=sl.Conditioning.Combination.ADD),
+    sl.Conditioning.Config(conditioning_name="c", projection=sl.Conditioning.Projection.LINEAR_AFFINE, combination=sl.Conditioning.Combination.AFFINE),
+]), [4], constants={"c": conditioning})
+reference_case("STFT magnitude, LinearToMelSpectrogram", sl.Serial.Config([
+    sl.STFT.Config(frame_length=8, frame_step=4, fft_length=8, output_magnitude=True),
+    sl.LinearToMelSpectrogram.Config(num_mel_bins=4, sample_rate=16000.0, lower_edge_hertz=80.0, upper_edge_hertz=7600.0),
+]), [], time=33)
+reference_case("STFT then InverseSTFT", sl.Serial.Config([
+    sl.STFT.Config(frame_length=8, frame_step=2, fft_length=8),
+    sl.InverseSTFT.Config(frame_length=8, frame_step=2, fft_length=8),
+]), [], time=32)
+reference_case("Frame, OverlapAdd, Delay", sl.Serial.Config([
+    sl.Frame.Config(frame_length=4, frame_step=2, padding="causal"), sl.OverlapAdd.Config(frame_length=4, frame_step=2), sl.Delay.Config(2),
+]), [2], time=12)
+reference_case("Max, Average and Min pooling", sl.Serial.Config([
+    sl.MaxPooling1D.Config(pool_size=3, strides=1, padding="causal"), sl.AveragePooling1D.Config(pool_size=2, strides=2, padding="causal"),
+    sl.MinPooling1D.Config(pool_size=2, strides=1, padding="causal"),
+]), [3], time=12)
+reference_case("GroupNormalization cumulative, AddTimingSignal, RoPE", sl.Serial.Config([
+    sl.GroupNormalization.Config(num_groups=2, cumulative=True), sl.AddTimingSignal.Config(), sl.ApplyRotaryPositionalEncoding.Config(max_wavelength=1e4),
+]), [4])
+reference_case("Downsample1D, Upsample1D, GatedLinearUnit, Gelu, Swish, Softmax", sl.Serial.Config([
+    sl.Downsample1D.Config(rate=2), sl.Upsample1D.Config(rate=3), sl.GatedLinearUnit.Config(), sl.Gelu.Config(), sl.Swish.Config(), sl.Softmax.Config(),
+]), [4], time=12)
 
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
