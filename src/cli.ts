@@ -16,11 +16,11 @@ Usage:
       (input/output), receptive field, parameters and streaming state bytes.
   seqlayers run <config.json> --weights <file.safetensors> --input <file.wav|.npy|.json>
                 [--block N] [--out <file.npy|.json>] [--input-shape S] [--weight-storage W]
-                [--progress | --quiet]
+                [--weight-naming flax] [--progress | --quiet]
       Streams the model over the input, N input steps per step (default: the block size),
       flushing at the end as layer() would. Without --out, prints one line per output step.
   seqlayers bench <config.json> [--weights <file.safetensors>] [--block N] [--steps N]
-                  [--input-shape S] [--weight-storage W]
+                  [--input-shape S] [--weight-storage W] [--weight-naming flax]
       Measures the time of one step (random input, random weights unless --weights).
   seqlayers convert-silero <silero_vad.onnx> <outdir> [--sample-rate 16000|8000]
       Converts Silero VAD v5/v6 from its ONNX file into <outdir>/silero_vad_<16k|8k>.json and
@@ -29,7 +29,8 @@ Usage:
 <config.json> is a layer config ({"type": "Serial", ...}), or a model file
 {"config": {...}, "input_shape": [...], "sample_rate": ...} as convert-silero writes.
 --input-shape gives the input channel shape (e.g. 80, or 4,80) when the file has none.
---weight-storage int8 stores the weights of every layer that can as int8 (weightStorage).`;
+--weight-storage int8 stores the weights of every layer that can as int8 (weightStorage).
+--weight-naming flax reads tensors named as the reference's flax variables ('layers_0/kernel').`;
 
 /** A wrong command line: printed with a hint, exit code 2. */
 class UsageError extends Error {}
@@ -52,6 +53,7 @@ const OPTIONS = {
   'input-shape': { type: 'string' },
   'sample-rate': { type: 'string' },
   'weight-storage': { type: 'string' },
+  'weight-naming': { type: 'string' },
   progress: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -60,8 +62,8 @@ const OPTIONS = {
 /** Options each command takes, and how many positional arguments. */
 const COMMANDS: Record<string, { options: (keyof typeof OPTIONS)[]; args: string[] }> = {
   summary: { options: ['input-shape'], args: ['config'] },
-  run: { options: ['weights', 'input', 'out', 'block', 'input-shape', 'weight-storage', 'progress', 'quiet'], args: ['config'] },
-  bench: { options: ['weights', 'block', 'steps', 'input-shape', 'weight-storage'], args: ['config'] },
+  run: { options: ['weights', 'input', 'out', 'block', 'input-shape', 'weight-storage', 'weight-naming', 'progress', 'quiet'], args: ['config'] },
+  bench: { options: ['weights', 'block', 'steps', 'input-shape', 'weight-storage', 'weight-naming'], args: ['config'] },
   'convert-silero': { options: ['sample-rate'], args: ['onnx', 'outdir'] },
 };
 
@@ -162,11 +164,12 @@ function loadModelFile(path: string, flags: Flags): ModelFile {
   return { config, inputShape, inputDtype, sampleRate: typeof rate === 'number' ? rate : undefined };
 }
 
-function buildModel(file: ModelFile, weightsPath: string | undefined): sl.Model {
+function buildModel(file: ModelFile, weightsPath: string | undefined, naming?: string): sl.Model {
+  if (naming !== undefined && naming !== 'seqlayers' && naming !== 'flax') throw new UsageError(`--weight-naming: expected seqlayers or flax, got ${JSON.stringify(naming)}`);
   const model = sl.build(file.config, { inputShape: file.inputShape, inputDtype: file.inputDtype, seed: 0 });
   if (weightsPath !== undefined) {
     try {
-      model.loadWeights(sl.readSafetensors(readFile(weightsPath, 'weights file')));
+      model.loadWeights(sl.readSafetensors(readFile(weightsPath, 'weights file')), { naming: naming as sl.WeightNaming | undefined });
     } catch (e) {
       model.dispose();
       throw e;
@@ -283,7 +286,7 @@ function run(path: string, flags: Flags): void {
   const file = loadModelFile(path, flags);
   if (flags.weights === undefined) throw new UsageError('run needs --weights <file.safetensors> (bench runs without weights)');
   if (flags.input === undefined) throw new UsageError('run needs --input <file.wav|.npy|.json>');
-  const model = buildModel(file, flags.weights);
+  const model = buildModel(file, flags.weights, flags['weight-naming']);
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot stream (it has layers that only run whole sequences); nothing to run step by step`);
   const block = positiveInt(flags.block, 'block') ?? model.blockSize;
   if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
@@ -346,7 +349,7 @@ function run(path: string, flags: Flags): void {
 
 function bench(path: string, flags: Flags): void {
   const file = loadModelFile(path, flags);
-  const model = buildModel(file, flags.weights);
+  const model = buildModel(file, flags.weights, flags['weight-naming']);
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot step, so it has no per-step time`);
   const block = positiveInt(flags.block, 'block') ?? model.blockSize;
   if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);

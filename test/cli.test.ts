@@ -147,6 +147,21 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
     expect(y.shape).toEqual([2, 7, 2]);
     y.data.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
 
+    // The same weights by their flax names ('params/layers_0/kernel', as flatten_dict writes them).
+    const flax = sl.build(config, { inputShape: [4], weights: sl.readSafetensors(readFileSync(join(dir, 'conv.safetensors'))) });
+    const named = Object.fromEntries(Object.entries(flax.getWeights({ naming: 'flax' })).map(([k, t]) => [`params/${k}`, t]));
+    flax.dispose();
+    writeFileSync(join(dir, 'flax.safetensors'), sl.writeSafetensors(named));
+    const byFlax = await cli('run', 'conv.json', '--input-shape', '4', '--weights', 'flax.safetensors', '--weight-naming', 'flax', '--input', 'x.npy', '--out', 'yf.npy');
+    expect(byFlax.code, byFlax.stderr).toBe(0);
+    expect(readNpy(readFileSync(join(dir, 'yf.npy'))).data).toEqual(y.data);
+    const unnamed = await cli('run', 'conv.json', '--input-shape', '4', '--weights', 'flax.safetensors', '--input', 'x.npy');
+    expect(unnamed.code).toBe(1);
+    expect(unnamed.stderr).toMatch(/missing parameters \["layers\.0\.kernel"/);
+    const badNaming = await cli('run', 'conv.json', '--input-shape', '4', '--weights', 'flax.safetensors', '--weight-naming', 'keras', '--input', 'x.npy');
+    expect(badNaming.code).toBe(2);
+    expect(badNaming.stderr).toMatch(/--weight-naming: expected seqlayers or flax, got "keras"/);
+
     // One item as nested JSON arrays [time, channels]: stdout lines "step<TAB>values".
     const rows = Array.from({ length: 7 }, (_, t) => Array.from(x.values.subarray(t * 4, t * 4 + 4)));
     writeFileSync(join(dir, 'x.json'), JSON.stringify(rows));
