@@ -191,5 +191,27 @@ reference_case("GroupNormalization cumulative, AddTimingSignal, RoPE", sl.Serial
 reference_case("Downsample1D, Upsample1D, GatedLinearUnit, Gelu, Swish, Softmax", sl.Serial.Config([
     sl.Downsample1D.Config(rate=2), sl.Upsample1D.Config(rate=3), sl.GatedLinearUnit.Config(), sl.Gelu.Config(), sl.Swish.Config(), sl.Softmax.Config(),
 ]), [4], time=12)
+reference_case("Conv2DTranspose, MaxPooling2D, Upsample2D over [time, freq, channels]", sl.Serial.Config([
+    sl.Conv2DTranspose.Config(filters=2, kernel_size=(2, 3), strides=(2, 1), time_padding="causal", spatial_padding="same"),
+    sl.MaxPooling2D.Config(pool_size=(2, 2), strides=(1, 1), time_padding="causal", spatial_padding="same"),
+    sl.Upsample2D.Config(rate=(1, 2)),
+]), [4, 3])
+reference_case("Conv3D over [time, height, width, channels]", sl.Conv3D.Config(
+    filters=2, kernel_size=(2, 2, 2), time_padding="causal", spatial_padding=("same", "same")), [3, 3, 2], time=7)
+# (The reference's FFT also takes float32 input, computing a complex64 output its own output
+# spec does not declare; here FFT takes complex64 and RFFT real input.)
+reference_case("Window, RFFT, IRFFT over frames", sl.Serial.Config([
+    sl.Frame.Config(frame_length=8, frame_step=4, padding="causal"), sl.Window.Config(axis=-1), sl.RFFT.Config(), sl.IRFFT.Config(frame_length=8),
+]), [], time=24)
+reference_case("Affine, Power, Softplus, LeakyRelu, Elu, L2Normalize, EinopsRearrange", sl.Serial.Config([
+    sl.Affine.Config(), sl.Softplus.Config(), sl.Power.Config(power=2.0), sl.LeakyRelu.Config(negative_slope=0.2), sl.Elu.Config(alpha=0.5),
+    sl.L2Normalize.Config(), sl.EinopsRearrange.Config("(a b) -> b a", axes_lengths={"a": 2}),
+]), [4])
+reference_case("SequenceEmbedding", sl.SequenceEmbedding.Config(dimension=3, num_embeddings_per_step=5, num_steps=11), [], dtype=np.int32, vocab=5)
+reference_case("DotProductSelfAttentionV2: GQA, RoPE key network", sl.DotProductSelfAttentionV2.Config(
+    num_heads=2, num_kv_heads=1, units_per_head=4, max_past_horizon=4, key_network=rope, per_dim_scale=True,
+    input_projection=sl.SeparateQueryKeyValueProjection()), [5])
+reference_case("BlockwiseDotProductSelfAttention", sl.BlockwiseDotProductSelfAttention.Config(
+    block_size=2, num_heads=2, units_per_head=4, max_past_horizon_blocks=1, max_future_horizon_blocks=1), [5], time=12)
 
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
