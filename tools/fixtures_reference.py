@@ -162,9 +162,13 @@ reference_case("DotProductAttention", sl.DotProductAttention.Config(source_name=
 reference_case("MultiSourceDotProductAttention, separate projections", sl.MultiSourceDotProductAttention.Config(
     source_names=("source",), num_heads=2, units_per_head=4, use_separate_kv_projections=True), [5], constants={"source": source})
 reference_case("GmmAttention", sl.GmmAttention.Config(source_name="source", num_heads=2, units_per_head=4, num_components=2, monotonic=True), [5], constants={"source": source})
+reference_case("GmmAttention, not monotonic", sl.GmmAttention.Config(source_name="source", num_heads=2, units_per_head=4, num_components=3, monotonic=False), [5], constants={"source": source})
 reference_case("StreamingDotProductAttention (layer mode, a source as long as x)", sl.StreamingDotProductAttention.Config(
     source_name="stream", num_heads=2, units_per_head=4, max_past_horizon=2, max_future_horizon=1), [5],
     constants={"stream": sl.Sequence(jnp.asarray(np.random.default_rng(8).normal(size=(B, 11, 3)).astype(np.float32)), jnp.asarray(np.arange(11)[None, :] < np.array([[11], [8]])))})
+reference_case("StreamingLocalDotProductAttention (layer mode)", sl.StreamingLocalDotProductAttention.Config(
+    source_name="stream", num_heads=2, units_per_head=4, max_past_horizon=3, max_future_horizon=0, block_size=2), [5],
+    constants={"stream": sl.Sequence(jnp.asarray(np.random.default_rng(6).normal(size=(B, 11, 3)).astype(np.float32)), jnp.asarray(np.arange(11)[None, :] < np.array([[11], [8]])))})
 conditioning = sl.Sequence(jnp.asarray(np.random.default_rng(7).normal(size=(B, 11, 3)).astype(np.float32)), jnp.asarray(np.ones((B, 11), bool)))
 reference_case("Conditioning: linear add, then linear-affine", sl.Serial.Config([
     sl.Conditioning.Config(conditioning_name="c", projection=sl.Conditioning.Projection.LINEAR, combination=sl.Conditioning.Combination.ADD),
