@@ -218,4 +218,60 @@ reference_case("DotProductSelfAttentionV2: GQA, RoPE key network", sl.DotProduct
 reference_case("BlockwiseDotProductSelfAttention", sl.BlockwiseDotProductSelfAttention.Config(
     block_size=2, num_heads=2, units_per_head=4, max_past_horizon_blocks=1, max_future_horizon_blocks=1), [5], time=12)
 
+# Sweeps: every padding mode of the time-axis layers with strides and dilations, and the
+# attention and normalization options, small enough to keep the fixture small.
+PADDINGS = ["valid", "same", "causal", "causal_valid", "reverse_causal", "reverse_causal_valid", "semicausal", "semicausal_full"]
+for padding in PADDINGS:
+    for kernel, stride, dilation in [(3, 1, 1), (3, 2, 1), (2, 1, 2), (4, 3, 1)]:
+        reference_case(f"sweep Conv1D {padding} kernel {kernel} stride {stride} dilation {dilation}",
+                       sl.Conv1D.Config(filters=2, kernel_size=kernel, strides=stride, dilation_rate=dilation, padding=padding), [2], time=13)
+    reference_case(f"sweep DepthwiseConv1D {padding} kernel 3 stride 2", sl.DepthwiseConv1D.Config(kernel_size=3, strides=2, padding=padding), [2], time=12)
+    for pool, stride in [(3, 1), (2, 2)]:
+        reference_case(f"sweep MaxPooling1D {padding} pool {pool} stride {stride}", sl.MaxPooling1D.Config(pool_size=pool, strides=stride, padding=padding), [2], time=12)
+        reference_case(f"sweep AveragePooling1D {padding} pool {pool} stride {stride}", sl.AveragePooling1D.Config(pool_size=pool, strides=stride, padding=padding), [2], time=12)
+    reference_case(f"sweep Frame {padding} length 4 step 2", sl.Frame.Config(frame_length=4, frame_step=2, padding=padding), [1], time=12)
+reference_case("sweep AveragePooling1D masked_average", sl.AveragePooling1D.Config(pool_size=3, strides=1, padding="causal", masked_average=True), [2], time=12)
+reference_case("sweep Conv1D groups 2 with an activation-free bias", sl.Conv1D.Config(filters=4, kernel_size=2, groups=2, padding="causal"), [4])
+for padding in ["valid", "causal", "same"]:
+    for kernel, stride in [(3, 2), (4, 2), (2, 3)]:
+        reference_case(f"sweep Conv1DTranspose {padding} kernel {kernel} stride {stride}",
+                       sl.Conv1DTranspose.Config(filters=2, kernel_size=kernel, strides=stride, padding=padding), [2], time=9)
+for time_padding in ["causal", "reverse_causal", "valid", "same"]:
+    for fft_padding in ["right", "center"]:
+        reference_case(f"sweep STFT {time_padding} fft_padding {fft_padding}",
+                       sl.STFT.Config(frame_length=6, frame_step=3, fft_length=8, time_padding=time_padding, fft_padding=fft_padding), [], time=24)
+reference_case("sweep InverseSTFT after STFT, fft_padding center", sl.Serial.Config([
+    sl.STFT.Config(frame_length=8, frame_step=4, fft_length=8, fft_padding="center"), sl.InverseSTFT.Config(frame_length=8, frame_step=4, fft_length=8, fft_padding="center"),
+]), [], time=32)
+attention = dict(num_heads=2, units_per_head=4)
+for label, options in [
+    ("soft cap, sink scalars", dict(max_past_horizon=3, attention_logits_soft_cap=2.0, use_sink_scalars=True)),
+    ("zero_fully_masked, query_scale, per_dim_key_scale", dict(max_past_horizon=2, zero_fully_masked=True, query_scale=0.3, per_dim_key_scale=True)),
+    ("unlimited past", dict(max_past_horizon=-1)),
+    ("unlimited past and future", dict(max_past_horizon=-1, max_future_horizon=-1)),
+    ("T5 bidirectional, future 3", dict(max_past_horizon=2, max_future_horizon=3,
+                                        relative_position_embedding=sl.T5RelativePositionEmbedding.Config(num_buckets=6, num_heads=2, bidirectional=True, max_distance=5))),
+    ("QueryAndSharedKeyValueProjection", dict(max_past_horizon=3, input_projection=sl.QueryAndSharedKeyValueProjection())),
+    ("QueryAndKeyValueProjection with biases", dict(max_past_horizon=3, use_bias=True, input_projection=sl.QueryAndKeyValueProjection())),
+]:
+    reference_case(f"sweep DotProductSelfAttention {label}", sl.DotProductSelfAttention.Config(**attention, **options), [3])
+for label, options in [("soft cap, sink embeddings", dict(attention_logits_soft_cap=1.5, num_sink_embeddings=2)),
+                       ("T5", dict(relative_position_embedding=sl.T5RelativePositionEmbedding.Config(num_buckets=4, num_heads=2, bidirectional=True, max_distance=6)))]:
+    reference_case(f"sweep DotProductAttention {label}", sl.DotProductAttention.Config(source_name="source", **attention, **options), [3], constants={"source": source})
+for label, config in [
+    ("LayerNormalization over [2, 3] axes (-2, -1), no bias", sl.LayerNormalization.Config(axis=(-2, -1), use_bias=False)),
+    ("RMSNormalization over axis -2", sl.RMSNormalization.Config(axis=-2)),
+    ("GroupNormalization 3 groups", sl.GroupNormalization.Config(num_groups=3, axis=-2)),
+    ("AddTimingSignal", sl.AddTimingSignal.Config(min_timescale=2.0, max_timescale=100.0)),
+    ("ApplyRotaryPositionalEncoding counting valid steps", sl.ApplyRotaryPositionalEncoding.Config(max_wavelength=100.0, only_advance_position_for_valid_timesteps=True)),
+]:
+    reference_case(f"sweep {label}", config, [3, 2])
+for projection, combination in [("IDENTITY", "ADD"), ("IDENTITY", "CONCAT"), ("LINEAR", "CONCAT"), ("LINEAR_AFFINE", "AFFINE")]:
+    reference_case(f"sweep Conditioning on a Sequence: {projection.lower()} {combination.lower()}", sl.Conditioning.Config(
+        conditioning_name="c", projection=getattr(sl.Conditioning.Projection, projection), combination=getattr(sl.Conditioning.Combination, combination)),
+        [3], constants={"c": conditioning})
+for label, config in [("Upsample1D 3, Downsample1D 2", sl.Serial.Config([sl.Upsample1D.Config(rate=3), sl.Downsample1D.Config(rate=2)])),
+                      ("Lookahead 2", sl.Lookahead.Config(length=2)), ("Delay 3 without delaying layer()", sl.Delay.Config(3, delay_layer_output=False))]:
+    reference_case(f"sweep {label}", config, [2], time=12)
+
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
