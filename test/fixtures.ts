@@ -16,6 +16,15 @@ export interface FixtureCase {
   weights: Record<string, { shape: number[]; values: number[] }>;
   output: { shape: number[]; values: number[] };
   output_mask?: number[];
+  /** The reference's own metadata of the model (tools/fixtures_reference.py); receptive field ends 'inf' / '-inf' when unbounded. */
+  metadata?: {
+    block_size: number;
+    output_ratio: [number, number];
+    input_latency: number;
+    output_latency: number;
+    supports_step: boolean;
+    receptive_field: [number | string, number | string] | null;
+  };
   /** How `weights` names the parameters (default seqlayers paths; 'flax' in tools/fixtures_reference.py). */
   weight_naming?: sl.WeightNaming;
   rtol: number;

@@ -1,7 +1,9 @@
 // Models made, initialised and run by the reference itself (Google's SequenceLayers in JAX, via
 // tools/fixtures_reference.py): their flax parameters load by their flax names
-// (loadWeights(..., { naming: 'flax' })) and layer() gives the reference's output; then the
-// contract (step() = layer() over block splits, padding and batch invariance) on the same input.
+// (loadWeights(..., { naming: 'flax' })) and layer() gives the reference's output; the metadata
+// (block size, output ratio, latencies, steppability, receptive field) is the reference's but
+// for the departures listed below; then the contract (step() = layer() over block splits,
+// padding and batch invariance) on the same input.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../src/index.js';
 import { checkFixtureCase, fixtureConstants, fixtureModel, loadFixture } from './fixtures.js';
@@ -12,12 +14,42 @@ beforeAll(async () => {
 
 const fixture = loadFixture('reference');
 
+/**
+ * Where our metadata departs from the reference's on purpose, by case and field: the reason.
+ * Every other field of every case must equal the reference's.
+ */
+const DEPARTURES: Record<string, Partial<Record<string, string>>> = {
+  'DotProductSelfAttention: per-dim scale, sinks, T5, RoPE query network, RMSNorm key network': {
+    receptive_field: "the reference leaves its networks out of the field; a RoPE counting valid steps reads every earlier mask (-inf), as the reference's RoPE declares itself",
+  },
+  'DotProductSelfAttentionV2: GQA, RoPE key network': { receptive_field: 'as above: the key network reads every earlier mask' },
+  'sweep DotProductSelfAttention unlimited past': { supports_step: 'an unlimited past steps here with a growing KV cache (max_cache_steps); the reference cannot step it' },
+};
+
+/** Our model's metadata in the fixture's terms. */
+function metadataOf(m: sl.Model): Record<string, unknown> {
+  const rf = m.receptiveField;
+  return {
+    block_size: m.blockSize,
+    output_ratio: [m.outputRatio.num, m.outputRatio.den],
+    input_latency: m.inputLatency,
+    output_latency: m.outputLatency,
+    supports_step: m.supportsStep,
+    receptive_field: rf && rf.map((v) => (Number.isFinite(v) ? v : v > 0 ? 'inf' : '-inf')),
+  };
+}
+
 describe('reference (JAX) models with their flax parameters', () => {
   for (const c of fixture.cases) {
     it(c.name, () => {
       checkFixtureCase(c);
       const { model, x } = fixtureModel(c);
       try {
+        const ours = metadataOf(model), departures = DEPARTURES[c.name] ?? {};
+        for (const [field, want] of Object.entries(c.metadata!)) {
+          if (departures[field]) expect(ours[field], `${field} departs: ${departures[field]}`).not.toEqual(want);
+          else expect(ours[field], field).toEqual(want);
+        }
         // A source streamed in lock-step with x takes its blocks with the steps; conditioning
         // Sequences are as long as x (padded with it).
         const json = JSON.stringify(c.config);

@@ -108,6 +108,14 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
     if np.iscomplexobj(out):  # complex64 outputs: interleaved (re, im) pairs, as seqlayers holds them
         c["output"]["values"] = tensor(np.stack([out.real, out.imag], axis=-1))["values"]
     c["weight_naming"] = "flax"
+    # The reference's metadata, read off the bound layer (receptive field ends may be +-inf).
+    bound = layer.bind(variables)
+    rf = bound.receptive_field
+    c["metadata"] = {
+        "block_size": int(bound.block_size), "output_ratio": [bound.output_ratio.numerator, bound.output_ratio.denominator],
+        "input_latency": int(bound.input_latency), "output_latency": int(bound.output_latency), "supports_step": bool(bound.supports_step),
+        "receptive_field": None if rf is None else [str(v) if not np.isfinite(v) else int(v) for v in rf],
+    }
     if constants:
         c["constants"] = {k: {"kind": "sequence", **tensor(v.values), "mask": [int(m) for m in np.asarray(v.mask).ravel()]} for k, v in constants.items()}
     cases.append(c)
