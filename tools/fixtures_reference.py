@@ -51,6 +51,8 @@ B = 2
 def to_json(value):
     """A reference Config (or a value of one of its fields) as seqlayers JSON: {"type": <layer>,
     fields that differ from their defaults}; enums by value, tuples as lists."""
+    if type(value).__name__ == "HashableArray":  # a constant of Scale, Add, Maximum, ...: its values
+        return np.asarray(value.data).tolist()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {"type": type(value).__qualname__.split(".")[0]}
         for field in dataclasses.fields(value):
@@ -281,5 +283,34 @@ for projection, combination in [("IDENTITY", "ADD"), ("IDENTITY", "CONCAT"), ("L
 for label, config in [("Upsample1D 3, Downsample1D 2", sl.Serial.Config([sl.Upsample1D.Config(rate=3), sl.Downsample1D.Config(rate=2)])),
                       ("Lookahead 2", sl.Lookahead.Config(length=2)), ("Delay 3 without delaying layer()", sl.Delay.Config(3, delay_layer_output=False))]:
     reference_case(f"sweep {label}", config, [2], time=12)
+for time_padding in ["valid", "same", "causal", "reverse_causal", "semicausal_full"]:
+    for spatial in ["valid", "same", "causal"]:
+        reference_case(f"sweep Conv2D time {time_padding} spatial {spatial} stride (2, 1)", sl.Conv2D.Config(
+            filters=2, kernel_size=(3, 2), strides=(2, 1), time_padding=time_padding, spatial_padding=spatial), [4, 2], time=12)
+    reference_case(f"sweep AveragePooling2D time {time_padding}", sl.AveragePooling2D.Config(
+        pool_size=(2, 2), strides=(2, 1), time_padding=time_padding, spatial_padding="same"), [4, 2], time=12)
+for time_padding in ["valid", "causal", "same"]:
+    reference_case(f"sweep Conv2DTranspose time {time_padding}", sl.Conv2DTranspose.Config(
+        filters=2, kernel_size=(3, 2), strides=(2, 2), time_padding=time_padding, spatial_padding="same"), [3, 2], time=8)
+for combination in ["STACK", "CONCAT", "MEAN", "PRODUCT"]:
+    reference_case(f"sweep Parallel {combination.lower()}", sl.Parallel.Config(
+        [sl.Dense.Config(3), sl.Conv1D.Config(filters=3, kernel_size=2, padding="causal")], combination=getattr(sl.CombinationMode, combination)), [2])
+reference_case("sweep shapes: Reshape, Transpose, SwapAxes, MoveAxis, ExpandDims, Squeeze, Slice", sl.Serial.Config([
+    sl.Reshape.Config([2, 3]), sl.Transpose.Config(), sl.SwapAxes.Config(axis1=2, axis2=3), sl.MoveAxis.Config(source=2, destination=3),
+    sl.ExpandDims.Config(axis=-1), sl.Squeeze.Config(axis=-1), sl.Slice.Config(slices=((0, 2, 1), (1, None, 1))),
+]), [6])
+reference_case("sweep reductions and elementwise: Sum, Mean, Max, Min, Scale, Add, Maximum, Minimum, Mod, Abs, Exp, Log", sl.Serial.Config([
+    sl.Parallel.Config([sl.Sum.Config(axis=-1, keepdims=True), sl.Mean.Config(axis=-1, keepdims=True), sl.Max.Config(axis=-1, keepdims=True),
+                        sl.Min.Config(axis=-1, keepdims=True)], combination=sl.CombinationMode.CONCAT),
+    sl.Scale.Config(1.5), sl.Add.Config(0.25), sl.Maximum.Config(-1.0), sl.Minimum.Config(1.0), sl.Mod.Config(0.75), sl.Abs.Config(), sl.Add.Config(0.1),
+    sl.Log.Config(), sl.Exp.Config(),
+]), [5])
+reference_case("sweep GatedTanhUnit, Sigmoid, Relu, Softmax over axis -2", sl.Serial.Config([
+    sl.GatedTanhUnit.Config(), sl.Sigmoid.Config(), sl.Relu.Config(), sl.Reshape.Config([2, 2]), sl.Softmax.Config(axis=-2),
+]), [8])
+reference_case("sweep OneHot", sl.OneHot.Config(depth=6), [], dtype=np.int32, vocab=6)
+reference_case("sweep Residual of a causal conv stack", sl.Residual.Config([
+    sl.Conv1D.Config(filters=3, kernel_size=3, padding="causal"), sl.Relu.Config(), sl.Conv1D.Config(filters=3, kernel_size=2, dilation_rate=2, padding="causal"),
+]), [3])
 
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
