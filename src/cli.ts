@@ -27,10 +27,12 @@ Usage:
       .safetensors (see docs/silero-vad.md).
 
 <config.json> is a layer config ({"type": "Serial", ...}), or a model file
-{"config": {...}, "input_shape": [...], "sample_rate": ...} as convert-silero writes.
+{"config": {...}, "input_shape": [...], "sample_rate": ..., "weight_naming": ...} as
+convert-silero and tools/export_reference.py write.
 --input-shape gives the input channel shape (e.g. 80, or 4,80) when the file has none.
 --weight-storage int8 stores the weights of every layer that can as int8 (weightStorage).
---weight-naming flax reads tensors named as the reference's flax variables ('layers_0/kernel').`;
+--weight-naming flax reads tensors named as the reference's flax variables ('layers_0/kernel');
+a model file may say so itself ("weight_naming": "flax", as tools/export_reference.py writes).`;
 
 /** A wrong command line: printed with a hint, exit code 2. */
 class UsageError extends Error {}
@@ -42,6 +44,8 @@ interface ModelFile {
   inputDtype: sl.DType;
   /** Samples per second of the input, when the file says (audio models). */
   sampleRate?: number;
+  /** How its weights files name tensors, when the file says ('flax' from tools/export_reference.py). */
+  weightNaming?: string;
 }
 
 const OPTIONS = {
@@ -161,11 +165,12 @@ function loadModelFile(path: string, flags: Flags): ModelFile {
   }
   const inputDtype = ((wrapped ? (obj.input_dtype ?? obj.inputDtype) : undefined) ?? 'float32') as sl.DType;
   const rate = wrapped ? (obj.sample_rate ?? obj.sampleRate) : undefined;
-  return { config, inputShape, inputDtype, sampleRate: typeof rate === 'number' ? rate : undefined };
+  const naming = wrapped ? (obj.weight_naming ?? obj.weightNaming) : undefined;
+  return { config, inputShape, inputDtype, sampleRate: typeof rate === 'number' ? rate : undefined, weightNaming: naming as string | undefined };
 }
 
 function buildModel(file: ModelFile, weightsPath: string | undefined, naming?: string): sl.Model {
-  if (naming !== undefined && naming !== 'seqlayers' && naming !== 'flax') throw new UsageError(`--weight-naming: expected seqlayers or flax, got ${JSON.stringify(naming)}`);
+  if (naming !== undefined && naming !== 'seqlayers' && naming !== 'flax') throw new UsageError(`--weight-naming (or the model file's weight_naming): expected seqlayers or flax, got ${JSON.stringify(naming)}`);
   const model = sl.build(file.config, { inputShape: file.inputShape, inputDtype: file.inputDtype, seed: 0 });
   if (weightsPath !== undefined) {
     try {
@@ -286,7 +291,7 @@ function run(path: string, flags: Flags): void {
   const file = loadModelFile(path, flags);
   if (flags.weights === undefined) throw new UsageError('run needs --weights <file.safetensors> (bench runs without weights)');
   if (flags.input === undefined) throw new UsageError('run needs --input <file.wav|.npy|.json>');
-  const model = buildModel(file, flags.weights, flags['weight-naming']);
+  const model = buildModel(file, flags.weights, flags['weight-naming'] ?? file.weightNaming);
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot stream (it has layers that only run whole sequences); nothing to run step by step`);
   const block = positiveInt(flags.block, 'block') ?? model.blockSize;
   if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
@@ -349,7 +354,7 @@ function run(path: string, flags: Flags): void {
 
 function bench(path: string, flags: Flags): void {
   const file = loadModelFile(path, flags);
-  const model = buildModel(file, flags.weights, flags['weight-naming']);
+  const model = buildModel(file, flags.weights, flags['weight-naming'] ?? file.weightNaming);
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot step, so it has no per-step time`);
   const block = positiveInt(flags.block, 'block') ?? model.blockSize;
   if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);

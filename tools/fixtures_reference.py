@@ -1,19 +1,16 @@
 """Fixtures from the reference itself: models built and run by Google's SequenceLayers (JAX).
 
 Each case is a reference Config, made and initialised by the reference (flax), run with its
-layer() on a random input. The fixture keeps the config as JSON (the reference's field names,
-only the fields that differ from their defaults), the variables under their flax names
-(`params/layers_0/kernel`, flattened with '/'), the input and the reference's output. test/reference.test.ts loads them with loadWeights(..., { naming: 'flax' })
-and compares layer() and step().
+layer() on a random input. The fixture keeps the config as JSON and the variables under their
+flax names, as tools/export_reference.py exports them (`params/layers_0/kernel`), the input,
+the reference's output and its metadata. test/reference.test.ts loads them with
+loadWeights(..., { naming: 'flax' }) and compares layer(), the metadata and step().
 
 Needs jax, flax and a checkout of the reference (github.com/google/sequence-layers):
-  python3 -m venv /tmp/refenv && /tmp/refenv/bin/pip install jax jaxlib flax einops jaxtyping typeguard scipy
+  python3 -m venv /tmp/refenv && /tmp/refenv/bin/pip install jax jaxlib flax einops jaxtyping typeguard scipy safetensors
   SEQUENCE_LAYERS=/path/to/sequence-layers /tmp/refenv/bin/python tools/fixtures_reference.py
 (pip needs an index that has them; the tests only read the committed fixture.)
 """
-import dataclasses
-import enum
-import fractions
 import os
 import sys
 import types
@@ -23,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fixtures_common import case, tensor, write_fixture  # noqa: E402
+from export_reference import config_to_json, flat_variables  # noqa: E402
 
 # The reference imports typing.override (Python 3.12); on 3.11 typing_extensions has it.
 if not hasattr(typing, "override"):
@@ -43,44 +41,10 @@ import flax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import sequence_layers.jax as sl  # noqa: E402
+from sequence_layers.jax import signal  # noqa: E402
 from flax import traverse_util  # noqa: E402
 
 B = 2
-
-
-def to_json(value):
-    """A reference Config (or a value of one of its fields) as seqlayers JSON: {"type": <layer>,
-    fields that differ from their defaults}; enums by value, tuples as lists."""
-    if type(value).__name__ == "HashableArray":  # a constant of Scale, Add, Maximum, ...: its values
-        return np.asarray(value.data).tolist()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {"type": type(value).__qualname__.split(".")[0]}
-        for field in dataclasses.fields(value):
-            v = getattr(value, field.name)
-            if field.default is not dataclasses.MISSING and _same(v, field.default):
-                continue
-            if field.default_factory is not dataclasses.MISSING and _same(v, field.default_factory()):
-                continue
-            out[field.name] = to_json(v)
-        return out
-    if isinstance(value, enum.Enum):
-        return value.value if isinstance(value.value, str) else value.name.lower()
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, fractions.Fraction):
-        raise TypeError(f"no JSON for {value!r}")
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    if callable(value):
-        raise TypeError(f"no JSON for {value!r}: set the field in the case")
-    return value
-
-
-def _same(a, b):
-    try:
-        return bool(a == b)
-    except Exception:  # arrays and the like
-        return a is b
 
 
 def reference_case(name, config, channels, time=11, dtype=np.float32, constants=None, seed=0, rtol=1e-4, atol=1e-5, vocab=None):
@@ -97,15 +61,15 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
     variables = flax.core.meta.unbox(layer.init(jax.random.PRNGKey(seed), x, training=False, constants=constants))
     # Every collection (params, BatchNormalization's batch_stats), moved off their initial values:
     # biases and scales start at 0 or 1, which would hide a misplaced one (variances stay > 0).
-    leaves = traverse_util.flatten_dict(variables, sep="/")
+    leaves = flat_variables(variables)
     rng_w = np.random.default_rng(seed + 1)
     moved = lambda k, v: np.abs(v) + 0.5 if k.endswith("/var") else v + rng_w.normal(scale=0.2, size=np.shape(v))
-    leaves = {k: moved(k, np.asarray(v)).astype(np.float32) for k, v in leaves.items()}
+    leaves = {k: moved(k, v).astype(np.float32) for k, v in leaves.items()}
     variables = traverse_util.unflatten_dict({tuple(k.split("/")): jnp.asarray(v) for k, v in leaves.items()})
     y = layer.apply(variables, x, training=False, constants=constants, method=layer.layer)
     out = np.asarray(y.values, np.complex128 if jnp.iscomplexobj(y.values) else np.float64)
     out = np.where(np.asarray(y.mask).reshape(*y.mask.shape, *([1] * (out.ndim - 2))), out, 0)
-    c = case(name, to_json(config), values, out.real if np.iscomplexobj(out) else out, weights=leaves, lengths=lengths, output_mask=np.asarray(y.mask),
+    c = case(name, config_to_json(config), values, out.real if np.iscomplexobj(out) else out, weights=leaves, lengths=lengths, output_mask=np.asarray(y.mask),
              input_dtype="int32" if dtype == np.int32 else "float32", rtol=rtol, atol=atol)
     if np.iscomplexobj(out):  # complex64 outputs: interleaved (re, im) pairs, as seqlayers holds them
         c["output"]["values"] = tensor(np.stack([out.real, out.imag], axis=-1))["values"]
@@ -312,5 +276,10 @@ reference_case("sweep OneHot", sl.OneHot.Config(depth=6), [], dtype=np.int32, vo
 reference_case("sweep Residual of a causal conv stack", sl.Residual.Config([
     sl.Conv1D.Config(filters=3, kernel_size=3, padding="causal"), sl.Relu.Config(), sl.Conv1D.Config(filters=3, kernel_size=2, dilation_rate=2, padding="causal"),
 ]), [3])
+reference_case("functions by name: jax.nn activations, a hamming window", sl.Serial.Config([
+    sl.STFT.Config(frame_length=8, frame_step=4, fft_length=8, window_fn=signal.hamming_window, output_magnitude=True),
+    sl.Dense.Config(4, activation=jax.nn.gelu), sl.Conv1D.Config(filters=3, kernel_size=2, padding="causal", activation=jax.nn.relu),
+    sl.Dense.Config(3, activation=jax.nn.swish), sl.Dense.Config(3, activation=jnp.tanh), sl.Dense.Config(3, activation=jax.nn.elu),
+]), [], time=24)
 
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
