@@ -3,7 +3,7 @@
 // processor (processor.ts), which steps the model on every render quantum.
 import type { LayerConfig } from '../config.js';
 import { SeqLayersError } from '../errors.js';
-import { build as buildModel } from '../model.js';
+import { build as buildModel, type WeightNaming } from '../model.js';
 import { Runtime, type KernelBuild } from '../runtime/runtime.js';
 import { kernelsFor, reviveError } from '../workers/protocol.js';
 import type { ProcessorMessage, ProcessorOptions } from './protocol.js';
@@ -21,6 +21,8 @@ export interface ModelNodeOptions {
   inputShape?: readonly number[];
   /** safetensors bytes (cloned into the worklet). */
   weights?: Uint8Array;
+  /** How `weights` names its tensors (default 'seqlayers'; 'flax' for the reference's variables, see WeightNaming). */
+  weightNaming?: WeightNaming;
   seed?: number;
   /** Compiled kernels; default: those of this thread's runtime after sl.init(), else compiled here. */
   module?: WebAssembly.Module;
@@ -64,6 +66,7 @@ export async function createModelNode(context: BaseAudioContext, opts: ModelNode
     config: opts.config,
     inputShape,
     weights: opts.weights,
+    weightNaming: opts.weightNaming,
     seed: opts.seed,
     maxMemoryBytes: opts.maxMemoryBytes,
     blockFrames: opts.blockFrames,

@@ -28,7 +28,7 @@ class SeqLayersProcessor extends AudioWorkletProcessor {
     try {
       const rt = new Runtime(o.module, o.maxMemoryBytes);
       this.model = build(o.config, { inputShape: o.inputShape, seed: o.seed, runtime: rt });
-      if (o.weights) this.model.loadWeights(readSafetensors(o.weights));
+      if (o.weights) this.model.loadWeights(readSafetensors(o.weights), { naming: o.weightNaming });
       const g = globalThis as { renderQuantumSize?: number };
       this.adapter = new BlockAdapter(this.model, { quantum: g.renderQuantumSize ?? 128, blockFrames: o.blockFrames });
       this.post({

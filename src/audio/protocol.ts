@@ -1,5 +1,6 @@
 // What the main thread and the seqlayers-model processor exchange.
 import type { LayerConfig } from '../config.js';
+import type { WeightNaming } from '../model.js';
 
 /** processorOptions of the seqlayers-model AudioWorkletNode (structured-cloned into the worklet). */
 export interface ProcessorOptions {
@@ -10,6 +11,7 @@ export interface ProcessorOptions {
   inputShape: number[];
   /** safetensors bytes; absent = the seeded random initialisation. */
   weights?: Uint8Array;
+  weightNaming?: WeightNaming;
   seed?: number;
   maxMemoryBytes?: number;
   blockFrames?: number;

@@ -5,6 +5,7 @@
 import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
 import type { LayerConfig } from '../config.js';
 import { SeqLayersError, show } from '../errors.js';
+import type { WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
 import { fromWire, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepReply, type WireSequence } from './protocol.js';
@@ -39,6 +40,8 @@ export interface WorkerOptions {
    * their ArrayBuffer, which is detached here afterwards; a pool keeps them to start workers.
    */
   weights?: Uint8Array;
+  /** How `weights` names its tensors (default 'seqlayers'; 'flax' for the reference's variables, see WeightNaming). */
+  weightNaming?: WeightNaming;
   /** Seed of the random initialisation when there are no weights (default 0). */
   seed?: number;
   /** Compiled kernels; default: those of this thread's runtime after sl.init(), else compiled here. */
@@ -129,6 +132,7 @@ export class ModelWorker {
       inputShape: [...opts.inputShape],
       inputDtype: opts.inputDtype,
       weights: opts.weights,
+      weightNaming: opts.weightNaming,
       seed: opts.seed,
       maxMemoryBytes: opts.maxMemoryBytes,
       layerModules: opts.layerModules ? [...opts.layerModules] : undefined,

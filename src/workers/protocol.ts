@@ -3,6 +3,7 @@
 import { SeqLayersError, type ErrorCode } from '../errors.js';
 import { compileKernels, getRuntime, type KernelBuild } from '../runtime/runtime.js';
 import type { LayerConfig } from '../config.js';
+import type { WeightNaming } from '../model.js';
 import { Sequence, type DType, type Values } from '../sequence.js';
 
 /** A Sequence as structured clone carries it (class instances lose their prototype). */
@@ -44,6 +45,7 @@ export interface ServiceInit {
   inputDtype?: DType;
   /** safetensors bytes; absent = the seeded random initialisation. */
   weights?: Uint8Array;
+  weightNaming?: WeightNaming;
   seed?: number;
   maxMemoryBytes?: number;
   /** Module URLs imported before building (custom layers register themselves there). */

@@ -29,7 +29,7 @@ export class ModelService implements ServiceApi {
       const rt = initSync({ module: o.module, maxMemoryBytes: o.maxMemoryBytes });
       const model = build(o.config, { inputShape: o.inputShape, inputDtype: o.inputDtype, seed: o.seed });
       try {
-        if (o.weights) model.loadWeights(readSafetensors(o.weights));
+        if (o.weights) model.loadWeights(readSafetensors(o.weights), { naming: o.weightNaming });
       } catch (e) {
         model.dispose();
         throw e;

@@ -54,6 +54,18 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     await worker.close();
   });
 
+  it("takes weights by the reference's flax names (weightNaming 'flax')", async () => {
+    const { model, config, inputShape } = testModel(sl);
+    const flax = sl.writeSafetensors(model.getWeights({ naming: 'flax' }));
+    await expectCode(W.startWorker({ config, inputShape, weights: flax.slice() }), 'BAD_WEIGHTS', /missing parameters/);
+    await expectCode(W.startWorker({ config, inputShape, weights: flax.slice(), weightNaming: 'jax' as never }), 'BAD_ARGUMENT', /expected naming "seqlayers" or "flax", got "jax"/);
+    const worker = await W.startWorker({ config, inputShape, weights: flax, weightNaming: 'flax' });
+    const x = sl.randomSequence([1, 8, 8], { randomLengths: false, seed: 2 });
+    const s = await worker.open();
+    sl.assertSequencesClose(await s.process(x), model.step(x, model.initialState(1)), 'flax-named weights in a worker', 0, 0);
+    await worker.close();
+  });
+
   it('keeps error codes across the boundary; a refused push leaves the stream usable', async () => {
     const { config, inputShape, weights } = testModel(sl);
     await expectCode(W.startWorker({ config: { type: 'Conv1D', filters: 0, kernelSize: 3 }, inputShape }), 'BAD_CONFIG', /filters/);

@@ -32,18 +32,19 @@ async function render(channels, frames, planar, makeNode) {
 
 /**
  * Renders `seconds` of signal through `config` (input [channels]) and returns the error against
- * layer() after the node's latency, and the render time per 128-frame quantum.
+ * layer() after the node's latency, and the render time per 128-frame quantum. `weightNaming`:
+ * how the weights handed to the node name their tensors.
  */
-export async function run({ config, channels = 1, blockFrames, seconds = 1 }) {
+export async function run({ config, channels = 1, blockFrames, seconds = 1, weightNaming }) {
   await sl.init();
   const model = sl.build(config, { inputShape: [channels], seed: 3 });
   const outChannels = model.outputShape()[0];
-  const weights = sl.writeSafetensors(model.getWeights());
+  const weights = sl.writeSafetensors(model.getWeights({ naming: weightNaming }));
   const frames = Math.round(seconds * SAMPLE_RATE);
   const planar = signal(channels, frames);
   let info;
   const withModel = await render(outChannels, frames, planar, async (ctx) => {
-    info = await createModelNode(ctx, { config, inputShape: [channels], weights, blockFrames });
+    info = await createModelNode(ctx, { config, inputShape: [channels], weights, weightNaming, blockFrames });
     return info.node;
   });
   // The same graph with a pass-through node: what rendering costs without the model.
