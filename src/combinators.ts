@@ -191,25 +191,36 @@ function setSerialMetadata(self: Layer, layers: readonly Layer[]): void {
 // Serial
 
 /**
- * share_scope of Serial, Parallel and Residual: only false, the reference's default. True (or a
- * list of booleans, one per child) would put children's parameters at the combinator's own path
- * instead of under `layers.<i>`; not implemented (CheckpointGradient's share_scope is).
+ * share_scope of Serial, Parallel and Residual (the reference's): true, or a list of booleans
+ * with one per layer, puts those layers' parameters at the combinator's own path (seqlayers and
+ * flax names alike) instead of under `layers.<i>` (default false). Two parameters that then
+ * share a name are a BAD_CONFIG error, as flax refuses them.
  */
-const shareScopeField = () => f.only([false], "sharing the combinator's parameter scope with its children is not implemented");
+const shareScopeField = () =>
+  f.custom<boolean | boolean[]>('true, false or a list of booleans (one per layer)', (v) =>
+    typeof v === 'boolean' ? v : Array.isArray(v) && v.every((b) => typeof b === 'boolean') ? [...v] : undefined).default(false);
+
+/** share_scope (shareScopeField) as one flag per layer of `n`. */
+function sharedScopes(self: Layer, share: boolean | boolean[], n: number): boolean[] {
+  if (typeof share === 'boolean') return Array<boolean>(n).fill(share);
+  if (share.length !== n) throw self.error('BAD_CONFIG', `share_scope: expected a boolean or a list of ${n} (one per layer), got ${share.length} booleans`);
+  return share;
+}
 
 const serialFields = {
   /** Child layers, applied in order. */
   layers: f.layers(),
-  /** share_scope: false only (see shareScopeField). */
+  /** Put the layers' parameters at this layer's path (see shareScopeField; default false). */
   shareScope: shareScopeField(),
 };
 
 export class SerialLayer extends ChainLayer {
   constructor(config: Resolved<typeof serialFields>, ctx: BuildContext) {
     super(config, ctx);
+    const shared = sharedScopes(this, config.shareScope, config.layers.length);
     let spec = ctx.input;
     config.layers.forEach((c, i) => {
-      spec = this.child(c, `layers.${i}`, spec).output;
+      spec = this.child(c, `layers.${i}`, spec, shared[i]).output;
     });
     this.output = spec;
     setSerialMetadata(this, this.children);
@@ -368,7 +379,7 @@ const parallelFields = {
   layers: f.layers(),
   /** How branch outputs are combined: stack (new first channel axis), concat (last axis), add, mean, product. */
   combination: combinationField(),
-  /** share_scope: false only (see shareScopeField). */
+  /** Put the branches' parameters at this layer's path (see shareScopeField; default false). */
   shareScope: shareScopeField(),
 };
 
@@ -380,7 +391,8 @@ export class ParallelLayer extends Layer {
   constructor(config: Resolved<typeof parallelFields>, ctx: BuildContext) {
     super(config, ctx);
     const mode = config.combination;
-    config.layers.forEach((c, i) => this.child(c, `layers.${i}`, ctx.input));
+    const shared = sharedScopes(this, config.shareScope, config.layers.length);
+    config.layers.forEach((c, i) => this.child(c, `layers.${i}`, ctx.input, shared[i]));
     const ls = this.children;
     this.ptrs = ls.map(() => 0);
     this.masks = ls.map(() => 0);
@@ -441,7 +453,7 @@ const residualFields = {
   layers: f.layers(),
   /** The shortcut, applied in series (null: identity). */
   shortcutLayers: f.layers().opt(),
-  /** share_scope: false only (see shareScopeField). */
+  /** Put the body's layers' parameters at this layer's path (see shareScopeField; default false; not the shortcut's, as in the reference). */
   shareScope: shareScopeField(),
 };
 
@@ -454,10 +466,11 @@ export class ResidualLayer extends Layer {
   constructor(config: Resolved<typeof residualFields>, ctx: BuildContext) {
     super(config, ctx);
     // The reference wraps the shortcut in a Serial, its module `shortcut_layer`.
+    const shared = sharedScopes(this, config.shareScope, config.layers.length);
     const chain = (configs: readonly LayerConfig[], field: string, flaxName: string): Layer[] => {
       let spec: ChannelSpec = ctx.input;
       return configs.map((c, i) => {
-        const l = this.child(c, `${field}.${i}`, spec, false, `${flaxName}layers_${i}`);
+        const l = this.child(c, `${field}.${i}`, spec, field === 'layers' && shared[i], `${flaxName}layers_${i}`);
         spec = l.output;
         return l;
       });

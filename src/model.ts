@@ -125,6 +125,23 @@ export function build(config: LayerConfig | object, opts: BuildOptions): Model {
   return new Model(normalized, opts);
 }
 
+/**
+ * BAD_CONFIG when two parameters have one path: layers sharing their parent's scope (share_scope)
+ * that declare the same names, or layers whose `name`s give them one flax path.
+ */
+function checkParamPaths(params: readonly Param[]): void {
+  for (const naming of ['seqlayers', 'flax'] as const) {
+    const seen = new Map<string, Param>();
+    for (const p of params) {
+      const name = nameOf(p, naming), first = seen.get(name);
+      if (first) {
+        throw new SeqLayersError('BAD_CONFIG', `${first.owner.where} and ${p.owner.where} both declare parameter ${show(name)}${naming === 'flax' ? ' by their flax names' : ''} (one scope holds each name once)`);
+      }
+      seen.set(name, p);
+    }
+  }
+}
+
 function preorder(l: Layer, out: Layer[] = []): Layer[] {
   out.push(l);
   for (const c of l.children) preorder(c, out);
@@ -166,6 +183,7 @@ export class Model {
     refuseSteps(this.root);
     this.layers = preorder(this.root);
     this.layers.forEach((l, i) => (l.slot = i));
+    checkParamPaths(this.params());
     this.fingerprint = hashString(JSON.stringify([config, this.inputSpec]));
     this.ctx = new RunContext(this.rt);
     this.validatesStep = this.layers.some((l) => l.checksStep);

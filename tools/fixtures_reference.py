@@ -281,5 +281,10 @@ reference_case("functions by name: jax.nn activations, a hamming window", sl.Ser
     sl.Dense.Config(4, activation=jax.nn.gelu), sl.Conv1D.Config(filters=3, kernel_size=2, padding="causal", activation=jax.nn.relu),
     sl.Dense.Config(3, activation=jax.nn.swish), sl.Dense.Config(3, activation=jnp.tanh), sl.Dense.Config(3, activation=jax.nn.elu),
 ]), [], time=24)
+reference_case("share_scope: a Serial sharing its first layer's scope, a Residual sharing its body, a Parallel one branch", sl.Serial.Config([
+    sl.Serial.Config([sl.Conv1D.Config(filters=3, kernel_size=2, padding="causal"), sl.Dense.Config(3)], share_scope=[True, False]),
+    sl.Residual.Config([sl.Dense.Config(3)], shortcut_layers=[sl.Dense.Config(3)], share_scope=True),
+    sl.Parallel.Config([sl.Dense.Config(3), sl.Tanh.Config(), sl.LayerNormalization.Config()], combination=sl.CombinationMode.ADD, share_scope=[False, True, True]),
+]), [2])
 
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")

@@ -49,7 +49,8 @@ const attentionNoEffect = { experimental_accumulate_logits_in_float32: true, pre
 const attentionRejected = { param_dtype: 'bfloat16', sink_embeddings_init: 'zeros' };
 const kvCache = { ...attention, use_kv_cache_ringbuffer: false };
 const kvCacheNoEffect = { ...attentionNoEffect, use_kv_cache_ringbuffer: true };
-const shareScope = { defaults: { share_scope: false }, rejected: { share_scope: true } };
+/** share_scope is implemented (test/reference.test.ts checks it against the reference); false is its default. */
+const shareScope = { defaults: { share_scope: false }, rejected: {} };
 /** The flash-attention layers (DotProductSelfAttentionV2, BlockwiseDotProductSelfAttention): no sinks. */
 const flash = {
   query_network: null, key_network: null, value_network: null, experimental_accumulate_logits_in_float32: false, per_dim_scale_sharding: null,
@@ -340,8 +341,11 @@ describe('reference fields accepted for compatibility', () => {
     expect(bad({ precision: 'fast' })).toMatch(/config\.precision: expected a jax\.lax\.Precision name .*, got "fast"/);
     expect(bad({ per_dim_scale_sharding: 'model' })).toMatch(/config\.per_dim_scale_sharding: expected a sharding.*, got "model"/);
     expect(error(() => sl.build({ type: 'Logging', step_format_str: 3 }, { inputShape: [1] })).message).toMatch(/config\.step_format_str: expected a string or null, got 3/);
-    expect(error(() => sl.build({ type: 'Serial', layers: [], share_scope: [false] }, { inputShape: [1] })).message).toMatch(
-      /config\.share_scope: only false is supported \(sharing the combinator's parameter scope with its children is not implemented\), got \[false\]/,
+    expect(error(() => sl.build({ type: 'Serial', layers: [], share_scope: [false] }, { inputShape: [1] })).message).toBe(
+      '[BAD_CONFIG] Serial at config: share_scope: expected a boolean or a list of 0 (one per layer), got 1 booleans',
+    );
+    expect(error(() => sl.build({ type: 'Serial', layers: [], share_scope: 'yes' }, { inputShape: [1] })).message).toMatch(
+      /config\.share_scope: expected true, false or a list of booleans \(one per layer\), got "yes"/,
     );
     expect(error(() => sl.build({ type: 'Dense', features: 2, projectable: 1 }, { inputShape: [3] })).message).toMatch(/config\.projectable: expected true or false or null, got 1/);
     expect(error(() => sl.build({ type: 'LayerNormalization', guard_against_excess_precision: 'yes' }, { inputShape: [3] })).message).toMatch(
