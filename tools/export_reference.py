@@ -71,6 +71,13 @@ def config_to_json(value):
         return {k: config_to_json(v) for k, v in value.items()}
     if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
+    if isinstance(value, (np.dtype, type)):  # a dtype (jnp.complex64, np.float32): Cast's "complex64"
+        try:
+            dtype = np.dtype(value)
+        except TypeError:
+            dtype = None
+        if dtype is not None and dtype.kind in "biufc":
+            return dtype.name
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if callable(value) and function_name(value):

@@ -286,5 +286,8 @@ reference_case("share_scope: a Serial sharing its first layer's scope, a Residua
     sl.Residual.Config([sl.Dense.Config(3)], shortcut_layers=[sl.Dense.Config(3)], share_scope=True),
     sl.Parallel.Config([sl.Dense.Config(3), sl.Tanh.Config(), sl.LayerNormalization.Config()], combination=sl.CombinationMode.ADD, share_scope=[False, True, True]),
 ]), [2])
+reference_case("Cast to complex64, FFT, IFFT", sl.Serial.Config([
+    sl.Frame.Config(frame_length=8, frame_step=8), sl.Cast.Config(jnp.complex64), sl.FFT.Config(), sl.IFFT.Config(),
+]), [], time=24)
 
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
