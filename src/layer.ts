@@ -57,7 +57,7 @@ export class Param {
     readonly name: string,
     readonly shape: readonly number[],
     readonly init: Initializer,
-    /** Where the reference's flax module keeps it, when not at the layer's flax path + name (see flaxPath). */
+    /** Its whole flax path (collection included), when not the default one (see flaxPath). */
     private readonly flaxName?: string,
   ) {}
   /** Tree path, e.g. 'layers.0.kernel'. */
@@ -65,12 +65,14 @@ export class Param {
     return joinPath(this.owner.path, this.name);
   }
   /**
-   * Path in the reference's flax parameter tree, flattened with '/' (e.g. 'layers_0/kernel',
-   * 'encoder/kernel' for a layer named 'encoder'): the layer's flax path (Layer.flaxPath), then
-   * the name with its dots as '/' (a projection's 'query_projection.kernel' is a submodule's).
+   * Path in the reference's flax variables, flattened with '/' as flatten_dict gives it (e.g.
+   * 'params/layers_0/kernel', 'params/encoder/kernel' for a layer named 'encoder'): the
+   * collection ('params'; BatchNormalization's statistics are in 'batch_stats'), the layer's
+   * flax path (Layer.flaxPath), then the name with its dots as '/' (a projection's
+   * 'query_projection.kernel' is a submodule's).
    */
   get flaxPath(): string {
-    return this.flaxName ?? joinFlaxPath(this.owner.flaxPath, this.name.replaceAll('.', '/'));
+    return this.flaxName ?? `params/${joinFlaxPath(this.owner.flaxPath, this.name.replaceAll('.', '/'))}`;
   }
   get size(): number {
     return product(this.shape);
@@ -298,7 +300,7 @@ export abstract class Layer {
 
   /**
    * Declares a parameter in the reference layout; the Model allocates and initialises it.
-   * `flaxName`: its whole flax path, when not this layer's flax path + name (Param.flaxPath).
+   * `flaxName`: its whole flax path, collection included, when not the default (Param.flaxPath).
    */
   protected param(name: string, shape: readonly number[], init: Initializer, flaxName?: string): Param {
     const p = new Param(this, name, shape, init, flaxName);

@@ -40,10 +40,11 @@ export type WeightsSource = Map<string, Tensor> | Record<string, Tensor> | { ten
 
 /**
  * How tensors are named. 'seqlayers' (the default): Param.path, e.g. 'layers.0.kernel'. 'flax':
- * Param.flaxPath, the reference's flax parameter tree flattened with '/' (e.g. 'layers_0/kernel',
- * 'encoder/kernel' for a layer named 'encoder', 'layers_1/child_layer/kernel' in a Repeat), as
- * `flax.traverse_util.flatten_dict(variables, sep='/')` gives it: a leading 'params/' or
- * 'batch_stats/' (the collection) is dropped, so the params alone or all variables load.
+ * Param.flaxPath, the reference's flax variables flattened with '/' as
+ * `flax.traverse_util.flatten_dict(variables, sep='/')` gives them (e.g.
+ * 'params/layers_0/kernel', 'params/encoder/kernel' for a layer named 'encoder',
+ * 'batch_stats/.../BatchNorm_0/mean'); when loading, a name without a collection is read as
+ * under 'params', so `flatten_dict(variables['params'])` loads too.
  */
 export type WeightNaming = 'seqlayers' | 'flax';
 const WEIGHT_NAMINGS: readonly WeightNaming[] = ['seqlayers', 'flax'];
@@ -469,7 +470,7 @@ export class Model {
       throw new SeqLayersError('BAD_WEIGHTS', `loadWeights: expected named tensors (a Map or record of {dtype, shape, data}, or readSafetensors' result), got ${show(tensors)}`);
     }
     let map = tensors instanceof Map ? tensors : 'tensors' in tensors && tensors.tensors instanceof Map ? tensors.tensors : new Map(Object.entries(tensors as Record<string, Tensor>));
-    if (naming === 'flax') map = new Map([...map].map(([k, t]) => [k.replace(/^(params|batch_stats)\//, ''), t]));
+    if (naming === 'flax') map = new Map([...map].map(([k, t]) => [/^(params|batch_stats)\//.test(k) ? k : `params/${k}`, t]));
     const params = this.params();
     const name = (p: Param) => nameOf(p, naming);
     const missing = params.filter((p) => !map.has(name(p))).map(name);

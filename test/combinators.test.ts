@@ -36,7 +36,7 @@ describe('Serial', () => {
   });
   it('share_scope puts shared layers\' parameters at its own path; one name declared twice is BAD_CONFIG', () => {
     const m = sl.build({ type: 'Serial', layers: [{ type: 'Conv1D', filters: 2, kernel_size: 2, padding: 'causal' }, { type: 'Dense', features: 2 }], share_scope: [true, false] }, { inputShape: [3] });
-    expect(m.params().map((p) => [p.path, p.flaxPath])).toEqual([['kernel', 'kernel'], ['bias', 'bias'], ['layers.1.kernel', 'layers_1/kernel'], ['layers.1.bias', 'layers_1/bias']]);
+    expect(m.params().map((p) => [p.path, p.flaxPath])).toEqual([['kernel', 'params/kernel'], ['bias', 'params/bias'], ['layers.1.kernel', 'params/layers_1/kernel'], ['layers.1.bias', 'params/layers_1/bias']]);
     sl.verifyContract(m);
     m.dispose();
     const twice = { type: 'Serial', layers: [{ type: 'Dense', features: 3 }, { type: 'Dense', features: 3 }], share_scope: true };
@@ -45,7 +45,7 @@ describe('Serial', () => {
     );
     // Two layers that flax would name alike: a layer named as another's list place.
     const named = sl.Serial([sl.Dense({ features: 3, name: 'layers_1' }), sl.Dense({ features: 3 })]);
-    expect(() => sl.build(named, { inputShape: [3] })).toThrow('both declare parameter "layers_1/kernel" by their flax names');
+    expect(() => sl.build(named, { inputShape: [3] })).toThrow('both declare parameter "params/layers_1/kernel" by their flax names');
   });
 });
 

@@ -62,19 +62,23 @@ describe('reference (JAX) models with their flax parameters', () => {
     });
   }
 
-  it('getWeights names them back as flax does (without the collection); a seqlayers name is not a flax one', () => {
+  it('getWeights names them back as flax does; the params alone (no collection) load too; a seqlayers name is not a flax one', () => {
+    const batchNorm = fixture.cases.find((c) => c.name.includes('BatchNormalization'))!;
+    const { model: bn } = fixtureModel(batchNorm);
+    expect(Object.keys(bn.getWeights({ naming: 'flax' })).sort()).toEqual(Object.keys(batchNorm.weights).sort());
+    expect(Object.keys(batchNorm.weights)).toContain('batch_stats/layers_3/BatchNorm_0/mean');
+    bn.dispose();
     const c = fixture.cases[0]!;
     const { model } = fixtureModel(c);
     const flax = model.getWeights({ naming: 'flax' });
-    // The fixture holds flax's variables by collection ('params/encoder/kernel'); the params alone load too.
-    expect(Object.keys(flax).map((k) => `params/${k}`).sort()).toEqual(Object.keys(c.weights).sort());
-    model.loadWeights(flax, { naming: 'flax' });
-    expect(() => model.loadWeights(model.getWeights(), { naming: 'flax' })).toThrow(/^\[BAD_WEIGHTS\] missing parameters \["encoder\/kernel"/);
+    expect(Object.keys(flax).sort()).toEqual(Object.keys(c.weights).sort());
+    model.loadWeights(Object.fromEntries(Object.entries(flax).map(([k, t]) => [k.replace(/^params\//, ''), t])), { naming: 'flax' });
+    expect(() => model.loadWeights(model.getWeights(), { naming: 'flax' })).toThrow(/^\[BAD_WEIGHTS\] missing parameters \["params\/encoder\/kernel"/);
     expect(() => model.loadWeights(flax, { naming: 'jax' as never })).toThrow('[BAD_ARGUMENT] loadWeights: expected naming "seqlayers" or "flax", got "jax"');
     model.dispose();
     expect(() => sl.build(c.config, { inputShape: [3], weightNaming: 'keras' as never })).toThrow('[BAD_ARGUMENT] build: weightNaming: expected naming "seqlayers" or "flax", got "keras"');
     const built = sl.build(c.config, { inputShape: [3], weights: flax, weightNaming: 'flax' });
-    expect(built.getWeights({ naming: 'flax' })['encoder/kernel']!.data).toEqual(flax['encoder/kernel']!.data);
+    expect(built.getWeights({ naming: 'flax' })['params/encoder/kernel']!.data).toEqual(flax['params/encoder/kernel']!.data);
     built.dispose();
   });
 });

@@ -11,7 +11,9 @@ writes model.json, a seqlayers model file ({"config": ..., "input_shape": [80], 
     const model = sl.build(file.config, { inputShape: file.input_shape, weights:
       sl.readSafetensors(readFileSync('model.safetensors')), weightNaming: 'flax' });
 
-or `npx seqlayers run model.json --weights model.safetensors --input x.npy`.
+or `npx seqlayers run model.json --weights model.safetensors --input x.npy`. The other way,
+load_variables(path) reads weights that seqlayers wrote with
+writeSafetensors(model.getWeights({ naming: 'flax' })) as flax variables for layer.apply.
 
 The config is written with the reference's layer and field names, keeping only the fields that
 differ from their defaults. Functions in fields are written by name where seqlayers has them
@@ -98,6 +100,16 @@ def flat_variables(variables):
 
     flat = flax.traverse_util.flatten_dict(flax.core.meta.unbox(variables), sep="/")
     return {k: np.asarray(v, np.float32) for k, v in flat.items()}
+
+
+def load_variables(path):
+    """The flax variables in a safetensors file of flattened names (export's, or seqlayers'
+    model.getWeights({ naming: 'flax' }) written with writeSafetensors), for layer.apply."""
+    import flax
+    import safetensors.numpy
+
+    flat = safetensors.numpy.load_file(path)
+    return flax.traverse_util.unflatten_dict({tuple(k.split("/")): v for k, v in flat.items()})
 
 
 def export(config, variables, path, input_shape, input_dtype="float32"):

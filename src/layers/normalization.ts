@@ -286,12 +286,13 @@ export class BatchNormalizationLayer extends ChannelNormalization {
   constructor(config: Resolved<typeof batchNormalizationFields>, ctx: BuildContext) {
     super(config, ctx);
     this.epsilon = config.epsilon;
-    // The reference wraps flax's nn.BatchNorm: its parameters and statistics sit in BatchNorm_0.
-    const flax = (name: string) => joinFlaxPath(this.flaxPath, `BatchNorm_0/${name}`);
-    this.scale = config.useScale ? this.param('scale', this.reducedShape, ones, flax('scale')) : null;
-    this.bias = config.useBias ? this.param('bias', this.reducedShape, zeros, flax('bias')) : null;
-    this.mean = this.param('mean', this.reducedShape, zeros, flax('mean'));
-    this.variance = this.param('var', this.reducedShape, ones, flax('var'));
+    // The reference wraps flax's nn.BatchNorm: its parameters and statistics (the batch_stats
+    // collection) sit in BatchNorm_0.
+    const flax = (collection: string, name: string) => `${collection}/${joinFlaxPath(this.flaxPath, `BatchNorm_0/${name}`)}`;
+    this.scale = config.useScale ? this.param('scale', this.reducedShape, ones, flax('params', 'scale')) : null;
+    this.bias = config.useBias ? this.param('bias', this.reducedShape, zeros, flax('params', 'bias')) : null;
+    this.mean = this.param('mean', this.reducedShape, zeros, flax('batch_stats', 'mean'));
+    this.variance = this.param('var', this.reducedShape, ones, flax('batch_stats', 'var'));
     this.mul = this.derive(product(this.reducedShape) * 4);
   }
 
