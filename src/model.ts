@@ -194,11 +194,6 @@ export class Model {
   private allocate(seed: number, weights: WeightsSource | undefined, naming: WeightNaming | undefined): void {
     const params = this.params();
     const views = this.layers.flatMap((l) => l.params).filter((p) => p.viewOf);
-    const seen = new Set<string>();
-    for (const p of params) {
-      if (seen.has(p.path)) throw new SeqLayersError('BAD_CONFIG', `two parameters share the path ${show(p.path)}`);
-      seen.add(p.path);
-    }
     const derived = this.layers.flatMap((l) => l.derived);
     const total = params.reduce((s, p) => s + p.size * 4, 0) + derived.reduce((s, d) => s + d.bytes, 0);
     const heap = this.rt.heap;
