@@ -170,7 +170,9 @@ function loadModelFile(path: string, flags: Flags): ModelFile {
 }
 
 function buildModel(file: ModelFile, weightsPath: string | undefined, naming?: string): sl.Model {
-  if (naming !== undefined && naming !== 'seqlayers' && naming !== 'flax') throw new UsageError(`--weight-naming (or the model file's weight_naming): expected seqlayers or flax, got ${JSON.stringify(naming)}`);
+  if (naming !== undefined && !(sl.WEIGHT_NAMINGS as readonly string[]).includes(naming)) {
+    throw new UsageError(`--weight-naming (or the model file's weight_naming): expected one of ${sl.WEIGHT_NAMINGS.join(', ')}, got ${JSON.stringify(naming)}`);
+  }
   const model = sl.build(file.config, { inputShape: file.inputShape, inputDtype: file.inputDtype, seed: 0 });
   if (weightsPath !== undefined) {
     try {

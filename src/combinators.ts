@@ -465,17 +465,17 @@ export class ResidualLayer extends Layer {
 
   constructor(config: Resolved<typeof residualFields>, ctx: BuildContext) {
     super(config, ctx);
-    // The reference wraps the shortcut in a Serial, its module `shortcut_layer`.
     const shared = sharedScopes(this, config.shareScope, config.layers.length);
-    const chain = (configs: readonly LayerConfig[], field: string, flaxName: string): Layer[] => {
+    const chain = (configs: readonly LayerConfig[], field: string, flaxPrefix: string): Layer[] => {
       let spec: ChannelSpec = ctx.input;
       return configs.map((c, i) => {
-        const l = this.child(c, `${field}.${i}`, spec, field === 'layers' && shared[i], `${flaxName}layers_${i}`);
+        const l = this.child(c, `${field}.${i}`, spec, field === 'layers' && shared[i], `${flaxPrefix}layers_${i}`);
         spec = l.output;
         return l;
       });
     };
     this.body = chain(config.layers, 'layers', '');
+    // The reference wraps the shortcut in a Serial, its module `shortcut_layer`.
     this.shortcut = chain(config.shortcutLayers ?? [], 'shortcut_layers', 'shortcut_layer/');
     const bodySpec = this.body.at(-1)?.output ?? ctx.input;
     const spec = this.shortcut.at(-1)?.output ?? ctx.input;

@@ -8,7 +8,7 @@ export type { DType, Values } from './sequence.js';
 export { SeqLayersError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export { Fraction } from './fraction.js';
-export { build, Model, State } from './model.js';
+export { build, Model, State, WEIGHT_NAMINGS } from './model.js';
 export type { BuildOptions, RunOptions, StepOutput, WeightNaming, WeightsSource } from './model.js';
 export { Layer, Param, RunContext, toWasm, fromWasm } from './layer.js';
 export type { ChannelSpec, WSeq, StateSpec, StateBuffer, BuildContext, Constants, ConstantArray, Initializer } from './layer.js';

@@ -47,7 +47,8 @@ export type WeightsSource = Map<string, Tensor> | Record<string, Tensor> | { ten
  * under 'params', so `flatten_dict(variables['params'])` loads too.
  */
 export type WeightNaming = 'seqlayers' | 'flax';
-const WEIGHT_NAMINGS: readonly WeightNaming[] = ['seqlayers', 'flax'];
+/** The namings loadWeights, getWeights and build take. */
+export const WEIGHT_NAMINGS: readonly WeightNaming[] = ['seqlayers', 'flax'];
 
 /** A parameter's name under `naming` (checked by checkNaming). */
 const nameOf = (p: Param, naming: WeightNaming): string => (naming === 'flax' ? p.flaxPath : p.path);

@@ -160,7 +160,7 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
     expect(unnamed.stderr).toMatch(/missing parameters \["layers\.0\.kernel"/);
     const badNaming = await cli('run', 'conv.json', '--input-shape', '4', '--weights', 'flax.safetensors', '--weight-naming', 'keras', '--input', 'x.npy');
     expect(badNaming.code).toBe(2);
-    expect(badNaming.stderr).toMatch(/--weight-naming \(or the model file's weight_naming\): expected seqlayers or flax, got "keras"/);
+    expect(badNaming.stderr).toMatch(/--weight-naming \(or the model file's weight_naming\): expected one of seqlayers, flax, got "keras"/);
     // A model file that says its weights are named by flax (as tools/export_reference.py writes it).
     writeFileSync(join(dir, 'flax-model.json'), JSON.stringify({ config, input_shape: [4], weight_naming: 'flax' }));
     const fromFile = await cli('run', 'flax-model.json', '--weights', 'flax.safetensors', '--input', 'x.npy', '--out', 'yff.npy');
