@@ -31,7 +31,7 @@ Usage:
 convert-silero and tools/export_reference.py write.
 --input-shape gives the input channel shape (e.g. 80, or 4,80) when the file has none.
 --weight-storage int8 stores the weights of every layer that can as int8 (weightStorage).
---weight-naming flax reads tensors named as the reference's flax variables ('layers_0/kernel');
+--weight-naming flax reads tensors named as the reference's flax variables ('params/layers_0/kernel');
 a model file may say so itself ("weight_naming": "flax", as tools/export_reference.py writes).`;
 
 /** A wrong command line: printed with a hint, exit code 2. */

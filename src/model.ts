@@ -53,6 +53,18 @@ export const WEIGHT_NAMINGS: readonly WeightNaming[] = ['seqlayers', 'flax'];
 /** A parameter's name under `naming` (checked by checkNaming). */
 const nameOf = (p: Param, naming: WeightNaming): string => (naming === 'flax' ? p.flaxPath : p.path);
 
+/** When the given names look like the other naming's (flax paths hold '/', seqlayers paths '.'): a hint to switch. */
+function namingHint(given: readonly string[], naming: WeightNaming): string {
+  const flaxLike = given.filter((k) => k.includes('/')).length;
+  if (naming === 'seqlayers' && flaxLike > given.length / 2) {
+    return `; the tensors given are named like flax variables (${show(given[0])}): pass naming 'flax' (build: weightNaming: 'flax'; CLI: --weight-naming flax)`;
+  }
+  if (naming === 'flax' && given.length > 0 && flaxLike === 0 && given.some((k) => k.includes('.'))) {
+    return `; the tensors given are named like seqlayers paths (${show(given[0])}): leave naming out`;
+  }
+  return '';
+}
+
 function checkNaming(naming: unknown, where: string): WeightNaming {
   if (naming === undefined) return 'seqlayers';
   if (!WEIGHT_NAMINGS.includes(naming as WeightNaming)) {
@@ -465,13 +477,17 @@ export class Model {
     if (typeof tensors !== 'object' || tensors === null) {
       throw new SeqLayersError('BAD_WEIGHTS', `loadWeights: expected named tensors (a Map or record of {dtype, shape, data}, or readSafetensors' result), got ${show(tensors)}`);
     }
-    let map = tensors instanceof Map ? tensors : 'tensors' in tensors && tensors.tensors instanceof Map ? tensors.tensors : new Map(Object.entries(tensors as Record<string, Tensor>));
-    if (naming === 'flax') map = new Map([...map].map(([k, t]) => [/^(params|batch_stats)\//.test(k) ? k : `params/${k}`, t]));
+    const given = tensors instanceof Map ? tensors : 'tensors' in tensors && tensors.tensors instanceof Map ? tensors.tensors : new Map(Object.entries(tensors as Record<string, Tensor>));
+    const map = naming === 'flax' ? new Map([...given].map(([k, t]) => [/^(params|batch_stats)\//.test(k) ? k : `params/${k}`, t])) : given;
     const params = this.params();
     const name = (p: Param) => nameOf(p, naming);
     const missing = params.filter((p) => !map.has(name(p))).map(name);
     if (missing.length) {
-      throw new SeqLayersError('BAD_WEIGHTS', `missing parameters ${show(missing.slice(0, 8))}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}; this model's parameters are ${show(params.slice(0, 8).map(name))}${params.length > 8 ? ', ...' : ''}`);
+      throw new SeqLayersError(
+        'BAD_WEIGHTS',
+        `missing parameters ${show(missing.slice(0, 8))}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}; this model's parameters are ` +
+          `${show(params.slice(0, 8).map(name))}${params.length > 8 ? ', ...' : ''}${namingHint([...given.keys()], naming)}`,
+      );
     }
     const known = new Set(params.map(name));
     const extra = [...map.keys()].filter((k) => !known.has(k));

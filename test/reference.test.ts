@@ -74,6 +74,9 @@ describe('reference (JAX) models with their flax parameters', () => {
     expect(Object.keys(flax).sort()).toEqual(Object.keys(c.weights).sort());
     model.loadWeights(Object.fromEntries(Object.entries(flax).map(([k, t]) => [k.replace(/^params\//, ''), t])), { naming: 'flax' });
     expect(() => model.loadWeights(model.getWeights(), { naming: 'flax' })).toThrow(/^\[BAD_WEIGHTS\] missing parameters \["params\/encoder\/kernel"/);
+    // Each naming's names given to the other: the error says which to pass.
+    expect(() => model.loadWeights(model.getWeights(), { naming: 'flax' })).toThrow(/; the tensors given are named like seqlayers paths \("layers\.0\.kernel"\): leave naming out$/);
+    expect(() => model.loadWeights(flax)).toThrow(/; the tensors given are named like flax variables \("params\/.*"\): pass naming 'flax' \(build: weightNaming: 'flax'; CLI: --weight-naming flax\)$/);
     expect(() => model.loadWeights(flax, { naming: 'jax' as never })).toThrow('[BAD_ARGUMENT] loadWeights: expected naming "seqlayers" or "flax", got "jax"');
     model.dispose();
     expect(() => sl.build(c.config, { inputShape: [3], weightNaming: 'keras' as never })).toThrow('[BAD_ARGUMENT] build: weightNaming: expected naming "seqlayers" or "flax", got "keras"');

@@ -1,32 +1,37 @@
 """Exports a model built with Google's SequenceLayers (JAX) for seqlayers.
 
+Copy this file next to your training script (it ships in the npm package as
+node_modules/seqlayers/tools/export_reference.py), then:
+
     from export_reference import export
     export(config, variables, "model", input_shape=[80])
 
 writes model.json, a seqlayers model file ({"config": ..., "input_shape": [80], "input_dtype":
-"float32", "weight_naming": "flax"}), and model.safetensors, the flax variables flattened with
-'/' (`params/layers_0/kernel`, `batch_stats/...`) as float32. Then, in JavaScript:
+"float32", "weight_naming": "flax"}), and model.safetensors, the flax variables (every
+collection: pass all of `variables`, not variables['params'], when the model has
+BatchNormalization statistics) flattened with '/' (`params/layers_0/kernel`,
+`batch_stats/...`) as float32. Then, in JavaScript:
 
     const file = JSON.parse(readFileSync('model.json', 'utf8'));
-    const model = sl.build(file.config, { inputShape: file.input_shape, weights:
-      sl.readSafetensors(readFileSync('model.safetensors')), weightNaming: 'flax' });
+    const model = sl.build(file.config, { inputShape: file.input_shape, inputDtype: file.input_dtype,
+      weights: sl.readSafetensors(readFileSync('model.safetensors')), weightNaming: 'flax' });
 
 or `npx seqlayers run model.json --weights model.safetensors --input x.npy`. The other way,
 load_variables(path) reads weights that seqlayers wrote with
 writeSafetensors(model.getWeights({ naming: 'flax' })) as flax variables for layer.apply.
 
 The config is written with the reference's layer and field names, keeping only the fields that
-differ from their defaults. Functions in fields are written by name where seqlayers has them
-(jax.nn activations, the reference's hann and hamming windows); any other function (an
-initializer, a lambda) cannot be written, and the export names its field. Needs numpy, flax and
-safetensors.
+differ from their defaults, and leaving out initializers (`*_init`: trained weights replace
+them). Functions in fields are written by name where seqlayers has them (jax.nn activations,
+exact gelu as "gelu_exact", the reference's hann and hamming windows); any other function
+cannot be written, and the export names its field. Needs numpy, flax and safetensors.
 """
 import dataclasses
 import enum
+import functools
 import json
 
 import numpy as np
-
 
 # jax.nn activations by the names seqlayers configs give them (same formulas: gelu is jax's
 # default tanh approximation, elu's alpha 1, leaky_relu's slope 0.01), and the reference's windows.
@@ -37,6 +42,9 @@ WINDOWS = {"hann_window": "hann", "hamming_window": "hamming"}
 
 def function_name(fn):
     """The seqlayers name of a function in a config (an activation or a window), or None."""
+    if isinstance(fn, functools.partial):
+        exact_gelu = function_name(fn.func) == "gelu" and not fn.args and fn.keywords == {"approximate": False}
+        return "gelu_exact" if exact_gelu else None
     module, name = getattr(fn, "__module__", "") or "", getattr(fn, "__name__", "")
     if module.startswith("jax") and name in JAX_ACTIVATIONS:
         return JAX_ACTIVATIONS[name]
@@ -47,15 +55,17 @@ def function_name(fn):
 
 def config_to_json(value):
     """A reference Config (or a value of one of its fields) as seqlayers JSON: {"type": <layer>,
-    the fields that differ from their defaults}; enums by value (or lower-case name), tuples as
-    lists, array constants (HashableArray) as nested lists, jax.nn activations and the
-    reference's windows by name."""
+    the fields that differ from their defaults, initializers left out}; enums by value (or
+    lower-case name), tuples as lists, array constants (HashableArray) as nested lists, dtypes
+    and functions by name (see function_name)."""
     if type(value).__name__ == "HashableArray":  # a constant of Scale, Add, Maximum, ...
         return np.asarray(value.data).tolist()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         out = {"type": type(value).__qualname__.split(".")[0]}
         for field in dataclasses.fields(value):
             v = getattr(value, field.name)
+            if field.name.endswith("_init"):
+                continue
             if field.default is not dataclasses.MISSING and _same(v, field.default):
                 continue
             if field.default_factory is not dataclasses.MISSING and _same(v, field.default_factory()):
@@ -73,18 +83,23 @@ def config_to_json(value):
         return {k: config_to_json(v) for k, v in value.items()}
     if isinstance(value, (np.floating, np.integer, np.bool_)):
         return value.item()
-    if isinstance(value, (np.dtype, type)):  # a dtype (jnp.complex64, np.float32): Cast's "complex64"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (np.dtype, type)):  # a dtype (jnp.complex64, jnp.bfloat16): Cast's "complex64"
         try:
             dtype = np.dtype(value)
         except TypeError:
             dtype = None
-        if dtype is not None and dtype.kind in "biufc":
+        if dtype is not None and (dtype.kind in "biufc" or dtype.name == "bfloat16"):
             return dtype.name
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if callable(value) and function_name(value):
-        return function_name(value)
-    raise TypeError(f"no JSON for {value!r}: seqlayers configs name their layers, fields and values, not functions")
+    if callable(value):
+        name = function_name(value)
+        if name:
+            return name
+        what = getattr(value, "__name__", None) or getattr(getattr(value, "func", None), "__name__", None) or type(value).__name__
+        raise TypeError(f"no JSON for the function {what!r}: seqlayers names jax.nn's {', '.join(sorted(JAX_ACTIVATIONS))}, "
+                        f"jax.nn.gelu with approximate=False, and the {', '.join(sorted(WINDOWS))} windows")
+    raise TypeError(f"no JSON for {value!r}")
 
 
 def _same(a, b):
@@ -95,10 +110,14 @@ def _same(a, b):
 
 
 def flat_variables(variables):
-    """The flax variables (every collection) flattened with '/', as float32 NumPy arrays."""
+    """The flax variables (every collection) flattened with '/', as float32 NumPy arrays. A dict
+    without collections (variables['params'] alone) is taken as the params."""
     import flax
 
-    flat = flax.traverse_util.flatten_dict(flax.core.meta.unbox(variables), sep="/")
+    variables = flax.core.meta.unbox(variables)
+    if "params" not in variables:
+        variables = {"params": variables}
+    flat = flax.traverse_util.flatten_dict(variables, sep="/")
     return {k: np.asarray(v, np.float32) for k, v in flat.items()}
 
 
@@ -113,10 +132,12 @@ def load_variables(path):
 
 
 def export(config, variables, path, input_shape, input_dtype="float32"):
-    """Writes `path`.json (the model file) and `path`.safetensors (the variables by flax name)."""
+    """Writes `path`.json (the model file) and `path`.safetensors (the variables by flax name).
+    input_shape: the input's channel shape (an int or a list, [] for int32 token ids)."""
     import safetensors.numpy
 
-    model = {"config": config_to_json(config), "input_shape": list(input_shape), "input_dtype": input_dtype, "weight_naming": "flax"}
+    shape = [input_shape] if isinstance(input_shape, int) else list(input_shape)
+    model = {"config": config_to_json(config), "input_shape": shape, "input_dtype": input_dtype, "weight_naming": "flax"}
     with open(f"{path}.json", "w") as f:
         json.dump(model, f, indent=1)
     safetensors.numpy.save_file(flat_variables(variables), f"{path}.safetensors")

@@ -11,6 +11,7 @@ Needs jax, flax and a checkout of the reference (github.com/google/sequence-laye
   SEQUENCE_LAYERS=/path/to/sequence-layers /tmp/refenv/bin/python tools/fixtures_reference.py
 (pip needs an index that has them; the tests only read the committed fixture.)
 """
+import functools
 import os
 import sys
 import types
@@ -280,6 +281,7 @@ reference_case("functions by name: jax.nn activations, a hamming window", sl.Ser
     sl.STFT.Config(frame_length=8, frame_step=4, fft_length=8, window_fn=signal.hamming_window, output_magnitude=True),
     sl.Dense.Config(4, activation=jax.nn.gelu), sl.Conv1D.Config(filters=3, kernel_size=2, padding="causal", activation=jax.nn.relu),
     sl.Dense.Config(3, activation=jax.nn.swish), sl.Dense.Config(3, activation=jnp.tanh), sl.Dense.Config(3, activation=jax.nn.elu),
+    sl.Dense.Config(3, activation=functools.partial(jax.nn.gelu, approximate=False), kernel_init=flax.linen.initializers.normal(0.1)),
 ]), [], time=24)
 reference_case("share_scope: a Serial sharing its first layer's scope, a Residual sharing its body, a Parallel one branch", sl.Serial.Config([
     sl.Serial.Config([sl.Conv1D.Config(filters=3, kernel_size=2, padding="causal"), sl.Dense.Config(3)], share_scope=[True, False]),
