@@ -851,6 +851,12 @@ function contractLayer(api, rt, rng, seeds, inputShape, dtype, inner) {
   return null;
 }
 
+/** Sometimes (1 in 5) a share_scope for a combinator of n layers: true, or one flag each (names declared twice fall back to a plain stack). */
+function sharedScope(rng, n) {
+  if (!rng.chance(0.2)) return {};
+  return { shareScope: rng.chance(0.5) ? true : Array.from({ length: n }, () => rng.chance(0.5)) };
+}
+
 /** A contract case: a single layer (2 in 5) or a Serial, Residual, Parallel or nested stack of 2-4 layers, and its input. */
 function contractCase(api, rt, rng, seeds) {
   const first = contractLayer(api, rt, rng, seeds, undefined, undefined, false);
@@ -867,7 +873,7 @@ function contractCase(api, rt, rng, seeds) {
         const b = contractLayer(api, rt, rng, seeds, inputShape, dtype, false);
         if (b && b.spec.shape.join() === first.spec.shape.join() && b.spec.dtype === first.spec.dtype) layers.push(b.config);
       }
-      config = { type: 'Parallel', layers, combination: rng.pick(['stack', 'concat', 'add', 'mean', 'product']) };
+      config = { type: 'Parallel', layers, combination: rng.pick(['stack', 'concat', 'add', 'mean', 'product']), ...sharedScope(rng, layers.length) };
     } else {
       const layers = [first.config];
       let spec = first.spec;
@@ -882,7 +888,7 @@ function contractCase(api, rt, rng, seeds) {
         const at = rng.int(layers.length);
         nested[at] = { type: rng.pick(['Serial', 'Residual']), layers: [layers[at]] };
       }
-      config = { type: kind === 'Residual' ? 'Residual' : 'Serial', layers: nested };
+      config = { type: kind === 'Residual' ? 'Residual' : 'Serial', layers: nested, ...sharedScope(rng, nested.length) };
       // A Residual or nested Residual whose shapes or latencies do not line up stays a plain Serial.
       if (!builtSpec(api, rt, config, inputShape, dtype)) config = { type: 'Serial', layers };
     }
