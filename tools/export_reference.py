@@ -61,7 +61,9 @@ def config_to_json(value):
     if type(value).__name__ == "HashableArray":  # a constant of Scale, Add, Maximum, ...
         return np.asarray(value.data).tolist()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {"type": type(value).__qualname__.split(".")[0]}
+        # A layer's Config is <Layer>.Config; other configs (projections, AddNoise's samplers) are their class.
+        qualname = type(value).__qualname__
+        out = {"type": qualname[: -len(".Config")] if qualname.endswith(".Config") else qualname.split(".")[-1]}
         for field in dataclasses.fields(value):
             v = getattr(value, field.name)
             if field.name.endswith("_init"):

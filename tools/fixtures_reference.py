@@ -291,5 +291,10 @@ reference_case("share_scope: a Serial sharing its first layer's scope, a Residua
 reference_case("Cast to complex64, FFT, IFFT", sl.Serial.Config([
     sl.Frame.Config(frame_length=8, frame_step=8), sl.Cast.Config(jnp.complex64), sl.FFT.Config(), sl.IFFT.Config(),
 ]), [], time=24)
+reference_case("training-only layers: the identity at inference", sl.Serial.Config([
+    sl.Dense.Config(3), sl.StopGradient.Config(), sl.GradientClipping.Config(clip_value=0.5), sl.CheckpointName.Config("dense_out"),
+    sl.OptimizationBarrier.Config(), sl.ApplySharding.Config(),
+    sl.AddNoise.Config(sampler=sl.AddNoise.Normal(mean=0.0, stddev=1.0), training_only=True), sl.Dropout.Config(rate=0.1),
+]), [2])
 
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")

@@ -4,8 +4,9 @@
 // Add, Affine, Elu, Embedding, EmbeddingTranspose, Exp, GatedLinearUnit, GatedTanhUnit,
 // GatedUnit, Gelu, Identity, LeakyRelu, Log, Maximum, Minimum, Mod, OneHot, Pointwise, Power,
 // PRelu, Relu, Scale, Sigmoid, Snake, Softmax, Softplus, Swish, Tanh, UnaryKernel; the utility
-// layers Argmax, Dropout, Emit, NamedEmit, Lambda, Logging, MaskInvalid; and the <Name>Layer
-// classes of the layers that are more than a kernel call.
+// layers Argmax, Dropout, Emit, NamedEmit, Lambda, Logging, MaskInvalid; the identities at
+// inference AddNoise, ApplySharding, CheckpointName, GradientClipping, OptimizationBarrier,
+// StopGradient; and the <Name>Layer classes of the layers that are more than a kernel call.
 //
 // Every layer here is stateless with ratio 1 and receptive field (0, 0): each output step is a
 // function of its own input step, so invalid steps (NaN included) stay in their own rows and
@@ -723,6 +724,30 @@ const dropoutFields = {
 const DropoutDef = defineLayer({ type: 'Dropout', fields: dropoutFields, create: (c, ctx) => new IdentityLayer(c, ctx) });
 
 /**
+ * The reference's layers that act in training or in the compiler only: the identity at
+ * inference, their fields accepted so reference configs load (AddNoise only as training_only).
+ */
+const inferenceIdentity = <F extends Fields>(type: string, fields: F) => defineLayer({ type, fields, create: (c, ctx) => new IdentityLayer(c, ctx) });
+const AddNoiseDef = inferenceIdentity('AddNoise', {
+  /** The noise distribution ({"type": "Uniform", "minval", "maxval"}, Normal or TruncatedNormal with "mean" and "stddev"); unused at inference. */
+  sampler: f.any<unknown>('a noise sampler'),
+  /** true only: noise in training, the identity at inference (noise at inference is not implemented). */
+  trainingOnly: f.only([true], 'noise at inference is not implemented'),
+  /** The reference's RNG collection name; accepted for config compatibility. */
+  rngCollection: f.str().default('params'),
+});
+/** Clips gradients in training; the identity here. */
+const GradientClippingDef = inferenceIdentity('GradientClipping', { clipValue: f.num() });
+/** Stops gradients in training; the identity here. */
+const StopGradientDef = inferenceIdentity('StopGradient', {});
+/** Names values for rematerialisation policies in training; the identity here. */
+const CheckpointNameDef = inferenceIdentity('CheckpointName', { checkpointName: f.str() });
+/** An XLA optimisation barrier; the identity here. */
+const OptimizationBarrierDef = inferenceIdentity('OptimizationBarrier', { applyToMask: f.bool().default(false) });
+/** A sharding annotation for XLA; the identity here. */
+const ApplyShardingDef = inferenceIdentity('ApplySharding', { valuesSharding: ref.sharding(), maskSharding: ref.sharding() });
+
+/**
  * An identity that emits its input: layerWithEmits/stepWithEmits return it under the layer's
  * path (Emit) or under `emit_name` (NamedEmit).
  */
@@ -858,6 +883,7 @@ export const simpleDefs: LayerDef<any>[] = [
   GatedTanhUnitDef, IdentityDef, SnakeDef, TanhDef, ReluDef, LeakyReluDef, PReluDef, EluDef, ExpDef, LogDef,
   PowerDef, SigmoidDef, SoftplusDef, SoftmaxDef, SwishDef, GeluDef, OneHotDef, EmbeddingDef, EmbeddingTransposeDef,
   ArgmaxDef, DropoutDef, EmitDef, NamedEmitDef, LambdaDef, LoggingDef, MaskInvalidDef,
+  AddNoiseDef, GradientClippingDef, StopGradientDef, CheckpointNameDef, OptimizationBarrierDef, ApplyShardingDef,
 ];
 
 export const Scale = builder(ScaleDef);
@@ -895,3 +921,9 @@ export const NamedEmit = builder(NamedEmitDef);
 export const Lambda = builder(LambdaDef);
 export const Logging = builder(LoggingDef);
 export const MaskInvalid = builder(MaskInvalidDef);
+export const AddNoise = builder(AddNoiseDef);
+export const GradientClipping = builder(GradientClippingDef);
+export const StopGradient = builder(StopGradientDef);
+export const CheckpointName = builder(CheckpointNameDef);
+export const OptimizationBarrier = builder(OptimizationBarrierDef);
+export const ApplySharding = builder(ApplyShardingDef);

@@ -1,4 +1,5 @@
-// Utility layers of simple.ts: Argmax, Dropout, Emit/NamedEmit, Lambda, Logging, MaskInvalid.
+// Utility layers of simple.ts: Argmax, Dropout and the other identities at inference, Emit/NamedEmit,
+// Lambda, Logging, MaskInvalid.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as sl from '../../src/index.js';
 
@@ -25,6 +26,36 @@ describe('Dropout and MaskInvalid', () => {
     const m = sl.build(sl.Dropout({ rate: 0.5, broadcastDims: [2] }), { inputShape: [3] });
     sl.verifyContract(m);
     expect([...m.layer(sl.Sequence.fromValues([1, 2, 3], [1, 1, 3])).values]).toEqual([1, 2, 3]);
+  });
+  it("the reference's training and compiler layers are the identity at inference, their fields checked", () => {
+    const configs = [
+      { type: 'StopGradient' },
+      { type: 'GradientClipping', clip_value: 0.5 },
+      { type: 'CheckpointName', checkpoint_name: 'encoder_out' },
+      { type: 'OptimizationBarrier', apply_to_mask: true },
+      { type: 'ApplySharding', values_sharding: ['data', null, 'model'], mask_sharding: null },
+      { type: 'AddNoise', sampler: { type: 'Normal', mean: 0, stddev: 1 }, training_only: true },
+    ];
+    const x = sl.randomSequence([2, 5, 3], { seed: 1 });
+    for (const config of configs) {
+      const m = sl.build(config, { inputShape: [3] });
+      sl.verifyContract(m);
+      expect([...m.layer(x).values], config.type).toEqual([...x.values]);
+      m.dispose();
+    }
+    const bad = (config: object) => {
+      try {
+        sl.build(config, { inputShape: [3] });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('built');
+    };
+    expect(bad({ type: 'AddNoise', sampler: { type: 'Uniform', minval: 0, maxval: 1 }, training_only: false })).toBe(
+      '[BAD_CONFIG] config.training_only: only true is supported (noise at inference is not implemented), got false',
+    );
+    expect(bad({ type: 'GradientClipping' })).toMatch(/^\[BAD_CONFIG\] config: GradientClipping needs field "clip_value"/);
+    expect(bad({ type: 'CheckpointName', checkpoint_name: 3 })).toMatch(/config\.checkpoint_name: expected a string, got 3/);
   });
   it('MaskInvalid zeroes invalid steps, NaN included', () => {
     const m = sl.build(sl.MaskInvalid(), { inputShape: [2] });
