@@ -133,13 +133,23 @@ def load_variables(path):
     return flax.traverse_util.unflatten_dict({tuple(k.split("/")): v for k, v in flat.items()})
 
 
+def layer_config(config):
+    """The layer Config a config describes: itself for a layer's <Layer>.Config, else (a model's
+    own config class, like the reference's Gemma3nAudioEncoderConfig) the Config of the layer
+    its make() builds."""
+    if type(config).__qualname__.endswith(".Config"):
+        return config
+    return config.make().config
+
+
 def export(config, variables, path, input_shape, input_dtype="float32"):
     """Writes `path`.json (the model file) and `path`.safetensors (the variables by flax name).
+    config: a layer Config, or a model config whose make() builds one (layer_config).
     input_shape: the input's channel shape (an int or a list, [] for int32 token ids)."""
     import safetensors.numpy
 
     shape = [input_shape] if isinstance(input_shape, int) else list(input_shape)
-    model = {"config": config_to_json(config), "input_shape": shape, "input_dtype": input_dtype, "weight_naming": "flax"}
+    model = {"config": config_to_json(layer_config(config)), "input_shape": shape, "input_dtype": input_dtype, "weight_naming": "flax"}
     with open(f"{path}.json", "w") as f:
         json.dump(model, f, indent=1)
     safetensors.numpy.save_file(flat_variables(variables), f"{path}.safetensors")

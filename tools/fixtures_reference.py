@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fixtures_common import case, tensor, write_fixture  # noqa: E402
-from export_reference import config_to_json, flat_variables  # noqa: E402
+from export_reference import config_to_json, flat_variables, layer_config  # noqa: E402
 
 # The reference imports typing.override (Python 3.12); on 3.11 typing_extensions has it.
 if not hasattr(typing, "override"):
@@ -70,7 +70,7 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
     y = layer.apply(variables, x, training=False, constants=constants, method=layer.layer)
     out = np.asarray(y.values, np.complex128 if jnp.iscomplexobj(y.values) else np.float64)
     out = np.where(np.asarray(y.mask).reshape(*y.mask.shape, *([1] * (out.ndim - 2))), out, 0)
-    c = case(name, config_to_json(config), values, out.real if np.iscomplexobj(out) else out, weights=leaves, lengths=lengths, output_mask=np.asarray(y.mask),
+    c = case(name, config_to_json(layer_config(config)), values, out.real if np.iscomplexobj(out) else out, weights=leaves, lengths=lengths, output_mask=np.asarray(y.mask),
              input_dtype="int32" if dtype == np.int32 else "float32", rtol=rtol, atol=atol)
     if np.iscomplexobj(out):  # complex64 outputs: interleaved (re, im) pairs, as seqlayers holds them
         c["output"]["values"] = tensor(np.stack([out.real, out.imag], axis=-1))["values"]
@@ -296,5 +296,11 @@ reference_case("training-only layers: the identity at inference", sl.Serial.Conf
     sl.OptimizationBarrier.Config(), sl.ApplySharding.Config(),
     sl.AddNoise.Config(sampler=sl.AddNoise.Normal(mean=0.0, stddev=1.0), training_only=True), sl.Dropout.Config(rate=0.1),
 ]), [2])
+# The reference's example model: the Gemma 3n audio encoder (a Conformer: Conv2D subsampling
+# with cumulative GroupNorm, Repeat of FFN, local attention with Transformer-XL positions, a
+# GLU and depthwise conv module, FFN), small; its config class builds a Serial.
+from sequence_layers.jax.examples import gemma3n_audio_encoder  # noqa: E402
+reference_case("examples/gemma3n_audio_encoder.py (model_dims 8, 2 heads, 2 layers)", gemma3n_audio_encoder.Gemma3nAudioEncoderConfig(
+    model_dims=8, num_layers=2, atten_num_heads=2, name="encoder"), [3], time=64, atol=2e-5)
 
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
