@@ -48,7 +48,8 @@ from flax import traverse_util  # noqa: E402
 B = 2
 
 
-def reference_case(name, config, channels, time=11, dtype=np.float32, constants=None, seed=0, rtol=1e-4, atol=1e-5, vocab=None):
+def reference_case(name, config, channels, time=11, dtype=np.float32, constants=None, seed=0, rtol=1e-4, atol=1e-5, vocab=None, holes=False):
+    """holes: a random mask (invalid steps anywhere, the first valid) instead of lengths."""
     rng = np.random.default_rng(seed)
     if dtype == np.int32:
         values = rng.integers(0, vocab, size=(B, time, *channels)).astype(np.int32)
@@ -56,6 +57,9 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
         values = rng.normal(size=(B, time, *channels)).astype(np.float32)
     lengths = np.array([time, max(1, time - 3)])
     mask = np.arange(time)[None, :] < lengths[:, None]
+    if holes:
+        mask = rng.random((B, time)) < 0.7
+        mask[:, 0] = True
     values = np.where(mask.reshape(B, time, *([1] * len(channels))), values, 0).astype(values.dtype)
     x = sl.Sequence(jnp.asarray(values), jnp.asarray(mask))
     layer = config.make()
@@ -70,8 +74,10 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
     y = layer.apply(variables, x, training=False, constants=constants, method=layer.layer)
     out = np.asarray(y.values, np.complex128 if jnp.iscomplexobj(y.values) else np.float64)
     out = np.where(np.asarray(y.mask).reshape(*y.mask.shape, *([1] * (out.ndim - 2))), out, 0)
-    c = case(name, config_to_json(layer_config(config)), values, out.real if np.iscomplexobj(out) else out, weights=leaves, lengths=lengths, output_mask=np.asarray(y.mask),
-             input_dtype="int32" if dtype == np.int32 else "float32", rtol=rtol, atol=atol)
+    c = case(name, config_to_json(layer_config(config)), values, out.real if np.iscomplexobj(out) else out, weights=leaves,
+             lengths=None if holes else lengths, output_mask=np.asarray(y.mask), input_dtype="int32" if dtype == np.int32 else "float32", rtol=rtol, atol=atol)
+    if holes:
+        c["input_mask"] = [int(m) for m in mask.ravel()]
     if np.iscomplexobj(out):  # complex64 outputs: interleaved (re, im) pairs, as seqlayers holds them
         c["output"]["values"] = tensor(np.stack([out.real, out.imag], axis=-1))["values"]
     c["weight_naming"] = "flax"
@@ -302,5 +308,23 @@ reference_case("training-only layers: the identity at inference", sl.Serial.Conf
 from sequence_layers.jax.examples import gemma3n_audio_encoder  # noqa: E402
 reference_case("examples/gemma3n_audio_encoder.py (model_dims 8, 2 heads, 2 layers)", gemma3n_audio_encoder.Gemma3nAudioEncoderConfig(
     model_dims=8, num_layers=2, atten_num_heads=2, name="encoder"), [3], time=64, atol=2e-5)
+# Masks with holes (invalid steps between valid ones): what an invalid step leaves out of each layer.
+for label, config, channels in [
+    ("Conv1D causal, dilation 2", sl.Conv1D.Config(filters=2, kernel_size=3, dilation_rate=2, padding="causal"), [2]),
+    ("Conv1D same, stride 2", sl.Conv1D.Config(filters=2, kernel_size=3, strides=2, padding="same"), [2]),
+    ("MaxPooling1D causal", sl.MaxPooling1D.Config(pool_size=3, strides=1, padding="causal"), [2]),
+    ("AveragePooling1D masked_average", sl.AveragePooling1D.Config(pool_size=3, strides=1, padding="causal", masked_average=True), [2]),
+    ("GroupNormalization cumulative", sl.GroupNormalization.Config(num_groups=1, cumulative=True), [4]),
+    ("ApplyRotaryPositionalEncoding counting valid steps", sl.ApplyRotaryPositionalEncoding.Config(max_wavelength=100.0), [2, 4]),
+    ("AddTimingSignal counting valid steps", sl.AddTimingSignal.Config(), [4]),
+    ("DotProductSelfAttention past 3 future 1", sl.DotProductSelfAttention.Config(num_heads=2, units_per_head=3, max_past_horizon=3, max_future_horizon=1), [4]),
+    ("LocalDotProductSelfAttention, Transformer-XL", sl.LocalDotProductSelfAttention.Config(
+        num_heads=2, units_per_head=3, max_past_horizon=3, block_size=2,
+        relative_position_embedding=sl.TransformerXLRelativePositionEmbedding.Config(num_heads=2, units_per_head=3, max_backward=3, max_forward=0, position_bias_dim=4)), [4]),
+    ("STFT", sl.STFT.Config(frame_length=4, frame_step=2, fft_length=4), []),
+    ("Frame causal", sl.Frame.Config(frame_length=3, frame_step=1, padding="causal"), [1]),
+    ("Downsample1D, Upsample1D", sl.Serial.Config([sl.Downsample1D.Config(rate=2), sl.Upsample1D.Config(rate=2)]), [2]),
+]:
+    reference_case(f"holes: {label}", config, channels, time=16, seed=3, holes=True)
 
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
