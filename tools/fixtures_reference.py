@@ -90,7 +90,8 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
         "receptive_field": None if rf is None else [str(v) if not np.isfinite(v) else int(v) for v in rf],
     }
     if constants:
-        c["constants"] = {k: {"kind": "sequence", **tensor(v.values), "mask": [int(m) for m in np.asarray(v.mask).ravel()]} for k, v in constants.items()}
+        c["constants"] = {k: {"kind": "sequence", **tensor(v.values), "mask": [int(m) for m in np.asarray(v.mask).ravel()]}
+                          if isinstance(v, sl.Sequence) else {"kind": "array", **tensor(v)} for k, v in constants.items()}
     cases.append(c)
 
 
@@ -308,6 +309,25 @@ reference_case("training-only layers: the identity at inference", sl.Serial.Conf
 from sequence_layers.jax.examples import gemma3n_audio_encoder  # noqa: E402
 reference_case("examples/gemma3n_audio_encoder.py (model_dims 8, 2 heads, 2 layers)", gemma3n_audio_encoder.Gemma3nAudioEncoderConfig(
     model_dims=8, num_layers=2, atten_num_heads=2, name="encoder"), [3], time=64, atol=2e-5)
+# More options: array conditioning, mel bins, grouped and dilated convolutions, weight norm.
+vector = jnp.asarray(np.random.default_rng(5).normal(size=(B, 3)).astype(np.float32))
+for projection, combination in [("LINEAR", "ADD"), ("LINEAR_AFFINE", "AFFINE"), ("IDENTITY", "CONCAT")]:
+    reference_case(f"sweep Conditioning on an array: {projection.lower()} {combination.lower()}", sl.Conditioning.Config(
+        conditioning_name="v", projection=getattr(sl.Conditioning.Projection, projection), combination=getattr(sl.Conditioning.Combination, combination)),
+        [4], constants={"v": vector})
+for bins, lower, upper, rate in [(8, 0.0, 4000.0, 8000.0), (3, 125.0, 3800.0, 16000.0)]:
+    reference_case(f"sweep LinearToMelSpectrogram {bins} bins {lower}-{upper} Hz at {rate}", sl.Serial.Config([
+        sl.STFT.Config(frame_length=16, frame_step=8, fft_length=16, output_magnitude=True),
+        sl.LinearToMelSpectrogram.Config(num_mel_bins=bins, sample_rate=rate, lower_edge_hertz=lower, upper_edge_hertz=upper),
+    ]), [], time=48)
+reference_case("sweep Conv1D groups 2, weight norm, dilation 2, causal_valid", sl.Conv1D.Config(
+    filters=4, kernel_size=3, groups=2, dilation_rate=2, padding="causal_valid", use_weight_norm=True), [4], time=13)
+reference_case("sweep DepthwiseConv1D depth multiplier 3, dilation 2, weight norm", sl.DepthwiseConv1D.Config(
+    kernel_size=2, depth_multiplier=3, dilation_rate=2, padding="causal", use_weight_norm=True), [2], time=13)
+reference_case("sweep GlobalReshape, GlobalEinopsRearrange", sl.Serial.Config([
+    sl.GlobalReshape.Config(output_shape=[16, 2]), sl.GlobalEinopsRearrange.Config("t c -> (t c)"),
+]), [4], time=8)
+
 # Masks with holes (invalid steps between valid ones): what an invalid step leaves out of each layer.
 for label, config, channels in [
     ("Conv1D causal, dilation 2", sl.Conv1D.Config(filters=2, kernel_size=3, dilation_rate=2, padding="causal"), [2]),
