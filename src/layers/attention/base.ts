@@ -164,6 +164,8 @@ export abstract class AttentionLayer extends Layer {
   protected networks: { query: Layer | null; key: Layer | null; value: Layer | null } = { query: null, key: null, value: null };
   /** keyValueNetworks()'s result, reused by every call. */
   private readonly networkKv: KeyValues = { keys: 0, values: 0, stride: 0, mask: 0 };
+  /** projectSource()'s projection before the networks, reused by every call. */
+  private readonly sourceKv: KeyValues = { keys: 0, values: 0, stride: 0, mask: 0 };
   /** bindCrossQueries()'s result, reused by every call. */
   private readonly crossQueries: Queries = { queries: 0, stride: 0, mask: 0 };
   private readonly perDimScale: Param | null;
@@ -312,10 +314,15 @@ export abstract class AttentionLayer extends Layer {
   /**
    * A cross attention's source (in WebAssembly memory) projected by `p`, then through the key
    * and value networks: layer() over all of it, or step() over a block of a streamed source.
+   * The result is reused by the next call.
    */
   protected projectSource(p: InputProjection, source: WSeq, ctx: RunContext, stepping = false): KeyValues {
-    const kv = p.runKeyValue(ctx, source.batch * source.time, source.values);
-    return this.keyValueNetworks({ keys: kv + 4 * p.kOffset, values: kv + 4 * p.vOffset, stride: p.kvStride, mask: source.mask }, source, ctx, stepping);
+    const kv = p.runKeyValue(ctx, source.batch * source.time, source.values), own = this.sourceKv;
+    own.keys = kv + 4 * p.kOffset;
+    own.values = kv + 4 * p.vOffset;
+    own.stride = p.kvStride;
+    own.mask = source.mask;
+    return this.keyValueNetworks(own, source, ctx, stepping);
   }
 
   /**

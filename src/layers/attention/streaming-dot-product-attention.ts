@@ -25,7 +25,7 @@
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
-import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues, type Queries } from './base.js';
+import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues } from './base.js';
 import { ATT, getSource, inputProjectionField, KvCache, sourceChannelsAtBuild } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
@@ -65,6 +65,8 @@ interface StreamingConfig extends AttentionConfig {
 export abstract class StreamingAttentionLayer extends AttentionLayer {
   private readonly sourceName: string;
   private readonly cache: KvCache;
+  /** The step's source block in WebAssembly memory, reused by every call. */
+  private readonly source: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
 
   constructor(cfg: StreamingConfig, ctx: BuildContext, relativePositions: readonly RelativePositionConfig['type'][]) {
     const channels = sourceChannelsAtBuild(cfg.type, ctx.where, ctx.constants, cfg.sourceName);
@@ -104,19 +106,20 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
   }
 
   /**
-   * Projects the queries of x and the keys and values of the source (a block of it when
-   * stepping), each through its network; points the linear parts at them.
+   * Projects the keys and values of the source (a block of it when stepping) through their
+   * networks and points the linear keys at them; returns them (reused by the next call).
    */
-  private bindLinear(ctx: RunContext, x: WSeq, source: Sequence, stepping: boolean): { q: Queries; kv: KeyValues } {
-    const kv = this.projectSource(this.projection, toWasm(ctx.rt, source), ctx, stepping);
+  private bindSource(ctx: RunContext, source: Sequence, stepping: boolean): KeyValues {
+    const kv = this.projectSource(this.projection, toWasm(ctx.rt, source, this.source), ctx, stepping);
     this.bindKeyValues(kv.keys, kv.values, kv.stride, kv.mask, source.time);
-    return { q: this.bindCrossQueries(x, ctx, stepping), kv };
+    return kv;
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const source = getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, x.batch);
     this.clearCache();
-    const { q } = this.bindLinear(ctx, x, source, false);
+    this.bindSource(ctx, source, false);
+    const q = this.bindCrossQueries(x, ctx, false);
     return this.result(this.attend(ctx, x.batch, x.time, q.mask), q.mask, x.batch, x.time);
   }
 
@@ -125,7 +128,8 @@ export abstract class StreamingAttentionLayer extends AttentionLayer {
     const source = getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch, time);
     const rt = ctx.rt, bufs = this.stateOf(ctx);
     this.cache.bind(this.call, rt, bufs, time);
-    const { q, kv } = this.bindLinear(ctx, x, source, true);
+    const kv = this.bindSource(ctx, source, true);
+    const q = this.bindCrossQueries(x, ctx, true);
     const delayed = this.inputLatency > 0;
     const outMask = delayed ? ctx.alloc(batch * time) : q.mask;
     this.call.i32[ATT.OUT_MASK] = delayed ? outMask : 0;
