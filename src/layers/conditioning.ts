@@ -275,8 +275,8 @@ export class ConditioningLayer extends SharedRunLayer {
    * whole Sequence read block by block while stepping (any length).
    */
   private conditioningFor(batch: number, time: number, constants: Constants, sliced: boolean): Sequence | ConstantArray {
-    // The expected shape is spelled out only for a message.
-    const c = this.constant(constants, this.name, () => this.expects(batch, time, sliced));
+    // The expected shape is spelled out only for a message (this runs at every step).
+    const c = Object.hasOwn(constants, this.name) ? constants[this.name]! : this.constant(constants, this.name, this.expects(batch, time, sliced));
     const seq = c instanceof Sequence;
     const cb = c.shape[0]!, ct = seq ? c.time : 1;
     if (
@@ -308,10 +308,13 @@ export class ConditioningLayer extends SharedRunLayer {
       if (!seq) return setSeq(this.loaded, values, 0, cb, 1);
       // The mask as [x.batch, x.time] for mask_and (broadcast items or steps repeated).
       const mask = ctx.alloc(x.batch * x.time);
-      for (let b = 0; b < x.batch; b++) {
-        const src = cb === 1 ? 0 : b;
-        if (ct === 1) rt.u8.fill(c.mask[src]!, mask + b * x.time, mask + (b + 1) * x.time);
-        else rt.u8.set(c.mask.subarray(src * ct, (src + 1) * ct), mask + b * x.time);
+      if (cb === x.batch && ct === x.time) rt.u8.set(c.mask, mask);
+      else {
+        for (let b = 0; b < x.batch; b++) {
+          const src = cb === 1 ? 0 : b;
+          if (ct === 1) rt.u8.fill(c.mask[src]!, mask + b * x.time, mask + (b + 1) * x.time);
+          else rt.u8.set(c.mask.subarray(src * ct, (src + 1) * ct), mask + b * x.time);
+        }
       }
       return setSeq(this.loaded, values, mask, cb, ct);
     }

@@ -80,6 +80,9 @@ export const attentionFields = {
 };
 
 
+/** The three networks of attentionNetworkFields. */
+type NetworkRole = 'query' | 'key' | 'value';
+
 /** Keys and values as the kernel reads them: rows `stride` floats apart, with their mask. */
 export interface KeyValues {
   keys: number;
@@ -161,7 +164,13 @@ export abstract class AttentionLayer extends Layer {
   protected readonly call = new AttentionCall();
   protected readonly relativePosition: RelativePosition | null;
   /** The query/key/value networks (attentionNetworkFields), built by buildNetworks. */
-  protected networks: { query: Layer | null; key: Layer | null; value: Layer | null } = { query: null, key: null, value: null };
+  protected networks: Record<NetworkRole, Layer | null> = { query: null, key: null, value: null };
+  /** runNetwork()'s inputs, one per network, reused by every call. */
+  private readonly networkInputs: Record<NetworkRole, WSeq> = {
+    query: { values: 0, mask: 0, batch: 0, time: 0 },
+    key: { values: 0, mask: 0, batch: 0, time: 0 },
+    value: { values: 0, mask: 0, batch: 0, time: 0 },
+  };
   /** keyValueNetworks()'s result, reused by every call. */
   private readonly networkKv: KeyValues = { keys: 0, values: 0, stride: 0, mask: 0 };
   /** projectSource()'s projection before the networks, reused by every call. */
@@ -280,12 +289,16 @@ export abstract class AttentionLayer extends Layer {
 
   /**
    * Rows of `width` floats at `from` (`stride` apart) for `of`'s batch x time steps and mask,
-   * copied out to contiguous rows and run through `l` (none: the copy), layer() or step().
+   * copied out to contiguous rows and run through the `role` network (none: the copy), layer()
+   * or step().
    */
-  protected runNetwork(l: Layer | null, from: number, stride: number, width: number, of: WSeq, ctx: RunContext, stepping: boolean): WSeq {
-    const rows = of.batch * of.time, values = ctx.alloc(Math.max(1, rows * width) * 4);
-    ctx.rt.k.seq_ring_write(1, rows, rows, 0, width * 4, stride * 4, from, values);
-    const seq = { values, mask: of.mask, batch: of.batch, time: of.time };
+  protected runNetwork(role: NetworkRole, from: number, stride: number, width: number, of: WSeq, ctx: RunContext, stepping: boolean): WSeq {
+    const rows = of.batch * of.time, seq = this.networkInputs[role], l = this.networks[role];
+    seq.values = ctx.alloc(Math.max(1, rows * width) * 4);
+    seq.mask = of.mask;
+    seq.batch = of.batch;
+    seq.time = of.time;
+    ctx.rt.k.seq_ring_write(1, rows, rows, 0, width * 4, stride * 4, from, seq.values);
     if (!l) return seq;
     const y = stepping ? l.runStep(seq, ctx) : l.runLayer(seq, ctx);
     // The metadata cannot tell a layer that drops steps in layer() (a 'valid' convolution).
@@ -301,8 +314,8 @@ export abstract class AttentionLayer extends Layer {
     const { key, value } = this.networks;
     if (!key && !value) return kv;
     const out = this.networkKv, width = this.kvHeads * this.units, rows = of.batch * of.time;
-    const keys = this.runNetwork(key, kv.keys, kv.stride, width, of, ctx, stepping);
-    const values = this.runNetwork(value, kv.values, kv.stride, width, of, ctx, stepping);
+    const keys = this.runNetwork('key', kv.keys, kv.stride, width, of, ctx, stepping);
+    const values = this.runNetwork('value', kv.values, kv.stride, width, of, ctx, stepping);
     out.keys = keys.values;
     out.values = values.values;
     out.stride = width;
@@ -336,7 +349,7 @@ export abstract class AttentionLayer extends Layer {
     out.mask = x.mask;
     if (query) {
       const width = this.heads * this.units;
-      ({ values: out.queries, mask: out.mask } = this.runNetwork(query, out.queries, p.qStride, width, x, ctx, stepping));
+      ({ values: out.queries, mask: out.mask } = this.runNetwork('query', out.queries, p.qStride, width, x, ctx, stepping));
       out.stride = width;
     }
     this.bindQueries(out.queries, out.stride, out.mask, x.time);

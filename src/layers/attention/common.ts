@@ -367,15 +367,20 @@ export class AttentionCall {
  */
 export function getSource(layer: Layer, constants: Constants | undefined, name: string, channels: number, batch?: number, time?: number): Sequence {
   const s = constants && Object.hasOwn(constants, name) ? constants[name] : undefined;
-  const expected = `a Sequence [${batch ?? 'batch'}, ${time ?? 'time'}, ${channels}] float32`;
+  // The messages are built only when refusing: this runs at every step.
   if (!s) {
-    throw layer.error('MISSING_CONSTANT', `expected constants[${show(name)}] to be ${expected}, got no such constant (constants given: ${show(Object.keys(constants ?? {}))})`);
+    throw layer.error('MISSING_CONSTANT', `expected constants[${show(name)}] to be ${expectedSource(channels, batch, time)}, got no such constant (constants given: ${show(Object.keys(constants ?? {}))})`);
   }
-  const got = s instanceof Sequence ? `${show(s.shape)} ${s.dtype}` : `an array of shape ${show(s.shape)}`;
   if (!(s instanceof Sequence) || s.dtype !== 'float32' || s.shape.length !== 3 || s.shape[2] !== channels || (batch !== undefined && s.batch !== batch) || (time !== undefined && s.time !== time)) {
-    throw layer.error('MISSING_CONSTANT', `expected constants[${show(name)}] to be ${expected}, got ${got}`);
+    const got = s instanceof Sequence ? `${show(s.shape)} ${s.dtype}` : `an array of shape ${show(s.shape)}`;
+    throw layer.error('MISSING_CONSTANT', `expected constants[${show(name)}] to be ${expectedSource(channels, batch, time)}, got ${got}`);
   }
   return s;
+}
+
+/** What getSource expects, for its messages. */
+function expectedSource(channels: number, batch?: number, time?: number): string {
+  return `a Sequence [${batch ?? 'batch'}, ${time ?? 'time'}, ${channels}] float32`;
 }
 
 // ---------------------------------------------------------------------------------------------

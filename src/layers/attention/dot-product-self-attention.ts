@@ -13,7 +13,7 @@
 import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../../config.js';
 import { rfMap, rfUnion, type ReceptiveField } from '../../receptive-field.js';
 import type { BuildContext, Layer, RunContext, StateSpec, WSeq } from '../../layer.js';
-import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues } from './base.js';
+import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues, type Queries } from './base.js';
 import { ATT, inputProjectionField, KvCache } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
@@ -43,9 +43,7 @@ interface SelfAttentionConfig extends AttentionConfig {
 
 /** Queries of a block as the kernel reads them (rows `stride` floats apart), and its keys and values. */
 interface Projected {
-  queries: number;
-  qStride: number;
-  qMask: number;
+  q: Queries;
   kv: KeyValues;
 }
 
@@ -64,7 +62,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   private readonly block: number;
   private readonly cache: KvCache | null;
   /** project()'s result, reused by every call. */
-  private readonly projected: Projected = { queries: 0, qStride: 0, qMask: 0, kv: { keys: 0, values: 0, stride: 0, mask: 0 } };
+  private readonly projected: Projected = { q: { queries: 0, stride: 0, mask: 0 }, kv: { keys: 0, values: 0, stride: 0, mask: 0 } };
   /** The keys and values of the projection itself, reused by every call. */
   private readonly ownKv: KeyValues = { keys: 0, values: 0, stride: 0, mask: 0 };
 
@@ -136,15 +134,15 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
    * is copied out to contiguous rows first, keys and values together (they share a stride).
    */
   private project(qkv: number, x: WSeq, ctx: RunContext, stepping: boolean): Projected {
-    const p = this.projection, out = this.projected, own = this.ownKv, query = this.networks.query;
-    out.queries = qkv + 4 * p.qOffset;
-    out.qStride = p.qStride;
-    out.qMask = x.mask;
+    const p = this.projection, out = this.projected, q = out.q, own = this.ownKv, query = this.networks.query;
+    q.queries = qkv + 4 * p.qOffset;
+    q.stride = p.qStride;
+    q.mask = x.mask;
     if (query) {
-      const q = this.runNetwork(query, out.queries, p.qStride, this.heads * this.units, x, ctx, stepping);
-      out.queries = q.values;
-      out.qStride = this.heads * this.units;
-      out.qMask = q.mask;
+      const y = this.runNetwork('query', q.queries, p.qStride, this.heads * this.units, x, ctx, stepping);
+      q.queries = y.values;
+      q.stride = this.heads * this.units;
+      q.mask = y.mask;
     }
     own.keys = qkv + 4 * p.kOffset;
     own.values = qkv + 4 * p.vOffset;
@@ -156,7 +154,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
 
   /** Points the descriptor's linear queries, keys and values at a block of n steps. */
   private bindLinear(pr: Projected, n: number): void {
-    this.bindQueries(pr.queries, pr.qStride, pr.qMask, n);
+    this.bindQueries(pr.q.queries, pr.q.stride, pr.q.mask, n);
     this.bindKeyValues(pr.kv.keys, pr.kv.values, pr.kv.stride, pr.kv.mask, n);
   }
 
@@ -175,8 +173,8 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.clearCache();
     this.bindWindow(0);
     this.bindLinear(pr, time);
-    const out = this.attend(ctx, batch, time, pr.qMask);
-    return this.result(out, pr.qMask, batch, time);
+    const out = this.attend(ctx, batch, time, pr.q.mask);
+    return this.result(out, pr.q.mask, batch, time);
   }
 
   runStep(x: WSeq, ctx: RunContext): WSeq {
@@ -191,10 +189,10 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.bindWindow(((oldest % b) + b) % b);
     this.bindLinear(pr, time);
     // With a future horizon the answered queries are delayed ones: the kernel writes their mask.
-    const outMask = this.future > 0 ? ctx.alloc(batch * time) : pr.qMask;
+    const outMask = this.future > 0 ? ctx.alloc(batch * time) : pr.q.mask;
     this.call.i32[ATT.OUT_MASK] = this.future > 0 ? outMask : 0;
     const out = this.attend(ctx, batch, time, outMask);
-    cache.write(rt, bufs, batch, time, pr.kv, { queries: pr.queries, stride: pr.qStride, mask: pr.qMask });
+    cache.write(rt, bufs, batch, time, pr.kv, pr.q);
     return this.result(out, outMask, batch, time);
   }
 }

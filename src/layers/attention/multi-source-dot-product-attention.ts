@@ -158,21 +158,23 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   }
 
   /** Attends the queries of x to keys, values and mask laid out [batch, steps, KVH, U]. */
-  private attendQueries(x: WSeq, ctx: RunContext, kv: { keys: number; values: number; mask: number; steps: number }, stepping: boolean): WSeq {
-    this.bindKeyValues(kv.keys, kv.values, this.kvHeads * this.units, kv.mask, kv.steps);
+  private attendQueries(x: WSeq, ctx: RunContext, keys: number, values: number, kvMask: number, steps: number, stepping: boolean): WSeq {
+    this.bindKeyValues(keys, values, this.kvHeads * this.units, kvMask, steps);
     const { mask } = this.bindCrossQueries(x, ctx, stepping);
     return this.result(this.attend(ctx, x.batch, x.time, mask), mask, x.batch, x.time);
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
-    return this.attendQueries(x, ctx, this.project(ctx, x.batch), false);
+    const kv = this.project(ctx, x.batch);
+    return this.attendQueries(x, ctx, kv.keys, kv.values, kv.mask, kv.steps, false);
   }
 
+  /** The sources from the state, projected into it at the first step (no allocation after that). */
   runStep(x: WSeq, ctx: RunContext): WSeq {
     const bufs = this.stateOf(ctx);
+    if (!SourceState.projected(ctx.rt, bufs)) this.project(ctx, x.batch, bufs);
     const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
-    const kv = !SourceState.projected(ctx.rt, bufs) ? this.project(ctx, x.batch, bufs) : { keys: keys.ptr, values: values.ptr, mask: mask.ptr, steps: keys.shape[1]! };
-    return this.attendQueries(x, ctx, kv, true);
+    return this.attendQueries(x, ctx, keys.ptr, values.ptr, mask.ptr, keys.shape[1]!, true);
   }
 }
 
