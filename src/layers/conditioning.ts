@@ -88,16 +88,19 @@ class SeqBroadcast {
     const r = this.rank, arr = this.arrays;
     arr[0] = batch;
     arr[1] = time;
-    const set = (i: number, row: number, nb: number, nt: number) => {
-      arr[i * r] = nb === 1 ? 0 : nt === 1 ? row : time * row;
-      arr[i * r + 1] = nt === 1 ? 0 : row;
-    };
-    set(1, this.rows[0], aBatch, aTime);
-    set(2, this.rows[1], bBatch, bTime);
-    set(3, this.rows[2], batch, time);
+    this.setStrides(1, this.rows[0], aBatch, aTime, time);
+    this.setStrides(2, this.rows[1], bBatch, bTime, time);
+    this.setStrides(3, this.rows[2], batch, time, time);
     const ptr = ctx.alloc(arr.length * 4);
     ctx.rt.i32.set(arr, ptr >> 2);
     ctx.rt.k.f32_strided_binary(op, r, ptr, a, ptr + r * 4, b, ptr + 2 * r * 4, y, ptr + 3 * r * 4);
+  }
+
+  /** The batch and time strides of operand i (1 a, 2 b, 3 y): steps `row` floats, nb items and nt steps (1: broadcast). */
+  private setStrides(i: number, row: number, nb: number, nt: number, time: number): void {
+    const at = i * this.rank;
+    this.arrays[at] = nb === 1 ? 0 : nt === 1 ? row : time * row;
+    this.arrays[at + 1] = nt === 1 ? 0 : row;
   }
 }
 
@@ -328,10 +331,11 @@ export class ConditioningLayer extends SharedRunLayer {
       const start = rt.i32[index + b]!;
       const n = Math.max(0, Math.min(x.time, ct - start));
       const from = src * ct + start;
-      if (n > 0) {
-        rt.f32.set(c.values.subarray(from * row, (from + n) * row), (values >> 2) + b * x.time * row);
-        rt.u8.set(cm.subarray(from, from + n), mask + b * x.time);
-      }
+      // A small block by plain loops: subarray views would allocate at every step.
+      const dv = (values >> 2) + b * x.time * row, dm = mask + b * x.time, cv = c.values as Float32Array;
+      if (n * row > 1024) rt.f32.set(cv.subarray(from * row, (from + n) * row), dv);
+      else for (let k = 0; k < n * row; k++) rt.f32[dv + k] = cv[from * row + k]!;
+      for (let k = 0; k < n; k++) rt.u8[dm + k] = cm[from + k]!;
       // Steps past the end of the conditioning: invalid (and zero).
       rt.f32.fill(0, (values >> 2) + (b * x.time + n) * row, (values >> 2) + (b + 1) * x.time * row);
       rt.u8.fill(0, mask + b * x.time + n, mask + (b + 1) * x.time);
