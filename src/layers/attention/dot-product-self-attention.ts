@@ -10,7 +10,7 @@
 // buffers (KvCache) and, with a future horizon F > 0, delays the queries by F steps so each is
 // answered once its future keys have arrived: input and output latency F. The window, the key
 // order and the arithmetic are the same in both modes, so step() equals layer() bit for bit.
-import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../../config.js';
+import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { rfMap, rfUnion, type ReceptiveField } from '../../receptive-field.js';
 import type { BuildContext, Layer, RunContext, StateSpec, WSeq } from '../../layer.js';
 import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues, type Queries } from './base.js';

@@ -22,7 +22,7 @@
 // context in StreamingLocalDotProductAttention.layer(), the KV buffer plus the block in
 // step(). That is non-zero when valid source steps lie outside the window, and its layer() and
 // step() then disagree with each other.
-import { builder, defineLayer, f, type LayerConfig, type Resolved } from '../../config.js';
+import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
 import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues } from './base.js';
