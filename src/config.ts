@@ -94,6 +94,46 @@ export const f = {
       return v === null ? undefined : (v as V);
     }, true);
   },
+  /**
+   * A small config object `{"type": <kind>, ...fields}` that is not a layer (the reference's
+   * nested dataclass configs: input projections, relative positions, kernel constraints).
+   * Fields are checked like layer fields (camelCase or snake_case, defaults filled in); errors
+   * name the path, e.g. `config.input_projection.share_kv_projection`.
+   */
+  subConfig: <T extends { type: string }>(kinds: Readonly<Record<string, Fields>>) => {
+    const names = Object.keys(kinds).map((k) => JSON.stringify(k)).join(', ');
+    return new FieldImpl<T, false>(`a config object {"type": one of ${names}, ...}`, (raw: unknown, path = 'config') => {
+      const bad = (where: string, msg: string) => new SeqLayersError('BAD_CONFIG', `${where}: ${msg}`);
+      if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+      const obj = raw as Record<string, unknown>;
+      const type = obj.type;
+      if (typeof type !== 'string' || !Object.hasOwn(kinds, type)) throw bad(`${path}.type`, `expected one of ${names}, got ${show(type)}`);
+      const fields = kinds[type]!;
+      const out: Record<string, unknown> = { type };
+      const seen = new Map<string, string>();
+      for (const [key, value] of Object.entries(obj)) {
+        if (key === 'type') continue;
+        const name = camel(key);
+        const field: Field<unknown> | undefined = Object.hasOwn(fields, name) ? fields[name] : undefined;
+        if (!field) throw bad(`${path}.${key}`, `${type} has no field ${show(key)}. Its fields: ${Object.keys(fields).map(snake).join(', ') || '(none)'}`);
+        if (seen.has(name)) throw bad(`${path}.${key}`, `field given twice (${show(seen.get(name))} and ${show(key)})`);
+        seen.set(name, key);
+        if (value === undefined) continue;
+        // As layer fields: null is checked too (a field supported only at other values refuses
+        // it), then stands for an omitted optional field.
+        const checked = field.check(value, `${path}.${key}`);
+        if (checked === undefined && value !== null) throw bad(`${path}.${key}`, `expected ${field.expects}, got ${show(value)}`);
+        if (value === null && !field.optional) throw bad(`${path}.${key}`, `expected ${field.expects}, got null`);
+        if (checked !== undefined) out[name] = checked;
+      }
+      for (const [name, field] of Object.entries(fields)) {
+        if (name in out) continue;
+        if (!field.optional) throw bad(path, `${type} needs field ${show(snake(name))} (${field.expects})`);
+        if (field.defaultValue !== undefined) out[name] = field.defaultValue;
+      }
+      return out as T;
+    }, false);
+  },
   /** A nested layer config. */
   layer: () => new FieldImpl<LayerConfig, false>('a layer config', (v, p) => normalizeConfig(v, p), false),
   /** A list of nested layer configs. */

@@ -2,7 +2,7 @@
 //
 // Exports (sorted): ATT, AttentionCall, getSource, InputProjection,
 // InputProjectionConfig, inputProjectionField, KvCache, ParamHost, resizeState,
-// sourceChannelsAtBuild, SourceState, subConfigField.
+// sourceChannelsAtBuild, SourceState.
 //
 // Every attention layer is: one packed GEMM for the input projections (query, key and value
 // kernels side by side), then ONE call of the fused kernel f32_attention (assembly/attention.ts)
@@ -10,7 +10,7 @@
 // the KV cache. The kernel is told where queries, keys and values are by a descriptor (ATT),
 // so the same kernel serves layer mode (keys in the projection output), step mode (keys in the
 // ring buffer of the state followed by the block's own keys) and cross attention.
-import { f, ref, type Field, type Fields } from '../../config.js';
+import { f, ref, type Fields } from '../../config.js';
 import { SeqLayersError, show } from '../../errors.js';
 import { lcm } from '../../fraction.js';
 import { lecunNormal, zeros } from '../../initializers.js';
@@ -18,53 +18,6 @@ import type { Constants, Derived, Initializer, Layer, Param, RunContext, StateBu
 import type { Runtime } from '../../runtime/runtime.js';
 import { Sequence } from '../../sequence.js';
 import { Q8Weights, type WeightStorage } from '../weight-storage.js';
-
-// ---------------------------------------------------------------------------------------------
-// Nested configs ({"type": ..., fields}) that are not layers: input projections, relative
-// position embeddings.
-
-const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-const snake = (k: string) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
-/**
- * A config field holding a small config object `{"type": <kind>, ...fields}` (the reference's
- * nested dataclass configs). Fields are checked like layer fields (camelCase or snake_case,
- * defaults filled in); errors name the path, e.g. `config.input_projection.share_kv_projection`.
- */
-export function subConfigField<T extends { type: string }>(kinds: Readonly<Record<string, Fields>>) {
-  const names = Object.keys(kinds).map((k) => JSON.stringify(k)).join(', ');
-  return f.custom<T>(`a config object {"type": one of ${names}, ...}`, (raw: unknown, path = 'config') => {
-    const bad = (where: string, msg: string) => new SeqLayersError('BAD_CONFIG', `${where}: ${msg}`);
-    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
-    const obj = raw as Record<string, unknown>;
-    const type = obj.type;
-    if (typeof type !== 'string' || !Object.hasOwn(kinds, type)) throw bad(`${path}.type`, `expected one of ${names}, got ${show(type)}`);
-    const fields = kinds[type]!;
-    const out: Record<string, unknown> = { type };
-    const seen = new Map<string, string>();
-    for (const [key, value] of Object.entries(obj)) {
-      if (key === 'type') continue;
-      const name = camel(key);
-      const field: Field<unknown> | undefined = Object.hasOwn(fields, name) ? fields[name] : undefined;
-      if (!field) throw bad(`${path}.${key}`, `${type} has no field ${show(key)}. Its fields: ${Object.keys(fields).map(snake).join(', ') || '(none)'}`);
-      if (seen.has(name)) throw bad(`${path}.${key}`, `field given twice (${show(seen.get(name))} and ${show(key)})`);
-      seen.set(name, key);
-      if (value === undefined) continue;
-      // As layer fields: null is checked too (a field supported only at other values refuses
-      // it), then stands for an omitted optional field.
-      const checked = field.check(value, `${path}.${key}`);
-      if (checked === undefined && value !== null) throw bad(`${path}.${key}`, `expected ${field.expects}, got ${show(value)}`);
-      if (value === null && !field.optional) throw bad(`${path}.${key}`, `expected ${field.expects}, got null`);
-      if (checked !== undefined) out[name] = checked;
-    }
-    for (const [name, field] of Object.entries(fields)) {
-      if (name in out) continue;
-      if (!field.optional) throw bad(path, `${type} needs field ${show(snake(name))} (${field.expects})`);
-      if (field.defaultValue !== undefined) out[name] = field.defaultValue;
-    }
-    return out as T;
-  });
-}
 
 /**
  * How queries, keys and values are projected, as the reference's input_projection configs.
@@ -151,7 +104,7 @@ const PROJECTIONS: Readonly<Record<InputProjectionConfig['type'], Fields>> = {
 
 /** The `input_projection` field, defaulting to `{type: defaultType}`. */
 export const inputProjectionField = (defaultType: InputProjectionConfig['type']) =>
-  subConfigField<InputProjectionConfig>(PROJECTIONS).default(
+  f.subConfig<InputProjectionConfig>(PROJECTIONS).default(
     (defaultType === 'CombinedQueryKeyValueProjection' ? { type: defaultType, shareKvProjection: false } : { type: defaultType }) as InputProjectionConfig,
   );
 

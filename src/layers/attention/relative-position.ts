@@ -19,7 +19,7 @@
 import { f, ref, type Fields } from '../../config.js';
 import { gaussian, lecunNormal, zeros } from '../../initializers.js';
 import type { Derived, Param } from '../../layer.js';
-import { ATT, subConfigField, type AttentionCall, type ParamHost } from './common.js';
+import { ATT, type AttentionCall, type ParamHost } from './common.js';
 
 export type RelativePositionConfig =
   | { type: 'ShawRelativePositionEmbedding'; maxBackward: number; maxForward: number; numHeads: number; unitsPerHead: number }
@@ -98,7 +98,7 @@ const KINDS: Readonly<Record<RelativePositionConfig['type'], Fields>> = {
 };
 
 /** The `relative_position_embedding` field. */
-export const relativePositionField = () => subConfigField<RelativePositionConfig>(KINDS);
+export const relativePositionField = () => f.subConfig<RelativePositionConfig>(KINDS);
 
 /**
  * T5's bucket of a relative position d = key - query (_relative_position_bucket, in float32 as
