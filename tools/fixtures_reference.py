@@ -328,6 +328,20 @@ reference_case("sweep GlobalReshape, GlobalEinopsRearrange", sl.Serial.Config([
     sl.GlobalReshape.Config(output_shape=[16, 2]), sl.GlobalEinopsRearrange.Config("t c -> (t c)"),
 ]), [4], time=8)
 
+# Kernel constraints (L2WeightNormalization) on every convolution, one named.
+l2 = sl.L2WeightNormalization.Config
+reference_case("kernel_constraint L2WeightNormalization: Conv1D, DepthwiseConv1D (named constraint), Conv1DTranspose", sl.Serial.Config([
+    sl.Conv1D.Config(filters=3, kernel_size=3, padding="causal", kernel_constraint=l2()),
+    sl.DepthwiseConv1D.Config(kernel_size=2, padding="causal", kernel_constraint=l2(epsilon=1e-3, name="l2")),
+    sl.Conv1DTranspose.Config(filters=2, kernel_size=2, strides=2, padding="causal", kernel_constraint=l2()),
+]), [2], time=12)
+reference_case("kernel_constraint L2WeightNormalization: Conv2D, Conv2DTranspose", sl.Serial.Config([
+    sl.Conv2D.Config(filters=2, kernel_size=(2, 2), time_padding="causal", spatial_padding="same", kernel_constraint=l2()),
+    sl.Conv2DTranspose.Config(filters=2, kernel_size=(2, 2), strides=(2, 1), time_padding="causal", spatial_padding="same", kernel_constraint=l2()),
+]), [3, 2], time=8)
+reference_case("kernel_constraint L2WeightNormalization: Conv3D", sl.Conv3D.Config(
+    filters=2, kernel_size=2, time_padding="causal", spatial_padding=("same", "same"), kernel_constraint=l2()), [3, 3, 2], time=6)
+
 # Masks with holes (invalid steps between valid ones): what an invalid step leaves out of each layer.
 for label, config, channels in [
     ("Conv1D causal, dilation 2", sl.Conv1D.Config(filters=2, kernel_size=3, dilation_rate=2, padding="causal"), [2]),

@@ -17,7 +17,7 @@ import { builder, defineLayer, f, MAX_DIM, ref, type LayerConfig, type Resolved 
 import { show } from '../errors.js';
 import { Fraction } from '../fraction.js';
 import { lecunNormal, ones, zeros } from '../initializers.js';
-import { expectInput, Layer, product, stepBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../layer.js';
+import { expectInput, joinFlaxPath, Layer, product, stepBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../layer.js';
 import { MAX_RF_PHASES, rfMap, type ReceptiveField, type ReceptiveFieldPerStep } from '../receptive-field.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { activationField, activationKernel, type UnaryKernel } from './simple.js';
@@ -247,17 +247,50 @@ interface TimeGeometry {
   padding: PaddingMode;
 }
 
-/** Reparameterises w [..., cols] as scale[c] * w[..., c] / sqrt(sum w[..., c]^2 + 1e-12) into `out` (the reference's _weight_norm). */
-function weightNorm(rt: Runtime, w: Param, scale: Param, out: Derived): void {
-  const cols = scale.size, rows = w.size / cols;
-  const wv = w.view(), sv = scale.view();
-  const ov = rt.f32.subarray(out.ptr >> 2, (out.ptr >> 2) + w.size);
+/**
+ * The reference's kernel reparameterisations, one per output column c of w [..., cols]:
+ * w[..., c] * scale[c] / sqrt(sum w[..., c]^2 + epsilon). use_weight_norm (its _weight_norm)
+ * learns `scale` at the layer; an L2WeightNormalization kernel_constraint learns it in its own
+ * module, `kernel_constraint.scale`, with its epsilon. The normalised copy is `normed`.
+ */
+interface KernelNorm {
+  scale: Param;
+  epsilon: number;
+  normed: Derived;
+}
+
+/** The kernel_constraint field's value (the reference's WeightNormalization configs; L2 only). */
+interface KernelConstraint {
+  type: 'L2WeightNormalization';
+  epsilon: number;
+  name?: string;
+}
+
+/** Declares the KernelNorm of a kernel with `cols` output columns, when use_weight_norm or a kernel_constraint asks for one. */
+function kernelNorm(
+  layer: Layer, declare: ParamDeclare, derive: (bytes: number) => Derived, kernel: Param, cols: number,
+  c: { useWeightNorm: boolean; kernelConstraint?: KernelConstraint },
+): KernelNorm | null {
+  const k = c.kernelConstraint;
+  if (c.useWeightNorm && k) throw layer.error('BAD_CONFIG', 'use_weight_norm and kernel_constraint: expected one of them, got both (as the reference refuses)');
+  if (!c.useWeightNorm && !k) return null;
+  // The constraint is a flax module of its own: `kernel_constraint`, or its name.
+  const scale = k ? declare('kernel_constraint.scale', [cols], ones, k.name ? `params/${joinFlaxPath(layer.flaxPath, k.name)}/scale` : undefined) : declare('scale', [cols], ones);
+  return { scale, epsilon: k ? k.epsilon : 1e-12, normed: derive(kernel.size * 4) };
+}
+
+/** Writes the KernelNorm of w into its `normed` copy; returns the copy's pointer. */
+function normaliseKernel(rt: Runtime, w: Param, n: KernelNorm): number {
+  const cols = n.scale.size, rows = w.size / cols;
+  const wv = w.view(), sv = n.scale.view();
+  const ov = rt.f32.subarray(n.normed.ptr >> 2, (n.normed.ptr >> 2) + w.size);
   for (let c = 0; c < cols; c++) {
     let ss = 0;
     for (let r = 0; r < rows; r++) ss += wv[r * cols + c]! ** 2;
-    const g = sv[c]! / Math.sqrt(ss + 1e-12);
+    const g = sv[c]! / Math.sqrt(ss + n.epsilon);
     for (let r = 0; r < rows; r++) ov[r * cols + c] = wv[r * cols + c]! * g;
   }
+  return n.normed.ptr;
 }
 
 /**
@@ -280,24 +313,26 @@ interface FilterConfig {
   groups: number;
   useBias: boolean;
   useWeightNorm: boolean;
+  kernelConstraint?: KernelConstraint;
 }
 
-/** Parameters of a convolution with filters: 'kernel' [...taps, in / groups, filters], 'scale' and 'bias' [filters]. */
+/** Layer.param as the convolutions pass it on (name, shape, init, flax path). */
+type ParamDeclare = (name: string, shape: readonly number[], init: Initializer, flaxName?: string) => Param;
+
+/** Parameters of a convolution with filters: 'kernel' [...taps, in / groups, filters], its KernelNorm's scale and 'bias' [filters]. */
 interface ConvParams {
   kernel: Param;
-  scale: Param | null;
+  norm: KernelNorm | null;
   bias: Param | null;
-  /** The weight-normalised kernel, when useWeightNorm. */
-  normed: Derived | null;
 }
 
 /**
  * Checks groups against the input channels and filters, then declares 'kernel' (LeCun normal
- * over its fan-in), 'scale' (when useWeightNorm; initialised to 1, where the reference starts
- * from the kernel's norm, which only matters for untrained models) and 'bias' (when useBias).
+ * over its fan-in), the KernelNorm's scale (initialised to 1, where the reference's weight norm
+ * starts from the kernel's norm, which only matters for untrained models) and 'bias' (when useBias).
  */
 function convParams(
-  layer: Layer, declare: (name: string, shape: readonly number[], init: Initializer) => Param, derive: (bytes: number) => Derived,
+  layer: Layer, declare: ParamDeclare, derive: (bytes: number) => Derived,
   taps: readonly number[], cin: number, c: FilterConfig,
 ): ConvParams {
   const { filters, groups } = c;
@@ -305,16 +340,14 @@ function convParams(
   if (filters % groups !== 0) throw layer.error('BAD_CONFIG', `expected filters divisible by groups=${groups}, got filters=${filters}`);
   const cg = cin / groups;
   const kernel = declare('kernel', [...taps, cg, filters], lecunNormal(product(taps) * cg));
-  const scale = c.useWeightNorm ? declare('scale', [filters], ones) : null;
+  const norm = kernelNorm(layer, declare, derive, kernel, filters, c);
   const bias = c.useBias ? declare('bias', [filters], zeros) : null;
-  return { kernel, scale, bias, normed: scale ? derive(kernel.size * 4) : null };
+  return { kernel, norm, bias };
 }
 
-/** The kernel to compute with: with weight norm, the normalised copy (recomputed here), else the kernel. */
+/** The kernel to compute with: with a KernelNorm, the normalised copy (recomputed here), else the kernel. */
 function effectiveKernel(rt: Runtime, p: ConvParams): number {
-  if (!p.scale) return p.kernel.ptr;
-  weightNorm(rt, p.kernel, p.scale, p.normed!);
-  return p.normed!.ptr;
+  return p.norm ? normaliseKernel(rt, p.kernel, p.norm) : p.kernel.ptr;
 }
 
 /**
@@ -444,8 +477,28 @@ const convReferenceFields = {
   precision: ref.precision(),
   /** kernel_init: null only (the reference's default). */
   kernelInit: ref.init(),
-  /** kernel_constraint: null only; the reference's constraints (WeightNormalization configs applied to the kernel at every call) are not implemented, use_weight_norm is. */
-  kernelConstraint: f.only([null], 'kernel constraints are not implemented; use_weight_norm is'),
+  /**
+   * A reparameterisation of the kernel (default null: none): {"type": "L2WeightNormalization",
+   * "epsilon": 1e-12} normalises each output column and scales it by a learned
+   * `kernel_constraint.scale` [filters] (see KernelNorm); not with use_weight_norm. The
+   * reference's SpectralWeightNormalization is not implemented.
+   */
+  kernelConstraint: f.subConfig<KernelConstraint>({
+    L2WeightNormalization: {
+      /** Added to the sum of squares (default 1e-12). */
+      epsilon: f.num(0).default(1e-12),
+      /** The constraint module's name: its scale's flax path then uses it instead of `kernel_constraint`. */
+      name: f.str().opt(),
+      /** scale_init: null only. */
+      scaleInit: ref.init(),
+      /** sharding: any, no effect. */
+      sharding: ref.sharding(),
+      /** reductions_in_at_least_fp32: any boolean, no effect (float32 here). */
+      reductionsInAtLeastFp32: f.bool().opt(),
+      /** param_dtype: "float32" only. */
+      paramDtype: ref.paramDtype(),
+    },
+  }).opt(),
   /** kernel_sharding: any, no effect. */
   kernelSharding: ref.sharding(),
   /** bias_init: null only (the reference's default). */
@@ -559,10 +612,9 @@ export const DepthwiseConv1D = builder(depthwiseConv1dDef);
  */
 export class DepthwiseConv1DLayer extends BaseConvLayer {
   readonly kernel: Param;
-  readonly scale: Param | null;
+  readonly norm: KernelNorm | null;
   readonly bias: Param | null;
   private readonly multiplier: number;
-  private readonly normed: Derived | null;
 
   constructor(config: Resolved<typeof depthwiseConv1dFields>, ctx: BuildContext) {
     super(config, ctx, config);
@@ -570,17 +622,16 @@ export class DepthwiseConv1DLayer extends BaseConvLayer {
     const out = this.cin * this.multiplier;
     this.output = { shape: [out], dtype: 'float32' };
     this.kernel = this.param('kernel', [this.k, 1, out], lecunNormal(this.k));
-    this.scale = config.useWeightNorm ? this.param('scale', [out], ones) : null;
+    this.norm = kernelNorm(this, (...a) => this.param(...a), (b) => this.derive(b), this.kernel, out, config);
     this.bias = config.useBias ? this.param('bias', [out], zeros) : null;
-    this.normed = this.scale ? this.derive(this.kernel.size * 4) : null;
   }
 
   prepare(): void {
-    if (this.scale) weightNorm(this.rt, this.kernel, this.scale, this.normed!);
+    if (this.norm) normaliseKernel(this.rt, this.kernel, this.norm);
   }
 
   protected convolve(ctx: RunContext, batch: number, tIn: number, tOut: number, x: number, y: number): void {
-    const w = this.normed ? this.normed.ptr : this.kernel.ptr;
+    const w = this.norm ? this.norm.normed.ptr : this.kernel.ptr;
     ctx.rt.k.f32_dwconv1d(batch, tIn, tOut, this.cin, this.multiplier, this.k, this.s, this.d, x, w, this.bias?.ptr ?? 0, y);
   }
 }

@@ -37,7 +37,7 @@ interface Case {
 
 const conv = { compute_dtype: null, param_dtype: 'float32', precision: null, kernel_init: null, kernel_constraint: null, kernel_sharding: null, bias_init: null, bias_sharding: null };
 const convNoEffect = { compute_dtype: 'float32', precision: 'highest', kernel_sharding: [null, 'data', ['model', 'replica']], bias_sharding: ['model'] };
-const convRejected = { kernel_constraint: { type: 'L2WeightNormalization', epsilon: 1e-12 }, kernel_init: 'zeros', bias_init: 'ones', param_dtype: 'bfloat16', compute_dtype: 'bfloat16' };
+const convRejected = { kernel_init: 'zeros', bias_init: 'ones', param_dtype: 'bfloat16', compute_dtype: 'bfloat16' };
 const noFactories = { weight_factory: null, input_factory: null, output_factory: null };
 
 const attention = {

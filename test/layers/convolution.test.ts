@@ -159,6 +159,28 @@ describe('weight norm', () => {
     sl.assertSequencesClose(m.layer(x), y, 'scaled kernel');
     m.dispose();
   });
+
+  it("kernel_constraint L2WeightNormalization: its own scale, its epsilon, not with use_weight_norm (the reference's oracle: test/reference.test.ts)", () => {
+    const constraint = { type: 'L2WeightNormalization', epsilon: 1e-3 };
+    const m = randomizeWeights(sl.build({ type: 'Conv1D', filters: 3, kernel_size: 2, padding: 'causal', kernel_constraint: constraint }, { inputShape: [2] }));
+    expect(m.params().map((p) => [p.path, p.flaxPath])).toEqual([
+      ['kernel', 'params/kernel'], ['kernel_constraint.scale', 'params/kernel_constraint/scale'], ['bias', 'params/bias'],
+    ]);
+    checkContract(m);
+    m.dispose();
+    const bad = (config: object) => {
+      try {
+        sl.build(config, { inputShape: [2] });
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error('built');
+    };
+    expect(bad({ type: 'Conv1D', filters: 3, kernel_size: 2, use_weight_norm: true, kernel_constraint: constraint }))
+      .toBe('[BAD_CONFIG] Conv1D at config: use_weight_norm and kernel_constraint: expected one of them, got both (as the reference refuses)');
+    expect(bad({ type: 'Conv1D', filters: 3, kernel_size: 2, kernel_constraint: { type: 'SpectralWeightNormalization' } }))
+      .toBe('[BAD_CONFIG] config.kernel_constraint.type: expected one of "L2WeightNormalization", got "SpectralWeightNormalization"');
+  });
 });
 
 describe('activation', () => {
