@@ -339,6 +339,13 @@ reference_case("kernel_constraint L2WeightNormalization: Conv2D, Conv2DTranspose
     sl.Conv2D.Config(filters=2, kernel_size=(2, 2), time_padding="causal", spatial_padding="same", kernel_constraint=l2()),
     sl.Conv2DTranspose.Config(filters=2, kernel_size=(2, 2), strides=(2, 1), time_padding="causal", spatial_padding="same", kernel_constraint=l2()),
 ]), [3, 2], time=8)
+spectral = sl.SpectralWeightNormalization.Config
+reference_case("kernel_constraint SpectralWeightNormalization: Conv1D (2 power iterations), DepthwiseConv1D (named), Conv2D", sl.Serial.Config([
+    sl.Conv1D.Config(filters=3, kernel_size=3, padding="causal", kernel_constraint=spectral(n_power_iteration=2)),
+    sl.DepthwiseConv1D.Config(kernel_size=2, depth_multiplier=2, padding="causal", kernel_constraint=spectral(name="sn")),
+    sl.Reshape.Config([3, 2]),
+    sl.Conv2D.Config(filters=2, kernel_size=(2, 2), time_padding="causal", spatial_padding="same", kernel_constraint=spectral()),
+]), [2], time=12)
 reference_case("kernel_constraint L2WeightNormalization: Conv3D", sl.Conv3D.Config(
     filters=2, kernel_size=2, time_padding="causal", spatial_padding=("same", "same"), kernel_constraint=l2()), [3, 3, 2], time=6)
 

@@ -16,7 +16,7 @@
 import { builder, defineLayer, f, MAX_DIM, ref, type LayerConfig, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { Fraction } from '../fraction.js';
-import { lecunNormal, ones, zeros } from '../initializers.js';
+import { gaussian, lecunNormal, ones, zeros } from '../initializers.js';
 import { expectInput, joinFlaxPath, Layer, product, stepBytes, type BuildContext, type Derived, type Initializer, type Param, type RunContext, type StateBuffer, type StateSpec, type WSeq } from '../layer.js';
 import { MAX_RF_PHASES, rfMap, type ReceptiveField, type ReceptiveFieldPerStep } from '../receptive-field.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -248,23 +248,24 @@ interface TimeGeometry {
 }
 
 /**
- * The reference's kernel reparameterisations, one per output column c of w [..., cols]:
- * w[..., c] * scale[c] / sqrt(sum w[..., c]^2 + epsilon). use_weight_norm (its _weight_norm)
- * learns `scale` at the layer; an L2WeightNormalization kernel_constraint learns it in its own
- * module, `kernel_constraint.scale`, with its epsilon. The normalised copy is `normed`.
+ * The reference's kernel reparameterisations of w [..., cols] (rows x cols as a matrix), into
+ * the copy `normed`:
+ * - 'l2': w[..., c] * scale[c] / sqrt(sum w[..., c]^2 + epsilon) per output column c.
+ *   use_weight_norm (its _weight_norm) learns `scale` at the layer; an L2WeightNormalization
+ *   kernel_constraint in its own module, `kernel_constraint.scale`, with its epsilon.
+ * - 'spectral' (a SpectralWeightNormalization kernel_constraint): w / sigma, sigma the largest
+ *   singular value as `iterations` power iterations from the stored `u` [1, cols] estimate it
+ *   at every call of the reference at inference (v = l2(u W^T), u = l2(v W), sigma = v W u^T;
+ *   l2 with epsilon). `u` and `sigma` are in the batch_stats collection; sigma is only kept.
  */
-interface KernelNorm {
-  scale: Param;
-  epsilon: number;
-  normed: Derived;
-}
+type KernelNorm =
+  | { kind: 'l2'; scale: Param; epsilon: number; normed: Derived }
+  | { kind: 'spectral'; u: Param; iterations: number; epsilon: number; normed: Derived };
 
-/** The kernel_constraint field's value (the reference's WeightNormalization configs; L2 only). */
-interface KernelConstraint {
-  type: 'L2WeightNormalization';
-  epsilon: number;
-  name?: string;
-}
+/** The kernel_constraint field's value (the reference's WeightNormalization configs). */
+type KernelConstraint =
+  | { type: 'L2WeightNormalization'; epsilon: number; name?: string }
+  | { type: 'SpectralWeightNormalization'; nPowerIteration: number; epsilon: number; name?: string };
 
 /** Declares the KernelNorm of a kernel with `cols` output columns, when use_weight_norm or a kernel_constraint asks for one. */
 function kernelNorm(
@@ -273,17 +274,42 @@ function kernelNorm(
 ): KernelNorm | null {
   const k = c.kernelConstraint;
   if (c.useWeightNorm && k) throw layer.error('BAD_CONFIG', 'use_weight_norm and kernel_constraint: expected one of them, got both (as the reference refuses)');
-  if (!c.useWeightNorm && !k) return null;
+  if (!k) return c.useWeightNorm ? { kind: 'l2', scale: declare('scale', [cols], ones), epsilon: 1e-12, normed: derive(kernel.size * 4) } : null;
   // The constraint is a flax module of its own: `kernel_constraint`, or its name.
-  const scale = k ? declare('kernel_constraint.scale', [cols], ones, k.name ? `params/${joinFlaxPath(layer.flaxPath, k.name)}/scale` : undefined) : declare('scale', [cols], ones);
-  return { scale, epsilon: k ? k.epsilon : 1e-12, normed: derive(kernel.size * 4) };
+  const flax = (collection: string, name: string) => (k.name ? `${collection}/${joinFlaxPath(layer.flaxPath, k.name)}/${name}` : undefined);
+  const normed = derive(kernel.size * 4);
+  if (k.type === 'L2WeightNormalization') {
+    return { kind: 'l2', scale: declare('kernel_constraint.scale', [cols], ones, flax('params', 'scale')), epsilon: k.epsilon, normed };
+  }
+  const stats = (name: string) => flax('batch_stats', name) ?? `batch_stats/${joinFlaxPath(layer.flaxPath, `kernel_constraint/${name}`)}`;
+  const u = declare('kernel_constraint.u', [1, cols], gaussian(1), stats('u'));
+  declare('kernel_constraint.sigma', [], ones, stats('sigma'));
+  return { kind: 'spectral', u, iterations: k.nPowerIteration, epsilon: k.epsilon, normed };
 }
 
 /** Writes the KernelNorm of w into its `normed` copy; returns the copy's pointer. */
 function normaliseKernel(rt: Runtime, w: Param, n: KernelNorm): number {
-  const cols = n.scale.size, rows = w.size / cols;
-  const wv = w.view(), sv = n.scale.view();
-  const ov = rt.f32.subarray(n.normed.ptr >> 2, (n.normed.ptr >> 2) + w.size);
+  const wv = w.view(), ov = rt.f32.subarray(n.normed.ptr >> 2, (n.normed.ptr >> 2) + w.size);
+  if (n.kind === 'spectral') {
+    const cols = n.u.size, rows = w.size / cols;
+    const l2 = (x: Float64Array) => {
+      let ss = 0;
+      for (const e of x) ss += e * e;
+      const g = 1 / Math.sqrt(ss + n.epsilon);
+      return x.map((e) => e * g);
+    };
+    let u = Float64Array.from(n.u.view()), v = new Float64Array(rows);
+    for (let i = 0; i < n.iterations; i++) {
+      v = l2(Float64Array.from({ length: rows }, (_, r) => u.reduce((acc, uc, c) => acc + uc * wv[r * cols + c]!, 0)));
+      u = l2(Float64Array.from({ length: cols }, (_, c) => v.reduce((acc, vr, r) => acc + vr * wv[r * cols + c]!, 0)));
+    }
+    let sigma = 0;
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) sigma += v[r]! * wv[r * cols + c]! * u[c]!;
+    const g = sigma !== 0 ? 1 / sigma : 1;
+    for (let i = 0; i < w.size; i++) ov[i] = wv[i]! * g;
+    return n.normed.ptr;
+  }
+  const cols = n.scale.size, rows = w.size / cols, sv = n.scale.view();
   for (let c = 0; c < cols; c++) {
     let ss = 0;
     for (let r = 0; r < rows; r++) ss += wv[r * cols + c]! ** 2;
@@ -478,12 +504,33 @@ const convReferenceFields = {
   /** kernel_init: null only (the reference's default). */
   kernelInit: ref.init(),
   /**
-   * A reparameterisation of the kernel (default null: none): {"type": "L2WeightNormalization",
-   * "epsilon": 1e-12} normalises each output column and scales it by a learned
-   * `kernel_constraint.scale` [filters] (see KernelNorm); not with use_weight_norm. The
-   * reference's SpectralWeightNormalization is not implemented.
+   * A reparameterisation of the kernel (default null: none; not with use_weight_norm; see
+   * KernelNorm): {"type": "L2WeightNormalization", "epsilon": 1e-12} normalises each output
+   * column and scales it by a learned `kernel_constraint.scale` [filters];
+   * {"type": "SpectralWeightNormalization", "n_power_iteration": 1, "epsilon": 1e-12} divides
+   * the kernel by its largest singular value, estimated from the stored `kernel_constraint.u`.
    */
   kernelConstraint: f.subConfig<KernelConstraint>({
+    SpectralWeightNormalization: {
+      /** Power iterations per call (default 1, >= 1). */
+      nPowerIteration: f.int(1).default(1),
+      /** Added to the sums of squares (default 1e-12). */
+      epsilon: f.num(0).default(1e-12),
+      /** The constraint module's name: its variables' flax paths then use it instead of `kernel_constraint`. */
+      name: f.str().opt(),
+      /** u_init: null only. */
+      uInit: ref.init(),
+      /** sharding: any, no effect. */
+      sharding: ref.sharding(),
+      /** reductions_in_at_least_fp32: any boolean, no effect (float32 here). */
+      reductionsInAtLeastFp32: f.bool().opt(),
+      /** param_dtype: "float32" only. */
+      paramDtype: ref.paramDtype(),
+      /** error_on_non_matrix: false only (a convolution kernel is reshaped to [rows, filters], as the reference's default). */
+      errorOnNonMatrix: f.only([false], 'a convolution kernel has more than two axes'),
+      /** collection_name: "batch_stats" only (where u and sigma are). */
+      collectionName: f.only(['batch_stats'], 'u and sigma are read from batch_stats'),
+    },
     L2WeightNormalization: {
       /** Added to the sum of squares (default 1e-12). */
       epsilon: f.num(0).default(1e-12),

@@ -160,7 +160,7 @@ describe('weight norm', () => {
     m.dispose();
   });
 
-  it("kernel_constraint L2WeightNormalization: its own scale, its epsilon, not with use_weight_norm (the reference's oracle: test/reference.test.ts)", () => {
+  it("kernel constraints: L2 with its own scale and epsilon, spectral with u and sigma, not with use_weight_norm (the reference's oracle: test/reference.test.ts)", () => {
     const constraint = { type: 'L2WeightNormalization', epsilon: 1e-3 };
     const m = randomizeWeights(sl.build({ type: 'Conv1D', filters: 3, kernel_size: 2, padding: 'causal', kernel_constraint: constraint }, { inputShape: [2] }));
     expect(m.params().map((p) => [p.path, p.flaxPath])).toEqual([
@@ -178,8 +178,15 @@ describe('weight norm', () => {
     };
     expect(bad({ type: 'Conv1D', filters: 3, kernel_size: 2, use_weight_norm: true, kernel_constraint: constraint }))
       .toBe('[BAD_CONFIG] Conv1D at config: use_weight_norm and kernel_constraint: expected one of them, got both (as the reference refuses)');
-    expect(bad({ type: 'Conv1D', filters: 3, kernel_size: 2, kernel_constraint: { type: 'SpectralWeightNormalization' } }))
-      .toBe('[BAD_CONFIG] config.kernel_constraint.type: expected one of "L2WeightNormalization", got "SpectralWeightNormalization"');
+    expect(bad({ type: 'Conv1D', filters: 3, kernel_size: 2, kernel_constraint: { type: 'MaxNorm' } }))
+      .toBe('[BAD_CONFIG] config.kernel_constraint.type: expected one of "SpectralWeightNormalization", "L2WeightNormalization", got "MaxNorm"');
+    expect(bad({ type: 'Conv1D', filters: 3, kernel_size: 2, kernel_constraint: { type: 'SpectralWeightNormalization', collection_name: 'stats' } }))
+      .toMatch(/^\[BAD_CONFIG\] config\.kernel_constraint\.collection_name: only "batch_stats" is supported/);
+    // Spectral normalisation keeps u and sigma in batch_stats (as flax does).
+    const sn = sl.build({ type: 'Conv1D', filters: 3, kernel_size: 2, kernel_constraint: { type: 'SpectralWeightNormalization' } }, { inputShape: [2] });
+    expect(sn.params().map((p) => p.flaxPath)).toEqual(['params/kernel', 'batch_stats/kernel_constraint/u', 'batch_stats/kernel_constraint/sigma', 'params/bias']);
+    checkContract(randomizeWeights(sn));
+    sn.dispose();
   });
 });
 
