@@ -490,6 +490,20 @@ abstract class BaseConvLayer extends Layer {
   }
 }
 
+/** Fields both kernel constraints (the reference's WeightNormalization configs) have. */
+const weightNormalizationFields = {
+  /** Added to the sums of squares (default 1e-12). */
+  epsilon: f.num(0).default(1e-12),
+  /** The constraint module's name: its variables' flax paths then use it instead of `kernel_constraint`. */
+  name: f.str().opt(),
+  /** sharding: any, no effect. */
+  sharding: ref.sharding(),
+  /** reductions_in_at_least_fp32: any boolean, no effect (float32 here). */
+  reductionsInAtLeastFp32: f.bool().opt(),
+  /** param_dtype: "float32" only. */
+  paramDtype: ref.paramDtype(),
+};
+
 /**
  * Fields every reference convolution Config has that concern training or JAX, accepted so
  * reference JSON loads unchanged (see `ref` in config.ts for what each takes).
@@ -512,38 +526,20 @@ const convReferenceFields = {
    */
   kernelConstraint: f.subConfig<KernelConstraint>({
     SpectralWeightNormalization: {
+      ...weightNormalizationFields,
       /** Power iterations per call (default 1, >= 1). */
       nPowerIteration: f.int(1).default(1),
-      /** Added to the sums of squares (default 1e-12). */
-      epsilon: f.num(0).default(1e-12),
-      /** The constraint module's name: its variables' flax paths then use it instead of `kernel_constraint`. */
-      name: f.str().opt(),
       /** u_init: null only. */
       uInit: ref.init(),
-      /** sharding: any, no effect. */
-      sharding: ref.sharding(),
-      /** reductions_in_at_least_fp32: any boolean, no effect (float32 here). */
-      reductionsInAtLeastFp32: f.bool().opt(),
-      /** param_dtype: "float32" only. */
-      paramDtype: ref.paramDtype(),
       /** error_on_non_matrix: false only (a convolution kernel is reshaped to [rows, filters], as the reference's default). */
       errorOnNonMatrix: f.only([false], 'a convolution kernel has more than two axes'),
       /** collection_name: "batch_stats" only (where u and sigma are). */
       collectionName: f.only(['batch_stats'], 'u and sigma are read from batch_stats'),
     },
     L2WeightNormalization: {
-      /** Added to the sum of squares (default 1e-12). */
-      epsilon: f.num(0).default(1e-12),
-      /** The constraint module's name: its scale's flax path then uses it instead of `kernel_constraint`. */
-      name: f.str().opt(),
+      ...weightNormalizationFields,
       /** scale_init: null only. */
       scaleInit: ref.init(),
-      /** sharding: any, no effect. */
-      sharding: ref.sharding(),
-      /** reductions_in_at_least_fp32: any boolean, no effect (float32 here). */
-      reductionsInAtLeastFp32: f.bool().opt(),
-      /** param_dtype: "float32" only. */
-      paramDtype: ref.paramDtype(),
     },
   }).opt(),
   /** kernel_sharding: any, no effect. */

@@ -168,14 +168,7 @@ describe('weight norm', () => {
     ]);
     checkContract(m);
     m.dispose();
-    const bad = (config: object) => {
-      try {
-        sl.build(config, { inputShape: [2] });
-      } catch (e) {
-        return (e as Error).message;
-      }
-      throw new Error('built');
-    };
+    const bad = (config: object) => buildError(config, [2]).message;
     expect(bad({ type: 'Conv1D', filters: 3, kernel_size: 2, use_weight_norm: true, kernel_constraint: constraint }))
       .toBe('[BAD_CONFIG] Conv1D at config: use_weight_norm and kernel_constraint: expected one of them, got both (as the reference refuses)');
     expect(bad({ type: 'Conv1D', filters: 3, kernel_size: 2, kernel_constraint: { type: 'MaxNorm' } }))

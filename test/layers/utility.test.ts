@@ -2,6 +2,7 @@
 // Lambda, Logging, MaskInvalid.
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import * as sl from '../../src/index.js';
+import { buildError } from './helpers.js';
 
 beforeAll(async () => {
   await sl.init();
@@ -43,14 +44,7 @@ describe('Dropout and MaskInvalid', () => {
       expect([...m.layer(x).values], config.type).toEqual([...x.values]);
       m.dispose();
     }
-    const bad = (config: object) => {
-      try {
-        sl.build(config, { inputShape: [3] });
-      } catch (e) {
-        return (e as Error).message;
-      }
-      throw new Error('built');
-    };
+    const bad = (config: object) => buildError(config, [3]).message;
     expect(bad({ type: 'AddNoise', sampler: { type: 'Uniform', minval: 0, maxval: 1 }, training_only: false })).toBe(
       '[BAD_CONFIG] config.training_only: only true is supported (noise at inference is not implemented), got false',
     );
