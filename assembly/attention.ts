@@ -64,6 +64,16 @@ const PROBS = 47; // f32 [B, nq, H, S + KV_CAP + KV_LIN_COUNT], or 0 (not writte
 const SCRATCH = 48; // (H + 1) U + REL_BUCKETS + H + (H + 3) (S + KV_CAP + KV_LIN_COUNT) floats (see f32_attention)
 const WINDOW_BLOCK = 49; // windows start at the query's block of this many steps (0 or 1: at the query)
 const WINDOW_PHASE = 50; // logical key j is step j + WINDOW_PHASE of the blocks' grid (0 <= phase < WINDOW_BLOCK)
+const SEGMENTS = 51; // 1: a query sees only keys of its own segment id (the four i32 arrays below)
+const Q_RING_SEG = 52; // i32 [B, Q_CAP] segment ids of the query ring
+const Q_LIN_SEG = 53; // i32 [B, Q_LIN_COUNT] of the linear queries
+const KV_RING_SEG = 54; // i32 [B, KV_CAP] of the KV ring
+const KV_LIN_SEG = 55; // i32 [B, KV_LIN_COUNT] of the linear keys
+const POSITIONS = 56; // 1: windows by the positions below instead of logical indices
+const Q_RING_POS = 57; // i32 [B, Q_CAP] positions of the query ring
+const Q_LIN_POS = 58; // i32 [B, Q_LIN_COUNT] of the linear queries
+const KV_RING_POS = 59; // i32 [B, KV_CAP] of the KV ring
+const KV_LIN_POS = 60; // i32 [B, KV_LIN_COUNT] of the linear keys
 
 /** Lane indices, to mask the lanes of a partial vector. */
 const LANES = i32x4(0, 1, 2, 3);
@@ -134,6 +144,17 @@ const LANES = i32x4(0, 1, 2, 3);
   store<f32>(out, hsum(f32x4.add(x0, y0)));
   store<f32>(out, hsum(f32x4.add(x1, y1)), 4);
   store<f32>(out, hsum(f32x4.add(x2, y2)), 8);
+}
+
+/** Whether a key is visible: its mask set, and with them its segment id (at seg) the query's and its position (at pos) in [pLo, pHi]. */
+@inline function visible(mask: u8, segments: bool, seg: usize, qSeg: i32, positions: bool, pos: usize, pLo: i64, pHi: i64): bool {
+  let v = mask != 0;
+  if (segments) v = v && load<i32>(seg) == qSeg;
+  if (positions) {
+    const p = <i64>load<i32>(pos);
+    v = v && p >= pLo && p <= pHi;
+  }
+  return v;
 }
 
 /**
@@ -210,6 +231,11 @@ const VALUE_BLOCK = 16;
  *   [c - PAST, c + FUTURE] ∩ [KV_FIRST, K) whose mask is 1, the others are never read; c is
  *   the query's logical position i + Q_OFFSET, or with WINDOW_BLOCK = W > 1 the first of its
  *   block (blockwise attention: c rounded down to a multiple of W, counted from -WINDOW_PHASE).
+ *   With SEGMENTS, a key is visible only if its segment id equals the query's. With POSITIONS
+ *   the window is one of positions instead: query i at position p (its block's first, p
+ *   rounded down to a multiple of W) sees the keys j in [KV_FIRST, K) whose position is in
+ *   [p - PAST, p + FUTURE] (the reference's LocalCausalMask and BlockwiseLocalCausalMask over
+ *   given positions); every key is scanned.
  * - logits: l_j = ((q ⊙ Q_SCALE + Q_BIAS_h) ⊙ K_SCALE) · k_j + bias_h(j - i - Q_OFFSET), then
  *   the soft cap. Sink logits (raw q · SINK_KEYS_s,h, or SINK_SCALARS_h) come first and are
  *   capped too. Relative position bias: rel_h[r] for the bucket r of the clamped distance,
@@ -264,6 +290,9 @@ export function f32_attention(d: usize): void {
   const cap = load<f32>(d + (<usize>SOFT_CAP << 2)), zeroFullyMasked = slot(d, ZERO_FULLY_MASKED) != 0;
   const block = max(1, slot(d, WINDOW_BLOCK)), phase = slot(d, WINDOW_PHASE);
   const out = ptr(d, OUT), outMask = ptr(d, OUT_MASK), probs = ptr(d, PROBS);
+  const segments = slot(d, SEGMENTS) != 0, positions = slot(d, POSITIONS) != 0;
+  const qRingSeg = ptr(d, Q_RING_SEG), qLinSeg = ptr(d, Q_LIN_SEG), kvRingSeg = ptr(d, KV_RING_SEG), kvLinSeg = ptr(d, KV_LIN_SEG);
+  const qRingPos = ptr(d, Q_RING_POS), qLinPos = ptr(d, Q_LIN_POS), kvRingPos = ptr(d, KV_RING_POS), kvLinPos = ptr(d, KV_LIN_POS);
 
   const keys = kvCap + kvLinCount;
   const probRow = sinks + keys;
@@ -280,15 +309,19 @@ export function f32_attention(d: usize): void {
   for (let b = 0; b < batch; b++) {
     for (let i = 0; i < nq; i++) {
       // The query: ring (delayed queries) first, then the linear block; head h at qp + h U.
-      let qp: usize, qm: u8;
+      let qp: usize, qm: u8, qSeg = 0, qPos = 0;
       if (i < qCap) {
-        const s = (qHead + i) % qCap;
-        qp = qRing + <usize>(b * qCap + s) * <usize>heads * uB;
-        qm = load<u8>(qRingMask + <usize>(b * qCap + s));
+        const s = (qHead + i) % qCap, e = <usize>(b * qCap + s);
+        qp = qRing + e * <usize>heads * uB;
+        qm = load<u8>(qRingMask + e);
+        if (segments) qSeg = load<i32>(qRingSeg + (e << 2));
+        if (positions) qPos = load<i32>(qRingPos + (e << 2));
       } else {
-        const t = i - qCap;
+        const t = i - qCap, e = <usize>(b * qLinCount + t);
         qp = qLin + (<usize>(b * qBatchStride + t * qStride) << 2);
-        qm = load<u8>(qLinMask + <usize>(b * qLinCount + t));
+        qm = load<u8>(qLinMask + e);
+        if (segments) qSeg = load<i32>(qLinSeg + (e << 2));
+        if (positions) qPos = load<i32>(qLinPos + (e << 2));
       }
       if (outMask) store<u8>(outMask + <usize>(b * nq + i), qm);
       const op = out + <usize>(b * nq + i) * <usize>heads * uB;
@@ -302,15 +335,25 @@ export function f32_attention(d: usize): void {
       // The window's visible keys, listed in logical order after the sinks, as pointers to
       // their kv head 0 (head h reads kvh U floats further).
       const c = i + qOffset, first = c - (c + phase) % block; // (c >= 0 where block > 1)
-      const lo = max(0, max(kvFirst, past < 0 ? 0 : first - past));
-      const hi = future < 0 ? keys - 1 : min(keys - 1, first + future);
+      let lo = max(0, max(kvFirst, past < 0 ? 0 : first - past));
+      let hi = future < 0 ? keys - 1 : min(keys - 1, first + future);
+      // A window of positions: every key is scanned and kept when its position is in [pLo, pHi].
+      let pLo = i64.MIN_VALUE, pHi = i64.MAX_VALUE;
+      if (positions) {
+        lo = max(0, kvFirst);
+        hi = keys - 1;
+        const w = <i64>block, p = <i64>qPos - ((<i64>qPos % w + w) % w);
+        if (past >= 0) pLo = p - <i64>past;
+        if (future >= 0) pHi = p + <i64>future;
+      }
       let n = sinks;
       // Ring part: slot (kvHead + j) mod kvCap, stepped without a division. Every key is
-      // written at n and kept (n + 1) only when its mask is set: no branch per key.
+      // written at n and kept (n + 1) only when visible: its mask set (and its segment and
+      // position in range).
       const ringHi = min(hi, kvCap - 1);
       if (lo <= ringHi) {
-        const mk = kvRingMask + <usize>(b * kvCap);
-        const at = <usize>(b * kvCap) * rowB;
+        const row = <usize>(b * kvCap), mk = kvRingMask + row, sk = kvRingSeg + (row << 2), pk = kvRingPos + (row << 2);
+        const at = row * rowB;
         const kb = kRing + at, vb = vRing + at;
         let s = (kvHead + lo) % kvCap;
         for (let j = lo; j <= ringHi; j++) {
@@ -318,19 +361,19 @@ export function f32_attention(d: usize): void {
           store<i32>(kptr + e, <i32>(kb + off));
           store<i32>(vptr + e, <i32>(vb + off));
           store<i32>(jidx + e, j);
-          n += <i32>(load<u8>(mk + <usize>s) != 0);
+          n += <i32>visible(load<u8>(mk + <usize>s), segments, sk + (<usize>s << 2), qSeg, positions, pk + (<usize>s << 2), pLo, pHi);
           if (++s == kvCap) s = 0;
         }
       }
       // Linear part.
-      const mk = kvLinMask + <usize>(b * kvLinCount);
+      const row = <usize>(b * kvLinCount), mk = kvLinMask + row, sk = kvLinSeg + (row << 2), pk = kvLinPos + (row << 2);
       for (let j = max(lo, kvCap); j <= hi; j++) {
         const t = j - kvCap, e = <usize>n << 2;
         const off = <usize>(b * kvBatchStride + t * kvStride) << 2;
         store<i32>(kptr + e, <i32>(kLin + off));
         store<i32>(vptr + e, <i32>(vLin + off));
         store<i32>(jidx + e, j);
-        n += <i32>(load<u8>(mk + <usize>t) != 0);
+        n += <i32>visible(load<u8>(mk + <usize>t), segments, sk + (<usize>t << 2), qSeg, positions, pk + (<usize>t << 2), pLo, pHi);
       }
       if (n == 0) {
         // Nothing to attend to: zero output; uniform probabilities as the reference's

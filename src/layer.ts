@@ -169,6 +169,23 @@ export function describeConstant(c: Sequence | ConstantArray): string {
 /** A constant's size that may broadcast, for messages: "3 or 1", or just "1". */
 export const sizeOrOne = (n: number) => (n === 1 ? '1' : `${n} or 1`);
 
+/**
+ * Writes a constant checked by Layer.stepConstant ([batch or 1, time or 1]) broadcast to
+ * [batch, time] into `dst` from element `at`: a view of WebAssembly memory, whose element type
+ * converts the numbers (floats to int32 truncate).
+ */
+export function writeStepConstant(c: Sequence | ConstantArray, batch: number, time: number, dst: Float32Array | Int32Array, at: number): void {
+  const pb = c.shape[0]!, pt = c.shape[1]!;
+  if (pb === batch && pt === time) dst.set(c.values, at);
+  else {
+    for (let b = 0; b < batch; b++) {
+      const row = at + b * time;
+      if (pt === 1) dst.fill(c.values[pb === 1 ? 0 : b]!, row, row + time);
+      else dst.set(c.values, row); // one item (batch 1), repeated
+    }
+  }
+}
+
 /** Per-call context handed down the tree: state, constants, emits, scratch memory. */
 export class RunContext {
   /** The state being stepped, or null in layer mode. */
@@ -343,6 +360,23 @@ export abstract class Layer {
       const keys = Object.keys(constants);
       const what = typeof expects === 'string' ? expects : expects();
       throw this.error('MISSING_CONSTANT', `constants.${name}: expected ${what}, got nothing (constants given: ${keys.length ? keys.map((k) => show(k)).join(', ') : 'none'})`);
+    }
+    return c;
+  }
+
+  /**
+   * The constant `name` giving one number per batch item and step for an input of batch x time
+   * steps (`what`, e.g. 'positions'): [batch or 1, time or 1], a Sequence without channel axes
+   * or an array, int32 or float32; else MISSING_CONSTANT saying so. See writeStepConstant.
+   */
+  protected stepConstant(constants: Constants, name: string, what: string, batch: number, time: number): Sequence | ConstantArray {
+    // Messages are built only when refusing: this runs at every step.
+    const c = Object.hasOwn(constants, name) ? constants[name] : undefined;
+    const pb = c?.shape[0], pt = c?.shape[1];
+    if (!c || c.shape.length !== 2 || (pb !== 1 && pb !== batch) || (pt !== 1 && pt !== time) || c.values.length !== pb! * pt! || (c instanceof Sequence && c.dtype === 'complex64')) {
+      const expects = `${what} [${sizeOrOne(batch)}, ${sizeOrOne(time)}] (a Sequence without channel axes, or an array; int32 or float32)`;
+      if (!c) return this.constant(constants, name, expects); // MISSING_CONSTANT: nothing under that key
+      throw this.error('MISSING_CONSTANT', `constants.${name}: expected ${expects}, got ${describeConstant(c)}`);
     }
     return c;
   }

@@ -16,6 +16,8 @@ export interface FixtureCase {
   weights: Record<string, { shape: number[]; values: number[] }>;
   output: { shape: number[]; values: number[] };
   output_mask?: number[];
+  /** The reference's step() output over blocks of `block` steps, flushed by its latency (tools/fixtures_reference.py, for per-step constants). */
+  step_output?: { block: number; shape: number[]; values: number[] };
   /** The reference's own metadata of the model (tools/fixtures_reference.py); receptive field ends 'inf' / '-inf' when unbounded. */
   metadata?: {
     block_size: number;

@@ -3,7 +3,8 @@
 // (loadWeights(..., { naming: 'flax' })) and layer() gives the reference's output; the metadata
 // (block size, output ratio, latencies, steppability, receptive field) is the reference's but
 // for the departures listed below; then the contract (step() = layer() over block splits,
-// padding and batch invariance) on the same input.
+// padding and batch invariance) on the same input, and step() against the reference's own
+// where the fixture has it (segment ids and positions streamed with the steps).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../src/index.js';
 import { checkFixtureCase, fixtureConstants, fixtureModel, loadFixture } from './fixtures.js';
@@ -25,6 +26,23 @@ const DEPARTURES: Record<string, Partial<Record<string, string>>> = {
   'DotProductSelfAttentionV2: GQA, RoPE key network': { receptive_field: 'as above: the key network reads every earlier mask' },
   'sweep DotProductSelfAttention unlimited past': { supports_step: 'an unlimited past steps here with a growing KV cache (max_cache_steps); the reference cannot step it' },
 };
+
+/**
+ * step() over x in blocks of `block` steps, flushed by the model's latency: the [batch, time]
+ * Sequences among the constants (segment ids, positions) sliced with x, the others whole.
+ */
+function stepWithIds(model: sl.Model, x: sl.Sequence, constants: sl.Constants, block: number): sl.Sequence {
+  const latency = model.outputLatency, padded = x.padTime(0, latency, false);
+  const perStep = (c: sl.Sequence | sl.ConstantArray): c is sl.Sequence => c instanceof sl.Sequence && c.shape.length === 2;
+  const state = model.initialState(x.batch, { constants });
+  const outs: sl.Sequence[] = [];
+  for (let t = 0; t < padded.time; t += block) {
+    const end = Math.min(t + block, padded.time);
+    const given = Object.fromEntries(Object.entries(constants).map(([k, c]) => [k, perStep(c) ? c.padTime(0, latency, false).sliceTime(t, end) : c]));
+    outs.push(model.step(padded.sliceTime(t, end), state, { constants: given }));
+  }
+  return sl.Sequence.concatenate(outs).sliceTime(latency, latency + x.time);
+}
 
 /** Our model's metadata in the fixture's terms. */
 function metadataOf(m: sl.Model): Record<string, unknown> {
@@ -54,8 +72,15 @@ describe('reference (JAX) models with their flax parameters', () => {
         // Sequences are as long as x (padded with it).
         const json = JSON.stringify(c.config);
         const streamed = /"type":"Streaming\w*"|"streaming":true/.test(json);
-        const opts = { constants: fixtureConstants(c), streamConstants: streamed, padConstants: streamed || json.includes('"Conditioning"') };
-        if (model.supportsStep) sl.verifyContract(model, { ...opts, x, testReceptiveField: false });
+        const constants = fixtureConstants(c);
+        const opts = { constants, streamConstants: streamed, padConstants: streamed || json.includes('"Conditioning"') };
+        if (c.step_output) {
+          // Segment ids and positions ([batch, time] Sequences) come with the steps, sources whole.
+          const want = new sl.Sequence(Float32Array.from(c.step_output.values), x.mask, c.step_output.shape);
+          sl.assertSequencesClose(stepWithIds(model, x, constants!, c.step_output.block), want, "the reference's step()", c.rtol, c.atol);
+          const sourced = Object.values(constants!).some((k) => k instanceof sl.Sequence && k.shape.length > 2);
+          if (!sourced) sl.verifyContract(model, { ...opts, x, streamConstants: true, padConstants: true, testReceptiveField: false });
+        } else if (model.supportsStep) sl.verifyContract(model, { ...opts, x, testReceptiveField: false });
       } finally {
         model.dispose();
       }

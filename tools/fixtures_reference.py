@@ -48,8 +48,34 @@ from flax import traverse_util  # noqa: E402
 B = 2
 
 
-def reference_case(name, config, channels, time=11, dtype=np.float32, constants=None, seed=0, rtol=1e-4, atol=1e-5, vocab=None, holes=False):
-    """holes: a random mask (invalid steps anywhere, the first valid) instead of lengths."""
+def reference_step(layer, variables, x, constants, fixed, block, latency):
+    """The reference's step() over x in blocks of `block` steps, flushed with `latency` invalid steps.
+
+    constants: per-step [B, T] arrays, sliced with x (zeros after its end); fixed: the others,
+    given whole to every step (sources)."""
+    pad = lambda a: jnp.concatenate([a, jnp.zeros((a.shape[0], latency, *a.shape[2:]), a.dtype)], axis=1)
+    values, mask = pad(x.values), pad(x.mask)
+    constants = {k: pad(v) for k, v in constants.items()}
+    total = values.shape[1]
+    spec = jax.ShapeDtypeStruct(values.shape[2:], values.dtype)
+    first = {**fixed, **{k: v[:, :block] for k, v in constants.items()}}
+    state = layer.apply(variables, B, spec, training=False, constants=first, method=layer.get_initial_state)
+    outs = []
+    for t in range(0, total, block):
+        xb = sl.Sequence(values[:, t:t + block], mask[:, t:t + block])
+        given = {**fixed, **{k: v[:, t:t + block] for k, v in constants.items()}}
+        y, state = layer.apply(variables, xb, state, training=False, constants=given, method=layer.step)
+        outs.append(np.where(np.asarray(y.mask)[..., None, None], np.asarray(y.values, np.float64), 0))
+    return np.concatenate(outs, axis=1)[:, latency:latency + x.values.shape[1]]
+
+
+def reference_case(name, config, channels, time=11, dtype=np.float32, constants=None, seed=0, rtol=1e-4, atol=1e-5, vocab=None, holes=False,
+                   step_ids=None, step_block=None):
+    """holes: a random mask (invalid steps anywhere, the first valid) instead of lengths.
+
+    step_ids: per-step [B, T] int32 constants (segment ids, positions), given to the reference as
+    arrays and kept in the fixture as all-valid Sequences (streamed with x); with step_block the
+    reference's step() output over blocks of that many steps is kept too (step_output)."""
     rng = np.random.default_rng(seed)
     if dtype == np.int32:
         values = rng.integers(0, vocab, size=(B, time, *channels)).astype(np.int32)
@@ -62,6 +88,9 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
         mask[:, 0] = True
     values = np.where(mask.reshape(B, time, *([1] * len(channels))), values, 0).astype(values.dtype)
     x = sl.Sequence(jnp.asarray(values), jnp.asarray(mask))
+    fixed = dict(constants or {})
+    if step_ids:
+        constants = {**fixed, **{k: jnp.asarray(v, jnp.int32) for k, v in step_ids.items()}}
     layer = config.make()
     variables = flax.core.meta.unbox(layer.init(jax.random.PRNGKey(seed), x, training=False, constants=constants))
     # Every collection (params, BatchNormalization's batch_stats), moved off their initial values:
@@ -89,9 +118,15 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
         "input_latency": int(bound.input_latency), "output_latency": int(bound.output_latency), "supports_step": bool(bound.supports_step),
         "receptive_field": None if rf is None else [str(v) if not np.isfinite(v) else int(v) for v in rf],
     }
+    int32 = lambda v: {"dtype": "int32"} if np.asarray(v).dtype == np.int32 else {}
     if constants:
         c["constants"] = {k: {"kind": "sequence", **tensor(v.values), "mask": [int(m) for m in np.asarray(v.mask).ravel()]}
-                          if isinstance(v, sl.Sequence) else {"kind": "array", **tensor(v)} for k, v in constants.items()}
+                          if isinstance(v, sl.Sequence) else {"kind": "array", **tensor(v), **int32(v)} for k, v in constants.items()}
+    for k, v in (step_ids or {}).items():
+        c["constants"][k] = {"kind": "sequence", **tensor(np.asarray(v, np.int32)), "dtype": "int32", "mask": [1] * int(np.size(v))}
+    if step_block:
+        stepped = reference_step(layer, variables, x, {k: jnp.asarray(v, jnp.int32) for k, v in step_ids.items()}, fixed, step_block, int(bound.output_latency))
+        c["step_output"] = {"block": step_block, **tensor(np.where(np.asarray(y.mask)[..., None, None], stepped, 0))}
     cases.append(c)
 
 
@@ -199,6 +234,37 @@ reference_case("DotProductSelfAttentionV2: GQA, RoPE key network", sl.DotProduct
     input_projection=sl.SeparateQueryKeyValueProjection()), [5])
 reference_case("BlockwiseDotProductSelfAttention", sl.BlockwiseDotProductSelfAttention.Config(
     block_size=2, num_heads=2, units_per_head=4, max_past_horizon_blocks=1, max_future_horizon_blocks=1), [5], time=12)
+
+# Segment ids and positions from the constants: utterances packed in one stream (segment ids,
+# positions restarting at each), and positions with a gap. The reference's V2 reads them as
+# arrays; its Blockwise and MultiSource read them with common.get_source, which requires a
+# Sequence and then compares the Sequences themselves (a TypeError): a wrapper gives those the
+# values, as V2 has them.
+_get_source = sl.attention.common.get_source
+sl.attention.common.get_source = lambda layer, name, constants, required_rank=3: (
+    _get_source(layer, name, {name: constants[name] if isinstance(constants[name], sl.Sequence) else sl.Sequence(constants[name], jnp.ones(constants[name].shape, bool))}, required_rank).values
+    if required_rank == 2 else _get_source(layer, name, constants, required_rank))
+_starts = [[0, 4, 6], [0, 2, 10]]
+_segments = np.array([[sum(s <= t for s in st) - 1 for t in range(12)] for st in _starts])
+_positions = np.array([[t - max(s for s in st if s <= t) for t in range(12)] for st in _starts])
+_gap = np.array([[t if t < 5 else t + 10 for t in range(12)]] * B)
+for label, config, ids in [
+    ("V2 segment ids, past 3", sl.DotProductSelfAttentionV2.Config(num_heads=2, units_per_head=4, max_past_horizon=3, segment_ids_name="seg"), {"seg": _segments}),
+    ("V2 segment ids and positions, past 2, future 2", sl.DotProductSelfAttentionV2.Config(
+        num_heads=2, units_per_head=4, max_past_horizon=2, max_future_horizon=2, segment_ids_name="seg", position_name="pos"), {"seg": _segments, "pos": _positions}),
+    ("V2 positions with a gap, past 3, future 1", sl.DotProductSelfAttentionV2.Config(
+        num_heads=2, units_per_head=4, max_past_horizon=3, max_future_horizon=1, position_name="pos"), {"pos": _gap}),
+    ("Blockwise segment ids and positions, block 2", sl.BlockwiseDotProductSelfAttention.Config(
+        block_size=2, num_heads=2, units_per_head=4, max_past_horizon_blocks=1, max_future_horizon_blocks=1, segment_ids_name="seg", position_name="pos"),
+     {"seg": _segments, "pos": _positions}),
+]:
+    reference_case(f"ids: {label}", config, [5], time=12, step_ids=ids, step_block=2)
+# Two sources with segment ids (arrays [B, source steps]), and the queries' streamed with the steps.
+reference_case("ids: MultiSourceDotProductAttention segment ids", sl.MultiSourceDotProductAttention.Config(
+    source_names=("source", "stream"), num_heads=2, units_per_head=4, query_segment_ids_name="seg", source_segment_ids_names=("source_seg", "stream_seg")), [5], time=12,
+    constants={"source": source, "stream": sl.Sequence(jnp.asarray(np.random.default_rng(5).normal(size=(B, 5, 3)).astype(np.float32)), jnp.asarray(np.arange(5)[None, :] < np.array([[5], [3]]))),
+               "source_seg": jnp.asarray([[0, 0, 1, 2, 1, 2], [1, 1, 0, 0, 2, 2]], jnp.int32), "stream_seg": jnp.asarray([[2, 1, 0, 1, 1], [0, 1, 2, 0, 1]], jnp.int32)},
+    step_ids={"seg": _segments}, step_block=2)
 
 # Sweeps: every padding mode of the time-axis layers with strides and dilations, and the
 # attention and normalization options, small enough to keep the fixture small.

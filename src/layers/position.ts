@@ -15,7 +15,7 @@ import { builder, defineLayer, f, ref, type LayerConfig, type Resolved } from '.
 import { show } from '../errors.js';
 import { ones } from '../initializers.js';
 import {
-  describeConstant, expectInput, product, SharedRunLayer, sizeOrOne, type BuildContext, type ConstantArray, type Constants, type Layer, type Derived, type Param, type RunContext, type StateSpec, type WSeq,
+  expectInput, product, SharedRunLayer, writeStepConstant, type BuildContext, type ConstantArray, type Constants, type Layer, type Derived, type Param, type RunContext, type StateSpec, type WSeq,
 } from '../layer.js';
 import { rfMap } from '../receptive-field.js';
 import { Sequence } from '../sequence.js';
@@ -226,14 +226,7 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
 
   /** The positions constant for an input of batch x time steps, or MISSING_CONSTANT. */
   private positionsConstant(batch: number, time: number, constants: Constants): Sequence | ConstantArray {
-    const name = this.positionsName!;
-    const expects = () => `positions [${sizeOrOne(batch)}, ${sizeOrOne(time)}] (a Sequence without channel axes, or an array; int32 or float32)`;
-    const c = this.constant(constants, name, expects);
-    const pb = c.shape[0]!, pt = c.shape[1]!;
-    if (c.shape.length !== 2 || (pb !== 1 && pb !== batch) || (pt !== 1 && pt !== time) || c.values.length !== pb * pt || (c instanceof Sequence && c.dtype === 'complex64')) {
-      throw this.error('MISSING_CONSTANT', `constants.${name}: expected ${expects()}, got ${describeConstant(c)}`);
-    }
-    return c;
+    return this.stepConstant(constants, this.positionsName!, 'positions', batch, time);
   }
 
   validateStep(batch: number, time: number, ctx: RunContext): void {
@@ -242,19 +235,9 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
 
   /** Positions [batch, time] from constants, as floats in scratch (batch or time may broadcast). */
   private givenPositions(x: WSeq, ctx: RunContext): number {
-    const c = this.positionsConstant(x.batch, x.time, ctx.constants);
-    const pb = c.shape[0]!, pt = c.shape[1]!;
-    const f32 = ctx.rt.f32;
     const pos = ctx.alloc(x.batch * x.time * 4);
     // Once per call, at the boundary (ints convert natively in the typed-array copy).
-    if (pb === x.batch && pt === x.time) f32.set(c.values, pos >> 2);
-    else {
-      for (let b = 0; b < x.batch; b++) {
-        const at = (pos >> 2) + b * x.time;
-        if (pt === 1) f32.fill(c.values[pb === 1 ? 0 : b]!, at, at + x.time);
-        else f32.set(c.values, at); // one item (batch 1), repeated
-      }
-    }
+    writeStepConstant(this.positionsConstant(x.batch, x.time, ctx.constants), x.batch, x.time, ctx.rt.f32, pos >> 2);
     return pos;
   }
 

@@ -58,7 +58,7 @@ const flash = {
   flash_attention_query_block_size: null, flash_attention_key_block_size: null,
 };
 const flashNoEffect = { ...kvCacheNoEffect, flash_attention_query_block_size: 128, flash_attention_key_block_size: 64 };
-const flashRejected = { param_dtype: 'bfloat16', segment_ids_name: 'segments', position_name: 'positions' };
+const flashRejected = { param_dtype: 'bfloat16' };
 const heads = { num_heads: 2, units_per_head: 3 };
 
 const dense = {
@@ -126,8 +126,8 @@ const cases: Case[] = [
       precision: null, compute_dtype: null, param_dtype: 'float32', query_positions_name: null, source_position_names: null, query_segment_ids_name: null,
       source_segment_ids_names: null, flash_attention_query_block_size: null, flash_attention_source_block_sizes: null,
     },
-    noEffect: { ...attentionNoEffect, query_positions_name: 'positions', source_position_names: ['source_positions'], flash_attention_source_block_sizes: [128] },
-    rejected: { param_dtype: 'bfloat16', query_segment_ids_name: 'segments', source_segment_ids_names: ['segments'] },
+    noEffect: { ...attentionNoEffect, query_positions_name: 'positions', source_position_names: ['source_positions'], source_segment_ids_names: ['source_segments'], flash_attention_source_block_sizes: [128] },
+    rejected: { param_dtype: 'bfloat16' },
   },
   {
     name: 'StreamingDotProductAttention', make: (e) => ({ type: 'StreamingDotProductAttention', source_name: 'source', ...heads, max_past_horizon: 2, ...e }), inputShape: [4],

@@ -4,7 +4,7 @@
 // keys split between a ring (wrapping at every head position) and a linear block, windows
 // (past/future, unbounded, KV_FIRST), random masks with NaN at invalid keys and values, queries
 // that see nothing, sinks (embeddings and scalars), soft cap, per-unit query and key scales,
-// relative position modes 1-3, probabilities, unaligned pointers (4, 8, 12 bytes) and guard
+// relative position modes 1-3, segment ids and windows of positions, probabilities, unaligned pointers (4, 8, 12 bytes) and guard
 // values around every output. seq_ring_write: blocks shorter and longer than the ring, every
 // head, strided sources. Runs on both builds (vitest projects).
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -73,6 +73,8 @@ interface Case {
   qCap: number; qLin: number; kvCap: number; kvLin: number; past: number; future: number; qOffset: number; kvFirst: number;
   softCap: number; kScale: boolean; qBias: boolean; relMode: 0 | 1 | 2 | 3; zeroFullyMasked: boolean; probs: boolean;
   offset: number; seed: number;
+  /** Segment ids (SEGMENTS) and windows by positions (POSITIONS, with blocks of `block` steps). */
+  segments: boolean; positions: boolean; block: number;
 }
 
 function run(c: Case) {
@@ -96,6 +98,11 @@ function run(c: Case) {
   const bucketMap = Array.from({ length: dHi - dLo + 1 }, () => Math.floor(random() * buckets));
   const relTable = c.relMode === 1 ? vec(buckets * H) : vec(buckets * H * U);
   const keys = c.kvCap + c.kvLin, probRow = S + keys;
+  // Few segments (so some keys match) and positions around 0 with repeats and gaps, negative too.
+  const ids = (n: number, of: () => number) => Array.from({ length: n }, of);
+  const segment = () => Math.floor(random() * 3) - 1, position = () => Math.floor(random() * 13) - 4;
+  const qRingSeg = ids(B * c.qCap, segment), qLinSeg = ids(B * c.qLin, segment), kvRingSeg = ids(B * c.kvCap, segment), kvLinSeg = ids(B * c.kvLin, segment);
+  const qRingPos = ids(B * c.qCap, position), qLinPos = ids(B * c.qLin, position), kvRingPos = ids(B * c.kvCap, position), kvLinPos = ids(B * c.kvLin, position);
 
   // The f64 reference.
   const expected = new Float64Array(B * c.nq * H * U), expectedProbs = new Float64Array(B * c.nq * H * probRow), expectedMask: number[] = [];
@@ -104,6 +111,7 @@ function run(c: Case) {
       const ring = i < c.qCap;
       const qs = ring ? (b * c.qCap + (qHead + i) % c.qCap) : b * c.qLin + (i - c.qCap);
       const qm = ring ? qRingMask[qs]! : qLinMask[qs]!;
+      const qSeg = ring ? qRingSeg[qs]! : qLinSeg[qs]!, qPos = ring ? qRingPos[qs]! : qLinPos[qs]!;
       expectedMask.push(qm);
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / (H / KVH));
@@ -111,8 +119,8 @@ function run(c: Case) {
         const o = ((b * c.nq + i) * H + h) * U, po = ((b * c.nq + i) * H + h) * probRow;
         if (!qm) continue;
         const key = (j: number) => (j < c.kvCap
-          ? { m: kvRingMask[b * c.kvCap + (kvHead + j) % c.kvCap]!, k: (u: number) => kRing[((b * c.kvCap + (kvHead + j) % c.kvCap) * KVH + kvh) * U + u]!, v: (u: number) => vRing[((b * c.kvCap + (kvHead + j) % c.kvCap) * KVH + kvh) * U + u]! }
-          : { m: kvLinMask[b * c.kvLin + j - c.kvCap]!, k: (u: number) => kLin[(b * c.kvLin + j - c.kvCap) * kvStride + kvh * U + u]!, v: (u: number) => vLin[(b * c.kvLin + j - c.kvCap) * kvStride + kvh * U + u]! });
+          ? { m: kvRingMask[b * c.kvCap + (kvHead + j) % c.kvCap]!, seg: kvRingSeg[b * c.kvCap + (kvHead + j) % c.kvCap]!, pos: kvRingPos[b * c.kvCap + (kvHead + j) % c.kvCap]!, k: (u: number) => kRing[((b * c.kvCap + (kvHead + j) % c.kvCap) * KVH + kvh) * U + u]!, v: (u: number) => vRing[((b * c.kvCap + (kvHead + j) % c.kvCap) * KVH + kvh) * U + u]! }
+          : { m: kvLinMask[b * c.kvLin + j - c.kvCap]!, seg: kvLinSeg[b * c.kvLin + j - c.kvCap]!, pos: kvLinPos[b * c.kvLin + j - c.kvCap]!, k: (u: number) => kLin[(b * c.kvLin + j - c.kvCap) * kvStride + kvh * U + u]!, v: (u: number) => vLin[(b * c.kvLin + j - c.kvCap) * kvStride + kvh * U + u]! });
         const qe = (u: number) => (q(u) * qScale[u]! + (c.qBias ? qBias[h * U + u]! : 0)) * (c.kScale ? kScale[u]! : 1);
         const rel = (r: number) => {
           if (c.relMode === 1) return relTable[r * H + h]!;
@@ -122,7 +130,11 @@ function run(c: Case) {
         };
         const cap = (l: number) => (c.softCap > 0 ? c.softCap * Math.tanh(l / c.softCap) : l);
         const center = i + c.qOffset;
-        const lo = Math.max(0, c.kvFirst, c.past < 0 ? 0 : center - c.past), hi = c.future < 0 ? keys - 1 : Math.min(keys - 1, center + c.future);
+        const lo = c.positions ? Math.max(0, c.kvFirst) : Math.max(0, c.kvFirst, c.past < 0 ? 0 : center - c.past);
+        const hi = c.positions || c.future < 0 ? keys - 1 : Math.min(keys - 1, center + c.future);
+        // A window of positions starts at the query's block (positions floored to multiples of block).
+        const p0 = qPos - (((qPos % c.block) + c.block) % c.block);
+        const inWindow = (p: number) => (c.past < 0 || p >= p0 - c.past) && (c.future < 0 || p <= p0 + c.future);
         const logits: { j: number; l: number }[] = [];
         for (let s = 0; s < S; s++) {
           let l = 0;
@@ -132,7 +144,7 @@ function run(c: Case) {
         }
         for (let j = lo; j <= hi; j++) {
           const k = key(j);
-          if (!k.m) continue;
+          if (!k.m || (c.segments && k.seg !== qSeg) || (c.positions && !inWindow(k.pos))) continue;
           let l = 0;
           for (let u = 0; u < U; u++) l += qe(u) * k.k(u);
           if (c.relMode) l += rel(bucketMap[Math.min(dHi, Math.max(dLo, j - center)) - dLo]!);
@@ -173,6 +185,11 @@ function run(c: Case) {
     d[ATT.REL_MODE] = c.relMode; d[ATT.REL_TABLE] = mem.f32(relTable); d[ATT.REL_BUCKETS] = buckets; d[ATT.REL_BUCKET_MAP] = mem.i32(bucketMap);
     d[ATT.D_LO] = dLo; d[ATT.D_HI] = dHi; d[ATT.REL_Q_BIAS] = mem.f32(relQBias);
     d[ATT.ZERO_FULLY_MASKED] = c.zeroFullyMasked ? 1 : 0;
+    d[ATT.WINDOW_BLOCK] = c.block;
+    d[ATT.SEGMENTS] = c.segments ? 1 : 0;
+    d[ATT.Q_RING_SEG] = mem.i32(qRingSeg); d[ATT.Q_LIN_SEG] = mem.i32(qLinSeg); d[ATT.KV_RING_SEG] = mem.i32(kvRingSeg); d[ATT.KV_LIN_SEG] = mem.i32(kvLinSeg);
+    d[ATT.POSITIONS] = c.positions ? 1 : 0;
+    d[ATT.Q_RING_POS] = mem.i32(qRingPos); d[ATT.Q_LIN_POS] = mem.i32(qLinPos); d[ATT.KV_RING_POS] = mem.i32(kvRingPos); d[ATT.KV_LIN_POS] = mem.i32(kvLinPos);
     const outLen = B * c.nq * H * U, probLen = B * c.nq * H * probRow;
     const out = mem.out(outLen), outMask = mem.out(Math.ceil((B * c.nq) / 4)), probs = c.probs ? mem.out(probLen) : 0;
     d[ATT.OUT] = out; d[ATT.OUT_MASK] = outMask; d[ATT.PROBS] = probs;
@@ -209,7 +226,7 @@ function run(c: Case) {
 const base: Case = {
   batch: 2, nq: 5, heads: 2, kvHeads: 1, units: 5, sinks: 0, scalars: false, qCap: 0, qLin: 5, kvCap: 0, kvLin: 7,
   past: -1, future: -1, qOffset: 0, kvFirst: 0, softCap: 0, kScale: false, qBias: false, relMode: 0, zeroFullyMasked: false,
-  probs: true, offset: 0, seed: 1,
+  probs: true, offset: 0, seed: 1, segments: false, positions: false, block: 1,
 };
 
 describe('f32_attention', () => {
@@ -274,6 +291,19 @@ describe('f32_attention', () => {
       for (const units of [3, 8]) {
         run({ ...base, relMode, units, kvCap: 3, kvLin: 5, qOffset: 3, past: 4, future: 1, seed: seed++ });
         run({ ...base, relMode, units, qBias: relMode === 3, seed: seed++ });
+      }
+    }
+  });
+
+  it('segment ids, windows of positions (blocks of 1 to 3 steps), both, over rings and linear blocks', () => {
+    let seed = 500;
+    for (const [segments, positions] of [[true, false], [false, true], [true, true]] as const) {
+      for (const block of positions ? [1, 2, 3] : [1]) {
+        for (const [past, future] of [[-1, -1], [2, 0], [0, 3], [3, 1], [-1, 0]] as const) {
+          run({ ...base, segments, positions, block, past, future, seed: seed++ });
+          run({ ...base, segments, positions, block, past, future, kvCap: 5, kvLin: 3, kvFirst: 1, qCap: 2, qLin: 3, nq: 4, qOffset: 4, seed: seed++ });
+          run({ ...base, segments, positions, block, past, future, kvCap: 20, kvLin: 17, qLin: 3, nq: 3, units: 24, sinks: 1, seed: seed++ });
+        }
       }
     }
   });

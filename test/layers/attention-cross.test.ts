@@ -164,6 +164,60 @@ describe('MultiSourceDotProductAttention', () => {
     m.dispose();
   });
 
+  it('segment ids: a query sees only the source steps of its own segment, in layer() and in step() with the ids block by block', () => {
+    const config = { sourceNames: ['text', 'speaker'], numHeads: 2, unitsPerHead: 3 };
+    const m = sl.build(sl.MultiSourceDotProductAttention({ ...config, querySegmentIdsName: 'q', sourceSegmentIdsNames: ['ts', 'ss'] }), { inputShape: [3], constants: { text, speaker } });
+    const plain = sl.build(sl.MultiSourceDotProductAttention(config), { inputShape: [3], constants: { text, speaker } });
+    randomizeWeights(m);
+    plain.loadWeights(m.getWeights());
+    const ids = (shape: [number, number], f: (i: number) => number) => ({ values: Int32Array.from({ length: shape[0] * shape[1] }, (_, i) => f(i)), shape });
+    // Source ids as arrays [batch, source steps]; query ids as a Sequence [batch, time].
+    const ts = ids([2, 7], (i) => (i * 5) % 3), ss = ids([2, 4], (i) => (i * 7) % 3);
+    const x = sl.randomSequence([2, 9, 3], { seed: 8 });
+    const q = sl.Sequence.fromValues(ids([2, 9], (i) => (i * 2) % 3).values, [2, 9], 'int32');
+    const y = m.layer(x, { constants: { text, speaker, q, ts, ss } });
+    // Segment k's queries: the model without segment ids over the sources' steps of segment k.
+    const only = (s: sl.Sequence, id: { values: Int32Array }, k: number) => new sl.Sequence(s.values, s.mask.map((v, i) => (v && id.values[i] === k ? 1 : 0)), s.shape);
+    for (let k = 0; k < 3; k++) {
+      const yk = plain.layer(x, { constants: { text: only(text, ts, k), speaker: only(speaker, ss, k) } });
+      const row = 2 * 3;
+      for (let i = 0; i < 2 * 9; i++) {
+        if (q.values[i] !== k || !x.mask[i]) continue;
+        expect(Array.from(y.values.subarray(i * row, (i + 1) * row))).toEqual(Array.from(yk.values.subarray(i * row, (i + 1) * row)));
+      }
+    }
+    const state = m.initialState(2, { constants: { text, speaker, ts, ss } });
+    expect(m.root.stateSpecs(2).map((s) => s.name)).toEqual(['keys', 'values', 'mask', 'projected', 'segment_ids']);
+    const blocks = [0, 2, 3, 7, 9].slice(1).map((end, i, ends) => [i ? ends[i - 1]! : 0, end] as const);
+    const stepped = blocks.map(([a, b]) => m.step(x.sliceTime(a, b), state, { constants: { q: q.sliceTime(a, b) } }));
+    sl.assertSequencesClose(sl.Sequence.concatenate(stepped), y, 'stepped with the query ids block by block', 0, 0);
+    // One segment per item ([2, 1], broadcast over time): the contract.
+    sl.verifyContract(m, { x, constants: { text, speaker, q: ids([2, 1], (i) => i), ts, ss }, testReceptiveField: false });
+    plain.dispose();
+    m.dispose();
+  });
+
+  it('segment ids: bad configs are BAD_CONFIG, missing or mis-shaped ids MISSING_CONSTANT', () => {
+    const build = (extra: Record<string, unknown>) =>
+      sl.build({ type: 'MultiSourceDotProductAttention', source_names: ['text', 'speaker'], num_heads: 1, units_per_head: 2, ...extra }, { inputShape: [3], constants: { text, speaker } });
+    expect(() => build({ query_segment_ids_name: 'q' })).toThrow(/^\[BAD_CONFIG\] MultiSourceDotProductAttention at config: source_segment_ids_names: expected 1 or 2 names \(one per source\) with query_segment_ids_name "q", got none/);
+    expect(() => build({ query_segment_ids_name: 'q', source_segment_ids_names: ['a', 'b', 'c'] })).toThrow(/source_segment_ids_names: expected 1 or 2 names.*got \["a","b","c"\]/);
+    const m = build({ query_segment_ids_name: 'q', source_segment_ids_names: 'ids' });
+    const x = sl.randomSequence([2, 3, 3], { seed: 9 });
+    const q = { values: new Int32Array(2), shape: [2, 1] };
+    expect(() => m.layer(x, { constants: { text, speaker, q } })).toThrow(/^\[MISSING_CONSTANT\].*constants\.ids: expected segment ids of source "text" \[2 or 1, 7 or 1\].*got nothing/);
+    expect(() => m.layer(x, { constants: { text, speaker, q, ids: { values: new Int32Array(14), shape: [2, 7] } } })).toThrow(/constants\.ids: expected segment ids of source "speaker" \[2 or 1, 4 or 1\].*got an array \[2, 7\] int32/);
+    expect(() => m.layer(x, { constants: { text, speaker, ids: { values: new Int32Array(2), shape: [2, 1] } } })).toThrow(/constants\.q: expected query segment ids \[2 or 1, 3 or 1\].*got nothing/);
+    // One name for both sources, one id for all their steps: the same as no segment ids.
+    const state = m.initialState(2, { constants: { text, speaker, ids: { values: new Int32Array(2), shape: [2, 1] } } });
+    expect(() => m.step(x, state)).toThrow(/^\[MISSING_CONSTANT\].*constants\.q: expected query segment ids/);
+    const plain = build({});
+    plain.loadWeights(m.getWeights());
+    sl.assertSequencesClose(m.step(x, state, { constants: { q } }), plain.layer(x, { constants: { text, speaker } }), 'one segment', 0, 0);
+    plain.dispose();
+    m.dispose();
+  });
+
   it('a source of no steps given to initialState is kept: zeros, not a missing constant (found in review)', () => {
     const empty = sl.Sequence.zeros([2, 0, 3], 'float32');
     const cases: [sl.LayerConfig, string][] = [

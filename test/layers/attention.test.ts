@@ -310,6 +310,103 @@ describe('DotProductSelfAttentionV2', () => {
   });
 });
 
+describe('segment ids and positions from the constants (DotProductSelfAttentionV2, BlockwiseDotProductSelfAttention)', () => {
+  /** int32 ids [batch, time] as a Sequence (streamed with x by verifyContract). */
+  const ids = (batch: number, time: number, f: (b: number, t: number) => number) =>
+    sl.Sequence.fromValues(Int32Array.from({ length: batch * time }, (_, i) => f(Math.floor(i / time), i % time)), [batch, time], 'int32');
+  /**
+   * Utterances packed in one stream: segment b restarts at each boundary; positions count from
+   * it. Boundaries on even steps keep blocks of 2 positions on the steps' blocks of 2.
+   */
+  const starts = [[0, 4, 6, 14], [0, 2, 10]];
+  const segmentOf = (b: number, t: number) => starts[b]!.filter((s) => s <= t).length - 1;
+  const positionOf = (b: number, t: number) => t - starts[b]![segmentOf(b, t)]!;
+  const streamed = { streamConstants: true, padConstants: true };
+  const layers = [
+    ['DotProductSelfAttentionV2 past 3, future 0', { type: 'DotProductSelfAttentionV2', max_past_horizon: 3 }],
+    ['DotProductSelfAttentionV2 past 2, future 2', { type: 'DotProductSelfAttentionV2', max_past_horizon: 2, max_future_horizon: 2 }],
+    ['DotProductSelfAttentionV2 unlimited past', { type: 'DotProductSelfAttentionV2', max_past_horizon: -1 }],
+    ['BlockwiseDotProductSelfAttention block 2, 1 past, 1 future', { type: 'BlockwiseDotProductSelfAttention', block_size: 2, max_past_horizon_blocks: 1, max_future_horizon_blocks: 1 }],
+  ] as const;
+  for (const [name, layer] of layers) {
+    for (const [what, names] of [['segment ids', { segment_ids_name: 'seg' }], ['positions', { position_name: 'pos' }], ['both', { segment_ids_name: 'seg', position_name: 'pos' }]] as const) {
+      it(`${name}, ${what}: the contract, step() carrying the ids in its cache`, () => {
+        const m = sl.build({ ...layer, num_heads: 2, units_per_head: 3, ...names }, { inputShape: [4], seed: 3 });
+        randomizeWeights(m);
+        const x = sl.randomSequence([2, 16, 4], { seed: 4, randomMask: true });
+        // Positions restart with segments only where segment ids keep the segments apart.
+        const position = 'segment_ids_name' in names ? positionOf : (_: number, t: number) => t + 8;
+        const constants = { seg: ids(2, 16, segmentOf), pos: ids(2, 16, position) };
+        sl.verifyContract(m, { x, constants, ...streamed, testReceptiveField: false });
+        const kept = m.root.stateSpecs(1).map((s) => s.name).filter((n) => /segment|position/.test(n));
+        const delayed = 'max_future_horizon' in layer || 'max_future_horizon_blocks' in layer;
+        expect(kept).toEqual([
+          ...('segment_ids_name' in names ? ['segment_ids'] : []), ...('position_name' in names ? ['positions'] : []),
+          ...(delayed && 'segment_ids_name' in names ? ['query_delay_segment_ids'] : []), ...(delayed && 'position_name' in names ? ['query_delay_positions'] : []),
+        ]);
+        m.dispose();
+      });
+    }
+  }
+
+  it('packed utterances with segment ids (and positions restarting) give each utterance its own outputs', () => {
+    for (const names of [{ segment_ids_name: 'seg' }, { segment_ids_name: 'seg', position_name: 'pos' }]) {
+      const config = { type: 'DotProductSelfAttentionV2', num_heads: 2, units_per_head: 3, max_past_horizon: 4, max_future_horizon: 1, ...names };
+      const packed = sl.build(config, { inputShape: [4], seed: 5 }), alone = sl.build({ type: 'DotProductSelfAttentionV2', num_heads: 2, units_per_head: 3, max_past_horizon: 4, max_future_horizon: 1 }, { inputShape: [4] });
+      randomizeWeights(packed);
+      alone.loadWeights(packed.getWeights());
+      const x = sl.randomSequence([1, 13, 4], { seed: 6, randomLengths: false });
+      const cut = [0, 5, 6, 13];
+      const constants = { seg: ids(1, 13, (_, t) => cut.filter((s) => s <= t).length - 1), pos: ids(1, 13, (_, t) => t - cut.filter((s) => s <= t).at(-1)!) };
+      const y = packed.layer(x, { constants });
+      for (let u = 0; u + 1 < cut.length; u++) {
+        const own = alone.layer(x.sliceTime(cut[u]!, cut[u + 1]!));
+        sl.assertSequencesClose(y.sliceTime(cut[u]!, cut[u + 1]!), own, `utterance ${u}`, 1e-6, 1e-6);
+      }
+      packed.dispose();
+      alone.dispose();
+    }
+  });
+
+  it('positions counting the steps give the outputs of counted steps; a gap in them hides the keys beyond the horizon', () => {
+    const common = { numHeads: 2, unitsPerHead: 3, maxPastHorizon: 2 };
+    const x = sl.randomSequence([2, 9, 4], { seed: 7, lowLength: 1 });
+    const counted = sl.build(sl.DotProductSelfAttentionV2(common), { inputShape: [4], seed: 8 });
+    const given = sl.build(sl.DotProductSelfAttentionV2({ ...common, positionName: 'pos' }), { inputShape: [4], seed: 8 });
+    randomizeWeights(counted);
+    given.loadWeights(counted.getWeights());
+    const y = counted.layer(x).maskInvalid();
+    // Positions as floats, one row for the whole batch (broadcast).
+    const arange = { pos: { values: Float32Array.from({ length: 9 }, (_, t) => t - 3), shape: [1, 9] } };
+    expect(Array.from(given.layer(x, { constants: arange }).maskInvalid().values)).toEqual(Array.from(y.values));
+    // A jump of 10 after step 4: steps 5.. see none of steps 0..4, as a fresh stream.
+    const gap = { pos: ids(1, 9, (_, t) => (t < 5 ? t : t + 10)) };
+    const fresh = counted.layer(x.sliceTime(5, 9)).maskInvalid();
+    sl.assertSequencesClose(given.layer(x, { constants: gap }).maskInvalid().sliceTime(5, 9), fresh, 'after the gap', 1e-6, 1e-6);
+    counted.dispose();
+    given.dispose();
+  });
+
+  it('a missing or mis-shaped constant is MISSING_CONSTANT, in layer() and step(), and a refused step leaves the state as it was', () => {
+    const m = sl.build(sl.DotProductSelfAttentionV2({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 3, segmentIdsName: 'seg', positionName: 'pos' }), { inputShape: [2], seed: 1 });
+    const x = sl.randomSequence([2, 4, 2], { seed: 2, randomLengths: false });
+    const good = { seg: ids(2, 4, () => 0), pos: ids(2, 4, (_, t) => t) };
+    expect(() => m.layer(x)).toThrow(/^\[MISSING_CONSTANT\] DotProductSelfAttentionV2 at config: constants\.seg: expected segment ids \[2 or 1, 4 or 1\] \(a Sequence without channel axes, or an array; int32 or float32\), got nothing \(constants given: none\)/);
+    expect(() => m.layer(x, { constants: { seg: good.seg } })).toThrow(/constants\.pos: expected positions \[2 or 1, 4 or 1\].*got nothing \(constants given: "seg"\)/);
+    expect(() => m.layer(x, { constants: { ...good, pos: ids(2, 3, () => 0) } })).toThrow(/\[MISSING_CONSTANT\].*constants\.pos: expected positions \[2 or 1, 4 or 1\].*got a Sequence \[2, 3\] int32/);
+    const state = m.initialState(2);
+    const first = m.step(x.sliceTime(0, 2), state, { constants: { seg: ids(2, 2, () => 0), pos: ids(2, 2, (_, t) => t) } });
+    const snapshot = state.toBytes();
+    expect(() => m.step(x.sliceTime(2, 4), state, { constants: { seg: ids(2, 2, () => 0) } })).toThrow(/^\[MISSING_CONSTANT\].*constants\.pos/);
+    expect(() => m.step(x.sliceTime(2, 4), state, { constants: { seg: ids(2, 4, () => 0), pos: ids(2, 2, (_, t) => t + 2) } })).toThrow(/constants\.seg: expected segment ids \[2 or 1, 2 or 1\].*got a Sequence \[2, 4\] int32/);
+    expect(state.toBytes()).toEqual(snapshot);
+    const rest = m.step(x.sliceTime(2, 4), state, { constants: { seg: ids(2, 2, () => 0), pos: ids(2, 2, (_, t) => t + 2) } });
+    sl.assertSequencesClose(first.concatenate(rest), m.layer(x, { constants: good }), 'after the refused steps', 1e-6, 1e-6);
+    expect(() => sl.build(sl.DotProductSelfAttentionV2({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 3, segmentIdsName: 7 as never }), { inputShape: [2] })).toThrow(/^\[BAD_CONFIG\].*segmentIdsName/);
+    m.dispose();
+  });
+});
+
 describe('query, key and value networks', () => {
   const rope = sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4 });
   const networks = { queryNetwork: rope, keyNetwork: rope, valueNetwork: sl.RMSNormalization({}) };

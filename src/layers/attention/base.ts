@@ -7,7 +7,7 @@ import { f, ref, type LayerConfig } from '../../config.js';
 import { show } from '../../errors.js';
 import { Fraction } from '../../fraction.js';
 import { gaussian, zeros } from '../../initializers.js';
-import { fromWasm, inputChannels, Layer, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../../layer.js';
+import { fromWasm, inputChannels, Layer, writeStepConstant, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../../layer.js';
 import { weightStorageField, type WeightStorage } from '../weight-storage.js';
 import { ATT, AttentionCall, InputProjection, type InputProjectionConfig, type ParamHost } from './common.js';
 import { RelativePosition, relativePositionField, type RelativePositionConfig } from './relative-position.js';
@@ -354,6 +354,16 @@ export abstract class AttentionLayer extends Layer {
     }
     this.bindQueries(out.queries, out.stride, out.mask, x.time);
     return out;
+  }
+
+  /**
+   * The constant `name` of one id per step (segment ids, positions: [batch or 1, time or 1],
+   * see Layer.stepConstant) as int32 [batch, time] in scratch.
+   */
+  protected idsInScratch(ctx: RunContext, name: string, what: string, batch: number, time: number): number {
+    const at = ctx.alloc(Math.max(1, batch * time) * 4);
+    writeStepConstant(this.stepConstant(ctx.constants, name, what, batch, time), batch, time, ctx.rt.i32, at >> 2);
+    return at;
   }
 
   /** Points the descriptor's linear queries at `q`: n rows of `stride` floats per item, with mask [batch, n]. */

@@ -2,7 +2,7 @@
 //
 // Exports (sorted): ATT, AttentionCall, getSource, InputProjection,
 // InputProjectionConfig, inputProjectionField, KvCache, ParamHost, resizeState,
-// sourceChannelsAtBuild, SourceState.
+// sourceChannelsAtBuild, SourceState, StepIdKinds, StepIds.
 //
 // Every attention layer is: one packed GEMM for the input projections (query, key and value
 // kernels side by side), then ONE call of the fused kernel f32_attention (assembly/attention.ts)
@@ -287,8 +287,10 @@ export const ATT = {
   Q_SCALE: 30, K_SCALE: 31, Q_BIAS: 32, SINK_KEYS: 33, SINK_VALUES: 34, SINK_SCALARS: 35,
   REL_MODE: 36, REL_TABLE: 37, REL_BUCKETS: 38, REL_BUCKET_MAP: 39, D_LO: 40, D_HI: 41, REL_Q_BIAS: 42,
   SOFT_CAP: 43, ZERO_FULLY_MASKED: 44, OUT: 45, OUT_MASK: 46, PROBS: 47, SCRATCH: 48, WINDOW_BLOCK: 49, WINDOW_PHASE: 50,
+  SEGMENTS: 51, Q_RING_SEG: 52, Q_LIN_SEG: 53, KV_RING_SEG: 54, KV_LIN_SEG: 55,
+  POSITIONS: 56, Q_RING_POS: 57, Q_LIN_POS: 58, KV_RING_POS: 59, KV_LIN_POS: 60,
 } as const;
-const ATT_SLOTS = 51;
+const ATT_SLOTS = 61;
 
 /**
  * One layer's f32_attention descriptor: fixed slots are set at prepare time, per-call slots
@@ -339,6 +341,21 @@ function expectedSource(channels: number, batch?: number, time?: number): string
 // ---------------------------------------------------------------------------------------------
 // The KV cache: ring buffers in the state, updated in place.
 
+/** Which ids the steps carry besides their index: segment ids, positions (see StepIds). */
+export interface StepIdKinds {
+  segments: boolean;
+  positions: boolean;
+}
+
+/**
+ * A block's segment ids and positions from the constants, int32 [B, n] each in WebAssembly
+ * memory (0: not given).
+ */
+export interface StepIds {
+  segments: number;
+  positions: number;
+}
+
 /** Initial capacity in steps of a cache with an unlimited past (it then doubles as needed). */
 const CACHE_CHUNK = 256;
 
@@ -355,10 +372,16 @@ const CACHE_CHUNK = 256;
  * - `query_delay` [B, F, H, U] and `query_delay_mask` [B, F] when future F > 0 and queries are
  *   delayed: the last F projected queries, answered F steps later, once their future keys
  *   have arrived (slot t mod F).
+ * - With segment ids or positions from the constants (DotProductSelfAttentionV2,
+ *   BlockwiseDotProductSelfAttention): `segment_ids` and `positions` i32 [B, C] beside the
+ *   keys, then `query_delay_segment_ids` and `query_delay_positions` i32 [B, F] beside the
+ *   delayed queries, as the reference's KVBundle and QBundle keep them.
  */
 export class KvCache {
   private readonly unlimited: boolean;
   private readonly initialCapacity: number;
+  /** State indices of the id rings (-1: not kept): segment ids and positions of the keys, then of the delayed queries. */
+  private readonly ids: { kvSeg: number; kvPos: number; qSeg: number; qPos: number };
 
   constructor(
     private readonly layer: Layer,
@@ -371,13 +394,19 @@ export class KvCache {
     /** Query delay (F or 0). */
     private readonly delay: number,
     private readonly maxCacheSteps: number,
+    /** Whether steps carry segment ids and positions (from the constants), kept with the keys and delayed queries. */
+    private readonly tags: StepIdKinds = { segments: false, positions: false },
   ) {
     this.unlimited = past < 0;
     this.initialCapacity = this.unlimited ? Math.min(CACHE_CHUNK, maxCacheSteps) : past + future;
+    let next = delay > 0 ? 6 : 4;
+    const at = (kept: boolean) => (kept ? next++ : -1);
+    const kvSeg = at(tags.segments), kvPos = at(tags.positions);
+    this.ids = { kvSeg, kvPos, qSeg: at(delay > 0 && tags.segments), qPos: at(delay > 0 && tags.positions) };
   }
 
   specs(batch: number): StateSpec[] {
-    const { kvHeads, units, heads, delay } = this;
+    const { kvHeads, units, heads, delay, tags } = this;
     const c = this.initialCapacity, growable = this.unlimited;
     const specs: StateSpec[] = [
       { name: 'keys', dtype: 'float32', shape: [batch, c, kvHeads, units], growable },
@@ -389,6 +418,10 @@ export class KvCache {
       specs.push({ name: 'query_delay', dtype: 'float32', shape: [batch, delay, heads, units] });
       specs.push({ name: 'query_delay_mask', dtype: 'uint8', shape: [batch, delay] });
     }
+    if (tags.segments) specs.push({ name: 'segment_ids', dtype: 'int32', shape: [batch, c], growable });
+    if (tags.positions) specs.push({ name: 'positions', dtype: 'int32', shape: [batch, c], growable });
+    if (delay > 0 && tags.segments) specs.push({ name: 'query_delay_segment_ids', dtype: 'int32', shape: [batch, delay] });
+    if (delay > 0 && tags.positions) specs.push({ name: 'query_delay_positions', dtype: 'int32', shape: [batch, delay] });
     return specs;
   }
 
@@ -413,7 +446,8 @@ export class KvCache {
     grown = Math.min(grown, this.maxCacheSteps);
     const { rt } = ctx;
     const batch = bufs[0]!.shape[0]!;
-    const ring = bufs.slice(0, 3);
+    const { kvSeg, kvPos } = this.ids;
+    const ring = [0, 1, 2, kvSeg, kvPos].filter((i) => i >= 0).map((i) => bufs[i]!);
     const ptrs: number[] = [];
     try {
       for (const b of ring) ptrs.push(rt.heap.alloc((b.bytes / c) * grown, `state ${b.name} of ${this.layer.type} at ${this.layer.where}`));
@@ -455,14 +489,20 @@ export class KvCache {
     a[ATT.KV_FIRST] = Math.max(0, c - pos);
     // Query i answers step pos - F + i, which sits at logical key C - F + i.
     a[ATT.Q_OFFSET] = c - this.future;
+    const { kvSeg, kvPos, qSeg, qPos } = this.ids;
+    a[ATT.KV_RING_SEG] = kvSeg < 0 ? 0 : bufs[kvSeg]!.ptr;
+    a[ATT.KV_RING_POS] = kvPos < 0 ? 0 : bufs[kvPos]!.ptr;
+    a[ATT.Q_RING_SEG] = qSeg < 0 ? 0 : bufs[qSeg]!.ptr;
+    a[ATT.Q_RING_POS] = qPos < 0 ? 0 : bufs[qPos]!.ptr;
   }
 
   /**
    * Appends the block to the rings after the attention ran: keys and values (rows of KVH*U
    * floats, `kvStride` floats apart) with their mask, and the queries (rows of H*U floats,
-   * `qStride` apart) with theirs when queries are delayed; then advances time_step.
+   * `qStride` apart) with theirs when queries are delayed, and the block's segment ids and
+   * positions (`ids`, [B, n] int32 each) where kept; then advances time_step.
    */
-  write(rt: Runtime, bufs: StateBuffer[], batch: number, n: number, kv: { keys: number; values: number; stride: number; mask: number }, q: { queries: number; stride: number; mask: number }): void {
+  write(rt: Runtime, bufs: StateBuffer[], batch: number, n: number, kv: { keys: number; values: number; stride: number; mask: number }, q: { queries: number; stride: number; mask: number }, ids?: StepIds): void {
     const k = rt.k;
     const pos = rt.i32[bufs[3]!.ptr >> 2]!;
     const c = bufs[0]!.shape[1]!, f = this.delay;
@@ -474,6 +514,11 @@ export class KvCache {
       k.seq_ring_write(batch, n, f, pos % f, this.heads * this.units * 4, q.stride * 4, q.queries, bufs[4]!.ptr);
       k.seq_ring_write(batch, n, f, pos % f, 1, 1, q.mask, bufs[5]!.ptr);
     }
+    const { kvSeg, kvPos, qSeg, qPos } = this.ids;
+    if (kvSeg >= 0) k.seq_ring_write(batch, n, c, pos % c, 4, 4, ids!.segments, bufs[kvSeg]!.ptr);
+    if (kvPos >= 0) k.seq_ring_write(batch, n, c, pos % c, 4, 4, ids!.positions, bufs[kvPos]!.ptr);
+    if (qSeg >= 0) k.seq_ring_write(batch, n, f, pos % f, 4, 4, ids!.segments, bufs[qSeg]!.ptr);
+    if (qPos >= 0) k.seq_ring_write(batch, n, f, pos % f, 4, 4, ids!.positions, bufs[qPos]!.ptr);
     rt.i32.fill(this.nextTimeStep(pos + n, c), bufs[3]!.ptr >> 2, (bufs[3]!.ptr >> 2) + batch);
   }
 
@@ -491,31 +536,36 @@ export class KvCache {
 
 /**
  * The projected source a cross attention keeps at the start of its state: `keys`, `values`
- * [B, S, KVH, U] and `mask` [B, S] (sized from the source, so growable), and `projected` u8 [1]
- * (1 once they hold it: a source may have no steps).
+ * [B, S, KVH, U] and `mask` [B, S] (sized from the source, so growable), `projected` u8 [1]
+ * (1 once they hold it: a source may have no steps), and with `segments` the source's
+ * `segment_ids` i32 [B, S] (MultiSourceDotProductAttention).
  */
 export const SourceState = {
-  specs(batch: number, kvHeads: number, units: number): StateSpec[] {
-    return [
+  specs(batch: number, kvHeads: number, units: number, segments = false): StateSpec[] {
+    const specs: StateSpec[] = [
       { name: 'keys', dtype: 'float32', shape: [batch, 0, kvHeads, units], growable: true },
       { name: 'values', dtype: 'float32', shape: [batch, 0, kvHeads, units], growable: true },
       { name: 'mask', dtype: 'uint8', shape: [batch, 0], growable: true },
       { name: 'projected', dtype: 'uint8', shape: [1] },
     ];
+    if (segments) specs.push({ name: 'segment_ids', dtype: 'int32', shape: [batch, 0], growable: true });
+    return specs;
   },
 
   projected(rt: Runtime, bufs: readonly StateBuffer[]): boolean {
     return rt.u8[bufs[3]!.ptr] !== 0;
   },
 
-  /** Sizes the buffers (zeros) for `steps` source steps and marks them projected; returns their pointers. */
-  resize(rt: Runtime, bufs: readonly StateBuffer[], batch: number, steps: number, kvHeads: number, units: number): { keys: number; values: number; mask: number } {
+  /** Sizes the buffers (zeros) for `steps` source steps and marks them projected; returns their pointers (segments: 0 when not kept). */
+  resize(rt: Runtime, bufs: readonly StateBuffer[], batch: number, steps: number, kvHeads: number, units: number, segmentIds = false): { keys: number; values: number; mask: number; segments: number } {
     const [keys, values, mask] = bufs as [StateBuffer, StateBuffer, StateBuffer];
     resizeState(rt, keys, [batch, steps, kvHeads, units]);
     resizeState(rt, values, [batch, steps, kvHeads, units]);
     resizeState(rt, mask, [batch, steps]);
+    const segments = segmentIds ? bufs[4]! : undefined;
+    if (segments) resizeState(rt, segments, [batch, steps]);
     rt.u8[bufs[3]!.ptr] = 1;
-    return { keys: keys.ptr, values: values.ptr, mask: mask.ptr };
+    return { keys: keys.ptr, values: values.ptr, mask: mask.ptr, segments: segments?.ptr ?? 0 };
   },
 };
 

@@ -7,7 +7,9 @@
 // The reference rewrote self attention around flash attention, segment ids and external
 // positions, without sinks or relative positions. Its results are DotProductSelfAttention's
 // with the same horizons: here both run the same fused kernel (the flash block sizes do not
-// change results, so they are accepted and ignored).
+// change results, so they are accepted and ignored), which also takes the segment ids and
+// positions from the constants (a key visible only in the query's segment; windows of
+// positions).
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import type { BuildContext } from '../../layer.js';
 import { attentionFields, attentionNetworkFields, kvCacheFields } from './base.js';
@@ -46,10 +48,24 @@ export const flashAttentionFields = {
    */
   maxCacheSteps: f.int(1).default(4096),
   weightStorage,
-  /** segment_ids_name: null only (attention within segments from the constants is not implemented). */
-  segmentIdsName: f.only([null], 'segment ids from the constants are not implemented'),
-  /** position_name: null only (positions from the constants are not implemented; steps are counted). */
-  positionName: f.only([null], 'positions from the constants are not implemented'),
+  /**
+   * Constants key of segment ids [batch, time] (int32 or float32; batch and time may be 1): a
+   * step sees only the keys of its own segment id, e.g. utterances packed in one stream
+   * (default null: one segment). They come with every layer() and step() call, each block's
+   * with it, and stay with the cached keys.
+   */
+  segmentIdsName: f.str().opt(),
+  /**
+   * Constants key of positions [batch, time] (int32 or float32; batch and time may be 1): the
+   * horizons then count positions, not steps (a key is visible when query position - key
+   * position is in [-future, past]; for BlockwiseDotProductSelfAttention the blocks are
+   * position / block_size), and every key held is scanned (default null: steps are counted).
+   * Required with every call (the reference's V2 step() counts steps when they are missing).
+   * step() equals layer() when each key a query sees in layer() is also among the last
+   * past + future steps (the KV cache), e.g. positions counting steps, or restarting at segment
+   * boundaries with segment ids (for Blockwise, blocks of positions on the steps' blocks).
+   */
+  positionName: f.str().opt(),
   /** flash_attention_query_block_size: any, no effect (the fused kernel scans each query's window). */
   flashAttentionQueryBlockSize: f.int(1).opt(),
   /** flash_attention_key_block_size: any, no effect. */

@@ -14,7 +14,7 @@ import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { rfMap, rfUnion, type ReceptiveField } from '../../receptive-field.js';
 import type { BuildContext, Layer, RunContext, StateSpec, WSeq } from '../../layer.js';
 import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues, type Queries } from './base.js';
-import { ATT, inputProjectionField, KvCache } from './common.js';
+import { ATT, inputProjectionField, KvCache, type StepIds } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
 /** Fields of the self-attention layers (DotProductSelfAttention, LocalDotProductSelfAttention). */
@@ -39,6 +39,10 @@ interface SelfAttentionConfig extends AttentionConfig {
   maxPastHorizon: number;
   maxFutureHorizon: number;
   maxCacheSteps: number;
+  /** Constants key of the segment ids [batch, time] (the flash-attention layers' segment_ids_name). */
+  segmentIdsName?: string;
+  /** Constants key of the positions [batch, time] (their position_name). */
+  positionName?: string;
 }
 
 /** Queries of a block as the kernel reads them (rows `stride` floats apart), and its keys and values. */
@@ -65,6 +69,10 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   private readonly projected: Projected = { q: { queries: 0, stride: 0, mask: 0 }, kv: { keys: 0, values: 0, stride: 0, mask: 0 } };
   /** The keys and values of the projection itself, reused by every call. */
   private readonly ownKv: KeyValues = { keys: 0, values: 0, stride: 0, mask: 0 };
+  /** Constants keys of the segment ids and positions, when the layer reads them. */
+  private readonly idNames: { segments?: string; positions?: string };
+  /** bindIds()'s result, reused by every call. */
+  private readonly ids: StepIds = { segments: 0, positions: 0 };
 
   constructor(
     cfg: SelfAttentionConfig,
@@ -87,10 +95,16 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     if (past < 0 && cfg.maxCacheSteps < block) {
       throw this.error('BAD_CONFIG', `max_cache_steps: expected at least one block (${block} steps), got ${cfg.maxCacheSteps}: every step would be CACHE_FULL`);
     }
-    this.cache = this.supportsStep ? new KvCache(this, this.heads, this.kvHeads, this.units, past, future, future, cfg.maxCacheSteps) : null;
-    this.checksStep = past < 0;
-    // Blocks are a grid on the steps: a warm-up before the layer must be whole blocks.
-    this.skipsWarmUp = block > 1;
+    this.idNames = { segments: cfg.segmentIdsName, positions: cfg.positionName };
+    const tags = { segments: cfg.segmentIdsName !== undefined, positions: cfg.positionName !== undefined };
+    this.cache = this.supportsStep ? new KvCache(this, this.heads, this.kvHeads, this.units, past, future, future, cfg.maxCacheSteps, tags) : null;
+    this.call.i32[ATT.SEGMENTS] = tags.segments ? 1 : 0;
+    this.call.i32[ATT.POSITIONS] = tags.positions ? 1 : 0;
+    // Segment ids and positions come with each call, each step's with it.
+    this.readsStepConstants = tags.segments || tags.positions;
+    this.checksStep = past < 0 || this.readsStepConstants;
+    // Blocks are a grid on the steps (unless on the positions): a warm-up before the layer must be whole blocks.
+    this.skipsWarmUp = block > 1 && !tags.positions;
     this.buildNetworks(cfg);
     const networks = this.networks;
     // A query reads its own step of the query network, and the keys and values of its window
@@ -117,15 +131,29 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
       `insert a Delay(${this.block - rest}, delayLayerOutput: false) before it`;
   }
 
-  /** A growing cache makes room for the block, or refuses it with CACHE_FULL; then the networks check theirs. */
+  /** The segment ids and positions must come with the block; a growing cache makes room for it, or refuses it with CACHE_FULL; then the networks check theirs. */
   validateStep(batch: number, time: number, ctx: RunContext): void {
+    const { segments, positions } = this.idNames;
+    if (segments !== undefined) this.stepConstant(ctx.constants, segments, 'segment ids', batch, time);
+    if (positions !== undefined) this.stepConstant(ctx.constants, positions, 'positions', batch, time);
     this.cache!.reserve(ctx, this.stateOf(ctx), time);
     super.validateStep(batch, time, ctx);
   }
 
-  /** keys, values, mask, time_step, and query_delay + query_delay_mask when max_future_horizon > 0 (see KvCache). */
+  /** keys, values, mask, time_step, query_delay + query_delay_mask when max_future_horizon > 0, and the ids kept with them (see KvCache). */
   stateSpecs(batch: number): StateSpec[] {
     return this.cache?.specs(batch) ?? [];
+  }
+
+  /**
+   * The block's segment ids and positions from the constants, as int32 [batch, time] in scratch,
+   * bound as the linear queries' and keys' (the same steps). Returns them (reused by every call).
+   */
+  private bindIds(ctx: RunContext, batch: number, time: number): StepIds {
+    const a = this.call.i32, ids = this.ids, { segments, positions } = this.idNames;
+    ids.segments = a[ATT.Q_LIN_SEG] = a[ATT.KV_LIN_SEG] = segments === undefined ? 0 : this.idsInScratch(ctx, segments, 'segment ids', batch, time);
+    ids.positions = a[ATT.Q_LIN_POS] = a[ATT.KV_LIN_POS] = positions === undefined ? 0 : this.idsInScratch(ctx, positions, 'positions', batch, time);
+    return ids;
   }
 
   /**
@@ -173,6 +201,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     this.clearCache();
     this.bindWindow(0);
     this.bindLinear(pr, time);
+    this.bindIds(ctx, batch, time);
     const out = this.attend(ctx, batch, time, pr.q.mask);
     return this.result(out, pr.q.mask, batch, time);
   }
@@ -188,11 +217,12 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     const b = this.block, oldest = rt.i32[bufs[3]!.ptr >> 2]! - bufs[0]!.shape[1]!;
     this.bindWindow(((oldest % b) + b) % b);
     this.bindLinear(pr, time);
+    const ids = this.bindIds(ctx, batch, time);
     // With a future horizon the answered queries are delayed ones: the kernel writes their mask.
     const outMask = this.future > 0 ? ctx.alloc(batch * time) : pr.q.mask;
     this.call.i32[ATT.OUT_MASK] = this.future > 0 ? outMask : 0;
     const out = this.attend(ctx, batch, time, outMask);
-    cache.write(rt, bufs, batch, time, pr.kv, pr.q);
+    cache.write(rt, bufs, batch, time, pr.kv, pr.q, ids);
     return this.result(out, outMask, batch, time);
   }
 }
