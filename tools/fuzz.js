@@ -465,9 +465,13 @@ const SEED_OVERRIDES = {
  * gets each block's slice), and `cond`, a conditioning vector [batch, 4].
  */
 function fuzzConstants(sl, batch, time, t0 = 0, t1 = time) {
+  const perStep = (f) => sl.Sequence.fromValues(Int32Array.from({ length: batch * time }, (_, i) => f(Math.floor(i / time), i % time)), [batch, time], 'int32').sliceTime(t0, t1);
   return {
     src: sl.randomSequence([batch, time, 3], { seed: 7, randomLengths: false }).sliceTime(t0, t1),
     cond: { values: Float32Array.from({ length: batch * 4 }, (_, i) => i / 8), shape: [batch, 4] },
+    // Segment ids and positions of the self attentions: segments of 5 steps, positions counting steps.
+    seg: perStep((b, t) => Math.floor((t + 3 * b) / 5)),
+    pos: perStep((_, t) => t),
   };
 }
 
@@ -894,6 +898,11 @@ function contractCase(api, rt, rng, seeds) {
     }
     if (!builtSpec(api, rt, config, inputShape, dtype)) config = first.config;
   }
+  // Segment ids and positions from the constants, on a layer alone (after a latency, the ids of
+  // the steps given would not be those of the steps it gets when stepping).
+  if (config === first.config && /^(DotProductSelfAttentionV2|BlockwiseDotProductSelfAttention)$/.test(config.type) && rng.chance(0.5)) {
+    config = { ...config, ...rng.pick([{ segmentIdsName: 'seg' }, { positionName: 'pos' }, { segmentIdsName: 'seg', positionName: 'pos' }]) };
+  }
   return {
     config, inputShape, dtype,
     batch: rng.range(1, 3),
@@ -910,7 +919,7 @@ function contractCase(api, rt, rng, seeds) {
 function runContractCase(api, rt, c) {
   const { sl } = api;
   const json = JSON.stringify(c.config);
-  const stream = /"type":"Streaming|"streaming":true/.test(json);
+  const stream = /"type":"Streaming|"streaming":true|"segmentIdsName"|"positionName"/.test(json);
   // A streamed source reaches step() a block at a time: layers reading all of it cannot share it.
   if (stream && /"type":"(DotProductAttention|MultiSourceDotProductAttention|GmmAttention)"|"streaming":false/.test(json)) return 'shared source';
   const built = attempt(api, () => sl.build(c.config, { inputShape: c.inputShape, inputDtype: c.dtype, runtime: rt, constants: fuzzConstants(sl, 2, 5), seed: c.seed }));
@@ -950,7 +959,8 @@ function runContractCase(api, rt, c) {
         x, constants, seed: c.seed % 1000,
         streamConstants: stream, padConstants: stream,
         testPaddingInvariance: !validTail,
-        testReceptiveField: !probed.code && allFinite(probed.value) && Math.max(model.receptiveFieldPerStep.size, model.outputRatio.num, model.outputRatio.den) <= 32,
+        // (Positions from the constants repeat on the probe's longer input: they would alias.)
+        testReceptiveField: !json.includes('"positionName"') && !probed.code && allFinite(probed.value) && Math.max(model.receptiveFieldPerStep.size, model.outputRatio.num, model.outputRatio.den) <= 32,
         receptiveFieldRelaxed: true,
       }),
     );
