@@ -72,8 +72,8 @@ const KV_LIN_SEG = 55; // i32 [B, KV_LIN_COUNT] of the linear keys
 const POSITIONS = 56; // 1: windows by the positions below instead of logical indices
 const Q_RING_POS = 57; // i32 [B, Q_CAP] positions of the query ring
 const Q_LIN_POS = 58; // i32 [B, Q_LIN_COUNT] of the linear queries
-const KV_RING_POS = 59; // i32 [B, KV_CAP] of the KV ring
-const KV_LIN_POS = 60; // i32 [B, KV_LIN_COUNT] of the linear keys
+const KV_RING_POS = 59; // i32 [B, KV_CAP] of the KV ring, or 0 (logical indices)
+const KV_LIN_POS = 60; // i32 [B, KV_LIN_COUNT] of the linear keys, or 0 (logical indices)
 
 /** Lane indices, to mask the lanes of a partial vector. */
 const LANES = i32x4(0, 1, 2, 3);
@@ -146,15 +146,17 @@ const LANES = i32x4(0, 1, 2, 3);
   store<f32>(out, hsum(f32x4.add(x2, y2)), 8);
 }
 
-/** Whether a key is visible: its mask set, and with them its segment id (at seg) the query's and its position (at pos) in [pLo, pHi]. */
-@inline function visible(mask: u8, segments: bool, seg: usize, qSeg: i32, positions: bool, pos: usize, pLo: i64, pHi: i64): bool {
+/** Whether a key is visible: its mask set, and with them its segment id (at seg) the query's and its position in [pLo, pHi]. */
+@inline function visible(mask: u8, segments: bool, seg: usize, qSeg: i32, positions: bool, position: i64, pLo: i64, pHi: i64): bool {
   let v = mask != 0;
   if (segments) v = v && load<i32>(seg) == qSeg;
-  if (positions) {
-    const p = <i64>load<i32>(pos);
-    v = v && p >= pLo && p <= pHi;
-  }
+  if (positions) v = v && position >= pLo && position <= pHi;
   return v;
+}
+
+/** The position of a key held at `at` in a positions array, or without one (0) its logical index j. */
+@inline function keyPosition(positions: usize, at: usize, j: i32): i64 {
+  return positions ? <i64>load<i32>(positions + (at << 2)) : <i64>j;
 }
 
 /**
@@ -235,7 +237,9 @@ const VALUE_BLOCK = 16;
  *   the window is one of positions instead: query i at position p (its block's first, p
  *   rounded down to a multiple of W) sees the keys j in [KV_FIRST, K) whose position is in
  *   [p - PAST, p + FUTURE] (the reference's LocalCausalMask and BlockwiseLocalCausalMask over
- *   given positions); every key is scanned.
+ *   given positions), and relative positions take the distance key position - query position;
+ *   every key is scanned. A KV position pointer of 0 gives each key of that part its logical
+ *   index as position (a cross attention's source steps).
  * - logits: l_j = ((q ⊙ Q_SCALE + Q_BIAS_h) ⊙ K_SCALE) · k_j + bias_h(j - i - Q_OFFSET), then
  *   the soft cap. Sink logits (raw q · SINK_KEYS_s,h, or SINK_SCALARS_h) come first and are
  *   capped too. Relative position bias: rel_h[r] for the bucket r of the clamped distance,
@@ -352,7 +356,7 @@ export function f32_attention(d: usize): void {
       // position in range).
       const ringHi = min(hi, kvCap - 1);
       if (lo <= ringHi) {
-        const row = <usize>(b * kvCap), mk = kvRingMask + row, sk = kvRingSeg + (row << 2), pk = kvRingPos + (row << 2);
+        const row = <usize>(b * kvCap), mk = kvRingMask + row, sk = kvRingSeg + (row << 2);
         const at = row * rowB;
         const kb = kRing + at, vb = vRing + at;
         let s = (kvHead + lo) % kvCap;
@@ -361,19 +365,21 @@ export function f32_attention(d: usize): void {
           store<i32>(kptr + e, <i32>(kb + off));
           store<i32>(vptr + e, <i32>(vb + off));
           store<i32>(jidx + e, j);
-          n += <i32>visible(load<u8>(mk + <usize>s), segments, sk + (<usize>s << 2), qSeg, positions, pk + (<usize>s << 2), pLo, pHi);
+          const kp = positions ? keyPosition(kvRingPos, row + <usize>s, j) : 0;
+          n += <i32>visible(load<u8>(mk + <usize>s), segments, sk + (<usize>s << 2), qSeg, positions, kp, pLo, pHi);
           if (++s == kvCap) s = 0;
         }
       }
       // Linear part.
-      const row = <usize>(b * kvLinCount), mk = kvLinMask + row, sk = kvLinSeg + (row << 2), pk = kvLinPos + (row << 2);
+      const row = <usize>(b * kvLinCount), mk = kvLinMask + row, sk = kvLinSeg + (row << 2);
       for (let j = max(lo, kvCap); j <= hi; j++) {
         const t = j - kvCap, e = <usize>n << 2;
         const off = <usize>(b * kvBatchStride + t * kvStride) << 2;
         store<i32>(kptr + e, <i32>(kLin + off));
         store<i32>(vptr + e, <i32>(vLin + off));
         store<i32>(jidx + e, j);
-        n += <i32>visible(load<u8>(mk + <usize>t), segments, sk + (<usize>t << 2), qSeg, positions, pk + (<usize>t << 2), pLo, pHi);
+        const kp = positions ? keyPosition(kvLinPos, row + <usize>t, j) : 0;
+        n += <i32>visible(load<u8>(mk + <usize>t), segments, sk + (<usize>t << 2), qSeg, positions, kp, pLo, pHi);
       }
       if (n == 0) {
         // Nothing to attend to: zero output; uniform probabilities as the reference's
@@ -444,7 +450,15 @@ export function f32_attention(d: usize): void {
             for (let r = 0; r < relBuckets; r++) store<f32>(rel + (<usize>r << 2), dot(u, qv, relTable + <usize>(r * heads + h) * uB));
           }
           for (let k = sinks; k < n; k++) {
-            const dist = min(dHi, max(dLo, load<i32>(jidx + (<usize>k << 2)) - c));
+            // The distance key - query: of positions when given, else of logical indices.
+            const j = load<i32>(jidx + (<usize>k << 2));
+            let d = <i64>(j - c);
+            if (positions) {
+              const ring = j < kvCap;
+              d = ring ? keyPosition(kvRingPos, <usize>(b * kvCap + (kvHead + j) % kvCap), j) : keyPosition(kvLinPos, <usize>(b * kvLinCount + j - kvCap), j);
+              d -= <i64>qPos;
+            }
+            const dist = <i32>min<i64>(dHi, max<i64>(dLo, d));
             const at = row + (<usize>k << 2);
             store<f32>(at, load<f32>(at) + load<f32>(rel + (<usize>load<i32>(bucketMap + (<usize>(dist - dLo) << 2)) << 2)));
           }

@@ -236,14 +236,21 @@ reference_case("BlockwiseDotProductSelfAttention", sl.BlockwiseDotProductSelfAtt
     block_size=2, num_heads=2, units_per_head=4, max_past_horizon_blocks=1, max_future_horizon_blocks=1), [5], time=12)
 
 # Segment ids and positions from the constants: utterances packed in one stream (segment ids,
-# positions restarting at each), and positions with a gap. The reference's V2 reads them as
-# arrays; its Blockwise and MultiSource read them with common.get_source, which requires a
-# Sequence and then compares the Sequences themselves (a TypeError): a wrapper gives those the
-# values, as V2 has them.
+# positions restarting at each), positions with a gap, and a cross attention's query positions.
+# The reference's V2 reads them as arrays; its Blockwise and MultiSource read them with
+# common.get_source, which requires a Sequence and then compares the Sequences themselves (a
+# TypeError): a wrapper gives those the values, as V2 has them, and gives DotProductAttention,
+# which takes the values itself, the Sequence. Arrays given are wrapped as all-valid Sequences.
 _get_source = sl.attention.common.get_source
+def _given_as_sequence(constants, name):
+    c = constants[name]
+    return {name: c if isinstance(c, sl.Sequence) else sl.Sequence(c, jnp.ones(c.shape, bool))}
 sl.attention.common.get_source = lambda layer, name, constants, required_rank=3: (
-    _get_source(layer, name, {name: constants[name] if isinstance(constants[name], sl.Sequence) else sl.Sequence(constants[name], jnp.ones(constants[name].shape, bool))}, required_rank).values
+    _get_source(layer, name, _given_as_sequence(constants, name), required_rank).values
     if required_rank == 2 else _get_source(layer, name, constants, required_rank))
+# DotProductAttention's query positions read the Sequence's values themselves, as they should.
+sl.DotProductAttention._get_query_positions_from_constants = lambda self, constants: _get_source(
+    self, self.config.query_positions_name, _given_as_sequence(constants, self.config.query_positions_name), required_rank=2)
 _starts = [[0, 4, 6], [0, 2, 10]]
 _segments = np.array([[sum(s <= t for s in st) - 1 for t in range(12)] for st in _starts])
 _positions = np.array([[t - max(s for s in st if s <= t) for t in range(12)] for st in _starts])
@@ -265,6 +272,12 @@ reference_case("ids: MultiSourceDotProductAttention segment ids", sl.MultiSource
     constants={"source": source, "stream": sl.Sequence(jnp.asarray(np.random.default_rng(5).normal(size=(B, 5, 3)).astype(np.float32)), jnp.asarray(np.arange(5)[None, :] < np.array([[5], [3]]))),
                "source_seg": jnp.asarray([[0, 0, 1, 2, 1, 2], [1, 1, 0, 0, 2, 2]], jnp.int32), "stream_seg": jnp.asarray([[2, 1, 0, 1, 1], [0, 1, 2, 0, 1]], jnp.int32)},
     step_ids={"seg": _segments}, step_block=2)
+# Query positions of a cross attention's relative positions (key positions: the source's indices).
+for label, rel in [("T5", sl.T5RelativePositionEmbedding.Config(num_buckets=6, num_heads=2, bidirectional=True, max_distance=8)),
+                   ("Shaw", sl.ShawRelativePositionEmbedding.Config(max_backward=3, max_forward=2, num_heads=2, units_per_head=4))]:
+    reference_case(f"ids: DotProductAttention query positions, {label}", sl.DotProductAttention.Config(
+        source_name="source", num_heads=2, units_per_head=4, query_positions_name="qpos", relative_position_embedding=rel), [5], time=12,
+        constants={"source": source}, step_ids={"qpos": np.array([[t % 7 - 1 for t in range(12)], [2 * t - 5 for t in range(12)]])}, step_block=2)
 
 # Sweeps: every padding mode of the time-axis layers with strides and dilations, and the
 # attention and normalization options, small enough to keep the fixture small.

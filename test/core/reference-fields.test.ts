@@ -117,7 +117,7 @@ const cases: Case[] = [
   },
   {
     name: 'DotProductAttention', make: (e) => ({ type: 'DotProductAttention', source_name: 'source', ...heads, ...e }), inputShape: [4], source: true,
-    defaults: { ...attention, query_positions_name: null }, noEffect: attentionNoEffect, rejected: { ...attentionRejected, query_positions_name: 'positions' },
+    defaults: { ...attention, query_positions_name: null }, noEffect: { ...attentionNoEffect, query_positions_name: 'positions' }, rejected: attentionRejected,
   },
   {
     name: 'MultiSourceDotProductAttention', make: (e) => ({ type: 'MultiSourceDotProductAttention', source_names: ['source'], ...heads, ...e }), inputShape: [4], source: true,

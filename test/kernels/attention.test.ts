@@ -4,7 +4,8 @@
 // keys split between a ring (wrapping at every head position) and a linear block, windows
 // (past/future, unbounded, KV_FIRST), random masks with NaN at invalid keys and values, queries
 // that see nothing, sinks (embeddings and scalars), soft cap, per-unit query and key scales,
-// relative position modes 1-3, segment ids and windows of positions, probabilities, unaligned pointers (4, 8, 12 bytes) and guard
+// relative position modes 1-3 (over logical indices or given positions), segment ids and
+// windows of positions, probabilities, unaligned pointers (4, 8, 12 bytes) and guard
 // values around every output. seq_ring_write: blocks shorter and longer than the ring, every
 // head, strided sources. Runs on both builds (vitest projects).
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -73,8 +74,11 @@ interface Case {
   qCap: number; qLin: number; kvCap: number; kvLin: number; past: number; future: number; qOffset: number; kvFirst: number;
   softCap: number; kScale: boolean; qBias: boolean; relMode: 0 | 1 | 2 | 3; zeroFullyMasked: boolean; probs: boolean;
   offset: number; seed: number;
-  /** Segment ids (SEGMENTS) and windows by positions (POSITIONS, with blocks of `block` steps). */
-  segments: boolean; positions: boolean; block: number;
+  /**
+   * Segment ids (SEGMENTS) and windows by positions (POSITIONS, with blocks of `block` steps);
+   * with `indexKeys` the keys' positions are their logical indices (KV position pointers 0).
+   */
+  segments: boolean; positions: boolean; block: number; indexKeys: boolean;
 }
 
 function run(c: Case) {
@@ -144,10 +148,11 @@ function run(c: Case) {
         }
         for (let j = lo; j <= hi; j++) {
           const k = key(j);
-          if (!k.m || (c.segments && k.seg !== qSeg) || (c.positions && !inWindow(k.pos))) continue;
+          const kPos = c.indexKeys ? j : k.pos;
+          if (!k.m || (c.segments && k.seg !== qSeg) || (c.positions && !inWindow(kPos))) continue;
           let l = 0;
           for (let u = 0; u < U; u++) l += qe(u) * k.k(u);
-          if (c.relMode) l += rel(bucketMap[Math.min(dHi, Math.max(dLo, j - center)) - dLo]!);
+          if (c.relMode) l += rel(bucketMap[Math.min(dHi, Math.max(dLo, c.positions ? kPos - qPos : j - center)) - dLo]!);
           logits.push({ j, l: cap(l) });
         }
         if (logits.length === 0) {
@@ -189,7 +194,7 @@ function run(c: Case) {
     d[ATT.SEGMENTS] = c.segments ? 1 : 0;
     d[ATT.Q_RING_SEG] = mem.i32(qRingSeg); d[ATT.Q_LIN_SEG] = mem.i32(qLinSeg); d[ATT.KV_RING_SEG] = mem.i32(kvRingSeg); d[ATT.KV_LIN_SEG] = mem.i32(kvLinSeg);
     d[ATT.POSITIONS] = c.positions ? 1 : 0;
-    d[ATT.Q_RING_POS] = mem.i32(qRingPos); d[ATT.Q_LIN_POS] = mem.i32(qLinPos); d[ATT.KV_RING_POS] = mem.i32(kvRingPos); d[ATT.KV_LIN_POS] = mem.i32(kvLinPos);
+    d[ATT.Q_RING_POS] = mem.i32(qRingPos); d[ATT.Q_LIN_POS] = mem.i32(qLinPos); d[ATT.KV_RING_POS] = c.indexKeys ? 0 : mem.i32(kvRingPos); d[ATT.KV_LIN_POS] = c.indexKeys ? 0 : mem.i32(kvLinPos);
     const outLen = B * c.nq * H * U, probLen = B * c.nq * H * probRow;
     const out = mem.out(outLen), outMask = mem.out(Math.ceil((B * c.nq) / 4)), probs = c.probs ? mem.out(probLen) : 0;
     d[ATT.OUT] = out; d[ATT.OUT_MASK] = outMask; d[ATT.PROBS] = probs;
@@ -226,7 +231,7 @@ function run(c: Case) {
 const base: Case = {
   batch: 2, nq: 5, heads: 2, kvHeads: 1, units: 5, sinks: 0, scalars: false, qCap: 0, qLin: 5, kvCap: 0, kvLin: 7,
   past: -1, future: -1, qOffset: 0, kvFirst: 0, softCap: 0, kScale: false, qBias: false, relMode: 0, zeroFullyMasked: false,
-  probs: true, offset: 0, seed: 1, segments: false, positions: false, block: 1,
+  probs: true, offset: 0, seed: 1, segments: false, positions: false, block: 1, indexKeys: false,
 };
 
 describe('f32_attention', () => {
@@ -304,6 +309,16 @@ describe('f32_attention', () => {
           run({ ...base, segments, positions, block, past, future, kvCap: 5, kvLin: 3, kvFirst: 1, qCap: 2, qLin: 3, nq: 4, qOffset: 4, seed: seed++ });
           run({ ...base, segments, positions, block, past, future, kvCap: 20, kvLin: 17, qLin: 3, nq: 3, units: 24, sinks: 1, seed: seed++ });
         }
+      }
+    }
+  });
+
+  it('relative positions over given positions: query positions against key positions, or against logical indices (KV position pointers 0)', () => {
+    let seed = 600;
+    for (const relMode of [1, 2, 3] as const) {
+      for (const indexKeys of [false, true]) {
+        run({ ...base, relMode, positions: true, indexKeys, seed: seed++ });
+        run({ ...base, relMode, positions: true, indexKeys, segments: true, kvCap: 3, kvLin: 5, qCap: 1, qLin: 3, nq: 4, qOffset: 3, past: 4, future: 1, seed: seed++ });
       }
     }
   });

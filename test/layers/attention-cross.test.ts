@@ -74,6 +74,37 @@ describe('DotProductAttention', () => {
     });
   }
 
+  it('query positions from the constants: counting ones give the counted outputs; others move the relative positions, in layer() and step()', () => {
+    const rp: sl.RelativePositionConfig = { type: 'T5RelativePositionEmbedding', numBuckets: 8, numHeads: 2, bidirectional: true, maxDistance: 6 };
+    const source = sl.randomSequence([2, 9, 2], { seed: 4, lowLength: 3 });
+    const common = { sourceName: 'source', numHeads: 2, unitsPerHead: 3, relativePositionEmbedding: rp };
+    const counted = sl.build(sl.DotProductAttention(common), { inputShape: [3], constants: { source } });
+    const given = sl.build(sl.DotProductAttention({ ...common, queryPositionsName: 'qpos' }), { inputShape: [3], constants: { source } });
+    randomizeWeights(counted);
+    given.loadWeights(counted.getWeights());
+    const x = sl.randomSequence([2, 7, 3], { seed: 5 });
+    const positions = (f: (b: number, t: number) => number) => sl.Sequence.fromValues(Int32Array.from({ length: 14 }, (_, i) => f(Math.floor(i / 7), i % 7)), [2, 7], 'int32');
+    const y = counted.layer(x, { constants: { source } }).maskInvalid();
+    expect(Array.from(given.layer(x, { constants: { source, qpos: positions((_, t) => t) } }).maskInvalid().values)).toEqual(Array.from(y.values));
+    // Positions 3 on: the counted outputs of a stream 3 steps in.
+    const later = given.layer(x, { constants: { source, qpos: positions((_, t) => t + 3) } }).maskInvalid();
+    const state = counted.initialState(2, { constants: { source } });
+    counted.step(sl.randomSequence([2, 3, 3], { seed: 6, randomLengths: false }), state);
+    sl.assertSequencesClose(later, counted.step(x, state).maskInvalid(), 'positions from 3', 0, 0);
+    expect(Array.from(later.values)).not.toEqual(Array.from(y.values));
+    // Any positions (per item, repeated, negative): step() with them block by block equals layer().
+    const qpos = positions((b, t) => ((t * (b + 2)) % 5) - 2);
+    const whole = given.layer(x, { constants: { source, qpos } });
+    for (const block of [1, 2, 3]) {
+      const s = given.initialState(2, { constants: { source } }), outs: sl.Sequence[] = [];
+      for (let t = 0; t < 7; t += block) outs.push(given.step(x.sliceTime(t, t + block), s, { constants: { qpos: qpos.sliceTime(t, t + block) } }));
+      sl.assertSequencesClose(sl.Sequence.concatenate(outs), whole, `blocks of ${block}`, 0, 0);
+    }
+    expect(() => given.step(x.sliceTime(0, 2), given.initialState(2, { constants: { source } }))).toThrow(/^\[MISSING_CONSTANT\].*constants\.qpos: expected query positions \[2 or 1, 2 or 1\]/);
+    counted.dispose();
+    given.dispose();
+  });
+
   for (const time of [5, 11]) {
     it(`recompute_kv_per_step (time ${time}) equals projecting once`, () => {
       const source = sl.randomSequence([2, 6, 2], { seed: 6, lowLength: 3 });

@@ -24,15 +24,20 @@ const dotProductAttentionFields = {
   inputProjection: inputProjectionField('QueryAndKeyValueProjection'),
   /** Re-read the source and project it every step instead of once (default false). */
   recomputeKvPerStep: f.bool().default(false),
-  /** query_positions_name: null only (relative positions use the query's step index; query positions from the constants are not implemented). */
-  queryPositionsName: f.only([null], 'query positions from the constants are not implemented'),
+  /**
+   * Constants key of the query positions [batch, time] (int32 or float32; batch and time may
+   * be 1), each step's with it, for the relative position embedding: distance = source index -
+   * query position (default null: the query's step index, counted across steps). Without a
+   * relative position embedding they have no effect, as in the reference.
+   */
+  queryPositionsName: f.str().opt(),
 };
 
 /**
  * Dot-product cross attention. Output [H, U] per query step, mask = query mask; a query
  * whose source item has no valid step gets zeros (or the sinks' values). Relative position
  * embeddings (Shaw or T5) use query position = step index (counted across steps when
- * stepping) and key position = source index.
+ * stepping), or the constants' query_positions_name, and key position = source index.
  *
  * State: `keys` and `values` [B, source_time, H, U] and `mask` [B, source_time] (sized from
  * the source, so growable), `projected` u8 [1] (1 once they hold the source, which may have no
@@ -45,6 +50,8 @@ const dotProductAttentionFields = {
 export class DotProductAttentionLayer extends AttentionLayer {
   private readonly sourceName: string;
   private readonly recompute: boolean;
+  /** Constants key of the query positions, when a relative position embedding reads them. */
+  private readonly queryPositions: string | undefined;
 
   constructor(config: Resolved<typeof dotProductAttentionFields>, ctx: BuildContext) {
     const channels = sourceChannelsAtBuild(config.type, ctx.where, ctx.constants, config.sourceName);
@@ -55,15 +62,19 @@ export class DotProductAttentionLayer extends AttentionLayer {
     });
     this.sourceName = config.sourceName;
     this.recompute = config.recomputeKvPerStep;
+    this.queryPositions = config.relativePositionEmbedding ? config.queryPositionsName : undefined;
     const a = this.call.i32;
     a[ATT.PAST] = a[ATT.FUTURE] = -1;
+    // Given query positions against the source's indices (the kernel's KV positions 0).
+    a[ATT.POSITIONS] = this.queryPositions !== undefined ? 1 : 0;
     this.clearCache();
     this.checksStep = true;
-    // The source is taken at the first step when initialState did not get it: no step can be
-    // withheld; relative positions count query steps (see Layer.skipsWarmUp), from minus the
-    // warm-up a chain could not withhold (seesWarmUp).
-    this.readsStepConstants = !this.recompute;
-    this.skipsWarmUp = config.relativePositionEmbedding != null;
+    // The source is taken at the first step when initialState did not get it, and query
+    // positions come with each step: no step can be withheld; relative positions counted here
+    // count query steps (see Layer.skipsWarmUp), from minus the warm-up a chain could not
+    // withhold (seesWarmUp).
+    this.readsStepConstants = !this.recompute || this.queryPositions !== undefined;
+    this.skipsWarmUp = config.relativePositionEmbedding != null && this.queryPositions === undefined;
     this.buildNetworks(config, true);
     // x only makes queries: the query network's field is the layer's.
     if (this.networks.query) this.receptiveFieldPerStep = this.networks.query.receptiveFieldPerStep;
@@ -78,8 +89,9 @@ export class DotProductAttentionLayer extends AttentionLayer {
     this.networks.query?.seesWarmUp(steps);
   }
 
-  /** The source, whenever runStep will read it: every step with recompute, else the first. */
+  /** The source, whenever runStep will read it: every step with recompute, else the first; the query positions every step. */
   validateStep(batch: number, time: number, ctx: RunContext): void {
+    if (this.queryPositions !== undefined) this.stepConstant(ctx.constants, this.queryPositions, 'query positions', batch, time);
     if (this.recompute || !SourceState.projected(ctx.rt, this.stateOf(ctx))) getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch);
     this.networks.query?.validateStep(batch, time, ctx); // the key and value networks run over the source, not the step
   }
@@ -115,10 +127,12 @@ export class DotProductAttentionLayer extends AttentionLayer {
     this.bindKeyValues(kv.keys, kv.values, kv.stride, kv.mask, source.time);
   }
 
-  /** Projects and attends the queries of x; query i sits at position i + offset. */
+  /** Projects and attends the queries of x; query i sits at position i + offset, or at its given position. */
   private attendQueries(x: WSeq, ctx: RunContext, offset: number, stepping: boolean): WSeq {
     const { mask } = this.bindCrossQueries(x, ctx, stepping);
-    this.call.i32[ATT.Q_OFFSET] = offset;
+    const a = this.call.i32;
+    a[ATT.Q_OFFSET] = offset;
+    if (this.queryPositions !== undefined) a[ATT.Q_LIN_POS] = this.idsInScratch(ctx, this.queryPositions, 'query positions', x.batch, x.time);
     return this.result(this.attend(ctx, x.batch, x.time, mask), mask, x.batch, x.time);
   }
 
