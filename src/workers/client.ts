@@ -5,10 +5,11 @@
 import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
 import type { LayerConfig } from '../config.js';
 import { SeqLayersError, show } from '../errors.js';
+import type { Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
-import { fromWire, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepReply, type WireSequence } from './protocol.js';
+import { constantsToWire, fromWire, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
 
 export type { ModelInfo } from './protocol.js';
 
@@ -52,6 +53,8 @@ export interface WorkerOptions {
   maxMemoryBytes?: number;
   /** Module URLs each worker imports before building: custom layers register themselves there. */
   layerModules?: readonly string[];
+  /** Build-time constants, as build() takes them (e.g. a cross attention's source: its channels size the projection). */
+  constants?: Constants;
 }
 
 export interface OpenOptions {
@@ -71,6 +74,21 @@ export interface OpenOptions {
   snapshotEvery?: number;
   /** Told of each worker failure the stream survived (code WORKER_FAILED). */
   onFailure?: (error: SeqLayersError) => void;
+  /**
+   * Constants for the stream's initial state, as initialState() takes them (e.g. the sources a
+   * cross attention projects once, a conditioning vector); kept to open it again in a pool.
+   */
+  constants?: Constants;
+}
+
+/** Options of push() and process(). */
+export interface PushOptions {
+  /**
+   * Constants of the push's blocks, as step() takes them: one object for every block, or a
+   * list of one per block (e.g. segment ids, a streamed source's blocks). Kept with the push
+   * for replays, like its blocks.
+   */
+  constants?: Constants | readonly (Constants | undefined)[];
 }
 
 /** A promise with its resolve and reject at hand. */
@@ -127,6 +145,7 @@ export class ModelWorker {
     const ended = new Deferred<never>();
     spawned.onExit((reason) => ended.reject(new SeqLayersError('WORKER_FAILED', `the worker ${reason} while starting`)));
     const init = {
+      constants: opts.constants && constantsToWire(opts.constants, 'startWorker'),
       module: opts.module,
       config: opts.config,
       inputShape: [...opts.inputShape],
@@ -228,6 +247,8 @@ type Outcome = { ok: Sequence[] } | { error: SeqLayersError };
 
 interface Push {
   blocks: WireSequence[];
+  /** The constants of each block (null: none), or none at all. */
+  constants?: (WireConstants | null)[];
   /** The worker returns a snapshot with the outputs. */
   snapshot: boolean;
   acked: boolean;
@@ -242,6 +263,7 @@ interface Push {
 /** A push() waiting for room: admitted (turned into a Push in the log) in call order. */
 interface Waiting {
   blocks: WireSequence[];
+  constants?: (WireConstants | null)[];
   result: Deferred<Sequence[]> | null;
   snapshot: boolean;
   admitted: Deferred<Push>;
@@ -283,6 +305,8 @@ export class ModelStream {
   private readonly maxInFlight: number;
   private readonly snapshotEvery: number;
   private readonly onFailure?: (e: SeqLayersError) => void;
+  /** OpenOptions.constants, for each fresh state the stream opens (none once it has a snapshot). */
+  private readonly openConstants: WireConstants | undefined;
 
   private constructor(
     private worker: ModelWorker,
@@ -291,6 +315,7 @@ export class ModelStream {
     opts: OpenOptions,
   ) {
     this.base = opts.snapshot ?? null;
+    this.openConstants = opts.constants && constantsToWire(opts.constants, 'open', true);
     this.maxInFlight = opts.maxInFlight ?? 4;
     this.snapshotEvery = opts.snapshotEvery ?? 1;
     this.onFailure = opts.onFailure;
@@ -326,9 +351,9 @@ export class ModelStream {
     return this.worker.info;
   }
 
-  /** Queues blocks for the worker; resolves once they are accepted (backpressure). */
-  async push(blocks: Sequence | readonly Sequence[]): Promise<void> {
-    await this.submit(blocks, null);
+  /** Queues blocks (with their constants) for the worker; resolves once they are accepted (backpressure). */
+  async push(blocks: Sequence | readonly Sequence[], opts?: PushOptions): Promise<void> {
+    await this.submit(blocks, null, false, opts?.constants);
   }
 
   /** The outputs of the oldest unread push(), one Sequence per block, in order. */
@@ -344,12 +369,12 @@ export class ModelStream {
     return d.promise;
   }
 
-  /** Sends blocks and resolves with their outputs (not through read()). */
-  process(block: Sequence): Promise<Sequence>;
-  process(blocks: readonly Sequence[]): Promise<Sequence[]>;
-  async process(blocks: Sequence | readonly Sequence[]): Promise<Sequence | Sequence[]> {
+  /** Sends blocks (with their constants) and resolves with their outputs (not through read()). */
+  process(block: Sequence, opts?: PushOptions): Promise<Sequence>;
+  process(blocks: readonly Sequence[], opts?: PushOptions): Promise<Sequence[]>;
+  async process(blocks: Sequence | readonly Sequence[], opts?: PushOptions): Promise<Sequence | Sequence[]> {
     const result = new Deferred<Sequence[]>();
-    await this.submit(blocks, result);
+    await this.submit(blocks, result, false, opts?.constants);
     const out = await result.promise;
     return Array.isArray(blocks) ? out : out[0]!;
   }
@@ -394,7 +419,7 @@ export class ModelStream {
     this.fatal(e);
   }
 
-  private async submit(blocks: Sequence | readonly Sequence[], result: Deferred<Sequence[]> | null, snapshot = false): Promise<Push> {
+  private async submit(blocks: Sequence | readonly Sequence[], result: Deferred<Sequence[]> | null, snapshot: boolean, constants?: PushOptions['constants']): Promise<Push> {
     const list = Array.isArray(blocks) ? (blocks as readonly Sequence[]) : [blocks as Sequence];
     const bad = list.find((x) => !(x instanceof Sequence));
     if (bad !== undefined) throw new SeqLayersError('BAD_INPUT', `push: expected a Sequence or an array of Sequences, got ${show(bad)}`);
@@ -407,7 +432,8 @@ export class ModelStream {
     if (this.error) throw this.error;
     if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
     // Copies: the log keeps the blocks for replays, whatever the caller does with its arrays.
-    const w: Waiting = { blocks: list.map((x) => toWire(x, this.snapshotEvery > 0)), result, snapshot, admitted: new Deferred<Push>() };
+    const copy = this.snapshotEvery > 0;
+    const w: Waiting = { blocks: list.map((x) => toWire(x, copy)), constants: blockConstants(constants, list.length, copy), result, snapshot, admitted: new Deferred<Push>() };
     this.waiting.push(w);
     this.admit();
     return w.admitted.promise;
@@ -418,10 +444,10 @@ export class ModelStream {
     if (this.error) return;
     let admitted = false;
     while (this.waiting.length > 0 && this.inFlight < this.maxInFlight) {
-      const { blocks, result, snapshot, admitted: done } = this.waiting.shift()!;
+      const { blocks, constants, result, snapshot, admitted: done } = this.waiting.shift()!;
       const takeSnapshot = snapshot || (this.snapshotEvery > 0 && ++this.pushesSinceSnapshot >= this.snapshotEvery);
       if (takeSnapshot) this.pushesSinceSnapshot = 0;
-      const push: Push = { blocks, snapshot: takeSnapshot, acked: false, sentIn: -1, result };
+      const push: Push = { blocks, constants, snapshot: takeSnapshot, acked: false, sentIn: -1, result };
       this.log.push(push);
       this.inFlight++;
       done.resolve(push);
@@ -437,7 +463,7 @@ export class ModelStream {
     for (const push of this.log) {
       if (push.acked || push.sentIn === epoch) continue;
       push.sentIn = epoch;
-      worker.call((api) => api.step(id, push.blocks, { snapshot: push.snapshot, discard: false }), { stream: this, push }).then(
+      worker.call((api) => api.step(id, push.blocks, { snapshot: push.snapshot, discard: false, constants: push.constants }), { stream: this, push }).then(
         (reply) => epoch === this.epoch && (reply.lost === undefined ? this.acked(push, reply) : this.lost(push, reviveError(reply.lost))),
         (e: SeqLayersError) => epoch === this.epoch && this.refused(push, e),
       );
@@ -543,9 +569,11 @@ export class ModelStream {
       if (epoch !== this.epoch) return;
       await this.attach(worker);
       if (epoch !== this.epoch) return;
-      const replay = this.log.filter((p) => p.acked).flatMap((p) => p.blocks);
+      const acked = this.log.filter((p) => p.acked);
+      const replay = acked.flatMap((p) => p.blocks);
+      const constants = acked.some((p) => p.constants) ? acked.flatMap((p) => p.constants ?? p.blocks.map(() => null)) : undefined;
       if (replay.length) {
-        worker.call((api) => api.step(this.remoteId, replay, { snapshot: false, discard: true }), { stream: this }).then(
+        worker.call((api) => api.step(this.remoteId, replay, { snapshot: false, discard: true, constants }), { stream: this }).then(
           (reply) => (reply.lost === undefined ? recovered() : epoch === this.epoch && this.fatal(reviveError(reply.lost))),
           (e: SeqLayersError) => epoch === this.epoch && this.fatal(e),
         );
@@ -566,7 +594,7 @@ export class ModelStream {
     this.worker = worker;
     worker.streams.add(this);
     try {
-      this.remoteId = await worker.call((api) => api.open(this.batch, this.base ?? undefined), { stream: this });
+      this.remoteId = await worker.call((api) => api.open(this.batch, this.base ?? undefined, this.base ? undefined : this.openConstants), { stream: this });
     } catch (e) {
       worker.streams.delete(this);
       throw e;
@@ -713,6 +741,20 @@ export class ModelPool {
   }
 }
 
+/**
+ * PushOptions.constants for the wire, one entry per block (null: none), or undefined when no
+ * block has any; a list must have one entry per block.
+ */
+function blockConstants(c: PushOptions['constants'], blocks: number, copy: boolean): (WireConstants | null)[] | undefined {
+  if (c === undefined) return undefined;
+  if (!Array.isArray(c)) {
+    const w = constantsToWire(c as Constants, 'push', copy);
+    return Array.from({ length: blocks }, () => w);
+  }
+  if (c.length !== blocks) throw new SeqLayersError('BAD_ARGUMENT', `push: expected constants for each of the ${blocks} blocks, got a list of ${c.length}`);
+  return c.map((k, i) => (k === undefined ? null : constantsToWire(k, `push: block ${i}`, copy)));
+}
+
 /** Whether a buffer was detached (transferred away): only an empty one can be, and a view on it cannot be made. */
 function isDetached(b: ArrayBufferLike): boolean {
   if (b.byteLength !== 0) return false;
@@ -732,6 +774,7 @@ function isDetached(b: ArrayBufferLike): boolean {
 function checkWorkerOptions(opts: WorkerOptions, what: string): void {
   const fn = findFunction(opts?.config, 'config');
   if (fn) throw new SeqLayersError('BAD_CONFIG', `${what}: ${fn} is a function, which cannot cross to a worker (a Lambda layer runs only in the thread that built it)`);
+  if (opts?.constants !== undefined) constantsToWire(opts.constants, what);
   const w = opts?.weights;
   if (w === undefined) return;
   if (!(w instanceof Uint8Array)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected weights as the Uint8Array of a .safetensors file, got ${show(w)}`);

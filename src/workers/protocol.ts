@@ -2,7 +2,9 @@
 // coded errors as messages, and the shapes of the worker's calls. Shared by both sides.
 import { SeqLayersError, type ErrorCode } from '../errors.js';
 import { compileKernels, getRuntime, type KernelBuild } from '../runtime/runtime.js';
+import { show } from '../errors.js';
 import type { LayerConfig } from '../config.js';
+import type { ConstantArray, Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import { Sequence, type DType, type Values } from '../sequence.js';
 
@@ -31,6 +33,38 @@ export function fromWire(w: WireSequence): Sequence {
   return new Sequence(w.values, w.mask, w.shape, w.dtype);
 }
 
+/**
+ * Constants as structured clone carries them: each Sequence as a WireSequence, each array
+ * ({ values, shape }) as it is.
+ */
+export type WireConstants = Record<string, ({ kind: 'sequence' } & WireSequence) | { kind: 'array'; values: Float32Array | Int32Array; shape: number[] }>;
+
+/**
+ * Constants for the wire; `copy` detaches them from the caller's arrays (kept for replays).
+ * Anything but a Sequence or an array { values: Float32Array | Int32Array, shape } is a
+ * BAD_ARGUMENT naming `what` and the key (it could not be used in the worker).
+ */
+export function constantsToWire(c: Constants, what: string, copy = false): WireConstants {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected constants as an object of Sequences and arrays by name, got ${show(c)}`);
+  const out: WireConstants = {};
+  for (const [k, v] of Object.entries(c)) {
+    if (v instanceof Sequence) out[k] = { kind: 'sequence', ...toWire(v, copy) };
+    else if (isArray(v)) out[k] = { kind: 'array', values: copy ? v.values.slice() : tight(v.values), shape: [...v.shape] };
+    else throw new SeqLayersError('BAD_ARGUMENT', `${what}: constants.${k}: expected a Sequence or an array { values: Float32Array or Int32Array, shape }, got ${show(v)}`);
+  }
+  return out;
+}
+
+export function constantsFromWire(w: WireConstants): Constants {
+  return Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.kind === 'sequence' ? fromWire(v) : { values: v.values, shape: v.shape }]));
+}
+
+/** Whether v is a ConstantArray: float32 or int32 values and an array shape. */
+function isArray(v: unknown): v is ConstantArray {
+  const a = v as ConstantArray | null;
+  return typeof a === 'object' && a !== null && (a.values instanceof Float32Array || a.values instanceof Int32Array) && Array.isArray(a.shape);
+}
+
 /** The buffers of wire sequences, for a transfer list. */
 export function buffersOf(seqs: readonly WireSequence[]): ArrayBuffer[] {
   return seqs.flatMap((s) => [s.values.buffer as ArrayBuffer, s.mask.buffer as ArrayBuffer]);
@@ -50,6 +84,8 @@ export interface ServiceInit {
   maxMemoryBytes?: number;
   /** Module URLs imported before building (custom layers register themselves there). */
   layerModules?: string[];
+  /** Build-time constants (e.g. a cross attention's source, whose channels its projection needs). */
+  constants?: WireConstants;
 }
 
 /** The model's metadata, as the worker reports it after building. */
@@ -70,6 +106,8 @@ export interface StepRequest {
   snapshot: boolean;
   /** Step for the state only and return no outputs (replaying blocks already answered). */
   discard: boolean;
+  /** The constants of each block (null: none), when any block has some. */
+  constants?: (WireConstants | null)[];
 }
 
 export interface StepReply {
@@ -86,7 +124,8 @@ export interface StepReply {
 /** The worker's API (see service.ts). */
 export interface ServiceApi {
   init(o: ServiceInit): Promise<ModelInfo>;
-  open(batch: number, snapshot?: Uint8Array): number;
+  /** A new stream: a snapshot restored, or a fresh state (given `constants`, e.g. sources to project now). */
+  open(batch: number, snapshot?: Uint8Array, constants?: WireConstants): number;
   step(stream: number, blocks: WireSequence[], req: StepRequest): StepReply;
   close(stream: number): void;
   dispose(): void;

@@ -7,7 +7,7 @@ import { build, type Model, type State } from '../model.js';
 import { initSync } from '../runtime/runtime.js';
 import { readSafetensors } from '../weights/safetensors.js';
 import { transfer } from 'comlink';
-import { buffersOf, fromWire, toWire, type ModelInfo, type ServiceApi, type ServiceInit, type StepReply, type StepRequest, type WireSequence } from './protocol.js';
+import { buffersOf, constantsFromWire, fromWire, toWire, type ModelInfo, type ServiceApi, type ServiceInit, type StepReply, type StepRequest, type WireConstants, type WireSequence } from './protocol.js';
 
 export class ModelService implements ServiceApi {
   private model: Model | null = null;
@@ -27,7 +27,7 @@ export class ModelService implements ServiceApi {
     return this.guard(() => {
       if (this.model) throw new SeqLayersError('BAD_ARGUMENT', 'init: this worker already runs a model');
       const rt = initSync({ module: o.module, maxMemoryBytes: o.maxMemoryBytes });
-      const model = build(o.config, { inputShape: o.inputShape, inputDtype: o.inputDtype, seed: o.seed });
+      const model = build(o.config, { inputShape: o.inputShape, inputDtype: o.inputDtype, seed: o.seed, constants: o.constants && constantsFromWire(o.constants) });
       try {
         if (o.weights) model.loadWeights(readSafetensors(o.weights), { naming: o.weightNaming });
       } catch (e) {
@@ -47,10 +47,10 @@ export class ModelService implements ServiceApi {
     });
   }
 
-  open(batch: number, snapshot?: Uint8Array): number {
+  open(batch: number, snapshot?: Uint8Array, constants?: WireConstants): number {
     return this.guard(() => {
       const model = this.live();
-      const state = snapshot ? model.restoreState(snapshot) : model.initialState(batch);
+      const state = snapshot ? model.restoreState(snapshot) : model.initialState(batch, { constants: constants && constantsFromWire(constants) });
       if (state.batch !== batch) {
         state.dispose();
         throw new SeqLayersError('BAD_SNAPSHOT', `open: the snapshot holds ${state.batch} batch items, the stream was opened for ${batch}`);
@@ -72,8 +72,9 @@ export class ModelService implements ServiceApi {
       // applied, so they run on a copy that replaces the state only when every block passed.
       const target = blocks.length > 1 ? state.clone() : state;
       try {
-        for (const b of blocks) {
-          const y = model.step(fromWire(b), target);
+        for (let i = 0; i < blocks.length; i++) {
+          const c = req.constants?.[i];
+          const y = model.step(fromWire(blocks[i]!), target, c ? { constants: constantsFromWire(c) } : undefined);
           if (!req.discard) outputs.push(toWire(y));
         }
       } catch (e) {

@@ -112,6 +112,47 @@ describe('seqlayers/workers: pool', () => {
     });
   }
 
+  it('constants cross to the workers (at build, at open, with each push or each block), and with a failover replay', async () => {
+    // A conditioning vector with every push, segment ids with every block, a source projected at open.
+    const text = sl.randomSequence([2, 5, 3], { seed: 3, lowLength: 2 });
+    const speaker = { values: Float32Array.from({ length: 8 }, (_, i) => i / 4 - 1), shape: [2, 4] };
+    const built = sl.build(sl.Serial([
+      sl.Conditioning({ conditioningName: 'speaker', projection: 'linear', combination: 'add' }),
+      sl.DotProductSelfAttentionV2({ numHeads: 2, unitsPerHead: 4, maxPastHorizon: 6, segmentIdsName: 'seg' }),
+      sl.Flatten(),
+      sl.DotProductAttention({ sourceName: 'text', numHeads: 2, unitsPerHead: 2 }),
+    ]), { inputShape: [8], constants: { text, speaker }, seed: 3 });
+    const config = JSON.parse(JSON.stringify(built.toConfig())), weights = sl.writeSafetensors(built.getWeights());
+    const blocks = blocksOf(sl.randomSequence([2, 40, 8], { randomLengths: false, seed: 4 }), 4);
+    const seg = blocksOf(sl.Sequence.fromValues(Int32Array.from({ length: 80 }, (_, i) => Math.floor((i % 40) / 7) + (i < 40 ? 0 : 10)), [2, 40], 'int32'), 4);
+    const constantsOf = (i: number) => ({ speaker, seg: seg[i]! });
+    const state = built.initialState(2, { constants: { text } });
+    const expected = sl.Sequence.concatenate(blocks.map((b, i) => built.step(b, state, { constants: constantsOf(i) })));
+
+    const pool = await W.createPool({ config, inputShape: [8], weights, workers: 2, constants: { text, speaker } });
+    const s = await pool.open({ batch: 2, constants: { text }, snapshotEvery: 2 });
+    const outs: Sequence[] = [];
+    for (let i = 0; i < 3; i++) outs.push(await s.process(blocks[i]!, { constants: constantsOf(i) }));
+    // Two blocks in one push, one object of constants each; then pushes in flight when the worker dies.
+    outs.push(...(await s.process([blocks[3]!, blocks[4]!], { constants: [constantsOf(3), constantsOf(4)] })));
+    const pending = [5, 6, 7].map((i) => s.push(blocks[i]!, { constants: constantsOf(i) }));
+    pool.workers.find((w) => w.streams.has(s))!.terminate();
+    await Promise.all(pending);
+    for (const i of [8, 9]) await s.push(blocks[i]!, { constants: constantsOf(i) });
+    for (let i = 5; i < 10; i++) outs.push(...(await s.read()));
+    sl.assertSequencesClose(sl.Sequence.concatenate(outs), expected, 'pool stream with constants, through a failover', 0, 0);
+    expect(s.failures.map((e) => e.code)).toEqual(['WORKER_FAILED']);
+    // Bad constants: refused before anything is sent, or by the worker with its code; the stream goes on.
+    await expect(s.push(blocks[0]!, { constants: [constantsOf(0), constantsOf(1)] })).rejects.toThrow('[BAD_ARGUMENT] push: expected constants for each of the 1 blocks, got a list of 2');
+    await expect(s.push(blocks[0]!, { constants: { speaker: [1, 2, 3] } as never })).rejects.toThrow(/^\[BAD_ARGUMENT\] push: constants\.speaker: expected a Sequence or an array \{ values: Float32Array or Int32Array, shape \}, got \[1, 2, 3\]$/);
+    await expect(s.process(blocks[0]!, { constants: { speaker } })).rejects.toThrow(/^\[MISSING_CONSTANT\].*constants\.seg/);
+    await expect(pool.open({ constants: 7 as never })).rejects.toThrow('[BAD_ARGUMENT] open: expected constants as an object of Sequences and arrays by name, got 7');
+    const again = await pool.open({ batch: 2, constants: { text } });
+    sl.assertSequencesClose(await again.process(blocks[0]!, { constants: constantsOf(0) }), expected.sliceTime(0, 4), 'a second stream', 0, 0);
+    built.dispose();
+    await pool.close();
+  });
+
   it('with one worker, a stream waits for the replacement and resumes there, even when that one dies too', async () => {
     const { model, config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
