@@ -3,7 +3,8 @@
 // time. Host-independent (the AudioWorklet processor drives it; tests drive it in Node) and
 // allocation-free per quantum: every buffer is made in the constructor.
 import { SeqLayersError, show } from '../errors.js';
-import type { Model, State, StepOutput } from '../model.js';
+import type { Constants } from '../layer.js';
+import type { Model, RunOptions, State, StepOutput } from '../model.js';
 import { Sequence } from '../sequence.js';
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
@@ -16,6 +17,11 @@ export interface AdapterOptions {
    * multiple >= quantum). The ring adds blockFrames - gcd(blockFrames, quantum) frames of latency.
    */
   blockFrames?: number;
+  /**
+   * Constants for the whole stream (batch 1), given to initialState and to every step: e.g. a
+   * conditioning vector, or a source a cross attention projects once.
+   */
+  constants?: Constants;
 }
 
 export class BlockAdapter {
@@ -28,6 +34,8 @@ export class BlockAdapter {
   private readonly state: State;
   private readonly x: Sequence;
   private readonly out: StepOutput;
+  /** The options of every step (made once: nothing is allocated per quantum). */
+  private readonly run: RunOptions;
   private filled = 0; // frames of the current block gathered so far
   private readonly fifo: Float32Array; // interleaved output frames, a ring of `capacity`
   private readonly capacity: number;
@@ -58,9 +66,21 @@ export class BlockAdapter {
     this.capacity = prime + n + q;
     this.fifo = new Float32Array(this.capacity * this.outChannels);
     this.count = prime;
-    this.state = model.initialState(1);
+    this.run = { constants: opts.constants };
+    this.state = model.initialState(1, this.run);
     this.x = new Sequence(new Float32Array(n * this.inChannels), new Uint8Array(n).fill(1), [1, n, this.inChannels]);
     this.out = { values: new Float32Array(n * this.outChannels), mask: new Uint8Array(n) };
+    // One block of silence on a copy of the state: constants the steps need but lack (or of
+    // the wrong shape) are refused here, with their code, rather than on the render thread.
+    const trial = this.state.clone();
+    try {
+      model.stepInto(this.x, trial, this.out, this.run);
+    } catch (e) {
+      this.state.dispose();
+      throw e;
+    } finally {
+      trial.dispose();
+    }
   }
 
   /**
@@ -80,7 +100,7 @@ export class BlockAdapter {
       this.filled += take;
       i += take;
       if (this.filled === n) {
-        this.model.stepInto(this.x, this.state, this.out);
+        this.model.stepInto(this.x, this.state, this.out, this.run);
         this.filled = 0;
         const ov = this.out.values, om = this.out.mask;
         let w = (this.head + this.count) % this.capacity;

@@ -5,7 +5,8 @@ import type { LayerConfig } from '../config.js';
 import { SeqLayersError } from '../errors.js';
 import { build as buildModel, type WeightNaming } from '../model.js';
 import { Runtime, type KernelBuild } from '../runtime/runtime.js';
-import { kernelsFor, reviveError } from '../workers/protocol.js';
+import type { Constants } from '../layer.js';
+import { constantsToWire, kernelsFor, reviveError } from '../workers/protocol.js';
 import type { ProcessorMessage, ProcessorOptions } from './protocol.js';
 
 export { BlockAdapter } from './adapter.js';
@@ -32,6 +33,11 @@ export interface ModelNodeOptions {
   maxMemoryBytes?: number;
   /** Frames per model step (a multiple of the model's block size; default: the smallest one >= 128). */
   blockFrames?: number;
+  /**
+   * Constants for the node's whole life (batch 1), given to build, to the state and to every
+   * step (cloned into the worklet): e.g. a conditioning vector such as a speaker embedding.
+   */
+  constants?: Constants;
 }
 
 export interface ModelNode {
@@ -55,10 +61,11 @@ export interface ModelNode {
  */
 export async function createModelNode(context: BaseAudioContext, opts: ModelNodeOptions): Promise<ModelNode> {
   const inputShape = [...(opts.inputShape ?? [1])];
+  const constants = opts.constants && constantsToWire(opts.constants, 'createModelNode');
   const [module] = await Promise.all([kernelsFor(opts), context.audioWorklet.addModule(processorUrl)]);
   // The node's output channel count is fixed at construction: build the model here once to learn
   // it (and to report a bad config with its code before touching the audio graph).
-  const probe = buildModel(opts.config, { inputShape, runtime: new Runtime(module, opts.maxMemoryBytes) });
+  const probe = buildModel(opts.config, { inputShape, runtime: new Runtime(module, opts.maxMemoryBytes), constants: opts.constants });
   const outputChannels = probe.outputSpec.shape[0] ?? 1;
   probe.dispose();
   const processorOptions: ProcessorOptions = {
@@ -70,6 +77,7 @@ export async function createModelNode(context: BaseAudioContext, opts: ModelNode
     seed: opts.seed,
     maxMemoryBytes: opts.maxMemoryBytes,
     blockFrames: opts.blockFrames,
+    constants,
   };
   const node = new AudioWorkletNode(context, 'seqlayers-model', {
     numberOfInputs: 1,

@@ -8,6 +8,7 @@ import '../layers/index.js';
 import { build, type Model } from '../model.js';
 import { Runtime } from '../runtime/runtime.js';
 import { readSafetensors } from '../weights/safetensors.js';
+import { constantsFromWire } from '../workers/protocol.js';
 import { BlockAdapter } from './adapter.js';
 import type { ProcessorMessage, ProcessorOptions } from './protocol.js';
 
@@ -27,10 +28,11 @@ class SeqLayersProcessor extends AudioWorkletProcessor {
     const o = options.processorOptions;
     try {
       const rt = new Runtime(o.module, o.maxMemoryBytes);
-      this.model = build(o.config, { inputShape: o.inputShape, seed: o.seed, runtime: rt });
+      const constants = o.constants && constantsFromWire(o.constants);
+      this.model = build(o.config, { inputShape: o.inputShape, seed: o.seed, runtime: rt, constants });
       if (o.weights) this.model.loadWeights(readSafetensors(o.weights), { naming: o.weightNaming });
       const g = globalThis as { renderQuantumSize?: number };
-      this.adapter = new BlockAdapter(this.model, { quantum: g.renderQuantumSize ?? 128, blockFrames: o.blockFrames });
+      this.adapter = new BlockAdapter(this.model, { quantum: g.renderQuantumSize ?? 128, blockFrames: o.blockFrames, constants });
       this.post({
         type: 'ready',
         latency: this.adapter.latency,

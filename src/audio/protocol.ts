@@ -1,6 +1,7 @@
 // What the main thread and the seqlayers-model processor exchange.
 import type { LayerConfig } from '../config.js';
 import type { WeightNaming } from '../model.js';
+import type { WireConstants } from '../workers/protocol.js';
 
 /** processorOptions of the seqlayers-model AudioWorkletNode (structured-cloned into the worklet). */
 export interface ProcessorOptions {
@@ -15,6 +16,8 @@ export interface ProcessorOptions {
   seed?: number;
   maxMemoryBytes?: number;
   blockFrames?: number;
+  /** Constants for the build, the state and every step (see ModelNodeOptions.constants). */
+  constants?: WireConstants;
 }
 
 /** Messages from the processor: one 'ready' or 'error' after construction, 'error' later on a failure. */

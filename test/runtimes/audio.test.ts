@@ -76,6 +76,25 @@ describe('seqlayers/audio: BlockAdapter', () => {
     }
   });
 
+  it('plays a model with constants (a conditioning vector for the whole stream); missing ones are refused at construction', () => {
+    const speaker = { values: Float32Array.from([0.5, -1, 2]), shape: [1, 3] };
+    const model = sl.build(sl.Serial([
+      sl.Conditioning({ conditioningName: 'speaker', projection: 'linear', combination: 'add' }),
+      sl.Conv1D({ filters: 2, kernelSize: 3, padding: 'causal' }), sl.Dense({ features: 1 }),
+    ]), { inputShape: [1], seed: 4, constants: { speaker } });
+    const adapter = new audio.BlockAdapter(model, { quantum: 128, constants: { speaker } });
+    const x = sl.randomSequence([1, 6 * 128, 1], { randomLengths: false, seed: 2 });
+    const expected = model.layer(x, { constants: { speaker } }).values;
+    const output = [new Float32Array(128)];
+    for (let q = 0; q < 6; q++) {
+      adapter.process([(x.values as Float32Array).subarray(q * 128, (q + 1) * 128)], output);
+      for (let t = 0; t < 128; t++) expect(Math.abs(output[0]![t]! - expected[q * 128 + t]!)).toBeLessThan(1e-5);
+    }
+    adapter.dispose();
+    expect(() => new audio.BlockAdapter(model, { quantum: 128 })).toThrow(/^\[MISSING_CONSTANT\] Conditioning at config\.layers\[0\]: constants\.speaker/);
+    model.dispose();
+  });
+
   it('rejects models that cannot play as audio, with BAD_CONFIG', () => {
     const strided = sl.build(sl.Conv1D({ filters: 1, kernelSize: 2, strides: 2, padding: 'causal' }), { inputShape: [1] });
     expect(() => new audio.BlockAdapter(strided, { quantum: 128 })).toThrow(/^\[BAD_CONFIG\] audio: expected output ratio 1/);

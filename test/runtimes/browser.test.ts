@@ -77,12 +77,15 @@ describe.skipIf(!HAVE_CHROMIUM)('Chromium', () => {
 
   const mono = (sl: Parameters<typeof testModel>[0]) =>
     sl.Serial([sl.Conv1D({ filters: 8, kernelSize: 5, padding: 'causal' }), sl.Relu(), sl.Conv1D({ filters: 8, kernelSize: 3, dilationRate: 4, padding: 'causal' }), sl.Dense({ features: 1 })]);
-  const cases: [string, (s: typeof sl) => { config: object; channels?: number; blockFrames?: number; weightNaming?: string }][] = [
+  const cases: [string, (s: typeof sl) => { config: object; channels?: number; blockFrames?: number; weightNaming?: string; conditioning?: number[] }][] = [
     ['mono, blocks of one quantum (no added latency)', (s) => ({ config: mono(s) })],
     ["mono, weights by the reference's flax names", (s) => ({ config: mono(s), weightNaming: 'flax' })],
     ['mono, blocks of 160 frames (ring latency 128)', (s) => ({ config: mono(s), blockFrames: 160 })],
     ['a model with block size 5 (blocks of 130 frames)', (s) => ({ config: s.Blockwise(mono(s), 5) })],
     ['stereo in, stereo out', (s) => ({ config: s.Serial([s.Conv1D({ filters: 8, kernelSize: 4, padding: 'causal' }), s.Relu(), s.Dense({ features: 2 })]), channels: 2 })],
+    ['a conditioning vector in constants (cloned into the worklet)', (s) => ({
+      config: s.Serial([s.Conditioning({ conditioningName: 'c', projection: 'linear', combination: 'add' }), mono(s)]), conditioning: [0.25, -0.5, 1],
+    })],
   ];
   for (const [name, make] of cases) {
     it(`AudioWorklet renders layer() after the stated latency: ${name}`, async () => {

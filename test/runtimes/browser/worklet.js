@@ -33,18 +33,20 @@ async function render(channels, frames, planar, makeNode) {
 /**
  * Renders `seconds` of signal through `config` (input [channels]) and returns the error against
  * layer() after the node's latency, and the render time per 128-frame quantum. `weightNaming`:
- * how the weights handed to the node name their tensors.
+ * how the weights handed to the node name their tensors; `conditioning`: see below.
  */
-export async function run({ config, channels = 1, blockFrames, seconds = 1, weightNaming }) {
+export async function run({ config, channels = 1, blockFrames, seconds = 1, weightNaming, conditioning }) {
   await sl.init();
-  const model = sl.build(config, { inputShape: [channels], seed: 3 });
+  // `conditioning`: the values of a [1, n] conditioning vector, constants.c for the node's life.
+  const constants = conditioning && { c: { values: Float32Array.from(conditioning), shape: [1, conditioning.length] } };
+  const model = sl.build(config, { inputShape: [channels], seed: 3, constants });
   const outChannels = model.outputShape()[0];
   const weights = sl.writeSafetensors(model.getWeights({ naming: weightNaming }));
   const frames = Math.round(seconds * SAMPLE_RATE);
   const planar = signal(channels, frames);
   let info;
   const withModel = await render(outChannels, frames, planar, async (ctx) => {
-    info = await createModelNode(ctx, { config, inputShape: [channels], weights, weightNaming, blockFrames });
+    info = await createModelNode(ctx, { config, inputShape: [channels], weights, weightNaming, blockFrames, constants });
     return info.node;
   });
   // The same graph with a pass-through node: what rendering costs without the model.
@@ -52,7 +54,7 @@ export async function run({ config, channels = 1, blockFrames, seconds = 1, weig
 
   const interleaved = new Float32Array(frames * channels);
   for (let t = 0; t < frames; t++) for (let c = 0; c < channels; c++) interleaved[t * channels + c] = planar[c][t];
-  const expected = model.layer(sl.Sequence.fromValues(interleaved, [1, frames, channels])).values;
+  const expected = model.layer(sl.Sequence.fromValues(interleaved, [1, frames, channels]), { constants }).values;
   let maxError = 0;
   let prefix = 0;
   for (let t = 0; t < frames; t++) {
