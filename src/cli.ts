@@ -11,12 +11,12 @@ import { stateElementBytes, type Layer } from './layer.js';
 const USAGE = `seqlayers: streaming sequence layers on WebAssembly SIMD
 
 Usage:
-  seqlayers summary <config.json> [--input-shape S]
+  seqlayers summary <config.json> [--input-shape S] [constants]
       A table of the model's layers: output shape, output ratio, block size, latency
       (input/output), receptive field, parameters and streaming state bytes.
   seqlayers run <config.json> --weights <file.safetensors> --input <file.wav|.npy|.json>
                 [--block N] [--out <file.npy|.json>] [--input-shape S] [--weight-storage W]
-                [--weight-naming flax] [--progress | --quiet]
+                [--weight-naming flax] [--progress | --quiet] [constants]
       Streams the model over the input, N input steps per step (default: the block size),
       flushing at the end as layer() would. Without --out, prints one line per output step.
   seqlayers bench <config.json> [--weights <file.safetensors>] [--block N] [--steps N]
@@ -32,7 +32,14 @@ convert-silero and tools/export_reference.py write.
 --input-shape gives the input channel shape (e.g. 80, or 4,80) when the file has none.
 --weight-storage int8 stores the weights of every layer that can as int8 (weightStorage).
 --weight-naming flax reads tensors named as the reference's flax variables ('params/layers_0/kernel');
-a model file may say so itself ("weight_naming": "flax", as tools/export_reference.py writes).`;
+a model file may say so itself ("weight_naming": "flax", as tools/export_reference.py writes).
+Constants (repeatable; each a .npy or .json file of the same batch as the input, 1 for an
+unbatched one):
+  --constant name=file   an array [batch, ...], e.g. a conditioning vector: given whole
+  --sequence name=file   a Sequence [batch, time, ...] of valid steps, e.g. a cross attention's
+                         source: given whole
+  --stream name=file     a Sequence [batch, time, ...] as long as the input, e.g. segment ids:
+                         each step gets its block`;
 
 /** A wrong command line: printed with a hint, exit code 2. */
 class UsageError extends Error {}
@@ -58,6 +65,9 @@ const OPTIONS = {
   'sample-rate': { type: 'string' },
   'weight-storage': { type: 'string' },
   'weight-naming': { type: 'string' },
+  constant: { type: 'string', multiple: true },
+  sequence: { type: 'string', multiple: true },
+  stream: { type: 'string', multiple: true },
   progress: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -65,13 +75,13 @@ const OPTIONS = {
 
 /** Options each command takes, and how many positional arguments. */
 const COMMANDS: Record<string, { options: (keyof typeof OPTIONS)[]; args: string[] }> = {
-  summary: { options: ['input-shape'], args: ['config'] },
-  run: { options: ['weights', 'input', 'out', 'block', 'input-shape', 'weight-storage', 'weight-naming', 'progress', 'quiet'], args: ['config'] },
+  summary: { options: ['input-shape', 'constant', 'sequence', 'stream'], args: ['config'] },
+  run: { options: ['weights', 'input', 'out', 'block', 'input-shape', 'weight-storage', 'weight-naming', 'progress', 'quiet', 'constant', 'sequence', 'stream'], args: ['config'] },
   bench: { options: ['weights', 'block', 'steps', 'input-shape', 'weight-storage', 'weight-naming'], args: ['config'] },
   'convert-silero': { options: ['sample-rate'], args: ['onnx', 'outdir'] },
 };
 
-type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
+type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
 
 async function main(argv: string[]): Promise<void> {
   let parsed;
@@ -169,11 +179,11 @@ function loadModelFile(path: string, flags: Flags): ModelFile {
   return { config, inputShape, inputDtype, sampleRate: typeof rate === 'number' ? rate : undefined, weightNaming: naming as string | undefined };
 }
 
-function buildModel(file: ModelFile, weightsPath: string | undefined, naming?: string): sl.Model {
+function buildModel(file: ModelFile, weightsPath: string | undefined, naming?: string, constants?: sl.Constants): sl.Model {
   if (naming !== undefined && !(sl.WEIGHT_NAMINGS as readonly string[]).includes(naming)) {
     throw new UsageError(`--weight-naming (or the model file's weight_naming): expected one of ${sl.WEIGHT_NAMINGS.join(', ')}, got ${JSON.stringify(naming)}`);
   }
-  const model = sl.build(file.config, { inputShape: file.inputShape, inputDtype: file.inputDtype, seed: 0 });
+  const model = sl.build(file.config, { inputShape: file.inputShape, inputDtype: file.inputDtype, seed: 0, constants });
   if (weightsPath !== undefined) {
     try {
       model.loadWeights(sl.readSafetensors(readFile(weightsPath, 'weights file')), { naming: naming as sl.WeightNaming | undefined });
@@ -195,7 +205,7 @@ const bytesText = (n: number) => (n < 10240 ? `${n} B` : n < 10 * 2 ** 20 ? `${(
 
 function summary(path: string, flags: Flags): void {
   const file = loadModelFile(path, flags);
-  const model = buildModel(file, undefined);
+  const model = buildModel(file, undefined, undefined, readConstants(flags).all);
   const rows: string[][] = [['layer', 'output', 'ratio', 'block', 'latency', 'receptive field', 'params', 'state']];
   const visit = (l: Layer, depth: number, batch: number) => {
     const params = l.params.filter((p) => !p.viewOf).reduce((s, p) => s + p.size, 0);
@@ -268,6 +278,37 @@ function readInput(path: string, file: ModelFile): { x: sl.Sequence; batched: bo
   return { x: sl.Sequence.fromValues(values, full, file.inputDtype), batched: rank === 2 && !mono };
 }
 
+/**
+ * The constants of --constant (arrays), --sequence (Sequences given whole) and --stream
+ * (Sequences sliced with the steps), each name=file (.npy or .json): `whole` and `streamed`, and
+ * `all` for build (where only shapes matter).
+ */
+function readConstants(flags: Flags): { whole: sl.Constants; streamed: Record<string, sl.Sequence>; all: sl.Constants } {
+  const whole: Record<string, sl.Sequence | sl.ConstantArray> = {}, streamed: Record<string, sl.Sequence> = {};
+  for (const kind of ['constant', 'sequence', 'stream'] as const) {
+    for (const arg of flags[kind] ?? []) {
+      const m = /^([^=]+)=(.+)$/.exec(arg);
+      if (!m) throw new UsageError(`--${kind}: expected name=file (e.g. --${kind} speaker=speaker.npy), got ${JSON.stringify(arg)}`);
+      const [, name, path] = m as unknown as [string, string, string];
+      if (name in whole || name in streamed) throw new UsageError(`--${kind} ${name}: the constant ${JSON.stringify(name)} is given twice`);
+      const ext = extname(path).toLowerCase();
+      if (ext !== '.npy' && ext !== '.json') throw new UsageError(`--${kind} ${name}: expected a .npy or .json file, got ${JSON.stringify(path)}`);
+      const bytes = readFile(path, `constant ${name}`);
+      const { shape, data } = ext === '.npy' ? readNpy(bytes) : jsonArray(path, bytes);
+      if (kind === 'constant') {
+        if (shape.length < 1) throw new sl.SeqLayersError('BAD_INPUT', `constant ${name}: expected an array [batch, ...], got a scalar`);
+        whole[name] = { values: data, shape: [...shape] };
+        continue;
+      }
+      if (shape.length < 2) throw new sl.SeqLayersError('BAD_INPUT', `--${kind} ${name}: expected a Sequence [batch, time, ...], got shape [${shape.join(', ')}]`);
+      const seq = sl.Sequence.fromValues(data, [...shape], data instanceof Int32Array ? 'int32' : 'float32');
+      if (kind === 'sequence') whole[name] = seq;
+      else streamed[name] = seq;
+    }
+  }
+  return { whole, streamed, all: { ...whole, ...streamed } };
+}
+
 /** A JSON input: nested arrays (row-major), or {"shape": [...], "values": [...]}. */
 function jsonArray(path: string, bytes: Uint8Array): { shape: number[]; data: Float32Array } {
   let v: unknown;
@@ -293,23 +334,32 @@ function run(path: string, flags: Flags): void {
   const file = loadModelFile(path, flags);
   if (flags.weights === undefined) throw new UsageError('run needs --weights <file.safetensors> (bench runs without weights)');
   if (flags.input === undefined) throw new UsageError('run needs --input <file.wav|.npy|.json>');
-  const model = buildModel(file, flags.weights, flags['weight-naming'] ?? file.weightNaming);
+  const constants = readConstants(flags);
+  const model = buildModel(file, flags.weights, flags['weight-naming'] ?? file.weightNaming, constants.all);
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot stream (it has layers that only run whole sequences); nothing to run step by step`);
   const block = positiveInt(flags.block, 'block') ?? model.blockSize;
   if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
   const { x, batched } = readInput(flags.input, file);
+  for (const [name, c] of Object.entries(constants.all)) {
+    if (c.shape[0] !== x.batch) throw new sl.SeqLayersError('BAD_INPUT', `constant ${name}: expected a batch of ${x.batch} as the input's (its first axis), got shape [${c.shape.join(', ')}]`);
+  }
+  for (const [name, c] of Object.entries(constants.streamed)) {
+    if (c.time !== x.time) throw new sl.SeqLayersError('BAD_INPUT', `--stream ${name}: expected ${x.time} steps as the input, got shape [${c.shape.join(', ')}]`);
+  }
 
   // Steps over the input, then invalid blocks to flush the input latency; the first
   // outputLatency outputs are dropped (the contract that makes this equal layer()).
   const flushed = x.padToMultiple(block).padTime(0, Math.ceil(model.inputLatency / block) * block, false);
   const blocks = flushed.time / block;
+  const streamed = Object.entries(constants.streamed).map(([name, c]) => [name, c.padTime(0, flushed.time - c.time, false)] as const);
+  const constantsOf = (i: number): sl.Constants => ({ ...constants.whole, ...Object.fromEntries(streamed.map(([name, c]) => [name, c.sliceTime(i * block, (i + 1) * block)])) });
   const showProgress = flags.progress || (!flags.quiet && process.stderr.isTTY && blocks >= 50);
-  const state = model.initialState(x.batch);
+  const state = model.initialState(x.batch, { constants: constants.whole });
   const outputs: sl.Sequence[] = [];
   const t0 = performance.now();
   let shown = 0;
   for (let i = 0; i < blocks; i++) {
-    outputs.push(model.step(flushed.sliceTime(i * block, (i + 1) * block), state));
+    outputs.push(model.step(flushed.sliceTime(i * block, (i + 1) * block), state, { constants: constantsOf(i) }));
     const now = performance.now();
     if (showProgress && (now - shown > 100 || i === blocks - 1)) {
       shown = now;

@@ -177,6 +177,51 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
     lines.forEach((l, t) => [l[1], l[2]].forEach((v, j) => expect(v).toBeCloseTo(want[t * 2 + j]!, 4)));
   }, 60_000);
 
+  it('constants: an array (--constant), a whole Sequence (--sequence) and one streamed with the steps (--stream)', async () => {
+    const text = sl.Sequence.fromValues(Float32Array.from({ length: 5 * 3 }, (_, i) => Math.cos(i)), [1, 5, 3]);
+    const speaker = { values: Float32Array.from([0.5, -1, 0.25]), shape: [1, 3] };
+    const seg = sl.Sequence.fromValues(Int32Array.from({ length: 9 }, (_, t) => (t < 4 ? 0 : 1)), [1, 9], 'int32');
+    const config = sl.Serial([
+      sl.Conditioning({ conditioningName: 'speaker', projection: 'linear', combination: 'add' }),
+      sl.DotProductSelfAttentionV2({ numHeads: 2, unitsPerHead: 2, maxPastHorizon: 4, segmentIdsName: 'seg' }),
+      sl.Flatten(),
+      sl.DotProductAttention({ sourceName: 'text', numHeads: 1, unitsPerHead: 2 }),
+      sl.Flatten(),
+    ]);
+    writeFileSync(join(dir, 'cond.json'), JSON.stringify({ config, input_shape: [4] }));
+    const model = sl.build(config, { inputShape: [4], seed: 6, constants: { text, speaker, seg } });
+    writeFileSync(join(dir, 'cond.safetensors'), sl.writeSafetensors(model.getWeights()));
+    const x = sl.Sequence.fromValues(Float32Array.from({ length: 9 * 4 }, (_, i) => Math.sin(i / 3)), [1, 9, 4]);
+    const want = model.layer(x, { constants: { text, speaker, seg } }).values;
+    model.dispose();
+    writeFileSync(join(dir, 'cx.npy'), writeNpy([9, 4], x.values as Float32Array));
+    writeFileSync(join(dir, 'text.npy'), writeNpy([1, 5, 3], text.values as Float32Array));
+    writeFileSync(join(dir, 'speaker.json'), JSON.stringify([[0.5, -1, 0.25]]));
+    writeFileSync(join(dir, 'seg.json'), JSON.stringify({ shape: [1, 9], values: Array.from(seg.values) }));
+    const given = ['--constant', 'speaker=speaker.json', '--sequence', 'text=text.npy', '--stream', 'seg=seg.json'];
+    const r = await cli('run', 'cond.json', '--weights', 'cond.safetensors', '--input', 'cx.npy', '--block', '2', '--out', 'cy.npy', ...given);
+    expect(r.code, r.stderr).toBe(0);
+    const y = readNpy(readFileSync(join(dir, 'cy.npy')));
+    expect(y.shape).toEqual([9, 2]);
+    y.data.forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+    const summary = await cli('summary', 'cond.json', ...given);
+    expect(summary.code, summary.stderr).toBe(0);
+    expect(summary.stdout).toMatch(/DotProductAttention \(layers\.3\)/);
+    // Wrong or missing constants.
+    const cases: [string[], number, RegExp][] = [
+      [['--constant', 'speaker'], 2, /--constant: expected name=file \(e\.g\. --constant speaker=speaker\.npy\), got "speaker"/],
+      [['--constant', 'speaker=speaker.json', '--sequence', 'speaker=text.npy'], 2, /--sequence speaker: the constant "speaker" is given twice/],
+      [['--constant', 'speaker=speaker.txt'], 2, /--constant speaker: expected a \.npy or \.json file, got "speaker\.txt"/],
+      [['--constant', 'speaker=speaker.json', '--sequence', 'text=text.npy', '--stream', 'seg=text.npy'], 1, /\[BAD_INPUT\] --stream seg: expected 9 steps as the input, got shape \[1, 5, 3\]/],
+      [['--constant', 'speaker=speaker.json', '--sequence', 'text=text.npy'], 1, /\[MISSING_CONSTANT\] DotProductSelfAttentionV2 at config\.layers\[1\]: constants\.seg/],
+    ];
+    for (const [args, code, message] of cases) {
+      const bad = await cli('run', 'cond.json', '--weights', 'cond.safetensors', '--input', 'cx.npy', ...args);
+      expect(bad.code, `${args.join(' ')}: ${bad.stderr}`).toBe(code);
+      expect(bad.stderr).toMatch(message);
+    }
+  }, 60_000);
+
   it('unreadable or wrong files: a clear message and exit code 1', async () => {
     writeFileSync(join(dir, 'garbage.wav'), 'not a wav at all');
     writeFileSync(join(dir, 'broken.json'), '{"type": "Serial",');
