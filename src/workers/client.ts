@@ -9,7 +9,7 @@ import type { Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
-import { constantsToWire, fromWire, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
+import { constantsToWire, fromWire, isDetached, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
 
 export type { ModelInfo } from './protocol.js';
 
@@ -755,16 +755,6 @@ function blockConstants(c: PushOptions['constants'], blocks: number, copy: boole
   return c.map((k, i) => (k === undefined ? null : constantsToWire(k, `push: block ${i}`, copy)));
 }
 
-/** Whether a buffer was detached (transferred away): only an empty one can be, and a view on it cannot be made. */
-function isDetached(b: ArrayBufferLike): boolean {
-  if (b.byteLength !== 0) return false;
-  try {
-    new Uint8Array(b);
-    return false;
-  } catch {
-    return true;
-  }
-}
 
 /**
  * What must hold before options cross to a worker: the config as plain data (a function, such

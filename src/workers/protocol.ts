@@ -1,5 +1,6 @@
-// What crosses the boundary between a caller and a model worker: sequences as plain objects,
-// coded errors as messages, and the shapes of the worker's calls. Shared by both sides.
+// What crosses the boundary between a caller and a model worker: sequences and constants as
+// plain objects, coded errors as messages, and the shapes of the worker's calls. Shared by both
+// sides.
 import { SeqLayersError, type ErrorCode } from '../errors.js';
 import { compileKernels, getRuntime, type KernelBuild } from '../runtime/runtime.js';
 import { show } from '../errors.js';
@@ -33,6 +34,17 @@ export function fromWire(w: WireSequence): Sequence {
   return new Sequence(w.values, w.mask, w.shape, w.dtype);
 }
 
+/** Whether a buffer was detached (transferred away): only an empty one can be, and a view on it cannot be made. */
+export function isDetached(b: ArrayBufferLike): boolean {
+  if (b.byteLength !== 0) return false;
+  try {
+    new Uint8Array(b);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /**
  * Constants as structured clone carries them: each Sequence as a WireSequence, each array
  * ({ values, shape }) as it is.
@@ -48,6 +60,9 @@ export function constantsToWire(c: Constants, what: string, copy = false): WireC
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected constants as an object of Sequences and arrays by name, got ${show(c)}`);
   const out: WireConstants = {};
   for (const [k, v] of Object.entries(c)) {
+    // A detached buffer cannot be cloned: the DataCloneError would read as the worker's failure.
+    const buffers = v instanceof Sequence ? [v.values.buffer, v.mask.buffer] : isArray(v) ? [v.values.buffer] : [];
+    if (buffers.some(isDetached)) throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: its buffer was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
     if (v instanceof Sequence) out[k] = { kind: 'sequence', ...toWire(v, copy) };
     else if (isArray(v)) out[k] = { kind: 'array', values: copy ? v.values.slice() : tight(v.values), shape: [...v.shape] };
     else throw new SeqLayersError('BAD_ARGUMENT', `${what}: constants.${k}: expected a Sequence or an array { values: Float32Array or Int32Array, shape }, got ${show(v)}`);
