@@ -33,6 +33,8 @@ convert-silero and tools/export_reference.py write.
 --weight-storage int8 stores the weights of every layer that can as int8 (weightStorage).
 --weight-naming flax reads tensors named as the reference's flax variables ('params/layers_0/kernel');
 a model file may say so itself ("weight_naming": "flax", as tools/export_reference.py writes).
+A .json input or constant holds nested arrays (row-major) or {"shape": [...], "values": [...]},
+read as float32.
 Constants (repeatable; each a .npy or .json file of the same batch as the input, 1 for an
 unbatched one):
   --constant name=file   an array [batch, ...], e.g. a conditioning vector: given whole
@@ -189,6 +191,10 @@ function buildModel(file: ModelFile, weightsPath: string | undefined, naming?: s
       model.loadWeights(sl.readSafetensors(readFile(weightsPath, 'weights file')), { naming: naming as sl.WeightNaming | undefined });
     } catch (e) {
       model.dispose();
+      // Constants given at build size some layers (a conditioning projection, a source's).
+      if (e instanceof sl.SeqLayersError && e.code === 'BAD_WEIGHTS' && constants && Object.keys(constants).length) {
+        throw new sl.SeqLayersError('BAD_WEIGHTS', `${e.message.replace(/^\[BAD_WEIGHTS\] /, '')} (the shapes of the constants given size some layers: check those of --constant, --sequence and --stream)`);
+      }
       throw e;
     }
   }
@@ -279,6 +285,18 @@ function readInput(path: string, file: ModelFile): { x: sl.Sequence; batched: bo
 }
 
 /**
+ * A step's MISSING_CONSTANT about a constant given whole that is as long as the input, with a
+ * hint: a layer reading one number per step wants it with --stream. Other errors unchanged.
+ */
+function withStreamHint(e: unknown, whole: sl.Constants, time: number): unknown {
+  const name = e instanceof sl.SeqLayersError && e.code === 'MISSING_CONSTANT' ? /constants\.([^:]+):/.exec(e.message)?.[1] : undefined;
+  const c = name !== undefined && Object.hasOwn(whole, name) ? whole[name]! : undefined;
+  if (!c || c.shape[1] !== time) return e;
+  const message = (e as Error).message.replace(/^\[MISSING_CONSTANT\] /, '');
+  return new sl.SeqLayersError('MISSING_CONSTANT', `${message} (it is as long as the input: pass it with --stream ${name}=... to give each step its block)`);
+}
+
+/**
  * The constants of --constant (arrays), --sequence (Sequences given whole) and --stream
  * (Sequences sliced with the steps), each name=file (.npy or .json): `whole` and `streamed`, and
  * `all` for build (where only shapes matter).
@@ -359,7 +377,11 @@ function run(path: string, flags: Flags): void {
   const t0 = performance.now();
   let shown = 0;
   for (let i = 0; i < blocks; i++) {
-    outputs.push(model.step(flushed.sliceTime(i * block, (i + 1) * block), state, { constants: constantsOf(i) }));
+    try {
+      outputs.push(model.step(flushed.sliceTime(i * block, (i + 1) * block), state, { constants: constantsOf(i) }));
+    } catch (e) {
+      throw withStreamHint(e, constants.whole, x.time);
+    }
     const now = performance.now();
     if (showProgress && (now - shown > 100 || i === blocks - 1)) {
       shown = now;

@@ -35,5 +35,7 @@ export * from './layers/dsp.js';
 export * from './layers/attention/index.js';
 export * from './layers/padding.js';
 export * from './onnx/index.js';
+export { readNpy, writeNpy } from './io/npy.js';
+export type { NpyArray } from './io/npy.js';
 export { readWav } from './io/wav.js';
 export type { Wav } from './io/wav.js';

@@ -160,6 +160,35 @@ export interface ConstantArray {
 }
 export type Constants = Readonly<Record<string, Sequence | ConstantArray>>;
 
+/** Whether c is a ConstantArray: float32 or int32 values filling an integer shape (no callbacks: this runs at every step). */
+export function isConstantArray(c: unknown): c is ConstantArray {
+  const a = c as ConstantArray | null;
+  if (typeof a !== 'object' || a === null || !(a.values instanceof Float32Array || a.values instanceof Int32Array) || !Array.isArray(a.shape)) return false;
+  let size = 1;
+  for (let i = 0; i < a.shape.length; i++) {
+    const d = a.shape[i];
+    if (!Number.isInteger(d) || d! < 0) return false;
+    size *= d!;
+  }
+  return size === a.values.length;
+}
+
+/**
+ * `constants` as build(), layer(), initialState() and step() take them (`what`: which): an
+ * object of Sequences and arrays by name, else BAD_INPUT naming the entry.
+ */
+export function checkConstants(constants: unknown, what: string): Constants {
+  if (typeof constants !== 'object' || constants === null || Array.isArray(constants)) {
+    throw new SeqLayersError('BAD_INPUT', `${what}: expected constants as an object of Sequences and arrays by name, got ${show(constants)}`);
+  }
+  for (const k in constants) {
+    const c = (constants as Record<string, unknown>)[k];
+    if (!Object.hasOwn(constants, k) || c instanceof Sequence || isConstantArray(c)) continue;
+    throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: expected a Sequence or an array { values: Float32Array or Int32Array, shape } (values filling the shape), got ${show(c)}`);
+  }
+  return constants as Constants;
+}
+
 /** A constant for messages: 'a Sequence [2, 16, 5] float32' or 'an array [2, 5] float32'. */
 export function describeConstant(c: Sequence | ConstantArray): string {
   if (c instanceof Sequence) return `a Sequence ${show(c.shape)} ${c.dtype}`;

@@ -4,7 +4,7 @@ import { layerDef, MAX_DIM, normalizeConfig, type LayerConfig } from './config.j
 import { SeqLayersError, show } from './errors.js';
 import type { Fraction } from './fraction.js';
 import {
-  createStates, fromWasm, initialStateBytes, joinFlaxPath, joinPath, product, releaseStates, RunContext, sameShape, stateElementBytes, toWasm,
+  checkConstants, createStates, fromWasm, initialStateBytes, joinFlaxPath, joinPath, product, releaseStates, RunContext, sameShape, stateElementBytes, toWasm,
   type ChannelSpec, type Constants, type Layer, type Param, type StateBuffer, type WSeq,
 } from './layer.js';
 import { rfHull, type ReceptiveField, type ReceptiveFieldPerStep } from './receptive-field.js';
@@ -193,7 +193,7 @@ export class Model {
     this.rt = opts.runtime ?? getRuntime();
     this.config = config;
     this.inputSpec = { shape: Object.freeze([...opts.inputShape]), dtype: opts.inputDtype ?? 'float32' };
-    this.root = buildLayer(config, this.rt, '', '', 'config', this.inputSpec, opts.constants);
+    this.root = buildLayer(config, this.rt, '', '', 'config', this.inputSpec, opts.constants && checkConstants(opts.constants, 'build'));
     refuseSteps(this.root);
     this.layers = preorder(this.root);
     this.layers.forEach((l, i) => (l.slot = i));
@@ -344,7 +344,7 @@ export class Model {
     try {
       const ctx = this.ctx;
       ctx.state = null;
-      ctx.constants = opts?.constants ?? {};
+      ctx.constants = opts?.constants ? checkConstants(opts.constants, 'layer') : EMPTY;
       ctx.emits = emits;
       const y = this.root.runLayer(this.inputToWasm(x, 'layer'), ctx);
       return { output: fromWasm(rt, y, this.root.output), emits: emits ?? {} };
@@ -363,7 +363,7 @@ export class Model {
     this.enter('initialState');
     rt.arena.begin();
     try {
-      this.ctx.constants = opts?.constants ?? EMPTY;
+      this.ctx.constants = opts?.constants ? checkConstants(opts.constants, 'initialState') : EMPTY;
       return new State(this, batch, createStates(this.root, batch, this.ctx));
     } finally {
       rt.arena.end();
@@ -425,7 +425,7 @@ export class Model {
     try {
       const ctx = this.ctx;
       ctx.state = state;
-      ctx.constants = opts?.constants ?? EMPTY;
+      ctx.constants = opts?.constants ? checkConstants(opts.constants, into ? 'stepInto' : 'step') : EMPTY;
       ctx.emits = emits;
       // Every refusal a layer can foresee comes before the first state write.
       const xw = this.inputToWasm(x, into ? 'stepInto' : 'step');

@@ -214,6 +214,11 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
       [['--constant', 'speaker=speaker.txt'], 2, /--constant speaker: expected a \.npy or \.json file, got "speaker\.txt"/],
       [['--constant', 'speaker=speaker.json', '--sequence', 'text=text.npy', '--stream', 'seg=text.npy'], 1, /\[BAD_INPUT\] --stream seg: expected 9 steps as the input, got shape \[1, 5, 3\]/],
       [['--constant', 'speaker=speaker.json', '--sequence', 'text=text.npy'], 1, /\[MISSING_CONSTANT\] DotProductSelfAttentionV2 at config\.layers\[1\]: constants\.seg/],
+      // Per-step ids given whole, and a constant that sizes a layer given with the wrong shape: hints.
+      [['--constant', 'speaker=speaker.json', '--sequence', 'text=text.npy', '--sequence', 'seg=seg.json'], 1,
+        /constants\.seg: expected segment ids \[1, 1\].*got a Sequence \[1, 9\] float32 \(it is as long as the input: pass it with --stream seg=\.\.\. to give each step its block\)/],
+      [['--constant', 'speaker=text.npy', '--sequence', 'text=text.npy', '--stream', 'seg=seg.json'], 1,
+        /\[BAD_WEIGHTS\] .*\(the shapes of the constants given size some layers: check those of --constant, --sequence and --stream\)/],
     ];
     for (const [args, code, message] of cases) {
       const bad = await cli('run', 'cond.json', '--weights', 'cond.safetensors', '--input', 'cx.npy', ...args);

@@ -119,6 +119,14 @@ describe('readNpy and writeNpy', () => {
     expect((writeNpy([5], new Float32Array(5)).length - 20) % 64).toBe(0);
   });
 
+  it('writeNpy (public: sl.writeNpy) refuses values and shapes that do not fit, with BAD_ARGUMENT', () => {
+    expect(sl.writeNpy).toBe(writeNpy);
+    expect(() => writeNpy([2, 2], Float32Array.of(1, 2, 3))).toThrow('[BAD_ARGUMENT] writeNpy: expected a shape of at most 32 non-negative integers whose product is the 3 values, got [2, 2]');
+    expect(() => writeNpy([-1], Float32Array.of())).toThrow(/got \[-1\]$/);
+    expect(() => writeNpy([3], [1, 2, 3] as never)).toThrow('[BAD_ARGUMENT] writeNpy: expected the values as a Float32Array or an Int32Array, got [1, 2, 3]');
+    expect(Array.from(readNpy(writeNpy([], Int32Array.of(7))).data)).toEqual([7]);
+  });
+
   it('malformed or unsupported files are BAD_NPY errors', () => {
     const header = (descr: string, shape: string, fortran = 'False') => `{'descr': '${descr}', 'fortran_order': ${fortran}, 'shape': ${shape}, }\n`;
     const cases: [Uint8Array, RegExp][] = [

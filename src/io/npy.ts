@@ -63,8 +63,12 @@ export function readNpy(input: Uint8Array | ArrayBuffer): NpyArray {
   return { shape, data };
 }
 
-/** Serialises a float32 or int32 array as a version 1.0 .npy file. */
+/** Serialises a float32 or int32 array of `shape` (its values filling it, row-major) as a version 1.0 .npy file. */
 export function writeNpy(shape: readonly number[], data: Float32Array | Int32Array): Uint8Array {
+  if (!(data instanceof Float32Array || data instanceof Int32Array)) throw new SeqLayersError('BAD_ARGUMENT', `writeNpy: expected the values as a Float32Array or an Int32Array, got ${show(data)}`);
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0) || shape.length > 32 || shape.reduce((a, d) => a * d, 1) !== data.length) {
+    throw new SeqLayersError('BAD_ARGUMENT', `writeNpy: expected a shape of at most 32 non-negative integers whose product is the ${data.length} values, got ${show(shape)}`);
+  }
   const descr = data instanceof Int32Array ? '<i4' : '<f4';
   const dims = shape.length === 1 ? `${shape[0]},` : shape.join(', ');
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims}), }`;

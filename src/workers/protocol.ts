@@ -3,9 +3,8 @@
 // sides.
 import { SeqLayersError, type ErrorCode } from '../errors.js';
 import { compileKernels, getRuntime, type KernelBuild } from '../runtime/runtime.js';
-import { show } from '../errors.js';
 import type { LayerConfig } from '../config.js';
-import type { ConstantArray, Constants } from '../layer.js';
+import { checkConstants, type Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import { Sequence, type DType, type Values } from '../sequence.js';
 
@@ -53,31 +52,24 @@ export type WireConstants = Record<string, ({ kind: 'sequence' } & WireSequence)
 
 /**
  * Constants for the wire; `copy` detaches them from the caller's arrays (kept for replays).
- * Anything but a Sequence or an array { values: Float32Array | Int32Array, shape } is a
- * BAD_ARGUMENT naming `what` and the key (it could not be used in the worker).
+ * Refused as checkConstants refuses them (BAD_INPUT naming `what` and the key), and a detached
+ * buffer too: it cannot be cloned, and the DataCloneError would read as the worker's failure.
  */
 export function constantsToWire(c: Constants, what: string, copy = false): WireConstants {
-  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected constants as an object of Sequences and arrays by name, got ${show(c)}`);
   const out: WireConstants = {};
-  for (const [k, v] of Object.entries(c)) {
-    // A detached buffer cannot be cloned: the DataCloneError would read as the worker's failure.
-    const buffers = v instanceof Sequence ? [v.values.buffer, v.mask.buffer] : isArray(v) ? [v.values.buffer] : [];
-    if (buffers.some(isDetached)) throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: its buffer was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
+  for (const [k, v] of Object.entries(c ?? {})) {
+    const arrays = [(v as { values?: unknown })?.values, (v as { mask?: unknown })?.mask].filter(ArrayBuffer.isView);
+    if (arrays.some((a) => isDetached(a.buffer))) throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: its buffer was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
+  }
+  for (const [k, v] of Object.entries(checkConstants(c, what))) {
     if (v instanceof Sequence) out[k] = { kind: 'sequence', ...toWire(v, copy) };
-    else if (isArray(v)) out[k] = { kind: 'array', values: copy ? v.values.slice() : tight(v.values), shape: [...v.shape] };
-    else throw new SeqLayersError('BAD_ARGUMENT', `${what}: constants.${k}: expected a Sequence or an array { values: Float32Array or Int32Array, shape }, got ${show(v)}`);
+    else out[k] = { kind: 'array', values: copy ? v.values.slice() : tight(v.values), shape: [...v.shape] };
   }
   return out;
 }
 
 export function constantsFromWire(w: WireConstants): Constants {
   return Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.kind === 'sequence' ? fromWire(v) : { values: v.values, shape: v.shape }]));
-}
-
-/** Whether v is a ConstantArray: float32 or int32 values and an array shape. */
-function isArray(v: unknown): v is ConstantArray {
-  const a = v as ConstantArray | null;
-  return typeof a === 'object' && a !== null && (a.values instanceof Float32Array || a.values instanceof Int32Array) && Array.isArray(a.shape);
 }
 
 /** The buffers of wire sequences, for a transfer list. */

@@ -403,6 +403,17 @@ describe('segment ids and positions from the constants (DotProductSelfAttentionV
     const rest = m.step(x.sliceTime(2, 4), state, { constants: { seg: ids(2, 2, () => 0), pos: ids(2, 2, (_, t) => t + 2) } });
     sl.assertSequencesClose(first.concatenate(rest), m.layer(x, { constants: good }), 'after the refused steps', 1e-6, 1e-6);
     expect(() => sl.build(sl.DotProductSelfAttentionV2({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 3, segmentIdsName: 7 as never }), { inputShape: [2] })).toThrow(/^\[BAD_CONFIG\].*segmentIdsName/);
+    // Not constants at all (found by an audit: uncoded TypeErrors before), at every entry point.
+    const expects = 'expected a Sequence or an array { values: Float32Array or Int32Array, shape } (values filling the shape)';
+    for (const [bad, shown] of [[new Int32Array(8), 'Int32Array(8)'], [[0, 1], '[0, 1]'], [null, 'null'], ['seg', '"seg"'], [{ values: new Int32Array(3), shape: [2, 2] }, '{']] as const) {
+      const constants = { ...good, seg: bad as never };
+      const message = new RegExp(`^\\[BAD_INPUT\\] (layer|step|initialState|build): constants\\.seg: ${expects.replace(/[{}()]/g, '\\$&')}, got ${shown.replace(/[[\]{}()]/g, '\\$&')}`);
+      expect(() => m.layer(x, { constants })).toThrow(message);
+      expect(() => m.step(x.sliceTime(0, 2), m.initialState(2), { constants })).toThrow(message);
+      expect(() => m.initialState(2, { constants })).toThrow(message);
+      expect(() => sl.build(sl.Relu(), { inputShape: [2], constants })).toThrow(message);
+    }
+    expect(() => m.layer(x, { constants: 5 as never })).toThrow('[BAD_INPUT] layer: expected constants as an object of Sequences and arrays by name, got 5');
     m.dispose();
   });
 });

@@ -144,12 +144,12 @@ describe('seqlayers/workers: pool', () => {
     expect(s.failures.map((e) => e.code)).toEqual(['WORKER_FAILED']);
     // Bad constants: refused before anything is sent, or by the worker with its code; the stream goes on.
     await expect(s.push(blocks[0]!, { constants: [constantsOf(0), constantsOf(1)] })).rejects.toThrow('[BAD_ARGUMENT] push: expected constants for each of the 1 blocks, got a list of 2');
-    await expect(s.push(blocks[0]!, { constants: { speaker: [1, 2, 3] } as never })).rejects.toThrow(/^\[BAD_ARGUMENT\] push: constants\.speaker: expected a Sequence or an array \{ values: Float32Array or Int32Array, shape \}, got \[1, 2, 3\]$/);
+    await expect(s.push(blocks[0]!, { constants: { speaker: [1, 2, 3] } as never })).rejects.toThrow(/^\[BAD_INPUT\] push: constants\.speaker: expected a Sequence or an array \{ values: Float32Array or Int32Array, shape \} \(values filling the shape\), got \[1, 2, 3\]$/);
     await expect(s.process(blocks[0]!, { constants: { speaker } })).rejects.toThrow(/^\[MISSING_CONSTANT\].*constants\.seg/);
     const gone = { values: new Float32Array(8), shape: [2, 4] };
     structuredClone(gone.values.buffer, { transfer: [gone.values.buffer] });
     await expect(s.push(blocks[0]!, { constants: { speaker: gone, seg: seg[0]! } })).rejects.toThrow('[BAD_INPUT] push: constants.speaker: its buffer was detached (transferred elsewhere, e.g. to a worker); pass a copy');
-    await expect(pool.open({ constants: 7 as never })).rejects.toThrow('[BAD_ARGUMENT] open: expected constants as an object of Sequences and arrays by name, got 7');
+    await expect(pool.open({ constants: 7 as never })).rejects.toThrow('[BAD_INPUT] open: expected constants as an object of Sequences and arrays by name, got 7');
     const again = await pool.open({ batch: 2, constants: { text } });
     sl.assertSequencesClose(await again.process(blocks[0]!, { constants: constantsOf(0) }), expected.sliceTime(0, 4), 'a second stream', 0, 0);
     built.dispose();

@@ -121,7 +121,8 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
     if (this.querySegmentIds !== undefined) {
       const ids = config.sourceSegmentIdsNames, n = this.sources.length;
       if (!ids || (ids.length !== 1 && ids.length !== n)) {
-        throw this.error('BAD_CONFIG', `source_segment_ids_names: expected 1 or ${n} names (one per source) with query_segment_ids_name ${show(this.querySegmentIds)}, got ${ids ? JSON.stringify(ids) : 'none'}`);
+        const expected = n === 1 ? '1 name' : `1 or ${n} names (one per source)`;
+        throw this.error('BAD_CONFIG', `source_segment_ids_names: expected ${expected} with query_segment_ids_name ${show(this.querySegmentIds)}, got ${ids ? JSON.stringify(ids) : 'none'}`);
       }
       this.sources.forEach((s, i) => (s.segmentIds = ids[ids.length === 1 ? 0 : i]));
     }
