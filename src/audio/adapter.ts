@@ -70,16 +70,32 @@ export class BlockAdapter {
     this.state = model.initialState(1, this.run);
     this.x = new Sequence(new Float32Array(n * this.inChannels), new Uint8Array(n).fill(1), [1, n, this.inChannels]);
     this.out = { values: new Float32Array(n * this.outChannels), mask: new Uint8Array(n) };
-    // One block of silence on a copy of the state: constants the steps need but lack (or of
-    // the wrong shape) are refused here, with their code, rather than on the render thread.
-    const trial = this.state.clone();
     try {
-      model.stepInto(this.x, trial, this.out, this.run);
+      this.trial(this.run);
     } catch (e) {
       this.state.dispose();
       throw e;
+    }
+  }
+
+  /**
+   * Replaces the constants of every later step (e.g. another speaker's conditioning vector),
+   * after a trial step with them; refused ones (with their code) leave the current ones.
+   */
+  setConstants(constants: Constants): void {
+    this.trial({ constants });
+    this.run.constants = constants;
+  }
+
+  // One block of silence on a copy of the state: constants the steps need but lack (or of the
+  // wrong shape) are refused here, with their code, rather than on the render thread. The
+  // output buffer is rewritten by the next step anyway.
+  private trial(run: RunOptions): void {
+    const copy = this.state.clone();
+    try {
+      this.model.stepInto(this.x, copy, this.out, run);
     } finally {
-      trial.dispose();
+      copy.dispose();
     }
   }
 

@@ -7,7 +7,7 @@ import { build as buildModel, type WeightNaming } from '../model.js';
 import { Runtime, type KernelBuild } from '../runtime/runtime.js';
 import type { Constants } from '../layer.js';
 import { constantsToWire, kernelsFor, reviveError } from '../workers/protocol.js';
-import type { ProcessorMessage, ProcessorOptions } from './protocol.js';
+import type { NodeMessage, ProcessorMessage, ProcessorOptions } from './protocol.js';
 
 export { BlockAdapter } from './adapter.js';
 export type { AdapterOptions } from './adapter.js';
@@ -51,6 +51,12 @@ export interface ModelNode {
   readonly memoryBytes: number;
   /** Rejects with the coded error if the processor fails while rendering (then it outputs silence). */
   readonly failed: Promise<never>;
+  /**
+   * Replaces the constants of the steps after the current one (e.g. another speaker's
+   * conditioning vector; the same keys and shapes). Resolves once the processor took them, or
+   * rejects with their coded error, the node keeping the ones it had.
+   */
+  setConstants(constants: Constants): Promise<void>;
   /** Frees the model in the worklet; the node outputs nothing afterwards. Disconnect it too. */
   dispose(): void;
 }
@@ -90,13 +96,26 @@ export async function createModelNode(context: BaseAudioContext, opts: ModelNode
   let failWith!: (e: SeqLayersError) => void;
   const failed = new Promise<never>((_, reject) => (failWith = reject));
   failed.catch(() => {});
+  const answers = new Map<number, { resolve: () => void; reject: (e: SeqLayersError) => void }>();
+  let nextId = 1;
+  /** Why the processor will answer no more messages (it failed, or the node was disposed). */
+  let gone: SeqLayersError | null = null;
   const ready = await new Promise<Extract<ProcessorMessage, { type: 'ready' }>>((resolve, reject) => {
     node.port.onmessage = (ev: MessageEvent<ProcessorMessage>) => {
-      if (ev.data.type === 'ready') resolve(ev.data);
-      else {
-        const e = reviveError(new Error(ev.data.message));
+      const m = ev.data;
+      if (m.type === 'ready') resolve(m);
+      else if (m.type === 'constants') {
+        const answer = answers.get(m.id);
+        answers.delete(m.id);
+        if (m.refused === undefined) answer?.resolve();
+        else answer?.reject(reviveError(new Error(m.refused)));
+      } else {
+        const e = reviveError(new Error(m.message));
         reject(e);
         failWith(e);
+        gone ??= e;
+        for (const a of answers.values()) a.reject(e);
+        answers.clear();
       }
     };
     node.onprocessorerror = () => reject(new SeqLayersError('WORKER_FAILED', 'the seqlayers-model processor failed to start'));
@@ -108,6 +127,22 @@ export async function createModelNode(context: BaseAudioContext, opts: ModelNode
     build: ready.build,
     memoryBytes: ready.memoryBytes,
     failed,
-    dispose: () => node.port.postMessage({ type: 'dispose' }),
+    setConstants(c: Constants): Promise<void> {
+      if (gone) return Promise.reject(gone);
+      let wire;
+      try {
+        wire = constantsToWire(c, 'setConstants');
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      const id = nextId++;
+      const answered = new Promise<void>((resolve, reject) => answers.set(id, { resolve, reject }));
+      node.port.postMessage({ type: 'constants', id, constants: wire } satisfies NodeMessage);
+      return answered;
+    },
+    dispose: () => {
+      gone ??= new SeqLayersError('DISPOSED', 'setConstants: the node was disposed');
+      node.port.postMessage({ type: 'dispose' } satisfies NodeMessage);
+    },
   };
 }

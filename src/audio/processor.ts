@@ -8,9 +8,9 @@ import '../layers/index.js';
 import { build, type Model } from '../model.js';
 import { Runtime } from '../runtime/runtime.js';
 import { readSafetensors } from '../weights/safetensors.js';
-import { constantsFromWire } from '../workers/protocol.js';
+import { constantsFromWire, type WireConstants } from '../workers/protocol.js';
 import { BlockAdapter } from './adapter.js';
-import type { ProcessorMessage, ProcessorOptions } from './protocol.js';
+import type { NodeMessage, ProcessorMessage, ProcessorOptions } from './protocol.js';
 
 // The AudioWorkletGlobalScope API (not in TypeScript's DOM library).
 declare class AudioWorkletProcessor {
@@ -43,8 +43,10 @@ class SeqLayersProcessor extends AudioWorkletProcessor {
     } catch (e) {
       this.fail(e);
     }
-    this.port.onmessage = (ev: MessageEvent<{ type: 'dispose' }>) => {
-      if (ev.data?.type === 'dispose') this.dispose();
+    this.port.onmessage = (ev: MessageEvent<NodeMessage>) => {
+      const m = ev.data;
+      if (m?.type === 'dispose') this.dispose();
+      else if (m?.type === 'constants') this.setConstants(m.id, m.constants);
     };
   }
 
@@ -56,6 +58,17 @@ class SeqLayersProcessor extends AudioWorkletProcessor {
     } catch (e) {
       this.fail(e);
       return false;
+    }
+  }
+
+  // Between render quanta (messages never interrupt process()): the next block steps with them.
+  private setConstants(id: number, constants: WireConstants): void {
+    try {
+      if (!this.adapter) throw new SeqLayersError('DISPOSED', 'setConstants: the node was disposed');
+      this.adapter.setConstants(constantsFromWire(constants));
+      this.post({ type: 'constants', id });
+    } catch (e) {
+      this.post({ type: 'constants', id, refused: e instanceof SeqLayersError ? e.message : `[WORKER_FAILED] ${(e as Error)?.message ?? String(e)}` });
     }
   }
 

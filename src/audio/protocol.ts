@@ -20,7 +20,14 @@ export interface ProcessorOptions {
   constants?: WireConstants;
 }
 
-/** Messages from the processor: one 'ready' or 'error' after construction, 'error' later on a failure. */
+/** Messages to the processor: free the model, or replace the constants of later steps (answered by `id`). */
+export type NodeMessage = { type: 'dispose' } | { type: 'constants'; id: number; constants: WireConstants };
+
+/**
+ * Messages from the processor: one 'ready' or 'error' after construction, 'error' later on a
+ * failure, and the answer to each 'constants' message (refused: the coded error's message).
+ */
 export type ProcessorMessage =
   | { type: 'ready'; latency: number; blockFrames: number; build: 'simd' | 'relaxed'; memoryBytes: number }
-  | { type: 'error'; message: string };
+  | { type: 'error'; message: string }
+  | { type: 'constants'; id: number; refused?: string };

@@ -76,7 +76,7 @@ describe('seqlayers/audio: BlockAdapter', () => {
     }
   });
 
-  it('plays a model with constants (a conditioning vector for the whole stream); missing ones are refused at construction', () => {
+  it('plays a model with constants (a conditioning vector), replaced between quanta by setConstants; missing ones are refused', () => {
     const speaker = { values: Float32Array.from([0.5, -1, 2]), shape: [1, 3] };
     const model = sl.build(sl.Serial([
       sl.Conditioning({ conditioningName: 'speaker', projection: 'linear', combination: 'add' }),
@@ -92,6 +92,22 @@ describe('seqlayers/audio: BlockAdapter', () => {
     }
     adapter.dispose();
     expect(() => new audio.BlockAdapter(model, { quantum: 128 })).toThrow(/^\[MISSING_CONSTANT\] Conditioning at config\.layers\[0\]: constants\.speaker/);
+
+    // setConstants between quanta: the next blocks step with them; refused ones change nothing.
+    const other = { values: Float32Array.from([-1, 0.5, 3]), shape: [1, 3] };
+    const switching = new audio.BlockAdapter(model, { quantum: 128, constants: { speaker } });
+    const state = model.initialState(1, { constants: { speaker } });
+    for (let q = 0; q < 6; q++) {
+      if (q === 3) {
+        expect(() => switching.setConstants({ voice: other })).toThrow(/^\[MISSING_CONSTANT\].*constants\.speaker/);
+        expect(() => switching.setConstants({ speaker: { values: new Float32Array(2), shape: [1, 2] } })).toThrow(/^\[MISSING_CONSTANT\].*constants\.speaker/);
+        switching.setConstants({ speaker: other });
+      }
+      switching.process([(x.values as Float32Array).subarray(q * 128, (q + 1) * 128)], output);
+      const want = model.step(x.sliceTime(q * 128, (q + 1) * 128), state, { constants: { speaker: q < 3 ? speaker : other } }).values;
+      for (let t = 0; t < 128; t++) expect(output[0]![t]).toBe(want[t]);
+    }
+    switching.dispose();
     model.dispose();
   });
 

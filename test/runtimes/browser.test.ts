@@ -52,6 +52,8 @@ interface WorkletResult {
   memoryBytes: number;
   maxError: number;
   prefix: number;
+  /** setConstants's refusal of constants lacking the model's key (with switchTo). */
+  refused?: string | null;
   msPerQuantum: number;
   baselineMsPerQuantum: number;
 }
@@ -77,7 +79,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Chromium', () => {
 
   const mono = (sl: Parameters<typeof testModel>[0]) =>
     sl.Serial([sl.Conv1D({ filters: 8, kernelSize: 5, padding: 'causal' }), sl.Relu(), sl.Conv1D({ filters: 8, kernelSize: 3, dilationRate: 4, padding: 'causal' }), sl.Dense({ features: 1 })]);
-  const cases: [string, (s: typeof sl) => { config: object; channels?: number; blockFrames?: number; weightNaming?: string; conditioning?: number[] }][] = [
+  const cases: [string, (s: typeof sl) => { config: object; channels?: number; blockFrames?: number; weightNaming?: string; conditioning?: number[]; switchTo?: number[] }][] = [
     ['mono, blocks of one quantum (no added latency)', (s) => ({ config: mono(s) })],
     ["mono, weights by the reference's flax names", (s) => ({ config: mono(s), weightNaming: 'flax' })],
     ['mono, blocks of 160 frames (ring latency 128)', (s) => ({ config: mono(s), blockFrames: 160 })],
@@ -85,6 +87,9 @@ describe.skipIf(!HAVE_CHROMIUM)('Chromium', () => {
     ['stereo in, stereo out', (s) => ({ config: s.Serial([s.Conv1D({ filters: 8, kernelSize: 4, padding: 'causal' }), s.Relu(), s.Dense({ features: 2 })]), channels: 2 })],
     ['a conditioning vector in constants (cloned into the worklet)', (s) => ({
       config: s.Serial([s.Conditioning({ conditioningName: 'c', projection: 'linear', combination: 'add' }), mono(s)]), conditioning: [0.25, -0.5, 1],
+    })],
+    ['another conditioning vector by setConstants (after a refused one)', (s) => ({
+      config: s.Serial([s.Conditioning({ conditioningName: 'c', projection: 'linear', combination: 'add' }), mono(s)]), conditioning: [0.25, -0.5, 1], switchTo: [2, 0, -1],
     })],
   ];
   for (const [name, make] of cases) {
@@ -95,6 +100,7 @@ describe.skipIf(!HAVE_CHROMIUM)('Chromium', () => {
       expect(r.latency).toBe(expectedLatency);
       expect(r.prefix, 'silence before the latency').toBe(0);
       expect(r.maxError).toBeLessThan(1e-5);
+      if (args.switchTo) expect(r.refused).toMatch(/^\[MISSING_CONSTANT\] Conditioning at config\.layers\[0\]: constants\.c/);
       console.log(
         `[audio worklet] ${name}: latency ${r.latency} frames, build ${r.build}, ${r.memoryBytes / 1024} KiB wasm memory, ` +
           `render ${(r.msPerQuantum * 1000).toFixed(1)} µs/quantum (pass-through graph ${(r.baselineMsPerQuantum * 1000).toFixed(1)} µs), max error ${r.maxError.toExponential(1)}`,

@@ -35,18 +35,24 @@ async function render(channels, frames, planar, makeNode) {
  * layer() after the node's latency, and the render time per 128-frame quantum. `weightNaming`:
  * how the weights handed to the node name their tensors; `conditioning`: see below.
  */
-export async function run({ config, channels = 1, blockFrames, seconds = 1, weightNaming, conditioning }) {
+export async function run({ config, channels = 1, blockFrames, seconds = 1, weightNaming, conditioning, switchTo }) {
   await sl.init();
-  // `conditioning`: the values of a [1, n] conditioning vector, constants.c for the node's life.
-  const constants = conditioning && { c: { values: Float32Array.from(conditioning), shape: [1, conditioning.length] } };
+  // `conditioning`: the values of a [1, n] conditioning vector, constants.c given to the node;
+  // `switchTo`: other values, set with setConstants before rendering (after a refused set).
+  const vector = (v) => ({ c: { values: Float32Array.from(v), shape: [1, v.length] } });
+  const constants = conditioning && vector(conditioning);
   const model = sl.build(config, { inputShape: [channels], seed: 3, constants });
   const outChannels = model.outputShape()[0];
   const weights = sl.writeSafetensors(model.getWeights({ naming: weightNaming }));
   const frames = Math.round(seconds * SAMPLE_RATE);
   const planar = signal(channels, frames);
-  let info;
+  let info, refused;
   const withModel = await render(outChannels, frames, planar, async (ctx) => {
     info = await createModelNode(ctx, { config, inputShape: [channels], weights, weightNaming, blockFrames, constants });
+    if (switchTo) {
+      refused = await info.setConstants({ other: vector(switchTo).c }).then(() => null, (e) => e.message);
+      await info.setConstants(vector(switchTo));
+    }
     return info.node;
   });
   // The same graph with a pass-through node: what rendering costs without the model.
@@ -54,7 +60,7 @@ export async function run({ config, channels = 1, blockFrames, seconds = 1, weig
 
   const interleaved = new Float32Array(frames * channels);
   for (let t = 0; t < frames; t++) for (let c = 0; c < channels; c++) interleaved[t * channels + c] = planar[c][t];
-  const expected = model.layer(sl.Sequence.fromValues(interleaved, [1, frames, channels]), { constants }).values;
+  const expected = model.layer(sl.Sequence.fromValues(interleaved, [1, frames, channels]), { constants: switchTo ? vector(switchTo) : constants }).values;
   let maxError = 0;
   let prefix = 0;
   for (let t = 0; t < frames; t++) {
@@ -72,6 +78,7 @@ export async function run({ config, channels = 1, blockFrames, seconds = 1, weig
     memoryBytes: info.memoryBytes,
     maxError,
     prefix,
+    refused,
     msPerQuantum: withModel.ms / quanta,
     baselineMsPerQuantum: baseline.ms / quanta,
   };
