@@ -27,22 +27,8 @@ const DEPARTURES: Record<string, Partial<Record<string, string>>> = {
   'sweep DotProductSelfAttention unlimited past': { supports_step: 'an unlimited past steps here with a growing KV cache (max_cache_steps); the reference cannot step it' },
 };
 
-/**
- * step() over x in blocks of `block` steps, flushed by the model's latency: the [batch, time]
- * Sequences among the constants (segment ids, positions) sliced with x, the others whole.
- */
-function stepWithIds(model: sl.Model, x: sl.Sequence, constants: sl.Constants, block: number): sl.Sequence {
-  const latency = model.outputLatency, padded = x.padTime(0, latency, false);
-  const perStep = (c: sl.Sequence | sl.ConstantArray): c is sl.Sequence => c instanceof sl.Sequence && c.shape.length === 2;
-  const state = model.initialState(x.batch, { constants });
-  const outs: sl.Sequence[] = [];
-  for (let t = 0; t < padded.time; t += block) {
-    const end = Math.min(t + block, padded.time);
-    const given = Object.fromEntries(Object.entries(constants).map(([k, c]) => [k, perStep(c) ? c.padTime(0, latency, false).sliceTime(t, end) : c]));
-    outs.push(model.step(padded.sliceTime(t, end), state, { constants: given }));
-  }
-  return sl.Sequence.concatenate(outs).sliceTime(latency, latency + x.time);
-}
+/** A [batch, time] Sequence: one id or position per step (streamed with the steps). */
+const perStep = (c: sl.Sequence | sl.ConstantArray): c is sl.Sequence => c instanceof sl.Sequence && c.shape.length === 2;
 
 /** Our model's metadata in the fixture's terms. */
 function metadataOf(m: sl.Model): Record<string, unknown> {
@@ -77,9 +63,10 @@ describe('reference (JAX) models with their flax parameters', () => {
         if (c.step_output) {
           // Segment ids and positions ([batch, time] Sequences) come with the steps, sources whole.
           const want = new sl.Sequence(Float32Array.from(c.step_output.values), x.mask, c.step_output.shape);
-          sl.assertSequencesClose(stepWithIds(model, x, constants!, c.step_output.block), want, "the reference's step()", c.rtol, c.atol);
-          const sourced = Object.values(constants!).some((k) => k instanceof sl.Sequence && k.shape.length > 2);
-          if (!sourced) sl.verifyContract(model, { ...opts, x, streamConstants: true, padConstants: true, testReceptiveField: false });
+          const ids = Object.keys(constants!).filter((k) => perStep(constants![k]!)), latency = model.outputLatency;
+          const stepped = sl.stepByStep(model, x.padTime(0, latency, false), c.step_output.block, constants, ids).sliceTime(latency, latency + x.time);
+          sl.assertSequencesClose(stepped, want, "the reference's step()", c.rtol, c.atol);
+          sl.verifyContract(model, { ...opts, x, streamConstants: ids, padConstants: ids, testReceptiveField: false });
         } else if (model.supportsStep) sl.verifyContract(model, { ...opts, x, testReceptiveField: false });
       } finally {
         model.dispose();

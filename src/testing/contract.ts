@@ -24,11 +24,16 @@ export interface ContractOptions {
   /**
    * The Sequence constants are time-synchronised with x (the reference's pad_constants): the
    * padding-invariance checks pad them like x, and the receptive-field probe gets them at its
-   * own length (random values, every step valid).
+   * own length (random values, every step valid). A list names the ones that are (the others,
+   * e.g. a cross attention's source, are not).
    */
-  padConstants?: boolean;
-  /** step() gets every Sequence constant sliced to its block, in step with x (the reference's stream_constants). */
-  streamConstants?: boolean;
+  padConstants?: boolean | readonly string[];
+  /**
+   * step() gets every Sequence constant sliced to its block, in step with x (the reference's
+   * stream_constants); a list names the ones to slice, the others are given whole (e.g.
+   * segment ids streamed beside a whole source).
+   */
+  streamConstants?: boolean | readonly string[];
   /** Value tolerances (default 1e-5 each). */
   rtol?: number;
   atol?: number;
@@ -58,7 +63,7 @@ class ContractError extends Error {}
  * outputs. With streamConstants, each step gets the Sequence constants sliced to its chunk
  * (padded with invalid steps where they are shorter than x).
  */
-export function stepByStep(model: Model, x: Sequence, chunks: number | readonly number[], constants?: Constants, streamConstants = false): Sequence {
+export function stepByStep(model: Model, x: Sequence, chunks: number | readonly number[], constants?: Constants, streamConstants: boolean | readonly string[] = false): Sequence {
   const xs = x.padToMultiple(model.blockSize);
   const sizes: number[] = [];
   if (typeof chunks === 'number') for (let t = 0; t < xs.time; t += chunks) sizes.push(Math.min(chunks, xs.time - t));
@@ -69,7 +74,7 @@ export function stepByStep(model: Model, x: Sequence, chunks: number | readonly 
     const outs: Sequence[] = [];
     let t = 0;
     for (const n of sizes) {
-      const c = streamConstants ? mapSequences(constants, (s) => s.padTime(0, Math.max(0, t + n - s.time), false).sliceTime(t, t + n)) : constants;
+      const c = mapSequences(constants, (s) => s.padTime(0, Math.max(0, t + n - s.time), false).sliceTime(t, t + n), streamConstants);
       outs.push(model.step(xs.sliceTime(t, t + n), state, { constants: c }));
       t += n;
     }
@@ -105,10 +110,13 @@ export function assertSequencesClose(actual: Sequence, expected: Sequence, what:
   }
 }
 
-/** The constants with every Sequence among them replaced by f(it) (undefined stays undefined). */
-function mapSequences(constants: Constants | undefined, f: (s: Sequence) => Sequence): Constants | undefined {
-  if (!constants) return constants;
-  return Object.fromEntries(Object.entries(constants).map(([k, c]) => [k, c instanceof Sequence ? f(c) : c]));
+/**
+ * The constants with every Sequence among them that `which` selects (true: all; a list: those
+ * named) replaced by f(it); undefined stays undefined.
+ */
+function mapSequences(constants: Constants | undefined, f: (s: Sequence) => Sequence, which: boolean | readonly string[] = true): Constants | undefined {
+  if (!constants || which === false) return constants;
+  return Object.fromEntries(Object.entries(constants).map(([k, c]) => [k, c instanceof Sequence && (which === true || which.includes(k)) ? f(c) : c]));
 }
 
 /** The constants of the probe's single batch item: item 0 of every entry whose leading axis is the batch. */
@@ -185,7 +193,7 @@ export function verifyContract(model: Model, opts: ContractOptions = {}): Contra
   checks.push('output spec');
 
   const padded = invalidToNaN(x.padTime(0, 4 * block, false));
-  const paddedConstants = opts.padConstants ? mapSequences(constants, (c) => invalidToNaN(c.padTime(0, 4 * block, false))) : constants;
+  const paddedConstants = mapSequences(constants, (c) => invalidToNaN(c.padTime(0, 4 * block, false)), opts.padConstants ?? false);
   const garbageConstants = padConstantsWithGarbage(constants, x.batch);
   const stream = opts.streamConstants ?? false;
   if (opts.testPaddingInvariance !== false) {
@@ -253,13 +261,13 @@ function checkReceptiveField(model: Model, opts: ContractOptions, given?: Consta
   const time = 2 * margin + probes;
   const gauss = normal(seededRandom(opts.seed ?? 99));
   // Time-synchronised constants at the probe's length: floats random, ints repeated, all valid.
-  const constants = !opts.padConstants ? given : mapSequences(given, (c) => {
+  const constants = mapSequences(given, (c) => {
     const row = c.stepSize * dtypeWidth(c.dtype);
     const values = c.values instanceof Int32Array
       ? Int32Array.from({ length: c.batch * time * row }, (_, i) => c.values[(Math.floor(i / (time * row)) * c.time + (Math.floor(i / row) % time) % c.time) * row + (i % row)]!)
       : Float32Array.from({ length: c.batch * time * row }, gauss);
     return new Sequence(values, new Uint8Array(c.batch * time).fill(1), [c.batch, time, ...c.channelShape], c.dtype);
-  });
+  }, opts.padConstants ?? false);
   const shape = [1, time, ...model.inputSpec.shape];
   const width = dtypeWidth(model.inputSpec.dtype); // complex64 inputs: (re, im) pairs, both perturbed
   const x = Sequence.fromValues(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) * width }, gauss), shape, model.inputSpec.dtype);

@@ -92,14 +92,9 @@ describe('DotProductAttention', () => {
     counted.step(sl.randomSequence([2, 3, 3], { seed: 6, randomLengths: false }), state);
     sl.assertSequencesClose(later, counted.step(x, state).maskInvalid(), 'positions from 3', 0, 0);
     expect(Array.from(later.values)).not.toEqual(Array.from(y.values));
-    // Any positions (per item, repeated, negative): step() with them block by block equals layer().
+    // Any positions (per item, repeated, negative): the contract with them streamed by block, the source whole.
     const qpos = positions((b, t) => ((t * (b + 2)) % 5) - 2);
-    const whole = given.layer(x, { constants: { source, qpos } });
-    for (const block of [1, 2, 3]) {
-      const s = given.initialState(2, { constants: { source } }), outs: sl.Sequence[] = [];
-      for (let t = 0; t < 7; t += block) outs.push(given.step(x.sliceTime(t, t + block), s, { constants: { qpos: qpos.sliceTime(t, t + block) } }));
-      sl.assertSequencesClose(sl.Sequence.concatenate(outs), whole, `blocks of ${block}`, 0, 0);
-    }
+    sl.verifyContract(given, { x, constants: { source, qpos }, streamConstants: ['qpos'], padConstants: ['qpos'], testReceptiveField: false });
     expect(() => given.step(x.sliceTime(0, 2), given.initialState(2, { constants: { source } }))).toThrow(/^\[MISSING_CONSTANT\].*constants\.qpos: expected query positions \[2 or 1, 2 or 1\]/);
     counted.dispose();
     given.dispose();
@@ -222,7 +217,8 @@ describe('MultiSourceDotProductAttention', () => {
     const blocks = [0, 2, 3, 7, 9].slice(1).map((end, i, ends) => [i ? ends[i - 1]! : 0, end] as const);
     const stepped = blocks.map(([a, b]) => m.step(x.sliceTime(a, b), state, { constants: { q: q.sliceTime(a, b) } }));
     sl.assertSequencesClose(sl.Sequence.concatenate(stepped), y, 'stepped with the query ids block by block', 0, 0);
-    // One segment per item ([2, 1], broadcast over time): the contract.
+    // The contract with the query ids streamed by block and the sources whole, and with one segment per item ([2, 1]).
+    sl.verifyContract(m, { x, constants: { text, speaker, q, ts, ss }, streamConstants: ['q'], padConstants: ['q'], testReceptiveField: false });
     sl.verifyContract(m, { x, constants: { text, speaker, q: ids([2, 1], (i) => i), ts, ss }, testReceptiveField: false });
     plain.dispose();
     m.dispose();
