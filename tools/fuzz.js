@@ -469,9 +469,11 @@ function fuzzConstants(sl, batch, time, t0 = 0, t1 = time) {
   return {
     src: sl.randomSequence([batch, time, 3], { seed: 7, randomLengths: false }).sliceTime(t0, t1),
     cond: { values: Float32Array.from({ length: batch * 4 }, (_, i) => i / 8), shape: [batch, 4] },
-    // Segment ids and positions of the self attentions: segments of 5 steps, positions counting steps.
+    // Segment ids and positions of the self attentions: segments of 5 steps, positions counting
+    // steps; MultiSource's source segment ids (of src's steps, whole: an array).
     seg: perStep((b, t) => Math.floor((t + 3 * b) / 5)),
     pos: perStep((_, t) => t),
+    srcseg: { values: Int32Array.from({ length: batch * time }, (_, i) => Math.floor((i % time) / 4)), shape: [batch, time] },
   };
 }
 
@@ -900,8 +902,14 @@ function contractCase(api, rt, rng, seeds) {
   }
   // Segment ids and positions from the constants, on a layer alone (after a latency, the ids of
   // the steps given would not be those of the steps it gets when stepping).
-  if (config === first.config && /^(DotProductSelfAttentionV2|BlockwiseDotProductSelfAttention)$/.test(config.type) && rng.chance(0.5)) {
-    config = { ...config, ...rng.pick([{ segmentIdsName: 'seg' }, { positionName: 'pos' }, { segmentIdsName: 'seg', positionName: 'pos' }]) };
+  if (config === first.config && rng.chance(0.5)) {
+    if (/^(DotProductSelfAttentionV2|BlockwiseDotProductSelfAttention)$/.test(config.type)) {
+      config = { ...config, ...rng.pick([{ segmentIdsName: 'seg' }, { positionName: 'pos' }, { segmentIdsName: 'seg', positionName: 'pos' }]) };
+    } else if (config.type === 'MultiSourceDotProductAttention') {
+      config = { ...config, querySegmentIdsName: 'seg', sourceSegmentIdsNames: 'srcseg' };
+    } else if (config.type === 'DotProductAttention' && config.relativePositionEmbedding) {
+      config = { ...config, queryPositionsName: 'pos' };
+    }
   }
   return {
     config, inputShape, dtype,
@@ -919,9 +927,13 @@ function contractCase(api, rt, rng, seeds) {
 function runContractCase(api, rt, c) {
   const { sl } = api;
   const json = JSON.stringify(c.config);
-  const stream = /"type":"Streaming|"streaming":true|"segmentIdsName"|"positionName"/.test(json);
+  // Streamed constants: every Sequence beside a streamed source; else the ids and positions (seg,
+  // pos) beside whole sources.
+  const streaming = /"type":"Streaming|"streaming":true/.test(json);
+  const ids = /"(segmentIdsName|positionName|querySegmentIdsName|queryPositionsName)"/.test(json);
+  const stream = streaming || (ids ? ['seg', 'pos'] : false);
   // A streamed source reaches step() a block at a time: layers reading all of it cannot share it.
-  if (stream && /"type":"(DotProductAttention|MultiSourceDotProductAttention|GmmAttention)"|"streaming":false/.test(json)) return 'shared source';
+  if (streaming && /"type":"(DotProductAttention|MultiSourceDotProductAttention|GmmAttention)"|"streaming":false/.test(json)) return 'shared source';
   const built = attempt(api, () => sl.build(c.config, { inputShape: c.inputShape, inputDtype: c.dtype, runtime: rt, constants: fuzzConstants(sl, 2, 5), seed: c.seed }));
   if (built.code) throw new FuzzFailure(`a config that built while drawing it failed to build: ${built.error.message}`);
   const model = built.value;
@@ -960,7 +972,7 @@ function runContractCase(api, rt, c) {
         streamConstants: stream, padConstants: stream,
         testPaddingInvariance: !validTail,
         // (Positions from the constants repeat on the probe's longer input: they would alias.)
-        testReceptiveField: !json.includes('"positionName"') && !probed.code && allFinite(probed.value) && Math.max(model.receptiveFieldPerStep.size, model.outputRatio.num, model.outputRatio.den) <= 32,
+        testReceptiveField: !/"(positionName|queryPositionsName)"/.test(json) && !probed.code && allFinite(probed.value) && Math.max(model.receptiveFieldPerStep.size, model.outputRatio.num, model.outputRatio.den) <= 32,
         receptiveFieldRelaxed: true,
       }),
     );
