@@ -387,7 +387,7 @@ describe('segment ids and positions from the constants (DotProductSelfAttentionV
     given.dispose();
   });
 
-  it('a missing or mis-shaped constant is MISSING_CONSTANT, in layer() and step(), and a refused step leaves the state as it was', () => {
+  it('a missing or mis-shaped constant is MISSING_CONSTANT, in layer() and step() (V2 counts missing positions there), and a refused step leaves the state as it was', () => {
     const m = sl.build(sl.DotProductSelfAttentionV2({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 3, segmentIdsName: 'seg', positionName: 'pos' }), { inputShape: [2], seed: 1 });
     const x = sl.randomSequence([2, 4, 2], { seed: 2, randomLengths: false });
     const good = { seg: ids(2, 4, () => 0), pos: ids(2, 4, (_, t) => t) };
@@ -397,11 +397,18 @@ describe('segment ids and positions from the constants (DotProductSelfAttentionV
     const state = m.initialState(2);
     const first = m.step(x.sliceTime(0, 2), state, { constants: { seg: ids(2, 2, () => 0), pos: ids(2, 2, (_, t) => t) } });
     const snapshot = state.toBytes();
-    expect(() => m.step(x.sliceTime(2, 4), state, { constants: { seg: ids(2, 2, () => 0) } })).toThrow(/^\[MISSING_CONSTANT\].*constants\.pos/);
+    expect(() => m.step(x.sliceTime(2, 4), state, { constants: { pos: ids(2, 2, (_, t) => t + 2) } })).toThrow(/^\[MISSING_CONSTANT\].*constants\.seg/);
     expect(() => m.step(x.sliceTime(2, 4), state, { constants: { seg: ids(2, 4, () => 0), pos: ids(2, 2, (_, t) => t + 2) } })).toThrow(/constants\.seg: expected segment ids \[2 or 1, 2 or 1\].*got a Sequence \[2, 4\] int32/);
     expect(state.toBytes()).toEqual(snapshot);
     const rest = m.step(x.sliceTime(2, 4), state, { constants: { seg: ids(2, 2, () => 0), pos: ids(2, 2, (_, t) => t + 2) } });
     sl.assertSequencesClose(first.concatenate(rest), m.layer(x, { constants: good }), 'after the refused steps', 1e-6, 1e-6);
+    // V2's step() without positions counts steps since the initial state, as the reference's
+    // (here: the same as positions counting steps); Blockwise's requires them.
+    const counting = m.initialState(2), seg2 = { seg: ids(2, 2, () => 0) };
+    sl.assertSequencesClose(m.step(x.sliceTime(0, 2), counting, { constants: seg2 }).concatenate(m.step(x.sliceTime(2, 4), counting, { constants: seg2 })), m.layer(x, { constants: good }), 'counted positions', 0, 0);
+    const blockwise = sl.build(sl.BlockwiseDotProductSelfAttention({ blockSize: 2, numHeads: 1, unitsPerHead: 2, maxPastHorizonBlocks: 1, positionName: 'pos' }), { inputShape: [2] });
+    expect(() => blockwise.step(x.sliceTime(0, 2), blockwise.initialState(2))).toThrow(/^\[MISSING_CONSTANT\] BlockwiseDotProductSelfAttention at config: constants\.pos: expected positions/);
+    blockwise.dispose();
     expect(() => sl.build(sl.DotProductSelfAttentionV2({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 3, segmentIdsName: 7 as never }), { inputShape: [2] })).toThrow(/^\[BAD_CONFIG\].*segmentIdsName/);
     // Not constants at all (found by an audit: uncoded TypeErrors before), at every entry point.
     const expects = 'expected a Sequence or an array { values: Float32Array or Int32Array, shape } (values filling the shape)';

@@ -60,8 +60,8 @@ export const flashAttentionFields = {
    * horizons then count positions, not steps (a key is visible when query position - key
    * position is in [-future, past]; for BlockwiseDotProductSelfAttention the blocks are
    * position / block_size), and every key held is scanned (default null: steps are counted).
-   * Required with every call (the reference's V2 step() counts steps when they are missing).
-   * step() equals layer() when each key a query sees in layer() is also among the last
+   * Required with every layer() call; V2's step() counts steps since the initial state when
+   * they are missing, as the reference's (Blockwise requires them there too). step() equals layer() when each key a query sees in layer() is also among the last
    * past + future steps (the KV cache), e.g. positions counting steps, or restarting at segment
    * boundaries with segment ids (for Blockwise, blocks of positions on the steps' blocks).
    */
@@ -99,7 +99,7 @@ const v2Fields = {
  */
 export class DotProductSelfAttentionV2Layer extends SelfAttentionLayer {
   constructor(config: Resolved<typeof v2Fields>, ctx: BuildContext) {
-    super({ ...config, ...NO_SINKS }, ctx, { kvHeads: config.numKvHeads ?? config.numHeads, relativePositions: [] });
+    super({ ...config, ...NO_SINKS, countsMissingPositions: true }, ctx, { kvHeads: config.numKvHeads ?? config.numHeads, relativePositions: [] });
   }
 }
 

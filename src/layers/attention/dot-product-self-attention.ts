@@ -43,6 +43,8 @@ interface SelfAttentionConfig extends AttentionConfig {
   segmentIdsName?: string;
   /** Constants key of the positions [batch, time] (their position_name). */
   positionName?: string;
+  /** step() without the positions counts steps instead, as the reference's V2 does (default: they are required). */
+  countsMissingPositions?: boolean;
 }
 
 /** Queries of a block as the kernel reads them (rows `stride` floats apart), and its keys and values. */
@@ -73,6 +75,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   private readonly idNames: { segments?: string; positions?: string };
   /** bindIds()'s result, reused by every call. */
   private readonly ids: StepIds = { segments: 0, positions: 0 };
+  private readonly countsMissingPositions: boolean;
 
   constructor(
     cfg: SelfAttentionConfig,
@@ -96,6 +99,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
       throw this.error('BAD_CONFIG', `max_cache_steps: expected at least one block (${block} steps), got ${cfg.maxCacheSteps}: every step would be CACHE_FULL`);
     }
     this.idNames = { segments: cfg.segmentIdsName, positions: cfg.positionName };
+    this.countsMissingPositions = cfg.countsMissingPositions ?? false;
     const tags = { segments: cfg.segmentIdsName !== undefined, positions: cfg.positionName !== undefined };
     this.cache = this.supportsStep ? new KvCache(this, this.heads, this.kvHeads, this.units, past, future, future, cfg.maxCacheSteps, tags) : null;
     this.call.i32[ATT.SEGMENTS] = tags.segments ? 1 : 0;
@@ -135,7 +139,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   validateStep(batch: number, time: number, ctx: RunContext): void {
     const { segments, positions } = this.idNames;
     if (segments !== undefined) this.stepConstant(ctx.constants, segments, 'segment ids', batch, time);
-    if (positions !== undefined) this.stepConstant(ctx.constants, positions, 'positions', batch, time);
+    if (positions !== undefined && !this.countsPositions(ctx)) this.stepConstant(ctx.constants, positions, 'positions', batch, time);
     this.cache!.reserve(ctx, this.stateOf(ctx), time);
     super.validateStep(batch, time, ctx);
   }
@@ -145,14 +149,26 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     return this.cache?.specs(batch) ?? [];
   }
 
+  /** Whether this step counts its positions: they are not among the constants, and the layer may count (V2). */
+  private countsPositions(ctx: RunContext): boolean {
+    return this.countsMissingPositions && !Object.hasOwn(ctx.constants, this.idNames.positions!);
+  }
+
   /**
    * The block's segment ids and positions from the constants, as int32 [batch, time] in scratch,
-   * bound as the linear queries' and keys' (the same steps). Returns them (reused by every call).
+   * bound as the linear queries' and keys' (the same steps); in step() without positions
+   * where the layer counts them, steps since the initial state (`steps`). Returns them (reused
+   * by every call).
    */
-  private bindIds(ctx: RunContext, batch: number, time: number): StepIds {
+  private bindIds(ctx: RunContext, batch: number, time: number, steps?: number): StepIds {
     const a = this.call.i32, ids = this.ids, { segments, positions } = this.idNames;
     ids.segments = a[ATT.Q_LIN_SEG] = a[ATT.KV_LIN_SEG] = segments === undefined ? 0 : this.idsInScratch(ctx, segments, 'segment ids', batch, time);
-    ids.positions = a[ATT.Q_LIN_POS] = a[ATT.KV_LIN_POS] = positions === undefined ? 0 : this.idsInScratch(ctx, positions, 'positions', batch, time);
+    let at = 0;
+    if (positions !== undefined && steps !== undefined && this.countsPositions(ctx)) {
+      at = ctx.alloc(Math.max(1, batch * time) * 4);
+      for (let i = 0; i < batch * time; i++) ctx.rt.i32[(at >> 2) + i] = steps + (i % time);
+    } else if (positions !== undefined) at = this.idsInScratch(ctx, positions, 'positions', batch, time);
+    ids.positions = a[ATT.Q_LIN_POS] = a[ATT.KV_LIN_POS] = at;
     return ids;
   }
 
@@ -217,7 +233,7 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
     const b = this.block, oldest = rt.i32[bufs[3]!.ptr >> 2]! - bufs[0]!.shape[1]!;
     this.bindWindow(((oldest % b) + b) % b);
     this.bindLinear(pr, time);
-    const ids = this.bindIds(ctx, batch, time);
+    const ids = this.bindIds(ctx, batch, time, rt.i32[bufs[3]!.ptr >> 2]!);
     // With a future horizon the answered queries are delayed ones: the kernel writes their mask.
     const outMask = this.future > 0 ? ctx.alloc(batch * time) : pr.q.mask;
     this.call.i32[ATT.OUT_MASK] = this.future > 0 ? outMask : 0;
