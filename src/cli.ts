@@ -4,6 +4,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
 import * as sl from './index.js';
 import { readNpy, writeNpy } from './io/npy.js';
 import { stateElementBytes, type Layer } from './layer.js';
@@ -106,6 +107,9 @@ async function main(argv: string[]): Promise<void> {
   if (args.length !== spec.args.length) {
     throw new UsageError(`${command} expects ${spec.args.map((a) => `<${a}>`).join(' ')}, got ${args.length} argument${args.length === 1 ? '' : 's'}`);
   }
+  // Node 20 validates relaxed SIMD only behind V8's flag, which can still be set before any
+  // WebAssembly is compiled: the CLI runs the faster build wherever V8 has it.
+  if (!sl.relaxedSimdSupported()) setFlagsFromString('--experimental-wasm-relaxed-simd');
   await sl.init();
   if (command === 'summary') summary(args[0]!, flags);
   else if (command === 'run') run(args[0]!, flags);
@@ -426,6 +430,15 @@ function run(path: string, flags: Flags): void {
 // ---------------------------------------------------------------------------------------------
 // bench
 
+/** The types of the layers in a (normalized) config whose weightStorage is `storage`, in order. */
+function layersStoring(config: unknown, storage: string): string[] {
+  if (Array.isArray(config)) return config.flatMap((c) => layersStoring(c, storage));
+  if (config === null || typeof config !== 'object') return [];
+  const o = config as Record<string, unknown>;
+  const own = o.weightStorage === storage && typeof o.type === 'string' ? [o.type] : [];
+  return [...own, ...Object.values(o).flatMap((v) => layersStoring(v, storage))];
+}
+
 function bench(path: string, flags: Flags): void {
   const file = loadModelFile(path, flags);
   const model = buildModel(file, flags.weights, flags['weight-naming'] ?? file.weightNaming);
@@ -460,6 +473,11 @@ function bench(path: string, flags: Flags): void {
     `throughput: ${Math.round(1000 / mean)} steps/s, ${Math.round((block * 1000) / mean)} input steps/s`,
   ];
   if (file.sampleRate) lines.push(`real-time factor: ${(q(0.5) / ((block / file.sampleRate) * 1000)).toFixed(4)} (median step time / ${((block / file.sampleRate) * 1000).toFixed(1)} ms of audio)`);
+  const storage = flags['weight-storage'];
+  if (storage !== undefined) {
+    const stored = layersStoring(file.config, storage);
+    lines.push(`weight storage ${storage}: ${stored.length ? `${stored.join(', ')} (${stored.length} layer${stored.length === 1 ? '' : 's'}); the others as they were` : 'no layer of this model offers it'}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
