@@ -1,6 +1,6 @@
 // How the memory-bound layers store their kernels: the weightStorage field of Dense,
-// DenseShaped, EinsumDense, LSTM, GRU and the attention layers (not in the reference), and the
-// int8 packing they share (assembly/gemm/q8-gemv.ts).
+// DenseShaped, EinsumDense, LSTM, GRU, Conv1D and the attention layers (not in the reference),
+// and the int8 packing they share (assembly/gemm/q8-gemv.ts).
 //
 // Exports (sorted): Q8Weights, WEIGHT_STORAGES, WeightStorage, weightStorageField,
 // withWeightStorage.
@@ -91,9 +91,13 @@ export class Q8Weights {
     return this.rows * 2;
   }
 
-  /** y [m, n] (row stride n) = x [m, k] (row stride k) · kernel + bias (0: none), one row at a time; a one-block kernel. */
-  gemm(ctx: RunContext, m: number, x: number, bias: number, y: number): void {
+  /**
+   * y [m, n] (row stride n) = x [m, k] (rows `lda` floats apart: k, or less where they overlap,
+   * as a strided convolution's windows) · kernel + bias (0: none), one row at a time; a
+   * one-block kernel.
+   */
+  gemm(ctx: RunContext, m: number, x: number, bias: number, y: number, lda = this.blockRows[0]!): void {
     const k = this.blockRows[0]!;
-    ctx.rt.k.q8_gemm(m, this.n, k, x, k, ctx.alloc(this.scratchBytes), this.packed.ptr, this.scales.ptr, bias, y, this.n);
+    ctx.rt.k.q8_gemm(m, this.n, k, x, lda, ctx.alloc(this.scratchBytes), this.packed.ptr, this.scales.ptr, bias, y, this.n);
   }
 }

@@ -123,6 +123,39 @@ describe('Conv1D groups', () => {
   }
 });
 
+describe("Conv1D weightStorage 'int8'", () => {
+  it('keeps the contract in every steppable padding, with strides and dilations (windows gathered), layer = step bit for bit', () => {
+    for (const padding of ['causal', 'causal_valid', 'reverse_causal', 'semicausal'] as const) {
+      for (const [k, s, d] of [[3, 1, 1], [3, 2, 1], [2, 1, 2], [4, 3, 2], [1, 1, 1]] as const) {
+        const m = randomizeWeights(sl.build(sl.Conv1D({ filters: 5, kernelSize: k, strides: s, dilationRate: d, padding, weightStorage: 'int8', useWeightNorm: d === 2 }), { inputShape: [3] }));
+        for (const time of [1, 7, 13]) sl.verifyContract(m, { x: sl.randomSequence([2, time * s, 3], { seed: time, randomMask: true }), rtol: 0, atol: 0, testReceptiveField: false });
+        m.dispose();
+      }
+    }
+  });
+
+  it('is within the int8 rounding of float32 (about 1 % of the output RMS), and refuses groups', () => {
+    for (const [k, d, cin, filters] of [[3, 1, 256, 256], [5, 2, 64, 32]] as const) {
+      const f32 = randomizeWeights(sl.build(sl.Conv1D({ filters, kernelSize: k, dilationRate: d, padding: 'causal' }), { inputShape: [cin] }));
+      const q8 = sl.build(sl.Conv1D({ filters, kernelSize: k, dilationRate: d, padding: 'causal', weightStorage: 'int8' }), { inputShape: [cin], weights: f32.getWeights() });
+      const x = sl.randomSequence([2, 20, cin], { seed: 3, randomLengths: false });
+      const want = f32.layer(x).values, got = q8.layer(x).values;
+      let err = 0, rms = 0;
+      for (let i = 0; i < want.length; i++) {
+        err += (got[i]! - want[i]!) ** 2;
+        rms += want[i]! ** 2;
+      }
+      const relative = Math.sqrt(err / rms);
+      expect(relative).toBeGreaterThan(1e-4); // int8 it is
+      expect(relative).toBeLessThan(0.015);
+      expect(sl.withWeightStorage(sl.Conv1D({ filters, kernelSize: k }), 'int8')).toMatchObject({ weightStorage: 'int8' });
+      f32.dispose();
+      q8.dispose();
+    }
+    expect(buildError(sl.Conv1D({ filters: 4, kernelSize: 3, groups: 2, weightStorage: 'int8' }), [4]).message).toMatch(/^\[BAD_CONFIG\] Conv1D at config: weight_storage: "int8" needs groups 1 \(one kernel matrix\), got groups 2; use "float32"$/);
+  });
+});
+
 describe('DepthwiseConv1D contract', () => {
   for (const dm of [1, 2]) {
     for (const padding of MODES) {

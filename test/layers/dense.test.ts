@@ -240,7 +240,7 @@ describe("weightStorage 'int8'", () => {
 
   it('withWeightStorage sets it on every layer that has it, at any depth, and leaves the rest', () => {
     const config = sl.Serial([
-      sl.Conv1D({ filters: 4, kernelSize: 3, padding: 'causal' }),
+      sl.DepthwiseConv1D({ kernelSize: 3, padding: 'causal' }),
       { type: 'LSTM', units: 6, weight_storage: 'float32' },
       sl.Residual([sl.Dense({ features: 6 })]),
       sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 3, maxPastHorizon: 4 }),
