@@ -81,6 +81,16 @@ export const lstmStepInt8 = {
   target: undefined,
 };
 
+/** The same Conv1D frame with weightStorage 'int8', against its float32 twin and the anchors (float32), as lstmStepInt8. */
+export const conv1dStepInt8 = {
+  ...conv1dStep,
+  workload: 'Conv1D k=3 256→256 causal, 1 frame, int8 weights',
+  config: sl.Conv1D({ filters: 256, kernelSize: 3, padding: 'causal', weightStorage: 'int8' }),
+  float32Config: conv1dStep.config,
+  maxDiff: 0.05,
+  target: undefined,
+};
+
 /** GRU 512/512 one step with int8 weights against its float32 twin (no anchor row: ours only). */
 export const gruStepInt8 = {
   workload: 'GRU 512/512, 1 step, int8 weights (vs our float32 only)',
@@ -93,7 +103,7 @@ export const gruStepInt8 = {
 /** Every streaming row; the attention row needs DotProductSelfAttention in this build. */
 export async function streamingRows(ctx) {
   const rows = [];
-  for (const def of [conv1dStep, lstmStep, lstmStepInt8, gruStepInt8, sileroVad]) rows.push(await streamingRow(ctx, def));
+  for (const def of [conv1dStep, conv1dStepInt8, lstmStep, lstmStepInt8, gruStepInt8, sileroVad]) rows.push(await streamingRow(ctx, def));
   if (attentionAvailable()) {
     rows.push(await streamingRow(ctx, attentionStep()));
     rows.push(await streamingRow(ctx, { ...attentionStep('int8'), target: undefined }));
