@@ -476,7 +476,10 @@ function bench(path: string, flags: Flags): void {
   const storage = flags['weight-storage'];
   if (storage !== undefined) {
     const stored = layersStoring(file.config, storage);
-    lines.push(`weight storage ${storage}: ${stored.length ? `${stored.join(', ')} (${stored.length} layer${stored.length === 1 ? '' : 's'}); the others as they were` : 'no layer of this model offers it'}`);
+    const counts = new Map<string, number>();
+    for (const type of stored) counts.set(type, (counts.get(type) ?? 0) + 1);
+    const named = [...counts].map(([type, n]) => (n > 1 ? `${n} ${type}` : type)).join(', ');
+    lines.push(`weight storage ${storage}: ${stored.length ? `${named} (${stored.length} layer${stored.length === 1 ? '' : 's'}); the others as they were` : 'no layer of this model offers it'}`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
