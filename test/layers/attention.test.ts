@@ -349,6 +349,20 @@ describe('segment ids and positions from the constants (DotProductSelfAttentionV
     }
   }
 
+  it('an unlimited past keeps the ids through cache growth (256 steps, doubling)', () => {
+    const m = sl.build(sl.DotProductSelfAttentionV2({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: -1, segmentIdsName: 'seg', positionName: 'pos' }), { inputShape: [2], seed: 4 });
+    const x = sl.randomSequence([1, 600, 2], { seed: 5, randomLengths: false });
+    const constants = { seg: ids(1, 600, (_, t) => Math.floor(t / 150)), pos: ids(1, 600, (_, t) => t % 150) };
+    sl.assertSequencesClose(sl.stepByStep(m, x, 7, constants, true), m.layer(x, { constants }), 'stepped past 256 and 512 cached steps', 0, 0);
+    // The id rings grow with the keys' (the same capacity, 1024 steps after 600).
+    const state = m.initialState(1);
+    for (let t = 0; t < 600; t += 100) m.step(x.sliceTime(t, t + 100), state, { constants: { seg: constants.seg.sliceTime(t, t + 100), pos: constants.pos.sliceTime(t, t + 100) } });
+    const capacity = Object.fromEntries(state.slots[m.root.slot]!.map((b) => [b.name, b.shape[1]]));
+    expect(capacity).toMatchObject({ keys: 1024, segment_ids: 1024, positions: 1024 });
+    state.dispose();
+    m.dispose();
+  });
+
   it('packed utterances with segment ids (and positions restarting) give each utterance its own outputs', () => {
     for (const names of [{ segment_ids_name: 'seg' }, { segment_ids_name: 'seg', position_name: 'pos' }]) {
       const config = { type: 'DotProductSelfAttentionV2', num_heads: 2, units_per_head: 3, max_past_horizon: 4, max_future_horizon: 1, ...names };
