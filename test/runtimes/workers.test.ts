@@ -172,7 +172,7 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
   });
 
   it('runs the Node examples', async () => {
-    for (const example of ['worker.js', 'pool.js']) {
+    for (const example of ['worker.js', 'pool.js', 'packed.js']) {
       const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'examples/runtimes/node', example)]);
       expect(stdout).toMatch(/equal to model\.layer\(\)/);
     }
