@@ -177,6 +177,10 @@ export function f32_conv3d(
   const cg = cIn / g, fg = f / g, taps = kt * kh * kw, kg = taps * cg;
   const cgBytes = <usize>cg << 2, rowBytes = <usize>(g * kg) << 2;
   const total = batch * tOut * hOut * wOut;
+  // One group, one (undilated) spatial axis: a row's taps at one time offset are consecutive
+  // positions, one run of x (Conv2D's usual case; Silero's front end reads 256 taps of one
+  // channel, which one copy per tap made the model's largest cost after the GEMMs).
+  const contiguousTaps = g == 1 && w == 1 && kw == 1 && dh == 1;
   for (let r0 = 0; r0 < total; r0 += colRows) {
     const n = min(colRows, total - r0);
     for (let r = r0; r < r0 + n; r++) {
@@ -185,6 +189,16 @@ export function f32_conv3d(
       for (let gi = 0; gi < g; gi++) {
         for (let a = 0; a < kt; a++) {
           const xt = x + (<usize>((b * tIn + t * st + a * dt) * h) * w * cIn + <usize>(gi * cg)) * 4;
+          if (contiguousTaps) {
+            // The kh taps are one run of x: copy its part inside the input, zeros around it.
+            // Taps [lo, hi) fall inside the input (positions i0 + p in [0, h)); 0 <= lo <= hi <= kh.
+            const i0 = i * sh - ph, lo = min(kh, max(0, -i0)), hi = max(lo, min(kh, h - i0));
+            memory.fill(dst, 0, <usize>lo * cgBytes);
+            if (hi > lo) memory.copy(dst + <usize>lo * cgBytes, xt + (<usize>((i0 + lo) * cIn) << 2), <usize>(hi - lo) * cgBytes);
+            memory.fill(dst + <usize>hi * cgBytes, 0, <usize>(kh - hi) * cgBytes);
+            dst += <usize>kh * cgBytes;
+            continue;
+          }
           for (let p = 0; p < kh; p++) {
             const ii = i * sh + p * dh - ph;
             for (let q = 0; q < kw; q++) {
