@@ -3,6 +3,11 @@
 // row-major; a "row" is one time step of one batch item (rowBytes bytes, or c floats).
 import { loadLanes, storeLanes } from './simd';
 
+/** Whether step r of a sequence of tIn steps with mask mb exists and is valid. */
+@inline function isValid(r: i32, tIn: i32, mb: usize): bool {
+  return r >= 0 && r < tIn && load<u8>(mb + <usize>r) != 0;
+}
+
 /**
  * Frames: out[b, j, i] = row (j * frameStep + i - padLeft) of src[b], for j < tOut and i <
  * frameLength; rows outside [0, tIn), and rows whose mask byte is 0 when mask != 0, read as
@@ -26,11 +31,15 @@ export function seq_frame(
         memory.copy(o + <usize>(lo - start) * rb, sb + <usize>lo * rb, <usize>(hi - lo) * rb);
         memory.fill(o + <usize>(hi - start) * rb, 0, <usize>(start + frameLength - hi) * rb);
       } else {
-        for (let i = 0; i < frameLength; i++) {
-          const r = start + i;
-          const d = o + <usize>i * rb;
-          if (r >= 0 && r < tIn && load<u8>(mb + <usize>r)) memory.copy(d, sb + <usize>r * rb, rb);
-          else memory.fill(d, 0, rb);
+        // Runs of valid in-range steps are copied whole, the others zeroed (audio: one copy).
+        for (let i = 0; i < frameLength; ) {
+          const valid = isValid(start + i, tIn, mb);
+          let e = i + 1;
+          while (e < frameLength && isValid(start + e, tIn, mb) == valid) e++;
+          const d = o + <usize>i * rb, bytes = <usize>(e - i) * rb;
+          if (valid) memory.copy(d, sb + <usize>(start + i) * rb, bytes);
+          else memory.fill(d, 0, bytes);
+          i = e;
         }
       }
       o += <usize>frameLength * rb;
