@@ -82,9 +82,14 @@ export class BroadcastPlan {
   constructor(shape: readonly number[], a: Operand, b: Operand, y?: { strides: readonly number[]; rowStride: number }) {
     const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
     const strides = (o: Operand) => [o.rowStride ?? (o.perRow ? size(o.shape) : 0), ...(o.strides ?? broadcastStrides(o.shape, shape))];
-    this.rank = shape.length + 1;
     const sy = y ? [y.rowStride, ...y.strides] : [size(shape), ...contiguousStrides(shape)];
-    this.arrays = Int32Array.from([1, ...shape, ...strides(a), ...strides(b), ...sy]);
+    // Axes of size 1 are dropped (the rows axis stays, and one channel axis): a trailing one would
+    // otherwise make the kernel's innermost row a single element, run once per element.
+    const full = [[1, ...shape], strides(a), strides(b), sy];
+    let kept = full[0]!.map((_, i) => i).filter((i) => i === 0 || full[0]![i] !== 1);
+    if (kept.length === 1 && shape.length > 0) kept = [0, shape.length];
+    this.rank = kept.length;
+    this.arrays = Int32Array.from(full.flatMap((v) => kept.map((i) => v[i]!)));
   }
 
   run(ctx: RunContext, op: OpCode, rows: number, a: number, b: number, y: number): void {
