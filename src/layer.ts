@@ -399,10 +399,11 @@ export abstract class Layer {
    * or an array, int32 or float32; else MISSING_CONSTANT saying so. See writeStepConstant.
    */
   protected stepConstant(constants: Constants, name: string, what: string, batch: number, time: number): Sequence | ConstantArray {
-    // Messages are built only when refusing: this runs at every step.
+    // Messages are built only when refusing: this runs at every step. (Values fill their shape:
+    // checkConstants saw to it where the constants came in.)
     const c = Object.hasOwn(constants, name) ? constants[name] : undefined;
     const pb = c?.shape[0], pt = c?.shape[1];
-    if (!c || c.shape.length !== 2 || (pb !== 1 && pb !== batch) || (pt !== 1 && pt !== time) || c.values.length !== pb! * pt! || (c instanceof Sequence && c.dtype === 'complex64')) {
+    if (!c || c.shape.length !== 2 || (pb !== 1 && pb !== batch) || (pt !== 1 && pt !== time) || (c instanceof Sequence && c.dtype === 'complex64')) {
       const expects = `${what} [${sizeOrOne(batch)}, ${sizeOrOne(time)}] (a Sequence without channel axes, or an array; int32 or float32)`;
       if (!c) return this.constant(constants, name, expects); // MISSING_CONSTANT: nothing under that key
       throw this.error('MISSING_CONSTANT', `constants.${name}: expected ${expects}, got ${describeConstant(c)}`);
