@@ -9,7 +9,7 @@ import type { Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
-import { constantsToWire, fromWire, isDetached, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
+import { constantsToWire, decodeStepOutcomes, encodeStepBatch, fromWire, isDetached, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepCall, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
 
 export type { ModelInfo } from './protocol.js';
 
@@ -110,6 +110,21 @@ interface CallSource {
   push?: Push;
 }
 
+/** A step call waiting to be sent in the worker's next batch. */
+interface QueuedStep {
+  call: StepCall;
+  source: CallSource;
+  done: Deferred<StepReply>;
+}
+
+/**
+ * Step batches a worker may have unanswered; steps made meanwhile wait and go in one message
+ * when one is answered. A message between threads cost 10–300 µs in Node on the 2-core VM
+ * measured (more than a small model's step), so batching is what lets a pool serve many
+ * streams; 2 keep the worker busy while a reply travels, and an idle worker gets a step at once.
+ */
+const MAX_BATCHES_IN_FLIGHT = 2;
+
 /** A model in one worker. Calls run in order; a dead worker rejects them with WORKER_FAILED. */
 export class ModelWorker {
   readonly streams = new Set<ModelStream>();
@@ -129,6 +144,9 @@ export class ModelWorker {
   private closing: Promise<void> | null = null;
   /** Set once the proxy is released: the worker's end is expected from then on. */
   private released = false;
+  /** Steps for the next batch, in call order. */
+  private queued: QueuedStep[] = [];
+  private batchesInFlight = 0;
 
   private constructor(
     private readonly spawned: SpawnedWorker,
@@ -202,6 +220,48 @@ export class ModelWorker {
     });
   }
 
+  /**
+   * @internal A stream's step (a push, or a replay), sent with the others made meanwhile (see
+   * MAX_BATCHES_IN_FLIGHT). Rejected with the call's coded error; one that failed a layer inside
+   * the worker (WORKER_FAILED) is blamed on `source`, as call() does.
+   */
+  step(call: StepCall, source: CallSource): Promise<StepReply> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.released) return Promise.reject(new SeqLayersError('CLOSED', 'the worker is closed'));
+    const done = new Deferred<StepReply>();
+    this.queued.push({ call, source, done });
+    if (this.batchesInFlight < MAX_BATCHES_IN_FLIGHT) this.sendSteps();
+    return done.promise;
+  }
+
+  // Sends every queued step in one message; their outcomes come back in one, in order.
+  private sendSteps(): void {
+    if (this.queued.length === 0) return;
+    const batch = this.queued;
+    this.queued = [];
+    this.batchesInFlight++;
+    const steps = encodeStepBatch(batch.map((q) => q.call));
+    this.call((api) => api.steps(transfer(steps, [steps.arrays.data]))).then(
+      (reply) => {
+        this.batchesInFlight--;
+        this.sendSteps();
+        decodeStepOutcomes(reply).forEach((o, i) => {
+          const { done, source } = batch[i]!;
+          if ('reply' in o) return done.resolve(o.reply);
+          const err = reviveError(o.error);
+          // Outcomes are in call order, so the first WORKER_FAILED (its layer failed; later calls
+          // hear that the worker stopped serving) is the one to blame.
+          if (err.code === 'WORKER_FAILED') this.fail(err, source);
+          done.reject(err);
+        });
+      },
+      (e: SeqLayersError) => {
+        this.batchesInFlight--;
+        for (const q of batch) q.done.reject(e);
+      },
+    );
+  }
+
   /** Ends the worker now: calls in flight fail with WORKER_FAILED (a pool moves its streams). */
   terminate(): void {
     this.spawned.terminate();
@@ -215,6 +275,7 @@ export class ModelWorker {
     this.spawned.terminate();
     for (const reject of [...this.pending]) reject(e);
     this.pending.clear();
+    for (const q of this.queued.splice(0)) q.done.reject(e);
     if (this.onFailure) this.onFailure(e, culprit);
     else for (const s of [...this.streams]) s.workerFailed(e, culprit);
   }
@@ -463,7 +524,7 @@ export class ModelStream {
     for (const push of this.log) {
       if (push.acked || push.sentIn === epoch) continue;
       push.sentIn = epoch;
-      worker.call((api) => api.step(id, push.blocks, { snapshot: push.snapshot, discard: false, constants: push.constants }), { stream: this, push }).then(
+      worker.step({ stream: id, blocks: push.blocks, req: { snapshot: push.snapshot, discard: false, constants: push.constants } }, { stream: this, push }).then(
         (reply) => epoch === this.epoch && (reply.lost === undefined ? this.acked(push, reply) : this.lost(push, reviveError(reply.lost))),
         (e: SeqLayersError) => epoch === this.epoch && this.refused(push, e),
       );
@@ -573,7 +634,7 @@ export class ModelStream {
       const replay = acked.flatMap((p) => p.blocks);
       const constants = acked.some((p) => p.constants) ? acked.flatMap((p) => p.constants ?? p.blocks.map(() => null)) : undefined;
       if (replay.length) {
-        worker.call((api) => api.step(this.remoteId, replay, { snapshot: false, discard: true, constants }), { stream: this }).then(
+        worker.step({ stream: this.remoteId, blocks: replay, req: { snapshot: false, discard: true, constants } }, { stream: this }).then(
           (reply) => (reply.lost === undefined ? recovered() : epoch === this.epoch && this.fatal(reviveError(reply.lost))),
           (e: SeqLayersError) => epoch === this.epoch && this.fatal(e),
         );

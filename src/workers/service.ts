@@ -7,7 +7,7 @@ import { build, type Model, type State } from '../model.js';
 import { initSync } from '../runtime/runtime.js';
 import { readSafetensors } from '../weights/safetensors.js';
 import { transfer } from 'comlink';
-import { buffersOf, constantsFromWire, fromWire, toWire, type ModelInfo, type ServiceApi, type ServiceInit, type StepReply, type StepRequest, type WireConstants, type WireSequence } from './protocol.js';
+import { constantsFromWire, decodeStepBatch, encodeStepOutcomes, fromWire, toWire, type ModelInfo, type ServiceApi, type ServiceInit, type StepBatch, type StepBatchReply, type StepCall, type StepOutcome, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
 
 export class ModelService implements ServiceApi {
   private model: Model | null = null;
@@ -61,7 +61,19 @@ export class ModelService implements ServiceApi {
     });
   }
 
-  step(stream: number, blocks: WireSequence[], req: StepRequest): StepReply {
+  steps(batch: StepBatch): StepBatchReply {
+    const outcomes = decodeStepBatch(batch).map((call): StepOutcome => {
+      try {
+        return { reply: this.step(call) };
+      } catch (e) {
+        return { error: (e as Error).message };
+      }
+    });
+    const reply = encodeStepOutcomes(outcomes);
+    return transfer(reply, [reply.arrays.data]);
+  }
+
+  private step({ stream, blocks, req }: StepCall): StepReply {
     return this.guard(() => {
       const model = this.live();
       const state = this.streams.get(stream);
@@ -94,13 +106,7 @@ export class ModelService implements ServiceApi {
         state.dispose();
         this.streams.set(stream, target);
       }
-      const reply: StepReply = { outputs };
-      const moved = buffersOf(outputs);
-      if (req.snapshot) {
-        reply.snapshot = target.toBytes();
-        moved.push(reply.snapshot.buffer as ArrayBuffer);
-      }
-      return transfer(reply, moved);
+      return req.snapshot ? { outputs, snapshot: target.toBytes() } : { outputs };
     });
   }
 

@@ -48,6 +48,37 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it('sends the steps made while earlier ones are answered together: far fewer messages than pushes, the same outputs', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const { Worker } = await import('node:worker_threads');
+    const post = Worker.prototype.postMessage;
+    let messages = 0;
+    Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, ...args: Parameters<typeof post>) {
+      messages++;
+      return post.apply(this, args);
+    };
+    try {
+      const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+      const inputs = Array.from({ length: 16 }, (_, i) => blocksOf(sl.randomSequence([1, 24, 8], { randomLengths: false, seed: 30 + i }), 1));
+      const streams = await Promise.all(inputs.map(() => pool.open({ maxInFlight: 4 })));
+      messages = 0;
+      const outs = await Promise.all(
+        streams.map(async (s, i) => {
+          const o: Sequence[] = [];
+          for (const b of inputs[i]!) await s.push(b);
+          for (const _ of inputs[i]!) o.push(...(await s.read()));
+          return sl.Sequence.concatenate(o);
+        }),
+      );
+      const pushes = 16 * 24;
+      expect(messages, `${messages} messages for ${pushes} pushes`).toBeLessThan(pushes / 4);
+      outs.forEach((o, i) => sl.assertSequencesClose(o, reference(model, inputs[i]!), `stream ${i}`, 0, 0));
+      await pool.close();
+    } finally {
+      Worker.prototype.postMessage = post;
+    }
+  });
+
   it('applies backpressure: push() waits while maxInFlight pushes are unserved', async () => {
     const { config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
