@@ -122,6 +122,18 @@ describe('State', () => {
     sl.assertSequencesClose(first.concatenate(rest), whole, 'snapshot stream', 0, 0);
   });
 
+  it('restores a snapshot of format version 1, as saved by earlier releases, and writes it back byte for byte', () => {
+    // Serial([Conv1D(3, kernel 3, causal), LSTM(2)]) over 2 channels after 5 steps, written by
+    // seqlayers 0.1.0 (names of odd length leave the later fields unaligned). Snapshots are
+    // kept (a Durable Object's storage, a pool's failover), so the format must not drift.
+    const v1 = 'U0xTVAEAAAA/VgkUAQAAAAQAAAABAAAAAAAAAAYAAAB2AGEAbAB1AGUAcwADAAAAAQAAAAIAAAACAAAARjAoP5VGfT8yAdM++EQLvwEAAAACAAAABAAAAG0AYQBzAGsAAgAAAAEAAAACAAAAAQEAAAIAAAAAAAAAAQAAAGMAAgAAAAEAAAACAAAAba6CvabzBL4CAAAAAAAAAAEAAABoAAIAAAABAAAAAgAAAAp37bzoJqy92gQr1w==';
+    const bytes = Uint8Array.from(atob(v1), (ch) => ch.charCodeAt(0));
+    const m = sl.build(sl.Serial([sl.Conv1D({ filters: 3, kernelSize: 3, padding: 'causal' }), sl.LSTM({ units: 2 })]), { inputShape: [2] });
+    const state = m.restoreState(bytes);
+    expect(state.toBytes()).toEqual(bytes);
+    expect(m.step(sl.Sequence.fromValues(Float32Array.of(0.5, -0.25), [1, 1, 2]), state).shape).toEqual([1, 1, 2]);
+  });
+
   it('rejects corrupted, truncated and foreign snapshots', () => {
     const m = sl.build(cfg, { inputShape: [3] });
     const s = m.initialState(1);
