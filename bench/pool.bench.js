@@ -2,7 +2,8 @@
 // (causal Conv1D x2 + Dense x2 over 80 features), with 1 and 2 workers, pushes of 20 frames
 // and of one frame (a live stream pushing each frame as it comes). Per push: the wall time
 // (all streams' pushes over the round's time), the CPU time of every thread of the process,
-// and the same blocks stepped in this thread for comparison. Medians of 5 rounds.
+// and the same blocks stepped in this thread for comparison. Snapshots as the default
+// (snapshotEvery 'auto') takes them. Medians of 5 rounds.
 import os from 'node:os';
 import * as sl from '../dist/index.js';
 import { createPool } from '../dist/workers/node.js';
@@ -58,7 +59,7 @@ async function throughPool(pool, blocks) {
 }
 
 console.log(`pool on ${os.cpus()[0]?.model} (${os.availableParallelism()} cores), Node ${process.version}, kernels: ${sl.getRuntime().build}`);
-console.log(`${STREAMS} concurrent streams x ${FRAMES} frames of ${inputShape[0]} features, maxInFlight 2, a snapshot after every push\n`);
+console.log(`${STREAMS} concurrent streams x ${FRAMES} frames of ${inputShape[0]} features, maxInFlight 2, snapshots 'auto'\n`);
 console.log('frames per push | workers | µs per push: wall | CPU (all threads) | this thread, stepped | frames/s');
 const pools = {};
 for (const n of [1, 2]) pools[n] = await createPool({ config: model.toConfig(), inputShape, weights, workers: n });

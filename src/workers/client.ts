@@ -65,13 +65,17 @@ export interface OpenOptions {
   /** Pushes sent and not yet served before push() waits (default 4). Unread outputs are kept until read(). */
   maxInFlight?: number;
   /**
-   * In a pool: the worker returns a state snapshot after every k-th push (default 1 = after
-   * every push). After a worker dies, the stream restarts from its last snapshot and replays
-   * the pushes acknowledged since (outputs dropped) and then those not yet acknowledged, so no
-   * output is lost or repeated. Larger k: less copying, longer replays. Ignored by a lone worker
-   * (startWorker), whose streams cannot move.
+   * In a pool: when the worker returns a state snapshot with a push's outputs. After a worker
+   * dies, the stream restarts from its last snapshot and replays the pushes acknowledged since
+   * (outputs dropped) and then those not yet acknowledged, so no output is lost or repeated.
+   * 'auto' (the default): with the first push, then once the pushes since the last snapshot
+   * hold as many bytes as it did, so snapshots cost about what copying the input does and the
+   * log of pushes to replay stays about the state's size (a model with a 1 MiB KV cache and
+   * 2 KB pushes: one snapshot in 512 pushes; the demo model's 3.5 KB state and 20-frame pushes:
+   * every push). A number k: after every k-th push (1: after every push; larger: less copying,
+   * longer replays). Ignored by a lone worker (startWorker), whose streams cannot move.
    */
-  snapshotEvery?: number;
+  snapshotEvery?: number | 'auto';
   /** Told of each worker failure the stream survived (code WORKER_FAILED). */
   onFailure?: (error: SeqLayersError) => void;
   /**
@@ -332,6 +336,38 @@ interface Waiting {
 
 const MAX_FAILURES_WITHOUT_PROGRESS = 2;
 
+/** Which pushes of a stream ask for a snapshot (OpenOptions.snapshotEvery; 0: none, no log). */
+export class SnapshotSchedule {
+  private pushes = 0;
+  private bytes = 0;
+  /** Bytes of the last snapshot (null: none yet). */
+  private stateBytes: number | null = null;
+
+  constructor(readonly every: number | 'auto') {}
+
+  /** Whether the stream keeps a log of its pushes (and copies them for it). */
+  get keepsLog(): boolean {
+    return this.every !== 0;
+  }
+
+  /** Whether the next push, of `bytes` bytes, asks for a snapshot (`asked`: its caller asked for one). */
+  due(bytes: number, asked = false): boolean {
+    this.pushes++;
+    this.bytes += bytes;
+    const due = asked || (this.every === 'auto' ? this.stateBytes === null || this.bytes >= this.stateBytes : this.every > 0 && this.pushes >= this.every);
+    if (due) this.pushes = this.bytes = 0;
+    return due;
+  }
+
+  /** A snapshot of `bytes` bytes arrived. */
+  taken(bytes: number): void {
+    this.stateBytes = bytes;
+  }
+}
+
+/** Bytes a push's blocks hold (values and masks). */
+const pushBytes = (blocks: readonly WireSequence[]) => blocks.reduce((n, b) => n + b.values.byteLength + b.mask.byteLength, 0);
+
 /**
  * One stream through a model in a worker: its own state, blocks in order. push() sends blocks
  * (waiting while `maxInFlight` pushes are not yet served) and read() returns each push's
@@ -356,7 +392,6 @@ export class ModelStream {
    */
   private readonly waiting: Waiting[] = [];
   private inFlight = 0;
-  private pushesSinceSnapshot = 0;
   private failuresInARow = 0;
   /** The move to another worker under way, if any: nothing is sent until it is done. */
   private resuming: Promise<void> | null = null;
@@ -364,7 +399,7 @@ export class ModelStream {
   private closing: Promise<void> | null = null;
   private drained: Deferred<void> | null = null;
   private readonly maxInFlight: number;
-  private readonly snapshotEvery: number;
+  private readonly snapshots: SnapshotSchedule;
   private readonly onFailure?: (e: SeqLayersError) => void;
   /** OpenOptions.constants, for each fresh state the stream opens (none once it has a snapshot). */
   private readonly openConstants: WireConstants | undefined;
@@ -378,7 +413,7 @@ export class ModelStream {
     this.base = opts.snapshot ?? null;
     this.openConstants = opts.constants && constantsToWire(opts.constants, 'open', true);
     this.maxInFlight = opts.maxInFlight ?? 4;
-    this.snapshotEvery = opts.snapshotEvery ?? 1;
+    this.snapshots = new SnapshotSchedule(opts.snapshotEvery ?? 'auto');
     this.onFailure = opts.onFailure;
   }
 
@@ -386,12 +421,14 @@ export class ModelStream {
   static async open(worker: ModelWorker, owner: StreamOwner | null, opts: OpenOptions): Promise<ModelStream> {
     const batch = opts.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `open: expected batch to be a positive integer, got ${show(batch)}`);
+    const { maxInFlight, snapshotEvery } = opts;
+    if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1)) {
+      throw new SeqLayersError('BAD_ARGUMENT', `open: expected maxInFlight to be an integer >= 1, got ${show(maxInFlight)}`);
+    }
     // A pool stream needs snapshots to resume; a lone worker's stream (snapshotEvery 0) cannot.
-    for (const [k, min] of [['maxInFlight', 1], ['snapshotEvery', owner ? 1 : 0]] as const) {
-      const v = opts[k];
-      if (v !== undefined && !(Number.isInteger(v) && v >= min)) {
-        throw new SeqLayersError('BAD_ARGUMENT', `open: expected ${k} to be an integer >= ${min}, got ${show(v)}`);
-      }
+    const least = owner ? 1 : 0;
+    if (snapshotEvery !== undefined && snapshotEvery !== 'auto' && !(Number.isInteger(snapshotEvery) && snapshotEvery >= least)) {
+      throw new SeqLayersError('BAD_ARGUMENT', `open: expected snapshotEvery to be 'auto' or an integer >= ${least}, got ${show(snapshotEvery)}`);
     }
     const s = new ModelStream(worker, owner, batch, opts);
     try {
@@ -493,7 +530,7 @@ export class ModelStream {
     if (this.error) throw this.error;
     if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
     // Copies: the log keeps the blocks for replays, whatever the caller does with its arrays.
-    const copy = this.snapshotEvery > 0;
+    const copy = this.snapshots.keepsLog;
     const w: Waiting = { blocks: list.map((x) => toWire(x, copy)), constants: blockConstants(constants, list.length, copy), result, snapshot, admitted: new Deferred<Push>() };
     this.waiting.push(w);
     this.admit();
@@ -506,8 +543,7 @@ export class ModelStream {
     let admitted = false;
     while (this.waiting.length > 0 && this.inFlight < this.maxInFlight) {
       const { blocks, constants, result, snapshot, admitted: done } = this.waiting.shift()!;
-      const takeSnapshot = snapshot || (this.snapshotEvery > 0 && ++this.pushesSinceSnapshot >= this.snapshotEvery);
-      if (takeSnapshot) this.pushesSinceSnapshot = 0;
+      const takeSnapshot = this.snapshots.due(pushBytes(blocks), snapshot);
       const push: Push = { blocks, constants, snapshot: takeSnapshot, acked: false, sentIn: -1, result };
       this.log.push(push);
       this.inFlight++;
@@ -535,10 +571,11 @@ export class ModelStream {
     push.acked = true;
     this.failuresInARow = 0;
     if (reply.snapshot) {
+      this.snapshots.taken(reply.snapshot.byteLength);
       this.base = reply.snapshot;
       push.snapshotBytes = reply.snapshot;
       this.log.splice(0, this.log.indexOf(push) + 1);
-    } else if (this.snapshotEvery === 0) {
+    } else if (!this.snapshots.keepsLog) {
       this.log.splice(this.log.indexOf(push), 1);
     }
     this.settle(push, { ok: reply.outputs.map(fromWire) });
@@ -728,7 +765,7 @@ export class ModelPool {
     return pool;
   }
 
-  /** Opens a stream on the least loaded worker (snapshots after every push unless told otherwise). */
+  /** Opens a stream on the least loaded worker (snapshots as OpenOptions.snapshotEvery says, 'auto' by default). */
   async open(opts: OpenOptions = {}): Promise<ModelStream> {
     if (this.closing) throw new SeqLayersError('CLOSED', 'open: the pool is closed');
     // No await before ModelStream.open pins the stream: concurrent opens see each other's load.

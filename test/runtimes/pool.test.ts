@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { SnapshotSchedule } from '../../src/workers/client.js';
 import { blocksOf, loadDist, testModel } from './helpers.js';
 
 let sl: Awaited<ReturnType<typeof loadDist>>;
@@ -79,11 +80,27 @@ describe('seqlayers/workers: pool', () => {
     }
   });
 
+  it("asks for snapshots as snapshotEvery says: 'auto' (the default) once the pushes since the last hold the state's bytes", () => {
+    const due = (schedule: SnapshotSchedule, pushes: number[], asked: number[] = []) => pushes.map((bytes, i) => schedule.due(bytes, asked.includes(i)));
+    const auto = new SnapshotSchedule('auto');
+    expect(due(auto, [300, 300]), 'until a snapshot tells the state size, every push').toEqual([true, true]);
+    auto.taken(1000);
+    expect(due(auto, [300, 300, 300, 300, 300, 2000, 300])).toEqual([false, false, false, true, false, true, false]);
+    expect(due(auto, [300, 300, 300, 300], [1])).toEqual([false, true, false, false]);
+    auto.taken(100); // the state shrank: a push of more bytes takes one each time
+    expect(due(auto, [300, 300])).toEqual([true, true]);
+    expect(due(new SnapshotSchedule(3), [1, 1, 1, 1, 1, 1, 1])).toEqual([false, false, true, false, false, true, false]);
+    const lone = new SnapshotSchedule(0);
+    expect(due(lone, [1, 1, 1], [2])).toEqual([false, false, true]);
+    expect([auto.keepsLog, lone.keepsLog]).toEqual([true, false]);
+  });
+
   it('applies backpressure: push() waits while maxInFlight pushes are unserved', async () => {
     const { config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
     await expect(pool.open({ maxInFlight: 0 })).rejects.toThrow(/^\[BAD_ARGUMENT\] open: expected maxInFlight to be an integer >= 1, got 0/);
-    await expect(pool.open({ snapshotEvery: 0 })).rejects.toThrow(/^\[BAD_ARGUMENT\] open: expected snapshotEvery to be an integer >= 1/);
+    await expect(pool.open({ snapshotEvery: 0 })).rejects.toThrow(/^\[BAD_ARGUMENT\] open: expected snapshotEvery to be 'auto' or an integer >= 1, got 0/);
+    await expect(pool.open({ snapshotEvery: 'always' as 'auto' })).rejects.toThrow(/^\[BAD_ARGUMENT\] open: expected snapshotEvery to be 'auto' or an integer >= 1, got "always"/);
     const s = await pool.open({ maxInFlight: 2 });
     const x = sl.randomSequence([1, 4, 8]);
     await s.push(x);
@@ -119,7 +136,7 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
-  for (const snapshotEvery of [1, 3]) {
+  for (const snapshotEvery of [1, 3, 'auto'] as const) {
     it(`resumes the streams of a terminated worker from their snapshots (snapshotEvery ${snapshotEvery}): nothing lost or repeated`, async () => {
       const { model, config, inputShape, weights } = testModel(sl);
       const pool = await W.createPool({ config, inputShape, weights, workers: 2 });

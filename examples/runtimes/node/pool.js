@@ -12,9 +12,9 @@ const pool = await createPool({ config, inputShape: [8], weights: sl.writeSafete
 const inputs = Array.from({ length: 4 }, (_, i) => sl.randomSequence([1, 80, 8], { randomLengths: false, seed: i }));
 const results = await Promise.all(
   inputs.map(async (x, i) => {
-    // maxInFlight: push() waits while 2 pushes are unserved. snapshotEvery: the worker returns
-    // the stream's state after every push (the default), which is what a resume starts from.
-    const stream = await pool.open({ maxInFlight: 2, snapshotEvery: 1, onFailure: (e) => console.log(`stream ${i}: ${e.code}, resuming`) });
+    // maxInFlight: push() waits while 2 pushes are unserved. The worker returns the stream's
+    // state with some pushes' outputs (snapshotEvery, 'auto' by default): a resume starts there.
+    const stream = await pool.open({ maxInFlight: 2, onFailure: (e) => console.log(`stream ${i}: ${e.code}, resuming`) });
     const outputs = [];
     for (let t = 0; t < 80; t += 8) {
       outputs.push(await stream.process(x.sliceTime(t, t + 8)));
