@@ -529,9 +529,9 @@ export class ModelStream {
     }
     if (this.error) throw this.error;
     if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
-    // Copies: the log keeps the blocks for replays, whatever the caller does with its arrays.
-    const copy = this.snapshots.keepsLog;
-    const w: Waiting = { blocks: list.map((x) => toWire(x, copy)), constants: blockConstants(constants, list.length, copy), result, snapshot, admitted: new Deferred<Push>() };
+    // Copies, whatever the caller does with its arrays once push() resolves: a push may wait for
+    // a batch to be sent, and the log keeps it for replays.
+    const w: Waiting = { blocks: list.map((x) => toWire(x, true)), constants: blockConstants(constants, list.length), result, snapshot, admitted: new Deferred<Push>() };
     this.waiting.push(w);
     this.admit();
     return w.admitted.promise;
@@ -843,14 +843,14 @@ export class ModelPool {
  * PushOptions.constants for the wire, one entry per block (null: none), or undefined when no
  * block has any; a list must have one entry per block.
  */
-function blockConstants(c: PushOptions['constants'], blocks: number, copy: boolean): (WireConstants | null)[] | undefined {
+function blockConstants(c: PushOptions['constants'], blocks: number): (WireConstants | null)[] | undefined {
   if (c === undefined) return undefined;
   if (!Array.isArray(c)) {
-    const w = constantsToWire(c as Constants, 'push', copy);
+    const w = constantsToWire(c as Constants, 'push', true);
     return Array.from({ length: blocks }, () => w);
   }
   if (c.length !== blocks) throw new SeqLayersError('BAD_ARGUMENT', `push: expected constants for each of the ${blocks} blocks, got a list of ${c.length}`);
-  return c.map((k, i) => (k === undefined ? null : constantsToWire(k, `push: block ${i}`, copy)));
+  return c.map((k, i) => (k === undefined ? null : constantsToWire(k, `push: block ${i}`, true)));
 }
 
 

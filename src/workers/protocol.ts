@@ -12,7 +12,7 @@ import { DTYPES, Sequence, type DType, type Values } from '../sequence.js';
 export interface WireSequence {
   values: Values;
   mask: Uint8Array;
-  shape: number[];
+  shape: readonly number[];
   dtype: DType;
 }
 
@@ -177,8 +177,10 @@ function packArrays(arrays: readonly Packable[]): PackedArrays {
     index.push(ARRAY_TYPES.findIndex((T) => a instanceof T), bytes, a.length);
     bytes += (a.byteLength + 7) & ~7;
   }
-  const data = new ArrayBuffer(bytes), u8 = new Uint8Array(data);
-  arrays.forEach((a, i) => u8.set(new Uint8Array(a.buffer, a.byteOffset, a.byteLength), index[3 * i + 1]));
+  const data = new ArrayBuffer(bytes);
+  // Copied through a view of the array's own type: reading a small array's .buffer would make
+  // V8 move it off its heap first.
+  arrays.forEach((a, i) => new ARRAY_TYPES[index[3 * i]!]!(data, index[3 * i + 1], a.length).set(a));
   return { index, data };
 }
 

@@ -7,7 +7,7 @@ import { build, type Model, type State } from '../model.js';
 import { initSync } from '../runtime/runtime.js';
 import { readSafetensors } from '../weights/safetensors.js';
 import { transfer } from 'comlink';
-import { constantsFromWire, decodeStepBatch, encodeStepOutcomes, fromWire, toWire, type ModelInfo, type ServiceApi, type ServiceInit, type StepBatch, type StepBatchReply, type StepCall, type StepOutcome, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
+import { constantsFromWire, decodeStepBatch, encodeStepOutcomes, fromWire, type ModelInfo, type ServiceApi, type ServiceInit, type StepBatch, type StepBatchReply, type StepCall, type StepOutcome, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
 
 export class ModelService implements ServiceApi {
   private model: Model | null = null;
@@ -87,7 +87,7 @@ export class ModelService implements ServiceApi {
         for (let i = 0; i < blocks.length; i++) {
           const c = req.constants?.[i];
           const y = model.step(fromWire(blocks[i]!), target, c ? { constants: constantsFromWire(c) } : undefined);
-          if (!req.discard) outputs.push(toWire(y));
+          if (!req.discard) outputs.push(y); // packed into the reply (encodeStepOutcomes)
         }
       } catch (e) {
         if (target !== state) target.dispose();

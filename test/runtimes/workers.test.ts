@@ -54,6 +54,25 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     await worker.close();
   });
 
+  it('a push owns its blocks and constants once push() resolves: the caller may reuse its arrays while the push waits to be sent', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const blocks = blocksOf(sl.randomSequence([1, 12, 8], { randomLengths: false, seed: 5 }), 1);
+    const state = model.initialState(1);
+    const local = sl.Sequence.concatenate(blocks.map((b) => model.step(b, state)));
+    const worker = await W.startWorker({ config, inputShape, weights });
+    const s = await worker.open({ maxInFlight: 12 });
+    const buffer = sl.Sequence.fromValues(new Float32Array(8), [1, 1, 8]); // one array, refilled for every push
+    for (const b of blocks) {
+      buffer.values.set(b.values);
+      await s.push(buffer); // the first pushes go at once; the rest wait for a batch's reply
+    }
+    buffer.values.fill(NaN);
+    const outs: import('../../dist/index.js').Sequence[] = [];
+    for (const _ of blocks) outs.push(...(await s.read()));
+    sl.assertSequencesClose(sl.Sequence.concatenate(outs), local, 'pushes of one reused array', 0, 0);
+    await worker.close();
+  });
+
   it("takes weights by the reference's flax names (weightNaming 'flax')", async () => {
     const { model, config, inputShape } = testModel(sl);
     const flax = sl.writeSafetensors(model.getWeights({ naming: 'flax' }));
