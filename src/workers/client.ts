@@ -249,15 +249,28 @@ export class ModelWorker {
       (reply) => {
         this.batchesInFlight--;
         this.sendSteps();
-        decodeStepOutcomes(reply).forEach((o, i) => {
-          const { done, source } = batch[i]!;
-          if ('reply' in o) return done.resolve(o.reply);
+        const outcomes = decodeStepOutcomes(reply);
+        for (let i = 0; i < outcomes.length; i++) {
+          const o = outcomes[i]!, { done, source } = batch[i]!;
+          if ('reply' in o) {
+            done.resolve(o.reply);
+            continue;
+          }
           const err = reviveError(o.error);
+          if (err.code !== 'WORKER_FAILED') {
+            done.reject(err);
+            continue;
+          }
           // Outcomes are in call order, so the first WORKER_FAILED (its layer failed; later calls
-          // hear that the worker stopped serving) is the one to blame.
-          if (err.code === 'WORKER_FAILED') this.fail(err, source);
-          done.reject(err);
-        });
+          // hear that the worker stopped serving) is the one to blame. The worker fails once the
+          // streams took the replies before it (their handlers run first), as if each call had
+          // come back in a message of its own; then this call and the rest are rejected.
+          queueMicrotask(() => {
+            this.fail(err, source);
+            for (const q of batch.slice(i)) q.done.reject(err);
+          });
+          break;
+        }
       },
       (e: SeqLayersError) => {
         this.batchesInFlight--;
