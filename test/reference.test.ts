@@ -25,6 +25,18 @@ const DEPARTURES: Record<string, Partial<Record<string, string>>> = {
   },
   'DotProductSelfAttentionV2: GQA, RoPE key network': { receptive_field: 'as above: the key network reads every earlier mask' },
   'sweep DotProductSelfAttention unlimited past': { supports_step: 'an unlimited past steps here with a growing KV cache (max_cache_steps); the reference cannot step it' },
+  // Metadata the reference declares and its own layers do not have (found by random differential
+  // testing; its gradient probe, test_utils._gradient_receptive_field, measures ours).
+  'departure: Repeat of a reverse_causal Conv1D, 3 repeats (latencies)': {
+    input_latency: "3 repeats of a latency-1 layer have latency 3; the reference declares twice the child's whatever num_repeats (its scan traces the body twice), and its own step() flushed by that is not its layer()",
+    output_latency: 'as input_latency',
+  },
+  'departure: STFT then InverseSTFT semicausal_full (receptive field)': {
+    receptive_field: 'the reference declares [-5, -1], leaving out the input step itself, on which its own gradient probe measures the output depends ([0, 0]: the pair reconstructs its input); ours, [-2, 2], is derived for the trimmed output and contains it',
+  },
+  'departure: Conv1DTranspose, Delay and two Upsample1D (receptive field)': {
+    receptive_field: 'the reference declares [-1, -1]; its own gradient probe measures [-1, 0], as ours declares',
+  },
 };
 
 /** A [batch, time] Sequence: one id or position per step (streamed with the steps). */

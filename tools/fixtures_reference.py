@@ -447,4 +447,23 @@ for label, config, channels in [
 ]:
     reference_case(f"holes: {label}", config, channels, time=16, seed=3, holes=True)
 
+# A transposed convolution with semicausal_full padding and an effective kernel equal to its
+# stride of 1 (a pointwise one; any other kernel <= stride fails in the reference itself).
+reference_case("sweep Conv1DTranspose semicausal_full kernel 1 stride 1", sl.Conv1DTranspose.Config(filters=2, kernel_size=1, strides=1, padding="semicausal_full"), [2], time=8)
+reference_case("sweep Conv2DTranspose semicausal_full kernel (1, 1) strides (1, 2)", sl.Conv2DTranspose.Config(
+    filters=1, kernel_size=(1, 1), strides=(1, 2), time_padding="semicausal_full"), [3, 2], time=8)
+
+# Where the reference declares metadata its own layers do not have (test/reference.test.ts lists
+# them in DEPARTURES, with what its own gradient probe measures).
+reference_case("departure: Repeat of a reverse_causal Conv1D, 3 repeats (latencies)", sl.Repeat.Config(
+    sl.Conv1D.Config(filters=2, kernel_size=2, padding="reverse_causal"), num_repeats=3), [2], time=10)
+reference_case("departure: STFT then InverseSTFT semicausal_full (receptive field)", sl.Serial.Config([
+    sl.STFT.Config(frame_length=4, frame_step=1, fft_length=4, time_padding="causal", fft_padding="center"),
+    sl.InverseSTFT.Config(frame_length=4, frame_step=1, fft_length=4, time_padding="semicausal_full", fft_padding="center"),
+]), [], time=16)
+reference_case("departure: Conv1DTranspose, Delay and two Upsample1D (receptive field)", sl.Serial.Config([
+    sl.Conv1DTranspose.Config(filters=3, kernel_size=3, strides=3, padding="causal"), sl.Conv1D.Config(filters=3, kernel_size=1, padding="causal"),
+    sl.Delay.Config(1), sl.Upsample1D.Config(rate=3), sl.Upsample1D.Config(rate=2),
+]), [3], time=8)
+
 write_fixture("reference", cases, "tools/fixtures_reference.py (google/sequence-layers JAX: the reference's own layer() and flax parameters)")
