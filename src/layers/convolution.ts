@@ -982,7 +982,8 @@ abstract class BaseConvTransposeLayer extends Layer {
     }
     this.eks = effectiveKernelSize(time.k, time.d);
     if (padding === 'semicausal_full' && this.eks <= time.s && !(this.eks === 1 && time.s === 1)) {
-      // The reference would then pair T * s mask steps with T * s + eks + 1 - 2s values.
+      // The reference would then pair T * s mask steps with T * s + eks + 1 - 2s values: only
+      // a pointwise kernel (eks = s = 1) runs there.
       throw this.error(
         'BAD_CONFIG',
         `${timeField}: expected an effective kernel size above strides for "semicausal_full", got kernel_size ${time.k}, dilation_rate ${time.d}, strides ${time.s}`,
