@@ -423,7 +423,8 @@ export class ModelStream {
     readonly batch: number,
     opts: OpenOptions,
   ) {
-    this.base = opts.snapshot ?? null;
+    // A copy: the stream restores it on a new worker after a failure, whatever the caller does with its bytes.
+    this.base = opts.snapshot instanceof Uint8Array ? opts.snapshot.slice() : (opts.snapshot ?? null);
     this.openConstants = opts.constants && constantsToWire(opts.constants, 'open', true);
     this.maxInFlight = opts.maxInFlight ?? 4;
     this.snapshots = new SnapshotSchedule(opts.snapshotEvery ?? 'auto');
@@ -442,6 +443,9 @@ export class ModelStream {
     const least = owner ? 1 : 0;
     if (snapshotEvery !== undefined && snapshotEvery !== 'auto' && !(Number.isInteger(snapshotEvery) && snapshotEvery >= least)) {
       throw new SeqLayersError('BAD_ARGUMENT', `open: expected snapshotEvery to be 'auto' or an integer >= ${least}, got ${show(snapshotEvery)}`);
+    }
+    if (opts.snapshot instanceof Uint8Array && isDetached(opts.snapshot.buffer)) {
+      throw new SeqLayersError('BAD_INPUT', 'open: the buffer of the snapshot was detached (transferred elsewhere, e.g. to a worker); pass a copy');
     }
     const s = new ModelStream(worker, owner, batch, opts);
     try {
@@ -495,7 +499,7 @@ export class ModelStream {
     const result = new Deferred<Sequence[]>();
     const push = await this.submit([], result, true);
     await result.promise;
-    return push.snapshotBytes!;
+    return push.snapshotBytes!.slice(); // the stream keeps its own to resume from
   }
 
   /**

@@ -95,6 +95,40 @@ describe('seqlayers/workers: pool', () => {
     expect([auto.keepsLog, lone.keepsLog]).toEqual([true, false]);
   });
 
+  it("a stream keeps its own copy of the snapshots it resumes from: the caller's bytes, given or returned, are the caller's", async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 2 });
+    const blocks = blocksOf(sl.randomSequence([1, 12, 8], { randomLengths: false, seed: 8 }), 4);
+    const home = (s: import('../../dist/workers/node.js').ModelStream) => pool.workers.find((w) => w.streams.has(s))!;
+    const s = await pool.open({ snapshotEvery: 1000 }); // the explicit snapshot stays the base
+    const out = [await s.process(blocks[0]!)];
+    const snap = await s.snapshot();
+    const bytes = snap.slice();
+    snap.fill(0); // the caller reuses the array snapshot() gave
+    out.push(await s.process(blocks[1]!));
+    home(s).terminate();
+    out.push(await s.process(blocks[2]!));
+    sl.assertSequencesClose(sl.Sequence.concatenate(out), reference(model, blocks), 'resumed after the caller reused its snapshot', 0, 0);
+
+    const t = await pool.open({ snapshot: bytes, snapshotEvery: 1000 });
+    bytes.fill(0); // and the array it opened from
+    const state = model.initialState(1);
+    model.step(blocks[0]!, state);
+    const rest = [await t.process(blocks[1]!)];
+    home(t).terminate();
+    rest.push(await t.process(blocks[2]!));
+    sl.assertSequencesClose(sl.Sequence.concatenate(rest), sl.Sequence.concatenate(blocks.slice(1).map((b) => model.step(b, state))), 'opened from bytes the caller reused', 0, 0);
+
+    // A detached snapshot is refused before anything is posted (its DataCloneError would read
+    // as the worker's failure, and kill one worker after another).
+    const gone = snap.slice();
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    const workers = [...pool.workers];
+    await expect(pool.open({ snapshot: gone })).rejects.toThrow(/^\[BAD_INPUT\] open: the buffer of the snapshot was detached/);
+    expect(pool.workers, 'no worker failed').toEqual(workers);
+    await pool.close();
+  });
+
   it('applies backpressure: push() waits while maxInFlight pushes are unserved', async () => {
     const { config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
