@@ -509,10 +509,15 @@ export class ModelStream {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const w of this.waiting.splice(0)) w.admitted.reject(new SeqLayersError('CLOSED', 'push: the stream was closed while this push waited for room'));
-      await this.moved();
-      if (this.inFlight > 0) {
-        this.drained = new Deferred<void>();
-        await this.drained.promise;
+      // The pushes in flight are served first, on another worker if this one dies meanwhile; the
+      // state is freed where the stream is once no move is under way (a move changes the worker
+      // and the stream's id there).
+      while (this.resuming || this.inFlight > 0) {
+        await this.moved();
+        if (this.inFlight > 0) {
+          this.drained = new Deferred<void>();
+          await this.drained.promise;
+        }
       }
       if (!this.error && this.worker.alive) await this.worker.call((api) => api.close(this.remoteId)).catch(() => {});
       this.detach();
@@ -617,7 +622,7 @@ export class ModelStream {
     this.log.splice(this.log.indexOf(push), 1);
     this.epoch++; // replies to the pushes sent after it (refused: no stream there) are stale
     this.detachFrom(this.worker);
-    this.resuming = this.resume(this.epoch, this.worker);
+    this.move(this.worker);
     this.settle(push, { error: e });
   }
 
@@ -659,11 +664,18 @@ export class ModelStream {
     }
     this.failures.push(e);
     this.onFailure?.(e);
-    this.resuming = this.resume(this.epoch);
+    this.move();
     if (refused) {
       const n = MAX_FAILURES_WITHOUT_PROGRESS + 1;
       this.settle(refused, { error: new SeqLayersError('WORKER_FAILED', `push refused: a layer failed on it in its worker, after ${n} worker failures of the stream in a row without progress (the last: ${e.message})`) });
     }
+  }
+
+  // Starts moving the stream (to `same`, or to a worker the pool gives), unless it is being
+  // closed with nothing in flight: then nothing is left to serve, and close() goes on where it
+  // is (the state there is gone).
+  private move(same?: ModelWorker): void {
+    this.resuming = this.closing && this.log.every((p) => p.acked) ? null : this.resume(this.epoch, same);
   }
 
   // Restores the last snapshot on a new worker, replays the acknowledged pushes since (their
@@ -676,9 +688,6 @@ export class ModelStream {
     // deaths apart. With pushes in flight, their acknowledgement is the progress: a push that
     // kills every worker it reaches is not retried forever (see workerFailed).
     const idle = this.log.every((p) => p.acked);
-    const recovered = () => {
-      if (idle && epoch === this.epoch) this.failuresInARow = 0;
-    };
     try {
       const worker = same ?? (await this.owner!.acquire());
       if (epoch !== this.epoch) return;
@@ -688,11 +697,11 @@ export class ModelStream {
       const replay = acked.flatMap((p) => p.blocks);
       const constants = acked.some((p) => p.constants) ? acked.flatMap((p) => p.constants ?? p.blocks.map(() => null)) : undefined;
       if (replay.length) {
-        worker.step({ stream: this.remoteId, blocks: replay, req: { snapshot: false, discard: true, constants } }, { stream: this }).then(
-          (reply) => (reply.lost === undefined ? recovered() : epoch === this.epoch && this.fatal(reviveError(reply.lost))),
-          (e: SeqLayersError) => epoch === this.epoch && this.fatal(e),
-        );
-      } else recovered();
+        const reply = await worker.step({ stream: this.remoteId, blocks: replay, req: { snapshot: false, discard: true, constants } }, { stream: this });
+        if (epoch !== this.epoch) return;
+        if (reply.lost !== undefined) throw reviveError(reply.lost);
+      }
+      if (idle) this.failuresInARow = 0;
       this.resuming = null;
       this.pump();
     } catch (e) {

@@ -314,6 +314,47 @@ describe('seqlayers/workers: pool', () => {
     await worker.close();
   });
 
+  it('close() as the worker dies, or as its last push is refused mid-step, leaves no state behind: the stream is not moved or rebuilt', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const { Worker } = await import('node:worker_threads');
+    const post = Worker.prototype.postMessage;
+    let opens = 0;
+    Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, ...args: Parameters<typeof post>) {
+      if ((args[0] as { path?: string[] })?.path?.[0] === 'open') opens++;
+      return post.apply(this, args);
+    };
+    try {
+      const pool = await W.createPool({ config, inputShape, weights, workers: 2, maxMemoryBytes: 64 << 20 });
+      const x = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 1 });
+      const s = await pool.open();
+      await s.process(x);
+      const home = pool.workers.find((w) => w.streams.has(s))!;
+      opens = 0;
+      const closing = s.close();
+      home.terminate();
+      await closing;
+      await new Promise((r) => setTimeout(r, 200)); // a move, had one started, would have opened it by now
+      expect(opens, 'the closed stream was not opened on another worker').toBe(0);
+      expect(pool.workers.map((w) => w.streams.size)).toEqual([0, 0]);
+      expect(s.failures.map((e) => e.code)).toEqual(['WORKER_FAILED']);
+
+      // The memory budget refuses the last push after the first layer stepped: the worker
+      // discards the state, and a stream that goes on is rebuilt there; one being closed is not.
+      const t = await pool.open();
+      await t.process(x);
+      opens = 0;
+      const last = t.process(sl.randomSequence([1, 1 << 19, 8], { randomLengths: false, seed: 9 }));
+      const closed = t.close();
+      await expect(last).rejects.toThrow(/^\[MEMORY_BUDGET\]/);
+      await closed;
+      await new Promise((r) => setTimeout(r, 200));
+      expect(opens, 'the closed stream was not rebuilt').toBe(0);
+      await pool.close();
+    } finally {
+      Worker.prototype.postMessage = post;
+    }
+  });
+
   it('an idle stream survives any number of unrelated worker deaths, each recovered from', async () => {
     const { model, config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 2 });
