@@ -737,6 +737,7 @@ export class ModelStream {
   private fatal(e: SeqLayersError): void {
     if (this.error) return;
     this.error = e;
+    this.epoch++; // replies still to come are stale: their pushes are settled here
     for (const w of this.waiting.splice(0)) w.admitted.reject(e);
     // A move under way is stale now (the epoch moved on): nothing will clear its marker.
     this.resuming = null;

@@ -311,6 +311,15 @@ describe('seqlayers/workers: pool', () => {
     await s.process(good[0]!);
     await expect(s.process(huge)).rejects.toThrow(/^\[MEMORY_BUDGET\]/);
     await expect(s.process(good[1]!)).rejects.toThrow(/^\[MEMORY_BUDGET\]/);
+    // With pushes in flight behind the refused one, each push has one outcome: the replies the
+    // worker still sends for them (the stream is gone there) are not outcomes too.
+    const t = await worker.open({ maxInFlight: 8 });
+    for (const b of [good[0]!, huge, good[1]!, good[2]!]) await t.push(b);
+    const outcomes = [];
+    for (let i = 0; i < 4; i++) outcomes.push(await t.read().then(() => 'ok', (e: Error) => e.message.slice(0, 15)));
+    expect(outcomes).toEqual(['ok', '[MEMORY_BUDGET]', '[MEMORY_BUDGET]', '[MEMORY_BUDGET]']);
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(t.read(), 'no fifth outcome: the stream failed with the refusal').rejects.toThrow(/^\[MEMORY_BUDGET\]/);
     await worker.close();
   });
 
