@@ -9,7 +9,7 @@ import type { Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
-import { constantsToWire, decodeStepOutcomes, encodeStepBatch, fromWire, isDetached, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepCall, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
+import { constantsFromWire, constantsToWire, decodeStepOutcomes, encodeStepBatch, fromWire, isDetached, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepCall, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
 
 export type { ModelInfo } from './protocol.js';
 
@@ -38,7 +38,8 @@ export interface WorkerOptions {
   inputDtype?: DType;
   /**
    * safetensors bytes (e.g. sl.writeSafetensors(model.getWeights())). startWorker transfers
-   * their ArrayBuffer, which is detached here afterwards; a pool keeps them to start workers.
+   * their ArrayBuffer, which is detached here afterwards; a pool copies them (with the config
+   * and constants) to start replacement workers, so the caller's array stays the caller's.
    */
   weights?: Uint8Array;
   /** How `weights` names its tensors (default 'seqlayers'; 'flax' for the reference's variables, see WeightNaming). */
@@ -781,7 +782,11 @@ export class ModelPool {
     if (!Number.isInteger(n) || n < 1) throw new SeqLayersError('BAD_ARGUMENT', `createPool: expected workers to be a positive integer, got ${show(n)}`);
     checkWorkerOptions(opts, 'createPool');
     const module = await kernelsFor(opts);
-    const pool = new ModelPool(host, { ...opts, module });
+    // Its own copies of what replacement workers are started from, whatever the caller then
+    // does with its config, weights (another checkpoint loaded into the array, or the array
+    // transferred) or constants.
+    const constants = opts.constants && constantsFromWire(constantsToWire(opts.constants, 'createPool', true));
+    const pool = new ModelPool(host, { ...opts, module, config: structuredClone(opts.config), weights: opts.weights?.slice(), constants });
     try {
       await Promise.all(Array.from({ length: n }, () => pool.startWorker()));
       pool.info = pool.workers[0]!.info;

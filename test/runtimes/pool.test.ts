@@ -129,6 +129,22 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it("replacement workers start from the pool's own copies of the config and weights, whatever the caller then does with its own", async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+    weights.fill(0); // another checkpoint loaded into the same array...
+    structuredClone(weights.buffer, { transfer: [weights.buffer] }); // ...or the array handed on
+    (config as { layers: unknown[] }).layers.length = 1;
+    const blocks = blocksOf(sl.randomSequence([1, 12, 8], { randomLengths: false, seed: 6 }), 4);
+    const s = await pool.open();
+    const out = [await s.process(blocks[0]!)];
+    pool.workers[0]!.terminate();
+    out.push(await s.process(blocks[1]!), await s.process(blocks[2]!));
+    sl.assertSequencesClose(sl.Sequence.concatenate(out), reference(model, blocks), 'served by the replacement', 0, 0);
+    expect(s.failures.map((e) => e.code)).toEqual(['WORKER_FAILED']);
+    await pool.close();
+  });
+
   it('applies backpressure: push() waits while maxInFlight pushes are unserved', async () => {
     const { config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
