@@ -803,6 +803,10 @@ export class ModelPool {
     // No await before ModelStream.open pins the stream: concurrent opens see each other's load.
     const worker = this.leastLoaded() ?? (await this.acquire());
     const s = await ModelStream.open(worker, this.owner, opts);
+    if (this.closing) {
+      await s.close();
+      throw new SeqLayersError('CLOSED', 'open: the pool was closed while the stream opened');
+    }
     this.streams.add(s);
     return s;
   }

@@ -482,7 +482,11 @@ describe('seqlayers/workers: pool', () => {
     const streams = await Promise.all([0, 1, 2].map(() => pool.open({ maxInFlight: 2 })));
     const x = sl.randomSequence([1, 16, 8]);
     const calls = streams.flatMap((s) => [settled(s.process(x)), settled(s.process(x)), settled(s.push(x)), settled(s.process(x))]);
+    const opening = settled(pool.open()); // still opening when the pool closes: refused, not a closed stream
     await pool.close();
+    const opened = await opening;
+    expect('error' in opened && opened.error.message).toMatch(/^\[CLOSED\] open: the pool was closed while the stream opened/);
+    expect(pool.workers.every((w) => w.streams.size === 0)).toBe(true);
     const results = await Promise.all(calls);
     for (const r of results) if ('error' in r) expect(r.error.code).toBe('CLOSED');
     expect(results.filter((r) => 'value' in r).length, 'the pushes in flight were served').toBeGreaterThanOrEqual(6);
