@@ -822,7 +822,8 @@ abstract class FourierLayer extends Layer {
       const hint = kind === 'FFT' ? ' (use RFFT for real input, or Cast to complex64)' : '';
       throw this.error('BAD_CONFIG', `expected ${want} input, got ${dtype}${hint}`);
     }
-    const n = config.fftLength ?? (kind === 'IRFFT' ? 2 * (d - 1) : d);
+    // The reference's IFFT transforms the input's own length: its fft_length is checked, not used.
+    const n = kind === 'IFFT' ? d : (config.fftLength ?? (kind === 'IRFFT' ? 2 * (d - 1) : d));
     if (n < 1) throw this.error('BAD_CONFIG', `fft_length: expected a transform length >= 1; the input has ${d} bin(s), so give fft_length explicitly`);
     const forward = kind === 'FFT' || kind === 'RFFT';
     const length = forward ? (real ? Math.floor(n / 2) + 1 : n) : (config.frameLength ?? n);
@@ -857,7 +858,7 @@ const IRFFTDef = defineLayer({ type: 'IRFFT', fields: inverseFftFields, create: 
 
 /** DFT along a channel axis: complex64 [.., d, ..] -> complex64 [.., fft_length, ..]. */
 export const FFT = builder(FFTDef);
-/** Inverse DFT (1/n) along a channel axis: complex64 -> complex64 [.., frame_length or fft_length, ..]. */
+/** Inverse DFT (1/n) over the axis's own length: complex64 -> complex64 [.., frame_length or the input's length, ..] (fft_length is checked, not used, as in the reference). */
 export const IFFT = builder(IFFTDef);
 /** Real DFT: float32 [.., d, ..] -> complex64 [.., fft_length // 2 + 1, ..]. */
 export const RFFT = builder(RFFTDef);
@@ -871,7 +872,7 @@ export class FFTLayer extends FourierLayer {
   }
 }
 
-/** IFFT (see FourierLayer). Input complex64 of length d, transformed with n = fft_length (numpy's ifft(x, n)). */
+/** IFFT (see FourierLayer). Input complex64 of length d, transformed with n = d (numpy's ifft(x)), then padded or trimmed to frame_length. */
 export class IFFTLayer extends FourierLayer {
   constructor(config: Resolved<typeof inverseFftFields>, ctx: BuildContext) {
     super(config, ctx, 'IFFT');
