@@ -779,7 +779,7 @@ export class OverlapAddLayer extends Layer {
 // FFT, IFFT, RFFT, IRFFT
 
 const fftFields = {
-  /** Transform length (default: the axis size). The input is padded or trimmed to it per `padding`. */
+  /** Transform length (default: the axis size). The input is padded or trimmed to it per `padding`; IFFT checks it and transforms the input's own length, as the reference's. */
   fftLength: f.int(1).opt(),
   /** The transformed axis on the full [batch, time, ...channels] rank (default -1; not batch or time). */
   axis: axisField().default(-1),
