@@ -354,7 +354,7 @@ const MAX_FAILURES_WITHOUT_PROGRESS = 2;
 export class SnapshotSchedule {
   private pushes = 0;
   private bytes = 0;
-  /** Bytes of the last snapshot (null: none yet). */
+  /** Bytes of the state (null: not known yet). */
   private stateBytes: number | null = null;
 
   constructor(readonly every: number | 'auto') {}
@@ -373,8 +373,8 @@ export class SnapshotSchedule {
     return due;
   }
 
-  /** A snapshot of `bytes` bytes arrived. */
-  taken(bytes: number): void {
+  /** The state holds `bytes` bytes: a snapshot of it arrived, or the stream opened on a worker. */
+  sized(bytes: number): void {
     this.stateBytes = bytes;
   }
 }
@@ -594,7 +594,7 @@ export class ModelStream {
     push.acked = true;
     this.failuresInARow = 0;
     if (reply.snapshot) {
-      this.snapshots.taken(reply.snapshot.byteLength);
+      this.snapshots.sized(reply.snapshot.byteLength);
       this.base = reply.snapshot;
       push.snapshotBytes = reply.snapshot;
       this.log.splice(0, this.log.indexOf(push) + 1);
@@ -719,7 +719,9 @@ export class ModelStream {
     this.worker = worker;
     worker.streams.add(this);
     try {
-      this.remoteId = await worker.call((api) => api.open(this.batch, this.base ?? undefined, this.base ? undefined : this.openConstants), { stream: this });
+      const opened = await worker.call((api) => api.open(this.batch, this.base ?? undefined, this.base ? undefined : this.openConstants), { stream: this });
+      this.remoteId = opened.stream;
+      this.snapshots.sized(opened.stateBytes);
     } catch (e) {
       worker.streams.delete(this);
       throw e;

@@ -281,8 +281,11 @@ export function decodeStepOutcomes(b: StepBatchReply): StepOutcome[] {
 /** The worker's API (see service.ts). */
 export interface ServiceApi {
   init(o: ServiceInit): Promise<ModelInfo>;
-  /** A new stream: a snapshot restored, or a fresh state (given `constants`, e.g. sources to project now). */
-  open(batch: number, snapshot?: Uint8Array, constants?: WireConstants): number;
+  /**
+   * A new stream: a snapshot restored, or a fresh state (given `constants`, e.g. sources to
+   * project now). Returns its id and the bytes its state buffers hold.
+   */
+  open(batch: number, snapshot?: Uint8Array, constants?: WireConstants): { stream: number; stateBytes: number };
   /** Steps a batch's calls in order; each has its outcome (a coded error refuses that call alone). */
   steps(batch: StepBatch): StepBatchReply;
   close(stream: number): void;

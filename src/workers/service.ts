@@ -47,7 +47,7 @@ export class ModelService implements ServiceApi {
     });
   }
 
-  open(batch: number, snapshot?: Uint8Array, constants?: WireConstants): number {
+  open(batch: number, snapshot?: Uint8Array, constants?: WireConstants): { stream: number; stateBytes: number } {
     return this.guard(() => {
       const model = this.live();
       const state = snapshot ? model.restoreState(snapshot) : model.initialState(batch, { constants: constants && constantsFromWire(constants) });
@@ -57,7 +57,7 @@ export class ModelService implements ServiceApi {
       }
       const id = this.nextStream++;
       this.streams.set(id, state);
-      return id;
+      return { stream: id, stateBytes: state.bytes };
     });
   }
 

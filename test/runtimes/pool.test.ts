@@ -83,16 +83,46 @@ describe('seqlayers/workers: pool', () => {
   it("asks for snapshots as snapshotEvery says: 'auto' (the default) once the pushes since the last hold the state's bytes", () => {
     const due = (schedule: SnapshotSchedule, pushes: number[], asked: number[] = []) => pushes.map((bytes, i) => schedule.due(bytes, asked.includes(i)));
     const auto = new SnapshotSchedule('auto');
-    expect(due(auto, [300, 300]), 'until a snapshot tells the state size, every push').toEqual([true, true]);
-    auto.taken(1000);
+    expect(due(auto, [300, 300]), 'until the stream knows its state size, every push').toEqual([true, true]);
+    auto.sized(1000);
     expect(due(auto, [300, 300, 300, 300, 300, 2000, 300])).toEqual([false, false, false, true, false, true, false]);
     expect(due(auto, [300, 300, 300, 300], [1])).toEqual([false, true, false, false]);
-    auto.taken(100); // the state shrank: a push of more bytes takes one each time
+    auto.sized(100); // the state shrank: a push of more bytes takes one each time
     expect(due(auto, [300, 300])).toEqual([true, true]);
     expect(due(new SnapshotSchedule(3), [1, 1, 1, 1, 1, 1, 1])).toEqual([false, false, true, false, false, true, false]);
     const lone = new SnapshotSchedule(0);
     expect(due(lone, [1, 1, 1], [2])).toEqual([false, false, true]);
     expect([auto.keepsLog, lone.keepsLog]).toEqual([true, false]);
+  });
+
+  it("with 'auto', a stream learns its state's size when it opens: its first pushes ask for no snapshot (fresh or resumed)", async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const { decodeStepBatch } = await import('../../dist/workers/protocol.js');
+    const { Worker } = await import('node:worker_threads');
+    const post = Worker.prototype.postMessage;
+    const asked: boolean[] = [];
+    Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, ...args: Parameters<typeof post>) {
+      const batch = (args[0] as { argumentList?: { value?: { head?: unknown } }[] }).argumentList?.[0]?.value;
+      if (batch?.head) asked.push(...decodeStepBatch(batch as Parameters<typeof decodeStepBatch>[0]).map((c) => c.req.snapshot));
+      return post.apply(this, args);
+    };
+    try {
+      const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+      const frame = (seed: number) => sl.randomSequence([1, 1, 8], { randomLengths: false, seed });
+      const frameBytes = 8 * 4 + 1;
+      const pushesPerSnapshot = Math.ceil(model.initialState(1).bytes / frameBytes);
+      expect(pushesPerSnapshot).toBeGreaterThan(3);
+      const fresh = await pool.open();
+      for (let i = 0; i < pushesPerSnapshot + 1; i++) await fresh.process(frame(i));
+      expect(asked, 'a snapshot once the pushes hold the state bytes').toEqual(Array.from({ length: pushesPerSnapshot + 1 }, (_, i) => i === pushesPerSnapshot - 1));
+      const resumed = await pool.open({ snapshot: await fresh.snapshot() });
+      asked.length = 0;
+      for (let i = 0; i < 3; i++) await resumed.process(frame(i));
+      expect(asked).toEqual([false, false, false]);
+      await pool.close();
+    } finally {
+      Worker.prototype.postMessage = post;
+    }
   });
 
   it("a stream keeps its own copy of the snapshots it resumes from: the caller's bytes, given or returned, are the caller's", async () => {
