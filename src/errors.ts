@@ -36,35 +36,58 @@ const SHOW_ITEMS = 16;
 
 /**
  * Formats a value for an error message: strings quoted, arrays bracketed (long ones elided),
- * binary data by type and size, functions and class instances by name.
+ * binary data by type and size, functions and class instances by name (an instance's own fields
+ * follow, briefly). It reads only own data properties and calls no method or getter of what it
+ * shows: a value may be anything a caller passed, e.g. a proxy to another thread, which answers
+ * every property read with a remote call.
  */
 export function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
   if (Array.isArray(v)) {
     const items = v.slice(0, SHOW_ITEMS).map(show);
     return `[${items.join(', ')}${v.length > SHOW_ITEMS ? `, ... (${v.length} items)` : ''}]`;
   }
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  const text = brief(v, 0, true);
+  if (typeof v !== 'object' || v === null) return text;
+  const short = text.length > 80 ? text.slice(0, 77) + '...' : text;
+  const name = className(v);
+  return !name ? short : text === '{}' ? name : `${name} ${short}`;
+}
+
+/** Nesting show() walks into plain objects and arrays. */
+const SHOW_DEPTH = 3;
+
+/** The constructor name of a class instance (not a plain object, array or binary data), else ''. */
+function className(v: unknown): string {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || ArrayBuffer.isView(v) || isBuffer(v) || v instanceof Map || v instanceof Set) return '';
+  const proto = Object.getPrototypeOf(v) as { constructor?: unknown } | null;
+  if (!proto || proto === Object.prototype) return '';
+  const ctor = Object.getOwnPropertyDescriptor(proto, 'constructor')?.value as { name?: unknown } | undefined;
+  const n = typeof ctor === 'function' ? Object.getOwnPropertyDescriptor(ctor, 'name')?.value : undefined;
+  return typeof n === 'string' && n ? n : 'Object';
+}
+
+const isBuffer = (v: object) => v instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer);
+
+/** `v` as JSON-like text; `fields`: an instance's own fields (else instances are only named). */
+function brief(v: unknown, depth: number, fields = false): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === undefined || v === null || typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (typeof v === 'bigint') return `${v}n`;
-  if (typeof v === 'symbol' || typeof v === 'function') return v.toString().split('\n')[0]!.slice(0, 80);
-  if (ArrayBuffer.isView(v)) {
-    return v instanceof DataView ? `DataView(${v.byteLength} bytes)` : `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
-  }
-  if (v instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && v instanceof SharedArrayBuffer)) {
-    return `${v.constructor.name}(${v.byteLength} bytes)`;
-  }
+  if (typeof v === 'symbol') return v.toString();
+  if (typeof v === 'function') return Function.prototype.toString.call(v).split('\n')[0]!.slice(0, 80);
+  if (ArrayBuffer.isView(v)) return v instanceof DataView ? `DataView(${v.byteLength} bytes)` : `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
+  if (isBuffer(v as object)) return `${(v as ArrayBuffer).constructor.name}(${(v as ArrayBuffer).byteLength} bytes)`;
   if (v instanceof Map || v instanceof Set) return `${v.constructor.name}(${v.size})`;
-  // A class instance (not a plain object) is named: a Sequence must not look like {"shape": ...}.
-  const proto = Object.getPrototypeOf(v) as { constructor?: { name?: string } } | null;
-  const name = (proto && proto !== Object.prototype && proto.constructor?.name) || '';
-  try {
-    const s = JSON.stringify(v);
-    const text = s.length > 80 ? s.slice(0, 77) + '...' : s;
-    return name ? `${name} ${text}` : text;
-  } catch {
-    return name || String(v); // circular
+  if (Array.isArray(v)) {
+    if (depth >= SHOW_DEPTH) return '[...]';
+    return `[${v.slice(0, SHOW_ITEMS).map((x) => brief(x, depth + 1)).join(',')}${v.length > SHOW_ITEMS ? `,... (${v.length} items)` : ''}]`;
   }
+  const name = className(v);
+  if (name && !fields) return name;
+  if (depth >= SHOW_DEPTH) return '{...}';
+  const entries = Object.entries(Object.getOwnPropertyDescriptors(v)).filter(([, d]) => d.enumerable);
+  const shown = entries.slice(0, SHOW_ITEMS).map(([k, d]) => `${JSON.stringify(k)}:${'value' in d ? brief(d.value, depth + 1) : '(getter)'}`);
+  return `{${shown.join(',')}${entries.length > SHOW_ITEMS ? ',...' : ''}}`;
 }
 
 export function fail(code: ErrorCode, message: string): never {

@@ -19,11 +19,39 @@ describe('show', () => {
     class Node {
       self = this;
     }
-    expect(show(new Node())).toBe('Node');
+    expect(show(new Node()), 'an instance inside is named, not walked').toBe('Node {"self":Node}');
     // Plain objects and short arrays as before; long arrays elided with their length.
     expect(show({ a: 1 })).toBe('{"a":1}');
     expect(show([1, 'a', null])).toBe('[1, "a", null]');
     expect(show(Array.from({ length: 40 }, (_, i) => i))).toBe(`[${Array.from({ length: 16 }, (_, i) => i).join(', ')}, ... (40 items)]`);
+    expect(show({ a: NaN, b: [1, { c: 'x' }], d: undefined })).toBe('{"a":NaN,"b":[1,{"c":"x"}],"d":undefined}');
+    expect(show({ deep: { er: { still: { x: 1 } } } })).toBe('{"deep":{"er":{"still":{...}}}}');
+  });
+
+  it('calls nothing on what it shows: a proxy to another thread (every read a remote call) or a getter stays untouched', () => {
+    // A Comlink proxy answers any property read (toJSON, toString) with a callable that posts a
+    // call to its worker; JSON.stringify reading toJSON on a stream's worker proxy sent one whose
+    // rejection nobody handled, and Node exited.
+    const touched: string[] = [];
+    const remote = new Proxy(function () {}, {
+      get: (_, key) => void touched.push(`get ${String(key)}`),
+      apply: () => void touched.push('apply'),
+    });
+    class Stream {
+      worker = { api: remote };
+      batch = 1;
+    }
+    const withGetter = {
+      get value() {
+        touched.push('getter');
+        return 1;
+      },
+    };
+    expect(show(new Stream())).toBe('Stream {"worker":{"api":function () { [native code] }},"batch":1}');
+    expect(show(remote)).toBe('function () { [native code] }');
+    expect(show([remote])).toBe('[function () { [native code] }]');
+    expect(show(withGetter)).toBe('{"value":(getter)}');
+    expect(touched).toEqual([]);
   });
 
   it('restoreState takes an ArrayBuffer of a snapshot, or names it when refusing it', async () => {

@@ -102,6 +102,8 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     await expectCode(worker.open({ batch: 0 }), 'BAD_ARGUMENT', /batch/);
     await expectCode(worker.open({ snapshot: new Uint8Array(40) }), 'BAD_SNAPSHOT');
     const s = await worker.open();
+    // Naming the stream in the message reads none of its worker proxy (a read is a remote call).
+    expect(() => sl.build(config, { inputShape }).layer(s as never)).toThrow(/^\[BAD_INPUT\] layer: expected a Sequence, got ModelStream \{"worker":ModelWorker,/);
     await expectCode(s.process(sl.randomSequence([1, 4, 5])), 'BAD_INPUT', /expected input \[batch, time, 8\]/);
     await expectCode(s.process(sl.randomSequence([2, 4, 8])), 'BAD_STATE', /batch/);
     // A push is all or nothing: a bad block after a good one leaves the stream where it was.
