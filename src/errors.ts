@@ -1,3 +1,5 @@
+import { isDetached } from './util/bytes.js';
+
 /**
  * The one error class of seqlayers. `code` is stable and also leads the message
  * ("[BAD_INPUT] ..."), so it survives a worker boundary where custom properties are lost.
@@ -75,8 +77,11 @@ function brief(v: unknown, depth: number, fields = false): string {
   if (typeof v === 'bigint') return `${v}n`;
   if (typeof v === 'symbol') return v.toString();
   if (typeof v === 'function') return Function.prototype.toString.call(v).split('\n')[0]!.slice(0, 80);
-  if (ArrayBuffer.isView(v)) return v instanceof DataView ? `DataView(${v.byteLength} bytes)` : `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
-  if (isBuffer(v as object)) return `${(v as ArrayBuffer).constructor.name}(${(v as ArrayBuffer).byteLength} bytes)`;
+  if (ArrayBuffer.isView(v)) {
+    if (isDetached(v.buffer)) return `${v.constructor.name}(detached)`;
+    return v instanceof DataView ? `DataView(${v.byteLength} bytes)` : `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
+  }
+  if (isBuffer(v as object)) return `${(v as ArrayBuffer).constructor.name}(${isDetached(v as ArrayBuffer) ? 'detached' : `${(v as ArrayBuffer).byteLength} bytes`})`;
   if (v instanceof Map || v instanceof Set) return `${v.constructor.name}(${v.size})`;
   if (Array.isArray(v)) {
     if (depth >= SHOW_DEPTH) return '[...]';

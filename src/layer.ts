@@ -7,7 +7,8 @@ import { SeqLayersError, show } from './errors.js';
 import { Fraction } from './fraction.js';
 import { POINT_RF, type ReceptiveFieldPerStep } from './receptive-field.js';
 import type { Runtime } from './runtime/runtime.js';
-import { dtypeWidth, Sequence, type DType } from './sequence.js';
+import { checkIntact, dtypeWidth, Sequence, type DType } from './sequence.js';
+import { isDetached } from './util/bytes.js';
 
 /** Channel shape and element type of a sequence (the reference's ChannelSpec). */
 export interface ChannelSpec {
@@ -182,9 +183,16 @@ export function checkConstants(constants: unknown, what: string): Constants {
     throw new SeqLayersError('BAD_INPUT', `${what}: expected constants as an object of Sequences and arrays by name, got ${show(constants)}`);
   }
   for (const k in constants) {
+    if (!Object.hasOwn(constants, k)) continue;
     const c = (constants as Record<string, unknown>)[k];
-    if (!Object.hasOwn(constants, k) || c instanceof Sequence || isConstantArray(c)) continue;
-    throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: expected a Sequence or an array { values: Float32Array or Int32Array, shape } (values filling the shape), got ${show(c)}`);
+    if (c instanceof Sequence) checkIntact(c, what, 'constants.', k);
+    else if (!isConstantArray(c)) {
+      const values = (c as { values?: unknown } | null)?.values;
+      if (ArrayBuffer.isView(values) && isDetached(values.buffer)) {
+        throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: the buffer of its values was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
+      }
+      throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: expected a Sequence or an array { values: Float32Array or Int32Array, shape } (values filling the shape), got ${show(c)}`);
+    }
   }
   return constants as Constants;
 }
@@ -546,19 +554,19 @@ export function createStates(root: Layer, batch: number, ctx: RunContext): State
         });
       }
     }
+    for (const [l, specs, b] of plan) {
+      specs.forEach((s, j) => {
+        const buf = slots[l.slot]![j]!;
+        const fill = s.fill ?? 0;
+        if (buf.dtype === 'uint8') rt.k.mem_fill(buf.ptr, fill, buf.bytes);
+        else if (buf.dtype === 'int32') rt.i32.fill(fill, buf.ptr >> 2, (buf.ptr + buf.bytes) >> 2);
+        else rt.k.f32_fill(buf.bytes >> 2, fill, buf.ptr);
+      });
+      l.initState(slots[l.slot]!, b, ctx); // may refuse its constants (e.g. a mis-shaped source)
+    }
   } catch (e) {
     releaseStates(rt, slots);
     throw e;
-  }
-  for (const [l, specs, b] of plan) {
-    specs.forEach((s, j) => {
-      const buf = slots[l.slot]![j]!;
-      const fill = s.fill ?? 0;
-      if (buf.dtype === 'uint8') rt.k.mem_fill(buf.ptr, fill, buf.bytes);
-      else if (buf.dtype === 'int32') rt.i32.fill(fill, buf.ptr >> 2, (buf.ptr + buf.bytes) >> 2);
-      else rt.k.f32_fill(buf.bytes >> 2, fill, buf.ptr);
-    });
-    l.initState(slots[l.slot]!, b, ctx);
   }
   return slots;
 }

@@ -9,7 +9,8 @@ import {
 } from './layer.js';
 import { rfHull, type ReceptiveField, type ReceptiveFieldPerStep } from './receptive-field.js';
 import { getRuntime, Runtime } from './runtime/runtime.js';
-import { DTYPES as SEQUENCE_DTYPES, dtypeWidth, Sequence, type DType } from './sequence.js';
+import { checkIntact, DTYPES as SEQUENCE_DTYPES, dtypeWidth, MAX_SEQUENCE_VALUES, Sequence, type DType } from './sequence.js';
+import { showInput } from './axes.js';
 import { crc32, hashString, seededRandom } from './util/hash.js';
 import { asBytes } from './util/bytes.js';
 import { toFloat32, type Tensor } from './weights/safetensors.js';
@@ -305,11 +306,9 @@ export class Model {
   private checkInput(x: Sequence, what: string): void {
     this.live();
     if (!(x instanceof Sequence)) throw new SeqLayersError('BAD_INPUT', `${what}: expected a Sequence, got ${show(x)}`);
+    checkIntact(x, what, 'the input');
     if (x.dtype !== this.inputSpec.dtype || !channelsMatch(x.shape, this.inputSpec.shape)) {
-      throw new SeqLayersError(
-        'BAD_INPUT',
-        `${what}: expected input [batch, time, ${this.inputSpec.shape.join(', ')}] ${this.inputSpec.dtype}, got ${show(x.shape)} ${x.dtype}`,
-      );
+      throw new SeqLayersError('BAD_INPUT', `${what}: expected ${showInput(this.inputSpec.shape)} ${this.inputSpec.dtype}, got ${show(x.shape)} ${x.dtype}`);
     }
   }
 
@@ -683,8 +682,9 @@ function decodeState(model: Model, input: Uint8Array | ArrayBuffer): State {
   if (bytes.length < 24) throw bad(`expected at least 24 bytes, got ${bytes.length}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
+  const truncated = (what: string, n: number) => bad(`truncated snapshot: ${what} needs ${n} bytes at byte ${p}, the snapshot has ${Math.max(bytes.length - 4 - p, 0)} before its checksum`);
   const u32 = () => {
-    if (p + 4 > bytes.length) throw bad('truncated snapshot');
+    if (p + 4 > bytes.length) throw truncated('a field', 4);
     const v = dv.getUint32(p, true);
     p += 4;
     return v;
@@ -698,7 +698,7 @@ function decodeState(model: Model, input: Uint8Array | ArrayBuffer): State {
   if (fp !== model.fingerprint) throw bad(`the snapshot belongs to another model (fingerprint ${fp.toString(16)}, this model ${model.fingerprint.toString(16)})`);
   const batch = u32();
   // Before allocating: a new state of that batch must fit in the snapshot (buffers only grow).
-  if (batch < 1) throw bad(`expected a batch of at least 1 item, got ${batch}`);
+  if (batch < 1 || batch > MAX_SEQUENCE_VALUES) throw bad(`expected a batch of 1 to ${MAX_SEQUENCE_VALUES} items, got ${batch}`);
   const least = initialStateBytes(model.root, batch);
   if (least > bytes.length) throw bad(`a state of ${batch} items holds at least ${least} bytes, the snapshot only ${bytes.length}`);
   const state = model.initialState(batch);
@@ -711,17 +711,17 @@ function decodeState(model: Model, input: Uint8Array | ArrayBuffer): State {
       const slot = u32();
       const dtype = DTYPES[u32()];
       const nameLen = u32();
-      if (p + 2 * nameLen > bytes.length) throw bad('truncated snapshot');
+      if (p + 2 * nameLen > bytes.length - 4) throw truncated(`the name of buffer ${i}`, 2 * nameLen);
       let name = '';
       for (let c = 0; c < nameLen; c++) name += String.fromCharCode(dv.getUint16(p + 2 * c, true));
       p += 2 * nameLen;
       const rank = u32();
-      if (rank > 16) throw bad(`buffer ${show(name)} has rank ${rank}`);
+      if (rank > 16) throw bad(`buffer ${show(name)}: expected a rank of at most 16, got ${rank}`);
       const shape = Array.from({ length: rank }, u32);
       const buf = state.slots[slot]?.find((b) => b.name === name);
       if (!buf || buf.dtype !== dtype) throw bad(`unexpected buffer ${show(name)} (${dtype}) for layer slot ${slot}`);
       const n = product(shape) * stateElementBytes(buf.dtype);
-      if (p + n > bytes.length - 4) throw bad('truncated snapshot');
+      if (p + n > bytes.length - 4) throw truncated(`buffer ${show(name)} ${show(shape)}`, n);
       if (!sameShape(shape, buf.shape)) {
         // A growable buffer (a grown KV cache) comes back at its snapshot shape; only its time
         // axis (axis 1) may differ, and every growable buffer of the layer must agree on it, so

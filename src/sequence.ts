@@ -1,6 +1,7 @@
 // Sequence: values [batch, time, ...channels] with a mask [batch, time] (1 = valid step).
 // Port of the reference's Sequence (sequence_layers/jax/types.py), immutable like it.
 import { SeqLayersError, show } from './errors.js';
+import { isDetached } from './util/bytes.js';
 
 /** Element types. complex64 values are interleaved (re, im) float32 pairs. */
 export type DType = 'float32' | 'int32' | 'complex64';
@@ -57,8 +58,56 @@ function checkShape(shape: readonly number[], what: string, dtype: DType = 'floa
 }
 
 /** Plain number arrays become typed arrays of the dtype; anything else is left to the constructor's checks. */
-function toValues(values: Values | number[], dtype: DType | undefined): Values {
-  return Array.isArray(values) ? (dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values)) : values;
+function toValues(values: Values | number[], dtype: DType | undefined, what: string): Values {
+  if (!Array.isArray(values)) return values;
+  const i = values.findIndex((v) => typeof v !== 'number');
+  if (i >= 0) throw new SeqLayersError('BAD_INPUT', `${what}: expected numbers, got ${show(values[i])} at index ${i}`);
+  return dtype === 'int32' ? Int32Array.from(values) : Float32Array.from(values);
+}
+
+/** The arrays of a Sequence fill its shape: values of the dtype's type, a mask per step, neither detached. */
+function checkParts(values: Values, mask: Uint8Array, shape: readonly number[], dt: DType, what: string): void {
+  checkShape(shape, what, dt);
+  if (!(dt === 'int32' ? values instanceof Int32Array : values instanceof Float32Array)) {
+    throw new SeqLayersError(
+      'BAD_INPUT',
+      `${what}: dtype ${show(dt)} needs ${dt === 'int32' ? 'Int32Array' : 'Float32Array'} values, got ${show(values)}` +
+        (Array.isArray(values) ? ' (Sequence.fromValues takes plain arrays)' : ''),
+    );
+  }
+  const detached = isDetached(values.buffer) ? 'values' : mask instanceof Uint8Array && isDetached(mask.buffer) ? 'mask' : null;
+  if (detached) throw new SeqLayersError('BAD_INPUT', `${what}: the buffer of its ${detached} was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
+  const n = product(shape) * dtypeWidth(dt);
+  if (values.length !== n) {
+    throw new SeqLayersError('BAD_INPUT', `${what}: shape ${show(shape)} (${dt}) needs ${n} values, got ${values.length}`);
+  }
+  if (!(mask instanceof Uint8Array) || mask.length !== shape[0]! * shape[1]!) {
+    throw new SeqLayersError('BAD_INPUT', `${what}: expected a Uint8Array mask of ${shape[0]! * shape[1]!} steps (batch x time), got ${show(mask)}`);
+  }
+}
+
+/**
+ * Refuses a Sequence whose arrays no longer fill its shape (BAD_INPUT naming `what` and then
+ * `name` + `key`): a buffer transferred away since it was made, or a field reassigned (readonly
+ * is only in the types). Allocates nothing when it passes (stepInto checks its input and
+ * constants with it).
+ */
+export function checkIntact(x: Sequence, what: string, name: string, key = ''): void {
+  if (isIntact(x)) return;
+  checkDtype(x.dtype, `${what}: ${name}${key}`);
+  checkParts(x.values, x.mask, x.shape, x.dtype, `${what}: ${name}${key}`);
+}
+
+function isIntact({ values, mask, shape, dtype }: Sequence): boolean {
+  if (!Array.isArray(shape) || shape.length < 2) return false;
+  let n = dtype === 'complex64' ? 2 : 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i];
+    if (!Number.isInteger(d) || d! < 0) return false;
+    n *= d!;
+  }
+  const typed = dtype === 'int32' ? values instanceof Int32Array : (dtype === 'float32' || dtype === 'complex64') && values instanceof Float32Array;
+  return typed && values.length === n && mask instanceof Uint8Array && mask.length === shape[0]! * shape[1]! && !(n === 0 && isDetached(values.buffer)) && !(mask.length === 0 && isDetached(mask.buffer));
 }
 
 export class Sequence {
@@ -72,21 +121,7 @@ export class Sequence {
   constructor(values: Values, mask: Uint8Array, shape: readonly number[], dtype?: DType) {
     if (dtype !== undefined) checkDtype(dtype, 'Sequence');
     const dt: DType = dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
-    checkShape(shape, 'Sequence', dt);
-    if (!(dt === 'int32' ? values instanceof Int32Array : values instanceof Float32Array)) {
-      throw new SeqLayersError(
-        'BAD_INPUT',
-        `Sequence: dtype ${show(dt)} needs ${dt === 'int32' ? 'Int32Array' : 'Float32Array'} values, got ${show(values)}` +
-          (Array.isArray(values) ? ' (Sequence.fromValues takes plain arrays)' : ''),
-      );
-    }
-    const n = product(shape) * dtypeWidth(dt);
-    if (values.length !== n) {
-      throw new SeqLayersError('BAD_INPUT', `Sequence: shape ${show(shape)} (${dt}) needs ${n} values, got ${values.length}`);
-    }
-    if (!(mask instanceof Uint8Array) || mask.length !== shape[0]! * shape[1]!) {
-      throw new SeqLayersError('BAD_INPUT', `Sequence: expected a Uint8Array mask of ${shape[0]! * shape[1]!} steps (batch x time), got ${show(mask)}`);
-    }
+    checkParts(values, mask, shape, dt, 'Sequence');
     this.shape = Object.freeze([...shape]);
     this.values = values;
     this.mask = mask;
@@ -111,7 +146,7 @@ export class Sequence {
   static fromValues(values: Values | number[], shape: readonly number[], dtype?: DType): Sequence {
     if (dtype !== undefined) checkDtype(dtype, 'Sequence.fromValues');
     checkShape(shape, 'Sequence.fromValues', dtype);
-    return new Sequence(toValues(values, dtype), newMask(shape[0]! * shape[1]!, 'Sequence.fromValues').fill(1), shape, dtype);
+    return new Sequence(toValues(values, dtype, 'Sequence.fromValues'), newMask(shape[0]! * shape[1]!, 'Sequence.fromValues').fill(1), shape, dtype);
   }
 
   /** Step t of item b is valid iff t < lengths[b]; lengths are clipped to [0, time]. */
@@ -132,7 +167,7 @@ export class Sequence {
     }
     const mask = newMask(b * t, 'Sequence.fromLengths');
     for (let i = 0; i < b; i++) mask.fill(1, i * t, i * t + Math.max(0, Math.min(t, Math.floor(lengths[i]!))));
-    return new Sequence(toValues(values, dtype), mask, shape, dtype);
+    return new Sequence(toValues(values, dtype, 'Sequence.fromLengths'), mask, shape, dtype);
   }
 
   /** All-zero values with the given mask validity. */
@@ -144,6 +179,7 @@ export class Sequence {
 
   /** Number of valid steps per batch item (a count, as the reference). */
   lengths(): Int32Array {
+    checkIntact(this, 'lengths', 'the Sequence');
     const out = new Int32Array(this.batch);
     const t = this.time;
     for (let b = 0; b < this.batch; b++) {
@@ -159,6 +195,7 @@ export class Sequence {
    * so NaN and Inf at invalid steps disappear.
    */
   maskInvalid(maskValue = 0): Sequence {
+    checkIntact(this, 'maskInvalid', 'the Sequence');
     const v = this.values.slice();
     const row = this.stepSize * dtypeWidth(this.dtype);
     for (let i = 0; i < this.mask.length; i++) if (!this.mask[i]) v.fill(maskValue, i * row, (i + 1) * row);
@@ -170,6 +207,7 @@ export class Sequence {
     if (!(Number.isInteger(left) && Number.isInteger(right) && left >= 0 && right >= 0)) {
       throw new SeqLayersError('BAD_ARGUMENT', `padTime: expected non-negative integer paddings, got ${left}, ${right}`);
     }
+    checkIntact(this, 'padTime', 'the Sequence');
     const [b, t] = this.shape as [number, number];
     const row = this.stepSize * dtypeWidth(this.dtype);
     const t2 = left + t + right;
@@ -196,6 +234,7 @@ export class Sequence {
     if (![b0, b1, t0, t1].every((i) => typeof i === 'number' && !Number.isNaN(i))) {
       throw new SeqLayersError('BAD_ARGUMENT', `slice: expected numbers for the bounds [b0, b1) and [t0, t1), got ${show([b0, b1, t0, t1])}`);
     }
+    checkIntact(this, 'slice', 'the Sequence');
     const [B, T] = this.shape as [number, number];
     const cb0 = clamp(b0, B), cb1 = Math.max(clamp(b1, B), cb0), ct0 = clamp(t0, T), ct1 = Math.max(clamp(t1, T), ct0);
     const row = this.stepSize * dtypeWidth(this.dtype);
@@ -226,6 +265,7 @@ export class Sequence {
     if (seqs.length === 0) throw new SeqLayersError('BAD_ARGUMENT', 'Sequence.concatenate: expected at least one sequence');
     seqs.forEach((s, i) => {
       if (!(s instanceof Sequence)) throw new SeqLayersError('BAD_INPUT', `Sequence.concatenate: expected a Sequence at index ${i}, got ${show(s)}`);
+      checkIntact(s, 'Sequence.concatenate', `the Sequence at index ${i}`);
     });
     const first = seqs[0]!;
     const row = first.stepSize * dtypeWidth(first.dtype);
@@ -252,6 +292,7 @@ export class Sequence {
 
   /** Flips the physical time axis. */
   reverseTime(): Sequence {
+    checkIntact(this, 'reverseTime', 'the Sequence');
     const [B, T] = this.shape as [number, number];
     const row = this.stepSize * dtypeWidth(this.dtype);
     const v = newValues(this.dtype, B * T * this.stepSize, 'reverseTime');

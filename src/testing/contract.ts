@@ -12,7 +12,8 @@
 //     perturbing one input step at a time and seeing which outputs move.
 // Masks are compared exactly; values within |a - b| <= atol + rtol * |b|.
 import type { Constants } from '../layer.js';
-import type { Model } from '../model.js';
+import { Model } from '../model.js';
+import { SeqLayersError, show } from '../errors.js';
 import { Sequence, dtypeWidth } from '../sequence.js';
 import { seededRandom } from '../util/hash.js';
 import { normal, randomSequence } from './random.js';
@@ -170,6 +171,7 @@ function invalidToNaN(x: Sequence): Sequence {
 }
 
 export function verifyContract(model: Model, opts: ContractOptions = {}): ContractReport {
+  if (!(model instanceof Model)) throw new SeqLayersError('BAD_ARGUMENT', `verifyContract: expected a Model (from build()), got ${show(model)}`);
   const checks: string[] = [];
   const rtol = opts.rtol ?? 1e-5, atol = opts.atol ?? 1e-5;
   const constants = opts.constants;

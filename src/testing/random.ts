@@ -25,15 +25,13 @@ export function randomSequence(shape: readonly number[], opts: RandomSequenceOpt
   const random = seededRandom(opts.seed ?? 123456789);
   const gauss = normal(random);
   const dtype = opts.dtype ?? 'float32';
-  const [b, t] = shape as [number, number];
-  const n = shape.reduce((a, d) => a * d, 1) * (dtype === 'complex64' ? 2 : 1);
-  const values = dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+  const { values, mask, batch: b, time: t } = Sequence.zeros(shape, dtype, false); // checks the shape and dtype
+  const n = values.length;
   const { low, high } = opts;
   for (let i = 0; i < n; i++) {
     if (dtype === 'int32') values[i] = Math.floor((low ?? 0) + random() * ((high ?? 100) - (low ?? 0)));
     else values[i] = low !== undefined && high !== undefined ? low + random() * (high - low) : gauss();
   }
-  const mask = new Uint8Array(b * t);
   for (let i = 0; i < b; i++) {
     if (opts.randomMask) {
       for (let j = 0; j < t; j++) mask[i * t + j] = random() < 0.7 ? 1 : 0;

@@ -1,13 +1,24 @@
-// Taking a file's bytes at the public boundary (readSafetensors, readOnnx, readWav, readNpy).
+// Taking bytes and arrays at the public boundary (readSafetensors, readOnnx, readWav, readNpy; detached buffers).
 
 /**
  * A plain Uint8Array over `input` when it holds bytes (a Uint8Array, e.g. a Node Buffer, or an
- * ArrayBuffer / SharedArrayBuffer), sharing its memory; null for anything else, so the caller
+ * ArrayBuffer / SharedArrayBuffer), sharing its memory; null for anything else (a detached buffer too), so the caller
  * can raise its own coded error naming what arrived. The view is a plain Uint8Array even for a
  * Buffer, whose slice() would not copy.
  */
 export function asBytes(input: unknown): Uint8Array | null {
-  if (input instanceof Uint8Array) return new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  if (input instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && input instanceof SharedArrayBuffer)) return new Uint8Array(input);
+  if (input instanceof Uint8Array) return isDetached(input.buffer) ? null : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (input instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && input instanceof SharedArrayBuffer)) return isDetached(input) ? null : new Uint8Array(input);
   return null;
+}
+
+/** Whether a buffer was detached (transferred away): only an empty one can be, and a view on it cannot be made. */
+export function isDetached(b: ArrayBufferLike): boolean {
+  if (b.byteLength !== 0) return false;
+  try {
+    new Uint8Array(b);
+    return false;
+  } catch {
+    return true;
+  }
 }

@@ -33,17 +33,6 @@ export function fromWire(w: WireSequence): Sequence {
   return new Sequence(w.values, w.mask, w.shape, w.dtype);
 }
 
-/** Whether a buffer was detached (transferred away): only an empty one can be, and a view on it cannot be made. */
-export function isDetached(b: ArrayBufferLike): boolean {
-  if (b.byteLength !== 0) return false;
-  try {
-    new Uint8Array(b);
-    return false;
-  } catch {
-    return true;
-  }
-}
-
 /**
  * Constants as structured clone carries them: each Sequence as a WireSequence, each array
  * ({ values, shape }) as it is.
@@ -52,15 +41,11 @@ export type WireConstants = Record<string, ({ kind: 'sequence' } & WireSequence)
 
 /**
  * Constants for the wire; `copy` detaches them from the caller's arrays (kept for replays).
- * Refused as checkConstants refuses them (BAD_INPUT naming `what` and the key), and a detached
- * buffer too: it cannot be cloned, and the DataCloneError would read as the worker's failure.
+ * Refused as checkConstants refuses them (BAD_INPUT naming `what` and the key), a detached
+ * buffer too (it cannot be cloned: the DataCloneError would read as the worker's failure).
  */
 export function constantsToWire(c: Constants, what: string, copy = false): WireConstants {
   const out: WireConstants = {};
-  for (const [k, v] of Object.entries(c ?? {})) {
-    const arrays = [(v as { values?: unknown })?.values, (v as { mask?: unknown })?.mask].filter(ArrayBuffer.isView);
-    if (arrays.some((a) => isDetached(a.buffer))) throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: its buffer was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
-  }
   for (const [k, v] of Object.entries(checkConstants(c, what))) {
     if (v instanceof Sequence) out[k] = { kind: 'sequence', ...toWire(v, copy) };
     else out[k] = { kind: 'array', values: copy ? v.values.slice() : tight(v.values), shape: [...v.shape] };

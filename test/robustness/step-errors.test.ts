@@ -184,12 +184,67 @@ describe('arguments of the model API', () => {
       return b;
     };
     const inUse = m.rt.heap.inUse;
-    for (const [batch, text] of [[0, 'at least 1 item, got 0'], [2 ** 32 - 1, 'holds at least'], [1e6, 'holds at least']] as const) {
+    for (const [batch, text] of [[0, 'a batch of 1 to 2147483647 items, got 0'], [2 ** 32 - 1, 'got 4294967295'], [1e6, 'holds at least']] as const) {
       const e = error(() => m.restoreState(withBatch(batch)));
       expect(e.code).toBe('BAD_SNAPSHOT');
       expect(e.message).toContain(text);
     }
     expect(m.rt.heap.inUse).toBe(inUse);
+    // A model without state buffers cannot check a batch against the snapshot's size: the bound
+    // is what a Sequence can hold.
+    const stateless = sl.build(sl.Dense({ features: 2 }), { inputShape: [4] });
+    const b = stateless.initialState(2).toBytes();
+    new DataView(b.buffer).setUint32(12, 2 ** 32 - 1, true);
+    new DataView(b.buffer).setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)), true);
+    expect(() => stateless.restoreState(b)).toThrow(/^\[BAD_SNAPSHOT\] restoreState: expected a batch of 1 to 2147483647 items, got 4294967295/);
+    // A snapshot cut inside a buffer (checksum refreshed) names what it ends in.
+    const cut = bytes.slice(0, bytes.length - 8);
+    new DataView(cut.buffer).setUint32(cut.length - 4, crc32(cut.subarray(0, cut.length - 4)), true);
+    expect(() => m.restoreState(cut)).toThrow(/^\[BAD_SNAPSHOT\] restoreState: truncated snapshot: buffer "\w+" \[1, 3\] needs 12 bytes at byte \d+, the snapshot has \d+ before its checksum/);
+  });
+
+  it('a Sequence whose buffer was transferred away (detached), or whose fields were reassigned, is BAD_INPUT: input, constants, Sequence methods, bytes', () => {
+    const detach = (a: ArrayBufferView) => void structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+    const model = sl.build(sl.Serial([causalConv(), sl.Dense({ features: 2 })]), { inputShape: [4] });
+    const out = { values: new Float32Array(2 * 2), mask: new Uint8Array(2) };
+    for (const part of ['values', 'mask'] as const) {
+      const x = block(3);
+      detach(x[part]);
+      for (const [what, run] of [['layer', () => model.layer(x)], ['step', () => model.step(x, model.initialState(1))], ['stepInto', () => model.stepInto(x, model.initialState(1), out)]] as const) {
+        expect(run).toThrow(`[BAD_INPUT] ${what}: the input: the buffer of its ${part} was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
+      }
+      expect(() => x.sliceTime(0, 1)).toThrow(`[BAD_INPUT] slice: the Sequence: the buffer of its ${part} was detached`);
+      expect(() => sl.Sequence.concatenate([block(1), x])).toThrow(`[BAD_INPUT] Sequence.concatenate: the Sequence at index 1: the buffer of its ${part} was detached`);
+    }
+    const forged = block(3);
+    (forged as { values: Float32Array }).values = new Float32Array(1);
+    expect(() => model.step(forged, model.initialState(1))).toThrow('[BAD_INPUT] step: the input: shape [1, 2, 4] (float32) needs 8 values, got 1');
+    expect(() => sl.Sequence.fromValues(['a', 'b'] as never, [1, 2])).toThrow('[BAD_INPUT] Sequence.fromValues: expected numbers, got "a" at index 0');
+    for (const [name, read] of [['restoreState', (b: Uint8Array) => model.restoreState(b)], ['readSafetensors', sl.readSafetensors], ['readNpy', sl.readNpy]] as const) {
+      const bytes = new Uint8Array(64);
+      detach(bytes);
+      expect(() => read(bytes), name).toThrow(/got Uint8Array\(detached\)/);
+    }
+  });
+
+  it('a detached constant is refused before any layer writes: the state goes on (it was left interrupted)', () => {
+    const seg = (v: number) => sl.Sequence.fromValues(new Int32Array(2).fill(v), [1, 2], 'int32');
+    const model = sl.build(sl.Serial([causalConv(), sl.DotProductSelfAttentionV2({ numHeads: 1, unitsPerHead: 4, maxPastHorizon: 4, segmentIdsName: 'seg' })]), { inputShape: [4] });
+    const good = (s: sl.State) => model.step(block(1), s, { constants: { seg: seg(1) } });
+    const gone = seg(1);
+    structuredClone(gone.values.buffer, { transfer: [gone.values.buffer] });
+    expectRefusedAndUnchanged(model, good, (s) => model.step(block(2), s, { constants: { seg: gone } }), 'BAD_INPUT');
+    const array = { values: new Int32Array(2), shape: [1, 2] };
+    structuredClone(array.values.buffer, { transfer: [array.values.buffer] });
+    expect(() => model.step(block(2), model.initialState(1), { constants: { seg: array } })).toThrow('[BAD_INPUT] step: constants.seg: the buffer of its values was detached');
+  });
+
+  it('a refused initialState (a mis-shaped source) keeps none of the memory it took', () => {
+    const src = sl.Sequence.zeros([1, 5, 3]);
+    const model = sl.build(sl.Serial([sl.LSTM({ units: 4 }), sl.DotProductAttention({ sourceName: 'src', numHeads: 1, unitsPerHead: 2 })]), { inputShape: [3], constants: { src } });
+    const inUse = model.rt.heap.inUse;
+    for (let i = 0; i < 5; i++) expect(error(() => model.initialState(1, { constants: { src: sl.Sequence.zeros([1, 5, 4]) } })).code).toBe('MISSING_CONSTANT');
+    expect(model.rt.heap.inUse).toBe(inUse);
   });
 
   it('a Lambda whose function calls its own model is refused, and the model works afterwards', () => {
