@@ -70,8 +70,8 @@ export interface OpenOptions {
    * In a pool: when the worker returns a state snapshot with a push's outputs. After a worker
    * dies, the stream restarts from its last snapshot and replays the pushes acknowledged since
    * (outputs dropped) and then those not yet acknowledged, so no output is lost or repeated.
-   * 'auto' (the default): with the first push, then once the pushes since the last snapshot
-   * hold as many bytes as it did, so snapshots cost about what copying the input does and the
+   * 'auto' (the default): once the pushes since the last snapshot (or since the stream opened)
+   * hold as many bytes as the state, so snapshots cost about what copying the input does and the
    * log of pushes to replay stays about the state's size (a model with a 1 MiB KV cache and
    * 2 KB pushes: one snapshot in 512 pushes; the demo model's 3.5 KB state and 20-frame pushes:
    * every push). A number k: after every k-th push (1: after every push; larger: less copying,
@@ -197,7 +197,7 @@ export class ModelWorker {
   /** A new stream with its own state in this worker (it fails with the worker: no pool to move to). */
   open(opts: OpenOptions = {}): Promise<ModelStream> {
     if (this.closing) return Promise.reject(new SeqLayersError('CLOSED', 'open: the worker is closed'));
-    return ModelStream.open(this, null, { ...opts, snapshotEvery: 0 });
+    return ModelStream.open(this, null, opts);
   }
 
   /**
@@ -429,22 +429,22 @@ export class ModelStream {
     this.base = opts.snapshot instanceof Uint8Array ? opts.snapshot.slice() : (opts.snapshot ?? null);
     this.openConstants = opts.constants && constantsToWire(opts.constants, 'open', true);
     this.maxInFlight = opts.maxInFlight ?? 4;
-    this.snapshots = new SnapshotSchedule(opts.snapshotEvery ?? 'auto');
+    this.snapshots = new SnapshotSchedule(owner ? (opts.snapshotEvery ?? 'auto') : 0); // a lone worker's stream cannot move
     this.onFailure = opts.onFailure;
   }
 
   /** @internal */
   static async open(worker: ModelWorker, owner: StreamOwner | null, opts: OpenOptions): Promise<ModelStream> {
+    if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `open: expected options as an object, got ${show(opts)}`);
     const batch = opts.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `open: expected batch to be a positive integer, got ${show(batch)}`);
     const { maxInFlight, snapshotEvery } = opts;
     if (maxInFlight !== undefined && !(Number.isInteger(maxInFlight) && maxInFlight >= 1)) {
       throw new SeqLayersError('BAD_ARGUMENT', `open: expected maxInFlight to be an integer >= 1, got ${show(maxInFlight)}`);
     }
-    // A pool stream needs snapshots to resume; a lone worker's stream (snapshotEvery 0) cannot.
-    const least = owner ? 1 : 0;
-    if (snapshotEvery !== undefined && snapshotEvery !== 'auto' && !(Number.isInteger(snapshotEvery) && snapshotEvery >= least)) {
-      throw new SeqLayersError('BAD_ARGUMENT', `open: expected snapshotEvery to be 'auto' or an integer >= ${least}, got ${show(snapshotEvery)}`);
+    // A pool stream needs snapshots to resume (a lone worker's stream ignores snapshotEvery).
+    if (owner && snapshotEvery !== undefined && snapshotEvery !== 'auto' && !(Number.isInteger(snapshotEvery) && snapshotEvery >= 1)) {
+      throw new SeqLayersError('BAD_ARGUMENT', `open: expected snapshotEvery to be 'auto' or an integer >= 1, got ${show(snapshotEvery)}`);
     }
     if (opts.snapshot instanceof Uint8Array && isDetached(opts.snapshot.buffer)) {
       throw new SeqLayersError('BAD_INPUT', 'open: the buffer of the snapshot was detached (transferred elsewhere, e.g. to a worker); pass a copy');
@@ -543,8 +543,8 @@ export class ModelStream {
 
   private async submit(blocks: Sequence | readonly Sequence[], result: Deferred<Sequence[]> | null, snapshot: boolean, constants?: PushOptions['constants']): Promise<Push> {
     const list = Array.isArray(blocks) ? (blocks as readonly Sequence[]) : [blocks as Sequence];
-    const bad = list.find((x) => !(x instanceof Sequence));
-    if (bad !== undefined) throw new SeqLayersError('BAD_INPUT', `push: expected a Sequence or an array of Sequences, got ${show(bad)}`);
+    const bad = list.findIndex((x) => !(x instanceof Sequence));
+    if (bad >= 0) throw new SeqLayersError('BAD_INPUT', `push: expected a Sequence or an array of Sequences, got ${show(list[bad])}${list === blocks ? ` at index ${bad}` : ''}`);
     // Checked here, before anything is posted: a detached buffer cannot be cloned, and the
     // DataCloneError would read as the worker's failure (a lone worker would be ended for it).
     const gone = list.findIndex((x) => isDetached(x.values.buffer) || isDetached(x.mask.buffer));

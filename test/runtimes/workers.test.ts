@@ -101,10 +101,13 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     const worker = await W.startWorker({ config, inputShape, weights });
     await expectCode(worker.open({ batch: 0 }), 'BAD_ARGUMENT', /batch/);
     await expectCode(worker.open({ snapshot: new Uint8Array(40) }), 'BAD_SNAPSHOT');
+    await expectCode(worker.open(null as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] open: expected options as an object, got null$/);
     const s = await worker.open();
     // Naming the stream in the message reads none of its worker proxy (a read is a remote call).
     expect(() => sl.build(config, { inputShape }).layer(s as never)).toThrow(/^\[BAD_INPUT\] layer: expected a Sequence, got ModelStream \{"worker":ModelWorker,/);
     await expectCode(s.process(sl.randomSequence([1, 4, 5])), 'BAD_INPUT', /expected input \[batch, time, 8\]/);
+    await expectCode(s.process(undefined as never), 'BAD_INPUT', /expected a Sequence or an array of Sequences, got undefined$/);
+    await expectCode(s.push([sl.randomSequence([1, 4, 8]), undefined] as never), 'BAD_INPUT', /got undefined at index 1$/);
     await expectCode(s.process(sl.randomSequence([2, 4, 8])), 'BAD_STATE', /batch/);
     // A push is all or nothing: a bad block after a good one leaves the stream where it was.
     const good = sl.randomSequence([1, 4, 8], { seed: 1 }), next = sl.randomSequence([1, 4, 8], { seed: 2 });
