@@ -30,12 +30,17 @@ export function serialBlockSize(layers: readonly Meta[]): number {
   return block.num / block.den;
 }
 
-export function serialInputLatency(layers: readonly Meta[]): number {
-  return layers.reduceRight((l, layer) => layer.accumulatedInputLatency(l), 0);
+/** The input latency of layers in series, with `latency` more after them (right to left). */
+export function serialInputLatency(layers: readonly Meta[], latency = 0): number {
+  return layers.reduceRight((l, layer) => layer.accumulatedInputLatency(l), latency);
 }
 
-export function serialOutputLatency(layers: readonly Meta[]): number {
-  return layers.reduce((l, layer) => layer.accumulatedOutputLatency(l), 0);
+/**
+ * The output latency of layers in series, given `latency` steps before them (left to right):
+ * each layer checks the latency it receives, nested ones too (a downsampling needs it divisible).
+ */
+export function serialOutputLatency(layers: readonly Meta[], latency = 0): number {
+  return layers.reduce((l, layer) => layer.accumulatedOutputLatency(l), latency);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,6 +158,14 @@ abstract class ChainLayer extends Layer {
 
   validateStep(batch: number, time: number, ctx: RunContext): void {
     validateSeries(this.children, batch, time, ctx);
+  }
+
+  accumulatedInputLatency(l: number): number {
+    return serialInputLatency(this.children, l);
+  }
+
+  accumulatedOutputLatency(l: number): number {
+    return serialOutputLatency(this.children, l);
   }
 
   /** Each child sees the warm-up as it reaches it, latencies before it added. */
@@ -420,6 +433,22 @@ export class ParallelLayer extends Layer {
     this.receptiveFieldPerStep = rfAggregate(ls.map((l) => l.receptiveFieldPerStep));
   }
 
+  accumulatedInputLatency(l: number): number {
+    return this.sameInEveryBranch('input', l, (b) => b.accumulatedInputLatency(l));
+  }
+
+  accumulatedOutputLatency(l: number): number {
+    return this.sameInEveryBranch('output', l, (b) => b.accumulatedOutputLatency(l));
+  }
+
+  /** A latency every branch must agree on, given `l` (the reference's check, nested branches included). */
+  private sameInEveryBranch(which: string, l: number, of: (branch: Layer) => number): number {
+    if (!this.children.length) return l;
+    const each = this.children.map(of);
+    if (each.some((v) => v !== each[0])) throw this.error('BAD_CONFIG', `expected every branch to have the same accumulated ${which} latency from ${l}, got ${each.join(', ')}`);
+    return each[0]!;
+  }
+
   private combine(x: WSeq, ctx: RunContext, stepping: boolean): WSeq {
     if (!this.combiner) return x;
     let time = 0;
@@ -514,6 +543,19 @@ export class ResidualLayer extends Layer {
     this.shortcutWarmUp = WarmUp.of(s);
   }
 
+  accumulatedInputLatency(l: number): number {
+    return this.sameInBoth('input', l, serialInputLatency(this.body, l), serialInputLatency(this.shortcut, l));
+  }
+
+  accumulatedOutputLatency(l: number): number {
+    return this.sameInBoth('output', l, serialOutputLatency(this.body, l), serialOutputLatency(this.shortcut, l));
+  }
+
+  private sameInBoth(which: string, l: number, body: number, shortcut: number): number {
+    if (body !== shortcut) throw this.error('BAD_CONFIG', `expected body and shortcut to have the same accumulated ${which} latency from ${l}, got ${body} and ${shortcut}`);
+    return body;
+  }
+
   /** The body and the shortcut each see the warm-up as it reaches their layers. */
   seesWarmUp(steps: number): void {
     seriesSeesWarmUp(this.body, steps);
@@ -565,8 +607,10 @@ export class ResidualLayer extends Layer {
 // ---------------------------------------------------------------------------------------------
 // Wrappers: a child whose metadata passes through (the reference's WrapperMixin).
 
-/** Copies every metadata property of `child` onto `self`. */
+/** Copies every metadata property of `child` onto `self`, its accumulated latencies too. */
 function inheritMetadata(self: Layer, child: Layer): void {
+  self.accumulatedInputLatency = (l) => child.accumulatedInputLatency(l);
+  self.accumulatedOutputLatency = (l) => child.accumulatedOutputLatency(l);
   self.output = child.output;
   self.outputRatio = child.outputRatio;
   self.blockSize = child.blockSize;

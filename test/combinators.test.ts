@@ -49,6 +49,37 @@ describe('Serial', () => {
   });
 });
 
+describe('accumulated latencies through nested combinators (the reference\'s get_accumulated_*_latency)', () => {
+  const U = (rate: number) => sl.Upsample1D({ rate }), D = (rate: number) => sl.Downsample1D({ rate }), L = (length: number) => sl.Lookahead({ length });
+  const meta = (c: sl.LayerConfig) => {
+    const m = sl.build(c, { inputShape: [2] });
+    return [m.inputLatency, m.outputLatency, m.blockSize];
+  };
+
+  it('a downsampling nested in a Serial, Residual, Parallel or wrapper checks the latency it receives (found by a differential test: it built, then step() differed from layer())', () => {
+    // Each is refused by the reference too ("has a step-wise incoming output_latency=1 which is not divisible").
+    const pool = sl.MaxPooling1D({ poolSize: 2, padding: 'reverse_causal_valid' }); // output latency 1
+    const strided = sl.Conv1D({ filters: 2, kernelSize: 3, strides: 2, padding: 'semicausal' });
+    for (const [inner, at] of [
+      [sl.Serial([D(2), U(2)]), 'Downsample1D at config.layers[1].layers[0]'],
+      [sl.Residual([strided, U(2)]), 'Conv1D at config.layers[1].layers[0]'],
+      [sl.Parallel([sl.Serial([D(2), U(2)]), sl.Serial([D(2), U(2)])]), 'Downsample1D at config.layers[1].layers[0].layers[0]'],
+      [sl.CheckpointGradient(sl.Serial([D(2), U(2)])), 'Downsample1D at config.layers[1].layer.layers[0]'],
+    ] as const) {
+      expect(() => sl.build(sl.Serial([pool, inner]), { inputShape: [2] })).toThrow(`[BAD_CONFIG] ${at}: expected an accumulated output latency divisible by the downsampling factor 2, got 1`);
+    }
+    expect(() => sl.build(sl.Serial([L(3), sl.Serial([U(3), D(2)])]), { inputShape: [2] })).toThrow('Downsample1D at config.layers[1].layers[1]: expected an accumulated output latency divisible by the downsampling factor 2, got 9');
+  });
+
+  it('nested and flat chains give the reference\'s latencies and block sizes', () => {
+    // [input latency, output latency, block size] from the reference (sequence_layers.jax, bound modules).
+    expect(meta(sl.Serial([sl.Serial([D(2), U(2)]), L(1)]))).toEqual([1, 1, 2]);
+    expect(meta(sl.Serial([D(2), U(2), L(1)]))).toEqual([1, 1, 2]);
+    expect(meta(sl.Serial([sl.Serial([U(3), D(2)]), L(1)]))).toEqual([1, 1, 2]);
+    expect(meta(sl.Serial([sl.Serial([D(2), U(3)]), L(2)]))).toEqual([1, 2, 2]);
+  });
+});
+
 describe('warm-up steps after a latency', () => {
   // In step() a latency first emits invalid warm-up steps that layer() does not have; a chain
   // withholds them from layers that count steps or take the past for valid padding. Each of
