@@ -85,7 +85,10 @@ export function stepByStep(model: Model, x: Sequence, chunks: number | readonly 
   }
 }
 
-/** Throws unless a and b agree: masks exactly, values within tolerance at valid steps. */
+/**
+ * Throws unless a and b agree: masks exactly, values within tolerance at valid steps (NaN where
+ * both are NaN agrees, e.g. Log of a negative input in layer() and step() alike).
+ */
 export function assertSequencesClose(actual: Sequence, expected: Sequence, what: string, rtol = 1e-5, atol = 1e-5): void {
   const fail = (msg: string): never => {
     throw new ContractError(`${what}: ${msg}`);
@@ -104,7 +107,7 @@ export function assertSequencesClose(actual: Sequence, expected: Sequence, what:
     if (!a.mask[i]) continue;
     for (let j = i * row; j < (i + 1) * row; j++) {
       const x = a.values[j]!, y = e.values[j]!;
-      if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y)) && !(x === y)) {
+      if (!(Math.abs(x - y) <= atol + rtol * Math.abs(y)) && !(x === y) && !(Number.isNaN(x) && Number.isNaN(y))) {
         fail(`values differ at batch ${Math.floor(i / t)}, step ${i % t}, element ${j - i * row}: got ${x}, expected ${y}`);
       }
     }

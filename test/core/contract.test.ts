@@ -29,6 +29,14 @@ describe('verifyContract', () => {
   it('catches NaN leaking from invalid steps', () => {
     expect(() => check('nan')).toThrow(/padding invariance \(layer\)/);
   });
+  it('takes NaN in both at a valid step as agreement: Log of negative inputs (found by a differential test)', () => {
+    const x = sl.Sequence.fromValues([-1, 2, -3, 4], [1, 2, 2]);
+    const y = sl.build(sl.Log(), { inputShape: [2] }).layer(x);
+    expect(Number.isNaN(y.values[0])).toBe(true);
+    expect(() => sl.assertSequencesClose(y, y, 'NaN alike')).not.toThrow();
+    expect(() => sl.assertSequencesClose(y, x, 'NaN against a number')).toThrow(/NaN against a number: values differ at batch 0, step 0, element 0: got NaN, expected -1/);
+    expect(sl.verifyContract(sl.build(sl.Log(), { inputShape: [2] }), { x: sl.randomSequence([2, 9, 2], { seed: 2 }) }).checks).toContain('layer == step (1, 2, 3 blocks per step, random split)');
+  });
   it('catches batch items influencing each other', () => {
     expect(() => check('batch')).toThrow(/batch invariance \(layer\)/);
   });
