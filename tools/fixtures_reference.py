@@ -6,9 +6,10 @@ flax names, as tools/export_reference.py exports them (`params/layers_0/kernel`)
 the reference's output and its metadata. test/reference.test.ts loads them with
 loadWeights(..., { naming: 'flax' }) and compares layer(), the metadata and step().
 
-Needs jax, flax and a checkout of the reference (github.com/google/sequence-layers):
+Needs jax, flax, a checkout of the reference (github.com/google/sequence-layers) and one of
+recurrentgemma (github.com/google-deepmind/recurrentgemma, for RGLRU):
   python3 -m venv /tmp/refenv && /tmp/refenv/bin/pip install jax jaxlib flax einops jaxtyping typeguard scipy safetensors
-  SEQUENCE_LAYERS=/path/to/sequence-layers /tmp/refenv/bin/python tools/fixtures_reference.py
+  SEQUENCE_LAYERS=/path/to/sequence-layers RECURRENTGEMMA=/path/to/recurrentgemma /tmp/refenv/bin/python tools/fixtures_reference.py
 (pip needs an index that has them; the tests only read the committed fixture.)
 """
 import functools
@@ -27,15 +28,20 @@ from export_reference import config_to_json, flat_variables, layer_config  # noq
 if not hasattr(typing, "override"):
     import typing_extensions
     typing.override = typing_extensions.override
-# recurrentgemma is only needed by RGLRU, which no case here builds: a stand-in lets the
-# package import without it.
+# The reference's RGLRU runs recurrentgemma's scan: RECURRENTGEMMA names a checkout of
+# github.com/google-deepmind/recurrentgemma (v1.0.1, 2efa84d), imported with two shims: its
+# type-check decorator runs no checker (it wants typeguard 2; the check changes no value), and
+# sentencepiece, which only its sampler needs, is a stand-in.
+sys.path.insert(0, os.environ.get("RECURRENTGEMMA", "."))
+import typeguard  # noqa: E402
+typeguard.typechecked = lambda function: function
+sentencepiece = types.ModuleType("sentencepiece")
+sentencepiece.SentencePieceProcessor = object
+sys.modules.setdefault("sentencepiece", sentencepiece)
 try:
-    import recurrentgemma  # noqa: F401
+    import recurrentgemma  # noqa: F401,E402
 except ImportError:
-    stand_in = types.ModuleType("recurrentgemma")
-    stand_in.common = types.SimpleNamespace(ScanType=None)
-    stand_in.complex_lib = types.SimpleNamespace(RealOrComplex=None, Complex=None)
-    sys.modules["recurrentgemma"] = stand_in
+    sys.exit("RGLRU cases need recurrentgemma: RECURRENTGEMMA=/path/to/a/checkout/of/google-deepmind/recurrentgemma")
 
 sys.path.insert(0, os.environ.get("SEQUENCE_LAYERS", "."))
 import flax  # noqa: E402
@@ -163,6 +169,13 @@ reference_case("Dense, DenseShaped, EinsumDense, PRelu, Snake", sl.Serial.Config
     sl.EinsumDense.Config("...a,ab->...b", output_shape=[5], bias_axes="b"), sl.Snake.Config(separate_beta=True),
 ]), [3])
 reference_case("Embedding", sl.Embedding.Config(dimension=4, num_embeddings=7), [], dtype=np.int32, vocab=7)
+reference_case("RGLRU", sl.RGLRU.Config(units=6, num_heads=2), [6], time=13)
+reference_case("RGLRU after a Dense: min_rad, gate variance, associative scan; one head", sl.Serial.Config([
+    sl.Dense.Config(8), sl.RGLRU.Config(units=8, num_heads=1, min_rad=0.5, gate_kernel_variance_scale=2.0, scan_type="associative_native"),
+]), [3], seed=3)
+reference_case("RGLRU in a Residual with RMSNormalization, 4 heads", sl.Residual.Config([
+    sl.RMSNormalization.Config(), sl.RGLRU.Config(units=8, num_heads=4, scan_type="linear_native"), sl.Dense.Config(8),
+]), [8], seed=4)
 reference_case("SequenceDense, MaskedDense", sl.Serial.Config([sl.SequenceDense.Config(features=3, num_steps=11), sl.MaskedDense.Config(features=2, num_steps=11)]), [4])
 rope = sl.ApplyRotaryPositionalEncoding.Config(max_wavelength=1e4)
 reference_case("DotProductSelfAttention: per-dim scale, sinks, T5, RoPE query network, RMSNorm key network", sl.DotProductSelfAttention.Config(
