@@ -4,13 +4,14 @@
 // allocation-free per quantum: every buffer is made in the constructor.
 import { SeqLayersError, show } from '../errors.js';
 import type { Constants } from '../layer.js';
-import type { Model, RunOptions, State, StepOutput } from '../model.js';
+import { Model, type RunOptions, type State, type StepOutput } from '../model.js';
 import { Sequence } from '../sequence.js';
+import { constantsFromWire, constantsToWire } from '../workers/protocol.js';
 
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
 export interface AdapterOptions {
-  /** Frames per render quantum (128 unless the context was made with a renderSizeHint). */
+  /** Frames per render quantum (128 unless the context was made with a renderSizeHint; at most MAX_QUANTUM). */
   quantum: number;
   /**
    * Frames per model step: a multiple of the model's block size (default: the smallest such
@@ -19,10 +20,22 @@ export interface AdapterOptions {
   blockFrames?: number;
   /**
    * Constants for the whole stream (batch 1), given to initialState and to every step: e.g. a
-   * conditioning vector, or a source a cross attention projects once.
+   * conditioning vector, or a source a cross attention projects once. The adapter keeps a copy.
    */
   constants?: Constants;
 }
+
+/** Most frames a render quantum may have (Web Audio's own are 128, or a renderSizeHint). */
+export const MAX_QUANTUM = 1 << 16;
+
+/** A channel of one render quantum, or none (silence in, skipped out). */
+const fitsQuantum = (a: unknown, q: number) => a === undefined || (a instanceof Float32Array && a.length === q);
+
+const badQuantum = (what: string, q: number, got: unknown) =>
+  new SeqLayersError('BAD_INPUT', `audio: expected ${what} as Float32Arrays of ${q} frames (one render quantum), got ${show(got)}`);
+
+/** A private copy of constants (checked as step() checks them): the caller may edit or transfer its own. */
+const copyConstants = (c: Constants, what: string): Constants => constantsFromWire(constantsToWire(c, what, true));
 
 export class BlockAdapter {
   /** Frames per model step. */
@@ -31,6 +44,8 @@ export class BlockAdapter {
   readonly latency: number;
   readonly inChannels: number;
   readonly outChannels: number;
+  /** Frames per render quantum: every process() call takes and fills this many. */
+  readonly quantum: number;
   private readonly state: State;
   private readonly x: Sequence;
   private readonly out: StepOutput;
@@ -47,12 +62,16 @@ export class BlockAdapter {
     opts: AdapterOptions,
   ) {
     const bad = (msg: string) => new SeqLayersError('BAD_CONFIG', `audio: ${msg}`);
+    if (!(model instanceof Model)) throw new SeqLayersError('BAD_ARGUMENT', `audio: expected a Model (from build()), got ${show(model)}`);
+    if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `audio: expected options { quantum, blockFrames?, constants? }, got ${show(opts)}`);
     const { inputSpec, outputSpec } = model;
     if (inputSpec.shape.length !== 1 || inputSpec.dtype !== 'float32') throw bad(`expected a model input of [channels] float32, got ${show(inputSpec.shape)} ${inputSpec.dtype}`);
     if (outputSpec.shape.length !== 1 || outputSpec.dtype !== 'float32') throw bad(`expected a model output of [channels] float32, got ${show(outputSpec.shape)} ${outputSpec.dtype}`);
     if (model.outputRatio.num !== model.outputRatio.den) throw bad(`expected output ratio 1 (one output frame per input frame), got ${model.outputRatio}`);
     if (!model.supportsStep) throw bad('the model cannot step');
     const q = opts.quantum;
+    if (!Number.isInteger(q) || q < 1 || q > MAX_QUANTUM) throw bad(`expected quantum (frames per render quantum) to be an integer from 1 to ${MAX_QUANTUM}, got ${show(q)}`);
+    this.quantum = q;
     const block = model.blockSize;
     const n = opts.blockFrames ?? block * Math.ceil(q / block);
     if (!Number.isInteger(n) || n < 1 || n % block !== 0) throw bad(`expected blockFrames to be a positive multiple of the block size ${block}, got ${show(opts.blockFrames)}`);
@@ -66,7 +85,7 @@ export class BlockAdapter {
     this.capacity = prime + n + q;
     this.fifo = new Float32Array(this.capacity * this.outChannels);
     this.count = prime;
-    this.run = { constants: opts.constants };
+    this.run = { constants: opts.constants && copyConstants(opts.constants, 'audio') };
     this.state = model.initialState(1, this.run);
     this.x = new Sequence(new Float32Array(n * this.inChannels), new Uint8Array(n).fill(1), [1, n, this.inChannels]);
     this.out = { values: new Float32Array(n * this.outChannels), mask: new Uint8Array(n) };
@@ -83,8 +102,9 @@ export class BlockAdapter {
    * after a trial step with them; refused ones (with their code) leave the current ones.
    */
   setConstants(constants: Constants): void {
-    this.trial({ constants });
-    this.run.constants = constants;
+    const own = copyConstants(constants, 'setConstants');
+    this.trial({ constants: own });
+    this.run.constants = own;
   }
 
   // One block of silence on a copy of the state: constants the steps need but lack (or of the
@@ -101,10 +121,12 @@ export class BlockAdapter {
 
   /**
    * One quantum: input[c] and output[c] are planar channels of `quantum` frames. A missing input
-   * (nothing connected) counts as silence.
+   * or input channel (nothing connected) counts as silence; a missing output channel is skipped.
+   * Arrays of another type or length are BAD_INPUT, before anything is taken.
    */
   process(input: readonly Float32Array[] | undefined, output: readonly Float32Array[]): void {
-    const frames = output[0]!.length;
+    this.checkQuantum(input, output);
+    const frames = this.quantum;
     const cin = this.inChannels, cout = this.outChannels, n = this.blockFrames;
     const xv = this.x.values;
     for (let i = 0; i < frames; ) {
@@ -136,6 +158,17 @@ export class BlockAdapter {
       if (++this.head === this.capacity) this.head = 0;
     }
     this.count -= frames;
+  }
+
+  // Allocates nothing unless it refuses (it runs every quantum).
+  private checkQuantum(input: readonly Float32Array[] | undefined, output: readonly Float32Array[]): void {
+    const q = this.quantum;
+    if (input !== undefined) {
+      if (!Array.isArray(input)) throw badQuantum('the input channels', q, input);
+      for (let c = 0; c < this.inChannels; c++) if (!fitsQuantum(input[c], q)) throw badQuantum(`input channel ${c}`, q, input[c]);
+    }
+    if (!Array.isArray(output) || !(output[0] instanceof Float32Array)) throw badQuantum('the output channels', q, output);
+    for (let c = 0; c < this.outChannels; c++) if (!fitsQuantum(output[c], q)) throw badQuantum(`output channel ${c}`, q, output[c]);
   }
 
   /** Frees the stream state (the model stays). */

@@ -2,7 +2,7 @@
 // The main thread compiles the kernels and hands them, with the config and weights, to the
 // processor (processor.ts), which steps the model on every render quantum.
 import type { LayerConfig } from '../config.js';
-import { SeqLayersError } from '../errors.js';
+import { SeqLayersError, show } from '../errors.js';
 import { build as buildModel, type WeightNaming } from '../model.js';
 import { Runtime, type KernelBuild } from '../runtime/runtime.js';
 import type { Constants } from '../layer.js';
@@ -66,6 +66,10 @@ export interface ModelNode {
  * resolves when it is ready, or rejects with its coded error (e.g. BAD_CONFIG).
  */
 export async function createModelNode(context: BaseAudioContext, opts: ModelNodeOptions): Promise<ModelNode> {
+  if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `createModelNode: expected options { config, inputShape?, ... }, got ${show(opts)}`);
+  if (opts.inputShape !== undefined && !Array.isArray(opts.inputShape)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `createModelNode: expected inputShape as [channels], got ${show(opts.inputShape)}`);
+  }
   const inputShape = [...(opts.inputShape ?? [1])];
   const constants = opts.constants && constantsToWire(opts.constants, 'createModelNode');
   const [module] = await Promise.all([kernelsFor(opts), context.audioWorklet.addModule(processorUrl)]);

@@ -1,7 +1,7 @@
 // What crosses the boundary between a caller and a model worker: sequences and constants as
 // plain objects, coded errors as messages, and the shapes of the worker's calls. Shared by both
 // sides.
-import { SeqLayersError, type ErrorCode } from '../errors.js';
+import { SeqLayersError, show, type ErrorCode } from '../errors.js';
 import { compileKernels, getRuntime, type KernelBuild } from '../runtime/runtime.js';
 import type { LayerConfig } from '../config.js';
 import { checkConstants, type Constants } from '../layer.js';
@@ -54,7 +54,14 @@ export function constantsToWire(c: Constants, what: string, copy = false): WireC
 }
 
 export function constantsFromWire(w: WireConstants): Constants {
-  return Object.fromEntries(Object.entries(w).map(([k, v]) => [k, v.kind === 'sequence' ? fromWire(v) : { values: v.values, shape: v.shape }]));
+  const bad = (got: unknown) => new SeqLayersError('BAD_INPUT', `constants: expected an object of { kind: "sequence" or "array", values, shape } by name, got ${show(got)}`);
+  if (typeof w !== 'object' || w === null) throw bad(w);
+  return Object.fromEntries(
+    Object.entries(w).map(([k, v]) => {
+      if (v?.kind !== 'sequence' && v?.kind !== 'array') throw bad(v);
+      return [k, v.kind === 'sequence' ? fromWire(v) : { values: v.values, shape: v.shape }];
+    }),
+  );
 }
 
 /** Everything a worker needs to build the model. */

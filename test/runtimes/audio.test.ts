@@ -120,6 +120,60 @@ describe('seqlayers/audio: BlockAdapter', () => {
     expect(() => new audio.BlockAdapter(blocky, { quantum: 128, blockFrames: 10 })).toThrow(/blockFrames .* multiple of the block size 4, got 10/);
   });
 
+  it('refuses bad options and quanta with codes before taking a frame, and keeps its own constants (found by a bad-input audit)', async () => {
+    const speaker = { values: Float32Array.from([0.5, -1, 2]), shape: [1, 3] };
+    const model = sl.build(sl.Serial([
+      sl.Conditioning({ conditioningName: 'speaker', projection: 'linear', combination: 'add' }),
+      sl.LSTM({ units: 3 }), sl.Dense({ features: 1 }),
+    ]), { inputShape: [1], seed: 4, constants: { speaker } });
+    for (const quantum of [NaN, 128.5, -128, Infinity, '128', 2 ** 31, undefined]) {
+      expect(() => new audio.BlockAdapter(model, { quantum: quantum as number, blockFrames: 8, constants: { speaker } })).toThrow(/^\[BAD_CONFIG\] audio: expected quantum \(frames per render quantum\) to be an integer from 1 to 65536, got /);
+    }
+    expect(() => new audio.BlockAdapter(model, null as never)).toThrow(/^\[BAD_ARGUMENT\] audio: expected options/);
+    expect(() => new audio.BlockAdapter({} as never, { quantum: 128 })).toThrow(/^\[BAD_ARGUMENT\] audio: expected a Model/);
+    await expect(audio.createModelNode({} as never, undefined as never)).rejects.toThrow(/^\[BAD_ARGUMENT\] createModelNode: expected options/);
+    await expect(audio.createModelNode({} as never, { config: sl.Relu(), inputShape: 5 as never })).rejects.toThrow(/^\[BAD_ARGUMENT\] createModelNode: expected inputShape as \[channels\], got 5/);
+
+    const mine = { speaker: { values: speaker.values.slice(), shape: [1, 3] } };
+    const adapter = new audio.BlockAdapter(model, { quantum: 128, blockFrames: 48, constants: mine });
+    const twin = new audio.BlockAdapter(model, { quantum: 128, blockFrames: 48, constants: { speaker } });
+    const quantum = (q: number) => [Float32Array.from({ length: 128 }, (_, i) => Math.sin(0.1 * (q * 128 + i)))];
+    const gone = new Float32Array(128);
+    structuredClone(gone.buffer, { transfer: [gone.buffer] });
+    const out = [new Float32Array(128)], twinOut = [new Float32Array(128)];
+    for (let q = 0; q < 8; q++) {
+      if (q === 2) {
+        // A short quantum (its missing frames read as NaN before) poisoned an LSTM for good.
+        for (const [input, output, text] of [
+          [[new Float32Array(64)], out, 'input channel 0 as Float32Arrays of 128 frames (one render quantum), got Float32Array(64)'],
+          [[gone], out, 'input channel 0 as Float32Arrays of 128 frames (one render quantum), got Float32Array(detached)'],
+          [[new Int16Array(128)], out, 'input channel 0 as Float32Arrays of 128 frames (one render quantum), got Int16Array(128)'],
+          [quantum(q), [new Float32Array(1000)], 'output channel 0 as Float32Arrays of 128 frames (one render quantum), got Float32Array(1000)'],
+          [quantum(q), [], 'the output channels as Float32Arrays'],
+        ] as const) {
+          expect(() => adapter.process(input as never, output as never)).toThrow(`[BAD_INPUT] audio: expected ${text}`);
+        }
+        // Edited or transferred, the caller's constants are the caller's.
+        mine.speaker.values[0] = 1e6;
+        structuredClone(mine.speaker.values.buffer, { transfer: [mine.speaker.values.buffer] });
+      }
+      adapter.process(quantum(q), out);
+      twin.process(quantum(q), twinOut);
+      expect(out[0]).toEqual(twinOut[0]);
+      expect(out[0]!.every(Number.isFinite)).toBe(true);
+    }
+    const other = { values: Float32Array.from([-1, 0.5, 3]), shape: [1, 3] };
+    adapter.setConstants({ speaker: other });
+    twin.setConstants({ speaker: { values: other.values.slice(), shape: [1, 3] } });
+    other.values.fill(1e6);
+    adapter.process(quantum(8), out);
+    twin.process(quantum(8), twinOut);
+    expect(out[0]).toEqual(twinOut[0]);
+    adapter.dispose();
+    twin.dispose();
+    model.dispose();
+  });
+
   it('allocates nothing on the JS heap per quantum (stepInto included)', () => {
     const probe = join(dirname(new URL(import.meta.url).pathname), 'fixtures/alloc-probe.js');
     const out = execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=256', probe], { encoding: 'utf8' });

@@ -2,7 +2,7 @@
 // one buffer per message, come out as they went in (every dtype, shapes, masks, snapshots,
 // constants, flags, refusals and lost states, in order).
 import { describe, expect, it } from 'vitest';
-import { decodeStepBatch, decodeStepOutcomes, encodeStepBatch, encodeStepOutcomes, type StepCall, type StepOutcome, type WireSequence } from '../../src/workers/protocol.js';
+import { constantsFromWire, decodeStepBatch, decodeStepOutcomes, encodeStepBatch, encodeStepOutcomes, type StepCall, type StepOutcome, type WireConstants, type WireSequence } from '../../src/workers/protocol.js';
 
 const wire = (values: Float32Array | Int32Array, shape: number[], dtype: WireSequence['dtype'], mask: number[]): WireSequence => ({ values, mask: Uint8Array.from(mask), shape, dtype });
 
@@ -43,5 +43,15 @@ describe('step batches', () => {
     const first = back[0] as { reply: { outputs: WireSequence[]; snapshot: Uint8Array } };
     expect(first.reply.outputs[0]!.values.buffer.byteLength).toBe(8);
     expect(first.reply.snapshot.buffer.byteLength).toBe(3);
+  });
+});
+
+describe('constants on the wire', () => {
+  it('a malformed message (a port anyone can post to) is BAD_INPUT naming what arrived, not a TypeError', () => {
+    for (const [wire, got] of [[undefined, 'undefined'], [null, 'null'], [7, '7'], [{ speaker: null }, 'null'], [{ speaker: { kind: 'tensor' } }, '{"kind":"tensor"}']] as const) {
+      expect(() => constantsFromWire(wire as unknown as WireConstants)).toThrow(`[BAD_INPUT] constants: expected an object of { kind: "sequence" or "array", values, shape } by name, got ${got}`);
+    }
+    const vector = { values: new Float32Array(3), shape: [1, 3] };
+    expect(constantsFromWire({ vector: { kind: 'array', ...vector } })).toEqual({ vector });
   });
 });
