@@ -28,6 +28,21 @@ function reference(model: import('../../dist/index.js').Model, blocks: Sequence[
 
 const settled = <T>(p: Promise<T>) => p.then((value) => ({ value }), (error: Error & { code?: string }) => ({ error }));
 
+/** Runs `body` with `seen` told of every message posted to a worker thread (a pool's traffic), first. */
+async function watchingPosts(seen: (message: unknown) => void, body: () => Promise<void>): Promise<void> {
+  const { Worker } = await import('node:worker_threads');
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, ...args: Parameters<typeof post>) {
+    seen(args[0]);
+    return post.apply(this, args);
+  };
+  try {
+    await body();
+  } finally {
+    Worker.prototype.postMessage = post;
+  }
+}
+
 describe('seqlayers/workers: pool', () => {
   it('pins streams to the least loaded worker and serves them all exactly', async () => {
     const { model, config, inputShape, weights } = testModel(sl);
@@ -51,14 +66,8 @@ describe('seqlayers/workers: pool', () => {
 
   it('sends the steps made while earlier ones are answered together: far fewer messages than pushes, the same outputs', async () => {
     const { model, config, inputShape, weights } = testModel(sl);
-    const { Worker } = await import('node:worker_threads');
-    const post = Worker.prototype.postMessage;
     let messages = 0;
-    Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, ...args: Parameters<typeof post>) {
-      messages++;
-      return post.apply(this, args);
-    };
-    try {
+    await watchingPosts(() => messages++, async () => {
       const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
       const inputs = Array.from({ length: 16 }, (_, i) => blocksOf(sl.randomSequence([1, 24, 8], { randomLengths: false, seed: 30 + i }), 1));
       const streams = await Promise.all(inputs.map(() => pool.open({ maxInFlight: 4 })));
@@ -75,9 +84,7 @@ describe('seqlayers/workers: pool', () => {
       expect(messages, `${messages} messages for ${pushes} pushes`).toBeLessThan(pushes / 4);
       outs.forEach((o, i) => sl.assertSequencesClose(o, reference(model, inputs[i]!), `stream ${i}`, 0, 0));
       await pool.close();
-    } finally {
-      Worker.prototype.postMessage = post;
-    }
+    });
   });
 
   it("asks for snapshots as snapshotEvery says: 'auto' (the default) once the pushes since the last hold the state's bytes", () => {
@@ -98,15 +105,12 @@ describe('seqlayers/workers: pool', () => {
   it("with 'auto', a stream learns its state's size when it opens: its first pushes ask for no snapshot (fresh or resumed)", async () => {
     const { model, config, inputShape, weights } = testModel(sl);
     const { decodeStepBatch } = await import('../../dist/workers/protocol.js');
-    const { Worker } = await import('node:worker_threads');
-    const post = Worker.prototype.postMessage;
     const asked: boolean[] = [];
-    Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, ...args: Parameters<typeof post>) {
-      const batch = (args[0] as { argumentList?: { value?: { head?: unknown } }[] }).argumentList?.[0]?.value;
+    const seen = (message: unknown) => {
+      const batch = (message as { argumentList?: { value?: { head?: unknown } }[] }).argumentList?.[0]?.value;
       if (batch?.head) asked.push(...decodeStepBatch(batch as Parameters<typeof decodeStepBatch>[0]).map((c) => c.req.snapshot));
-      return post.apply(this, args);
     };
-    try {
+    await watchingPosts(seen, async () => {
       const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
       const frame = (seed: number) => sl.randomSequence([1, 1, 8], { randomLengths: false, seed });
       const frameBytes = 8 * 4 + 1;
@@ -120,9 +124,7 @@ describe('seqlayers/workers: pool', () => {
       for (let i = 0; i < 3; i++) await resumed.process(frame(i));
       expect(asked).toEqual([false, false, false]);
       await pool.close();
-    } finally {
-      Worker.prototype.postMessage = post;
-    }
+    });
   });
 
   it("a stream keeps its own copy of the snapshots it resumes from: the caller's bytes, given or returned, are the caller's", async () => {
@@ -371,14 +373,8 @@ describe('seqlayers/workers: pool', () => {
 
   it('close() as the worker dies, or as its last push is refused mid-step, leaves no state behind: the stream is not moved or rebuilt', async () => {
     const { config, inputShape, weights } = testModel(sl);
-    const { Worker } = await import('node:worker_threads');
-    const post = Worker.prototype.postMessage;
     let opens = 0;
-    Worker.prototype.postMessage = function (this: InstanceType<typeof Worker>, ...args: Parameters<typeof post>) {
-      if ((args[0] as { path?: string[] })?.path?.[0] === 'open') opens++;
-      return post.apply(this, args);
-    };
-    try {
+    await watchingPosts((message) => (message as { path?: string[] })?.path?.[0] === 'open' && opens++, async () => {
       const pool = await W.createPool({ config, inputShape, weights, workers: 2, maxMemoryBytes: 64 << 20 });
       const x = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 1 });
       const s = await pool.open();
@@ -405,9 +401,7 @@ describe('seqlayers/workers: pool', () => {
       await new Promise((r) => setTimeout(r, 200));
       expect(opens, 'the closed stream was not rebuilt').toBe(0);
       await pool.close();
-    } finally {
-      Worker.prototype.postMessage = post;
-    }
+    });
   });
 
   it('an idle stream survives any number of unrelated worker deaths, each recovered from', async () => {
