@@ -37,6 +37,15 @@ describe('verifyContract', () => {
     expect(() => sl.assertSequencesClose(y, x, 'NaN against a number')).toThrow(/NaN against a number: values differ at batch 0, step 0, element 0: got NaN, expected -1/);
     expect(sl.verifyContract(sl.build(sl.Log(), { inputShape: [2] }), { x: sl.randomSequence([2, 9, 2], { seed: 2 }) }).checks).toContain('layer == step (1, 2, 3 blocks per step, random split)');
   });
+  it('does not ask outputs that are NaN on the probe\'s input to reach the declared receptive field (they cannot move)', () => {
+    // Log of Log of a ReLU: NaN or -Inf nearly everywhere, so no perturbation shows; the field
+    // measured may fall short of the declared one but never outgrow it.
+    const m = sl.build(sl.Serial([sl.Conv1D({ filters: 1, kernelSize: 3, padding: 'causal' }), sl.Relu(), sl.Log(), sl.Log()]), { inputShape: [2], seed: 1 });
+    const r = sl.verifyContract(m);
+    expect(r.checks).toContain('receptive field');
+    expect(r.measuredReceptiveField).toBeNull();
+    expect(m.receptiveField).toEqual([-2, 0]);
+  });
   it('catches batch items influencing each other', () => {
     expect(() => check('batch')).toThrow(/batch invariance \(layer\)/);
   });
