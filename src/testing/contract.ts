@@ -290,7 +290,7 @@ function checkReceptiveField(model: Model, opts: ContractOptions, given?: Consta
     for (let j = p * row; j < (p + 1) * row; j++) v[j] = v[j]! + sign * (1 + 2 * Math.abs(gauss()));
     const y = model.layer(new Sequence(v, x.mask, x.shape, x.dtype), { constants });
     // An output the push made non-finite (0 * Inf is NaN even where a weight is 0) measures nothing.
-    if (madeNonFinite(y, base)) continue;
+    if (hasNonFinite(y, base)) continue;
     for (let t = 0; t < Math.min(y.time, base.time); t++) {
       if (!y.mask[t] || !base.mask[t]) continue;
       let moved = false;
@@ -324,22 +324,15 @@ function checkReceptiveField(model: Model, opts: ContractOptions, given?: Consta
   return got;
 }
 
-/** Whether y has a NaN or Inf at a valid step. */
-function hasNonFinite(y: Sequence): boolean {
+/**
+ * Whether y has a NaN or Inf at a valid step; given `base`, only at a step valid in both where
+ * base has a finite value (what a perturbation made non-finite).
+ */
+function hasNonFinite(y: Sequence, base?: Sequence): boolean {
   const row = y.stepSize * dtypeWidth(y.dtype);
-  for (let t = 0; t < y.time; t++) {
-    if (!y.mask[t]) continue;
-    for (let j = t * row; j < (t + 1) * row; j++) if (!Number.isFinite(y.values[j]!)) return true;
-  }
-  return false;
-}
-
-/** Whether y has a NaN or Inf at a step valid in both where base has a finite value. */
-function madeNonFinite(y: Sequence, base: Sequence): boolean {
-  const row = y.stepSize * dtypeWidth(y.dtype);
-  for (let t = 0; t < Math.min(y.time, base.time); t++) {
-    if (!y.mask[t] || !base.mask[t]) continue;
-    for (let j = t * row; j < (t + 1) * row; j++) if (!Number.isFinite(y.values[j]!) && Number.isFinite(base.values[j]!)) return true;
+  for (let t = 0; t < Math.min(y.time, base ? base.time : y.time); t++) {
+    if (!y.mask[t] || (base && !base.mask[t])) continue;
+    for (let j = t * row; j < (t + 1) * row; j++) if (!Number.isFinite(y.values[j]!) && (!base || Number.isFinite(base.values[j]!))) return true;
   }
   return false;
 }
