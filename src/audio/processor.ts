@@ -3,7 +3,7 @@
 // in processorOptions, then steps it inside process() through a BlockAdapter (no allocation per
 // quantum). The worklet scope has no fetch, TextDecoder, performance or timers: nothing here or
 // in what it imports uses them on this path.
-import { SeqLayersError } from '../errors.js';
+import { SeqLayersError, show } from '../errors.js';
 import '../layers/index.js';
 import { build, type Model } from '../model.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -25,8 +25,11 @@ class SeqLayersProcessor extends AudioWorkletProcessor {
 
   constructor(options: { processorOptions: ProcessorOptions }) {
     super(options);
-    const o = options.processorOptions;
     try {
+      const o = options?.processorOptions;
+      if (typeof o !== 'object' || o === null) {
+        throw new SeqLayersError('BAD_ARGUMENT', `seqlayers-model: expected processorOptions as createModelNode() passes them ({ module, config, inputShape, ... }), got ${show(o)}`);
+      }
       const rt = new Runtime(o.module, o.maxMemoryBytes);
       const constants = o.constants && constantsFromWire(o.constants);
       this.model = build(o.config, { inputShape: o.inputShape, seed: o.seed, runtime: rt, constants });

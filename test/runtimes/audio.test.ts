@@ -184,6 +184,48 @@ describe('seqlayers/audio: BlockAdapter', () => {
   });
 });
 
+describe('seqlayers/audio: the processor in a stand-in worklet scope', () => {
+  it('reports a processor made without processorOptions as BAD_ARGUMENT through its port, and builds from good ones', async () => {
+    const made: { port: MessagePort; main: MessagePort }[] = [];
+    let Processor!: new (options: unknown) => { process(i: Float32Array[][], o: Float32Array[][]): boolean };
+    const scope = globalThis as Record<string, unknown>;
+    scope.AudioWorkletProcessor = class {
+      port: MessagePort;
+      constructor() {
+        const { port1, port2 } = new MessageChannel();
+        this.port = port1;
+        made.push({ port: port1, main: port2 });
+      }
+    };
+    scope.registerProcessor = (_: string, ctor: typeof Processor) => (Processor = ctor);
+    try {
+      await import('../../dist/audio/processor.js');
+      const firstMessage = (options: unknown) => {
+        const p = new Processor(options);
+        const { port, main } = made.at(-1)!;
+        return new Promise<Record<string, unknown>>((resolve) => (main.onmessage = (ev) => resolve(ev.data))).finally(() => {
+          port.close();
+          main.close();
+        }).then((m) => ({ m, p }));
+      };
+      for (const options of [undefined, {}, { processorOptions: 5 }]) {
+        const { m, p } = await firstMessage(options);
+        expect(m).toEqual({ type: 'error', message: expect.stringMatching(/^\[BAD_ARGUMENT\] seqlayers-model: expected processorOptions as createModelNode\(\) passes them .*, got (undefined|5)$/) });
+        expect(p.process([[new Float32Array(128)]], [[new Float32Array(128)]])).toBe(false);
+      }
+      const module = await sl.compileKernels();
+      const { m, p } = await firstMessage({ processorOptions: { module, config: sl.Relu(), inputShape: [1] } });
+      expect(m).toMatchObject({ type: 'ready', latency: 0 });
+      const out = [new Float32Array(128)];
+      expect(p.process([[Float32Array.from({ length: 128 }, (_, i) => i - 64)]], [out])).toBe(true);
+      expect(out[0]!.every((v, i) => v === Math.max(0, i - 64))).toBe(true);
+    } finally {
+      delete scope.AudioWorkletProcessor;
+      delete scope.registerProcessor;
+    }
+  });
+});
+
 describe('seqlayers/audio: the worklet module graph', () => {
   // What AudioWorkletGlobalScope lacks (deployment.md §1.4), and Node's module system.
   const FORBIDDEN = /\b(TextDecoder|TextEncoder|performance|setTimeout|setInterval|queueMicrotask|atob|btoa|importScripts|crypto|require|Buffer)\b|\bfetch\(|\bimport\(|\bprocess\./;
