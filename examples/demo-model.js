@@ -1,5 +1,6 @@
-// The demo model of `npm start` and the benchmarks: a causal convolution stack and a dense
-// head over 80 features per frame (e.g. a 10 ms log-mel frame), streamable one frame at a time.
+// The demo model of `npm run demo` and the pool benchmark: a causal convolution stack and a
+// dense head over 80 features per frame (e.g. a 10 ms log-mel frame), streamable one frame at a
+// time.
 import * as sl from '../dist/index.js';
 
 export const inputShape = [80];

@@ -1,4 +1,4 @@
-// `npm start`: streams the demo model over a generated signal one frame at a time and checks
+// `npm run demo`: streams the demo model over a generated signal one frame at a time and checks
 // the streamed output against whole-sequence processing.
 import * as sl from '../dist/index.js';
 import { config, inputShape, signal } from './demo-model.js';

@@ -63,7 +63,7 @@ function namingHint(given: readonly string[], naming: WeightNaming): string {
   if (naming === 'flax' && given.length > 0 && flaxLike === 0 && given.some((k) => k.includes('.'))) {
     return `; the tensors given are named like seqlayers paths (${show(given[0])}): leave naming out`;
   }
-  return '';
+  return given.length ? `; the tensors given are named ${show(given.slice(0, 4))}${given.length > 4 ? ', ...' : ''}` : '; no tensors were given';
 }
 
 function checkNaming(naming: unknown, where: string): WeightNaming {
@@ -473,8 +473,9 @@ export class Model {
   loadWeights(tensors: WeightsSource, opts: { allowExtra?: boolean; naming?: WeightNaming } = {}): void {
     this.live();
     const naming = checkNaming(opts.naming, 'loadWeights');
-    if (typeof tensors !== 'object' || tensors === null) {
-      throw new SeqLayersError('BAD_WEIGHTS', `loadWeights: expected named tensors (a Map or record of {dtype, shape, data}, or readSafetensors' result), got ${show(tensors)}`);
+    if (typeof tensors !== 'object' || tensors === null || ArrayBuffer.isView(tensors) || tensors instanceof ArrayBuffer) {
+      const bytes = typeof tensors === 'object' && tensors !== null ? ': read the bytes of a .safetensors file with readSafetensors(bytes) first' : '';
+      throw new SeqLayersError('BAD_WEIGHTS', `loadWeights: expected named tensors (a Map or record of {dtype, shape, data}, or readSafetensors' result), got ${show(tensors)}${bytes}`);
     }
     const given = tensors instanceof Map ? tensors : 'tensors' in tensors && tensors.tensors instanceof Map ? tensors.tensors : new Map(Object.entries(tensors as Record<string, Tensor>));
     const map = naming === 'flax' ? new Map([...given].map(([k, t]) => [/^(params|batch_stats)\//.test(k) ? k : `params/${k}`, t])) : given;

@@ -60,6 +60,7 @@ export interface ContractReport {
   measuredReceptiveField?: readonly [number, number] | null;
 }
 
+/** A failed check of verifyContract or assertSequencesClose; bad arguments to them are SeqLayersErrors. */
 class ContractError extends Error {}
 
 /**

@@ -6,7 +6,8 @@ export * from './shared.js';
 const host: WorkerHost = {
   concurrency: () => globalThis.navigator?.hardwareConcurrency ?? 2,
   spawn() {
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const script = new URL('./worker.js', import.meta.url);
+    const worker = new Worker(script, { type: 'module' });
     return {
       endpoint: worker,
       onExit(cb) {
@@ -16,7 +17,9 @@ const host: WorkerHost = {
         const tell = (reason: string) => told || ((told = true), cb(reason));
         worker.addEventListener('error', (e) => {
           e.preventDefault(); // handled here: not an uncaught error of the page (or Deno process)
-          tell(`threw: ${e.message || 'the worker script failed'}`);
+          // A script that fails to load has no message: most often a bare import (comlink) that
+          // the page's import map cannot resolve, as import maps do not reach workers.
+          tell(`threw: ${e.message || `the worker script ${script} failed to load (its imports, e.g. 'comlink', must resolve inside a worker: bundle it, as import maps do not reach workers)`}`);
         });
         worker.addEventListener('messageerror', () => tell('sent a message that could not be read'));
       },

@@ -119,6 +119,22 @@ describe.skipIf(!HAVE_CHROMIUM)('Chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('a worker whose imports an import map resolves (not a bundler) fails to start, saying why', async () => {
+    const bare = await browser.newPage();
+    try {
+      await bare.goto(`${server.url}/test/runtimes/browser/import-map.html`);
+      const { config, inputShape } = testModel(sl);
+      const message = await bare.evaluate(
+        `import('seqlayers/workers').then((w) => w.startWorker(${JSON.stringify({ config, inputShape })})).then(() => 'started', (e) => e.message)`,
+      );
+      expect(message).toMatch(
+        /^\[WORKER_FAILED\] the worker threw: the worker script http:\/\/.*\/unbundled\/dist\/workers\/worker\.js failed to load \(its imports, e\.g\. 'comlink', must resolve inside a worker: bundle it, as import maps do not reach workers\) while starting$/,
+      );
+    } finally {
+      await bare.close();
+    }
+  });
+
   it('AudioWorklet: a bad config rejects createModelNode with its code', async () => {
     const r = await inPage<{ code: string; message: string }>('worklet.js', 'runBad', { type: 'Conv1D', filters: 4, kernelSize: 3, padding: 'same' });
     expect(r.code).toBe('BAD_CONFIG');

@@ -117,12 +117,14 @@ function browserPath(specifier: string): string | null {
 
 /**
  * A static server for the repository root on 127.0.0.1. Bare imports are rewritten as a bundler
- * or dev server does (browsers resolve no bare specifiers, and module workers take no import maps).
+ * or dev server does (browsers resolve no bare specifiers, and module workers take no import
+ * maps), except under /unbundled/, which serves the same files as they are.
  */
 export async function serveRoot(): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname));
-    const file = join(ROOT, path);
+    const unbundled = path.startsWith('/unbundled/');
+    const file = join(ROOT, unbundled ? path.slice('/unbundled'.length) : path);
     if (!file.startsWith(ROOT)) {
       res.writeHead(403).end();
       return;
@@ -130,7 +132,7 @@ export async function serveRoot(): Promise<{ url: string; close(): Promise<void>
     try {
       let body: Buffer | string = await readFile(file);
       const type = TYPES[extname(file)] ?? 'application/octet-stream';
-      if (type === 'text/javascript') body = body.toString().replace(/from '([^.'/][^']*)'/g, (all, spec: string) => (browserPath(spec) ? `from '${browserPath(spec)}'` : all));
+      if (type === 'text/javascript' && !unbundled) body = body.toString().replace(/from '([^.'/][^']*)'/g, (all, spec: string) => (browserPath(spec) ? `from '${browserPath(spec)}'` : all));
       res.writeHead(200, { 'content-type': type, 'cache-control': 'no-store' }).end(body);
     } catch {
       res.writeHead(404).end();
