@@ -187,6 +187,64 @@ const TWO_PI: f32 = 6.283185307179586;
   return i32x4.ne(v, i32x4.splat(0));
 }
 
+// GmmAttention's context: rows y[r, :] = sum_s w[r, s] source[s, :] (source [srcTime, srcDim],
+// w rows srcTime apart, y rows srcDim apart). Two rows share each load of the source, 16
+// channels at a time: eight independent multiply-add chains (one chain per 4 channels waited on
+// each multiply-add). Every channel sums its source steps in order.
+function gmmContext2(w: usize, srcTime: i32, src: usize, srcDim: i32, y: usize): void {
+  const w1 = w + (<usize>srcTime << 2), y1 = y + (<usize>srcDim << 2), row = <usize>srcDim << 2;
+  let d = 0;
+  for (; d + 16 <= srcDim; d += 16) {
+    let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, c0 = a0, c1 = a0, c2 = a0, c3 = a0;
+    let sr = src + (<usize>d << 2);
+    for (let s = 0; s < srcTime; s++) {
+      const u = v128.load32_splat(w + (<usize>s << 2)), v = v128.load32_splat(w1 + (<usize>s << 2));
+      const x0 = v128.load(sr), x1 = v128.load(sr, 16), x2 = v128.load(sr, 32), x3 = v128.load(sr, 48);
+      a0 = madd(u, x0, a0);
+      a1 = madd(u, x1, a1);
+      a2 = madd(u, x2, a2);
+      a3 = madd(u, x3, a3);
+      c0 = madd(v, x0, c0);
+      c1 = madd(v, x1, c1);
+      c2 = madd(v, x2, c2);
+      c3 = madd(v, x3, c3);
+      sr += row;
+    }
+    const yd = y + (<usize>d << 2), yd1 = y1 + (<usize>d << 2);
+    v128.store(yd, a0);
+    v128.store(yd, a1, 16);
+    v128.store(yd, a2, 32);
+    v128.store(yd, a3, 48);
+    v128.store(yd1, c0);
+    v128.store(yd1, c1, 16);
+    v128.store(yd1, c2, 32);
+    v128.store(yd1, c3, 48);
+  }
+  for (; d < srcDim; d += 4) {
+    const nd = min(4, srcDim - d);
+    let a = f32x4.splat(0), c = a;
+    for (let s = 0; s < srcTime; s++) {
+      const x = loadLanes(src + ((<usize>s * <usize>srcDim + <usize>d) << 2), nd);
+      a = madd(v128.load32_splat(w + (<usize>s << 2)), x, a);
+      c = madd(v128.load32_splat(w1 + (<usize>s << 2)), x, c);
+    }
+    storeLanes(y + (<usize>d << 2), a, nd);
+    storeLanes(y1 + (<usize>d << 2), c, nd);
+  }
+}
+
+/** gmmContext2 for one row (an odd head count's last head), 4 channels at a time. */
+function gmmContext1(w: usize, srcTime: i32, src: usize, srcDim: i32, y: usize): void {
+  for (let d = 0; d < srcDim; d += 4) {
+    const nd = min(4, srcDim - d);
+    let a = f32x4.splat(0);
+    for (let s = 0; s < srcTime; s++) {
+      a = madd(v128.load32_splat(w + (<usize>s << 2)), loadLanes(src + ((<usize>s * <usize>srcDim + <usize>d) << 2), nd), a);
+    }
+    storeLanes(y + (<usize>d << 2), a, nd);
+  }
+}
+
 /**
  * Gaussian-mixture attention (the reference's GmmAttention.attention). For every query step
  * (b, t) and head h, from logits [batch, time, heads, comps, 3] = (prior, offset, scale):
@@ -254,18 +312,15 @@ export function f32_gmm_attention(
           }
           storeLanes(wr + (<usize>s << 2), v128.and(acc, validLanes(sm + <usize>s, ns)), ns);
         }
-        // Context vector: w · source.
-        const yr = y + ((bth * <usize>srcDim) << 2);
-        for (let d = 0; d < srcDim; d += 4) {
-          const nd = min(4, srcDim - d);
-          let acc = f32x4.splat(0);
-          for (let s = 0; s < srcTime; s++) {
-            const ws = f32x4.splat(load<f32>(wr + (<usize>s << 2)));
-            acc = madd(ws, loadLanes(src + ((<usize>s * <usize>srcDim + <usize>d) << 2), nd), acc);
-          }
-          storeLanes(yr + (<usize>d << 2), acc, nd);
-        }
       }
+      // Context vectors y[b, t, h, :] = w[b, t, h, :] · source[b], two heads at a time.
+      const bt = <usize>b * <usize>time + <usize>t;
+      const wbt = w + ((bt * <usize>heads * <usize>srcTime) << 2), ybt = y + ((bt * <usize>heads * <usize>srcDim) << 2);
+      let h = 0;
+      for (; h + 2 <= heads; h += 2) {
+        gmmContext2(wbt + ((<usize>h * <usize>srcTime) << 2), srcTime, src, srcDim, ybt + ((<usize>h * <usize>srcDim) << 2));
+      }
+      if (h < heads) gmmContext1(wbt + ((<usize>h * <usize>srcTime) << 2), srcTime, src, srcDim, ybt + ((<usize>h * <usize>srcDim) << 2));
     }
   }
 }

@@ -44,8 +44,9 @@ describe('GmmAttention', () => {
     m.dispose();
   });
 
-  it('emits the attention weights [batch, time, heads, source_time] (layer and step); they vanish at invalid source steps', () => {
-    const src = sl.randomSequence([2, 11, 2], { seed: 4, lowLength: 5 });
+  // 37 source channels: the context's 16-channel tiles and their tail; 3 heads: a pair and one.
+  for (const channels of [2, 37]) it(`emits the attention weights [batch, time, heads, source_time] (layer and step); they vanish at invalid source steps (source channels ${channels})`, () => {
+    const src = sl.randomSequence([2, 11, channels], { seed: 4, lowLength: 5 });
     const c = { source: src };
     const m = sl.build(sl.GmmAttention({ sourceName: 'source', numHeads: 3, unitsPerHead: 5, numComponents: 5, monotonic: true, initOffsetBias: 1, initScaleBias: 1 }), {
       inputShape: [3], constants: c,
@@ -60,10 +61,10 @@ describe('GmmAttention', () => {
       for (let t = 0; t < 7; t++) {
         for (let h = 0; h < 3; h++) {
           for (let s = 0; s < 11; s++) if (!src.mask[b * 11 + s]) expect(w!.values[((b * 7 + t) * 3 + h) * 11 + s]).toBe(0);
-          for (let d = 0; d < 2; d++) {
+          for (let d = 0; d < channels; d++) {
             let sum = 0;
-            for (let s = 0; s < 11; s++) sum += w!.values[((b * 7 + t) * 3 + h) * 11 + s]! * src.values[(b * 11 + s) * 2 + d]!;
-            expect(output.values[((b * 7 + t) * 3 + h) * 2 + d]).toBeCloseTo(sum, 4);
+            for (let s = 0; s < 11; s++) sum += w!.values[((b * 7 + t) * 3 + h) * 11 + s]! * src.values[(b * 11 + s) * channels + d]!;
+            expect(output.values[((b * 7 + t) * 3 + h) * channels + d]).toBeCloseTo(sum, 4);
           }
         }
       }
