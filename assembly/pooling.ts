@@ -42,23 +42,67 @@ export const POOL_MASKED_AVERAGE = 3;
   return a % b != 0 && a < 0 ? q - 1 : q;
 }
 
+/** y[e] = x[e] op-combined with the identity, e < c: the first valid tap of a window. */
+@inline function startRow<T>(op: i32, y: usize, x: usize, full: usize, tail: i32): void {
+  // max(-inf, x) and min(+inf, x) are x; a sum starts from +0 (+0 + -0 is +0), as the window's fold does.
+  if (op != POOL_AVERAGE || isInteger<T>()) {
+    for (let o: usize = 0; o < full; o += 16) v128.store(y + o, v128.load(x + o));
+    if (tail) storeLanes(y + full, loadLanes(x + full, tail), tail);
+  } else {
+    const zero = f32x4.splat(0);
+    for (let o: usize = 0; o < full; o += 16) v128.store(y + o, f32x4.add(zero, v128.load(x + o)));
+    if (tail) storeLanes(y + full, f32x4.add(zero, loadLanes(x + full, tail)), tail);
+  }
+}
+
+/** y[e] = combine(y[e], x[e]) for e < c: `full` bytes of whole vectors, then `tail` lanes. */
+@inline function combineRow<T>(op: i32, y: usize, x: usize, full: usize, tail: i32): void {
+  for (let o: usize = 0; o < full; o += 16) v128.store(y + o, combine<T>(op, v128.load(y + o), v128.load(x + o)));
+  if (tail) storeLanes(y + full, combine<T>(op, loadLanes(y + full, tail), loadLanes(x + full, tail)), tail);
+}
+
+/** y[e] = v for e < c. */
+@inline function fillRow(y: usize, v: v128, full: usize, tail: i32): void {
+  for (let o: usize = 0; o < full; o += 16) v128.store(y + o, v);
+  if (tail) storeLanes(y + full, v, tail);
+}
+
+/** y[e] = y[e] / divisor (> 0) for e < c; int32 floor-divides (no integer SIMD division). */
+@inline function divideRow<T>(y: usize, divisor: i32, full: usize, tail: i32): void {
+  if (isInteger<T>()) {
+    const end = y + full + (<usize>tail << 2);
+    for (let e = y; e < end; e += 4) store<i32>(e, floorDiv(load<i32>(e), divisor));
+  } else {
+    const d = f32x4.splat(<f32>divisor);
+    for (let o: usize = 0; o < full; o += 16) v128.store(y + o, f32x4.div(v128.load(y + o), d));
+    if (tail) storeLanes(y + full, f32x4.div(loadLanes(y + full, tail), d), tail);
+  }
+}
+
+/**
+ * The kernel body for one reduction `op`, POOL_MAX, _MIN or _AVERAGE (a constant where
+ * poolByOp calls it, so every branch on it folds away); `maskedDivisor` selects
+ * POOL_MASKED_AVERAGE's divisor. Per output position it walks the window's taps, skipping
+ * those outside the input or at invalid steps, and folds each valid tap's c channels into the
+ * output row: the channel loop is innermost and branch-free.
+ */
 @inline function pool3d<T>(
-  op: i32, batch: i32, tIn: i32, tOut: i32, padLeft: i32, geom: usize, x: usize, mask: usize, y: usize,
+  op: i32, maskedDivisor: bool, batch: i32, tIn: i32, tOut: i32, padLeft: i32, geom: usize, x: usize, mask: usize, y: usize,
 ): void {
   const kt = geo(geom, 0), st = geo(geom, 1), dt = geo(geom, 2);
   const h = geo(geom, 3), hOut = geo(geom, 4), kh = geo(geom, 5), sh = geo(geom, 6), dh = geo(geom, 7), ph = geo(geom, 8);
   const w = geo(geom, 9), wOut = geo(geom, 10), kw = geo(geom, 11), sw = geo(geom, 12), dw = geo(geom, 13), pw = geo(geom, 14);
   const c = geo(geom, 15);
   const posBytes = <usize>c << 2, rowW = <usize>w * posBytes, stepIn = <usize>h * rowW;
+  const full = <usize>(c & ~3) << 2, tail = c & 3;
   const spatialTaps = kh * kw;
-  const init = identity<T>(op);
   let yo = y;
   for (let b = 0; b < batch; b++) {
     const xb = x + <usize>b * tIn * stepIn, mb = mask + <usize>(b * tIn);
     for (let j = 0; j < tOut; j++) {
       const t0 = j * st - padLeft;
       let divisor = kt * spatialTaps;
-      if (op == POOL_MASKED_AVERAGE) {
+      if (maskedDivisor) {
         let n = 0;
         for (let a = 0; a < kt; a++) {
           const i = t0 + a * dt;
@@ -68,43 +112,40 @@ export const POOL_MASKED_AVERAGE = 3;
       }
       for (let p = 0; p < hOut; p++) {
         for (let q = 0; q < wOut; q++) {
-          for (let cc = 0; cc < c; cc += 4) {
-            const lanes = min(c - cc, 4);
-            const xc = xb + (<usize>cc << 2);
-            let acc = init;
-            for (let a = 0; a < kt; a++) {
-              const i = t0 + a * dt;
-              if (i < 0 || i >= tIn || !load<u8>(mb + <usize>i)) continue;
-              const xt = xc + <usize>i * stepIn;
-              for (let u = 0; u < kh; u++) {
-                const ii = p * sh + u * dh - ph;
-                if (ii < 0 || ii >= h) continue;
-                for (let v = 0; v < kw; v++) {
-                  const jj = q * sw + v * dw - pw;
-                  if (jj < 0 || jj >= w) continue;
-                  acc = combine<T>(op, acc, loadLanes(xt + <usize>ii * rowW + <usize>jj * posBytes, lanes));
-                }
+          let empty = true;
+          for (let a = 0; a < kt; a++) {
+            const i = t0 + a * dt;
+            if (i < 0 || i >= tIn || !load<u8>(mb + <usize>i)) continue;
+            const xt = xb + <usize>i * stepIn;
+            for (let u = 0; u < kh; u++) {
+              const ii = p * sh + u * dh - ph;
+              if (ii < 0 || ii >= h) continue;
+              for (let v = 0; v < kw; v++) {
+                const jj = q * sw + v * dw - pw;
+                if (jj < 0 || jj >= w) continue;
+                const xp = xt + <usize>ii * rowW + <usize>jj * posBytes;
+                if (empty) startRow<T>(op, yo, xp, full, tail);
+                else combineRow<T>(op, yo, xp, full, tail);
+                empty = false;
               }
-            }
-            const yc = yo + (<usize>cc << 2);
-            if (op < POOL_AVERAGE) {
-              storeLanes(yc, acc, lanes);
-            } else if (isInteger<T>()) {
-              // No integer SIMD division: store the sums, then divide lane by lane.
-              storeLanes(yc, acc, lanes);
-              for (let l = 0; l < lanes; l++) {
-                const e = yc + (<usize>l << 2);
-                store<i32>(e, divisor > 0 ? floorDiv(load<i32>(e), divisor) : 0);
-              }
-            } else {
-              storeLanes(yc, divisor > 0 ? f32x4.div(acc, f32x4.splat(<f32>divisor)) : f32x4.splat(0), lanes);
             }
           }
+          if (empty) fillRow(yo, identity<T>(op), full, tail);
+          else if (op == POOL_AVERAGE) divideRow<T>(yo, divisor, full, tail);
           yo += posBytes;
         }
       }
     }
   }
+}
+
+/** pool3d with the reduction as a constant: one specialised body each for max, min and average. */
+@inline function poolByOp<T>(
+  op: i32, batch: i32, tIn: i32, tOut: i32, padLeft: i32, geom: usize, x: usize, mask: usize, y: usize,
+): void {
+  if (op == POOL_MAX) pool3d<T>(POOL_MAX, false, batch, tIn, tOut, padLeft, geom, x, mask, y);
+  else if (op == POOL_MIN) pool3d<T>(POOL_MIN, false, batch, tIn, tOut, padLeft, geom, x, mask, y);
+  else pool3d<T>(POOL_AVERAGE, op == POOL_MASKED_AVERAGE, batch, tIn, tOut, padLeft, geom, x, mask, y);
 }
 
 /**
@@ -123,7 +164,7 @@ export const POOL_MASKED_AVERAGE = 3;
 export function f32_pool3d(
   op: i32, batch: i32, tIn: i32, tOut: i32, padLeft: i32, geom: usize, x: usize, mask: usize, y: usize,
 ): void {
-  pool3d<f32>(op, batch, tIn, tOut, padLeft, geom, x, mask, y);
+  poolByOp<f32>(op, batch, tIn, tOut, padLeft, geom, x, mask, y);
 }
 
 /**
@@ -134,5 +175,5 @@ export function f32_pool3d(
 export function i32_pool3d(
   op: i32, batch: i32, tIn: i32, tOut: i32, padLeft: i32, geom: usize, x: usize, mask: usize, y: usize,
 ): void {
-  pool3d<i32>(op, batch, tIn, tOut, padLeft, geom, x, mask, y);
+  poolByOp<i32>(op, batch, tIn, tOut, padLeft, geom, x, mask, y);
 }
