@@ -1,9 +1,10 @@
 // Tester of assembly/pooling.ts (f32_pool3d, i32_pool3d) against a plain scalar reference that
 // combines taps in the kernel's documented order (so results match bit for bit): channel counts
-// around the SIMD width, 1-D, 2-D and 3-D windows with strides, dilations and padding on every
-// axis, unaligned pointers, garbage (NaN, huge) at invalid steps, NaN at valid steps, int32 sums
-// of negative values, masked divisors of zero. Guard words around every output catch writes past
-// the end. Runs on both builds (vitest projects).
+// around the SIMD width and of several vectors plus a lane tail, 1-D, 2-D and 3-D windows with
+// strides, dilations and padding on every axis, windows wholly in padding, unaligned pointers,
+// garbage (NaN, huge) at invalid steps, NaN at valid steps, sums of -0, int32 sums of negative
+// values, masked divisors of zero. Guard words around every output catch writes past the end.
+// Runs on both builds (vitest projects).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { seededRandom } from '../../src/util/hash.js';
@@ -129,9 +130,11 @@ describe('f32_pool3d and i32_pool3d', () => {
           [2, 1, 1, 1, axis(6, 3, 2, 1, 1, 1), NO_AXIS],
           [3, 2, 1, 0, axis(4, 2, 1, 2, 1, 1), axis(5, 3, 2, 1, 2, 0)],
           [1, 1, 1, 0, axis(3, 1, 1, 1, 0, 0), axis(4, 2, 2, 1, 0, 0)],
+          // Windows wholly in spatial padding (first and last outputs): valid steps, no valid tap.
+          [2, 1, 1, 1, axis(3, 2, 1, 1, 2, 2), axis(2, 2, 1, 3, 3, 3)],
         ];
         for (const [kt, st, dt, padLeft, h, w] of shapes) {
-          for (const c of [1, 2, 3, 4, 5, 7, 8, 9]) {
+          for (const c of [1, 2, 3, 4, 5, 7, 8, 9, 16, 19]) {
             const g: Geometry = { kt, st, dt, h, w, c };
             const batch = 2, tIn = 9;
             const tOut = outSize(tIn, kt, st, dt, padLeft, (kt - 1) * dt - padLeft);
@@ -169,6 +172,14 @@ describe('f32_pool3d and i32_pool3d', () => {
     expect(run('max', true, 1, 3, 2, 0, g, xi, mask, 0)).toEqual(Array(6).fill(-2147483648));
     expect(run('min', true, 1, 3, 2, 0, g, xi, mask, 0)).toEqual(Array(6).fill(2147483647));
     expect(run('maskedAverage', true, 1, 3, 2, 0, g, xi, mask, 0)).toEqual(Array(6).fill(0));
+  });
+
+  it('sums from +0: a window of -0 averages to +0, as the identity start gives', () => {
+    const g: Geometry = { kt: 2, st: 1, dt: 1, h: NO_AXIS, w: NO_AXIS, c: 6 };
+    const x = new Float32Array(3 * 6).fill(-0);
+    const mask = Uint8Array.from([1, 1, 1]);
+    for (const op of ['average', 'maskedAverage'] as const) expect(run(op, false, 1, 3, 2, 0, g, x, mask, 0)).toEqual(Array(12).fill(0));
+    expect(run('max', false, 1, 3, 2, 0, g, x, mask, 0)).toEqual(Array(12).fill(-0));
   });
 
   it('floor-divides int32 averages and wraps their sums', () => {
