@@ -1,5 +1,6 @@
-// Convolutions as packed GEMMs: 1-D over time (Conv1D), depthwise (DepthwiseConv1D), N-d by
-// im2col (Conv2D, Conv3D), transposed by a GEMM per input step plus an overlap-add
+// Convolutions as packed GEMMs: 1-D over time (Conv1D), depthwise (DepthwiseConv1D, and Conv1D
+// with one input channel per group), N-d by im2col (Conv2D, Conv3D), transposed by a GEMM per
+// input step plus an overlap-add
 // (Conv1DTranspose, Conv2DTranspose); and the step copies of the resampling layers.
 //
 // 1-D layouts: x [B, tIn, cIn] already padded in time (callers apply the padding mode), kernel in the
@@ -11,7 +12,8 @@ import { madd } from './simd';
 
 // With dilation 1 and one group, the im2col row of output t is the contiguous run
 // x[b, t*s : t*s + k, :] (k * cIn floats), so the whole convolution is ONE GEMM over A = x with
-// row stride s * cIn and K = k * cIn: no copy. Otherwise one GEMM per (tap, group), accumulated.
+// row stride s * cIn and K = k * cIn: no copy. Otherwise one GEMM per (tap, group), accumulated
+// (Conv1D sends one input channel per group to f32_dwconv1d instead).
 @inline function isContiguous(g: i32, d: i32): bool {
   return g == 1 && d == 1;
 }
@@ -50,6 +52,12 @@ export function f32_conv1d(
   if (tOut <= 0) return;
   const xStride = <usize>(tIn * cIn) << 2, yStride = <usize>(tOut * f) << 2;
   if (isContiguous(g, d)) {
+    // One output step per item (a streaming step): ONE GEMM with a row per item (rows tIn * cIn
+    // apart), so the weights stream once for the whole batch.
+    if (tOut == 1) {
+      f32_gemm(batch, f, k * cIn, x, tIn * cIn, wp, y, f, bias, false);
+      return;
+    }
     for (let b = 0; b < batch; b++) {
       f32_gemm(tOut, f, k * cIn, x + <usize>b * xStride, s * cIn, wp, y + <usize>b * yStride, f, bias, false);
     }
@@ -74,49 +82,98 @@ export function f32_conv1d(
   }
 }
 
+// Depthwise kernels go in blocks of DW_BLOCK output channels (the last block narrower), each
+// [k, block] contiguous: the taps of a block are then one run instead of k rows C*m apart (rows
+// 2 KiB apart fall in two sets of the L1 cache and evict each other).
+const DW_BLOCK = 16;
+
+/** Packs w [k, cm] (the reference's [k, 1, C*m]) for f32_dwconv1d: k * cm floats at out. */
+export function f32_dwconv1d_pack(k: i32, cm: i32, w: usize, out: usize): void {
+  for (let o0 = 0; o0 < cm; o0 += DW_BLOCK) {
+    const nb = min(DW_BLOCK, cm - o0);
+    for (let i = 0; i < k; i++) {
+      memory.copy(out + (<usize>(o0 * k + i * nb) << 2), w + (<usize>(i * cm + o0) << 2), <usize>nb << 2);
+    }
+  }
+}
+
 /**
  * Depthwise with depth multiplier m: y[b, t, c*m + j] = bias[c*m + j] + sum_i x[b, t*s + i*d, c] * w[i, c*m + j].
- * x [B, tIn, C] already padded in time; w [k, C*m] (the reference's [k, 1, C*m]); bias [C*m] or 0;
- * y [B, tOut, C*m]. Needs tIn >= (tOut - 1) * s + (k - 1) * d + 1. SIMD over 4 output channels
- * (their inputs gathered lane by lane when m > 1), scalar tail; not in place; never reads or
- * writes past the last element.
+ * x [B, tIn, C] already padded in time; wp = w [k, C*m] (the reference's [k, 1, C*m]) packed by
+ * f32_dwconv1d_pack; bias [C*m] or 0; y [B, tOut, C*m]. Needs tIn >= (tOut - 1) * s + (k - 1) * d + 1.
+ * SIMD over 4 output channels (four independent chains per block when m = 1; inputs gathered lane
+ * by lane when m > 1), scalar tail; not in place; never reads or writes past the last element.
+ * Each output sums bias, then the taps in order, whatever its block, so a step and a whole
+ * sequence give the same bits.
  */
 export function f32_dwconv1d(
   batch: i32, tIn: i32, tOut: i32, c: i32, m: i32, k: i32, s: i32, d: i32,
-  x: usize, w: usize, bias: usize, y: usize,
+  x: usize, wp: usize, bias: usize, y: usize,
 ): void {
   const cm = c * m;
-  const rowIn = <usize>c << 2, rowOut = <usize>cm << 2;
+  const rowIn = <usize>c << 2, rowOut = <usize>cm << 2, tapIn = <usize>d * rowIn;
   for (let b = 0; b < batch; b++) {
     const xb = x + <usize>(b * tIn) * rowIn, yb = y + <usize>(b * tOut) * rowOut;
     for (let t = 0; t < tOut; t++) {
       const xt = xb + <usize>(t * s) * rowIn, yt = yb + <usize>t * rowOut;
-      let o = 0;
-      // Main loop: 4 output channels.
-      for (; o + 4 <= cm; o += 4) {
-        const ob = <usize>o << 2;
-        let acc = bias ? v128.load(bias + ob) : f32x4.splat(0);
-        for (let i = 0; i < k; i++) {
-          const xr = xt + <usize>(i * d) * rowIn;
-          let xv: v128;
-          if (m == 1) {
-            xv = v128.load(xr + ob);
-          } else {
-            xv = f32x4.splat(load<f32>(xr + (<usize>(o / m) << 2)));
-            xv = f32x4.replace_lane(xv, 1, load<f32>(xr + (<usize>((o + 1) / m) << 2)));
-            xv = f32x4.replace_lane(xv, 2, load<f32>(xr + (<usize>((o + 2) / m) << 2)));
-            xv = f32x4.replace_lane(xv, 3, load<f32>(xr + (<usize>((o + 3) / m) << 2)));
+      for (let o0 = 0; o0 < cm; o0 += DW_BLOCK) {
+        const nb = min(DW_BLOCK, cm - o0), tapW = <usize>nb << 2;
+        const wb = wp + (<usize>(o0 * k) << 2), ob0 = <usize>o0 << 2;
+        if (m == 1 && nb == DW_BLOCK) {
+          // Four independent chains of k multiply-adds (one chain waits on the FMA latency).
+          let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+          if (bias) {
+            a0 = v128.load(bias + ob0); a1 = v128.load(bias + ob0, 16);
+            a2 = v128.load(bias + ob0, 32); a3 = v128.load(bias + ob0, 48);
           }
-          acc = madd(xv, v128.load(w + <usize>i * rowOut + ob), acc);
+          let xr = xt + ob0, wr = wb;
+          for (let i = 0; i < k; i++) {
+            a0 = madd(v128.load(xr), v128.load(wr), a0);
+            a1 = madd(v128.load(xr, 16), v128.load(wr, 16), a1);
+            a2 = madd(v128.load(xr, 32), v128.load(wr, 32), a2);
+            a3 = madd(v128.load(xr, 48), v128.load(wr, 48), a3);
+            xr += tapIn;
+            wr += tapW;
+          }
+          v128.store(yt + ob0, a0); v128.store(yt + ob0, a1, 16);
+          v128.store(yt + ob0, a2, 32); v128.store(yt + ob0, a3, 48);
+          continue;
         }
-        v128.store(yt + ob, acc);
-      }
-      // Tail: one output channel at a time.
-      for (; o < cm; o++) {
-        const ob = <usize>o << 2, ib = <usize>(o / m) << 2;
-        let acc: f32 = bias ? load<f32>(bias + ob) : 0;
-        for (let i = 0; i < k; i++) acc += load<f32>(xt + <usize>(i * d) * rowIn + ib) * load<f32>(w + <usize>i * rowOut + ob);
-        store<f32>(yt + ob, acc);
+        // 4 output channels at a time; lane j reads input channel (o + j) / m.
+        let o = o0;
+        for (; o + 4 <= o0 + nb; o += 4) {
+          const ob = <usize>o << 2;
+          const i0 = <usize>(o / m) << 2, i1 = <usize>((o + 1) / m) << 2, i2 = <usize>((o + 2) / m) << 2, i3 = <usize>((o + 3) / m) << 2;
+          let acc = bias ? v128.load(bias + ob) : f32x4.splat(0);
+          let xr = xt, wr = wb + (ob - ob0);
+          for (let i = 0; i < k; i++) {
+            let xv: v128;
+            if (m == 1) {
+              xv = v128.load(xr + i0);
+            } else {
+              xv = f32x4.splat(load<f32>(xr + i0));
+              xv = f32x4.replace_lane(xv, 1, load<f32>(xr + i1));
+              xv = f32x4.replace_lane(xv, 2, load<f32>(xr + i2));
+              xv = f32x4.replace_lane(xv, 3, load<f32>(xr + i3));
+            }
+            acc = madd(xv, v128.load(wr), acc);
+            xr += tapIn;
+            wr += tapW;
+          }
+          v128.store(yt + ob, acc);
+        }
+        // Tail: one output channel at a time.
+        for (; o < o0 + nb; o++) {
+          const ob = <usize>o << 2, ib = <usize>(o / m) << 2;
+          let acc: f32 = bias ? load<f32>(bias + ob) : 0;
+          let xr = xt + ib, wr = wb + (ob - ob0);
+          for (let i = 0; i < k; i++) {
+            acc += load<f32>(xr) * load<f32>(wr);
+            xr += tapIn;
+            wr += tapW;
+          }
+          store<f32>(yt + ob, acc);
+        }
       }
     }
   }

@@ -1,9 +1,11 @@
 // Tester for the convolution kernels (assembly/conv.ts): a plain f64 reference, sizes around
 // the 4-lane and 8-column tiles (channels and filters below, at and above them), every path of
-// f32_conv1d (one GEMM when dilation 1 and one group, per-tap/per-group GEMMs otherwise),
-// depth multipliers 1 to 3, f32_conv3d and f32_conv2d_transpose with scratch smaller than the
-// problem (several im2col / GEMM chunks), spatial taps falling outside the input, groups,
-// unaligned pointers, and guard values around every output; the mask and resampling copies.
+// f32_conv1d (one GEMM when dilation 1 and one group, per item or for the batch when each item
+// has one output step; per-tap/per-group GEMMs otherwise), f32_dwconv1d with depth multipliers
+// 1 to 3 and channels around its 16-channel blocks, f32_conv3d and f32_conv2d_transpose with
+// scratch smaller than the problem (several im2col / GEMM chunks), spatial taps falling outside
+// the input (im2col runs below and above its inline-copy size), groups, unaligned pointers, and
+// guard values around every output; the mask and resampling copies.
 //
 // Tolerance (both builds): |got - ref| <= (K + 1) * 2^-23 * (|bias| + sum |x * w|), K = taps per
 // output, as in test/kernels/f32-gemm.test.ts (the relaxed build may fuse, which only lowers it).
@@ -51,7 +53,7 @@ function runCase(c: ConvCase, depthwise: boolean, seed: number): string | null {
   const px = heap.alloc(xLen * 4 + 16) + misalign;
   const pw = heap.alloc(wLen * 4);
   const pb = heap.alloc(f * 4);
-  const packedLen = depthwise ? 0 : rt.k.f32_conv1d_packed_len(k, cIn, f, g, d);
+  const packedLen = depthwise ? wLen : rt.k.f32_conv1d_packed_len(k, cIn, f, g, d);
   const pp = heap.alloc(Math.max(1, packedLen) * 4);
   const pyBase = heap.alloc((yLen + 2 * GUARDS) * 4 + 16);
   const py = pyBase + misalign + GUARDS * 4;
@@ -63,7 +65,8 @@ function runCase(c: ConvCase, depthwise: boolean, seed: number): string | null {
     for (let i = -GUARDS; i < yLen + GUARDS; i++) dv.setUint32(py + 4 * i, GUARD, true);
     const pbias = c.bias ? pb : 0;
     if (depthwise) {
-      rt.k.f32_dwconv1d(batch, tIn, tOut, cIn, g, k, s, d, px, pw, pbias, py);
+      rt.k.f32_dwconv1d_pack(k, f, pw, pp);
+      rt.k.f32_dwconv1d(batch, tIn, tOut, cIn, g, k, s, d, px, pp, pbias, py);
     } else {
       rt.k.f32_conv1d_pack(k, cIn, f, g, d, pw, pp);
       rt.k.f32_conv1d(batch, tIn, tOut, cIn, f, k, s, d, g, px, pp, pbias, py);
@@ -97,13 +100,13 @@ function runCase(c: ConvCase, depthwise: boolean, seed: number): string | null {
 }
 
 describe('f32_conv1d', () => {
-  it('matches the reference on the one-GEMM path (groups 1, dilation 1)', () => {
+  it('matches the reference (one group, dilation 1), batches of one-step items included', () => {
     let seed = 1;
     for (const cIn of [1, 3, 8])
       for (const f of [1, 5, 8, 9, 17])
         for (const [k, s] of [[1, 1], [2, 1], [3, 2], [5, 3]] as const)
           for (const tOut of [1, 4, 7]) {
-            const c = { batch: 2, tOut, cIn, f, k, s, d: 1, g: 1, bias: seed % 3 !== 0, misalign: (seed % 4) * 4 };
+            const c = { batch: 1 + (seed % 3), tOut, cIn, f, k, s, d: 1, g: 1, bias: seed % 3 !== 0, misalign: (seed % 4) * 4 };
             expect(runCase(c, false, seed++), JSON.stringify(c)).toBeNull();
           }
   });
@@ -120,9 +123,9 @@ describe('f32_conv1d', () => {
 });
 
 describe('f32_dwconv1d', () => {
-  it('matches the reference for channels around the 4-lane tile and depth multipliers 1..3', () => {
+  it('matches the reference for channels around the 4-lane tile and 16-channel blocks, depth multipliers 1..3', () => {
     let seed = 200;
-    for (let cIn = 1; cIn <= 9; cIn++)
+    for (const cIn of [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 19, 35])
       for (const m of [1, 2, 3])
         for (const [k, s, d] of [[1, 1, 1], [3, 1, 2], [4, 2, 1], [5, 3, 2]] as const) {
           const c = { batch: 2, tOut: 1 + (seed % 5), cIn, f: cIn * m, k, s, d, g: m, bias: seed % 3 !== 0, misalign: (seed % 4) * 4 };

@@ -123,6 +123,30 @@ describe('Conv1D groups', () => {
   }
 });
 
+describe('Conv1D groups: the depthwise and per-group routes', () => {
+  // groups = in runs the depthwise kernel (multiplier filters / in), other groups a GEMM per
+  // tap and group: each must equal one group over the block-diagonal kernel (the one-GEMM
+  // route), with a batch and mask holes.
+  for (const [cin, groups, filters, d] of [[20, 20, 20, 1], [21, 21, 42, 2], [20, 10, 30, 1], [8, 4, 8, 2]] as const) {
+    it(`in=${cin} groups=${groups} filters=${filters} dilation=${d}`, () => {
+      const k = 3, cg = cin / groups, fg = filters / groups;
+      const grouped = randomizeWeights(sl.build(sl.Conv1D({ filters, kernelSize: k, dilationRate: d, padding: 'causal', groups }), { inputShape: [cin] }));
+      const dense = sl.build(sl.Conv1D({ filters, kernelSize: k, dilationRate: d, padding: 'causal' }), { inputShape: [cin] });
+      const w = grouped.getWeights(), kernel = new Float32Array(k * cin * filters);
+      for (let j = 0; j < k; j++)
+        for (let c = 0; c < cg; c++)
+          for (let o = 0; o < filters; o++) kernel[(j * cin + Math.floor(o / fg) * cg + c) * filters + o] = w.kernel!.data[(j * cg + c) * filters + o] as number;
+      dense.loadWeights({ kernel: { ...w.kernel!, shape: [k, cin, filters], data: kernel }, bias: w.bias! });
+      const x = sl.randomSequence([3, 11, cin], { randomMask: true, seed: 7 });
+      const got = grouped.layer(x).values, want = dense.layer(x).values;
+      for (let i = 0; i < want.length; i++) expect(Math.abs((got[i] as number) - (want[i] as number)), `at ${i}`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want[i] as number)));
+      checkContract(grouped);
+      grouped.dispose();
+      dense.dispose();
+    });
+  }
+});
+
 describe("Conv1D weightStorage 'int8'", () => {
   it('keeps the contract in every steppable padding, with strides and dilations (windows gathered), layer = step bit for bit', () => {
     for (const padding of ['causal', 'causal_valid', 'reverse_causal', 'semicausal'] as const) {
