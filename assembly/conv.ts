@@ -196,6 +196,33 @@ export function f32_dwconv1d(
   return load<i32>(geom + (<usize>i << 2));
 }
 
+// im2col moves runs of a few floats (a channel group, a row's taps): below SMALL_COPY bytes
+// they are inline loads and stores, as memory.copy and memory.fill are calls out of the module
+// (~360 of them per frame of a one-channel Conv2D [40, 1] k3x3).
+const SMALL_COPY: usize = 64;
+
+/** Copies `bytes` (a multiple of 4) from src to dst, not overlapping; never touches bytes past either run. */
+@inline function copyFloats(dst: usize, src: usize, bytes: usize): void {
+  if (bytes > SMALL_COPY) {
+    memory.copy(dst, src, bytes);
+    return;
+  }
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, v128.load(src + i));
+  for (; i < bytes; i += 4) store<u32>(dst + i, load<u32>(src + i));
+}
+
+/** Zeroes `bytes` (a multiple of 4) at dst. */
+@inline function zeroFloats(dst: usize, bytes: usize): void {
+  if (bytes > SMALL_COPY) {
+    memory.fill(dst, 0, bytes);
+    return;
+  }
+  let i: usize = 0;
+  for (; i + 16 <= bytes; i += 16) v128.store(dst + i, i32x4.splat(0));
+  for (; i < bytes; i += 4) store<u32>(dst + i, 0);
+}
+
 /** Floats needed by f32_conv3d_pack: g blocks [taps * cIn/g, f/g]. */
 export function f32_conv3d_packed_len(taps: i32, cIn: i32, f: i32, g: i32): i32 {
   return g * f32_gemm_packed_len(taps * (cIn / g), f / g);
@@ -250,9 +277,9 @@ export function f32_conv3d(
             // The kh taps are one run of x: copy its part inside the input, zeros around it.
             // Taps [lo, hi) fall inside the input (positions i0 + p in [0, h)); 0 <= lo <= hi <= kh.
             const i0 = i * sh - ph, lo = min(kh, max(0, -i0)), hi = max(lo, min(kh, h - i0));
-            memory.fill(dst, 0, <usize>lo * cgBytes);
-            if (hi > lo) memory.copy(dst + <usize>lo * cgBytes, xt + (<usize>((i0 + lo) * cIn) << 2), <usize>(hi - lo) * cgBytes);
-            memory.fill(dst + <usize>hi * cgBytes, 0, <usize>(kh - hi) * cgBytes);
+            zeroFloats(dst, <usize>lo * cgBytes);
+            copyFloats(dst + <usize>lo * cgBytes, xt + (<usize>((i0 + lo) * cIn) << 2), <usize>(hi - lo) * cgBytes);
+            zeroFloats(dst + <usize>hi * cgBytes, <usize>(kh - hi) * cgBytes);
             dst += <usize>kh * cgBytes;
             continue;
           }
@@ -260,8 +287,8 @@ export function f32_conv3d(
             const ii = i * sh + p * dh - ph;
             for (let q = 0; q < kw; q++) {
               const jj = j * sw + q * dw - pw;
-              if (ii >= 0 && ii < h && jj >= 0 && jj < w) memory.copy(dst, xt + (<usize>(ii * w + jj) * cIn << 2), cgBytes);
-              else memory.fill(dst, 0, cgBytes);
+              if (ii >= 0 && ii < h && jj >= 0 && jj < w) copyFloats(dst, xt + (<usize>(ii * w + jj) * cIn << 2), cgBytes);
+              else zeroFloats(dst, cgBytes);
               dst += cgBytes;
             }
           }
