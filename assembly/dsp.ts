@@ -50,8 +50,9 @@ export function seq_frame(
 /**
  * Overlap-add: y[b, r] = (r < prefixLen ? prefix[b, r] : 0) + sum of x[b, t, i] over frames t
  * (skipping frames whose mask byte is 0 when mask != 0) and taps i with t * frameStep + i - skip == r,
- * for r < tOut. x [B, tIn, frameLength, c], prefix [B, prefixLen, c] or 0, y [B, tOut, c]; all f32,
- * SIMD over c with a partial-vector tail; y must not overlap x or prefix.
+ * for r < tOut. x [B, tIn, frameLength, c], prefix [B, prefixLen, c] or 0, y [B, tOut, c]; all f32;
+ * y must not overlap x or prefix. A frame's taps land on consecutive rows of y, so each frame adds
+ * as one contiguous run of floats (whatever c is).
  */
 export function f32_overlap_add(
   batch: i32, tIn: i32, frameLength: i32, frameStep: i32, c: i32, skip: i32, tOut: i32,
@@ -67,19 +68,21 @@ export function f32_overlap_add(
       if (mask && !load<u8>(mask + <usize>(b * tIn + t))) continue;
       const xf = x + <usize>(b * tIn + t) * <usize>frameLength * row;
       const i0 = max(0, skip - t * frameStep), i1 = min(frameLength, tOut + skip - t * frameStep);
-      for (let i = i0; i < i1; i++) {
-        const xr = xf + <usize>i * row, yr = yb + <usize>(t * frameStep + i - skip) * row;
-        let k = 0;
-        for (; k + 4 <= c; k += 4) {
-          const o = <usize>k << 2;
-          v128.store(yr + o, f32x4.add(v128.load(yr + o), v128.load(xr + o)));
-        }
-        if (k < c) {
-          const o = <usize>k << 2;
-          storeLanes(yr + o, f32x4.add(loadLanes(yr + o, c - k), loadLanes(xr + o, c - k)), c - k);
-        }
-      }
+      if (i1 > i0) addRun(yb + <usize>(t * frameStep + i0 - skip) * row, xf + <usize>i0 * row, (i1 - i0) * c);
     }
+  }
+}
+
+/** y[k] += x[k] for k < n floats, SIMD with a partial-vector tail. */
+@inline function addRun(y: usize, x: usize, n: i32): void {
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const o = <usize>k << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+  }
+  if (k < n) {
+    const o = <usize>k << 2;
+    storeLanes(y + o, f32x4.add(loadLanes(y + o, n - k), loadLanes(x + o, n - k)), n - k);
   }
 }
 
