@@ -10,12 +10,15 @@
 //  - other n < DIRECT_MAX: the dense DFT matrix (n^2 complex, exact twiddles), SIMD over j.
 //  - other n: Bluestein's chirp-z algorithm on a power-of-two transform of m >= 2n - 1; the chirp
 //    c[j] = exp(-i pi j^2 / n) uses j^2 mod 2n (exact), and the transformed chirp is computed in f64.
-// The inverse transform is conj(F(conj x)) / n on the same plan. Real transforms run the complex
-// one with zero imaginary parts (simple and exact; the half-length packing trick would halve it).
+// The inverse transform is conj(F(conj x)) / n on the same plan. Real transforms of even n = 2M
+// pack the samples as M complex values z[j] = x[2j] + i x[2j+1], transform those with the plan of
+// length M (stored after the first) and separate the spectrum with one twiddle pass (splitPass);
+// IRFFT runs the mirror. Odd n runs the complex transform with zero imaginary parts.
 //
 // Measured error, max |X - X_ref| / ||x||_2 against an f64 DFT over lengths 1..80 and a sweep to
 // 1024, uniform random input, both builds: powers of two 2.2e-7, dense matrix 3.9e-7, Bluestein
-// 5.3e-7 (test/kernels/fft.test.ts holds every length to 1e-6).
+// 5.3e-7; real transforms through the half length 4.8e-7 at most (test/kernels/fft.test.ts holds
+// every length to 1e-6).
 import { madd } from './simd';
 
 /** Lengths below this that are not powers of two use the dense DFT matrix. */
@@ -23,7 +26,7 @@ const DIRECT_MAX = 64;
 const KIND_POW2 = 0;
 const KIND_DIRECT = 1;
 const KIND_BLUESTEIN = 2;
-/** Header of a plan in floats: n, kind, m (i32 words), then padding that keeps the tables 16-byte aligned. */
+/** Header of a plan in floats: n, kind, m, half-plan offset (i32 words), then padding that keeps the tables 16-byte aligned. */
 const HEADER = 8;
 
 // Transform modes of f32_fft.
@@ -55,15 +58,30 @@ function pow2TwiddleLen(m: i32): i32 {
   return len;
 }
 
-/** Floats of the plan for length n (n >= 1). */
-export function f32_fft_plan_len(n: i32): i32 {
-  if (isPow2(n)) return HEADER + pow2TwiddleLen(n);
-  if (n < DIRECT_MAX) return HEADER + 2 * n * n;
-  const m = nextPow2(2 * n - 1);
-  return HEADER + pow2TwiddleLen(m) + 2 * n + 2 * m;
+/** Floats of the plan of one complex transform of length n (a multiple of 4, so plans stay aligned). */
+function corePlanLen(n: i32): i32 {
+  let len = HEADER;
+  if (isPow2(n)) len += pow2TwiddleLen(n);
+  else if (n < DIRECT_MAX) len += 2 * n * n;
+  else {
+    const m = nextPow2(2 * n - 1);
+    len += pow2TwiddleLen(m) + 2 * n + 2 * m;
+  }
+  return (len + 3) & ~3;
 }
 
-/** Bytes of f64 scratch f32_fft_plan_init needs (0 unless Bluestein). */
+/** Floats of the split twiddles of an even length n: W_n^k / 2 for k <= n/4, padded to a vector. */
+@inline function splitTwiddleLen(n: i32): i32 {
+  return (2 * ((n >> 2) + 1) + 3) & ~3;
+}
+
+/** Floats of the plan for length n (n >= 1). */
+export function f32_fft_plan_len(n: i32): i32 {
+  const core = corePlanLen(n);
+  return n & 1 ? core : core + corePlanLen(n >> 1) + splitTwiddleLen(n);
+}
+
+/** Bytes of f64 scratch f32_fft_plan_init needs (0 unless Bluestein; the half plan needs no more). */
 export function f32_fft_plan_scratch_bytes(n: i32): i32 {
   if (isPow2(n) || n < DIRECT_MAX) return 0;
   return nextPow2(2 * n - 1) * 16;
@@ -98,9 +116,27 @@ function initPow2Twiddles(m: i32, tw: usize): void {
 /**
  * Writes the plan for length n to `plan` (f32_fft_plan_len(n) floats, 16-byte aligned);
  * `scratch` holds f32_fft_plan_scratch_bytes(n) bytes (8-aligned) or is 0 when that is 0.
+ * Even n also gets the plan of length n/2 and the split twiddles of the real transforms; the
+ * header's word 3 is then the byte offset of that half plan (0 for odd n).
  */
 export function f32_fft_plan_init(n: i32, plan: usize, scratch: usize): void {
+  initCorePlan(n, plan, scratch);
+  if (n & 1) return;
+  const halfAt = corePlanLen(n), half = plan + (<usize>halfAt << 2);
+  store<i32>(plan, halfAt << 2, 12);
+  initCorePlan(n >> 1, half, scratch);
+  const tw = half + (<usize>corePlanLen(n >> 1) << 2);
+  for (let k = 0; k <= n >> 2; k++) {
+    const a = (-2.0 * Math.PI * <f64>k) / <f64>n;
+    store<f32>(tw + (<usize>k << 3), <f32>(0.5 * Math.cos(a)));
+    store<f32>(tw + (<usize>k << 3), <f32>(0.5 * Math.sin(a)), 4);
+  }
+}
+
+/** Writes the complex-transform plan of length n (corePlanLen(n) floats) to `plan`. */
+function initCorePlan(n: i32, plan: usize, scratch: usize): void {
   store<i32>(plan, n);
+  store<i32>(plan, 0, 12);
   const tables = plan + (HEADER << 2);
   if (isPow2(n)) {
     store<i32>(plan, KIND_POW2, 4);
@@ -369,6 +405,146 @@ export function f32_fft_plan_n(plan: usize): i32 {
   return load<i32>(plan);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Real transforms of even length n = 2M through one complex transform of length M.
+
+/**
+ * The split pass between the packed half-length spectrum and the real one, over k = 0..M/2 with
+ * its mirror M - k (T = W_n^k / 2, tw; src[M] must hold src[0] for the forward direction):
+ *  - forward: src = Z = FFT_M(x[2j] + i x[2j+1]); dst[k] = X[k] = E - i t and dst[M - k] =
+ *    X[M - k] = conj(E + i t), with E = (Z[k] + conj Z[M-k]) / 2, t = T (Z[k] - conj Z[M-k]).
+ *  - inverse: src = X[0..M]; dst = conj(Z) with Z[k] = E + i u, u = conj(T) (X[k] - conj X[M-k]),
+ *    so that FFT_M(dst) = M conj(z) with z[j] = x[2j] + i x[2j+1] (dst[M] is written too).
+ */
+function splitPass(m: i32, src: usize, dst: usize, tw: usize, inverse: bool): void {
+  const twSign = inverse ? f32x4(0.0, -0.0, 0.0, -0.0) : f32x4.splat(0);
+  let k = 0;
+  // k = 0 alone (its mirror is M), then pairs of k; the last one or two k alone.
+  splitOne(m, 0, src, dst, tw, twSign, inverse);
+  for (k = 1; 2 * k + 2 <= m; k += 2) {
+    const o = <usize>k << 3, om = <usize>(m - k - 1) << 3;
+    const a = v128.load(src + o), bm = v128.load(src + om);
+    const b = v128.xor(i64x2.shuffle(bm, bm, 1, 0), f32x4(0.0, -0.0, 0.0, -0.0));
+    const t0 = v128.xor(v128.load(tw + o), twSign);
+    const e = f32x4.mul(f32x4.add(a, b), f32x4.splat(0.5));
+    const it = mulI(cmul(f32x4.sub(a, b), t0, swapReIm(t0)));
+    const lo = f32x4.sub(e, it);
+    const hi = v128.xor(f32x4.add(e, it), f32x4(0.0, -0.0, 0.0, -0.0));
+    // lo holds indices k, k + 1; hi holds M - k, M - k - 1 (stored swapped).
+    if (inverse) {
+      v128.store(dst + o, hi);
+      v128.store(dst + om, i64x2.shuffle(lo, lo, 1, 0));
+    } else {
+      v128.store(dst + o, lo);
+      v128.store(dst + om, i64x2.shuffle(hi, hi, 1, 0));
+    }
+  }
+  for (; 2 * k <= m; k++) splitOne(m, k, src, dst, tw, twSign, inverse);
+}
+
+/** One k of splitPass (and its mirror M - k; src[M] for k = 0). */
+@inline function splitOne(m: i32, k: i32, src: usize, dst: usize, tw: usize, twSign: v128, inverse: bool): void {
+  const o = <usize>k << 3, om = <usize>(m - k) << 3;
+  const conj = f32x4(0.0, -0.0, 0.0, -0.0);
+  const a = v128.load64_zero(src + o), b = v128.xor(v128.load64_zero(src + om), conj);
+  const t0 = v128.xor(v128.load64_zero(tw + o), twSign);
+  const e = f32x4.mul(f32x4.add(a, b), f32x4.splat(0.5));
+  const it = mulI(cmul(f32x4.sub(a, b), t0, swapReIm(t0)));
+  const lo = f32x4.sub(e, it), hi = v128.xor(f32x4.add(e, it), conj);
+  v128.store64_lane(dst + o, inverse ? hi : lo, 0);
+  v128.store64_lane(dst + om, inverse ? lo : hi, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Moving columns in and out of the contiguous work buffers.
+
+/** Zeroes count elements of `width` floats at p, `stride` bytes apart. */
+function zeroElements(p: usize, count: i32, stride: usize, width: i32): void {
+  if (count <= 0) return;
+  if (stride == <usize>width << 2) {
+    memory.fill(p, 0, <usize>count * stride);
+    return;
+  }
+  for (let k = 0; k < count; k++) {
+    if (width == 2) store<u64>(p + <usize>k * stride, 0);
+    else store<u32>(p + <usize>k * stride, 0);
+  }
+}
+
+/** Copies count elements of `width` floats from src (srcStride bytes apart) to dst (dstStride apart). */
+function copyElements(dst: usize, dstStride: usize, src: usize, srcStride: usize, count: i32, width: i32): void {
+  if (count <= 0) return;
+  const bytes = <usize>width << 2;
+  if (srcStride == bytes && dstStride == bytes) {
+    memory.copy(dst, src, <usize>count * bytes);
+    return;
+  }
+  for (let k = 0; k < count; k++) {
+    if (width == 2) store<u64>(dst + <usize>k * dstStride, load<u64>(src + <usize>k * srcStride));
+    else store<u32>(dst + <usize>k * dstStride, load<u32>(src + <usize>k * srcStride));
+  }
+}
+
+/**
+ * Complex values z[j], j0 <= j < j1, times (scale, imScale) lane by lane and by win[j - winOff]
+ * when win != 0.
+ */
+function scaleComplex(z: usize, j0: i32, j1: i32, scale: f32, imScale: f32, win: usize, winOff: i32): void {
+  const f = f32x4.replace_lane(f32x4.replace_lane(f32x4.splat(scale), 1, imScale), 3, imScale);
+  let j = j0;
+  for (; j + 2 <= j1; j += 2) {
+    const p = z + (<usize>j << 3);
+    let g = f;
+    if (win) {
+      const w = v128.load64_zero(win + (<usize>(j - winOff) << 2));
+      g = f32x4.mul(g, f32x4.shuffle(w, w, 0, 0, 1, 1));
+    }
+    v128.store(p, f32x4.mul(v128.load(p), g));
+  }
+  if (j < j1) {
+    const p = z + (<usize>j << 3);
+    const g = win ? f32x4.mul(f, v128.load32_splat(win + (<usize>(j - winOff) << 2))) : f;
+    v128.store64_lane(p, f32x4.mul(v128.load64_zero(p), g), 0);
+  }
+}
+
+/** Real values v[j], j0 <= j < j1, times win[j - winOff]. */
+function applyRealWindow(v: usize, j0: i32, j1: i32, win: usize, winOff: i32): void {
+  let j = j0;
+  for (; j + 4 <= j1; j += 4) {
+    const p = v + (<usize>j << 2);
+    v128.store(p, f32x4.mul(v128.load(p), v128.load(win + (<usize>(j - winOff) << 2))));
+  }
+  for (; j < j1; j++) {
+    const p = v + (<usize>j << 2);
+    store<f32>(p, load<f32>(p) * load<f32>(win + (<usize>(j - winOff) << 2)));
+  }
+}
+
+/**
+ * Packs complex z[j] (j0 <= j < j1) into reals in place: v[j] = |z[j]| (in f64) when magnitude,
+ * else Re z[j] * scale. Safe in place: float j is written after floats 2j, 2j + 1 are read.
+ */
+function packReal(z: usize, j0: i32, j1: i32, magnitude: bool, scale: f32): void {
+  let j = j0;
+  for (; j + 2 <= j1; j += 2) {
+    const v = v128.load(z + (<usize>j << 3));
+    let r: v128;
+    if (magnitude) {
+      const lo = f64x2.promote_low_f32x4(v), hi = f64x2.promote_low_f32x4(i64x2.shuffle(v, v, 1, 0));
+      const l2 = f64x2.mul(lo, lo), h2 = f64x2.mul(hi, hi);
+      r = f32x4.demote_f64x2_zero(f64x2.sqrt(f64x2.add(i64x2.shuffle(l2, h2, 0, 2), i64x2.shuffle(l2, h2, 1, 3))));
+    } else {
+      r = f32x4.mul(f32x4.shuffle(v, v, 0, 2, 0, 2), f32x4.splat(scale));
+    }
+    v128.store64_lane(z + (<usize>j << 2), r, 0);
+  }
+  if (j < j1) {
+    const re = load<f32>(z + (<usize>j << 3)), im = load<f32>(z + (<usize>j << 3), 4);
+    store<f32>(z + (<usize>j << 2), magnitude ? <f32>Math.sqrt(<f64>re * <f64>re + <f64>im * <f64>im) : re * scale);
+  }
+}
+
 /**
  * Transforms every column of x [outer, dIn, inner] along its middle axis into y [outer, dOut, inner]
  * with the length-n plan `plan` (n = f32_fft_plan_n(plan)); `work` holds f32_fft_work_len(n) floats
@@ -383,79 +559,97 @@ export function f32_fft_plan_n(plan: usize): i32 {
  * Output placement: y[k] = result[k + outOff] for 0 <= k + outOff < n, else 0; for the inverse modes
  * y[k] is multiplied by win[k] when win != 0.
  * Not in place (y must not overlap x); never reads or writes past the last element of x, y or win.
+ * Each column is copied into a contiguous buffer (one memory.copy when inner == 1), scaled and
+ * windowed there with SIMD, transformed, finished in place (scale, window, magnitude) and copied out.
  */
 export function f32_fft(
   plan: usize, mode: i32, outer: i32, inner: i32, dIn: i32, inOff: i32, dOut: i32, outOff: i32,
   x: usize, win: usize, y: usize, work: usize,
 ): void {
-  const n = load<i32>(plan), kind = load<i32>(plan, 4), m = load<i32>(plan, 8);
+  const n = load<i32>(plan), kind = load<i32>(plan, 4), m = load<i32>(plan, 8), halfAt = load<i32>(plan, 12);
   const buf0 = work, buf1 = work + (<usize>(kind == KIND_BLUESTEIN ? m : n) << 3);
   const inverse = mode == FFT_INVERSE || mode == FFT_REAL_INVERSE;
   const realIn = mode == FFT_REAL_FORWARD || mode == FFT_REAL_MAGNITUDE;
-  const outWidth: i32 = mode == FFT_REAL_INVERSE || mode == FFT_REAL_MAGNITUDE ? 1 : 2;
-  const inWidth: i32 = realIn ? 1 : 2;
-  const scale: f32 = inverse ? <f32>(1.0 / <f64>n) : 1;
-  // The conjugation trick: IDFT(x) = conj(DFT(conj x)) / n.
-  const imSign: f32 = inverse ? -1 : 1;
+  const realOut = mode == FFT_REAL_INVERSE || mode == FFT_REAL_MAGNITUDE;
+  // Even n: real transforms run the complex transform of length n/2 and the split pass.
+  const split = halfAt != 0 && (realIn || mode == FFT_REAL_INVERSE);
+  const half = plan + <usize>halfAt, hm = n >> 1;
+  const splitTw = split ? half + (<usize>corePlanLen(hm) << 2) : 0;
+  const inWidth: i32 = realIn ? 1 : 2, outWidth: i32 = realOut ? 1 : 2;
   const inStride = <usize>(inner * inWidth) << 2, outStride = <usize>(inner * outWidth) << 2;
-  const half = n >> 1;
-  const bins = min(dIn, half + 1);
+  // Transform inputs [j0, j1) come from x, outputs [k0, k1) go to y; the rest is zero.
+  const j0 = min(max(inOff, 0), n), j1 = max(min(inOff + dIn, n), j0);
+  const k0 = min(max(-outOff, 0), dOut), k1 = max(min(n - outOff, dOut), k0);
+  const bins = min(dIn, (n >> 1) + 1);
   for (let o = 0; o < outer; o++) {
     for (let c = 0; c < inner; c++) {
       const xc = x + <usize>(o * dIn * inner + c) * (<usize>inWidth << 2);
       const yc = y + <usize>(o * dOut * inner + c) * (<usize>outWidth << 2);
-      // Gather one column into buf0.
+      let r: usize;
       if (mode == FFT_REAL_INVERSE) {
-        for (let j = 0; j < n; j++) {
-          const k = j <= half ? j : n - j;
-          let re: f32 = 0, im: f32 = 0;
-          if (k < bins) {
-            re = load<f32>(xc + <usize>k * inStride);
-            im = k == 0 || 2 * k == n ? 0 : load<f32>(xc + <usize>k * inStride, 4);
-            if (j > half) im = -im;
+        if (split) {
+          // X[0..n/2] into buf1 (imaginary parts of bins 0 and n/2 dropped), conj(Z) into buf0.
+          copyElements(buf1, 8, xc, inStride, bins, 2);
+          zeroElements(buf1 + (<usize>bins << 3), hm + 1 - bins, 8, 2);
+          store<f32>(buf1, 0, 4);
+          store<f32>(buf1 + (<usize>hm << 3), 0, 4);
+          splitPass(hm, buf1, buf0, splitTw, true);
+          r = forward(half, buf0, buf1);
+          // x[2j] = Re r[j] / M, x[2j + 1] = -Im r[j] / M, then the output window.
+          scaleComplex(r, 0, hm, <f32>(2.0 / <f64>n), <f32>(-2.0 / <f64>n), 0, 0);
+          if (win) applyRealWindow(r, k0 + outOff, k1 + outOff, win, outOff);
+        } else {
+          // Odd n: the Hermitian extension, conjugated for IDFT(x) = conj(DFT(conj x)) / n.
+          for (let j = 0; j < n; j++) {
+            const k = min(j, n - j);
+            let re: f32 = 0, im: f32 = 0;
+            if (k < bins) {
+              re = load<f32>(xc + <usize>k * inStride);
+              im = k == 0 ? 0 : load<f32>(xc + <usize>k * inStride, 4);
+              if (j > k) im = -im;
+            }
+            store<f32>(buf0 + (<usize>j << 3), re);
+            store<f32>(buf0 + (<usize>j << 3), -im, 4);
           }
-          store<f32>(buf0 + (<usize>j << 3), re);
-          store<f32>(buf0 + (<usize>j << 3), -im, 4);
+          r = forward(plan, buf0, buf1);
+          packReal(r, k0 + outOff, k1 + outOff, false, <f32>(1.0 / <f64>n));
+          if (win) applyRealWindow(r, k0 + outOff, k1 + outOff, win, outOff);
         }
       } else {
-        for (let j = 0; j < n; j++) {
-          const i = j - inOff;
-          let re: f32 = 0, im: f32 = 0;
-          if (i >= 0 && i < dIn) {
-            const p = xc + <usize>i * inStride;
-            re = load<f32>(p);
-            if (!realIn) im = load<f32>(p, 4) * imSign;
-            if (win && !inverse) {
-              const w = load<f32>(win + (<usize>i << 2));
-              re *= w;
-              im *= w;
-            }
+        if (split) {
+          // Real samples as n/2 complex values: z[j] = x[2j] + i x[2j + 1].
+          zeroElements(buf0, j0, 4, 1);
+          copyElements(buf0 + (<usize>j0 << 2), 4, xc + <usize>(j0 - inOff) * inStride, inStride, j1 - j0, 1);
+          zeroElements(buf0 + (<usize>j1 << 2), n - j1, 4, 1);
+          if (win) applyRealWindow(buf0, j0, j1, win, inOff);
+          const z = forward(half, buf0, buf1);
+          r = z == buf0 ? buf1 : buf0;
+          store<u64>(z + (<usize>hm << 3), load<u64>(z));
+          splitPass(hm, z, r, splitTw, false);
+          // Bins past n/2, when asked for: X[j] = conj(X[n - j]).
+          for (let j = hm + 1; j < k1 + outOff; j++) {
+            store<f32>(r + (<usize>j << 3), load<f32>(r + (<usize>(n - j) << 3)));
+            store<f32>(r + (<usize>j << 3), -load<f32>(r + (<usize>(n - j) << 3), 4), 4);
           }
-          store<f32>(buf0 + (<usize>j << 3), re);
-          store<f32>(buf0 + (<usize>j << 3), im, 4);
-        }
-      }
-      const r = forward(plan, buf0, buf1);
-      // Scatter dOut outputs.
-      for (let k = 0; k < dOut; k++) {
-        const j = k + outOff;
-        const p = yc + <usize>k * outStride;
-        if (j < 0 || j >= n) {
-          store<f32>(p, 0);
-          if (outWidth == 2) store<f32>(p, 0, 4);
-          continue;
-        }
-        const re = load<f32>(r + (<usize>j << 3)), im = load<f32>(r + (<usize>j << 3), 4);
-        const w: f32 = win && inverse ? load<f32>(win + (<usize>k << 2)) * scale : scale;
-        if (mode == FFT_REAL_MAGNITUDE) {
-          store<f32>(p, <f32>Math.sqrt(<f64>re * <f64>re + <f64>im * <f64>im));
-        } else if (mode == FFT_REAL_INVERSE) {
-          store<f32>(p, re * w);
         } else {
-          store<f32>(p, re * w);
-          store<f32>(p, im * imSign * w, 4);
+          // Complex input, or real input of odd length with zero imaginary parts.
+          if (realIn) memory.fill(buf0, 0, <usize>n << 3);
+          else {
+            zeroElements(buf0, j0, 8, 2);
+            zeroElements(buf0 + (<usize>j1 << 3), n - j1, 8, 2);
+          }
+          copyElements(buf0 + (<usize>j0 << 3), 8, xc + <usize>(j0 - inOff) * inStride, inStride, j1 - j0, inWidth);
+          // The conjugation trick: IDFT(x) = conj(DFT(conj x)) / n.
+          if (inverse || win) scaleComplex(buf0, j0, j1, 1, inverse ? -1 : 1, inverse ? 0 : win, inOff);
+          r = forward(plan, buf0, buf1);
         }
+        if (inverse) scaleComplex(r, k0 + outOff, k1 + outOff, <f32>(1.0 / <f64>n), <f32>(-1.0 / <f64>n), win, outOff);
+        if (realOut) packReal(r, k0 + outOff, k1 + outOff, true, 1);
       }
+      // Outputs [k0, k1) from r[k + outOff] (real or complex, contiguous), zeros around them.
+      zeroElements(yc, k0, outStride, outWidth);
+      copyElements(yc + <usize>k0 * outStride, outStride, r + (<usize>(k0 + outOff) << (outWidth + 1)), <usize>outWidth << 2, k1 - k0, outWidth);
+      zeroElements(yc + <usize>k1 * outStride, dOut - k1, outStride, outWidth);
     }
   }
 }

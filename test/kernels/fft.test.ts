@@ -1,8 +1,10 @@
 // Tester for the transform kernel (assembly/fft.ts) against a plain f64 DFT: every length 1..64
 // (powers of two, the dense-matrix path below 64, odd and prime lengths), 100, 128, 255, 256,
-// 1000 and 1024 (Bluestein above 64), forward and inverse; then every mode with input and output
-// placement (padding, trimming, centre offsets), strided columns (inner > 1), windows, and guard
-// values around the output.
+// 1000 and 1024 (Bluestein above 64), forward and inverse; the real modes over every length 1..70
+// and longer ones (even lengths take the half-length transform and split pass, whose half is
+// itself a power of two, a dense matrix or Bluestein); then every mode with input and output
+// placement (padding, trimming, centre offsets, bins past n/2), strided columns (inner > 1),
+// windows, and guard values around the output.
 //
 // Tolerance (both builds): max |X - X_ref| <= 1e-6 * ||x||_2 (inverse: divided by sqrt(n), as the
 // 1/n scale); measured worst 2.2e-7 for powers of two, 3.9e-7 for the dense matrix and 5.3e-7 for
@@ -151,8 +153,10 @@ describe('f32_fft against an f64 DFT', () => {
     }
   });
 
-  it('real forward, real inverse and magnitude modes', () => {
-    for (const n of [1, 2, 3, 8, 17, 31, 32, 33, 64, 100, 255, 256]) {
+  it('real forward, real inverse and magnitude modes of every length 1..70 and longer even and odd lengths', () => {
+    // Even n runs the half-length transform and the split pass (powers of two, the dense matrix
+    // up to n = 126, Bluestein halves from n = 130); odd n the complex transform.
+    for (const n of [...Array.from({ length: 70 }, (_, i) => i + 1), 100, 128, 130, 200, 254, 255, 256, 400, 512, 1000, 1024]) {
       const bins = Math.floor(n / 2) + 1;
       for (const [mode, dIn, dOut] of [[MODE.realForward, n, bins], [MODE.realMagnitude, n, bins], [MODE.realInverse, bins, n]] as const) {
         expect(check({ n, mode, outer: 3, inner: 1, dIn, inOff: 0, dOut, outOff: 0, window: false, seed: n })).toBeNull();
@@ -162,7 +166,7 @@ describe('f32_fft against an f64 DFT', () => {
 
   it('pads, trims and centres the input and output, with windows and strided columns', () => {
     const runs: Run[] = [];
-    for (const n of [16, 31, 96]) {
+    for (const n of [16, 31, 96, 130]) {
       for (const [dIn, inOff] of [[n, 0], [n - 5, 2], [n - 5, 0], [n + 6, -3], [n + 6, 0]] as const) {
         for (const mode of [MODE.forward, MODE.realForward, MODE.realMagnitude]) {
           const dOut = mode === MODE.forward ? n : Math.floor(n / 2) + 1;
@@ -173,6 +177,9 @@ describe('f32_fft against an f64 DFT', () => {
         runs.push({ n, mode: MODE.inverse, outer: 2, inner: 2, dIn: n, inOff: 0, dOut, outOff, window: true, seed: n + dOut });
         runs.push({ n, mode: MODE.realInverse, outer: 2, inner: 2, dIn: Math.floor(n / 2) + 1, inOff: 0, dOut, outOff, window: true, seed: dOut });
       }
+      // RFFT bins past n/2 (the conjugate mirror) and before 0.
+      runs.push({ n, mode: MODE.realForward, outer: 2, inner: 1, dIn: n, inOff: 0, dOut: n + 3, outOff: -2, window: false, seed: 5 });
+      runs.push({ n, mode: MODE.realForward, outer: 1, inner: 2, dIn: n, inOff: 0, dOut: n - 1, outOff: 1, window: true, seed: 6 });
       // IRFFT with fewer bins than n/2 + 1 (zeros) and more (ignored); IFFT with a shorter or longer input (numpy's n).
       runs.push({ n, mode: MODE.realInverse, outer: 1, inner: 1, dIn: 3, inOff: 0, dOut: n, outOff: 0, window: false, seed: 1 });
       runs.push({ n, mode: MODE.realInverse, outer: 1, inner: 1, dIn: n, inOff: 0, dOut: n, outOff: 0, window: false, seed: 2 });
