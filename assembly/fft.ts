@@ -4,9 +4,10 @@
 // Complex values are interleaved (re, im) f32 pairs (the complex64 layout of src/sequence.ts).
 // A length-n transform follows a plan built once by f32_fft_plan_init (the layer's derived
 // buffer), chosen by n:
-//  - n a power of two: Stockham autosort, radix 4 with one radix-2 stage when log2 n is odd.
-//    SIMD over two complex numbers per f32x4; no bit reversal (it ping-pongs two buffers).
-//    Twiddles per stage, precomputed in f64 and rounded once.
+//  - n a power of two, or n >= DIRECT_MAX a product of 2, 3 and 5 (400, 480, 1000): Stockham
+//    autosort stages, radix 4 while 4 divides, then radix 5 and 3, and one radix 2 last. SIMD
+//    over two complex numbers per f32x4; no bit reversal (it ping-pongs two buffers). Twiddles
+//    per stage, precomputed in f64 and rounded once.
 //  - other n < DIRECT_MAX: the dense DFT matrix (n^2 complex, exact twiddles), SIMD over j.
 //  - other n: Bluestein's chirp-z algorithm on a power-of-two transform of m >= 2n - 1; the chirp
 //    c[j] = exp(-i pi j^2 / n) uses j^2 mod 2n (exact), and the transformed chirp is computed in f64.
@@ -16,14 +17,15 @@
 // IRFFT runs the mirror. Odd n runs the complex transform with zero imaginary parts.
 //
 // Measured error, max |X - X_ref| / ||x||_2 against an f64 DFT over lengths 1..80 and a sweep to
-// 1024, uniform random input, both builds: powers of two 2.2e-7, dense matrix 3.9e-7, Bluestein
-// 5.3e-7; real transforms through the half length 4.8e-7 at most (test/kernels/fft.test.ts holds
-// every length to 1e-6).
+// 1024, uniform random input, both builds: powers of two 2.2e-7 (3.7e-7 from length 2), dense
+// matrix 3.9e-7, radix-3/5 stages 4.5e-7, Bluestein 5.3e-7 (5.8e-7 over 65..999); real transforms
+// through the half length 4.8e-7 at most (test/kernels/fft.test.ts holds every length to 1e-6).
 import { madd } from './simd';
 
 /** Lengths below this that are not powers of two use the dense DFT matrix. */
 const DIRECT_MAX = 64;
-const KIND_POW2 = 0;
+/** Stockham stages: powers of two, and lengths 2^a 3^b 5^c >= DIRECT_MAX. */
+const KIND_STAGES = 0;
 const KIND_DIRECT = 1;
 const KIND_BLUESTEIN = 2;
 /** Header of a plan in floats: n, kind, m, half-plan offset (i32 words), then padding that keeps the tables 16-byte aligned. */
@@ -45,27 +47,55 @@ export const FFT_REAL_MAGNITUDE = 4;
   return (n & (n - 1)) == 0;
 }
 
+/** Whether n is a product of 2, 3 and 5 only. */
+function isSmooth(n: i32): bool {
+  for (let p = 2; p <= 5; p++) while (n % p == 0) n /= p;
+  return n == 1;
+}
+
+/** The plan kind of length n. */
+function kindOf(n: i32): i32 {
+  if (isPow2(n) || (n >= DIRECT_MAX && isSmooth(n))) return KIND_STAGES;
+  return n < DIRECT_MAX ? KIND_DIRECT : KIND_BLUESTEIN;
+}
+
+/**
+ * The radix of the Stockham stage that splits a sub-length `len` (2^a 3^b 5^c): 4 while it
+ * divides, then 5, then 3, and a single 2 last (the only stage without twiddles: its n1 is 1).
+ */
+@inline function radixOf(len: i32): i32 {
+  if ((len & 3) == 0) return 4;
+  if (len % 5 == 0) return 5;
+  if (len % 3 == 0) return 3;
+  return 2;
+}
+
 @inline function nextPow2(n: i32): i32 {
   let m = 1;
   while (m < n) m <<= 1;
   return m;
 }
 
-/** Floats of the Stockham twiddles of a power-of-two length m: three n/4-tables per radix-4 stage. */
-function pow2TwiddleLen(m: i32): i32 {
-  let len = 0;
-  for (let n = m; n >= 4; n >>= 2) len += 6 * (n >> 2);
-  return len;
+/** Floats of the Stockham twiddles of length m: per radix-P stage of sub-length P n1, P - 1 n1-tables. */
+function stageTwiddleLen(m: i32): i32 {
+  let floats = 0;
+  for (let len = m; len > 1; ) {
+    const radix = radixOf(len), n1 = len / radix;
+    if (radix != 2) floats += 2 * (radix - 1) * n1;
+    len = n1;
+  }
+  return floats;
 }
 
 /** Floats of the plan of one complex transform of length n (a multiple of 4, so plans stay aligned). */
 function corePlanLen(n: i32): i32 {
   let len = HEADER;
-  if (isPow2(n)) len += pow2TwiddleLen(n);
-  else if (n < DIRECT_MAX) len += 2 * n * n;
+  const kind = kindOf(n);
+  if (kind == KIND_STAGES) len += stageTwiddleLen(n);
+  else if (kind == KIND_DIRECT) len += 2 * n * n;
   else {
     const m = nextPow2(2 * n - 1);
-    len += pow2TwiddleLen(m) + 2 * n + 2 * m;
+    len += stageTwiddleLen(m) + 2 * n + 2 * m;
   }
   return (len + 3) & ~3;
 }
@@ -83,13 +113,13 @@ export function f32_fft_plan_len(n: i32): i32 {
 
 /** Bytes of f64 scratch f32_fft_plan_init needs (0 unless Bluestein; the half plan needs no more). */
 export function f32_fft_plan_scratch_bytes(n: i32): i32 {
-  if (isPow2(n) || n < DIRECT_MAX) return 0;
+  if (kindOf(n) != KIND_BLUESTEIN) return 0;
   return nextPow2(2 * n - 1) * 16;
 }
 
 /** Floats of work memory one f32_fft call needs: two buffers of the internal length. */
 export function f32_fft_work_len(n: i32): i32 {
-  const m = isPow2(n) || n < DIRECT_MAX ? n : nextPow2(2 * n - 1);
+  const m = kindOf(n) == KIND_BLUESTEIN ? nextPow2(2 * n - 1) : n;
   return 4 * m;
 }
 
@@ -100,16 +130,21 @@ export function f32_fft_work_len(n: i32): i32 {
   store<f32>(p, <f32>Math.sin(a), 4);
 }
 
-function initPow2Twiddles(m: i32, tw: usize): void {
+/** The twiddles of every stage of length m: W_m^(r j s) for r = 1..P-1, j < n1 (stride s so far). */
+function initStageTwiddles(m: i32, tw: usize): void {
   let p = tw;
-  for (let n = m, s = 1; n >= 4; n >>= 2, s <<= 2) {
-    const n1 = n >> 2;
-    for (let r = 1; r <= 3; r++) {
-      for (let j = 0; j < n1; j++) {
-        storeTwiddle(p, <i64>r * j * s, m);
-        p += 8;
+  for (let len = m, s = 1; len > 1; ) {
+    const radix = radixOf(len), n1 = len / radix;
+    if (radix != 2) {
+      for (let r = 1; r < radix; r++) {
+        for (let j = 0; j < n1; j++) {
+          storeTwiddle(p, <i64>r * j * s, m);
+          p += 8;
+        }
       }
     }
+    len = n1;
+    s *= radix;
   }
 }
 
@@ -138,13 +173,14 @@ function initCorePlan(n: i32, plan: usize, scratch: usize): void {
   store<i32>(plan, n);
   store<i32>(plan, 0, 12);
   const tables = plan + (HEADER << 2);
-  if (isPow2(n)) {
-    store<i32>(plan, KIND_POW2, 4);
+  const kind = kindOf(n);
+  if (kind == KIND_STAGES) {
+    store<i32>(plan, KIND_STAGES, 4);
     store<i32>(plan, n, 8);
-    initPow2Twiddles(n, tables);
+    initStageTwiddles(n, tables);
     return;
   }
-  if (n < DIRECT_MAX) {
+  if (kind == KIND_DIRECT) {
     store<i32>(plan, KIND_DIRECT, 4);
     store<i32>(plan, 0, 8);
     for (let k = 0; k < n; k++) {
@@ -155,8 +191,8 @@ function initCorePlan(n: i32, plan: usize, scratch: usize): void {
   const m = nextPow2(2 * n - 1);
   store<i32>(plan, KIND_BLUESTEIN, 4);
   store<i32>(plan, m, 8);
-  initPow2Twiddles(m, tables);
-  const chirp = tables + (<usize>pow2TwiddleLen(m) << 2);
+  initStageTwiddles(m, tables);
+  const chirp = tables + (<usize>stageTwiddleLen(m) << 2);
   const bq = chirp + (<usize>n << 3);
   // c[j] = exp(-i pi j^2 / n), with j^2 reduced mod 2n in integers so large j stays exact.
   for (let j = 0; j < n; j++) {
@@ -314,21 +350,89 @@ function radix2(s: i32, src: usize, dst: usize): void {
   }
 }
 
-/** Forward power-of-two transform of x (m complex); y is the other buffer. Returns where the result is. */
-function pow2Forward(m: i32, tw: usize, x: usize, y: usize): usize {
+// Radix-3 and radix-5 butterflies: y_r = sum_j x_j W_P^(j r), then times the stage twiddle W^(r p).
+const RADIX_CONSTANTS = memory.data<f32>([
+  0.30901699437494745, -0.8090169943749475, 0.9510565162951535, 0.5877852522924731, // cos, cos, sin, sin of 2pi/5, 4pi/5
+  -0.5, 0.8660254037844386, // cos, sin of 2pi/3
+]);
+
+@inline function K(i: i32): v128 {
+  return v128.load32_splat(RADIX_CONSTANTS + (<usize>i << 2));
+}
+
+@inline function loadC(p: usize, full: bool): v128 {
+  return full ? v128.load(p) : v128.load64_zero(p);
+}
+
+@inline function storeC(p: usize, v: v128, full: bool): void {
+  if (full) v128.store(p, v);
+  else v128.store64_lane(p, v, 0);
+}
+
+/** z times the twiddle at w (one complex, both pairs). */
+@inline function twiddle(z: v128, w: usize): v128 {
+  const t = v128.load64_splat(w);
+  return cmul(z, t, swapReIm(t));
+}
+
+/** One radix-5 butterfly on two (full) or one complex column(s): inputs at a + j qb, outputs at o + r sb. */
+@inline function butterfly5(a: usize, qb: usize, o: usize, sb: usize, w: usize, wb: usize, full: bool): void {
+  const x0 = loadC(a, full), x1 = loadC(a + qb, full), x4 = loadC(a + 4 * qb, full);
+  const t1 = f32x4.add(x1, x4), t3 = f32x4.sub(x1, x4);
+  const x2 = loadC(a + 2 * qb, full), x3 = loadC(a + 3 * qb, full);
+  const t2 = f32x4.add(x2, x3), t4 = f32x4.sub(x2, x3);
+  storeC(o, f32x4.add(x0, f32x4.add(t1, t2)), full);
+  const a1 = madd(K(1), t2, madd(K(0), t1, x0)), b1 = mulI(madd(K(3), t4, f32x4.mul(K(2), t3)));
+  storeC(o + sb, twiddle(f32x4.sub(a1, b1), w), full);
+  storeC(o + 4 * sb, twiddle(f32x4.add(a1, b1), w + 3 * wb), full);
+  const a2 = madd(K(0), t2, madd(K(1), t1, x0)), b2 = mulI(f32x4.sub(f32x4.mul(K(3), t3), f32x4.mul(K(2), t4)));
+  storeC(o + 2 * sb, twiddle(f32x4.sub(a2, b2), w + wb), full);
+  storeC(o + 3 * sb, twiddle(f32x4.add(a2, b2), w + 2 * wb), full);
+}
+
+/** One radix-3 butterfly (see butterfly5). */
+@inline function butterfly3(a: usize, qb: usize, o: usize, sb: usize, w: usize, wb: usize, full: bool): void {
+  const x0 = loadC(a, full), x1 = loadC(a + qb, full), x2 = loadC(a + 2 * qb, full);
+  const t1 = f32x4.add(x1, x2);
+  storeC(o, f32x4.add(x0, t1), full);
+  const a1 = madd(K(4), t1, x0), b1 = mulI(f32x4.mul(K(5), f32x4.sub(x1, x2)));
+  storeC(o + sb, twiddle(f32x4.sub(a1, b1), w), full);
+  storeC(o + 2 * sb, twiddle(f32x4.add(a1, b1), w + wb), full);
+}
+
+/**
+ * One radix-3 or radix-5 Stockham stage: n = radix n1 points at stride s, src -> dst; tw holds
+ * W^r (r = 1..radix-1, n1 complex each). SIMD over pairs of q, one complex for an odd s.
+ */
+function radixOdd(radix: i32, n1: i32, s: i32, src: usize, dst: usize, tw: usize): void {
+  const sb = <usize>s << 3, qb = <usize>n1 * sb, wb = <usize>n1 << 3;
+  for (let p = 0; p < n1; p++) {
+    const a = src + <usize>p * sb, o = dst + <usize>(radix * p) * sb, w = tw + (<usize>p << 3);
+    let q = 0;
+    if (radix == 5) {
+      for (; q + 2 <= s; q += 2) butterfly5(a + (<usize>q << 3), qb, o + (<usize>q << 3), sb, w, wb, true);
+      if (q < s) butterfly5(a + (<usize>q << 3), qb, o + (<usize>q << 3), sb, w, wb, false);
+    } else {
+      for (; q + 2 <= s; q += 2) butterfly3(a + (<usize>q << 3), qb, o + (<usize>q << 3), sb, w, wb, true);
+      if (q < s) butterfly3(a + (<usize>q << 3), qb, o + (<usize>q << 3), sb, w, wb, false);
+    }
+  }
+}
+
+/** Forward Stockham transform of x (m complex, a KIND_STAGES length); y is the other buffer. Returns where the result is. */
+function stagesForward(m: i32, tw: usize, x: usize, y: usize): usize {
   let src = x, dst = y, t = tw;
-  let n = m, s = 1;
-  for (; n >= 4; n >>= 2, s <<= 2) {
-    const n1 = n >> 2;
-    radix4(n1, s, src, dst, t);
-    t += <usize>(6 * n1) << 2;
+  for (let len = m, s = 1; len > 1; ) {
+    const radix = radixOf(len), n1 = len / radix;
+    if (radix == 4) radix4(n1, s, src, dst, t);
+    else if (radix == 2) radix2(s, src, dst);
+    else radixOdd(radix, n1, s, src, dst, t);
+    if (radix != 2) t += <usize>(2 * (radix - 1) * n1) << 2;
     const tmp = src;
     src = dst;
     dst = tmp;
-  }
-  if (n == 2) {
-    radix2(s, src, dst);
-    return dst;
+    len = n1;
+    s *= radix;
   }
   return src;
 }
@@ -374,13 +478,13 @@ function conjMul(n: i32, z: usize, w: usize): void {
 function forward(plan: usize, buf0: usize, buf1: usize): usize {
   const n = load<i32>(plan), kind = load<i32>(plan, 4), m = load<i32>(plan, 8);
   const tables = plan + (HEADER << 2);
-  if (kind == KIND_POW2) return pow2Forward(n, tables, buf0, buf1);
+  if (kind == KIND_STAGES) return stagesForward(n, tables, buf0, buf1);
   if (kind == KIND_DIRECT) {
     directForward(n, tables, buf0, buf1);
     return buf1;
   }
   // Bluestein: X = c . conj(F_m(conj(F_m(x c) . B))), B = F_m(conj c) / m.
-  const chirp = tables + (<usize>pow2TwiddleLen(m) << 2);
+  const chirp = tables + (<usize>stageTwiddleLen(m) << 2);
   const bq = chirp + (<usize>n << 3);
   const conj = f32x4(0.0, -0.0, 0.0, -0.0);
   for (let j = 0; j < n; j++) {
@@ -389,9 +493,9 @@ function forward(plan: usize, buf0: usize, buf1: usize): usize {
     v128.store64_lane(buf0 + o, cmul(v128.load64_zero(buf0 + o), c, swapReIm(c)), 0);
   }
   memory.fill(buf0 + (<usize>n << 3), 0, <usize>(m - n) << 3);
-  const a = pow2Forward(m, tables, buf0, buf1);
+  const a = stagesForward(m, tables, buf0, buf1);
   conjMul(m, a, bq);
-  const q = pow2Forward(m, tables, a, a == buf0 ? buf1 : buf0);
+  const q = stagesForward(m, tables, a, a == buf0 ? buf1 : buf0);
   for (let k = 0; k < n; k++) {
     const o = <usize>k << 3;
     const c = v128.load64_zero(chirp + o);

@@ -1,14 +1,14 @@
 // Tester for the transform kernel (assembly/fft.ts) against a plain f64 DFT: every length 1..64
-// (powers of two, the dense-matrix path below 64, odd and prime lengths), 100, 128, 255, 256,
-// 1000 and 1024 (Bluestein above 64), forward and inverse; the real modes over every length 1..70
+// (powers of two, the dense-matrix path below 64, odd and prime lengths) and longer ones (Stockham
+// stages of radix 4, 5, 3 and 2 for 2^a 3^b 5^c, Bluestein for the others), forward and inverse; the real modes over every length 1..70
 // and longer ones (even lengths take the half-length transform and split pass, whose half is
 // itself a power of two, a dense matrix or Bluestein); then every mode with input and output
 // placement (padding, trimming, centre offsets, bins past n/2), strided columns (inner > 1),
 // windows, and guard values around the output.
 //
 // Tolerance (both builds): max |X - X_ref| <= 1e-6 * ||x||_2 (inverse: divided by sqrt(n), as the
-// 1/n scale); measured worst 2.2e-7 for powers of two, 3.9e-7 for the dense matrix and 5.3e-7 for
-// Bluestein (see assembly/fft.ts).
+// 1/n scale); measured worst 3.7e-7 for powers of two, 3.9e-7 for the dense matrix, 4.5e-7 for
+// radix-3/5 stages and 5.8e-7 for Bluestein (see assembly/fft.ts).
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { seededRandom } from '../../src/util/hash.js';
@@ -141,10 +141,12 @@ function check(r: Run): string | null {
   }
 }
 
-const LENGTHS = [...Array.from({ length: 64 }, (_, i) => i + 1), 100, 128, 255, 256, 1000, 1024];
+// Above 64: Stockham stages for 2^a 3^b 5^c (radix 4, 5, 3, 2; 150 and 243 start with a radix-5
+// or radix-3 stage over single columns, odd strides), Bluestein for the others (65, 255).
+const LENGTHS = [...Array.from({ length: 64 }, (_, i) => i + 1), 65, 96, 100, 128, 150, 243, 255, 256, 375, 400, 480, 1000, 1024];
 
 describe('f32_fft against an f64 DFT', () => {
-  it('forward and inverse complex transforms of every length 1..64, 100, 128, 255, 256, 1000, 1024', () => {
+  it('forward and inverse complex transforms of every length 1..64 and longer smooth, prime-factor and power-of-two lengths', () => {
     for (const n of LENGTHS) {
       for (const mode of [MODE.forward, MODE.inverse]) {
         const failure = check({ n, mode, outer: 2, inner: 1, dIn: n, inOff: 0, dOut: n, outOff: 0, window: false, seed: n * 7 + mode });
@@ -154,9 +156,10 @@ describe('f32_fft against an f64 DFT', () => {
   });
 
   it('real forward, real inverse and magnitude modes of every length 1..70 and longer even and odd lengths', () => {
-    // Even n runs the half-length transform and the split pass (powers of two, the dense matrix
-    // up to n = 126, Bluestein halves from n = 130); odd n the complex transform.
-    for (const n of [...Array.from({ length: 70 }, (_, i) => i + 1), 100, 128, 130, 200, 254, 255, 256, 400, 512, 1000, 1024]) {
+    // Even n runs the half-length transform and the split pass (halves that are powers of two,
+    // dense matrices up to n = 126, Stockham stages (100, 150, 200, 243, 500) or Bluestein (65, 127));
+    // odd n the complex transform.
+    for (const n of [...Array.from({ length: 70 }, (_, i) => i + 1), 100, 128, 130, 200, 254, 255, 256, 300, 400, 486, 512, 1000, 1024]) {
       const bins = Math.floor(n / 2) + 1;
       for (const [mode, dIn, dOut] of [[MODE.realForward, n, bins], [MODE.realMagnitude, n, bins], [MODE.realInverse, bins, n]] as const) {
         expect(check({ n, mode, outer: 3, inner: 1, dIn, inOff: 0, dOut, outOff: 0, window: false, seed: n })).toBeNull();
@@ -166,7 +169,7 @@ describe('f32_fft against an f64 DFT', () => {
 
   it('pads, trims and centres the input and output, with windows and strided columns', () => {
     const runs: Run[] = [];
-    for (const n of [16, 31, 96, 130]) {
+    for (const n of [16, 31, 96, 130, 150]) {
       for (const [dIn, inOff] of [[n, 0], [n - 5, 2], [n - 5, 0], [n + 6, -3], [n + 6, 0]] as const) {
         for (const mode of [MODE.forward, MODE.realForward, MODE.realMagnitude]) {
           const dOut = mode === MODE.forward ? n : Math.floor(n / 2) + 1;
