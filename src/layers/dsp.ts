@@ -186,7 +186,7 @@ function placement(d: number, n: number, padding: FftPadding): number {
 const FFT_MODE = { forward: 0, inverse: 1, realForward: 2, realInverse: 3, realMagnitude: 4 } as const;
 type FftMode = (typeof FFT_MODE)[keyof typeof FFT_MODE];
 
-/** A length-n transform plan (twiddles, Bluestein chirp) in a derived buffer, built in prepare(). */
+/** A length-n transform plan (stage twiddles or Bluestein chirp; for even n also the half-length plan of the real transforms) in a derived buffer, built in prepare(). */
 class FftPlan {
   private readonly buf: Derived;
   constructor(
