@@ -130,17 +130,43 @@ export function mask_from_f32(n: i32, x: usize, mask: usize): void {
  * largest, as numpy's argmax), as int32. x [rows, n], y [rows]; n >= 1.
  */
 export function f32_argmax(rows: i32, n: i32, x: usize, y: usize): void {
-  for (let r = 0; r < rows; r++) {
-    const row = x + (<usize>r * n << 2);
-    let best: f32 = load<f32>(row);
-    let at = 0;
-    for (let i = 1; i < n && best == best; i++) {
-      const v = load<f32>(row + (<usize>i << 2));
-      if (v > best || v != v) {
-        best = v;
-        at = i;
-      }
-    }
-    store<i32>(y + (<usize>r << 2), at);
+  for (let r = 0; r < rows; r++) store<i32>(y + (<usize>r << 2), argmaxRow(x + ((<usize>r * <usize>n) << 2), n));
+}
+
+/**
+ * The first index of the row's largest value, or of its first NaN. A vector pass finds the
+ * largest with pmax (one maxps; a NaN never wins it, so a flag notes NaNs, and ±0 need no order
+ * since the search compares with ==), then a search finds the first lane holding it.
+ */
+function argmaxRow(row: usize, n: i32): i32 {
+  let m0 = f32x4.splat(-Infinity), m1 = m0, nan = i32x4.splat(0);
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const a = v128.load(row + (<usize>i << 2)), b = v128.load(row + (<usize>i << 2), 16);
+    m0 = f32x4.pmax(m0, a);
+    m1 = f32x4.pmax(m1, b);
+    nan = v128.or(nan, v128.or(f32x4.ne(a, a), f32x4.ne(b, b)));
   }
+  m0 = f32x4.pmax(m0, m1);
+  let m = f32x4.extract_lane(m0, 0);
+  if (f32x4.extract_lane(m0, 1) > m) m = f32x4.extract_lane(m0, 1);
+  if (f32x4.extract_lane(m0, 2) > m) m = f32x4.extract_lane(m0, 2);
+  if (f32x4.extract_lane(m0, 3) > m) m = f32x4.extract_lane(m0, 3);
+  let hasNaN = v128.any_true(nan);
+  for (let j = i; j < n; j++) {
+    const v = load<f32>(row + (<usize>j << 2));
+    if (v != v) hasNaN = true;
+    else if (v > m) m = v;
+  }
+  const target = f32x4.splat(m);
+  for (i = 0; i + 4 <= n; i += 4) {
+    const v = v128.load(row + (<usize>i << 2));
+    const hit = i32x4.bitmask(hasNaN ? f32x4.ne(v, v) : f32x4.eq(v, target));
+    if (hit) return i + ctz(hit);
+  }
+  for (; i < n; i++) {
+    const v = load<f32>(row + (<usize>i << 2));
+    if (hasNaN ? v != v : v == m) return i;
+  }
+  return 0;
 }

@@ -1,5 +1,5 @@
 // Tester of assembly/shape.ts (f32_reduce, f32_to_i32, i32_to_f32, mask_broadcast_f32,
-// mask_from_f32) against plain scalar references: sizes around the SIMD width (every n and
+// mask_from_f32, f32_argmax) against plain scalar references: sizes around the SIMD width (every n and
 // inner below and around 4 and 8, odd sizes, enough to run every loop more than once),
 // unaligned pointers, NaN and infinities; guard values around every output catch writes past
 // the end. Runs on both builds (vitest projects).
@@ -142,6 +142,41 @@ describe('mask conversions', () => {
       rt.k.mask_from_f32(x.length, by.ptr, bm);
       expect([...rt.u8.slice(bm, bm + 9)]).toEqual([0, 0, 1, 1, 1, 1, 0, 7, 7]);
       rt.heap.release(bm);
+      rt.heap.release(by.block);
+    }
+  });
+});
+
+/** numpy's argmax of one row: the first largest, a NaN (the first one) counting as the largest. */
+function argmaxReference(row: Float32Array): number {
+  const nan = row.findIndex((v) => Number.isNaN(v));
+  if (nan >= 0) return nan;
+  let at = 0;
+  for (let i = 1; i < row.length; i++) if (row[i]! > row[at]!) at = i;
+  return at;
+}
+
+describe('f32_argmax', () => {
+  it('gives the first largest (a NaN first) on every row, for lengths around the vector loops', () => {
+    const rand = seededRandom(11);
+    for (const n of [...Array(21).keys()].map((i) => i + 1).concat([31, 32, 33, 100, 1000])) {
+      const rows: Float32Array[] = [];
+      const pick = (vs: number[]) => vs[Math.floor(rand() * vs.length)]!;
+      for (let kind = 0; kind < 12; kind++) {
+        // Few distinct values, so ties are common; then ±0, infinities and NaN at random places.
+        const row = Float32Array.from({ length: n }, () => pick([-3, -1, 0, 2, 2.5]));
+        if (kind === 1) row.fill(-Infinity);
+        if (kind === 2) row.fill(0).forEach((_, i) => (row[i] = rand() < 0.5 ? -0 : 0));
+        if (kind >= 3) for (let e = 0; e < 1 + (kind % 3); e++) row[Math.floor(rand() * n)] = pick([NaN, Infinity, -Infinity, 7, -0]);
+        rows.push(row);
+      }
+      const bx = place(rows.length * n, 4), by = place(rows.length, 8);
+      rows.forEach((row, r) => rt.f32.set(row, (bx.ptr >> 2) + r * n));
+      rt.k.f32_argmax(rows.length, n, bx.ptr, by.ptr);
+      expectGuards(by.ptr, rows.length);
+      const got = new Int32Array(rt.f32.buffer, by.ptr, rows.length);
+      rows.forEach((row, r) => expect(got[r], `n ${n}, row ${[...row]}`).toBe(argmaxReference(row)));
+      rt.heap.release(bx.block);
       rt.heap.release(by.block);
     }
   });
