@@ -523,8 +523,17 @@ export function f32_fft_plan_n(plan: usize): i32 {
 function splitPass(m: i32, src: usize, dst: usize, tw: usize, inverse: bool): void {
   const twSign = inverse ? f32x4(0.0, -0.0, 0.0, -0.0) : f32x4.splat(0);
   let k = 0;
-  // k = 0 alone (its mirror is M), then pairs of k; the last one or two k alone.
-  splitOne(m, 0, src, dst, tw, twSign, inverse);
+  // k = 0 alone (its mirror is M), then pairs of k; the last one or two k alone. Forward, bins
+  // 0 and M are real: X[0] = Re Z[0] + Im Z[0], X[M] = Re Z[0] - Im Z[0], written as such (the
+  // general formula made NaN of an Inf sample, as Inf - Inf, where numpy gives Inf).
+  if (inverse) splitOne(m, 0, src, dst, tw, twSign, inverse);
+  else {
+    const re = load<f32>(src), im = load<f32>(src, 4);
+    store<f32>(dst, re + im);
+    store<f32>(dst, 0, 4);
+    store<f32>(dst + (<usize>m << 3), re - im);
+    store<f32>(dst + (<usize>m << 3), 0, 4);
+  }
   for (k = 1; 2 * k + 2 <= m; k += 2) {
     const o = <usize>k << 3, om = <usize>(m - k - 1) << 3;
     const a = v128.load(src + o), bm = v128.load(src + om);
@@ -557,6 +566,16 @@ function splitPass(m: i32, src: usize, dst: usize, tw: usize, inverse: bool): vo
   const lo = f32x4.sub(e, it), hi = v128.xor(f32x4.add(e, it), conj);
   v128.store64_lane(dst + o, inverse ? hi : lo, 0);
   v128.store64_lane(dst + om, inverse ? lo : hi, 0);
+}
+
+/**
+ * Bins 0 and n/2 (n even) of a real input's spectrum are real: after the complex transform of a
+ * real input their imaginary parts become exact zeros, as numpy's rfft gives (an Inf sample
+ * made them NaN, as Inf * 0).
+ */
+@inline function realBins(r: usize, n: i32): void {
+  store<f32>(r, 0, 4);
+  if ((n & 1) == 0) store<f32>(r + (<usize>(n >> 1) << 3), 0, 4);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -746,6 +765,7 @@ export function f32_fft(
           // The conjugation trick: IDFT(x) = conj(DFT(conj x)) / n.
           if (inverse || win) scaleComplex(buf0, j0, j1, 1, inverse ? -1 : 1, inverse ? 0 : win, inOff);
           r = forward(plan, buf0, buf1);
+          if (realIn) realBins(r, n);
         }
         if (inverse) scaleComplex(r, k0 + outOff, k1 + outOff, <f32>(1.0 / <f64>n), <f32>(-1.0 / <f64>n), win, outOff);
         if (realOut) packReal(r, k0 + outOff, k1 + outOff, true, 1);

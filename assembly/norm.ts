@@ -93,8 +93,10 @@ export function f32_l2norm(rows: i32, n: i32, inner: i32, x: usize, eps: f32, y:
       d2 += d * d;
     }
     dm = d1 / fn;
-    // max() keeps a rounding-negative variance out of sqrt; NaN still propagates.
-    rstd = 1 / Mathf.sqrt(max<f32>(d2 / fn - dm * dm, 0) + eps);
+    // max() keeps a rounding-negative variance out of sqrt; NaN still propagates. A variance
+    // past float32 stays Inf (rstd 0, y = bias, as the reference): dm * dm may overflow too.
+    const v = d2 / fn;
+    rstd = 1 / Mathf.sqrt((v == Infinity ? v : max<f32>(v - dm * dm, 0)) + eps);
   } else {
     rstd = 1 / Mathf.sqrt((kind == RMS ? s / fn : s) + eps);
   }
@@ -143,7 +145,8 @@ export function f32_l2norm(rows: i32, n: i32, inner: i32, x: usize, eps: f32, y:
           sdd = madd(d, d, sdd);
         }
         dm = f32x4.div(sd, vn);
-        const v = f32x4.max(f32x4.sub(f32x4.div(sdd, vn), f32x4.mul(dm, dm)), zero);
+        const mean2 = f32x4.div(sdd, vn);
+        const v = v128.bitselect(mean2, f32x4.max(f32x4.sub(mean2, f32x4.mul(dm, dm)), zero), f32x4.eq(mean2, f32x4.splat(Infinity)));
         rstd = f32x4.div(one, f32x4.sqrt(f32x4.add(v, veps)));
       } else {
         rstd = f32x4.div(one, f32x4.sqrt(f32x4.add(kind == RMS ? f32x4.div(s, vn) : s, veps)));

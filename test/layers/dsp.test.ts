@@ -330,6 +330,19 @@ describe('FFT, IFFT, RFFT, IRFFT (reference tests)', () => {
       });
     }
   }
+
+  it('RFFT of a frame holding Inf: bins 0 and n/2 are real (Inf, 0), as numpy gives (found by an extreme-value differential test)', () => {
+    // Odd n (the complex transform), halves that are powers of two, Stockham stages (400).
+    for (const n of [4, 5, 8, 64, 400]) {
+      const m = sl.build(sl.RFFT({}), { inputShape: [n] });
+      const x = Float32Array.from({ length: n }, (_, i) => (i % 3) - 1);
+      x[2] = Infinity;
+      const y = m.layer(sl.Sequence.fromValues(x, [1, 1, n])).values;
+      expect([y[0], y[1]], `bin 0 of n ${n}`).toEqual([Infinity, 0]);
+      if (n % 2 === 0) expect([y[n], y[n + 1]], `bin n/2 of n ${n}`).toEqual([Infinity, 0]);
+      m.dispose();
+    }
+  });
 });
 
 describe('STFT (reference test_stft)', () => {

@@ -129,6 +129,23 @@ describe('LayerNormalization', () => {
   });
 });
 
+describe('LayerNormalization past float32', () => {
+  // Found by an extreme-value differential test: Inf - Inf made the variance NaN.
+  it('maps a step whose variance overflows to the bias, as the reference (rows and strided columns)', () => {
+    const bias = { dtype: 'F32' as const, shape: [3], data: Float32Array.of(-1, 0, 1) };
+    const rows = sl.build(sl.LayerNormalization(), { inputShape: [3] });
+    rows.loadWeights({ scale: { dtype: 'F32', shape: [3], data: Float32Array.of(2, 3, 4) }, bias });
+    expect([...rows.layer(sl.Sequence.fromValues([1, 2, 3e38, -3e38, 5, 3e38], [1, 2, 3])).values]).toEqual([-1, 0, 1, -1, 0, 1]);
+    const columns = sl.build(sl.LayerNormalization({ axis: -2 }), { inputShape: [3, 2] });
+    columns.loadWeights({ scale: { dtype: 'F32', shape: [3], data: Float32Array.of(2, 3, 4) }, bias });
+    const y = columns.layer(sl.Sequence.fromValues([1, 7, 2, 8, 3e38, 9], [1, 1, 3, 2])).values;
+    expect([y[0], y[2], y[4]]).toEqual([-1, 0, 1]); // the column holding 3e38
+    expect(y.every(Number.isFinite)).toBe(true);
+    rows.dispose();
+    columns.dispose();
+  });
+});
+
 describe('RMSNormalization', () => {
   for (const [shape, axis, paramShape] of RMS_NORM_CASES) {
     it(`normalises ${JSON.stringify(shape)} over axis ${JSON.stringify(axis)} and passes the contract`, () => {
