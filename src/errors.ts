@@ -1,4 +1,4 @@
-import { isDetached } from './util/bytes.js';
+import { isDetached, isDetachedView } from './util/bytes.js';
 
 /**
  * The one error class of seqlayers. `code` is stable and also leads the message
@@ -78,7 +78,7 @@ function brief(v: unknown, depth: number, fields = false): string {
   if (typeof v === 'symbol') return v.toString();
   if (typeof v === 'function') return Function.prototype.toString.call(v).split('\n')[0]!.slice(0, 80);
   if (ArrayBuffer.isView(v)) {
-    if (isDetached(v.buffer)) return `${v.constructor.name}(detached)`;
+    if (isDetachedView(v)) return `${v.constructor.name}(detached)`;
     return v instanceof DataView ? `DataView(${v.byteLength} bytes)` : `${v.constructor.name}(${(v as unknown as ArrayLike<number>).length})`;
   }
   if (isBuffer(v as object)) return `${(v as ArrayBuffer).constructor.name}(${isDetached(v as ArrayBuffer) ? 'detached' : `${(v as ArrayBuffer).byteLength} bytes`})`;

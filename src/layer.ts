@@ -8,7 +8,7 @@ import { Fraction } from './fraction.js';
 import { POINT_RF, type ReceptiveFieldPerStep } from './receptive-field.js';
 import type { Runtime } from './runtime/runtime.js';
 import { checkIntact, dtypeWidth, Sequence, type DType } from './sequence.js';
-import { isDetached } from './util/bytes.js';
+import { isDetachedView } from './util/bytes.js';
 
 /** Channel shape and element type of a sequence (the reference's ChannelSpec). */
 export interface ChannelSpec {
@@ -188,7 +188,7 @@ export function checkConstants(constants: unknown, what: string): Constants {
     if (c instanceof Sequence) checkIntact(c, what, 'constants.', k);
     else if (!isConstantArray(c)) {
       const values = (c as { values?: unknown } | null)?.values;
-      if (ArrayBuffer.isView(values) && isDetached(values.buffer)) {
+      if (ArrayBuffer.isView(values) && isDetachedView(values)) {
         throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: the buffer of its values was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
       }
       throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: expected a Sequence or an array { values: Float32Array or Int32Array, shape } (values filling the shape), got ${show(c)}`);

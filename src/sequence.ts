@@ -1,7 +1,7 @@
 // Sequence: values [batch, time, ...channels] with a mask [batch, time] (1 = valid step).
 // Port of the reference's Sequence (sequence_layers/jax/types.py), immutable like it.
 import { SeqLayersError, show } from './errors.js';
-import { isDetached } from './util/bytes.js';
+import { isDetachedView } from './util/bytes.js';
 
 /** Element types. complex64 values are interleaved (re, im) float32 pairs. */
 export type DType = 'float32' | 'int32' | 'complex64';
@@ -75,7 +75,7 @@ function checkParts(values: Values, mask: Uint8Array, shape: readonly number[], 
         (Array.isArray(values) ? ' (Sequence.fromValues takes plain arrays)' : ''),
     );
   }
-  const detached = isDetached(values.buffer) ? 'values' : mask instanceof Uint8Array && isDetached(mask.buffer) ? 'mask' : null;
+  const detached = isDetachedView(values) ? 'values' : mask instanceof Uint8Array && isDetachedView(mask) ? 'mask' : null;
   if (detached) throw new SeqLayersError('BAD_INPUT', `${what}: the buffer of its ${detached} was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
   const n = product(shape) * dtypeWidth(dt);
   if (values.length !== n) {
@@ -107,7 +107,7 @@ function isIntact({ values, mask, shape, dtype }: Sequence): boolean {
     n *= d!;
   }
   const typed = dtype === 'int32' ? values instanceof Int32Array : (dtype === 'float32' || dtype === 'complex64') && values instanceof Float32Array;
-  return typed && values.length === n && mask instanceof Uint8Array && mask.length === shape[0]! * shape[1]! && !(n === 0 && isDetached(values.buffer)) && !(mask.length === 0 && isDetached(mask.buffer));
+  return typed && values.length === n && mask instanceof Uint8Array && mask.length === shape[0]! * shape[1]! && !isDetachedView(values) && !isDetachedView(mask);
 }
 
 export class Sequence {

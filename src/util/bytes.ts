@@ -7,9 +7,18 @@
  * Buffer, whose slice() would not copy.
  */
 export function asBytes(input: unknown): Uint8Array | null {
-  if (input instanceof Uint8Array) return isDetached(input.buffer) ? null : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+  if (input instanceof Uint8Array) return isDetachedView(input) ? null : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   if (input instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && input instanceof SharedArrayBuffer)) return isDetached(input) ? null : new Uint8Array(input);
   return null;
+}
+
+/**
+ * Whether a view's buffer was detached: only an empty view can be on one, so a view with bytes
+ * never reads its `buffer` (which makes V8 give a small on-heap array a buffer of its own, a
+ * cost on every step).
+ */
+export function isDetachedView(v: ArrayBufferView): boolean {
+  return v.byteLength === 0 && isDetached(v.buffer);
 }
 
 /** Whether a buffer was detached (transferred away): only an empty one can be, and a view on it cannot be made. */

@@ -9,7 +9,7 @@ import type { Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
-import { isDetached } from '../util/bytes.js';
+import { isDetachedView } from '../util/bytes.js';
 import { constantsFromWire, constantsToWire, decodeStepOutcomes, encodeStepBatch, fromWire, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepCall, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
 
 export type { ModelInfo } from './protocol.js';
@@ -446,7 +446,7 @@ export class ModelStream {
     if (owner && snapshotEvery !== undefined && snapshotEvery !== 'auto' && !(Number.isInteger(snapshotEvery) && snapshotEvery >= 1)) {
       throw new SeqLayersError('BAD_ARGUMENT', `open: expected snapshotEvery to be 'auto' or an integer >= 1, got ${show(snapshotEvery)}`);
     }
-    if (opts.snapshot instanceof Uint8Array && isDetached(opts.snapshot.buffer)) {
+    if (opts.snapshot instanceof Uint8Array && isDetachedView(opts.snapshot)) {
       throw new SeqLayersError('BAD_INPUT', 'open: the buffer of the snapshot was detached (transferred elsewhere, e.g. to a worker); pass a copy');
     }
     const s = new ModelStream(worker, owner, batch, opts);
@@ -547,7 +547,7 @@ export class ModelStream {
     if (bad >= 0) throw new SeqLayersError('BAD_INPUT', `push: expected a Sequence or an array of Sequences, got ${show(list[bad])}${list === blocks ? ` at index ${bad}` : ''}`);
     // Checked here, before anything is posted: a detached buffer cannot be cloned, and the
     // DataCloneError would read as the worker's failure (a lone worker would be ended for it).
-    const gone = list.findIndex((x) => isDetached(x.values.buffer) || isDetached(x.mask.buffer));
+    const gone = list.findIndex((x) => isDetachedView(x.values) || isDetachedView(x.mask));
     if (gone >= 0) {
       throw new SeqLayersError('BAD_INPUT', `push: the buffer of block ${gone} was detached (transferred elsewhere, e.g. to a worker); push a copy of the block`);
     }
