@@ -514,7 +514,7 @@ export function f32_fft_plan_n(plan: usize): i32 {
 
 /**
  * The split pass between the packed half-length spectrum and the real one, over k = 0..M/2 with
- * its mirror M - k (T = W_n^k / 2, tw; src[M] must hold src[0] for the forward direction):
+ * its mirror M - k (T = W_n^k / 2, tw):
  *  - forward: src = Z = FFT_M(x[2j] + i x[2j+1]); dst[k] = X[k] = E - i t and dst[M - k] =
  *    X[M - k] = conj(E + i t), with E = (Z[k] + conj Z[M-k]) / 2, t = T (Z[k] - conj Z[M-k]).
  *  - inverse: src = X[0..M]; dst = conj(Z) with Z[k] = E + i u, u = conj(T) (X[k] - conj X[M-k]),
@@ -555,7 +555,7 @@ function splitPass(m: i32, src: usize, dst: usize, tw: usize, inverse: bool): vo
   for (; 2 * k <= m; k++) splitOne(m, k, src, dst, tw, twSign, inverse);
 }
 
-/** One k of splitPass (and its mirror M - k; src[M] for k = 0). */
+/** One k of splitPass and its mirror M - k (for k = 0 only inverse: src[M] is X[M]). */
 @inline function splitOne(m: i32, k: i32, src: usize, dst: usize, tw: usize, twSign: v128, inverse: bool): void {
   const o = <usize>k << 3, om = <usize>(m - k) << 3;
   const conj = f32x4(0.0, -0.0, 0.0, -0.0);
@@ -747,7 +747,6 @@ export function f32_fft(
           if (win) applyRealWindow(buf0, j0, j1, win, inOff);
           const z = forward(half, buf0, buf1);
           r = z == buf0 ? buf1 : buf0;
-          store<u64>(z + (<usize>hm << 3), load<u64>(z));
           splitPass(hm, z, r, splitTw, false);
           // Bins past n/2, when asked for: X[j] = conj(X[n - j]).
           for (let j = hm + 1; j < k1 + outOff; j++) {
