@@ -568,16 +568,6 @@ function splitPass(m: i32, src: usize, dst: usize, tw: usize, inverse: bool): vo
   v128.store64_lane(dst + om, inverse ? lo : hi, 0);
 }
 
-/**
- * Bins 0 and n/2 (n even) of a real input's spectrum are real: after the complex transform of a
- * real input their imaginary parts become exact zeros, as numpy's rfft gives (an Inf sample
- * made them NaN, as Inf * 0).
- */
-@inline function realBins(r: usize, n: i32): void {
-  store<f32>(r, 0, 4);
-  if ((n & 1) == 0) store<f32>(r + (<usize>(n >> 1) << 3), 0, 4);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Moving columns in and out of the contiguous work buffers.
 
@@ -764,7 +754,9 @@ export function f32_fft(
           // The conjugation trick: IDFT(x) = conj(DFT(conj x)) / n.
           if (inverse || win) scaleComplex(buf0, j0, j1, 1, inverse ? -1 : 1, inverse ? 0 : win, inOff);
           r = forward(plan, buf0, buf1);
-          if (realIn) realBins(r, n);
+          // Bin 0 of a real input (odd n here) is real, as numpy's rfft gives: an Inf sample
+          // made its imaginary part NaN (Inf * 0).
+          if (realIn) store<f32>(r, 0, 4);
         }
         if (inverse) scaleComplex(r, k0 + outOff, k1 + outOff, <f32>(1.0 / <f64>n), <f32>(-1.0 / <f64>n), win, outOff);
         if (realOut) packReal(r, k0 + outOff, k1 + outOff, true, 1);
