@@ -244,7 +244,7 @@ export class ApplyRotaryPositionalEncodingLayer extends PositionLayer {
   protected run(x: WSeq, ctx: RunContext, step: boolean): WSeq {
     const pos = this.counts ? this.positions(x, ctx, step) : this.givenPositions(x, ctx);
     const y = this.allocOutput(ctx, x.batch, x.time);
-    ctx.rt.k.f32_rope(x.batch * x.time, this.pre, this.half, this.post, pos, this.timescale.ptr, x.values, y);
+    ctx.rt.k.f32_rope(x.batch * x.time, this.pre, this.half, this.post, pos, this.timescale.ptr, x.values, y, ctx.alloc(Math.max(1, 2 * this.half) * 4));
     return this.result(y, x.mask, x.batch, x.time);
   }
 }
