@@ -77,8 +77,8 @@ export function f32_timing_signal(rows: i32, n: i32, pos: usize, invTs: usize, s
  * sin/cos: 9e-8 while |a| <= 1e4.
  *
  * A row's sines and cosines go to tmp first, then every q (e.g. every head) reads them: kept in
- * registers across the loop over q instead, they cost 90 cycles per rotation (V8 recomputed or
- * spilled them: 1.32 µs per row of 8 heads x 64 against 0.29 through memory).
+ * registers across the loop over q instead, they cost ~90 cycles per rotation, what computing
+ * them does (1.32 µs per row of 8 heads x 64 against 0.35 through memory).
  */
 export function f32_rope(rows: i32, pre: i32, half: i32, post: i32, pos: usize, timescale: usize, x: usize, y: usize, tmp: usize): void {
   const axisB = <usize>(2 * half * post) << 2;
