@@ -100,7 +100,7 @@ function corePlanLen(n: i32): i32 {
   return (len + 3) & ~3;
 }
 
-/** Floats of the split twiddles of an even length n: W_n^k / 2 for k <= n/4, padded to a vector. */
+/** Floats of the split twiddles of an even length n: W_n^k for k <= n/4, padded to a vector. */
 @inline function splitTwiddleLen(n: i32): i32 {
   return (2 * ((n >> 2) + 1) + 3) & ~3;
 }
@@ -163,8 +163,8 @@ export function f32_fft_plan_init(n: i32, plan: usize, scratch: usize): void {
   const tw = half + (<usize>corePlanLen(n >> 1) << 2);
   for (let k = 0; k <= n >> 2; k++) {
     const a = (-2.0 * Math.PI * <f64>k) / <f64>n;
-    store<f32>(tw + (<usize>k << 3), <f32>(0.5 * Math.cos(a)));
-    store<f32>(tw + (<usize>k << 3), <f32>(0.5 * Math.sin(a)), 4);
+    store<f32>(tw + (<usize>k << 3), <f32>Math.cos(a));
+    store<f32>(tw + (<usize>k << 3), <f32>Math.sin(a), 4);
   }
 }
 
@@ -514,11 +514,13 @@ export function f32_fft_plan_n(plan: usize): i32 {
 
 /**
  * The split pass between the packed half-length spectrum and the real one, over k = 0..M/2 with
- * its mirror M - k (T = W_n^k / 2, tw):
+ * its mirror M - k (W = W_n^k, tw):
  *  - forward: src = Z = FFT_M(x[2j] + i x[2j+1]); dst[k] = X[k] = E - i t and dst[M - k] =
- *    X[M - k] = conj(E + i t), with E = (Z[k] + conj Z[M-k]) / 2, t = T (Z[k] - conj Z[M-k]).
- *  - inverse: src = X[0..M]; dst = conj(Z) with Z[k] = E + i u, u = conj(T) (X[k] - conj X[M-k]),
+ *    X[M - k] = conj(E + i t), with E = Z[k] / 2 + conj Z[M-k] / 2, t = W (Z[k] / 2 - conj Z[M-k] / 2).
+ *  - inverse: src = X[0..M]; dst = conj(Z) with Z[k] = E + i u, u = conj(W) (X[k] / 2 - conj X[M-k] / 2),
  *    so that FFT_M(dst) = M conj(z) with z[j] = x[2j] + i x[2j+1] (dst[M] is written too).
+ * Halving before adding keeps values up to the float32 maximum from overflowing (it gives the
+ * same bits as halving after, when nothing overflows).
  */
 function splitPass(m: i32, src: usize, dst: usize, tw: usize, inverse: bool): void {
   const twSign = inverse ? f32x4(0.0, -0.0, 0.0, -0.0) : f32x4.splat(0);
@@ -539,8 +541,9 @@ function splitPass(m: i32, src: usize, dst: usize, tw: usize, inverse: bool): vo
     const a = v128.load(src + o), bm = v128.load(src + om);
     const b = v128.xor(i64x2.shuffle(bm, bm, 1, 0), f32x4(0.0, -0.0, 0.0, -0.0));
     const t0 = v128.xor(v128.load(tw + o), twSign);
-    const e = f32x4.mul(f32x4.add(a, b), f32x4.splat(0.5));
-    const it = mulI(cmul(f32x4.sub(a, b), t0, swapReIm(t0)));
+    const ha = f32x4.mul(a, f32x4.splat(0.5)), hb = f32x4.mul(b, f32x4.splat(0.5));
+    const e = f32x4.add(ha, hb);
+    const it = mulI(cmul(f32x4.sub(ha, hb), t0, swapReIm(t0)));
     const lo = f32x4.sub(e, it);
     const hi = v128.xor(f32x4.add(e, it), f32x4(0.0, -0.0, 0.0, -0.0));
     // lo holds indices k, k + 1; hi holds M - k, M - k - 1 (stored swapped).
@@ -561,8 +564,9 @@ function splitPass(m: i32, src: usize, dst: usize, tw: usize, inverse: bool): vo
   const conj = f32x4(0.0, -0.0, 0.0, -0.0);
   const a = v128.load64_zero(src + o), b = v128.xor(v128.load64_zero(src + om), conj);
   const t0 = v128.xor(v128.load64_zero(tw + o), twSign);
-  const e = f32x4.mul(f32x4.add(a, b), f32x4.splat(0.5));
-  const it = mulI(cmul(f32x4.sub(a, b), t0, swapReIm(t0)));
+  const ha = f32x4.mul(a, f32x4.splat(0.5)), hb = f32x4.mul(b, f32x4.splat(0.5));
+  const e = f32x4.add(ha, hb);
+  const it = mulI(cmul(f32x4.sub(ha, hb), t0, swapReIm(t0)));
   const lo = f32x4.sub(e, it), hi = v128.xor(f32x4.add(e, it), conj);
   v128.store64_lane(dst + o, inverse ? hi : lo, 0);
   v128.store64_lane(dst + om, inverse ? lo : hi, 0);

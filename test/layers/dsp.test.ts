@@ -331,6 +331,25 @@ describe('FFT, IFFT, RFFT, IRFFT (reference tests)', () => {
     }
   }
 
+  it('real transforms of values near the float32 maximum stay finite where the result is (found by a differential test)', () => {
+    // The half-length split pass added before halving: a 3e38 sample overflowed to Inf.
+    for (const n of [8, 16, 64, 96]) {
+      const m = sl.build(sl.RFFT({}), { inputShape: [n] });
+      const x = new Float32Array(n);
+      x[1] = 3e38;
+      const y = m.layer(sl.Sequence.fromValues(x, [1, 1, n])).values;
+      expect(y.every(Number.isFinite), `RFFT of a 3e38 spike, n ${n}`).toBe(true);
+      expect(Math.hypot(y[2]!, y[3]!)).toBeCloseTo(3e38, -32); // |X[1]| = 3e38
+      m.dispose();
+    }
+    const inverse = sl.build(sl.IRFFT({ fftLength: 4 }), { inputShape: [3], inputDtype: 'complex64' });
+    const X = Float32Array.of(1e38, 0, 1e38, 0, 0, 0); // x[0] = (X0 + 2 Re X1 + X2) / 4 = 7.5e37
+    const y = inverse.layer(sl.Sequence.fromValues(X, [1, 1, 3], 'complex64')).values;
+    expect(y[0]).toBeCloseTo(7.5e37, -31);
+    expect(y.every(Number.isFinite)).toBe(true);
+    inverse.dispose();
+  });
+
   it('RFFT of a frame holding Inf: bins 0 and n/2 are real (Inf, 0), as numpy gives (found by an extreme-value differential test)', () => {
     // Odd n (the complex transform), halves that are powers of two, Stockham stages (400).
     for (const n of [4, 5, 8, 64, 400]) {
