@@ -8,7 +8,7 @@
 // y[b, t, o] = bias[o] + sum_j sum_c x[b, t*s + j*d, group(o)*cg + c] * w[j, c, o].
 import { f32_gemm, f32_gemm_batch } from './gemm/f32-gemm-4x8';
 import { f32_gemm_pack_b, f32_gemm_packed_len } from './gemm/pack';
-import { madd } from './simd';
+import { addInto, madd } from './simd';
 
 // With dilation 1 and one group, the im2col row of output t is the contiguous run
 // x[b, t*s : t*s + k, :] (k * cIn floats), so the whole convolution is ONE GEMM over A = x with
@@ -367,24 +367,11 @@ export function f32_conv2d_transpose(
           if (os < 0 || os >= hOut) continue;
           const yo = y + (<usize>((b * tOut + ot) * hOut + os) * f << 2);
           for (let gi = 0; gi < g; gi++) {
-            addRow(fg, zr + (<usize>((gi * taps + a * kh + p) * fg) << 2), yo + (<usize>(gi * fg) << 2));
+            addInto(yo + (<usize>(gi * fg) << 2), zr + (<usize>((gi * taps + a * kh + p) * fg) << 2), fg);
           }
         }
       }
     }
-  }
-}
-
-/** y[0..n) += x[0..n). */
-@inline function addRow(n: i32, x: usize, y: usize): void {
-  let c = 0;
-  for (; c + 4 <= n; c += 4) {
-    const o = <usize>c << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
-  }
-  for (; c < n; c++) {
-    const o = <usize>c << 2;
-    store<f32>(y + o, load<f32>(y + o) + load<f32>(x + o));
   }
 }
 

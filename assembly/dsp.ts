@@ -1,7 +1,7 @@
 // Time-axis kernels of the DSP layers (src/layers/dsp.ts): framing, overlap-add and the Lookahead
 // countdown (overlap-add masks use mask_conv_transpose in conv.ts). Layouts are [batch, time, ...]
 // row-major; a "row" is one time step of one batch item (rowBytes bytes, or c floats).
-import { loadLanes, storeLanes } from './simd';
+import { addInto } from './simd';
 
 /** Whether step r of a sequence of tIn steps with mask mb exists and is valid. */
 @inline function isValid(r: i32, tIn: i32, mb: usize): bool {
@@ -68,21 +68,8 @@ export function f32_overlap_add(
       if (mask && !load<u8>(mask + <usize>(b * tIn + t))) continue;
       const xf = x + <usize>(b * tIn + t) * <usize>frameLength * row;
       const i0 = max(0, skip - t * frameStep), i1 = min(frameLength, tOut + skip - t * frameStep);
-      if (i1 > i0) addRun(yb + <usize>(t * frameStep + i0 - skip) * row, xf + <usize>i0 * row, (i1 - i0) * c);
+      if (i1 > i0) addInto(yb + <usize>(t * frameStep + i0 - skip) * row, xf + <usize>i0 * row, (i1 - i0) * c);
     }
-  }
-}
-
-/** y[k] += x[k] for k < n floats, SIMD with a partial-vector tail. */
-@inline function addRun(y: usize, x: usize, n: i32): void {
-  let k = 0;
-  for (; k + 4 <= n; k += 4) {
-    const o = <usize>k << 2;
-    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
-  }
-  if (k < n) {
-    const o = <usize>k << 2;
-    storeLanes(y + o, f32x4.add(loadLanes(y + o, n - k), loadLanes(x + o, n - k)), n - k);
   }
 }
 

@@ -42,3 +42,16 @@
   }
   return v;
 }
+
+/** y[k] += x[k] for k < n floats (whole vectors, then a partial one). */
+@inline export function addInto(y: usize, x: usize, n: i32): void {
+  let k = 0;
+  for (; k + 4 <= n; k += 4) {
+    const o = <usize>k << 2;
+    v128.store(y + o, f32x4.add(v128.load(y + o), v128.load(x + o)));
+  }
+  if (k < n) {
+    const o = <usize>k << 2;
+    storeLanes(y + o, f32x4.add(loadLanes(y + o, n - k), loadLanes(x + o, n - k)), n - k);
+  }
+}
