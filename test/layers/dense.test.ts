@@ -46,29 +46,32 @@ describe('Dense', () => {
     m.dispose();
   });
 
-  it('a kernel larger than L2 steps batch 1 through its GEMV packing: same bits as layer, right values', () => {
-    // 520 x 600 floats = 1.19 MiB: one-row steps take f32_gemv, blocks of rows f32_gemm.
-    const din = 520, features = 600;
-    const m = sl.build(sl.Dense({ features }), { inputShape: [din] });
-    randomizeWeights(m);
-    const x = sl.randomSequence([1, 5, din], { randomLengths: false });
-    const y = m.layer(x);
-    expect(Array.from(sl.stepByStep(m, x, 1).values)).toEqual(Array.from(y.values));
-    const w = m.getWeights();
-    const kernel = w.kernel!.data as Float32Array, bias = w.bias!.data as Float32Array;
-    for (let t = 0; t < 5; t++) {
-      for (const o of [0, 299, 599]) {
-        let ref = bias[o]!, mag = Math.abs(ref);
-        for (let i = 0; i < din; i++) {
-          const p = x.values[t * din + i]! * kernel[i * features + o]!;
-          ref += p;
-          mag += Math.abs(p);
+  // One-row steps take f32_gemv on the second packing, blocks of rows f32_gemm: a small kernel
+  // (within L2; 37 columns end both packings with a partial panel) and one larger than L2 (520 x
+  // 600: 1.19 MiB).
+  for (const [din, features] of [[29, 37], [520, 600]] as const) {
+    it(`a ${din} x ${features} kernel steps batch 1 through its GEMV packing: same bits as layer, right values`, () => {
+      const m = sl.build(sl.Dense({ features }), { inputShape: [din] });
+      randomizeWeights(m);
+      const x = sl.randomSequence([1, 5, din], { randomLengths: false });
+      const y = m.layer(x);
+      expect(Array.from(sl.stepByStep(m, x, 1).values)).toEqual(Array.from(y.values));
+      const w = m.getWeights();
+      const kernel = w.kernel!.data as Float32Array, bias = w.bias!.data as Float32Array;
+      for (let t = 0; t < 5; t++) {
+        for (const o of [0, features >> 1, features - 1]) {
+          let ref = bias[o]!, mag = Math.abs(ref);
+          for (let i = 0; i < din; i++) {
+            const p = x.values[t * din + i]! * kernel[i * features + o]!;
+            ref += p;
+            mag += Math.abs(p);
+          }
+          expect(Math.abs(y.values[t * features + o]! - ref)).toBeLessThanOrEqual(din * 2 ** -23 * mag);
         }
-        expect(Math.abs(y.values[t * features + o]! - ref)).toBeLessThanOrEqual(din * 2 ** -23 * mag);
       }
-    }
-    m.dispose();
-  });
+      m.dispose();
+    });
+  }
 
   it('applies the activation after the bias', () => {
     const m = contract(sl.Dense({ features: 6, activation: 'gelu' }), [3, 4]);
@@ -232,8 +235,9 @@ describe("weightStorage 'int8'", () => {
     });
     expect(err / top).toBeGreaterThan(1e-4);
     expect(err / top).toBeLessThan(1e-2);
-    // The float32 layer holds the kernel twice (parameter + GEMM panels), the int8 one 1.25 times.
-    expect(q8Bytes / f32Bytes).toBeCloseTo(1.25 / 2, 2);
+    // The float32 layer holds the kernel three times (parameter, GEMM panels, GEMV packing), the
+    // int8 one 1.25 times.
+    expect(q8Bytes / f32Bytes).toBeCloseTo(1.25 / 3, 2);
     f32.dispose();
     q8.dispose();
   });
