@@ -3,16 +3,25 @@
 // row-major; a "row" is one time step of one batch item (rowBytes bytes, or c floats).
 import { addInto } from './simd';
 
-/** Whether step r of a sequence of tIn steps with mask mb exists and is valid. */
-@inline function isValid(r: i32, tIn: i32, mb: usize): bool {
-  return r >= 0 && r < tIn && load<u8>(mb + <usize>r) != 0;
+/**
+ * The end of the run of mask bytes equal to `byte` (0 or 1) that starts at `from`: the first r
+ * in [from, to) whose byte differs, else `to`. Eight bytes at a time: framing 16 kHz audio
+ * scans 400 bytes per frame, which one byte at a time took longer than copying the frame (STFT
+ * 400/160 over 40,960 samples: seq_frame 4.4 % of a frontend's layer() call).
+ */
+@inline function runEnd(mb: usize, from: i32, to: i32, byte: u8): i32 {
+  const word = <u64>byte * 0x0101010101010101;
+  let r = from;
+  while (r + 8 <= to && load<u64>(mb + <usize>r) == word) r += 8;
+  while (r < to && load<u8>(mb + <usize>r) == byte) r++;
+  return r;
 }
 
 /**
  * Frames: out[b, j, i] = row (j * frameStep + i - padLeft) of src[b], for j < tOut and i <
  * frameLength; rows outside [0, tIn), and rows whose mask byte is 0 when mask != 0, read as
  * zero bytes (the reference masks the input before framing, with zero padding).
- * src [B, tIn, row], mask [B, tIn] or 0, out [B, tOut, frameLength, row]; not in place.
+ * src [B, tIn, row], mask [B, tIn] (bytes 0 or 1) or 0, out [B, tOut, frameLength, row]; not in place.
  */
 export function seq_frame(
   batch: i32, tIn: i32, tOut: i32, frameLength: i32, frameStep: i32, padLeft: i32, rowBytes: i32,
@@ -24,24 +33,22 @@ export function seq_frame(
     let o = out + <usize>(b * tOut) * <usize>frameLength * rb;
     for (let j = 0; j < tOut; j++) {
       const start = j * frameStep - padLeft;
-      if (!mask) {
-        // One copy for the in-range run, zeros around it.
-        const lo = min(max(start, 0), start + frameLength), hi = max(min(start + frameLength, tIn), lo);
-        memory.fill(o, 0, <usize>(lo - start) * rb);
-        memory.copy(o + <usize>(lo - start) * rb, sb + <usize>lo * rb, <usize>(hi - lo) * rb);
-        memory.fill(o + <usize>(hi - start) * rb, 0, <usize>(start + frameLength - hi) * rb);
-      } else {
-        // Runs of valid in-range steps are copied whole, the others zeroed (audio: one copy).
-        for (let i = 0; i < frameLength; ) {
-          const valid = isValid(start + i, tIn, mb);
-          let e = i + 1;
-          while (e < frameLength && isValid(start + e, tIn, mb) == valid) e++;
-          const d = o + <usize>i * rb, bytes = <usize>(e - i) * rb;
-          if (valid) memory.copy(d, sb + <usize>(start + i) * rb, bytes);
+      // The in-range rows [lo, hi), zeros around them.
+      const lo = min(max(start, 0), start + frameLength), hi = max(min(start + frameLength, tIn), lo);
+      memory.fill(o, 0, <usize>(lo - start) * rb);
+      if (!mask) memory.copy(o + <usize>(lo - start) * rb, sb + <usize>lo * rb, <usize>(hi - lo) * rb);
+      else {
+        // Runs of valid rows are copied whole, the others zeroed (audio: one copy).
+        for (let r = lo; r < hi; ) {
+          const valid = load<u8>(mb + <usize>r);
+          const e = runEnd(mb, r + 1, hi, valid);
+          const d = o + <usize>(r - start) * rb, bytes = <usize>(e - r) * rb;
+          if (valid) memory.copy(d, sb + <usize>r * rb, bytes);
           else memory.fill(d, 0, bytes);
-          i = e;
+          r = e;
         }
       }
+      memory.fill(o + <usize>(hi - start) * rb, 0, <usize>(start + frameLength - hi) * rb);
       o += <usize>frameLength * rb;
     }
   }

@@ -211,6 +211,32 @@ describe('Frame (reference test_frame: lengths x steps x channel shapes x paddin
     }
   });
 
+  it('long frames over a mask with holes: valid runs copied, invalid steps (NaN) and padding zero', () => {
+    // seq_frame scans mask bytes eight at a time: runs shorter and longer than 8, at every phase.
+    const fl = 37, fs = 5, past = 10, time = 140, channels = 2;
+    const valid = new Uint8Array(time);
+    for (let t = 0, run = 0, on = 1; t < time; run++, on ^= 1) {
+      const len = [1, 3, 8, 9, 17, 2, 30, 7, 16][run % 9]!;
+      valid.fill(on, t, Math.min(t + len, time));
+      t += len;
+    }
+    const values = sl.randomSequence([1, time, channels], { randomLengths: false }).values as Float32Array;
+    for (let t = 0; t < time; t++) if (!valid[t]) values.fill(NaN, t * channels, (t + 1) * channels);
+    const m = sl.build(sl.Frame({ frameLength: fl, frameStep: fs, padding: [past, fl - 1 - past] }), { inputShape: [channels] });
+    const y = m.layer(new sl.Sequence(values, valid, [1, time, channels]));
+    expect(y.time).toBeGreaterThan(20);
+    for (let j = 0; j < y.time; j++) {
+      for (let i = 0; i < fl; i++) {
+        const t = j * fs + i - past;
+        for (let c = 0; c < channels; c++) {
+          const want = t >= 0 && t < time && valid[t] ? values[t * channels + c]! : 0;
+          expect(y.values[(j * fl + i) * channels + c], `frame ${j} tap ${i}`).toBe(want);
+        }
+      }
+    }
+    m.dispose();
+  });
+
   it('frames complex64 and int32 values', () => {
     contract(sl.Frame({ frameLength: 3, frameStep: 2, padding: 'causal' }), [2], { dtype: 'complex64' });
     const m = sl.build(sl.Frame({ frameLength: 2, frameStep: 1, padding: 'causal' }), { inputShape: [], inputDtype: 'int32' });
