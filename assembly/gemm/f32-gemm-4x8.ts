@@ -25,11 +25,13 @@
 //
 // The relaxed build runs most rows in 5x8 tiles (f32-gemm-5x8.ts: 10 FMA chains instead of 8,
 // 86-91 % -> 91-96 % of its peak loop on the bench's shapes of 64 rows or more), leaving a
-// multiple of 4 rows to 4x8. Rows left over (m mod 4, all of them when m < 4) go, unpacked, to
-// the 2x16 tile (f32-gemm-2x16.ts), which hands an odd last row to 1x24.
+// multiple of 4 rows to 4x8. Products of at most 4 columns run their rows in the lanes instead
+// (f32-gemm-narrow.ts). Rows left over (m mod 4, all of them when m < 4) go, unpacked, to the
+// 2x16 tile (f32-gemm-2x16.ts), which hands an odd last row to 1x24.
 import { madd } from '../simd';
 import { f32_gemm_2x16 } from './f32-gemm-2x16';
 import { tile5x8 } from './f32-gemm-5x8';
+import { NARROW_N, narrowRows } from './f32-gemm-narrow';
 import { f32_gemm_packed_len, packA } from './pack';
 import { accStart, accStore } from './tile';
 
@@ -71,7 +73,7 @@ export function f32_gemm(
   // Relaxed build: 5x8 tiles over the first m5 rows, m5 the largest multiple of 5 that leaves
   // a multiple of 4 rows: 5a with a ≡ m (mod 4), so none for m = 1-4, 6-8, 11, 12, 16.
   let m5 = 0;
-  if (ASC_FEATURE_RELAXED_SIMD) {
+  if (ASC_FEATURE_RELAXED_SIMD && n > NARROW_N) {
     m5 = m / 5;
     while (m5 > 0 && (m - 5 * m5) & 3) m5--;
     m5 *= 5;
@@ -98,6 +100,10 @@ export function f32_gemm(
     for (let i0 = 0; i0 < m; i0 += mc) {
       const rows = min(mc, m - i0);
       packA(r, rows, kc, a + <usize>i0 * ldaB + (<usize>k0 << 2), ldaB, A_BLOCK);
+      if (n <= NARROW_N) {
+        narrowRows(n, rows, kc, A_BLOCK, bp + (<usize>k0 << 5), c + <usize>i0 * ldcB, ldcB, bias, acc);
+        continue;
+      }
       for (let p = 0; p < panels; p++) {
         const n0 = p << 3;
         const nr = min(8, n - n0);

@@ -156,8 +156,9 @@ describe('f32_gemm (5x8 tiles in the relaxed build, 4x8, then 2x16 for the rest)
 describe('f32_gemm over several blocks of A (64 rows, 60 for 5x8, by 512 columns packed at a time)', () => {
   // Sizes that cross the row and depth blocks, with a depth tail that is not a multiple of 4
   // and a row count that leaves rows for the 2x16 tile (relaxed: 64 = 60 + 4, 68 = 60 + 8,
-  // 133 = 125 + 8, 70 all 5x8).
-  const cases: Array<[number, number, number]> = [[64, 9, 512], [68, 17, 513], [133, 11, 1030], [70, 25, 1027]];
+  // 133 = 125 + 8, 70 all 5x8); n <= 4 takes the narrow tiles (rows in the lanes: 4 and 2
+  // quartets, then single quartets: 68 and 133 rows leave one, 84 leaves two).
+  const cases: Array<[number, number, number]> = [[64, 9, 512], [68, 17, 513], [133, 11, 1030], [70, 25, 1027], [68, 1, 1030], [133, 2, 513], [84, 3, 1027], [133, 4, 600]];
   for (const [m, n, k] of cases) {
     it(`m = ${m}, n = ${n}, k = ${k}: bias and accumulate, prime and overlapping strides`, () => {
       const failures: string[] = [];
@@ -196,7 +197,7 @@ describe('f32_gemm_1x24 (the one-row path, called directly)', () => {
 describe('tiles agree bit for bit', () => {
   // Every tile sums start + a0*b0 + a1*b1 + ... in the same order, so a row of C does not
   // depend on how many rows were computed with it: step() (m = batch) equals layer() exactly.
-  for (const [m, n, k] of [[11, 37, 29], [133, 19, 1030]] as const) it(`one call with m = ${m} equals ${m} calls with m = 1 and calls with m = 2 (k = ${k})`, () => {
+  for (const [m, n, k] of [[11, 37, 29], [133, 19, 1030], [11, 3, 29], [133, 1, 1030], [70, 4, 600]] as const) it(`one call with m = ${m} equals ${m} calls with m = 1 and calls with m = 2 (k = ${k})`, () => {
     const random = seededRandom(7);
     const heap = rt.heap;
     const pa = heap.alloc(m * k * 4), pb = heap.alloc(k * n * 4), pbias = heap.alloc(n * 4);
