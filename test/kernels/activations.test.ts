@@ -1,5 +1,6 @@
 // Tester of assembly/activations.ts and assembly/embedding.ts against plain f64 references:
-// sizes around the SIMD width (1..9, 16, 17, 31), pointer offsets of 0, 4, 8 and 12 bytes,
+// sizes around the SIMD width (1..9, 16, 17, 31) and past map's 16 floats per iteration (33,
+// 50: its loop twice and three times, then a tail), pointer offsets of 0, 4, 8 and 12 bytes,
 // in place where the kernel allows it, and guard values around every output that catch a
 // write past either end. The accuracy of the approximations themselves is measured in
 // math.test.ts; here they are checked to 1e-6. Runs on both builds.
@@ -14,7 +15,7 @@ beforeAll(async () => {
   rt = sl.getRuntime();
 });
 
-const SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 31];
+const SIZES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 31, 33, 50];
 const OFFSETS = [0, 4, 8, 12];
 const GUARD = 4;
 const SENTINEL = -12345.5;
@@ -190,6 +191,30 @@ describe('f32_vpow with p = 0.5', () => {
     x.forEach((v, i) => expect(Object.is(y[i], Math.fround(Math.pow(v, 0.5))), `${v}^0.5 = ${y[i]}`).toBe(true));
     free(xb);
   });
+});
+
+describe('map (activations): whole vectors and tails', () => {
+  // Every length up to 50 against the first elements of a 50-float run: an element falls in the
+  // four-vector loop in one and in the tail in the other, and must come out with the same bits,
+  // extreme values included (layer() and step() split a sequence differently).
+  const N = 50;
+  const x = randoms(N, 99, 4);
+  x.splice(3, 9, NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-40, -1e-40);
+  x.splice(20, 4, NaN, -0, 1e-40, -Infinity);
+  const kernels: Record<string, (n: number, xp: number, yp: number) => void> = {};
+  for (const act of Object.values(ACT)) kernels[`act ${act}`] = (n, xp, yp) => rt.k.f32_vactivation(act, n, xp, 0.3, yp);
+  const run = (f: (typeof kernels)[string], n: number) => {
+    const xb = place(x.slice(0, n), 4), yb = place(new Array(n).fill(0), 8);
+    f(n, xb.ptr, yb.ptr);
+    free(xb);
+    return new Uint32Array(take(yb, `n=${n}`).buffer);
+  };
+  for (const [name, f] of Object.entries(kernels)) {
+    it(name, () => {
+      const whole = run(f, N);
+      for (let n = 1; n < N; n++) expect([...run(f, n)], `${name}, n=${n}`).toEqual([...whole.subarray(0, n)]);
+    });
+  }
 });
 
 describe('f32_vmod_rows', () => {
