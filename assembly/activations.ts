@@ -84,33 +84,55 @@ function activateAny(act: i32, v: v128, p: v128): v128 {
   return activate(act, v, p);
 }
 
+// Operations of map besides the activations, for the kernels below (internal: TS never passes them).
+/** Snake: x + sin²(a x) b, with a = alpha and b = 1 / beta read per element. */
+const OP_SNAKE = 100;
+
 /**
- * y = act(x) over n floats, for a constant act (the switch folds away after inlining). Four
- * vectors per iteration: one vector's chain (an exp is ~50 cycles of dependent operations) is
+ * op on the m (1..4) floats at x: an activation (p its parameter) or OP_SNAKE (a, b its other
+ * operands).
+ */
+@inline function apply(op: i32, x: usize, a: usize, b: usize, p: v128, m: i32): v128 {
+  const v = loadLanes(x, m);
+  switch (op) {
+    case OP_SNAKE: {
+      const s = sinV(f32x4.mul(v, loadLanes(a, m)));
+      return f32x4.add(v, f32x4.mul(f32x4.mul(s, s), loadLanes(b, m)));
+    }
+    default: return activate(op, v, p);
+  }
+}
+
+/**
+ * y = op(x) over n floats, for a constant op (the switches fold away after inlining): an
+ * activation or an OP_* above (a, b: snake's alpha and 1 / beta, n floats each). Four vectors
+ * per iteration: one vector's chain (an exp or a sin is ~50 cycles of dependent operations) is
  * too long for the FP scheduler to overlap enough iterations, so independent vectors side by
  * side keep more units busy. Measured over 1536 floats (Zen 4, µs, relaxed / plain build, one
  * vector -> three): tanh 2.62 -> 1.87 / 3.22 -> 2.30, sigmoid 2.59 -> 1.95 / 3.20 -> 2.41,
  * gelu 3.15 -> 2.37 / 4.16 -> 2.74 (two vectors: 2.05 sigmoid relaxed); three -> four: tanh
  * 1.88 -> 1.66 / 2.31 -> 1.97, sigmoid 1.96 -> 1.75 / 2.41 -> 2.06, gelu 2.38 -> 2.07 / 2.74
- * -> 2.33 (exp and sin within 5 %; elu 1.29 -> 1.36 / 1.82 -> 1.58).
+ * -> 2.33 (exp and sin within 5 %; elu 1.29 -> 1.36 / 1.82 -> 1.58). Snake over 512 channels,
+ * one vector -> four: 1.32 -> 0.90 / 1.45 -> 1.01 (relaxed: two 1.01, three 0.98, six 0.98).
  */
-@inline function map(act: i32, n: i32, x: usize, p: f32, y: usize): void {
+@inline function map(op: i32, n: i32, x: usize, p: f32, y: usize, a: usize = 0, b: usize = 0): void {
   const vp = f32x4.splat(p);
   let i = 0;
   for (; i + 16 <= n; i += 16) {
     const o = <usize>i << 2;
-    const a = activate(act, v128.load(x + o), vp), b = activate(act, v128.load(x + o, 16), vp);
-    const c = activate(act, v128.load(x + o, 32), vp), d = activate(act, v128.load(x + o, 48), vp);
-    v128.store(y + o, a);
-    v128.store(y + o, b, 16);
-    v128.store(y + o, c, 32);
-    v128.store(y + o, d, 48);
+    const r0 = apply(op, x + o, a + o, b + o, vp, 4), r1 = apply(op, x + o + 16, a + o + 16, b + o + 16, vp, 4);
+    const r2 = apply(op, x + o + 32, a + o + 32, b + o + 32, vp, 4), r3 = apply(op, x + o + 48, a + o + 48, b + o + 48, vp, 4);
+    v128.store(y + o, r0);
+    v128.store(y + o, r1, 16);
+    v128.store(y + o, r2, 32);
+    v128.store(y + o, r3, 48);
   }
-  // The last 1-15 floats, a vector at a time through the same operations out of line (partial
-  // vectors by lanes), so an element's result does not depend on where it falls.
+  // The last 1-15 floats, a vector at a time through the same operations (partial vectors by
+  // lanes), so an element's result does not depend on where it falls. Activations run out of
+  // line (one copy of their switch for every tail).
   for (; i < n; i += 4) {
-    const o = <usize>i << 2;
-    storeLanes(y + o, activateAny(act, loadLanes(x + o, n - i), vp), n - i);
+    const o = <usize>i << 2, m = n - i;
+    storeLanes(y + o, op < OP_SNAKE ? activateAny(op, loadLanes(x + o, m), vp) : apply(op, x + o, a + o, b + o, vp, m), m);
   }
 }
 
@@ -246,13 +268,8 @@ export function f32_softmax(outer: i32, n: i32, inner: i32, x: usize, y: usize):
  */
 export function f32_snake(rows: i32, n: i32, x: usize, alpha: usize, invBeta: usize, y: usize): void {
   for (let r = 0; r < rows; r++) {
-    const xr = x + (<usize>(r * n) << 2), yr = y + (<usize>(r * n) << 2);
-    for (let j = 0; j < n; j += 4) {
-      const o = <usize>j << 2, m = min(4, n - j);
-      const v = loadLanes(xr + o, m);
-      const s = sinV(f32x4.mul(v, loadLanes(alpha + o, m)));
-      storeLanes(yr + o, f32x4.add(v, f32x4.mul(f32x4.mul(s, s), loadLanes(invBeta + o, m))), m);
-    }
+    const row = <usize>(r * n) << 2;
+    map(OP_SNAKE, n, x + row, 0, y + row, alpha, invBeta);
   }
 }
 

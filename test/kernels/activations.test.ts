@@ -193,7 +193,7 @@ describe('f32_vpow with p = 0.5', () => {
   });
 });
 
-describe('map (activations): whole vectors and tails', () => {
+describe('map (activations, snake): whole vectors and tails', () => {
   // Every length up to 50 against the first elements of a 50-float run: an element falls in the
   // four-vector loop in one and in the tail in the other, and must come out with the same bits,
   // extreme values included (layer() and step() split a sequence differently).
@@ -201,12 +201,15 @@ describe('map (activations): whole vectors and tails', () => {
   const x = randoms(N, 99, 4);
   x.splice(3, 9, NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-40, -1e-40);
   x.splice(20, 4, NaN, -0, 1e-40, -Infinity);
-  const kernels: Record<string, (n: number, xp: number, yp: number) => void> = {};
+  const alpha = randoms(N, 98, 1).map(Math.exp), inv = randoms(N, 97, 1).map((v) => Math.fround(1 / Math.exp(v)));
+  const kernels: Record<string, (n: number, xp: number, yp: number, ap: number, bp: number) => void> = {
+    snake: (n, xp, yp, ap, bp) => rt.k.f32_snake(1, n, xp, ap, bp, yp),
+  };
   for (const act of Object.values(ACT)) kernels[`act ${act}`] = (n, xp, yp) => rt.k.f32_vactivation(act, n, xp, 0.3, yp);
   const run = (f: (typeof kernels)[string], n: number) => {
-    const xb = place(x.slice(0, n), 4), yb = place(new Array(n).fill(0), 8);
-    f(n, xb.ptr, yb.ptr);
-    free(xb);
+    const xb = place(x.slice(0, n), 4), yb = place(new Array(n).fill(0), 8), ab = place(alpha, 12), bb = place(inv, 0);
+    f(n, xb.ptr, yb.ptr, ab.ptr, bb.ptr);
+    free(xb, ab, bb);
     return new Uint32Array(take(yb, `n=${n}`).buffer);
   };
   for (const [name, f] of Object.entries(kernels)) {
