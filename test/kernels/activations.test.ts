@@ -193,10 +193,10 @@ describe('f32_vpow with p = 0.5', () => {
   });
 });
 
-describe('map (activations, snake): whole vectors and tails', () => {
-  // Every length up to 50 against the first elements of a 50-float run: an element falls in the
-  // four-vector loop in one and in the tail in the other, and must come out with the same bits,
-  // extreme values included (layer() and step() split a sequence differently).
+describe('map (activations, snake, power): whole vectors and tails', () => {
+  // Every length up to 50 against the first elements of a 50-float run: an element falls in a
+  // loop over whole vectors in one and in the tail in the other, and must come out with the
+  // same bits, extreme values included (layer() and step() split a sequence differently).
   const N = 50;
   const x = randoms(N, 99, 4);
   x.splice(3, 9, NaN, Infinity, -Infinity, 0, -0, 3e38, -3e38, 1e-40, -1e-40);
@@ -205,6 +205,7 @@ describe('map (activations, snake): whole vectors and tails', () => {
   const kernels: Record<string, (n: number, xp: number, yp: number, ap: number, bp: number) => void> = {
     snake: (n, xp, yp, ap, bp) => rt.k.f32_snake(1, n, xp, ap, bp, yp),
   };
+  for (const p of [2, 0.5, 3, -2, 1.7, 65]) kernels[`power ${p}`] = (n, xp, yp) => rt.k.f32_vpow(n, xp, p, yp);
   for (const act of Object.values(ACT)) kernels[`act ${act}`] = (n, xp, yp) => rt.k.f32_vactivation(act, n, xp, 0.3, yp);
   const run = (f: (typeof kernels)[string], n: number) => {
     const xb = place(x.slice(0, n), 4), yb = place(new Array(n).fill(0), 8), ab = place(alpha, 12), bb = place(inv, 0);
