@@ -52,16 +52,53 @@ export function f32_timing_signal(rows: i32, n: i32, pos: usize, invTs: usize, s
   const h = n >> 1;
   const vs = f32x4.splat(scale);
   for (let r = 0; r < rows; r++) {
-    const p = f32x4.splat(load<f32>(pos + (<usize>r << 2)));
     const yr = y + ((<usize>r * <usize>n) << 2);
-    for (let i = 0; i < h; i += 4) {
-      const m = min(4, h - i);
-      const o = <usize>i << 2;
-      const st = f32x4.mul(p, loadLanes(invTs + o, m));
-      storeLanes(yr + o, f32x4.mul(sinV(st), vs), m);
-      storeLanes(yr + ((<usize>(h + i)) << 2), f32x4.mul(cosV(st), vs), m);
-    }
+    sinCosRow(false, h, v128.load32_splat(pos + (<usize>r << 2)), invTs, vs, yr, yr + (<usize>h << 2));
     if (n & 1) store<f32>(yr + ((<usize>(n - 1)) << 2), 0);
+  }
+}
+
+/** The angles of sinCosRow: p / t for rotary embeddings (true division), else p * t. */
+@inline function angle(rotary: bool, p: v128, t: v128): v128 {
+  return rotary ? f32x4.div(p, t) : f32x4.mul(p, t);
+}
+
+/** v * scale for the timing signal; rotary sines and cosines are not scaled. */
+@inline function scaled(rotary: bool, v: v128, scale: v128): v128 {
+  return rotary ? v : f32x4.mul(v, scale);
+}
+
+/**
+ * The sines and cosines of a row of angles a = angle(rotary, p, t[i]) for i < h: s[i] =
+ * scaled(sin a), c[i] = scaled(cos a). Two vectors per iteration, all four results computed
+ * before any store: V8 then computes the reduction and polynomials that a vector's sin and cos
+ * share once (sin and cos cost 14 % more than sin alone), which a store in between prevented,
+ * and the two vectors overlap. Measured (Zen 4, µs per row, relaxed / plain build, the former
+ * loop of one vector with stores in between -> this): AddTimingSignal over 512 channels 1.17
+ * -> 0.51 / 1.32 -> 0.59 (one vector with the stores after: 0.61 relaxed; three vectors: within
+ * 5 % of two, which leave no tail for head sizes 64 and 128); rotary embeddings of 8 heads x 64
+ * 0.37 -> 0.28 / 0.37 -> 0.29.
+ */
+@inline function sinCosRow(rotary: bool, h: i32, p: v128, t: usize, scale: v128, s: usize, c: usize): void {
+  let i = 0;
+  for (; i + 8 <= h; i += 8) {
+    const o = <usize>i << 2;
+    const a = angle(rotary, p, v128.load(t + o)), b = angle(rotary, p, v128.load(t + o, 16));
+    const sa = scaled(rotary, sinV(a), scale), ca = scaled(rotary, cosV(a), scale);
+    const sb = scaled(rotary, sinV(b), scale), cb = scaled(rotary, cosV(b), scale);
+    v128.store(s + o, sa);
+    v128.store(s + o, sb, 16);
+    v128.store(c + o, ca);
+    v128.store(c + o, cb, 16);
+  }
+  // The last 1-7 angles, a vector at a time through the same operations (partial vectors by
+  // lanes), so a channel's result does not depend on where it falls.
+  for (; i < h; i += 4) {
+    const o = <usize>i << 2, m = min(4, h - i);
+    const a = angle(rotary, p, loadLanes(t + o, m));
+    const sa = scaled(rotary, sinV(a), scale), ca = scaled(rotary, cosV(a), scale);
+    storeLanes(s + o, sa, m);
+    storeLanes(c + o, ca, m);
   }
 }
 
@@ -85,14 +122,7 @@ export function f32_rope(rows: i32, pre: i32, half: i32, post: i32, pos: usize, 
   const halfB = <usize>(half * post) << 2;
   const sines = tmp, cosines = tmp + (<usize>half << 2);
   for (let r = 0; r < rows; r++) {
-    const p = f32x4.splat(load<f32>(pos + (<usize>r << 2)));
-    for (let i = 0; i < half; i += 4) {
-      const m = min(4, half - i);
-      const o = <usize>i << 2;
-      const a = f32x4.div(p, loadLanes(timescale + o, m));
-      storeLanes(sines + o, sinV(a), m);
-      storeLanes(cosines + o, cosV(a), m);
-    }
+    sinCosRow(true, half, v128.load32_splat(pos + (<usize>r << 2)), timescale, f32x4.splat(1), sines, cosines);
     for (let q = 0; q < pre; q++) {
       const base = (<usize>r * <usize>pre + <usize>q) * axisB;
       const x1 = x + base, x2 = x1 + halfB, y1 = y + base, y2 = y1 + halfB;
