@@ -127,9 +127,15 @@ export function f32_rope(rows: i32, pre: i32, half: i32, post: i32, pos: usize, 
       const base = (<usize>r * <usize>pre + <usize>q) * axisB;
       const x1 = x + base, x2 = x1 + halfB, y1 = y + base, y2 = y1 + halfB;
       if (post == 1) {
-        for (let i = 0; i < half; i += 4) {
-          const m = min(4, half - i);
+        // Whole vectors without loadLanes' branches (8 heads x 64: 0.29 -> 0.17 µs per row,
+        // relaxed), then the partial one.
+        let i = 0;
+        for (; i + 4 <= half; i += 4) {
           const o = <usize>i << 2;
+          rotate(v128.load(sines + o), v128.load(cosines + o), x1 + o, x2 + o, y1 + o, y2 + o, 4);
+        }
+        if (i < half) {
+          const m = half - i, o = <usize>i << 2;
           rotate(loadLanes(sines + o, m), loadLanes(cosines + o, m), x1 + o, x2 + o, y1 + o, y2 + o, m);
         }
       } else {
