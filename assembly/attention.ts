@@ -141,9 +141,13 @@ const LANES = i32x4(0, 1, 2, 3);
     y1 = madd(qa, loadLanes(b1 + o, m), y1);
     y2 = madd(qa, loadLanes(b2 + o, m), y2);
   }
-  store<f32>(out, hsum(f32x4.add(x0, y0)));
-  store<f32>(out, hsum(f32x4.add(x1, y1)), 4);
-  store<f32>(out, hsum(f32x4.add(x2, y2)), 8);
+  // hsum of each key's [a, b, c, d] is (a + c) + (b + d): the same adds, three keys at once.
+  const s0 = f32x4.add(x0, y0), s1 = f32x4.add(x1, y1), s2 = f32x4.add(x2, y2);
+  const h01 = f32x4.add(i32x4.shuffle(s0, s1, 0, 1, 4, 5), i32x4.shuffle(s0, s1, 2, 3, 6, 7));
+  const h2 = f32x4.add(s2, i32x4.shuffle(s2, s2, 2, 3, 0, 1));
+  const r = f32x4.add(i32x4.shuffle(h01, h2, 0, 2, 4, 6), i32x4.shuffle(h01, h2, 1, 3, 5, 7));
+  v128.store64_lane(out, r, 0);
+  store<f32>(out, f32x4.extract_lane(r, 2), 8);
 }
 
 /** Whether a key is visible: its mask set, and with them its segment id (at seg) the query's and its position in [pLo, pHi]. */
@@ -160,64 +164,28 @@ const LANES = i32x4(0, 1, 2, 3);
 }
 
 /**
- * Keys per block of the weighted sum of values: every head runs over a block before the next
- * block (32 KiB of values for 8 heads of 64 units), so the values are read front to back.
- * Measured on the decode step (8 x 64, 257 keys): 8 keys 29.8 µs, 12-24 keys 27.9-28.1 µs, 64
- * keys 28.5 µs, one head at a time over all keys 31.7 µs.
+ * out[0 .. m) += p0 v0 + p1 v1 + p2 v2 + p3 v3 (m <= 4 floats; the values of four keys, in list
+ * order): each element is one chain of madds over the keys in list order, however the keys are
+ * grouped. Loading and storing out around each four keys' madds measured faster than six
+ * accumulators kept in registers over blocks of 16 keys (8 x 64 over 257 keys: the kernel
+ * 29.0 -> 26.2 µs): those accumulators' madds waited on each other.
  */
-const VALUE_BLOCK = 16;
-
-/**
- * out[0 .. w) += Σ_t p[t] * v_t[0 .. w) over the `count` rows listed at vptr (each + off), in
- * list order; w <= 24 floats, kept in six accumulators (with the broadcast and the six loaded
- * vectors, 13 registers: V8 keeps them all in registers). Each element is one chain of madds
- * whatever w is and however the rows are split into calls.
- */
-@inline function weightedSum(w: i32, count: i32, p: usize, vptr: usize, off: usize, out: usize): void {
-  let a0 = loadLanes(out, w), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0), a4 = f32x4.splat(0), a5 = f32x4.splat(0);
-  if (w > 4) a1 = loadLanes(out + 16, w - 4);
-  if (w > 8) a2 = loadLanes(out + 32, w - 8);
-  if (w > 12) a3 = loadLanes(out + 48, w - 12);
-  if (w > 16) a4 = loadLanes(out + 64, w - 16);
-  if (w > 20) a5 = loadLanes(out + 80, w - 20);
-  if (w == 24) {
-    for (let t = 0; t < count; t++) {
-      const pv = f32x4.splat(load<f32>(p + (<usize>t << 2)));
-      const v = <usize>load<i32>(vptr + (<usize>t << 2)) + off;
-      a0 = madd(pv, v128.load(v), a0);
-      a1 = madd(pv, v128.load(v, 16), a1);
-      a2 = madd(pv, v128.load(v, 32), a2);
-      a3 = madd(pv, v128.load(v, 48), a3);
-      a4 = madd(pv, v128.load(v, 64), a4);
-      a5 = madd(pv, v128.load(v, 80), a5);
-    }
-  } else if (w == 16) {
-    for (let t = 0; t < count; t++) {
-      const pv = f32x4.splat(load<f32>(p + (<usize>t << 2)));
-      const v = <usize>load<i32>(vptr + (<usize>t << 2)) + off;
-      a0 = madd(pv, v128.load(v), a0);
-      a1 = madd(pv, v128.load(v, 16), a1);
-      a2 = madd(pv, v128.load(v, 32), a2);
-      a3 = madd(pv, v128.load(v, 48), a3);
-    }
+@inline function addFourKeys(m: i32, out: usize, v0: usize, v1: usize, v2: usize, v3: usize, p0: v128, p1: v128, p2: v128, p3: v128): void {
+  if (m == 4) {
+    let a = v128.load(out);
+    a = madd(p0, v128.load(v0), a);
+    a = madd(p1, v128.load(v1), a);
+    a = madd(p2, v128.load(v2), a);
+    a = madd(p3, v128.load(v3), a);
+    v128.store(out, a);
   } else {
-    for (let t = 0; t < count; t++) {
-      const pv = f32x4.splat(load<f32>(p + (<usize>t << 2)));
-      const v = <usize>load<i32>(vptr + (<usize>t << 2)) + off;
-      a0 = madd(pv, loadLanes(v, w), a0);
-      if (w > 4) a1 = madd(pv, loadLanes(v + 16, w - 4), a1);
-      if (w > 8) a2 = madd(pv, loadLanes(v + 32, w - 8), a2);
-      if (w > 12) a3 = madd(pv, loadLanes(v + 48, w - 12), a3);
-      if (w > 16) a4 = madd(pv, loadLanes(v + 64, w - 16), a4);
-      if (w > 20) a5 = madd(pv, loadLanes(v + 80, w - 20), a5);
-    }
+    let a = loadLanes(out, m);
+    a = madd(p0, loadLanes(v0, m), a);
+    a = madd(p1, loadLanes(v1, m), a);
+    a = madd(p2, loadLanes(v2, m), a);
+    a = madd(p3, loadLanes(v3, m), a);
+    storeLanes(out, a, m);
   }
-  storeLanes(out, a0, w);
-  if (w > 4) storeLanes(out + 16, a1, w - 4);
-  if (w > 8) storeLanes(out + 32, a2, w - 8);
-  if (w > 12) storeLanes(out + 48, a3, w - 12);
-  if (w > 16) storeLanes(out + 64, a4, w - 16);
-  if (w > 20) storeLanes(out + 80, a5, w - 20);
 }
 
 /**
@@ -270,11 +238,12 @@ const VALUE_BLOCK = 16;
  * Work per query, all heads together: the visible keys are listed once (pointers to kv head
  * 0, without a division or a branch per key); the logits of three keys at a time come for every
  * head in turn (dot3: six independent chains), so the cache, whose steps hold the keys of all
- * heads side by side, is read front to back; exp runs on vectors; the weighted sum runs over
- * blocks of VALUE_BLOCK keys for every head in turn, with six output vectors in registers and
- * the sums kept in OUT between blocks. Decode step d = 512 (8 x 64) over 257 keys, relaxed
- * build: 43 µs before (one head at a time, a list and a division per key and head, scalar Σe,
- * p = e / Σe per key, accumulators spilled) -> 28.5 µs.
+ * heads side by side, is read front to back; exp runs on vectors; the weighted sum takes four
+ * keys at a time for every head in turn (addFourKeys), the sums kept in OUT. Decode step d =
+ * 512 (8 x 64) over 257 keys, relaxed build: 43 µs before (one head at a time, a list and a
+ * division per key and head, scalar Σe, p = e / Σe per key, accumulators spilled) -> 28.5 µs
+ * -> 26.2 µs (four keys at a time instead of blocks of 16 keys with six accumulators; the
+ * logits' three horizontal sums together).
  */
 export function f32_attention(d: usize): void {
   const batch = slot(d, BATCH), nq = slot(d, QUERIES), heads = slot(d, HEADS), kvHeads = slot(d, KV_HEADS);
@@ -505,14 +474,35 @@ export function f32_attention(d: usize): void {
         }
       }
 
-      // out = (Σ e v) · (1 / Σe), sinks first, then keys: blocks of VALUE_BLOCK keys for every
-      // head in turn (the cache again read front to back), the sums kept in out between blocks.
+      // out = (Σ e v) · (1 / Σe), sinks first, then keys.
       memory.fill(op, 0, <usize>heads * uB);
-      for (let t0 = from; t0 < n; t0 += VALUE_BLOCK) {
-        const cnt = min(VALUE_BLOCK, n - t0), tB = <usize>t0 << 2;
+      let t0 = from;
+      for (; t0 + 4 <= n; t0 += 4) {
+        const e = vptr + (<usize>t0 << 2), tB = <usize>t0 << 2;
+        const v0 = <usize>load<i32>(e), v1 = <usize>load<i32>(e, 4), v2 = <usize>load<i32>(e, 8), v3 = <usize>load<i32>(e, 12);
         for (let h = 0; h < heads; h++) {
           const vo = <usize>(h / group) * uB, oh = op + <usize>h * uB, row = rows + <usize>h * listB + tB;
-          for (let j = 0; j < u; j += 24) weightedSum(min(24, u - j), cnt, row, vptr + tB, vo + (<usize>j << 2), oh + (<usize>j << 2));
+          const p0 = f32x4.splat(load<f32>(row)), p1 = f32x4.splat(load<f32>(row, 4)), p2 = f32x4.splat(load<f32>(row, 8)), p3 = f32x4.splat(load<f32>(row, 12));
+          // Whole vectors, then the partial one (a branch on the width inside the loop cost 1.3x).
+          let j = 0;
+          for (; j + 4 <= u; j += 4) {
+            const o = vo + (<usize>j << 2);
+            addFourKeys(4, oh + (<usize>j << 2), v0 + o, v1 + o, v2 + o, v3 + o, p0, p1, p2, p3);
+          }
+          if (j < u) {
+            const o = vo + (<usize>j << 2);
+            addFourKeys(u - j, oh + (<usize>j << 2), v0 + o, v1 + o, v2 + o, v3 + o, p0, p1, p2, p3);
+          }
+        }
+      }
+      for (; t0 < n; t0++) {
+        const v0 = <usize>load<i32>(vptr + (<usize>t0 << 2)), tB = <usize>t0 << 2;
+        for (let h = 0; h < heads; h++) {
+          const vo = <usize>(h / group) * uB, oh = op + <usize>h * uB, p0 = f32x4.splat(load<f32>(rows + <usize>h * listB + tB));
+          for (let j = 0; j < u; j += 4) {
+            const o = vo + (<usize>j << 2), m = u - j, oo = oh + (<usize>j << 2);
+            storeLanes(oo, madd(p0, loadLanes(v0 + o, m), loadLanes(oo, m)), m);
+          }
         }
       }
       for (let h = 0; h < heads; h++) {

@@ -1,6 +1,6 @@
 // Tester of assembly/attention.ts against a scalar f64 reference written from the kernel's doc
-// block. f32_attention: units around the SIMD width (1..9, 16, 17) and the value tile (24, 25,
-// 64), many keys (several value blocks, sinks without values), MHA and GQA, queries and
+// block. f32_attention: units around the SIMD width (1..9, 16, 17) and beyond (24, 25, 64),
+// many keys (counts leaving 0-3 after the weighted sum's fours, sinks without values), MHA and GQA, queries and
 // keys split between a ring (wrapping at every head position) and a linear block, windows
 // (past/future, unbounded, KV_FIRST), random masks with NaN at invalid keys and values, queries
 // that see nothing, sinks (embeddings and scalars), soft cap, per-unit query and key scales,
@@ -266,7 +266,7 @@ describe('f32_attention', () => {
     }
   });
 
-  it('many keys: logits three at a time, values in blocks of 16 keys, sinks without values', () => {
+  it('many keys: logits three at a time, values four keys at a time (and 1-3 left), sinks without values', () => {
     let seed = 250;
     for (const [kvCap, kvLin] of [[20, 17], [37, 0], [0, 40]] as const) {
       for (const [sinks, scalars] of [[0, false], [2, false], [1, true]] as const) {
