@@ -1,21 +1,8 @@
 // Time-axis kernels of the DSP layers (src/layers/dsp.ts): framing, overlap-add and the Lookahead
 // countdown (overlap-add masks use mask_conv_transpose in conv.ts). Layouts are [batch, time, ...]
 // row-major; a "row" is one time step of one batch item (rowBytes bytes, or c floats).
+import { runEnd } from './mask';
 import { addInto } from './simd';
-
-/**
- * The end of the run of mask bytes equal to `byte` (0 or 1) that starts at `from`: the first r
- * in [from, to) whose byte differs, else `to`. Eight bytes at a time: framing 16 kHz audio
- * scans 400 bytes per frame, which one byte at a time took longer than copying the frame (STFT
- * 400/160 over 40,960 samples: seq_frame 4.4 % of a frontend's layer() call).
- */
-@inline function runEnd(mb: usize, from: i32, to: i32, byte: u8): i32 {
-  const word = <u64>byte * 0x0101010101010101;
-  let r = from;
-  while (r + 8 <= to && load<u64>(mb + <usize>r) == word) r += 8;
-  while (r < to && load<u8>(mb + <usize>r) == byte) r++;
-  return r;
-}
 
 /**
  * Frames: out[b, j, i] = row (j * frameStep + i - padLeft) of src[b], for j < tOut and i <
