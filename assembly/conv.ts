@@ -99,8 +99,10 @@ export function f32_dwconv1d_pack(k: i32, cm: i32, w: usize, out: usize): void {
 
 /**
  * Depthwise with depth multiplier m: y[b, t, c*m + j] = bias[c*m + j] + sum_i x[b, t*s + i*d, c] * w[i, c*m + j].
- * x [B, tIn, C] already padded in time; wp = w [k, C*m] (the reference's [k, 1, C*m]) packed by
- * f32_dwconv1d_pack; bias [C*m] or 0; y [B, tOut, C*m]. Needs tIn >= (tOut - 1) * s + (k - 1) * d + 1.
+ * x [B, tIn, C] already padded in time, its first `pastT` steps read from `past` [B, pastT, C]
+ * and the others from `block` [B, tIn - pastT, C] (a step reads its buffered past where the
+ * state keeps it; pastT = 0 reads block only); wp = w [k, C*m] (the reference's [k, 1, C*m])
+ * packed by f32_dwconv1d_pack; bias [C*m] or 0; y [B, tOut, C*m]. Needs tIn >= (tOut - 1) * s + (k - 1) * d + 1.
  * SIMD over 4 output channels (four independent chains per block when m = 1; inputs gathered lane
  * by lane when m > 1), scalar tail; not in place; never reads or writes past the last element.
  * Each output sums bias, then the taps in order, whatever its block, so a step and a whole
@@ -108,14 +110,17 @@ export function f32_dwconv1d_pack(k: i32, cm: i32, w: usize, out: usize): void {
  */
 export function f32_dwconv1d(
   batch: i32, tIn: i32, tOut: i32, c: i32, m: i32, k: i32, s: i32, d: i32,
-  x: usize, wp: usize, bias: usize, y: usize,
+  past: usize, pastT: i32, block: usize, wp: usize, bias: usize, y: usize,
 ): void {
   const cm = c * m;
   const rowIn = <usize>c << 2, rowOut = <usize>cm << 2, tapIn = <usize>d * rowIn;
   for (let b = 0; b < batch; b++) {
-    const xb = x + <usize>(b * tIn) * rowIn, yb = y + <usize>(b * tOut) * rowOut;
+    const pb = past + <usize>(b * pastT) * rowIn, xb = block + <usize>(b * (tIn - pastT)) * rowIn, yb = y + <usize>(b * tOut) * rowOut;
     for (let t = 0; t < tOut; t++) {
-      const xt = xb + <usize>(t * s) * rowIn, yt = yb + <usize>t * rowOut;
+      // Taps [0, split) read the past from xt on, taps [split, k) the block from xs on.
+      const r = t * s, split = r < pastT ? min(k, (pastT - r + d - 1) / d) : 0;
+      const xt = split ? pb + <usize>r * rowIn : xb + <usize>(r - pastT) * rowIn;
+      const xs = xb + <usize>(r + split * d - pastT) * rowIn, yt = yb + <usize>t * rowOut;
       for (let o0 = 0; o0 < cm; o0 += DW_BLOCK) {
         const nb = min(DW_BLOCK, cm - o0), tapW = <usize>nb << 2;
         const wb = wp + (<usize>(o0 * k) << 2), ob0 = <usize>o0 << 2;
@@ -126,14 +131,18 @@ export function f32_dwconv1d(
             a0 = v128.load(bias + ob0); a1 = v128.load(bias + ob0, 16);
             a2 = v128.load(bias + ob0, 32); a3 = v128.load(bias + ob0, 48);
           }
-          let xr = xt + ob0, wr = wb;
-          for (let i = 0; i < k; i++) {
-            a0 = madd(v128.load(xr), v128.load(wr), a0);
-            a1 = madd(v128.load(xr, 16), v128.load(wr, 16), a1);
-            a2 = madd(v128.load(xr, 32), v128.load(wr, 32), a2);
-            a3 = madd(v128.load(xr, 48), v128.load(wr, 48), a3);
-            xr += tapIn;
-            wr += tapW;
+          let xr = xt + ob0, wr = wb, i = 0;
+          for (let n = split; ; n = k) {
+            for (; i < n; i++) {
+              a0 = madd(v128.load(xr), v128.load(wr), a0);
+              a1 = madd(v128.load(xr, 16), v128.load(wr, 16), a1);
+              a2 = madd(v128.load(xr, 32), v128.load(wr, 32), a2);
+              a3 = madd(v128.load(xr, 48), v128.load(wr, 48), a3);
+              xr += tapIn;
+              wr += tapW;
+            }
+            if (n == k) break;
+            xr = xs + ob0;
           }
           v128.store(yt + ob0, a0); v128.store(yt + ob0, a1, 16);
           v128.store(yt + ob0, a2, 32); v128.store(yt + ob0, a3, 48);
@@ -145,20 +154,24 @@ export function f32_dwconv1d(
           const ob = <usize>o << 2;
           const i0 = <usize>(o / m) << 2, i1 = <usize>((o + 1) / m) << 2, i2 = <usize>((o + 2) / m) << 2, i3 = <usize>((o + 3) / m) << 2;
           let acc = bias ? v128.load(bias + ob) : f32x4.splat(0);
-          let xr = xt, wr = wb + (ob - ob0);
-          for (let i = 0; i < k; i++) {
-            let xv: v128;
-            if (m == 1) {
-              xv = v128.load(xr + i0);
-            } else {
-              xv = f32x4.splat(load<f32>(xr + i0));
-              xv = f32x4.replace_lane(xv, 1, load<f32>(xr + i1));
-              xv = f32x4.replace_lane(xv, 2, load<f32>(xr + i2));
-              xv = f32x4.replace_lane(xv, 3, load<f32>(xr + i3));
+          let xr = xt, wr = wb + (ob - ob0), i = 0;
+          for (let n = split; ; n = k) {
+            for (; i < n; i++) {
+              let xv: v128;
+              if (m == 1) {
+                xv = v128.load(xr + i0);
+              } else {
+                xv = f32x4.splat(load<f32>(xr + i0));
+                xv = f32x4.replace_lane(xv, 1, load<f32>(xr + i1));
+                xv = f32x4.replace_lane(xv, 2, load<f32>(xr + i2));
+                xv = f32x4.replace_lane(xv, 3, load<f32>(xr + i3));
+              }
+              acc = madd(xv, v128.load(wr), acc);
+              xr += tapIn;
+              wr += tapW;
             }
-            acc = madd(xv, v128.load(wr), acc);
-            xr += tapIn;
-            wr += tapW;
+            if (n == k) break;
+            xr = xs;
           }
           v128.store(yt + ob, acc);
         }
@@ -166,11 +179,15 @@ export function f32_dwconv1d(
         for (; o < o0 + nb; o++) {
           const ob = <usize>o << 2, ib = <usize>(o / m) << 2;
           let acc: f32 = bias ? load<f32>(bias + ob) : 0;
-          let xr = xt + ib, wr = wb + (ob - ob0);
-          for (let i = 0; i < k; i++) {
-            acc += load<f32>(xr) * load<f32>(wr);
-            xr += tapIn;
-            wr += tapW;
+          let xr = xt + ib, wr = wb + (ob - ob0), i = 0;
+          for (let n = split; ; n = k) {
+            for (; i < n; i++) {
+              acc += load<f32>(xr) * load<f32>(wr);
+              xr += tapIn;
+              wr += tapW;
+            }
+            if (n == k) break;
+            xr = xs + ib;
           }
           store<f32>(yt + ob, acc);
         }

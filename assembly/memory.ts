@@ -47,6 +47,20 @@ export function seq_slice_time(batch: i32, tIn: i32, t0: i32, tOut: i32, rowByte
 }
 
 /**
+ * state [B, W, row] = the last W steps of [state ‖ block] along time, in place; block
+ * [B, T, row] must not overlap state. The buffer of a streaming layer after a block.
+ */
+export function seq_shift_in(batch: i32, w: i32, t: i32, rowBytes: i32, state: usize, block: usize): void {
+  const sw = <usize>(w * rowBytes), st = <usize>(t * rowBytes);
+  const kept = t < w ? sw - st : 0;
+  for (let b = 0; b < batch; b++) {
+    const sb = state + <usize>b * sw, bb = block + <usize>b * st;
+    if (kept) memory.copy(sb, sb + st, kept);
+    memory.copy(sb + kept, bb + st - (sw - kept), sw - kept);
+  }
+}
+
+/**
  * out [B, left + T + right, row] = src padded in time; the padding bytes are leftByte and
  * rightByte (0 gives 0.0f values or invalid mask steps, 1 gives valid mask steps).
  */

@@ -162,8 +162,14 @@ export function bufferBlock(
   out.mask = ctx.alloc(batch * tIn);
   k.seq_concat_time(batch, w, time, row, sv.ptr, values, out.values);
   k.seq_concat_time(batch, w, time, 1, sm.ptr, mask, out.mask);
-  k.seq_slice_time(batch, tIn, time, w, row, out.values, sv.ptr);
-  k.seq_slice_time(batch, tIn, time, w, 1, out.mask, sm.ptr);
+  shiftIn(ctx, state, batch, w, time, row, values, mask);
+}
+
+/** The buffer state [values [B, W, ...], mask [B, W]] keeps the last W steps of [buffer ‖ block], in place. */
+function shiftIn(ctx: RunContext, state: readonly StateBuffer[], batch: number, w: number, time: number, row: number, values: number, mask: number): void {
+  const [sv, sm] = state as [StateBuffer, StateBuffer];
+  ctx.rt.k.seq_shift_in(batch, w, time, row, sv.ptr, values);
+  ctx.rt.k.seq_shift_in(batch, w, time, 1, sm.ptr, mask);
 }
 
 /** Spatial padding of Conv2D and Conv3D: a mode, or explicit [left, right] amounts. */
@@ -404,8 +410,6 @@ abstract class BaseConvLayer extends Layer {
   private readonly bufferWidth: number;
   private readonly activation: UnaryKernel | null;
   private readonly masks: ConvMask;
-  /** The input of the current step: [buffer ‖ block] when buffered (reused by every step). */
-  private readonly block = { values: 0, mask: 0 };
 
   /** `time` is the time axis of the config; `spatial` names the input axes between time and channels. */
   constructor(config: LayerConfig & { activation?: string }, ctx: BuildContext, time: TimeGeometry, spatial: readonly string[] = []) {
@@ -436,6 +440,15 @@ abstract class BaseConvLayer extends Layer {
 
   /** y [batch, tOut, ...outShape] = the convolution of x [batch, tIn, ...inShape] (padded in time, valid there), plus bias. */
   protected abstract convolve(ctx: RunContext, batch: number, tIn: number, tOut: number, x: number, y: number): void;
+
+  /**
+   * The same product over [past ‖ block], reading the past [batch, w, ...inShape] where the state
+   * keeps it and the block [batch, time, ...inShape] where it is; false (nothing done) when the
+   * product needs them as one copy.
+   */
+  protected convolveWithPast(_ctx: RunContext, _batch: number, _past: number, _w: number, _block: number, _time: number, _tOut: number, _y: number): boolean {
+    return false;
+  }
 
   /** A new output [batch, tOut, ...outShape]: convolve, then the activation in place. */
   private convolveAndActivate(ctx: RunContext, batch: number, tIn: number, tOut: number, x: number): number {
@@ -471,15 +484,23 @@ abstract class BaseConvLayer extends Layer {
 
   runStep(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
-    const w = this.bufferWidth;
-    const block = this.block;
-    block.values = this.maskedValues(ctx, x);
-    block.mask = x.mask;
-    // The buffer supplies the past: convolve [buffer ‖ block] without padding.
-    if (w > 0) bufferBlock(ctx, this.stateOf(ctx), batch, w, time, this.stepIn * 4, block.values, block.mask, block);
-    const tIn = w + time, tOut = time / this.s;
-    const y = this.convolveAndActivate(ctx, batch, tIn, tOut, block.values);
-    return this.result(y, this.masks.step(ctx, batch, tIn, tOut, block.mask), batch, tOut);
+    const w = this.bufferWidth, tIn = w + time, tOut = time / this.s, row = this.stepIn * 4;
+    const values = this.maskedValues(ctx, x);
+    if (w === 0) return this.result(this.convolveAndActivate(ctx, batch, time, tOut, values), this.masks.step(ctx, batch, time, tOut, x.mask), batch, tOut);
+    // The buffer supplies the past: convolve [buffer ‖ block] without padding, then keep its last w steps.
+    const state = this.stateOf(ctx), k = ctx.rt.k;
+    const mask = ctx.alloc(batch * tIn);
+    k.seq_concat_time(batch, w, time, 1, state[1]!.ptr, x.mask, mask);
+    const yMask = this.masks.step(ctx, batch, tIn, tOut, mask);
+    const y = this.allocOutput(ctx, batch, tOut);
+    if (!this.convolveWithPast(ctx, batch, state[0]!.ptr, w, values, time, tOut, y)) {
+      const joined = ctx.alloc(batch * tIn * row);
+      k.seq_concat_time(batch, w, time, row, state[0]!.ptr, values, joined);
+      this.convolve(ctx, batch, tIn, tOut, joined, y);
+    }
+    this.activation?.(k, batch * tOut * product(this.output.shape), y, y);
+    shiftIn(ctx, state, batch, w, time, row, values, x.mask);
+    return this.result(y, yMask, batch, tOut);
   }
 
   /** x's values with invalid steps zeroed (a select, so NaN never leaks), when the kernel spans more than one step. */
@@ -662,10 +683,17 @@ export class Conv1DLayer extends BaseConvLayer {
       case 'gemm':
         return k.f32_conv1d(batch, tIn, tOut, this.cin, this.filters, this.k, this.s, this.d, this.groups, x, p.packed.ptr, bias, y);
       case 'depthwise':
-        return k.f32_dwconv1d(batch, tIn, tOut, this.cin, this.filters / this.cin, this.k, this.s, this.d, x, p.packed.ptr, bias, y);
+        return k.f32_dwconv1d(batch, tIn, tOut, this.cin, this.filters / this.cin, this.k, this.s, this.d, 0, 0, x, p.packed.ptr, bias, y);
       case 'int8':
         return this.convolveInt8(ctx, p.q8, batch, tIn, tOut, x, bias, y);
     }
+  }
+
+  protected override convolveWithPast(ctx: RunContext, batch: number, past: number, w: number, block: number, time: number, tOut: number, y: number): boolean {
+    const p = this.product;
+    if (p.kind !== 'depthwise') return false;
+    ctx.rt.k.f32_dwconv1d(batch, w + time, tOut, this.cin, this.filters / this.cin, this.k, this.s, this.d, past, w, block, p.packed.ptr, this.weights.bias?.ptr ?? 0, y);
+    return true;
   }
 
   private convolveInt8(ctx: RunContext, q8: Q8Weights, batch: number, tIn: number, tOut: number, x: number, bias: number, y: number): void {
@@ -741,7 +769,12 @@ export class DepthwiseConv1DLayer extends BaseConvLayer {
   }
 
   protected convolve(ctx: RunContext, batch: number, tIn: number, tOut: number, x: number, y: number): void {
-    ctx.rt.k.f32_dwconv1d(batch, tIn, tOut, this.cin, this.multiplier, this.k, this.s, this.d, x, this.packed.ptr, this.bias?.ptr ?? 0, y);
+    this.convolveWithPast(ctx, batch, 0, 0, x, tIn, tOut, y);
+  }
+
+  protected override convolveWithPast(ctx: RunContext, batch: number, past: number, w: number, block: number, time: number, tOut: number, y: number): boolean {
+    ctx.rt.k.f32_dwconv1d(batch, w + time, tOut, this.cin, this.multiplier, this.k, this.s, this.d, past, w, block, this.packed.ptr, this.bias?.ptr ?? 0, y);
+    return true;
   }
 }
 

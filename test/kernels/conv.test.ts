@@ -66,7 +66,9 @@ function runCase(c: ConvCase, depthwise: boolean, seed: number): string | null {
     const pbias = c.bias ? pb : 0;
     if (depthwise) {
       rt.k.f32_dwconv1d_pack(k, f, pw, pp);
-      rt.k.f32_dwconv1d(batch, tIn, tOut, cIn, g, k, s, d, px, pp, pbias, py);
+      rt.k.f32_dwconv1d(batch, tIn, tOut, cIn, g, k, s, d, 0, 0, px, pp, pbias, py);
+      const split = splitPast(c, tIn, x, pp, pbias, py);
+      if (split) return split;
     } else {
       rt.k.f32_conv1d_pack(k, cIn, f, g, d, pw, pp);
       rt.k.f32_conv1d(batch, tIn, tOut, cIn, f, k, s, d, g, px, pp, pbias, py);
@@ -99,6 +101,35 @@ function runCase(c: ConvCase, depthwise: boolean, seed: number): string | null {
   }
 }
 
+/**
+ * f32_dwconv1d with x's first steps read from a separate past (as a step reads its buffer from
+ * the state) must give y's bits for every split; returns a failure description, or null.
+ */
+function splitPast(c: ConvCase, tIn: number, x: Float64Array, pp: number, pbias: number, py: number): string | null {
+  const { batch, tOut, cIn, f, k, s, d, g } = c;
+  const want = new Float32Array(rt.memory.buffer, py, batch * tOut * f).slice();
+  for (const pastT of new Set([1, (tIn >> 1) || 1, tIn - 1, tIn])) {
+    const rows = (from: number, to: number) => Float64Array.from({ length: batch * (to - from) * cIn }, (_, i) => {
+      const b = Math.floor(i / ((to - from) * cIn)), r = i % ((to - from) * cIn);
+      return x[b * tIn * cIn + from * cIn + r]!;
+    });
+    const scratch = new Scratch();
+    try {
+      const past = scratch.put(rows(0, pastT)), block = scratch.put(rows(pastT, tIn));
+      const y = scratch.guarded(new Float32Array(batch * tOut * f));
+      rt.k.f32_dwconv1d(batch, tIn, tOut, cIn, g, k, s, d, past, pastT, block, pp, pbias, y);
+      const guards = scratch.guardsIntact(y, want.length);
+      if (guards) return `past of ${pastT} steps: ${guards}`;
+      const got = scratch.read(y, want.length);
+      const i = got.findIndex((v, j) => !Object.is(v, want[j]));
+      if (i >= 0) return `past of ${pastT} steps: y[${i}] = ${got[i]}, ${want[i]} in one piece`;
+    } finally {
+      scratch.release();
+    }
+  }
+  return null;
+}
+
 describe('f32_conv1d', () => {
   it('matches the reference (one group, dilation 1), batches of one-step items included', () => {
     let seed = 1;
@@ -123,7 +154,7 @@ describe('f32_conv1d', () => {
 });
 
 describe('f32_dwconv1d', () => {
-  it('matches the reference for channels around the 4-lane tile and 16-channel blocks, depth multipliers 1..3', () => {
+  it('matches the reference for channels around the 4-lane tile and 16-channel blocks, depth multipliers 1..3, with the past read apart bit for bit', () => {
     let seed = 200;
     for (const cIn of [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 19, 35])
       for (const m of [1, 2, 3])
