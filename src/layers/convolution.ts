@@ -130,6 +130,17 @@ export class ConvMask {
     return this.window(ctx, batch, tIn, tOut, 0, false, false, mask);
   }
 
+  /**
+   * step() over [past ‖ block] given apart (past [batch, w], block [batch, time]): same-like
+   * outputs aligned within the block (causal and semicausal modes) read the block's mask alone.
+   */
+  stepWithPast(ctx: RunContext, batch: number, past: number, w: number, block: number, time: number, tOut: number): number {
+    if (this.sameLike && this.left >= w) return this.select(ctx, batch, time, tOut, this.left - w, block);
+    const mask = ctx.alloc(batch * (w + time));
+    ctx.rt.k.seq_concat_time(batch, w, time, 1, past, block, mask);
+    return this.step(ctx, batch, w + time, tOut, mask);
+  }
+
   /** out[b, j] = mask[b, offset + j * s]. */
   private select(ctx: RunContext, batch: number, tIn: number, tOut: number, offset: number, mask: number): number {
     if (this.s === 1 && offset === 0 && tIn === tOut) return mask;
@@ -489,9 +500,7 @@ abstract class BaseConvLayer extends Layer {
     if (w === 0) return this.result(this.convolveAndActivate(ctx, batch, time, tOut, values), this.masks.step(ctx, batch, time, tOut, x.mask), batch, tOut);
     // The buffer supplies the past: convolve [buffer ‖ block] without padding, then keep its last w steps.
     const state = this.stateOf(ctx), k = ctx.rt.k;
-    const mask = ctx.alloc(batch * tIn);
-    k.seq_concat_time(batch, w, time, 1, state[1]!.ptr, x.mask, mask);
-    const yMask = this.masks.step(ctx, batch, tIn, tOut, mask);
+    const yMask = this.masks.stepWithPast(ctx, batch, state[1]!.ptr, w, x.mask, time, tOut);
     const y = this.allocOutput(ctx, batch, tOut);
     if (!this.convolveWithPast(ctx, batch, state[0]!.ptr, w, values, time, tOut, y)) {
       const joined = ctx.alloc(batch * tIn * row);
