@@ -189,7 +189,7 @@ export function checkConstants(constants: unknown, what: string): Constants {
     else if (!isConstantArray(c)) {
       const values = (c as { values?: unknown } | null)?.values;
       if (ArrayBuffer.isView(values) && isDetachedView(values)) {
-        throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: the buffer of its values was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
+        throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: the buffer of its values was detached (transferred elsewhere, e.g. to a worker), expected one this thread owns; pass a copy`);
       }
       throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: expected a Sequence or an array { values: Float32Array or Int32Array, shape } (values filling the shape), got ${show(c)}`);
     }

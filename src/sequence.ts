@@ -76,7 +76,7 @@ function checkParts(values: Values, mask: Uint8Array, shape: readonly number[], 
     );
   }
   const detached = isDetachedView(values) ? 'values' : mask instanceof Uint8Array && isDetachedView(mask) ? 'mask' : null;
-  if (detached) throw new SeqLayersError('BAD_INPUT', `${what}: the buffer of its ${detached} was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
+  if (detached) throw new SeqLayersError('BAD_INPUT', `${what}: the buffer of its ${detached} was detached (transferred elsewhere, e.g. to a worker), expected one this thread owns; pass a copy`);
   const n = product(shape) * dtypeWidth(dt);
   if (values.length !== n) {
     throw new SeqLayersError('BAD_INPUT', `${what}: shape ${show(shape)} (${dt}) needs ${n} values, got ${values.length}`);

@@ -211,7 +211,7 @@ describe('arguments of the model API', () => {
       const x = block(3);
       detach(x[part]);
       for (const [what, run] of [['layer', () => model.layer(x)], ['step', () => model.step(x, model.initialState(1))], ['stepInto', () => model.stepInto(x, model.initialState(1), out)]] as const) {
-        expect(run).toThrow(`[BAD_INPUT] ${what}: the input: the buffer of its ${part} was detached (transferred elsewhere, e.g. to a worker); pass a copy`);
+        expect(run).toThrow(`[BAD_INPUT] ${what}: the input: the buffer of its ${part} was detached (transferred elsewhere, e.g. to a worker), expected one this thread owns; pass a copy`);
       }
       expect(() => x.sliceTime(0, 1)).toThrow(`[BAD_INPUT] slice: the Sequence: the buffer of its ${part} was detached`);
       expect(() => sl.Sequence.concatenate([block(1), x])).toThrow(`[BAD_INPUT] Sequence.concatenate: the Sequence at index 1: the buffer of its ${part} was detached`);

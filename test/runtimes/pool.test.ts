@@ -278,7 +278,7 @@ describe('seqlayers/workers: pool', () => {
     await expect(s.process(blocks[0]!, { constants: { speaker } })).rejects.toThrow(/^\[MISSING_CONSTANT\].*constants\.seg/);
     const gone = { values: new Float32Array(8), shape: [2, 4] };
     structuredClone(gone.values.buffer, { transfer: [gone.values.buffer] });
-    await expect(s.push(blocks[0]!, { constants: { speaker: gone, seg: seg[0]! } })).rejects.toThrow('[BAD_INPUT] push: constants.speaker: the buffer of its values was detached (transferred elsewhere, e.g. to a worker); pass a copy');
+    await expect(s.push(blocks[0]!, { constants: { speaker: gone, seg: seg[0]! } })).rejects.toThrow('[BAD_INPUT] push: constants.speaker: the buffer of its values was detached (transferred elsewhere, e.g. to a worker), expected one this thread owns; pass a copy');
     await expect(pool.open({ constants: 7 as never })).rejects.toThrow('[BAD_INPUT] open: expected constants as an object of Sequences and arrays by name, got 7');
     const again = await pool.open({ batch: 2, constants: { text } });
     sl.assertSequencesClose(await again.process(blocks[0]!, { constants: constantsOf(0) }), expected.sliceTime(0, 4), 'a second stream', 0, 0);
