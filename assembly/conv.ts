@@ -106,94 +106,137 @@ export function f32_dwconv1d_pack(k: i32, cm: i32, w: usize, out: usize): void {
  * SIMD over 4 output channels (four independent chains per block when m = 1; inputs gathered lane
  * by lane when m > 1), scalar tail; not in place; never reads or writes past the last element.
  * Each output sums bias, then the taps in order, whatever its block, so a step and a whole
- * sequence give the same bits.
+ * sequence give the same bits: an output whose taps reach into the past sums the past's taps,
+ * stores, and goes on from its stored sums over the block's taps (a float32 store is exact).
  */
 export function f32_dwconv1d(
   batch: i32, tIn: i32, tOut: i32, c: i32, m: i32, k: i32, s: i32, d: i32,
   past: usize, pastT: i32, block: usize, wp: usize, bias: usize, y: usize,
 ): void {
-  const cm = c * m;
-  const rowIn = <usize>c << 2, rowOut = <usize>cm << 2, tapIn = <usize>d * rowIn;
+  const rowIn = <usize>c << 2, rowOut = <usize>(c * m) << 2;
+  // Outputs t < reach read taps from the past (t * s < pastT); the others the block alone.
+  const reach = min(tOut, (pastT + s - 1) / s);
   for (let b = 0; b < batch; b++) {
     const pb = past + <usize>(b * pastT) * rowIn, xb = block + <usize>(b * (tIn - pastT)) * rowIn, yb = y + <usize>(b * tOut) * rowOut;
-    for (let t = 0; t < tOut; t++) {
-      // Taps [0, split) read the past from xt on, taps [split, k) the block from xs on.
-      const r = t * s, split = r < pastT ? min(k, (pastT - r + d - 1) / d) : 0;
-      const xt = split ? pb + <usize>r * rowIn : xb + <usize>(r - pastT) * rowIn;
-      const xs = xb + <usize>(r + split * d - pastT) * rowIn, yt = yb + <usize>t * rowOut;
-      for (let o0 = 0; o0 < cm; o0 += DW_BLOCK) {
-        const nb = min(DW_BLOCK, cm - o0), tapW = <usize>nb << 2;
-        const wb = wp + (<usize>(o0 * k) << 2), ob0 = <usize>o0 << 2;
-        if (m == 1 && nb == DW_BLOCK) {
-          // Four independent chains of k multiply-adds (one chain waits on the FMA latency).
-          let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-          if (bias) {
-            a0 = v128.load(bias + ob0); a1 = v128.load(bias + ob0, 16);
-            a2 = v128.load(bias + ob0, 32); a3 = v128.load(bias + ob0, 48);
-          }
-          let xr = xt + ob0, wr = wb, i = 0;
-          for (let n = split; ; n = k) {
-            for (; i < n; i++) {
-              a0 = madd(v128.load(xr), v128.load(wr), a0);
-              a1 = madd(v128.load(xr, 16), v128.load(wr, 16), a1);
-              a2 = madd(v128.load(xr, 32), v128.load(wr, 32), a2);
-              a3 = madd(v128.load(xr, 48), v128.load(wr, 48), a3);
-              xr += tapIn;
-              wr += tapW;
-            }
-            if (n == k) break;
-            xr = xs + ob0;
-          }
-          v128.store(yt + ob0, a0); v128.store(yt + ob0, a1, 16);
-          v128.store(yt + ob0, a2, 32); v128.store(yt + ob0, a3, 48);
-          continue;
-        }
-        // 4 output channels at a time; lane j reads input channel (o + j) / m.
-        let o = o0;
-        for (; o + 4 <= o0 + nb; o += 4) {
-          const ob = <usize>o << 2;
-          const i0 = <usize>(o / m) << 2, i1 = <usize>((o + 1) / m) << 2, i2 = <usize>((o + 2) / m) << 2, i3 = <usize>((o + 3) / m) << 2;
-          let acc = bias ? v128.load(bias + ob) : f32x4.splat(0);
-          let xr = xt, wr = wb + (ob - ob0), i = 0;
-          for (let n = split; ; n = k) {
-            for (; i < n; i++) {
-              let xv: v128;
-              if (m == 1) {
-                xv = v128.load(xr + i0);
-              } else {
-                xv = f32x4.splat(load<f32>(xr + i0));
-                xv = f32x4.replace_lane(xv, 1, load<f32>(xr + i1));
-                xv = f32x4.replace_lane(xv, 2, load<f32>(xr + i2));
-                xv = f32x4.replace_lane(xv, 3, load<f32>(xr + i3));
-              }
-              acc = madd(xv, v128.load(wr), acc);
-              xr += tapIn;
-              wr += tapW;
-            }
-            if (n == k) break;
-            xr = xs;
-          }
-          v128.store(yt + ob, acc);
-        }
-        // Tail: one output channel at a time.
-        for (; o < o0 + nb; o++) {
-          const ob = <usize>o << 2, ib = <usize>(o / m) << 2;
-          let acc: f32 = bias ? load<f32>(bias + ob) : 0;
-          let xr = xt + ib, wr = wb + (ob - ob0), i = 0;
-          for (let n = split; ; n = k) {
-            for (; i < n; i++) {
-              acc += load<f32>(xr) * load<f32>(wr);
-              xr += tapIn;
-              wr += tapW;
-            }
-            if (n == k) break;
-            xr = xs + ib;
-          }
-          store<f32>(yt + ob, acc);
-        }
+    if (reach) dwOutputsFromPast(reach, c, m, k, s, d, pb, pastT, xb, wp, bias, yb);
+    dwOutputs(tOut - reach, c, m, k, s, d, xb + <usize>(reach * s - pastT) * rowIn, wp, bias, yb + <usize>reach * rowOut);
+  }
+}
+
+// The output steps of one batch item, each a separate function: V8 allocates registers per
+// function, and the split's values live across the loops cost the block-only outputs (all of
+// layer()) a quarter of their speed at k = 3.
+
+/** tOut output steps from x alone (output t's taps at x[t * s + i * d]). */
+function dwOutputs(tOut: i32, c: i32, m: i32, k: i32, s: i32, d: i32, x: usize, wp: usize, bias: usize, y: usize): void {
+  const rowIn = <usize>c << 2, rowOut = <usize>(c * m) << 2;
+  for (let t = 0; t < tOut; t++) {
+    const xt = x + <usize>(t * s) * rowIn;
+    dwOutputStep(c, m, k, d, xt, 0, xt, wp, bias, y + <usize>t * rowOut);
+  }
+}
+
+/** The first tOut output steps, whose taps begin in the past [pastT, C] and go on in the block x. */
+function dwOutputsFromPast(tOut: i32, c: i32, m: i32, k: i32, s: i32, d: i32, past: usize, pastT: i32, x: usize, wp: usize, bias: usize, y: usize): void {
+  const rowIn = <usize>c << 2, rowOut = <usize>(c * m) << 2;
+  for (let t = 0; t < tOut; t++) {
+    const r = t * s, split = min(k, (pastT - r + d - 1) / d);
+    dwOutputStep(c, m, k, d, past + <usize>r * rowIn, split, x + <usize>(r + split * d - pastT) * rowIn, wp, bias, y + <usize>t * rowOut);
+  }
+}
+
+/** One output step: taps [0, split) from xp on, taps [split, k) from xs on; y [C*m]. */
+@inline function dwOutputStep(c: i32, m: i32, k: i32, d: i32, xp: usize, split: i32, xs: usize, wp: usize, bias: usize, y: usize): void {
+  const cm = c * m, tapIn = <usize>d * (<usize>c << 2);
+  for (let o0 = 0; o0 < cm; o0 += DW_BLOCK) {
+    const nb = min(DW_BLOCK, cm - o0), tapW = <usize>nb << 2;
+    const wb = wp + (<usize>(o0 * k) << 2), ws = wb + <usize>split * tapW, ob0 = <usize>o0 << 2;
+    if (m == 1 && nb == DW_BLOCK) {
+      let from = bias ? bias + ob0 : 0;
+      if (split) {
+        dwTaps16(xp + ob0, wb, split, tapIn, tapW, from, y + ob0);
+        from = y + ob0;
       }
+      dwTaps16(xs + ob0, ws, k - split, tapIn, tapW, from, y + ob0);
+      continue;
+    }
+    // 4 output channels at a time; lane j reads input channel (o + j) / m.
+    let o = o0;
+    for (; o + 4 <= o0 + nb; o += 4) {
+      const ob = <usize>o << 2, wo = ob - ob0;
+      const i0 = <usize>(o / m) << 2, i1 = <usize>((o + 1) / m) << 2, i2 = <usize>((o + 2) / m) << 2, i3 = <usize>((o + 3) / m) << 2;
+      let from = bias ? bias + ob : 0;
+      if (split) {
+        dwTaps4(xp, i0, i1, i2, i3, m, wb + wo, split, tapIn, tapW, from, y + ob);
+        from = y + ob;
+      }
+      dwTaps4(xs, i0, i1, i2, i3, m, ws + wo, k - split, tapIn, tapW, from, y + ob);
+    }
+    // Tail: one output channel at a time.
+    for (; o < o0 + nb; o++) {
+      const ob = <usize>o << 2, wo = ob - ob0, ib = <usize>(o / m) << 2;
+      let from = bias ? bias + ob : 0;
+      if (split) {
+        dwTaps1(xp + ib, wb + wo, split, tapIn, tapW, from, y + ob);
+        from = y + ob;
+      }
+      dwTaps1(xs + ib, ws + wo, k - split, tapIn, tapW, from, y + ob);
     }
   }
+}
+
+// One run of n taps of f32_dwconv1d for an output: its sums start from `from` (bias, the sums a
+// first run stored, or 0 when from is 0), add x[tap] * w[tap] tap by tap, x and w stepping by
+// tapIn and tapW, and are stored at y.
+
+/** 16 output channels of depth multiplier 1: four independent chains. */
+@inline function dwTaps16(x: usize, w: usize, n: i32, tapIn: usize, tapW: usize, from: usize, y: usize): void {
+  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
+  if (from) {
+    a0 = v128.load(from); a1 = v128.load(from, 16);
+    a2 = v128.load(from, 32); a3 = v128.load(from, 48);
+  }
+  for (let i = 0; i < n; i++) {
+    a0 = madd(v128.load(x), v128.load(w), a0);
+    a1 = madd(v128.load(x, 16), v128.load(w, 16), a1);
+    a2 = madd(v128.load(x, 32), v128.load(w, 32), a2);
+    a3 = madd(v128.load(x, 48), v128.load(w, 48), a3);
+    x += tapIn;
+    w += tapW;
+  }
+  v128.store(y, a0); v128.store(y, a1, 16);
+  v128.store(y, a2, 32); v128.store(y, a3, 48);
+}
+
+/** 4 output channels whose lanes read input bytes i0..i3 of a row (gathered when m > 1). */
+@inline function dwTaps4(x: usize, i0: usize, i1: usize, i2: usize, i3: usize, m: i32, w: usize, n: i32, tapIn: usize, tapW: usize, from: usize, y: usize): void {
+  let acc = from ? v128.load(from) : f32x4.splat(0);
+  for (let i = 0; i < n; i++) {
+    let xv: v128;
+    if (m == 1) {
+      xv = v128.load(x + i0);
+    } else {
+      xv = f32x4.splat(load<f32>(x + i0));
+      xv = f32x4.replace_lane(xv, 1, load<f32>(x + i1));
+      xv = f32x4.replace_lane(xv, 2, load<f32>(x + i2));
+      xv = f32x4.replace_lane(xv, 3, load<f32>(x + i3));
+    }
+    acc = madd(xv, v128.load(w), acc);
+    x += tapIn;
+    w += tapW;
+  }
+  v128.store(y, acc);
+}
+
+/** One output channel. */
+@inline function dwTaps1(x: usize, w: usize, n: i32, tapIn: usize, tapW: usize, from: usize, y: usize): void {
+  let acc: f32 = from ? load<f32>(from) : 0;
+  for (let i = 0; i < n; i++) {
+    acc += load<f32>(x) * load<f32>(w);
+    x += tapIn;
+    w += tapW;
+  }
+  store<f32>(y, acc);
 }
 
 // ---------------------------------------------------------------------------------------------
