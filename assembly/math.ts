@@ -107,6 +107,11 @@ const EXP_RANGE = memory.data<f32>([-104, 89]);
   return f32x4.mul(madd(s1, q, s1), s2);
 }
 
+/** Whether expV(x) is +0 in every lane: x <= -104 there, where the clamp gives one +0 (NaN lanes do not count). */
+@inline export function expIsZero(x: v128): bool {
+  return i32x4.all_true(f32x4.le(x, K(EXP_RANGE)));
+}
+
 /** The clamp of expm1V's argument. */
 const EXPM1_RANGE = memory.data<f32>([-17.5, 89]);
 /**

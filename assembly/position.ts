@@ -6,7 +6,7 @@
 // sin, cos, exp and softplus come from assembly/math.ts (errors stated there). Every element's
 // result depends only on its own inputs, never on where it sits in a buffer or block, so
 // layer() and step() agree exactly. No kernel reads or writes past the sizes it is given.
-import { cosV, expV, log1pV, sinV } from './math';
+import { cosV, expIsZero, expV, log1pV, sinV } from './math';
 import { loadLanes, madd, storeLanes } from './simd';
 
 // ---------------------------------------------------------------------------------------------
@@ -293,6 +293,28 @@ function gmmContext1(w: usize, srcTime: i32, src: usize, srcDim: i32, y: usize):
 }
 
 /**
+ * w[s] = smask[s] ? sum_m coef[m] exp(-(s - mean[m])^2 / denom[m]) : 0 for s < srcTime, the
+ * components summed in order, four positions at a time. A component far from four positions
+ * (its exponent at most -104 in every lane: exp is +0 there) adds +0 to non-negative sums
+ * when its coef is finite (non-negative, as softmax times a square root is), so it is
+ * skipped: a narrow mixture computes exp near its means only, with the same bits.
+ */
+function gmmWeights(comps: i32, coef: usize, mean: usize, denom: usize, srcTime: i32, smask: usize, w: usize): void {
+  for (let s = 0; s < srcTime; s += 4) {
+    const ns = min(4, srcTime - s), p = f32x4.add(f32x4.splat(<f32>s), f32x4(0, 1, 2, 3));
+    let acc = f32x4.splat(0);
+    for (let m = 0; m < comps; m++) {
+      const mo = <usize>m << 2, c = load<f32>(coef + mo);
+      const d = f32x4.sub(p, f32x4.splat(load<f32>(mean + mo)));
+      const x = f32x4.div(f32x4.neg(f32x4.mul(d, d)), f32x4.splat(load<f32>(denom + mo)));
+      if (expIsZero(x) && isFinite(c)) continue;
+      acc = f32x4.add(acc, f32x4.mul(f32x4.splat(c), expV(x)));
+    }
+    storeLanes(w + (<usize>s << 2), v128.and(acc, validLanes(smask + <usize>s, ns)), ns);
+  }
+}
+
+/**
  * Gaussian-mixture attention (the reference's GmmAttention.attention). For every query step
  * (b, t) and head h, from logits [batch, time, heads, comps, 3] = (prior, offset, scale):
  *   prior_m  = softmax_m(prior logits)
@@ -345,20 +367,7 @@ export function f32_gmm_attention(
           store<f32>(coef + mo, (load<f32>(coef + mo) / sum) * sqrt<f32>(TWO_PI * variance + 1e-8));
           store<f32>(denom + mo, 2 * variance + 1e-9);
         }
-        // Weights over source positions, four at a time.
-        const wr = w + ((bth * <usize>srcTime) << 2);
-        for (let s = 0; s < srcTime; s += 4) {
-          const ns = min(4, srcTime - s);
-          const sp = f32x4.add(f32x4.splat(<f32>s), f32x4(0, 1, 2, 3));
-          let acc = f32x4.splat(0);
-          for (let m = 0; m < comps; m++) {
-            const mo = <usize>m << 2;
-            const d = f32x4.sub(sp, f32x4.splat(load<f32>(mean + mo)));
-            const e = expV(f32x4.div(f32x4.neg(f32x4.mul(d, d)), f32x4.splat(load<f32>(denom + mo))));
-            acc = f32x4.add(acc, f32x4.mul(f32x4.splat(load<f32>(coef + mo)), e));
-          }
-          storeLanes(wr + (<usize>s << 2), v128.and(acc, validLanes(sm + <usize>s, ns)), ns);
-        }
+        gmmWeights(comps, coef, mean, denom, srcTime, sm, w + ((bth * <usize>srcTime) << 2));
       }
       // Context vectors y[b, t, h, :] = w[b, t, h, :] · source[b], two heads at a time.
       const bt = <usize>b * <usize>time + <usize>t;

@@ -97,6 +97,25 @@ describe('GmmAttention', () => {
     m.dispose();
   });
 
+  // The kernel skips a component's exp where it is +0 at four positions at once (far from a
+  // narrow component's mean); a NaN coefficient must still reach those positions.
+  it('weighs positions far from a narrow mixture by exactly 0, and a NaN prior by NaN everywhere', () => {
+    const src = sl.randomSequence([1, 40, 2], { randomLengths: false, seed: 9 });
+    const c = { source: src };
+    const m = sl.build(sl.GmmAttention({ sourceName: 'source', numHeads: 1, unitsPerHead: 2, numComponents: 2, monotonic: false, initScaleBias: -6 }), { inputShape: [2], constants: c });
+    randomizeWeights(m, 7, 0.1);
+    const x = sl.randomSequence([1, 3, 2], { randomLengths: false, seed: 10 });
+    const far = m.layerWithEmits(x, { constants: c }).emits['']!.values;
+    expect(far.filter((w) => w === 0).length).toBeGreaterThan(far.length / 2);
+    const weights = m.getWeights();
+    weights['output.bias']!.data[0] = NaN; // [head 0, component 0, prior]
+    m.loadWeights(weights);
+    const poisoned = m.layerWithEmits(x, { constants: c });
+    expect(Array.from(poisoned.emits['']!.values).every(Number.isNaN)).toBe(true);
+    expect(Array.from(poisoned.output.values).every(Number.isNaN)).toBe(true);
+    m.dispose();
+  });
+
   it('rejects bad configs, naming the field', () => {
     expect(() => sl.build(config(2, 3, true), { inputShape: [3] })).toThrow(/\[MISSING_CONSTANT\] GmmAttention at config: expected constants\["source"\] at build time to be a Sequence/);
     expect(() => sl.build(config(2, 3, true), { inputShape: [3, 2], constants })).toThrow(/\[BAD_CONFIG\] GmmAttention at config: expected a float32 input with channel shape \[channels\].*got \[3, 2\] float32/);
