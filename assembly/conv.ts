@@ -123,9 +123,9 @@ export function f32_dwconv1d(
   }
 }
 
-// The output steps of one batch item, each a separate function: V8 allocates registers per
-// function, and the split's values live across the loops cost the block-only outputs (all of
-// layer()) a quarter of their speed at k = 3.
+// The output steps of one batch item, in two functions: V8 allocates registers per function,
+// and in one function the split's values, live across the loops, cost the block-only outputs
+// (all of layer()) a quarter of their speed at k = 3.
 
 /** tOut output steps from x alone (output t's taps at x[t * s + i * d]). */
 function dwOutputs(tOut: i32, c: i32, m: i32, k: i32, s: i32, d: i32, x: usize, wp: usize, bias: usize, y: usize): void {

@@ -692,7 +692,8 @@ export class Conv1DLayer extends BaseConvLayer {
       case 'gemm':
         return k.f32_conv1d(batch, tIn, tOut, this.cin, this.filters, this.k, this.s, this.d, this.groups, x, p.packed.ptr, bias, y);
       case 'depthwise':
-        return k.f32_dwconv1d(batch, tIn, tOut, this.cin, this.filters / this.cin, this.k, this.s, this.d, 0, 0, x, p.packed.ptr, bias, y);
+        this.convolveWithPast(ctx, batch, 0, 0, x, tIn, tOut, y);
+        return;
       case 'int8':
         return this.convolveInt8(ctx, p.q8, batch, tIn, tOut, x, bias, y);
     }
