@@ -98,3 +98,6 @@ function brief(v: unknown, depth: number, fields = false): string {
 export function fail(code: ErrorCode, message: string): never {
   throw new SeqLayersError(code, message);
 }
+
+/** How errors describe an array whose buffer was transferred away (detached), e.g. posted to a worker. */
+export const DETACHED = 'was detached (transferred elsewhere, e.g. to a worker), expected one this thread owns';

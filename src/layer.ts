@@ -3,7 +3,7 @@
 // layer per block, and composes inside combinators. The public face (Sequence in and out,
 // argument checks) is Model, in model.ts.
 import type { LayerConfig } from './config.js';
-import { SeqLayersError, show } from './errors.js';
+import { DETACHED, SeqLayersError, show } from './errors.js';
 import { Fraction } from './fraction.js';
 import { POINT_RF, type ReceptiveFieldPerStep } from './receptive-field.js';
 import type { Runtime } from './runtime/runtime.js';
@@ -189,7 +189,7 @@ export function checkConstants(constants: unknown, what: string): Constants {
     else if (!isConstantArray(c)) {
       const values = (c as { values?: unknown } | null)?.values;
       if (ArrayBuffer.isView(values) && isDetachedView(values)) {
-        throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: the buffer of its values was detached (transferred elsewhere, e.g. to a worker), expected one this thread owns; pass a copy`);
+        throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: the buffer of its values ${DETACHED}; pass a copy`);
       }
       throw new SeqLayersError('BAD_INPUT', `${what}: constants.${k}: expected a Sequence or an array { values: Float32Array or Int32Array, shape } (values filling the shape), got ${show(c)}`);
     }

@@ -1,6 +1,6 @@
 // Sequence: values [batch, time, ...channels] with a mask [batch, time] (1 = valid step).
 // Port of the reference's Sequence (sequence_layers/jax/types.py), immutable like it.
-import { SeqLayersError, show } from './errors.js';
+import { DETACHED, SeqLayersError, show } from './errors.js';
 import { isDetachedView } from './util/bytes.js';
 
 /** Element types. complex64 values are interleaved (re, im) float32 pairs. */
@@ -76,7 +76,7 @@ function checkParts(values: Values, mask: Uint8Array, shape: readonly number[], 
     );
   }
   const detached = isDetachedView(values) ? 'values' : mask instanceof Uint8Array && isDetachedView(mask) ? 'mask' : null;
-  if (detached) throw new SeqLayersError('BAD_INPUT', `${what}: the buffer of its ${detached} was detached (transferred elsewhere, e.g. to a worker), expected one this thread owns; pass a copy`);
+  if (detached) throw new SeqLayersError('BAD_INPUT', `${what}: the buffer of its ${detached} ${DETACHED}; pass a copy`);
   const n = product(shape) * dtypeWidth(dt);
   if (values.length !== n) {
     throw new SeqLayersError('BAD_INPUT', `${what}: shape ${show(shape)} (${dt}) needs ${n} values, got ${values.length}`);

@@ -4,7 +4,7 @@
 // (Web Workers, Deno) and node.ts (worker_threads) supply a WorkerHost.
 import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
 import type { LayerConfig } from '../config.js';
-import { SeqLayersError, show } from '../errors.js';
+import { DETACHED, SeqLayersError, show } from '../errors.js';
 import type { Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
@@ -447,7 +447,7 @@ export class ModelStream {
       throw new SeqLayersError('BAD_ARGUMENT', `open: expected snapshotEvery to be 'auto' or an integer >= 1, got ${show(snapshotEvery)}`);
     }
     if (opts.snapshot instanceof Uint8Array && isDetachedView(opts.snapshot)) {
-      throw new SeqLayersError('BAD_INPUT', 'open: the buffer of the snapshot was detached (transferred elsewhere, e.g. to a worker), expected one this thread owns; pass a copy');
+      throw new SeqLayersError('BAD_INPUT', `open: the buffer of the snapshot ${DETACHED}; pass a copy`);
     }
     const s = new ModelStream(worker, owner, batch, opts);
     try {
@@ -549,7 +549,7 @@ export class ModelStream {
     // DataCloneError would read as the worker's failure (a lone worker would be ended for it).
     const gone = list.findIndex((x) => isDetachedView(x.values) || isDetachedView(x.mask));
     if (gone >= 0) {
-      throw new SeqLayersError('BAD_INPUT', `push: the buffer of block ${gone} was detached (transferred elsewhere, e.g. to a worker), expected one this thread owns; push a copy of the block`);
+      throw new SeqLayersError('BAD_INPUT', `push: the buffer of block ${gone} ${DETACHED}; push a copy of the block`);
     }
     if (this.error) throw this.error;
     if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
