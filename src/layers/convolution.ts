@@ -10,7 +10,7 @@
 // STEPPABLE, SpatialPadding, TRANSPOSE_PADDING_MODES, Upsample1D, Upsample1DLayer, Upsample2D,
 // Upsample2DLayer, bufferBlock, convolutionBufferWidth, convolutionDefs,
 // convolutionExplicitPadding, convolutionOutputSize, effectiveKernelSize, perAxis, perAxisField,
-// spatialExplicitPadding, spatialPaddingField, spatialPaddingsField,
+// shiftIn, spatialExplicitPadding, spatialPaddingField, spatialPaddingsField,
 // transposeConvExplicitPadding, transposeConvOutputSize, transposeConvReceptiveFieldPerStep,
 // windowSpan.
 import { builder, defineLayer, f, MAX_DIM, ref, type LayerConfig, type Resolved } from '../config.js';
@@ -177,7 +177,7 @@ export function bufferBlock(
 }
 
 /** The buffer state [values [B, W, ...], mask [B, W]] keeps the last W steps of [buffer ‖ block], in place. */
-function shiftIn(ctx: RunContext, state: readonly StateBuffer[], batch: number, w: number, time: number, row: number, values: number, mask: number): void {
+export function shiftIn(ctx: RunContext, state: readonly StateBuffer[], batch: number, w: number, time: number, row: number, values: number, mask: number): void {
   const [sv, sm] = state as [StateBuffer, StateBuffer];
   ctx.rt.k.seq_shift_in(batch, w, time, row, sv.ptr, values);
   ctx.rt.k.seq_shift_in(batch, w, time, 1, sm.ptr, mask);

@@ -35,7 +35,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import { dtypeWidth } from '../sequence.js';
 import {
   bufferBlock, ConvMask, PADDING_MODES, STEPPABLE, convolutionBufferWidth, convolutionExplicitPadding, convolutionOutputSize,
-  transposeConvReceptiveFieldPerStep, windowSpan, type PaddingMode,
+  shiftIn, transposeConvReceptiveFieldPerStep, windowSpan, type PaddingMode,
 } from './convolution.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -266,17 +266,23 @@ export class DelayLayer extends Layer {
   runStep(x: WSeq, ctx: RunContext): WSeq {
     if (!this.length) return x;
     const { batch, time } = x;
-    const k = ctx.rt.k;
-    const [sv, sm] = this.stateOf(ctx) as [StateBuffer, StateBuffer];
-    const row = stepBytes(this.input), n = this.length + time;
-    const cat = ctx.alloc(batch * n * row), catMask = ctx.alloc(batch * n);
-    k.seq_concat_time(batch, this.length, time, row, sv.ptr, x.values, cat);
-    k.seq_concat_time(batch, this.length, time, 1, sm.ptr, x.mask, catMask);
+    const k = ctx.rt.k, state = this.stateOf(ctx), length = this.length;
+    const [sv, sm] = state as [StateBuffer, StateBuffer];
+    const row = stepBytes(this.input);
+    // The output is the first `time` steps of [buffer ‖ block]: within the buffer when the
+    // block is no longer than the delay, else through one copy of both.
+    let from = sv.ptr, fromMask = sm.ptr, n = length;
+    if (time > length) {
+      n = length + time;
+      from = ctx.alloc(batch * n * row);
+      fromMask = ctx.alloc(batch * n);
+      k.seq_concat_time(batch, length, time, row, sv.ptr, x.values, from);
+      k.seq_concat_time(batch, length, time, 1, sm.ptr, x.mask, fromMask);
+    }
     const values = this.allocOutput(ctx, batch, time), mask = ctx.alloc(batch * time);
-    k.seq_slice_time(batch, n, 0, time, row, cat, values);
-    k.seq_slice_time(batch, n, 0, time, 1, catMask, mask);
-    k.seq_slice_time(batch, n, time, this.length, row, cat, sv.ptr);
-    k.seq_slice_time(batch, n, time, this.length, 1, catMask, sm.ptr);
+    k.seq_slice_time(batch, n, 0, time, row, from, values);
+    k.seq_slice_time(batch, n, 0, time, 1, fromMask, mask);
+    shiftIn(ctx, state, batch, length, time, row, x.values, x.mask);
     return this.result(values, mask, batch, time);
   }
 }
