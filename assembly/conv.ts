@@ -106,8 +106,8 @@ export function f32_dwconv1d_pack(k: i32, cm: i32, w: usize, out: usize): void {
  * SIMD over 4 output channels (four independent chains per block when m = 1; inputs gathered lane
  * by lane when m > 1), scalar tail; not in place; never reads or writes past the last element.
  * Each output sums bias, then the taps in order, whatever its block, so a step and a whole
- * sequence give the same bits: an output whose taps reach into the past sums the past's taps,
- * stores, and goes on from its stored sums over the block's taps (a float32 store is exact).
+ * sequence give the same bits: an output whose taps reach into the past reads them there, then
+ * the block's, in the same chains.
  */
 export function f32_dwconv1d(
   batch: i32, tIn: i32, tOut: i32, c: i32, m: i32, k: i32, s: i32, d: i32,
@@ -150,91 +150,91 @@ function dwOutputsFromPast(tOut: i32, c: i32, m: i32, k: i32, s: i32, d: i32, pa
   const cm = c * m, tapIn = <usize>d * (<usize>c << 2);
   for (let o0 = 0; o0 < cm; o0 += DW_BLOCK) {
     const nb = min(DW_BLOCK, cm - o0), tapW = <usize>nb << 2;
-    const wb = wp + (<usize>(o0 * k) << 2), ws = wb + <usize>split * tapW, ob0 = <usize>o0 << 2;
+    const wb = wp + (<usize>(o0 * k) << 2), ob0 = <usize>o0 << 2;
     if (m == 1 && nb == DW_BLOCK) {
-      let from = bias ? bias + ob0 : 0;
-      if (split) {
-        dwTaps16(xp + ob0, wb, split, tapIn, tapW, from, y + ob0);
-        from = y + ob0;
-      }
-      dwTaps16(xs + ob0, ws, k - split, tapIn, tapW, from, y + ob0);
+      dwTaps16(xp + ob0, split, xs + ob0, k, wb, tapIn, tapW, bias ? bias + ob0 : 0, y + ob0);
       continue;
     }
     // 4 output channels at a time; lane j reads input channel (o + j) / m.
     let o = o0;
     for (; o + 4 <= o0 + nb; o += 4) {
-      const ob = <usize>o << 2, wo = ob - ob0;
+      const ob = <usize>o << 2;
       const i0 = <usize>(o / m) << 2, i1 = <usize>((o + 1) / m) << 2, i2 = <usize>((o + 2) / m) << 2, i3 = <usize>((o + 3) / m) << 2;
-      let from = bias ? bias + ob : 0;
-      if (split) {
-        dwTaps4(xp, i0, i1, i2, i3, m, wb + wo, split, tapIn, tapW, from, y + ob);
-        from = y + ob;
-      }
-      dwTaps4(xs, i0, i1, i2, i3, m, ws + wo, k - split, tapIn, tapW, from, y + ob);
+      dwTaps4(xp, split, xs, i0, i1, i2, i3, m, k, wb + ob - ob0, tapIn, tapW, bias ? bias + ob : 0, y + ob);
     }
     // Tail: one output channel at a time.
     for (; o < o0 + nb; o++) {
-      const ob = <usize>o << 2, wo = ob - ob0, ib = <usize>(o / m) << 2;
-      let from = bias ? bias + ob : 0;
-      if (split) {
-        dwTaps1(xp + ib, wb + wo, split, tapIn, tapW, from, y + ob);
-        from = y + ob;
-      }
-      dwTaps1(xs + ib, ws + wo, k - split, tapIn, tapW, from, y + ob);
+      const ob = <usize>o << 2, ib = <usize>(o / m) << 2;
+      dwTaps1(xp + ib, split, xs + ib, k, wb + ob - ob0, tapIn, tapW, bias ? bias + ob : 0, y + ob);
     }
   }
 }
 
-// One run of n taps of f32_dwconv1d for an output: its sums start from `from` (bias, the sums a
-// first run stored, or 0 when from is 0), add x[tap] * w[tap] tap by tap, x and w stepping by
-// tapIn and tapW, and are stored at y.
+// The k taps of f32_dwconv1d for one output, in order: taps [0, split) from x = xp on, then
+// from x = xs on, x stepping by tapIn and the weights w by tapW; the sums start from the bias
+// (or 0 when bias is 0) and are stored at y.
 
 /** 16 output channels of depth multiplier 1: four independent chains. */
-@inline function dwTaps16(x: usize, w: usize, n: i32, tapIn: usize, tapW: usize, from: usize, y: usize): void {
+@inline function dwTaps16(xp: usize, split: i32, xs: usize, k: i32, w: usize, tapIn: usize, tapW: usize, bias: usize, y: usize): void {
   let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-  if (from) {
-    a0 = v128.load(from); a1 = v128.load(from, 16);
-    a2 = v128.load(from, 32); a3 = v128.load(from, 48);
+  if (bias) {
+    a0 = v128.load(bias); a1 = v128.load(bias, 16);
+    a2 = v128.load(bias, 32); a3 = v128.load(bias, 48);
   }
-  for (let i = 0; i < n; i++) {
-    a0 = madd(v128.load(x), v128.load(w), a0);
-    a1 = madd(v128.load(x, 16), v128.load(w, 16), a1);
-    a2 = madd(v128.load(x, 32), v128.load(w, 32), a2);
-    a3 = madd(v128.load(x, 48), v128.load(w, 48), a3);
-    x += tapIn;
-    w += tapW;
+  let x = xp, i = 0;
+  for (let n = split; ; n = k) {
+    for (; i < n; i++) {
+      a0 = madd(v128.load(x), v128.load(w), a0);
+      a1 = madd(v128.load(x, 16), v128.load(w, 16), a1);
+      a2 = madd(v128.load(x, 32), v128.load(w, 32), a2);
+      a3 = madd(v128.load(x, 48), v128.load(w, 48), a3);
+      x += tapIn;
+      w += tapW;
+    }
+    if (n == k) break;
+    x = xs;
   }
   v128.store(y, a0); v128.store(y, a1, 16);
   v128.store(y, a2, 32); v128.store(y, a3, 48);
 }
 
 /** 4 output channels whose lanes read input bytes i0..i3 of a row (gathered when m > 1). */
-@inline function dwTaps4(x: usize, i0: usize, i1: usize, i2: usize, i3: usize, m: i32, w: usize, n: i32, tapIn: usize, tapW: usize, from: usize, y: usize): void {
-  let acc = from ? v128.load(from) : f32x4.splat(0);
-  for (let i = 0; i < n; i++) {
-    let xv: v128;
-    if (m == 1) {
-      xv = v128.load(x + i0);
-    } else {
-      xv = f32x4.splat(load<f32>(x + i0));
-      xv = f32x4.replace_lane(xv, 1, load<f32>(x + i1));
-      xv = f32x4.replace_lane(xv, 2, load<f32>(x + i2));
-      xv = f32x4.replace_lane(xv, 3, load<f32>(x + i3));
+@inline function dwTaps4(xp: usize, split: i32, xs: usize, i0: usize, i1: usize, i2: usize, i3: usize, m: i32, k: i32, w: usize, tapIn: usize, tapW: usize, bias: usize, y: usize): void {
+  let acc = bias ? v128.load(bias) : f32x4.splat(0);
+  let x = xp, i = 0;
+  for (let n = split; ; n = k) {
+    for (; i < n; i++) {
+      let xv: v128;
+      if (m == 1) {
+        xv = v128.load(x + i0);
+      } else {
+        xv = f32x4.splat(load<f32>(x + i0));
+        xv = f32x4.replace_lane(xv, 1, load<f32>(x + i1));
+        xv = f32x4.replace_lane(xv, 2, load<f32>(x + i2));
+        xv = f32x4.replace_lane(xv, 3, load<f32>(x + i3));
+      }
+      acc = madd(xv, v128.load(w), acc);
+      x += tapIn;
+      w += tapW;
     }
-    acc = madd(xv, v128.load(w), acc);
-    x += tapIn;
-    w += tapW;
+    if (n == k) break;
+    x = xs;
   }
   v128.store(y, acc);
 }
 
 /** One output channel. */
-@inline function dwTaps1(x: usize, w: usize, n: i32, tapIn: usize, tapW: usize, from: usize, y: usize): void {
-  let acc: f32 = from ? load<f32>(from) : 0;
-  for (let i = 0; i < n; i++) {
-    acc += load<f32>(x) * load<f32>(w);
-    x += tapIn;
-    w += tapW;
+@inline function dwTaps1(xp: usize, split: i32, xs: usize, k: i32, w: usize, tapIn: usize, tapW: usize, bias: usize, y: usize): void {
+  let acc: f32 = bias ? load<f32>(bias) : 0;
+  let x = xp, i = 0;
+  for (let n = split; ; n = k) {
+    for (; i < n; i++) {
+      acc += load<f32>(x) * load<f32>(w);
+      x += tapIn;
+      w += tapW;
+    }
+    if (n == k) break;
+    x = xs;
   }
   store<f32>(y, acc);
 }
