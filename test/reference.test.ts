@@ -108,4 +108,17 @@ describe('reference (JAX) models with their flax parameters', () => {
     expect(built.getWeights({ naming: 'flax' })['params/encoder/kernel']!.data).toEqual(flax['params/encoder/kernel']!.data);
     built.dispose();
   });
+
+  it("a named BatchNormalization's statistics sit under its name twice: the reference names its nn.BatchNorm name=config.name", () => {
+    const unnamed = fixture.cases.find((c) => c.name.includes('BatchNormalization'))!;
+    const layers = [...(unnamed.config.layers as object[])];
+    layers[3] = { ...layers[3], name: 'bn' };
+    const weights = Object.fromEntries(Object.entries(unnamed.weights).map(([k, w]) => [k.replace('/layers_3/BatchNorm_0/', '/bn/bn/'), w]));
+    const named = { ...unnamed, config: { ...unnamed.config, layers }, weights };
+    expect(Object.keys(weights)).toContain('batch_stats/bn/bn/mean');
+    checkFixtureCase(named);
+    const { model } = fixtureModel(named);
+    expect(Object.keys(model.getWeights({ naming: 'flax' })).sort()).toEqual(Object.keys(weights).sort());
+    model.dispose();
+  });
 });

@@ -286,9 +286,10 @@ export class BatchNormalizationLayer extends ChannelNormalization {
   constructor(config: Resolved<typeof batchNormalizationFields>, ctx: BuildContext) {
     super(config, ctx);
     this.epsilon = config.epsilon;
-    // The reference wraps flax's nn.BatchNorm: its parameters and statistics (the batch_stats
-    // collection) sit in BatchNorm_0.
-    const flax = (collection: string, name: string) => `${collection}/${joinFlaxPath(this.flaxPath, `BatchNorm_0/${name}`)}`;
+    // The reference wraps flax's nn.BatchNorm, named as the layer (name=config.name; Flax's
+    // BatchNorm_0 when unnamed): its parameters and statistics (the batch_stats collection) sit there.
+    const child = config.name ?? 'BatchNorm_0';
+    const flax = (collection: string, name: string) => `${collection}/${joinFlaxPath(this.flaxPath, `${child}/${name}`)}`;
     this.scale = config.useScale ? this.param('scale', this.reducedShape, ones, flax('params', 'scale')) : null;
     this.bias = config.useBias ? this.param('bias', this.reducedShape, zeros, flax('params', 'bias')) : null;
     this.mean = this.param('mean', this.reducedShape, zeros, flax('batch_stats', 'mean'));
