@@ -619,6 +619,13 @@ describe('bad configs', () => {
     bad({ ...base, relative_position_embedding: { type: 'ShawRelativePositionEmbedding', max_backward: 2, num_heads: 2, units_per_head: 3 } }, [4], /relative_position_embedding: ShawRelativePositionEmbedding needs field "max_forward"/);
     bad({ ...base, relative_position_embedding: { type: 'ShawRelativePositionEmbedding', max_backward: 2, max_forward: 0, num_heads: 3, units_per_head: 3 } }, [4], /num_heads: expected the layer's num_heads 2, got 3/);
     bad({ ...base, relative_position_embedding: { type: 'TransformerXLRelativePositionEmbedding', num_heads: 2, units_per_head: 3, max_backward: 2, max_forward: 0, position_bias_dim: 4 } }, [4], /DotProductSelfAttention supports "ShawRelativePositionEmbedding" or "T5RelativePositionEmbedding", got "TransformerXLRelativePositionEmbedding"/);
+    // The reference's T5 buckets divide by log(max_distance / exact range): none below it, no exact bucket.
+    const t5 = (numBuckets: number, bidirectional: boolean, maxDistance: number) => ({ ...base, relative_position_embedding: { type: 'T5RelativePositionEmbedding', num_buckets: numBuckets, num_heads: 2, bidirectional, max_distance: maxDistance } });
+    bad(t5(64, false, 31), [4], /max_distance: expected at least the exact range, num_buckets \/ 2 = 32, got 31 \(the reference's buckets go negative beyond it; if no key is that far, any max_distance >= 32 gives the same biases\)/);
+    bad(t5(64, true, 15), [4], /max_distance: expected at least the exact range, num_buckets \/ 4 = 16, got 15/);
+    bad(t5(3, true, 8), [4], /num_buckets: expected at least 4 \(2 per direction, bidirectional\), got 3/);
+    bad(t5(1, false, 8), [4], /num_buckets: expected at least 2 \(2 per direction\), got 1/);
+    for (const ok of [t5(64, true, 16), t5(2, false, 1), t5(4, true, 1)]) sl.build(ok, { inputShape: [4] }).dispose();
     const local = { type: 'LocalDotProductSelfAttention', num_heads: 2, units_per_head: 3, max_past_horizon: 2, block_size: 2 };
     bad({ ...local, relative_position_embedding: { type: 'T5RelativePositionEmbedding', num_buckets: 4, num_heads: 2, bidirectional: true } }, [4], /supports "TransformerXLRelativePositionEmbedding", got "T5RelativePositionEmbedding"/);
     bad({ ...local, relative_position_embedding: { type: 'TransformerXLRelativePositionEmbedding', num_heads: 2, units_per_head: 3, max_backward: 3, max_forward: 0, position_bias_dim: 4 } }, [4], /max_backward = max_past_horizon \(2\)/);

@@ -158,6 +158,20 @@ export class RelativePosition {
       throw host.error('BAD_CONFIG', `${where}.units_per_head: expected the layer's units_per_head ${units}, got ${cfg.unitsPerHead}`);
     }
     if (cfg.type === 'T5RelativePositionEmbedding') {
+      // The reference's log-spaced buckets divide by log(max_distance / max_exact): with no exact
+      // bucket they are NaN, and below the exact range they fall under 0 (the reference's one-hot
+      // then drops the bias, or takes a bucket of the other direction).
+      const perDirection = cfg.bidirectional ? Math.floor(cfg.numBuckets / 2) : cfg.numBuckets, maxExact = Math.floor(perDirection / 2);
+      if (maxExact < 1) {
+        throw host.error('BAD_CONFIG', `${where}.num_buckets: expected at least ${cfg.bidirectional ? 4 : 2} (2 per direction${cfg.bidirectional ? ', bidirectional' : ''}), got ${cfg.numBuckets}`);
+      }
+      if (cfg.maxDistance < maxExact) {
+        throw host.error(
+          'BAD_CONFIG',
+          `${where}.max_distance: expected at least the exact range, num_buckets / ${cfg.bidirectional ? 4 : 2} = ${maxExact}, got ${cfg.maxDistance} ` +
+            `(the reference's buckets go negative beyond it; if no key is that far, any max_distance >= ${maxExact} gives the same biases)`,
+        );
+      }
       this.mode = 1;
       this.buckets = cfg.numBuckets;
       // Past this distance the bucket is constant (the last log-spaced one, or the exact range's end).
