@@ -78,18 +78,31 @@ export class BroadcastPlan {
   /**
    * @param shape output channel shape
    * @param y output strides (default contiguous)
+   * @param who the layer, for the error when the kernel cannot take the broadcast
    */
-  constructor(shape: readonly number[], a: Operand, b: Operand, y?: { strides: readonly number[]; rowStride: number }) {
+  constructor(shape: readonly number[], a: Operand, b: Operand, y?: { strides: readonly number[]; rowStride: number }, who = 'broadcast') {
     const size = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
     const strides = (o: Operand) => [o.rowStride ?? (o.perRow ? size(o.shape) : 0), ...(o.strides ?? broadcastStrides(o.shape, shape))];
     const sy = y ? [y.rowStride, ...y.strides] : [size(shape), ...contiguousStrides(shape)];
     // Axes of size 1 are dropped (the rows axis stays, and one channel axis): a trailing one would
-    // otherwise make the kernel's innermost row a single element, run once per element.
+    // otherwise make the kernel's innermost row a single element, run once per element. A channel
+    // axis that continues the one before it in every operand (outer stride = inner stride × inner
+    // size, broadcast or not) joins it: the same elements in the same order, fewer loops.
     const full = [[1, ...shape], strides(a), strides(b), sy];
-    let kept = full[0]!.map((_, i) => i).filter((i) => i === 0 || full[0]![i] !== 1);
-    if (kept.length === 1 && shape.length > 0) kept = [0, shape.length];
-    this.rank = kept.length;
-    this.arrays = Int32Array.from(full.flatMap((v) => kept.map((i) => v[i]!)));
+    const axes: number[][] = []; // [size, stride of a, of b, of y] per kernel axis, rows first
+    for (let i = 0; i < full[0]!.length; i++) {
+      const axis = full.map((v) => v[i]!);
+      if (i > 0 && axis[0] === 1) continue;
+      const outer = axes.length > 1 ? axes[axes.length - 1]! : null;
+      if (outer && [1, 2, 3].every((k) => outer[k] === axis[k]! * axis[0]!)) axes[axes.length - 1] = [outer[0]! * axis[0]!, axis[1]!, axis[2]!, axis[3]!];
+      else axes.push(axis);
+    }
+    if (axes.length === 1 && shape.length > 0) axes.push(full.map((v) => v[shape.length]!));
+    if (axes.length > MAX_STRIDED_RANK) {
+      throw new SeqLayersError('BAD_CONFIG', `${who}: expected channels that broadcast over at most ${MAX_STRIDED_RANK - 1} axes once those of size 1 are dropped and contiguous ones merged, got shape ${show(shape)} (${axes.length - 1} axes)`);
+    }
+    this.rank = axes.length;
+    this.arrays = Int32Array.from([0, 1, 2, 3].flatMap((k) => axes.map((axis) => axis[k]!)));
   }
 
   run(ctx: RunContext, op: OpCode, rows: number, a: number, b: number, y: number): void {

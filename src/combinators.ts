@@ -308,7 +308,7 @@ export class Combiner {
     if (mode === 'stack') {
       const inner = floats(out.slice(1));
       shapes.forEach((s, i) => {
-        this.plans.push(new BroadcastPlan(inner, perRow(s), perRow(s), { strides: contiguousStrides(inner), rowStride: rows }));
+        this.plans.push(new BroadcastPlan(inner, perRow(s), perRow(s), { strides: contiguousStrides(inner), rowStride: rows }, who));
         this.offsets.push(i * product(inner));
       });
     } else if (mode === 'concat') {
@@ -318,27 +318,27 @@ export class Combiner {
         const last = s.length ? s[s.length - 1]! : 1;
         const target = floats([...out.slice(0, -1), last]);
         const own = s.length ? s : [1];
-        this.plans.push(new BroadcastPlan(target, perRow(own), perRow(own), { strides, rowStride: rows }));
+        this.plans.push(new BroadcastPlan(target, perRow(own), perRow(own), { strides, rowStride: rows }, who));
         this.offsets.push(at * w);
         at += last;
       }
     } else if (mode === 'product' && w > 1) {
       // Branch 0 is copied in as (re, im) pairs; each later branch multiplies through views of
       // the real and imaginary parts (element strides doubled, the imaginary part 4 bytes on).
-      this.plans.push(new BroadcastPlan(floats(out), perRow(shapes[0]!), perRow(shapes[0]!)));
+      this.plans.push(new BroadcastPlan(floats(out), perRow(shapes[0]!), perRow(shapes[0]!), undefined, who));
       this.offsets.push(0);
       const n = product(out), pairs = contiguousStrides(out).map((d) => d * w);
       const yView = { shape: out, perRow: true, strides: pairs, rowStride: n * w };
       const real = { shape: out, perRow: true };
       this.complexProduct = {
-        mul: shapes.map((s) => new BroadcastPlan(out, yView, { shape: s, perRow: true, strides: broadcastStrides(s, out).map((d) => d * w), rowStride: product(s) * w })),
-        sub: new BroadcastPlan(out, real, real),
-        addTo: new BroadcastPlan(out, real, real, { strides: pairs, rowStride: n * w }),
-        copyTo: new BroadcastPlan(out, real, real, { strides: pairs, rowStride: n * w }),
+        mul: shapes.map((s) => new BroadcastPlan(out, yView, { shape: s, perRow: true, strides: broadcastStrides(s, out).map((d) => d * w), rowStride: product(s) * w }, undefined, who)),
+        sub: new BroadcastPlan(out, real, real, undefined, who),
+        addTo: new BroadcastPlan(out, real, real, { strides: pairs, rowStride: n * w }, who),
+        copyTo: new BroadcastPlan(out, real, real, { strides: pairs, rowStride: n * w }, who),
       };
     } else {
       shapes.forEach((s, i) => {
-        this.plans.push(i === 0 ? new BroadcastPlan(floats(out), perRow(s), perRow(s)) : new BroadcastPlan(floats(out), perRow(out), perRow(s)));
+        this.plans.push(i === 0 ? new BroadcastPlan(floats(out), perRow(s), perRow(s), undefined, who) : new BroadcastPlan(floats(out), perRow(out), perRow(s), undefined, who));
         this.offsets.push(0);
       });
     }
