@@ -437,6 +437,30 @@ describe('segment ids and positions from the constants (DotProductSelfAttentionV
     expect(() => m.layer(x, { constants: 5 as never })).toThrow('[BAD_INPUT] layer: expected constants as an object of Sequences and arrays by name, got 5');
     m.dispose();
   });
+
+  it('float32 ids must be whole numbers in int32 range (the kernel compares int32: 0.25 and 0.75 were one segment); whole ones equal int32 ids', () => {
+    const m = sl.build(sl.DotProductSelfAttentionV2({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: 3, segmentIdsName: 'seg', positionName: 'pos' }), { inputShape: [2], seed: 1 });
+    const x = sl.randomSequence([2, 4, 2], { seed: 2, randomLengths: false });
+    const f32 = (a: Int32Array | Float32Array, edit?: [number, number]) => {
+      const values = Float32Array.from(a);
+      if (edit) values[edit[0]] = edit[1];
+      return { values, shape: [2, 4] };
+    };
+    const seg = ids(2, 4, (_, t) => (t < 2 ? 0 : 1)).values, pos = ids(2, 4, (_, t) => t).values;
+    const want = m.layer(x, { constants: { seg: { values: seg, shape: [2, 4] }, pos: { values: pos, shape: [2, 4] } } });
+    sl.assertSequencesClose(m.layer(x, { constants: { seg: f32(seg), pos: f32(pos) } }), want, 'float32 whole ids', 0, 0);
+    for (const [name, edit, shown] of [['seg', [2, 0.75], '0.75 at \\[0, 2\\]'], ['seg', [5, NaN], 'NaN at \\[1, 1\\]'], ['pos', [7, 2 ** 31], '2147483648 at \\[1, 3\\]']] as const) {
+      const constants = { seg: f32(seg, name === 'seg' ? [...edit] : undefined), pos: f32(pos, name === 'pos' ? [...edit] : undefined) };
+      const what = name === 'seg' ? 'segment ids' : 'positions';
+      const message = new RegExp(`^\\[BAD_INPUT\\] DotProductSelfAttentionV2 at config: constants\\.${name}: expected ${what} that are whole numbers in int32's range, got ${shown}$`);
+      expect(() => m.layer(x, { constants })).toThrow(message);
+      const state = m.initialState(2), before = state.toBytes();
+      expect(() => m.step(x, state, { constants })).toThrow(message);
+      expect(state.toBytes()).toEqual(before);
+      state.dispose();
+    }
+    m.dispose();
+  });
 });
 
 describe('query, key and value networks', () => {

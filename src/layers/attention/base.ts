@@ -7,7 +7,8 @@ import { f, ref, type LayerConfig } from '../../config.js';
 import { show } from '../../errors.js';
 import { Fraction } from '../../fraction.js';
 import { gaussian, zeros } from '../../initializers.js';
-import { fromWasm, inputChannels, Layer, writeStepConstant, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../../layer.js';
+import { fromWasm, inputChannels, Layer, writeStepConstant, type BuildContext, type ConstantArray, type Constants, type Derived, type Param, type RunContext, type WSeq } from '../../layer.js';
+import type { Sequence } from '../../sequence.js';
 import { weightStorageField, type WeightStorage } from '../weight-storage.js';
 import { ATT, AttentionCall, InputProjection, type InputProjectionConfig, type ParamHost } from './common.js';
 import { RelativePosition, relativePositionField, type RelativePositionConfig } from './relative-position.js';
@@ -358,11 +359,26 @@ export abstract class AttentionLayer extends Layer {
 
   /**
    * The constant `name` of one id per step (segment ids, positions: [batch or 1, time or 1],
-   * see Layer.stepConstant) as int32 [batch, time] in scratch.
+   * see Layer.stepConstant), whole numbers in int32's range: the kernel compares them as int32,
+   * and float32 ids of any other value would be truncated (0.25 and 0.75 one segment), so they
+   * are BAD_INPUT.
    */
+  protected idsConstant(constants: Constants, name: string, what: string, batch: number, time: number): Sequence | ConstantArray {
+    const c = this.stepConstant(constants, name, what, batch, time);
+    if (c.values instanceof Float32Array) {
+      const i = c.values.findIndex((v) => !(Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31));
+      if (i >= 0) {
+        const t = c.shape[1]!;
+        throw this.error('BAD_INPUT', `constants.${name}: expected ${what} that are whole numbers in int32's range, got ${c.values[i]} at [${Math.floor(i / t)}, ${i % t}]`);
+      }
+    }
+    return c;
+  }
+
+  /** idsConstant() as int32 [batch, time] in scratch. */
   protected idsInScratch(ctx: RunContext, name: string, what: string, batch: number, time: number): number {
     const at = ctx.alloc(Math.max(1, batch * time) * 4);
-    writeStepConstant(this.stepConstant(ctx.constants, name, what, batch, time), batch, time, ctx.rt.i32, at >> 2);
+    writeStepConstant(this.idsConstant(ctx.constants, name, what, batch, time), batch, time, ctx.rt.i32, at >> 2);
     return at;
   }
 

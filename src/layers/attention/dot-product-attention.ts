@@ -25,9 +25,9 @@ const dotProductAttentionFields = {
   /** Re-read the source and project it every step instead of once (default false). */
   recomputeKvPerStep: f.bool().default(false),
   /**
-   * Constants key of the query positions [batch, time] (int32 or float32; batch and time may
-   * be 1), each step's with it, for the relative position embedding: distance = source index -
-   * query position (default null: the query's step index, counted across steps). Without a
+   * Constants key of the query positions [batch, time] (int32, or float32 holding whole numbers;
+   * batch and time may be 1), each step's with it, for the relative position embedding:
+   * distance = source index - query position (default null: the query's step index, counted across steps). Without a
    * relative position embedding they have no effect, as in the reference.
    */
   queryPositionsName: f.str().opt(),
@@ -91,7 +91,7 @@ export class DotProductAttentionLayer extends AttentionLayer {
 
   /** The source, whenever runStep will read it: every step with recompute, else the first; the query positions every step. */
   validateStep(batch: number, time: number, ctx: RunContext): void {
-    if (this.queryPositions !== undefined) this.stepConstant(ctx.constants, this.queryPositions, 'query positions', batch, time);
+    if (this.queryPositions !== undefined) this.idsConstant(ctx.constants, this.queryPositions, 'query positions', batch, time);
     if (this.recompute || !SourceState.projected(ctx.rt, this.stateOf(ctx))) getSource(this, ctx.constants, this.sourceName, this.sourceChannels!, batch);
     this.networks.query?.validateStep(batch, time, ctx); // the key and value networks run over the source, not the step
   }

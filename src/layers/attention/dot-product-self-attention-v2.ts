@@ -49,15 +49,15 @@ export const flashAttentionFields = {
   maxCacheSteps: f.int(1).default(4096),
   weightStorage,
   /**
-   * Constants key of segment ids [batch, time] (int32 or float32; batch and time may be 1): a
-   * step sees only the keys of its own segment id, e.g. utterances packed in one stream
+   * Constants key of segment ids [batch, time] (int32, or float32 holding whole numbers; batch
+   * and time may be 1): a step sees only the keys of its own segment id, e.g. utterances packed in one stream
    * (default null: one segment). They come with every layer() and step() call, each block's
    * with it, and stay with the cached keys.
    */
   segmentIdsName: f.str().opt(),
   /**
-   * Constants key of positions [batch, time] (int32 or float32; batch and time may be 1): the
-   * horizons then count positions, not steps (a key is visible when query position - key
+   * Constants key of positions [batch, time] (int32, or float32 holding whole numbers; batch and
+   * time may be 1): the horizons then count positions, not steps (a key is visible when query position - key
    * position is in [-future, past]; for BlockwiseDotProductSelfAttention the blocks are
    * position / block_size), and every key held is scanned (default null: steps are counted).
    * Required with every layer() call; V2's step() counts steps since the initial state when

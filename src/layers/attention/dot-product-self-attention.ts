@@ -138,8 +138,8 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   /** The segment ids and positions must come with the block; a growing cache makes room for it, or refuses it with CACHE_FULL; then the networks check theirs. */
   validateStep(batch: number, time: number, ctx: RunContext): void {
     const { segments, positions } = this.idNames;
-    if (segments !== undefined) this.stepConstant(ctx.constants, segments, 'segment ids', batch, time);
-    if (positions !== undefined && !this.countsPositions(ctx)) this.stepConstant(ctx.constants, positions, 'positions', batch, time);
+    if (segments !== undefined) this.idsConstant(ctx.constants, segments, 'segment ids', batch, time);
+    if (positions !== undefined && !this.countsPositions(ctx)) this.idsConstant(ctx.constants, positions, 'positions', batch, time);
     this.cache!.reserve(ctx, this.stateOf(ctx), time);
     super.validateStep(batch, time, ctx);
   }

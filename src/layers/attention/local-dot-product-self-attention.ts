@@ -6,8 +6,7 @@
 //
 // The reference computes layer() in blocks of `block_size` queries against their
 // past + block + future keys instead of the full [query, key] matrix; the fused kernel always
-// scans only each query's window, and `block_size` is its query tile (queries of one head
-// scanned together). Results equal DotProductSelfAttention with the same horizons, and the
+// scans only each query's window, so `block_size` changes nothing here. Results equal DotProductSelfAttention with the same horizons, and the
 // reference's, at every valid query: a valid query always sees its own key, so the
 // reference's uniform softmax for a query with no visible key never reaches a valid output.
 // The layer's own block size stays 1.

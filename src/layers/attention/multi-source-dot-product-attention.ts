@@ -49,9 +49,9 @@ const multiSourceFields = {
   /** source_position_names: any, no effect (as query_positions_name). */
   sourcePositionNames: names('source position names').opt(),
   /**
-   * Constants key of the queries' segment ids [batch, time] (int32 or float32; batch and time
-   * may be 1), each step's with it: a query sees only the source steps of its own segment id
-   * (default null: all of them). Needs source_segment_ids_names.
+   * Constants key of the queries' segment ids [batch, time] (int32, or float32 holding whole
+   * numbers; batch and time may be 1), each step's with it: a query sees only the source steps
+   * of its own segment id (default null: all of them). Needs source_segment_ids_names.
    */
   querySegmentIdsName: f.str().opt(),
   /**
@@ -144,7 +144,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
 
   /** The queries' segment ids with every step; the sources (and theirs) whenever runStep will read them: at the first step. */
   validateStep(batch: number, time: number, ctx: RunContext): void {
-    if (this.querySegmentIds !== undefined) this.stepConstant(ctx.constants, this.querySegmentIds, 'query segment ids', batch, time);
+    if (this.querySegmentIds !== undefined) this.idsConstant(ctx.constants, this.querySegmentIds, 'query segment ids', batch, time);
     if (!SourceState.projected(ctx.rt, this.stateOf(ctx))) this.givenSources(ctx, batch);
     this.networks.query?.validateStep(batch, time, ctx); // the key and value networks run over the sources, not the step
   }
@@ -153,7 +153,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
   private givenSources(ctx: RunContext, batch: number): { source: Sequence; segmentIds?: Sequence | ConstantArray }[] {
     return this.sources.map((s) => {
       const source = getSource(this, ctx.constants, s.name, s.channels, batch);
-      return { source, segmentIds: s.segmentIds === undefined ? undefined : this.stepConstant(ctx.constants, s.segmentIds, `segment ids of source ${show(s.name)}`, batch, source.time) };
+      return { source, segmentIds: s.segmentIds === undefined ? undefined : this.idsConstant(ctx.constants, s.segmentIds, `segment ids of source ${show(s.name)}`, batch, source.time) };
     });
   }
 
