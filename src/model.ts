@@ -119,11 +119,8 @@ function buildLayer(config: LayerConfig, rt: Runtime, path: string, flaxPath: st
 
 /** Builds a model from a config (checked and normalised first) for an input channel shape. */
 export function build(config: LayerConfig | object, opts: BuildOptions): Model {
-  // A for loop, not every(): every() skips the holes of a sparse array ([, 4]).
   const shape = opts?.inputShape;
-  let goodShape = Array.isArray(shape);
-  for (let i = 0; goodShape && i < shape.length; i++) goodShape = Number.isInteger(shape[i]) && shape[i]! >= 1;
-  if (!goodShape) {
+  if (!isChannelShape(shape)) {
     throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputShape to be a list of positive integers, got ${show(shape)}`);
   }
   if (opts.inputDtype !== undefined && !SEQUENCE_DTYPES.includes(opts.inputDtype)) {
@@ -138,6 +135,14 @@ export function build(config: LayerConfig | object, opts: BuildOptions): Model {
   checkNaming(opts.weightNaming, 'build: weightNaming');
   const normalized = normalizeConfig(config);
   return new Model(normalized, opts);
+}
+
+/** Whether `shape` is a list of positive integers. */
+function isChannelShape(shape: unknown): shape is number[] {
+  if (!Array.isArray(shape)) return false;
+  // A for loop, not every(): every() skips the holes of a sparse array ([, 4]).
+  for (let i = 0; i < shape.length; i++) if (!(Number.isInteger(shape[i]) && shape[i] >= 1)) return false;
+  return true;
 }
 
 /**
@@ -181,6 +186,8 @@ export class Model {
   readonly fingerprint: number;
   private readonly layers: Layer[];
   private readonly ctx: RunContext;
+  /** The constants build() was given (checked), for outputShape() of another input shape. */
+  private readonly buildConstants: Constants | undefined;
   /** Whether some layer checks its step inputs before any layer writes (Layer.validateStep). */
   private readonly validatesStep: boolean;
   /** Set during a call that uses `ctx` (layer, step, initialState). */
@@ -194,7 +201,8 @@ export class Model {
     this.rt = opts.runtime ?? getRuntime();
     this.config = config;
     this.inputSpec = { shape: Object.freeze([...opts.inputShape]), dtype: opts.inputDtype ?? 'float32' };
-    this.root = buildLayer(config, this.rt, '', '', 'config', this.inputSpec, opts.constants && checkConstants(opts.constants, 'build'));
+    this.buildConstants = opts.constants && checkConstants(opts.constants, 'build');
+    this.root = buildLayer(config, this.rt, '', '', 'config', this.inputSpec, this.buildConstants);
     refuseSteps(this.root);
     this.layers = preorder(this.root);
     this.layers.forEach((l, i) => (l.slot = i));
@@ -270,19 +278,15 @@ export class Model {
     return rfHull(this.root.receptiveFieldPerStep);
   }
 
-  /** Output channel shape for an input channel shape (a different shape builds a shape-only tree). */
+  /**
+   * Output channel shape for an input channel shape: another shape builds the layer tree for it
+   * (with the build's constants; no parameters are allocated), so a config that does not fit it
+   * is BAD_CONFIG.
+   */
   outputShape(inputShape: readonly number[] = this.inputSpec.shape): readonly number[] {
-    if (!Array.isArray(inputShape)) throw new SeqLayersError('BAD_ARGUMENT', `outputShape: expected a channel shape (a list of positive integers), got ${show(inputShape)}`);
+    if (!isChannelShape(inputShape)) throw new SeqLayersError('BAD_ARGUMENT', `outputShape: expected a channel shape (a list of positive integers), got ${show(inputShape)}`);
     if (sameShape(inputShape, this.inputSpec.shape)) return this.root.output.shape;
-    return build(this.config, { inputShape, inputDtype: this.inputSpec.dtype, runtime: this.rt }).disposeAndReturn((m) => m.root.output.shape);
-  }
-
-  private disposeAndReturn<T>(f: (m: Model) => T): T {
-    try {
-      return f(this);
-    } finally {
-      this.dispose();
-    }
+    return buildLayer(this.config, this.rt, '', '', 'config', { shape: [...inputShape], dtype: this.inputSpec.dtype }, this.buildConstants).output.shape;
   }
 
   /** The config, normalised (camelCase names, defaults filled in); build() accepts it back. */

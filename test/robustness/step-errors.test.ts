@@ -165,8 +165,18 @@ describe('arguments of the model API', () => {
     expect(m.layer(x).values).toEqual(before);
   });
 
-  it('outputShape of something other than a list is BAD_ARGUMENT', () => {
-    for (const bad of [null, '4', 4]) expect(error(() => model().outputShape(bad as unknown as number[])).code).toBe('BAD_ARGUMENT');
+  it('outputShape of something other than a list of positive integers is BAD_ARGUMENT', () => {
+    for (const bad of [null, '4', 4, [0], [2.5], [, 4]]) expect(error(() => model().outputShape(bad as unknown as number[])).code).toBe('BAD_ARGUMENT');
+  });
+
+  it('outputShape of another shape builds the tree with the build constants, allocating nothing', () => {
+    const source = sl.Sequence.fromValues(new Float32Array(5 * 3), [1, 5, 3]);
+    const m = sl.build(sl.Serial([sl.Dense({ features: 4 }), sl.DotProductAttention({ sourceName: 'src', numHeads: 2, unitsPerHead: 2 })]), { inputShape: [4], constants: { src: source } });
+    const used = sl.getRuntime().heap.inUse;
+    expect(m.outputShape([6])).toEqual([2, 2]);
+    expect(sl.getRuntime().heap.inUse).toBe(used);
+    expect(error(() => sl.build(sl.Reshape({ outputShape: [2, 2] }), { inputShape: [4] }).outputShape([5])).code).toBe('BAD_CONFIG');
+    m.dispose();
   });
 
   it('restoreState takes the snapshot as an ArrayBuffer too, and checks the batch before allocating', () => {
