@@ -137,6 +137,13 @@ export function build(config: LayerConfig | object, opts: BuildOptions): Model {
   return new Model(normalized, opts);
 }
 
+/** A deep copy of a config value: plain objects and arrays copied (undefined fields left out), everything else as it is. */
+function copyConfig<T>(v: T): T {
+  if (Array.isArray(v)) return v.map(copyConfig) as T;
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, copyConfig(x)])) as T;
+}
+
 /** Whether `shape` is a list of positive integers. */
 function isChannelShape(shape: unknown): shape is number[] {
   if (!Array.isArray(shape)) return false;
@@ -289,9 +296,13 @@ export class Model {
     return buildLayer(this.config, this.rt, '', '', 'config', { shape: [...inputShape], dtype: this.inputSpec.dtype }, this.buildConstants).output.shape;
   }
 
-  /** The config, normalised (camelCase names, defaults filled in); build() accepts it back. */
+  /**
+   * A copy of the config, normalised (camelCase names, defaults filled in); build() accepts it
+   * back, ±Infinity and a Lambda's function included. (JSON has no ±Infinity: JSON.stringify
+   * writes null, which build() reads as the field's default.)
+   */
   toConfig(): LayerConfig {
-    return JSON.parse(JSON.stringify(this.config)) as LayerConfig;
+    return copyConfig(this.config);
   }
 
   /** All parameters in tree order (a stacked parameter once, not its slices). */

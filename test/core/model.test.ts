@@ -214,6 +214,19 @@ describe('configs', () => {
     expect(sl.toSnakeCase({ type: 'X', kernelSize: 3, layers: [{ type: 'Y', useBias: true }] })).toEqual({ type: 'X', kernel_size: 3, layers: [{ type: 'Y', use_bias: true }] });
   });
 
+  it('toConfig keeps -Infinity and a Lambda function (JSON turned them into null and nothing), and is a copy', () => {
+    const m = sl.build(sl.Serial([sl.Pad({ padding: [0, 1], axis: -1, constantValue: -Infinity }), sl.Lambda({ fn: ((x: Float32Array) => x.map((v) => v * 2)) as sl.LambdaArrayFn })]), { inputShape: [2] });
+    const config = m.toConfig();
+    const again = sl.build(config, { inputShape: [2] });
+    const x = sl.Sequence.fromValues(Float32Array.of(1, 2), [1, 1, 2]);
+    expect([...again.layer(x).values]).toEqual([2, 4, -Infinity]);
+    expect([...again.layer(x).values]).toEqual([...m.layer(x).values]);
+    (config.layers as sl.LayerConfig[])[0]!.constantValue = 5;
+    expect(m.toConfig()).not.toEqual(config);
+    m.dispose();
+    again.dispose();
+  });
+
   it('names the path of an unknown type or field', () => {
     expect(error(() => sl.build({ type: 'Serial', layers: [{ type: 'Relu' }, { type: 'Rleu' }] }, { inputShape: [2] })).message).toMatch(
       /config\.layers\[1\]\.type: unknown layer type "Rleu"\. Did you mean "Relu"\?/,
