@@ -522,7 +522,7 @@ export class ResidualLayer extends Layer {
     const lat = [serialInputLatency(this.body), serialInputLatency(s)];
     const outLat = [serialOutputLatency(this.body), serialOutputLatency(s)];
     if (lat[0] !== lat[1] || outLat[0] !== outLat[1]) {
-      throw this.error('BAD_CONFIG', `expected body and shortcut latencies to match, got input ${lat[0]}/${lat[1]} and output ${outLat[0]}/${outLat[1]}; add a Delay to the shortcut`);
+      throw this.error('BAD_CONFIG', `expected body and shortcut latencies to match, got input ${lat[0]}/${lat[1]} and output ${outLat[0]}/${outLat[1]}${this.delayHint(lat, outLat)}`);
     }
     this.outputRatio = bodyRatio;
     this.blockSize = lcm(serialBlockSize(this.body), serialBlockSize(s));
@@ -541,6 +541,19 @@ export class ResidualLayer extends Layer {
     this.receptiveFieldPerStep = rf;
     this.bodyWarmUp = WarmUp.of(this.body);
     this.shortcutWarmUp = WarmUp.of(s);
+  }
+
+  /**
+   * For latencies [body, shortcut] that differ: the Delay that evens them out at the end of the
+   * branch with less output latency (layer() unchanged, step() lagging as the other branch), or
+   * '' when no one Delay does (the input latencies differ by another amount).
+   */
+  private delayHint(lat: readonly number[], outLat: readonly number[]): string {
+    const lagging = outLat[0]! < outLat[1]! ? 0 : 1;
+    const n = outLat[1 - lagging]! - outLat[lagging]!;
+    if (n === 0 || serialInputLatency(lagging ? this.shortcut : this.body, n) !== lat[1 - lagging]) return '';
+    const branch = lagging ? 'the shortcut (shortcut_layers)' : 'the body (layers)';
+    return `; add a Delay(${n}, delayLayerOutput: false) at the end of ${branch}`;
   }
 
   accumulatedInputLatency(l: number): number {

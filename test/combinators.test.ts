@@ -274,6 +274,21 @@ describe('Residual', () => {
     const y = m.layer(sl.Sequence.fromValues([1, -2], [1, 1, 2]));
     expect([...y.values]).toEqual([2, -2]);
   });
+  it('names the branch that needs a Delay for matching latencies, and following it builds (found in review: it always said the shortcut)', () => {
+    const ahead = sl.Conv1D({ filters: 4, kernelSize: 3, padding: 'reverse_causal' }); // latency 2
+    const dense = sl.Dense({ features: 4 });
+    const delay = sl.Delay({ length: 2, delayLayerOutput: false });
+    expect(() => sl.build(sl.Residual([dense], { shortcutLayers: [ahead] }), { inputShape: [4] })).toThrow(
+      '[BAD_CONFIG] Residual at config: expected body and shortcut latencies to match, got input 0/2 and output 0/2; add a Delay(2, delayLayerOutput: false) at the end of the body (layers)',
+    );
+    expect(() => sl.build(sl.Residual([ahead]), { inputShape: [4] })).toThrow(
+      'got input 2/0 and output 2/0; add a Delay(2, delayLayerOutput: false) at the end of the shortcut (shortcut_layers)',
+    );
+    sl.verifyContract(sl.build(sl.Residual([dense, delay], { shortcutLayers: [ahead] }), { inputShape: [4] }));
+    sl.verifyContract(sl.build(sl.Residual([ahead], { shortcutLayers: [delay] }), { inputShape: [4] }));
+    // Input latencies apart by another amount than output latencies: no one Delay evens both.
+    expect(() => sl.build(sl.Residual([sl.Delay({ length: 2 })]), { inputShape: [4] })).toThrow(/got input 2\/0 and output 0\/0$/);
+  });
 });
 
 describe('Repeat', () => {
