@@ -694,12 +694,19 @@ export class RepeatLayer extends ChainLayer {
     }
     const subtree = (l: Layer): Layer[] => [l, ...l.children.flatMap(subtree)];
     const params = repeats.map((r) => subtree(r).flatMap((l) => l.params));
-    params[0]!.forEach((p0, j) => {
-      const slices = params.map((ps) => ps[j]!);
+    // A nested Repeat's slices are views of its stacked parameter already: that one is stacked.
+    const own = params.map((ps) => ps.filter((p) => !p.viewOf));
+    own[0]!.forEach((p0, j) => {
+      const slices = own.map((ps) => ps[j]!);
       const stacked = this.param(p0.path.slice(this.path ? this.path.length + 1 : 0), [n, ...p0.shape], (out, random) =>
         slices.forEach((p, i) => p.init(out.subarray(i * p0.size, (i + 1) * p0.size), random)),
       p0.flaxPath);
-      slices.forEach((p, i) => (p.viewOf = { param: stacked, offset: i * p0.size }));
+      slices.forEach((p, i) => {
+        const offset = i * p0.size;
+        // Views into the slice now point into `stacked` directly, so no view is of a view.
+        for (const v of params[i]!) if (v.viewOf?.param === p) v.viewOf = { param: stacked, offset: offset + v.viewOf.offset };
+        p.viewOf = { param: stacked, offset };
+      });
     });
     setSerialMetadata(this, repeats);
     this.warmUp = WarmUp.of(repeats);

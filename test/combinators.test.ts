@@ -307,6 +307,36 @@ describe('Repeat', () => {
     expect(m.receptiveField).toEqual([-4, 0]);
     sl.verifyContract(m);
   });
+  it('nests, directly or through a Serial: one parameter [outer, inner, ...], run as the unrolled chain (found in review: it did not build)', () => {
+    const inner = sl.Serial([sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal' }), sl.Tanh()]);
+    const unrolled = sl.build(sl.Serial(Array(6).fill(inner)), { inputShape: [2] });
+    const x = sl.randomSequence([2, 9, 2], { seed: 3 });
+    for (const [config, at, flaxAt] of [
+      [sl.Repeat(sl.Repeat(inner, 2), 3), 'layer.layer', 'child_layer/child_layer'],
+      [sl.Repeat(sl.Serial([sl.Repeat(inner, 2)]), 3), 'layer.layers.0.layer', 'child_layer/layers_0/child_layer'],
+    ] as const) {
+      const m = sl.build(config, { inputShape: [2], seed: 1 });
+      expect(m.params().map((p) => [p.path, p.flaxPath, p.shape])).toEqual([
+        [`${at}.layers.0.kernel`, `params/${flaxAt}/layers_0/kernel`, [3, 2, 2, 2, 2]],
+        [`${at}.layers.0.bias`, `params/${flaxAt}/layers_0/bias`, [3, 2, 2]],
+      ]);
+      sl.verifyContract(m);
+      // Repeat i, nested repeat j is the unrolled chain's layer 2i + j.
+      const w = m.getWeights();
+      const slices: Record<string, sl.Tensor> = {};
+      for (const name of ['kernel', 'bias']) {
+        const t = w[`${at}.layers.0.${name}`]!, size = t.data.length / 6;
+        for (let k = 0; k < 6; k++) slices[`layers.${k}.layers.0.${name}`] = { dtype: 'F32', shape: t.shape.slice(2), data: t.data.slice(k * size, (k + 1) * size) };
+      }
+      unrolled.loadWeights(slices);
+      sl.assertSequencesClose(m.layer(x), unrolled.layer(x), 'nested Repeat vs unrolled', 1e-6, 1e-6);
+      for (const naming of ['seqlayers', 'flax'] as const) {
+        const other = sl.build(config, { inputShape: [2], seed: 2 });
+        other.loadWeights(m.getWeights({ naming }), { naming });
+        sl.assertSequencesClose(other.layer(x), m.layer(x), `weights round trip (${naming})`, 0, 0);
+      }
+    }
+  });
   it('rejects a child that changes the channel shape', () => {
     expect(() => sl.build(sl.Repeat(sl.Parallel([sl.Relu(), sl.Relu()]), 2), { inputShape: [2] })).toThrow(/\[BAD_CONFIG\] Repeat at config: expected the repeated layer to keep its input spec/);
   });
