@@ -48,6 +48,7 @@ export function serialOutputLatency(layers: readonly Meta[], latency = 0): numbe
 
 const skipsWarmUp = (l: Layer): boolean => l.skipsWarmUp || l.children.some(skipsWarmUp);
 const readsStepConstants = (l: Layer): boolean => l.readsStepConstants || l.children.some(readsStepConstants);
+const writesEmits = (l: Layer): boolean => l.writesEmits || l.children.some(writesEmits);
 
 /**
  * In step(), a latency in a chain (a Delay, a lookahead convolution, Frame) first emits
@@ -726,8 +727,9 @@ const blockwiseFields = {
 /**
  * Runs the child in blocks of `blockSize` steps, stepping it in layer mode too, so scratch
  * memory is bounded by the block size however long the input (the child must support step and
- * read no step constants; otherwise layer mode runs the child whole). Stepping goes straight to
- * the child.
+ * read no step constants; otherwise layer mode runs the child whole, as it does when emits are
+ * asked of an Emit inside, whose layer-mode emit is of the whole sequence). Stepping goes
+ * straight to the child.
  */
 export class BlockwiseLayer extends Layer {
   private readonly inner: Layer;
@@ -750,8 +752,9 @@ export class BlockwiseLayer extends Layer {
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const inner = this.inner;
-    // A child reading step constants would get the whole sequence's with each block.
-    if (!inner.supportsStep || readsStepConstants(inner)) return inner.runLayer(x, ctx);
+    // A child reading step constants would get the whole sequence's with each block; an Emit
+    // would emit each block's steps, stepping's warm-up and flush included.
+    if (!inner.supportsStep || readsStepConstants(inner) || (ctx.emits && writesEmits(inner))) return inner.runLayer(x, ctx);
     const rt = ctx.rt, k = rt.k;
     const block = this.blockSize;
     const ratio = inner.outputRatio;

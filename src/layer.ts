@@ -277,6 +277,8 @@ export abstract class Layer {
    * taken at the first step): no step can be withheld from it.
    */
   readsStepConstants = false;
+  /** Whether runLayer and runStep write ctx.emits (Emit, NamedEmit). */
+  writesEmits = false;
 
   /**
    * Called at build on every layer under a chain's child that cannot be spared the `steps`

@@ -362,6 +362,22 @@ describe('Blockwise', () => {
     sl.assertSequencesClose(m.layer(x, { constants: { pos } }), plain.layer(x, { constants: { pos } }), 'blockwise layer', 0, 0);
     sl.verifyContract(m, { x, constants: { pos }, streamConstants: true, padConstants: true });
   });
+  it('emits in layer mode what its child emits, the whole sequence (found in review: the last block and the flush)', () => {
+    const x = sl.Sequence.fromValues(Float32Array.from([1, 2, 3, 4, 5, 6, 7]), [1, 7, 1]);
+    const emit = sl.Blockwise(sl.Serial([{ type: 'Emit' }, sl.Relu()]), 4);
+    const { emits } = sl.build(emit, { inputShape: [1] }).layerWithEmits(x);
+    expect(Object.keys(emits)).toEqual(['layers.0']);
+    expect([...emits['layers.0']!.values]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect([...emits['layers.0']!.mask]).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    // An Emit after a latency too: the child's layer-mode emits exactly.
+    const child = sl.Serial([sl.Conv1D({ filters: 2, kernelSize: 3, padding: 'reverse_causal' }), { type: 'NamedEmit', emitName: 'ahead' }, sl.Dense({ features: 1 })]);
+    const xs = sl.randomSequence([2, 13, 1], { seed: 5 });
+    const plain = sl.build(child, { inputShape: [1], seed: 4 }).layerWithEmits(xs);
+    const blockwise = sl.build(sl.Blockwise(child, 4), { inputShape: [1], seed: 4 }).layerWithEmits(xs);
+    sl.assertSequencesClose(blockwise.output, plain.output, 'output', 0, 0);
+    expect(blockwise.emits['ahead']!.shape).toEqual(plain.emits['ahead']!.shape);
+    sl.assertSequencesClose(blockwise.emits['ahead']!, plain.emits['ahead']!, 'emit', 0, 0);
+  });
   it('rejects a block size that is not a multiple of the child block size', () => {
     const child = sl.Blockwise(sl.Relu(), 3);
     expect(() => sl.build(sl.Blockwise(child, 4), { inputShape: [1] })).toThrow(/expected block_size to be a multiple of the child's block size 3, got 4/);
