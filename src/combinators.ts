@@ -43,6 +43,11 @@ export function serialOutputLatency(layers: readonly Meta[], latency = 0): numbe
   return layers.reduce((l, layer) => layer.accumulatedOutputLatency(l), latency);
 }
 
+/** Layer.layerOutputTime of layers in series. */
+function serialLayerOutputTime(layers: readonly Layer[], time: number): number {
+  return layers.reduce((t, l) => l.layerOutputTime(t), time);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Warm-up steps of layers in series.
 
@@ -167,6 +172,10 @@ abstract class ChainLayer extends Layer {
 
   accumulatedOutputLatency(l: number): number {
     return serialOutputLatency(this.children, l);
+  }
+
+  layerOutputTime(time: number): number {
+    return serialLayerOutputTime(this.children, time);
   }
 
   /** Each child sees the warm-up as it reaches it, latencies before it added. */
@@ -438,6 +447,10 @@ export class ParallelLayer extends Layer {
     return this.sameInEveryBranch('input', l, (b) => b.accumulatedInputLatency(l));
   }
 
+  layerOutputTime(time: number): number {
+    return this.children[0]?.layerOutputTime(time) ?? time;
+  }
+
   accumulatedOutputLatency(l: number): number {
     return this.sameInEveryBranch('output', l, (b) => b.accumulatedOutputLatency(l));
   }
@@ -561,6 +574,10 @@ export class ResidualLayer extends Layer {
     return this.sameInBoth('input', l, serialInputLatency(this.body, l), serialInputLatency(this.shortcut, l));
   }
 
+  layerOutputTime(time: number): number {
+    return serialLayerOutputTime(this.body, time);
+  }
+
   accumulatedOutputLatency(l: number): number {
     return this.sameInBoth('output', l, serialOutputLatency(this.body, l), serialOutputLatency(this.shortcut, l));
   }
@@ -625,6 +642,7 @@ export class ResidualLayer extends Layer {
 function inheritMetadata(self: Layer, child: Layer): void {
   self.accumulatedInputLatency = (l) => child.accumulatedInputLatency(l);
   self.accumulatedOutputLatency = (l) => child.accumulatedOutputLatency(l);
+  self.layerOutputTime = (t) => child.layerOutputTime(t);
   self.output = child.output;
   self.outputRatio = child.outputRatio;
   self.blockSize = child.blockSize;
@@ -757,11 +775,11 @@ export class BlockwiseLayer extends Layer {
     if (!inner.supportsStep || readsStepConstants(inner) || (ctx.emits && writesEmits(inner))) return inner.runLayer(x, ctx);
     const rt = ctx.rt, k = rt.k;
     const block = this.blockSize;
-    const ratio = inner.outputRatio;
     const inRow = stepBytes(this.input), outRow = stepBytes(this.output);
-    const padded = Math.ceil((x.time + inner.inputLatency) / block) * block;
+    // The child's layer() output is its step outputs [skip, skip + outTime) over the input and
+    // invalid steps after it (the contract: nothing valid comes after the flush).
     const skip = inner.outputLatency;
-    const outTime = Math.max(0, Math.min(ratio.ceilMul(x.time), ratio.floorMul(padded) - skip));
+    const outTime = inner.layerOutputTime(x.time);
     const values = this.allocOutput(ctx, x.batch, outTime);
     const mask = ctx.alloc(x.batch * outTime);
     const outer = ctx.state;
@@ -773,7 +791,8 @@ export class BlockwiseLayer extends Layer {
     xb.time = block;
     let produced = 0; // step outputs so far, including the `skip` dropped ones
     try {
-      for (let t = 0; t < padded; t += block) {
+      // The input, the input latency's flush, and invalid steps until outTime are out.
+      for (let t = 0; t < x.time + inner.inputLatency || produced < skip + outTime; t += block) {
         rt.arena.mark();
         const n = Math.max(0, Math.min(block, x.time - t)); // real input steps in this block
         xb.values = ctx.alloc(x.batch * block * inRow);
@@ -855,6 +874,10 @@ export class BidirectionalLayer extends Layer {
       rf.set(s, rfUnion(pf.get(s % pf.size) ?? null, b && [-b[1], -b[0]]));
     }
     this.receptiveFieldPerStep = rf;
+  }
+
+  layerOutputTime(time: number): number {
+    return this.fwd.layerOutputTime(time);
   }
 
   private reverse(ctx: RunContext, x: WSeq, row: number): [number, number] {

@@ -331,6 +331,14 @@ export abstract class Layer {
     return this.config.type;
   }
 
+  /**
+   * Steps runLayer returns for `time` input steps: ceil(time * outputRatio) unless overridden
+   * (a Delay adds steps, a Lookahead or a 'valid' padding drops some). verifyContract checks it.
+   */
+  layerOutputTime(time: number): number {
+    return this.outputRatio.ceilMul(time);
+  }
+
   /** ceil(L / outputRatio) + inputLatency (used right to left through a Serial). */
   accumulatedInputLatency(l: number): number {
     return Math.ceil((l * this.outputRatio.den) / this.outputRatio.num) + this.inputLatency;

@@ -362,6 +362,23 @@ describe('Blockwise', () => {
     sl.assertSequencesClose(m.layer(x, { constants: { pos } }), plain.layer(x, { constants: { pos } }), 'blockwise layer', 0, 0);
     sl.verifyContract(m, { x, constants: { pos }, streamConstants: true, padConstants: true });
   });
+  it('gives its child\'s layer() output, longer or shorter than the input (found in review: a Delay\'s last steps were cut, a Lookahead had one more)', () => {
+    const x = sl.Sequence.fromValues(Float32Array.from([1, 2, 3, 4, 5, 6, 7]), [1, 7, 1]);
+    const cases: [sl.LayerConfig, number[], number[]][] = [
+      [sl.Delay({ length: 2 }), [0, 0, 1, 2, 3, 4, 5, 6, 7], [0, 0, 1, 1, 1, 1, 1, 1, 1]],
+      [sl.Lookahead({ length: 2 }), [3, 4, 5, 6, 7], [1, 1, 1, 1, 1]],
+      [sl.Lookahead({ length: 2, preserveLengthInLayer: true }), [3, 4, 5, 6, 7, 0, 0], [1, 1, 1, 1, 1, 0, 0]],
+      [sl.Serial([sl.Delay({ length: 5 }), sl.Lookahead({ length: 1 })]), [0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7], [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1]],
+    ];
+    for (const [child, values, mask] of cases) {
+      const m = sl.build(sl.Blockwise(child, 4), { inputShape: [1] });
+      const y = m.layer(x).maskInvalid();
+      expect([...y.values], JSON.stringify(child)).toEqual(values);
+      expect([...y.mask], JSON.stringify(child)).toEqual(mask);
+      // Full-length items: padding invariance compares with a longer input, where a cut shows.
+      sl.verifyContract(m, { x: sl.randomSequence([2, 13, 1], { randomLengths: false, seed: 2 }) });
+    }
+  });
   it('emits in layer mode what its child emits, the whole sequence (found in review: the last block and the flush)', () => {
     const x = sl.Sequence.fromValues(Float32Array.from([1, 2, 3, 4, 5, 6, 7]), [1, 7, 1]);
     const emit = sl.Blockwise(sl.Serial([{ type: 'Emit' }, sl.Relu()]), 4);
