@@ -43,11 +43,17 @@ export function serialOutputLatency(layers: readonly Meta[], latency = 0): numbe
   return layers.reduce((l, layer) => layer.accumulatedOutputLatency(l), latency);
 }
 
+/** Layer.layerOutputTime of layers in series. */
+function serialLayerOutputTime(layers: readonly Layer[], time: number): number {
+  return layers.reduce((t, l) => l.layerOutputTime(t), time);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Warm-up steps of layers in series.
 
 const skipsWarmUp = (l: Layer): boolean => l.skipsWarmUp || l.children.some(skipsWarmUp);
 const readsStepConstants = (l: Layer): boolean => l.readsStepConstants || l.children.some(readsStepConstants);
+const writesEmits = (l: Layer): boolean => l.writesEmits || l.children.some(writesEmits);
 
 /**
  * In step(), a latency in a chain (a Delay, a lookahead convolution, Frame) first emits
@@ -166,6 +172,10 @@ abstract class ChainLayer extends Layer {
 
   accumulatedOutputLatency(l: number): number {
     return serialOutputLatency(this.children, l);
+  }
+
+  layerOutputTime(time: number): number {
+    return serialLayerOutputTime(this.children, time);
   }
 
   /** Each child sees the warm-up as it reaches it, latencies before it added. */
@@ -437,6 +447,10 @@ export class ParallelLayer extends Layer {
     return this.sameInEveryBranch('input', l, (b) => b.accumulatedInputLatency(l));
   }
 
+  layerOutputTime(time: number): number {
+    return this.children[0]?.layerOutputTime(time) ?? time;
+  }
+
   accumulatedOutputLatency(l: number): number {
     return this.sameInEveryBranch('output', l, (b) => b.accumulatedOutputLatency(l));
   }
@@ -522,7 +536,7 @@ export class ResidualLayer extends Layer {
     const lat = [serialInputLatency(this.body), serialInputLatency(s)];
     const outLat = [serialOutputLatency(this.body), serialOutputLatency(s)];
     if (lat[0] !== lat[1] || outLat[0] !== outLat[1]) {
-      throw this.error('BAD_CONFIG', `expected body and shortcut latencies to match, got input ${lat[0]}/${lat[1]} and output ${outLat[0]}/${outLat[1]}; add a Delay to the shortcut`);
+      throw this.error('BAD_CONFIG', `expected body and shortcut latencies to match, got input ${lat[0]}/${lat[1]} and output ${outLat[0]}/${outLat[1]}${this.delayHint(lat, outLat)}`);
     }
     this.outputRatio = bodyRatio;
     this.blockSize = lcm(serialBlockSize(this.body), serialBlockSize(s));
@@ -543,8 +557,25 @@ export class ResidualLayer extends Layer {
     this.shortcutWarmUp = WarmUp.of(s);
   }
 
+  /**
+   * For latencies [body, shortcut] that differ: the Delay that evens them out at the end of the
+   * branch with less output latency (layer() unchanged, step() lagging as the other branch), or
+   * '' when no one Delay does (the input latencies differ by another amount).
+   */
+  private delayHint(lat: readonly number[], outLat: readonly number[]): string {
+    const lagging = outLat[0]! < outLat[1]! ? 0 : 1;
+    const n = outLat[1 - lagging]! - outLat[lagging]!;
+    if (n === 0 || serialInputLatency(lagging ? this.shortcut : this.body, n) !== lat[1 - lagging]) return '';
+    const branch = lagging ? 'the shortcut (shortcut_layers)' : 'the body (layers)';
+    return `; add a Delay(${n}, delayLayerOutput: false) at the end of ${branch}`;
+  }
+
   accumulatedInputLatency(l: number): number {
     return this.sameInBoth('input', l, serialInputLatency(this.body, l), serialInputLatency(this.shortcut, l));
+  }
+
+  layerOutputTime(time: number): number {
+    return serialLayerOutputTime(this.body, time);
   }
 
   accumulatedOutputLatency(l: number): number {
@@ -611,6 +642,7 @@ export class ResidualLayer extends Layer {
 function inheritMetadata(self: Layer, child: Layer): void {
   self.accumulatedInputLatency = (l) => child.accumulatedInputLatency(l);
   self.accumulatedOutputLatency = (l) => child.accumulatedOutputLatency(l);
+  self.layerOutputTime = (t) => child.layerOutputTime(t);
   self.output = child.output;
   self.outputRatio = child.outputRatio;
   self.blockSize = child.blockSize;
@@ -681,12 +713,19 @@ export class RepeatLayer extends ChainLayer {
     }
     const subtree = (l: Layer): Layer[] => [l, ...l.children.flatMap(subtree)];
     const params = repeats.map((r) => subtree(r).flatMap((l) => l.params));
-    params[0]!.forEach((p0, j) => {
-      const slices = params.map((ps) => ps[j]!);
+    // A nested Repeat's slices are views of its stacked parameter already: that one is stacked.
+    const own = params.map((ps) => ps.filter((p) => !p.viewOf));
+    own[0]!.forEach((p0, j) => {
+      const slices = own.map((ps) => ps[j]!);
       const stacked = this.param(p0.path.slice(this.path ? this.path.length + 1 : 0), [n, ...p0.shape], (out, random) =>
         slices.forEach((p, i) => p.init(out.subarray(i * p0.size, (i + 1) * p0.size), random)),
       p0.flaxPath);
-      slices.forEach((p, i) => (p.viewOf = { param: stacked, offset: i * p0.size }));
+      slices.forEach((p, i) => {
+        const offset = i * p0.size;
+        // Views into the slice now point into `stacked` directly, so no view is of a view.
+        for (const v of params[i]!) if (v.viewOf?.param === p) v.viewOf = { param: stacked, offset: offset + v.viewOf.offset };
+        p.viewOf = { param: stacked, offset };
+      });
     });
     setSerialMetadata(this, repeats);
     this.warmUp = WarmUp.of(repeats);
@@ -706,8 +745,9 @@ const blockwiseFields = {
 /**
  * Runs the child in blocks of `blockSize` steps, stepping it in layer mode too, so scratch
  * memory is bounded by the block size however long the input (the child must support step and
- * read no step constants; otherwise layer mode runs the child whole). Stepping goes straight to
- * the child.
+ * read no step constants; otherwise layer mode runs the child whole, as it does when emits are
+ * asked of an Emit inside, whose layer-mode emit is of the whole sequence). Stepping goes
+ * straight to the child.
  */
 export class BlockwiseLayer extends Layer {
   private readonly inner: Layer;
@@ -730,15 +770,16 @@ export class BlockwiseLayer extends Layer {
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const inner = this.inner;
-    // A child reading step constants would get the whole sequence's with each block.
-    if (!inner.supportsStep || readsStepConstants(inner)) return inner.runLayer(x, ctx);
+    // A child reading step constants would get the whole sequence's with each block; an Emit
+    // would emit each block's steps, stepping's warm-up and flush included.
+    if (!inner.supportsStep || readsStepConstants(inner) || (ctx.emits && writesEmits(inner))) return inner.runLayer(x, ctx);
     const rt = ctx.rt, k = rt.k;
     const block = this.blockSize;
-    const ratio = inner.outputRatio;
     const inRow = stepBytes(this.input), outRow = stepBytes(this.output);
-    const padded = Math.ceil((x.time + inner.inputLatency) / block) * block;
+    // The child's layer() output is its step outputs [skip, skip + outTime) over the input and
+    // invalid steps after it (the contract: nothing valid comes after the flush).
     const skip = inner.outputLatency;
-    const outTime = Math.max(0, Math.min(ratio.ceilMul(x.time), ratio.floorMul(padded) - skip));
+    const outTime = inner.layerOutputTime(x.time);
     const values = this.allocOutput(ctx, x.batch, outTime);
     const mask = ctx.alloc(x.batch * outTime);
     const outer = ctx.state;
@@ -750,7 +791,8 @@ export class BlockwiseLayer extends Layer {
     xb.time = block;
     let produced = 0; // step outputs so far, including the `skip` dropped ones
     try {
-      for (let t = 0; t < padded; t += block) {
+      // The input, the input latency's flush, and invalid steps until outTime are out.
+      for (let t = 0; t < x.time + inner.inputLatency || produced < skip + outTime; t += block) {
         rt.arena.mark();
         const n = Math.max(0, Math.min(block, x.time - t)); // real input steps in this block
         xb.values = ctx.alloc(x.batch * block * inRow);
@@ -832,6 +874,10 @@ export class BidirectionalLayer extends Layer {
       rf.set(s, rfUnion(pf.get(s % pf.size) ?? null, b && [-b[1], -b[0]]));
     }
     this.receptiveFieldPerStep = rf;
+  }
+
+  layerOutputTime(time: number): number {
+    return this.fwd.layerOutputTime(time);
   }
 
   private reverse(ctx: RunContext, x: WSeq, row: number): [number, number] {

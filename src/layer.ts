@@ -277,6 +277,8 @@ export abstract class Layer {
    * taken at the first step): no step can be withheld from it.
    */
   readsStepConstants = false;
+  /** Whether runLayer and runStep write ctx.emits (Emit, NamedEmit). */
+  writesEmits = false;
 
   /**
    * Called at build on every layer under a chain's child that cannot be spared the `steps`
@@ -327,6 +329,14 @@ export abstract class Layer {
 
   get type(): string {
     return this.config.type;
+  }
+
+  /**
+   * Steps runLayer returns for `time` input steps: ceil(time * outputRatio) unless overridden
+   * (a Delay adds steps, a Lookahead or a 'valid' padding drops some). verifyContract checks it.
+   */
+  layerOutputTime(time: number): number {
+    return this.outputRatio.ceilMul(time);
   }
 
   /** ceil(L / outputRatio) + inputLatency (used right to left through a Serial). */

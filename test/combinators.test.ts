@@ -274,6 +274,21 @@ describe('Residual', () => {
     const y = m.layer(sl.Sequence.fromValues([1, -2], [1, 1, 2]));
     expect([...y.values]).toEqual([2, -2]);
   });
+  it('names the branch that needs a Delay for matching latencies, and following it builds (found in review: it always said the shortcut)', () => {
+    const ahead = sl.Conv1D({ filters: 4, kernelSize: 3, padding: 'reverse_causal' }); // latency 2
+    const dense = sl.Dense({ features: 4 });
+    const delay = sl.Delay({ length: 2, delayLayerOutput: false });
+    expect(() => sl.build(sl.Residual([dense], { shortcutLayers: [ahead] }), { inputShape: [4] })).toThrow(
+      '[BAD_CONFIG] Residual at config: expected body and shortcut latencies to match, got input 0/2 and output 0/2; add a Delay(2, delayLayerOutput: false) at the end of the body (layers)',
+    );
+    expect(() => sl.build(sl.Residual([ahead]), { inputShape: [4] })).toThrow(
+      'got input 2/0 and output 2/0; add a Delay(2, delayLayerOutput: false) at the end of the shortcut (shortcut_layers)',
+    );
+    sl.verifyContract(sl.build(sl.Residual([dense, delay], { shortcutLayers: [ahead] }), { inputShape: [4] }));
+    sl.verifyContract(sl.build(sl.Residual([ahead], { shortcutLayers: [delay] }), { inputShape: [4] }));
+    // Input latencies apart by another amount than output latencies: no one Delay evens both.
+    expect(() => sl.build(sl.Residual([sl.Delay({ length: 2 })]), { inputShape: [4] })).toThrow(/got input 2\/0 and output 0\/0$/);
+  });
 });
 
 describe('Repeat', () => {
@@ -291,6 +306,36 @@ describe('Repeat', () => {
     const m = sl.build(sl.Repeat(TestPairSumConfig(), 4), { inputShape: [2] });
     expect(m.receptiveField).toEqual([-4, 0]);
     sl.verifyContract(m);
+  });
+  it('nests, directly or through a Serial: one parameter [outer, inner, ...], run as the unrolled chain (found in review: it did not build)', () => {
+    const inner = sl.Serial([sl.Conv1D({ filters: 2, kernelSize: 2, padding: 'causal' }), sl.Tanh()]);
+    const unrolled = sl.build(sl.Serial(Array(6).fill(inner)), { inputShape: [2] });
+    const x = sl.randomSequence([2, 9, 2], { seed: 3 });
+    for (const [config, at, flaxAt] of [
+      [sl.Repeat(sl.Repeat(inner, 2), 3), 'layer.layer', 'child_layer/child_layer'],
+      [sl.Repeat(sl.Serial([sl.Repeat(inner, 2)]), 3), 'layer.layers.0.layer', 'child_layer/layers_0/child_layer'],
+    ] as const) {
+      const m = sl.build(config, { inputShape: [2], seed: 1 });
+      expect(m.params().map((p) => [p.path, p.flaxPath, p.shape])).toEqual([
+        [`${at}.layers.0.kernel`, `params/${flaxAt}/layers_0/kernel`, [3, 2, 2, 2, 2]],
+        [`${at}.layers.0.bias`, `params/${flaxAt}/layers_0/bias`, [3, 2, 2]],
+      ]);
+      sl.verifyContract(m);
+      // Repeat i, nested repeat j is the unrolled chain's layer 2i + j.
+      const w = m.getWeights();
+      const slices: Record<string, sl.Tensor> = {};
+      for (const name of ['kernel', 'bias']) {
+        const t = w[`${at}.layers.0.${name}`]!, size = t.data.length / 6;
+        for (let k = 0; k < 6; k++) slices[`layers.${k}.layers.0.${name}`] = { dtype: 'F32', shape: t.shape.slice(2), data: t.data.slice(k * size, (k + 1) * size) };
+      }
+      unrolled.loadWeights(slices);
+      sl.assertSequencesClose(m.layer(x), unrolled.layer(x), 'nested Repeat vs unrolled', 1e-6, 1e-6);
+      for (const naming of ['seqlayers', 'flax'] as const) {
+        const other = sl.build(config, { inputShape: [2], seed: 2 });
+        other.loadWeights(m.getWeights({ naming }), { naming });
+        sl.assertSequencesClose(other.layer(x), m.layer(x), `weights round trip (${naming})`, 0, 0);
+      }
+    }
   });
   it('rejects a child that changes the channel shape', () => {
     expect(() => sl.build(sl.Repeat(sl.Parallel([sl.Relu(), sl.Relu()]), 2), { inputShape: [2] })).toThrow(/\[BAD_CONFIG\] Repeat at config: expected the repeated layer to keep its input spec/);
@@ -316,6 +361,39 @@ describe('Blockwise', () => {
     const x = sl.randomSequence([2, T, 4], { randomLengths: false, seed: 1 });
     sl.assertSequencesClose(m.layer(x, { constants: { pos } }), plain.layer(x, { constants: { pos } }), 'blockwise layer', 0, 0);
     sl.verifyContract(m, { x, constants: { pos }, streamConstants: true, padConstants: true });
+  });
+  it('gives its child\'s layer() output, longer or shorter than the input (found in review: a Delay\'s last steps were cut, a Lookahead had one more)', () => {
+    const x = sl.Sequence.fromValues(Float32Array.from([1, 2, 3, 4, 5, 6, 7]), [1, 7, 1]);
+    const cases: [sl.LayerConfig, number[], number[]][] = [
+      [sl.Delay({ length: 2 }), [0, 0, 1, 2, 3, 4, 5, 6, 7], [0, 0, 1, 1, 1, 1, 1, 1, 1]],
+      [sl.Lookahead({ length: 2 }), [3, 4, 5, 6, 7], [1, 1, 1, 1, 1]],
+      [sl.Lookahead({ length: 2, preserveLengthInLayer: true }), [3, 4, 5, 6, 7, 0, 0], [1, 1, 1, 1, 1, 0, 0]],
+      [sl.Serial([sl.Delay({ length: 5 }), sl.Lookahead({ length: 1 })]), [0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7], [0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1]],
+    ];
+    for (const [child, values, mask] of cases) {
+      const m = sl.build(sl.Blockwise(child, 4), { inputShape: [1] });
+      const y = m.layer(x).maskInvalid();
+      expect([...y.values], JSON.stringify(child)).toEqual(values);
+      expect([...y.mask], JSON.stringify(child)).toEqual(mask);
+      // Full-length items: padding invariance compares with a longer input, where a cut shows.
+      sl.verifyContract(m, { x: sl.randomSequence([2, 13, 1], { randomLengths: false, seed: 2 }) });
+    }
+  });
+  it('emits in layer mode what its child emits, the whole sequence (found in review: the last block and the flush)', () => {
+    const x = sl.Sequence.fromValues(Float32Array.from([1, 2, 3, 4, 5, 6, 7]), [1, 7, 1]);
+    const emit = sl.Blockwise(sl.Serial([{ type: 'Emit' }, sl.Relu()]), 4);
+    const { emits } = sl.build(emit, { inputShape: [1] }).layerWithEmits(x);
+    expect(Object.keys(emits)).toEqual(['layers.0']);
+    expect([...emits['layers.0']!.values]).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect([...emits['layers.0']!.mask]).toEqual([1, 1, 1, 1, 1, 1, 1]);
+    // An Emit after a latency too: the child's layer-mode emits exactly.
+    const child = sl.Serial([sl.Conv1D({ filters: 2, kernelSize: 3, padding: 'reverse_causal' }), { type: 'NamedEmit', emitName: 'ahead' }, sl.Dense({ features: 1 })]);
+    const xs = sl.randomSequence([2, 13, 1], { seed: 5 });
+    const plain = sl.build(child, { inputShape: [1], seed: 4 }).layerWithEmits(xs);
+    const blockwise = sl.build(sl.Blockwise(child, 4), { inputShape: [1], seed: 4 }).layerWithEmits(xs);
+    sl.assertSequencesClose(blockwise.output, plain.output, 'output', 0, 0);
+    expect(blockwise.emits['ahead']!.shape).toEqual(plain.emits['ahead']!.shape);
+    sl.assertSequencesClose(blockwise.emits['ahead']!, plain.emits['ahead']!, 'emit', 0, 0);
   });
   it('rejects a block size that is not a multiple of the child block size', () => {
     const child = sl.Blockwise(sl.Relu(), 3);

@@ -478,11 +478,15 @@ abstract class BaseConvLayer extends Layer {
     ];
   }
 
+  layerOutputTime(time: number): number {
+    return convolutionOutputSize(time, this.padding, this.k, this.s, this.d);
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
     const [left, right] = this.pad;
     const tIn = time + left + right;
-    const tOut = convolutionOutputSize(time, this.padding, this.k, this.s, this.d);
+    const tOut = this.layerOutputTime(time);
     let xin = this.maskedValues(ctx, x);
     if (left + right > 0) {
       const padded = ctx.alloc(batch * tIn * this.stepIn * 4);
@@ -1107,10 +1111,15 @@ abstract class BaseConvTransposeLayer extends Layer {
     return [{ name: 'tail', dtype: 'float32', shape: [batch, this.bufferWidth, ...this.output.shape] }];
   }
 
+  layerOutputTime(time: number): number {
+    const { k, s, d, padding } = this.time;
+    return transposeConvOutputSize(time, padding, k, s, d);
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
     const { k, s, d, padding } = this.time;
-    const tOut = transposeConvOutputSize(time, padding, k, s, d);
+    const tOut = this.layerOutputTime(time);
     const y = this.allocOutput(ctx, batch, tOut);
     ctx.rt.k.f32_fill(batch * tOut * this.stepOut, 0, y);
     this.overlapAdd(ctx, x, tOut, this.left, y);

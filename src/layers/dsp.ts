@@ -253,10 +253,14 @@ export class DelayLayer extends Layer {
     return [stepsState('values', this.input, batch, this.length), { name: 'mask', dtype: 'uint8', shape: [batch, this.length] }];
   }
 
+  layerOutputTime(time: number): number {
+    return this.delayLayerOutput ? time + this.length : time;
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     if (!this.length || !this.delayLayerOutput) return x;
     const { batch, time } = x;
-    const row = stepBytes(this.input), t = time + this.length;
+    const row = stepBytes(this.input), t = this.layerOutputTime(time);
     const values = this.allocOutput(ctx, batch, t), mask = ctx.alloc(batch * t);
     ctx.rt.k.seq_pad_time(batch, time, this.length, 0, row, x.values, values, 0, 0);
     ctx.rt.k.seq_pad_time(batch, time, this.length, 0, 1, x.mask, mask, 0, 0);
@@ -337,12 +341,17 @@ export class LookaheadLayer extends Layer {
     return this.length ? [{ name: 'countdown', dtype: 'int32', shape: [batch], fill: this.length + 1 }] : [];
   }
 
+  layerOutputTime(time: number): number {
+    const kept = Math.max(0, time - this.length);
+    return this.preserve ? kept + this.length : kept;
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     if (!this.length) return x;
     const { batch, time } = x;
     const k = ctx.rt.k;
     const row = stepBytes(this.input);
-    const kept = Math.max(0, time - this.length), t = this.preserve ? kept + this.length : kept;
+    const kept = Math.max(0, time - this.length), t = this.layerOutputTime(time);
     let values = this.allocOutput(ctx, batch, kept), mask = ctx.alloc(batch * kept);
     k.seq_slice_time(batch, time, time - kept, kept, row, x.values, values);
     k.seq_slice_time(batch, time, time - kept, kept, 1, x.mask, mask);
@@ -586,8 +595,12 @@ export class FrameLayer extends Layer {
     return this.framer.stateSpecs(batch);
   }
 
+  layerOutputTime(time: number): number {
+    return this.framer.outputTime(time);
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
-    const tOut = this.framer.outputTime(x.time);
+    const tOut = this.layerOutputTime(x.time);
     const y = this.framer.layer(ctx, x, this.allocOutput(ctx, x.batch, tOut));
     return this.result(y.values, y.mask, x.batch, y.time);
   }
@@ -769,8 +782,12 @@ export class OverlapAddLayer extends Layer {
     return this.ola.stateSpecs(batch, this.output);
   }
 
+  layerOutputTime(time: number): number {
+    return this.ola.outputTime(time);
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
-    const y = this.ola.layer(ctx, x.batch, x.time, x.values, x.mask, this.allocOutput(ctx, x.batch, this.ola.outputTime(x.time)));
+    const y = this.ola.layer(ctx, x.batch, x.time, x.values, x.mask, this.allocOutput(ctx, x.batch, this.layerOutputTime(x.time)));
     return this.result(y.values, y.mask, x.batch, y.time);
   }
 
@@ -975,8 +992,12 @@ export class STFTLayer extends Layer {
     return this.framer.stateSpecs(batch);
   }
 
+  layerOutputTime(time: number): number {
+    return this.framer.outputTime(time);
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
-    const framed = this.framer.layer(ctx, x, this.frames(ctx, x.batch, this.framer.outputTime(x.time)));
+    const framed = this.framer.layer(ctx, x, this.frames(ctx, x.batch, this.layerOutputTime(x.time)));
     return this.transform(ctx, x.batch, framed);
   }
 
@@ -1064,9 +1085,13 @@ export class InverseSTFTLayer extends Layer {
     return this.ola.stateSpecs(batch, this.output);
   }
 
+  layerOutputTime(time: number): number {
+    return this.ola.outputTime(time);
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const frames = this.synthesize(ctx, x);
-    const y = this.ola.layer(ctx, x.batch, x.time, frames, x.mask, this.allocOutput(ctx, x.batch, this.ola.outputTime(x.time)));
+    const y = this.ola.layer(ctx, x.batch, x.time, frames, x.mask, this.allocOutput(ctx, x.batch, this.layerOutputTime(x.time)));
     return this.result(y.values, y.mask, x.batch, y.time);
   }
 

@@ -139,9 +139,13 @@ export class PoolingLayer extends Layer {
     ];
   }
 
+  layerOutputTime(time: number): number {
+    return convolutionOutputSize(time, this.padding, this.k, this.s, this.d);
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const { batch, time } = x;
-    const tOut = convolutionOutputSize(time, this.padding, this.k, this.s, this.d);
+    const tOut = this.layerOutputTime(time);
     const y = this.allocOutput(ctx, batch, tOut);
     this.pool(ctx, batch, time, tOut, this.pad[0], x.values, x.mask, y);
     return this.result(y, this.masks.layer(ctx, batch, time, tOut, x.mask), batch, tOut);

@@ -589,6 +589,10 @@ export class GlobalReshapeLayer extends Layer {
     this.receptiveFieldPerStep = GLOBAL_RF;
   }
 
+  layerOutputTime(_time: number): number {
+    return this.outputTime;
+  }
+
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     if (x.time !== this.inputTime) {
       throw this.error('BAD_INPUT', `expected input time ${this.inputTime} (output_shape ${show(this.config.outputShape)} holds ${this.inputTime} steps of ${product(this.input.shape)} elements), got ${x.time}`);
@@ -660,6 +664,10 @@ export class GlobalEinopsRearrangeLayer extends Layer {
       values: new StridedCopy(axes, n, n, badConfig(this), 0, dtypeWidth(this.input.dtype)),
       mask: new StridedCopy(axes, n, n, badConfig(this)),
     });
+  }
+
+  layerOutputTime(time: number): number {
+    return this.planFor(time).tOut;
   }
 
   runLayer(x: WSeq, ctx: RunContext): WSeq {

@@ -756,6 +756,7 @@ export class EmitLayer extends Layer {
   constructor(config: LayerConfig, ctx: BuildContext) {
     super(config, ctx);
     this.key = typeof config.emitName === 'string' ? config.emitName : ctx.path || ctx.where;
+    this.writesEmits = true;
   }
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     if (ctx.emits) ctx.emits[this.key] = fromWasm(ctx.rt, x, this.input);

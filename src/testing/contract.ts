@@ -7,9 +7,10 @@
 //     outputs (splits of 1, 2 and 3 blocks per step and a random split);
 //  2. padding invariance: NaN at every invalid step never changes valid outputs (layer and step);
 //  3. batch invariance: garbage batch items (NaN values, valid mask) change no other item;
-//  4. honest metadata: output channel shape and dtype, output time of every step
-//     (time * outputRatio), latencies (through 1), and the receptive field, measured by
-//     perturbing one input step at a time and seeing which outputs move.
+//  4. honest metadata: output channel shape and dtype, output time of layer() (the root's
+//     layerOutputTime) and of every step (time * outputRatio), latencies (through 1), and the
+//     receptive field, measured by perturbing one input step at a time and seeing which
+//     outputs move.
 // Masks are compared exactly; values within |a - b| <= atol + rtol * |b|.
 import type { Constants } from '../layer.js';
 import { Model } from '../model.js';
@@ -199,6 +200,8 @@ export function verifyContract(model: Model, opts: ContractOptions = {}): Contra
     throw new ContractError(`output spec: declared [${spec.shape}] ${spec.dtype}, layer() returned [${y.channelShape}] ${y.dtype}`);
   }
   if (y.time === 0 && x.time > 0 && model.supportsStep) throw new ContractError('layer() returned an empty output');
+  const declaredTime = model.root.layerOutputTime(x.time);
+  if (y.time !== declaredTime) throw new ContractError(`output length: layerOutputTime(${x.time}) declared ${declaredTime} steps, layer() returned ${y.time}`);
   checks.push('output spec');
 
   const padded = invalidToNaN(x.padTime(0, 4 * block, false));

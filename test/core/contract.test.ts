@@ -99,4 +99,7 @@ describe('verifyContract', () => {
   it('catches a layer that writes another shape than it declares', () => {
     expect(() => check('shape')).toThrow(sl.ContractError);
   });
+  it('catches a layer() length other than the declared layerOutputTime', () => {
+    expect(() => check('length')).toThrow(/^output length: layerOutputTime\(\d+\) declared (\d+) steps, layer\(\) returned \d+$/);
+  });
 });

@@ -28,6 +28,10 @@ class TestPairSum extends sl.Layer {
     this.receptiveFieldPerStep = new Map([[0, bug === 'rf' ? [0, 0] : [-1, 0]]]);
     if (bug === 'shape') this.output = { shape: [size(this.input.shape) + 1], dtype: 'float32' };
   }
+  /** bug 'length': declares one step more than layer() returns. */
+  layerOutputTime(time: number): number {
+    return this.config.bug === 'length' ? time + 1 : time;
+  }
   stateSpecs(batch: number): sl.StateSpec[] {
     return [{ name: 'previous', dtype: 'float32', shape: [batch, 1, size(this.input.shape)] }];
   }
@@ -69,7 +73,7 @@ sl.registerLayers([
   sl.defineLayer({ type: 'TestScale', fields: {}, create: (c, ctx) => new TestScale(c, ctx) }),
   sl.defineLayer({
     type: 'TestPairSum',
-    fields: { bug: sl.f.oneOf(['none', 'step', 'nan', 'batch', 'rf', 'shape']).default('none') },
+    fields: { bug: sl.f.oneOf(['none', 'step', 'nan', 'batch', 'rf', 'shape', 'length']).default('none') },
     create: (c, ctx) => new TestPairSum(c, ctx),
   }),
 ]);
