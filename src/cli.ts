@@ -369,9 +369,12 @@ function run(path: string, flags: Flags): void {
     if (c.time !== x.time) throw new sl.SeqLayersError('BAD_INPUT', `--stream ${name}: expected ${x.time} steps as the input, got shape [${c.shape.join(', ')}]`);
   }
 
-  // Steps over the input, then invalid blocks to flush the input latency; the first
-  // outputLatency outputs are dropped (the contract that makes this equal layer()).
-  const flushed = x.padToMultiple(block).padTime(0, Math.ceil(model.inputLatency / block) * block, false);
+  // Steps over the input, then invalid blocks to flush the input latency and until layer()'s
+  // length is out (a Delay's layer() holds its tail too); the first outputLatency outputs are
+  // dropped (the contract that makes this equal layer()).
+  const keep = model.root.layerOutputTime(x.time);
+  const steps = Math.max(x.time + model.inputLatency, new sl.Fraction(1).div(model.outputRatio).ceilMul(model.outputLatency + keep));
+  const flushed = x.padTime(0, Math.ceil(steps / block) * block - x.time, false);
   const blocks = flushed.time / block;
   const streamed = Object.entries(constants.streamed).map(([name, c]) => [name, c.padTime(0, flushed.time - c.time, false)] as const);
   const constantsOf = (i: number): sl.Constants => ({ ...constants.whole, ...Object.fromEntries(streamed.map(([name, c]) => [name, c.sliceTime(i * block, (i + 1) * block)])) });
@@ -397,7 +400,6 @@ function run(path: string, flags: Flags): void {
   if (showProgress) process.stderr.write('\n');
   state.dispose();
   const all = sl.Sequence.concatenate(outputs);
-  const keep = Math.min(all.time - model.outputLatency, model.outputRatio.ceilMul(x.time));
   const y = all.sliceTime(model.outputLatency, model.outputLatency + keep).maskInvalid();
   model.dispose();
 

@@ -178,6 +178,20 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
     const lines = single.stdout.trim().split('\n').map((l) => l.split('\t').map(Number));
     expect(lines.map((l) => l[0])).toEqual([0, 1, 2, 3, 4, 5, 6]);
     lines.forEach((l, t) => [l[1], l[2]].forEach((v, j) => expect(v).toBeCloseTo(want[t * 2 + j]!, 4)));
+
+    // run gives layer()'s length and values: a Delay's tail (its layer() is 3 steps longer) and
+    // a lookahead conv's flush, in blocks that do not divide the input.
+    const delayed = sl.Serial([sl.Conv1D({ filters: 2, kernelSize: 3, padding: 'reverse_causal' }), sl.Delay({ length: 3 })]);
+    writeFileSync(join(dir, 'delayed.json'), JSON.stringify(delayed));
+    const dm = sl.build(delayed, { inputShape: [4], seed: 2 });
+    writeFileSync(join(dir, 'delayed.safetensors'), sl.writeSafetensors(dm.getWeights()));
+    const dWant = dm.layer(x);
+    dm.dispose();
+    const dRun = await cli('run', 'delayed.json', '--input-shape', '4', '--weights', 'delayed.safetensors', '--input', 'x.npy', '--block', '2', '--out', 'yd.npy');
+    expect(dRun.code, dRun.stderr).toBe(0);
+    const yd = readNpy(readFileSync(join(dir, 'yd.npy')));
+    expect(yd.shape).toEqual([2, 10, 2]);
+    yd.data.forEach((v, i) => expect(v).toBeCloseTo(dWant.values[i]! * dWant.mask[Math.floor(i / 2)]!, 5));
   }, 60_000);
 
   it('constants: an array (--constant), a whole Sequence (--sequence) and one streamed with the steps (--stream)', async () => {
