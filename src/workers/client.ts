@@ -9,7 +9,7 @@ import type { Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
-import { isDetachedView } from '../util/bytes.js';
+import { copyArray, isDetachedView } from '../util/bytes.js';
 import { constantsFromWire, constantsToWire, decodeStepOutcomes, encodeStepBatch, fromWire, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepCall, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
 
 export type { ModelInfo } from './protocol.js';
@@ -426,7 +426,7 @@ export class ModelStream {
     opts: OpenOptions,
   ) {
     // A copy: the stream restores it on a new worker after a failure, whatever the caller does with its bytes.
-    this.base = opts.snapshot instanceof Uint8Array ? opts.snapshot.slice() : (opts.snapshot ?? null);
+    this.base = opts.snapshot instanceof Uint8Array ? copyArray(opts.snapshot) : (opts.snapshot ?? null);
     this.openConstants = opts.constants && constantsToWire(opts.constants, 'open', true);
     this.maxInFlight = opts.maxInFlight ?? 4;
     this.snapshots = new SnapshotSchedule(owner ? (opts.snapshotEvery ?? 'auto') : 0); // a lone worker's stream cannot move
@@ -789,7 +789,7 @@ export class ModelPool {
     // does with its config, weights (another checkpoint loaded into the array, or the array
     // transferred) or constants.
     const constants = opts.constants && constantsFromWire(constantsToWire(opts.constants, 'createPool', true));
-    const pool = new ModelPool(host, { ...opts, module, config: structuredClone(opts.config), weights: opts.weights?.slice(), constants });
+    const pool = new ModelPool(host, { ...opts, module, config: structuredClone(opts.config), weights: opts.weights && copyArray(opts.weights), constants });
     try {
       await Promise.all(Array.from({ length: n }, () => pool.startWorker()));
       pool.info = pool.workers[0]!.info;
@@ -858,7 +858,7 @@ export class ModelPool {
 
   private startWorker(): Promise<ModelWorker> {
     // Each worker gets its own copy of the weights, transferred; the pool keeps the original.
-    const p = ModelWorker.start(this.host, { ...this.opts, weights: this.opts.weights?.slice() }).then((w) => {
+    const p = ModelWorker.start(this.host, { ...this.opts, weights: this.opts.weights && copyArray(this.opts.weights) }).then((w) => {
       w.onFailure = (e, culprit) => this.workerFailed(w, e, culprit);
       this.workers.push(w);
       return w;

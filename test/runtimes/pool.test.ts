@@ -177,6 +177,37 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it("takes weights and snapshots as Node Buffers (e.g. from readFileSync), whose slice() is no copy: the caller's Buffers stay the caller's", async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const file = Buffer.from(weights); // a buffer of its own, as readFileSync gives
+    const pool = await W.createPool({ config, inputShape, weights: file, workers: 2 });
+    expect(file.equals(weights), "the caller's weights are intact, not transferred to a worker").toBe(true);
+    const home = (s: import('../../dist/workers/node.js').ModelStream) => pool.workers.find((w) => w.streams.has(s))!;
+    const blocks = blocksOf(sl.randomSequence([1, 12, 8], { randomLengths: false, seed: 9 }), 4);
+    // A stream on each worker (the least loaded) serves exactly as in-thread stepping.
+    const eachWorkerServes = async (what: string) => {
+      const streams = [await pool.open(), await pool.open()];
+      expect(new Set(streams.map(home)).size).toBe(2);
+      for (const s of streams) sl.assertSequencesClose(await s.process(blocks[0]!), reference(model, [blocks[0]!]), what, 0, 0);
+      await Promise.all(streams.map((s) => s.close()));
+    };
+    await eachWorkerServes('a worker started from Buffer weights');
+    pool.workers[0]!.terminate();
+    for (let i = 0; i < 2000 && pool.workers.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    await eachWorkerServes("a replacement started from the pool's copy of them");
+
+    const s = await pool.open();
+    await s.process(blocks[0]!);
+    const snapshot = Buffer.from(await s.snapshot());
+    await s.close();
+    const t = await pool.open({ snapshot, snapshotEvery: 1000 }); // the snapshot stays the base
+    snapshot.fill(0); // the caller reuses its Buffer
+    home(t).terminate();
+    sl.assertSequencesClose(await t.process(blocks[1]!), reference(model, blocks.slice(0, 2)).sliceTime(4, 8), 'resumed from its own copy of a Buffer snapshot', 0, 0);
+    await pool.close();
+    expect(file.equals(weights)).toBe(true);
+  });
+
   it('applies backpressure: push() waits while maxInFlight pushes are unserved', async () => {
     const { config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
