@@ -805,10 +805,18 @@ export class ModelPool {
     if (this.closing) throw new SeqLayersError('CLOSED', 'open: the pool is closed');
     // No await before ModelStream.open pins the stream: concurrent opens see each other's load.
     const worker = this.leastLoaded() ?? (await this.acquire());
-    const s = await ModelStream.open(worker, this.owner, opts);
+    const closed = () => new SeqLayersError('CLOSED', 'open: the pool was closed while the stream opened');
+    let s: ModelStream;
+    try {
+      s = await ModelStream.open(worker, this.owner, opts);
+    } catch (e) {
+      // Its worker ended as the pool closed (terminated past the timeout, or none was left to
+      // move to): the close refused it, as it refuses a stream that did open.
+      throw this.closing && e instanceof SeqLayersError && e.code === 'WORKER_FAILED' ? closed() : e;
+    }
     if (this.closing) {
       await s.close();
-      throw new SeqLayersError('CLOSED', 'open: the pool was closed while the stream opened');
+      throw closed();
     }
     this.streams.add(s);
     return s;

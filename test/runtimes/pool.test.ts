@@ -548,7 +548,7 @@ describe('seqlayers/workers: pool', () => {
     await expect(pool.open()).rejects.toThrow(/^\[CLOSED\]/);
   });
 
-  it('close() gives up on a hung worker after its timeout: calls reject with CLOSED, nothing hangs', async () => {
+  it('close() gives up on a hung worker after its timeout: calls, and a stream still opening, reject with CLOSED; nothing hangs', async () => {
     const { config, inputShape } = testModel(sl);
     const hanging = { type: 'Serial', layers: [{ type: 'HangOnce', trigger: 100, ms: 60_000 }, ...config.layers] };
     const pool = await W.createPool({ config: hanging, inputShape, workers: 1, layerModules: [FAULTS] });
@@ -556,9 +556,12 @@ describe('seqlayers/workers: pool', () => {
     const x = sl.randomSequence([1, 8, 8], { randomLengths: false });
     x.values[0] = 1000;
     const calls = [settled(s.process(x)), settled(s.process(sl.randomSequence([1, 8, 8])))];
+    const opening = settled(pool.open()); // its open waits behind the hung step
     const t0 = Date.now();
     await pool.close({ timeoutMs: 300 });
     for (const r of await Promise.all(calls)) expect('error' in r && r.error.code).toBe('CLOSED');
+    const opened = await opening;
+    expect('error' in opened && opened.error.message).toMatch(/^\[CLOSED\] open: the pool was closed while the stream opened/);
     expect(Date.now() - t0).toBeLessThan(30_000);
   });
 
