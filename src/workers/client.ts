@@ -699,9 +699,15 @@ export class ModelStream {
       const replay = acked.flatMap((p) => p.blocks);
       const constants = acked.some((p) => p.constants) ? acked.flatMap((p) => p.constants ?? p.blocks.map(() => null)) : undefined;
       if (replay.length) {
-        const reply = await worker.step({ stream: this.remoteId, blocks: replay, req: { snapshot: false, discard: true, constants } }, { stream: this });
+        const id = this.remoteId;
+        const reply = await worker.step({ stream: id, blocks: replay, req: { snapshot: false, discard: true, constants } }, { stream: this }).catch((e: SeqLayersError) => {
+          // A coded refusal (e.g. MEMORY_BUDGET for the copy of the state a multi-block step
+          // runs on) left the state just opened there: free it, as the stream fails below.
+          if (epoch === this.epoch && e.code !== 'WORKER_FAILED') worker.call((api) => api.close(id)).catch(() => {});
+          throw e;
+        });
         if (epoch !== this.epoch) return;
-        if (reply.lost !== undefined) throw reviveError(reply.lost);
+        if (reply.lost !== undefined) throw reviveError(reply.lost); // the worker discarded the state
       }
       if (idle) this.failuresInARow = 0;
       this.resuming = null;

@@ -402,6 +402,23 @@ describe('seqlayers/workers: pool', () => {
     await worker.close();
   });
 
+  it('a replay refused with a coded error fails the stream and frees the state it opened on the new worker', async () => {
+    // A 32 MiB state: one fits the budget, two (or a state and its copy) do not.
+    const config = JSON.parse(JSON.stringify(sl.build(sl.Serial([sl.Delay({ length: 1 << 20 })]), { inputShape: [8] }).toConfig()));
+    const pool = await W.createPool({ config, inputShape: [8], workers: 1, maxMemoryBytes: 64 << 20 });
+    const x = sl.randomSequence([1, 1, 8], { randomLengths: false, seed: 1 });
+    const s = await pool.open({ snapshotEvery: 1000 }); // the log holds both pushes
+    await s.process(x);
+    await s.process(x);
+    pool.workers[0]!.terminate();
+    // The replay of the two pushes, in one call, steps on a copy of the state: over the budget.
+    await expect(s.process(x)).rejects.toThrow(/^\[MEMORY_BUDGET\] a copy of a state/);
+    const t = await pool.open(); // room for its state: the failed stream's is gone
+    await t.process(x);
+    await t.close();
+    await pool.close();
+  });
+
   it('close() as the worker dies, or as its last push is refused mid-step, leaves no state behind: the stream is not moved or rebuilt', async () => {
     const { config, inputShape, weights } = testModel(sl);
     let opens = 0;
