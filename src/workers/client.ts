@@ -686,9 +686,12 @@ export class ModelStream {
   private async resume(epoch: number, same?: ModelWorker): Promise<void> {
     // Only failures in a row count against the stream (MAX_FAILURES_WITHOUT_PROGRESS). A push
     // acknowledged is progress; so is a completed move (reopened, replay acknowledged) when no
-    // push was in flight at the failure, so an idle stream survives any number of unrelated
-    // deaths apart. With pushes in flight, their acknowledgement is the progress: a push that
-    // kills every worker it reaches is not retried forever (see workerFailed).
+    // push was in flight at the failure, so an idle stream survives any number of deaths as
+    // long as it finishes moving between them. A death during the move counts: the stream's
+    // reopening and replay were in flight there and may be its cause (a restore that kills
+    // every worker it reaches would otherwise cycle through the pool forever). With pushes in
+    // flight, their acknowledgement is the progress: a push that kills every worker it reaches
+    // is not retried forever (see workerFailed).
     const idle = this.log.every((p) => p.acked);
     try {
       const worker = same ?? (await this.owner!.acquire());

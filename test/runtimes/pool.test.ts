@@ -43,6 +43,30 @@ async function watchingPosts(seen: (message: unknown) => void, body: () => Promi
   }
 }
 
+/**
+ * Makes each worker the pool starts from now on die the moment `s` attaches to it (while its
+ * move is under way, deterministically), `n` times; returns the count of deaths so far.
+ */
+function killOnAttach(pool: import('../../dist/workers/node.js').ModelPool, s: import('../../dist/workers/node.js').ModelStream, n: number): () => number {
+  let kills = 0;
+  const push = pool.workers.push.bind(pool.workers);
+  pool.workers.push = (...ws) => {
+    for (const w of ws) {
+      const add = w.streams.add.bind(w.streams);
+      w.streams.add = (x) => {
+        add(x);
+        if (x === s && kills < n) {
+          kills++;
+          w.terminate();
+        }
+        return w.streams;
+      };
+    }
+    return push(...ws);
+  };
+  return () => kills;
+}
+
 describe('seqlayers/workers: pool', () => {
   it('pins streams to the least loaded worker and serves them all exactly', async () => {
     const { model, config, inputShape, weights } = testModel(sl);
@@ -336,28 +360,12 @@ describe('seqlayers/workers: pool', () => {
     const { config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
     const s = await pool.open();
-    // Every replacement worker dies the moment the stream attaches to it (deterministically,
-    // while the move is under way): deaths 2 and 3 land during moves, and the third fails it.
-    let kills = 1;
-    const push = pool.workers.push.bind(pool.workers);
-    pool.workers.push = (...ws) => {
-      for (const w of ws) {
-        const add = w.streams.add.bind(w.streams);
-        w.streams.add = (x) => {
-          add(x);
-          if (x === s && kills < 3) {
-            kills++;
-            w.terminate();
-          }
-          return w.streams;
-        };
-      }
-      return push(...ws);
-    };
+    // Deaths 2 and 3 land during moves, and the third fails it.
+    const kills = killOnAttach(pool, s, 2);
     const pending = settled(s.process(sl.randomSequence([1, 4, 8])));
     pool.workers[0]!.terminate();
     expect(((await pending) as { error: { code: string } }).error.code).toBe('WORKER_FAILED');
-    expect(kills).toBe(3);
+    expect(kills()).toBe(2);
     // White-box: a marker left set made close() await the same settled promise forever, a
     // microtask loop that blocks the thread (no timeout could fire), so check it first.
     expect(Reflect.get(s, 'resuming'), 'the failed stream has no move under way').toBeNull();
@@ -474,6 +482,22 @@ describe('seqlayers/workers: pool', () => {
       sl.assertSequencesClose(await idle.process(x), model.step(x, state), `after 4 deaths (snapshotEvery ${snapshotEvery})`, 0, 0);
       await idle.close();
     }
+    await pool.close();
+  });
+
+  it('an idle stream fails after three deaths in a row that each land while it moves: its reopening and replay may be their cause', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+    const x = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 3 });
+    const s = await pool.open();
+    await s.process(x); // then nothing in flight at the first death
+    const kills = killOnAttach(pool, s, 2);
+    pool.workers[0]!.terminate();
+    for (let i = 0; i < 2000 && kills() < 2; i++) await new Promise((r) => setTimeout(r, 5)); // idle meanwhile
+    expect(kills()).toBe(2);
+    expect(s.failures, 'it survived the first two').toHaveLength(2);
+    await expect(s.process(x)).rejects.toThrow(/^\[WORKER_FAILED\] the worker was terminated/);
+    await s.close();
     await pool.close();
   });
 
