@@ -1,4 +1,4 @@
-// Taking bytes and arrays at the public boundary (readSafetensors, readOnnx, readWav, readNpy; detached buffers).
+// Taking bytes and arrays at the public boundary (readSafetensors, readOnnx, readWav, readNpy; detached buffers; private copies).
 
 /**
  * A plain Uint8Array over `input` when it holds bytes (a Uint8Array, e.g. a Node Buffer, or an
@@ -30,4 +30,15 @@ export function isDetached(b: ArrayBufferLike): boolean {
   } catch {
     return true;
   }
+}
+
+/**
+ * A copy of `a` in a buffer of its own, as a plain array of its element type. Not a.slice(): a
+ * Node Buffer (a Uint8Array, e.g. from readFileSync) overrides slice() to return a view of the
+ * same memory, so the "copy" would change with, or be transferred away with, the caller's bytes.
+ */
+export function copyArray<T extends Float32Array | Int32Array | Uint8Array>(a: T): T {
+  if (a instanceof Float32Array) return new Float32Array(a) as T;
+  if (a instanceof Int32Array) return new Int32Array(a) as T;
+  return new Uint8Array(a) as T;
 }

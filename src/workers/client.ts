@@ -9,7 +9,7 @@ import type { Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
-import { isDetachedView } from '../util/bytes.js';
+import { copyArray, isDetachedView } from '../util/bytes.js';
 import { constantsFromWire, constantsToWire, decodeStepOutcomes, encodeStepBatch, fromWire, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepCall, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
 
 export type { ModelInfo } from './protocol.js';
@@ -426,7 +426,7 @@ export class ModelStream {
     opts: OpenOptions,
   ) {
     // A copy: the stream restores it on a new worker after a failure, whatever the caller does with its bytes.
-    this.base = opts.snapshot instanceof Uint8Array ? opts.snapshot.slice() : (opts.snapshot ?? null);
+    this.base = opts.snapshot instanceof Uint8Array ? copyArray(opts.snapshot) : (opts.snapshot ?? null);
     this.openConstants = opts.constants && constantsToWire(opts.constants, 'open', true);
     this.maxInFlight = opts.maxInFlight ?? 4;
     this.snapshots = new SnapshotSchedule(owner ? (opts.snapshotEvery ?? 'auto') : 0); // a lone worker's stream cannot move
@@ -686,9 +686,12 @@ export class ModelStream {
   private async resume(epoch: number, same?: ModelWorker): Promise<void> {
     // Only failures in a row count against the stream (MAX_FAILURES_WITHOUT_PROGRESS). A push
     // acknowledged is progress; so is a completed move (reopened, replay acknowledged) when no
-    // push was in flight at the failure, so an idle stream survives any number of unrelated
-    // deaths apart. With pushes in flight, their acknowledgement is the progress: a push that
-    // kills every worker it reaches is not retried forever (see workerFailed).
+    // push was in flight at the failure, so an idle stream survives any number of deaths as
+    // long as it finishes moving between them. A death during the move counts: the stream's
+    // reopening and replay were in flight there and may be its cause (a restore that kills
+    // every worker it reaches would otherwise cycle through the pool forever). With pushes in
+    // flight, their acknowledgement is the progress: a push that kills every worker it reaches
+    // is not retried forever (see workerFailed).
     const idle = this.log.every((p) => p.acked);
     try {
       const worker = same ?? (await this.owner!.acquire());
@@ -699,9 +702,15 @@ export class ModelStream {
       const replay = acked.flatMap((p) => p.blocks);
       const constants = acked.some((p) => p.constants) ? acked.flatMap((p) => p.constants ?? p.blocks.map(() => null)) : undefined;
       if (replay.length) {
-        const reply = await worker.step({ stream: this.remoteId, blocks: replay, req: { snapshot: false, discard: true, constants } }, { stream: this });
+        const id = this.remoteId;
+        const reply = await worker.step({ stream: id, blocks: replay, req: { snapshot: false, discard: true, constants } }, { stream: this }).catch((e: SeqLayersError) => {
+          // A coded refusal (e.g. MEMORY_BUDGET for the copy of the state a multi-block step
+          // runs on) left the state just opened there: free it, as the stream fails below.
+          if (epoch === this.epoch && e.code !== 'WORKER_FAILED') worker.call((api) => api.close(id)).catch(() => {});
+          throw e;
+        });
         if (epoch !== this.epoch) return;
-        if (reply.lost !== undefined) throw reviveError(reply.lost);
+        if (reply.lost !== undefined) throw reviveError(reply.lost); // the worker discarded the state
       }
       if (idle) this.failuresInARow = 0;
       this.resuming = null;
@@ -789,7 +798,7 @@ export class ModelPool {
     // does with its config, weights (another checkpoint loaded into the array, or the array
     // transferred) or constants.
     const constants = opts.constants && constantsFromWire(constantsToWire(opts.constants, 'createPool', true));
-    const pool = new ModelPool(host, { ...opts, module, config: structuredClone(opts.config), weights: opts.weights?.slice(), constants });
+    const pool = new ModelPool(host, { ...opts, module, config: structuredClone(opts.config), weights: opts.weights && copyArray(opts.weights), constants });
     try {
       await Promise.all(Array.from({ length: n }, () => pool.startWorker()));
       pool.info = pool.workers[0]!.info;
@@ -805,10 +814,18 @@ export class ModelPool {
     if (this.closing) throw new SeqLayersError('CLOSED', 'open: the pool is closed');
     // No await before ModelStream.open pins the stream: concurrent opens see each other's load.
     const worker = this.leastLoaded() ?? (await this.acquire());
-    const s = await ModelStream.open(worker, this.owner, opts);
+    const closed = () => new SeqLayersError('CLOSED', 'open: the pool was closed while the stream opened');
+    let s: ModelStream;
+    try {
+      s = await ModelStream.open(worker, this.owner, opts);
+    } catch (e) {
+      // Its worker ended as the pool closed (terminated past the timeout, or none was left to
+      // move to): the close refused it, as it refuses a stream that did open.
+      throw this.closing && e instanceof SeqLayersError && e.code === 'WORKER_FAILED' ? closed() : e;
+    }
     if (this.closing) {
       await s.close();
-      throw new SeqLayersError('CLOSED', 'open: the pool was closed while the stream opened');
+      throw closed();
     }
     this.streams.add(s);
     return s;
@@ -858,7 +875,7 @@ export class ModelPool {
 
   private startWorker(): Promise<ModelWorker> {
     // Each worker gets its own copy of the weights, transferred; the pool keeps the original.
-    const p = ModelWorker.start(this.host, { ...this.opts, weights: this.opts.weights?.slice() }).then((w) => {
+    const p = ModelWorker.start(this.host, { ...this.opts, weights: this.opts.weights && copyArray(this.opts.weights) }).then((w) => {
       w.onFailure = (e, culprit) => this.workerFailed(w, e, culprit);
       this.workers.push(w);
       return w;

@@ -7,6 +7,7 @@ import type { LayerConfig } from '../config.js';
 import { checkConstants, type Constants } from '../layer.js';
 import type { WeightNaming } from '../model.js';
 import { DTYPES, Sequence, type DType, type Values } from '../sequence.js';
+import { copyArray } from '../util/bytes.js';
 
 /** A Sequence as structured clone carries it (class instances lose their prototype). */
 export interface WireSequence {
@@ -17,13 +18,13 @@ export interface WireSequence {
 }
 
 // A typed array that views part of a larger buffer would be cloned with all of that buffer.
-const tight = <T extends Values | Uint8Array>(a: T): T => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : (a.slice() as T));
+const tight = <T extends Values | Uint8Array>(a: T): T => (a.byteOffset === 0 && a.byteLength === a.buffer.byteLength ? a : copyArray(a));
 
 /** A Sequence for the wire; `copy` detaches it from the caller's arrays (kept for replays). */
 export function toWire(x: Sequence, copy = false): WireSequence {
   return {
-    values: copy ? x.values.slice() : tight(x.values),
-    mask: copy ? x.mask.slice() : tight(x.mask),
+    values: copy ? copyArray(x.values) : tight(x.values),
+    mask: copy ? copyArray(x.mask) : tight(x.mask),
     shape: [...x.shape],
     dtype: x.dtype,
   };
@@ -48,7 +49,7 @@ export function constantsToWire(c: Constants, what: string, copy = false): WireC
   const out: WireConstants = {};
   for (const [k, v] of Object.entries(checkConstants(c, what))) {
     if (v instanceof Sequence) out[k] = { kind: 'sequence', ...toWire(v, copy) };
-    else out[k] = { kind: 'array', values: copy ? v.values.slice() : tight(v.values), shape: [...v.shape] };
+    else out[k] = { kind: 'array', values: copy ? copyArray(v.values) : tight(v.values), shape: [...v.shape] };
   }
   return out;
 }

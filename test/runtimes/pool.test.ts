@@ -43,6 +43,30 @@ async function watchingPosts(seen: (message: unknown) => void, body: () => Promi
   }
 }
 
+/**
+ * Makes each worker the pool starts from now on die the moment `s` attaches to it (while its
+ * move is under way, deterministically), `n` times; returns the count of deaths so far.
+ */
+function killOnAttach(pool: import('../../dist/workers/node.js').ModelPool, s: import('../../dist/workers/node.js').ModelStream, n: number): () => number {
+  let kills = 0;
+  const push = pool.workers.push.bind(pool.workers);
+  pool.workers.push = (...ws) => {
+    for (const w of ws) {
+      const add = w.streams.add.bind(w.streams);
+      w.streams.add = (x) => {
+        add(x);
+        if (x === s && kills < n) {
+          kills++;
+          w.terminate();
+        }
+        return w.streams;
+      };
+    }
+    return push(...ws);
+  };
+  return () => kills;
+}
+
 describe('seqlayers/workers: pool', () => {
   it('pins streams to the least loaded worker and serves them all exactly', async () => {
     const { model, config, inputShape, weights } = testModel(sl);
@@ -177,6 +201,37 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it("takes weights and snapshots as Node Buffers (e.g. from readFileSync), whose slice() is no copy: the caller's Buffers stay the caller's", async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const file = Buffer.from(weights); // a buffer of its own, as readFileSync gives
+    const pool = await W.createPool({ config, inputShape, weights: file, workers: 2 });
+    expect(file.equals(weights), "the caller's weights are intact, not transferred to a worker").toBe(true);
+    const home = (s: import('../../dist/workers/node.js').ModelStream) => pool.workers.find((w) => w.streams.has(s))!;
+    const blocks = blocksOf(sl.randomSequence([1, 12, 8], { randomLengths: false, seed: 9 }), 4);
+    // A stream on each worker (the least loaded) serves exactly as in-thread stepping.
+    const eachWorkerServes = async (what: string) => {
+      const streams = [await pool.open(), await pool.open()];
+      expect(new Set(streams.map(home)).size).toBe(2);
+      for (const s of streams) sl.assertSequencesClose(await s.process(blocks[0]!), reference(model, [blocks[0]!]), what, 0, 0);
+      await Promise.all(streams.map((s) => s.close()));
+    };
+    await eachWorkerServes('a worker started from Buffer weights');
+    pool.workers[0]!.terminate();
+    for (let i = 0; i < 2000 && pool.workers.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+    await eachWorkerServes("a replacement started from the pool's copy of them");
+
+    const s = await pool.open();
+    await s.process(blocks[0]!);
+    const snapshot = Buffer.from(await s.snapshot());
+    await s.close();
+    const t = await pool.open({ snapshot, snapshotEvery: 1000 }); // the snapshot stays the base
+    snapshot.fill(0); // the caller reuses its Buffer
+    home(t).terminate();
+    sl.assertSequencesClose(await t.process(blocks[1]!), reference(model, blocks.slice(0, 2)).sliceTime(4, 8), 'resumed from its own copy of a Buffer snapshot', 0, 0);
+    await pool.close();
+    expect(file.equals(weights)).toBe(true);
+  });
+
   it('applies backpressure: push() waits while maxInFlight pushes are unserved', async () => {
     const { config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
@@ -305,28 +360,12 @@ describe('seqlayers/workers: pool', () => {
     const { config, inputShape, weights } = testModel(sl);
     const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
     const s = await pool.open();
-    // Every replacement worker dies the moment the stream attaches to it (deterministically,
-    // while the move is under way): deaths 2 and 3 land during moves, and the third fails it.
-    let kills = 1;
-    const push = pool.workers.push.bind(pool.workers);
-    pool.workers.push = (...ws) => {
-      for (const w of ws) {
-        const add = w.streams.add.bind(w.streams);
-        w.streams.add = (x) => {
-          add(x);
-          if (x === s && kills < 3) {
-            kills++;
-            w.terminate();
-          }
-          return w.streams;
-        };
-      }
-      return push(...ws);
-    };
+    // Deaths 2 and 3 land during moves, and the third fails it.
+    const kills = killOnAttach(pool, s, 2);
     const pending = settled(s.process(sl.randomSequence([1, 4, 8])));
     pool.workers[0]!.terminate();
     expect(((await pending) as { error: { code: string } }).error.code).toBe('WORKER_FAILED');
-    expect(kills).toBe(3);
+    expect(kills()).toBe(2);
     // White-box: a marker left set made close() await the same settled promise forever, a
     // microtask loop that blocks the thread (no timeout could fire), so check it first.
     expect(Reflect.get(s, 'resuming'), 'the failed stream has no move under way').toBeNull();
@@ -369,6 +408,23 @@ describe('seqlayers/workers: pool', () => {
     await new Promise((r) => setTimeout(r, 100));
     await expect(t.read(), 'no fifth outcome: the stream failed with the refusal').rejects.toThrow(/^\[MEMORY_BUDGET\]/);
     await worker.close();
+  });
+
+  it('a replay refused with a coded error fails the stream and frees the state it opened on the new worker', async () => {
+    // A 32 MiB state: one fits the budget, two (or a state and its copy) do not.
+    const config = JSON.parse(JSON.stringify(sl.build(sl.Serial([sl.Delay({ length: 1 << 20 })]), { inputShape: [8] }).toConfig()));
+    const pool = await W.createPool({ config, inputShape: [8], workers: 1, maxMemoryBytes: 64 << 20 });
+    const x = sl.randomSequence([1, 1, 8], { randomLengths: false, seed: 1 });
+    const s = await pool.open({ snapshotEvery: 1000 }); // the log holds both pushes
+    await s.process(x);
+    await s.process(x);
+    pool.workers[0]!.terminate();
+    // The replay of the two pushes, in one call, steps on a copy of the state: over the budget.
+    await expect(s.process(x)).rejects.toThrow(/^\[MEMORY_BUDGET\] a copy of a state/);
+    const t = await pool.open(); // room for its state: the failed stream's is gone
+    await t.process(x);
+    await t.close();
+    await pool.close();
   });
 
   it('close() as the worker dies, or as its last push is refused mid-step, leaves no state behind: the stream is not moved or rebuilt', async () => {
@@ -426,6 +482,22 @@ describe('seqlayers/workers: pool', () => {
       sl.assertSequencesClose(await idle.process(x), model.step(x, state), `after 4 deaths (snapshotEvery ${snapshotEvery})`, 0, 0);
       await idle.close();
     }
+    await pool.close();
+  });
+
+  it('an idle stream fails after three deaths in a row that each land while it moves: its reopening and replay may be their cause', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 1 });
+    const x = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 3 });
+    const s = await pool.open();
+    await s.process(x); // then nothing in flight at the first death
+    const kills = killOnAttach(pool, s, 2);
+    pool.workers[0]!.terminate();
+    for (let i = 0; i < 2000 && kills() < 2; i++) await new Promise((r) => setTimeout(r, 5)); // idle meanwhile
+    expect(kills()).toBe(2);
+    expect(s.failures, 'it survived the first two').toHaveLength(2);
+    await expect(s.process(x)).rejects.toThrow(/^\[WORKER_FAILED\] the worker was terminated/);
+    await s.close();
     await pool.close();
   });
 
@@ -517,7 +589,7 @@ describe('seqlayers/workers: pool', () => {
     await expect(pool.open()).rejects.toThrow(/^\[CLOSED\]/);
   });
 
-  it('close() gives up on a hung worker after its timeout: calls reject with CLOSED, nothing hangs', async () => {
+  it('close() gives up on a hung worker after its timeout: calls, and a stream still opening, reject with CLOSED; nothing hangs', async () => {
     const { config, inputShape } = testModel(sl);
     const hanging = { type: 'Serial', layers: [{ type: 'HangOnce', trigger: 100, ms: 60_000 }, ...config.layers] };
     const pool = await W.createPool({ config: hanging, inputShape, workers: 1, layerModules: [FAULTS] });
@@ -525,9 +597,12 @@ describe('seqlayers/workers: pool', () => {
     const x = sl.randomSequence([1, 8, 8], { randomLengths: false });
     x.values[0] = 1000;
     const calls = [settled(s.process(x)), settled(s.process(sl.randomSequence([1, 8, 8])))];
+    const opening = settled(pool.open()); // its open waits behind the hung step
     const t0 = Date.now();
     await pool.close({ timeoutMs: 300 });
     for (const r of await Promise.all(calls)) expect('error' in r && r.error.code).toBe('CLOSED');
+    const opened = await opening;
+    expect('error' in opened && opened.error.message).toMatch(/^\[CLOSED\] open: the pool was closed while the stream opened/);
     expect(Date.now() - t0).toBeLessThan(30_000);
   });
 

@@ -2,7 +2,8 @@
 // one buffer per message, come out as they went in (every dtype, shapes, masks, snapshots,
 // constants, flags, refusals and lost states, in order).
 import { describe, expect, it } from 'vitest';
-import { constantsFromWire, decodeStepBatch, decodeStepOutcomes, encodeStepBatch, encodeStepOutcomes, type StepCall, type StepOutcome, type WireConstants, type WireSequence } from '../../src/workers/protocol.js';
+import { Sequence } from '../../src/sequence.js';
+import { constantsFromWire, constantsToWire, decodeStepBatch, decodeStepOutcomes, encodeStepBatch, encodeStepOutcomes, type StepCall, type StepOutcome, type WireConstants, type WireSequence } from '../../src/workers/protocol.js';
 
 const wire = (values: Float32Array | Int32Array, shape: number[], dtype: WireSequence['dtype'], mask: number[]): WireSequence => ({ values, mask: Uint8Array.from(mask), shape, dtype });
 
@@ -53,5 +54,19 @@ describe('constants on the wire', () => {
     }
     const vector = { values: new Float32Array(3), shape: [1, 3] };
     expect(constantsFromWire({ vector: { kind: 'array', ...vector } })).toEqual({ vector });
+  });
+
+  it("copies for keeps are real copies, a Node Buffer mask too (its slice() is a view): the caller's arrays stay the caller's", () => {
+    const mask = Buffer.alloc(2, 1);
+    const source = new Sequence(new Float32Array([1, 2]), mask, [1, 2, 1]);
+    const wire = constantsToWire({ source }, 'push', true);
+    mask.fill(0);
+    source.values.fill(0);
+    expect(plain(wire)).toEqual({ source: { kind: 'sequence', values: { Float32Array: [1, 2] }, mask: { Uint8Array: [1, 1] }, shape: [1, 2, 1], dtype: 'float32' } });
+    // Not kept: a Buffer from Node's shared pool is still sent alone, not with the whole pool.
+    const pooled = Buffer.from([1, 1]);
+    expect(pooled.buffer.byteLength).toBeGreaterThan(2);
+    const sent = constantsToWire({ source: new Sequence(new Float32Array(2), pooled, [1, 2, 1]) }, 'push').source as { mask: Uint8Array };
+    expect(sent.mask.buffer.byteLength).toBe(2);
   });
 });

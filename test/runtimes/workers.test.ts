@@ -61,10 +61,14 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     const local = sl.Sequence.concatenate(blocks.map((b) => model.step(b, state)));
     const worker = await W.startWorker({ config, inputShape, weights });
     const s = await worker.open({ maxInFlight: 12 });
-    const buffer = sl.Sequence.fromValues(new Float32Array(8), [1, 1, 8]); // one array, refilled for every push
+    // One array, refilled for every push; the mask a Node Buffer, whose slice() is no copy.
+    const mask = Buffer.alloc(1);
+    const buffer = new sl.Sequence(new Float32Array(8), mask, [1, 1, 8]);
     for (const b of blocks) {
       buffer.values.set(b.values);
+      mask.fill(1);
       await s.push(buffer); // the first pushes go at once; the rest wait for a batch's reply
+      mask.fill(0);
     }
     buffer.values.fill(NaN);
     const outs: import('../../dist/index.js').Sequence[] = [];
