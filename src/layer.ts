@@ -277,7 +277,7 @@ export abstract class Layer {
    * taken at the first step): no step can be withheld from it.
    */
   readsStepConstants = false;
-  /** Whether runLayer and runStep write ctx.emits (Emit, NamedEmit). */
+  /** Whether runLayer and runStep write ctx.emits (Emit, NamedEmit, the attention layers' probabilities). */
   writesEmits = false;
 
   /**

@@ -394,6 +394,18 @@ describe('Blockwise', () => {
     sl.assertSequencesClose(blockwise.output, plain.output, 'output', 0, 0);
     expect(blockwise.emits['ahead']!.shape).toEqual(plain.emits['ahead']!.shape);
     sl.assertSequencesClose(blockwise.emits['ahead']!, plain.emits['ahead']!, 'emit', 0, 0);
+    // The attention layers emit their probabilities (found in review: the last block's only).
+    const source = sl.randomSequence([2, 6, 3], { seed: 6, randomLengths: false });
+    for (const attention of [sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 2, maxPastHorizon: -1 }), sl.GmmAttention({ sourceName: 'src', numHeads: 1, unitsPerHead: 2, numComponents: 2, monotonic: true })]) {
+      const constants = { src: source };
+      const opts = { inputShape: [1], seed: 4, constants };
+      const whole = sl.build(attention, opts).layerWithEmits(xs, { constants });
+      const blocks = sl.build(sl.Blockwise(attention, 4), opts).layerWithEmits(xs, { constants });
+      sl.assertSequencesClose(blocks.output, whole.output, 'output', 0, 0);
+      expect(Object.keys(blocks.emits)).toEqual(['']);
+      expect(blocks.emits['']!.shape).toEqual(whole.emits['']!.shape);
+      sl.assertSequencesClose(blocks.emits['']!, whole.emits['']!, 'probabilities', 0, 0);
+    }
   });
   it('rejects a block size that is not a multiple of the child block size', () => {
     const child = sl.Blockwise(sl.Relu(), 3);

@@ -188,6 +188,8 @@ export abstract class AttentionLayer extends Layer {
   private readonly queryScale: number;
   /** Channels of the cross-attention source (null: self attention). */
   protected readonly sourceChannels: number | null;
+  /** The attention probabilities, emitted under the layer's path. */
+  override writesEmits = true;
 
   constructor(cfg: AttentionConfig, ctx: BuildContext, opts: AttentionOptions) {
     super(cfg, ctx);

@@ -84,6 +84,9 @@ export class GmmAttentionLayer extends Layer {
   /** The query as the hidden projection sees it (reused descriptor). */
   private readonly query: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
 
+  /** The mixture weights over the source, emitted under the layer's path. */
+  override writesEmits = true;
+
   constructor(config: Resolved<typeof gmmAttentionFields>, ctx: BuildContext) {
     super(config, ctx);
     inputChannels(this, ' (the reference needs rank 3)');
