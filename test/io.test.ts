@@ -68,6 +68,18 @@ describe('readWav', () => {
     }
   });
 
+  it('reads up to the RIFF size: an ID3 tag after it is not a chunk (a streamed 0 or huge size reads to the end)', () => {
+    const file = wavFile([['fmt ', fmt(1, 1, 8000, 16)], ['data', bytesOf(Int16Array.of(16384, -32768))]]);
+    const tag = new TextEncoder().encode('TAG' + 'x'.repeat(125));
+    const tagged = Uint8Array.from([...file, ...tag]);
+    expect(Array.from(sl.readWav(tagged).channels[0]!)).toEqual([0.5, -1]);
+    for (const size of [0, 0xffffffff]) {
+      const streamed = file.slice();
+      new DataView(streamed.buffer).setUint32(4, size, true);
+      expect(Array.from(sl.readWav(streamed).channels[0]!)).toEqual([0.5, -1]);
+    }
+  });
+
   it('malformed or unsupported files are BAD_WAV errors saying what is wrong', () => {
     const data: [string, Uint8Array] = ['data', new Uint8Array(4)];
     const cases: [Uint8Array, RegExp][] = [
@@ -117,12 +129,16 @@ describe('readNpy and writeNpy', () => {
     expect(readNpy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (), }\n", Float32Array.of(4))).shape).toEqual([]);
     // numpy aligns the data to 64 bytes.
     expect((writeNpy([5], new Float32Array(5)).length - 20) % 64).toBe(0);
+    // float32 bits exactly, signaling NaNs too (a read through a JS number quiets them).
+    const bits = Uint32Array.of(0x7f800001, 0xffa00000, 0x7fc12345, 0x3f800000);
+    expect(Array.from(new Uint32Array(readNpy(writeNpy([4], new Float32Array(bits.buffer))).data.buffer))).toEqual(Array.from(bits));
   });
 
   it('writeNpy (public: sl.writeNpy) refuses values and shapes that do not fit, with BAD_ARGUMENT', () => {
     expect(sl.writeNpy).toBe(writeNpy);
     expect(() => writeNpy([2, 2], Float32Array.of(1, 2, 3))).toThrow('[BAD_ARGUMENT] writeNpy: expected a shape of at most 32 non-negative integers whose product is the 3 values, got [2, 2]');
     expect(() => writeNpy([-1], Float32Array.of())).toThrow(/got \[-1\]$/);
+    expect(() => writeNpy([1e21, 0], Float32Array.of())).toThrow(/got \[1e\+21, 0\]$/);
     expect(() => writeNpy([3], [1, 2, 3] as never)).toThrow('[BAD_ARGUMENT] writeNpy: expected the values as a Float32Array or an Int32Array, got [1, 2, 3]');
     expect(Array.from(readNpy(writeNpy([], Int32Array.of(7))).data)).toEqual([7]);
   });
@@ -135,6 +151,7 @@ describe('readNpy and writeNpy', () => {
       [npy(header('<f4', '(2,)', 'True'), Float32Array.of(1, 2)), /expected C order \(fortran_order False\), got Fortran order/],
       [npy(header('>f4', '(1,)'), Float32Array.of(1)), /expected a little-endian float, integer or bool dtype \(e\.g\. '<f4', '<i2'\), got ">f4"/],
       [npy(header('<c8', '(1,)'), Float32Array.of(1, 0)), /got "<c8"/],
+      ...['<constructor', '<__proto__', '<toString', '|valueOf'].map((d): [Uint8Array, RegExp] => [npy(header(d, '(1,)'), Float32Array.of(1)), /expected a little-endian float, integer or bool dtype/]),
       [npy(header('<f4', '(3,)'), Float32Array.of(1)), /shape \[3\] of "<f4" needs 12 data bytes, the file has 4/],
       [npy("{'shape': (1,)}\n", Float32Array.of(1)), /expected a header dict with 'descr', 'fortran_order' and 'shape'/],
       [npy(header('<f4', '(-1,)'), Float32Array.of(1)), /expected a shape of non-negative integers, got \(-1,\)/],

@@ -13,7 +13,7 @@ export interface NpyArray {
 const bad = (msg: string) => new SeqLayersError('BAD_NPY', `.npy: ${msg}`);
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
-/** Readers of one element at a byte offset, by descr without the byte-order character. */
+/** Readers of one element at a byte offset, by descr without the byte-order character (i4 and f4 data is copied whole; their widths count here). */
 const READERS: Record<string, [bytes: number, read: (d: DataView, at: number) => number]> = {
   f4: [4, (d, at) => d.getFloat32(at, true)],
   f8: [8, (d, at) => d.getFloat64(at, true)],
@@ -49,7 +49,7 @@ export function readNpy(input: Uint8Array | ArrayBuffer): NpyArray {
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
   if (!shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw bad(`expected a shape of non-negative integers, got (${shapeText})`);
   const order = descr[0], code = descr.slice(1);
-  const reader = READERS[code];
+  const reader = Object.hasOwn(READERS, code) ? READERS[code] : undefined;
   // '=' is native order, little-endian on every host this runs on; '>' only matters past one byte.
   if (!reader || !(order === '<' || order === '|' || order === '=' || (order === '>' && reader[0] === 1))) {
     throw bad(`expected a little-endian float, integer or bool dtype (e.g. '<f4', '<i2'), got ${show(descr)}`);
@@ -58,7 +58,12 @@ export function readNpy(input: Uint8Array | ArrayBuffer): NpyArray {
   const count = shape.reduce((a, b) => a * b, 1);
   const body = start + headerLen;
   if (bytes.length - body !== count * width) throw bad(`shape ${show(shape)} of ${show(descr)} needs ${count * width} data bytes, the file has ${bytes.length - body}`);
-  const data = code === 'i4' ? new Int32Array(count) : new Float32Array(count);
+  // int32 and float32 are copied as bytes: a number in between would quiet a signaling NaN.
+  if (code === 'i4' || code === 'f4') {
+    const copy = bytes.slice(body, body + count * width).buffer;
+    return { shape, data: code === 'i4' ? new Int32Array(copy) : new Float32Array(copy) };
+  }
+  const data = new Float32Array(count);
   for (let i = 0; i < count; i++) data[i] = read(dv, body + i * width);
   return { shape, data };
 }
@@ -66,7 +71,7 @@ export function readNpy(input: Uint8Array | ArrayBuffer): NpyArray {
 /** Serialises a float32 or int32 array of `shape` (its values filling it, row-major) as a version 1.0 .npy file. */
 export function writeNpy(shape: readonly number[], data: Float32Array | Int32Array): Uint8Array {
   if (!(data instanceof Float32Array || data instanceof Int32Array)) throw new SeqLayersError('BAD_ARGUMENT', `writeNpy: expected the values as a Float32Array or an Int32Array, got ${show(data)}`);
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0) || shape.length > 32 || shape.reduce((a, d) => a * d, 1) !== data.length) {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shape.length > 32 || shape.reduce((a, d) => a * d, 1) !== data.length) {
     throw new SeqLayersError('BAD_ARGUMENT', `writeNpy: expected a shape of at most 32 non-negative integers whose product is the ${data.length} values, got ${show(shape)}`);
   }
   const descr = data instanceof Int32Array ? '<i4' : '<f4';

@@ -32,10 +32,14 @@ export function readWav(input: Uint8Array | ArrayBuffer): Wav {
   }
   let fmt: { format: number; channels: number; sampleRate: number; blockAlign: number; bits: number } | null = null;
   let data: Uint8Array | null = null;
-  // Chunks: 4-byte id, 4-byte little-endian size, payload padded to an even length.
-  for (let at = 12; at + 8 <= bytes.length; ) {
+  // Chunks: 4-byte id, 4-byte little-endian size, payload padded to an even length, up to the
+  // RIFF size (bytes after it, e.g. an ID3 tag, are not chunks) unless that size is past the end
+  // or short of the header (streaming writers leave it 0 or 0xFFFFFFFF).
+  const riffEnd = 8 + dv.getUint32(4, true);
+  const end = riffEnd >= 12 && riffEnd <= bytes.length ? riffEnd : bytes.length;
+  for (let at = 12; at + 8 <= end; ) {
     const id = tag(at), size = dv.getUint32(at + 4, true), body = at + 8;
-    if (size > bytes.length - body) throw bad(`chunk ${show(id)} at byte ${at} claims ${size} bytes, but only ${bytes.length - body} follow (truncated file?)`);
+    if (size > end - body) throw bad(`chunk ${show(id)} at byte ${at} claims ${size} bytes, but only ${end - body} follow (truncated file?)`);
     if (id === 'fmt ') {
       if (size < 16) throw bad(`expected a fmt chunk of at least 16 bytes, got ${size}`);
       let format = dv.getUint16(body, true);

@@ -163,7 +163,8 @@ export function writeSafetensors(tensors: Record<string, Tensor> | Map<string, T
     if (t.data.byteLength !== want) throw bad(`${what}: shape ${show(t.shape)} of ${t.dtype} needs ${want} bytes, got ${t.data.byteLength}`);
   }
   list.sort(([na, a], [nb, b]) => DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (na < nb ? -1 : na > nb ? 1 : 0));
-  const header: Record<string, unknown> = {};
+  // No prototype: a tensor named "__proto__" is a key like any other.
+  const header: Record<string, unknown> = Object.create(null);
   if (metadata) header.__metadata__ = metadata;
   let at = 0;
   for (const [name, t] of list) {

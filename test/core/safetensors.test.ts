@@ -38,6 +38,14 @@ describe('safetensors', () => {
     expect([...toFloat32(file.tensors.get('h')!)]).toEqual([1]);
   });
 
+  it('a tensor may be named "__proto__" (the header was a plain object: the name set its prototype)', () => {
+    const tensors = Object.fromEntries([['__proto__', f32([2], [1, 2])], ['a', f32([1], [3])]]);
+    const file = readSafetensors(writeSafetensors(tensors));
+    expect([...file.tensors.keys()].sort()).toEqual(['__proto__', 'a']);
+    expect([...toFloat32(file.tensors.get('__proto__')!)]).toEqual([1, 2]);
+    expect([...toFloat32(file.tensors.get('a')!)]).toEqual([3]);
+  });
+
   it('reads BF16 and I32 and zero-size tensors', () => {
     const bytes = writeSafetensors({
       bf: { dtype: 'BF16', shape: [2], data: Uint16Array.from([0x3f80, 0xc000]) },
