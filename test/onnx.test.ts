@@ -140,6 +140,14 @@ describe('ConstantFolder: the plumbing exporters emit around weights and padding
     expect(folder.ints('starts')).toEqual([-1]);
   });
 
+  it('all values folded hold at most 4 x 2^22 elements (a Concat of many large ConstantOfShape: gigabytes from a few KB)', () => {
+    const big = new ConstantFolder(sl.readOnnx(model(graph('g',
+      i64('n', [2 ** 22]), ...[0, 1, 2, 3, 4].map((i) => node('ConstantOfShape', ['n'], `z${i}`)),
+      node('Concat', ['z0', 'z1', 'z2', 'z3', 'z4'], 'all', intAttr('axis', 0)),
+    ))).graph);
+    expect(() => big.fold('all')).toThrow(/\[BAD_ONNX\] ONNX: value "z3" brings the values folded to 16777217 elements, more than folding takes in all \(16777216\)/);
+  });
+
   it('values that are not constant plumbing are BAD_ONNX errors naming them', () => {
     expect(() => folder.fold('sum')).toThrow(/\[BAD_ONNX\] ONNX: folding "sum": Add node "": this op is not folded \(only constant plumbing/);
     expect(() => folder.fold('from_input')).toThrow(/value "input" is not a constant \(a graph input, or undefined\), so it cannot be folded/);
@@ -183,6 +191,20 @@ describe('readOnnx: malformed input is a BAD_ONNX error', () => {
     expectBad(g(tensor('w', [1], 1, vfield(14, 1))), /tensor "w": its data is stored in an external file/);
     expectBad(g(tensor('w', Array(40).fill(1), 1)), /expected at most 32 dims/);
     expectBad(g([...tag(4, 2), 3, 0, 0, 0]), /float_data of 3 bytes is not a whole number of floats/);
+  });
+
+  it('typed fields hold at most 2^24 values (JS arrays past ~2^27 end the process; large tensors come in raw_data)', () => {
+    /** A graph holding one tensor: `head` (ending in its data field's tag and length), then `n` zero bytes of data. */
+    const bigTensor = (head: Bytes, n: number) => {
+      const graphHead = msg(sfield(2, 'g'), tag(5, 2), varint(head.length + n), head);
+      const fileHead = msg(tag(7, 2), varint(graphHead.length + n), graphHead);
+      const out = new Uint8Array(fileHead.length + n);
+      out.set(fileHead);
+      return out;
+    };
+    const n = 2 ** 24 + 1;
+    expectBad(bigTensor(msg(vfield(1, n), vfield(2, 6), sfield(8, 'w'), tag(5, 2), varint(n)), n), /initializer #0 field 5 at byte \d+: int32_data: expected at most 16777216 values, got more/);
+    expectBad(bigTensor(msg(vfield(1, n), vfield(2, 1), sfield(8, 'w'), tag(4, 2), varint(4 * n)), 4 * n), /float_data: expected at most 16777216 values \(larger tensors belong in raw_data\), got more/);
   });
 
   it('structure errors: no graph, empty input, subgraphs nested too deep, duplicate names', () => {

@@ -18,12 +18,16 @@ export interface Folded {
 const MAX_FOLD_DEPTH = 64;
 /** Folded values hold at most this many elements (weights of small models; nothing larger is plumbing). */
 const MAX_FOLD_ELEMENTS = 1 << 22;
+/** All values a folder keeps hold at most this many elements (many inputs of one Concat, each at the limit: a hostile file). */
+const MAX_FOLDED_TOTAL = 4 * MAX_FOLD_ELEMENTS;
 
 /** Evaluates constant values of a graph and of all its subgraphs (names are unique model-wide). */
 export class ConstantFolder {
   private readonly constants: Map<string, OnnxTensor>;
   private readonly producers = new Map<string, OnnxNode>();
   private readonly cache = new Map<string, Folded>();
+  /** Elements of the values in `cache`. */
+  private cached = 0;
 
   constructor(graph: OnnxGraph) {
     this.constants = onnxConstants(graph);
@@ -60,6 +64,8 @@ export class ConstantFolder {
       v = this.evaluate(node, name, depth);
     }
     if (v.values.length > MAX_FOLD_ELEMENTS) throw badOnnx(`value ${show(name)} holds ${v.values.length} elements, more than folding takes (${MAX_FOLD_ELEMENTS})`);
+    this.cached += v.values.length;
+    if (this.cached > MAX_FOLDED_TOTAL) throw badOnnx(`value ${show(name)} brings the values folded to ${this.cached} elements, more than folding takes in all (${MAX_FOLDED_TOTAL})`);
     this.cache.set(name, v);
     return v;
   }

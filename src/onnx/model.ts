@@ -80,6 +80,12 @@ export const MAX_GRAPH_DEPTH = 16;
 export const MAX_TENSOR_ELEMENTS = 2 ** 29;
 /** Tensors may have at most this many dimensions. */
 const MAX_RANK = 32;
+/**
+ * A tensor's typed fields (float_data, int32_data, int64_data, ...) may hold at most this many
+ * values: they are collected in JS arrays, which V8 cannot grow much further without ending the
+ * process. Larger tensors come in raw_data, as exporters write them.
+ */
+const MAX_TYPED_VALUES = 2 ** 24;
 
 /** Parses an ONNX model file (a serialized ModelProto). */
 export function readOnnx(input: Uint8Array | ArrayBuffer): OnnxModel {
@@ -319,6 +325,9 @@ function readTensor(r: ProtoReader): OnnxTensor {
   // The typed repeated fields, as read: floats, varint integers, doubles.
   const floatData: number[] = [], intData: number[] = [], doubleData: number[] = [];
   let bigData: bigint[] | null = null;
+  const room = (values: { length: number }, more: number, field: string) => {
+    if (values.length + more > MAX_TYPED_VALUES) throw r.error(`${field}: expected at most ${MAX_TYPED_VALUES} values (larger tensors belong in raw_data), got more`);
+  };
   let external = false;
   while (!r.done) {
     r.tag();
@@ -336,18 +345,20 @@ function readTensor(r: ProtoReader): OnnxTensor {
           // Packed floats: copied as a block rather than one call per element (weights live here).
           const b = r.lenBytes();
           if (b.length % 4) throw r.error(`float_data of ${b.length} bytes is not a whole number of floats`);
+          room(floatData, b.length / 4, 'float_data');
           const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
           for (let i = 0; i < b.length; i += 4) floatData.push(dv.getFloat32(i, true));
-        } else r.repeated(floatData, (s) => s.float(), WIRE.I32, 'float_data');
+        } else r.repeated(floatData, (s) => s.float(), WIRE.I32, 'float_data', MAX_TYPED_VALUES);
         break;
       case 5:
-        r.repeated(intData, (s) => s.int64(), WIRE.VARINT, 'int32_data');
+        r.repeated(intData, (s) => s.int64(), WIRE.VARINT, 'int32_data', MAX_TYPED_VALUES);
         break;
       case 7:
       case 11: {
         // int64_data and uint64_data: kept exact as bigints.
         const signed = r.field === 7, big = (bigData ??= []);
         const one = (s: ProtoReader) => {
+          room(big, 1, signed ? 'int64_data' : 'uint64_data');
           const start = s.pos;
           s.varint();
           big.push(varintBig(s.bytes, start, s.pos, signed));
@@ -373,10 +384,12 @@ function readTensor(r: ProtoReader): OnnxTensor {
         if (r.wire === WIRE.LEN) {
           const b = r.lenBytes();
           if (b.length % 8) throw r.error(`double_data of ${b.length} bytes is not a whole number of doubles`);
+          room(doubleData, b.length / 8, 'double_data');
           const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
           for (let i = 0; i < b.length; i += 8) doubleData.push(dv.getFloat64(i, true));
         } else {
           r.expect(WIRE.I64, 'double_data');
+          room(doubleData, 1, 'double_data');
           const b = r.bytes, at = r.pos;
           r.skip();
           doubleData.push(new DataView(b.buffer, b.byteOffset + at, 8).getFloat64(0, true));

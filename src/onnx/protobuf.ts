@@ -150,15 +150,20 @@ export class ProtoReader {
 
   /**
    * A repeated scalar field, packed (one LEN record) or not (one value per tag); `read` reads one
-   * value from `r`. Appends to `out`.
+   * value from `r`. Appends to `out`, refusing to grow it past `max` values.
    */
-  repeated(out: number[], read: (r: ProtoReader) => number, scalarWire: number, name: string): void {
+  repeated(out: number[], read: (r: ProtoReader) => number, scalarWire: number, name: string, max = Infinity): void {
+    const full = () => this.error(`${name}: expected at most ${max} values, got more`);
     if (this.wire === WIRE.LEN) {
       const sub = this.message(name);
-      while (!sub.done) out.push(read(sub));
+      while (!sub.done) {
+        if (out.length >= max) throw full();
+        out.push(read(sub));
+      }
       return;
     }
     this.expect(scalarWire, name);
+    if (out.length >= max) throw full();
     out.push(read(this));
   }
 }
