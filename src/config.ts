@@ -209,6 +209,11 @@ export interface LayerDef<F extends Fields = Fields> {
   readonly type: string;
   readonly fields: F;
   readonly create: (config: Resolved<F>, ctx: BuildContext) => Layer;
+  /**
+   * Whether this config can store its kernel as int8 (a layer with the weightStorage field; by
+   * default every config can): withWeightStorage(config, 'int8') leaves the others as they are.
+   */
+  readonly storesInt8?: (config: Resolved<F>) => boolean;
 }
 
 const registry = new Map<string, LayerDef>();

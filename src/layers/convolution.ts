@@ -630,7 +630,7 @@ const conv1dFields = {
   weightStorage: weightStorageField(),
 };
 
-const conv1dDef = defineLayer({ type: 'Conv1D', fields: conv1dFields, create: (c, ctx) => new Conv1DLayer(c, ctx) });
+const conv1dDef = defineLayer({ type: 'Conv1D', fields: conv1dFields, create: (c, ctx) => new Conv1DLayer(c, ctx), storesInt8: (c) => c.groups === 1 });
 
 /** A 1-D strided or dilated convolution over time. */
 export const Conv1D = builder(conv1dDef);

@@ -518,7 +518,16 @@ export class EinsumDenseLayer extends EinsumLayer {
 
 const DenseDef = defineLayer({ type: 'Dense', fields: denseFields, create: (c, ctx) => new DenseLayer(c, ctx) });
 const DenseShapedDef = defineLayer({ type: 'DenseShaped', fields: denseShapedFields, create: (c, ctx) => new DenseShapedLayer(c, ctx) });
-const EinsumDenseDef = defineLayer({ type: 'EinsumDense', fields: einsumDenseFields, create: (c, ctx) => new EinsumDenseLayer(c, ctx) });
+const EinsumDenseDef = defineLayer({
+  type: 'EinsumDense',
+  fields: einsumDenseFields,
+  create: (c, ctx) => new EinsumDenseLayer(c, ctx),
+  // One kernel matrix: no letter in the input, the kernel and the output alike (EinsumPlan's S).
+  storesInt8: (c) => {
+    const m = EQUATION.exec(c.equation);
+    return !m || ![...m[2]!].some((l) => m[1]!.includes(l) && m[3]!.includes(l));
+  },
+});
 
 export const denseDefs = [DenseDef, DenseShapedDef, EinsumDenseDef];
 

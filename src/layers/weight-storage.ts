@@ -26,7 +26,8 @@ export const weightStorageField = () => f.oneOf(WEIGHT_STORAGES).default('float3
 
 /**
  * `config` (normalized: camelCase names, defaults filled in) with weightStorage set to
- * `storage` on every layer that has the field, at any depth; other layers are unchanged. For
+ * `storage` on every layer that has the field and can take it (int8: not a grouped Conv1D nor
+ * an EinsumDense of several kernel matrices), at any depth; other layers are unchanged. For
  * trying int8 on a whole model: `sl.build(sl.withWeightStorage(config, 'int8'), opts)`.
  */
 export function withWeightStorage(config: LayerConfig, storage: WeightStorage): LayerConfig {
@@ -38,7 +39,8 @@ export function withWeightStorage(config: LayerConfig, storage: WeightStorage): 
     if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
     const o = v as Record<string, unknown>;
     const out = Object.fromEntries(Object.entries(o).map(([k, x]) => [k, set(x)]));
-    if (typeof o.type === 'string' && layerDef(o.type)?.fields.weightStorage) out.weightStorage = storage;
+    const def = typeof o.type === 'string' ? layerDef(o.type) : undefined;
+    if (def?.fields.weightStorage && (storage !== 'int8' || (def.storesInt8?.(o as never) ?? true))) out.weightStorage = storage;
     return out;
   };
   return set(normalizeConfig(config)) as LayerConfig;

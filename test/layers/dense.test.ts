@@ -259,6 +259,22 @@ describe("weightStorage 'int8'", () => {
     expect(() => sl.withWeightStorage(config, 'int4' as never)).toThrow(/\[BAD_ARGUMENT\] withWeightStorage: expected one of "float32", "int8", got "int4"/);
   });
 
+  it('withWeightStorage int8 passes over the layers that cannot take it: a grouped Conv1D, an EinsumDense of several matrices', () => {
+    const config = sl.Serial([
+      sl.Conv1D({ filters: 4, kernelSize: 3, groups: 2, padding: 'causal' }),
+      sl.Conv1D({ filters: 4, kernelSize: 3, padding: 'causal' }),
+      sl.Reshape({ outputShape: [2, 2] }),
+      sl.EinsumDense({ equation: '...hd,hdk->...hk', outputShape: [2, 3] }),
+      sl.Flatten(),
+      sl.EinsumDense({ equation: '...a,ab->...b', outputShape: [2] }),
+    ]);
+    const int8 = sl.withWeightStorage(config, 'int8') as unknown as { layers: sl.LayerConfig[] };
+    expect(int8.layers.map((c) => (c as { weightStorage?: string }).weightStorage)).toEqual(['float32', 'int8', undefined, 'float32', undefined, 'int8']);
+    const m = sl.build(int8, { inputShape: [4] });
+    sl.verifyContract(randomizeWeights(m));
+    m.dispose();
+  });
+
   it('rejects a kernel that is several matrices, and an unknown storage, naming the field', () => {
     expect(() => sl.build(sl.EinsumDense({ equation: '...ab,ab->...ba', outputShape: [null, null], weightStorage: 'int8' }), { inputShape: [5, 7] })).toThrow(
       /\[BAD_CONFIG\] EinsumDense at config: weight_storage: 'int8' needs a kernel that is one \[in, out\] matrix, got one per index of the axes input, kernel and output share \(35 matrices\); use 'float32'/,
