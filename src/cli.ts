@@ -130,6 +130,16 @@ function readFile(path: string, what: string): Uint8Array {
   }
 }
 
+function writeFile(path: string, what: string, bytes: Uint8Array | string): void {
+  try {
+    writeFileSync(path, bytes);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such folder' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    throw new sl.SeqLayersError('BAD_ARGUMENT', `cannot write the ${what} ${JSON.stringify(path)}: ${why}`);
+  }
+}
+
 function readJson(path: string, what: string): unknown {
   const text = new TextDecoder().decode(readFile(path, what));
   try {
@@ -284,6 +294,10 @@ function readInput(path: string, file: ModelFile): { x: sl.Sequence; batched: bo
     throw new sl.SeqLayersError('BAD_INPUT', `${path} holds an array of shape [${shape.join(', ')}], expected [time, ${channels.join(', ')}] or [batch, time, ${channels.join(', ')}]`);
   }
   const full = mono ? [1, shape[0]!, 1] : rank === 1 ? [1, ...shape] : shape;
+  if (file.inputDtype === 'int32' && !(data instanceof Int32Array)) {
+    const i = data.findIndex((v) => !(Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31));
+    if (i >= 0) throw new sl.SeqLayersError('BAD_INPUT', `${path}: the model takes int32 steps, expected whole numbers in int32's range, got ${data[i]} at element ${i}`);
+  }
   const values = file.inputDtype === 'int32' ? Int32Array.from(data) : data instanceof Float32Array ? data : Float32Array.from(data);
   return { x: sl.Sequence.fromValues(values, full, file.inputDtype), batched: rank === 2 && !mono };
 }
@@ -345,11 +359,19 @@ function jsonArray(path: string, bytes: Uint8Array): { shape: number[]; data: Fl
     if (!Array.isArray(shape) || !Array.isArray(values) || !shape.every((d) => Number.isInteger(d) && d >= 0) || shape.reduce((a: number, b: number) => a * b, 1) !== values.length || !values.every((x) => typeof x === 'number')) throw badShape();
     return { shape, data: Float32Array.from(values as number[]) };
   }
+  if (!Array.isArray(v)) throw badShape();
   const shape: number[] = [];
   for (let a: unknown = v; Array.isArray(a); a = a[0]) shape.push(a.length);
-  const flat = (v as unknown[]).flat(shape.length);
-  if (!shape.length || flat.length !== shape.reduce((a, b) => a * b, 1) || !flat.every((x) => typeof x === 'number')) throw badShape();
-  return { shape, data: Float32Array.from(flat as number[]) };
+  // Row-major, every array at depth d of length shape[d] and numbers only at the last depth.
+  const flat: number[] = [];
+  const walk = (a: unknown, d: number): boolean => {
+    if (d < shape.length) return Array.isArray(a) && a.length === shape[d] && a.every((x) => walk(x, d + 1));
+    if (typeof a !== 'number') return false;
+    flat.push(a);
+    return true;
+  };
+  if (!walk(v, 0)) throw badShape();
+  return { shape, data: Float32Array.from(flat) };
 }
 
 function run(path: string, flags: Flags): void {
@@ -361,7 +383,10 @@ function run(path: string, flags: Flags): void {
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot stream (it has layers that only run whole sequences); nothing to run step by step`);
   const block = positiveInt(flags.block, 'block') ?? model.blockSize;
   if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
+  const outExt = flags.out === undefined ? undefined : extname(flags.out).toLowerCase();
+  if (outExt !== undefined && outExt !== '.npy' && outExt !== '.json') throw new UsageError(`--out: expected a .npy or .json file name, got ${JSON.stringify(flags.out)}`);
   const { x, batched } = readInput(flags.input, file);
+  if (x.time === 0) throw new sl.SeqLayersError('BAD_INPUT', `${flags.input} holds no steps: nothing to run`);
   for (const [name, c] of Object.entries(constants.all)) {
     if (c.shape[0] !== x.batch) throw new sl.SeqLayersError('BAD_INPUT', `constant ${name}: expected a batch of ${x.batch} as the input's (its first axis), got shape [${c.shape.join(', ')}]`);
   }
@@ -403,16 +428,14 @@ function run(path: string, flags: Flags): void {
   const y = all.sliceTime(model.outputLatency, model.outputLatency + keep).maskInvalid();
   model.dispose();
 
-  const outShape = batched ? y.shape : y.shape.slice(1);
+  // complex64 values are (re, im) pairs: a trailing axis of 2 in files, both printed.
+  const pairs = y.dtype === 'complex64' ? [2] : [];
+  const outShape = [...(batched ? y.shape : y.shape.slice(1)), ...pairs];
   if (flags.out !== undefined) {
-    const ext = extname(flags.out).toLowerCase();
-    let bytes: Uint8Array;
-    if (ext === '.npy') bytes = writeNpy(outShape, y.values);
-    else if (ext === '.json') bytes = new TextEncoder().encode(JSON.stringify({ shape: outShape, values: Array.from(y.values), mask: Array.from(y.mask) }));
-    else throw new UsageError(`--out: expected a .npy or .json file name, got ${JSON.stringify(flags.out)}`);
-    writeFileSync(flags.out, bytes);
+    const bytes = outExt === '.npy' ? writeNpy(outShape, y.values) : new TextEncoder().encode(JSON.stringify({ shape: outShape, values: Array.from(y.values), mask: Array.from(y.mask) }));
+    writeFile(flags.out, 'output', bytes);
   } else {
-    const row = y.stepSize;
+    const row = y.values.length / (y.batch * y.time);
     const lines: string[] = [];
     for (let b = 0; b < y.batch; b++) {
       for (let t = 0; t < y.time; t++) {
@@ -504,8 +527,8 @@ function convertSilero(onnxPath: string, outDir: string, flags: Flags): void {
   const name = `silero_vad_${rate / 1000}k`;
   const modelFile = { format: 'seqlayers model', source: vad.metadata.source, sample_rate: rate, input_shape: vad.inputShape, config: sl.toSnakeCase(vad.config) };
   const configPath = join(outDir, `${name}.json`), weightsPath = join(outDir, `${name}.safetensors`);
-  writeFileSync(configPath, `${JSON.stringify(modelFile, null, 1)}\n`);
-  writeFileSync(weightsPath, sl.writeSafetensors(vad.weights, vad.metadata));
+  writeFile(configPath, 'model file', `${JSON.stringify(modelFile, null, 1)}\n`);
+  writeFile(weightsPath, 'weights', sl.writeSafetensors(vad.weights, vad.metadata));
   const params = Object.values(vad.weights).reduce((s, t) => s + t.data.length, 0);
   process.stdout.write(
     `Silero VAD at ${rate} Hz: chunks of ${vad.chunk} samples with ${vad.context} of context, ${params} parameters\n` +

@@ -273,4 +273,51 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
     expect(block.code).toBe(2);
     expect(block.stderr).toMatch(/--block: expected a multiple of the model's block size 256, got 300/);
   }, 60_000);
+
+  it('inputs and outputs a review found handled badly: JSON that is not an array of equal rows, int32 fractions, no steps, unwritable or misnamed --out, complex64 rows', async () => {
+    const dense = sl.Dense({ features: 2 });
+    writeFileSync(join(dir, 'd.json'), JSON.stringify(dense));
+    writeFileSync(join(dir, 'd.safetensors'), sl.writeSafetensors(sl.build(dense, { inputShape: [2] }).getWeights()));
+    const run = (input: string, ...more: string[]) => cli('run', 'd.json', '--input-shape', '2', '--weights', 'd.safetensors', '--input', input, ...more);
+    writeFileSync(join(dir, 'ok.json'), '[[1, 2], [3, 4]]');
+    for (const [name, text] of [['scalar', '5'], ['null', 'null'], ['ragged', '[[1, 2], [[3, 4]]]'], ['ragged2', '[[1, 2], [3, [4]]]']]) {
+      writeFileSync(join(dir, `${name}.json`), text!);
+      const r = await run(`${name}.json`);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(1);
+      expect(r.stderr).toMatch(new RegExp(`\\[BAD_INPUT\\] ${name}\\.json: expected nested arrays of numbers with equal lengths`));
+    }
+    writeFileSync(join(dir, 'empty.json'), '{"shape": [0, 2], "values": []}');
+    expect((await run('empty.json')).stderr).toMatch(/\[BAD_INPUT\] empty\.json holds no steps: nothing to run/);
+    const badExt = await run('garbage.json', '--out', 'y.csv'); // the name is checked before the input is read
+    expect([badExt.code, badExt.stderr]).toEqual([2, expect.stringMatching(/--out: expected a \.npy or \.json file name, got "y\.csv"/)]);
+    const noDir = await run('ok.json', '--out', join('no', 'such', 'y.json'));
+    expect([noDir.code, noDir.stderr]).toEqual([1, expect.stringMatching(/^seqlayers run: \[BAD_ARGUMENT\] cannot write the output "no\/such\/y\.json": no such folder\n$/)]);
+
+    // int32 steps take whole numbers only.
+    const embed = sl.Embedding({ numEmbeddings: 4, dimension: 2 });
+    writeFileSync(join(dir, 'e.json'), JSON.stringify({ config: embed, input_shape: [], input_dtype: 'int32' }));
+    writeFileSync(join(dir, 'e.safetensors'), sl.writeSafetensors(sl.build(embed, { inputShape: [], inputDtype: 'int32' }).getWeights()));
+    writeFileSync(join(dir, 'tokens.json'), '[1, 1.9, 2]');
+    const frac = await cli('run', 'e.json', '--weights', 'e.safetensors', '--input', 'tokens.json');
+    expect(frac.stderr).toMatch(/\[BAD_INPUT\] tokens\.json: the model takes int32 steps, expected whole numbers in int32's range, got 1\.89999\d* at element 1/);
+
+    // complex64 outputs: both parts of every value, printed and written with a trailing axis of 2.
+    const stft = { type: 'STFT', frameLength: 8, frameStep: 4, fftLength: 8 };
+    writeFileSync(join(dir, 'stft.json'), JSON.stringify({ config: stft, input_shape: [] }));
+    const sm = sl.build(stft, { inputShape: [] });
+    writeFileSync(join(dir, 'stft.safetensors'), sl.writeSafetensors(sm.getWeights()));
+    const sig = Float32Array.from({ length: 12 }, (_, i) => Math.sin(i));
+    writeFileSync(join(dir, 'sig.npy'), writeNpy([12], sig));
+    const want = sm.layer(sl.Sequence.fromValues(sig, [1, 12]));
+    const printed = await cli('run', 'stft.json', '--weights', 'stft.safetensors', '--input', 'sig.npy', '--block', '4');
+    expect(printed.code, printed.stderr).toBe(0);
+    const rows = printed.stdout.trim().split('\n').map((l) => l.split('\t').slice(1));
+    expect(rows.length).toBe(want.time);
+    expect(rows.map((r) => r.length)).toEqual(Array.from(want.mask, (m) => (m ? 10 : 1)));
+    rows.forEach((r, t) => want.mask[t] && r.forEach((v, j) => expect(Number(v)).toBeCloseTo(want.values[t * 10 + j]!, 4)));
+    expect((await cli('run', 'stft.json', '--weights', 'stft.safetensors', '--input', 'sig.npy', '--block', '4', '--out', 'stft.npy')).code).toBe(0);
+    const file = readNpy(readFileSync(join(dir, 'stft.npy')));
+    expect(file.shape).toEqual([want.time, 5, 2]);
+    file.data.forEach((v, i) => expect(v).toBeCloseTo(want.values[i]! * want.mask[Math.floor(i / 10)]!, 5));
+  }, 60_000);
 });
