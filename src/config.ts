@@ -283,6 +283,20 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
+ * A deep copy of a config value: plain objects and arrays copied (undefined fields left out),
+ * everything else (numbers, ±Infinity, functions, typed arrays) as it is. `edit` may change
+ * each copied object, given the original.
+ */
+export function copyConfig<T>(v: T, edit?: (copy: Record<string, unknown>, original: Record<string, unknown>) => void): T {
+  if (Array.isArray(v)) return v.map((x) => copyConfig(x, edit)) as T;
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
+  const original = v as Record<string, unknown>;
+  const copy = Object.fromEntries(Object.entries(original).filter(([, x]) => x !== undefined).map(([k, x]) => [k, copyConfig(x, edit)]));
+  edit?.(copy, original);
+  return copy as T;
+}
+
+/**
  * Checks a raw config against its layer's schema and returns it with camelCase names and
  * defaults filled in. Errors name the path, e.g. `layers[2].kernel_size`.
  */

@@ -1,6 +1,6 @@
 // The public face of a built layer tree: Sequence in and out, checks at the boundary, weights
 // and streaming states. Everything inside runs on WebAssembly-resident tensors.
-import { layerDef, MAX_DIM, normalizeConfig, type LayerConfig } from './config.js';
+import { copyConfig, layerDef, MAX_DIM, normalizeConfig, type LayerConfig } from './config.js';
 import { SeqLayersError, show } from './errors.js';
 import type { Fraction } from './fraction.js';
 import {
@@ -135,13 +135,6 @@ export function build(config: LayerConfig | object, opts: BuildOptions): Model {
   checkNaming(opts.weightNaming, 'build: weightNaming');
   const normalized = normalizeConfig(config);
   return new Model(normalized, opts);
-}
-
-/** A deep copy of a config value: plain objects and arrays copied (undefined fields left out), everything else as it is. */
-function copyConfig<T>(v: T): T {
-  if (Array.isArray(v)) return v.map(copyConfig) as T;
-  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
-  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).map(([k, x]) => [k, copyConfig(x)])) as T;
 }
 
 /** Whether `shape` is a list of positive integers. */

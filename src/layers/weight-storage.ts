@@ -4,7 +4,7 @@
 //
 // Exports (sorted): Q8Weights, WEIGHT_STORAGES, WeightStorage, weightStorageField,
 // withWeightStorage.
-import { f, layerDef, normalizeConfig, type LayerConfig } from '../config.js';
+import { copyConfig, f, layerDef, normalizeConfig, type LayerConfig } from '../config.js';
 import { SeqLayersError, show } from '../errors.js';
 import type { Derived, RunContext } from '../layer.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -34,16 +34,10 @@ export function withWeightStorage(config: LayerConfig, storage: WeightStorage): 
   if (!(WEIGHT_STORAGES as readonly unknown[]).includes(storage)) {
     throw new SeqLayersError('BAD_ARGUMENT', `withWeightStorage: expected one of ${WEIGHT_STORAGES.map((s) => show(s)).join(', ')}, got ${show(storage)}`);
   }
-  const set = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(set);
-    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
-    const o = v as Record<string, unknown>;
-    const out = Object.fromEntries(Object.entries(o).map(([k, x]) => [k, set(x)]));
+  return copyConfig(normalizeConfig(config), (copy, o) => {
     const def = typeof o.type === 'string' ? layerDef(o.type) : undefined;
-    if (def?.fields.weightStorage && (storage !== 'int8' || (def.storesInt8?.(o as never) ?? true))) out.weightStorage = storage;
-    return out;
-  };
-  return set(normalizeConfig(config)) as LayerConfig;
+    if (def?.fields.weightStorage && (storage !== 'int8' || (def.storesInt8?.(o as never) ?? true))) copy.weightStorage = storage;
+  });
 }
 
 /** What Q8Weights needs from its layer: the runtime and derived buffers (filled in prepare()). */
