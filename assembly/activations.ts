@@ -348,7 +348,8 @@ function powInteger(n: i32, x: usize, p: f32, y: usize): void {
 
 /**
  * y = x mod d with the sign of d (numpy/jnp.mod), d [n] per channel, x, y [rows, n]; may run
- * in place. Computed in f64: exact while |x / d| < 2^29. d = 0 or x = ±Inf give NaN.
+ * in place. Exact, as jnp.mod: computed in f64, in one step while |x / d| < 2^29 and by
+ * fmodFar past it. d = 0 or x = ±Inf give NaN.
  */
 export function f32_vmod_rows(rows: i32, n: i32, x: usize, d: usize, y: usize): void {
   for (let r = 0; r < rows; r++) {
@@ -366,13 +367,41 @@ export function f32_vmod_rows(rows: i32, n: i32, x: usize, d: usize, y: usize): 
   }
 }
 
+/** Quotients below this keep fmod's one step exact: q b then fits f64's 53 bits (24 of b's). */
+const FMOD_ONE_STEP: f64 = 536870912; // 2^29
+
+/**
+ * fmod(a, b) for f32 values held in f64, |a / b| >= 2^29 (finite, b != 0): reduced by b 2^k,
+ * k so that each quotient stays under 2^29 (every step exact), then by b. Up to ten steps
+ * over f32's exponent range.
+ */
+function fmodFar(a: f64, b: f64): f64 {
+  const sb = abs(b);
+  let r = abs(a);
+  while (r / sb >= FMOD_ONE_STEP) {
+    const k = <i64>((reinterpret<u64>(r) >> 52) - (reinterpret<u64>(sb) >> 52)) - 28;
+    const big = sb * reinterpret<f64>(<u64>(max<i64>(k, 0) + 1023) << 52);
+    r -= trunc<f64>(r / big) * big;
+  }
+  r -= trunc<f64>(r / sb) * sb;
+  return copysign<f64>(r, a);
+}
+
 /** jnp.mod on the two low lanes (f32 in and out, f64 inside). */
 @inline function mod2(xv: v128, dv: v128): v128 {
   const a = f64x2.promote_low_f32x4(xv), b = f64x2.promote_low_f32x4(dv);
   // fmod: exact when the quotient has at most 29 bits (q b is then exact in f64); its result
   // has the sign of x, also when it is zero (x - q b would give +0 for x = -0).
-  let r = f64x2.sub(a, f64x2.mul(f64x2.trunc(f64x2.div(a, b)), b));
+  const q = f64x2.div(a, b);
+  let r = f64x2.sub(a, f64x2.mul(f64x2.trunc(q), b));
   r = v128.bitselect(a, r, i64x2.splat(<i64>1 << 63));
+  // Larger finite quotients, lane by lane (|x| near 3e38 or |d| near 1e-38: rare).
+  const far = f64x2.ge(f64x2.abs(q), f64x2.splat(FMOD_ONE_STEP));
+  if (v128.any_true(v128.and(far, f64x2.lt(f64x2.abs(q), f64x2.splat(Infinity))))) {
+    const a0 = f64x2.extract_lane(a, 0), b0 = f64x2.extract_lane(b, 0), a1 = f64x2.extract_lane(a, 1), b1 = f64x2.extract_lane(b, 1);
+    if (abs(a0 / b0) >= FMOD_ONE_STEP && abs(a0 / b0) < Infinity) r = f64x2.replace_lane(r, 0, fmodFar(a0, b0));
+    if (abs(a1 / b1) >= FMOD_ONE_STEP && abs(a1 / b1) < Infinity) r = f64x2.replace_lane(r, 1, fmodFar(a1, b1));
+  }
   // fmod(x, ±Inf) = x for finite x (the product above is 0 * Inf = NaN).
   const inf = f64x2.splat(Infinity);
   r = v128.bitselect(a, r, v128.and(f64x2.eq(f64x2.abs(b), inf), f64x2.lt(f64x2.abs(a), inf)));

@@ -285,8 +285,8 @@ const modFields = {
   divisor: arrayField(),
 };
 /**
- * y = x mod divisor with the sign of the divisor (jnp.mod; broadcast as Scale). Exact while
- * |x / divisor| < 2^29; a zero divisor gives NaN. No parameters.
+ * y = x mod divisor with the sign of the divisor (jnp.mod; broadcast as Scale), exact for every
+ * float32 x and divisor; a zero divisor gives NaN. No parameters.
  */
 const ModDef = defineLayer({ type: 'Mod', fields: modFields, create: (c, ctx) => new ConstantOpLayer(c, ctx, 'divisor', c.divisor, 'mod') });
 

@@ -5,6 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { ACT } from '../../src/layers/simple.js';
+import { seededRandom } from '../../src/util/hash.js';
 import { checkFixtureCase, loadFixture } from '../fixtures.js';
 import { randomizeWeights } from './helpers.js';
 
@@ -210,6 +211,20 @@ describe('broadcasting constants', () => {
   it('Mod takes the sign of the divisor and gives NaN for a zero divisor', () => {
     expect(run1(sl.Mod({ divisor: [3, -3, 3, -3, 0] }), [5], [-7, 7, 7, -7, 1])).toEqual([2, -2, 1, -1, NaN]);
     expect(run1(sl.Mod({ divisor: 0.1 }), [2], [1e6, -0.35]).map((v) => +v.toFixed(5))).toEqual([Math.fround(Math.fround(1e6) % Math.fround(0.1)), Math.fround(0.05)].map((v) => +v.toFixed(5)));
+  });
+  it('Mod is exact for every quotient, as jnp.mod (found in review: past |x / d| = 2^29 it left [0, d), 3e38 mod 3 gave 0)', () => {
+    // JS % is the exact fmod of doubles; jnp.mod then adds d to a remainder of the other sign, in float32.
+    const want = (x: number, d: number) => {
+      const r = x % d;
+      return Math.fround(r !== 0 && r < 0 !== d < 0 ? r + d : r);
+    };
+    const random = seededRandom(5);
+    const xs = Float32Array.from({ length: 64 }, (_, i) => (random() - 0.5) * 10 ** ((i % 16) * 2.5 - 12));
+    xs.set([3e38, -3e38, 1e12, 7, -7, 16777217, 2 ** 60, -(2 ** 100)], 0);
+    for (const d of [0.7, 3, -3, 1e-3, 1e-30, -2.5e-20, 1e20, 2 ** -126]) {
+      const got = run1(sl.Mod({ divisor: d }), [64], Array.from(xs));
+      xs.forEach((x, i) => expect(got[i], `${x} mod ${Math.fround(d)}`).toBe(want(x, Math.fround(d))));
+    }
   });
   it('rejects a ragged array', () => {
     badConfig({ type: 'Scale', scale: [[1, 2], [3]] }, [2], /config\.scale: expected a number or a \(rectangular\) nested list of numbers/);
