@@ -320,14 +320,14 @@ function powInteger(n: i32, x: usize, p: f32, y: usize): void {
     }
     return;
   }
-  // e^(p log|x|), negative for a negative x when p is odd.
+  // e^(p log|x|), with x's sign when p is odd (-0 included: (-0)^65 = -0, (-0)^-65 = -Inf).
   const odd = abs(p) < 16777216 && (<i32>p & 1) != 0;
-  const vp = f32x4.splat(p);
+  const vp = f32x4.splat(p), sign = i32x4.splat(0x80000000);
   for (let i = 0; i < n; i += 4) {
     const o = <usize>i << 2, m = min(4, n - i);
     const v = loadLanes(x + o, m);
     const r = expV(f32x4.mul(vp, logV(f32x4.abs(v))));
-    storeLanes(y + o, odd ? v128.bitselect(f32x4.neg(r), r, f32x4.lt(v, f32x4.splat(0))) : r, m);
+    storeLanes(y + o, odd ? v128.bitselect(v, r, sign) : r, m);
   }
 }
 

@@ -96,6 +96,8 @@ describe('unary activations', () => {
     close(run1(sl.Power({ power: 3 }), [5], x), x.map((v) => v ** 3));
     close(run1(sl.Power({ power: -2 }), [5], [-2, -1, 0.5, 1, 4]), [0.25, 1, 4, 1, 1 / 16]);
     expect(run1(sl.Power({ power: 0.5 }), [3], [-1, 0, 4])).toEqual([NaN, 0, 2]);
+    // An odd power keeps the sign of -0, past 64 too (found in review: (-0)^65 gave +0).
+    for (const p of [3, 65, -3, -65]) expect(run1(sl.Power({ power: p }), [2], [-0, -1]).map((v) => Object.is(v, -0) ? '-0' : v)).toEqual([p > 0 ? '-0' : -Infinity, -1]);
     expect(run1(sl.Log(), [3], [-1, 0, 1])).toEqual([NaN, -Infinity, 0]);
   });
 
