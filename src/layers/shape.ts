@@ -498,6 +498,10 @@ export class ReduceLayer extends Layer {
     expectInput(this, 'float32');
     const axes = config.axis === null ? [...shape.keys()] : channelAxes(this, config.axis, shape, axesMessage('axis'));
     if (new Set(axes).size !== axes.length) throw this.error('BAD_CONFIG', `axis: expected distinct axes, got ${show(config.axis)}`);
+    // An empty max or min has no value (numpy and jnp raise; a sum is 0, a mean NaN).
+    if ((op === Reduce.max || op === Reduce.min) && axes.some((a) => shape[a] === 0)) {
+      throw this.error('BAD_CONFIG', `axis: expected reduced axes of size >= 1 (the ${op === Reduce.max ? 'max' : 'min'} of nothing is undefined), got channel shape ${show(shape)}`);
+    }
     this.output = {
       shape: config.keepdims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i)),
       dtype: 'float32',

@@ -700,7 +700,7 @@ export class ArgmaxLayer extends Layer {
     super(config, ctx);
     expectInput(this, 'float32');
     const shape = ctx.input.shape;
-    if (!shape.length) throw this.error('BAD_CONFIG', 'expected an input with at least one channel axis, got channel shape []');
+    if (!shape.length || !shape[shape.length - 1]) throw this.error('BAD_CONFIG', `expected an input whose last channel axis has at least one value to pick, got channel shape ${show(shape)}`);
     this.n = shape[shape.length - 1]!;
     this.output = { shape: shape.slice(0, -1), dtype: 'int32' };
   }

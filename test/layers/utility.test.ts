@@ -20,6 +20,20 @@ describe('Argmax', () => {
   it('needs a channel axis', () => {
     expect(() => sl.build(sl.Argmax(), { inputShape: [] as number[] })).toThrow(/BAD_ARGUMENT|BAD_CONFIG/);
   });
+  it('an empty last axis (and an empty Max or Min) is BAD_CONFIG, not index 0 or -Inf (found in review)', () => {
+    const empty = sl.Slice({ slices: [[2, 2, null]] });
+    expect(() => sl.build(sl.Serial([empty, sl.Argmax()]), { inputShape: [3] })).toThrow(
+      '[BAD_CONFIG] Argmax at config.layers[1]: expected an input whose last channel axis has at least one value to pick, got channel shape [0]',
+    );
+    for (const [Reduce, what] of [[sl.Max, 'max'], [sl.Min, 'min']] as const) {
+      expect(() => sl.build(sl.Serial([empty, Reduce({ axis: -1 })]), { inputShape: [3] })).toThrow(
+        `[BAD_CONFIG] ${what === 'max' ? 'Max' : 'Min'} at config.layers[1]: axis: expected reduced axes of size >= 1 (the ${what} of nothing is undefined), got channel shape [0]`,
+      );
+    }
+    // A sum of nothing is 0, as numpy's.
+    const sum = sl.build(sl.Serial([empty, sl.Sum({ axis: -1 })]), { inputShape: [3] });
+    expect([...sum.layer(sl.Sequence.fromValues([1, 2, 3], [1, 1, 3])).values]).toEqual([0]);
+  });
 });
 
 describe('Dropout and MaskInvalid', () => {
