@@ -172,6 +172,9 @@ function loadModelFile(path: string, flags: Flags): ModelFile {
     throw new sl.SeqLayersError('BAD_CONFIG', `${path}: expected a layer config {"type": ...} or a model file {"config": ..., "input_shape": [...]}, got ${JSON.stringify(raw)?.slice(0, 60)}`);
   }
   const obj = raw as Record<string, unknown>;
+  if (!('type' in obj) && !('config' in obj)) {
+    throw new sl.SeqLayersError('BAD_CONFIG', `${path}: expected a layer config {"type": ...} or a model file {"config": ..., "input_shape": [...]}, got an object with ${Object.keys(obj).length ? `keys ${Object.keys(obj).slice(0, 8).map((k) => JSON.stringify(k)).join(', ')}` : 'no keys'}`);
+  }
   const wrapped = 'config' in obj && !('type' in obj);
   let config = (wrapped ? obj.config : obj) as sl.LayerConfig;
   const storage = flags['weight-storage'];
@@ -383,6 +386,7 @@ function run(path: string, flags: Flags): void {
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot stream (it has layers that only run whole sequences); nothing to run step by step`);
   const block = positiveInt(flags.block, 'block') ?? model.blockSize;
   if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
+  if (flags.progress && flags.quiet) throw new UsageError('--progress and --quiet: expected one of them, got both');
   const outExt = flags.out === undefined ? undefined : extname(flags.out).toLowerCase();
   if (outExt !== undefined && outExt !== '.npy' && outExt !== '.json') throw new UsageError(`--out: expected a .npy or .json file name, got ${JSON.stringify(flags.out)}`);
   const { x, batched } = readInput(flags.input, file);

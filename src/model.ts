@@ -493,8 +493,9 @@ export class Model {
     if (missing.length) {
       throw new SeqLayersError(
         'BAD_WEIGHTS',
-        `missing parameters ${show(missing.slice(0, 8))}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}; this model's parameters are ` +
-          `${show(params.slice(0, 8).map(name))}${params.length > 8 ? ', ...' : ''}${namingHint([...given.keys()], naming)}`,
+        `missing parameters ${show(missing.slice(0, 8))}${missing.length > 8 ? ` and ${missing.length - 8} more` : ''}` +
+          (missing.length === params.length ? ' (all of them)' : `; this model's parameters are ${show(params.slice(0, 8).map(name))}${params.length > 8 ? ', ...' : ''}`) +
+          namingHint([...given.keys()], naming),
       );
     }
     const known = new Set(params.map(name));

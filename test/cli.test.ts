@@ -286,6 +286,11 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
       expect(r.code, `${name}: ${r.stderr}`).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`\\[BAD_INPUT\\] ${name}\\.json: expected nested arrays of numbers with equal lengths`));
     }
+    const both = await run('ok.json', '--progress', '--quiet');
+    expect([both.code, both.stderr]).toEqual([2, expect.stringMatching(/--progress and --quiet: expected one of them, got both/)]);
+    writeFileSync(join(dir, 'noconfig.json'), '{"input_shape": [2]}');
+    const noConfig = await cli('summary', 'noconfig.json');
+    expect([noConfig.code, noConfig.stderr]).toEqual([1, expect.stringMatching(/\[BAD_CONFIG\] noconfig\.json: expected a layer config \{"type": \.\.\.\} or a model file \{"config": \.\.\., "input_shape": \[\.\.\.\]\}, got an object with keys "input_shape"/)]);
     writeFileSync(join(dir, 'empty.json'), '{"shape": [0, 2], "values": []}');
     expect((await run('empty.json')).stderr).toMatch(/\[BAD_INPUT\] empty\.json holds no steps: nothing to run/);
     const badExt = await run('garbage.json', '--out', 'y.csv'); // the name is checked before the input is read
