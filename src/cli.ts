@@ -21,8 +21,9 @@ Usage:
       Streams the model over the input, N input steps per step (default: the block size),
       flushing at the end as layer() would. Without --out, prints one line per output step.
   seqlayers bench <config.json> [--weights <file.safetensors>] [--block N] [--steps N]
-                  [--input-shape S] [--weight-storage W] [--weight-naming flax]
-      Measures the time of one step (random input, random weights unless --weights).
+                  [--input-shape S] [--weight-storage W] [--weight-naming flax] [constants]
+      Measures the time of one step (random input, random weights unless --weights; batch 1:
+      constants of batch 1, a --stream one's first block with every step).
   seqlayers convert-silero <silero_vad.onnx> <outdir> [--sample-rate 16000|8000]
       Converts Silero VAD v5/v6 from its ONNX file into <outdir>/silero_vad_<16k|8k>.json and
       .safetensors (see docs/silero-vad.md).
@@ -80,7 +81,7 @@ const OPTIONS = {
 const COMMANDS: Record<string, { options: (keyof typeof OPTIONS)[]; args: string[] }> = {
   summary: { options: ['input-shape', 'constant', 'sequence', 'stream'], args: ['config'] },
   run: { options: ['weights', 'input', 'out', 'block', 'input-shape', 'weight-storage', 'weight-naming', 'progress', 'quiet', 'constant', 'sequence', 'stream'], args: ['config'] },
-  bench: { options: ['weights', 'block', 'steps', 'input-shape', 'weight-storage', 'weight-naming'], args: ['config'] },
+  bench: { options: ['weights', 'block', 'steps', 'input-shape', 'weight-storage', 'weight-naming', 'constant', 'sequence', 'stream'], args: ['config'] },
   'convert-silero': { options: ['sample-rate'], args: ['onnx', 'outdir'] },
 };
 
@@ -470,24 +471,35 @@ function layersStoring(config: unknown, storage: string): string[] {
 
 function bench(path: string, flags: Flags): void {
   const file = loadModelFile(path, flags);
-  const model = buildModel(file, flags.weights, flags['weight-naming'] ?? file.weightNaming);
+  const constants = readConstants(flags);
+  for (const [name, c] of Object.entries(constants.all)) {
+    if (c.shape[0] !== 1) throw new sl.SeqLayersError('BAD_INPUT', `constant ${name}: expected a batch of 1 (bench steps one item), got shape [${c.shape.join(', ')}]`);
+  }
+  const model = buildModel(file, flags.weights, flags['weight-naming'] ?? file.weightNaming, constants.all);
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot step, so it has no per-step time`);
   const block = positiveInt(flags.block, 'block') ?? model.blockSize;
   if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
+  // Every step gets the whole constants and each streamed one's first block.
+  const firstBlocks = Object.entries(constants.streamed).map(([name, c]) => {
+    if (c.time < block) throw new sl.SeqLayersError('BAD_INPUT', `--stream ${name}: expected at least the ${block} steps of a block, got shape [${c.shape.join(', ')}]`);
+    return [name, c.sliceTime(0, block)] as const;
+  });
+  const stepConstants: sl.Constants = { ...constants.whole, ...Object.fromEntries(firstBlocks) };
   const size = file.inputShape.reduce((a, b) => a * b, 1);
   const x = file.inputDtype === 'int32'
     ? sl.Sequence.fromValues(Int32Array.from({ length: block * size }, (_, i) => i % 7), [1, block, ...file.inputShape], 'int32')
     : sl.Sequence.fromValues(Float32Array.from({ length: block * size }, (_, i) => Math.sin(i * 0.37) * 0.5), [1, block, ...file.inputShape]);
   const t = model.outputRatio.floorMul(block), outSize = model.outputShape().reduce((a, b) => a * b, 1);
   const out = { values: model.outputSpec.dtype === 'int32' ? new Int32Array(t * outSize) : new Float32Array(t * outSize * (model.outputSpec.dtype === 'complex64' ? 2 : 1)), mask: new Uint8Array(t) };
-  const state = model.initialState(1);
-  for (let i = 0; i < 20; i++) model.stepInto(x, state, out); // warm-up: JIT and caches
+  const state = model.initialState(1, { constants: constants.whole });
+  const run = { constants: stepConstants };
+  for (let i = 0; i < 20; i++) model.stepInto(x, state, out, run); // warm-up: JIT and caches
   const fixed = positiveInt(flags.steps, 'steps');
   const times: number[] = [];
   const start = performance.now();
   while (fixed ? times.length < fixed : times.length < 50 || (performance.now() - start < 1000 && times.length < 100_000)) {
     const t0 = performance.now();
-    model.stepInto(x, state, out);
+    model.stepInto(x, state, out, run);
     times.push(performance.now() - t0);
   }
   state.dispose();

@@ -224,6 +224,12 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
     const summary = await cli('summary', 'cond.json', ...given);
     expect(summary.code, summary.stderr).toBe(0);
     expect(summary.stdout).toMatch(/DotProductAttention \(layers\.3\)/);
+    // bench takes them too: whole ones with every step, a streamed one's first block.
+    const bench = await cli('bench', 'cond.json', '--block', '2', '--steps', '20', ...given);
+    expect(bench.code, bench.stderr).toBe(0);
+    expect(bench.stdout).toMatch(/^cond\.json: 20 steps of 2 input steps \(batch 1, (simd|relaxed) kernels\)\nper step: median /);
+    const noConstants = await cli('bench', 'cond.json', '--block', '2', '--steps', '20');
+    expect([noConstants.code, noConstants.stderr]).toEqual([1, expect.stringMatching(/\[MISSING_CONSTANT\]/)]);
     // Wrong or missing constants.
     const cases: [string[], number, RegExp][] = [
       [['--constant', 'speaker'], 2, /--constant: expected name=file \(e\.g\. --constant speaker=speaker\.npy\), got "speaker"/],
