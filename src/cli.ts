@@ -8,6 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import * as sl from './index.js';
 import { readNpy, writeNpy } from './io/npy.js';
 import { stateElementBytes, type Layer } from './layer.js';
+import { firstNonInt32 } from './sequence.js';
 
 const USAGE = `seqlayers: streaming sequence layers on WebAssembly SIMD
 
@@ -121,13 +122,17 @@ async function main(argv: string[]): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 // Files and arguments
 
+/** Why a file operation failed, in words (ENOENT: `missing`, e.g. 'no such file'). */
+function fsReason(e: unknown, missing: string): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? missing : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+}
+
 function readFile(path: string, what: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new sl.SeqLayersError('BAD_ARGUMENT', `cannot read the ${what} ${JSON.stringify(path)}: ${why}`);
+    throw new sl.SeqLayersError('BAD_ARGUMENT', `cannot read the ${what} ${JSON.stringify(path)}: ${fsReason(e, 'no such file')}`);
   }
 }
 
@@ -135,9 +140,7 @@ function writeFile(path: string, what: string, bytes: Uint8Array | string): void
   try {
     writeFileSync(path, bytes);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such folder' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new sl.SeqLayersError('BAD_ARGUMENT', `cannot write the ${what} ${JSON.stringify(path)}: ${why}`);
+    throw new sl.SeqLayersError('BAD_ARGUMENT', `cannot write the ${what} ${JSON.stringify(path)}: ${fsReason(e, 'no such folder')}`);
   }
 }
 
@@ -299,7 +302,7 @@ function readInput(path: string, file: ModelFile): { x: sl.Sequence; batched: bo
   }
   const full = mono ? [1, shape[0]!, 1] : rank === 1 ? [1, ...shape] : shape;
   if (file.inputDtype === 'int32' && !(data instanceof Int32Array)) {
-    const i = data.findIndex((v) => !(Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31));
+    const i = firstNonInt32(data);
     if (i >= 0) throw new sl.SeqLayersError('BAD_INPUT', `${path}: the model takes int32 steps, expected whole numbers in int32's range, got ${data[i]} at element ${i}`);
   }
   const values = file.inputDtype === 'int32' ? Int32Array.from(data) : data instanceof Float32Array ? data : Float32Array.from(data);

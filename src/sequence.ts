@@ -18,6 +18,15 @@ export const DTYPES: readonly DType[] = ['float32', 'int32', 'complex64'];
  */
 export const MAX_SEQUENCE_VALUES = 2 ** 31 - 1;
 
+/** The index of the first value that is not a whole number in int32's range (what int32 steps and ids hold), or -1. */
+export function firstNonInt32(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (!(Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31)) return i;
+  }
+  return -1;
+}
+
 /** Floats (or ints) stored per element: 2 for complex64. */
 export const dtypeWidth = (d: DType) => (d === 'complex64' ? 2 : 1);
 

@@ -8,7 +8,7 @@ import { show } from '../../errors.js';
 import { Fraction } from '../../fraction.js';
 import { gaussian, zeros } from '../../initializers.js';
 import { fromWasm, inputChannels, Layer, writeStepConstant, type BuildContext, type ConstantArray, type Constants, type Derived, type Param, type RunContext, type WSeq } from '../../layer.js';
-import type { Sequence } from '../../sequence.js';
+import { firstNonInt32, type Sequence } from '../../sequence.js';
 import { weightStorageField, type WeightStorage } from '../weight-storage.js';
 import { ATT, AttentionCall, InputProjection, type InputProjectionConfig, type ParamHost } from './common.js';
 import { RelativePosition, relativePositionField, type RelativePositionConfig } from './relative-position.js';
@@ -368,7 +368,7 @@ export abstract class AttentionLayer extends Layer {
   protected idsConstant(constants: Constants, name: string, what: string, batch: number, time: number): Sequence | ConstantArray {
     const c = this.stepConstant(constants, name, what, batch, time);
     if (c.values instanceof Float32Array) {
-      const i = c.values.findIndex((v) => !(Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 31));
+      const i = firstNonInt32(c.values);
       if (i >= 0) {
         const t = c.shape[1]!;
         throw this.error('BAD_INPUT', `constants.${name}: expected ${what} that are whole numbers in int32's range, got ${c.values[i]} at [${Math.floor(i / t)}, ${i % t}]`);
