@@ -76,17 +76,22 @@ class WarmUp {
     readonly horizon: number,
   ) {}
 
-  /** The warm-up of `layers` run in series, or null when no layer needs any step withheld. */
-  static of(layers: readonly Layer[]): WarmUp | null {
+  /**
+   * The warm-up of `layers` run in series, or null when no layer needs any step withheld.
+   * `entry`: the warm-up steps its input starts with, from a latency before the chain that
+   * could not withhold them from the chain as a whole (see Layer.seesWarmUp).
+   */
+  static of(layers: readonly Layer[], entry = 0): WarmUp | null {
     const withheld: number[] = [], ratios: Fraction[] = [];
-    let latency = 0, ratio = Fraction.ONE, horizon = 0;
+    let latency = entry, ratio = Fraction.ONE, horizon = 0;
     for (const l of layers) {
       // A layer stepping in blocks can only be spared whole blocks (its block size divides its
       // whole input), and one reading constants given with a step call none; otherwise it
-      // sees the warm-up (Layer.seesWarmUp).
+      // sees the warm-up (Layer.seesWarmUp). One spared it hears so (0 steps), in case an
+      // earlier call, with less of the warm-up, had it see some.
       const needs = latency > 0 && skipsWarmUp(l);
       const w = needs && !readsStepConstants(l) && latency % l.blockSize === 0 ? latency : 0;
-      if (needs && !w) l.seesWarmUp(latency);
+      if (needs) l.seesWarmUp(w ? 0 : latency);
       withheld.push(w);
       ratios.push(ratio);
       if (w) horizon = Math.max(horizon, Math.ceil((w * ratio.den) / ratio.num));
@@ -103,7 +108,7 @@ class WarmUp {
 
   /** Steps the layers over x (a block of the chain's input), withholding warm-up steps; `steps` is the state above. */
   runStep(x: WSeq, ctx: RunContext, steps: StateBuffer): WSeq {
-    const i32 = ctx.rt.i32, seen = i32[steps.ptr >> 2]!, n = x.time;
+    const seen = ctx.rt.i32[steps.ptr >> 2]!, n = x.time;
     if (seen >= this.horizon) {
       for (const l of this.layers) x = l.runStep(x, ctx);
       return x;
@@ -113,7 +118,8 @@ class WarmUp {
       const skip = Math.min(Math.max(this.withheld[i]! - this.ratios[i]!.floorMul(seen), 0), x.time);
       x = skip ? withholding(l, x, skip, ctx) : l.runStep(x, ctx);
     }
-    i32[steps.ptr >> 2] = Math.min(seen + n, this.horizon);
+    // A fresh view: the layers' scratch may have grown the memory (found in review).
+    ctx.rt.i32[steps.ptr >> 2] = Math.min(seen + n, this.horizon);
     return x;
   }
 }
@@ -178,17 +184,9 @@ abstract class ChainLayer extends Layer {
     return serialLayerOutputTime(this.children, time);
   }
 
-  /** Each child sees the warm-up as it reaches it, latencies before it added. */
+  /** The chain withholds the warm-up its input starts with from its children as it does its own. */
   seesWarmUp(steps: number): void {
-    seriesSeesWarmUp(this.children, steps);
-  }
-}
-
-/** Layer.seesWarmUp of layers run in series, the first seeing `steps`. */
-function seriesSeesWarmUp(layers: readonly Layer[], steps: number): void {
-  for (const l of layers) {
-    if (steps > 0) l.seesWarmUp(steps);
-    steps = l.accumulatedOutputLatency(steps);
+    this.warmUp = WarmUp.of(this.children, steps);
   }
 }
 
@@ -503,8 +501,8 @@ const residualFields = {
 export class ResidualLayer extends Layer {
   private readonly body: Layer[];
   private readonly shortcut: Layer[];
-  private readonly bodyWarmUp: WarmUp | null;
-  private readonly shortcutWarmUp: WarmUp | null;
+  private bodyWarmUp: WarmUp | null;
+  private shortcutWarmUp: WarmUp | null;
 
   constructor(config: Resolved<typeof residualFields>, ctx: BuildContext) {
     super(config, ctx);
@@ -587,10 +585,10 @@ export class ResidualLayer extends Layer {
     return body;
   }
 
-  /** The body and the shortcut each see the warm-up as it reaches their layers. */
+  /** The body and the shortcut each withhold the warm-up their input starts with, as a chain does. */
   seesWarmUp(steps: number): void {
-    seriesSeesWarmUp(this.body, steps);
-    seriesSeesWarmUp(this.shortcut, steps);
+    this.bodyWarmUp = WarmUp.of(this.body, steps);
+    this.shortcutWarmUp = WarmUp.of(this.shortcut, steps);
   }
 
   stateSpecs(_batch: number): StateSpec[] {
@@ -764,6 +762,14 @@ export class BlockwiseLayer extends Layer {
     this.blockSize = config.blockSize;
   }
 
+  /** Warm-up steps its stepped input starts with, not spared it by the chain it sits in (Layer.seesWarmUp). */
+  private warmUp = 0;
+
+  seesWarmUp(steps: number): void {
+    this.warmUp = steps;
+    this.inner.seesWarmUp(steps);
+  }
+
   runStep(x: WSeq, ctx: RunContext): WSeq {
     return this.inner.runStep(x, ctx);
   }
@@ -776,9 +782,12 @@ export class BlockwiseLayer extends Layer {
     const rt = ctx.rt, k = rt.k;
     const block = this.blockSize;
     const inRow = stepBytes(this.input), outRow = stepBytes(this.output);
-    // The child's layer() output is its step outputs [skip, skip + outTime) over the input and
-    // invalid steps after it (the contract: nothing valid comes after the flush).
-    const skip = inner.outputLatency;
+    // The child steps as it does in step(): over the warm-up it is not spared (invalid steps),
+    // the input, its input latency's flush, and invalid steps until outTime are out. Its
+    // layer() output is its step outputs [skip, skip + outTime), invalid steps after it (the
+    // contract: nothing valid comes after the flush).
+    const lead = this.warmUp;
+    const skip = inner.accumulatedOutputLatency(lead);
     const outTime = inner.layerOutputTime(x.time);
     const values = this.allocOutput(ctx, x.batch, outTime);
     const mask = ctx.alloc(x.batch * outTime);
@@ -791,33 +800,33 @@ export class BlockwiseLayer extends Layer {
     xb.time = block;
     let produced = 0; // step outputs so far, including the `skip` dropped ones
     try {
-      // The input, the input latency's flush, and invalid steps until outTime are out.
-      for (let t = 0; t < x.time + inner.inputLatency || produced < skip + outTime; t += block) {
+      for (let t = 0; t < lead + x.time + inner.inputLatency || produced < skip + outTime; t += block) {
         rt.arena.mark();
-        const n = Math.max(0, Math.min(block, x.time - t)); // real input steps in this block
+        // This block: `before` invalid steps, input steps [from, from + n), invalid steps.
+        const before = Math.min(Math.max(lead - t, 0), block), from = Math.max(t - lead, 0);
+        const n = Math.max(0, Math.min(block - before, x.time - from));
         xb.values = ctx.alloc(x.batch * block * inRow);
         xb.mask = ctx.alloc(x.batch * block);
         if (n === block) {
-          k.seq_slice_time(x.batch, x.time, t, n, inRow, x.values, xb.values);
-          k.seq_slice_time(x.batch, x.time, t, n, 1, x.mask, xb.mask);
+          k.seq_slice_time(x.batch, x.time, from, n, inRow, x.values, xb.values);
+          k.seq_slice_time(x.batch, x.time, from, n, 1, x.mask, xb.mask);
         } else {
-          // The tail and the flush: the real steps, then invalid zero steps.
           const tv = ctx.alloc(x.batch * n * inRow), tm = ctx.alloc(x.batch * n);
-          k.seq_slice_time(x.batch, x.time, t, n, inRow, x.values, tv);
-          k.seq_slice_time(x.batch, x.time, t, n, 1, x.mask, tm);
-          k.seq_pad_time(x.batch, n, 0, block - n, inRow, tv, xb.values, 0, 0);
-          k.seq_pad_time(x.batch, n, 0, block - n, 1, tm, xb.mask, 0, 0);
+          k.seq_slice_time(x.batch, x.time, from, n, inRow, x.values, tv);
+          k.seq_slice_time(x.batch, x.time, from, n, 1, x.mask, tm);
+          k.seq_pad_time(x.batch, n, before, block - before - n, inRow, tv, xb.values, 0, 0);
+          k.seq_pad_time(x.batch, n, before, block - before - n, 1, tm, xb.mask, 0, 0);
         }
         const y = inner.runStep(xb, ctx);
         // Keep outputs [skip, skip + outTime) of the whole step output stream.
-        const from = Math.max(skip - produced, 0);
-        const to = Math.min(y.time, skip + outTime - produced);
-        if (to > from) {
-          const sv = ctx.alloc(x.batch * (to - from) * outRow), sm = ctx.alloc(x.batch * (to - from));
-          k.seq_slice_time(x.batch, y.time, from, to - from, outRow, y.values, sv);
-          k.seq_slice_time(x.batch, y.time, from, to - from, 1, y.mask, sm);
-          k.seq_place_time(x.batch, to - from, outTime, produced + from - skip, outRow, sv, values);
-          k.seq_place_time(x.batch, to - from, outTime, produced + from - skip, 1, sm, mask);
+        const keepFrom = Math.max(skip - produced, 0);
+        const keepTo = Math.min(y.time, skip + outTime - produced), kept = keepTo - keepFrom;
+        if (kept > 0) {
+          const sv = ctx.alloc(x.batch * kept * outRow), sm = ctx.alloc(x.batch * kept);
+          k.seq_slice_time(x.batch, y.time, keepFrom, kept, outRow, y.values, sv);
+          k.seq_slice_time(x.batch, y.time, keepFrom, kept, 1, y.mask, sm);
+          k.seq_place_time(x.batch, kept, outTime, produced + keepFrom - skip, outRow, sv, values);
+          k.seq_place_time(x.batch, kept, outTime, produced + keepFrom - skip, 1, sm, mask);
         }
         produced += y.time;
         rt.arena.release();

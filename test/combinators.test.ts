@@ -104,6 +104,40 @@ describe('warm-up steps after a latency', () => {
     });
   }
 
+  it('a chain that cannot be spared a warm-up as a whole withholds it from its own layers, as the same layers flat (found in review)', () => {
+    // Each inner chain holds a layer that reads step constants or a block size the warm-up
+    // does not fill, so the outer chain cannot withhold from it; before, its RGLRU then
+    // counted the warm-up, and step() departed from layer().
+    const src = sl.randomSequence([2, 5, 3], { seed: 1 });
+    const cross = sl.DotProductAttention({ sourceName: 'src', numHeads: 2, unitsPerHead: 2 });
+    const rglru = sl.RGLRU({ units: 4, numHeads: 2 });
+    const cases: [sl.LayerConfig, sl.Constants | undefined][] = [
+      [sl.Serial([delay(2), sl.Serial([rglru, cross])]), { src }],
+      [sl.Serial([delay(2), sl.Residual([cross, sl.Flatten(), rglru])]), { src }],
+      [sl.Serial([delay(2), sl.Serial([rglru, sl.Blockwise(sl.Relu(), 4)])]), undefined],
+      // A Blockwise stepping its child in layer() starts it with the warm-up step() has.
+      [sl.Serial([delay(1), sl.Blockwise(sl.Serial([sl.Relu(), rglru]), 2)]), undefined],
+      [sl.Serial([delay(1), sl.Serial([sl.Blockwise(sl.Serial([delay(1), rglru]), 3), cross])]), { src }],
+    ];
+    const x = sl.randomSequence([2, 13, 4], { seed: 3 });
+    for (const [config, constants] of cases) {
+      const m = sl.build(config, { inputShape: [4], seed: 2, constants });
+      sl.verifyContract(m, { x, constants });
+      m.dispose();
+    }
+  });
+
+  it('counts the warm-up when a step grows the memory (found in review: the count went to a detached view)', async () => {
+    const rt = await sl.createRuntime(); // fresh: its memory grows in the first step
+    const m = sl.build(sl.Serial([delay(2), sl.Conv1D({ filters: 4, kernelSize: 3, padding: 'causal_valid' })]), { inputShape: [4], runtime: rt });
+    const x = sl.randomSequence([1, 20_016, 4], { randomLengths: false, seed: 7 });
+    const before = rt.memory.buffer.byteLength;
+    const stepped = sl.stepByStep(m, x, [20_000, 8, 8]), lag = m.outputLatency;
+    expect(rt.memory.buffer.byteLength).toBeGreaterThan(before);
+    sl.assertSequencesClose(stepped.sliceTime(lag), m.layer(x).sliceTime(0, x.time - lag), 'step after growth vs layer', 0, 0);
+    m.dispose();
+  });
+
   it('a Conditioning indexes its sequence by the steps layer() has, not the warm-up', () => {
     const constants = { c: sl.randomSequence([2, 16, 4], { lowLength: 8, seed: 23 }) };
     const m = sl.build(sl.Serial([delay(3), sl.Conditioning({ conditioningName: 'c', projection: 'identity', combination: 'add' })]), { inputShape: [4], constants });
@@ -134,9 +168,10 @@ describe('warm-up steps after a latency', () => {
     const pos = { values: Int32Array.from([5]), shape: [1, 1] };
     const rope = sl.ApplyRotaryPositionalEncoding({ maxWavelength: 1e4, onlyAdvancePositionForValidTimesteps: false, positionsName: 'pos' });
     const cases: [sl.LayerConfig, sl.Constants | undefined][] = [
-      // The Blockwise's block size 2 does not divide the Delay's 1 step; the RoPE reads a constant.
-      [sl.Serial([delay(1), sl.Blockwise(sl.Serial([sl.Lookahead({ length: 1 }), sl.LSTM({ units: 3 })]), 2)]), undefined],
-      [sl.Serial([delay(1), sl.Serial([rope, sl.Lookahead({ length: 1 }), sl.LSTM({ units: 3 })])]), { pos }],
+      // The block size 2 does not divide the Delay's 1 step (a chain in the Blockwise's place
+      // would withhold the warm-up from its Lookahead).
+      [sl.Serial([delay(1), sl.Blockwise(sl.Lookahead({ length: 1 }), 2), sl.LSTM({ units: 3 })]), undefined],
+      [sl.Serial([delay(1), sl.Parallel([sl.Lookahead({ length: 1 }), sl.Blockwise(sl.Lookahead({ length: 1 }), 2)], { combination: 'add' }), sl.LSTM({ units: 3 })]), undefined],
     ];
     const x = sl.randomSequence([2, 13, 4], { seed: 3, randomLengths: false });
     for (const [config, constants] of cases) {

@@ -332,9 +332,9 @@ export class LookaheadLayer extends Layer {
     this.skipsWarmUp = this.length > 0;
   }
 
-  /** Not spared a latency's warm-up: pass over it as the reference does, counting valid steps only. */
-  seesWarmUp(): void {
-    this.countsValidOnly = true;
+  /** Not spared a latency's warm-up (steps > 0): pass over it as the reference does, counting valid steps only. */
+  seesWarmUp(steps: number): void {
+    this.countsValidOnly = steps > 0;
   }
 
   stateSpecs(batch: number): StateSpec[] {
