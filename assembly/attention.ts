@@ -16,7 +16,7 @@ import { hmax, hsum, loadLanes, madd, storeLanes } from './simd';
 const BATCH = 0; // B
 const QUERIES = 1; // nq: output queries per batch item
 const HEADS = 2; // H query heads
-const KV_HEADS = 3; // KVH key/value heads (H % KVH == 0; query head h reads kv head h / (H / KVH))
+const KV_HEADS = 3; // KVH key/value heads (H % KVH == 0; query head h reads the kv head KV_CYCLE says)
 const UNITS = 4; // U units per head
 const SINKS = 5; // S sink positions (0 = none)
 const Q_RING = 6; // queries ring [B, Q_CAP, H, U] (the query delay buffer)
@@ -74,6 +74,7 @@ const Q_RING_POS = 57; // i32 [B, Q_CAP] positions of the query ring
 const Q_LIN_POS = 58; // i32 [B, Q_LIN_COUNT] of the linear queries
 const KV_RING_POS = 59; // i32 [B, KV_CAP] of the KV ring, or 0 (logical indices)
 const KV_LIN_POS = 60; // i32 [B, KV_LIN_COUNT] of the linear keys, or 0 (logical indices)
+const KV_CYCLE = 61; // 1: query head h reads kv head h % KVH (the reference's flash attention); 0: h / (H / KVH)
 
 /** Lane indices, to mask the lanes of a partial vector. */
 const LANES = i32x4(0, 1, 2, 3);
@@ -269,8 +270,11 @@ export function f32_attention(d: usize): void {
 
   const keys = kvCap + kvLinCount;
   const probRow = sinks + keys;
-  const group = heads / kvHeads;
+  // Query head h reads kv head offset h * headStep + (h / period) * periodStep (bytes, wrapping):
+  // (h % KVH) U floats cycling, (h / group) U floats grouped. Head loops step it with a counter.
+  const cycle = slot(d, KV_CYCLE) != 0, group = heads / kvHeads;
   const uB = <usize>u << 2, listB = <usize>probRow << 2, rowB = <usize>kvHeads * uB;
+  const period = cycle ? kvHeads : group, headStep: usize = cycle ? uB : 0, periodStep: usize = cycle ? 0 - rowB : uB;
   // Scratch: effective queries [H, U], relative-position query [U], rel [REL_BUCKETS], 1 / Σe [H],
   // logits [H, S + K], then value pointers, key pointers and logical indices [S + K].
   const qe = ptr(d, SCRATCH), qr = qe + <usize>heads * uB, rel = qr + uB, inv = rel + (<usize>relBuckets << 2);
@@ -388,16 +392,17 @@ export function f32_attention(d: usize): void {
       for (; t + 3 <= n; t += 3) {
         const e = kptr + (<usize>t << 2), tB = <usize>t << 2;
         const k0 = <usize>load<i32>(e), k1 = <usize>load<i32>(e, 4), k2 = <usize>load<i32>(e, 8);
-        // o: the offset of head h's kv head h / group, stepped without a division per head (5 %).
+        // o: the offset of head h's kv head, stepped without a division per head (5 %).
         let o: usize = 0, g = 0;
         for (let h = 0; h < heads; h++) {
           dot3(u, qe + <usize>h * uB, k0 + o, k1 + o, k2 + o, rows + <usize>h * listB + tB);
-          if (++g == group) { g = 0; o += uB; }
+          o += headStep;
+          if (++g == period) { g = 0; o += periodStep; }
         }
       }
       for (; t < n; t++) {
         const k0 = <usize>load<i32>(kptr + (<usize>t << 2)), tB = <usize>t << 2;
-        for (let h = 0; h < heads; h++) store<f32>(rows + <usize>h * listB + tB, dot(u, qe + <usize>h * uB, k0 + <usize>(h / group) * uB));
+        for (let h = 0; h < heads; h++) store<f32>(rows + <usize>h * listB + tB, dot(u, qe + <usize>h * uB, k0 + <usize>(cycle ? h % kvHeads : h / group) * uB));
       }
 
       for (let h = 0; h < heads; h++) {
@@ -482,7 +487,7 @@ export function f32_attention(d: usize): void {
       for (; t0 + 4 <= n; t0 += 4) {
         const e = vptr + (<usize>t0 << 2), tB = <usize>t0 << 2;
         const v0 = <usize>load<i32>(e), v1 = <usize>load<i32>(e, 4), v2 = <usize>load<i32>(e, 8), v3 = <usize>load<i32>(e, 12);
-        let vo: usize = 0, g = 0; // kv head h / group's offset, as for the logits
+        let vo: usize = 0, g = 0; // head h's kv head offset, as for the logits
         for (let h = 0; h < heads; h++) {
           const oh = op + <usize>h * uB, row = rows + <usize>h * listB + tB;
           const p0 = f32x4.splat(load<f32>(row)), p1 = f32x4.splat(load<f32>(row, 4)), p2 = f32x4.splat(load<f32>(row, 8)), p3 = f32x4.splat(load<f32>(row, 12));
@@ -496,13 +501,14 @@ export function f32_attention(d: usize): void {
             const o = vo + (<usize>j << 2);
             addFourKeys(u - j, oh + (<usize>j << 2), v0 + o, v1 + o, v2 + o, v3 + o, p0, p1, p2, p3);
           }
-          if (++g == group) { g = 0; vo += uB; }
+          vo += headStep;
+          if (++g == period) { g = 0; vo += periodStep; }
         }
       }
       for (; t0 < n; t0++) {
         const v0 = <usize>load<i32>(vptr + (<usize>t0 << 2)), tB = <usize>t0 << 2;
         for (let h = 0; h < heads; h++) {
-          const vo = <usize>(h / group) * uB, oh = op + <usize>h * uB, p0 = f32x4.splat(load<f32>(rows + <usize>h * listB + tB));
+          const vo = <usize>(cycle ? h % kvHeads : h / group) * uB, oh = op + <usize>h * uB, p0 = f32x4.splat(load<f32>(rows + <usize>h * listB + tB));
           for (let j = 0; j < u; j += 4) {
             const o = vo + (<usize>j << 2), m = u - j, oo = oh + (<usize>j << 2);
             storeLanes(oo, madd(p0, loadLanes(v0 + o, m), loadLanes(oo, m)), m);

@@ -5,7 +5,10 @@ in torch 1.13: boolean mask, True = attend, scale 1/sqrt(U)) with explicit causa
 key-validity masks; cases with a soft cap, per-dim scales, a query scale, sinks or relative
 positions use manual attention written here from the reference's formulas (common.py:
 dot_product_attention): masked logits -1e9, softmax, values zeroed at invalid steps. Grouped
-query attention repeats each kv head for its H / KVH query heads.
+query attention repeats each kv head for its H / KVH query heads: query head h reads kv head
+h // (H / KVH), as the reference's multi_key_value_dot_product_attention splits the heads, or
+h % KVH (kv_cycle) for the layers on its flash attention (DotProductSelfAttentionV2, Blockwise,
+MultiSource: multi_key_value_dot_product_flash_attention splits them the other way).
 
 Cross-attention cases carry their source in "constants" (a Sequence with valid lengths).
 Writes test/fixtures/attention.json.
@@ -62,11 +65,10 @@ def band(q_time, k_time, past, future, offset=0, width=1):
     return m
 
 
-def sdpa(q, k, v, visible):
+def sdpa(q, k, v, visible, kv_cycle=False):
     """q [B, T, H, U], k/v [B, S, KVH, U], visible [B, T, S] -> [B, T, H, U] via torch's attention."""
     h, kvh = q.shape[2], k.shape[2]
-    k = k.repeat_interleave(h // kvh, dim=2)
-    v = v.repeat_interleave(h // kvh, dim=2)
+    k, v = (t.repeat(1, 1, h // kvh, 1) if kv_cycle else t.repeat_interleave(h // kvh, dim=2) for t in (k, v))
     out, _ = F._scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),
                                               attn_mask=visible[:, None], need_attn_weights=False)
     return out.transpose(1, 2)
@@ -317,7 +319,7 @@ w = {"query_projection.kernel": normal(D, H, U, std=0.5), "query_projection.bias
      "key_value_projection.kernel": normal(D, 2, KVH, U, std=0.5), "key_value_projection.bias": normal(2, KVH, U, std=0.5)}
 q = proj(x, w["query_projection.kernel"], w["query_projection.bias"])
 kvp = proj(x, w["key_value_projection.kernel"], w["key_value_projection.bias"])
-y = sdpa(q, kvp[:, :, 0], kvp[:, :, 1], band(T, T, 1, 1, width=width)[None] & valid(lens, T)[:, None, :])
+y = sdpa(q, kvp[:, :, 0], kvp[:, :, 1], band(T, T, 1, 1, width=width)[None] & valid(lens, T)[:, None, :], kv_cycle=True)
 self_case("BlockwiseDotProductSelfAttention GQA QueryAndKeyValueProjection block=2 past=1 future=1 (torch SDPA)",
           {"type": "BlockwiseDotProductSelfAttention", "block_size": width, "num_heads": H, "num_kv_heads": KVH, "units_per_head": U,
            "max_past_horizon_blocks": 1, "max_future_horizon_blocks": 1, "use_bias": True,
@@ -451,7 +453,7 @@ for name, (src, _) in srcs.items():
     vs.append(proj(src, w[f"{name}_projection.value_projection.kernel"], w[f"{name}_projection.value_projection.bias"]))
 q = proj(x, w["query_projection.kernel"], w["query_projection.bias"])
 kv_valid = torch.cat([valid(srcs[n][1], srcs[n][0].shape[1]) for n in srcs], dim=1)
-y = sdpa(q, torch.cat(ks, dim=1), torch.cat(vs, dim=1), kv_valid[:, None, :].expand(B, T, kv_valid.shape[1]))
+y = sdpa(q, torch.cat(ks, dim=1), torch.cat(vs, dim=1), kv_valid[:, None, :].expand(B, T, kv_valid.shape[1]), kv_cycle=True)
 multi_source_case("MultiSourceDotProductAttention separate projections, GQA (torch SDPA)",
                   {"type": "MultiSourceDotProductAttention", "source_names": ["text", "style"], "num_heads": H, "num_kv_heads": KVH,
                    "units_per_head": U, "use_bias": True, "use_separate_kv_projections": True,
@@ -516,5 +518,19 @@ cross_case(f"StreamingDotProductAttention RoPE query and key networks, RMSNorm v
             "max_past_horizon": past, "max_future_horizon": future, "query_network": rope, "key_network": rope,
             "value_network": {"type": "RMSNormalization", "epsilon": 1e-6}},
            x, lens, src, lens, w, y)
+
+# Grouped-query DotProductSelfAttentionV2: on the reference's flash attention, query head h
+# reads kv head h % KVH (DotProductSelfAttention's GQA cases above: h // (H / KVH)).
+D, H, KVH, U, T = 5, 6, 2, 3, 11
+lens = rng.integers(1, T + 1, size=B)
+x = masked(normal(B, T, D), lens)
+w = {"query_projection.kernel": normal(D, H, U, std=0.5), "key_value_projection.kernel": normal(D, 2, KVH, U, std=0.5)}
+q = proj(x, w["query_projection.kernel"])
+kvp = proj(x, w["key_value_projection.kernel"])
+y = sdpa(q, kvp[:, :, 0], kvp[:, :, 1], band(T, T, 3, 0)[None] & valid(lens, T)[:, None, :], kv_cycle=True)
+self_case("DotProductSelfAttentionV2 GQA QueryAndKeyValueProjection past=3 (torch SDPA, kv head h % KVH)",
+          {"type": "DotProductSelfAttentionV2", "num_heads": H, "num_kv_heads": KVH, "units_per_head": U,
+           "max_past_horizon": 3, "max_future_horizon": 0, "input_projection": {"type": "QueryAndKeyValueProjection"}},
+          x, lens, w, y)
 
 write_fixture("attention", cases, "tools/fixtures_attention.py (PyTorch float64: torch 1.13 scaled-dot-product attention and manual attention; int8 projections in NumPy)")

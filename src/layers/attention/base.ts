@@ -134,6 +134,12 @@ export interface AttentionConfig extends LayerConfig {
 /** Which relative position embeddings a layer accepts, and the horizons they must match. */
 export interface AttentionOptions {
   kvHeads: number;
+  /**
+   * Which kv head query head h reads with fewer kv heads than heads: h % kvHeads where the
+   * reference runs its flash attention (DotProductSelfAttentionV2, Blockwise, MultiSource),
+   * else h / (heads / kvHeads) (its multi_key_value_dot_product_attention).
+   */
+  kvHeadCycle?: boolean;
   /** Channels of the cross-attention source (null: self attention). */
   sourceChannels: number | null;
   relativePosition: { allowed: readonly RelativePositionConfig['type'][]; past: number; future: number };
@@ -233,6 +239,7 @@ export abstract class AttentionLayer extends Layer {
     const a = this.call.i32;
     a[ATT.HEADS] = this.heads;
     a[ATT.KV_HEADS] = this.kvHeads;
+    a[ATT.KV_CYCLE] = opts.kvHeadCycle ? 1 : 0;
     a[ATT.UNITS] = U;
     a[ATT.SINKS] = this.sinks;
     a[ATT.ZERO_FULLY_MASKED] = cfg.zeroFullyMasked ? 1 : 0;

@@ -43,7 +43,7 @@ export class BlockwiseDotProductSelfAttentionLayer extends SelfAttentionLayer {
     super(
       { ...config, ...NO_SINKS, maxPastHorizon: steps(config.maxPastHorizonBlocks), maxFutureHorizon: steps(config.maxFutureHorizonBlocks) },
       ctx,
-      { kvHeads: config.numKvHeads ?? config.numHeads, relativePositions: [], block: w },
+      { kvHeads: config.numKvHeads ?? config.numHeads, kvHeadCycle: true, relativePositions: [], block: w },
     );
   }
 }

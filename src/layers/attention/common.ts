@@ -288,9 +288,9 @@ export const ATT = {
   REL_MODE: 36, REL_TABLE: 37, REL_BUCKETS: 38, REL_BUCKET_MAP: 39, D_LO: 40, D_HI: 41, REL_Q_BIAS: 42,
   SOFT_CAP: 43, ZERO_FULLY_MASKED: 44, OUT: 45, OUT_MASK: 46, PROBS: 47, SCRATCH: 48, WINDOW_BLOCK: 49, WINDOW_PHASE: 50,
   SEGMENTS: 51, Q_RING_SEG: 52, Q_LIN_SEG: 53, KV_RING_SEG: 54, KV_LIN_SEG: 55,
-  POSITIONS: 56, Q_RING_POS: 57, Q_LIN_POS: 58, KV_RING_POS: 59, KV_LIN_POS: 60,
+  POSITIONS: 56, Q_RING_POS: 57, Q_LIN_POS: 58, KV_RING_POS: 59, KV_LIN_POS: 60, KV_CYCLE: 61,
 } as const;
-const ATT_SLOTS = 61;
+const ATT_SLOTS = 62;
 
 /**
  * One layer's f32_attention descriptor: fixed slots are set at prepare time, per-call slots

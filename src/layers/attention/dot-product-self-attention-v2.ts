@@ -6,7 +6,9 @@
 //
 // The reference rewrote self attention around flash attention, segment ids and external
 // positions, without sinks or relative positions. Its results are DotProductSelfAttention's
-// with the same horizons: here both run the same fused kernel (the flash block sizes do not
+// with the same horizons, except that with grouped-query attention query head h reads kv head
+// h % num_kv_heads (DotProductSelfAttention's: h / (num_heads / num_kv_heads)). Here both run
+// the same fused kernel (the flash block sizes do not
 // change results, so they are accepted and ignored), which also takes the segment ids and
 // positions from the constants (a key visible only in the query's segment; windows of
 // positions).
@@ -33,7 +35,11 @@ export const flashNetworkAndReferenceFields = {
 export const flashAttentionFields = {
   numHeads,
   unitsPerHead,
-  /** Key/value heads for grouped-query attention (default null: num_heads); query head h uses kv head h / (num_heads / num_kv_heads). */
+  /**
+   * Key/value heads for grouped-query attention (default null: num_heads); query head h uses
+   * kv head h % num_kv_heads, as the reference's flash attention splits the heads
+   * (DotProductSelfAttention's h / (num_heads / num_kv_heads) differs).
+   */
   numKvHeads: f.int(1).opt(),
   useBias,
   /** Query/key/value projections (default {"type": "CombinedQueryKeyValueProjection"}). */
@@ -99,7 +105,7 @@ const v2Fields = {
  */
 export class DotProductSelfAttentionV2Layer extends SelfAttentionLayer {
   constructor(config: Resolved<typeof v2Fields>, ctx: BuildContext) {
-    super({ ...config, ...NO_SINKS, countsMissingPositions: true }, ctx, { kvHeads: config.numKvHeads ?? config.numHeads, relativePositions: [] });
+    super({ ...config, ...NO_SINKS, countsMissingPositions: true }, ctx, { kvHeads: config.numKvHeads ?? config.numHeads, kvHeadCycle: true, relativePositions: [] });
   }
 }
 

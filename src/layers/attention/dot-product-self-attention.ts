@@ -80,10 +80,10 @@ export abstract class SelfAttentionLayer extends AttentionLayer {
   constructor(
     cfg: SelfAttentionConfig,
     ctx: BuildContext,
-    opts: { kvHeads: number; relativePositions: readonly RelativePositionConfig['type'][]; block?: number },
+    opts: { kvHeads: number; kvHeadCycle?: boolean; relativePositions: readonly RelativePositionConfig['type'][]; block?: number },
   ) {
     const past = cfg.maxPastHorizon, future = cfg.maxFutureHorizon, block = opts.block ?? 1;
-    super(cfg, ctx, { kvHeads: opts.kvHeads, sourceChannels: null, relativePosition: { allowed: opts.relativePositions, past, future } });
+    super(cfg, ctx, { kvHeads: opts.kvHeads, kvHeadCycle: opts.kvHeadCycle, sourceChannels: null, relativePosition: { allowed: opts.relativePositions, past, future } });
     if (past === 0 && future === 0 && !opts.block) throw this.error('BAD_CONFIG', 'max_past_horizon and max_future_horizon are both 0: no step would see any key');
     this.past = past;
     this.future = future;

@@ -100,6 +100,7 @@ export class MultiSourceDotProductAttentionLayer extends AttentionLayer {
     const separate = config.useSeparateKvProjections;
     super({ ...config, ...NO_SINKS }, ctx, {
       kvHeads: config.numKvHeads ?? config.numHeads,
+      kvHeadCycle: true,
       sourceChannels: channels[0]!,
       relativePosition: { allowed: [], past: -1, future: -1 },
       projection: separate ? 'query' : 'both',
