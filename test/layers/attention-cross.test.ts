@@ -357,6 +357,22 @@ describe('StreamingDotProductAttention and StreamingLocalDotProductAttention', (
     }
   }
 
+  it("StreamingLocalDotProductAttention emits layer()'s probabilities in the reference's blocks (found in review)", () => {
+    const { x, source } = inputs(9, 4);
+    const common = { sourceName: 'source', numHeads: 2, unitsPerHead: 3, maxPastHorizon: 1, maxFutureHorizon: 1 };
+    const local = sl.build(sl.StreamingLocalDotProductAttention({ ...common, blockSize: 2 }), { inputShape: [3], constants: { source }, seed: 1 });
+    const plain = sl.build(sl.StreamingDotProductAttention(common), { inputShape: [3], constants: { source }, seed: 1 });
+    const blocked = local.layerWithEmits(x, { constants: { source } }).emits['']!;
+    const byKey = plain.layerWithEmits(x, { constants: { source } }).emits['']!;
+    expect(blocked.shape).toEqual([2, 9, 2, 1 + 2 + 1]);
+    // Query 3 (valid; block [2, 4)): its columns are keys 1..4.
+    const at = (r: sl.Sequence, w: number, b: number, t: number, h: number) => [...r.values.subarray(((b * 9 + t) * 2 + h) * w, ((b * 9 + t) * 2 + h + 1) * w)];
+    expect(x.lengths()[0]).toBeGreaterThan(3);
+    expect(at(blocked, 4, 0, 3, 1)).toEqual(at(byKey, 9, 0, 3, 1).slice(1, 5));
+    local.dispose();
+    plain.dispose();
+  });
+
   it('without the query delay buffer: no latency, and step() on a delayed x equals layer()', () => {
     const future = 2;
     const m = sl.build(sl.StreamingDotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3, maxPastHorizon: 3, maxFutureHorizon: future, useQueryDelayBuffer: false }), { inputShape: [3], constants: { source: inputs(1, 0).source } });

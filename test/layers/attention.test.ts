@@ -216,6 +216,30 @@ describe('LocalDotProductSelfAttention', () => {
     expectSameOutputs(sl.LocalDotProductSelfAttention({ ...common, blockSize: 3 }), sl.DotProductSelfAttention(common), sl.randomSequence([2, 17, 3], { seed: 9, lowLength: 1 }));
   });
 
+  it("emits layer()'s probabilities in the reference's blocks: [batch, query, heads, sinks + past + block_size + future] (found in review)", () => {
+    // Column sinks + c of query t is key (t - t % block_size) - past + c, as the reference's
+    // local_dot_product_attention lays them out; DotProductSelfAttention's are by key index.
+    const common = { numHeads: 2, unitsPerHead: 3, maxPastHorizon: 2, maxFutureHorizon: 1, numSinkEmbeddings: 1 };
+    const x = sl.randomSequence([2, 9, 4], { seed: 5 });
+    const local = sl.build(sl.LocalDotProductSelfAttention({ ...common, blockSize: 3 }), { inputShape: [4], seed: 1 });
+    const dense = sl.build(sl.DotProductSelfAttention(common), { inputShape: [4], seed: 1 });
+    const blocked = local.layerWithEmits(x).emits['']!, byKey = dense.layerWithEmits(x).emits['']!;
+    expect(blocked.shape).toEqual([2, 9, 2, 1 + 2 + 3 + 1]);
+    expect(byKey.shape).toEqual([2, 9, 2, 1 + 9]);
+    for (let b = 0; b < 2; b++) {
+      for (let t = 0; t < 9; t++) {
+        for (let h = 0; h < 2; h++) {
+          const row = (r: sl.Sequence, w: number) => [...r.values.subarray(((b * 9 + t) * 2 + h) * w, ((b * 9 + t) * 2 + h + 1) * w)];
+          const got = row(blocked, 7), all = row(byKey, 10), first = t - (t % 3) - 2;
+          const expected = [all[0]!, ...Array.from({ length: 6 }, (_, c) => (first + c >= 0 && first + c < 9 ? all[1 + first + c]! : 0))];
+          expect(got).toEqual(expected);
+        }
+      }
+    }
+    local.dispose();
+    dense.dispose();
+  });
+
   // The reference's Transformer-XL cases: steppable only without a future horizon.
   for (const [heads, units, past, future, randomMask] of [[1, 2, 3, 0, false], [3, 5, 3, 0, false], [1, 2, 3, 0, true], [3, 5, 3, 0, true], [3, 5, 3, 2, false], [3, 5, 3, 2, true], [3, 5, 3, 5, false], [3, 5, 3, 5, true]] as const) {
     it(`Transformer-XL relative positions: heads ${heads}, units ${units}, past ${past}, future ${future}, random mask ${randomMask}`, () => {

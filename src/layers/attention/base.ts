@@ -8,7 +8,7 @@ import { show } from '../../errors.js';
 import { Fraction } from '../../fraction.js';
 import { gaussian, zeros } from '../../initializers.js';
 import { fromWasm, inputChannels, Layer, writeStepConstant, type BuildContext, type ConstantArray, type Constants, type Derived, type Param, type RunContext, type WSeq } from '../../layer.js';
-import { firstNonInt32, type Sequence } from '../../sequence.js';
+import { firstNonInt32, Sequence } from '../../sequence.js';
 import { weightStorageField, type WeightStorage } from '../weight-storage.js';
 import { ATT, AttentionCall, InputProjection, type InputProjectionConfig, type ParamHost } from './common.js';
 import { RelativePosition, relativePositionField, type RelativePositionConfig } from './relative-position.js';
@@ -145,6 +145,29 @@ export interface AttentionOptions {
   relativePosition: { allowed: readonly RelativePositionConfig['type'][]; past: number; future: number };
   /** Which projections the layer's own input projection holds (default both; see InputProjection). */
   projection?: 'both' | 'query';
+}
+
+/**
+ * The layer-mode emit of the reference's local attention (local_dot_product_attention): each
+ * query's probabilities over the window of its block, [B, T, H, S + past + block + future],
+ * column S + c of query t for key (t - t % block) - past + c (0 where no such key), made from
+ * `emit` [B, T, H, S + keys] (the kernel's, by key index).
+ */
+export function blockedLocalEmit(emit: Sequence, sinks: number, block: number, past: number, future: number): Sequence {
+  const [batch, time, heads, row] = emit.shape as [number, number, number, number];
+  const keys = row - sinks, width = past + block + future, out = new Float32Array(batch * time * heads * (sinks + width));
+  const v = emit.values as Float32Array;
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < time; t++) {
+      const first = t - (t % block) - past;
+      for (let h = 0; h < heads; h++) {
+        const i = ((b * time + t) * heads + h) * row, o = ((b * time + t) * heads + h) * (sinks + width);
+        out.set(v.subarray(i, i + sinks), o);
+        for (let c = Math.max(0, -first); c < width && first + c < keys; c++) out[o + sinks + c] = v[i + sinks + first + c]!;
+      }
+    }
+  }
+  return new Sequence(out, emit.mask, [batch, time, heads, sinks + width]);
 }
 
 /** softplus(0) inverse: the per-dim scales are 1 at p = 0 (the reference's r_softplus_0). */

@@ -25,7 +25,7 @@
 import { builder, defineLayer, f, type Resolved } from '../../config.js';
 import { toWasm, type BuildContext, type RunContext, type StateSpec, type WSeq } from '../../layer.js';
 import type { Sequence } from '../../sequence.js';
-import { AttentionLayer, attentionFields, kvCacheFields, type AttentionConfig, type KeyValues } from './base.js';
+import { AttentionLayer, attentionFields, blockedLocalEmit, kvCacheFields, type AttentionConfig, type KeyValues } from './base.js';
 import { ATT, getSource, inputProjectionField, KvCache, sourceChannelsAtBuild } from './common.js';
 import type { RelativePositionConfig } from './relative-position.js';
 
@@ -151,20 +151,31 @@ export class StreamingDotProductAttentionLayer extends StreamingAttentionLayer {
 
 const streamingLocalFields = {
   ...streamingFields,
-  /** The reference's layer-mode query chunk (>= 1); results do not depend on it (the fused kernel needs no chunks). Not the layer's block size, which is 1. */
+  /** The reference's layer-mode query chunk (>= 1): outputs do not depend on it, the layout of layer()'s emitted probabilities does. Not the layer's block size, which is 1. */
   blockSize: f.int(1),
 };
 
 /**
  * Streaming local dot-product cross attention: as StreamingDotProductAttention with the
- * reference's blocked layer mode (`block_size`, accepted, no effect on results; in the
- * reference it only changes the output of a query with no valid key in its window, see the
- * file comment) and Transformer-XL relative positions (max_backward/max_forward equal to the
+ * reference's blocked layer mode (`block_size`: no effect on outputs here, the layout of
+ * layer()'s emitted probabilities follows it; in the reference it also changes the output of a
+ * query with no valid key in its window, see the file comment) and Transformer-XL relative positions (max_backward/max_forward equal to the
  * horizons; steppable with no future horizon).
  */
 export class StreamingLocalDotProductAttentionLayer extends StreamingAttentionLayer {
+  private readonly window: { block: number; past: number; future: number };
+
   constructor(config: Resolved<typeof streamingLocalFields>, ctx: BuildContext) {
     super(config, ctx, ['TransformerXLRelativePositionEmbedding']);
+    this.window = { block: config.blockSize, past: config.maxPastHorizon, future: config.maxFutureHorizon };
+  }
+
+  /** layer(); its emitted probabilities in the reference's blocked layout ([B, T, H, sinks + past + block_size + future]). */
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    const y = super.runLayer(x, ctx);
+    const { block, past, future } = this.window;
+    if (ctx.emits) ctx.emits[this.path] = blockedLocalEmit(ctx.emits[this.path]!, this.sinks, block, past, future);
+    return y;
   }
 }
 
