@@ -5,7 +5,7 @@ import { Fraction, lcm } from './fraction.js';
 import { createStates, Layer, product, releaseStates, stepBytes, type BuildContext, type ChannelSpec, type RunContext, type StateBuffer, type StateSpec, type WSeq } from './layer.js';
 import { checkRfPhases, rfAggregate, rfAt, rfSerial, rfUnion, type ReceptiveField } from './receptive-field.js';
 import { SeqLayersError, show } from './errors.js';
-import { dtypeWidth, type DType } from './sequence.js';
+import { dtypeWidth, Sequence, type DType } from './sequence.js';
 
 // ---------------------------------------------------------------------------------------------
 // Metadata of children run one after another (serial_block_size & co. in the reference's utils).
@@ -54,6 +54,32 @@ function serialLayerOutputTime(layers: readonly Layer[], time: number): number {
 const skipsWarmUp = (l: Layer): boolean => l.skipsWarmUp || l.children.some(skipsWarmUp);
 const readsStepConstants = (l: Layer): boolean => l.readsStepConstants || l.children.some(readsStepConstants);
 const writesEmits = (l: Layer): boolean => l.writesEmits || l.children.some(writesEmits);
+/** The emit keys of the layers under and at `l` that write emits. */
+const emitKeys = (l: Layer): string[] => [...(l.writesEmits ? [l.emitKey] : []), ...l.children.flatMap(emitKeys)];
+
+/**
+ * n emits of one key stacked on a channel axis after time, [batch, time, n, ...channels], as
+ * the reference stacks a Repeat's (and ParallelChannels' groups'); a shorter part (an emitter
+ * withheld from the warm-up reports only the steps it ran) is padded in front with invalid
+ * steps, and a step is valid where every part's is.
+ */
+function stackEmits(parts: readonly (Sequence | undefined)[]): Sequence {
+  const first = parts.find((p) => p)!, { batch, dtype } = first, time = Math.max(...parts.map((p) => p?.time ?? 0));
+  const n = parts.length, row = first.values.length / Math.max(1, first.batch * first.time);
+  const values = new (first.values.constructor as Float32ArrayConstructor | Int32ArrayConstructor)(batch * time * n * row);
+  const mask = new Uint8Array(batch * time).fill(1);
+  parts.forEach((p, i) => {
+    const lead = time - (p?.time ?? 0);
+    for (let b = 0; b < batch; b++) {
+      for (let t = 0; t < time; t++) {
+        const s = t - lead, valid = p && s >= 0 ? p.mask[b * p.time + s]! : 0;
+        if (!valid) mask[b * time + t] = 0;
+        if (p && s >= 0) values.set(p.values.subarray((b * p.time + s) * row, (b * p.time + s + 1) * row), ((b * time + t) * n + i) * row);
+      }
+    }
+  });
+  return new Sequence(values, mask, [batch, time, n, ...first.channelShape], dtype);
+}
 
 /**
  * In step(), a latency in a chain (a Delay, a lookahead convolution, Frame) first emits
@@ -106,15 +132,22 @@ class WarmUp {
     return { name: 'steps', dtype: 'int32', shape: [1], min: 0 };
   }
 
-  /** Steps the layers over x (a block of the chain's input), withholding warm-up steps; `steps` is the state above. */
-  runStep(x: WSeq, ctx: RunContext, steps: StateBuffer): WSeq {
+  /**
+   * Steps the layers over x (a block of the chain's input), withholding warm-up steps; `steps`
+   * is the state above; `enter(i)`, if given, runs before layer i.
+   */
+  runStep(x: WSeq, ctx: RunContext, steps: StateBuffer, enter?: (i: number) => void): WSeq {
     const seen = ctx.rt.i32[steps.ptr >> 2]!, n = x.time;
     if (seen >= this.horizon) {
-      for (const l of this.layers) x = l.runStep(x, ctx);
+      for (let i = 0; i < this.layers.length; i++) {
+        enter?.(i);
+        x = this.layers[i]!.runStep(x, ctx);
+      }
       return x;
     }
     for (let i = 0; i < this.layers.length; i++) {
       const l = this.layers[i]!;
+      enter?.(i);
       const skip = Math.min(Math.max(this.withheld[i]! - this.ratios[i]!.floorMul(seen), 0), x.time);
       x = skip ? withholding(l, x, skip, ctx) : l.runStep(x, ctx);
     }
@@ -699,6 +732,9 @@ const repeatFields = {
  * [n, in, out]); each repeat reads its slice.
  */
 export class RepeatLayer extends ChainLayer {
+  /** The emit keys of one copy of the child (each copy emits under them; see stackEmits). */
+  private readonly copyEmitKeys: string[];
+
   constructor(config: Resolved<typeof repeatFields>, ctx: BuildContext) {
     super(config, ctx);
     const n = config.numRepeats;
@@ -727,6 +763,50 @@ export class RepeatLayer extends ChainLayer {
     });
     setSerialMetadata(this, repeats);
     this.warmUp = WarmUp.of(repeats);
+    this.copyEmitKeys = emitKeys(first);
+  }
+
+  runLayer(x: WSeq, ctx: RunContext): WSeq {
+    if (!ctx.emits || !this.copyEmitKeys.length) return super.runLayer(x, ctx);
+    return this.stackingEmits(ctx, (enter) => {
+      this.children.forEach((l, i) => {
+        enter(i);
+        x = l.runLayer(x, ctx);
+      });
+      return x;
+    });
+  }
+
+  runStep(x: WSeq, ctx: RunContext): WSeq {
+    if (!ctx.emits || !this.copyEmitKeys.length) return super.runStep(x, ctx);
+    return this.stackingEmits(ctx, (enter) => {
+      if (this.warmUp) return this.warmUp.runStep(x, ctx, this.stateOf(ctx)[0]!, enter);
+      this.children.forEach((l, i) => {
+        enter(i);
+        x = l.runStep(x, ctx);
+      });
+      return x;
+    });
+  }
+
+  /** Runs the copies, each emitting in its own scope, then stacks their emits: [batch, time, numRepeats, ...]. */
+  private stackingEmits(ctx: RunContext, run: (enter: (i: number) => void) => WSeq): WSeq {
+    const scope = ctx.emitScope;
+    let y: WSeq;
+    try {
+      y = run((i) => (ctx.emitScope = `${scope}\0${i}`));
+    } finally {
+      ctx.emitScope = scope;
+    }
+    for (const key of this.copyEmitKeys) {
+      const parts = this.children.map((_, i) => {
+        const k = `${key}${scope}\0${i}`, e = ctx.emits![k];
+        delete ctx.emits![k];
+        return e;
+      });
+      if (parts.some((p) => p)) ctx.emit(key, stackEmits(parts));
+    }
+    return y;
   }
 }
 
@@ -943,6 +1023,8 @@ export class ParallelChannelsLayer extends Layer {
   private readonly ptrs: number[];
   private readonly masks: number[];
   private readonly xg: WSeq = { values: 0, mask: 0, batch: 0, time: 0 };
+  /** The emit keys under the child: its emits are stacked by group ([batch, time, numGroups, ...]). */
+  private readonly innerEmitKeys: string[];
 
   constructor(config: Resolved<typeof parallelChannelsFields>, ctx: BuildContext) {
     super(config, ctx);
@@ -966,6 +1048,7 @@ export class ParallelChannelsLayer extends Layer {
     this.output = { shape: this.combiner.outShape, dtype: this.inner.output.dtype };
     this.ptrs = Array(g).fill(0);
     this.masks = Array(g).fill(0);
+    this.innerEmitKeys = emitKeys(this.inner);
   }
 
   private apply(x: WSeq, ctx: RunContext, stepping: boolean): WSeq {
@@ -982,6 +1065,13 @@ export class ParallelChannelsLayer extends Layer {
       k.mem_copy(xg.mask + i * rows, x.mask, rows);
     }
     const y = stepping ? this.inner.runStep(xg, ctx) : this.inner.runLayer(xg, ctx);
+    // The child's emits hold the groups as batch items: each group on a channel axis instead.
+    if (ctx.emits) {
+      for (const key of this.innerEmitKeys) {
+        const e = ctx.emitted(key);
+        if (e) ctx.emit(key, stackEmits(Array.from({ length: g }, (_, i) => e.slice(i * x.batch, (i + 1) * x.batch))));
+      }
+    }
     const outRows = x.batch * y.time, size = stepBytes(this.inner.output);
     for (let i = 0; i < g; i++) {
       this.ptrs[i] = y.values + i * outRows * size;

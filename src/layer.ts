@@ -228,9 +228,22 @@ export class RunContext {
   /** The state being stepped, or null in layer mode. */
   state: { slots: StateBuffer[][] } | null = null;
   constants: Constants = {};
-  /** Collected emits keyed by layer path, or null when nobody asked for them. */
+  /** Collected emits keyed by layer path (Layer.emitKey), or null when nobody asked for them. */
   emits: Record<string, Sequence> | null = null;
+  /**
+   * Suffix of the emit keys written now: '\0' and the copy's index per enclosing Repeat, whose
+   * copies emit under one key until it stacks them (RepeatLayer); '' elsewhere.
+   */
+  emitScope = '';
   constructor(readonly rt: Runtime) {}
+  /** Records `seq` as the emit under `key` (Layer.emitKey) in the current scope. */
+  emit(key: string, seq: Sequence): void {
+    this.emits![key + this.emitScope] = seq;
+  }
+  /** The emit recorded under `key` in the current scope, if any. */
+  emitted(key: string): Sequence | undefined {
+    return this.emits?.[key + this.emitScope];
+  }
   /** Scratch bytes valid until the end of the current public call. */
   alloc(bytes: number): number {
     return this.rt.arena.alloc(bytes);
@@ -279,6 +292,10 @@ export abstract class Layer {
   readsStepConstants = false;
   /** Whether runLayer and runStep write ctx.emits (Emit, NamedEmit, the attention layers' probabilities). */
   writesEmits = false;
+  /** The key this layer's emit goes under when it writesEmits: its path (NamedEmit: its name). */
+  get emitKey(): string {
+    return this.path;
+  }
 
   /**
    * Called at build on every layer under a chain's child that cannot be spared the `steps`
@@ -582,6 +599,22 @@ export function createStates(root: Layer, batch: number, ctx: RunContext): State
 }
 
 /** Frees state buffers made by createStates. */
+/**
+ * Refuses two layers (at different places in the config) that write emits under one key
+ * (Layer.emitKey): one of them would be lost. A Repeat's copies share their keys (it stacks them).
+ */
+export function checkEmitKeys(layers: readonly Layer[]): void {
+  const seen = new Map<string, Layer>();
+  for (const l of layers) {
+    if (!l.writesEmits) continue;
+    const other = seen.get(l.emitKey);
+    if (other && other.where !== l.where) {
+      throw l.error('BAD_CONFIG', `expected an emit key of its own, got ${JSON.stringify(l.emitKey)}, which ${other.type} at ${other.where} emits under too`);
+    }
+    seen.set(l.emitKey, l);
+  }
+}
+
 export function releaseStates(rt: Runtime, slots: readonly (StateBuffer[] | undefined)[]): void {
   for (const bufs of slots) if (bufs) for (const b of bufs) rt.heap.release(b.ptr);
 }

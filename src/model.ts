@@ -4,7 +4,7 @@ import { copyConfig, layerDef, MAX_DIM, normalizeConfig, type LayerConfig } from
 import { SeqLayersError, show } from './errors.js';
 import type { Fraction } from './fraction.js';
 import {
-  checkConstants, createStates, fromWasm, initialStateBytes, joinFlaxPath, joinPath, product, releaseStates, RunContext, sameShape, stateElementBytes, toWasm,
+  checkConstants, checkEmitKeys, createStates, fromWasm, initialStateBytes, joinFlaxPath, joinPath, product, releaseStates, RunContext, sameShape, stateElementBytes, toWasm,
   type ChannelSpec, type Constants, type Layer, type Param, type StateBuffer, type WSeq,
 } from './layer.js';
 import { rfHull, type ReceptiveField, type ReceptiveFieldPerStep } from './receptive-field.js';
@@ -207,6 +207,7 @@ export class Model {
     this.layers = preorder(this.root);
     this.layers.forEach((l, i) => (l.slot = i));
     checkParamPaths(this.params());
+    checkEmitKeys(this.layers);
     this.fingerprint = hashString(JSON.stringify([config, this.inputSpec]));
     this.ctx = new RunContext(this.rt);
     this.validatesStep = this.layers.some((l) => l.checksStep);

@@ -327,6 +327,31 @@ describe('Residual', () => {
 });
 
 describe('Repeat', () => {
+  it("stacks its copies' emits on an axis after time, as the reference stacks them (found in review: only the last copy's came back)", async () => {
+    const { TestScaleConfig } = await import('./core/test-layers.js');
+    const m = sl.build(sl.Repeat(sl.Serial([TestScaleConfig, sl.NamedEmit({ emitName: 'scaled' })]), 3), { inputShape: [2] });
+    m.loadWeights({ 'layer.layers.0.scale': { dtype: 'F32', shape: [3, 2], data: Float32Array.from([1, 2, 3, 4, 5, 6]) } });
+    const x = sl.Sequence.fromValues([1, 1], [1, 1, 2]);
+    for (const { emits } of [m.layerWithEmits(x), m.stepWithEmits(x, m.initialState(1))]) {
+      expect(Object.keys(emits)).toEqual(['scaled']);
+      expect(emits.scaled!.shape).toEqual([1, 1, 3, 2]);
+      expect([...emits.scaled!.values]).toEqual([1, 2, 3, 8, 15, 48]);
+    }
+    // Nested Repeats stack [outer, inner], as their parameters.
+    const nested = sl.build(sl.Repeat(sl.Repeat(sl.Serial([sl.Dense({ features: 2 }), sl.Emit()]), 2), 3), { inputShape: [2] });
+    expect(nested.layerWithEmits(x).emits['layer.layer.layers.1']!.shape).toEqual([1, 1, 3, 2, 2]);
+    m.dispose();
+    nested.dispose();
+  });
+
+  it('refuses two emitters under one key (found in review: the first was overwritten)', () => {
+    const dup = sl.Serial([sl.NamedEmit({ emitName: 'a' }), sl.Relu(), sl.NamedEmit({ emitName: 'a' })]);
+    expect(() => sl.build(dup, { inputShape: [2] })).toThrow(
+      '[BAD_CONFIG] NamedEmit at config.layers[2]: expected an emit key of its own, got "a", which NamedEmit at config.layers[0] emits under too',
+    );
+    expect(() => sl.build(sl.Serial([sl.Emit(), sl.NamedEmit({ emitName: 'layers.0' })]), { inputShape: [2] })).toThrow('BAD_CONFIG');
+  });
+
   it('stacks parameters on a leading axis and applies each repeat in turn', async () => {
     const { TestScaleConfig } = await import('./core/test-layers.js');
     const m = sl.build(sl.Repeat(sl.Serial([TestScaleConfig, sl.Relu()]), 3), { inputShape: [2] });
@@ -463,6 +488,17 @@ describe('Bidirectional', () => {
 });
 
 describe('ParallelChannels', () => {
+  it("stacks its groups' emits on an axis after time, as the reference's tuple of them (found in review: they came back as batch items)", () => {
+    const m = sl.build(sl.ParallelChannels(sl.Serial([sl.Dense({ features: 2 }), sl.Emit()]), 2), { inputShape: [4], seed: 1 });
+    const x = sl.randomSequence([3, 5, 4], { seed: 2 });
+    const { output, emits } = m.layerWithEmits(x);
+    expect(Object.keys(emits)).toEqual(['layers.1']);
+    sl.assertSequencesClose(emits['layers.1']!, output, 'emits vs the stacked output', 0, 0);
+    const stepped = m.stepWithEmits(x, m.initialState(3)).emits['layers.1']!;
+    sl.assertSequencesClose(stepped, output, 'step emits vs the stacked output', 0, 0);
+    m.dispose();
+  });
+
   for (const combination of ['stack', 'concat', 'add'] as const) {
     it(`runs one shared stateful child per channel group (${combination})`, async () => {
       const { TestPairSumConfig, TestScaleConfig } = await import('./core/test-layers.js');

@@ -758,8 +758,11 @@ export class EmitLayer extends Layer {
     this.key = typeof config.emitName === 'string' ? config.emitName : ctx.path || ctx.where;
     this.writesEmits = true;
   }
+  get emitKey(): string {
+    return this.key;
+  }
   runLayer(x: WSeq, ctx: RunContext): WSeq {
-    if (ctx.emits) ctx.emits[this.key] = fromWasm(ctx.rt, x, this.input);
+    if (ctx.emits) ctx.emit(this.key, fromWasm(ctx.rt, x, this.input));
     return x;
   }
 }

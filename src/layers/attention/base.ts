@@ -464,7 +464,7 @@ export abstract class AttentionLayer extends Layer {
     a[ATT.SCRATCH] = ctx.alloc(((H + 1) * this.units + (this.relativePosition?.buckets ?? 0) + H + (H + 3) * probRow) * 4);
     this.call.run(ctx);
     if (ctx.emits) {
-      ctx.emits[this.path] = fromWasm(ctx.rt, { values: probs, mask: outMask, batch, time: nq }, { shape: [this.heads, probRow], dtype: 'float32' });
+      ctx.emit(this.emitKey, fromWasm(ctx.rt, { values: probs, mask: outMask, batch, time: nq }, { shape: [this.heads, probRow], dtype: 'float32' }));
     }
     return out;
   }

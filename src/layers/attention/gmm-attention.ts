@@ -146,7 +146,7 @@ export class GmmAttentionLayer extends Layer {
     k.f32_gmm_attention(
       x.batch, x.time, h, m, s, d, logits, this.offsetBias, this.scaleBias, this.maxOffset, position, values, mask, ctx.alloc(3 * m * 4), weights, y,
     );
-    if (ctx.emits) ctx.emits[this.path] = fromWasm(rt, { values: weights, mask: x.mask, batch: x.batch, time: x.time }, { shape: [h, s], dtype: 'float32' });
+    if (ctx.emits) ctx.emit(this.emitKey, fromWasm(rt, { values: weights, mask: x.mask, batch: x.batch, time: x.time }, { shape: [h, s], dtype: 'float32' }));
     return this.result(y, x.mask, x.batch, x.time);
   }
 

@@ -41,7 +41,7 @@ export class LocalDotProductSelfAttentionLayer extends SelfAttentionLayer {
   /** layer(); its emitted probabilities in the reference's blocked layout ([B, T, H, sinks + past + block_size + future]). */
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const y = super.runLayer(x, ctx);
-    if (ctx.emits) ctx.emits[this.path] = blockedLocalEmit(ctx.emits[this.path]!, this.sinks, this.queryBlock, this.past, this.future);
+    if (ctx.emits) ctx.emit(this.emitKey, blockedLocalEmit(ctx.emitted(this.emitKey)!, this.sinks, this.queryBlock, this.past, this.future));
     return y;
   }
 }

@@ -174,7 +174,7 @@ export class StreamingLocalDotProductAttentionLayer extends StreamingAttentionLa
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const y = super.runLayer(x, ctx);
     const { block, past, future } = this.window;
-    if (ctx.emits) ctx.emits[this.path] = blockedLocalEmit(ctx.emits[this.path]!, this.sinks, block, past, future);
+    if (ctx.emits) ctx.emit(this.emitKey, blockedLocalEmit(ctx.emitted(this.emitKey)!, this.sinks, block, past, future));
     return y;
   }
 }
