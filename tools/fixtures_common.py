@@ -48,6 +48,15 @@ def q8_matmul(x, kernel_kn, bias=None):
     return y.reshape(*np.asarray(x).shape[:-1], q.shape[1])
 
 
+def random_lengths(rng, batch, time):
+    """Valid lengths per batch item, drawn as rng.integers(0, time + 1, size=batch); when every
+    item came out empty the first is made full (no extra draw), so that the case compares values."""
+    lengths = rng.integers(0, time + 1, size=batch)
+    if time > 0 and lengths.max() == 0:
+        lengths[0] = time
+    return lengths
+
+
 def tensor(a):
     a = np.asarray(a)
     return {"shape": list(a.shape), "values": [f32(v) for v in a.astype(np.float32).ravel()]}
