@@ -66,7 +66,7 @@ def case(name, config, x, output, weights=None, lengths=None, output_mask=None, 
     """x: [B, T, ...] input values; output: [B, T', ...] oracle values (compared at valid steps).
 
     lengths: valid lengths per batch item (default all valid); output_mask: [B, T'] expected mask
-    (default: not compared, only values at steps the layer marks valid)."""
+    (default: the input's mask). Values are compared at the steps the layer marks valid."""
     x = np.asarray(x)
     c = {
         "name": name,
