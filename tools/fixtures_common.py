@@ -48,6 +48,15 @@ def q8_matmul(x, kernel_kn, bias=None):
     return y.reshape(*np.asarray(x).shape[:-1], q.shape[1])
 
 
+def random_lengths(rng, batch, time):
+    """Valid lengths per batch item, drawn as rng.integers(0, time + 1, size=batch); when every
+    item came out empty the first is made full (no extra draw), so that the case compares values."""
+    lengths = rng.integers(0, time + 1, size=batch)
+    if time > 0 and lengths.max() == 0:
+        lengths[0] = time
+    return lengths
+
+
 def tensor(a):
     a = np.asarray(a)
     return {"shape": list(a.shape), "values": [f32(v) for v in a.astype(np.float32).ravel()]}
@@ -57,7 +66,7 @@ def case(name, config, x, output, weights=None, lengths=None, output_mask=None, 
     """x: [B, T, ...] input values; output: [B, T', ...] oracle values (compared at valid steps).
 
     lengths: valid lengths per batch item (default all valid); output_mask: [B, T'] expected mask
-    (default: not compared, only values at steps the layer marks valid)."""
+    (default: the input's mask). Values are compared at the steps the layer marks valid."""
     x = np.asarray(x)
     c = {
         "name": name,

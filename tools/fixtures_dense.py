@@ -10,7 +10,7 @@ Run: /usr/bin/python3 tools/fixtures_dense.py
 import numpy as np
 import torch
 
-from fixtures_common import case, q8_matmul, write_fixture
+from fixtures_common import case, q8_matmul, random_lengths, write_fixture
 
 rng = np.random.default_rng(20240611)
 
@@ -20,7 +20,7 @@ def normal(*shape):
 
 
 def lengths(batch, time):
-    return rng.integers(0, time + 1, size=batch)
+    return random_lengths(rng, batch, time)
 
 
 def masked(x, lens):

@@ -17,7 +17,7 @@ Run: /usr/bin/python3 tools/fixtures_normalization.py
 import numpy as np
 import torch
 
-from fixtures_common import case, write_fixture
+from fixtures_common import case, random_lengths, write_fixture
 
 rng = np.random.default_rng(20240611)
 
@@ -119,7 +119,7 @@ def cumulative_group_norm(x, lengths, axis, groups, eps, scale, bias):
 def random_input(channels, offset=0.0, std=1.0):
     b, t = 2, int(rng.integers(1, 9))
     x = (offset + std * rng.standard_normal((b, t, *channels))).astype(np.float32)
-    lengths = rng.integers(0, t + 1, size=b)
+    lengths = random_lengths(rng, b, t)
     return x, lengths
 
 

@@ -7,7 +7,7 @@ Writes test/fixtures/padding.json. Run: /usr/bin/python3 tools/fixtures_padding.
 """
 import numpy as np
 
-from fixtures_common import case, write_fixture
+from fixtures_common import case, random_lengths, write_fixture
 
 rng = np.random.default_rng(20261204)
 cases = []
@@ -18,7 +18,7 @@ for shape, axis in [((2, 5, 7), -1), ((2, 3, 3, 6), 2), ((2, 3, 6, 3), -2), ((2,
         most = n - 1 if mode == "reflect" else n
         for pad in [(1, 2), (most, 0), (0, most), (most, most)] + ([(0, 0)] if mode == "constant" else []):
             x = (rng.integers(-40, 40, size=shape) / 4).astype(np.float32)
-            lengths = rng.integers(0, shape[1] + 1, size=shape[0])
+            lengths = random_lengths(rng, shape[0], shape[1])
             widths = [(0, 0)] * len(shape)
             widths[axis] = pad
             kw = {"constant_values": 1.5} if mode == "constant" else {}

@@ -9,7 +9,7 @@ Writes test/fixtures/shape.json. Run: /usr/bin/python3 tools/fixtures_shape.py
 """
 import numpy as np
 
-from fixtures_common import case, write_fixture
+from fixtures_common import case, random_lengths, write_fixture
 
 rng = np.random.default_rng(20240612)
 
@@ -17,7 +17,7 @@ rng = np.random.default_rng(20240612)
 def random_input(shape, lengths=True):
     x = (rng.integers(-40, 40, size=shape) / 4).astype(np.float32)
     b, t = shape[:2]
-    return x, (rng.integers(0, t + 1, size=b) if lengths else None)
+    return x, (random_lengths(rng, b, t) if lengths else None)
 
 
 cases = []

@@ -450,6 +450,30 @@ describe("weightStorage 'int8'", () => {
   });
 });
 
+// verifyContract poisons a constant with NaN only with padConstants: a whole source then gets 4
+// more invalid steps and NaN at every invalid one, in layer() and step(). (The streaming layers'
+// sources are time-synchronised, so their contract above already pads them.)
+describe('NaN at invalid source steps never reaches a valid output (found in review)', () => {
+  const withLengths = (shape: [number, number, number], lengths: number[], seed: number) =>
+    sl.Sequence.fromLengths(sl.randomSequence(shape, { seed, randomLengths: false }).values, shape, lengths);
+  const text = withLengths([2, 7, 3], [4, 7], 1);
+  const speaker = withLengths([2, 4, 3], [4, 1], 2);
+  const common = { numHeads: 2, unitsPerHead: 3 };
+  for (const [name, config, constants] of [
+    ['DotProductAttention', sl.DotProductAttention({ ...common, sourceName: 'text', useBias: true }), { text }],
+    ['DotProductAttention, recompute_kv_per_step', sl.DotProductAttention({ ...common, sourceName: 'text', recomputeKvPerStep: true }), { text }],
+    ['MultiSourceDotProductAttention', sl.MultiSourceDotProductAttention({ ...common, sourceNames: ['text', 'speaker'] }), { text, speaker }],
+    ['MultiSourceDotProductAttention, separate key/value projections', sl.MultiSourceDotProductAttention({ ...common, sourceNames: ['text', 'speaker'], useSeparateKvProjections: true }), { text, speaker }],
+  ] as const) {
+    it(name, () => {
+      const m = sl.build(config, { inputShape: [3], constants });
+      randomizeWeights(m);
+      sl.verifyContract(m, { x: sl.randomSequence([2, 9, 3], { seed: 5 }), constants, padConstants: true, testReceptiveField: false });
+      m.dispose();
+    });
+  }
+});
+
 describe('bad constants and configs', () => {
   const source = sl.randomSequence([2, 5, 2], { seed: 1 });
   const dpa = sl.DotProductAttention({ sourceName: 'source', numHeads: 2, unitsPerHead: 3 });

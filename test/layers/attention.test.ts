@@ -144,6 +144,23 @@ describe('DotProductSelfAttention', () => {
     });
   }
 
+  it('T5 relative positions: max_distance defaults to 128, as the reference (found in review)', () => {
+    // Keys up to 39 steps back: 16 buckets per direction, 8 exact, then log-spaced up to
+    // max_distance (distance 39 is bucket 12 with 128, 14 with 64).
+    const x = sl.randomSequence([1, 40, 3], { seed: 1, randomLengths: false });
+    const outputs = (maxDistance?: number) => {
+      const t5: sl.RelativePositionConfig = { type: 'T5RelativePositionEmbedding', numBuckets: 32, numHeads: 2, bidirectional: true };
+      if (maxDistance !== undefined) t5.maxDistance = maxDistance;
+      const m = randomizeWeights(sl.build(sl.DotProductSelfAttention({ numHeads: 2, unitsPerHead: 3, maxPastHorizon: -1, maxFutureHorizon: 0, relativePositionEmbedding: t5 }), { inputShape: [3] }));
+      const y = Array.from(m.layer(x).values);
+      m.dispose();
+      return y;
+    };
+    const byDefault = outputs();
+    expect(byDefault).toEqual(outputs(128));
+    expect(byDefault).not.toEqual(outputs(64));
+  });
+
   it('soft cap, per-dim key scale, query scale and zero_fully_masked keep the contract', () => {
     contract(sl.DotProductSelfAttention({
       numHeads: 2, unitsPerHead: 6, maxPastHorizon: 5, maxFutureHorizon: 1, attentionLogitsSoftCap: 1.5,

@@ -77,6 +77,18 @@ describe('GmmAttention', () => {
     m.dispose();
   });
 
+  // verifyContract's padding invariance poisons a constant only with padConstants: here the
+  // source gets 4 more invalid steps and NaN at every invalid one (layer() and step()).
+  for (const monotonic of [true, false]) it(`NaN at invalid source steps never reaches a valid output, monotonic ${monotonic} (found in review)`, () => {
+    const src = sl.randomSequence([2, 11, 5], { seed: 3, lowLength: 3 });
+    expect(Array.from(src.mask).includes(0)).toBe(true);
+    const c = { source: src };
+    const m = sl.build(config(3, 5, monotonic), { inputShape: [3], constants: c });
+    randomizeWeights(m, 1, 0.5);
+    sl.verifyContract(m, { x: sl.randomSequence([2, 9, 3], { seed: 6 }), constants: c, padConstants: ['source'], testReceptiveField: false });
+    m.dispose();
+  });
+
   it('moves its means forward when monotonic: the weighted source position never decreases', () => {
     const src = sl.Sequence.fromValues(Float32Array.from({ length: 40 }, (_, i) => i), [1, 40, 1]);
     const c = { source: src };

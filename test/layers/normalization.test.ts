@@ -228,6 +228,20 @@ describe('L2Normalize', () => {
     });
   }
 
+  it('epsilon defaults to 1e-12, as the reference (found in review)', () => {
+    // Sum of squares 5.25e-12: with epsilon 1e-12, y = x / sqrt(6.25e-12) = x / 2.5e-6.
+    const x = sl.Sequence.fromValues(Float32Array.from([1e-6, -2e-6, 5e-7, 3, 4, 0]), [1, 2, 3]);
+    const outputs = (config: sl.LayerConfig) => {
+      const m = sl.build(config, { inputShape: [3] });
+      const y = Array.from(m.layer(x).values);
+      m.dispose();
+      return y;
+    };
+    const byDefault = outputs(sl.L2Normalize({}));
+    [0.4, -0.8, 0.2, 0.6, 0.8, 0].forEach((v, i) => expect(byDefault[i]).toBeCloseTo(v, 6));
+    expect(byDefault).toEqual(outputs(sl.L2Normalize({ epsilon: 1e-12 })));
+  });
+
   it('passes the contract with epsilon 1 and maps zeros to zeros', () => {
     const m = sl.build(sl.L2Normalize({ axis: [-1, -2], epsilon: 1.0 }), { inputShape: [4, 8] });
     try {
