@@ -303,8 +303,10 @@ export class MoveAxisLayer extends ChannelCopy {
 
 // ---------------------------------------------------------------------------------------------
 // einops patterns: `(c d) e -> d e c`. Names and parenthesised groups (a group may be empty,
-// "()", for a size-1 axis); every name on both sides exactly once; sizes come from the input
-// shape and `axes_lengths`, with at most one unknown name per input group.
+// "()", or "1", for a size-1 axis); every name on both sides exactly once; sizes come from the
+// input shape and `axes_lengths`, with at most one unknown name per input group. EinopsRearrange
+// also takes one "..." per side for the channel axes no name covers (not in parentheses on the
+// input side), as einops.
 
 /** A parsed pattern: each side a list of groups, each group a list of axis names. */
 interface Pattern {
@@ -321,15 +323,31 @@ const axesLengthsField = () =>
     )
     .opt();
 
-/** Parses and checks `pattern` (and that `axes_lengths` names only its axes); `reserved` names are rejected. */
-function parsePattern(layer: Layer, pattern: string, axesLengths: Record<string, number>, reserved: readonly string[]): Pattern {
+/**
+ * Parses and checks `pattern` (and that `axes_lengths` names only its axes); `reserved` names
+ * are rejected. With `rank` (the input's number of axes), "..." stands for the axes the input
+ * side's other groups leave, one group each (flattened into a group in parentheses).
+ */
+function parsePattern(layer: Layer, pattern: string, axesLengths: Record<string, number>, reserved: readonly string[], rank?: number): Pattern {
   const bad = (msg: string) => layer.error('BAD_CONFIG', `pattern: ${msg}, got ${show(pattern)}`);
   const sides = pattern.split('->');
   if (sides.length !== 2) throw bad('expected one "->" between the input and output axes');
-  const [left, right] = sides.map((side) => {
+  const tokens = sides.map((side) => side.replace(/[()]/g, ' $& ').trim().split(/\s+/).filter(Boolean));
+  const ellipses = tokens.map((t) => t.filter((tok) => tok === '...').length);
+  if (ellipses.some((n) => n > 0) && rank === undefined) throw bad('"..." is not supported here; expected every axis named');
+  if (ellipses.some((n) => n > 1) || ellipses[0] !== ellipses[1]) throw bad('expected "..." once on both sides or on neither');
+  // The axes "..." stands for: the input's beyond the input side's other groups.
+  let depth = 0, leftGroups = 0;
+  for (const t of tokens[0]!) {
+    if (t === '(') leftGroups += depth++ ? 0 : 1;
+    else if (t === ')') depth--;
+    else if (!depth && t !== '...') leftGroups++;
+  }
+  const spread = ellipses[0] ? Array.from({ length: Math.max(0, (rank ?? 0) - leftGroups) }, (_, i) => `…${i}`) : [];
+  const [left, right] = tokens.map((side, s) => {
     const groups: string[][] = [];
     let open: string[] | null = null;
-    for (const tok of side.replace(/[()]/g, ' $& ').trim().split(/\s+/).filter(Boolean)) {
+    for (const tok of side) {
       if (tok === '(') {
         if (open) throw bad('expected no nested parentheses');
         open = [];
@@ -338,7 +356,11 @@ function parsePattern(layer: Layer, pattern: string, axesLengths: Record<string,
         groups.push(open);
         open = null;
       } else if (tok === '...') {
-        throw bad('"..." is not supported; expected every axis named');
+        if (open && s === 0) throw bad('expected "..." outside parentheses on the input side');
+        if (open) open.push(...spread);
+        else groups.push(...spread.map((n) => [n]));
+      } else if (tok === '1') {
+        if (!open) groups.push([]); // an axis of size 1, as "()"; in a group, a factor of 1
       } else if (!NAME.test(tok)) {
         throw bad(`expected axis names (letters, digits, "_"), found ${show(tok)}`);
       } else if (reserved.includes(tok)) {
@@ -406,8 +428,8 @@ export class EinopsRearrangeLayer extends ChannelCopy {
   constructor(config: Resolved<typeof einopsRearrangeFields>, ctx: BuildContext) {
     super(config, ctx);
     const known = config.axesLengths ?? {};
-    const p = parsePattern(this, config.pattern, known, ['batch', 'time']);
     const shape = ctx.input.shape;
+    const p = parsePattern(this, config.pattern, known, ['batch', 'time'], shape.length);
     if (p.left.length !== shape.length) {
       throw this.error('BAD_CONFIG', `pattern: expected ${shape.length} input axes (${showInput(shape)}), got ${p.left.length} in ${show(config.pattern)}`);
     }

@@ -226,6 +226,27 @@ describe('bad configs', () => {
     expectBadConfig(sl.MoveAxis({ source: [3, 2], destination: [2, -5] }), [4, 5, 6], /destination: the batch and time axes/);
     expectBadConfig(sl.MoveAxis({ source: [2, 2], destination: [3, 4] }), [4, 5, 6], /source: expected distinct axes/);
   });
+  it('EinopsRearrange: "..." for the axes no name covers, and "1" for an axis of size 1, as einops (found in review: refused)', () => {
+    // Each pattern against the same rearrangement spelled out (checked against einops 0.8.2).
+    const same: [string, string, number[], Record<string, number>?][] = [
+      ['... c -> c ...', 'a b c -> c a b', [2, 3, 4]],
+      ['... (h d) -> ... h d', 'a (h d) -> a h d', [2, 6], { h: 3 }],
+      ['... -> (...)', 'a b c -> (a b c)', [2, 3, 4]],
+      ['a ... b -> b (... a)', 'a c d b -> b (c d a)', [2, 3, 4, 5]],
+      ['a ... -> ... a', 'a -> a', [3]],
+      ['... a -> 1 a ...', 'b a -> () a b', [2, 3]],
+      ['a 1 b -> (a b) 1', 'a () b -> (a b) ()', [2, 1, 4]],
+      ['a (1 b) -> b a', 'a b -> b a', [3, 4]],
+    ];
+    const x = (shape: number[]) => sl.randomSequence([2, 3, ...shape], { seed: 4 });
+    for (const [pattern, spelled, shape, axesLengths] of same) {
+      const a = sl.build(sl.EinopsRearrange({ pattern, axesLengths }), { inputShape: shape });
+      const b = sl.build(sl.EinopsRearrange({ pattern: spelled, axesLengths }), { inputShape: shape });
+      sl.assertSequencesClose(a.layer(x(shape)), b.layer(x(shape)), pattern, 0, 0);
+      sl.verifyContract(a);
+    }
+  });
+
   it('EinopsRearrange: patterns and axes_lengths', () => {
     const bad = (pattern: string, message: RegExp, axesLengths?: Record<string, number>, shape = [4, 5]) =>
       expectBadConfig(sl.EinopsRearrange({ pattern, axesLengths }), shape, message);
@@ -238,7 +259,10 @@ describe('bad configs', () => {
     bad('(c d) e -> c d e', /axes_lengths: input axis 0 "\(c d\)" of pattern "\(c d\) e -> c d e": input size 4 is not a multiple of 3/, { c: 3 });
     bad('c d -> c d', /axes_lengths: input axis 0 "c" of pattern "c d -> c d" has size 3, the input has 4/, { c: 3 });
     bad('c d e -> c d e', /pattern: expected 2 input axes \(input \[batch, time, 4, 5\]\), got 3/);
-    bad('c ... -> c ...', /pattern: "\.\.\." is not supported/);
+    bad('c ... -> c', /pattern: expected "\.\.\." once on both sides or on neither/);
+    bad('(c ...) -> c ...', /pattern: expected "\.\.\." outside parentheses on the input side/);
+    bad('c ... ... -> c ...', /pattern: expected "\.\.\." once on both sides or on neither/);
+    expectBadConfig(sl.GlobalEinopsRearrange({ pattern: 't ... -> t ...' }), [4, 5], /pattern: "\.\.\." is not supported here/);
     bad('c d -> c c d', /pattern: expected each axis once per side, "c" repeats/);
     bad('(c (d)) -> c d', /pattern: expected no nested parentheses/, undefined, [20]);
   });
