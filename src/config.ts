@@ -62,7 +62,9 @@ export const f = {
     new FieldImpl<number, false>(`a number${range(min, max)}`, (v) =>
       typeof v === 'number' && !Number.isNaN(v) && (min === undefined || v >= min) && (max === undefined || v <= max) ? v : undefined, false),
   bool: () => new FieldImpl<boolean, false>('true or false', (v) => (typeof v === 'boolean' ? v : undefined), false),
-  str: () => new FieldImpl<string, false>('a string', (v) => (typeof v === 'string' ? v : undefined), false),
+  /** A string; `nonEmpty` refuses '' (names the reference requires, such as source_name). */
+  str: ({ nonEmpty = false } = {}) =>
+    new FieldImpl<string, false>(nonEmpty ? 'a non-empty string' : 'a string', (v) => (typeof v === 'string' && !(nonEmpty && v === '') ? v : undefined), false),
   oneOf: <const V extends string>(values: readonly V[]) =>
     new FieldImpl<V, false>(`one of ${values.map((s) => JSON.stringify(s)).join(', ')}`, (v) => (values.includes(v as V) ? (v as V) : undefined), false),
   /** An integer, or a list of `n` integers (per-axis sizes such as [time, space]). */

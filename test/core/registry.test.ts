@@ -76,3 +76,21 @@ describe('registerLayers', () => {
     );
   });
 });
+
+describe('f.str({ nonEmpty: true })', () => {
+  it('an empty source_name is BAD_CONFIG at the config, as the reference refuses it, not a missing constants[""] (found in review)', () => {
+    const source = sl.Sequence.fromValues(new Float32Array(2 * 3), [1, 2, 3]);
+    const configs = [
+      { type: 'DotProductAttention', num_heads: 2, units_per_head: 3 },
+      { type: 'StreamingDotProductAttention', num_heads: 2, units_per_head: 3, max_past_horizon: 2 },
+    ];
+    for (const config of configs) {
+      sl.build({ ...config, source_name: 'src' }, { inputShape: [4], constants: { src: source } }).dispose();
+      expectCode(
+        () => sl.build({ ...config, source_name: '' }, { inputShape: [4], constants: { '': source } }),
+        'BAD_CONFIG',
+        /^\[BAD_CONFIG\] config\.source_name: expected a non-empty string, got ""$/,
+      );
+    }
+  });
+});
