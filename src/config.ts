@@ -4,7 +4,7 @@
 // Configs are checked against the schema with paths in messages (`layers[2].kernel_size`).
 // Field names are camelCase in TypeScript; the reference's snake_case spelling is accepted too.
 import { SeqLayersError, show } from './errors.js';
-import type { BuildContext, Layer } from './layer.js';
+import { Layer, type BuildContext } from './layer.js';
 
 /** A layer config: `{ type: 'Conv1D', filters: 64, ... }`, nested configs for combinators. */
 export interface LayerConfig {
@@ -62,7 +62,9 @@ export const f = {
     new FieldImpl<number, false>(`a number${range(min, max)}`, (v) =>
       typeof v === 'number' && !Number.isNaN(v) && (min === undefined || v >= min) && (max === undefined || v <= max) ? v : undefined, false),
   bool: () => new FieldImpl<boolean, false>('true or false', (v) => (typeof v === 'boolean' ? v : undefined), false),
-  str: () => new FieldImpl<string, false>('a string', (v) => (typeof v === 'string' ? v : undefined), false),
+  /** A string; `nonEmpty` refuses '' (names the reference requires, such as source_name). */
+  str: ({ nonEmpty = false } = {}) =>
+    new FieldImpl<string, false>(nonEmpty ? 'a non-empty string' : 'a string', (v) => (typeof v === 'string' && !(nonEmpty && v === '') ? v : undefined), false),
   oneOf: <const V extends string>(values: readonly V[]) =>
     new FieldImpl<V, false>(`one of ${values.map((s) => JSON.stringify(s)).join(', ')}`, (v) => (values.includes(v as V) ? (v as V) : undefined), false),
   /** An integer, or a list of `n` integers (per-axis sizes such as [time, space]). */
@@ -218,12 +220,37 @@ export interface LayerDef<F extends Fields = Fields> {
 
 const registry = new Map<string, LayerDef>();
 
-/** Registers layer types (a second registration of a name is an error naming it). */
+/**
+ * Registers layer types, so configs can name them. Each definition is checked first (a
+ * non-empty `type` not registered yet, `fields` made with `f`, a `create` function); a refused
+ * list registers none of its definitions (BAD_ARGUMENT naming the definition and what is wrong).
+ */
 export function registerLayers(defs: readonly LayerDef<any>[]): void {
-  for (const d of defs) {
-    if (registry.has(d.type)) throw new SeqLayersError('BAD_CONFIG', `layer type ${show(d.type)} is registered twice`);
-    registry.set(d.type, d as LayerDef);
-  }
+  const bad = (msg: string) => new SeqLayersError('BAD_ARGUMENT', `registerLayers: ${msg}`);
+  if (!Array.isArray(defs)) throw bad(`expected a list of layer definitions (from defineLayer), got ${show(defs)}`);
+  const types = new Set<string>();
+  defs.forEach((d: unknown, i) => {
+    const at = `defs[${i}]`;
+    if (d === null || typeof d !== 'object') throw bad(`${at}: expected a layer definition { type, fields, create }, got ${show(d)}`);
+    const { type, fields, create, storesInt8 } = d as Partial<Record<keyof LayerDef, unknown>>;
+    if (typeof type !== 'string' || type === '') throw bad(`${at}.type: expected a non-empty string (the layer type's name), got ${show(type)}`);
+    if (registry.has(type) || types.has(type)) throw bad(`${at}.type: layer type ${show(type)} is already registered (a built-in type or an earlier registration): pick another name`);
+    types.add(type);
+    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw bad(`${at}.fields: expected an object of fields made with f (e.g. { units: f.int(1) }), got ${show(fields)}`);
+    for (const [name, field] of Object.entries(fields)) {
+      const { check, expects } = (field ?? {}) as Partial<Field<unknown>>;
+      if (typeof check !== 'function' || typeof expects !== 'string') throw bad(`${at}.fields.${name}: expected a field made with f (e.g. f.int(1)), got ${show(field)}`);
+    }
+    if (typeof create !== 'function') throw bad(`${at}.create: expected a function (config, ctx) => Layer, got ${show(create)}`);
+    if (storesInt8 !== undefined && typeof storesInt8 !== 'function') throw bad(`${at}.storesInt8: expected a function (config) => boolean, got ${show(storesInt8)}`);
+  });
+  for (const d of defs) registry.set(d.type, { ...d, create: (config, ctx) => checkLayer(d.create(config, ctx), d.type, ctx.where) } as LayerDef);
+}
+
+/** What a definition's create returned, if it is a Layer (else BAD_CONFIG at build, naming the type). */
+function checkLayer(layer: unknown, type: string, where: string): Layer {
+  if (layer instanceof Layer) return layer;
+  throw new SeqLayersError('BAD_CONFIG', `${where}: the create() of layer type ${show(type)} returned ${show(layer)}, expected a Layer (an instance of a Layer subclass)`);
 }
 
 export function layerDef(type: string): LayerDef | undefined {
@@ -234,12 +261,27 @@ export function registeredTypes(): string[] {
   return [...registry.keys()].sort();
 }
 
-/** Declares a layer type and returns its config builder: `Conv1D({ filters: 8, kernelSize: 3 })`. */
+/**
+ * Declares a layer type: returns `def` unchanged, with its config type inferred from `fields`
+ * (what `create` receives). Pass it to registerLayers, and to builder for a config builder.
+ */
 export function defineLayer<F extends Fields>(def: LayerDef<F>): LayerDef<F> {
   return def;
 }
 
-/** A builder function for a layer type with fields F. */
+/**
+ * The config builder of a layer type, as every built-in layer has (`Conv1D({ filters: 8,
+ * kernelSize: 3 })`): it returns `{ type, ...config }`, typed by the definition's fields
+ * (checked when the config is built). For a layer of your own:
+ *
+ * ```ts
+ * class GainLayer extends sl.Layer { ... }
+ * const GainDef = sl.defineLayer({ type: 'Gain', fields: { gain: sl.f.num().default(1) }, create: (c, ctx) => new GainLayer(c, ctx) });
+ * sl.registerLayers([GainDef]);
+ * const Gain = sl.builder(GainDef);
+ * sl.build(sl.Serial([Gain({ gain: 2 }), sl.Dense({ features: 4 })]), { inputShape: [3] });
+ * ```
+ */
 export function builder<F extends Fields>(def: LayerDef<F>): {} extends ConfigOf<F>
   ? (config?: ConfigOf<F>) => LayerConfig
   : (config: ConfigOf<F>) => LayerConfig {

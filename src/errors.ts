@@ -1,29 +1,52 @@
 import { isDetached, isDetachedView } from './util/bytes.js';
 
 /**
- * The one error class of seqlayers. `code` is stable and also leads the message
- * ("[BAD_INPUT] ..."), so it survives a worker boundary where custom properties are lost.
+ * The stable code of a SeqLayersError. It also leads the message ("[BAD_INPUT] ..."), so it
+ * survives a worker boundary where custom properties are lost.
+ *
+ * - `NOT_INITIALIZED`: init() was not called, or the kernels could not load.
+ * - `BAD_CONFIG`: a config value, type or field is wrong.
+ * - `BAD_INPUT`: a Sequence does not fit the model (shape, dtype, block size).
+ * - `BAD_STATE`: a state from another model or of another batch size, or one an error
+ *   interrupted mid-step (a disposed state is `DISPOSED`).
+ * - `BAD_WEIGHTS`: missing, extra or mis-shaped parameters.
+ * - `BAD_SAFETENSORS`: a safetensors file that breaks the format.
+ * - `BAD_ONNX`: an ONNX file that breaks the protobuf or ONNX format, or a graph a converter
+ *   does not recognise.
+ * - `BAD_WAV`: a WAV file that is malformed or in an encoding the reader does not take.
+ * - `BAD_NPY`: a NumPy .npy file that is malformed or of a dtype the reader does not take.
+ * - `BAD_SNAPSHOT`: a state snapshot that is corrupted or belongs elsewhere.
+ * - `NOT_STEPPABLE`: step() on a layer that cannot step.
+ * - `MEMORY_BUDGET`: an allocation past maxMemoryBytes.
+ * - `DISPOSED`: use of a disposed model or state.
+ * - `MISSING_CONSTANT`: a constants entry a layer needs is absent or mis-shaped.
+ * - `CACHE_FULL`: a growing cache reached its configured maximum.
+ * - `WORKER_FAILED`: a worker died, or a layer failed inside it with an uncoded error (a
+ *   kernel trap).
+ * - `CLOSED`: a stream, worker or pool was closed before the call could be served.
+ * - `BAD_ARGUMENT`: any other wrong argument at the public API.
  */
 export type ErrorCode =
-  | 'NOT_INITIALIZED' // init() was not called, or the kernels could not load
-  | 'BAD_CONFIG' // a config value, type or field is wrong
-  | 'BAD_INPUT' // a Sequence does not fit the model (shape, dtype, block size)
-  | 'BAD_STATE' // a state from another model or batch size, or a disposed one
-  | 'BAD_WEIGHTS' // missing, extra or mis-shaped parameters
-  | 'BAD_SAFETENSORS' // a safetensors file that breaks the format
-  | 'BAD_ONNX' // an ONNX file that breaks the protobuf or ONNX format, or a graph a converter does not recognise
-  | 'BAD_WAV' // a WAV file that is malformed or in an encoding the reader does not take
-  | 'BAD_NPY' // a NumPy .npy file that is malformed or of a dtype the reader does not take
-  | 'BAD_SNAPSHOT' // a state snapshot that is corrupted or belongs elsewhere
-  | 'NOT_STEPPABLE' // step() on a layer that cannot step
-  | 'MEMORY_BUDGET' // an allocation past maxMemoryBytes
-  | 'DISPOSED' // use of a disposed model or state
-  | 'MISSING_CONSTANT' // a constants entry a layer needs is absent or mis-shaped
-  | 'CACHE_FULL' // a growing cache reached its configured maximum
-  | 'WORKER_FAILED' // a worker died, or a layer failed inside it with an uncoded error (a kernel trap)
-  | 'CLOSED' // a stream, worker or pool was closed before the call could be served
-  | 'BAD_ARGUMENT'; // any other wrong argument at the public API
+  | 'NOT_INITIALIZED'
+  | 'BAD_CONFIG'
+  | 'BAD_INPUT'
+  | 'BAD_STATE'
+  | 'BAD_WEIGHTS'
+  | 'BAD_SAFETENSORS'
+  | 'BAD_ONNX'
+  | 'BAD_WAV'
+  | 'BAD_NPY'
+  | 'BAD_SNAPSHOT'
+  | 'NOT_STEPPABLE'
+  | 'MEMORY_BUDGET'
+  | 'DISPOSED'
+  | 'MISSING_CONSTANT'
+  | 'CACHE_FULL'
+  | 'WORKER_FAILED'
+  | 'CLOSED'
+  | 'BAD_ARGUMENT';
 
+/** The one error class of seqlayers: a stable `code` (see ErrorCode) and a message naming what was expected and what arrived. */
 export class SeqLayersError extends Error {
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {

@@ -13,7 +13,7 @@ export type { BuildOptions, RunOptions, StepOutput, WeightNaming, WeightsSource 
 export { Layer, Param, RunContext, toWasm, fromWasm } from './layer.js';
 export type { ChannelSpec, WSeq, StateSpec, StateBuffer, BuildContext, Constants, ConstantArray, Initializer } from './layer.js';
 export type { ReceptiveField, ReceptiveFieldPerStep } from './receptive-field.js';
-export { defineLayer, registerLayers, registeredTypes, normalizeConfig, toSnakeCase, f } from './config.js';
+export { defineLayer, builder, registerLayers, registeredTypes, normalizeConfig, toSnakeCase, f } from './config.js';
 export type { LayerConfig, LayerDef, ConfigOf, Fields } from './config.js';
 export { readSafetensors, writeSafetensors, toFloat32 } from './weights/safetensors.js';
 export type { Tensor, SafeDType, SafetensorsFile } from './weights/safetensors.js';

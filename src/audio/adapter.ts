@@ -11,7 +11,7 @@ import { constantsFromWire, constantsToWire } from '../workers/protocol.js';
 const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
 
 export interface AdapterOptions {
-  /** Frames per render quantum (128 unless the context was made with a renderSizeHint; at most MAX_QUANTUM). */
+  /** Frames per render quantum (128 unless the context was made with a renderSizeHint; at most MAX_QUANTUM, 65536). */
   quantum: number;
   /**
    * Frames per model step: a multiple of the model's block size (default: the smallest such
@@ -25,7 +25,7 @@ export interface AdapterOptions {
   constants?: Constants;
 }
 
-/** Most frames a render quantum may have (Web Audio's own are 128, or a renderSizeHint). */
+/** Most frames a render quantum may have: 65536 (Web Audio's own are 128, or a renderSizeHint). */
 export const MAX_QUANTUM = 1 << 16;
 
 /** A channel of one render quantum, or none (silence in, skipped out). */
@@ -61,20 +61,21 @@ export class BlockAdapter {
     private readonly model: Model,
     opts: AdapterOptions,
   ) {
-    const bad = (msg: string) => new SeqLayersError('BAD_CONFIG', `audio: ${msg}`);
-    if (!(model instanceof Model)) throw new SeqLayersError('BAD_ARGUMENT', `audio: expected a Model (from build()), got ${show(model)}`);
-    if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `audio: expected options { quantum, blockFrames?, constants? }, got ${show(opts)}`);
+    const badConfig = (msg: string) => new SeqLayersError('BAD_CONFIG', `audio: ${msg}`);
+    const badArgument = (msg: string) => new SeqLayersError('BAD_ARGUMENT', `audio: ${msg}`);
+    if (!(model instanceof Model)) throw badArgument(`expected a Model (from build()), got ${show(model)}`);
+    if (opts === null || typeof opts !== 'object') throw badArgument(`expected options { quantum, blockFrames?, constants? }, got ${show(opts)}`);
     const { inputSpec, outputSpec } = model;
-    if (inputSpec.shape.length !== 1 || inputSpec.dtype !== 'float32') throw bad(`expected a model input of [channels] float32, got ${show(inputSpec.shape)} ${inputSpec.dtype}`);
-    if (outputSpec.shape.length !== 1 || outputSpec.dtype !== 'float32') throw bad(`expected a model output of [channels] float32, got ${show(outputSpec.shape)} ${outputSpec.dtype}`);
-    if (model.outputRatio.num !== model.outputRatio.den) throw bad(`expected output ratio 1 (one output frame per input frame), got ${model.outputRatio}`);
-    if (!model.supportsStep) throw bad('the model cannot step');
+    if (inputSpec.shape.length !== 1 || inputSpec.dtype !== 'float32') throw badConfig(`expected a model input of [channels] float32, got ${show(inputSpec.shape)} ${inputSpec.dtype}`);
+    if (outputSpec.shape.length !== 1 || outputSpec.dtype !== 'float32') throw badConfig(`expected a model output of [channels] float32, got ${show(outputSpec.shape)} ${outputSpec.dtype}`);
+    if (model.outputRatio.num !== model.outputRatio.den) throw badConfig(`expected output ratio 1 (one output frame per input frame), got ${model.outputRatio}`);
+    if (!model.supportsStep) throw badConfig('the model cannot step');
     const q = opts.quantum;
-    if (!Number.isInteger(q) || q < 1 || q > MAX_QUANTUM) throw bad(`expected quantum (frames per render quantum) to be an integer from 1 to ${MAX_QUANTUM}, got ${show(q)}`);
+    if (!Number.isInteger(q) || q < 1 || q > MAX_QUANTUM) throw badArgument(`expected quantum (frames per render quantum) to be an integer from 1 to ${MAX_QUANTUM}, got ${show(q)}`);
     this.quantum = q;
     const block = model.blockSize;
     const n = opts.blockFrames ?? block * Math.ceil(q / block);
-    if (!Number.isInteger(n) || n < 1 || n % block !== 0) throw bad(`expected blockFrames to be a positive multiple of the block size ${block}, got ${show(opts.blockFrames)}`);
+    if (!Number.isInteger(n) || n < 1 || n % block !== 0) throw badArgument(`expected blockFrames to be a positive multiple of the block size ${block}, got ${show(opts.blockFrames)}`);
     this.blockFrames = n;
     this.inChannels = inputSpec.shape[0]!;
     this.outChannels = outputSpec.shape[0]!;

@@ -9,7 +9,7 @@ import type { Constants } from '../layer.js';
 import { constantsToWire, kernelsFor, reviveError } from '../workers/protocol.js';
 import type { NodeMessage, ProcessorMessage, ProcessorOptions } from './protocol.js';
 
-export { BlockAdapter } from './adapter.js';
+export { BlockAdapter, MAX_QUANTUM } from './adapter.js';
 export type { AdapterOptions } from './adapter.js';
 
 /** URL of the processor module, for context.audioWorklet.addModule (createModelNode adds it). */

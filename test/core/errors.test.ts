@@ -1,5 +1,7 @@
 // show(): how an error message names what arrived. Every coded error says what was expected
 // and what arrived, so show() must name any value recognisably and briefly.
+import { readFileSync } from 'node:fs';
+import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { show } from '../../src/errors.js';
@@ -67,5 +69,19 @@ describe('show', () => {
       expect((e as Error).message).toMatch(/expected a Uint8Array from State\.toBytes\(\), got ArrayBuffer\(\d+ bytes\)/);
     }
     if (restored) expect(restored.batch).toBe(1);
+  });
+});
+
+describe('ErrorCode', () => {
+  it("keeps each code's meaning in the published .d.ts, and BAD_STATE's says a disposed state is DISPOSED (found in review)", () => {
+    const source = readFileSync(new URL('../../src/errors.ts', import.meta.url), 'utf8');
+    const dts = ts.transpileDeclaration(source, { fileName: 'errors.ts' }).outputText;
+    const union = /export type ErrorCode =([^;]*);/.exec(dts)![1]!;
+    const codes = [...union.matchAll(/'([A-Z_]+)'/g)].map((m) => m[1]!);
+    expect(codes).toContain('BAD_ARGUMENT');
+    const doc = dts.slice(0, dts.indexOf('export type ErrorCode'));
+    for (const code of codes) expect(doc, code).toMatch(new RegExp(`- \`${code}\`: \\w`));
+    const badState = doc.split('- `').find((item) => item.startsWith('BAD_STATE`'));
+    expect(badState).toMatch(/a disposed state is `DISPOSED`/);
   });
 });

@@ -116,19 +116,22 @@ describe('seqlayers/audio: BlockAdapter', () => {
     expect(() => new audio.BlockAdapter(strided, { quantum: 128 })).toThrow(/^\[BAD_CONFIG\] audio: expected output ratio 1/);
     const model = sl.build(sl.Relu(), { inputShape: [2, 2] });
     expect(() => new audio.BlockAdapter(model, { quantum: 128 })).toThrow(/^\[BAD_CONFIG\] audio: expected a model input of \[channels\]/);
-    const blocky = sl.build(sl.Blockwise(sl.Relu(), 4), { inputShape: [1] });
-    expect(() => new audio.BlockAdapter(blocky, { quantum: 128, blockFrames: 10 })).toThrow(/blockFrames .* multiple of the block size 4, got 10/);
   });
 
-  it('refuses bad options and quanta with codes before taking a frame, and keeps its own constants (found by a bad-input audit)', async () => {
+  it('refuses bad options and quanta with codes before taking a frame, and keeps its own constants (found by a bad-input audit; MAX_QUANTUM exported and option errors BAD_ARGUMENT found in review)', async () => {
     const speaker = { values: Float32Array.from([0.5, -1, 2]), shape: [1, 3] };
     const model = sl.build(sl.Serial([
       sl.Conditioning({ conditioningName: 'speaker', projection: 'linear', combination: 'add' }),
       sl.LSTM({ units: 3 }), sl.Dense({ features: 1 }),
     ]), { inputShape: [1], seed: 4, constants: { speaker } });
     for (const quantum of [NaN, 128.5, -128, Infinity, '128', 2 ** 31, undefined]) {
-      expect(() => new audio.BlockAdapter(model, { quantum: quantum as number, blockFrames: 8, constants: { speaker } })).toThrow(/^\[BAD_CONFIG\] audio: expected quantum \(frames per render quantum\) to be an integer from 1 to 65536, got /);
+      expect(() => new audio.BlockAdapter(model, { quantum: quantum as number, blockFrames: 8, constants: { speaker } })).toThrow(/^\[BAD_ARGUMENT\] audio: expected quantum \(frames per render quantum\) to be an integer from 1 to 65536, got /);
     }
+    // Options are arguments (BAD_ARGUMENT), not the model's config (found in review).
+    expect(() => new audio.BlockAdapter(model, { quantum: audio.MAX_QUANTUM + 1, blockFrames: 8, constants: { speaker } })).toThrow(/^\[BAD_ARGUMENT\] audio: expected quantum .* from 1 to 65536, got 65537$/);
+    const blocky = sl.build(sl.Blockwise(sl.Relu(), 4), { inputShape: [1] });
+    expect(() => new audio.BlockAdapter(blocky, { quantum: 128, blockFrames: 10 })).toThrow(/^\[BAD_ARGUMENT\] audio: expected blockFrames to be a positive multiple of the block size 4, got 10$/);
+    blocky.dispose();
     expect(() => new audio.BlockAdapter(model, null as never)).toThrow(/^\[BAD_ARGUMENT\] audio: expected options/);
     expect(() => new audio.BlockAdapter({} as never, { quantum: 128 })).toThrow(/^\[BAD_ARGUMENT\] audio: expected a Model/);
     await expect(audio.createModelNode({} as never, undefined as never)).rejects.toThrow(/^\[BAD_ARGUMENT\] createModelNode: expected options/);

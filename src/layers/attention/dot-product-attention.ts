@@ -18,7 +18,7 @@ import { ATT, getSource, inputProjectionField, sourceChannelsAtBuild, SourceStat
 
 const dotProductAttentionFields = {
   /** Key of the source Sequence [batch, source_time, channels] in the constants. */
-  sourceName: f.str(),
+  sourceName: f.str({ nonEmpty: true }),
   ...attentionFields,
   /** Query/key/value projections (default {"type": "QueryAndKeyValueProjection"}; not Combined). */
   inputProjection: inputProjectionField('QueryAndKeyValueProjection'),

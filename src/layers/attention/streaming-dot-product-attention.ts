@@ -31,7 +31,7 @@ import type { RelativePositionConfig } from './relative-position.js';
 
 const streamingFields = {
   /** Key of the source Sequence in the constants: the whole source for layer(), the step's block for step(). */
-  sourceName: f.str(),
+  sourceName: f.str({ nonEmpty: true }),
   ...attentionFields,
   /** Past source steps each query sees (>= 1). */
   maxPastHorizon: f.int(),
