@@ -647,6 +647,8 @@ export class EmbeddingTransposeLayer extends Layer {
   private readonly table: Param;
   private readonly bias: Param | null;
   private readonly packed: Derived;
+  /** The second packing, for one-row products (f32_gemv), as Dense keeps (see DensePlan.gemvLen). */
+  private readonly gemv: Derived;
 
   constructor(config: Resolved<typeof embeddingTransposeFields>, ctx: BuildContext) {
     super(config, ctx);
@@ -660,6 +662,7 @@ export class EmbeddingTransposeLayer extends Layer {
     this.table = this.param('embedding', [v, d], lecunNormal(d));
     this.bias = config.useBias ? this.param('bias', [v], zeros) : null;
     this.packed = this.derive(ctx.rt.k.f32_gemm_packed_len(d, v) * 4);
+    this.gemv = this.derive(ctx.rt.k.f32_gemv_packed_len(d, v) * 4);
   }
 
   prepare(): void {
@@ -671,6 +674,7 @@ export class EmbeddingTransposeLayer extends Layer {
       const e = this.table.view(), f32 = this.rt.f32, at = t >> 2;
       for (let i = 0; i < v; i++) for (let j = 0; j < d; j++) f32[at + j * v + i] = e[i * d + j]!;
       this.rt.k.f32_gemm_pack_b(d, v, t, v, this.packed.ptr);
+      this.rt.k.f32_gemv_pack_b(d, 0, d, v, t, v, this.gemv.ptr);
     } finally {
       heap.release(t);
     }
@@ -679,8 +683,10 @@ export class EmbeddingTransposeLayer extends Layer {
   runLayer(x: WSeq, ctx: RunContext): WSeq {
     const [v, d] = this.table.shape as [number, number];
     const rows = (x.batch * x.time * product(this.input.shape)) / d;
-    const y = this.allocOutput(ctx, x.batch, x.time);
-    ctx.rt.k.f32_gemm(rows, v, d, x.values, d, this.packed.ptr, y, v, this.bias?.ptr ?? 0, false);
+    const y = this.allocOutput(ctx, x.batch, x.time), bias = this.bias?.ptr ?? 0;
+    // The same sums in the same order either way (f32_gemv matches f32_gemm bit for bit).
+    if (rows === 1) ctx.rt.k.f32_gemv(v, d, 0, d, x.values, 0, 0, this.gemv.ptr, y, bias, false);
+    else ctx.rt.k.f32_gemm(rows, v, d, x.values, d, this.packed.ptr, y, v, bias, false);
     return this.result(y, x.mask, x.batch, x.time);
   }
 }

@@ -374,6 +374,17 @@ describe('EmbeddingTranspose', () => {
       out.dispose();
     }
   });
+  it('one row (a decoder step) runs the GEMV packing: the same bits as the GEMM rows, with and without bias', () => {
+    for (const useBias of [false, true]) {
+      const m = sl.build(sl.EmbeddingTranspose({ numEmbeddings: 37, dimension: 19, useBias }), { inputShape: [19], seed: 3 });
+      if (useBias) m.loadWeights({ ...m.getWeights(), bias: { dtype: 'F32', shape: [37], data: Float32Array.from({ length: 37 }, (_, i) => i / 7) } });
+      const x = sl.randomSequence([1, 5, 19], { seed: 4, randomLengths: false });
+      const state = m.initialState(1);
+      const stepped = sl.Sequence.concatenate([0, 1, 2, 3, 4].map((t) => m.step(x.sliceTime(t, t + 1), state)));
+      sl.assertSequencesClose(stepped, m.layer(x), 'one-row steps vs layer()', 0, 0);
+      m.dispose();
+    }
+  });
   it('rejects an input whose last axis is not `dimension`', () => {
     badConfig(sl.EmbeddingTranspose({ numEmbeddings: 2, dimension: 5 }), [1, 3], /EmbeddingTranspose at config: expected the input's last channel axis to equal dimension=5, got channel shape \[1, 3\]/);
     badConfig(sl.EmbeddingTranspose({ numEmbeddings: 2, dimension: 1 }), [], /got channel shape \[\]/);
