@@ -6,7 +6,7 @@ import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlin
 import type { LayerConfig } from '../config.js';
 import { DETACHED, SeqLayersError, show } from '../errors.js';
 import type { Constants } from '../layer.js';
-import type { WeightNaming } from '../model.js';
+import { isChannelShape, type WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
 import { copyArray, isDetachedView } from '../util/bytes.js';
@@ -164,10 +164,8 @@ export class ModelWorker {
 
   /** Starts a worker and builds the model in it; the weights' buffer is transferred. */
   static async start(host: WorkerHost, opts: WorkerOptions & { module: WebAssembly.Module }): Promise<ModelWorker> {
-    const spawned = host.spawn();
-    const api = wrap<ServiceApi>(spawned.endpoint);
-    const ended = new Deferred<never>();
-    spawned.onExit((reason) => ended.reject(new SeqLayersError('WORKER_FAILED', `the worker ${reason} while starting`)));
+    // Built before the worker starts: a throw here must not leave one running (its end would
+    // reject `ended` with no one listening, an unhandled rejection).
     const init = {
       constants: opts.constants && constantsToWire(opts.constants, 'startWorker'),
       module: opts.module,
@@ -180,6 +178,10 @@ export class ModelWorker {
       maxMemoryBytes: opts.maxMemoryBytes,
       layerModules: opts.layerModules ? [...opts.layerModules] : undefined,
     };
+    const spawned = host.spawn();
+    const api = wrap<ServiceApi>(spawned.endpoint);
+    const ended = new Deferred<never>();
+    spawned.onExit((reason) => ended.reject(new SeqLayersError('WORKER_FAILED', `the worker ${reason} while starting`)));
     try {
       const info = await Promise.race([api.init(transfer(init, opts.weights ? [opts.weights.buffer as ArrayBuffer] : [])), ended.promise]);
       return new ModelWorker(spawned, api, info);
@@ -790,9 +792,9 @@ export class ModelPool {
 
   /** @internal */
   static async create(host: WorkerHost, opts: PoolOptions): Promise<ModelPool> {
+    checkWorkerOptions(opts, 'createPool');
     const n = opts.workers ?? host.concurrency();
     if (!Number.isInteger(n) || n < 1) throw new SeqLayersError('BAD_ARGUMENT', `createPool: expected workers to be a positive integer, got ${show(n)}`);
-    checkWorkerOptions(opts, 'createPool');
     const module = await kernelsFor(opts);
     // Its own copies of what replacement workers are started from, whatever the caller then
     // does with its config, weights (another checkpoint loaded into the array, or the array
@@ -911,15 +913,22 @@ function blockConstants(c: PushOptions['constants'], blocks: number): (WireConst
 
 
 /**
- * What must hold before options cross to a worker: the config as plain data (a function, such
- * as a Lambda's, cannot be posted) and the weights as bytes whose buffer is still here (start
- * transfers it, so a second start with the same array would post an empty buffer).
+ * What must hold before options cross to a worker, checked before any worker starts: an input
+ * shape, the config as plain data (a function, such as a Lambda's, cannot be posted) and the
+ * weights as bytes whose buffer is still here (start transfers it, so a second start with the
+ * same array would post an empty buffer).
  */
 function checkWorkerOptions(opts: WorkerOptions, what: string): void {
-  const fn = findFunction(opts?.config, 'config');
+  if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected options as an object, got ${show(opts)}`);
+  if (!isChannelShape(opts.inputShape)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected inputShape to be a list of positive integers, got ${show(opts.inputShape)}`);
+  const modules = opts.layerModules;
+  if (modules !== undefined && !(Array.isArray(modules) && modules.every((m) => typeof m === 'string'))) {
+    throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected layerModules to be a list of module URLs (strings), got ${show(modules)}`);
+  }
+  const fn = findFunction(opts.config, 'config');
   if (fn) throw new SeqLayersError('BAD_CONFIG', `${what}: ${fn} is a function, which cannot cross to a worker (a Lambda layer runs only in the thread that built it)`);
-  if (opts?.constants !== undefined) constantsToWire(opts.constants, what);
-  const w = opts?.weights;
+  if (opts.constants !== undefined) constantsToWire(opts.constants, what);
+  const w = opts.weights;
   if (w === undefined) return;
   if (!(w instanceof Uint8Array)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected weights as the Uint8Array of a .safetensors file, got ${show(w)}`);
   if (w.buffer.byteLength === 0) {

@@ -128,6 +128,20 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     await expectCode(worker.open(), 'CLOSED');
   });
 
+  it('refuses options without an input shape or with bad layerModules before any thread starts (found in review)', async () => {
+    const { config, inputShape } = testModel(sl);
+    const baseline = threads();
+    // The shape was spread after the worker started: an uncoded TypeError, then the orphaned
+    // worker's exit rejected an unwatched promise and ended the process.
+    await expectCode(W.startWorker({ config } as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] startWorker: expected inputShape to be a list of positive integers, got undefined$/);
+    await expectCode(W.createPool({ config, workers: 1 } as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] createPool: expected inputShape to be a list of positive integers, got undefined$/);
+    await expectCode(W.startWorker({ config, inputShape: '8' as never }), 'BAD_ARGUMENT', /inputShape .* got "8"$/);
+    await expectCode(W.startWorker({ config, inputShape, layerModules: 5 as never }), 'BAD_ARGUMENT', /expected layerModules to be a list of module URLs \(strings\), got 5$/);
+    await expectCode(W.startWorker({ config, inputShape, layerModules: 'file:///x.js' as never }), 'BAD_ARGUMENT', /layerModules/);
+    await expectCode(W.createPool(null as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] createPool: expected options as an object, got null$/);
+    expect(threads(), 'no worker was started').toBe(baseline);
+  });
+
   it('refuses a block whose buffer was transferred away with BAD_INPUT, before the worker sees it', async () => {
     const { config, inputShape, weights } = testModel(sl);
     const detached = () => {
