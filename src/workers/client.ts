@@ -78,7 +78,11 @@ export interface OpenOptions {
    * longer replays). Ignored by a lone worker (startWorker), whose streams cannot move.
    */
   snapshotEvery?: number | 'auto';
-  /** Told of each worker failure the stream survived (code WORKER_FAILED). */
+  /**
+   * Told of each worker failure the stream survived (code WORKER_FAILED), once the stream has
+   * begun moving to another worker. An exception it throws is ignored: the move goes on, and the
+   * failure is in `failures` either way.
+   */
   onFailure?: (error: SeqLayersError) => void;
   /**
    * Constants for the stream's initial state, as initialState() takes them (e.g. the sources a
@@ -448,6 +452,9 @@ export class ModelStream {
     if (owner && snapshotEvery !== undefined && snapshotEvery !== 'auto' && !(Number.isInteger(snapshotEvery) && snapshotEvery >= 1)) {
       throw new SeqLayersError('BAD_ARGUMENT', `open: expected snapshotEvery to be 'auto' or an integer >= 1, got ${show(snapshotEvery)}`);
     }
+    if (opts.onFailure !== undefined && typeof opts.onFailure !== 'function') {
+      throw new SeqLayersError('BAD_ARGUMENT', `open: expected onFailure to be a function, got ${show(opts.onFailure)}`);
+    }
     if (opts.snapshot instanceof Uint8Array && isDetachedView(opts.snapshot)) {
       throw new SeqLayersError('BAD_INPUT', `open: the buffer of the snapshot ${DETACHED}; pass a copy`);
     }
@@ -667,11 +674,15 @@ export class ModelStream {
       this.failuresInARow = 0;
     }
     this.failures.push(e);
-    this.onFailure?.(e);
     this.move();
     if (refused) {
       const n = MAX_FAILURES_WITHOUT_PROGRESS + 1;
       this.settle(refused, { error: new SeqLayersError('WORKER_FAILED', `push refused: a layer failed on it in its worker, after ${n} worker failures of the stream in a row without progress (the last: ${e.message})`) });
+    }
+    try {
+      this.onFailure?.(e);
+    } catch {
+      // The caller's callback failed; the stream is moving regardless (see OpenOptions.onFailure).
     }
   }
 

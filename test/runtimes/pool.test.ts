@@ -517,6 +517,28 @@ describe('seqlayers/workers: pool', () => {
     await pool.close();
   });
 
+  it('an onFailure that throws does not stop the move; one that is not a function is refused (found in review)', async () => {
+    const { model, config, inputShape, weights } = testModel(sl);
+    const pool = await W.createPool({ config, inputShape, weights, workers: 2 });
+    await expect(pool.open({ onFailure: 'log' as never })).rejects.toThrow(/^\[BAD_ARGUMENT\] open: expected onFailure to be a function, got "log"$/);
+    let told = 0;
+    const s = await pool.open({
+      snapshotEvery: 1,
+      onFailure: () => {
+        told++;
+        throw new Error('a bug in the caller');
+      },
+    });
+    const blocks = blocksOf(sl.randomSequence([1, 12, 8], { randomLengths: false, seed: 8 }), 4);
+    const outs = [await s.process(blocks[0]!)];
+    pool.workers.find((w) => w.streams.has(s))!.terminate();
+    for (const b of blocks.slice(1)) outs.push(await s.process(b));
+    expect(told).toBe(1);
+    expect(s.failures.map((e) => e.code)).toEqual(['WORKER_FAILED']);
+    sl.assertSequencesClose(sl.Sequence.concatenate(outs), reference(model, blocks), 'moved despite its onFailure', 0, 0);
+    await pool.close();
+  });
+
   it('retires a worker whose layer traps in a kernel, and resumes its stream elsewhere', async () => {
     const flagFile = join(mkdtempSync(join(tmpdir(), 'seqlayers-trap-')), 'trapped');
     const { config, inputShape } = testModel(sl);
