@@ -3,7 +3,7 @@
 // worker, from their last snapshot, when theirs dies (ModelPool). Host-independent: index.ts
 // (Web Workers, Deno) and node.ts (worker_threads) supply a WorkerHost.
 import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
-import type { LayerConfig } from '../config.js';
+import { closest, type LayerConfig } from '../config.js';
 import { DETACHED, SeqLayersError, show } from '../errors.js';
 import type { Constants } from '../layer.js';
 import { isChannelShape, type WeightNaming } from '../model.js';
@@ -442,6 +442,7 @@ export class ModelStream {
   /** @internal */
   static async open(worker: ModelWorker, owner: StreamOwner | null, opts: OpenOptions): Promise<ModelStream> {
     if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `open: expected options as an object, got ${show(opts)}`);
+    checkOptionNames(opts, 'open', OPEN_OPTIONS);
     const batch = opts.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `open: expected batch to be a positive integer, got ${show(batch)}`);
     const { maxInFlight, snapshotEvery } = opts;
@@ -479,7 +480,7 @@ export class ModelStream {
 
   /** Queues blocks (with their constants) for the worker; resolves once they are accepted (backpressure). */
   async push(blocks: Sequence | readonly Sequence[], opts?: PushOptions): Promise<void> {
-    await this.submit(blocks, null, false, opts?.constants);
+    await this.submit(blocks, null, false, opts);
   }
 
   /** The outputs of the oldest unread push(), one Sequence per block, in order. */
@@ -500,7 +501,7 @@ export class ModelStream {
   process(blocks: readonly Sequence[], opts?: PushOptions): Promise<Sequence[]>;
   async process(blocks: Sequence | readonly Sequence[], opts?: PushOptions): Promise<Sequence | Sequence[]> {
     const result = new Deferred<Sequence[]>();
-    await this.submit(blocks, result, false, opts?.constants);
+    await this.submit(blocks, result, false, opts);
     const out = await result.promise;
     return Array.isArray(blocks) ? out : out[0]!;
   }
@@ -550,7 +551,11 @@ export class ModelStream {
     this.fatal(e);
   }
 
-  private async submit(blocks: Sequence | readonly Sequence[], result: Deferred<Sequence[]> | null, snapshot: boolean, constants?: PushOptions['constants']): Promise<Push> {
+  private async submit(blocks: Sequence | readonly Sequence[], result: Deferred<Sequence[]> | null, snapshot: boolean, opts?: PushOptions): Promise<Push> {
+    if (opts !== undefined) {
+      if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `push: expected options as an object, got ${show(opts)}`);
+      checkOptionNames(opts, 'push', PUSH_OPTIONS);
+    }
     const list = Array.isArray(blocks) ? (blocks as readonly Sequence[]) : [blocks as Sequence];
     const bad = list.findIndex((x) => !(x instanceof Sequence));
     if (bad >= 0) throw new SeqLayersError('BAD_INPUT', `push: expected a Sequence or an array of Sequences, got ${show(list[bad])}${list === blocks ? ` at index ${bad}` : ''}`);
@@ -564,7 +569,7 @@ export class ModelStream {
     if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
     // Copies, whatever the caller does with its arrays once push() resolves: a push may wait for
     // a batch to be sent, and the log keeps it for replays.
-    const w: Waiting = { blocks: list.map((x) => toWire(x, true)), constants: blockConstants(constants, list.length), result, snapshot, admitted: new Deferred<Push>() };
+    const w: Waiting = { blocks: list.map((x) => toWire(x, true)), constants: blockConstants(opts?.constants, list.length), result, snapshot, admitted: new Deferred<Push>() };
     this.waiting.push(w);
     this.admit();
     return w.admitted.promise;
@@ -803,7 +808,7 @@ export class ModelPool {
 
   /** @internal */
   static async create(host: WorkerHost, opts: PoolOptions): Promise<ModelPool> {
-    checkWorkerOptions(opts, 'createPool');
+    checkWorkerOptions(opts, 'createPool', POOL_OPTIONS);
     const n = opts.workers ?? host.concurrency();
     if (!Number.isInteger(n) || n < 1) throw new SeqLayersError('BAD_ARGUMENT', `createPool: expected workers to be a positive integer, got ${show(n)}`);
     const module = await kernelsFor(opts);
@@ -923,14 +928,31 @@ function blockConstants(c: PushOptions['constants'], blocks: number): (WireConst
 }
 
 
+// The options each call takes (Records: an option added to the type must be added here).
+const WORKER_OPTIONS = Object.keys({
+  config: 1, inputShape: 1, inputDtype: 1, weights: 1, weightNaming: 1, seed: 1, module: 1, build: 1, maxMemoryBytes: 1, layerModules: 1, constants: 1,
+} satisfies Record<keyof WorkerOptions, 1>);
+const POOL_OPTIONS = [...WORKER_OPTIONS, 'workers' satisfies keyof PoolOptions];
+const OPEN_OPTIONS = Object.keys({ batch: 1, snapshot: 1, maxInFlight: 1, snapshotEvery: 1, onFailure: 1, constants: 1 } satisfies Record<keyof OpenOptions, 1>);
+const PUSH_OPTIONS = Object.keys({ constants: 1 } satisfies Record<keyof PushOptions, 1>);
+
+/** BAD_ARGUMENT for an option `what` does not take (a misspelt one would otherwise be ignored). */
+function checkOptionNames(opts: object, what: string, allowed: string[]): void {
+  const unknown = Object.keys(opts).find((k) => !allowed.includes(k));
+  if (unknown === undefined) return;
+  const hint = closest(unknown, allowed);
+  throw new SeqLayersError('BAD_ARGUMENT', `${what}: unknown option ${show(unknown)}${hint ? ` (did you mean ${show(hint)}?)` : ''}; the options are ${allowed.join(', ')}`);
+}
+
 /**
- * What must hold before options cross to a worker, checked before any worker starts: an input
- * shape, the config as plain data (a function, such as a Lambda's, cannot be posted) and the
- * weights as bytes whose buffer is still here (start transfers it, so a second start with the
- * same array would post an empty buffer).
+ * What must hold before options cross to a worker, checked before any worker starts: only
+ * options `what` takes, an input shape, the config as plain data (a function, such as a
+ * Lambda's, cannot be posted) and the weights as bytes whose buffer is still here (start
+ * transfers it, so a second start with the same array would post an empty buffer).
  */
-function checkWorkerOptions(opts: WorkerOptions, what: string): void {
+function checkWorkerOptions(opts: WorkerOptions, what: string, allowed: string[]): void {
   if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected options as an object, got ${show(opts)}`);
+  checkOptionNames(opts, what, allowed);
   if (!isChannelShape(opts.inputShape)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected inputShape to be a list of positive integers, got ${show(opts.inputShape)}`);
   const modules = opts.layerModules;
   if (modules !== undefined && !(Array.isArray(modules) && modules.every((m) => typeof m === 'string'))) {
@@ -960,7 +982,7 @@ function findFunction(v: unknown, path: string, depth = 0): string | null {
 
 /** Starts one worker running the model (the weights' buffer is transferred). */
 export async function startWorkerOn(host: WorkerHost, opts: WorkerOptions): Promise<ModelWorker> {
-  checkWorkerOptions(opts, 'startWorker');
+  checkWorkerOptions(opts, 'startWorker', WORKER_OPTIONS);
   const module = await kernelsFor(opts);
   return ModelWorker.start(host, { ...opts, module });
 }
