@@ -442,7 +442,8 @@ describe('seqlayers/workers: pool', () => {
       await closing;
       await new Promise((r) => setTimeout(r, 200)); // a move, had one started, would have opened it by now
       expect(opens, 'the closed stream was not opened on another worker').toBe(0);
-      expect(pool.workers.map((w) => w.streams.size)).toEqual([0, 0]);
+      // (The replacement worker may still be starting on a loaded machine: no count of workers.)
+      expect(pool.workers.reduce((n, w) => n + w.streams.size, 0), 'no stream left in the pool').toBe(0);
       expect(s.failures.map((e) => e.code)).toEqual(['WORKER_FAILED']);
 
       // The memory budget refuses the last push after the first layer stepped: the worker
