@@ -138,7 +138,7 @@ export function build(config: LayerConfig | object, opts: BuildOptions): Model {
 }
 
 /** Whether `shape` is a list of positive integers. */
-function isChannelShape(shape: unknown): shape is number[] {
+export function isChannelShape(shape: unknown): shape is number[] {
   if (!Array.isArray(shape)) return false;
   // A for loop, not every(): every() skips the holes of a sparse array ([, 4]).
   for (let i = 0; i < shape.length; i++) if (!(Number.isInteger(shape[i]) && shape[i] >= 1)) return false;

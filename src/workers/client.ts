@@ -3,10 +3,10 @@
 // worker, from their last snapshot, when theirs dies (ModelPool). Host-independent: index.ts
 // (Web Workers, Deno) and node.ts (worker_threads) supply a WorkerHost.
 import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
-import type { LayerConfig } from '../config.js';
+import { closest, type LayerConfig } from '../config.js';
 import { DETACHED, SeqLayersError, show } from '../errors.js';
 import type { Constants } from '../layer.js';
-import type { WeightNaming } from '../model.js';
+import { isChannelShape, type WeightNaming } from '../model.js';
 import type { KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
 import { copyArray, isDetachedView } from '../util/bytes.js';
@@ -78,7 +78,11 @@ export interface OpenOptions {
    * longer replays). Ignored by a lone worker (startWorker), whose streams cannot move.
    */
   snapshotEvery?: number | 'auto';
-  /** Told of each worker failure the stream survived (code WORKER_FAILED). */
+  /**
+   * Told of each worker failure the stream survived (code WORKER_FAILED), once the stream has
+   * begun moving to another worker. An exception it throws is ignored: the move goes on, and the
+   * failure is in `failures` either way.
+   */
   onFailure?: (error: SeqLayersError) => void;
   /**
    * Constants for the stream's initial state, as initialState() takes them (e.g. the sources a
@@ -164,10 +168,8 @@ export class ModelWorker {
 
   /** Starts a worker and builds the model in it; the weights' buffer is transferred. */
   static async start(host: WorkerHost, opts: WorkerOptions & { module: WebAssembly.Module }): Promise<ModelWorker> {
-    const spawned = host.spawn();
-    const api = wrap<ServiceApi>(spawned.endpoint);
-    const ended = new Deferred<never>();
-    spawned.onExit((reason) => ended.reject(new SeqLayersError('WORKER_FAILED', `the worker ${reason} while starting`)));
+    // Built before the worker starts: a throw here must not leave one running (its end would
+    // reject `ended` with no one listening, an unhandled rejection).
     const init = {
       constants: opts.constants && constantsToWire(opts.constants, 'startWorker'),
       module: opts.module,
@@ -180,6 +182,10 @@ export class ModelWorker {
       maxMemoryBytes: opts.maxMemoryBytes,
       layerModules: opts.layerModules ? [...opts.layerModules] : undefined,
     };
+    const spawned = host.spawn();
+    const api = wrap<ServiceApi>(spawned.endpoint);
+    const ended = new Deferred<never>();
+    spawned.onExit((reason) => ended.reject(new SeqLayersError('WORKER_FAILED', `the worker ${reason} while starting`)));
     try {
       const info = await Promise.race([api.init(transfer(init, opts.weights ? [opts.weights.buffer as ArrayBuffer] : [])), ended.promise]);
       return new ModelWorker(spawned, api, info);
@@ -436,6 +442,7 @@ export class ModelStream {
   /** @internal */
   static async open(worker: ModelWorker, owner: StreamOwner | null, opts: OpenOptions): Promise<ModelStream> {
     if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `open: expected options as an object, got ${show(opts)}`);
+    checkOptionNames(opts, 'open', OPEN_OPTIONS);
     const batch = opts.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `open: expected batch to be a positive integer, got ${show(batch)}`);
     const { maxInFlight, snapshotEvery } = opts;
@@ -445,6 +452,9 @@ export class ModelStream {
     // A pool stream needs snapshots to resume (a lone worker's stream ignores snapshotEvery).
     if (owner && snapshotEvery !== undefined && snapshotEvery !== 'auto' && !(Number.isInteger(snapshotEvery) && snapshotEvery >= 1)) {
       throw new SeqLayersError('BAD_ARGUMENT', `open: expected snapshotEvery to be 'auto' or an integer >= 1, got ${show(snapshotEvery)}`);
+    }
+    if (opts.onFailure !== undefined && typeof opts.onFailure !== 'function') {
+      throw new SeqLayersError('BAD_ARGUMENT', `open: expected onFailure to be a function, got ${show(opts.onFailure)}`);
     }
     if (opts.snapshot instanceof Uint8Array && isDetachedView(opts.snapshot)) {
       throw new SeqLayersError('BAD_INPUT', `open: the buffer of the snapshot ${DETACHED}; pass a copy`);
@@ -470,7 +480,7 @@ export class ModelStream {
 
   /** Queues blocks (with their constants) for the worker; resolves once they are accepted (backpressure). */
   async push(blocks: Sequence | readonly Sequence[], opts?: PushOptions): Promise<void> {
-    await this.submit(blocks, null, false, opts?.constants);
+    await this.submit(blocks, null, false, opts);
   }
 
   /** The outputs of the oldest unread push(), one Sequence per block, in order. */
@@ -491,7 +501,7 @@ export class ModelStream {
   process(blocks: readonly Sequence[], opts?: PushOptions): Promise<Sequence[]>;
   async process(blocks: Sequence | readonly Sequence[], opts?: PushOptions): Promise<Sequence | Sequence[]> {
     const result = new Deferred<Sequence[]>();
-    await this.submit(blocks, result, false, opts?.constants);
+    await this.submit(blocks, result, false, opts);
     const out = await result.promise;
     return Array.isArray(blocks) ? out : out[0]!;
   }
@@ -541,7 +551,11 @@ export class ModelStream {
     this.fatal(e);
   }
 
-  private async submit(blocks: Sequence | readonly Sequence[], result: Deferred<Sequence[]> | null, snapshot: boolean, constants?: PushOptions['constants']): Promise<Push> {
+  private async submit(blocks: Sequence | readonly Sequence[], result: Deferred<Sequence[]> | null, snapshot: boolean, opts?: PushOptions): Promise<Push> {
+    if (opts !== undefined) {
+      if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `push: expected options as an object, got ${show(opts)}`);
+      checkOptionNames(opts, 'push', PUSH_OPTIONS);
+    }
     const list = Array.isArray(blocks) ? (blocks as readonly Sequence[]) : [blocks as Sequence];
     const bad = list.findIndex((x) => !(x instanceof Sequence));
     if (bad >= 0) throw new SeqLayersError('BAD_INPUT', `push: expected a Sequence or an array of Sequences, got ${show(list[bad])}${list === blocks ? ` at index ${bad}` : ''}`);
@@ -555,7 +569,7 @@ export class ModelStream {
     if (this.closing) throw new SeqLayersError('CLOSED', 'push: the stream is closed');
     // Copies, whatever the caller does with its arrays once push() resolves: a push may wait for
     // a batch to be sent, and the log keeps it for replays.
-    const w: Waiting = { blocks: list.map((x) => toWire(x, true)), constants: blockConstants(constants, list.length), result, snapshot, admitted: new Deferred<Push>() };
+    const w: Waiting = { blocks: list.map((x) => toWire(x, true)), constants: blockConstants(opts?.constants, list.length), result, snapshot, admitted: new Deferred<Push>() };
     this.waiting.push(w);
     this.admit();
     return w.admitted.promise;
@@ -665,11 +679,15 @@ export class ModelStream {
       this.failuresInARow = 0;
     }
     this.failures.push(e);
-    this.onFailure?.(e);
     this.move();
     if (refused) {
       const n = MAX_FAILURES_WITHOUT_PROGRESS + 1;
       this.settle(refused, { error: new SeqLayersError('WORKER_FAILED', `push refused: a layer failed on it in its worker, after ${n} worker failures of the stream in a row without progress (the last: ${e.message})`) });
+    }
+    try {
+      this.onFailure?.(e);
+    } catch {
+      // The caller's callback failed; the stream is moving regardless (see OpenOptions.onFailure).
     }
   }
 
@@ -790,9 +808,9 @@ export class ModelPool {
 
   /** @internal */
   static async create(host: WorkerHost, opts: PoolOptions): Promise<ModelPool> {
+    checkWorkerOptions(opts, 'createPool', POOL_OPTIONS);
     const n = opts.workers ?? host.concurrency();
     if (!Number.isInteger(n) || n < 1) throw new SeqLayersError('BAD_ARGUMENT', `createPool: expected workers to be a positive integer, got ${show(n)}`);
-    checkWorkerOptions(opts, 'createPool');
     const module = await kernelsFor(opts);
     // Its own copies of what replacement workers are started from, whatever the caller then
     // does with its config, weights (another checkpoint loaded into the array, or the array
@@ -910,16 +928,40 @@ function blockConstants(c: PushOptions['constants'], blocks: number): (WireConst
 }
 
 
+// The options each call takes (Records: an option added to the type must be added here).
+const WORKER_OPTIONS = Object.keys({
+  config: 1, inputShape: 1, inputDtype: 1, weights: 1, weightNaming: 1, seed: 1, module: 1, build: 1, maxMemoryBytes: 1, layerModules: 1, constants: 1,
+} satisfies Record<keyof WorkerOptions, 1>);
+const POOL_OPTIONS = [...WORKER_OPTIONS, 'workers' satisfies keyof PoolOptions];
+const OPEN_OPTIONS = Object.keys({ batch: 1, snapshot: 1, maxInFlight: 1, snapshotEvery: 1, onFailure: 1, constants: 1 } satisfies Record<keyof OpenOptions, 1>);
+const PUSH_OPTIONS = Object.keys({ constants: 1 } satisfies Record<keyof PushOptions, 1>);
+
+/** BAD_ARGUMENT for an option `what` does not take (a misspelt one would otherwise be ignored). */
+function checkOptionNames(opts: object, what: string, allowed: string[]): void {
+  const unknown = Object.keys(opts).find((k) => !allowed.includes(k));
+  if (unknown === undefined) return;
+  const hint = closest(unknown, allowed);
+  throw new SeqLayersError('BAD_ARGUMENT', `${what}: unknown option ${show(unknown)}${hint ? ` (did you mean ${show(hint)}?)` : ''}; the options are ${allowed.join(', ')}`);
+}
+
 /**
- * What must hold before options cross to a worker: the config as plain data (a function, such
- * as a Lambda's, cannot be posted) and the weights as bytes whose buffer is still here (start
+ * What must hold before options cross to a worker, checked before any worker starts: only
+ * options `what` takes, an input shape, the config as plain data (a function, such as a
+ * Lambda's, cannot be posted) and the weights as bytes whose buffer is still here (start
  * transfers it, so a second start with the same array would post an empty buffer).
  */
-function checkWorkerOptions(opts: WorkerOptions, what: string): void {
-  const fn = findFunction(opts?.config, 'config');
+function checkWorkerOptions(opts: WorkerOptions, what: string, allowed: string[]): void {
+  if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected options as an object, got ${show(opts)}`);
+  checkOptionNames(opts, what, allowed);
+  if (!isChannelShape(opts.inputShape)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected inputShape to be a list of positive integers, got ${show(opts.inputShape)}`);
+  const modules = opts.layerModules;
+  if (modules !== undefined && !(Array.isArray(modules) && modules.every((m) => typeof m === 'string'))) {
+    throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected layerModules to be a list of module URLs (strings), got ${show(modules)}`);
+  }
+  const fn = findFunction(opts.config, 'config');
   if (fn) throw new SeqLayersError('BAD_CONFIG', `${what}: ${fn} is a function, which cannot cross to a worker (a Lambda layer runs only in the thread that built it)`);
-  if (opts?.constants !== undefined) constantsToWire(opts.constants, what);
-  const w = opts?.weights;
+  if (opts.constants !== undefined) constantsToWire(opts.constants, what);
+  const w = opts.weights;
   if (w === undefined) return;
   if (!(w instanceof Uint8Array)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected weights as the Uint8Array of a .safetensors file, got ${show(w)}`);
   if (w.buffer.byteLength === 0) {
@@ -940,7 +982,7 @@ function findFunction(v: unknown, path: string, depth = 0): string | null {
 
 /** Starts one worker running the model (the weights' buffer is transferred). */
 export async function startWorkerOn(host: WorkerHost, opts: WorkerOptions): Promise<ModelWorker> {
-  checkWorkerOptions(opts, 'startWorker');
+  checkWorkerOptions(opts, 'startWorker', WORKER_OPTIONS);
   const module = await kernelsFor(opts);
   return ModelWorker.start(host, { ...opts, module });
 }

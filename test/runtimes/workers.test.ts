@@ -128,6 +128,34 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     await expectCode(worker.open(), 'CLOSED');
   });
 
+  it('refuses options without an input shape or with bad layerModules before any thread starts (found in review)', async () => {
+    const { config, inputShape } = testModel(sl);
+    const baseline = threads();
+    // The shape was spread after the worker started: an uncoded TypeError, then the orphaned
+    // worker's exit rejected an unwatched promise and ended the process.
+    await expectCode(W.startWorker({ config } as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] startWorker: expected inputShape to be a list of positive integers, got undefined$/);
+    await expectCode(W.createPool({ config, workers: 1 } as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] createPool: expected inputShape to be a list of positive integers, got undefined$/);
+    await expectCode(W.startWorker({ config, inputShape: '8' as never }), 'BAD_ARGUMENT', /inputShape .* got "8"$/);
+    await expectCode(W.startWorker({ config, inputShape, layerModules: 5 as never }), 'BAD_ARGUMENT', /expected layerModules to be a list of module URLs \(strings\), got 5$/);
+    await expectCode(W.startWorker({ config, inputShape, layerModules: 'file:///x.js' as never }), 'BAD_ARGUMENT', /layerModules/);
+    await expectCode(W.createPool(null as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] createPool: expected options as an object, got null$/);
+    expect(threads(), 'no worker was started').toBe(baseline);
+  });
+
+  it('refuses unknown option names, naming the options (found in review)', async () => {
+    const { config, inputShape, weights } = testModel(sl);
+    await expectCode(W.startWorker({ config, inputShape, maxMemory: 1 } as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] startWorker: unknown option "maxMemory"; the options are config, inputShape, .*, constants$/);
+    await expectCode(W.createPool({ config, inputShape, worker: 1 } as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] createPool: unknown option "worker" \(did you mean "workers"\?\); the options are .*, workers$/);
+    const worker = await W.startWorker({ config, inputShape, weights });
+    await expectCode(worker.open({ maxInflight: 1 } as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] open: unknown option "maxInflight" \(did you mean "maxInFlight"\?\); the options are batch, snapshot, maxInFlight, snapshotEvery, onFailure, constants$/);
+    const s = await worker.open();
+    const x = sl.randomSequence([1, 4, 8], { randomLengths: false });
+    await expectCode(s.process(x, { constant: {} } as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] push: unknown option "constant" \(did you mean "constants"\?\); the options are constants$/);
+    await expectCode(s.push(x, 5 as never), 'BAD_ARGUMENT', /push: expected options as an object, got 5$/);
+    expect((await s.process(x, {})).shape, 'the stream goes on').toEqual([1, 4, 4]);
+    await worker.close();
+  });
+
   it('refuses a block whose buffer was transferred away with BAD_INPUT, before the worker sees it', async () => {
     const { config, inputShape, weights } = testModel(sl);
     const detached = () => {
