@@ -20,7 +20,7 @@ export interface InitOptions {
    * relaxed-SIMD build where WebAssembly.validate accepts relaxed SIMD, else the SIMD build.
    */
   build?: 'auto' | KernelBuild;
-  /** Upper bound on this runtime's WebAssembly memory, in bytes (default 1 GiB, at most 2 GiB). */
+  /** Upper bound on this runtime's WebAssembly memory, in bytes (default 1 GiB, at most 2 GiB, at least the kernels' initial memory). */
   maxMemoryBytes?: number;
 }
 
@@ -124,6 +124,12 @@ export class Runtime {
     }
     this.k = instance.exports as unknown as Kernels;
     this.memory = this.k.memory;
+    if (this.memory.buffer.byteLength > maxMemoryBytes) {
+      throw new SeqLayersError(
+        'BAD_ARGUMENT',
+        `maxMemoryBytes must be at least the kernels' initial memory of ${this.memory.buffer.byteLength} bytes, got ${maxMemoryBytes}`,
+      );
+    }
     this.build = this.k.relaxed_build() ? 'relaxed' : 'simd';
     this.heap = new Heap(this.memory, this.k.heap_base(), maxMemoryBytes);
     this.arena = new Arena(this.heap);

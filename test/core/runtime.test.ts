@@ -133,4 +133,12 @@ describe('runtime', () => {
     }
     expect(sl.getRuntime()).toBe(running);
   });
+
+  it('refuses a budget below the kernels\' initial memory, naming it (found in review)', async () => {
+    const initial = (await sl.createRuntime()).memory.buffer.byteLength;
+    const e = await codedRejection(sl.createRuntime({ maxMemoryBytes: 1000 }));
+    expect(e.code).toBe('BAD_ARGUMENT');
+    expect(e.message).toBe(`[BAD_ARGUMENT] maxMemoryBytes must be at least the kernels' initial memory of ${initial} bytes, got 1000`);
+    expect((await sl.createRuntime({ maxMemoryBytes: initial })).info().maxMemoryBytes).toBe(initial);
+  });
 });
