@@ -713,7 +713,7 @@ export class Conv1DLayer extends BaseConvLayer {
   private convolveInt8(ctx: RunContext, q8: Q8Weights, batch: number, tIn: number, tOut: number, x: number, bias: number, y: number): void {
     // int8: one row of the product per output step, its window x[t s + j d] for j < k. Without
     // dilation the windows are runs of x, s * in floats apart; with it they are gathered first.
-    const { k, s, d, cin } = this, row = k * cin, f32 = ctx.rt.f32;
+    const { k, s, d, cin } = this, row = k * cin;
     for (let b = 0; b < batch; b++) {
       const xb = x + b * tIn * cin * 4, yb = y + b * tOut * this.filters * 4;
       if (d === 1) {
@@ -721,6 +721,8 @@ export class Conv1DLayer extends BaseConvLayer {
         continue;
       }
       const windows = ctx.alloc(Math.max(1, tOut * row) * 4);
+      // The view is taken after the allocation: growing memory detaches the views taken before.
+      const f32 = ctx.rt.f32;
       for (let t = 0; t < tOut; t++) {
         for (let j = 0; j < k; j++) {
           const from = (xb >> 2) + (t * s + j * d) * cin;

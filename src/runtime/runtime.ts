@@ -20,7 +20,7 @@ export interface InitOptions {
    * relaxed-SIMD build where WebAssembly.validate accepts relaxed SIMD, else the SIMD build.
    */
   build?: 'auto' | KernelBuild;
-  /** Upper bound on this runtime's WebAssembly memory, in bytes (default 1 GiB, at most 2 GiB). */
+  /** Upper bound on this runtime's WebAssembly memory, in bytes (default 1 GiB, at most 2 GiB, at least the kernels' initial memory). */
   maxMemoryBytes?: number;
 }
 
@@ -124,6 +124,12 @@ export class Runtime {
     }
     this.k = instance.exports as unknown as Kernels;
     this.memory = this.k.memory;
+    if (this.memory.buffer.byteLength > maxMemoryBytes) {
+      throw new SeqLayersError(
+        'BAD_ARGUMENT',
+        `maxMemoryBytes must be at least the kernels' initial memory of ${this.memory.buffer.byteLength} bytes, got ${maxMemoryBytes}`,
+      );
+    }
     this.build = this.k.relaxed_build() ? 'relaxed' : 'simd';
     this.heap = new Heap(this.memory, this.k.heap_base(), maxMemoryBytes);
     this.arena = new Arena(this.heap);
@@ -224,30 +230,49 @@ export async function createRuntime(opts: InitOptions = {}): Promise<Runtime> {
  * call without `module` or `bytes` returns its info and changes nothing; one asking for another
  * `build` or `maxMemoryBytes` than what runs is a BAD_ARGUMENT error naming both (the running
  * runtime stays). Pass `module` or `bytes` again to replace the runtime (models already built
- * keep theirs), or use createRuntime() for a second runtime with other options.
+ * keep theirs), or use createRuntime() for a second runtime with other options. Calls made while
+ * one is in flight behave as if made after it.
  */
-export async function init(opts: InitOptions = {}): Promise<RuntimeInfo> {
+export function init(opts: InitOptions = {}): Promise<RuntimeInfo> {
+  return initWith(opts, (build) => compile({ build }));
+}
+
+/** The init() calls in flight, in order: each starts when the one before it has settled. */
+let initializing: Promise<unknown> = Promise.resolve();
+
+/** init, with `find` giving the kernel module of a build when neither `module` nor `bytes` is passed. */
+async function initWith(opts: InitOptions, find: (build: InitOptions['build']) => WebAssembly.Module | Promise<WebAssembly.Module>): Promise<RuntimeInfo> {
   checkOptions(opts, 'init', INIT_OPTIONS);
-  if (current && !opts.module && !opts.bytes) {
-    const info = current.info();
-    const build = opts.build === undefined || opts.build === 'auto' ? info.build : opts.build;
-    const budget = opts.maxMemoryBytes ?? info.maxMemoryBytes;
-    if (build !== info.build || budget !== info.maxMemoryBytes) {
-      throw new SeqLayersError(
-        'BAD_ARGUMENT',
-        `init: a runtime already runs the ${info.build} build with maxMemoryBytes ${info.maxMemoryBytes}, got ${show({ build: opts.build, maxMemoryBytes: opts.maxMemoryBytes })}; ` +
-          'pass module or bytes to replace it, or use createRuntime() for a second runtime',
-      );
-    }
-    return info;
+  const run = initializing.then(async () => {
+    if (current && !opts.module && !opts.bytes) return runningInfo('init', opts);
+    current = new Runtime(opts.module ?? (await (opts.bytes ? compile(opts) : find(opts.build))), opts.maxMemoryBytes);
+    return current.info();
+  });
+  initializing = run.catch(() => undefined);
+  return run;
+}
+
+/**
+ * The running runtime's info for a later init that passes no module: BAD_ARGUMENT naming both
+ * when `opts` asks for another build or budget than what runs.
+ */
+function runningInfo(what: string, opts: Pick<InitOptions, 'build' | 'maxMemoryBytes'>): RuntimeInfo {
+  const info = current!.info();
+  const build = opts.build === undefined || opts.build === 'auto' ? info.build : opts.build;
+  const budget = opts.maxMemoryBytes ?? info.maxMemoryBytes;
+  if (build !== info.build || budget !== info.maxMemoryBytes) {
+    throw new SeqLayersError(
+      'BAD_ARGUMENT',
+      `${what}: a runtime already runs the ${info.build} build with maxMemoryBytes ${info.maxMemoryBytes}, got ${show({ build: opts.build, maxMemoryBytes: opts.maxMemoryBytes })}; ` +
+        'pass module or bytes to replace it, or use createRuntime() for a second runtime',
+    );
   }
-  current = await createRuntime(opts);
-  return current.info();
+  return info;
 }
 
 /**
  * Synchronous init from a compiled module, for AudioWorklet processors. `module` is required
- * here; the workerd and deno entries supply their own (their initSync takes maxMemoryBytes only).
+ * here; the workerd and deno entries supply their own (their initSync needs maxMemoryBytes at most).
  */
 export function initSync(opts: { module?: WebAssembly.Module; maxMemoryBytes?: number }): RuntimeInfo {
   checkOptions(opts, 'initSync', ['module', 'maxMemoryBytes']);
@@ -264,14 +289,19 @@ export function getRuntime(): Runtime {
 
 /**
  * init and initSync for hosts that import both kernel builds as compiled modules (the
- * `workerd` and `deno` entries): each picks the relaxed build where this host validates it.
+ * `workerd` and `deno` entries): each picks the relaxed build where this host validates it,
+ * and both are idempotent as the main entry's init.
  */
 export function initFromModules(simd: WebAssembly.Module, relaxed: WebAssembly.Module) {
-  const module = () => (relaxedSimdSupported() ? relaxed : simd);
+  const find = (build: InitOptions['build']) => (chooseBuild(build) === 'relaxed' ? relaxed : simd);
   return {
     /** Loads the imported kernels (options as the main entry's init). */
-    init: (opts: InitOptions = {}) => init({ module: module(), ...opts }),
-    /** init() without a promise, e.g. for a Worker's global scope (options: maxMemoryBytes). */
-    initSync: (opts: { maxMemoryBytes?: number } = {}) => initSync({ module: module(), ...opts }),
+    init: (opts: InitOptions = {}) => initWith(opts, find),
+    /** init() without a promise, e.g. for a Worker's global scope (options: maxMemoryBytes, or module to replace the runtime). */
+    initSync: (opts: { module?: WebAssembly.Module; maxMemoryBytes?: number } = {}): RuntimeInfo => {
+      checkOptions(opts, 'initSync', ['module', 'maxMemoryBytes']);
+      if (current && !opts.module) return runningInfo('initSync', opts);
+      return initSync({ ...opts, module: opts.module ?? find('auto') });
+    },
   };
 }

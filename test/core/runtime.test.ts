@@ -133,4 +133,24 @@ describe('runtime', () => {
     }
     expect(sl.getRuntime()).toBe(running);
   });
+
+  it('an init() made while another is in flight behaves as if made after it (found in review)', async () => {
+    const bytes = readFileSync(new URL('../../build/kernels.wasm', import.meta.url));
+    const budget = 64 << 20;
+    // The first replaces the runtime; the second shares it, the third asks for another budget.
+    const [replaced, same, other] = await Promise.allSettled([sl.init({ bytes, maxMemoryBytes: budget }), sl.init(), sl.init({ maxMemoryBytes: 1 << 30 })]);
+    expect(replaced).toEqual({ status: 'fulfilled', value: expect.objectContaining({ build: 'simd', maxMemoryBytes: budget }) });
+    expect(same).toEqual(replaced);
+    expect(other.status === 'rejected' && other.reason).toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringContaining(`a runtime already runs the simd build with maxMemoryBytes ${budget}`) });
+    expect(sl.getRuntime().info().maxMemoryBytes).toBe(budget);
+    await sl.init({ module: await sl.compileKernels() }); // back to the default runtime's options
+  });
+
+  it('refuses a budget below the kernels\' initial memory, naming it (found in review)', async () => {
+    const initial = (await sl.createRuntime()).memory.buffer.byteLength;
+    const e = await codedRejection(sl.createRuntime({ maxMemoryBytes: 1000 }));
+    expect(e.code).toBe('BAD_ARGUMENT');
+    expect(e.message).toBe(`[BAD_ARGUMENT] maxMemoryBytes must be at least the kernels' initial memory of ${initial} bytes, got 1000`);
+    expect((await sl.createRuntime({ maxMemoryBytes: initial })).info().maxMemoryBytes).toBe(initial);
+  });
 });

@@ -178,6 +178,23 @@ describe("Conv1D weightStorage 'int8'", () => {
     }
     expect(buildError(sl.Conv1D({ filters: 4, kernelSize: 3, groups: 2, weightStorage: 'int8' }), [4]).message).toMatch(/^\[BAD_CONFIG\] Conv1D at config: weight_storage: "int8" needs groups 1 \(one kernel matrix\), got groups 2; use "float32"$/);
   });
+
+  it('gathers dilated windows right when that grows memory (found in review)', async () => {
+    // The gather used a view of memory taken before allocating the windows: growth detached it.
+    const cfg = sl.Conv1D({ filters: 8, kernelSize: 5, dilationRate: 2, padding: 'causal', weightStorage: 'int8' });
+    const ref = randomizeWeights(sl.build(cfg, { inputShape: [8] }));
+    const x = sl.randomSequence([1, 1000, 8], { seed: 3 });
+    const want = ref.layer(x);
+    for (const mode of ['layer', 'step'] as const) {
+      const rt = await sl.createRuntime(); // fresh: the first call grows memory
+      const m = sl.build(cfg, { inputShape: [8], runtime: rt, weights: ref.getWeights() });
+      const before = rt.memory.buffer;
+      const got = mode === 'layer' ? m.layer(x) : m.step(x, m.initialState(1));
+      expect(rt.memory.buffer, mode).not.toBe(before);
+      sl.assertSequencesClose(got, want, mode, 0, 0);
+    }
+    ref.dispose();
+  });
 });
 
 describe('DepthwiseConv1D contract', () => {

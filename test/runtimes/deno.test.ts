@@ -45,7 +45,11 @@ describe('Deno', () => {
       stepped: number[];
       inWorker: number[];
       badInput: { code: string; isSeqLayersError: boolean };
+      info: object;
+      again: { info: object; syncInfo: object; same: boolean; otherBudget: string };
     };
+    // A later init() or initSync() changes nothing and one asking for another budget is refused (found in review).
+    expect(out.again).toEqual({ info: out.info, syncInfo: out.info, same: true, otherBudget: 'BAD_ARGUMENT' });
     const model = sl.build(config, { inputShape, seed: 7 });
     const expected = model.layer(sl.randomSequence([1, 96, ...inputShape], { randomLengths: false, seed: 12 })).values;
     const err = (got: number[]) => got.reduce((m, v, i) => Math.max(m, Math.abs(v - expected[i]!)), 0);

@@ -17,6 +17,7 @@ const MiB = 1024 * 1024;
 let sl: Awaited<ReturnType<typeof loadDist>>;
 let dir: string;
 let port: number;
+let checkPort: number;
 let proc: ChildProcess | null = null;
 let log = '';
 
@@ -32,25 +33,43 @@ function filesUnder(dir: string, ext: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? filesUnder(join(dir, e.name), ext) : e.name.endsWith(ext) ? [join(dir, e.name)] : []));
 }
 
-/** Copies the Worker, the package and the model into `dir` and writes config.capnp. */
+/**
+ * A second Worker, served on `checkPort`: init() and initSync() after the global-scope
+ * initSync() must keep its runtime, and one asking for another budget is refused.
+ */
+const INIT_CHECK = `import * as sl from 'seqlayers';
+const first = sl.initSync({ maxMemoryBytes: 32 * 1024 * 1024 });
+const runtime = sl.getRuntime();
+export default {
+  async fetch() {
+    const again = await sl.init();
+    const sync = sl.initSync();
+    const otherBudget = await sl.init({ maxMemoryBytes: 16 * 1024 * 1024 }).then(() => 'accepted', (e) => e.code);
+    return Response.json({ first, again, sync, same: sl.getRuntime() === runtime, otherBudget });
+  },
+};
+`;
+
+/** Copies the Workers, the package and the model into `dir` and writes config.capnp. */
 function writeWorker() {
   const modules: string[] = [];
-  const add = (name: string, kind: 'esModule' | 'wasm' | 'data', src: string) => {
+  const add = (name: string, kind: 'esModule' | 'wasm' | 'data', src: string, into = modules) => {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     copyFileSync(src, join(dir, name));
-    modules.push(`(name = ${JSON.stringify(name)}, ${kind} = embed ${JSON.stringify(name)})`);
+    into.push(`(name = ${JSON.stringify(name)}, ${kind} = embed ${JSON.stringify(name)})`);
   };
   add('worker.js', 'esModule', join(EXAMPLE, 'worker.js'));
   add('model.js', 'esModule', join(EXAMPLE, 'model.js'));
   modules.push('(name = "weights.safetensors", data = embed "weights.safetensors")');
   // The bare "seqlayers" import resolves to the package's workerd entry.
   writeFileSync(join(dir, 'seqlayers.js'), `export * from "./node_modules/seqlayers/${workerdEntry()}";\n`);
-  modules.push('(name = "seqlayers", esModule = embed "seqlayers.js")');
+  const packageModules = ['(name = "seqlayers", esModule = embed "seqlayers.js")'];
   const pkg = 'node_modules/seqlayers';
   for (const f of [...filesUnder(join(ROOT, 'dist'), '.js').filter((f) => !f.includes('/workers/') && !f.includes('/audio/')), join(ROOT, 'hosts/workerd.js')]) {
-    add(`${pkg}/${relative(ROOT, f)}`, 'esModule', f);
+    add(`${pkg}/${relative(ROOT, f)}`, 'esModule', f, packageModules);
   }
-  for (const f of filesUnder(join(ROOT, 'build'), '.wasm')) add(`${pkg}/${relative(ROOT, f)}`, 'wasm', f);
+  for (const f of filesUnder(join(ROOT, 'build'), '.wasm')) add(`${pkg}/${relative(ROOT, f)}`, 'wasm', f, packageModules);
+  writeFileSync(join(dir, 'init-check.js'), INIT_CHECK);
   mkdirSync(join(dir, 'do-storage'), { recursive: true });
   writeFileSync(
     join(dir, 'config.capnp'),
@@ -58,18 +77,29 @@ function writeWorker() {
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .worker),
+    (name = "init-check", worker = .initCheck),
     (name = "do-storage", disk = (path = ${JSON.stringify(join(dir, 'do-storage'))}, writable = true)),
   ],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
+  sockets = [
+    (name = "http", address = "127.0.0.1:${port}", http = (), service = "main"),
+    (name = "init-check", address = "127.0.0.1:${checkPort}", http = (), service = "init-check"),
+  ],
 );
 const worker :Workerd.Worker = (
   modules = [
-    ${modules.join(',\n    ')}
+    ${[...modules, ...packageModules].join(',\n    ')}
   ],
   compatibilityDate = "2025-09-01",
   durableObjectNamespaces = [(className = "StreamObject", uniqueKey = "seqlayers-runtime-test")],
   durableObjectStorage = (localDisk = "do-storage"),
   bindings = [(name = "STREAMS", durableObjectNamespace = "StreamObject")],
+);
+const initCheck :Workerd.Worker = (
+  modules = [
+    (name = "init-check.js", esModule = embed "init-check.js"),
+    ${packageModules.join(',\n    ')}
+  ],
+  compatibilityDate = "2025-09-01",
 );
 `,
   );
@@ -121,6 +151,7 @@ beforeAll(async () => {
   model = sl.build(config, { inputShape, seed: 11 });
   dir = mkdtempSync(join(tmpdir(), 'seqlayers-workerd-'));
   port = await freePort();
+  checkPort = await freePort();
   writeWorker();
   execFileSync(process.execPath, [join(EXAMPLE, 'make-weights.js'), join(dir, 'weights.safetensors')]);
   await startWorkerd();
@@ -161,6 +192,12 @@ describe('workerd', () => {
     const bad = await fetch(`http://127.0.0.1:${port}/stream/a`, { method: 'POST', body: new Float32Array(5).buffer });
     expect(bad.status).toBe(400);
     expect((await fetch(`http://127.0.0.1:${port}/stream/a`, { method: 'DELETE' })).status).toBe(204);
+  });
+
+  it('init() and initSync() after the first keep its runtime; another budget is refused (found in review)', async () => {
+    const out = (await (await fetch(`http://127.0.0.1:${checkPort}/`)).json()) as Record<string, unknown>;
+    expect(out).toEqual({ first: out.first, again: out.first, sync: out.first, same: true, otherBudget: 'BAD_ARGUMENT' });
+    expect(out.first).toMatchObject({ maxMemoryBytes: 32 * MiB });
   });
 
   it('keeps the model well under the 128 MB isolate limit', async () => {

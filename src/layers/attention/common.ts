@@ -14,7 +14,7 @@ import { f, ref, type Fields } from '../../config.js';
 import { SeqLayersError, show } from '../../errors.js';
 import { lcm } from '../../fraction.js';
 import { lecunNormal, zeros } from '../../initializers.js';
-import type { Constants, Derived, Initializer, Layer, Param, RunContext, StateBuffer, StateSpec } from '../../layer.js';
+import { product, stateElementBytes, type Constants, type Derived, type Initializer, type Layer, type Param, type RunContext, type StateBuffer, type StateSpec } from '../../layer.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { Sequence } from '../../sequence.js';
 import { Q8Weights, type WeightStorage } from '../weight-storage.js';
@@ -441,25 +441,28 @@ export class KvCache {
           `raise max_cache_steps, bound max_past_horizon, or start a new state (this one is unchanged)`,
       );
     }
-    let grown = c;
+    // From 1 at least: a restored cache may hold no step at all.
+    let grown = Math.max(1, c);
     while (grown < need) grown *= 2;
     grown = Math.min(grown, this.maxCacheSteps);
     const { rt } = ctx;
     const batch = bufs[0]!.shape[0]!;
     const { kvSeg, kvPos } = this.ids;
     const ring = [0, 1, 2, kvSeg, kvPos].filter((i) => i >= 0).map((i) => bufs[i]!);
+    // Bytes of one item's step, from the shape (not bytes / c, which a zero capacity leaves undefined).
+    const rowBytes = (b: StateBuffer) => product(b.shape.slice(2)) * stateElementBytes(b.dtype);
     const ptrs: number[] = [];
     try {
-      for (const b of ring) ptrs.push(rt.heap.alloc((b.bytes / c) * grown, `state ${b.name} of ${this.layer.type} at ${this.layer.where}`));
+      for (const b of ring) ptrs.push(rt.heap.alloc(batch * grown * rowBytes(b), `state ${b.name} of ${this.layer.type} at ${this.layer.where}`));
     } catch (e) {
       for (const p of ptrs) rt.heap.release(p);
       throw e;
     }
     // Nothing was ever evicted, so the slot of step t is t: the old slots go to the start.
     ring.forEach((b, i) => {
-      const rowBytes = b.bytes / (batch * c), bytes = (b.bytes / c) * grown;
+      const bytes = batch * grown * rowBytes(b);
       rt.k.mem_fill(ptrs[i]!, 0, bytes);
-      rt.k.seq_place_time(batch, c, grown, 0, rowBytes, b.ptr, ptrs[i]!);
+      rt.k.seq_place_time(batch, c, grown, 0, rowBytes(b), b.ptr, ptrs[i]!);
       rt.heap.release(b.ptr);
       Object.assign(b, { ptr: ptrs[i]!, shape: [batch, grown, ...b.shape.slice(2)], bytes });
     });

@@ -6,6 +6,10 @@ import { startWorker } from 'seqlayers/workers';
 
 const { config, inputShape, seed, frames, block } = JSON.parse(Deno.args[0]);
 const info = await sl.init();
+// init() is idempotent on this entry too: the same runtime, and another budget is refused.
+const runtime = sl.getRuntime();
+const again = { info: await sl.init(), syncInfo: sl.initSync(), same: sl.getRuntime() === runtime };
+again.otherBudget = await sl.init({ maxMemoryBytes: info.maxMemoryBytes / 2 }).then(() => 'accepted', (e) => e.code);
 const model = sl.build(config, { inputShape, seed });
 const x = sl.randomSequence([1, frames, ...inputShape], { randomLengths: false, seed: 12 });
 const blocks = [];
@@ -21,4 +25,4 @@ let badInput = null;
 await stream.process(sl.randomSequence([1, block, inputShape[0] + 1])).catch((e) => (badInput = { code: e.code, isSeqLayersError: e instanceof sl.SeqLayersError }));
 await worker.close();
 
-console.log(JSON.stringify({ build: info.build, deno: Deno.version.deno, stepped: [...stepped.values], inWorker: [...inWorker.values], badInput }));
+console.log(JSON.stringify({ info, again, build: info.build, deno: Deno.version.deno, stepped: [...stepped.values], inWorker: [...inWorker.values], badInput }));
