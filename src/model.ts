@@ -230,22 +230,24 @@ export class Model {
       throw e;
     }
     for (const v of views) v.ptr = v.viewOf!.param.ptr + 4 * v.viewOf!.offset;
-    if (weights) {
-      try {
-        this.loadWeights(weights, { naming });
-      } catch (e) {
-        for (const ptr of allocated) heap.release(ptr);
-        this.disposed = true;
-        throw e;
+    // A failed build frees what it took: weights that do not check, or a prepare() refused
+    // (scratch over the memory budget).
+    try {
+      if (weights) {
+        this.readWeights(weights, false, naming ?? 'seqlayers').forEach((values, i) => this.rt.f32.set(values, params[i]!.ptr >> 2));
+      } else {
+        for (const p of params) {
+          const values = new Float32Array(p.size);
+          p.init(values, seededRandom(hashString(`${seed}:${p.path}`)));
+          this.rt.f32.set(values, p.ptr >> 2);
+        }
       }
-      return;
+      for (const l of this.layers) l.prepare();
+    } catch (e) {
+      for (const ptr of allocated) heap.release(ptr);
+      this.disposed = true;
+      throw e;
     }
-    for (const p of params) {
-      const values = new Float32Array(p.size);
-      p.init(values, seededRandom(hashString(`${seed}:${p.path}`)));
-      this.rt.f32.set(values, p.ptr >> 2);
-    }
-    for (const l of this.layers) l.prepare();
   }
 
   private live(): void {
@@ -443,7 +445,7 @@ export class Model {
         y = this.root.runStep(xw, ctx);
       } catch (e) {
         // Some layers may have advanced and others not: refuse the state from now on.
-        state.interrupted = e instanceof Error ? e.message : String(e);
+        state.interrupt(e instanceof Error ? e.message : String(e));
         throw e;
       }
       const want = this.root.outputRatio.floorMul(x.time);
@@ -477,11 +479,28 @@ export class Model {
    * Sets parameters from named tensors (e.g. readSafetensors(bytes).tensors), named as `naming`
    * says (default 'seqlayers'; 'flax' for the reference's parameter tree, see WeightNaming).
    * Strict: every parameter must be present with its exact shape, and unknown names are errors
-   * unless `allowExtra`. Nothing is written unless everything checks.
+   * unless `allowExtra`. Nothing is written unless everything checks, and a layer refused the
+   * memory to pack the new weights (MEMORY_BUDGET) puts the previous ones back.
    */
   loadWeights(tensors: WeightsSource, opts: { allowExtra?: boolean; naming?: WeightNaming } = {}): void {
     this.live();
-    const naming = checkNaming(opts.naming, 'loadWeights');
+    const values = this.readWeights(tensors, Boolean(opts.allowExtra), checkNaming(opts.naming, 'loadWeights'));
+    // prepare() may be refused (scratch over the memory budget) after some layers packed the new
+    // parameters: then the previous parameters and everything derived from them come back.
+    const params = this.params();
+    const buffers = [...params.map((p) => ({ ptr: p.ptr, bytes: p.size * 4 })), ...this.layers.flatMap((l) => l.derived)];
+    const previous = buffers.map((b) => this.rt.u8.slice(b.ptr, b.ptr + b.bytes));
+    try {
+      params.forEach((p, i) => this.rt.f32.set(values[i]!, p.ptr >> 2));
+      for (const l of this.layers) l.prepare();
+    } catch (e) {
+      buffers.forEach((b, i) => this.rt.u8.set(previous[i]!, b.ptr));
+      throw e;
+    }
+  }
+
+  /** The parameters' values from named tensors, in params() order, once every check passed (loadWeights). */
+  private readWeights(tensors: WeightsSource, allowExtra: boolean, naming: WeightNaming): Float32Array[] {
     if (typeof tensors !== 'object' || tensors === null || ArrayBuffer.isView(tensors) || tensors instanceof ArrayBuffer) {
       const bytes = typeof tensors === 'object' && tensors !== null ? ': read the bytes of a .safetensors file with readSafetensors(bytes) first' : '';
       throw new SeqLayersError('BAD_WEIGHTS', `loadWeights: expected named tensors (a Map or record of {dtype, shape, data}, or readSafetensors' result), got ${show(tensors)}${bytes}`);
@@ -501,10 +520,10 @@ export class Model {
     }
     const known = new Set(params.map(name));
     const extra = [...map.keys()].filter((k) => !known.has(k));
-    if (extra.length && !opts.allowExtra) {
+    if (extra.length && !allowExtra) {
       throw new SeqLayersError('BAD_WEIGHTS', `unexpected tensors ${show(extra.slice(0, 8))}${extra.length > 8 ? ` and ${extra.length - 8} more` : ''} (pass { allowExtra: true } to ignore them)`);
     }
-    const values = params.map((p) => {
+    return params.map((p) => {
       const t = map.get(name(p))!;
       if (!t || !Array.isArray(t.shape) || !sameShape(t.shape, p.shape)) {
         throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected shape ${show(p.shape)}, got ${show(t?.shape)}`);
@@ -520,8 +539,6 @@ export class Model {
       if (v.length !== p.size) throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected ${p.size} values, got ${v.length}`);
       return v;
     });
-    params.forEach((p, i) => this.rt.f32.set(values[i]!, p.ptr >> 2));
-    for (const l of this.layers) l.prepare();
   }
 
   /** Copies of every parameter as F32 tensors keyed by path, or by flax path with naming 'flax' (for writeSafetensors). */
@@ -539,9 +556,15 @@ export class Model {
     return decodeState(this, bytes);
   }
 
-  /** Frees the parameters. States of this model can no longer step. */
+  /**
+   * Frees the parameters. States of this model can no longer step. Refused (BAD_ARGUMENT)
+   * during a call on the model, e.g. from a Lambda's function: the call still uses them.
+   */
   dispose(): void {
     if (this.disposed) return;
+    if (this.busy) {
+      throw new SeqLayersError('BAD_ARGUMENT', "dispose: this model is in the middle of a call (a Lambda's function disposing its own model?); dispose it after the call returns");
+    }
     this.disposed = true;
     for (const p of this.params()) this.rt.heap.release(p.ptr);
     for (const d of this.layers.flatMap((l) => l.derived)) this.rt.heap.release(d.ptr);
@@ -549,6 +572,11 @@ export class Model {
 
   get isDisposed(): boolean {
     return this.disposed;
+  }
+
+  /** Whether a step on `state` is running now (State.dispose refuses then). */
+  isStepping(state: State): boolean {
+    return this.busy && this.ctx.state === state;
   }
 }
 
@@ -571,19 +599,33 @@ const NO_RESULT = { output: null as unknown as Sequence, emits: EMPTY as Record<
 
 /** A model's streaming state: conv buffers, caches, recurrent states, in WebAssembly memory. */
 export class State {
-  disposed = false;
-  /**
-   * The message of an error that escaped a step after its layers had begun writing (a Lambda
-   * that threw, scratch memory over the budget): some layers advanced and others did not, so
-   * the state refuses every further use. null while intact.
-   */
-  interrupted: string | null = null;
+  private released = false;
+  private interruption: string | null = null;
   constructor(
     readonly model: Model,
     readonly batch: number,
     /** Buffers per layer, indexed by the layer's slot. */
     readonly slots: StateBuffer[][],
   ) {}
+
+  /** Whether dispose() freed the buffers. */
+  get disposed(): boolean {
+    return this.released;
+  }
+
+  /**
+   * The message of an error that escaped a step after its layers had begun writing (a Lambda
+   * that threw, scratch memory over the budget): some layers advanced and others did not, so
+   * the state refuses every further use. null while intact.
+   */
+  get interrupted(): string | null {
+    return this.interruption;
+  }
+
+  /** @internal Marks the state interrupted by an error that escaped a step (see `interrupted`). */
+  interrupt(message: string): void {
+    this.interruption = message;
+  }
 
   private live(what: string): void {
     if (this.disposed) throw new SeqLayersError('DISPOSED', 'this state was disposed');
@@ -593,10 +635,10 @@ export class State {
 
   /** BAD_STATE when an error interrupted a step on this state (see `interrupted`). */
   checkIntact(what: string): void {
-    if (this.interrupted !== null) {
+    if (this.interruption !== null) {
       throw new SeqLayersError(
         'BAD_STATE',
-        `${what}: an error interrupted an earlier step on this state (${this.interrupted}), so its layers may be at different steps; ` +
+        `${what}: an error interrupted an earlier step on this state (${this.interruption}), so its layers may be at different steps; ` +
           'continue from a snapshot taken before it (restoreState) or from a new state (initialState)',
       );
     }
@@ -623,11 +665,16 @@ export class State {
 
   /**
    * Returns the buffers to the allocator (also after the model was disposed: they belong to the
-   * runtime's heap, not to the model). Using the state afterwards is a DISPOSED error.
+   * runtime's heap, not to the model). Using the state afterwards is a DISPOSED error. Refused
+   * (BAD_ARGUMENT) during a step on the state, e.g. from a Lambda's function: the step still
+   * writes them.
    */
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
+    if (this.released) return;
+    if (this.model.isStepping(this)) {
+      throw new SeqLayersError('BAD_ARGUMENT', "dispose: a step on this state is running (a Lambda's function disposing the state it steps?); dispose it after the step returns");
+    }
+    this.released = true;
     releaseStates(this.model.rt, this.slots);
   }
 
