@@ -525,8 +525,11 @@ export class Model {
     }
     return params.map((p) => {
       const t = map.get(name(p))!;
-      if (!t || !Array.isArray(t.shape) || !sameShape(t.shape, p.shape)) {
-        throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected shape ${show(p.shape)}, got ${show(t?.shape)}`);
+      if (typeof t !== 'object' || t === null || ArrayBuffer.isView(t) || Array.isArray(t)) {
+        throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected a tensor { dtype, shape, data }, got ${show(t)}`);
+      }
+      if (!Array.isArray(t.shape) || !sameShape(t.shape, p.shape)) {
+        throw new SeqLayersError('BAD_WEIGHTS', `parameter ${show(p.path)}: expected shape ${show(p.shape)}, got ${show(t.shape)}`);
       }
       const dataType = FLOAT_DATA[t.dtype as keyof typeof FLOAT_DATA];
       if (!dataType) {
@@ -783,9 +786,13 @@ function decodeState(model: Model, input: Uint8Array | ArrayBuffer): State {
       if (!sameShape(shape, buf.shape)) {
         // A growable buffer (a grown KV cache) comes back at its snapshot shape; only its time
         // axis (axis 1) may differ, and every growable buffer of the layer must agree on it, so
-        // the layer's kernels see a consistent cache.
+        // the layer's kernels see a consistent cache. Buffers only grow, so none is shorter than
+        // in a new state (a KV cache of length 0 would never grow: it doubles).
         if (!buf.growable || shape.length !== buf.shape.length || shape.some((d, k) => k !== 1 && d !== buf.shape[k])) {
           throw bad(`buffer ${show(name)}: expected shape ${show(buf.shape)}, got ${show(shape)}`);
+        }
+        if (shape[1]! < buf.shape[1]!) {
+          throw bad(`buffer ${show(name)}: expected a length (axis 1) of at least ${buf.shape[1]}, its length in a new state (it only grows), got ${show(shape)}`);
         }
         const ptr = model.rt.heap.alloc(n, `state ${name}`);
         model.rt.heap.release(buf.ptr);
@@ -800,6 +807,7 @@ function decodeState(model: Model, input: Uint8Array | ArrayBuffer): State {
       mem().set(bytes.subarray(p, p + n), buf.ptr);
       p += n + ((4 - (n % 4)) % 4);
     }
+    if (p !== bytes.length - 4) throw bad(`expected the checksum right after the last buffer (byte ${p}), got ${bytes.length - 4 - p} more bytes before it`);
     for (const bufs of state.slots) {
       const lengths = new Set(bufs.filter((b) => b.growable).map((b) => b.shape[1]));
       if (lengths.size > 1) throw bad(`the growable buffers ${show(bufs.filter((b) => b.growable).map((b) => b.name))} disagree on their length: ${show([...lengths])}`);

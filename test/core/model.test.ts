@@ -161,6 +161,49 @@ describe('State', () => {
     dv.setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
     expect(error(() => m.restoreState(bytes)).message).toMatch(/\[BAD_SNAPSHOT\].*"step" holds -5, below its smallest valid value 0/);
   });
+
+  it('refuses a crafted snapshot (valid checksum) whose KV cache is shorter than a new one, e.g. empty (found in review: the next step looped forever)', () => {
+    // Four steps of cache at most: a new state's cache holds all four, so the snapshot with an
+    // empty cache is still longer than a new state's bytes.
+    const m = sl.build(sl.DotProductSelfAttention({ numHeads: 1, unitsPerHead: 1, maxPastHorizon: -1, maxCacheSteps: 4 }), { inputShape: [1] });
+    const s = m.initialState(1);
+    expect(s.slots.flat().filter((b) => b.growable).map((b) => b.shape[1])).toEqual([4, 4, 4]);
+    for (const length of [0, 2]) {
+      const bufs = s.slots.flatMap((bs, slot) => bs.map((b) => ({ slot, b, shape: b.growable ? b.shape.map((d, k) => (k === 1 ? length : d)) : [...b.shape] })));
+      const fields: number[] = [0x54534c53, 1, m.fingerprint, 1, bufs.length];
+      const parts: Uint8Array[] = [];
+      const flush = () => (parts.push(new Uint8Array(Uint32Array.from(fields).buffer)), (fields.length = 0));
+      for (const { slot, b, shape } of bufs) {
+        fields.push(slot, ['float32', 'int32', 'uint8'].indexOf(b.dtype), b.name.length);
+        flush();
+        parts.push(new Uint8Array(Uint16Array.from(b.name, (c) => c.charCodeAt(0)).buffer));
+        fields.push(shape.length, ...shape);
+        flush();
+        const n = shape.reduce((a, d) => a * d, 1) * (b.dtype === 'uint8' ? 1 : 4);
+        parts.push(new Uint8Array(n + ((4 - (n % 4)) % 4)));
+      }
+      flush();
+      const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0) + 4);
+      parts.reduce((at, p) => (bytes.set(p, at), at + p.length), 0);
+      new DataView(bytes.buffer).setUint32(bytes.length - 4, crc32(bytes.subarray(0, bytes.length - 4)), true);
+      expect(error(() => m.restoreState(bytes)).message).toMatch(
+        new RegExp(`\\[BAD_SNAPSHOT\\] restoreState: buffer "keys": expected a length \\(axis 1\\) of at least 4, .* got \\[1, ${length}, 1, 1\\]`),
+      );
+    }
+  });
+
+  it('refuses bytes between the last buffer and the checksum (found in review)', () => {
+    const m = sl.build(cfg, { inputShape: [3] });
+    const s = m.initialState(1);
+    m.step(x(1, 2), s);
+    const bytes = s.toBytes();
+    const padded = new Uint8Array(bytes.length + 8);
+    padded.set(bytes.subarray(0, bytes.length - 4));
+    padded.fill(7, bytes.length - 4, bytes.length + 4);
+    new DataView(padded.buffer).setUint32(padded.length - 4, crc32(padded.subarray(0, padded.length - 4)), true);
+    expect(error(() => m.restoreState(padded)).message).toMatch(/\[BAD_SNAPSHOT\] restoreState: expected the checksum right after the last buffer \(byte \d+\), got 8 more bytes before it/);
+    expect(m.restoreState(bytes).toBytes()).toEqual(bytes);
+  });
 });
 
 describe('weights', () => {
