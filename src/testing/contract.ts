@@ -92,9 +92,13 @@ export function stepByStep(model: Model, x: Sequence, chunks: number | readonly 
 
 /**
  * Throws unless a and b agree: masks exactly, values within tolerance at valid steps (NaN where
- * both are NaN agrees, e.g. Log of a negative input in layer() and step() alike).
+ * both are NaN agrees, e.g. Log of a negative input in layer() and step() alike). Of different
+ * lengths they agree when the longer one's extra steps are all invalid.
  */
 export function assertSequencesClose(actual: Sequence, expected: Sequence, what: string, rtol = 1e-5, atol = 1e-5): void {
+  for (const [name, s] of [['actual', actual], ['expected', expected]] as const) {
+    if (!(s instanceof Sequence)) throw new SeqLayersError('BAD_ARGUMENT', `assertSequencesClose: expected ${name} to be a Sequence, got ${show(s)}`);
+  }
   const fail = (msg: string): never => {
     throw new ContractError(`${what}: ${msg}`);
   };
@@ -107,7 +111,11 @@ export function assertSequencesClose(actual: Sequence, expected: Sequence, what:
   const row = a.stepSize * dtypeWidth(a.dtype);
   for (let i = 0; i < a.mask.length; i++) {
     if (a.mask[i] !== e.mask[i]) {
-      fail(`masks differ at batch ${Math.floor(i / t)}, step ${i % t}: got ${a.mask[i]}, expected ${e.mask[i]} (lengths ${actual.time} vs ${expected.time})`);
+      const [b, step] = [Math.floor(i / t), i % t];
+      if (step >= Math.min(actual.time, expected.time)) {
+        fail(`expected ${expected.time} steps, got ${actual.time}, and step ${step} of batch ${b}, past the shorter one's end, is valid (steps there must be invalid)`);
+      }
+      fail(`masks differ at batch ${b}, step ${step}: got ${a.mask[i]}, expected ${e.mask[i]} (lengths ${actual.time} vs ${expected.time})`);
     }
     if (!a.mask[i]) continue;
     for (let j = i * row; j < (i + 1) * row; j++) {

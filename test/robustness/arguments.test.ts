@@ -22,3 +22,22 @@ describe('loadWeights', () => {
     expect(m.getWeights()).toEqual(w);
   });
 });
+
+describe('assertSequencesClose', () => {
+  const S = sl.Sequence;
+  it('refuses what is not a Sequence with BAD_ARGUMENT (found in review: an uncoded TypeError)', () => {
+    const e = error(() => sl.assertSequencesClose([1] as never, S.fromValues([1], [1, 1, 1]), 'x'));
+    expect(e.code).toBe('BAD_ARGUMENT');
+    expect(e.message).toBe('[BAD_ARGUMENT] assertSequencesClose: expected actual to be a Sequence, got [1]');
+    expect(error(() => sl.assertSequencesClose(S.fromValues([1], [1, 1, 1]), null as never, 'x')).message).toMatch(/expected expected to be a Sequence, got null/);
+  });
+
+  it('names the lengths when the longer one has valid steps past the shorter (found in review: "masks differ at step 2")', () => {
+    expect(() => sl.assertSequencesClose(S.fromValues([1, 2], [1, 2, 1]), S.fromValues([1, 2, 3], [1, 3, 1]), 'x')).toThrow(
+      /^x: expected 3 steps, got 2, and step 2 of batch 0, past the shorter one's end, is valid \(steps there must be invalid\)$/,
+    );
+    // Invalid extra steps still agree, and a mask difference within both is named as before.
+    sl.assertSequencesClose(S.fromValues([1, 2], [1, 2, 1]), S.fromLengths([1, 2, 3], [1, 3, 1], [2]), 'x');
+    expect(() => sl.assertSequencesClose(S.fromLengths([1, 2], [1, 2, 1], [1]), S.fromValues([1, 2], [1, 2, 1]), 'x')).toThrow(/masks differ at batch 0, step 1/);
+  });
+});
