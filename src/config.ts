@@ -298,7 +298,7 @@ const MAX_VALUE_DEPTH = 4 * MAX_DEPTH;
 const MAX_VALUE_NODES = 100_000;
 
 /** The option nearest to `name` by edit distance (case and underscores ignored), if close. */
-export function closest(name: string, options: string[]): string | undefined {
+export function closest(name: string, options: readonly string[]): string | undefined {
   const norm = (s: string) => s.toLowerCase().replace(/_/g, '');
   const a = norm(name);
   if (a.length > 64) return undefined; // no name is this long; the distance table would be huge
@@ -322,6 +322,22 @@ function editDistance(a: string, b: string): number {
     }
   }
   return d[a.length]![b.length]!;
+}
+
+/**
+ * Checks an options object at the public API: BAD_ARGUMENT unless `opts` is an object whose own
+ * keys are all `allowed`, naming the first other key, the allowed one it is closest to, and all
+ * of them. Allocates nothing when the keys are right (step() checks its options per call).
+ */
+export function checkOptionKeys(opts: unknown, what: string, allowed: readonly string[]): asserts opts is object {
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected an options object, got ${show(opts)}`);
+  }
+  for (const key in opts) {
+    if (!Object.hasOwn(opts, key) || allowed.includes(key)) continue;
+    const hint = closest(key, allowed);
+    throw new SeqLayersError('BAD_ARGUMENT', `${what}: unknown option ${show(key)}${hint ? ` (did you mean ${show(hint)}?)` : ''}; the options are ${allowed.join(', ')}`);
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 // The public face of a built layer tree: Sequence in and out, checks at the boundary, weights
 // and streaming states. Everything inside runs on WebAssembly-resident tensors.
-import { copyConfig, layerDef, MAX_DIM, normalizeConfig, type LayerConfig } from './config.js';
+import { checkOptionKeys, copyConfig, layerDef, MAX_DIM, normalizeConfig, type LayerConfig } from './config.js';
 import { SeqLayersError, show } from './errors.js';
 import type { Fraction } from './fraction.js';
 import {
@@ -35,6 +35,10 @@ export interface BuildOptions {
   /** Constants whose shapes some layers need at build time (e.g. cross-attention sources). */
   constants?: Constants;
 }
+
+const BUILD_OPTIONS = Object.keys({
+  inputShape: true, inputDtype: true, seed: true, weights: true, weightNaming: true, runtime: true, constants: true,
+} satisfies Record<keyof BuildOptions, true>);
 
 /** Named tensors: a Map or record by parameter path, or what readSafetensors returns. */
 export type WeightsSource = Map<string, Tensor> | Record<string, Tensor> | { tensors: Map<string, Tensor> };
@@ -78,6 +82,9 @@ export interface RunOptions {
   constants?: Constants;
 }
 
+const RUN_OPTIONS = Object.keys({ constants: true } satisfies Record<keyof RunOptions, true>);
+const LOAD_WEIGHTS_OPTIONS = ['allowExtra', 'naming'];
+
 /** Destination buffers for stepInto: sized for exactly one block's output. */
 export interface StepOutput {
   values: Float32Array | Int32Array;
@@ -119,6 +126,7 @@ function buildLayer(config: LayerConfig, rt: Runtime, path: string, flaxPath: st
 
 /** Builds a model from a config (checked and normalised first) for an input channel shape. */
 export function build(config: LayerConfig | object, opts: BuildOptions): Model {
+  if (opts !== undefined) checkOptionKeys(opts, 'build', BUILD_OPTIONS);
   const shape = opts?.inputShape;
   if (!isChannelShape(shape)) {
     throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputShape to be a list of positive integers, got ${show(shape)}`);
@@ -348,6 +356,7 @@ export class Model {
 
   private run(x: Sequence, opts: RunOptions | undefined, emits: Record<string, Sequence> | null) {
     this.checkInput(x, 'layer');
+    if (opts !== undefined) checkOptionKeys(opts, 'layer', RUN_OPTIONS);
     const rt = this.rt;
     this.enter('layer');
     rt.arena.begin();
@@ -369,6 +378,7 @@ export class Model {
   initialState(batch: number, opts?: RunOptions): State {
     this.live();
     if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `initialState: expected a positive integer batch size, got ${show(batch)}`);
+    if (opts !== undefined) checkOptionKeys(opts, 'initialState', RUN_OPTIONS);
     const rt = this.rt;
     this.enter('initialState');
     rt.arena.begin();
@@ -429,6 +439,7 @@ export class Model {
 
   private runStep(x: Sequence, state: State, opts: RunOptions | undefined, emits: Record<string, Sequence> | null, into: StepOutput | null) {
     if (!into) this.checkStep(x, state, 'step');
+    if (opts !== undefined) checkOptionKeys(opts, into ? 'stepInto' : 'step', RUN_OPTIONS);
     const rt = this.rt;
     this.enter(into ? 'stepInto' : 'step');
     rt.arena.begin();
@@ -484,6 +495,7 @@ export class Model {
    */
   loadWeights(tensors: WeightsSource, opts: { allowExtra?: boolean; naming?: WeightNaming } = {}): void {
     this.live();
+    checkOptionKeys(opts, 'loadWeights', LOAD_WEIGHTS_OPTIONS);
     const values = this.readWeights(tensors, Boolean(opts.allowExtra), checkNaming(opts.naming, 'loadWeights'));
     // prepare() may be refused (scratch over the memory budget) after some layers packed the new
     // parameters: then the previous parameters and everything derived from them come back.
@@ -547,6 +559,7 @@ export class Model {
   /** Copies of every parameter as F32 tensors keyed by path, or by flax path with naming 'flax' (for writeSafetensors). */
   getWeights(opts: { naming?: WeightNaming } = {}): Record<string, Tensor> {
     this.live();
+    checkOptionKeys(opts, 'getWeights', ['naming']);
     const naming = checkNaming(opts.naming, 'getWeights');
     const out: Record<string, Tensor> = {};
     for (const p of this.params()) out[nameOf(p, naming)] = { dtype: 'F32', shape: [...p.shape], data: p.view().slice() };

@@ -4,6 +4,7 @@
 // default one; `createRuntime()` makes more (the benchmarks run both builds side by side).
 // Hosts differ in how they can get a module: Node reads the file, browsers fetch its URL, and
 // Cloudflare Workers and AudioWorklets can only take an already compiled WebAssembly.Module.
+import { checkOptionKeys } from '../config.js';
 import { SeqLayersError, show } from '../errors.js';
 import type { Kernels } from './kernels.js';
 import { Arena, DEFAULT_MAX_MEMORY_BYTES, Heap, MAX_MEMORY_BYTES } from './memory.js';
@@ -42,9 +43,7 @@ function checkMaxMemory(maxMemoryBytes: unknown): void {
  */
 function checkOptions(opts: unknown, what: string, allowed: readonly (keyof InitOptions)[]): void {
   const bad = (msg: string) => new SeqLayersError('BAD_ARGUMENT', `${what}: ${msg}`);
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw bad(`expected an options object, got ${show(opts)}`);
-  const unknown = Object.keys(opts).filter((k) => !(allowed as readonly string[]).includes(k));
-  if (unknown.length) throw bad(`unknown option ${show(unknown[0])}; the options are ${allowed.join(', ')}`);
+  checkOptionKeys(opts, what, allowed);
   const o = opts as InitOptions;
   if (o.build !== undefined && !BUILDS.includes(o.build)) throw bad(`expected build "auto", "simd" or "relaxed", got ${show(o.build)}`);
   if (o.maxMemoryBytes !== undefined) checkMaxMemory(o.maxMemoryBytes);

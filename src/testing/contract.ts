@@ -13,6 +13,7 @@
 //     outputs move.
 // Masks are compared exactly; values within |a - b| <= atol + rtol * |b|.
 import type { Constants } from '../layer.js';
+import { checkOptionKeys } from '../config.js';
 import { Model } from '../model.js';
 import { SeqLayersError, show } from '../errors.js';
 import { Sequence, dtypeWidth } from '../sequence.js';
@@ -186,8 +187,14 @@ function invalidToNaN(x: Sequence): Sequence {
   return x.maskInvalid(x.dtype === 'int32' ? 0 : NaN);
 }
 
+const CONTRACT_OPTIONS = Object.keys({
+  x: true, constants: true, padConstants: true, streamConstants: true, rtol: true, atol: true, seed: true, vocab: true,
+  testPaddingInvariance: true, testBatching: true, testReceptiveField: true, receptiveFieldRelaxed: true,
+} satisfies Record<keyof ContractOptions, true>);
+
 export function verifyContract(model: Model, opts: ContractOptions = {}): ContractReport {
   if (!(model instanceof Model)) throw new SeqLayersError('BAD_ARGUMENT', `verifyContract: expected a Model (from build()), got ${show(model)}`);
+  checkOptionKeys(opts, 'verifyContract', CONTRACT_OPTIONS);
   const checks: string[] = [];
   const rtol = opts.rtol ?? 1e-5, atol = opts.atol ?? 1e-5;
   const constants = opts.constants;

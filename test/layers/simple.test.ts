@@ -14,13 +14,13 @@ beforeAll(async () => {
 });
 
 /** Builds `config` for `shape` (channels), optionally randomises weights, runs verifyContract, returns the model's output shape. */
-function contract(config: sl.LayerConfig, shape: number[], opts: sl.ContractOptions & { dtype?: sl.DType; positive?: boolean; random?: number } = {}): readonly number[] {
-  const m = sl.build(config, { inputShape: shape, inputDtype: opts.dtype });
+function contract(config: sl.LayerConfig, shape: number[], { dtype, positive, random, ...opts }: sl.ContractOptions & { dtype?: sl.DType; positive?: boolean; random?: number } = {}): readonly number[] {
+  const m = sl.build(config, { inputShape: shape, inputDtype: dtype });
   try {
     expect([m.blockSize, m.outputRatio.toString(), m.inputLatency, m.outputLatency, m.supportsStep]).toEqual([1, '1', 0, 0, true]);
     expect(m.receptiveField).toEqual([0, 0]);
-    if (opts.random !== undefined) randomizeWeights(m, 1, 0.5, opts.random);
-    const x = opts.positive ? abs(sl.randomSequence([2, 17, ...shape], { seed: 11 })) : opts.x;
+    if (random !== undefined) randomizeWeights(m, 1, 0.5, random);
+    const x = positive ? abs(sl.randomSequence([2, 17, ...shape], { seed: 11 })) : opts.x;
     const report = sl.verifyContract(m, { ...opts, x });
     return report.output.channelShape;
   } finally {
