@@ -298,7 +298,7 @@ const MAX_VALUE_DEPTH = 4 * MAX_DEPTH;
 const MAX_VALUE_NODES = 100_000;
 
 /** The option nearest to `name` by edit distance (case and underscores ignored), if close. */
-export function closest(name: string, options: readonly string[]): string | undefined {
+function closest(name: string, options: readonly string[]): string | undefined {
   const norm = (s: string) => s.toLowerCase().replace(/_/g, '');
   const a = norm(name);
   if (a.length > 64) return undefined; // no name is this long; the distance table would be huge

@@ -3,7 +3,7 @@
 // worker, from their last snapshot, when theirs dies (ModelPool). Host-independent: index.ts
 // (Web Workers, Deno) and node.ts (worker_threads) supply a WorkerHost.
 import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlink';
-import { closest, type LayerConfig } from '../config.js';
+import { checkOptionKeys, type LayerConfig } from '../config.js';
 import { DETACHED, SeqLayersError, show } from '../errors.js';
 import type { Constants } from '../layer.js';
 import { isChannelShape, type WeightNaming } from '../model.js';
@@ -442,7 +442,7 @@ export class ModelStream {
   /** @internal */
   static async open(worker: ModelWorker, owner: StreamOwner | null, opts: OpenOptions): Promise<ModelStream> {
     if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `open: expected options as an object, got ${show(opts)}`);
-    checkOptionNames(opts, 'open', OPEN_OPTIONS);
+    checkOptionKeys(opts, 'open', OPEN_OPTIONS);
     const batch = opts.batch ?? 1;
     if (!Number.isInteger(batch) || batch < 1) throw new SeqLayersError('BAD_ARGUMENT', `open: expected batch to be a positive integer, got ${show(batch)}`);
     const { maxInFlight, snapshotEvery } = opts;
@@ -554,7 +554,7 @@ export class ModelStream {
   private async submit(blocks: Sequence | readonly Sequence[], result: Deferred<Sequence[]> | null, snapshot: boolean, opts?: PushOptions): Promise<Push> {
     if (opts !== undefined) {
       if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `push: expected options as an object, got ${show(opts)}`);
-      checkOptionNames(opts, 'push', PUSH_OPTIONS);
+      checkOptionKeys(opts, 'push', PUSH_OPTIONS);
     }
     const list = Array.isArray(blocks) ? (blocks as readonly Sequence[]) : [blocks as Sequence];
     const bad = list.findIndex((x) => !(x instanceof Sequence));
@@ -936,14 +936,6 @@ const POOL_OPTIONS = [...WORKER_OPTIONS, 'workers' satisfies keyof PoolOptions];
 const OPEN_OPTIONS = Object.keys({ batch: 1, snapshot: 1, maxInFlight: 1, snapshotEvery: 1, onFailure: 1, constants: 1 } satisfies Record<keyof OpenOptions, 1>);
 const PUSH_OPTIONS = Object.keys({ constants: 1 } satisfies Record<keyof PushOptions, 1>);
 
-/** BAD_ARGUMENT for an option `what` does not take (a misspelt one would otherwise be ignored). */
-function checkOptionNames(opts: object, what: string, allowed: string[]): void {
-  const unknown = Object.keys(opts).find((k) => !allowed.includes(k));
-  if (unknown === undefined) return;
-  const hint = closest(unknown, allowed);
-  throw new SeqLayersError('BAD_ARGUMENT', `${what}: unknown option ${show(unknown)}${hint ? ` (did you mean ${show(hint)}?)` : ''}; the options are ${allowed.join(', ')}`);
-}
-
 /**
  * What must hold before options cross to a worker, checked before any worker starts: only
  * options `what` takes, an input shape, the config as plain data (a function, such as a
@@ -952,7 +944,7 @@ function checkOptionNames(opts: object, what: string, allowed: string[]): void {
  */
 function checkWorkerOptions(opts: WorkerOptions, what: string, allowed: string[]): void {
   if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected options as an object, got ${show(opts)}`);
-  checkOptionNames(opts, what, allowed);
+  checkOptionKeys(opts, what, allowed);
   if (!isChannelShape(opts.inputShape)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected inputShape to be a list of positive integers, got ${show(opts.inputShape)}`);
   const modules = opts.layerModules;
   if (modules !== undefined && !(Array.isArray(modules) && modules.every((m) => typeof m === 'string'))) {
