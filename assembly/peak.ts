@@ -1,38 +1,68 @@
 // The WASM SIMD peak loops the benchmarks compare kernels against (bench/kernels/gemm.bench.js).
 import { madd } from './simd';
 
-// Multiplicands of the madd peak loop: two pairs of vectors, read alternately (zeros: x86 FP
-// units take the same time whatever the values).
-const MULTIPLICANDS = memory.data(2 * 2 * 16, 16);
+// Operands of the madd peak loop (zeros: x86 FP units take the same time whatever the values,
+// and zeros never become subnormal). MULTIPLICANDS holds two pairs of vectors read alternately,
+// 64-aligned so that toggling bit 5 of the pointer switches pairs; MULTIPLIERS is read once,
+// before the loop (V8 rebuilds a v128 constant every iteration).
+const MULTIPLICANDS = memory.data(2 * 2 * 16, 64);
+const MULTIPLIERS = memory.data(4 * 16, 16);
+
+/** Flops of one f32_peak_madd iteration in this build: 8 chains × 8 (plain), 12 × 8 (relaxed). */
+export function f32_peak_madd_flops(): i32 {
+  return ASC_FEATURE_RELAXED_SIMD ? 96 : 64;
+}
 
 /**
- * The madd peak loop: 12 independent chains c_i = a * b + c_i, the form every kernel
- * accumulates in (the chain runs through the add only), with a one of two vectors loaded from
- * L1 each iteration, alternating so nothing is loop-invariant. 12 accumulators + 2 multiplicands
- * + b fill V8's 15 xmm registers. 96 flops per iteration. Runs `iterations` rounds and returns
- * a lane so the work is not optimised away.
+ * The madd peak loop: independent chains c = a * b + c, the form every kernel accumulates in
+ * (the chain runs through the add only), with two multiplicands a0, a1 loaded from L1 each
+ * iteration (one pair of two, alternating, so nothing is loop-invariant). Runs `iterations`
+ * rounds of f32_peak_madd_flops() flops and returns a lane so the work is not optimised away.
  *
- * The plain build is bound by the instructions V8 issues, not by the FP pipes: an earlier
- * version loaded a fresh multiplicand for every chain (12 loads per 12 madds) and measured 42
- * GFLOP/s plain on Zen 4, where this loop and the GEMM with packed A reach 45 (relaxed: 59 both
- * ways). Before that, chaining c = c * a + b measured the multiply's latency (38).
+ * The plain build computes every product it counts: a0, a1 times four multipliers b0-b3 held
+ * in registers make 8 distinct products, 8 f32x4.mul + 8 f32x4.add per iteration (8
+ * accumulators + 4 multipliers + 2 multiplicands + 1 product fill V8's 15 xmm registers).
+ * Repeating a product for more chains would not do: Binaryen computes it once (an earlier
+ * version ran 12 chains on a0, a1 and one b, 2 multiplies and 12 adds counted as 96 flops).
+ * The relaxed build's fused madds share nothing, so it runs 12 chains on a0, a1 and b0: FMA
+ * latency (4 cycles) × 2 pipes needs 8 in flight, and 8 chains measured 55 GFLOP/s.
+ *
+ * Both builds reach the FP pipes' limit on Zen 4, 16 flops per cycle (plain: 2 mul + 2 add,
+ * relaxed: 2 FMA), 59 GFLOP/s. The plain build issues twice the FP instructions, so loop
+ * overhead shows: switching pairs by an and, a shift and an add on the counter instead of one
+ * xor measured 47.
  */
 export function f32_peak_madd(iterations: i32): f32 {
-  const b = f32x4.splat(0.999);
-  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
-  let c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
-  for (let i = 0; i < iterations; i++) {
-    const p = MULTIPLICANDS + <usize>((i & 1) * 32);
-    const a0 = v128.load(p), a1 = v128.load(p, 16);
-    c0 = madd(a0, b, c0); c1 = madd(a1, b, c1);
-    c2 = madd(a0, b, c2); c3 = madd(a1, b, c3);
-    c4 = madd(a0, b, c4); c5 = madd(a1, b, c5);
-    c6 = madd(a0, b, c6); c7 = madd(a1, b, c7);
-    c8 = madd(a0, b, c8); c9 = madd(a1, b, c9);
-    c10 = madd(a0, b, c10); c11 = madd(a1, b, c11);
+  const b0 = v128.load(MULTIPLIERS);
+  let c0 = f32x4.splat(0), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+  let p = MULTIPLICANDS;
+  if (ASC_FEATURE_RELAXED_SIMD) {
+    let c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+    for (let i = 0; i < iterations; i++) {
+      const a0 = v128.load(p), a1 = v128.load(p, 16);
+      p ^= 32;
+      c0 = madd(a0, b0, c0); c1 = madd(a1, b0, c1);
+      c2 = madd(a0, b0, c2); c3 = madd(a1, b0, c3);
+      c4 = madd(a0, b0, c4); c5 = madd(a1, b0, c5);
+      c6 = madd(a0, b0, c6); c7 = madd(a1, b0, c7);
+      c8 = madd(a0, b0, c8); c9 = madd(a1, b0, c9);
+      c10 = madd(a0, b0, c10); c11 = madd(a1, b0, c11);
+    }
+    c0 = f32x4.add(f32x4.add(c0, c8), c9);
+    c1 = f32x4.add(f32x4.add(c1, c10), c11);
+  } else {
+    const b1 = v128.load(MULTIPLIERS, 16), b2 = v128.load(MULTIPLIERS, 32), b3 = v128.load(MULTIPLIERS, 48);
+    for (let i = 0; i < iterations; i++) {
+      const a0 = v128.load(p), a1 = v128.load(p, 16);
+      p ^= 32;
+      c0 = madd(a0, b0, c0); c1 = madd(a1, b0, c1);
+      c2 = madd(a0, b1, c2); c3 = madd(a1, b1, c3);
+      c4 = madd(a0, b2, c4); c5 = madd(a1, b2, c5);
+      c6 = madd(a0, b3, c6); c7 = madd(a1, b3, c7);
+    }
   }
   const s = f32x4.add(f32x4.add(f32x4.add(c0, c1), f32x4.add(c2, c3)), f32x4.add(f32x4.add(c4, c5), f32x4.add(c6, c7)));
-  return f32x4.extract_lane(f32x4.add(s, f32x4.add(f32x4.add(c8, c9), f32x4.add(c10, c11))), 0);
+  return f32x4.extract_lane(s, 0);
 }
 
 /**

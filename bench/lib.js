@@ -1,11 +1,12 @@
-// Shared benchmark helpers: the interleaved sampler (medians and p99 per call), both kernel
+// Shared benchmark helpers: the interleaved sampler (medians and tails per call), both kernel
 // builds in one process, the machine and versions, and the table / results.json writers.
 //
 // Why our own sampler rather than benchmark.js's: benchmark.js runs one function to the end
 // before the next, so on a shared or throttling machine two runtimes see different machines.
 // compare() interleaves the contestants round by round, warms each up first (V8 starts
 // functions in its baseline compiler and tiers up later), and keeps per-call times (or
-// per-batch means for calls too short for the clock) so the p99 is a tail, not a mean.
+// per-batch means for calls too short for the clock) so the tail is a tail, not a mean: a p99
+// where there are P99_SAMPLES samples or more, otherwise only the maximum of the n taken.
 // benchmark.js still names the platform in results.json.
 import Benchmark from 'benchmark';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -21,15 +22,23 @@ export async function runtimes() {
 
 /** Calls shorter than this are timed in batches (performance.now() costs ~0.05 µs and has µs-level jitter). */
 const MIN_SAMPLE_S = 4e-6;
+/**
+ * Fewest samples with a p99 below their maximum: the nearest-rank p99, sample ceil(0.99 n)
+ * in ascending order, is the largest one for every n < 100.
+ */
+export const P99_SAMPLES = 100;
 
 /**
  * Times contestants side by side. `contestants` maps a name to a function (sync, or async
  * returning a Promise, awaited per call). Each is warmed up for `warmup` seconds, then `rounds`
- * rounds run every contestant for about `roundTime` seconds each, in a rotating order. Returns
- * { name: { median, p99, mean, samples, batch } } in seconds per call; `batch` > 1 means each
- * sample is the mean of that many consecutive calls.
+ * rounds run every contestant for about `roundTime` seconds each, in a rotating order; a
+ * contestant whose calls are too long for P99_SAMPLES samples in that time gets more per round
+ * when P99_SAMPLES of them take at most `tailBudget` seconds. Returns { name: { median, p99,
+ * max, mean, samples, batch } } in seconds per call; p99 is undefined below P99_SAMPLES samples
+ * (max is then the only tail); `batch` > 1 means each sample is the mean of that many
+ * consecutive calls.
  */
-export async function compare(contestants, { warmup = 0.4, rounds = 15, roundTime = 0.04 } = {}) {
+export async function compare(contestants, { warmup = 0.4, rounds = 15, roundTime = 0.04, tailBudget = 1.5 } = {}) {
   const names = Object.keys(contestants);
   const plan = {};
   for (const name of names) {
@@ -46,7 +55,10 @@ export async function compare(contestants, { warmup = 0.4, rounds = 15, roundTim
     }
     const perCall = (performance.now() - t0) / 1e3 / calls;
     const batch = Math.max(1, Math.ceil(MIN_SAMPLE_S / perCall));
-    plan[name] = { fn, isAsync, batch, perRound: Math.max(1, Math.round(roundTime / (perCall * batch))), times: [] };
+    let perRound = Math.max(1, Math.round(roundTime / (perCall * batch)));
+    const forP99 = Math.ceil(P99_SAMPLES / rounds);
+    if (perRound < forP99 && forP99 * rounds * perCall * batch <= tailBudget) perRound = forP99;
+    plan[name] = { fn, isAsync, batch, perRound, times: [] };
   }
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < names.length; i++) {
@@ -71,8 +83,15 @@ export async function compare(contestants, { warmup = 0.4, rounds = 15, roundTim
   for (const name of names) {
     const { times, batch } = plan[name];
     const sorted = Float64Array.from(times).sort();
-    const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-    out[name] = { median: q(0.5), p99: q(0.99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length, samples: sorted.length, batch };
+    const n = sorted.length;
+    out[name] = {
+      median: sorted[n >> 1],
+      p99: n >= P99_SAMPLES ? sorted[Math.ceil(0.99 * n) - 1] : undefined,
+      max: sorted[n - 1],
+      mean: sorted.reduce((a, b) => a + b, 0) / n,
+      samples: n,
+      batch,
+    };
   }
   return out;
 }
@@ -124,8 +143,19 @@ export function versions(names) {
   return out;
 }
 
-/** Row values in results.json are µs (unit 'µs/call' or 'µs/step'); samples are seconds. */
-export const micros = (t) => (t ? { median: round(t.median * 1e6), p99: round(t.p99 * 1e6) } : undefined);
+/**
+ * A result in results.json, in µs (unit 'µs/call' or 'µs/step') from compare()'s seconds: the
+ * median, the p99 where there are P99_SAMPLES samples or more, the maximum, how many samples,
+ * and the batch when each sample is the mean of several calls.
+ */
+export const micros = (t) =>
+  t && {
+    median: round(t.median * 1e6),
+    ...(t.p99 === undefined ? {} : { p99: round(t.p99 * 1e6) }),
+    max: round(t.max * 1e6),
+    samples: t.samples,
+    ...(t.batch > 1 ? { batch: t.batch } : {}),
+  };
 export const round = (v, digits = 3) => (v === undefined || v === null ? v : Number(v.toPrecision(digits + 1)));
 
 export const fmt = (v) => (v === undefined ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(v < 10 ? 2 : 1)} µs`);
@@ -136,7 +166,8 @@ export function table(rows, anchorNames) {
   const short = (a) => a.replace('onnxruntime', 'ort');
   const head = ['workload', 'ours plain', 'ours relaxed', ...anchorNames.map(short), ...anchorNames.map((a) => `vs ${short(a)}`), 'rate, notes', 'target'];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
-  const cell = (t) => (t ? `${fmt(t.median)} (p99 ${fmt(t.p99)})` : '-');
+  // The tail: the p99, or with fewer than P99_SAMPLES samples the largest, as "max/n".
+  const cell = (t) => (t ? `${fmt(t.median)} (${t.p99 === undefined ? `max/${t.samples} ${fmt(t.max)}` : `p99 ${fmt(t.p99)}`})` : '-');
   for (const r of rows) {
     const target = r.target ? `${r.target} ${r.met === undefined ? '' : r.met ? '✓' : '✗'}` : '';
     lines.push(

@@ -34,6 +34,31 @@ export const conv1dStep = {
   target: { text: '≥15× ort-web, tfjs', met: atLeast(15, WEB_AND_TFJS) },
 };
 
+/**
+ * The same Conv1D frame with the ONNX anchors given it as Concat + MatMul (the kernel as one
+ * [k · in, out] matrix over the last k frames, frames-major) instead of a Conv: onnxruntime-web's
+ * 1-D Conv is slow (~5× this graph), so this row shows how much of the Conv1D row's ratio is
+ * that op. The Conv graph stays the primary anchor (what a PyTorch export gives). No target.
+ */
+export const conv1dStepMatMul = {
+  ...conv1dStep,
+  workload: 'Conv1D k=3 256→256 causal, 1 frame; ONNX anchors as Concat + MatMul (no Conv op)',
+  onnx(w) {
+    const g = new OnnxGraph();
+    const x = g.input('x', [1, 1, 256]);
+    const state = g.input('conv.state', [1, 2, 256]);
+    const cat = g.op('Concat', [state, x], { axis: 1 });
+    g.op('Slice', [cat, g.ints([1]), g.ints([3]), g.ints([1])], {}, 'conv.state_out');
+    g.output('conv.state_out', [1, 2, 256]);
+    const rows = g.op('Reshape', [cat, g.ints([1, 768])]);
+    g.op('Add', [g.op('MatMul', [rows, g.init('K', [768, 256], w.kernel)]), g.init('B', [256], w.bias)], {}, 'y');
+    g.output('y', [1, 256]);
+    return { bytes: g.toModel(), x, xDims: [1, 1, 256], y: 'y', states: [{ input: 'conv.state', output: 'conv.state_out', dims: [1, 2, 256] }] };
+  },
+  tfjs: undefined,
+  target: undefined,
+};
+
 /** LSTM, 512 inputs, 512 units, one step. */
 export const lstmStep = {
   workload: 'LSTM 512/512, 1 step',
@@ -103,7 +128,7 @@ export const gruStepInt8 = {
 /** Every streaming row; the attention row needs DotProductSelfAttention in this build. */
 export async function streamingRows(ctx) {
   const rows = [];
-  for (const def of [conv1dStep, conv1dStepInt8, lstmStep, lstmStepInt8, gruStepInt8, sileroVad]) rows.push(await streamingRow(ctx, def));
+  for (const def of [conv1dStep, conv1dStepMatMul, conv1dStepInt8, lstmStep, lstmStepInt8, gruStepInt8, sileroVad]) rows.push(await streamingRow(ctx, def));
   if (attentionAvailable()) {
     rows.push(await streamingRow(ctx, attentionStep()));
     rows.push(await streamingRow(ctx, { ...attentionStep('int8'), target: undefined }));
