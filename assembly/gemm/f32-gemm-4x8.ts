@@ -15,11 +15,13 @@
 //
 // Blocking: A is copied (pack.ts packA), KC columns by MC rows at a time, into A_BLOCK as
 // [MC/4][kc][4], so the tile's four broadcasts come from one pointer at constant offsets (with
-// A in place each row costs an address add per k, and the plain build is bound by how many
-// instructions V8 issues, not by its FP pipes). The block (128 KiB) stays in L2 while every
+// A in place each row costs an address add per k). The block (128 KiB) stays in L2 while every
 // panel's kc x 8 slice (16 KiB, in L1) passes over it. Measured by `npm run bench` on the
-// shapes of bench/shapes.json against the peak loop of the same run (Zen 4, Node 20): plain
-// 75-84 % -> 96-102 %, relaxed 76-91 % -> 86-91 %. The K blocks keep every sum's order: the
+// shapes of bench/shapes.json: plain about 34-38 -> 43-46 GFLOP/s, relaxed 76-91 % -> 86-91 %
+// of its peak loop. The plain build stays at 73-78 % of its peak loop (59 GFLOP/s, 8 distinct
+// mul + add per iteration; Zen 4 issues two of each per cycle): a k step here is 16 FP
+// operations, 2 loads and 4 broadcasts, and a peak loop with this tile's 4 broadcasts x 2
+// multipliers also measures 47 GFLOP/s, so the issue slots, not the FP pipes, bound it. The K blocks keep every sum's order: the
 // partial sums go to C (f32, exact) and the next block starts from C, so an element is still
 // start + k = 0, 1, ... in turn.
 //
