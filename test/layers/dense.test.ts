@@ -242,6 +242,33 @@ describe("weightStorage 'int8'", () => {
     q8.dispose();
   });
 
+  it('stays finite and within 1 % wherever float32 is finite, up to outputs of 3e37 (found in review)', () => {
+    // The column scale was applied after the sums, which held y * 127 / max |column| in f32:
+    // inputs of 1e36 (max |y| 2.6e36) gave 442 of 512 outputs +-inf or NaN.
+    const din = 512, features = 512;
+    const f32 = sl.build(sl.Dense({ features, useBias: false }), { inputShape: [din], seed: 3 });
+    const q8 = sl.build(sl.Dense({ features, useBias: false, weightStorage: 'int8' }), { inputShape: [din], weights: f32.getWeights() });
+    const base = sl.randomSequence([1, 3, din], { seed: 5, randomLengths: false }).values;
+    for (const scale of [1e36, 1e37, 1e-36]) {
+      const x = sl.Sequence.fromValues(base.map((v) => v * scale), [1, 3, din]);
+      const want = f32.layer(x).values, got = q8.layer(x).values;
+      let err = 0, top = 0;
+      want.forEach((v, i) => {
+        err = Math.max(err, Math.abs(got[i]! - v));
+        top = Math.max(top, Math.abs(v));
+      });
+      expect(want.every(Number.isFinite)).toBe(true);
+      expect(err / top, `inputs times ${scale}`).toBeLessThan(1e-2);
+      // Stepped row by row it is the same bits.
+      const state = q8.initialState(1);
+      const stepped = [0, 1, 2].flatMap((t) => Array.from(q8.step(x.sliceTime(t, t + 1), state).values));
+      state.dispose();
+      expect(new Uint32Array(Float32Array.from(stepped).buffer)).toEqual(new Uint32Array(Float32Array.from(got).buffer));
+    }
+    f32.dispose();
+    q8.dispose();
+  });
+
   it('withWeightStorage sets it on every layer that has it, at any depth, and leaves the rest', () => {
     const config = sl.Serial([
       sl.DepthwiseConv1D({ kernelSize: 3, padding: 'causal' }),
