@@ -269,6 +269,33 @@ describe("weightStorage 'int8'", () => {
     q8.dispose();
   });
 
+  it('gives NaN for every output of a row with an infinity or NaN, and of a column with one, as WEIGHT_STORAGES says (found in review)', () => {
+    const din = 13, features = 6;
+    const f32 = sl.build(sl.Dense({ features }), { inputShape: [din], seed: 4 });
+    const w = f32.getWeights();
+    const q8 = sl.build(sl.Dense({ features, weightStorage: 'int8' }), { inputShape: [din], weights: w });
+    const x = sl.randomSequence([1, 4, din], { seed: 6, randomLengths: false });
+    const values = Float32Array.from(x.values);
+    values[1 * din + 2] = Infinity;
+    values[2 * din + 11] = NaN;
+    values[3 * din + 0] = -Infinity;
+    const rows = (v: sl.Values) => [0, 1, 2, 3].map((t) => Array.from(v.subarray(t * features, (t + 1) * features)));
+    const y = rows(q8.layer(sl.Sequence.fromValues(values, [1, 4, din])).values);
+    expect(y[0]!.every(Number.isFinite)).toBe(true);
+    for (const t of [1, 2, 3]) expect(y[t]!.every(Number.isNaN), `row ${t}`).toBe(true);
+    // An infinite weight in column 4: that column is NaN in every row, the others as before.
+    const kernel = Float32Array.from(w.kernel!.data as Float32Array);
+    kernel[5 * features + 4] = Infinity;
+    q8.loadWeights({ ...w, kernel: { ...w.kernel!, data: kernel } });
+    const ref = sl.build(sl.Dense({ features, weightStorage: 'int8' }), { inputShape: [din], weights: w });
+    const yc = rows(q8.layer(x).values), y0 = rows(ref.layer(x).values);
+    for (let t = 0; t < 4; t++) {
+      expect(Number.isNaN(yc[t]![4])).toBe(true);
+      expect(yc[t]!.filter((_, j) => j !== 4)).toEqual(y0[t]!.filter((_, j) => j !== 4));
+    }
+    for (const m of [f32, q8, ref]) m.dispose();
+  });
+
   it('withWeightStorage sets it on every layer that has it, at any depth, and leaves the rest', () => {
     const config = sl.Serial([
       sl.DepthwiseConv1D({ kernelSize: 3, padding: 'causal' }),
