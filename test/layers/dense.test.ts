@@ -206,11 +206,12 @@ describe('EinsumDense', () => {
 
 describe("weightStorage 'int8'", () => {
   // The contract on every dense layer whose kernel is one matrix, sizes across the 32-column
-  // panel and the 256-row int32 block; values against NumPy are in the oracle fixtures.
+  // panel and the 512-row int32 block; values against NumPy are in the oracle fixtures.
   const CASES: [string, sl.LayerConfig, number[]][] = [
     ['Dense [5] -> 3', sl.Dense({ features: 3, weightStorage: 'int8' }), [5]],
     ['Dense [2, 7] -> 33, no bias', sl.Dense({ features: 33, useBias: false, weightStorage: 'int8' }), [2, 7]],
     ['Dense [300] -> 40, gelu', sl.Dense({ features: 40, activation: 'gelu', weightStorage: 'int8' }), [300]],
+    ['Dense [601] -> 35', sl.Dense({ features: 35, weightStorage: 'int8' }), [601]],
     ['DenseShaped [5, 7] -> [6, 8]', sl.DenseShaped({ outputShape: [6, 8], weightStorage: 'int8' }), [5, 7]],
     ['DenseShaped [] -> []', sl.DenseShaped({ outputShape: [], weightStorage: 'int8' }), []],
     ['EinsumDense ...ab,bc->...ca, bias along a row axis', sl.EinsumDense({ equation: '...ab,bc->...ca', outputShape: [9, null], biasAxes: 'a', weightStorage: 'int8' }), [4, 5]],
