@@ -13,10 +13,16 @@ import type { Runtime } from '../runtime/runtime.js';
  * How a layer stores its kernel for the product: 'float32' (default), or 'int8': one int8 per
  * weight with a float32 scale per output column (max |column| / 127), each row of the input
  * quantised to int16 on the fly (max |row| / 32767), exact integer sums (q8_gemv). int8 holds
- * a quarter of the weight memory and steps one row 1.3-2.2x faster on 1-24 MiB kernels
- * (bench/README.md). Its error, from the weights' rounding, measured 0.4 % (uniform weights)
- * to 0.9 % (Gaussian, 2048 wide) of the output's RMS. The float32 parameters stay as loaded
- * (getWeights returns them); only the product uses int8.
+ * a quarter of the weight memory and steps one row faster than float32: 1.3-1.6x on kernels
+ * that fit in L2 or L3 (1-8 MiB in float32: a 512/512 LSTM or GRU step), 2-3.5x on a 24 MiB
+ * kernel streamed from memory, as the memory bandwidth left to float32 goes (the lower figures
+ * with relaxed SIMD; assembly/gemm/q8-gemv.ts). Its error, from the weights' rounding,
+ * measured 0.4 % (uniform weights) to 0.8 % (Gaussian, 2048 wide) of the output's RMS. Its
+ * range is float32's: an output overflows or underflows only where float32's would, within
+ * that rounding. A NaN or an infinity in an input row makes every output of that row
+ * NaN, and one in a weight every output of its column (float32 gives +-Infinity where
+ * infinities meet only finite non-zero values); an LSTM or GRU carries the NaN in its state.
+ * The float32 parameters stay as loaded (getWeights returns them); only the product uses int8.
  */
 export const WEIGHT_STORAGES = ['float32', 'int8'] as const;
 export type WeightStorage = (typeof WEIGHT_STORAGES)[number];

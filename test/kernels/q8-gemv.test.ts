@@ -1,9 +1,9 @@
 // Tester for the int8 weight kernels (assembly/gemm/q8-gemv.ts), XNNPACK-style: a reference in
 // f64 that quantises the same way (per-column weight scales max |col| / 127, per-row input
 // scales max |row| / 32767, round half to even), sizes around the 32-column panel and the
-// 256-row int32 block, stacked packings split between two inputs, unaligned pointers, and
+// 512-row int32 block, stacked packings split between two inputs, unaligned pointers, and
 // guards around y. The integer sums are exact, so the only rounding left is f32's in the block
-// conversions and the final scale: 1e-6 relative to the row's sum of |products| covers it.
+// conversions and their sum: 1e-6 relative to the row's sum of |products| covers it.
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../../src/index.js';
 import { seededRandom } from '../../src/util/hash.js';
@@ -73,12 +73,12 @@ describe('q8_quantize', () => {
 
 describe('q8_gemv and q8_gemm', () => {
   // [W; U] stacked at rows 0 and round_up_even(k1), two inputs with their own scales, as the
-  // LSTM step runs it; every n around the panel width, k across the 256-row int32 block.
+  // LSTM step runs it; every n around the panel width, k across the 512-row int32 block.
   it('equal the f64 reference of the quantised product, two inputs, any n and k', () => {
     const heap = rt.heap, failures: string[] = [];
     let seed = 5;
     for (const n of [1, 3, 4, 5, 8, 27, 31, 32, 33, 60, 64, 65, 100]) {
-      for (const [k1, k2] of [[1, 0], [2, 0], [7, 0], [3, 5], [16, 9], [255, 2], [256, 0], [300, 257]] as const) {
+      for (const [k1, k2] of [[1, 0], [2, 0], [7, 0], [3, 5], [16, 9], [255, 2], [256, 0], [300, 257], [511, 0], [512, 3], [600, 513]] as const) {
         const random = seededRandom(++seed), misalign = (seed % 4) * 4, guard = 4;
         const k1e = (k1 + 1) & ~1, rows = k1e + ((k2 + 1) & ~1);
         const b = Float32Array.from({ length: rows * n }, () => 2 * random() - 1);
@@ -148,6 +148,31 @@ describe('q8_gemv and q8_gemm', () => {
       }
     }
     expect(failures.slice(0, 3)).toEqual([]);
+  });
+
+  it('sums the largest products over whole 512-row blocks without int32 overflow', () => {
+    // Every input +-1 (int16 32767) against every weight +-1 (int8 127): each block's sum is
+    // 512 * 32767 * 127, within 1 % of 2^31; y = +-k, columns alternating in sign.
+    const heap = rt.heap, n = 8, k = 1536;
+    const b = Float32Array.from({ length: k * n }, (_, i) => (i % 2 ? -1 : 1));
+    const pb = heap.alloc(k * n * 4), ps = heap.alloc(n * 4), px = heap.alloc(k * 4), pq = heap.alloc(k * 2), py = heap.alloc(n * 4);
+    const pp = heap.alloc(rt.k.q8_gemv_packed_len(k, n));
+    try {
+      rt.f32.set(b, pb >> 2);
+      rt.f32.fill(0, ps >> 2, (ps >> 2) + n);
+      rt.k.f32_column_absmax(k, n, pb, n, ps);
+      for (let j = 0; j < n; j++) rt.f32[(ps >> 2) + j] = f32(rt.f32[(ps >> 2) + j]! / 127);
+      rt.k.mem_fill(pp, 0, rt.k.q8_gemv_packed_len(k, n));
+      rt.k.q8_gemv_pack_b(k, 0, k, n, pb, n, ps, pp);
+      for (const sign of [1, -1]) {
+        rt.f32.fill(sign, px >> 2, (px >> 2) + k);
+        rt.k.q8_gemv(n, k, 0, k, pq, rt.k.q8_quantize(k, px, pq), 0, 0, 0, pp, ps, 0, py);
+        const y = Array.from(rt.f32.subarray(py >> 2, (py >> 2) + n));
+        y.forEach((v, j) => expect(v / (sign * (j % 2 ? -k : k))).toBeCloseTo(1, 6));
+      }
+    } finally {
+      for (const p of [pb, ps, px, pq, py, pp]) heap.release(p);
+    }
   });
 
   it('stays within the weights’ rounding of the f32 product (the accuracy the README states)', () => {

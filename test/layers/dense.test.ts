@@ -206,11 +206,12 @@ describe('EinsumDense', () => {
 
 describe("weightStorage 'int8'", () => {
   // The contract on every dense layer whose kernel is one matrix, sizes across the 32-column
-  // panel and the 256-row int32 block; values against NumPy are in the oracle fixtures.
+  // panel and the 512-row int32 block; values against NumPy are in the oracle fixtures.
   const CASES: [string, sl.LayerConfig, number[]][] = [
     ['Dense [5] -> 3', sl.Dense({ features: 3, weightStorage: 'int8' }), [5]],
     ['Dense [2, 7] -> 33, no bias', sl.Dense({ features: 33, useBias: false, weightStorage: 'int8' }), [2, 7]],
     ['Dense [300] -> 40, gelu', sl.Dense({ features: 40, activation: 'gelu', weightStorage: 'int8' }), [300]],
+    ['Dense [601] -> 35', sl.Dense({ features: 35, weightStorage: 'int8' }), [601]],
     ['DenseShaped [5, 7] -> [6, 8]', sl.DenseShaped({ outputShape: [6, 8], weightStorage: 'int8' }), [5, 7]],
     ['DenseShaped [] -> []', sl.DenseShaped({ outputShape: [], weightStorage: 'int8' }), []],
     ['EinsumDense ...ab,bc->...ca, bias along a row axis', sl.EinsumDense({ equation: '...ab,bc->...ca', outputShape: [9, null], biasAxes: 'a', weightStorage: 'int8' }), [4, 5]],
@@ -240,6 +241,60 @@ describe("weightStorage 'int8'", () => {
     expect(q8Bytes / f32Bytes).toBeCloseTo(1.25 / 3, 2);
     f32.dispose();
     q8.dispose();
+  });
+
+  it('stays finite and within 1 % wherever float32 is finite, up to outputs of 3e37 (found in review)', () => {
+    // The column scale was applied after the sums, which held y * 127 / max |column| in f32:
+    // inputs of 1e36 (max |y| 2.6e36) gave 442 of 512 outputs +-inf or NaN.
+    const din = 512, features = 512;
+    const f32 = sl.build(sl.Dense({ features, useBias: false }), { inputShape: [din], seed: 3 });
+    const q8 = sl.build(sl.Dense({ features, useBias: false, weightStorage: 'int8' }), { inputShape: [din], weights: f32.getWeights() });
+    const base = sl.randomSequence([1, 3, din], { seed: 5, randomLengths: false }).values;
+    for (const scale of [1e36, 1e37, 1e-36]) {
+      const x = sl.Sequence.fromValues(base.map((v) => v * scale), [1, 3, din]);
+      const want = f32.layer(x).values, got = q8.layer(x).values;
+      let err = 0, top = 0;
+      want.forEach((v, i) => {
+        err = Math.max(err, Math.abs(got[i]! - v));
+        top = Math.max(top, Math.abs(v));
+      });
+      expect(want.every(Number.isFinite)).toBe(true);
+      expect(err / top, `inputs times ${scale}`).toBeLessThan(1e-2);
+      // Stepped row by row it is the same bits.
+      const state = q8.initialState(1);
+      const stepped = [0, 1, 2].flatMap((t) => Array.from(q8.step(x.sliceTime(t, t + 1), state).values));
+      state.dispose();
+      expect(new Uint32Array(Float32Array.from(stepped).buffer)).toEqual(new Uint32Array(Float32Array.from(got).buffer));
+    }
+    f32.dispose();
+    q8.dispose();
+  });
+
+  it('gives NaN for every output of a row with an infinity or NaN, and of a column with one, as WEIGHT_STORAGES says (found in review)', () => {
+    const din = 13, features = 6;
+    const f32 = sl.build(sl.Dense({ features }), { inputShape: [din], seed: 4 });
+    const w = f32.getWeights();
+    const q8 = sl.build(sl.Dense({ features, weightStorage: 'int8' }), { inputShape: [din], weights: w });
+    const x = sl.randomSequence([1, 4, din], { seed: 6, randomLengths: false });
+    const values = Float32Array.from(x.values);
+    values[1 * din + 2] = Infinity;
+    values[2 * din + 11] = NaN;
+    values[3 * din + 0] = -Infinity;
+    const rows = (v: sl.Values) => [0, 1, 2, 3].map((t) => Array.from(v.subarray(t * features, (t + 1) * features)));
+    const y = rows(q8.layer(sl.Sequence.fromValues(values, [1, 4, din])).values);
+    expect(y[0]!.every(Number.isFinite)).toBe(true);
+    for (const t of [1, 2, 3]) expect(y[t]!.every(Number.isNaN), `row ${t}`).toBe(true);
+    // An infinite weight in column 4: that column is NaN in every row, the others as before.
+    const kernel = Float32Array.from(w.kernel!.data as Float32Array);
+    kernel[5 * features + 4] = Infinity;
+    q8.loadWeights({ ...w, kernel: { ...w.kernel!, data: kernel } });
+    const ref = sl.build(sl.Dense({ features, weightStorage: 'int8' }), { inputShape: [din], weights: w });
+    const yc = rows(q8.layer(x).values), y0 = rows(ref.layer(x).values);
+    for (let t = 0; t < 4; t++) {
+      expect(Number.isNaN(yc[t]![4])).toBe(true);
+      expect(yc[t]!.filter((_, j) => j !== 4)).toEqual(y0[t]!.filter((_, j) => j !== 4));
+    }
+    for (const m of [f32, q8, ref]) m.dispose();
   });
 
   it('withWeightStorage sets it on every layer that has it, at any depth, and leaves the rest', () => {
