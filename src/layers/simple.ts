@@ -770,7 +770,11 @@ const NamedEmitDef = defineLayer({
   create: (c, ctx) => new EmitLayer(c, ctx),
 });
 
-/** Lambda's function on plain arrays: values [batch, time, ...channels] in, values (and a new shape) out. */
+/**
+ * Lambda's function on plain arrays: values [batch, time, ...channels] in, values (and a new
+ * shape) out. Int32Array values are int32; Float32Array values are float32, or complex64
+ * (interleaved re, im) when the input is complex64 and they hold two floats per element.
+ */
 export type LambdaArrayFn = (values: Float32Array | Int32Array, shape: readonly number[]) => Float32Array | Int32Array | { values: Float32Array | Int32Array; shape: readonly number[] };
 /** Lambda's function on sequences (sequence_input): may also change the mask. */
 export type LambdaSequenceFn = (x: Sequence) => Sequence;
@@ -814,7 +818,8 @@ export class LambdaLayer extends Layer {
       if (shape[0] !== x.batch || shape[1] !== x.time) {
         throw this.error('BAD_INPUT', `expected fn to keep batch and time [${x.batch}, ${x.time}], got [${shape[0]}, ${shape[1]}]`);
       }
-      y = new Sequence(values, x.mask, shape);
+      const complex = x.dtype === 'complex64' && values instanceof Float32Array && values.length === 2 * product(shape);
+      y = new Sequence(values, x.mask, shape, complex ? 'complex64' : undefined);
     }
     if (y.batch !== x.batch || y.time !== x.time) {
       throw this.error('BAD_INPUT', `expected fn to keep batch and time [${x.batch}, ${x.time}], got [${y.batch}, ${y.time}]`);
