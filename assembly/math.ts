@@ -112,13 +112,28 @@ const EXP_RANGE = memory.data<f32>([-104, 89]);
   return i32x4.all_true(f32x4.le(x, K(EXP_RANGE)));
 }
 
-/** The clamp of expm1V's argument. */
-const EXPM1_RANGE = memory.data<f32>([-17.5, 89]);
+/** The clamp of expm1's argument, and the x² below which e^x - 1 rounds to x (2^-50). */
+const EXPM1_RANGE = memory.data<f32>([-17.5, 89, 8.8817842e-16]);
 /**
  * e^x - 1, accurate near 0 (no cancellation). Max relative error 1.2e-7 (1 ulp) for normal
- * results (subnormal x: within one subnormal step); -1 below -17.33, Inf above 88.72.
+ * results; exactly x for |x| < 2^-25 (±0 and subnormals included); -1 below -17.33, Inf above
+ * 88.72.
  */
 @inline export function expm1V(x: v128): v128 {
+  // Below |x| = 2^-25, x² / 2 is under half an ulp of x, so e^x - 1 rounds to x; expm1Normal
+  // would lose it (its reduction turns -0 into +0, its halving rounds an odd subnormal). x² <
+  // 2^-50 tests it in fewer instructions than |x| < 2^-25: elu over 1536 floats (Zen 4) takes
+  // 1.74 µs against 1.81 in the plain build (1.46 in the relaxed build either way; 1.57 and
+  // 1.33 without the test).
+  return v128.bitselect(x, expm1Normal(x), f32x4.lt(f32x4.mul(x, x), K(EXPM1_RANGE, 2)));
+}
+
+/**
+ * expm1V without its tiny-x case: the same but +0 for -0, and a subnormal x that is an odd
+ * multiple of 2^-149 rounded to an even one. For callers that restore the sign and pass even
+ * subnormals (tanhV), and are faster for it (tanh over 1536 floats: 1.65 vs 1.88 µs relaxed).
+ */
+@inline function expm1Normal(x: v128): v128 {
   // Below -17.5, e^x - 1 rounds to -1; the clamp keeps 2^(n-1) normal (n in [-25, 128]).
   x = clampV(x, K(EXPM1_RANGE), K(EXPM1_RANGE, 1));
   const n = reduceLn2(x);
@@ -135,7 +150,9 @@ const EXPM1_RANGE = memory.data<f32>([-17.5, 89]);
  * relative 1.6e-7 (2.5 ulp, also near 0); exactly ±1 for |x| >= 8.75.
  */
 @inline export function tanhV(x: v128): v128 {
-  const e = expm1V(f32x4.mul(f32x4.abs(x), K(NEG_TWO)));
+  // expm1Normal suffices: -2|x| is an even multiple of 2^-149 when subnormal, and the sign
+  // comes from x.
+  const e = expm1Normal(f32x4.mul(f32x4.abs(x), K(NEG_TWO)));
   return withSignOf(f32x4.div(f32x4.neg(e), f32x4.add(e, K(TWO))), x);
 }
 

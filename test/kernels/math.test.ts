@@ -166,6 +166,16 @@ describe('f32_vactivation accuracy', () => {
   }
 });
 
+describe('expm1 of tiny x (through elu, alpha 1)', () => {
+  it('is x itself below 2^-25, the sign of zero and every subnormal kept, on both builds (found in review: elu(-0) was +0, elu(-1e-45) +0 or -0 by build)', () => {
+    const tiny: number[] = [0, 2 ** -149, 2 * 2 ** -149, 3 * 2 ** -149, 12345 * 2 ** -149, 2 ** -127, 2 ** -126, 1e-30, 1e-10, f32(2 ** -25 * 0.99999)];
+    const xs = Float32Array.from(tiny.flatMap((v) => [-v, v]));
+    const ys = run(ACT.elu, xs, 1);
+    // Elu passes x > 0 through; the negative ones go through expm1.
+    xs.forEach((x, i) => expect(Object.is(ys[i], x), `elu(${Object.is(x, -0) ? '-0' : x}) = ${Object.is(ys[i], -0) ? '-0' : ys[i]}`).toBe(true));
+  });
+});
+
 describe('special values', () => {
   const xs = Float32Array.from(SPECIALS);
   const refs: Record<string, (x: number) => number> = {
