@@ -417,6 +417,23 @@ describe('dtypes and JSON configs', () => {
   });
 });
 
+describe('Power accuracy', () => {
+  it('a non-integer or large power is within (1 + |p ln x|) 1.4e-7 relative, as its doc says (found in review: the error was undocumented)', () => {
+    const bits = new Uint32Array(1), asFloat = new Float32Array(bits.buffer);
+    // Every 40009th positive normal float by bit pattern: all binades.
+    const xs = Float32Array.from({ length: 50_000 }, (_, i) => ((bits[0] = 0x00800000 + i * 40009), asFloat[0]!)).filter((v) => v < Infinity);
+    for (const p of [1.7, -0.3, 2.5, 65, -100]) {
+      const ys = run1(sl.Power({ power: p }), [xs.length], [...xs]);
+      let worst = 0;
+      xs.forEach((x, i) => {
+        const r = Math.pow(x, p);
+        if (Math.abs(r) >= 2 ** -126 && Math.abs(r) <= 3.4e38) worst = Math.max(worst, Math.abs(ys[i]! - r) / Math.abs(r) / (1 + Math.abs(p * Math.log(x))));
+      });
+      expect(worst, `power ${p}`).toBeLessThanOrEqual(1.4e-7);
+    }
+  });
+});
+
 // Lambda's other tests are in test/layers/utility.test.ts.
 describe('Lambda on every dtype', () => {
   it('an array fn keeps complex64 and int32 input (found in review: fn v => v on complex64 failed to build)', () => {
