@@ -15,7 +15,7 @@ import { BroadcastPlan, Op, type Operand } from '../broadcast.js';
 import { builder, defineLayer, f, MAX_DIM, type Resolved } from '../config.js';
 import { show } from '../errors.js';
 import { Layer, product, type BuildContext, type Derived, type RunContext, type WSeq } from '../layer.js';
-import { dtypeWidth } from '../sequence.js';
+import { dtypeWidth, firstNonInt32 } from '../sequence.js';
 
 /** Padding modes, as numpy.pad names them. */
 export const PAD_MODES = ['constant', 'reflect', 'symmetric', 'edge', 'wrap'] as const;
@@ -35,7 +35,7 @@ const padFields = {
    * repeats the edge element; 'wrap' continues periodically (c | a b c | a; at most size).
    */
   mode: f.oneOf(PAD_MODES).default('constant'),
-  /** The fill of mode 'constant' (default 0; the real part for complex64, imaginary part 0; truncated for int32). */
+  /** The fill of mode 'constant' (default 0; the real part for complex64, imaginary part 0; for int32 input a whole number in int32's range). */
   constantValue: f.num().default(0),
 };
 
@@ -88,6 +88,11 @@ export class PadLayer extends Layer {
         `padding: mode ${show(mode)} pads an axis of size ${n} by at most ${most} on each side, got ${show(config.padding)}`,
       );
     }
+    // int32 steps hold whole numbers in int32's range, as everywhere else (numpy.pad refuses a
+    // fill its dtype cannot hold too); truncating or wrapping would pad with another number.
+    if (mode === 'constant' && ctx.input.dtype === 'int32' && firstNonInt32([config.constantValue]) >= 0) {
+      throw this.error('BAD_CONFIG', `constant_value: expected a whole number in int32's range for int32 input, got ${config.constantValue}`);
+    }
     const outer = product(shape.slice(0, a));
     const inner = product(shape.slice(a + 1)) * dtypeWidth(ctx.input.dtype);
     const m = before + n + after;
@@ -134,7 +139,7 @@ export class PadLayer extends Layer {
   prepare(): void {
     if (!this.fill) return;
     const at = this.fill.ptr >> 2;
-    if (this.input.dtype === 'int32') this.rt.i32.fill(Math.trunc(this.fillValue), at, at + this.inner);
+    if (this.input.dtype === 'int32') this.rt.i32.fill(this.fillValue, at, at + this.inner);
     else if (this.input.dtype === 'complex64') {
       // (value, 0) pairs.
       for (let i = 0; i < this.inner; i++) this.rt.f32[at + i] = i % 2 === 0 ? this.fillValue : 0;

@@ -492,7 +492,13 @@ const powerFields = {
   /** The exponent (default 1). */
   power: f.num().default(1),
 };
-/** x^power (C pow semantics: negative x gives NaN unless power is an integer). */
+/**
+ * x^power (C pow semantics: negative x gives NaN unless power is an integer). power 2 and
+ * 0.5 are correctly rounded, other integers up to 64 in magnitude within log2|power| + 1 ulp
+ * (repeated squaring). Other powers are e^(power ln|x|) in float32, whose relative error grows
+ * with the exponent: at most (1 + |power ln x|) 1.4e-7, so up to 1e-5 (about 150 ulp) for
+ * results near the ends of float32's range, where |power ln x| nears 88.
+ */
 const PowerDef = pointwise('Power', powerFields, (c) => (k, n, x, y) => k.f32_vpow(n, x, c.power, y));
 /** 1 / (1 + e^-x). */
 const SigmoidDef = pointwise('Sigmoid', {}, () => unary(ACT.sigmoid));
@@ -779,7 +785,11 @@ const NamedEmitDef = defineLayer({
   create: (c, ctx) => new EmitLayer(c, ctx),
 });
 
-/** Lambda's function on plain arrays: values [batch, time, ...channels] in, values (and a new shape) out. */
+/**
+ * Lambda's function on plain arrays: values [batch, time, ...channels] in, values (and a new
+ * shape) out. Int32Array values are int32; Float32Array values are float32, or complex64
+ * (interleaved re, im) when the input is complex64 and they hold two floats per element.
+ */
 export type LambdaArrayFn = (values: Float32Array | Int32Array, shape: readonly number[]) => Float32Array | Int32Array | { values: Float32Array | Int32Array; shape: readonly number[] };
 /** Lambda's function on sequences (sequence_input): may also change the mask. */
 export type LambdaSequenceFn = (x: Sequence) => Sequence;
@@ -823,7 +833,8 @@ export class LambdaLayer extends Layer {
       if (shape[0] !== x.batch || shape[1] !== x.time) {
         throw this.error('BAD_INPUT', `expected fn to keep batch and time [${x.batch}, ${x.time}], got [${shape[0]}, ${shape[1]}]`);
       }
-      y = new Sequence(values, x.mask, shape);
+      const complex = x.dtype === 'complex64' && values instanceof Float32Array && values.length === 2 * product(shape);
+      y = new Sequence(values, x.mask, shape, complex ? 'complex64' : undefined);
     }
     if (y.batch !== x.batch || y.time !== x.time) {
       throw this.error('BAD_INPUT', `expected fn to keep batch and time [${x.batch}, ${x.time}], got [${y.batch}, ${y.time}]`);

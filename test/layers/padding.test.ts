@@ -44,10 +44,10 @@ describe('Pad: contract', () => {
     });
   }
 
-  it('int32 values pass bit-exactly, constant truncated', () => {
-    const model = sl.build(sl.Pad({ padding: [1, 2], constantValue: 7.9 }), { inputShape: [3], inputDtype: 'int32' });
+  it('int32 values pass bit-exactly, and so does the constant', () => {
+    const model = sl.build(sl.Pad({ padding: [1, 2], constantValue: -(2 ** 31) }), { inputShape: [3], inputDtype: 'int32' });
     const x = sl.Sequence.fromValues(Int32Array.of(2147483647, -5, 3), [1, 1, 3], 'int32');
-    expect([...model.layer(x).values]).toEqual([7, 2147483647, -5, 3, 7, 7]);
+    expect([...model.layer(x).values]).toEqual([-(2 ** 31), 2147483647, -5, 3, -(2 ** 31), -(2 ** 31)]);
     sl.verifyContract(model);
     model.dispose();
   });
@@ -82,5 +82,22 @@ describe('Pad: bad configs', () => {
     expectBadConfig({ type: 'Pad', padding: [1, 1], mode: 'mirror' }, [3], /mode: expected one of "constant", "reflect", "symmetric", "edge", "wrap", got "mirror"/);
     expectBadConfig({ type: 'Pad' }, [3], /Pad needs field "padding"/);
     expectBadConfig(sl.Pad({ padding: [1, 1] }), [], /expected an input with a channel axis to pad, got channel shape \[\]/);
+  });
+
+  it('an int32 fill outside int32 or with a fraction is refused, not wrapped or truncated (found in review)', () => {
+    for (const v of [3e9, 2 ** 31, -(2 ** 31) - 1, 1e20, 7.9, -0.5]) {
+      let err: unknown;
+      try {
+        sl.build(sl.Pad({ padding: [1, 1], constantValue: v }), { inputShape: [2], inputDtype: 'int32' }).dispose();
+      } catch (e) {
+        err = e;
+      }
+      expect(err, `constant_value ${v}`).toBeInstanceOf(sl.SeqLayersError);
+      expect((err as sl.SeqLayersError).code).toBe('BAD_CONFIG');
+      expect((err as Error).message).toContain(`constant_value: expected a whole number in int32's range for int32 input, got ${v}`);
+    }
+    // Other modes ignore the fill, and float32 input takes any.
+    sl.build(sl.Pad({ padding: [1, 1], mode: 'edge', constantValue: 7.9 }), { inputShape: [2], inputDtype: 'int32' }).dispose();
+    sl.build(sl.Pad({ padding: [1, 1], constantValue: 3e9 }), { inputShape: [2] }).dispose();
   });
 });

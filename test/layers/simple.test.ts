@@ -428,6 +428,42 @@ describe('dtypes and JSON configs', () => {
   });
 });
 
+describe('Power accuracy', () => {
+  it('a non-integer or large power is within (1 + |p ln x|) 1.4e-7 relative, as its doc says (found in review: the error was undocumented)', () => {
+    const bits = new Uint32Array(1), asFloat = new Float32Array(bits.buffer);
+    // Every 40009th positive normal float by bit pattern: all binades.
+    const xs = Float32Array.from({ length: 50_000 }, (_, i) => ((bits[0] = 0x00800000 + i * 40009), asFloat[0]!)).filter((v) => v < Infinity);
+    for (const p of [1.7, -0.3, 2.5, 65, -100]) {
+      const ys = run1(sl.Power({ power: p }), [xs.length], [...xs]);
+      let worst = 0;
+      xs.forEach((x, i) => {
+        const r = Math.pow(x, p);
+        if (Math.abs(r) >= 2 ** -126 && Math.abs(r) <= 3.4e38) worst = Math.max(worst, Math.abs(ys[i]! - r) / Math.abs(r) / (1 + Math.abs(p * Math.log(x))));
+      });
+      expect(worst, `power ${p}`).toBeLessThanOrEqual(1.4e-7);
+    }
+  });
+});
+
+// Lambda's other tests are in test/layers/utility.test.ts.
+describe('Lambda on every dtype', () => {
+  it('an array fn keeps complex64 and int32 input (found in review: fn v => v on complex64 failed to build)', () => {
+    const cx = new sl.Sequence(Float32Array.of(1, 2, 3, 4, 5, 6, 7, 8), Uint8Array.of(1, 0), [1, 2, 2], 'complex64');
+    const same = sl.build(sl.Lambda({ fn: (v: Float32Array | Int32Array) => v }), { inputShape: [2], inputDtype: 'complex64' });
+    const y = same.layer(cx);
+    expect([y.dtype, y.shape, [...y.values], [...y.mask]]).toEqual(['complex64', [1, 2, 2], [1, 2, 3, 4, 5, 6, 7, 8], [1, 0]]);
+    expect(same.outputSpec.dtype).toBe('complex64');
+    // Half as many floats: one per element, float32 (the real parts here).
+    const re = sl.build(sl.Lambda({ fn: (v: Float32Array | Int32Array) => (v as Float32Array).filter((_, i) => i % 2 === 0) }), { inputShape: [2], inputDtype: 'complex64' });
+    const r = re.layer(cx);
+    expect([r.dtype, r.shape, [...r.values]]).toEqual(['float32', [1, 2, 2], [1, 3, 5, 7]]);
+    const int = sl.build(sl.Lambda({ fn: (v: Float32Array | Int32Array) => v }), { inputShape: [2], inputDtype: 'int32' });
+    const yi = int.layer(sl.Sequence.fromValues(Int32Array.of(1, -2, 3, 2 ** 31 - 1), [1, 2, 2], 'int32'));
+    expect([yi.dtype, [...yi.values]]).toEqual(['int32', [1, -2, 3, 2 ** 31 - 1]]);
+    for (const m of [same, re, int]) m.dispose();
+  });
+});
+
 describe('oracle fixtures (tools/fixtures_simple.py)', () => {
   const { cases } = loadFixture('simple');
   for (const c of cases) it(c.name, () => checkFixtureCase(c));
