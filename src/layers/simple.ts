@@ -21,6 +21,7 @@ import { constant, lecunNormal, ones, zeros } from '../initializers.js';
 import { expectInput, fromWasm, Layer, product, toWasm, type BuildContext, type Derived, type Param, type RunContext, type WSeq } from '../layer.js';
 import type { Kernels } from '../runtime/kernels.js';
 import { Sequence } from '../sequence.js';
+import { Q8Weights, weightStorageField } from './weight-storage.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared: activations by name, the pointwise base, broadcast constants.
@@ -638,13 +639,16 @@ const embeddingTransposeFields = {
   computeDtype: ref.computeDtype(),
   /** param_dtype: null (the embedding's, the reference's default) or "float32" only. */
   paramDtype: f.only([null, 'float32'], 'parameters are float32 here'),
+  /** How the table is held for the product (not in the reference; see WEIGHT_STORAGES). */
+  weightStorage: weightStorageField(),
 };
 
 /**
  * Logits against an embedding table: y = x · embeddingᵀ + bias over the last channel axis,
  * [*C, dimension] -> [*C, numEmbeddings] (the reference's Embedding.attend). The reference
  * binds an Embedding module to share its table; here the layer holds its own `embedding`
- * parameter, and tying means loading the same tensor into both layers. One packed GEMM.
+ * parameter, and tying means loading the same tensor into both layers. One packed GEMM (one
+ * row: a GEMV), or with weightStorage 'int8' the table as int8 with a scale per embedding.
  *
  * Parameters: `embedding` [numEmbeddings, dimension] (std 1/√dimension normal), `bias`
  * [numEmbeddings] (when useBias; zeros). The transposed table is packed in prepare().
@@ -652,9 +656,9 @@ const embeddingTransposeFields = {
 export class EmbeddingTransposeLayer extends Layer {
   private readonly table: Param;
   private readonly bias: Param | null;
-  private readonly packed: Derived;
-  /** The second packing, for one-row products (f32_gemv), as Dense keeps (see DensePlan.gemvLen). */
-  private readonly gemv: Derived;
+  /** The float32 packings: GEMM panels, and the GEMV's for one-row products (as Dense keeps, see DensePlan.gemvLen); null with int8. */
+  private readonly f32: { packed: Derived; gemv: Derived } | null;
+  private readonly q8: Q8Weights | null;
 
   constructor(config: Resolved<typeof embeddingTransposeFields>, ctx: BuildContext) {
     super(config, ctx);
@@ -667,20 +671,24 @@ export class EmbeddingTransposeLayer extends Layer {
     this.output = { shape: [...shape.slice(0, -1), v], dtype: 'float32' };
     this.table = this.param('embedding', [v, d], lecunNormal(d));
     this.bias = config.useBias ? this.param('bias', [v], zeros) : null;
-    this.packed = this.derive(ctx.rt.k.f32_gemm_packed_len(d, v) * 4);
-    this.gemv = this.derive(ctx.rt.k.f32_gemv_packed_len(d, v) * 4);
+    const int8 = config.weightStorage === 'int8';
+    this.q8 = int8 ? new Q8Weights({ rt: this.rt, derive: (bytes) => this.derive(bytes) }, [d], v) : null;
+    this.f32 = int8 ? null : { packed: this.derive(ctx.rt.k.f32_gemm_packed_len(d, v) * 4), gemv: this.derive(ctx.rt.k.f32_gemv_packed_len(d, v) * 4) };
   }
 
   prepare(): void {
-    // f32_gemm_pack_b packs a row-major [k, n] matrix: transpose the table to [dimension, v] first.
+    // The packings take a row-major [k, n] matrix: transpose the table to [dimension, v] first.
     const [v, d] = this.table.shape as [number, number];
     const heap = this.rt.heap;
     const t = heap.alloc(v * d * 4, 'transposed embedding');
     try {
       const e = this.table.view(), f32 = this.rt.f32, at = t >> 2;
       for (let i = 0; i < v; i++) for (let j = 0; j < d; j++) f32[at + j * v + i] = e[i * d + j]!;
-      this.rt.k.f32_gemm_pack_b(d, v, t, v, this.packed.ptr);
-      this.rt.k.f32_gemv_pack_b(d, 0, d, v, t, v, this.gemv.ptr);
+      if (this.q8) this.q8.pack(this.rt, [t]);
+      else {
+        this.rt.k.f32_gemm_pack_b(d, v, t, v, this.f32!.packed.ptr);
+        this.rt.k.f32_gemv_pack_b(d, 0, d, v, t, v, this.f32!.gemv.ptr);
+      }
     } finally {
       heap.release(t);
     }
@@ -690,9 +698,11 @@ export class EmbeddingTransposeLayer extends Layer {
     const [v, d] = this.table.shape as [number, number];
     const rows = (x.batch * x.time * product(this.input.shape)) / d;
     const y = this.allocOutput(ctx, x.batch, x.time), bias = this.bias?.ptr ?? 0;
-    // The same sums in the same order either way (f32_gemv matches f32_gemm bit for bit).
-    if (rows === 1) ctx.rt.k.f32_gemv(v, d, 0, d, x.values, 0, 0, this.gemv.ptr, y, bias, false);
-    else ctx.rt.k.f32_gemm(rows, v, d, x.values, d, this.packed.ptr, y, v, bias, false);
+    // The same sums in the same order either way (f32_gemv matches f32_gemm bit for bit; q8_gemm
+    // computes each row on its own).
+    if (this.q8) this.q8.gemm(ctx, rows, x.values, bias, y);
+    else if (rows === 1) ctx.rt.k.f32_gemv(v, d, 0, d, x.values, 0, 0, this.f32!.gemv.ptr, y, bias, false);
+    else ctx.rt.k.f32_gemm(rows, v, d, x.values, d, this.f32!.packed.ptr, y, v, bias, false);
     return this.result(y, x.mask, x.batch, x.time);
   }
 }

@@ -385,6 +385,24 @@ describe('EmbeddingTranspose', () => {
       m.dispose();
     }
   });
+  it("weightStorage 'int8': within 1 % of float32 (RMS), one-row steps equal layer() bit for bit, and withWeightStorage sets it", () => {
+    const config = sl.EmbeddingTranspose({ numEmbeddings: 301, dimension: 64 });
+    const f32 = sl.build(config, { inputShape: [64], seed: 5 });
+    const int8 = sl.build(sl.withWeightStorage(config, 'int8'), { inputShape: [64], seed: 5 });
+    expect(int8.toConfig()).toMatchObject({ weightStorage: 'int8' });
+    const x = sl.randomSequence([2, 6, 64], { seed: 6 });
+    const a = f32.layer(x), b = int8.layer(x);
+    let err = 0, norm = 0;
+    for (let i = 0; i < a.values.length; i++) if (a.mask[Math.floor(i / 301)]) (err += (a.values[i]! - b.values[i]!) ** 2), (norm += a.values[i]! ** 2);
+    expect(Math.sqrt(err / norm)).toBeGreaterThan(0);
+    expect(Math.sqrt(err / norm)).toBeLessThan(0.01);
+    const one = x.slice(0, 1), state = int8.initialState(1);
+    const stepped = sl.Sequence.concatenate([0, 1, 2, 3, 4, 5].map((t) => int8.step(one.sliceTime(t, t + 1), state)));
+    sl.assertSequencesClose(stepped, int8.layer(one), 'int8 one-row steps vs layer()', 0, 0);
+    sl.verifyContract(int8);
+    f32.dispose();
+    int8.dispose();
+  });
   it('rejects an input whose last axis is not `dimension`', () => {
     badConfig(sl.EmbeddingTranspose({ numEmbeddings: 2, dimension: 5 }), [1, 3], /EmbeddingTranspose at config: expected the input's last channel axis to equal dimension=5, got channel shape \[1, 3\]/);
     badConfig(sl.EmbeddingTranspose({ numEmbeddings: 2, dimension: 1 }), [], /got channel shape \[\]/);
