@@ -499,6 +499,8 @@ export class Model {
     const values = this.readWeights(tensors, Boolean(opts.allowExtra), checkNaming(opts.naming, 'loadWeights'));
     // prepare() may be refused (scratch over the memory budget) after some layers packed the new
     // parameters: then the previous parameters and everything derived from them come back.
+    // Not during a call on this model (a Lambda's function): that call reads the weights.
+    this.enter('loadWeights');
     const params = this.params();
     const buffers = [...params.map((p) => ({ ptr: p.ptr, bytes: p.size * 4 })), ...this.layers.flatMap((l) => l.derived)];
     const previous = buffers.map((b) => this.rt.u8.slice(b.ptr, b.ptr + b.bytes));
@@ -508,6 +510,8 @@ export class Model {
     } catch (e) {
       buffers.forEach((b, i) => this.rt.u8.set(previous[i]!, b.ptr));
       throw e;
+    } finally {
+      this.busy = false;
     }
   }
 

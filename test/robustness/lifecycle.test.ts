@@ -121,6 +121,35 @@ describe('dispose during a call', () => {
   });
 });
 
+describe('loadWeights during a call', () => {
+  it("is refused: the call keeps the weights it started with (found in review)", () => {
+    const run = { hook: null as (() => void) | null, error: undefined as unknown };
+    const fn = (v: Float32Array | Int32Array) => {
+      const h = run.hook;
+      run.hook = null;
+      try {
+        h?.();
+      } catch (e) {
+        run.error = e;
+      }
+      return v;
+    };
+    const model = sl.build(sl.Serial([sl.Dense({ features: 8 }), sl.Lambda({ fn }), sl.Dense({ features: 8 })]), { inputShape: [8], seed: 1 });
+    const other = sl.build(sl.Serial([sl.Dense({ features: 8 }), sl.Lambda({ fn }), sl.Dense({ features: 8 })]), { inputShape: [8], seed: 2 });
+    const x = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 3 });
+    const y0 = model.layer(x);
+    run.hook = () => model.loadWeights(other.getWeights());
+    expect(model.layer(x).values).toEqual(y0.values);
+    expect((run.error as sl.SeqLayersError).code).toBe('BAD_ARGUMENT');
+    expect((run.error as Error).message).toMatch(/^\[BAD_ARGUMENT\] loadWeights: this model is in the middle of another call/);
+    expect(model.layer(x).values).toEqual(y0.values);
+    model.loadWeights(other.getWeights()); // after the call, it loads
+    expect(model.layer(x).values).toEqual(other.layer(x).values);
+    model.dispose();
+    other.dispose();
+  });
+});
+
 describe('State flags', () => {
   it('disposed and interrupted are read-only: a disposed state cannot be revived to step into freed buffers (found in review)', () => {
     const m = sl.build(sl.Conv1D({ filters: 1, kernelSize: 4, padding: 'causal' }), { inputShape: [1], seed: 1 });
