@@ -808,7 +808,7 @@ export class ModelPool {
 
   /** @internal */
   static async create(host: WorkerHost, opts: PoolOptions): Promise<ModelPool> {
-    checkWorkerOptions(opts, 'createPool', POOL_OPTIONS);
+    const config = checkWorkerOptions(opts, 'createPool', POOL_OPTIONS);
     const n = opts.workers ?? host.concurrency();
     if (!Number.isInteger(n) || n < 1) throw new SeqLayersError('BAD_ARGUMENT', `createPool: expected workers to be a positive integer, got ${show(n)}`);
     const module = await kernelsFor(opts);
@@ -816,7 +816,7 @@ export class ModelPool {
     // does with its config, weights (another checkpoint loaded into the array, or the array
     // transferred) or constants.
     const constants = opts.constants && constantsFromWire(constantsToWire(opts.constants, 'createPool', true));
-    const pool = new ModelPool(host, { ...opts, module, config: structuredClone(opts.config), weights: opts.weights && copyArray(opts.weights), constants });
+    const pool = new ModelPool(host, { ...opts, module, config, weights: opts.weights && copyArray(opts.weights), constants });
     try {
       await Promise.all(Array.from({ length: n }, () => pool.startWorker()));
       pool.info = pool.workers[0]!.info;
@@ -942,7 +942,8 @@ const PUSH_OPTIONS = Object.keys({ constants: 1 } satisfies Record<keyof PushOpt
  * Lambda's, cannot be posted) and the weights as bytes whose buffer is still here (start
  * transfers it, so a second start with the same array would post an empty buffer).
  */
-function checkWorkerOptions(opts: WorkerOptions, what: string, allowed: string[]): void {
+/** Checks a worker's options before any thread starts; returns a copy of the config (what crosses to the worker). */
+function checkWorkerOptions(opts: WorkerOptions, what: string, allowed: string[]): object {
   if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected options as an object, got ${show(opts)}`);
   checkOptionKeys(opts, what, allowed);
   if (!isChannelShape(opts.inputShape)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected inputShape to be a list of positive integers, got ${show(opts.inputShape)}`);
@@ -952,13 +953,20 @@ function checkWorkerOptions(opts: WorkerOptions, what: string, allowed: string[]
   }
   const fn = findFunction(opts.config, 'config');
   if (fn) throw new SeqLayersError('BAD_CONFIG', `${what}: ${fn} is a function, which cannot cross to a worker (a Lambda layer runs only in the thread that built it)`);
+  let config: object;
+  try {
+    config = structuredClone(opts.config);
+  } catch (e) {
+    throw new SeqLayersError('BAD_CONFIG', `${what}: expected a config of JSON data, which crosses to a worker; this one cannot be copied (${e instanceof Error ? e.message : String(e)})`);
+  }
   if (opts.constants !== undefined) constantsToWire(opts.constants, what);
   const w = opts.weights;
-  if (w === undefined) return;
+  if (w === undefined) return config;
   if (!(w instanceof Uint8Array)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected weights as the Uint8Array of a .safetensors file, got ${show(w)}`);
   if (w.buffer.byteLength === 0) {
     throw new SeqLayersError('BAD_ARGUMENT', `${what}: the weights' buffer is empty or was transferred to an earlier worker; pass weights.slice() to each start to keep a copy`);
   }
+  return config;
 }
 
 /** The path of the first function inside a config, or null. */
@@ -974,7 +982,7 @@ function findFunction(v: unknown, path: string, depth = 0): string | null {
 
 /** Starts one worker running the model (the weights' buffer is transferred). */
 export async function startWorkerOn(host: WorkerHost, opts: WorkerOptions): Promise<ModelWorker> {
-  checkWorkerOptions(opts, 'startWorker', WORKER_OPTIONS);
+  const config = checkWorkerOptions(opts, 'startWorker', WORKER_OPTIONS);
   const module = await kernelsFor(opts);
-  return ModelWorker.start(host, { ...opts, module });
+  return ModelWorker.start(host, { ...opts, config, module });
 }

@@ -139,6 +139,10 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     await expectCode(W.startWorker({ config, inputShape, layerModules: 5 as never }), 'BAD_ARGUMENT', /expected layerModules to be a list of module URLs \(strings\), got 5$/);
     await expectCode(W.startWorker({ config, inputShape, layerModules: 'file:///x.js' as never }), 'BAD_ARGUMENT', /layerModules/);
     await expectCode(W.createPool(null as never), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] createPool: expected options as an object, got null$/);
+    // A config that structured clone cannot copy was an uncoded DataCloneError (createPool) or WORKER_FAILED (startWorker).
+    const symbolic = { ...config, note: Symbol('x') };
+    await expectCode(W.createPool({ config: symbolic, inputShape, workers: 1 }), 'BAD_CONFIG', /^\[BAD_CONFIG\] createPool: expected a config of JSON data, which crosses to a worker; this one cannot be copied \(/);
+    await expectCode(W.startWorker({ config: symbolic, inputShape }), 'BAD_CONFIG', /startWorker: expected a config of JSON data/);
     expect(threads(), 'no worker was started').toBe(baseline);
   });
 
