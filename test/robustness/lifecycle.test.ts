@@ -65,20 +65,26 @@ describe('a prepare() refused over the memory budget', () => {
   });
 });
 
+/** A Lambda function passing its input through that first runs `run.hook` once, keeping what it throws in `run.error`. */
+function hookedFn() {
+  const run: { hook: (() => void) | null; error: unknown } = { hook: null, error: undefined };
+  const fn = (v: Float32Array | Int32Array) => {
+    const h = run.hook;
+    run.hook = null;
+    try {
+      h?.();
+    } catch (e) {
+      run.error = e;
+    }
+    return v;
+  };
+  return { fn, run };
+}
+
 describe('dispose during a call', () => {
-  /** A Lambda that runs `hook` once (catching and keeping what it throws) before an LSTM. */
+  /** The hooked Lambda before an LSTM. */
   function hooked() {
-    const run: { hook: (() => void) | null; error: unknown } = { hook: null, error: undefined };
-    const fn = (v: Float32Array | Int32Array) => {
-      const h = run.hook;
-      run.hook = null;
-      try {
-        h?.();
-      } catch (e) {
-        run.error = e;
-      }
-      return v;
-    };
+    const { fn, run } = hookedFn();
     const model = sl.build(sl.Serial([sl.Lambda({ fn }), sl.LSTM({ units: 8 })]), { inputShape: [8], seed: 1 });
     return { model, run };
   }
@@ -123,17 +129,7 @@ describe('dispose during a call', () => {
 
 describe('loadWeights during a call', () => {
   it("is refused: the call keeps the weights it started with (found in review)", () => {
-    const run = { hook: null as (() => void) | null, error: undefined as unknown };
-    const fn = (v: Float32Array | Int32Array) => {
-      const h = run.hook;
-      run.hook = null;
-      try {
-        h?.();
-      } catch (e) {
-        run.error = e;
-      }
-      return v;
-    };
+    const { fn, run } = hookedFn();
     const model = sl.build(sl.Serial([sl.Dense({ features: 8 }), sl.Lambda({ fn }), sl.Dense({ features: 8 })]), { inputShape: [8], seed: 1 });
     const other = sl.build(sl.Serial([sl.Dense({ features: 8 }), sl.Lambda({ fn }), sl.Dense({ features: 8 })]), { inputShape: [8], seed: 2 });
     const x = sl.randomSequence([1, 4, 8], { randomLengths: false, seed: 3 });
