@@ -124,29 +124,33 @@ function buildLayer(config: LayerConfig, rt: Runtime, path: string, flaxPath: st
   });
 }
 
+/** Checks the options build and a worker's model share (input shape and dtype, seed, weight naming); `what` leads the message. */
+export function checkModelOptions(opts: Pick<BuildOptions, 'inputShape' | 'inputDtype' | 'seed' | 'weightNaming'>, what: string): void {
+  if (!isChannelShape(opts.inputShape)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected inputShape to be a list of positive integers, got ${show(opts.inputShape)}`);
+  }
+  if (opts.inputDtype !== undefined && !SEQUENCE_DTYPES.includes(opts.inputDtype)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected inputDtype ${SEQUENCE_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${show(opts.inputDtype)}`);
+  }
+  if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected seed to be an integer, got ${show(opts.seed)}`);
+  }
+  checkNaming(opts.weightNaming, `${what}: weightNaming`);
+}
+
 /** Builds a model from a config (checked and normalised first) for an input channel shape. */
 export function build(config: LayerConfig | object, opts: BuildOptions): Model {
   if (opts !== undefined) checkOptionKeys(opts, 'build', BUILD_OPTIONS);
-  const shape = opts?.inputShape;
-  if (!isChannelShape(shape)) {
-    throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputShape to be a list of positive integers, got ${show(shape)}`);
-  }
-  if (opts.inputDtype !== undefined && !SEQUENCE_DTYPES.includes(opts.inputDtype)) {
-    throw new SeqLayersError('BAD_ARGUMENT', `build: expected inputDtype ${SEQUENCE_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${show(opts.inputDtype)}`);
-  }
-  if (opts.seed !== undefined && !Number.isSafeInteger(opts.seed)) {
-    throw new SeqLayersError('BAD_ARGUMENT', `build: expected seed to be an integer, got ${show(opts.seed)}`);
-  }
+  checkModelOptions(opts ?? {}, 'build');
   if (opts.runtime !== undefined && !(opts.runtime instanceof Runtime)) {
     throw new SeqLayersError('BAD_ARGUMENT', `build: expected runtime to be one from createRuntime(), got ${show(opts.runtime)}`);
   }
-  checkNaming(opts.weightNaming, 'build: weightNaming');
   const normalized = normalizeConfig(config);
   return new Model(normalized, opts);
 }
 
 /** Whether `shape` is a list of positive integers. */
-export function isChannelShape(shape: unknown): shape is number[] {
+function isChannelShape(shape: unknown): shape is number[] {
   if (!Array.isArray(shape)) return false;
   // A for loop, not every(): every() skips the holes of a sparse array ([, 4]).
   for (let i = 0; i < shape.length; i++) if (!(Number.isInteger(shape[i]) && shape[i] >= 1)) return false;

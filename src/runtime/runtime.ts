@@ -30,7 +30,8 @@ const BUILDS = ['auto', 'simd', 'relaxed'];
 /** Exports without which a module is not the seqlayers kernels (checked before instantiating). */
 const REQUIRED_EXPORTS = ['memory', 'heap_base', 'relaxed_build'];
 
-function checkMaxMemory(maxMemoryBytes: unknown): void {
+/** Refuses (BAD_ARGUMENT) a budget outside (0, MAX_MEMORY_BYTES]. */
+export function checkMaxMemory(maxMemoryBytes: unknown): void {
   if (!(typeof maxMemoryBytes === 'number' && maxMemoryBytes > 0 && maxMemoryBytes <= MAX_MEMORY_BYTES)) {
     throw new SeqLayersError('BAD_ARGUMENT', `maxMemoryBytes must be in (0, ${MAX_MEMORY_BYTES}], got ${show(maxMemoryBytes)}`);
   }

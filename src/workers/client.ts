@@ -6,8 +6,8 @@ import { releaseProxy, transfer, wrap, type Endpoint, type Remote } from 'comlin
 import { checkOptionKeys, type LayerConfig } from '../config.js';
 import { DETACHED, SeqLayersError, show } from '../errors.js';
 import type { Constants } from '../layer.js';
-import { isChannelShape, type WeightNaming } from '../model.js';
-import type { KernelBuild } from '../runtime/runtime.js';
+import { checkModelOptions, type WeightNaming } from '../model.js';
+import { checkMaxMemory, type KernelBuild } from '../runtime/runtime.js';
 import { Sequence, type DType } from '../sequence.js';
 import { copyArray, isDetachedView } from '../util/bytes.js';
 import { constantsFromWire, constantsToWire, decodeStepOutcomes, encodeStepBatch, fromWire, kernelsFor, reviveError, toWire, type ModelInfo, type ServiceApi, type StepCall, type StepReply, type WireConstants, type WireSequence } from './protocol.js';
@@ -946,7 +946,8 @@ const PUSH_OPTIONS = Object.keys({ constants: 1 } satisfies Record<keyof PushOpt
 function checkWorkerOptions(opts: WorkerOptions, what: string, allowed: string[]): object {
   if (opts === null || typeof opts !== 'object') throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected options as an object, got ${show(opts)}`);
   checkOptionKeys(opts, what, allowed);
-  if (!isChannelShape(opts.inputShape)) throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected inputShape to be a list of positive integers, got ${show(opts.inputShape)}`);
+  checkModelOptions(opts, what);
+  if (opts.maxMemoryBytes !== undefined) checkMaxMemory(opts.maxMemoryBytes);
   const modules = opts.layerModules;
   if (modules !== undefined && !(Array.isArray(modules) && modules.every((m) => typeof m === 'string'))) {
     throw new SeqLayersError('BAD_ARGUMENT', `${what}: expected layerModules to be a list of module URLs (strings), got ${show(modules)}`);

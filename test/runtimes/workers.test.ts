@@ -143,6 +143,11 @@ describe('seqlayers/workers: a model in a worker_thread', () => {
     const symbolic = { ...config, note: Symbol('x') };
     await expectCode(W.createPool({ config: symbolic, inputShape, workers: 1 }), 'BAD_CONFIG', /^\[BAD_CONFIG\] createPool: expected a config of JSON data, which crosses to a worker; this one cannot be copied \(/);
     await expectCode(W.startWorker({ config: symbolic, inputShape }), 'BAD_CONFIG', /startWorker: expected a config of JSON data/);
+    // The options build checks, checked before a thread starts too (they were checked only inside it).
+    await expectCode(W.startWorker({ config, inputShape, inputDtype: 'float64' as never }), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] startWorker: expected inputDtype 'float32', .*, got "float64"$/);
+    await expectCode(W.createPool({ config, inputShape, seed: 1.5, workers: 1 }), 'BAD_ARGUMENT', /^\[BAD_ARGUMENT\] createPool: expected seed to be an integer, got 1\.5$/);
+    await expectCode(W.startWorker({ config, inputShape, weightNaming: 'jax' as never }), 'BAD_ARGUMENT', /startWorker: weightNaming/);
+    await expectCode(W.startWorker({ config, inputShape, maxMemoryBytes: -1 }), 'BAD_ARGUMENT', /maxMemoryBytes must be in \(0, /);
     expect(threads(), 'no worker was started').toBe(baseline);
   });
 
