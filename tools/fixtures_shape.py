@@ -145,6 +145,11 @@ for shape, pattern, axes_lengths, lengths, ceil, move in [
     ((1, 4, 2), "(a b) c -> a (b c)", {"b": 2}, [3], True, lambda v: v.reshape(1, 2, 4)),
     ((2, 6, 4), "(t k) c -> (c t) k", {"k": 2}, [5, 2], True, lambda v: v.reshape(2, 3, 2, 4).transpose(0, 3, 1, 2).reshape(2, 12, 2)),
     ((2, 4, 3), "t c -> c t", {"t": 4}, [4, 3], False, lambda v: v.transpose(0, 2, 1)),
+    # "..." for the axes no name covers, time included when it comes first.
+    ((2, 6, 3, 4), "t ... -> t (...)", {}, [6, 4], False, lambda v: v.reshape(2, 6, 12)),
+    ((2, 6, 3, 4), "(t k) ... -> t (k ...)", {"k": 2}, [5, 6], True, lambda v: v.reshape(2, 3, 24)),
+    ((2, 6, 3, 4), "t a ... -> t ... a", {}, [6, 2], False, lambda v: v.transpose(0, 1, 3, 2)),
+    ((2, 6, 3, 4), "... a b -> ... (b a)", {}, [3, 6], False, lambda v: v.transpose(0, 1, 3, 2).reshape(2, 6, 12)),
 ]:
     x, _ = random_input(shape)
     mask = (np.arange(shape[1])[None, :] < np.asarray(lengths)[:, None])

@@ -304,9 +304,10 @@ export class MoveAxisLayer extends ChannelCopy {
 // ---------------------------------------------------------------------------------------------
 // einops patterns: `(c d) e -> d e c`. Names and parenthesised groups (a group may be empty,
 // "()", or "1", for a size-1 axis); every name on both sides exactly once; sizes come from the
-// input shape and `axes_lengths`, with at most one unknown name per input group. EinopsRearrange
-// also takes one "..." per side for the channel axes no name covers (not in parentheses on the
-// input side), as einops.
+// input shape and `axes_lengths`, with at most one unknown name per input group. One "..." per
+// side stands for the input axes no name covers (not in parentheses on the input side), as in
+// einops: channel axes for EinopsRearrange, and for GlobalEinopsRearrange time too when "..."
+// comes first.
 
 /** A parsed pattern: each side a list of groups, each group a list of axis names. */
 interface Pattern {
@@ -325,16 +326,15 @@ const axesLengthsField = () =>
 
 /**
  * Parses and checks `pattern` (and that `axes_lengths` names only its axes); `reserved` names
- * are rejected. With `rank` (the input's number of axes), "..." stands for the axes the input
- * side's other groups leave, one group each (flattened into a group in parentheses).
+ * are rejected. "..." stands for the axes of the input's `rank` that the input side's other
+ * groups leave, one group each (flattened into a group in parentheses).
  */
-function parsePattern(layer: Layer, pattern: string, axesLengths: Record<string, number>, reserved: readonly string[], rank?: number): Pattern {
+function parsePattern(layer: Layer, pattern: string, axesLengths: Record<string, number>, reserved: readonly string[], rank: number): Pattern {
   const bad = (msg: string) => layer.error('BAD_CONFIG', `pattern: ${msg}, got ${show(pattern)}`);
   const sides = pattern.split('->');
   if (sides.length !== 2) throw bad('expected one "->" between the input and output axes');
   const tokens = sides.map((side) => side.replace(/[()]/g, ' $& ').trim().split(/\s+/).filter(Boolean));
   const ellipses = tokens.map((t) => t.filter((tok) => tok === '...').length);
-  if (ellipses.some((n) => n > 0) && rank === undefined) throw bad('"..." is not supported here; expected every axis named');
   if (ellipses.some((n) => n > 1) || ellipses[0] !== ellipses[1]) throw bad('expected "..." once on both sides or on neither');
   // The axes "..." stands for: the input's beyond the input side's other groups.
   let depth = 0, leftGroups = 0;
@@ -343,7 +343,7 @@ function parsePattern(layer: Layer, pattern: string, axesLengths: Record<string,
     else if (t === ')') depth--;
     else if (!depth && t !== '...') leftGroups++;
   }
-  const spread = ellipses[0] ? Array.from({ length: Math.max(0, (rank ?? 0) - leftGroups) }, (_, i) => `…${i}`) : [];
+  const spread = ellipses[0] ? Array.from({ length: Math.max(0, rank - leftGroups) }, (_, i) => `…${i}`) : [];
   const [left, right] = tokens.map((side, s) => {
     const groups: string[][] = [];
     let open: string[] | null = null;
@@ -631,7 +631,7 @@ export class GlobalReshapeLayer extends Layer {
 // GlobalEinopsRearrange
 
 const globalEinopsRearrangeFields = {
-  /** einops pattern over time and channels, e.g. "(t k) c -> t (k c)"; the first axis on each side is time; "batch" is reserved (required). */
+  /** einops pattern over time and channels, e.g. "(t k) c -> t (k c)" or "t ... -> t (...)"; the first axis on each side is time; "batch" is reserved (required). */
   pattern: f.str(),
   /** Sizes of pattern axes the input shape leaves ambiguous (default none). */
   axesLengths: axesLengthsField(),
@@ -656,14 +656,15 @@ export class GlobalEinopsRearrangeLayer extends Layer {
     super(config, ctx);
     this.ceilMode = config.ceilMode;
     const known = config.axesLengths ?? {};
-    const p = (this.pattern = parsePattern(this, config.pattern, known, ['batch']));
     const shape = ctx.input.shape;
+    const p = (this.pattern = parsePattern(this, config.pattern, known, ['batch'], shape.length + 1));
     if (p.left.length !== shape.length + 1 || p.right.length === 0) {
       throw this.error('BAD_CONFIG', `pattern: expected ${shape.length + 1} input axes (time, then the channels of ${showInput(shape)}) and at least one output axis, got ${show(config.pattern)}`);
     }
     this.sizes = resolveSizes(this, p.left, [undefined, ...shape], known, config.pattern);
     const timeVaries = p.left[0]!.filter((n) => !this.sizes.has(n));
-    const leaked = p.right.slice(1).flat().filter((n) => timeVaries.includes(n));
+    // Axes "..." stands for are named …i inside the pattern; a message names them "...".
+    const leaked = [...new Set(p.right.slice(1).flat().filter((n) => timeVaries.includes(n)).map((n) => (n.startsWith('…') ? '...' : n)))];
     if (leaked.length) {
       throw this.error('BAD_CONFIG', `pattern: the output channels may not depend on the input length, but ${show(leaked)} (sized by the input time) is in them; give its size in axes_lengths or move it to the first output group, got ${show(config.pattern)}`);
     }
