@@ -125,12 +125,14 @@ def flat_variables(variables):
 
 def load_variables(path):
     """The flax variables in a safetensors file of flattened names (export's, or seqlayers'
-    model.getWeights({ naming: 'flax' }) written with writeSafetensors), for layer.apply."""
+    model.getWeights({ naming: 'flax' }) written with writeSafetensors), as jax arrays for
+    layer.apply (NumPy leaves fail in the reference's weight norm, which sums over a list of axes)."""
     import flax
+    import jax.numpy as jnp
     import safetensors.numpy
 
     flat = safetensors.numpy.load_file(path)
-    return flax.traverse_util.unflatten_dict({tuple(k.split("/")): v for k, v in flat.items()})
+    return flax.traverse_util.unflatten_dict({tuple(k.split("/")): jnp.asarray(v) for k, v in flat.items()})
 
 
 def layer_config(config):
