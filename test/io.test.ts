@@ -80,6 +80,16 @@ describe('readWav', () => {
     }
   });
 
+  it('a WAV written to a pipe (RIFF and data sizes 0xFFFFFFFF, as ffmpeg -f wav - leaves them) reads its whole frames to the end', () => {
+    const stereo = bytesOf(Int16Array.of(16384, -32768, -8192, 32767));
+    const file = wavFile([['fmt ', fmt(1, 2, 8000, 16)], ['LIST', Uint8Array.of(1, 2, 3)], ['data', stereo]]);
+    const piped = Uint8Array.from([...file, 7, 7, 7]); // a partial frame at the end is dropped, as wave and scipy do
+    const dv = new DataView(piped.buffer);
+    dv.setUint32(4, 0xffffffff, true);
+    dv.setUint32(piped.length - stereo.length - 3 - 4, 0xffffffff, true);
+    expect(sl.readWav(piped).channels.map((c) => Array.from(c))).toEqual([[0.5, -0.25], [-1, 32767 / 32768]]);
+  });
+
   it('malformed or unsupported files are BAD_WAV errors saying what is wrong', () => {
     const data: [string, Uint8Array] = ['data', new Uint8Array(4)];
     const cases: [Uint8Array, RegExp][] = [
@@ -88,6 +98,7 @@ describe('readWav', () => {
       [wavFile([data]), /expected a "fmt " chunk, found none/],
       [wavFile([['fmt ', fmt(1, 1, 8000, 16)]]), /expected a "data" chunk, found none/],
       [wavFile([['fmt ', fmt(1, 1, 8000, 16)], data]).subarray(0, 46), /chunk "data" at byte 36 claims 4 bytes, but only 2 follow \(truncated file\?\)/],
+      [wavFile([['fmt ', fmt(1, 1, 8000, 16)], ['LIST', new Uint8Array(4)], data]).map((b, i) => (i >= 40 && i < 44 ? 255 : b)), /chunk "LIST" at byte 36 claims 4294967295 bytes, but only 16 follow \(truncated file\?\)/],
       [wavFile([['fmt ', fmt(0x55, 1, 8000, 16)], data]), /expected PCM \(format 1\) or IEEE float \(format 3\) samples, got format 85 \(compressed WAVs are not read\)/],
       [wavFile([['fmt ', fmt(1, 1, 8000, 12)], data]), /expected PCM samples of 8, 16, 24, 32 bits, got 12/],
       [wavFile([['fmt ', fmt(3, 1, 8000, 16)], data]), /expected float samples of 32, 64 bits, got 16/],

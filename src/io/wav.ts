@@ -20,6 +20,8 @@ const bad = (msg: string) => new SeqLayersError('BAD_WAV', `WAV: ${msg}`);
 const FORMAT_PCM = 1;
 const FORMAT_FLOAT = 3;
 const FORMAT_EXTENSIBLE = 0xfffe;
+/** The size a streaming writer leaves in a header it cannot seek back to. */
+const STREAMED_SIZE = 0xffffffff;
 
 /** Parses a WAV file. */
 export function readWav(input: Uint8Array | ArrayBuffer): Wav {
@@ -34,11 +36,15 @@ export function readWav(input: Uint8Array | ArrayBuffer): Wav {
   let data: Uint8Array | null = null;
   // Chunks: 4-byte id, 4-byte little-endian size, payload padded to an even length, up to the
   // RIFF size (bytes after it, e.g. an ID3 tag, are not chunks) unless that size is past the end
-  // or short of the header (streaming writers leave it 0 or 0xFFFFFFFF).
+  // or short of the header (streaming writers leave it 0 or 0xFFFFFFFF). A writer to a pipe
+  // (ffmpeg -f wav -) cannot go back to fill in the data size either and leaves it 0xFFFFFFFF:
+  // the samples run to the end, as Python's wave and scipy read them. Any other size past the
+  // end is a truncated file.
   const riffEnd = 8 + dv.getUint32(4, true);
   const end = riffEnd >= 12 && riffEnd <= bytes.length ? riffEnd : bytes.length;
   for (let at = 12; at + 8 <= end; ) {
-    const id = tag(at), size = dv.getUint32(at + 4, true), body = at + 8;
+    const id = tag(at), claimed = dv.getUint32(at + 4, true), body = at + 8;
+    const size = id === 'data' && claimed === STREAMED_SIZE ? end - body : claimed;
     if (size > end - body) throw bad(`chunk ${show(id)} at byte ${at} claims ${size} bytes, but only ${end - body} follow (truncated file?)`);
     if (id === 'fmt ') {
       if (size < 16) throw bad(`expected a fmt chunk of at least 16 bytes, got ${size}`);
