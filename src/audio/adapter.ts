@@ -103,6 +103,7 @@ export class BlockAdapter {
    * after a trial step with them; refused ones (with their code) leave the current ones.
    */
   setConstants(constants: Constants): void {
+    this.checkLive('setConstants');
     const own = copyConstants(constants, 'setConstants');
     this.trial({ constants: own });
     this.run.constants = own;
@@ -123,9 +124,11 @@ export class BlockAdapter {
   /**
    * One quantum: input[c] and output[c] are planar channels of `quantum` frames. A missing input
    * or input channel (nothing connected) counts as silence; a missing output channel is skipped.
-   * Arrays of another type or length are BAD_INPUT, before anything is taken.
+   * Arrays of another type or length are BAD_INPUT, before anything is taken; after dispose()
+   * (of the adapter or its model) every call is DISPOSED, the FIFO left unplayed.
    */
   process(input: readonly Float32Array[] | undefined, output: readonly Float32Array[]): void {
+    this.checkLive('process');
     this.checkQuantum(input, output);
     const frames = this.quantum;
     const cin = this.inChannels, cout = this.outChannels, n = this.blockFrames;
@@ -172,7 +175,14 @@ export class BlockAdapter {
     for (let c = 0; c < this.outChannels; c++) if (!fitsQuantum(output[c], q)) throw badQuantum(`output channel ${c}`, q, output[c]);
   }
 
-  /** Frees the stream state (the model stays). */
+  // Checked first: a disposed adapter would otherwise play the frames its FIFO still holds
+  // until its next step refused the state.
+  private checkLive(what: string): void {
+    if (this.state.disposed) throw new SeqLayersError('DISPOSED', `audio: ${what}: this adapter was disposed`);
+    if (this.model.isDisposed) throw new SeqLayersError('DISPOSED', `audio: ${what}: the model of this adapter was disposed`);
+  }
+
+  /** Frees the stream state (the model stays); process and setConstants are DISPOSED afterwards. */
   dispose(): void {
     this.state.dispose();
   }

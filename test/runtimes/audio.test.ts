@@ -118,6 +118,25 @@ describe('seqlayers/audio: BlockAdapter', () => {
     expect(() => new audio.BlockAdapter(model, { quantum: 128 })).toThrow(/^\[BAD_CONFIG\] audio: expected a model input of \[channels\]/);
   });
 
+  it('refuses every call once it or its model was disposed, with DISPOSED, playing nothing more from its FIFO (found in review)', () => {
+    const model = sl.build(sl.Conv1D({ filters: 1, kernelSize: 3, padding: 'causal' }), { inputShape: [1], seed: 1 });
+    const adapter = new audio.BlockAdapter(model, { quantum: 128, blockFrames: 512 });
+    const orphan = new audio.BlockAdapter(model, { quantum: 128, blockFrames: 512 });
+    const quantum = () => [new Float32Array(128).fill(1)];
+    adapter.process(quantum(), [new Float32Array(128)]);
+    orphan.process(quantum(), [new Float32Array(128)]);
+    adapter.dispose();
+    const out = [new Float32Array(128).fill(7)];
+    expect(() => adapter.process(quantum(), out)).toThrow(/^\[DISPOSED\] audio: process: this adapter was disposed$/);
+    expect(out[0]!.every((v) => v === 7), 'nothing played').toBe(true);
+    expect(() => adapter.setConstants({})).toThrow(/^\[DISPOSED\] audio: setConstants: this adapter was disposed$/);
+    adapter.dispose();
+    model.dispose();
+    expect(() => orphan.process(quantum(), out)).toThrow(/^\[DISPOSED\] audio: process: the model of this adapter was disposed$/);
+    expect(out[0]!.every((v) => v === 7), 'nothing played').toBe(true);
+    orphan.dispose();
+  });
+
   it('refuses bad options and quanta with codes before taking a frame, and keeps its own constants (found by a bad-input audit; MAX_QUANTUM exported and option errors BAD_ARGUMENT found in review)', async () => {
     const speaker = { values: Float32Array.from([0.5, -1, 2]), shape: [1, 3] };
     const model = sl.build(sl.Serial([
