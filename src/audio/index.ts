@@ -15,10 +15,17 @@ export type { AdapterOptions } from './adapter.js';
 /** URL of the processor module, for context.audioWorklet.addModule (createModelNode adds it). */
 export const processorUrl = new URL('./processor.js', import.meta.url);
 
+/**
+ * Most channels a node's input or output may carry: the Web Audio spec requires at least 32,
+ * and Chromium, Firefox and Safari allow no more. More make the AudioWorkletNode constructor
+ * throw NotSupportedError, and an input of 33 channels crashed Chromium's renderer.
+ */
+const MAX_CHANNELS = 32;
+
 export interface ModelNodeOptions {
-  /** The model's config (JSON data); its input is [channels] of samples, its output ratio 1. */
+  /** The model's config (JSON data); its input is [channels] of samples, its output ratio 1, its output [1 to 32 channels]. */
   config: LayerConfig | object;
-  /** Model input channels as [channels] (default [1]: mono). */
+  /** Model input channels as [channels], 1 to 32 (default [1]: mono). */
   inputShape?: readonly number[];
   /** safetensors bytes (cloned into the worklet). */
   weights?: Uint8Array;
@@ -78,6 +85,14 @@ export async function createModelNode(context: BaseAudioContext, opts: ModelNode
   const probe = buildModel(opts.config, { inputShape, runtime: new Runtime(module, opts.maxMemoryBytes), constants: opts.constants });
   const outputChannels = probe.outputSpec.shape[0] ?? 1;
   probe.dispose();
+  const inputChannels = inputShape[0] ?? 1;
+  const fits = (channels: number) => channels >= 1 && channels <= MAX_CHANNELS;
+  if (!fits(inputChannels)) {
+    throw new SeqLayersError('BAD_ARGUMENT', `createModelNode: expected inputShape [channels] with 1 to ${MAX_CHANNELS} channels (Web Audio's limit per node), got ${show(inputShape)}`);
+  }
+  if (!fits(outputChannels)) {
+    throw new SeqLayersError('BAD_CONFIG', `createModelNode: expected a model output of 1 to ${MAX_CHANNELS} channels (Web Audio's limit per node), got ${show(probe.outputSpec.shape)}`);
+  }
   const processorOptions: ProcessorOptions = {
     module,
     config: opts.config,
@@ -89,14 +104,21 @@ export async function createModelNode(context: BaseAudioContext, opts: ModelNode
     blockFrames: opts.blockFrames,
     constants,
   };
-  const node = new AudioWorkletNode(context, 'seqlayers-model', {
-    numberOfInputs: 1,
-    numberOfOutputs: 1,
-    channelCount: inputShape[0] ?? 1,
-    channelCountMode: 'explicit',
-    outputChannelCount: [outputChannels],
-    processorOptions,
-  });
+  let node: AudioWorkletNode;
+  try {
+    node = new AudioWorkletNode(context, 'seqlayers-model', {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      channelCount: inputChannels,
+      channelCountMode: 'explicit',
+      outputChannelCount: [outputChannels],
+      processorOptions,
+    });
+  } catch (e) {
+    // The browser refused the node (e.g. a channel count past its own limit, or options it cannot clone).
+    if (!(e instanceof DOMException)) throw e;
+    throw new SeqLayersError('BAD_ARGUMENT', `createModelNode: expected the browser to make the AudioWorkletNode (${inputChannels} input channels, ${outputChannels} output channels), got ${e.name}: ${e.message}`);
+  }
   let failWith!: (e: SeqLayersError) => void;
   const failed = new Promise<never>((_, reject) => (failWith = reject));
   failed.catch(() => {});

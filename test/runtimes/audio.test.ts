@@ -196,6 +196,27 @@ describe('seqlayers/audio: BlockAdapter', () => {
     model.dispose();
   });
 
+  it('createModelNode refuses more than 32 channels in or out (Web Audio\'s limit) and codes the browser\'s own refusal (found in review: a raw DOMException, a crashed renderer)', async () => {
+    const context = { audioWorklet: { addModule: async () => {} } } as never;
+    await expect(audio.createModelNode(context, { config: sl.Dense({ features: 1 }), inputShape: [33] }))
+      .rejects.toThrow(/^\[BAD_ARGUMENT\] createModelNode: expected inputShape \[channels\] with 1 to 32 channels \(Web Audio's limit per node\), got \[33\]$/);
+    await expect(audio.createModelNode(context, { config: sl.Dense({ features: 33 }) }))
+      .rejects.toThrow(/^\[BAD_CONFIG\] createModelNode: expected a model output of 1 to 32 channels \(Web Audio's limit per node\), got \[33\]$/);
+    const scope = globalThis as Record<string, unknown>;
+    scope.AudioWorkletNode = class {
+      constructor() {
+        throw new DOMException('The number of channels provided (32) is outside the range [1, 8].', 'NotSupportedError');
+      }
+    };
+    try {
+      await expect(audio.createModelNode(context, { config: sl.Dense({ features: 32 }), inputShape: [32] })).rejects.toThrow(
+        '[BAD_ARGUMENT] createModelNode: expected the browser to make the AudioWorkletNode (32 input channels, 32 output channels), got NotSupportedError: The number of channels provided (32) is outside the range [1, 8].',
+      );
+    } finally {
+      delete scope.AudioWorkletNode;
+    }
+  });
+
   it('allocates nothing on the JS heap per quantum (stepInto included)', () => {
     const probe = join(dirname(new URL(import.meta.url).pathname), 'fixtures/alloc-probe.js');
     const out = execFileSync(process.execPath, ['--expose-gc', '--max-semi-space-size=256', probe], { encoding: 'utf8' });

@@ -136,9 +136,17 @@ describe.skipIf(!HAVE_CHROMIUM)('Chromium', () => {
   });
 
   it('AudioWorklet: a bad config rejects createModelNode with its code', async () => {
-    const r = await inPage<{ code: string; message: string }>('worklet.js', 'runBad', { type: 'Conv1D', filters: 4, kernelSize: 3, padding: 'same' });
+    const r = await inPage<{ code: string; message: string }>('worklet.js', 'runBad', { config: { type: 'Conv1D', filters: 4, kernelSize: 3, padding: 'same' } });
     expect(r.code).toBe('BAD_CONFIG');
     expect(r.message).toMatch(/^\[BAD_CONFIG\] /);
+  });
+
+  it('AudioWorklet: more than 32 channels in or out reject createModelNode with their code (found in review: 33 input channels crashed the renderer)', async () => {
+    const input = await inPage<{ code: string; message: string }>('worklet.js', 'runBad', { config: sl.Dense({ features: 1 }), inputShape: [33] });
+    expect(input).toMatchObject({ code: 'BAD_ARGUMENT', message: expect.stringMatching(/with 1 to 32 channels .*, got \[33\]$/) });
+    const output = await inPage<{ code: string; message: string }>('worklet.js', 'runBad', { config: sl.Dense({ features: 33 }) });
+    expect(output).toMatchObject({ code: 'BAD_CONFIG', message: expect.stringMatching(/of 1 to 32 channels .*, got \[33\]$/) });
+    expect(pageErrors).toEqual([]);
   });
 });
 

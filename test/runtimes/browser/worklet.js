@@ -84,11 +84,11 @@ export async function run({ config, channels = 1, blockFrames, seconds = 1, weig
   };
 }
 
-/** createModelNode's error for a config the worklet cannot run. */
-export async function runBad(config) {
+/** createModelNode's error for options ({ config, inputShape? }) the worklet cannot run. */
+export async function runBad(options) {
   const ctx = new OfflineAudioContext({ numberOfChannels: 1, length: 128, sampleRate: SAMPLE_RATE });
   try {
-    await createModelNode(ctx, { config });
+    await createModelNode(ctx, options);
     return null;
   } catch (e) {
     return { name: e.name, code: e.code, message: e.message };
