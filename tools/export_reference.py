@@ -111,13 +111,19 @@ def _same(a, b):
         return a is b
 
 
+# The variable collections the reference's layers make: parameters, and BatchNormalization's
+# statistics (the spectral weight norm's state too, by default).
+COLLECTIONS = ("params", "batch_stats")
+
+
 def flat_variables(variables):
     """The flax variables (every collection) flattened with '/', as float32 NumPy arrays. A dict
-    without collections (variables['params'] alone) is taken as the params."""
+    with no collection at its top (variables['params'] alone) is taken as the params; one with
+    only 'batch_stats' (a model whose only variables are BatchNormalization statistics) is whole."""
     import flax
 
     variables = flax.core.meta.unbox(variables)
-    if "params" not in variables:
+    if not any(name in variables for name in COLLECTIONS):
         variables = {"params": variables}
     flat = flax.traverse_util.flatten_dict(variables, sep="/")
     return {k: np.asarray(v, np.float32) for k, v in flat.items()}
