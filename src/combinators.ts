@@ -58,8 +58,9 @@ const writesEmits = (l: Layer): boolean => l.writesEmits || l.children.some(writ
 const emitKeys = (l: Layer): string[] => [...(l.writesEmits ? [l.emitKey] : []), ...l.children.flatMap(emitKeys)];
 
 /**
- * n emits of one key stacked on a channel axis after time, [batch, time, n, ...channels], as
- * the reference stacks a Repeat's (and ParallelChannels' groups'); a shorter part (an emitter
+ * n emits of one key stacked on a channel axis after time, [batch, time, n, ...channels]: a
+ * Repeat's copies and ParallelChannels' groups (the reference's scan stacks them too, then
+ * unstacks them into a list of one emit per copy: the same values); a shorter part (an emitter
  * withheld from the warm-up reports only the steps it ran) is padded in front with invalid
  * steps, and a step is valid where every part's is.
  */
