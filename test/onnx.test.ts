@@ -189,22 +189,42 @@ describe('readOnnx: malformed input is a BAD_ONNX error', () => {
     expectBad(g(tensor('w', [-1], 1)), /tensor "w": expected non-negative dims, got \[-1\]/);
     expectBad(g(tensor('w', [1], 99)), /tensor "w": unknown data_type 99/);
     expectBad(g(tensor('w', [1], 1, vfield(14, 1))), /tensor "w": its data is stored in an external file/);
-    expectBad(g(tensor('w', Array(40).fill(1), 1)), /expected at most 32 dims/);
+    expectBad(g(tensor('w', Array(40).fill(1), 1)), /initializer #0 field 1 at byte \d+: dims: expected at most 32 values, got more/);
     expectBad(g([...tag(4, 2), 3, 0, 0, 0]), /float_data of 3 bytes is not a whole number of floats/);
   });
 
+  /**
+   * A file of nested messages, outermost (ModelProto) first: each level's `fields`, then its field
+   * `inner` holding the next level; the last level's holds `n` bytes repeating `fill`. Built as
+   * one buffer, so tens of MB take no time.
+   */
+  const bigFile = (levels: [Bytes, number][], n: number, fill: Bytes = [0]) => {
+    let head: Bytes = [];
+    for (const [fields, inner] of [...levels].reverse()) head = msg(fields, tag(inner, 2), varint(head.length + n), head);
+    const out = new Uint8Array(head.length + n);
+    out.set(head);
+    if (fill.some((b) => b !== 0)) for (let i = head.length; i < out.length; i++) out[i] = fill[(i - head.length) % fill.length]!;
+    return out;
+  };
+  const inGraph = (...levels: [Bytes, number][]): [Bytes, number][] => [[[], 7], ...levels];
+
   it('typed fields hold at most 2^24 values (JS arrays past ~2^27 end the process; large tensors come in raw_data)', () => {
-    /** A graph holding one tensor: `head` (ending in its data field's tag and length), then `n` zero bytes of data. */
-    const bigTensor = (head: Bytes, n: number) => {
-      const graphHead = msg(sfield(2, 'g'), tag(5, 2), varint(head.length + n), head);
-      const fileHead = msg(tag(7, 2), varint(graphHead.length + n), graphHead);
-      const out = new Uint8Array(fileHead.length + n);
-      out.set(fileHead);
-      return out;
-    };
     const n = 2 ** 24 + 1;
-    expectBad(bigTensor(msg(vfield(1, n), vfield(2, 6), sfield(8, 'w'), tag(5, 2), varint(n)), n), /initializer #0 field 5 at byte \d+: int32_data: expected at most 16777216 values, got more/);
-    expectBad(bigTensor(msg(vfield(1, n), vfield(2, 1), sfield(8, 'w'), tag(4, 2), varint(4 * n)), 4 * n), /float_data: expected at most 16777216 values \(larger tensors belong in raw_data\), got more/);
+    expectBad(bigFile(inGraph([sfield(2, 'g'), 5], [msg(vfield(1, n), vfield(2, 6), sfield(8, 'w')), 5]), n), /initializer #0 > int32_data at byte \d+: expected at most 16777216 values, got more/);
+    expectBad(bigFile(inGraph([sfield(2, 'g'), 5], [msg(vfield(1, n), vfield(2, 1), sfield(8, 'w')), 4]), 4 * n), /float_data: expected at most 16777216 values \(larger tensors belong in raw_data\), got more/);
+  });
+
+  it('repeated fields are bounded while they are read: dims (a 140 MB packed field ended the process), attribute ints, and records in the whole model', () => {
+    // 140 million one-byte dims: collected before the rank check, they made V8 abort ("invalid size").
+    expectBad(bigFile(inGraph([sfield(2, 'g'), 5], [msg(vfield(2, 1), sfield(8, 'w')), 1]), 140_000_000), /initializer #0 > dims at byte \d+: expected at most 32 values, got more/);
+    expectBad(bigFile(inGraph([sfield(2, 'g'), 1], [sfield(4, 'Foo'), 5], [sfield(1, 'a'), 8]), 2 ** 24 + 1), /NodeProto #0 > AttributeProto #0 > ints at byte \d+: expected at most 16777216 values, got more/);
+    // Records (2 bytes each at least, hundreds of bytes of heap each) count over the whole model:
+    // here the graph, its nodes, an input and the dims of the input's shape. 2^20 parse, one more does not.
+    const shape = (nodes: number, dims: number) =>
+      bigFile(inGraph([msg(sfield(2, 'g'), ...Array(nodes).fill(lfield(1, []))), 11], [sfield(1, 'x'), 2], [[], 1], [vfield(1, 1), 2]), 2 * dims, [0x0a, 0x00]);
+    const dims = 2 ** 20 - 4;
+    expect(sl.readOnnx(shape(2, dims)).graph.inputs[0]!.shape!.length).toBe(dims);
+    expectBad(shape(3, dims), /TensorShapeProto field 1 at byte \d+: dim: expected at most 1048576 records in the whole model \(nodes, attributes, tensors, value infos, names, dims\), got more/);
   });
 
   it('structure errors: no graph, empty input, subgraphs nested too deep, duplicate names', () => {
