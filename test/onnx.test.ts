@@ -239,6 +239,43 @@ describe('readOnnx: malformed input is a BAD_ONNX error', () => {
   });
 });
 
+describe('helpers over a parsed model: what readOnnx does not make is a BAD_ONNX error, not a TypeError', () => {
+  const m = sl.readOnnx(tinyModel());
+  const bad = (f: () => unknown, message: RegExp) => {
+    let err: unknown;
+    try {
+      f();
+    } catch (e) {
+      err = e;
+    }
+    expect(err, `no error for ${message}`).toBeInstanceOf(sl.SeqLayersError);
+    expect((err as sl.SeqLayersError).code).toBe('BAD_ONNX');
+    expect((err as Error).message).toMatch(message);
+  };
+
+  it('onnxConstants checks the whole graph, subgraphs included, naming the field', () => {
+    bad(() => sl.onnxConstants(null as never), /onnxConstants: graph: expected a graph \{nodes, initializers, inputs, outputs\} as readOnnx\(\) makes, got null/);
+    bad(() => sl.onnxConstants({ inputs: [] } as never), /onnxConstants: graph: expected a graph .*, got \{"inputs":\[\]\}/);
+    const withNode = (n: unknown) => ({ ...m.graph, nodes: [n] }) as never;
+    bad(() => sl.onnxConstants(withNode({})), /graph\.nodes\[0\]: expected a node \{opType, inputs, outputs, attributes\}/);
+    bad(() => sl.onnxConstants(withNode({ opType: 'If', inputs: [], outputs: [], attributes: [{ name: 'then_branch', g: {} }] })), /graph\.nodes\[0\]\.attributes\[0\]\.g: expected a graph/);
+    bad(() => sl.onnxConstants(withNode({ opType: 'Constant', inputs: [], outputs: ['c'], attributes: [{ name: 'value', t: { name: '', dims: [3], dataType: 1, data: new Float32Array(2) } }] })),
+      /graph\.nodes\[0\]\.attributes\[0\]\.t: dims \[3\] hold 3 elements, its data has 2/);
+    const loop: { nodes: unknown[]; initializers: []; inputs: []; outputs: [] } = { nodes: [], initializers: [], inputs: [], outputs: [] };
+    loop.nodes.push({ opType: 'If', inputs: [], outputs: [], attributes: [{ name: 'then_branch', g: loop }] });
+    bad(() => sl.onnxConstants(loop as never), /subgraphs nest deeper than 16 levels \(or hold themselves\)/);
+  });
+
+  it('onnxAttribute, onnxFloat32 and describeOnnxNode name what arrived', () => {
+    bad(() => sl.onnxAttribute(null as never, 'axis'), /onnxAttribute: expected a node from readOnnx\(\), got null/);
+    bad(() => sl.onnxAttribute({} as never, 'axis'), /onnxAttribute: expected a node from readOnnx\(\), got \{\}/);
+    bad(() => sl.onnxFloat32(null as never), /onnxFloat32: expected a tensor from readOnnx\(\), got null/);
+    bad(() => sl.onnxFloat32({} as never), /onnxFloat32: expected a tensor from readOnnx\(\), got \{\}/);
+    bad(() => sl.describeOnnxNode(null as never), /describeOnnxNode: node: expected a node/);
+    bad(() => sl.describeOnnxNode({ opType: 'Conv', inputs: [1], outputs: [], attributes: [] } as never), /describeOnnxNode: node: expected a node \{opType, inputs, outputs, attributes\} \(names as strings\)/);
+  });
+});
+
 describe('readOnnx and convertSileroVad: fuzzing', () => {
   /** Runs f on each input; every throw must be a SeqLayersError (a parse is fine too). */
   const survive = (inputs: Iterable<Uint8Array>, f: (b: Uint8Array) => unknown) => {

@@ -528,9 +528,64 @@ function bfloatToFloat(h: number): number {
 // ---------------------------------------------------------------------------------------------
 // Helpers over a parsed model
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isList = (v: unknown, item: (x: unknown) => boolean) => Array.isArray(v) && v.every(item);
+const isString = (v: unknown) => typeof v === 'string';
+const isNumber = (v: unknown) => typeof v === 'number';
+const isBytes = (v: unknown) => v instanceof Uint8Array;
+
+/**
+ * Checks that `g` is shaped as readOnnx's graphs are, subgraphs included: lists where readOnnx
+ * makes lists, names as strings, tensors whose data fills their dims. A hand-made or edited
+ * model is then a BAD_ONNX error naming the field (`where` names `g`), not a TypeError inside a
+ * helper or a converter.
+ */
+export function checkOnnxGraph(g: unknown, where: string, depth = 0): asserts g is OnnxGraph {
+  if (depth > MAX_GRAPH_DEPTH) throw badOnnx(`${where}: subgraphs nest deeper than ${MAX_GRAPH_DEPTH} levels (or hold themselves)`);
+  if (!isObject(g) || !Array.isArray(g.nodes) || !Array.isArray(g.initializers) || !Array.isArray(g.inputs) || !Array.isArray(g.outputs)) {
+    throw badOnnx(`${where}: expected a graph {nodes, initializers, inputs, outputs} as readOnnx() makes, got ${show(g)}`);
+  }
+  g.nodes.forEach((n, i) => checkNode(n, `${where}.nodes[${i}]`, depth));
+  g.initializers.forEach((t, i) => checkTensor(t, `${where}.initializers[${i}]`));
+  for (const k of ['inputs', 'outputs'] as const) {
+    (g[k] as unknown[]).forEach((v, i) => {
+      if (!isObject(v) || !isString(v.name)) throw badOnnx(`${where}.${k}[${i}]: expected a value info {name, elemType, shape}, got ${show(v)}`);
+    });
+  }
+}
+
+function checkNode(n: unknown, where: string, depth: number): asserts n is OnnxNode {
+  if (!isObject(n) || !isString(n.opType) || !isList(n.inputs, isString) || !isList(n.outputs, isString) || !Array.isArray(n.attributes)) {
+    throw badOnnx(`${where}: expected a node {opType, inputs, outputs, attributes} (names as strings) as readOnnx() makes, got ${show(n)}`);
+  }
+  n.attributes.forEach((a: unknown, i) => {
+    const at = `${where}.attributes[${i}]`;
+    const ok = isObject(a) && isString(a.name) &&
+      [a.f, a.i].every((v) => v === undefined || isNumber(v)) && (a.s === undefined || isBytes(a.s)) &&
+      [a.floats, a.ints].every((v) => v === undefined || isList(v, isNumber)) && (a.strings === undefined || isList(a.strings, isBytes)) &&
+      [a.tensors, a.graphs].every((v) => v === undefined || Array.isArray(v));
+    if (!ok) throw badOnnx(`${at}: expected an attribute {name, type, ...} with numbers in f, i, floats and ints and bytes in s and strings, as readOnnx() makes, got ${show(a)}`);
+    if (a.t !== undefined) checkTensor(a.t, `${at}.t`);
+    if (a.g !== undefined) checkOnnxGraph(a.g, `${at}.g`, depth + 1);
+    (a.tensors as unknown[] | undefined)?.forEach((t, j) => checkTensor(t, `${at}.tensors[${j}]`));
+    (a.graphs as unknown[] | undefined)?.forEach((sub, j) => checkOnnxGraph(sub, `${at}.graphs[${j}]`, depth + 1));
+  });
+}
+
+function checkTensor(t: unknown, where: string): asserts t is OnnxTensor {
+  const d = isObject(t) ? t.data : undefined;
+  if (!isObject(t) || !isString(t.name) || !isNumber(t.dataType) || !isList(t.dims, (x) => Number.isSafeInteger(x) && (x as number) >= 0) || !(d === null || ArrayBuffer.isView(d))) {
+    throw badOnnx(`${where}: expected a tensor {name, dims, dataType, data} (dims of non-negative integers, data a typed array or null) as readOnnx() makes, got ${show(t)}`);
+  }
+  const count = (t.dims as number[]).reduce((a, b) => a * b, 1);
+  const length = (d as { length?: unknown } | null)?.length;
+  if (d !== null && length !== count) throw badOnnx(`${where}: dims ${show(t.dims)} hold ${count} elements, its data has ${show(length)}`);
+}
+
 /** The attribute `name` of a node, or undefined. */
 export function onnxAttribute(node: OnnxNode, name: string): OnnxAttribute | undefined {
-  return node.attributes.find((a) => a.name === name);
+  if (!isObject(node) || !Array.isArray(node.attributes)) throw badOnnx(`onnxAttribute: expected a node from readOnnx(), got ${show(node)}`);
+  return node.attributes.find((a) => a?.name === name);
 }
 
 /**
@@ -540,6 +595,7 @@ export function onnxAttribute(node: OnnxNode, name: string): OnnxAttribute | und
  * second definition of a name is a BAD_ONNX error.
  */
 export function onnxConstants(graph: OnnxGraph): Map<string, OnnxTensor> {
+  checkOnnxGraph(graph, 'onnxConstants: graph');
   const out = new Map<string, OnnxTensor>();
   const add = (name: string, t: OnnxTensor) => {
     if (out.has(name)) throw badOnnx(`the value ${show(name)} is defined twice`);
@@ -586,6 +642,7 @@ function constantValue(n: OnnxNode): OnnxTensor | null {
 
 /** A tensor's values as float32 (floats narrowed, integers converted); BAD_ONNX for undecoded types. */
 export function onnxFloat32(t: OnnxTensor): Float32Array {
+  if (!isObject(t) || !(t.data === null || ArrayBuffer.isView(t.data))) throw badOnnx(`onnxFloat32: expected a tensor from readOnnx(), got ${show(t)}`);
   const d = t.data;
   if (!d) throw badOnnx(`tensor ${show(t.name)}: ${ONNX_DTYPES[t.dataType]} values cannot be read as numbers`);
   if (d instanceof Float32Array) return d;
@@ -595,6 +652,7 @@ export function onnxFloat32(t: OnnxTensor): Float32Array {
 
 /** A one-line description of a node: 'Conv(a, b) -> y {strides: [2]}'. */
 export function describeOnnxNode(n: OnnxNode): string {
+  checkNode(n, 'describeOnnxNode: node', 0);
   const attrs = n.attributes
     .filter((a) => a.g === undefined && a.graphs === undefined)
     .map((a) => `${a.name}: ${a.t ? `tensor ${show(a.t.dims)} ${ONNX_DTYPES[a.t.dataType]}` : show(a.f ?? a.i ?? a.floats ?? a.ints ?? (a.s ? new TextDecoder().decode(a.s) : a.strings?.length))}`);
