@@ -148,6 +148,11 @@ describe('ConstantFolder: the plumbing exporters emit around weights and padding
     expect(() => big.fold('all')).toThrow(/\[BAD_ONNX\] ONNX: value "z3" brings the values folded to 16777217 elements, more than folding takes in all \(16777216\)/);
   });
 
+  it('a value two nodes define is a BAD_ONNX error naming both (a walk along the graph could go round forever)', () => {
+    const dup = sl.readOnnx(model(graph('g', node('Identity', ['a'], 'x'), node('Relu', ['b'], 'x')))).graph;
+    expect(() => new ConstantFolder(dup)).toThrow(/\[BAD_ONNX\] ONNX: the value "x" is defined twice: by Identity\(a\) -> x and by Relu\(b\) -> x/);
+  });
+
   it('values that are not constant plumbing are BAD_ONNX errors naming them', () => {
     expect(() => folder.fold('sum')).toThrow(/\[BAD_ONNX\] ONNX: folding "sum": Add node "": this op is not folded \(only constant plumbing/);
     expect(() => folder.fold('from_input')).toThrow(/value "input" is not a constant \(a graph input, or undefined\), so it cannot be folded/);
