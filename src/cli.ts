@@ -5,9 +5,11 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
+import { MAX_DIM } from './config.js';
 import * as sl from './index.js';
 import { readNpy, writeNpy } from './io/npy.js';
 import { stateElementBytes, type Layer } from './layer.js';
+import { MAX_RANK } from './onnx/model.js';
 import { firstNonInt32 } from './sequence.js';
 
 const USAGE = `seqlayers: streaming sequence layers on WebAssembly SIMD
@@ -89,6 +91,11 @@ const COMMANDS: Record<string, { options: (keyof typeof OPTIONS)[]; args: string
 type Flags = { [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K] extends { multiple: true } ? string[] : (typeof OPTIONS)[K]['type'] extends 'string' ? string : boolean };
 
 async function main(argv: string[]): Promise<void> {
+  // `seqlayers run ... | head` closes the pipe early: the reader has all it wants, so stop quietly.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -158,6 +165,24 @@ function positiveInt(value: string | undefined, flag: string): number | undefine
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${flag}: expected a positive integer, got ${JSON.stringify(value)}`);
   return n;
+}
+
+/**
+ * Input steps per step: --block (a multiple of the model's block size, at most MAX_DIM, the
+ * largest size of any dimension) or the block size. Its values must fit the runtime's memory,
+ * where a step copies them: checked before anything that size is built.
+ */
+function blockOf(flags: Flags, model: sl.Model, file: ModelFile): number {
+  const given = positiveInt(flags.block, 'block');
+  if (given !== undefined && given > MAX_DIM) throw new UsageError(`--block: expected at most ${MAX_DIM} steps (the largest size of any dimension), got ${given}`);
+  const block = given ?? model.blockSize;
+  if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
+  const bytes = block * file.inputShape.reduce((a, b) => a * b, 1) * 4;
+  const budget = sl.getRuntime().info().maxMemoryBytes;
+  if (bytes > budget) {
+    throw new sl.SeqLayersError('MEMORY_BUDGET', `--block ${block}: a step of ${block} inputs of shape [${file.inputShape.join(', ')}] holds ${bytes} bytes, over the runtime's memory budget of ${budget} bytes`);
+  }
+  return block;
 }
 
 function parseShape(value: string): number[] {
@@ -281,10 +306,12 @@ function readInput(path: string, file: ModelFile): { x: sl.Sequence; batched: bo
     if (file.sampleRate && wav.sampleRate !== file.sampleRate) {
       throw new sl.SeqLayersError('BAD_INPUT', `${path} is sampled at ${wav.sampleRate} Hz, the model at ${file.sampleRate} Hz: resample it first (e.g. sox in.wav -r ${file.sampleRate} out.wav)`);
     }
-    if (channels.length !== 1 || channels[0] !== wav.channels.length) {
-      throw new sl.SeqLayersError('BAD_INPUT', `${path} has ${wav.channels.length} channel(s), the model takes input [${channels.join(', ')}]: expected input shape [${wav.channels.length}]`);
+    // A model of input [c] takes c channels; one of input [] (scalar samples) a mono file.
+    const c = wav.channels.length;
+    if (channels.length === 0 ? c !== 1 : channels.length !== 1 || channels[0] !== c) {
+      throw new sl.SeqLayersError('BAD_INPUT', `${path} has ${c} channel(s), the model takes input [${channels.join(', ')}]: expected ${channels.length === 0 ? 'a mono file' : `input shape [${c}]`}`);
     }
-    const t = wav.channels[0]!.length, c = wav.channels.length;
+    const t = wav.channels[0]!.length;
     const values = new Float32Array(t * c);
     for (let i = 0; i < t; i++) for (let j = 0; j < c; j++) values[i * c + j] = wav.channels[j]![i]!;
     return { x: sl.Sequence.fromValues(values, [1, t, ...channels]), batched: false };
@@ -361,14 +388,18 @@ function jsonArray(path: string, bytes: Uint8Array): { shape: number[]; data: Fl
     throw new sl.SeqLayersError('BAD_INPUT', `${path} is not valid JSON: ${(e as Error).message}`);
   }
   const badShape = () => new sl.SeqLayersError('BAD_INPUT', `${path}: expected nested arrays of numbers with equal lengths, or {"shape": [...], "values": [...]}`);
+  const tooDeep = (rank: number) => new sl.SeqLayersError('BAD_INPUT', `${path}: expected an array of at most ${MAX_RANK} axes, got ${rank}`);
   if (v && typeof v === 'object' && !Array.isArray(v)) {
     const { shape, values } = v as { shape?: unknown; values?: unknown };
     if (!Array.isArray(shape) || !Array.isArray(values) || !shape.every((d) => Number.isInteger(d) && d >= 0) || shape.reduce((a: number, b: number) => a * b, 1) !== values.length || !values.every((x) => typeof x === 'number')) throw badShape();
+    if (shape.length > MAX_RANK) throw tooDeep(shape.length);
     return { shape, data: Float32Array.from(values as number[]) };
   }
   if (!Array.isArray(v)) throw badShape();
   const shape: number[] = [];
   for (let a: unknown = v; Array.isArray(a); a = a[0]) shape.push(a.length);
+  // The walk below recurses once per axis.
+  if (shape.length > MAX_RANK) throw tooDeep(shape.length);
   // Row-major, every array at depth d of length shape[d] and numbers only at the last depth.
   const flat: number[] = [];
   const walk = (a: unknown, d: number): boolean => {
@@ -388,8 +419,7 @@ function run(path: string, flags: Flags): void {
   const constants = readConstants(flags);
   const model = buildModel(file, flags.weights, flags['weight-naming'] ?? file.weightNaming, constants.all);
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot stream (it has layers that only run whole sequences); nothing to run step by step`);
-  const block = positiveInt(flags.block, 'block') ?? model.blockSize;
-  if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
+  const block = blockOf(flags, model, file);
   if (flags.progress && flags.quiet) throw new UsageError('--progress and --quiet: expected one of them, got both');
   const outExt = flags.out === undefined ? undefined : extname(flags.out).toLowerCase();
   if (outExt !== undefined && outExt !== '.npy' && outExt !== '.json') throw new UsageError(`--out: expected a .npy or .json file name, got ${JSON.stringify(flags.out)}`);
@@ -480,8 +510,7 @@ function bench(path: string, flags: Flags): void {
   }
   const model = buildModel(file, flags.weights, flags['weight-naming'] ?? file.weightNaming, constants.all);
   if (!model.supportsStep) throw new sl.SeqLayersError('NOT_STEPPABLE', `${path}: this model cannot step, so it has no per-step time`);
-  const block = positiveInt(flags.block, 'block') ?? model.blockSize;
-  if (block % model.blockSize) throw new UsageError(`--block: expected a multiple of the model's block size ${model.blockSize}, got ${block}`);
+  const block = blockOf(flags, model, file);
   // Every step gets the whole constants and each streamed one's first block.
   const firstBlocks = Object.entries(constants.streamed).map(([name, c]) => {
     if (c.time < block) throw new sl.SeqLayersError('BAD_INPUT', `--stream ${name}: expected at least the ${block} steps of a block, got shape [${c.shape.join(', ')}]`);

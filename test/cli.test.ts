@@ -1,7 +1,7 @@
 // The command-line tool (src/cli.ts), run as users run it: `node dist/cli.js ...` in a child
 // process (dist/ is rebuilt first when src/ changed). Every command, the file formats, and the
 // messages and exit codes of bad arguments and unreadable files.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -331,4 +331,60 @@ describe.skipIf(relaxedProject)('seqlayers CLI', () => {
     expect(file.shape).toEqual([want.time, 5, 2]);
     file.data.forEach((v, i) => expect(v).toBeCloseTo(want.values[i]! * want.mask[Math.floor(i / 10)]!, 5));
   }, 60_000);
+
+  describe('what a second review found', () => {
+    const run = (...more: string[]) => cli('run', 'd2.json', '--weights', 'd2.safetensors', ...more);
+    beforeAll(() => {
+      const dense = sl.Dense({ features: 2 });
+      writeFileSync(join(dir, 'd2.json'), JSON.stringify({ config: dense, input_shape: [2] }));
+      writeFileSync(join(dir, 'd2.safetensors'), sl.writeSafetensors(sl.build(dense, { inputShape: [2] }).getWeights()));
+      writeFileSync(join(dir, 'd80.json'), JSON.stringify({ config: dense, input_shape: [80] }));
+      writeFileSync(join(dir, 'row.json'), '[[1, 2]]');
+    });
+
+    it('--block is at most MAX_DIM, and a block beyond the runtime memory is refused before it is built', async () => {
+      // 2^53 was an uncoded RangeError, 2^30 minutes of building a random input, 2^29 3 GB for run.
+      const cases: [Promise<{ code: number; stderr: string }>, number, RegExp][] = [
+        [cli('bench', 'd2.json', '--block', '9007199254740992', '--steps', '1'), 2, /--block: expected at most 16777216 steps \(the largest size of any dimension\), got 9007199254740992/],
+        [run('--input', 'row.json', '--block', String(2 ** 29)), 2, /--block: expected at most 16777216 steps/],
+        [cli('bench', 'd80.json', '--block', String(2 ** 24), '--steps', '1'), 1,
+          /\[MEMORY_BUDGET\] --block 16777216: a step of 16777216 inputs of shape \[80\] holds 5368709120 bytes, over the runtime's memory budget of \d+ bytes/],
+      ];
+      for (const [r, code, message] of cases) {
+        const { code: got, stderr } = await r;
+        expect([got, stderr]).toEqual([code, expect.stringMatching(message)]);
+      }
+    }, 60_000);
+
+    it('JSON nested deeper than the 32 axes an array may have is BAD_INPUT, not a stack overflow', async () => {
+      writeFileSync(join(dir, 'deep.json'), `${'['.repeat(100_000)}${']'.repeat(100_000)}`);
+      for (const r of await Promise.all([run('--input', 'deep.json'), run('--input', 'row.json', '--constant', 'c=deep.json')])) {
+        expect([r.code, r.stderr]).toEqual([1, expect.stringMatching(/^seqlayers run: \[BAD_INPUT\] deep\.json: expected an array of at most 32 axes, got 100000\n$/)]);
+      }
+    }, 60_000);
+
+    it('`run ... | head -1`: the reader closes stdout early and the CLI stops quietly', async () => {
+      writeFileSync(join(dir, 'long.npy'), writeNpy([200_000, 2], Float32Array.from({ length: 400_000 }, (_, i) => Math.sin(i))));
+      const child = spawn(process.execPath, [join(ROOT, 'dist/cli.js'), 'run', 'd2.json', '--weights', 'd2.safetensors', '--input', 'long.npy', '--block', '1000', '--quiet'], { cwd: dir });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      child.stdout.once('data', () => child.stdout.destroy());
+      const code = await new Promise((resolve) => child.on('close', resolve));
+      expect([code, stderr]).toEqual([0, '']);
+    }, 60_000);
+
+    it('a model of scalar steps (input_shape []) takes a mono WAV, as it takes the same samples as a 1-D .npy', async () => {
+      const stft = { type: 'STFT', frameLength: 400, frameStep: 160, fftLength: 512, outputMagnitude: true };
+      writeFileSync(join(dir, 'mag.json'), JSON.stringify({ config: stft, input_shape: [], sample_rate: 16000 }));
+      writeFileSync(join(dir, 'mag.safetensors'), sl.writeSafetensors(sl.build(stft, { inputShape: [] }).getWeights()));
+      writeFileSync(join(dir, 'speech.npy'), writeNpy([106650], sl.readWav(readFileSync(wavPath)).channels[0]!));
+      const [fromWav, fromNpy] = await Promise.all([
+        cli('run', 'mag.json', '--weights', 'mag.safetensors', '--input', wavPath, '--out', 'mag-wav.npy'),
+        cli('run', 'mag.json', '--weights', 'mag.safetensors', '--input', 'speech.npy', '--out', 'mag-npy.npy'),
+      ]);
+      expect([fromWav.code, fromWav.stderr]).toEqual([0, expect.stringMatching(/^106650 input steps in /)]);
+      expect(fromNpy.code, fromNpy.stderr).toBe(0);
+      expect(readFileSync(join(dir, 'mag-wav.npy'))).toEqual(readFileSync(join(dir, 'mag-npy.npy')));
+    }, 60_000);
+  });
 });

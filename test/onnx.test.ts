@@ -148,6 +148,11 @@ describe('ConstantFolder: the plumbing exporters emit around weights and padding
     expect(() => big.fold('all')).toThrow(/\[BAD_ONNX\] ONNX: value "z3" brings the values folded to 16777217 elements, more than folding takes in all \(16777216\)/);
   });
 
+  it('a value two nodes define is a BAD_ONNX error naming both (a walk along the graph could go round forever)', () => {
+    const dup = sl.readOnnx(model(graph('g', node('Identity', ['a'], 'x'), node('Relu', ['b'], 'x')))).graph;
+    expect(() => new ConstantFolder(dup)).toThrow(/\[BAD_ONNX\] ONNX: the value "x" is defined twice: by Identity\(a\) -> x and by Relu\(b\) -> x/);
+  });
+
   it('values that are not constant plumbing are BAD_ONNX errors naming them', () => {
     expect(() => folder.fold('sum')).toThrow(/\[BAD_ONNX\] ONNX: folding "sum": Add node "": this op is not folded \(only constant plumbing/);
     expect(() => folder.fold('from_input')).toThrow(/value "input" is not a constant \(a graph input, or undefined\), so it cannot be folded/);
@@ -189,22 +194,42 @@ describe('readOnnx: malformed input is a BAD_ONNX error', () => {
     expectBad(g(tensor('w', [-1], 1)), /tensor "w": expected non-negative dims, got \[-1\]/);
     expectBad(g(tensor('w', [1], 99)), /tensor "w": unknown data_type 99/);
     expectBad(g(tensor('w', [1], 1, vfield(14, 1))), /tensor "w": its data is stored in an external file/);
-    expectBad(g(tensor('w', Array(40).fill(1), 1)), /expected at most 32 dims/);
+    expectBad(g(tensor('w', Array(40).fill(1), 1)), /initializer #0 field 1 at byte \d+: dims: expected at most 32 values, got more/);
     expectBad(g([...tag(4, 2), 3, 0, 0, 0]), /float_data of 3 bytes is not a whole number of floats/);
   });
 
+  /**
+   * A file of nested messages, outermost (ModelProto) first: each level's `fields`, then its field
+   * `inner` holding the next level; the last level's holds `n` bytes repeating `fill`. Built as
+   * one buffer, so tens of MB take no time.
+   */
+  const bigFile = (levels: [Bytes, number][], n: number, fill: Bytes = [0]) => {
+    let head: Bytes = [];
+    for (const [fields, inner] of [...levels].reverse()) head = msg(fields, tag(inner, 2), varint(head.length + n), head);
+    const out = new Uint8Array(head.length + n);
+    out.set(head);
+    if (fill.some((b) => b !== 0)) for (let i = head.length; i < out.length; i++) out[i] = fill[(i - head.length) % fill.length]!;
+    return out;
+  };
+  const inGraph = (...levels: [Bytes, number][]): [Bytes, number][] => [[[], 7], ...levels];
+
   it('typed fields hold at most 2^24 values (JS arrays past ~2^27 end the process; large tensors come in raw_data)', () => {
-    /** A graph holding one tensor: `head` (ending in its data field's tag and length), then `n` zero bytes of data. */
-    const bigTensor = (head: Bytes, n: number) => {
-      const graphHead = msg(sfield(2, 'g'), tag(5, 2), varint(head.length + n), head);
-      const fileHead = msg(tag(7, 2), varint(graphHead.length + n), graphHead);
-      const out = new Uint8Array(fileHead.length + n);
-      out.set(fileHead);
-      return out;
-    };
     const n = 2 ** 24 + 1;
-    expectBad(bigTensor(msg(vfield(1, n), vfield(2, 6), sfield(8, 'w'), tag(5, 2), varint(n)), n), /initializer #0 field 5 at byte \d+: int32_data: expected at most 16777216 values, got more/);
-    expectBad(bigTensor(msg(vfield(1, n), vfield(2, 1), sfield(8, 'w'), tag(4, 2), varint(4 * n)), 4 * n), /float_data: expected at most 16777216 values \(larger tensors belong in raw_data\), got more/);
+    expectBad(bigFile(inGraph([sfield(2, 'g'), 5], [msg(vfield(1, n), vfield(2, 6), sfield(8, 'w')), 5]), n), /initializer #0 > int32_data at byte \d+: expected at most 16777216 values, got more/);
+    expectBad(bigFile(inGraph([sfield(2, 'g'), 5], [msg(vfield(1, n), vfield(2, 1), sfield(8, 'w')), 4]), 4 * n), /float_data: expected at most 16777216 values \(larger tensors belong in raw_data\), got more/);
+  });
+
+  it('repeated fields are bounded while they are read: dims (a 140 MB packed field ended the process), attribute ints, and records in the whole model', () => {
+    // 140 million one-byte dims: collected before the rank check, they made V8 abort ("invalid size").
+    expectBad(bigFile(inGraph([sfield(2, 'g'), 5], [msg(vfield(2, 1), sfield(8, 'w')), 1]), 140_000_000), /initializer #0 > dims at byte \d+: expected at most 32 values, got more/);
+    expectBad(bigFile(inGraph([sfield(2, 'g'), 1], [sfield(4, 'Foo'), 5], [sfield(1, 'a'), 8]), 2 ** 24 + 1), /NodeProto #0 > AttributeProto #0 > ints at byte \d+: expected at most 16777216 values, got more/);
+    // Records (2 bytes each at least, hundreds of bytes of heap each) count over the whole model:
+    // here the graph, its nodes, an input and the dims of the input's shape. 2^20 parse, one more does not.
+    const shape = (nodes: number, dims: number) =>
+      bigFile(inGraph([msg(sfield(2, 'g'), ...Array(nodes).fill(lfield(1, []))), 11], [sfield(1, 'x'), 2], [[], 1], [vfield(1, 1), 2]), 2 * dims, [0x0a, 0x00]);
+    const dims = 2 ** 20 - 4;
+    expect(sl.readOnnx(shape(2, dims)).graph.inputs[0]!.shape!.length).toBe(dims);
+    expectBad(shape(3, dims), /TensorShapeProto field 1 at byte \d+: dim: expected at most 1048576 records in the whole model \(nodes, attributes, tensors, value infos, names, dims\), got more/);
   });
 
   it('structure errors: no graph, empty input, subgraphs nested too deep, duplicate names', () => {
@@ -216,6 +241,43 @@ describe('readOnnx: malformed input is a BAD_ONNX error', () => {
     expectBad(lfield(7, nested), /subgraphs nest deeper than 16 levels/);
     const dup = model(graph('g', constantNode('x', tensor('', [], 1, lfield(4, f32le([1])))), constantNode('x', tensor('', [], 1, lfield(4, f32le([2]))))));
     expect(() => sl.onnxConstants(sl.readOnnx(dup).graph)).toThrow(/\[BAD_ONNX\] ONNX: the value "x" is defined twice/);
+  });
+});
+
+describe('helpers over a parsed model: what readOnnx does not make is a BAD_ONNX error, not a TypeError', () => {
+  const m = sl.readOnnx(tinyModel());
+  const bad = (f: () => unknown, message: RegExp) => {
+    let err: unknown;
+    try {
+      f();
+    } catch (e) {
+      err = e;
+    }
+    expect(err, `no error for ${message}`).toBeInstanceOf(sl.SeqLayersError);
+    expect((err as sl.SeqLayersError).code).toBe('BAD_ONNX');
+    expect((err as Error).message).toMatch(message);
+  };
+
+  it('onnxConstants checks the whole graph, subgraphs included, naming the field', () => {
+    bad(() => sl.onnxConstants(null as never), /onnxConstants: graph: expected a graph \{nodes, initializers, inputs, outputs\} as readOnnx\(\) makes, got null/);
+    bad(() => sl.onnxConstants({ inputs: [] } as never), /onnxConstants: graph: expected a graph .*, got \{"inputs":\[\]\}/);
+    const withNode = (n: unknown) => ({ ...m.graph, nodes: [n] }) as never;
+    bad(() => sl.onnxConstants(withNode({})), /graph\.nodes\[0\]: expected a node \{opType, inputs, outputs, attributes\}/);
+    bad(() => sl.onnxConstants(withNode({ opType: 'If', inputs: [], outputs: [], attributes: [{ name: 'then_branch', g: {} }] })), /graph\.nodes\[0\]\.attributes\[0\]\.g: expected a graph/);
+    bad(() => sl.onnxConstants(withNode({ opType: 'Constant', inputs: [], outputs: ['c'], attributes: [{ name: 'value', t: { name: '', dims: [3], dataType: 1, data: new Float32Array(2) } }] })),
+      /graph\.nodes\[0\]\.attributes\[0\]\.t: dims \[3\] hold 3 elements, its data has 2/);
+    const loop: { nodes: unknown[]; initializers: []; inputs: []; outputs: [] } = { nodes: [], initializers: [], inputs: [], outputs: [] };
+    loop.nodes.push({ opType: 'If', inputs: [], outputs: [], attributes: [{ name: 'then_branch', g: loop }] });
+    bad(() => sl.onnxConstants(loop as never), /subgraphs nest deeper than 16 levels \(or hold themselves\)/);
+  });
+
+  it('onnxAttribute, onnxFloat32 and describeOnnxNode name what arrived', () => {
+    bad(() => sl.onnxAttribute(null as never, 'axis'), /onnxAttribute: expected a node from readOnnx\(\), got null/);
+    bad(() => sl.onnxAttribute({} as never, 'axis'), /onnxAttribute: expected a node from readOnnx\(\), got \{\}/);
+    bad(() => sl.onnxFloat32(null as never), /onnxFloat32: expected a tensor from readOnnx\(\), got null/);
+    bad(() => sl.onnxFloat32({} as never), /onnxFloat32: expected a tensor from readOnnx\(\), got \{\}/);
+    bad(() => sl.describeOnnxNode(null as never), /describeOnnxNode: node: expected a node/);
+    bad(() => sl.describeOnnxNode({ opType: 'Conv', inputs: [1], outputs: [], attributes: [] } as never), /describeOnnxNode: node: expected a node \{opType, inputs, outputs, attributes\} \(names as strings\)/);
   });
 });
 

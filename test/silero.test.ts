@@ -152,37 +152,85 @@ describe('Silero VAD: contract and errors', () => {
     model.dispose();
   });
 
-  const expectBadOnnx = (f: () => unknown, message: RegExp) => {
+  const expectCode = (code: string, f: () => unknown, message: RegExp) => {
     let err: unknown;
     try {
       f();
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(sl.SeqLayersError);
-    expect((err as sl.SeqLayersError).code).toBe('BAD_ONNX');
+    expect(err, `no error for ${message}`).toBeInstanceOf(sl.SeqLayersError);
+    expect((err as sl.SeqLayersError).code).toBe(code);
     expect((err as Error).message).toMatch(message);
   };
+  const expectBadOnnx = (f: () => unknown, message: RegExp) => expectCode('BAD_ONNX', f, message);
+  const parsed = sl.readOnnx(bytes);
+  /** The v5 graph with every node of every (sub)graph mapped through `f` (a node, or nodes in its place). */
+  const rewrite = (f: (n: sl.OnnxNode) => sl.OnnxNode | sl.OnnxNode[]): sl.OnnxModel => {
+    const graph = (g: sl.OnnxGraph): sl.OnnxGraph => ({
+      ...g,
+      nodes: g.nodes.flatMap((n) => f({ ...n, attributes: n.attributes.map((a) => (a.g ? { ...a, g: graph(a.g) } : a)) })),
+    });
+    return { ...parsed, graph: graph(parsed.graph) };
+  };
+  const op = (opType: string, input: string, output: string): sl.OnnxNode => ({ name: `${opType}_added`, opType, domain: '', inputs: [input], outputs: [output], attributes: [] });
 
   it('rejects the v4 "legacy" file, other sample rates and graphs that are not Silero v5/v6', () => {
     expectBadOnnx(() => sl.convertSileroVad(new Uint8Array(readFileSync(onnxPath('legacy')))), /expected a Silero VAD v5\/v6 graph: inputs "input", "state" and "sr", got \["input", "sr", "h", "c"\] \(Silero v4 "legacy" files/);
-    expectBadOnnx(() => sl.convertSileroVad(bytes, { sampleRate: 44100 as 16000 }), /expected sampleRate 16000 or 8000, got 44100/);
-    const parsed = sl.readOnnx(bytes);
-    // The same graph with every LSTM node renamed, and with the Pad in another mode.
-    const rewrite = (f: (n: sl.OnnxNode) => sl.OnnxNode): sl.OnnxModel => {
-      const graph = (g: sl.OnnxGraph): sl.OnnxGraph => ({
-        ...g,
-        nodes: g.nodes.map((n) => f({ ...n, attributes: n.attributes.map((a) => (a.g ? { ...a, g: graph(a.g) } : a)) })),
-      });
-      return { ...parsed, graph: graph(parsed.graph) };
-    };
-    expectBadOnnx(() => sl.convertSileroVad(rewrite((n) => (n.opType === 'LSTM' ? { ...n, opType: 'GRU' } : n))), /expected a Silero VAD v5\/v6 graph: an LSTM node/);
+    // The same graph with every LSTM node made a GRU, and with the Pad in another mode.
+    expectBadOnnx(() => sl.convertSileroVad(rewrite((n) => (n.opType === 'LSTM' ? { ...n, opType: 'GRU' } : n))), /expected a Silero VAD v5\/v6 graph: only Identity, Squeeze, Unsqueeze, Cast to float and If nodes between the LSTM and the decoder Relu, got GRU\(/);
     const edge = new TextEncoder().encode('edge');
     expectBadOnnx(
       () => sl.convertSileroVad(rewrite((n) => (n.opType === 'Pad' ? { ...n, attributes: n.attributes.map((a) => (a.name === 'mode' ? { ...a, s: edge } : a)) } : n))),
       /the input Pad in mode "reflect"/,
     );
     expectBadOnnx(() => sl.convertSileroVad(new Uint8Array([8, 1])), /ModelProto: expected a graph \(field 7\)/);
+    // Single-rate exports (silero_vad_half.onnx, the OpenVINO one) have no "sr": said so, with no v4 hint.
+    const noSr = { ...parsed, graph: { ...parsed.graph, inputs: parsed.graph.inputs.filter((i) => i.name !== 'sr') } };
+    expectBadOnnx(() => sl.convertSileroVad(noSr), /got \["input", "state"\] \(no "sr": single-rate exports such as silero_vad_half\.onnx and silero_vad_openvino_16k\.onnx are not read; use silero_vad\.onnx\)$/);
+    // Equal(sr, sr): what was found, not an empty value name.
+    expectBadOnnx(() => sl.convertSileroVad(rewrite((n) => (n.opType === 'Equal' && n.inputs.includes('sr') ? { ...n, inputs: ['sr', 'sr'] } : n))), /the If node "If_0" on Equal\(sr, <rate>\), got Equal\(sr, sr\) -> Equal_0_C/);
+  });
+
+  it('options are checked: unknown keys (the snake_case spelling too) and values are BAD_ARGUMENT', () => {
+    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, { sample_rate: 8000 } as never), /convertSileroVad: unknown option "sample_rate" \(did you mean "sampleRate"\?\); the options are sampleRate/);
+    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, { samplerate: 8000 } as never), /unknown option "samplerate" \(did you mean "sampleRate"\?\)/);
+    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, null as never), /convertSileroVad: expected an options object, got null/);
+    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, 5 as never), /convertSileroVad: expected an options object, got 5/);
+    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, { sampleRate: 44100 as 16000 }), /convertSileroVad: expected sampleRate 16000 or 8000, got 44100/);
+  });
+
+  it('every op between the stages is read: one the converter cannot express is BAD_ONNX naming it, not dropped', () => {
+    // A Neg on the LSTM's input (in every LSTM node), the Cast of the LSTM's output made a Neg,
+    // a Sqrt after the Sigmoid: onnxruntime's probabilities move by up to 1 with each.
+    const negInput = rewrite((n) => (n.opType === 'LSTM' ? [op('Neg', n.inputs[0]!, `${n.inputs[0]}_neg`), { ...n, inputs: [`${n.inputs[0]}_neg`, ...n.inputs.slice(1)] }] : n));
+    expectBadOnnx(() => sl.convertSileroVad(negInput), /only Identity, Squeeze, Unsqueeze, Cast to float and If nodes between the last encoder Relu and the LSTM, got Neg\(If_0_then_branch__Inline_0__\/decoder\/rnn\/Unsqueeze_3_output_0\)/);
+    const negOutput = rewrite((n) => (n.opType === 'Cast' && n.outputs[0]!.endsWith('/decoder/Cast_1_output_0') ? { ...n, opType: 'Neg', attributes: [] } : n));
+    expectBadOnnx(() => sl.convertSileroVad(negOutput), /between the LSTM and the decoder Relu, got Neg\(If_0_then_branch__Inline_0__\/decoder\/Unsqueeze_output_0\)/);
+    const castToInt = rewrite((n) => (n.opType === 'Cast' && n.outputs[0]!.endsWith('/decoder/Cast_1_output_0') ? { ...n, attributes: [{ name: 'to', type: 2, i: 6 }] } : n));
+    expectBadOnnx(() => sl.convertSileroVad(castToInt), /between the LSTM and the decoder Relu, got Cast\(.*\) -> .*\{to: 6\}/);
+    const sqrtAfter = rewrite((n) => (n.opType === 'Sigmoid' ? [{ ...n, outputs: [`${n.outputs[0]}_pre`] }, op('Sqrt', `${n.outputs[0]}_pre`, n.outputs[0]!)] : n));
+    expectBadOnnx(() => sl.convertSileroVad(sqrtAfter), /between the decoder Sigmoid and the output, got Sqrt\(/);
+    // The 8 kHz branch is read the same way.
+    expectBadOnnx(() => sl.convertSileroVad(negInput, { sampleRate: 8000 }), /between the last encoder Relu and the LSTM, got Neg\(If_0_else_branch__Inline_0__/);
+  });
+
+  it('an encoder Relu that redefines a value another node computes is BAD_ONNX at once (it made the encoder walk loop forever)', () => {
+    const cycle = rewrite((n) => (n.opType === 'Relu' && n.outputs[0]!.endsWith('/encoder/2/activation/Relu_output_0') ? { ...n, outputs: [n.outputs[0]!.replace('/encoder/2/', '/encoder/1/')] } : n));
+    expectBadOnnx(() => sl.convertSileroVad(cycle), /the value "If_0_else_branch__Inline_0__\/encoder\/1\/activation\/Relu_output_0" is defined twice: by Relu\(/);
+  });
+
+  it('Pad pads the Pad layer cannot express (negative: ONNX crops; past one reflection) are BAD_ONNX naming the Pad node', () => {
+    const withPads = (pads: number[]) =>
+      rewrite((n) => {
+        if (n.opType !== 'Pad') return n;
+        const c: sl.OnnxNode = { name: '', opType: 'Constant', domain: '', inputs: [], outputs: [`${n.outputs[0]}_pads`], attributes: [{ name: 'value', type: 4, t: { name: '', dims: [4], dataType: 7, data: BigInt64Array.from(pads, BigInt) } }] };
+        return [c, { ...n, inputs: [n.inputs[0]!, c.outputs[0]!] }];
+      });
+    expect(sl.convertSileroVad(withPads([0, 32, 0, 32])).config.layers).toContainEqual({ type: 'Pad', axis: 2, padding: [32, 32], mode: 'reflect' });
+    expectBadOnnx(() => sl.convertSileroVad(withPads([0, -32, 0, 96])),
+      /Pad node "If_0_then_branch__Inline_0__\/stft\/padding\/Pad": pads \[0, left, 0, right\] on the \[batch, samples\] input \(no axes\), left and right in \[0, 575\] for a 576-sample window, got \[0, -32, 0, 96\]/);
+    expectBadOnnx(() => sl.convertSileroVad(withPads([0, 0, 0, 576])), /left and right in \[0, 575\] for a 576-sample window, got \[0, 0, 0, 576\]/);
   });
 
   it('refuses what is neither bytes nor a parsed model, naming what arrived', () => {
@@ -190,5 +238,7 @@ describe('Silero VAD: contract and errors', () => {
     expectBadOnnx(() => sl.convertSileroVad(null as never), new RegExp(expected.source + 'null'));
     expectBadOnnx(() => sl.convertSileroVad('silero_vad.onnx' as never), new RegExp(expected.source + '"silero_vad\\.onnx"'));
     expectBadOnnx(() => sl.convertSileroVad({ graph: null } as never), new RegExp(expected.source + '\\{"graph":null\\}'));
+    // A partial model: the field named, not "g.initializers is not iterable".
+    expectBadOnnx(() => sl.convertSileroVad({ graph: { inputs: ['input', 'state', 'sr'].map((name) => ({ name })) } } as never), /convertSileroVad: model\.graph: expected a graph \{nodes, initializers, inputs, outputs\} as readOnnx\(\) makes, got \{"inputs":/);
   });
 });

@@ -5,7 +5,7 @@
 // weights after PyTorch's gate reordering, from the graph itself instead of trusting names.
 // Anything else (a graph input, another op) is a BAD_ONNX error naming the value and the op.
 import { show } from '../errors.js';
-import { onnxAttribute, onnxConstants, onnxFloat32, type OnnxGraph, type OnnxNode, type OnnxTensor } from './model.js';
+import { describeOnnxNode, onnxAttribute, onnxConstants, onnxFloat32, type OnnxGraph, type OnnxNode, type OnnxTensor } from './model.js';
 import { badOnnx } from './protobuf.js';
 
 /** A folded value: row-major numbers of shape `dims` (64-bit integers as numbers, exact within ±2^53). */
@@ -33,7 +33,13 @@ export class ConstantFolder {
     this.constants = onnxConstants(graph);
     const visit = (g: OnnxGraph) => {
       for (const n of g.nodes) {
-        for (const o of n.outputs) if (o) this.producers.set(o, n);
+        for (const o of n.outputs) {
+          if (!o) continue;
+          // Two producers of one value would let a walk along the graph go round in circles.
+          const other = this.producers.get(o);
+          if (other) throw badOnnx(`the value ${show(o)} is defined twice: by ${describeOnnxNode(other)} and by ${describeOnnxNode(n)}`);
+          this.producers.set(o, n);
+        }
         for (const a of n.attributes) for (const sub of a.g ? [a.g] : a.graphs ?? []) visit(sub);
       }
     };

@@ -78,14 +78,32 @@ export interface OnnxModel {
 export const MAX_GRAPH_DEPTH = 16;
 /** Tensors may hold at most this many elements (the 2 GB protobuf limit in 4-byte floats). */
 export const MAX_TENSOR_ELEMENTS = 2 ** 29;
-/** Tensors may have at most this many dimensions. */
-const MAX_RANK = 32;
+/** Tensors may have at most this many dimensions (as numpy arrays, whose .npy files the CLI reads too). */
+export const MAX_RANK = 32;
 /**
- * A tensor's typed fields (float_data, int32_data, int64_data, ...) may hold at most this many
- * values: they are collected in JS arrays, which V8 cannot grow much further without ending the
- * process. Larger tensors come in raw_data, as exporters write them.
+ * A tensor's typed fields (float_data, int32_data, int64_data, ...) and an attribute's floats or
+ * ints may hold at most this many values: they are collected in JS arrays, which V8 cannot grow
+ * much further without ending the process. Larger tensors come in raw_data, as exporters write them.
  */
 const MAX_TYPED_VALUES = 2 ** 24;
+/**
+ * A model may hold at most this many records in all: subgraphs, nodes, attributes, tensors,
+ * value infos, opset imports, node input and output names, attribute strings and shape dims. Each
+ * becomes a JS object or string of tens to hundreds of bytes from as little as 2 bytes of file,
+ * so without a bound 48 MB of empty nodes exhaust the heap (2^20 of them take ~0.3 GB). Counted
+ * over the whole model, as subgraphs would multiply any per-graph bound. Silero v5 holds ~3000.
+ */
+const MAX_RECORDS = 2 ** 20;
+
+/** Records one readOnnx call has kept so far (MAX_RECORDS). */
+interface Tally {
+  records: number;
+}
+
+/** Counts one more record read by `r` (`what` names it), refusing the one past MAX_RECORDS. */
+function tally(r: ProtoReader, t: Tally, what: string): void {
+  if (++t.records > MAX_RECORDS) throw r.error(`${what}: expected at most ${MAX_RECORDS} records in the whole model (nodes, attributes, tensors, value infos, names, dims), got more`);
+}
 
 /** Parses an ONNX model file (a serialized ModelProto). */
 export function readOnnx(input: Uint8Array | ArrayBuffer): OnnxModel {
@@ -94,6 +112,7 @@ export function readOnnx(input: Uint8Array | ArrayBuffer): OnnxModel {
   if (!bytes) throw badOnnx(`expected the bytes of an .onnx file (Uint8Array or ArrayBuffer), got ${show(input)}`);
   if (bytes.length === 0) throw badOnnx('expected the bytes of an .onnx file, got an empty buffer');
   const r = new ProtoReader(bytes, 'ModelProto');
+  const t: Tally = { records: 0 };
   let irVersion = 0, producerName = '', producerVersion = '';
   const opsetImports: { domain: string; version: number }[] = [];
   let graph: OnnxGraph | null = null;
@@ -114,10 +133,12 @@ export function readOnnx(input: Uint8Array | ArrayBuffer): OnnxModel {
         break;
       case 7:
         r.expect(WIRE.LEN, 'graph');
-        graph = readGraph(r.message('GraphProto'), 0);
+        tally(r, t, 'graph');
+        graph = readGraph(r.message('GraphProto'), 0, t);
         break;
       case 8: {
         r.expect(WIRE.LEN, 'opset_import');
+        tally(r, t, 'opset_import');
         const s = r.message('OperatorSetIdProto');
         let domain = '', version = 0;
         while (!s.done) {
@@ -137,7 +158,7 @@ export function readOnnx(input: Uint8Array | ArrayBuffer): OnnxModel {
   return { irVersion, producerName, producerVersion, opsetImports, graph };
 }
 
-function readGraph(r: ProtoReader, depth: number): OnnxGraph {
+function readGraph(r: ProtoReader, depth: number, t: Tally): OnnxGraph {
   if (depth > MAX_GRAPH_DEPTH) throw r.error(`subgraphs nest deeper than ${MAX_GRAPH_DEPTH} levels`);
   let name = '';
   const nodes: OnnxNode[] = [], initializers: OnnxTensor[] = [], inputs: OnnxValueInfo[] = [], outputs: OnnxValueInfo[] = [];
@@ -146,7 +167,8 @@ function readGraph(r: ProtoReader, depth: number): OnnxGraph {
     switch (r.field) {
       case 1:
         r.expect(WIRE.LEN, 'node');
-        nodes.push(readNode(r.message(`NodeProto #${nodes.length}`), depth));
+        tally(r, t, 'node');
+        nodes.push(readNode(r.message(`NodeProto #${nodes.length}`), depth, t));
         break;
       case 2:
         r.expect(WIRE.LEN, 'name');
@@ -154,15 +176,18 @@ function readGraph(r: ProtoReader, depth: number): OnnxGraph {
         break;
       case 5:
         r.expect(WIRE.LEN, 'initializer');
+        tally(r, t, 'initializer');
         initializers.push(readTensor(r.message(`initializer #${initializers.length}`)));
         break;
       case 11:
         r.expect(WIRE.LEN, 'input');
-        inputs.push(readValueInfo(r.message('input')));
+        tally(r, t, 'input');
+        inputs.push(readValueInfo(r.message(`input #${inputs.length}`), t));
         break;
       case 12:
         r.expect(WIRE.LEN, 'output');
-        outputs.push(readValueInfo(r.message('output')));
+        tally(r, t, 'output');
+        outputs.push(readValueInfo(r.message(`output #${outputs.length}`), t));
         break;
       default:
         r.skip();
@@ -171,7 +196,7 @@ function readGraph(r: ProtoReader, depth: number): OnnxGraph {
   return { name, nodes, initializers, inputs, outputs };
 }
 
-function readNode(r: ProtoReader, depth: number): OnnxNode {
+function readNode(r: ProtoReader, depth: number, t: Tally): OnnxNode {
   let name = '', opType = '', domain = '';
   const inputs: string[] = [], outputs: string[] = [], attributes: OnnxAttribute[] = [];
   while (!r.done) {
@@ -179,10 +204,12 @@ function readNode(r: ProtoReader, depth: number): OnnxNode {
     switch (r.field) {
       case 1:
         r.expect(WIRE.LEN, 'input');
+        tally(r, t, 'input');
         inputs.push(r.string());
         break;
       case 2:
         r.expect(WIRE.LEN, 'output');
+        tally(r, t, 'output');
         outputs.push(r.string());
         break;
       case 3:
@@ -195,7 +222,8 @@ function readNode(r: ProtoReader, depth: number): OnnxNode {
         break;
       case 5:
         r.expect(WIRE.LEN, 'attribute');
-        attributes.push(readAttribute(r.message('AttributeProto'), depth));
+        tally(r, t, 'attribute');
+        attributes.push(readAttribute(r.message(`AttributeProto #${attributes.length}`), depth, t));
         break;
       case 7:
         r.expect(WIRE.LEN, 'domain');
@@ -208,7 +236,7 @@ function readNode(r: ProtoReader, depth: number): OnnxNode {
   return { name, opType, domain, inputs, outputs, attributes };
 }
 
-function readAttribute(r: ProtoReader, depth: number): OnnxAttribute {
+function readAttribute(r: ProtoReader, depth: number, t: Tally): OnnxAttribute {
   const a: { -readonly [K in keyof OnnxAttribute]: OnnxAttribute[K] } = { name: '', type: 0 };
   const list = <T>(k: 'floats' | 'ints' | 'strings' | 'tensors' | 'graphs'): T[] => ((a[k] ??= []) as T[]);
   while (!r.done) {
@@ -236,29 +264,34 @@ function readAttribute(r: ProtoReader, depth: number): OnnxAttribute {
         break;
       case 5:
         r.expect(WIRE.LEN, 't');
+        tally(r, t, 't');
         a.t = readTensor(r.message('TensorProto'));
         break;
       case 6:
         r.expect(WIRE.LEN, 'g');
-        a.g = readGraph(r.message(`GraphProto of attribute ${show(a.name)}`), depth + 1);
+        tally(r, t, 'g');
+        a.g = readGraph(r.message(`GraphProto of attribute ${show(a.name)}`), depth + 1, t);
         break;
       case 7:
-        r.repeated(list<number>('floats'), (s) => s.float(), WIRE.I32, 'floats');
+        r.repeated(list<number>('floats'), (s) => s.float(), WIRE.I32, 'floats', MAX_TYPED_VALUES);
         break;
       case 8:
-        r.repeated(list<number>('ints'), (s) => s.int64(), WIRE.VARINT, 'ints');
+        r.repeated(list<number>('ints'), (s) => s.int64(), WIRE.VARINT, 'ints', MAX_TYPED_VALUES);
         break;
       case 9:
         r.expect(WIRE.LEN, 'strings');
+        tally(r, t, 'strings');
         list<Uint8Array>('strings').push(r.lenBytes());
         break;
       case 10:
         r.expect(WIRE.LEN, 'tensors');
+        tally(r, t, 'tensors');
         list<OnnxTensor>('tensors').push(readTensor(r.message('TensorProto')));
         break;
       case 11:
         r.expect(WIRE.LEN, 'graphs');
-        list<OnnxGraph>('graphs').push(readGraph(r.message(`GraphProto of attribute ${show(a.name)}`), depth + 1));
+        tally(r, t, 'graphs');
+        list<OnnxGraph>('graphs').push(readGraph(r.message(`GraphProto of attribute ${show(a.name)}`), depth + 1, t));
         break;
       default:
         r.skip();
@@ -267,7 +300,7 @@ function readAttribute(r: ProtoReader, depth: number): OnnxAttribute {
   return a;
 }
 
-function readValueInfo(r: ProtoReader): OnnxValueInfo {
+function readValueInfo(r: ProtoReader, t: Tally): OnnxValueInfo {
   let name = '', elemType = 0;
   let shape: (number | string | null)[] | null = null;
   while (!r.done) {
@@ -285,7 +318,7 @@ function readValueInfo(r: ProtoReader): OnnxValueInfo {
         while (!tensor.done) {
           tensor.tag();
           if (tensor.field === 1 && tensor.wire === WIRE.VARINT) elemType = tensor.int64();
-          else if (tensor.field === 2 && tensor.wire === WIRE.LEN) shape = readShape(tensor.message('TensorShapeProto'));
+          else if (tensor.field === 2 && tensor.wire === WIRE.LEN) shape = readShape(tensor.message('TensorShapeProto'), t);
           else tensor.skip();
         }
       }
@@ -294,7 +327,7 @@ function readValueInfo(r: ProtoReader): OnnxValueInfo {
   return { name, elemType, shape };
 }
 
-function readShape(r: ProtoReader): (number | string | null)[] {
+function readShape(r: ProtoReader, t: Tally): (number | string | null)[] {
   const dims: (number | string | null)[] = [];
   while (!r.done) {
     r.tag();
@@ -302,6 +335,7 @@ function readShape(r: ProtoReader): (number | string | null)[] {
       r.skip();
       continue;
     }
+    tally(r, t, 'dim');
     const d = r.message('Dimension');
     let dim: number | string | null = null;
     while (!d.done) {
@@ -333,8 +367,7 @@ function readTensor(r: ProtoReader): OnnxTensor {
     r.tag();
     switch (r.field) {
       case 1:
-        r.repeated(dims, (s) => s.int64(), WIRE.VARINT, 'dims');
-        if (dims.length > MAX_RANK) throw r.error(`expected at most ${MAX_RANK} dims, got more`);
+        r.repeated(dims, (s) => s.int64(), WIRE.VARINT, 'dims', MAX_RANK);
         break;
       case 2:
         r.expect(WIRE.VARINT, 'data_type');
@@ -495,9 +528,64 @@ function bfloatToFloat(h: number): number {
 // ---------------------------------------------------------------------------------------------
 // Helpers over a parsed model
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+const isList = (v: unknown, item: (x: unknown) => boolean) => Array.isArray(v) && v.every(item);
+const isString = (v: unknown) => typeof v === 'string';
+const isNumber = (v: unknown) => typeof v === 'number';
+const isBytes = (v: unknown) => v instanceof Uint8Array;
+
+/**
+ * Checks that `g` is shaped as readOnnx's graphs are, subgraphs included: lists where readOnnx
+ * makes lists, names as strings, tensors whose data fills their dims. A hand-made or edited
+ * model is then a BAD_ONNX error naming the field (`where` names `g`), not a TypeError inside a
+ * helper or a converter.
+ */
+export function checkOnnxGraph(g: unknown, where: string, depth = 0): asserts g is OnnxGraph {
+  if (depth > MAX_GRAPH_DEPTH) throw badOnnx(`${where}: subgraphs nest deeper than ${MAX_GRAPH_DEPTH} levels (or hold themselves)`);
+  if (!isObject(g) || !Array.isArray(g.nodes) || !Array.isArray(g.initializers) || !Array.isArray(g.inputs) || !Array.isArray(g.outputs)) {
+    throw badOnnx(`${where}: expected a graph {nodes, initializers, inputs, outputs} as readOnnx() makes, got ${show(g)}`);
+  }
+  g.nodes.forEach((n, i) => checkNode(n, `${where}.nodes[${i}]`, depth));
+  g.initializers.forEach((t, i) => checkTensor(t, `${where}.initializers[${i}]`));
+  for (const k of ['inputs', 'outputs'] as const) {
+    (g[k] as unknown[]).forEach((v, i) => {
+      if (!isObject(v) || !isString(v.name)) throw badOnnx(`${where}.${k}[${i}]: expected a value info {name, elemType, shape}, got ${show(v)}`);
+    });
+  }
+}
+
+function checkNode(n: unknown, where: string, depth: number): asserts n is OnnxNode {
+  if (!isObject(n) || !isString(n.opType) || !isList(n.inputs, isString) || !isList(n.outputs, isString) || !Array.isArray(n.attributes)) {
+    throw badOnnx(`${where}: expected a node {opType, inputs, outputs, attributes} (names as strings) as readOnnx() makes, got ${show(n)}`);
+  }
+  n.attributes.forEach((a: unknown, i) => {
+    const at = `${where}.attributes[${i}]`;
+    const ok = isObject(a) && isString(a.name) &&
+      [a.f, a.i].every((v) => v === undefined || isNumber(v)) && (a.s === undefined || isBytes(a.s)) &&
+      [a.floats, a.ints].every((v) => v === undefined || isList(v, isNumber)) && (a.strings === undefined || isList(a.strings, isBytes)) &&
+      [a.tensors, a.graphs].every((v) => v === undefined || Array.isArray(v));
+    if (!ok) throw badOnnx(`${at}: expected an attribute {name, type, ...} with numbers in f, i, floats and ints and bytes in s and strings, as readOnnx() makes, got ${show(a)}`);
+    if (a.t !== undefined) checkTensor(a.t, `${at}.t`);
+    if (a.g !== undefined) checkOnnxGraph(a.g, `${at}.g`, depth + 1);
+    (a.tensors as unknown[] | undefined)?.forEach((t, j) => checkTensor(t, `${at}.tensors[${j}]`));
+    (a.graphs as unknown[] | undefined)?.forEach((sub, j) => checkOnnxGraph(sub, `${at}.graphs[${j}]`, depth + 1));
+  });
+}
+
+function checkTensor(t: unknown, where: string): asserts t is OnnxTensor {
+  const d = isObject(t) ? t.data : undefined;
+  if (!isObject(t) || !isString(t.name) || !isNumber(t.dataType) || !isList(t.dims, (x) => Number.isSafeInteger(x) && (x as number) >= 0) || !(d === null || ArrayBuffer.isView(d))) {
+    throw badOnnx(`${where}: expected a tensor {name, dims, dataType, data} (dims of non-negative integers, data a typed array or null) as readOnnx() makes, got ${show(t)}`);
+  }
+  const count = (t.dims as number[]).reduce((a, b) => a * b, 1);
+  const length = (d as { length?: unknown } | null)?.length;
+  if (d !== null && length !== count) throw badOnnx(`${where}: dims ${show(t.dims)} hold ${count} elements, its data has ${show(length)}`);
+}
+
 /** The attribute `name` of a node, or undefined. */
 export function onnxAttribute(node: OnnxNode, name: string): OnnxAttribute | undefined {
-  return node.attributes.find((a) => a.name === name);
+  if (!isObject(node) || !Array.isArray(node.attributes)) throw badOnnx(`onnxAttribute: expected a node from readOnnx(), got ${show(node)}`);
+  return node.attributes.find((a) => a?.name === name);
 }
 
 /**
@@ -507,6 +595,7 @@ export function onnxAttribute(node: OnnxNode, name: string): OnnxAttribute | und
  * second definition of a name is a BAD_ONNX error.
  */
 export function onnxConstants(graph: OnnxGraph): Map<string, OnnxTensor> {
+  checkOnnxGraph(graph, 'onnxConstants: graph');
   const out = new Map<string, OnnxTensor>();
   const add = (name: string, t: OnnxTensor) => {
     if (out.has(name)) throw badOnnx(`the value ${show(name)} is defined twice`);
@@ -553,6 +642,7 @@ function constantValue(n: OnnxNode): OnnxTensor | null {
 
 /** A tensor's values as float32 (floats narrowed, integers converted); BAD_ONNX for undecoded types. */
 export function onnxFloat32(t: OnnxTensor): Float32Array {
+  if (!isObject(t) || !(t.data === null || ArrayBuffer.isView(t.data))) throw badOnnx(`onnxFloat32: expected a tensor from readOnnx(), got ${show(t)}`);
   const d = t.data;
   if (!d) throw badOnnx(`tensor ${show(t.name)}: ${ONNX_DTYPES[t.dataType]} values cannot be read as numbers`);
   if (d instanceof Float32Array) return d;
@@ -562,6 +652,7 @@ export function onnxFloat32(t: OnnxTensor): Float32Array {
 
 /** A one-line description of a node: 'Conv(a, b) -> y {strides: [2]}'. */
 export function describeOnnxNode(n: OnnxNode): string {
+  checkNode(n, 'describeOnnxNode: node', 0);
   const attrs = n.attributes
     .filter((a) => a.g === undefined && a.graphs === undefined)
     .map((a) => `${a.name}: ${a.t ? `tensor ${show(a.t.dims)} ${ONNX_DTYPES[a.t.dataType]}` : show(a.f ?? a.i ?? a.floats ?? a.ints ?? (a.s ? new TextDecoder().decode(a.s) : a.strings?.length))}`);

@@ -153,17 +153,16 @@ export class ProtoReader {
    * value from `r`. Appends to `out`, refusing to grow it past `max` values.
    */
   repeated(out: number[], read: (r: ProtoReader) => number, scalarWire: number, name: string, max = Infinity): void {
-    const full = () => this.error(`${name}: expected at most ${max} values, got more`);
     if (this.wire === WIRE.LEN) {
       const sub = this.message(name);
       while (!sub.done) {
-        if (out.length >= max) throw full();
+        if (out.length >= max) throw sub.error(`expected at most ${max} values, got more`);
         out.push(read(sub));
       }
       return;
     }
     this.expect(scalarWire, name);
-    if (out.length >= max) throw full();
+    if (out.length >= max) throw this.error(`${name}: expected at most ${max} values, got more`);
     out.push(read(this));
   }
 }

@@ -2,8 +2,9 @@
 // seqlayers config and weights. The graph is read, not assumed: the sample-rate If, the
 // reflection Pad and its pads (folded from the graph), the STFT Conv and its basis, the
 // magnitude, the Conv + ReLU encoder (kernel, stride, padding per layer), the LSTM (weights
-// folded through the exporter's gate reordering) and the Conv + Sigmoid decoder; anything else
-// is a BAD_ONNX error saying what was expected.
+// folded through the exporter's gate reordering) and the Conv + Sigmoid decoder, and the data
+// path between them, which may hold only ops that pass values on unchanged (traceBack);
+// anything else is a BAD_ONNX error saying what was expected.
 //
 // How a Silero stream maps onto a seqlayers model. Silero's users call the ONNX model once per
 // chunk of `chunk` samples (512 at 16 kHz, 256 at 8 kHz) with the last `context` samples of the
@@ -42,12 +43,12 @@
 //   decoder.decoder.2.weight [1, H, 1]         → layers.14.kernel [H, 1]: k[c, 0] = w[0, c, 0]
 //   decoder.decoder.2.bias [1]                 → layers.14.bias [1]
 // The graph's final Squeeze and ReduceMean over one chunk's single output are identities.
-import type { LayerConfig } from '../config.js';
-import { show } from '../errors.js';
+import { checkOptionKeys, type LayerConfig } from '../config.js';
+import { SeqLayersError, show } from '../errors.js';
 import type { Tensor } from '../weights/safetensors.js';
 import { ConstantFolder, type Folded } from './fold.js';
 import { asBytes } from '../util/bytes.js';
-import { onnxAttribute, readOnnx, type OnnxGraph, type OnnxModel, type OnnxNode } from './model.js';
+import { checkOnnxGraph, describeOnnxNode, onnxAttribute, readOnnx, type OnnxGraph, type OnnxModel, type OnnxNode } from './model.js';
 import { badOnnx } from './protobuf.js';
 
 export interface SileroVadOptions {
@@ -81,26 +82,36 @@ const ONNX_GATE = [0, 2, 3, 1] as const;
 const expected = (what: string) => badOnnx(`expected a Silero VAD v5/v6 graph: ${what}`);
 
 /** Converts the Silero VAD v5 or v6 ONNX file (bytes or a parsed model) into a seqlayers config and weights. */
-export function convertSileroVad(onnx: Uint8Array | ArrayBuffer | OnnxModel, opts: SileroVadOptions = {}): SileroVad {
+export function convertSileroVad(onnx: Uint8Array | ArrayBuffer | OnnxModel, opts?: SileroVadOptions): SileroVad {
+  if (opts !== undefined) checkOptionKeys(opts, 'convertSileroVad', ['sampleRate']);
+  const sampleRate = opts?.sampleRate ?? 16000;
+  if (sampleRate !== 16000 && sampleRate !== 8000) throw new SeqLayersError('BAD_ARGUMENT', `convertSileroVad: expected sampleRate 16000 or 8000, got ${show(sampleRate)}`);
   const bytes = asBytes(onnx);
   const model = bytes ? readOnnx(bytes) : (onnx as OnnxModel);
-  if (!model || typeof model !== 'object' || !model.graph || !Array.isArray(model.graph.inputs)) {
+  if (!model || typeof model !== 'object' || !model.graph) {
     throw badOnnx(`convertSileroVad: expected the bytes of an .onnx file (Uint8Array or ArrayBuffer) or a model from readOnnx(), got ${show(onnx)}`);
   }
-  const sampleRate = opts.sampleRate ?? 16000;
-  if (sampleRate !== 16000 && sampleRate !== 8000) throw badOnnx(`convertSileroVad: expected sampleRate 16000 or 8000, got ${show(sampleRate)}`);
+  checkOnnxGraph(model.graph, 'convertSileroVad: model.graph');
   const g = model.graph;
   const names = g.inputs.map((i) => i.name);
   if (!['input', 'state', 'sr'].every((n) => names.includes(n))) {
-    throw expected(`inputs "input", "state" and "sr", got ${show(names)} (Silero v4 "legacy" files, with h and c, are not this model)`);
+    const hint = names.includes('h') && names.includes('c') ? ' (Silero v4 "legacy" files, with h and c, are not this model)'
+      : !names.includes('sr') ? ' (no "sr": single-rate exports such as silero_vad_half.onnx and silero_vad_openvino_16k.onnx are not read; use silero_vad.onnx)' : '';
+    throw expected(`inputs "input", "state" and "sr", got ${show(names)}${hint}`);
   }
+  if (!g.outputs.some((o) => o.name === 'output')) throw expected(`an output "output" (the speech probability), got ${show(g.outputs.map((o) => o.name))}`);
   const folder = new ConstantFolder(g);
   const branch = selectBranch(g, folder, sampleRate);
   const { chunk, context } = STREAMING[sampleRate];
-  const net = readBranch(branch, folder);
+  // "output" comes from the decoder's Sigmoid (one per branch) through plumbing only.
+  const sigmoids = traceBack('output', folder, (n) => isPlumbing(n) || isMeanOfOne(n, folder), (v) => folder.producer(v)?.opType === 'Sigmoid',
+    `only ${PLUMBING}, ReduceMean over non-batch axes and If nodes between the decoder Sigmoid and the output`);
+  const sigmoid = [...sigmoids].map((v) => folder.producer(v)!).filter((n) => branch.nodes.includes(n));
+  if (sigmoid.length !== 1) throw expected(`one Sigmoid giving the output in the ${sampleRate} Hz branch, got ${sigmoid.length}`);
 
   // Geometry of one chunk: the window, its STFT frames, then each encoder layer's frames.
   const window = context + chunk;
+  const net = readBranch(branch, folder, sigmoid[0]!, window);
   const padded = net.pad[0] + window + net.pad[1];
   let frames = Math.floor((padded - net.stft.k) / net.stft.s) + 1;
   for (const e of net.encoder) frames = Math.floor((frames + 2 * e.p - e.k) / e.s) + 1;
@@ -183,7 +194,8 @@ function selectBranch(g: OnnxGraph, folder: ConstantFolder, sampleRate: number):
     if (n.opType !== 'If') continue;
     const eq = folder.producer(n.inputs[0] ?? '');
     if (!eq || eq.opType !== 'Equal' || !eq.inputs.includes('sr')) continue;
-    const other = eq.inputs.find((x) => x !== 'sr') ?? '';
+    const other = eq.inputs.find((x) => x !== 'sr');
+    if (eq.inputs.length !== 2 || other === undefined) throw expected(`the If node ${show(n.name)} on Equal(sr, <rate>), got ${describeOnnxNode(eq)}`);
     const rate = folder.ints(other)[0];
     const then = onnxAttribute(n, 'then_branch')?.g, otherwise = onnxAttribute(n, 'else_branch')?.g;
     if (!then || !otherwise) throw expected(`If node ${show(n.name)} with then_branch and else_branch subgraphs`);
@@ -211,8 +223,11 @@ interface Network {
   decoder: { w: Folded; b: Folded };
 }
 
-/** Reads one sample-rate branch: pad, STFT, magnitude, encoder, LSTM, decoder. */
-function readBranch(branch: OnnxGraph, folder: ConstantFolder): Network {
+/**
+ * Reads one sample-rate branch: pad, STFT, magnitude, encoder, LSTM, decoder (`sigmoid` its
+ * last node). `window` is the samples of one call (context + chunk).
+ */
+function readBranch(branch: OnnxGraph, folder: ConstantFolder, sigmoid: OnnxNode, window: number): Network {
   const consumers = (name: string) => branch.nodes.filter((n) => n.inputs.includes(name));
   const only = (name: string, op: string, what: string): OnnxNode => {
     const c = consumers(name);
@@ -220,13 +235,16 @@ function readBranch(branch: OnnxGraph, folder: ConstantFolder): Network {
     return c[0]!;
   };
 
-  // Reflection padding of the [B, T] input.
+  // Reflection padding of the [B, T] input, on the right of the time axis; a reflection repeats
+  // no edge sample, so it reaches at most window - 1 samples (as the Pad layer's and ONNX's).
   const pad = branch.nodes.find((n) => n.opType === 'Pad');
   if (!pad || pad.inputs[0] !== 'input') throw expected('a Pad node on the input');
   const mode = onnxAttribute(pad, 'mode')?.s;
   if (!mode || new TextDecoder().decode(mode) !== 'reflect') throw expected(`the input Pad in mode "reflect"`);
   const pads = folder.ints(pad.inputs[1] ?? '');
-  if (pads.length !== 4 || pads[0] !== 0 || pads[2] !== 0) throw expected(`pads [0, left, 0, right] on the [batch, samples] input, got ${show(pads)}`);
+  if (pads.length !== 4 || pads[0] !== 0 || pads[2] !== 0 || pad.inputs[3] || pads.some((p) => p < 0 || p > window - 1)) {
+    throw expected(`Pad node ${show(pad.name)}: pads [0, left, 0, right] on the [batch, samples] input (no axes), left and right in [0, ${window - 1}] for a ${window}-sample window, got ${show(pads)}`);
+  }
 
   // STFT: Unsqueeze to [B, 1, T], then a Conv with the fixed basis [2F, 1, K].
   const unsq = only(pad.outputs[0]!, 'Unsqueeze', 'the padded input');
@@ -247,11 +265,15 @@ function readBranch(branch: OnnxGraph, folder: ConstantFolder): Network {
   const cover = halves.map(([a, b]) => `${a}:${b}`).sort().join(',');
   if (cover !== `0:${f},${f}:${2 * f}`) throw expected(`the magnitude to pair STFT channels [0, ${f}) with [${f}, ${2 * f}), got ${cover}`);
 
-  // Encoder: Conv + Relu, from the magnitude on, while a Conv follows.
+  // Encoder: Conv + Relu, from the magnitude on, while a Conv follows (each Conv once: a file
+  // whose Relu feeds an earlier Conv would otherwise lead round forever).
   const encoder: ConvSpec[] = [];
+  const seen = new Set<OnnxNode>();
   let cur = sqrt!.outputs[0]!;
   let channels = f;
   for (let next = consumers(cur); next.length === 1 && next[0]!.opType === 'Conv'; next = consumers(cur)) {
+    if (seen.has(next[0]!)) throw expected(`an encoder without cycles, got Conv node ${show(next[0]!.name)} twice`);
+    seen.add(next[0]!);
     const c = convOf(next[0]!, folder, true);
     if (c.in !== channels) throw expected(`encoder layer ${encoder.length} to read ${channels} channels, got ${show(c.w.dims)}`);
     encoder.push(c);
@@ -260,28 +282,29 @@ function readBranch(branch: OnnxGraph, folder: ConstantFolder): Network {
   }
   if (!encoder.length) throw expected('Conv + Relu encoder layers after the magnitude');
 
-  // LSTM: every LSTM node (the exporter emits one per state-present branch) must hold the same weights.
-  const lstms: OnnxNode[] = [];
-  const visit = (g: OnnxGraph) => {
-    for (const n of g.nodes) {
-      if (n.opType === 'LSTM') lstms.push(n);
-      for (const a of n.attributes) for (const sub of a.g ? [a.g] : a.graphs ?? []) visit(sub);
-    }
-  };
-  visit(branch);
-  if (!lstms.length) throw expected('an LSTM node');
+  // Decoder: Relu → Conv [1, H, 1] → Sigmoid.
+  const decNode = folder.producer(sigmoid.inputs[0] ?? '');
+  if (!decNode || decNode.opType !== 'Conv') throw expected('a Sigmoid after the decoder Conv');
+  const decRelu = folder.producer(decNode.inputs[0] ?? '');
+  if (decRelu?.opType !== 'Relu') throw expected('a Relu before the decoder Conv');
+
+  // LSTM: the decoder's Relu reads an LSTM's Y or Y_h (one step: the same values) through
+  // plumbing; every LSTM it reaches (the exporter emits one per state-present branch) must hold
+  // the same weights and read the last encoder Relu, again through plumbing only.
+  const lstms = [...traceBack(decRelu.inputs[0] ?? '', folder, isPlumbing, (v) => folder.producer(v)?.opType === 'LSTM',
+    `only ${PLUMBING} and If nodes between the LSTM and the decoder Relu`)].map((v) => {
+    const n = folder.producer(v)!;
+    if (n.outputs.indexOf(v) > 1) throw expected(`the decoder to read the LSTM's Y or Y_h, got its output ${n.outputs.indexOf(v)} (${show(v)})`);
+    return n;
+  });
   const lstm = lstmOf(lstms[0]!, folder);
-  for (const other of lstms.slice(1)) {
-    const o = lstmOf(other, folder);
+  for (const n of lstms.slice(1)) {
+    const o = lstmOf(n, folder);
     if (!sameValues(o.w, lstm.w) || !sameValues(o.r, lstm.r) || !sameValues(o.b, lstm.b)) throw expected('every LSTM node with the same weights');
   }
+  for (const n of lstms) traceBack(n.inputs[0] ?? '', folder, isPlumbing, (v) => v === cur, `only ${PLUMBING} and If nodes between the last encoder Relu and the LSTM`);
   if (lstm.input !== channels) throw expected(`an LSTM reading the encoder's ${channels} channels, got input size ${lstm.input}`);
 
-  // Decoder: Relu → Conv [1, H, 1] → Sigmoid.
-  const sigmoid = branch.nodes.find((n) => n.opType === 'Sigmoid');
-  const decNode = sigmoid && folder.producer(sigmoid.inputs[0] ?? '');
-  if (!decNode || decNode.opType !== 'Conv') throw expected('a Sigmoid after the decoder Conv');
-  if (folder.producer(decNode.inputs[0] ?? '')?.opType !== 'Relu') throw expected('a Relu before the decoder Conv');
   const dec = convOf(decNode, folder, true);
   if (dec.out !== 1 || dec.k !== 1 || dec.in !== lstm.units) throw expected(`a decoder Conv [1, ${lstm.units}, 1], got ${show(dec.w.dims)}`);
 
@@ -292,6 +315,57 @@ function readBranch(branch: OnnxGraph, folder: ConstantFolder): Network {
     lstm,
     decoder: { w: dec.w, b: dec.b },
   };
+}
+
+/** isPlumbing's ops, for messages. */
+const PLUMBING = 'Identity, Squeeze, Unsqueeze, Cast to float';
+/** Ops that pass values on unchanged on Silero's data path: shape plumbing, and Cast to float of float values. */
+function isPlumbing(n: OnnxNode): boolean {
+  return n.opType === 'Identity' || n.opType === 'Squeeze' || n.opType === 'Unsqueeze' || (n.opType === 'Cast' && onnxAttribute(n, 'to')?.i === 1);
+}
+
+/**
+ * A ReduceMean over axes other than the batch's: the decoder gives one value per item ([B, 1, 1],
+ * one frame checked by the converter), so such a mean is that value.
+ */
+function isMeanOfOne(n: OnnxNode, folder: ConstantFolder): boolean {
+  if (n.opType !== 'ReduceMean') return false;
+  const axes = n.inputs[1] ? folder.ints(n.inputs[1]) : onnxAttribute(n, 'axes')?.ints;
+  return !!axes?.length && axes.every((a) => a >= 1);
+}
+
+/** Paths longer than this between two stages of Silero are taken as a hostile file (or a cycle); the real ones are under 10 ops. */
+const MAX_PATH = 64;
+
+/**
+ * Where the value `name` comes from: follows it back through the ops `passes` accepts (their
+ * first input) and through If nodes (the matching output of both branches) to values `stop`
+ * accepts, and returns those. Any other op on the way, or a value no node computes, is a
+ * BAD_ONNX error: `what` says what was expected.
+ */
+function traceBack(name: string, folder: ConstantFolder, passes: (n: OnnxNode) => boolean, stop: (value: string) => boolean, what: string): Set<string> {
+  const found = new Set<string>(), done = new Set<string>();
+  const walk = (v: string, depth: number): void => {
+    if (done.has(v)) return;
+    if (depth > MAX_PATH) throw expected(`${what}, got a path of more than ${MAX_PATH} nodes (or a cycle) through ${show(v)}`);
+    if (stop(v)) found.add(v);
+    else {
+      const n = folder.producer(v);
+      if (!n) throw expected(`${what}, got ${show(v)}, which no node computes`);
+      if (n.opType === 'If') {
+        const k = n.outputs.indexOf(v);
+        for (const side of ['then_branch', 'else_branch']) {
+          const out = onnxAttribute(n, side)?.g?.outputs[k]?.name;
+          if (out === undefined) throw expected(`${what}: If node ${show(n.name)} with a ${side} giving its output ${k}`);
+          walk(out, depth + 1);
+        }
+      } else if (passes(n)) walk(n.inputs[0] ?? '', depth + 1);
+      else throw expected(`${what}, got ${describeOnnxNode(n)}`);
+    }
+    done.add(v);
+  };
+  walk(name, 0);
+  return found;
 }
 
 /** A 1-D Conv node: constant weight [O, I, k] (and bias [O] when `withBias`), symmetric pads, no dilation or groups. */
