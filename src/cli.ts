@@ -5,11 +5,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { MAX_DIM } from './config.js';
+import { MAX_DIM, MAX_RANK } from './config.js';
 import * as sl from './index.js';
 import { readNpy, writeNpy } from './io/npy.js';
 import { stateElementBytes, type Layer } from './layer.js';
-import { MAX_RANK } from './onnx/model.js';
 import { firstNonInt32 } from './sequence.js';
 
 const USAGE = `seqlayers: streaming sequence layers on WebAssembly SIMD

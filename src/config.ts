@@ -53,6 +53,8 @@ const range = (min?: number, max?: number) =>
   min !== undefined && max !== undefined ? ` in [${min}, ${max}]` : min !== undefined ? ` >= ${min}` : max !== undefined ? ` <= ${max}` : '';
 /** Largest size any dimension may have: keeps absurd configs an error instead of an OOM. */
 export const MAX_DIM = 1 << 24;
+/** Most axes an array may have (numpy's limit): .npy, JSON and ONNX tensors read by the library and the CLI. */
+export const MAX_RANK = 32;
 
 /** Field constructors. */
 export const f = {

@@ -1,6 +1,7 @@
 // NumPy .npy files (format versions 1-3, numpy/lib/format.py): read any little-endian float,
 // integer or bool array in C order as float32 (int32 kept for int32 arrays); write float32 or
 // int32 arrays. Every malformed or unsupported file is a BAD_NPY error saying what was expected.
+import { MAX_RANK } from '../config.js';
 import { SeqLayersError, show } from '../errors.js';
 import { asBytes } from '../util/bytes.js';
 import { f16ToF32 } from '../weights/safetensors.js';
@@ -71,7 +72,7 @@ export function readNpy(input: Uint8Array | ArrayBuffer): NpyArray {
 /** Serialises a float32 or int32 array of `shape` (its values filling it, row-major) as a version 1.0 .npy file. */
 export function writeNpy(shape: readonly number[], data: Float32Array | Int32Array): Uint8Array {
   if (!(data instanceof Float32Array || data instanceof Int32Array)) throw new SeqLayersError('BAD_ARGUMENT', `writeNpy: expected the values as a Float32Array or an Int32Array, got ${show(data)}`);
-  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shape.length > 32 || shape.reduce((a, d) => a * d, 1) !== data.length) {
+  if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0) || shape.length > MAX_RANK || shape.reduce((a, d) => a * d, 1) !== data.length) {
     throw new SeqLayersError('BAD_ARGUMENT', `writeNpy: expected a shape of at most 32 non-negative integers whose product is the ${data.length} values, got ${show(shape)}`);
   }
   const descr = data instanceof Int32Array ? '<i4' : '<f4';

@@ -2,6 +2,7 @@
 // attributes (subgraphs of If/Loop/Scan included), TensorProto with raw_data or the typed
 // repeated fields. Enough to read a model's weights and its graph structure; not an ONNX
 // runtime. Every malformed file is a BAD_ONNX error (see protobuf.ts), never a crash or a hang.
+import { MAX_RANK } from '../config.js';
 import { show } from '../errors.js';
 import { asBytes } from '../util/bytes.js';
 import { f16ToF32 } from '../weights/safetensors.js';
@@ -78,8 +79,6 @@ export interface OnnxModel {
 export const MAX_GRAPH_DEPTH = 16;
 /** Tensors may hold at most this many elements (the 2 GB protobuf limit in 4-byte floats). */
 export const MAX_TENSOR_ELEMENTS = 2 ** 29;
-/** Tensors may have at most this many dimensions (as numpy arrays, whose .npy files the CLI reads too). */
-export const MAX_RANK = 32;
 /**
  * A tensor's typed fields (float_data, int32_data, int64_data, ...) and an attribute's floats or
  * ints may hold at most this many values: they are collected in JS arrays, which V8 cannot grow
