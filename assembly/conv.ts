@@ -323,8 +323,10 @@ export function f32_conv3d(
   const total = batch * tOut * hOut * wOut;
   // One group, one (undilated) spatial axis: a row's taps at one time offset are consecutive
   // positions, one run of x (Conv2D's usual case; Silero's front end reads 256 taps of one
-  // channel, which one copy per tap made the model's largest cost after the GEMMs).
-  const contiguousTaps = g == 1 && w == 1 && kw == 1 && dh == 1;
+  // channel, which one copy per tap made the model's largest cost after the GEMMs). The second
+  // axis must be a unit one with one output position: a Conv3D padding a size-1 axis has more,
+  // and those read padding.
+  const contiguousTaps = g == 1 && w == 1 && kw == 1 && pw == 0 && wOut == 1 && dh == 1;
   for (let r0 = 0; r0 < total; r0 += colRows) {
     const n = min(colRows, total - r0);
     for (let r = r0; r < r0 + n; r++) {

@@ -379,6 +379,16 @@ describe('Conv2D and Conv3D', () => {
     });
   }
 
+  it('Conv3D pads a size-1 second spatial axis with zeros (its one-run im2col is for an unpadded unit axis)', () => {
+    // The reference's values: x = 1, kernel 2, explicit padding on the second spatial axis.
+    for (const [pads, want] of [[[1, 0], [0, 2]], [[0, 2], [2, 0, 0]]] as const) {
+      const m = sl.build({ type: 'Conv3D', filters: 1, kernel_size: [1, 1, 1], time_padding: 'causal', spatial_padding: ['valid', pads], use_bias: false }, { inputShape: [1, 1, 1] });
+      m.loadWeights({ kernel: { dtype: 'F32', shape: [1, 1, 1, 1, 1], data: new Float32Array([2]) } });
+      expect([...m.layer(sl.Sequence.fromValues(new Float32Array([1]), [1, 1, 1, 1, 1])).values]).toEqual(want);
+      m.dispose();
+    }
+  });
+
   it('Conv2D groups, weight norm, activation', () => {
     for (const cfg of [
       sl.Conv2D({ filters: 6, kernelSize: [3, 2], groups: 2, timePadding: 'causal', spatialPadding: 'causal' }),
