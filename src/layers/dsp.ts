@@ -757,8 +757,8 @@ export const OverlapAdd = builder(OverlapAddDef);
  * with state 'tail' [B, frame_length - frame_step, ...C] (output samples still waiting for
  * later frames). layer() output lengths as the reference's (see OverlapAdder): longer than
  * T * frame_step for valid, shorter for semicausal_full. Receptive field: the transposed
- * convolution's (semicausal_full: (0, ceil(frame_length / frame_step) - 1), as the
- * reference). float32 or complex64.
+ * convolution's (semicausal_full: per output phase, within the reference's (0,
+ * ceil(frame_length / frame_step) - 1)). float32 or complex64.
  */
 export class OverlapAddLayer extends Layer {
   private readonly ola: OverlapAdder;
@@ -774,8 +774,10 @@ export class OverlapAddLayer extends Layer {
     this.ola = new OverlapAdder(fl, fs, padding, product(this.output.shape) * dtypeWidth(dtype));
     this.outputRatio = new Fraction(fs, 1);
     this.supportsStep = padding === 'causal';
+    // semicausal_full drops the first fl - fs outputs: per phase, as InverseSTFT's (the reference
+    // declares one coarse field for every phase, which a following layer widens).
     this.receptiveFieldPerStep =
-      padding === 'semicausal_full' ? rfMap([[0, Math.ceil(fl / fs) - 1]]) : transposeConvReceptiveFieldPerStep(fl, fs, 1, padding);
+      padding === 'semicausal_full' ? overlapAddReceptiveField(fs, fl - fs, Array<boolean>(fl).fill(true)) : transposeConvReceptiveFieldPerStep(fl, fs, 1, padding);
   }
 
   stateSpecs(batch: number): StateSpec[] {

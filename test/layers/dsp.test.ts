@@ -264,6 +264,18 @@ describe('OverlapAdd (reference test_overlap_add)', () => {
     }
   }
 
+  it('semicausal_full declares each output phase its own receptive field, so a following Lookahead or Delay keeps it exact', () => {
+    // The reference declares (0, 1) for every phase of (5, 4) and measures (0, 1) and (-1, 0) for
+    // the two stacks; one field for every phase, shifted by a layer after it, gave (0, 2) and (-1, 1).
+    const oa = sl.OverlapAdd({ frameLength: 5, frameStep: 4, padding: 'semicausal_full' });
+    for (const [next, want] of [[sl.Lookahead({ length: 1 }), [0, 1]], [sl.Delay({ length: 1 }), [-1, 0]]] as const) {
+      const m = sl.build(sl.Serial([oa, next]), { inputShape: [5] });
+      expect(m.receptiveField).toEqual(want);
+      sl.verifyContract(m, { seed: 1 });
+      m.dispose();
+    }
+  });
+
   for (const [fl, fs] of [[1, 1], [2, 1], [2, 2], [3, 2], [7, 3]] as const) {
     it(`Frame(semicausal_full) -> OverlapAdd(semicausal_full) is perfect up to the frame count (${fl}, ${fs})`, () => {
       const x = sl.randomSequence([2, 35]);
