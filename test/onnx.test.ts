@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import * as sl from '../src/index.js';
 import { ConstantFolder } from '../src/onnx/fold.js';
+import { expectCoded } from './errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // A minimal protobuf writer: fields are byte arrays, messages their concatenation.
@@ -246,17 +247,7 @@ describe('readOnnx: malformed input is a BAD_ONNX error', () => {
 
 describe('helpers over a parsed model: what readOnnx does not make is a BAD_ONNX error, not a TypeError', () => {
   const m = sl.readOnnx(tinyModel());
-  const bad = (f: () => unknown, message: RegExp) => {
-    let err: unknown;
-    try {
-      f();
-    } catch (e) {
-      err = e;
-    }
-    expect(err, `no error for ${message}`).toBeInstanceOf(sl.SeqLayersError);
-    expect((err as sl.SeqLayersError).code).toBe('BAD_ONNX');
-    expect((err as Error).message).toMatch(message);
-  };
+  const bad = (f: () => unknown, message: RegExp) => expectCoded('BAD_ONNX', f, message);
 
   it('onnxConstants checks the whole graph, subgraphs included, naming the field', () => {
     bad(() => sl.onnxConstants(null as never), /onnxConstants: graph: expected a graph \{nodes, initializers, inputs, outputs\} as readOnnx\(\) makes, got null/);

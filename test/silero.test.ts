@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as sl from '../src/index.js';
+import { expectCoded } from './errors.js';
 
 const require = createRequire(import.meta.url);
 const onnxPath = (v: string) => require.resolve(`@ricky0123/vad-web/dist/silero_vad_${v}.onnx`);
@@ -152,18 +153,7 @@ describe('Silero VAD: contract and errors', () => {
     model.dispose();
   });
 
-  const expectCode = (code: string, f: () => unknown, message: RegExp) => {
-    let err: unknown;
-    try {
-      f();
-    } catch (e) {
-      err = e;
-    }
-    expect(err, `no error for ${message}`).toBeInstanceOf(sl.SeqLayersError);
-    expect((err as sl.SeqLayersError).code).toBe(code);
-    expect((err as Error).message).toMatch(message);
-  };
-  const expectBadOnnx = (f: () => unknown, message: RegExp) => expectCode('BAD_ONNX', f, message);
+  const expectBadOnnx = (f: () => unknown, message: RegExp) => expectCoded('BAD_ONNX', f, message);
   const parsed = sl.readOnnx(bytes);
   /** The v5 graph with every node of every (sub)graph mapped through `f` (a node, or nodes in its place). */
   const rewrite = (f: (n: sl.OnnxNode) => sl.OnnxNode | sl.OnnxNode[]): sl.OnnxModel => {
@@ -193,11 +183,11 @@ describe('Silero VAD: contract and errors', () => {
   });
 
   it('options are checked: unknown keys (the snake_case spelling too) and values are BAD_ARGUMENT', () => {
-    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, { sample_rate: 8000 } as never), /convertSileroVad: unknown option "sample_rate" \(did you mean "sampleRate"\?\); the options are sampleRate/);
-    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, { samplerate: 8000 } as never), /unknown option "samplerate" \(did you mean "sampleRate"\?\)/);
-    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, null as never), /convertSileroVad: expected an options object, got null/);
-    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, 5 as never), /convertSileroVad: expected an options object, got 5/);
-    expectCode('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, { sampleRate: 44100 as 16000 }), /convertSileroVad: expected sampleRate 16000 or 8000, got 44100/);
+    expectCoded('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, { sample_rate: 8000 } as never), /convertSileroVad: unknown option "sample_rate" \(did you mean "sampleRate"\?\); the options are sampleRate/);
+    expectCoded('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, { samplerate: 8000 } as never), /unknown option "samplerate" \(did you mean "sampleRate"\?\)/);
+    expectCoded('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, null as never), /convertSileroVad: expected an options object, got null/);
+    expectCoded('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, 5 as never), /convertSileroVad: expected an options object, got 5/);
+    expectCoded('BAD_ARGUMENT', () => sl.convertSileroVad(bytes, { sampleRate: 44100 as 16000 }), /convertSileroVad: expected sampleRate 16000 or 8000, got 44100/);
   });
 
   it('every op between the stages is read: one the converter cannot express is BAD_ONNX naming it, not dropped', () => {
