@@ -15,41 +15,18 @@ recurrentgemma (github.com/google-deepmind/recurrentgemma, for RGLRU):
 import functools
 import os
 import sys
-import types
-import typing
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fixtures_common import case, tensor, write_fixture  # noqa: E402
-from export_reference import config_to_json, flat_variables, layer_config  # noqa: E402
+from export_reference import config_to_json, layer_config  # noqa: E402
 
-# The reference imports typing.override (Python 3.12); on 3.11 typing_extensions has it.
-if not hasattr(typing, "override"):
-    import typing_extensions
-    typing.override = typing_extensions.override
-# The reference's RGLRU runs recurrentgemma's scan: RECURRENTGEMMA names a checkout of
-# github.com/google-deepmind/recurrentgemma (v1.0.1, 2efa84d), imported with two shims: its
-# type-check decorator runs no checker (it wants typeguard 2; the check changes no value), and
-# sentencepiece, which only its sampler needs, is a stand-in.
-sys.path.insert(0, os.environ.get("RECURRENTGEMMA", "."))
-import typeguard  # noqa: E402
-typeguard.typechecked = lambda function: function
-sentencepiece = types.ModuleType("sentencepiece")
-sentencepiece.SentencePieceProcessor = object
-sys.modules.setdefault("sentencepiece", sentencepiece)
-try:
-    import recurrentgemma  # noqa: F401,E402
-except ImportError:
-    sys.exit("RGLRU cases need recurrentgemma: RECURRENTGEMMA=/path/to/a/checkout/of/google-deepmind/recurrentgemma")
-
-sys.path.insert(0, os.environ.get("SEQUENCE_LAYERS", "."))
+from reference_env import moved_variables, sl  # noqa: E402 (puts the reference on the path)
 import flax  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import sequence_layers.jax as sl  # noqa: E402
 from sequence_layers.jax import signal  # noqa: E402
-from flax import traverse_util  # noqa: E402
 
 B = 2
 
@@ -99,13 +76,7 @@ def reference_case(name, config, channels, time=11, dtype=np.float32, constants=
         constants = {**fixed, **{k: jnp.asarray(v, jnp.int32) for k, v in step_ids.items()}}
     layer = config.make()
     variables = flax.core.meta.unbox(layer.init(jax.random.PRNGKey(seed), x, training=False, constants=constants))
-    # Every collection (params, BatchNormalization's batch_stats), moved off their initial values:
-    # biases and scales start at 0 or 1, which would hide a misplaced one (variances stay > 0).
-    leaves = flat_variables(variables)
-    rng_w = np.random.default_rng(seed + 1)
-    moved = lambda k, v: np.abs(v) + 0.5 if k.endswith("/var") else v + rng_w.normal(scale=0.2, size=np.shape(v))
-    leaves = {k: moved(k, v).astype(np.float32) for k, v in leaves.items()}
-    variables = traverse_util.unflatten_dict({tuple(k.split("/")): jnp.asarray(v) for k, v in leaves.items()})
+    leaves, variables = moved_variables(variables, seed + 1)
     y = layer.apply(variables, x, training=False, constants=constants, method=layer.layer)
     out = np.asarray(y.values, np.complex128 if jnp.iscomplexobj(y.values) else np.float64)
     out = np.where(np.asarray(y.mask).reshape(*y.mask.shape, *([1] * (out.ndim - 2))), out, 0)
