@@ -294,6 +294,7 @@ def g_seqembed(d, shape, dtype):
 
 
 # --- dense, normalization, conditioning, simple, shape
+# (no EmbeddingTranspose: the reference's get_output_shape reads config.embedding.config and raises)
 # dense ---
 def g_dense(d, s, dtype):
     if dtype != "float32" or len(s) == 0:
@@ -340,12 +341,6 @@ def g_seq_embedding(d, s, dtype):
         return None
     return sl.SequenceEmbedding.Config(dimension=d.i(1, 3), num_embeddings_per_step=d.i(1, 5), num_steps=d.i(1, 13),
                                        round_num_embeddings_to_multiple_of=d.pick([None, None, 4, 8]))
-
-
-def g_embedding_transpose(d, s, dtype):
-    if dtype != "float32" or len(s) == 0:
-        return None
-    return sl.EmbeddingTranspose.Config(embedding=sl.Embedding.Config(dimension=s[-1], num_embeddings=d.i(1, 6)), use_bias=d.b())
 
 
 def g_seq_dense(d, s, dtype):
@@ -866,7 +861,7 @@ FAMILIES = {
     "dsp": ([g_frame, g_overlap_add, g_window, g_fft, g_stft, g_istft, g_mel], ["f0", "f1", "f1", "f2", "c1", "c1", "c2"]),
     "position": ([g_timing, g_rope], ["f1", "f2", "f3"]),
     "time_varying": ([g_seqdense, g_seqembed], ["f1", "i0"]),
-    "dense": ([g_dense, g_dense_shaped, g_einsum, g_embedding, g_seq_embedding, g_seq_dense, g_gated, g_embedding_transpose], ["f1", "f1", "f2", "i0"]),
+    "dense": ([g_dense, g_dense_shaped, g_einsum, g_embedding, g_seq_embedding, g_seq_dense, g_gated], ["f1", "f1", "f2", "i0"]),
     "normalization": ([g_layer_norm, g_rms_norm, g_group_norm, g_batch_norm, g_l2_normalize], ["f0", "f1", "f2", "f3"]),
     "conditioning": ([g_conditioning], ["f0", "f1", "f2"]),
     "simple": ([g_activation, g_elementwise, g_reduce, g_softmax, g_onehot, g_cast, g_misc], ["f0", "f1", "f2", "f3", "i0", "i1"]),
