@@ -62,11 +62,47 @@ const DEPARTURES = [
  */
 const VALUE_DEPARTURES = [
   {
+    when: (json, c) => fullyMaskedQuery(c),
+    values: () => true,
+    why: 'a streaming cross attention query with no valid source step in its window outputs zero here; the reference (without zero_fully_masked) the mean of every value it holds (src/layers/attention/streaming-dot-product-attention.ts)',
+  },
+  {
     when: (json) => json.includes('"type":"MaskedDense"'),
     values: (ours, reference) => Number.isNaN(reference) && Number.isFinite(ours),
     why: "MaskedDense: a NaN input at a later step (an id out of a SequenceEmbedding's range) reaches every output in the reference (0 × NaN in its masked kernel), only the later ones here (src/layers/time-varying.ts)",
   },
 ];
+
+/** The layer configs in a config, depth first. */
+function* layersOf(config) {
+  if (Array.isArray(config)) for (const v of config) yield* layersOf(v);
+  else if (config && typeof config === 'object') {
+    if (config.type) yield config;
+    for (const v of Object.values(config)) yield* layersOf(v);
+  }
+}
+
+/**
+ * Whether a streaming cross attention (the case's first layer, or one reading its streamed
+ * source unchanged) has a valid query whose window [t - past, t + future] holds no valid step of
+ * its source. The query mask is the input's: a layer before it that moves steps is not followed.
+ */
+function fullyMaskedQuery(c) {
+  const attention = [...layersOf(c.config)].find((l) => /^Streaming(Local)?DotProductAttention$/.test(l.type) && !l.zero_fully_masked);
+  const source = attention && c.constants[attention.source_name];
+  if (!source) return false;
+  const past = attention.max_past_horizon ?? 0, future = attention.max_future_horizon ?? 0;
+  const [batch, time] = c.input.shape, sourceTime = source.shape[1];
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < time; t++) {
+      if (!c.input.mask[b * time + t]) continue;
+      let any = false;
+      for (let s = past < 0 ? 0 : Math.max(0, t - past); s <= Math.min(sourceTime - 1, t + future); s++) any ||= source.mask[b * sourceTime + s] === 1;
+      if (!any) return true;
+    }
+  }
+  return false;
+}
 
 /** A number from the cases file (NaN and infinities are strings there). */
 const num = (v) => (typeof v === 'string' ? Number(v.replace('inf', 'Infinity')) : v);
@@ -167,7 +203,7 @@ function compareCase(c, index) {
     return { outcome: 'mismatched', notes: [`build threw: ${e?.stack ?? e}`] };
   }
   const issues = [], departures = [];
-  const departed = { departure: VALUE_DEPARTURES.find((d) => d.when(json)), values: 0 };
+  const departed = { departure: VALUE_DEPARTURES.find((d) => d.when(json, c)), values: 0 };
   try {
     const ours = metadataOf(model);
     for (const [field, want] of Object.entries({ ...c.metadata, receptive_field: referenceField(c.metadata.receptive_field) })) {
