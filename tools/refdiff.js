@@ -57,13 +57,14 @@ const DEPARTURES = [
 ];
 
 /**
- * Where our values depart from the reference's on purpose: when a config departs, the values
- * (ours, reference's) it accounts for, why.
+ * Where our values depart from the reference's on purpose: when a case departs, the values it
+ * accounts for (ours, the reference's, the case, batch item, step), why.
  */
 const VALUE_DEPARTURES = [
   {
-    when: (json, c) => fullyMaskedQuery(c),
-    values: () => true,
+    when: (json, c) => fullyMaskedQueries(c).size > 0,
+    // Only at the steps of such queries (a later layer mixing steps may spread the difference further, and fail).
+    values: (ours, reference, c, b, t) => fullyMaskedQueries(c).has(`${b},${t}`),
     why: 'a streaming cross attention query with no valid source step in its window outputs zero here; the reference (without zero_fully_masked) the mean of every value it holds (src/layers/attention/streaming-dot-product-attention.ts)',
   },
   {
@@ -83,25 +84,31 @@ function* layersOf(config) {
 }
 
 /**
- * Whether a streaming cross attention (the case's first layer, or one reading its streamed
- * source unchanged) has a valid query whose window [t - past, t + future] holds no valid step of
- * its source. The query mask is the input's: a layer before it that moves steps is not followed.
+ * The valid query steps `${b},${t}` at which a streaming cross attention (without
+ * zero_fully_masked; the case's first layer, or one reading its streamed source unchanged) finds
+ * no valid step of its source in its window [t - past, t + future]. The query mask is the
+ * input's: a layer before it that moves steps is not followed. Computed once per case.
  */
-function fullyMaskedQuery(c) {
+const maskedQueries = new WeakMap();
+function fullyMaskedQueries(c) {
+  if (maskedQueries.has(c)) return maskedQueries.get(c);
+  const found = new Set();
   const attention = [...layersOf(c.config)].find((l) => /^Streaming(Local)?DotProductAttention$/.test(l.type) && !l.zero_fully_masked);
   const source = attention && c.constants[attention.source_name];
-  if (!source) return false;
-  const past = attention.max_past_horizon ?? 0, future = attention.max_future_horizon ?? 0;
-  const [batch, time] = c.input.shape, sourceTime = source.shape[1];
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < time; t++) {
-      if (!c.input.mask[b * time + t]) continue;
-      let any = false;
-      for (let s = past < 0 ? 0 : Math.max(0, t - past); s <= Math.min(sourceTime - 1, t + future); s++) any ||= source.mask[b * sourceTime + s] === 1;
-      if (!any) return true;
+  if (source) {
+    const past = attention.max_past_horizon ?? 0, future = attention.max_future_horizon ?? 0;
+    const [batch, time] = c.input.shape, sourceTime = source.shape[1];
+    for (let b = 0; b < batch; b++) {
+      for (let t = 0; t < time; t++) {
+        if (!c.input.mask[b * time + t]) continue;
+        let any = false;
+        for (let s = past < 0 ? 0 : Math.max(0, t - past); s <= Math.min(sourceTime - 1, t + future); s++) any ||= source.mask[b * sourceTime + s] === 1;
+        if (!any) found.add(`${b},${t}`);
+      }
     }
   }
-  return false;
+  maskedQueries.set(c, found);
+  return found;
 }
 
 /** A number from the cases file (NaN and infinities are strings there). */
@@ -160,7 +167,7 @@ function difference(ours, ref, what, departed) {
       for (let j = 0; j < row; j++) {
         const a = ours.values[(b * ours.time + t) * row + j], e = num(ref.values[(b * refTime + t) * row + j]);
         if (a === e || (!Number.isFinite(a) && !Number.isFinite(e))) continue;
-        if (departed.departure?.values(a, e)) {
+        if (departed.departure?.values(a, e, departed.case, b, t)) {
           departed.values++;
           continue;
         }
@@ -203,7 +210,7 @@ function compareCase(c, index) {
     return { outcome: 'mismatched', notes: [`build threw: ${e?.stack ?? e}`] };
   }
   const issues = [], departures = [];
-  const departed = { departure: VALUE_DEPARTURES.find((d) => d.when(json, c)), values: 0 };
+  const departed = { departure: VALUE_DEPARTURES.find((d) => d.when(json, c)), values: 0, case: c };
   try {
     const ours = metadataOf(model);
     for (const [field, want] of Object.entries({ ...c.metadata, receptive_field: referenceField(c.metadata.receptive_field) })) {
