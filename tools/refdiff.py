@@ -76,6 +76,11 @@ def divisors(n):
     return [k for k in range(1, n + 1) if n % k == 0]
 
 
+def draw_groups(d, c):
+    """A convolution's group count for c input channels: 1 most of the time, else a divisor of c."""
+    return d.pick(divisors(c)) if d.b(0.3) else 1
+
+
 # ----------------------------------------------------------------------------------------------
 # Generators: each takes (d, channel shape, dtype) and returns a Config, or (Config, constants)
 # where constants maps a name to ("array", shape) (given whole, [B, *shape]), ("source", shape)
@@ -90,7 +95,7 @@ def g_conv1d(d, shape, dtype):
     if len(shape) != 1 or dtype != "float32":
         return None
     c = shape[0]
-    groups = d.pick(divisors(c)) if d.b(0.3) else 1
+    groups = draw_groups(d, c)
     filters = groups * d.i(1, 3)
     return sl.Conv1D.Config(filters=filters, kernel_size=d.i(1, 6), strides=d.pick([1, 1, 2, 3, 4]), dilation_rate=d.pick([1, 1, 2, 3]),
                             padding=d.pick(PADDINGS), groups=groups, use_bias=d.b(0.7), use_weight_norm=d.b(0.2), activation=d.pick(ACTS))
@@ -108,7 +113,7 @@ def g_conv1dt(d, shape, dtype):
     if len(shape) != 1 or dtype != "float32":
         return None
     c = shape[0]
-    groups = d.pick(divisors(c)) if d.b(0.3) else 1
+    groups = draw_groups(d, c)
     return sl.Conv1DTranspose.Config(filters=groups * d.i(1, 3), kernel_size=d.i(1, 6), strides=d.pick([1, 2, 3, 4]),
                                      dilation_rate=d.pick([1, 1, 2]), padding=d.pick(["valid", "causal", "same", "semicausal_full"]),
                                      groups=groups, use_bias=d.b(0.7), use_weight_norm=d.b(0.2), activation=d.pick(ACTS))
@@ -124,7 +129,7 @@ def g_conv2d(d, shape, dtype):
     if len(shape) != 2 or dtype != "float32":
         return None
     c = shape[1]
-    groups = d.pick(divisors(c)) if d.b(0.3) else 1
+    groups = draw_groups(d, c)
     return sl.Conv2D.Config(filters=groups * d.i(1, 2), kernel_size=(d.i(1, 4), d.i(1, min(3, shape[0] + 2))),
                             strides=(d.pick([1, 1, 2, 3]), d.pick([1, 1, 2])), dilation_rate=(d.pick([1, 1, 2]), d.pick([1, 1, 2])),
                             time_padding=d.pick(PADDINGS), spatial_padding=spatial_padding(d, ), groups=groups, use_bias=d.b(0.7),
@@ -135,7 +140,7 @@ def g_conv2dt(d, shape, dtype):
     if len(shape) != 2 or dtype != "float32":
         return None
     c = shape[1]
-    groups = d.pick(divisors(c)) if d.b(0.3) else 1
+    groups = draw_groups(d, c)
     return sl.Conv2DTranspose.Config(filters=groups * d.i(1, 2), kernel_size=(d.i(1, 4), d.i(1, 3)), strides=(d.pick([1, 2, 3]), d.pick([1, 2])),
                                      dilation_rate=(d.pick([1, 1, 2]), d.pick([1, 1, 2])),
                                      time_padding=d.pick(["valid", "causal", "same", "semicausal_full"]), spatial_padding=spatial_padding(d, True),
@@ -146,7 +151,7 @@ def g_conv3d(d, shape, dtype):
     if len(shape) != 3 or dtype != "float32":
         return None
     c = shape[2]
-    groups = d.pick(divisors(c)) if d.b(0.3) else 1
+    groups = draw_groups(d, c)
     sp = lambda: d.pick(["valid", "same", "causal", "reverse_causal", (1, 0), (0, 1)])
     return sl.Conv3D.Config(filters=groups * d.i(1, 2), kernel_size=(d.i(1, 3), d.i(1, 2), d.i(1, 2)),
                             strides=(d.pick([1, 1, 2]), d.pick([1, 2]), d.pick([1, 2])), dilation_rate=(d.pick([1, 1, 2]), 1, d.pick([1, 2])),
